@@ -1,0 +1,53 @@
+import { KernelError } from '../../kernel/kernel.js';
+import { EXIT, operatorName, printJson, withRuntime } from '../common.js';
+
+interface Opts {
+  workspace?: string;
+  as?: string;
+  note?: string;
+  json?: boolean;
+}
+
+export async function approvalsList(opts: Opts): Promise<number> {
+  return withRuntime(opts.workspace, undefined, ({ kernel, store }) => {
+    kernel.expireOverdue();
+    const pending = store.decisions.pending();
+    if (opts.json) {
+      printJson(pending.map((d) => ({ decision_id: d.id, agent: d.agent, capability: d.capability, dfid: d.dfid, policies: d.policies, expires_at: d.expires_at ? new Date(d.expires_at).toISOString() : null })));
+      return EXIT.ok;
+    }
+    if (!pending.length) process.stdout.write('no pending approvals\n');
+    for (const d of pending) {
+      const left = Math.max(0, Math.round(((d.expires_at ?? 0) - Date.now()) / 1000));
+      process.stdout.write(`${d.id}  agent=${d.agent}  capability=${d.capability}  dfid=${d.dfid}  expires in ${left}s  policies=${d.policies.join(',')}\n`);
+    }
+    return EXIT.ok;
+  });
+}
+
+export async function approvalsShow(id: string, opts: Opts): Promise<number> {
+  return withRuntime(opts.workspace, undefined, ({ store }) => {
+    const d = store.decisions.get(id);
+    if (!d) throw new KernelError('DECISION_NOT_FOUND', `no decision \`${id}\``);
+    // Params are shown to the operator who decides; they never go to logs or the ledger.
+    printJson({ decision_id: d.id, status: d.status, agent: d.agent, capability: d.capability, dfid: d.dfid, policies: d.policies, request_hash: d.request_hash, facts_hash: d.facts_hash, params: d.intent?.params ?? null, expires_at: d.expires_at ? new Date(d.expires_at).toISOString() : null, resolved_by: d.resolved_by });
+    return EXIT.ok;
+  });
+}
+
+export async function approvalsApprove(id: string, opts: Opts): Promise<number> {
+  const operator = operatorName(opts.as);
+  return withRuntime(opts.workspace, undefined, async ({ kernel }) => {
+    const outcome = await kernel.approve(id, operator, opts.note ?? null);
+    printJson(outcome);
+    return outcome.verdict === 'accepted' ? EXIT.ok : EXIT.failed;
+  });
+}
+
+export async function approvalsDeny(id: string, opts: Opts): Promise<number> {
+  const operator = operatorName(opts.as);
+  return withRuntime(opts.workspace, undefined, ({ kernel }) => {
+    printJson(kernel.deny(id, operator, opts.note ?? null));
+    return EXIT.ok;
+  });
+}

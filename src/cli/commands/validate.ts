@@ -1,0 +1,20 @@
+import { loadWorkspace } from '../../config/load-workspace.js';
+import { formatProblems } from '../../config/problems.js';
+import { EXIT, printJson, workspaceDir } from '../common.js';
+
+/** Checks a workspace and reports every problem with file, path and a fix hint. */
+export async function validateCommand(opts: { workspace?: string; json?: boolean }): Promise<number> {
+  const dir = workspaceDir(opts.workspace);
+  const { workspace, problems } = await loadWorkspace(dir);
+  if (opts.json) {
+    printJson({ ok: problems.length === 0, problems });
+  } else if (workspace) {
+    const policies = Object.keys(workspace.policySet.policies).length;
+    process.stdout.write(
+      `workspace ${dir} is valid: ${workspace.contracts.size} contracts, ${workspace.capabilities.size} capabilities, ${policies} policies (set ${workspace.policySet.hash.slice(0, 16)}…)\n`,
+    );
+  } else {
+    process.stderr.write(`workspace ${dir} has ${problems.length} problem(s):\n${formatProblems(problems)}\n`);
+  }
+  return problems.length ? EXIT.config : EXIT.ok;
+}

@@ -1,0 +1,119 @@
+#!/usr/bin/env node
+import { Argument, Command, CommanderError, Option } from 'commander';
+import { SERVER_INFO } from '../mcp/server.js';
+import { approvalsApprove, approvalsDeny, approvalsList, approvalsShow } from './commands/approvals.js';
+import { initWorkspace } from './commands/init.js';
+import { interveneCommand } from './commands/intervene.js';
+import { ledgerExport, ledgerTail, ledgerVerify } from './commands/ledger.js';
+import { serve } from './commands/serve.js';
+import { validateCommand } from './commands/validate.js';
+import { EXIT, fail } from './common.js';
+
+const workspaceOption = () => new Option('-w, --workspace <dir>', 'workspace folder (default: $MANDATE_WORKSPACE or the current folder)');
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- commander passes positional args untyped
+function run<A extends any[]>(action: (...args: A) => Promise<number | void> | number | void) {
+  return async (...args: A) => {
+    try {
+      const code = await action(...args);
+      if (typeof code === 'number') process.exitCode = code;
+    } catch (err) {
+      fail(err);
+    }
+  };
+}
+
+const program = new Command()
+  .name('mandate')
+  .description('A governance kernel between AI agents and their side effects, served over MCP.')
+  .version(SERVER_INFO.version)
+  .exitOverride()
+  .showHelpAfterError('(run mandate --help for usage)');
+
+program
+  .command('init')
+  .description('write a working example workspace: mandate.yaml, contracts/, policies/, capabilities/, memory/')
+  .argument('<dir>', 'new or empty folder')
+  .action(
+    run((dir: string) => {
+      const written = initWorkspace(dir);
+      process.stdout.write(`workspace written to ${written}\nnext: mandate validate -w ${dir}\n      mandate serve --stdio --agent alice -w ${dir}\n`);
+      return EXIT.ok;
+    }),
+  );
+
+program
+  .command('validate')
+  .description('check a workspace; exit 2 listing every problem (file, path, fix hint)')
+  .addOption(workspaceOption())
+  .option('--json', 'print the result as JSON')
+  .action(run((opts: { workspace?: string; json?: boolean }) => validateCommand(opts)));
+
+program
+  .command('serve')
+  .description('serve one agent over MCP (stdio); every tool call is governed')
+  .option('--stdio', 'speak MCP over stdin/stdout (for Claude Desktop, Cursor, IDE agents)')
+  .addOption(new Option('--agent <id>', 'the agent this server acts for (or $MANDATE_AGENT)'))
+  .addOption(workspaceOption())
+  .addOption(new Option('--log-level <level>', 'log level on stderr (or $MANDATE_LOG_LEVEL, else log.level)').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
+  .action(run((opts: { stdio?: boolean; agent?: string; workspace?: string; logLevel?: string }) => serve(opts)));
+
+const ledger = program.command('ledger').description('inspect the hash-chained ledger');
+ledger
+  .command('verify')
+  .description('recompute every hash and link; exit 0 intact, 1 broken (naming the first bad sequence)')
+  .addOption(workspaceOption())
+  .action(run((opts: { workspace?: string }) => ledgerVerify(opts)));
+ledger
+  .command('export')
+  .description('print every event, one JSON object per line')
+  .option('--jsonl', 'JSON Lines output (the only format)', true)
+  .option('--from <seq>', 'first sequence to export', '1')
+  .addOption(workspaceOption())
+  .action(run((opts: { workspace?: string; jsonl?: boolean; from?: string }) => ledgerExport(opts)));
+ledger
+  .command('tail')
+  .description('print the last events; --follow to keep printing new ones')
+  .option('-n, --lines <n>', 'how many events', '20')
+  .option('-f, --follow', 'keep printing new events')
+  .option('--json', 'print events as JSON lines')
+  .addOption(workspaceOption())
+  .action(run((opts: { workspace?: string; lines?: string; follow?: boolean; json?: boolean }) => ledgerTail(opts)));
+
+const approvals = program.command('approvals').description('decide escalated requests as a human operator');
+const operatorOption = () => new Option('--as <operator>', 'your operator name, recorded with the decision (or $MANDATE_OPERATOR, else your user name)');
+approvals.command('list').description('pending escalations (overdue ones are expired first)').option('--json', 'JSON output').addOption(workspaceOption()).action(run((opts: { workspace?: string; json?: boolean }) => approvalsList(opts)));
+approvals.command('show').description('one decision, with the params of the request').argument('<decision_id>').addOption(workspaceOption()).action(run((id: string, opts: { workspace?: string }) => approvalsShow(id, opts)));
+approvals
+  .command('approve')
+  .description('approve a pending escalation: the stored request runs now, after its facts are re-checked')
+  .argument('<decision_id>')
+  .addOption(operatorOption())
+  .option('--note <text>', 'why (recorded as a hash)')
+  .addOption(workspaceOption())
+  .action(run((id: string, opts: { workspace?: string; as?: string; note?: string }) => approvalsApprove(id, opts)));
+approvals
+  .command('deny')
+  .description('deny a pending escalation')
+  .argument('<decision_id>')
+  .addOption(operatorOption())
+  .option('--note <text>', 'why (recorded as a hash)')
+  .addOption(workspaceOption())
+  .action(run((id: string, opts: { workspace?: string; as?: string; note?: string }) => approvalsDeny(id, opts)));
+
+program
+  .command('intervene')
+  .description('pause, resume or terminate an agent as an operator')
+  .addArgument(new Argument('<act>', 'pause | resume | terminate').choices(['pause', 'resume', 'terminate']))
+  .requiredOption('--agent <id>', 'the agent to act on')
+  .option('--reason <text>', 'why (recorded as a hash)')
+  .addOption(operatorOption())
+  .addOption(workspaceOption())
+  .action(run((act: 'pause' | 'resume' | 'terminate', opts: { workspace?: string; agent: string; as?: string; reason?: string }) => interveneCommand(act, opts)));
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? EXIT.ok : EXIT.config);
+  fail(err);
+}

@@ -1,0 +1,139 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { parseDocument } from 'yaml';
+import { loadCapabilities } from '../capabilities/load.js';
+import type { Capability } from '../capabilities/manifest.js';
+import { compilePolicySet, type CompiledPolicySet } from '../policy/compile.js';
+import { ContractSchema, type Contract } from './contract-schema.js';
+import { MemorySeedSchema, type MemorySeed } from './memory-schema.js';
+import { ConfigError, zodProblems, type Problem } from './problems.js';
+import { WorkspaceConfigSchema, type WorkspaceConfig } from './workspace-schema.js';
+
+export interface Workspace {
+  dir: string;
+  config: WorkspaceConfig;
+  storePath: string;
+  contracts: Map<string, Contract>;
+  capabilities: Map<string, Capability>;
+  policySet: CompiledPolicySet;
+  memorySeeds: MemorySeed[];
+}
+
+export interface LoadResult {
+  workspace: Workspace | null;
+  problems: Problem[];
+}
+
+function readYaml(path: string, file: string, problems: Problem[]): unknown {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    problems.push({ file, path: '(file)', message: 'file cannot be read', hint: 'check that it exists and is readable' });
+    return undefined;
+  }
+  const doc = parseDocument(text, { prettyErrors: true });
+  if (doc.errors.length) {
+    for (const e of doc.errors) problems.push({ file, path: `line ${e.linePos?.[0]?.line ?? '?'}`, message: e.message.split('\n')[0] ?? e.message, hint: 'fix the YAML syntax' });
+    return undefined;
+  }
+  return doc.toJS();
+}
+
+function listFiles(dir: string, pattern: RegExp): string[] {
+  return existsSync(dir) ? readdirSync(dir).filter((f) => pattern.test(f)).sort() : [];
+}
+
+/** Loads and checks a whole workspace, collecting every problem rather than stopping at the first. */
+export async function loadWorkspace(dirArg: string): Promise<LoadResult> {
+  const dir = resolve(dirArg);
+  const problems: Problem[] = [];
+  const configPath = join(dir, 'mandate.yaml');
+  if (!existsSync(configPath)) {
+    problems.push({ file: 'mandate.yaml', path: '(file)', message: `no mandate.yaml in ${dir}`, hint: 'run `mandate init <dir>` or pass --workspace <dir>' });
+    return { workspace: null, problems };
+  }
+  const parsedConfig = WorkspaceConfigSchema.safeParse(readYaml(configPath, 'mandate.yaml', problems) ?? {});
+  if (!parsedConfig.success) {
+    problems.push(...zodProblems('mandate.yaml', parsedConfig.error, 'see the comments in a fresh `mandate init` workspace'));
+    return { workspace: null, problems };
+  }
+  const config = parsedConfig.data;
+  const rel = (p: string) => relative(dir, p);
+
+  const capabilities = await loadCapabilities(join(dir, config.paths.capabilities), dir, problems);
+
+  const contracts = new Map<string, Contract>();
+  const contractsDir = join(dir, config.paths.contracts);
+  const contractFiles = listFiles(contractsDir, /\.ya?ml$/);
+  if (!contractFiles.length) problems.push({ file: config.paths.contracts, path: '(folder)', message: 'no contracts found', hint: 'add one <agent>.yaml per agent' });
+  const contractSource = new Map<string, string>();
+  for (const name of contractFiles) {
+    const file = rel(join(contractsDir, name));
+    const raw = readYaml(join(contractsDir, name), file, problems);
+    if (raw === undefined) continue;
+    const parsed = ContractSchema.safeParse(raw);
+    if (!parsed.success) {
+      problems.push(...zodProblems(file, parsed.error, 'see contracts/schema/contract.schema.json'));
+      continue;
+    }
+    const c = parsed.data;
+    if (contracts.has(c.agent)) {
+      problems.push({ file, path: 'agent', message: `agent \`${c.agent}\` already has a contract in ${contractSource.get(c.agent)}`, hint: 'one contract per agent' });
+      continue;
+    }
+    contracts.set(c.agent, c);
+    contractSource.set(c.agent, file);
+    checkContractRefs(c, file, capabilities, problems);
+  }
+  for (const [agent, c] of contracts) {
+    c.supervises.forEach((target, i) => {
+      if (!contracts.has(target)) problems.push({ file: contractSource.get(agent) as string, path: `supervises.${i}`, message: `unknown agent \`${target}\``, hint: 'name an agent that has a contract' });
+      if (c.role !== 'supervisor') problems.push({ file: contractSource.get(agent) as string, path: 'role', message: 'only a supervisor may list agents under supervises', hint: 'set role: supervisor or empty supervises' });
+    });
+  }
+
+  const policiesDir = join(dir, config.paths.policies);
+  const policyFiles = listFiles(policiesDir, /\.cedar$/).map((name) => ({ file: rel(join(policiesDir, name)), text: readFileSync(join(policiesDir, name), 'utf8') }));
+  const policySet = compilePolicySet([...contracts.values()], policyFiles, problems);
+
+  const memorySeeds: MemorySeed[] = [];
+  const memoryDir = join(dir, config.paths.memory);
+  for (const name of listFiles(memoryDir, /\.ya?ml$/)) {
+    const file = rel(join(memoryDir, name));
+    const raw = readYaml(join(memoryDir, name), file, problems);
+    if (raw === undefined) continue;
+    const parsed = MemorySeedSchema.safeParse(raw);
+    if (parsed.success) memorySeeds.push(parsed.data);
+    else problems.push(...zodProblems(file, parsed.error, 'a memory file is { scope, records: [{ key, sensitivity, value }] }'));
+  }
+
+  if (problems.length) return { workspace: null, problems };
+  return {
+    workspace: { dir, config, storePath: resolve(dir, config.store.path), contracts, capabilities, policySet, memorySeeds },
+    problems,
+  };
+}
+
+/** Like loadWorkspace, but throws a ConfigError listing every problem. */
+export async function requireWorkspace(dir: string): Promise<Workspace> {
+  const { workspace, problems } = await loadWorkspace(dir);
+  if (!workspace) throw new ConfigError(problems);
+  return workspace;
+}
+
+function checkContractRefs(c: Contract, file: string, capabilities: Map<string, Capability>, problems: Problem[]): void {
+  const granted = new Set<string>();
+  c.grants.forEach((g, i) => {
+    const cap = capabilities.get(g.capability);
+    if (!cap) {
+      problems.push({ file, path: `grants.${i}.capability`, message: `unknown capability \`${g.capability}\``, hint: `use one of: ${[...capabilities.keys()].join(', ') || '(none loaded)'}` });
+      return;
+    }
+    if (granted.has(g.capability)) problems.push({ file, path: `grants.${i}`, message: `capability \`${g.capability}\` granted twice`, hint: 'merge the two grants' });
+    granted.add(g.capability);
+  });
+  c.escalation.rules.forEach((r, i) => {
+    if (!granted.has(r.capability)) problems.push({ file, path: `escalation.rules.${i}.capability`, message: `\`${r.capability}\` is not granted by this contract`, hint: 'escalation rules apply to granted capabilities only' });
+  });
+}

@@ -1,0 +1,50 @@
+/**
+ * The closed catalogue of reason codes. Every denial, escalation and notable
+ * outcome is named by one of these; the table is mapped exhaustively to the
+ * MCP wire and CLI exit codes, so a new code cannot be forgotten at an edge.
+ */
+export const REASONS = {
+  UNKNOWN_AGENT: 'No responsibility contract exists for the calling agent.',
+  AGENT_PAUSED: 'The agent is paused by an intervention; nothing else was checked.',
+  AGENT_TERMINATED: 'The agent was terminated by an intervention; only an operator can revive it.',
+  PAYLOAD_TOO_LARGE: 'The intent is larger than limits.max_payload_bytes.',
+  SCHEMA_INVALID: 'The intent or its params do not match the schema.',
+  CAPABILITY_UNKNOWN: 'No capability with this id is loaded.',
+  CAPABILITY_NOT_GRANTED: "The agent's contract does not grant this capability.",
+  TTL_EXPIRED: "The intent's created_at + ttl_seconds has passed.",
+  FACTS_UNAVAILABLE: "The capability's facts resolver failed; the kernel cannot check state.",
+  STATE_DRIFT: 'The state the intent was based on changed (observed_version, or facts moved before the effect).',
+  CONTRACT_LIMIT_EXCEEDED: 'A value is above a contract cap or not among its allowed values.',
+  BUDGET_EXCEEDED: "A rolling-window budget in the contract would be exceeded.",
+  INVARIANT_VIOLATED: "A capability invariant failed (see details for which).",
+  POLICY_FORBID: 'A Cedar forbid policy matched.',
+  POLICY_NO_PERMIT: 'No Cedar permit policy matched.',
+  POLICY_ERROR: 'A policy failed to evaluate; the kernel fails closed.',
+  ESCALATION_REQUIRED: 'A policy requires a human decision; the request is pending.',
+  ESCALATION_APPROVED: 'A human approved the pending request.',
+  ESCALATION_DENIED: 'A human denied the pending request.',
+  ESCALATION_EXPIRED: 'Nobody decided the pending request before it expired.',
+  IDEMPOTENT_REPLAY: 'The same request with the same key ran before; this is its recorded outcome.',
+  IDEMPOTENCY_CONFLICT: 'The idempotency key was used before with a different request.',
+  IN_PROGRESS: 'The same request with the same key is still running or awaiting approval.',
+  FLOW_LIMIT_EXCEEDED: 'The flow (dfid) reached limits.max_invocations_per_flow.',
+  CIRCUIT_OPEN: "The capability's circuit breaker is open after repeated failures.",
+  DEADLINE_EXCEEDED: 'The handler did not finish before its deadline and was aborted.',
+  OUTPUT_TOO_LARGE: "The handler's output is larger than the capability's max_output_bytes.",
+  OUTPUT_INVALID: "The handler's output does not match the capability's output schema.",
+  HANDLER_FAILED: 'The handler threw an error.',
+  MEMORY_NOT_FOUND: 'No memory record with this scope and key exists.',
+  MEMORY_SCOPE_DENIED: "The contract does not grant the memory scope.",
+  MEMORY_SENSITIVITY_DENIED: "The record is more sensitive than the contract's max_sensitivity for its scope.",
+  INTERVENTION_NOT_ALLOWED: "The caller's role does not allow this intervention (an agent can never resume itself).",
+  DECISION_NOT_FOUND: 'No decision with this id is visible to the caller.',
+  INTERNAL_ERROR: 'An unexpected error; the kernel failed closed and nothing further ran.',
+} as const;
+
+export type ReasonCode = keyof typeof REASONS;
+
+export const REASON_CODES = Object.keys(REASONS) as ReasonCode[];
+
+export function isReasonCode(value: string): value is ReasonCode {
+  return Object.hasOwn(REASONS, value);
+}

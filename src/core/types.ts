@@ -1,0 +1,70 @@
+import type { ReasonCode } from './reasons.js';
+
+export type Verdict = 'accepted' | 'rejected' | 'escalated';
+export type SideEffect = 'read' | 'write' | 'destructive';
+export type Sensitivity = 'standard' | 'elevated' | 'restricted';
+export const SENSITIVITY_ORDER: readonly Sensitivity[] = ['standard', 'elevated', 'restricted'];
+
+/** An agent's proposal, as it arrives on any transport. */
+export interface Intent {
+  capability: string;
+  params: Record<string, unknown>;
+  rationale?: string | undefined;
+  idempotency_key?: string | undefined;
+  ttl_seconds?: number | undefined;
+  created_at?: string | undefined;
+  observed_version?: string | undefined;
+}
+
+export type Channel = 'stdio' | 'http' | 'cli';
+
+/** The one neutral shape every transport hands to the kernel. */
+export interface GovernedCall {
+  agent: string;
+  intent: Intent;
+  channel: Channel;
+  /** W3C traceparent from the request's `_meta`, if any. */
+  traceparent?: string | undefined;
+  /** Idempotency key from `_meta`, used when the intent carries none. */
+  metaIdempotencyKey?: string | undefined;
+  signal?: AbortSignal | undefined;
+}
+
+export interface Receipt {
+  seq: number;
+  hash: string;
+}
+
+export interface ReasonDetail {
+  code: ReasonCode;
+  message: string;
+  path?: string | undefined;
+  invariant?: string | undefined;
+}
+
+/** What the kernel answers for every governed call, on every transport. */
+export interface Outcome {
+  verdict: Verdict;
+  reasons: ReasonCode[];
+  details: ReasonDetail[];
+  dfid: string;
+  decision_id: string;
+  capability: string | null;
+  idempotency_key: string | null;
+  output?: unknown;
+  status: DecisionStatus;
+  expires_at?: string | undefined;
+  policies: string[];
+  receipt: Receipt | null;
+  /** Set on a repeat: the decision whose recorded outcome this is. */
+  replay_of?: string | undefined;
+}
+
+export type DecisionStatus =
+  | 'accepted'
+  | 'rejected'
+  | 'pending'
+  | 'approved'
+  | 'denied'
+  | 'expired'
+  | 'failed';

@@ -1,0 +1,66 @@
+import type { Capability, CapabilityContext, Facts, Values } from '../capabilities/manifest.js';
+import type { ReasonCode } from '../core/reasons.js';
+
+export type RunResult =
+  | { ok: true; output: unknown; bytes: number }
+  | { ok: false; code: Extract<ReasonCode, 'DEADLINE_EXCEEDED' | 'OUTPUT_TOO_LARGE' | 'OUTPUT_INVALID' | 'HANDLER_FAILED'>; message: string };
+
+export interface RunLimits {
+  deadlineMs: number;
+  maxOutputBytes: number;
+}
+
+/**
+ * Runs one handler under its bounds: an abort signal that fires at the
+ * deadline (or when the caller aborts), a race so a handler that ignores the
+ * signal cannot hang the call, an output size cap and the output schema.
+ */
+export async function runBounded(
+  capability: Capability,
+  params: Values,
+  facts: Facts,
+  ctx: Omit<CapabilityContext, 'signal'>,
+  limits: RunLimits,
+  callerSignal?: AbortSignal,
+): Promise<RunResult> {
+  const controller = new AbortController();
+  const onCallerAbort = () => controller.abort(new Error('caller aborted'));
+  callerSignal?.addEventListener('abort', onCallerAbort, { once: true });
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<RunResult>((resolve) => {
+    timer = setTimeout(() => {
+      controller.abort(new Error('deadline exceeded'));
+      resolve({ ok: false, code: 'DEADLINE_EXCEEDED', message: `handler exceeded its ${limits.deadlineMs} ms deadline` });
+    }, limits.deadlineMs);
+  });
+  const run = (async (): Promise<RunResult> => {
+    try {
+      const output = await capability.def.handler(params, { ...ctx, signal: controller.signal, facts });
+      if (controller.signal.aborted) return { ok: false, code: 'DEADLINE_EXCEEDED', message: 'handler finished after it was aborted' };
+      return checkOutput(capability, output, limits.maxOutputBytes);
+    } catch (err) {
+      if (controller.signal.aborted) return { ok: false, code: 'DEADLINE_EXCEEDED', message: 'handler aborted' };
+      return { ok: false, code: 'HANDLER_FAILED', message: `handler threw ${(err as Error)?.name ?? 'a non-error'}` };
+    }
+  })();
+  try {
+    return await Promise.race([run, deadline]);
+  } finally {
+    clearTimeout(timer);
+    callerSignal?.removeEventListener('abort', onCallerAbort);
+  }
+}
+
+function checkOutput(capability: Capability, output: unknown, maxBytes: number): RunResult {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(output);
+  } catch {
+    return { ok: false, code: 'OUTPUT_INVALID', message: 'output is not JSON-serialisable' };
+  }
+  const bytes = Buffer.byteLength(text ?? 'null');
+  if (bytes > maxBytes) return { ok: false, code: 'OUTPUT_TOO_LARGE', message: `output is ${bytes} bytes, cap is ${maxBytes}` };
+  const parsed = capability.def.output.safeParse(output);
+  if (!parsed.success) return { ok: false, code: 'OUTPUT_INVALID', message: 'output does not match the output schema' };
+  return { ok: true, output: parsed.data, bytes };
+}

@@ -1,0 +1,185 @@
+import { z } from 'zod';
+import type { Capability } from '../capabilities/manifest.js';
+import type { Outcome } from '../core/types.js';
+import { IdempotencyKeySchema, IntentSchema, OutcomeSchema } from '../core/wire.js';
+import type { Kernel } from '../kernel/kernel.js';
+
+/** Tool arguments of the fixed governed tools (the intent schema is shared with the kernel). */
+export const InvokeArgsSchema = z
+  .object({
+    capability: IntentSchema.shape.capability,
+    params: IntentSchema.shape.params,
+    idempotency_key: IdempotencyKeySchema.optional(),
+  })
+  .strict();
+
+export const ReadMemoryArgsSchema = z
+  .object({
+    scope: z.string().min(1).max(64).describe('Memory scope granted by your contract, e.g. suppliers.'),
+    key: z.string().min(1).max(128).describe('Record key within the scope.'),
+  })
+  .strict();
+
+export const InterveneArgsSchema = z
+  .object({
+    action: z.enum(['pause', 'resume', 'terminate']).describe('pause and resume an agent, or terminate it (only an operator can revive it).'),
+    agent: z.string().min(1).max(64).describe('The agent to act on. You may pause yourself; you can never resume yourself.'),
+    reason: z.string().min(1).max(2000).describe('Why; recorded as a hash.'),
+  })
+  .strict();
+
+export const GetDecisionArgsSchema = z.object({ decision_id: z.string().min(1).max(64).describe('decision_id from an earlier result.') }).strict();
+
+export const ListCapabilitiesOutputSchema = z.object({
+  agent: z.string(),
+  capabilities: z.array(
+    z.object({
+      id: z.string(),
+      version: z.string(),
+      title: z.string().optional(),
+      description: z.string(),
+      side_effect: z.enum(['read', 'write', 'destructive']),
+      tool: z.string().optional(),
+      input_schema: z.record(z.string(), z.unknown()),
+      output_schema: z.record(z.string(), z.unknown()),
+      limits: z.record(z.string(), z.unknown()),
+      escalation_rules: z.array(z.string()),
+    }),
+  ),
+});
+
+/** Governance fields accepted next to a capability's own params when it is exposed as its own tool. */
+const CapabilityToolExtrasSchema = z
+  .object({
+    idempotency_key: IdempotencyKeySchema.optional(),
+    observed_version: IntentSchema.shape.observed_version,
+    rationale: IntentSchema.shape.rationale,
+    ttl_seconds: IntentSchema.shape.ttl_seconds,
+  })
+  .strict()
+  .describe('Optional governance fields: idempotency key, observed state version, rationale, TTL.');
+
+export interface ToolDefinition {
+  name: string;
+  title: string;
+  description: string;
+  inputSchema: Record<string, unknown>;
+  outputSchema: Record<string, unknown>;
+  annotations: { readOnlyHint: boolean; destructiveHint: boolean; idempotentHint: boolean; openWorldHint: boolean };
+}
+
+const json = (schema: z.ZodType, io: 'input' | 'output' = 'input') => z.toJSONSchema(schema, { target: 'draft-07', io }) as Record<string, unknown>;
+const OUTCOME_JSON = json(OutcomeSchema, 'output');
+
+const OUTCOME_NOTE =
+  'The result is structured: verdict (accepted | rejected | escalated), reasons (stable codes), dfid, decision_id, output when accepted, and a ledger receipt. A rejection comes back as an error result with the same fields. An escalation waits for a human: poll get_decision with its decision_id.';
+
+export function fixedTools(): ToolDefinition[] {
+  return [
+    {
+      name: 'submit_intent',
+      title: 'Submit an intent',
+      description: `Propose an action: a capability id with its params, plus optional rationale, idempotency_key, ttl_seconds, created_at and observed_version. The kernel validates it against your responsibility contract, the capability's schema and limits, the current state and the policies before anything happens. ${OUTCOME_NOTE}`,
+      inputSchema: json(IntentSchema),
+      outputSchema: OUTCOME_JSON,
+      annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
+    },
+    {
+      name: 'invoke_capability',
+      title: 'Invoke a capability',
+      description: `Call a capability granted to you (see list_capabilities) with its params; the same governance as submit_intent applies. Pass idempotency_key to make retries safe: a repeat returns the first outcome and never runs twice. ${OUTCOME_NOTE}`,
+      inputSchema: json(InvokeArgsSchema),
+      outputSchema: OUTCOME_JSON,
+      annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
+    },
+    {
+      name: 'read_memory',
+      title: 'Read a memory record',
+      description: 'Read one scoped, versioned memory record by scope and key. Only scopes your contract grants, up to its maximum sensitivity, are readable; every read is recorded.',
+      inputSchema: json(ReadMemoryArgsSchema),
+      outputSchema: OUTCOME_JSON,
+      annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+    },
+    {
+      name: 'intervene',
+      title: 'Intervene on an agent',
+      description: 'Pause, resume or terminate an agent. A supervisor may act on the agents its contract lists; any agent may pause itself; no agent can resume itself. A paused agent is refused before any other check.',
+      inputSchema: json(InterveneArgsSchema),
+      outputSchema: OUTCOME_JSON,
+      annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
+    },
+    {
+      name: 'get_decision',
+      title: 'Get a decision',
+      description: 'Fetch the current outcome of one of your decisions by decision_id, e.g. to see whether an escalated request was approved (then it has run, and its output is here), denied or expired.',
+      inputSchema: json(GetDecisionArgsSchema),
+      outputSchema: OUTCOME_JSON,
+      annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+    },
+    {
+      name: 'list_capabilities',
+      title: 'List my capabilities',
+      description: 'List the capabilities your contract grants, each with its JSON Schemas, side-effect class, contract limits and escalation rules. Call this first to learn what you may propose.',
+      inputSchema: { type: 'object', properties: {}, additionalProperties: false },
+      outputSchema: json(ListCapabilitiesOutputSchema, 'output'),
+      annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+    },
+  ];
+}
+
+export function capabilityToolName(id: string): string {
+  return id.replace(/\./g, '_');
+}
+
+/** A granted capability as its own tool: its own params, plus an optional `mandate` object. */
+export function capabilityTool(cap: Capability): ToolDefinition | null {
+  const props = (cap.inputJsonSchema['properties'] ?? {}) as Record<string, unknown>;
+  if ('mandate' in props) return null; // the name is taken by the governance fields
+  return {
+    name: capabilityToolName(cap.def.id),
+    title: cap.def.title ?? cap.def.id,
+    description: `${cap.def.description} (Governed by Mandate: ${cap.def.sideEffect} capability \`${cap.def.id}\` v${cap.def.version}. ${OUTCOME_NOTE})`,
+    inputSchema: {
+      ...cap.inputJsonSchema,
+      properties: { ...props, mandate: json(CapabilityToolExtrasSchema) },
+    },
+    outputSchema: OUTCOME_JSON,
+    annotations: {
+      readOnlyHint: cap.def.sideEffect === 'read',
+      destructiveHint: cap.def.sideEffect === 'destructive',
+      idempotentHint: true,
+      openWorldHint: false,
+    },
+  };
+}
+
+export function listCapabilities(kernel: Kernel, agent: string, exposeAsTools: boolean): z.infer<typeof ListCapabilitiesOutputSchema> {
+  const contract = kernel.contractOf(agent);
+  return {
+    agent,
+    capabilities: kernel.grantedCapabilities(agent).map((cap) => {
+      const grant = contract?.grants.find((g) => g.capability === cap.def.id);
+      return {
+        id: cap.def.id,
+        version: cap.def.version,
+        ...(cap.def.title ? { title: cap.def.title } : {}),
+        description: cap.def.description,
+        side_effect: cap.def.sideEffect,
+        ...(exposeAsTools ? { tool: capabilityToolName(cap.def.id) } : {}),
+        input_schema: cap.inputJsonSchema,
+        output_schema: cap.outputJsonSchema,
+        limits: grant?.limits ?? {},
+        escalation_rules: (contract?.escalation.rules ?? []).filter((r) => r.capability === cap.def.id).map((r) => r.reason),
+      };
+    }),
+  };
+}
+
+/** How every governed outcome looks on the MCP wire: locked by test/wire-shape.test.ts. */
+export function toToolResult(outcome: Outcome) {
+  return {
+    content: [{ type: 'text' as const, text: JSON.stringify(outcome) }],
+    structuredContent: outcome as unknown as Record<string, unknown>,
+    isError: outcome.verdict === 'rejected',
+  };
+}

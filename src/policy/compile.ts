@@ -1,0 +1,135 @@
+import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
+import { hashOf } from '../core/canonical.js';
+import type { Contract } from '../config/contract-schema.js';
+import type { Problem } from '../config/problems.js';
+import { cedarLiteral, cedarString } from './cedar-values.js';
+
+export const NS = 'Mandate';
+export const AGENT_TYPE = `${NS}::Agent`;
+export const CAPABILITY_TYPE = `${NS}::Capability`;
+export const ACTION_TYPE = `${NS}::Action`;
+export const INVOKE_ACTION = 'invoke';
+
+export interface CompiledPolicy {
+  id: string;
+  text: string;
+  source: string; // file, or contract:<agent>
+  escalate: string | null; // the @escalate annotation's reason, if any
+}
+
+export interface CompiledPolicySet {
+  policies: Record<string, CompiledPolicy>;
+  hash: string;
+}
+
+export interface PolicyFile {
+  file: string;
+  text: string;
+}
+
+function agentRef(agent: string): string {
+  return `${AGENT_TYPE}::${cedarString(agent)}`;
+}
+function capabilityRef(id: string): string {
+  return `${CAPABILITY_TYPE}::${cedarString(id)}`;
+}
+const invokeRef = `${ACTION_TYPE}::${cedarString(INVOKE_ACTION)}`;
+
+/** Cedar for one contract: a permit per grant (limits as conditions), an escalating permit per rule. */
+export function contractPolicies(contract: Contract): CompiledPolicy[] {
+  const out: CompiledPolicy[] = [];
+  const source = `contract:${contract.agent}`;
+  for (const grant of contract.grants) {
+    const id = `contract.${contract.agent}.grant.${grant.capability}`;
+    const conditions = limitConditions(grant.limits);
+    const when = conditions.length ? `\nwhen {\n  ${conditions.join(' &&\n  ')}\n}` : '';
+    out.push({
+      id,
+      source,
+      escalate: null,
+      text: `@id(${cedarString(id)})\npermit (\n  principal == ${agentRef(contract.agent)},\n  action == ${invokeRef},\n  resource == ${capabilityRef(grant.capability)}\n)${when};`,
+    });
+  }
+  contract.escalation.rules.forEach((rule, index) => {
+    const id = `contract.${contract.agent}.escalate.${index}`;
+    out.push({
+      id,
+      source,
+      escalate: rule.reason,
+      text: `@id(${cedarString(id)})\n@escalate(${cedarString(rule.reason)})\npermit (\n  principal == ${agentRef(contract.agent)},\n  action == ${invokeRef},\n  resource == ${capabilityRef(rule.capability)}\n)\nwhen { ${rule.when} };`,
+    });
+  });
+  return out;
+}
+
+// Contract limits are checked by DIM and compiled here too, so a permit can
+// never be broader than its contract even if a DIM check were skipped.
+function limitConditions(limits: Contract['grants'][number]['limits']): string[] {
+  const conds: string[] = [];
+  const guard = (field: string, expr: string) =>
+    `(!(context.values has ${cedarString(field)}) || ${expr})`;
+  for (const [field, cap] of Object.entries(limits.max ?? {})) {
+    if (Number.isSafeInteger(cap)) conds.push(guard(field, `context.values[${cedarString(field)}] <= ${cap}`));
+  }
+  for (const [field, floor] of Object.entries(limits.min ?? {})) {
+    if (Number.isSafeInteger(floor)) conds.push(guard(field, `context.values[${cedarString(field)}] >= ${floor}`));
+  }
+  for (const [field, allowed] of Object.entries(limits.allowed ?? {})) {
+    if (allowed.every((v) => typeof v !== 'number' || Number.isSafeInteger(v))) {
+      conds.push(guard(field, `[${allowed.map(cedarLiteral).join(', ')}].contains(context.values[${cedarString(field)}])`));
+    }
+  }
+  return conds;
+}
+
+/** Splits a .cedar file into policies, taking ids from @id annotations. */
+export function filePolicies(file: PolicyFile, problems: Problem[]): CompiledPolicy[] {
+  const parts = cedar.policySetTextToParts(file.text);
+  if (parts.type === 'failure') {
+    for (const e of parts.errors) {
+      problems.push({ file: file.file, path: '(policy text)', message: e.message, hint: e.help ?? 'fix the Cedar syntax' });
+    }
+    return [];
+  }
+  const out: CompiledPolicy[] = [];
+  parts.policies.forEach((text, index) => {
+    const json = cedar.policyToJson(text);
+    if (json.type === 'failure') {
+      problems.push({ file: file.file, path: `policy #${index + 1}`, message: json.errors[0]?.message ?? 'unparsable', hint: 'fix the Cedar syntax' });
+      return;
+    }
+    const annotations = json.json.annotations ?? {};
+    const id = annotations['id'];
+    if (!id) {
+      problems.push({ file: file.file, path: `policy #${index + 1}`, message: 'policy has no @id annotation', hint: 'add @id("a-stable-name") above the policy; decisions record it' });
+      return;
+    }
+    out.push({ id, text, source: file.file, escalate: annotations['escalate'] ?? null });
+  });
+  return out;
+}
+
+/** Contracts + policy files → one policy set, checked by Cedar, with a content hash. */
+export function compilePolicySet(contracts: Contract[], files: PolicyFile[], problems: Problem[]): CompiledPolicySet {
+  const all: CompiledPolicy[] = [];
+  for (const c of [...contracts].sort((a, b) => a.agent.localeCompare(b.agent))) all.push(...contractPolicies(c));
+  for (const f of [...files].sort((a, b) => a.file.localeCompare(b.file))) all.push(...filePolicies(f, problems));
+  const policies: Record<string, CompiledPolicy> = {};
+  for (const p of all) {
+    const seen = policies[p.id];
+    if (seen) {
+      problems.push({ file: p.source, path: `@id(${p.id})`, message: `duplicate policy id, also in ${seen.source}`, hint: 'give every policy a unique @id' });
+      continue;
+    }
+    const check = cedar.checkParsePolicySet({ staticPolicies: { [p.id]: p.text } });
+    if (check.type === 'failure') {
+      for (const e of check.errors) {
+        problems.push({ file: p.source, path: p.id, message: e.message, hint: e.help ?? 'fix the Cedar condition' });
+      }
+      continue;
+    }
+    policies[p.id] = p;
+  }
+  const hash = hashOf(Object.fromEntries(Object.entries(policies).map(([id, p]) => [id, p.text])));
+  return { policies, hash };
+}

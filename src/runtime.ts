@@ -1,0 +1,29 @@
+import { requireWorkspace, type Workspace } from './config/load-workspace.js';
+import type { Logger } from './core/log.js';
+import { systemWorld, type World } from './core/world.js';
+import { Kernel } from './kernel/kernel.js';
+import { openStore, type Store } from './store/store.js';
+
+export interface Runtime {
+  workspace: Workspace;
+  store: Store;
+  kernel: Kernel;
+  close(): void;
+}
+
+/** The composition root: the only place that wires the concrete store, world and kernel together. */
+export async function openRuntime(dir: string, logger: Logger | ((configLevel: string) => Logger), world: World = systemWorld): Promise<Runtime> {
+  const workspace = await requireWorkspace(dir);
+  const log = typeof logger === 'function' ? logger(workspace.config.log.level) : logger;
+  const store = openStore(workspace.storePath, world);
+  try {
+    const seeds = workspace.memorySeeds.flatMap((s) => s.records.map((r) => ({ scope: s.scope, key: r.key, sensitivity: r.sensitivity, value: r.value })));
+    store.memory.seed(seeds, world.now());
+    store.idempotency.purgeExpired(world.now());
+    const kernel = new Kernel({ workspace, store, world, log });
+    return { workspace, store, kernel, close: () => store.close() };
+  } catch (err) {
+    store.close();
+    throw err;
+  }
+}

@@ -1,0 +1,136 @@
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+
+export type Db = Database.Database;
+
+const SCHEMA_VERSION = 1;
+
+// One migration list; each entry runs once, in order, inside a transaction.
+const MIGRATIONS: string[] = [
+  `
+  CREATE TABLE events (
+    seq INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    dfid TEXT NOT NULL,
+    agent TEXT NOT NULL,
+    type TEXT NOT NULL,
+    time TEXT NOT NULL,
+    decision_id TEXT,
+    reasons TEXT NOT NULL,
+    data TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL
+  );
+  CREATE INDEX events_dfid ON events(dfid);
+  CREATE INDEX events_decision ON events(decision_id);
+  CREATE TRIGGER events_no_update BEFORE UPDATE ON events
+    BEGIN SELECT RAISE(ABORT, 'ledger is append-only: UPDATE refused'); END;
+  CREATE TRIGGER events_no_delete BEFORE DELETE ON events
+    BEGIN SELECT RAISE(ABORT, 'ledger is append-only: DELETE refused'); END;
+
+  CREATE TABLE decisions (
+    id TEXT PRIMARY KEY,
+    dfid TEXT NOT NULL,
+    agent TEXT NOT NULL,
+    capability TEXT,
+    status TEXT NOT NULL,
+    request_hash TEXT NOT NULL,
+    idempotency_key TEXT,
+    intent TEXT,
+    facts TEXT,
+    facts_hash TEXT,
+    policies TEXT NOT NULL DEFAULT '[]',
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER,
+    resolved_at INTEGER,
+    resolved_by TEXT,
+    resolution_note TEXT,
+    outcome TEXT
+  );
+  CREATE INDEX decisions_status ON decisions(status, expires_at);
+  CREATE INDEX decisions_dfid ON decisions(dfid);
+
+  CREATE TABLE idempotency (
+    agent TEXT NOT NULL,
+    key TEXT NOT NULL,
+    request_hash TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('pending_approval', 'in_flight', 'done', 'failed')),
+    decision_id TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (agent, key)
+  );
+
+  CREATE TABLE flows (dfid TEXT PRIMARY KEY, invocations INTEGER NOT NULL);
+
+  CREATE TABLE agent_status (
+    agent TEXT PRIMARY KEY,
+    status TEXT NOT NULL CHECK (status IN ('active', 'paused', 'terminated')),
+    updated_at INTEGER NOT NULL,
+    updated_by TEXT NOT NULL,
+    reason TEXT
+  );
+
+  CREATE TABLE interventions (
+    id TEXT PRIMARY KEY,
+    target_agent TEXT NOT NULL,
+    act TEXT NOT NULL,
+    issued_by TEXT NOT NULL,
+    issuer_role TEXT NOT NULL,
+    state TEXT NOT NULL,
+    reason_hash TEXT,
+    created_at INTEGER NOT NULL
+  );
+
+  CREATE TABLE memory (
+    scope TEXT NOT NULL,
+    key TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    value TEXT NOT NULL,
+    sensitivity TEXT NOT NULL CHECK (sensitivity IN ('standard', 'elevated', 'restricted')),
+    provenance TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (scope, key)
+  );
+
+  CREATE TABLE usage (
+    agent TEXT NOT NULL,
+    capability TEXT NOT NULL,
+    field TEXT NOT NULL,
+    bucket INTEGER NOT NULL,
+    total REAL NOT NULL,
+    PRIMARY KEY (agent, capability, field, bucket)
+  );
+  `,
+];
+
+/**
+ * Opens the SQLite file in WAL mode. synchronous=NORMAL in WAL keeps every
+ * committed transaction across a process crash (kill -9); see ADR-002.
+ */
+export function openDb(path: string): Db {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma('busy_timeout = 5000');
+  db.pragma('foreign_keys = ON');
+  migrate(db);
+  return db;
+}
+
+function migrate(db: Db): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  if (current > SCHEMA_VERSION) {
+    throw new Error(`store schema version ${current} is newer than this mandate (${SCHEMA_VERSION}); upgrade mandate`);
+  }
+  const run = db.transaction(() => {
+    // Re-read inside the write lock: another process may have migrated meanwhile.
+    const inside = db.pragma('user_version', { simple: true }) as number;
+    for (let v = inside; v < MIGRATIONS.length; v++) db.exec(MIGRATIONS[v] as string);
+    db.pragma(`user_version = ${MIGRATIONS.length}`);
+  });
+  if (current < MIGRATIONS.length) run.immediate();
+}

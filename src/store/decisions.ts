@@ -1,0 +1,104 @@
+import type { DecisionStatus, Intent, Outcome } from '../core/types.js';
+import type { Db } from './db.js';
+
+export interface DecisionRecord {
+  id: string;
+  dfid: string;
+  agent: string;
+  capability: string | null;
+  status: DecisionStatus;
+  request_hash: string;
+  idempotency_key: string | null;
+  intent: Intent | null;
+  facts: Record<string, unknown> | null;
+  facts_hash: string | null;
+  policies: string[];
+  created_at: number;
+  expires_at: number | null;
+  resolved_at: number | null;
+  resolved_by: string | null;
+  resolution_note: string | null;
+  outcome: Outcome | null;
+}
+
+interface Row extends Omit<DecisionRecord, 'intent' | 'facts' | 'policies' | 'outcome'> {
+  intent: string | null;
+  facts: string | null;
+  policies: string;
+  outcome: string | null;
+}
+
+/**
+ * Operational state of each decision. The intent and facts of a pending
+ * escalation are kept here (not in the ledger) because approving must execute
+ * exactly that request; the outcome is kept for get_decision and replays.
+ */
+export class Decisions {
+  private readonly insertStmt;
+  private readonly getStmt;
+  private readonly finishStmt;
+  private readonly pendingStmt;
+  private readonly resolveStmt;
+
+  constructor(db: Db) {
+    this.insertStmt = db.prepare(
+      `INSERT INTO decisions (id, dfid, agent, capability, status, request_hash, idempotency_key, created_at)
+       VALUES (@id, @dfid, @agent, @capability, @status, @request_hash, @idempotency_key, @created_at)`,
+    );
+    this.getStmt = db.prepare<[string], Row>('SELECT * FROM decisions WHERE id = ?');
+    this.finishStmt = db.prepare(
+      'UPDATE decisions SET status = @status, idempotency_key = @idempotency_key, outcome = @outcome, policies = @policies, intent = @intent, facts = @facts, facts_hash = @facts_hash, expires_at = @expires_at WHERE id = @id',
+    );
+    this.pendingStmt = db.prepare<[], Row>("SELECT * FROM decisions WHERE status = 'pending' ORDER BY created_at, id");
+    this.resolveStmt = db.prepare(
+      `UPDATE decisions SET status = @status, resolved_at = @resolved_at, resolved_by = @resolved_by,
+       resolution_note = @resolution_note WHERE id = @id AND status = 'pending'`,
+    );
+  }
+
+  open(d: Pick<DecisionRecord, 'id' | 'dfid' | 'agent' | 'capability' | 'request_hash' | 'idempotency_key' | 'created_at'>): void {
+    this.insertStmt.run({ ...d, status: 'rejected' });
+  }
+
+  get(id: string): DecisionRecord | null {
+    const row = this.getStmt.get(id);
+    return row ? fromRow(row) : null;
+  }
+
+  finish(
+    id: string,
+    outcome: Outcome,
+    extra: { intent?: Intent | null; facts?: Record<string, unknown> | null; facts_hash?: string | null; expires_at?: number | null } = {},
+  ): void {
+    this.finishStmt.run({
+      id,
+      status: outcome.status,
+      idempotency_key: outcome.idempotency_key,
+      outcome: JSON.stringify(outcome),
+      policies: JSON.stringify(outcome.policies),
+      intent: extra.intent ? JSON.stringify(extra.intent) : null,
+      facts: extra.facts ? JSON.stringify(extra.facts) : null,
+      facts_hash: extra.facts_hash ?? null,
+      expires_at: extra.expires_at ?? null,
+    });
+  }
+
+  pending(): DecisionRecord[] {
+    return this.pendingStmt.all().map(fromRow);
+  }
+
+  /** Moves a pending decision to its resolution; false if somebody else resolved it first. */
+  resolve(id: string, status: 'approved' | 'denied' | 'expired', by: string, note: string | null, at: number): boolean {
+    return this.resolveStmt.run({ id, status, resolved_by: by, resolution_note: note, resolved_at: at }).changes === 1;
+  }
+}
+
+function fromRow(row: Row): DecisionRecord {
+  return {
+    ...row,
+    intent: row.intent ? (JSON.parse(row.intent) as Intent) : null,
+    facts: row.facts ? (JSON.parse(row.facts) as Record<string, unknown>) : null,
+    policies: JSON.parse(row.policies) as string[],
+    outcome: row.outcome ? (JSON.parse(row.outcome) as Outcome) : null,
+  };
+}

@@ -1,0 +1,184 @@
+import { hashOf } from '../core/canonical.js';
+import type { ReasonCode } from '../core/reasons.js';
+import type { Receipt } from '../core/types.js';
+import type { World } from '../core/world.js';
+import type { Db } from './db.js';
+
+export const GENESIS_HASH = '0'.repeat(64);
+
+export type EventType =
+  | 'IntentReceived'
+  | 'IntentReplayed'
+  | 'IntentValidated'
+  | 'IntentRejected'
+  | 'PolicyDecided'
+  | 'EscalationOpened'
+  | 'EscalationResolved'
+  | 'ActionStarted'
+  | 'ActionOutcome'
+  | 'InterventionIssued'
+  | 'InterventionApplied'
+  | 'InterventionRejected'
+  | 'AgentSuspended'
+  | 'AgentResumed'
+  | 'CircuitStateChanged'
+  | 'MemoryRead';
+
+export interface NewEvent {
+  dfid: string;
+  agent: string;
+  type: EventType;
+  decision_id?: string | null;
+  reasons?: ReasonCode[];
+  /** Content-safe fields only: ids, hashes, codes, numbers the kernel derived. */
+  data?: Record<string, unknown>;
+}
+
+export interface LedgerEvent {
+  seq: number;
+  id: string;
+  dfid: string;
+  agent: string;
+  type: EventType;
+  time: string;
+  decision_id: string | null;
+  reasons: ReasonCode[];
+  data: Record<string, unknown>;
+  prev_hash: string;
+  hash: string;
+}
+
+interface Row {
+  seq: number;
+  id: string;
+  dfid: string;
+  agent: string;
+  type: string;
+  time: string;
+  decision_id: string | null;
+  reasons: string;
+  data: string;
+  prev_hash: string;
+  hash: string;
+}
+
+/** The logical fields an event's hash covers (storage columns are not hashed). */
+export function eventHash(e: Omit<LedgerEvent, 'hash'>): string {
+  return hashOf({
+    seq: e.seq,
+    id: e.id,
+    dfid: e.dfid,
+    agent: e.agent,
+    type: e.type,
+    time: e.time,
+    decision_id: e.decision_id,
+    reasons: e.reasons,
+    data: e.data,
+    prev_hash: e.prev_hash,
+  });
+}
+
+export type VerifyResult =
+  | { ok: true; events: number; head: string }
+  | { ok: false; events: number; firstBadSeq: number; problem: string };
+
+/**
+ * The append-only, hash-chained event log. Each append is its own IMMEDIATE
+ * transaction that reads the chain head under the write lock, so several
+ * processes (the server and the CLI) extend one chain correctly.
+ */
+export class Ledger {
+  private readonly head;
+  private readonly insert;
+  private readonly pageStmt;
+  private readonly dfidStmt;
+
+  constructor(
+    private readonly db: Db,
+    private readonly world: World,
+  ) {
+    this.head = db.prepare<[], { seq: number; hash: string }>('SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1');
+    this.insert = db.prepare(
+      `INSERT INTO events (seq, id, dfid, agent, type, time, decision_id, reasons, data, prev_hash, hash)
+       VALUES (@seq, @id, @dfid, @agent, @type, @time, @decision_id, @reasons, @data, @prev_hash, @hash)`,
+    );
+    this.pageStmt = db.prepare<[number, number], Row>('SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?');
+    this.dfidStmt = db.prepare<[string], Row>('SELECT * FROM events WHERE dfid = ? ORDER BY seq');
+  }
+
+  /** Appends one event and runs `alongside` in the same transaction; commits before returning. */
+  append(event: NewEvent, alongside?: () => void): Receipt {
+    const tx = this.db.transaction(() => {
+      const last = this.head.get();
+      const seq = (last?.seq ?? 0) + 1;
+      const full: Omit<LedgerEvent, 'hash'> = {
+        seq,
+        id: this.world.newId(),
+        dfid: event.dfid,
+        agent: event.agent,
+        type: event.type,
+        time: new Date(this.world.now()).toISOString(),
+        decision_id: event.decision_id ?? null,
+        reasons: event.reasons ?? [],
+        data: event.data ?? {},
+        prev_hash: last?.hash ?? GENESIS_HASH,
+      };
+      const hash = eventHash(full);
+      this.insert.run({ ...full, reasons: JSON.stringify(full.reasons), data: JSON.stringify(full.data), hash });
+      alongside?.();
+      return { seq, hash };
+    });
+    return tx.immediate();
+  }
+
+  page(afterSeq: number, limit: number): LedgerEvent[] {
+    return this.pageStmt.all(afterSeq, limit).map(fromRow);
+  }
+
+  byDfid(dfid: string): LedgerEvent[] {
+    return this.dfidStmt.all(dfid).map(fromRow);
+  }
+
+  headSeq(): number {
+    return this.head.get()?.seq ?? 0;
+  }
+
+  /** Recomputes every hash and link; names the first sequence that does not hold. */
+  verify(): VerifyResult {
+    let expectedSeq = 1;
+    let prev = GENESIS_HASH;
+    let count = 0;
+    const iter = this.db.prepare<[], Row>('SELECT * FROM events ORDER BY seq').iterate();
+    for (const row of iter) {
+      const problem = checkRow(row, expectedSeq, prev);
+      if (problem) return { ok: false, events: count, firstBadSeq: row.seq, problem };
+      prev = row.hash;
+      expectedSeq++;
+      count++;
+    }
+    return { ok: true, events: count, head: prev };
+  }
+}
+
+function checkRow(row: Row, expectedSeq: number, prev: string): string | null {
+  if (row.seq !== expectedSeq) return `sequence gap: expected ${expectedSeq}`;
+  if (row.prev_hash !== prev) return 'prev_hash does not match the previous event';
+  let event: LedgerEvent;
+  try {
+    event = fromRow(row);
+  } catch {
+    return 'stored fields are not valid JSON';
+  }
+  const { hash: _stored, ...logical } = event;
+  if (eventHash(logical) !== row.hash) return 'hash does not match the event fields';
+  return null;
+}
+
+function fromRow(row: Row): LedgerEvent {
+  return {
+    ...row,
+    type: row.type as EventType,
+    reasons: JSON.parse(row.reasons) as ReasonCode[],
+    data: JSON.parse(row.data) as Record<string, unknown>,
+  };
+}

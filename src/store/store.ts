@@ -1,0 +1,37 @@
+import type { World } from '../core/world.js';
+import { Agents } from './agents.js';
+import { openDb, type Db } from './db.js';
+import { Decisions } from './decisions.js';
+import { Flows } from './flows.js';
+import { Idempotency } from './idempotency.js';
+import { Ledger } from './ledger.js';
+import { Memory } from './memory.js';
+import { Usage } from './usage.js';
+
+/** Everything the kernel persists, over one SQLite file. */
+export interface Store {
+  db: Db;
+  ledger: Ledger;
+  decisions: Decisions;
+  idempotency: Idempotency;
+  agents: Agents;
+  memory: Memory;
+  usage: Usage;
+  flows: Flows;
+  close(): void;
+}
+
+export function openStore(path: string, world: World): Store {
+  const db = openDb(path);
+  return {
+    db,
+    ledger: new Ledger(db, world),
+    decisions: new Decisions(db),
+    idempotency: new Idempotency(db),
+    agents: new Agents(db),
+    memory: new Memory(db),
+    usage: new Usage(db),
+    flows: new Flows(db),
+    close: () => db.close(),
+  };
+}

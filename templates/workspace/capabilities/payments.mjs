@@ -1,0 +1,97 @@
+// In-process capabilities over the payments book kept in data/books.json.
+// A capability module default-exports define({ z }) and returns one or more
+// definitions; Mandate passes in its own zod so schemas need no install here.
+// The kernel validates params, resolves facts, checks limits, invariants and
+// policies, and only then calls the handler, under a deadline.
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+const BOOK = 'data/books.json';
+
+async function readBook(workspaceDir) {
+  return JSON.parse(await readFile(join(workspaceDir, BOOK), 'utf8'));
+}
+
+// Write to a temporary file and rename it, so the book is never half-written.
+async function writeBook(workspaceDir, book) {
+  const path = join(workspaceDir, BOOK);
+  await writeFile(`${path}.tmp`, `${JSON.stringify(book, null, 2)}\n`);
+  await rename(`${path}.tmp`, path);
+}
+
+export default function define({ z }) {
+  const account = z.string().regex(/^[a-z0-9-]{1,40}$/).describe('Account id, e.g. operating.');
+
+  const getBalance = {
+    id: 'payments.get_balance',
+    version: '1.0.0',
+    title: 'Get an account balance',
+    description: 'Read the balance of an account in the payments book, with the book version to pass as observed_version to a transfer.',
+    sideEffect: 'read',
+    input: z.object({ account }),
+    output: z.object({ account: z.string(), currency: z.string(), balance_minor: z.number().int(), version: z.string() }),
+    limits: { deadlineMs: 2000, maxOutputBytes: 1024 },
+    invariants: [],
+    async handler(params, ctx) {
+      const book = await readBook(ctx.workspaceDir);
+      const acct = book.accounts[params.account];
+      if (!acct) throw new Error('unknown account');
+      return { account: params.account, currency: acct.currency, balance_minor: acct.balance_minor, version: String(book.version) };
+    },
+  };
+
+  const transfer = {
+    id: 'payments.transfer',
+    version: '1.0.0',
+    title: 'Transfer money to a payee',
+    description: 'Pay a known payee from an account. Amounts are integers in minor units (cents): 15.50 EUR is 1550. Large transfers wait for a human approval.',
+    sideEffect: 'write',
+    input: z.object({
+      from_account: account,
+      payee: z.string().regex(/^[a-z0-9-]{1,40}$/).describe('Payee id, e.g. acme-supplies.'),
+      amount_minor: z.number().int().positive().describe('Amount in minor units (cents).'),
+      currency: z.enum(['EUR', 'USD']),
+      memo: z.string().max(140).optional(),
+    }),
+    output: z.object({ transfer_id: z.string(), balance_minor: z.number().int(), version: z.string() }),
+    limits: { deadlineMs: 2000, maxOutputBytes: 1024 },
+
+    // Read-only: the state the decision depends on, straight from the book.
+    async facts(params, ctx) {
+      const book = await readBook(ctx.workspaceDir);
+      const acct = book.accounts[params.from_account];
+      const payee = book.payees[params.payee];
+      return {
+        version: String(book.version),
+        account_known: Boolean(acct),
+        balance_minor: acct ? acct.balance_minor : 0,
+        account_currency: acct ? acct.currency : 'none',
+        payee_known: Boolean(payee),
+        payee_blocked: payee ? payee.blocked === true : false,
+      };
+    },
+    // Any change to the book between decision and effect is drift.
+    driftTolerance: {},
+    invariants: [
+      { id: 'account_known', message: 'the source account does not exist', check: ({ facts }) => facts.account_known === true },
+      { id: 'payee_known', message: 'the payee is not in the book', check: ({ facts }) => facts.payee_known === true },
+      { id: 'currency_matches_account', message: 'currency differs from the account currency', check: ({ params, facts }) => params.currency === facts.account_currency },
+      { id: 'sufficient_funds', message: 'amount is larger than the balance', check: ({ values, facts }) => values.amount_minor <= facts.balance_minor },
+    ],
+
+    async handler(params, ctx) {
+      const book = await readBook(ctx.workspaceDir);
+      // Optimistic concurrency: refuse if the book moved since the kernel read the facts.
+      if (String(book.version) !== ctx.facts.version) throw new Error('book changed');
+      const acct = book.accounts[params.from_account];
+      acct.balance_minor -= params.amount_minor;
+      book.version += 1;
+      const transferId = `t-${book.version}`;
+      book.transfers.push({ id: transferId, dfid: ctx.dfid, payee: params.payee, amount_minor: params.amount_minor, currency: params.currency, at: new Date(ctx.now).toISOString() });
+      await writeBook(ctx.workspaceDir, book);
+      return { transfer_id: transferId, balance_minor: acct.balance_minor, version: String(book.version) };
+    },
+  };
+
+  return [getBalance, transfer];
+}
