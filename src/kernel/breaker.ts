@@ -51,6 +51,11 @@ export class Breakers {
     return { allowed: false };
   }
 
+  /** Gives back an admission that did not run the handler (no success, no failure). */
+  release(capability: string): void {
+    this.entry(capability).probing = false;
+  }
+
   /** Reports the result of an admitted run. */
   report(capability: string, success: boolean, now: number): Transition | undefined {
     const e = this.entry(capability);

@@ -27,6 +27,9 @@ export interface KernelDeps {
   log: Logger;
 }
 
+/** The result of reserving a key: go ahead, or why not. */
+type Gate = { ok: true; mode: 'fresh' | 'approved' } | { ok: false; existing?: IdempotencyRecord; flowLimit?: boolean };
+
 /** Everything one flow carries from stage to stage. */
 interface Flow {
   agent: string;
@@ -199,17 +202,41 @@ export class Kernel {
           message: verdict.kind === 'forbid' ? `forbidden by ${verdict.policies.join(', ')}` : verdict.kind === 'error' ? 'a policy failed to evaluate' : 'no policy permits this request',
         },
       ];
-      const receipt = store.ledger.append(policyEvent);
-      return this.finishRejected(flow, details, receipt, verdict.policies);
+      return this.finishRejected(flow, policyEvent, details, verdict.policies);
     }
-    store.ledger.append(policyEvent);
-
     if (verdict.kind === 'escalate') {
+      store.ledger.append(policyEvent);
       return this.escalate(flow, intent, requestHash, dim.facts, factsHash, verdict.policies, verdict.reasons, contract);
     }
 
-    // 7.–9. Idempotency, bounded engine, ledger.
-    return this.execute(flow, cap, { params: dim.params, facts: dim.facts, values: dim.values, requestHash, policies: verdict.policies }, 'fresh', call.signal);
+    // 7. Idempotency: the key is reserved atomically with the policy decision's record.
+    let gate: Gate = { ok: false };
+    store.ledger.append(policyEvent, () => {
+      gate = this.reserve(flow, requestHash, 'fresh');
+    });
+    // 8.–9. Bounded engine and ledger.
+    return this.execute(flow, cap, { params: dim.params, facts: dim.facts, values: dim.values, requestHash, policies: verdict.policies }, gate, call.signal);
+  }
+
+  /**
+   * Reserves the key (or moves an approved one to in-flight) and counts the
+   * flow's invocation. Runs inside the caller's ledger transaction.
+   */
+  private reserve(flow: Flow, requestHash: string, mode: 'fresh' | 'approved'): Gate {
+    const { store, world, workspace } = this.deps;
+    const key = flow.key as string;
+    const now = world.now();
+    if (mode === 'fresh') {
+      const r = store.idempotency.reserve(
+        { agent: flow.agent, key, request_hash: requestHash, state: 'in_flight', decision_id: flow.decisionId, created_at: now, expires_at: this.keyExpiry(now) },
+        now,
+      );
+      if (!r.reserved) return { ok: false, existing: r.existing };
+    } else {
+      store.idempotency.setState(flow.agent, key, 'in_flight', flow.decisionId);
+    }
+    if (store.flows.bump(flow.dfid) > workspace.config.limits.max_invocations_per_flow) return { ok: false, flowLimit: true };
+    return { ok: true, mode };
   }
 
   /** Answers a repeated key from its record. */
@@ -219,17 +246,20 @@ export class Kernel {
       return this.reject(flow, 'IntentRejected', [{ code: 'IDEMPOTENCY_CONFLICT', message: 'this idempotency key was used with a different request', path: 'idempotency_key' }]);
     }
     const original = store.decisions.get(seen.decision_id);
+    let outcome: Outcome;
+    let reasons: ReasonCode[];
     if (seen.state === 'in_flight' || !original?.outcome) {
-      const receipt = store.ledger.append({ ...this.event(flow, 'IntentReplayed'), reasons: ['IN_PROGRESS'], data: { replay_of: seen.decision_id } });
-      const outcome = { ...this.outcome(flow, 'rejected', 'rejected', [{ code: 'IN_PROGRESS', message: 'the first request with this key is still running' }], receipt), replay_of: seen.decision_id };
-      store.decisions.finish(flow.decisionId, outcome);
-      return outcome;
+      reasons = ['IN_PROGRESS'];
+      outcome = { ...this.outcome(flow, 'rejected', 'rejected', [{ code: 'IN_PROGRESS', message: 'the first request with this key is still running' }], null), replay_of: seen.decision_id };
+    } else {
+      const recorded = original.outcome;
+      reasons = [...recorded.reasons, seen.state === 'pending_approval' ? 'IN_PROGRESS' : 'IDEMPOTENT_REPLAY'];
+      outcome = { ...recorded, reasons, dfid: flow.dfid, decision_id: flow.decisionId, receipt: null, replay_of: seen.decision_id };
     }
-    const recorded = original.outcome;
-    const reasons: ReasonCode[] = seen.state === 'pending_approval' ? [...recorded.reasons, 'IN_PROGRESS'] : [...recorded.reasons, 'IDEMPOTENT_REPLAY'];
-    const receipt = store.ledger.append({ ...this.event(flow, 'IntentReplayed'), reasons, data: { replay_of: seen.decision_id, state: seen.state } });
-    const outcome: Outcome = { ...recorded, reasons, dfid: flow.dfid, decision_id: flow.decisionId, receipt, replay_of: seen.decision_id };
-    store.decisions.finish(flow.decisionId, outcome);
+    store.ledger.append({ ...this.event(flow, 'IntentReplayed'), reasons, data: { replay_of: seen.decision_id, state: seen.state } }, (receipt) => {
+      outcome.receipt = receipt;
+      store.decisions.finish(flow.decisionId, outcome);
+    });
     flow.log.info({ step: 'idempotency', decision_id: flow.decisionId, replay_of: seen.decision_id, reasons }, 'repeat answered from record');
     return outcome;
   }
@@ -248,16 +278,20 @@ export class Kernel {
     const now = world.now();
     const expiresAt = now + (contract.escalation.expiry_minutes ?? workspace.config.limits.escalation_expiry_minutes) * 60_000;
     const key = flow.key as string;
+    const outcome: Outcome = {
+      ...this.outcome(flow, 'escalated', 'pending', [{ code: 'ESCALATION_REQUIRED', message: reasons.join('; ') }], null),
+      policies,
+      expires_at: new Date(expiresAt).toISOString(),
+    };
     let lost: IdempotencyRecord | null = null;
-    let receipt: Receipt;
     try {
-      receipt = store.ledger.append(
+      store.ledger.append(
         {
           ...this.event(flow, 'EscalationOpened'),
           reasons: ['ESCALATION_REQUIRED'],
-          data: { policies, request_hash: requestHash, facts_hash: factsHash, expires_at: new Date(expiresAt).toISOString(), reason_hashes: reasons.map((r) => hashOf(r)) },
+          data: { policies, request_hash: requestHash, facts_hash: factsHash, expires_at: outcome.expires_at, reason_hashes: reasons.map((r) => hashOf(r)) },
         },
-        () => {
+        (receipt) => {
           const r = store.idempotency.reserve(
             { agent: flow.agent, key, request_hash: requestHash, state: 'pending_approval', decision_id: flow.decisionId, created_at: now, expires_at: this.keyExpiry(now) },
             now,
@@ -266,6 +300,9 @@ export class Kernel {
             lost = r.existing;
             throw new LostReservation();
           }
+          outcome.receipt = receipt;
+          // The exact request and the facts it was decided on, kept for the approver.
+          store.decisions.finish(flow.decisionId, outcome, { intent, facts, facts_hash: factsHash, expires_at: expiresAt });
         },
       );
     } catch (err) {
@@ -273,73 +310,47 @@ export class Kernel {
       if (err instanceof LostReservation && lost) return this.repeat(flow, lost, requestHash);
       throw err;
     }
-    const outcome: Outcome = {
-      ...this.outcome(flow, 'escalated', 'pending', [{ code: 'ESCALATION_REQUIRED', message: reasons.join('; ') }], receipt),
-      policies,
-      expires_at: new Date(expiresAt).toISOString(),
-    };
-    store.decisions.finish(flow.decisionId, outcome, { intent, facts, facts_hash: factsHash, expires_at: expiresAt });
     flow.log.info({ step: 'escalation', decision_id: flow.decisionId, policies }, 'escalated; awaiting a human');
     return outcome;
   }
 
   /**
-   * Steps 7–9: reserve the key, check the breaker and the flow cap, re-read
-   * the facts, run the handler under its bounds, and record the outcome.
-   * `mode` is `fresh` for a new call, `approved` when resuming an escalation.
+   * Steps 8–9, after the key is reserved: check the flow cap and the breaker,
+   * re-read the facts, run the handler under its bounds, and record the
+   * outcome. `gate` is the result of the reservation.
    */
-  async execute(
+  private async execute(
     flow: Flow,
     cap: Capability,
     req: { params: Values; facts: Facts; values: Values; requestHash: string; policies: string[] },
-    mode: 'fresh' | 'approved',
+    gate: Gate,
     signal?: AbortSignal,
   ): Promise<Outcome> {
     const { store, world, workspace } = this.deps;
-    const { params, facts, values, requestHash } = req;
     const limits = workspace.config.limits;
+    const { params, facts, values, requestHash } = req;
     const key = flow.key as string;
-    const now = world.now();
-
-    // Reserve atomically together with the flow's invocation count.
-    type Gate = { ok: true } | { ok: false; existing?: IdempotencyRecord; flowLimit?: boolean };
-    const gate = store.idempotency.transaction((): Gate => {
-      if (mode === 'fresh') {
-        const r = store.idempotency.reserve(
-          { agent: flow.agent, key, request_hash: requestHash, state: 'in_flight', decision_id: flow.decisionId, created_at: now, expires_at: this.keyExpiry(now) },
-          now,
-        );
-        if (!r.reserved) return { ok: false, existing: r.existing };
-      } else {
-        store.idempotency.setState(flow.agent, key, 'in_flight', flow.decisionId);
-      }
-      if (store.flows.bump(flow.dfid) > limits.max_invocations_per_flow) {
-        store.idempotency.setState(flow.agent, key, 'failed', flow.decisionId);
-        return { ok: false, flowLimit: true };
-      }
-      return { ok: true };
-    });
     if (!gate.ok && gate.existing) return this.repeat(flow, gate.existing, requestHash);
     if (!gate.ok) {
-      return this.rejectAfterReserve(flow, [{ code: 'FLOW_LIMIT_EXCEEDED', message: `more than ${limits.max_invocations_per_flow} invocations in this flow` }]);
+      return this.rejectAfterReserve(flow, [{ code: 'FLOW_LIMIT_EXCEEDED', message: `more than ${limits.max_invocations_per_flow} invocations in this flow` }], req.policies);
     }
 
     const admitted = this.breakers.admit(cap.def.id, world.now());
     if (admitted.transition) this.recordCircuit(flow, admitted.transition.from, admitted.transition.to);
     if (!admitted.allowed) {
-      return this.rejectAfterReserve(flow, [{ code: 'CIRCUIT_OPEN', message: `circuit for \`${cap.def.id}\` is open` }]);
+      return this.rejectAfterReserve(flow, [{ code: 'CIRCUIT_OPEN', message: `circuit for \`${cap.def.id}\` is open` }], req.policies);
     }
 
     // TOCTOU: the state must still be what the decision saw.
     const fresh = await this.resolveFacts(cap, params, flow, signal);
     if (!fresh.ok) {
-      this.breakers.report(cap.def.id, true, world.now()); // the handler did not run; not its failure
-      return this.rejectAfterReserve(flow, [{ code: 'FACTS_UNAVAILABLE', message: fresh.message }]);
+      this.breakers.release(cap.def.id); // the handler did not run: neither a success nor a failure
+      return this.rejectAfterReserve(flow, [{ code: 'FACTS_UNAVAILABLE', message: fresh.message }], req.policies);
     }
     const moved = driftBetween(facts, fresh.facts, cap.def.driftTolerance ?? {});
     if (moved.length) {
-      this.breakers.report(cap.def.id, true, world.now());
-      return this.rejectAfterReserve(flow, moved.map((field) => ({ code: 'STATE_DRIFT' as const, message: `\`${field}\` changed before the effect`, path: `facts.${field}` })));
+      this.breakers.release(cap.def.id);
+      return this.rejectAfterReserve(flow, moved.map((field) => ({ code: 'STATE_DRIFT' as const, message: `\`${field}\` changed before the effect`, path: `facts.${field}` })), req.policies);
     }
 
     store.ledger.append({ ...this.event(flow, 'ActionStarted'), data: { capability: cap.def.id, facts_hash: hashOf(fresh.facts) } });
@@ -357,9 +368,10 @@ export class Kernel {
 
     const grant = this.contractOf(flow.agent)?.grants.find((g) => g.capability === cap.def.id);
     const outcome: Outcome = result.ok
-      ? { ...this.outcome(flow, 'accepted', mode === 'approved' ? 'approved' : 'accepted', [], null), output: result.output }
+      ? { ...this.outcome(flow, 'accepted', gate.mode === 'approved' ? 'approved' : 'accepted', [], null), output: result.output }
       : this.outcome(flow, 'rejected', 'failed', [{ code: result.code, message: result.message }], null);
-    const receipt = store.ledger.append(
+    outcome.policies = req.policies;
+    store.ledger.append(
       {
         ...this.event(flow, 'ActionOutcome'),
         reasons: outcome.reasons,
@@ -371,14 +383,13 @@ export class Kernel {
           ...(result.ok && cap.def.audit?.recordOutput ? { output: result.output } : {}),
         },
       },
-      () => {
+      (receipt) => {
+        outcome.receipt = receipt;
         store.idempotency.setState(flow.agent, key, result.ok ? 'done' : 'failed', flow.decisionId);
         if (result.ok) this.addUsage(flow.agent, cap.def.id, values, grant?.limits.budgets ?? [], started);
+        store.decisions.finish(flow.decisionId, outcome);
       },
     );
-    outcome.receipt = receipt;
-    outcome.policies = req.policies;
-    store.decisions.finish(flow.decisionId, outcome);
     if (transition) this.recordCircuit(flow, transition.from, transition.to);
     flow.log.info({ step: 'engine', decision_id: flow.decisionId, ok: result.ok, reasons: outcome.reasons, duration_ms: durationMs }, 'action finished');
     return outcome;
@@ -391,12 +402,13 @@ export class Kernel {
     const flow: Flow = { agent: d.agent, dfid: d.dfid, decisionId, capability: d.capability, key: d.idempotency_key, log: log.child({ dfid: d.dfid, agent: d.agent }) };
     flow.key = this.keyOfDecision(d);
     if (world.now() >= (d.expires_at ?? 0)) return this.expire(decisionId);
-    let won = false;
+    // Resolution and key hand-over are one transaction: an approval is single-use.
+    let gate: Gate = { ok: false };
     store.ledger.append(
       { ...this.event(flow, 'EscalationResolved'), reasons: ['ESCALATION_APPROVED'], data: { resolution: 'approved', by: operator, note_hash: note ? hashOf(note) : null } },
       () => {
-        won = store.decisions.resolve(decisionId, 'approved', operator, note, world.now());
-        if (!won) throw new Error('decision is no longer pending');
+        if (!store.decisions.resolve(decisionId, 'approved', operator, note, world.now())) throw new KernelError('DECISION_NOT_FOUND', 'decision is no longer pending');
+        gate = this.reserve(flow, d.request_hash, 'approved');
       },
     );
     flow.log.info({ step: 'approval', decision_id: decisionId, by: operator }, 'escalation approved');
@@ -408,14 +420,14 @@ export class Kernel {
     const status = store.agents.status(d.agent);
     const parsed = cap?.def.input.safeParse(intent.params);
     if (!contract || !cap || !parsed?.success || !contract.grants.some((g) => g.capability === cap.def.id)) {
-      return this.rejectAfterReserve(flow, [{ code: !contract ? 'UNKNOWN_AGENT' : !cap ? 'CAPABILITY_UNKNOWN' : 'CAPABILITY_NOT_GRANTED', message: 'the contract or capability changed since the escalation' }]);
+      return this.rejectAfterReserve(flow, [{ code: !contract ? 'UNKNOWN_AGENT' : !cap ? 'CAPABILITY_UNKNOWN' : 'CAPABILITY_NOT_GRANTED', message: 'the contract or capability changed since the escalation' }], d.policies);
     }
     if (status !== 'active') {
-      return this.rejectAfterReserve(flow, [{ code: status === 'paused' ? 'AGENT_PAUSED' : 'AGENT_TERMINATED', message: `agent is ${status}` }]);
+      return this.rejectAfterReserve(flow, [{ code: status === 'paused' ? 'AGENT_PAUSED' : 'AGENT_TERMINATED', message: `agent is ${status}` }], d.policies);
     }
     const facts = d.facts ?? {};
     const values = { ...parsed.data, ...(cap.def.derive ? cap.def.derive(parsed.data, facts) : {}) };
-    return this.execute(flow, cap, { params: parsed.data, facts, values, requestHash: d.request_hash, policies: d.policies }, 'approved');
+    return this.execute(flow, cap, { params: parsed.data, facts, values, requestHash: d.request_hash, policies: d.policies }, gate);
   }
 
   deny(decisionId: string, operator: string, note: string | null): Outcome {
@@ -470,14 +482,15 @@ export class Kernel {
     const code: ReasonCode = status === 'denied' ? 'ESCALATION_DENIED' : 'ESCALATION_EXPIRED';
     const prior = store.decisions.get(flow.decisionId);
     const outcome = { ...this.outcome(flow, 'rejected', status, [{ code, message: status === 'denied' ? `denied by ${by}` : 'nobody decided before the expiry' }], null), policies: prior?.policies ?? [] };
-    outcome.receipt = store.ledger.append(
+    store.ledger.append(
       { ...this.event(flow, 'EscalationResolved'), reasons: [code], data: { resolution: status, by, note_hash: note ? hashOf(note) : null } },
-      () => {
-        if (!store.decisions.resolve(flow.decisionId, status, by, note, at)) throw new Error('decision is no longer pending');
+      (receipt) => {
+        if (!store.decisions.resolve(flow.decisionId, status, by, note, at)) throw new KernelError('DECISION_NOT_FOUND', 'decision is no longer pending');
         if (flow.key) store.idempotency.setState(flow.agent, flow.key, 'failed', flow.decisionId);
+        outcome.receipt = receipt;
+        store.decisions.finish(flow.decisionId, outcome);
       },
     );
-    store.decisions.finish(flow.decisionId, outcome);
     flow.log.info({ step: 'approval', decision_id: flow.decisionId, resolution: status }, 'escalation closed');
     return outcome;
   }
@@ -571,27 +584,30 @@ export class Kernel {
   /** Records a rejection event and the decision, and returns the rejected outcome. */
   private reject(flow: Flow, type: 'IntentRejected', details: ReasonDetail[]): Outcome {
     const reasons = [...new Set(details.map((d) => d.code))];
-    const receipt = this.deps.store.ledger.append({ ...this.event(flow, type), reasons, data: { capability: flow.capability } });
     flow.log.info({ step: 'rejected', decision_id: flow.decisionId, reasons }, 'intent rejected');
-    return this.finishRejected(flow, details, receipt, []);
+    return this.finishRejected(flow, { ...this.event(flow, type), reasons, data: { capability: flow.capability } }, details, []);
   }
 
-  private finishRejected(flow: Flow, details: ReasonDetail[], receipt: Receipt, policies: string[]): Outcome {
-    const outcome = { ...this.outcome(flow, 'rejected', 'rejected', details, receipt), policies };
-    this.deps.store.decisions.finish(flow.decisionId, outcome);
+  /** Appends the final event of a refused flow together with the decision's outcome. */
+  private finishRejected(flow: Flow, event: NewEvent, details: ReasonDetail[], policies: string[]): Outcome {
+    const outcome = { ...this.outcome(flow, 'rejected', 'rejected', details, null), policies };
+    this.deps.store.ledger.append(event, (receipt) => {
+      outcome.receipt = receipt;
+      this.deps.store.decisions.finish(flow.decisionId, outcome);
+    });
     return outcome;
   }
 
-  /** A rejection after the key was reserved but before any effect: the key is released for a retry. */
-  private rejectAfterReserve(flow: Flow, details: ReasonDetail[]): Outcome {
+  /** A refusal after the key was reserved but before any effect: the key is released for a retry. */
+  private rejectAfterReserve(flow: Flow, details: ReasonDetail[], policies: string[]): Outcome {
     const { store } = this.deps;
     const reasons = [...new Set(details.map((d) => d.code))];
-    const prior = store.decisions.get(flow.decisionId);
-    const outcome = { ...this.outcome(flow, 'rejected', 'failed', details, null), policies: prior?.policies ?? [] };
-    outcome.receipt = store.ledger.append({ ...this.event(flow, 'ActionOutcome'), reasons, data: { capability: flow.capability, ok: false, ran: false } }, () => {
+    const outcome = { ...this.outcome(flow, 'rejected', 'failed', details, null), policies };
+    store.ledger.append({ ...this.event(flow, 'ActionOutcome'), reasons, data: { capability: flow.capability, ok: false, ran: false } }, (receipt) => {
+      outcome.receipt = receipt;
       if (flow.key) store.idempotency.release(flow.agent, flow.key, flow.decisionId);
+      store.decisions.finish(flow.decisionId, outcome);
     });
-    store.decisions.finish(flow.decisionId, outcome);
     flow.log.info({ step: 'engine', decision_id: flow.decisionId, reasons }, 'refused before the effect');
     return outcome;
   }

@@ -62,6 +62,8 @@ export class PolicyEngine {
       };
     }
     if (decision === 'deny') return policies.length ? { kind: 'forbid', policies } : { kind: 'no_permit', policies: [] };
+    // An @escalate permit turns an allowed request into a pending one; on its own it allows nothing.
+    if (!policies.some((id) => !this.set.policies[id]?.escalate)) return { kind: 'no_permit', policies: [] };
     const escalations = policies.map((id) => this.set.policies[id]?.escalate).filter((r): r is string => !!r);
     return escalations.length ? { kind: 'escalate', policies, reasons: escalations } : { kind: 'permit', policies };
   }

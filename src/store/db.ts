@@ -11,7 +11,7 @@ const MIGRATIONS: string[] = [
   `
   CREATE TABLE events (
     seq INTEGER PRIMARY KEY,
-    id TEXT NOT NULL UNIQUE,
+    id TEXT NOT NULL,
     dfid TEXT NOT NULL,
     agent TEXT NOT NULL,
     type TEXT NOT NULL,
@@ -23,7 +23,6 @@ const MIGRATIONS: string[] = [
     hash TEXT NOT NULL
   );
   CREATE INDEX events_dfid ON events(dfid);
-  CREATE INDEX events_decision ON events(decision_id);
   CREATE TRIGGER events_no_update BEFORE UPDATE ON events
     BEGIN SELECT RAISE(ABORT, 'ledger is append-only: UPDATE refused'); END;
   CREATE TRIGGER events_no_delete BEFORE DELETE ON events

@@ -106,8 +106,12 @@ export class Ledger {
     this.dfidStmt = db.prepare<[string], Row>('SELECT * FROM events WHERE dfid = ? ORDER BY seq');
   }
 
-  /** Appends one event and runs `alongside` in the same transaction; commits before returning. */
-  append(event: NewEvent, alongside?: () => void): Receipt {
+  /**
+   * Appends one event and runs `alongside` (given the new event's receipt) in
+   * the same transaction; commits before returning. If `alongside` throws,
+   * nothing of either is kept.
+   */
+  append(event: NewEvent, alongside?: (receipt: Receipt) => void): Receipt {
     const tx = this.db.transaction(() => {
       const last = this.head.get();
       const seq = (last?.seq ?? 0) + 1;
@@ -125,8 +129,9 @@ export class Ledger {
       };
       const hash = eventHash(full);
       this.insert.run({ ...full, reasons: JSON.stringify(full.reasons), data: JSON.stringify(full.data), hash });
-      alongside?.();
-      return { seq, hash };
+      const receipt = { seq, hash };
+      alongside?.(receipt);
+      return receipt;
     });
     return tx.immediate();
   }
