@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
+import { MEMORY_WRITE_ID, memoryWriteCapability } from '../capabilities/builtin/memory-write.js';
 import { loadCapabilities } from '../capabilities/load.js';
 import type { Capability } from '../capabilities/manifest.js';
 import { compilePolicySet, type CompiledPolicySet } from '../policy/compile.js';
@@ -62,8 +63,11 @@ export async function loadWorkspace(dirArg: string): Promise<LoadResult> {
   const rel = (p: string) => relative(dir, p);
 
   const capabilities = await loadCapabilities(join(dir, config.paths.capabilities), dir, problems);
+  if (capabilities.has(MEMORY_WRITE_ID)) problems.push({ file: capabilities.get(MEMORY_WRITE_ID)?.source ?? '', path: 'id', message: `\`${MEMORY_WRITE_ID}\` is built in`, hint: 'choose another id' });
 
   const contracts = new Map<string, Contract>();
+  // Built-in capabilities: listed for validation here; the runtime binds them to the store.
+  capabilities.set(MEMORY_WRITE_ID, memoryWriteCapability(null, contracts));
   const contractsDir = join(dir, config.paths.contracts);
   const contractFiles = listFiles(contractsDir, /\.ya?ml$/);
   if (!contractFiles.length) problems.push({ file: config.paths.contracts, path: '(folder)', message: 'no contracts found', hint: 'add one <agent>.yaml per agent' });

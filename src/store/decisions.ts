@@ -39,6 +39,7 @@ export class Decisions {
   private readonly finishStmt;
   private readonly pendingStmt;
   private readonly resolveStmt;
+  private readonly flowAgentStmt;
 
   constructor(db: Db) {
     this.insertStmt = db.prepare(
@@ -49,6 +50,7 @@ export class Decisions {
     this.finishStmt = db.prepare(
       'UPDATE decisions SET status = @status, idempotency_key = @idempotency_key, outcome = @outcome, policies = @policies, intent = @intent, facts = @facts, facts_hash = @facts_hash, expires_at = @expires_at WHERE id = @id',
     );
+    this.flowAgentStmt = db.prepare<[string], { agent: string }>('SELECT agent FROM decisions WHERE dfid = ? LIMIT 1');
     this.pendingStmt = db.prepare<[], Row>("SELECT * FROM decisions WHERE status = 'pending' ORDER BY created_at, id");
     this.resolveStmt = db.prepare(
       `UPDATE decisions SET status = @status, resolved_at = @resolved_at, resolved_by = @resolved_by,
@@ -81,6 +83,11 @@ export class Decisions {
       facts_hash: extra.facts_hash ?? null,
       expires_at: extra.expires_at ?? null,
     });
+  }
+
+  /** The agent a flow (dfid) belongs to, or null if no decision carries it. */
+  agentOfFlow(dfid: string): string | null {
+    return this.flowAgentStmt.get(dfid)?.agent ?? null;
   }
 
   pending(): DecisionRecord[] {

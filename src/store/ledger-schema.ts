@@ -14,12 +14,15 @@ export const LEDGER_EVENT_TYPES = [
   'ActionStarted',
   'ActionOutcome',
   'InterventionIssued',
+  'InterventionAcknowledged',
   'InterventionApplied',
   'InterventionRejected',
+  'InterventionExpired',
   'AgentSuspended',
   'AgentResumed',
   'CircuitStateChanged',
   'MemoryRead',
+  'MonitorBreached',
 ] as const satisfies readonly EventType[];
 
 const HASH = /^[0-9a-f]{64}$/;

@@ -17,12 +17,15 @@ export type EventType =
   | 'ActionStarted'
   | 'ActionOutcome'
   | 'InterventionIssued'
+  | 'InterventionAcknowledged'
   | 'InterventionApplied'
   | 'InterventionRejected'
+  | 'InterventionExpired'
   | 'AgentSuspended'
   | 'AgentResumed'
   | 'CircuitStateChanged'
-  | 'MemoryRead';
+  | 'MemoryRead'
+  | 'MonitorBreached';
 
 export interface NewEvent {
   dfid: string;
