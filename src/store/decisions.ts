@@ -74,7 +74,9 @@ export class Decisions {
   ): void {
     this.finishStmt.run({
       id,
-      status: outcome.status,
+      // A repeat of a pending escalation answers "pending" to its caller but is
+      // not itself awaiting a human: only the original enters the approval queue.
+      status: outcome.replay_of && outcome.status === 'pending' ? 'rejected' : outcome.status,
       idempotency_key: outcome.idempotency_key,
       outcome: JSON.stringify(outcome),
       policies: JSON.stringify(outcome.policies),

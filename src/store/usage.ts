@@ -25,9 +25,13 @@ export class Usage {
     this.addStmt.run(agent, capability, field, Math.floor(at / BUCKET_MS), amount);
   }
 
-  /** Total over the window ending at `now` (bucket-granular: includes the current minute). */
+  /**
+   * Total over the window ending at `now`. Bucket-granular and conservative:
+   * the bucket holding `now - window` counts whole, so nothing inside the
+   * window is ever forgotten (usage may be remembered up to one bucket longer).
+   */
   sum(agent: string, capability: string, field: string, windowMs: number, now: number): number {
-    const from = Math.floor((now - windowMs) / BUCKET_MS) + 1;
+    const from = Math.floor((now - windowMs) / BUCKET_MS);
     return this.sumStmt.get(agent, capability, field, from)?.total ?? 0;
   }
 }

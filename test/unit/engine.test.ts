@@ -1,0 +1,79 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { z } from 'zod';
+import { toCapability, type CapabilityDefinition } from '../../src/capabilities/manifest.js';
+import { runBounded } from '../../src/kernel/engine.js';
+
+const ctx = { dfid: 'f'.repeat(32), agent: 'alice', workspaceDir: '/nonexistent', now: 0 };
+const LIMITS = { deadlineMs: 1_000, maxOutputBytes: 64 };
+
+function cap(handler: CapabilityDefinition['handler']) {
+  return toCapability(
+    { id: 'test.bounded', version: '1.0.0', description: 'A handler under test bounds.', sideEffect: 'write', input: z.object({}), output: z.object({ ok: z.boolean() }), handler },
+    'test',
+  );
+}
+
+describe('bounded engine (runBounded)', () => {
+  afterEach(() => vi.useRealTimers());
+
+  it('returns a valid output with its size', async () => {
+    expect(await runBounded(cap(() => ({ ok: true })), {}, {}, ctx, LIMITS)).toEqual({ ok: true, output: { ok: true }, bytes: 11 });
+  });
+
+  it('a handler that hangs and ignores its signal is cut off at the deadline with DEADLINE_EXCEEDED, and its signal fires', async () => {
+    vi.useFakeTimers();
+    let signal: AbortSignal | undefined;
+    const run = runBounded(
+      cap((_p, c) => {
+        signal = c.signal;
+        return new Promise(() => {});
+      }),
+      {},
+      {},
+      ctx,
+      LIMITS,
+    );
+    await vi.advanceTimersByTimeAsync(999);
+    expect(signal?.aborted).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(await run).toMatchObject({ ok: false, code: 'DEADLINE_EXCEEDED' });
+    expect(signal?.aborted).toBe(true);
+  });
+
+  it('a caller abort aborts the handler', async () => {
+    const controller = new AbortController();
+    const run = runBounded(
+      cap(
+        (_p, c) =>
+          new Promise((_resolve, reject) => {
+            c.signal.addEventListener('abort', () => reject(new Error('aborted')));
+          }),
+      ),
+      {},
+      {},
+      ctx,
+      LIMITS,
+      controller.signal,
+    );
+    controller.abort();
+    expect(await run).toMatchObject({ ok: false, code: 'DEADLINE_EXCEEDED' });
+  });
+
+  it('too much output is OUTPUT_TOO_LARGE, a wrong shape OUTPUT_INVALID, a throw HANDLER_FAILED', async () => {
+    expect(await runBounded(cap(() => ({ ok: true, pad: 'x'.repeat(100) })), {}, {}, ctx, LIMITS)).toMatchObject({ ok: false, code: 'OUTPUT_TOO_LARGE' });
+    expect(await runBounded(cap(() => ({ ok: 'yes' })), {}, {}, ctx, LIMITS)).toMatchObject({ ok: false, code: 'OUTPUT_INVALID' });
+    const cyclic: Record<string, unknown> = {};
+    cyclic['self'] = cyclic;
+    expect(await runBounded(cap(() => cyclic), {}, {}, ctx, LIMITS)).toMatchObject({ ok: false, code: 'OUTPUT_INVALID' });
+    const failed = await runBounded(
+      cap(() => {
+        throw new TypeError('secret detail 42');
+      }),
+      {},
+      {},
+      ctx,
+      LIMITS,
+    );
+    expect(failed).toEqual({ ok: false, code: 'HANDLER_FAILED', message: 'handler threw TypeError' }); // the error text is not echoed
+  });
+});

@@ -1,0 +1,186 @@
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { canonicalJson, hashOf, sha256Hex } from '../../src/core/canonical.js';
+import { openDb, type Db } from '../../src/store/db.js';
+import { eventHash, GENESIS_HASH, Ledger, type LedgerEvent, type NewEvent } from '../../src/store/ledger.js';
+import { FakeWorld, tempDir } from './helpers.js';
+
+const ev = (i: number, over: Partial<NewEvent> = {}): NewEvent => ({
+  dfid: 'f'.repeat(32),
+  agent: 'alice',
+  type: 'IntentReceived',
+  decision_id: `d-${i}`,
+  reasons: i % 2 ? ['POLICY_NO_PERMIT'] : [],
+  data: { n: i, request_hash: hashOf({ i }), nested: { b: 2, a: [1, 'x'] } },
+  ...over,
+});
+
+function dropTriggers(db: Db): void {
+  db.exec('DROP TRIGGER events_no_update; DROP TRIGGER events_no_delete;');
+}
+
+describe('ledger', () => {
+  let tmp: ReturnType<typeof tempDir>;
+  let path: string;
+  let db: Db;
+  let world: FakeWorld;
+  let ledger: Ledger;
+
+  beforeEach(() => {
+    tmp = tempDir();
+    path = join(tmp.dir, 'ledger.db');
+    db = openDb(path);
+    world = new FakeWorld();
+    ledger = new Ledger(db, world);
+  });
+  afterEach(() => {
+    db.close();
+    tmp.cleanup();
+  });
+
+  function appendN(n: number): void {
+    for (let i = 1; i <= n; i++) {
+      ledger.append(ev(i));
+      world.advance(1_000);
+    }
+  }
+
+  it('canonical JSON is RFC 8785 (sorted keys, no whitespace, ES number form)', () => {
+    expect(canonicalJson({ b: 1, a: [1, 'x', { d: true, c: null }] })).toBe('{"a":[1,"x",{"c":null,"d":true}],"b":1}');
+    expect(canonicalJson({ n: 1e21, m: 1.5, z: -0 })).toBe('{"m":1.5,"n":1e+21,"z":0}');
+    expect(canonicalJson({ '\u00e9': 1, e: 2 })).toBe('{"e":2,"\u00e9":1}');
+    expect(hashOf({ b: 1, a: 2 })).toBe(sha256Hex('{"a":2,"b":1}'));
+  });
+
+  it('appends chain with prev_hash (the first is 64 zeros) and each hash is eventHash of the logical fields', () => {
+    const receipts = [1, 2, 3, 4].map((i) => {
+      const r = ledger.append(ev(i));
+      world.advance(1_000);
+      return r;
+    });
+    const events = ledger.page(0, 100);
+    expect(events.map((e) => e.seq)).toEqual([1, 2, 3, 4]);
+    expect(events[0]?.prev_hash).toBe(GENESIS_HASH);
+    expect(GENESIS_HASH).toBe('0'.repeat(64));
+    events.forEach((e, i) => {
+      if (i > 0) expect(e.prev_hash).toBe(events[i - 1]?.hash);
+      const { hash, ...logical } = e;
+      expect(hash).toBe(eventHash(logical));
+      // Independently: SHA-256 over the canonical JSON of exactly the logical fields.
+      expect(hash).toBe(
+        sha256Hex(
+          canonicalJson({ seq: e.seq, id: e.id, dfid: e.dfid, agent: e.agent, type: e.type, time: e.time, decision_id: e.decision_id, reasons: e.reasons, data: e.data, prev_hash: e.prev_hash }),
+        ),
+      );
+      expect(receipts[i]).toEqual({ seq: e.seq, hash: e.hash });
+    });
+    // Times and ids come from the injected World.
+    expect(events.map((e) => e.time)).toEqual([0, 1, 2, 3].map((s) => new Date(Date.UTC(2030, 0, 1, 0, 0, s)).toISOString()));
+    expect(events[0]?.id).toBe('id-000001');
+    expect(events[2]?.data).toEqual(ev(3).data);
+    expect(events[0]?.reasons).toEqual(['POLICY_NO_PERMIT']);
+    expect(events[1]?.reasons).toEqual([]);
+  });
+
+  it('a change to any logical field changes the hash', () => {
+    appendN(1);
+    const e = ledger.page(0, 1)[0] as LedgerEvent;
+    const { hash: _h, ...logical } = e;
+    const base = eventHash(logical);
+    expect(eventHash({ ...logical, agent: 'bob' })).not.toBe(base);
+    expect(eventHash({ ...logical, data: { ...logical.data, n: 2 } })).not.toBe(base);
+    expect(eventHash({ ...logical, reasons: [] })).not.toBe(base);
+    expect(eventHash({ ...logical, prev_hash: '1'.repeat(64) })).not.toBe(base);
+    // Key order of data does not: hashing is over canonical JSON.
+    expect(eventHash({ ...logical, data: Object.fromEntries(Object.entries(logical.data).reverse()) })).toBe(base);
+  });
+
+  it('verify is ok on an intact chain and names its head', () => {
+    expect(ledger.verify()).toEqual({ ok: true, events: 0, head: GENESIS_HASH });
+    appendN(5);
+    const last = ledger.page(4, 1)[0];
+    expect(ledger.verify()).toEqual({ ok: true, events: 5, head: last?.hash });
+    expect(ledger.headSeq()).toBe(5);
+  });
+
+  it('UPDATE and DELETE on events are refused by triggers', () => {
+    appendN(3);
+    expect(() => db.prepare("UPDATE events SET agent = 'mallory' WHERE seq = 2").run()).toThrow(/append-only: UPDATE refused/);
+    expect(() => db.prepare('DELETE FROM events WHERE seq = 3').run()).toThrow(/append-only: DELETE refused/);
+    expect(() => db.prepare('DELETE FROM events').run()).toThrow(/append-only/);
+    expect(ledger.verify()).toMatchObject({ ok: true, events: 3 });
+  });
+
+  it('a failing alongside write rolls back the event too (one transaction)', () => {
+    appendN(2);
+    expect(() =>
+      ledger.append(ev(3), () => {
+        throw new Error('side write failed');
+      }),
+    ).toThrow('side write failed');
+    expect(ledger.headSeq()).toBe(2);
+    expect(ledger.verify()).toMatchObject({ ok: true, events: 2 });
+  });
+
+  it('after dropping triggers and editing one row, verify names exactly that seq', () => {
+    appendN(6);
+    dropTriggers(db);
+    db.prepare('UPDATE events SET data = ? WHERE seq = 4').run(JSON.stringify({ ...ev(4).data, n: 999 }));
+    expect(ledger.verify()).toEqual({ ok: false, events: 3, firstBadSeq: 4, problem: 'hash does not match the event fields' });
+  });
+
+  it('a forger who also recomputes the edited row hash is caught at the next seq', () => {
+    appendN(6);
+    dropTriggers(db);
+    const row = ledger.page(2, 1)[0] as LedgerEvent;
+    const { hash: _old, ...logical } = row;
+    const forged = { ...logical, reasons: [] };
+    db.prepare('UPDATE events SET reasons = ?, hash = ? WHERE seq = 3').run(JSON.stringify(forged.reasons), eventHash(forged));
+    expect(ledger.verify()).toEqual({ ok: false, events: 3, firstBadSeq: 4, problem: 'prev_hash does not match the previous event' });
+  });
+
+  it('after deleting a middle row (triggers dropped) verify reports the gap', () => {
+    appendN(5);
+    dropTriggers(db);
+    db.prepare('DELETE FROM events WHERE seq = 3').run();
+    expect(ledger.verify()).toEqual({ ok: false, events: 2, firstBadSeq: 4, problem: 'sequence gap: expected 3' });
+  });
+
+  it('non-JSON stored fields are reported, not thrown', () => {
+    appendN(2);
+    dropTriggers(db);
+    db.prepare("UPDATE events SET data = '{not json' WHERE seq = 2").run();
+    expect(ledger.verify()).toEqual({ ok: false, events: 1, firstBadSeq: 2, problem: 'stored fields are not valid JSON' });
+  });
+
+  it('two Ledger instances on two connections to the same file, interleaving appends, keep one valid chain', () => {
+    // Like the server and the CLI in two processes: separate connections, separate id sources.
+    const db2 = openDb(path);
+    try {
+      const other = new Ledger(db2, new FakeWorld(world.now(), 'cli'));
+      for (let i = 1; i <= 40; i++) {
+        const which = i % 3 === 0 ? other : ledger;
+        which.append(ev(i, { agent: which === other ? 'operator:cli' : 'alice' }));
+      }
+      // Both views agree on one chain.
+      expect(ledger.verify()).toMatchObject({ ok: true, events: 40 });
+      expect(other.verify()).toEqual(ledger.verify());
+      const events = other.page(0, 100);
+      expect(events.map((e) => e.seq)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+      expect(events.filter((e) => e.agent === 'operator:cli')).toHaveLength(13);
+      expect(new Set(events.map((e) => e.id)).size).toBe(40);
+    } finally {
+      db2.close();
+    }
+  });
+
+  it('byDfid returns a flow in sequence order', () => {
+    ledger.append(ev(1, { dfid: 'a'.repeat(32) }));
+    ledger.append(ev(2, { dfid: 'b'.repeat(32) }));
+    ledger.append(ev(3, { dfid: 'a'.repeat(32), type: 'IntentRejected' }));
+    expect(ledger.byDfid('a'.repeat(32)).map((e) => [e.seq, e.type])).toEqual([
+      [1, 'IntentReceived'],
+      [3, 'IntentRejected'],
+    ]);
+  });
+});

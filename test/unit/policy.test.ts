@@ -1,0 +1,184 @@
+import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
+import type { CedarValueJson } from '@cedar-policy/cedar-wasm/nodejs';
+import { describe, expect, it } from 'vitest';
+import type { Problem } from '../../src/config/problems.js';
+import { toCedarRecord, toCedarValue } from '../../src/policy/cedar-values.js';
+import { compilePolicySet, contractPolicies, type PolicyFile } from '../../src/policy/compile.js';
+import { PolicyEngine, type PolicyRequest } from '../../src/policy/engine.js';
+import { aliceContract, contract } from './helpers.js';
+
+const BASE: PolicyFile = {
+  file: 'policies/base.cedar',
+  text: `
+@id("forbid-blocked-payees")
+forbid (principal, action == Mandate::Action::"invoke", resource == Mandate::Capability::"payments.transfer")
+when { context.facts has payee_blocked && context.facts.payee_blocked };
+
+@id("escalate-destructive")
+@escalate("destructive actions need a human approval")
+permit (principal, action == Mandate::Action::"invoke", resource)
+when { resource.side_effect == "destructive" };
+`,
+};
+
+function compile(files: PolicyFile[] = [BASE], contracts = [aliceContract()]) {
+  const problems: Problem[] = [];
+  const set = compilePolicySet(contracts, files, problems);
+  return { set, problems };
+}
+
+function engine(files: PolicyFile[] = [BASE], contracts = [aliceContract()]): PolicyEngine {
+  const { set, problems } = compile(files, contracts);
+  expect(problems).toEqual([]);
+  return new PolicyEngine(set);
+}
+
+function req(values: Record<string, unknown>, facts: Record<string, unknown> = { payee_blocked: false }, over: Partial<PolicyRequest> = {}): PolicyRequest {
+  return {
+    agent: { id: 'alice', role: 'agent' },
+    capability: { id: 'payments.transfer', version: '1.0.0', sideEffect: 'write' },
+    context: { values: toCedarRecord(values), facts: toCedarRecord(facts), usage: {}, now: 1_893_456_000 },
+    ...over,
+  };
+}
+
+const EUR = (amount_minor: number) => ({ amount_minor, currency: 'EUR', payee: 'acme-supplies' });
+
+describe('policy compile and engine (cedar-wasm)', () => {
+  it('a contract grant permits, naming the grant policy', () => {
+    expect(engine().evaluate(req(EUR(500)))).toEqual({ kind: 'permit', policies: ['contract.alice.grant.payments.transfer'] });
+  });
+
+  it('contract limits are compiled into the permit: a value above max or outside allowed gets no permit', () => {
+    const text = contractPolicies(aliceContract()).find((p) => p.id === 'contract.alice.grant.payments.transfer')?.text ?? '';
+    expect(text).toContain('context.values["amount_minor"] <= 50000');
+    expect(text).toContain('["EUR"].contains(context.values["currency"])');
+    const e = engine();
+    // Above the escalation threshold too: the @escalate permit alone must not let it through.
+    expect(e.evaluate(req(EUR(50_001)))).toEqual({ kind: 'no_permit', policies: [] });
+    expect(e.evaluate(req(EUR(0)))).toEqual({ kind: 'no_permit', policies: [] }); // below min 1
+    expect(e.evaluate(req({ amount_minor: 500, currency: 'USD' }))).toEqual({ kind: 'no_permit', policies: [] });
+    expect(e.evaluate(req(EUR(50_000))).kind).toBe('escalate'); // exactly the cap: permitted (then escalated)
+  });
+
+  it('forbid wins over permit', () => {
+    const v = engine().evaluate(req(EUR(500), { payee_blocked: true }));
+    expect(v).toEqual({ kind: 'forbid', policies: ['forbid-blocked-payees'] });
+  });
+
+  it('an @escalate permit yields kind escalate with its reason', () => {
+    const e = engine();
+    expect(e.evaluate(req(EUR(20_000)))).toEqual({
+      kind: 'escalate',
+      policies: ['contract.alice.escalate.0', 'contract.alice.grant.payments.transfer'],
+      reasons: ['transfers above 100.00 need a human approval'],
+    });
+    const scribe = contract({ agent: 'scribe', grants: [{ capability: 'files.delete' }] });
+    const e2 = engine([BASE], [scribe]);
+    const v = e2.evaluate({ ...req({ path: 'a.md' }), agent: { id: 'scribe', role: 'agent' }, capability: { id: 'files.delete', version: '1.0.0', sideEffect: 'destructive' } });
+    expect(v).toEqual({ kind: 'escalate', policies: ['contract.scribe.grant.files.delete', 'escalate-destructive'], reasons: ['destructive actions need a human approval'] });
+  });
+
+  it('no matching permit is no_permit (unknown agent, ungranted capability)', () => {
+    const e = engine();
+    expect(e.evaluate({ ...req(EUR(1)), agent: { id: 'mallory', role: 'agent' } })).toEqual({ kind: 'no_permit', policies: [] });
+    expect(e.evaluate({ ...req(EUR(1)), capability: { id: 'files.write', version: '1.0.0', sideEffect: 'write' } })).toEqual({ kind: 'no_permit', policies: [] });
+  });
+
+  it('FAIL CLOSED: a forbid whose condition errors at evaluation yields kind error, never permit', () => {
+    const broken: PolicyFile = {
+      file: 'policies/broken.cedar',
+      text: `@id("forbid-reads-missing-fact")
+forbid (principal, action, resource) when { context.facts.missing_attr == true };`,
+    };
+    const { set, problems } = compile([BASE, broken]);
+    expect(problems).toEqual([]); // it parses; it only fails at evaluation
+    const request = req(EUR(500));
+    // What Cedar itself does: skips the erroring forbid and allows.
+    const raw = cedar.isAuthorized({
+      principal: { type: 'Mandate::Agent', id: 'alice' },
+      action: { type: 'Mandate::Action', id: 'invoke' },
+      resource: { type: 'Mandate::Capability', id: 'payments.transfer' },
+      context: request.context,
+      policies: { staticPolicies: Object.fromEntries(Object.entries(set.policies).map(([id, p]) => [id, p.text])) },
+      entities: [
+        { uid: { type: 'Mandate::Agent', id: 'alice' }, attrs: { role: 'agent' }, parents: [] },
+        { uid: { type: 'Mandate::Capability', id: 'payments.transfer' }, attrs: { version: '1.0.0', side_effect: 'write' }, parents: [] },
+      ],
+    });
+    expect(raw.type === 'success' && raw.response.decision).toBe('allow');
+    // What the engine does: an error verdict naming the policy.
+    const v = new PolicyEngine(set).evaluate(request);
+    expect(v.kind).toBe('error');
+    expect(v.policies).toEqual(['forbid-reads-missing-fact']);
+    expect(v.kind === 'error' && v.errors[0]).toMatch(/^forbid-reads-missing-fact: /);
+  });
+
+  it('reports a duplicate @id and a policy without @id as problems', () => {
+    const files: PolicyFile[] = [
+      { file: 'policies/a.cedar', text: '@id("same")\npermit (principal, action, resource) when { false };' },
+      {
+        file: 'policies/b.cedar',
+        text: `@id("same")
+forbid (principal, action, resource) when { false };
+@id("contract.alice.grant.payments.transfer")
+permit (principal, action, resource);
+permit (principal, action, resource);`,
+      },
+    ];
+    const { set, problems } = compile(files);
+    expect(problems).toEqual([
+      { file: 'policies/b.cedar', path: 'policy #3', message: 'policy has no @id annotation', hint: expect.stringContaining('@id(') },
+      { file: 'policies/b.cedar', path: '@id(same)', message: 'duplicate policy id, also in policies/a.cedar', hint: 'give every policy a unique @id' },
+      {
+        file: 'policies/b.cedar',
+        path: '@id(contract.alice.grant.payments.transfer)',
+        message: 'duplicate policy id, also in contract:alice',
+        hint: 'give every policy a unique @id',
+      },
+    ]);
+    // The first definition is kept; the impostor never reaches the set.
+    expect(set.policies['contract.alice.grant.payments.transfer']?.source).toBe('contract:alice');
+  });
+
+  it('reports Cedar syntax errors and broken escalation conditions as problems', () => {
+    const bad = compile([{ file: 'policies/bad.cedar', text: '@id("x") permit (principal, action, resource) when { ;' }]);
+    expect(bad.problems.length).toBeGreaterThan(0);
+    expect(bad.problems[0]?.file).toBe('policies/bad.cedar');
+    const c = contract({ agent: 'carol', grants: [{ capability: 'payments.transfer' }], escalation: { rules: [{ capability: 'payments.transfer', when: 'context.values.amount_minor >', reason: 'r' }] } });
+    const broken = compile([], [c]);
+    expect(broken.problems.map((p) => [p.file, p.path])).toEqual([['contract:carol', 'contract.carol.escalate.0']]);
+  });
+
+  it('the policy-set hash is stable for the same input and changes when a policy changes', () => {
+    const a = compile([BASE]).set.hash;
+    const extra: PolicyFile = { file: 'policies/extra.cedar', text: '@id("extra")\nforbid (principal, action, resource) when { context.now < 0 };' };
+    expect(a).toMatch(/^[0-9a-f]{64}$/);
+    expect(compile([BASE]).set.hash).toBe(a);
+    expect(compile([extra, BASE]).set.hash).toBe(compile([BASE, extra]).set.hash); // file order does not matter
+    expect(compile([{ ...BASE, text: BASE.text.replace('context.facts.payee_blocked }', 'context.facts.payee_blocked == true }') }]).set.hash).not.toBe(a);
+    const looser = aliceContract();
+    (looser.grants[0]?.limits.max as Record<string, number>)['amount_minor'] = 50_001;
+    expect(compile([BASE], [looser]).set.hash).not.toBe(a);
+  });
+
+  it('entity-reference smuggling: toCedarValue drops keys starting with __', () => {
+    const smuggled = { x: { __entity: { type: 'Mandate::Agent', id: 'root' } }, y: { __extn: { fn: 'ip', arg: '10.0.0.1' }, keep: 'yes' } };
+    expect(toCedarRecord(smuggled)).toEqual({ x: {}, y: { keep: 'yes' } });
+    expect(toCedarValue({ __entity: { type: 'Mandate::Agent', id: 'root' } })).toEqual({});
+    expect(toCedarRecord({ __entity: { type: 'Mandate::Agent', id: 'root' }, ok: 1 })).toEqual({ ok: 1 });
+    // Values Cedar cannot hold exactly are dropped, not rounded.
+    expect(toCedarRecord({ f: 1.5, big: 2 ** 60, n: null, s: 's', list: [1, 2] })).toEqual({ s: 's', list: [1, 2] });
+
+    // And it matters: a policy comparing a context value with an entity.
+    const rootOnly: PolicyFile = {
+      file: 'policies/root.cedar',
+      text: '@id("root-only")\npermit (principal, action, resource) when { context.values has x && context.values.x == Mandate::Agent::"root" };',
+    };
+    const e = engine([rootOnly], []);
+    const params = { x: { __entity: { type: 'Mandate::Agent', id: 'root' } } };
+    const unsafe = e.evaluate({ ...req({}), context: { values: params as unknown as Record<string, CedarValueJson>, facts: {}, usage: {}, now: 0 } });
+    expect(unsafe.kind).toBe('permit'); // what a raw pass-through would allow
+    expect(e.evaluate(req(params))).toEqual({ kind: 'no_permit', policies: [] });
+  });
+});
