@@ -91,10 +91,14 @@ export async function loadWorkspace(dirArg: string): Promise<LoadResult> {
     checkContractRefs(c, file, capabilities, problems);
   }
   for (const [agent, c] of contracts) {
-    c.supervises.forEach((target, i) => {
-      if (!contracts.has(target)) problems.push({ file: contractSource.get(agent) as string, path: `supervises.${i}`, message: `unknown agent \`${target}\``, hint: 'name an agent that has a contract' });
-      if (c.role !== 'supervisor') problems.push({ file: contractSource.get(agent) as string, path: 'role', message: 'only a supervisor may list agents under supervises', hint: 'set role: supervisor or empty supervises' });
-    });
+    const file = contractSource.get(agent) as string;
+    for (const field of ['supervises', 'approves'] as const) {
+      c[field].forEach((target, i) => {
+        if (!contracts.has(target)) problems.push({ file, path: `${field}.${i}`, message: `unknown agent \`${target}\``, hint: 'name an agent that has a contract' });
+        if (target === agent) problems.push({ file, path: `${field}.${i}`, message: `an agent cannot be listed under its own ${field}`, hint: 'only another agent or an operator may act on it' });
+      });
+      if (c[field].length && c.role !== 'supervisor') problems.push({ file, path: 'role', message: `only a supervisor may list agents under ${field}`, hint: `set role: supervisor or empty ${field}` });
+    }
   }
 
   const policiesDir = join(dir, config.paths.policies);

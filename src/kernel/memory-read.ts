@@ -37,9 +37,11 @@ export function readMemory(kernel: Kernel, agent: string, query: MemoryQuery, tr
   const id = world.newId();
   const base = { dfid, decision_id: id, capability: null, idempotency_key: null, policies: [] as string[] };
   const mode = 'key' in query ? 'key' : 'pack' in query ? 'pack' : 'list';
+  // What was asked for, as a hash: a denied read is recorded with its target too.
+  const target = 'key' in query ? { key_hash: hashOf(query.key) } : 'pack' in query ? { pack_hash: hashOf(query.pack) } : {};
   const record = (details: ReasonDetail[], data: Record<string, unknown>) => {
     const reasons = [...new Set(details.map((d) => d.code))];
-    const receipt = store.ledger.append({ dfid, agent, type: 'MemoryRead', decision_id: id, reasons, data: { scope: query.scope, mode, ...data } });
+    const receipt = store.ledger.append({ dfid, agent, type: 'MemoryRead', decision_id: id, reasons, data: { scope: query.scope, mode, ...target, ...data } });
     log.info({ dfid, agent, step: 'memory', scope: query.scope, mode, reasons }, reasons.length ? 'memory read denied' : 'memory read');
     return { reasons, receipt };
   };
@@ -58,7 +60,7 @@ export function readMemory(kernel: Kernel, agent: string, query: MemoryQuery, tr
     if (!allowedSensitivity(rec.sensitivity, grant.max_sensitivity)) {
       return deny([{ code: 'MEMORY_SENSITIVITY_DENIED', message: `record is ${rec.sensitivity}; contract allows up to ${grant.max_sensitivity}`, path: 'key' }]);
     }
-    const { reasons, receipt } = record([], { allowed: true, key_hash: hashOf(rec.key), version: rec.version, value_hash: hashOf(rec.value ?? null) });
+    const { reasons, receipt } = record([], { allowed: true, version: rec.version, value_hash: hashOf(rec.value ?? null) });
     return { ...base, verdict: 'accepted', status: 'accepted', reasons, details: [], receipt, output: view(rec) };
   }
 
