@@ -107,7 +107,7 @@ program
   .description('act on an agent or a flow as an operator: pause, resume, terminate, constrain or redirect')
   .addArgument(new Argument('<act>', 'pause | resume | terminate | constrain | redirect').choices(['pause', 'resume', 'terminate', 'constrain', 'redirect']))
   .option('--agent <id>', 'the agent to act on')
-  .option('--dfid <dfid>', 'a flow to act on instead (pause, resume, terminate)')
+  .option('--dfid <dfid>', "a flow to act on (pause, resume, terminate): every agent's calls in it, or with --agent that agent's")
   .option('--capability <id>', 'constrain: the capability whose limit to tighten')
   .option('--field <name>', 'constrain: the limited field, e.g. amount_minor')
   .option('--max <n>', 'constrain: the new cap (never above the contract)')

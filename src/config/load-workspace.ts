@@ -141,6 +141,14 @@ function checkContractRefs(c: Contract, file: string, capabilities: Map<string, 
     if (granted.has(g.capability)) problems.push({ file, path: `grants.${i}`, message: `capability \`${g.capability}\` granted twice`, hint: 'merge the two grants' });
     granted.add(g.capability);
   });
+  c.monitors.forEach((m, i) => {
+    if (m.capability && !granted.has(m.capability)) problems.push({ file, path: `monitors.${i}.capability`, message: `\`${m.capability}\` is not granted by this contract`, hint: 'monitor a granted capability, or omit capability to watch all' });
+  });
+  const ids = new Set<string>();
+  c.monitors.forEach((m, i) => {
+    if (ids.has(m.id)) problems.push({ file, path: `monitors.${i}.id`, message: `monitor id \`${m.id}\` is used twice`, hint: 'give each monitor a unique id' });
+    ids.add(m.id);
+  });
   c.escalation.rules.forEach((r, i) => {
     if (!granted.has(r.capability)) problems.push({ file, path: `escalation.rules.${i}.capability`, message: `\`${r.capability}\` is not granted by this contract`, hint: 'escalation rules apply to granted capabilities only' });
   });

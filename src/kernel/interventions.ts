@@ -1,6 +1,6 @@
 import { hashOf } from '../core/canonical.js';
 import type { Outcome, ReasonDetail } from '../core/types.js';
-import type { AgentStatus } from '../store/agents.js';
+import type { AgentStatus, FlowStatus } from '../store/agents.js';
 import { resolveDfid } from './dfid.js';
 import { KernelError, type Kernel } from './kernel.js';
 import { statusCode } from './status.js';
@@ -12,8 +12,12 @@ export type Principal = { kind: 'agent'; id: string } | { kind: 'operator'; id: 
 
 export interface InterventionRequest {
   act: InterventionAct;
-  /** An agent id, or a flow's dfid (for pause, resume, terminate). */
-  target: { agent: string } | { dfid: string } | { decision_id: string };
+  /**
+   * An agent; one agent's calls in a flow (`agent` defaults to the calling
+   * agent; an operator may give '*' or omit it for every agent's calls); or
+   * an escalated decision (approve, deny).
+   */
+  target: { agent: string } | { dfid: string; agent?: string | undefined } | { decision_id: string };
   reason: string;
   constrain?: { capability: string; field: string; max: number; minutes?: number | undefined } | undefined;
   redirect?: { note: string; minutes?: number | undefined } | undefined;
@@ -41,6 +45,7 @@ export function interventionAllowed(
   targetAgent: string,
   principalContract: PrincipalContract | undefined,
   targetStatus: AgentStatus | 'flow',
+  flowStatus: FlowStatus = 'active',
 ): { ok: true } | { ok: false; message: string } {
   if (principal.kind === 'operator') return { ok: true };
   if (!principalContract) return { ok: false, message: 'caller has no contract' };
@@ -52,15 +57,19 @@ export function interventionAllowed(
     }
     return { ok: true };
   }
+  // A termination or a drift suspension is lifted by an operator only; no act
+  // of an agent may move such a target (not even to paused, to resume it next).
+  const locked = targetStatus === 'flow' ? flowStatus === 'terminated' : targetStatus === 'terminated' || targetStatus === 'suspended';
+  if (locked) {
+    const what = targetStatus === 'suspended' ? 'drift suspension' : 'termination';
+    return { ok: false, message: `only an operator can act on an agent or flow under a ${what}` };
+  }
   if (self) {
     if (act === 'pause' || act === 'constrain' || (act === 'terminate' && targetStatus === 'flow')) return { ok: true };
     return { ok: false, message: `an agent can never ${act} itself` };
   }
   if (principalContract.role !== 'supervisor' || !principalContract.supervises.includes(targetAgent)) {
     return { ok: false, message: `\`${principal.id}\` does not supervise \`${targetAgent}\`` };
-  }
-  if (act === 'resume' && (targetStatus === 'terminated' || targetStatus === 'suspended')) {
-    return { ok: false, message: `only an operator can lift a ${targetStatus === 'terminated' ? 'termination' : 'drift suspension'}` };
   }
   return { ok: true };
 }
@@ -79,13 +88,17 @@ export async function intervene(kernel: Kernel, principal: Principal, req: Inter
   const flowLog = log.child({ dfid, agent: issuer });
   const now = world.now();
   const reasonHash = hashOf(req.reason);
-  const target = 'agent' in req.target ? req.target.agent : 'dfid' in req.target ? req.target.dfid : req.target.decision_id;
+  const target = 'dfid' in req.target ? req.target.dfid : 'agent' in req.target ? req.target.agent : req.target.decision_id;
   const targetKind = 'dfid' in req.target ? 'flow' : 'decision_id' in req.target ? 'decision' : 'agent';
   const base = { dfid, decision_id: id, capability: null, idempotency_key: null, policies: [] as string[] };
 
   // Which agent the act concerns: the agent itself, the flow's agent, or the escalation's agent.
   const targetAgent =
-    'agent' in req.target ? req.target.agent : 'dfid' in req.target ? store.decisions.agentOfFlow(req.target.dfid) : (store.decisions.get(req.target.decision_id)?.agent ?? null);
+    'dfid' in req.target
+      ? (req.target.agent ?? (principal.kind === 'agent' ? principal.id : '*'))
+      : 'agent' in req.target
+        ? req.target.agent
+        : (store.decisions.get(req.target.decision_id)?.agent ?? null);
   const minutes = req.constrain?.minutes ?? req.redirect?.minutes ?? DEFAULT_MINUTES;
   const expiresAt = req.act === 'constrain' || req.act === 'redirect' ? now + Math.min(Math.max(minutes, 1), MAX_MINUTES) * 60_000 : null;
 
@@ -119,21 +132,34 @@ export async function intervene(kernel: Kernel, principal: Principal, req: Inter
     return { ...base, verdict: 'rejected', status: 'rejected', reasons, details, receipt };
   };
 
-  if (!targetAgent || !kernel.contractOf(targetAgent)) {
-    if ('decision_id' in req.target) return refuse([{ code: 'DECISION_NOT_FOUND', message: 'no such decision', path: 'decision_id' }]);
-    return refuse([{ code: 'UNKNOWN_AGENT', message: 'dfid' in req.target ? 'no flow with this dfid' : `no contract for \`${target}\``, path: 'target' }]);
+  if (targetAgent === '*' && principal.kind !== 'operator') {
+    return refuse([{ code: 'INTERVENTION_NOT_ALLOWED', message: 'only an operator acts on every agent of a flow', path: 'agent' }]);
   }
-  const agentStatus = store.agents.status(targetAgent);
-  const allowed = interventionAllowed(principal, req.act, targetAgent, principal.kind === 'agent' ? kernel.contractOf(principal.id) : undefined, targetKind === 'flow' ? 'flow' : agentStatus);
+  if (!targetAgent || (targetAgent !== '*' && !kernel.contractOf(targetAgent))) {
+    if ('decision_id' in req.target) return refuse([{ code: 'DECISION_NOT_FOUND', message: 'no such decision', path: 'decision_id' }]);
+    return refuse([{ code: 'UNKNOWN_AGENT', message: `no contract for \`${targetAgent ?? target}\``, path: 'agent' }]);
+  }
+  // A malformed act is refused as such, whoever asks.
+  const invalid = checkArgs(kernel, req, targetAgent, targetKind);
+  if (invalid) return refuse([invalid]);
+  if ('dfid' in req.target && !store.decisions.flowHasCalls(req.target.dfid, targetAgent)) {
+    return refuse([{ code: 'UNKNOWN_AGENT', message: targetAgent === '*' ? 'no calls in this flow' : `no calls of \`${targetAgent}\` in this flow`, path: 'dfid' }]);
+  }
+  const agentStatus = targetAgent === '*' ? 'active' : store.agents.status(targetAgent);
+  const allowed = interventionAllowed(
+    principal,
+    req.act,
+    targetAgent,
+    principal.kind === 'agent' ? kernel.contractOf(principal.id) : undefined,
+    targetKind === 'flow' ? 'flow' : agentStatus,
+    targetKind === 'flow' ? store.agents.flowStatus(target, targetAgent) : 'active',
+  );
   if (!allowed.ok) return refuse([{ code: 'INTERVENTION_NOT_ALLOWED', message: allowed.message }]);
   // A paused, suspended or terminated agent may still pause itself, and nothing else.
   const callerStatus = principal.kind === 'agent' ? store.agents.status(principal.id) : 'active';
   if (callerStatus !== 'active' && !(req.act === 'pause' && principal.id === targetAgent)) {
     return refuse([{ code: statusCode(callerStatus as 'paused'), message: `caller is ${callerStatus}` }]);
   }
-  const invalid = checkArgs(kernel, req, targetAgent, targetKind);
-  if (invalid) return refuse([invalid]);
-
   store.ledger.append({ dfid, agent: issuer, type: 'InterventionAcknowledged', decision_id: id, data: { act: req.act } }, () =>
     store.agents.setInterventionState(id, 'acknowledged', world.now()),
   );
@@ -166,7 +192,7 @@ export async function intervene(kernel: Kernel, principal: Principal, req: Inter
   if (req.act === 'resume' && agentStatus === 'suspended' && targetKind === 'agent') {
     store.ledger.append({ dfid, agent: targetAgent, type: 'AgentResumed', decision_id: id, data: { by: issuer } });
   }
-  if (req.act === 'terminate') kernel.abortInflight(targetKind === 'flow' ? { dfid: target } : { agent: targetAgent }, id);
+  if (req.act === 'terminate') kernel.abortInflight(targetKind === 'flow' ? { dfid: target, agent: targetAgent } : { agent: targetAgent }, id);
   flowLog.info({ step: 'intervention', act: req.act, target_kind: targetKind }, 'intervention applied');
   return {
     ...base,
@@ -231,5 +257,13 @@ function apply(
   if (targetKind === 'flow') {
     return { write: () => store.agents.setFlowStatus(target, targetAgent, next, now), data: { to: next }, output: { flow_status: next } };
   }
-  return { write: () => store.agents.setStatus(targetAgent, next, issuer, reasonHash, now), data: { from: current, to: next }, output: { agent_status: next } };
+  return {
+    write: () => {
+      store.agents.setStatus(targetAgent, next, issuer, reasonHash, now);
+      // Lifting a drift suspension starts the monitors' windows afresh.
+      if (current === 'suspended' && next === 'active') store.monitors.reset(targetAgent);
+    },
+    data: { from: current, to: next },
+    output: { agent_status: next },
+  };
 }

@@ -137,7 +137,7 @@ export class Kernel {
     if (!contract) return this.reject(flow, 'IntentRejected', [{ code: 'UNKNOWN_AGENT', message: 'no contract for this agent' }]);
     const status = store.agents.status(call.agent);
     if (status !== 'active') return this.reject(flow, 'IntentRejected', [{ code: statusCode(status), message: `agent is ${status}` }]);
-    const flowStatus = store.agents.flowStatus(flow.dfid);
+    const flowStatus = store.agents.flowStatus(flow.dfid, flow.agent);
     if (flowStatus !== 'active') {
       return this.reject(flow, 'IntentRejected', [{ code: flowStatus === 'paused' ? 'FLOW_PAUSED' : 'FLOW_TERMINATED', message: `flow is ${flowStatus}` }]);
     }
@@ -279,7 +279,9 @@ export class Kernel {
     } else {
       const recorded = original.outcome;
       reasons = [...recorded.reasons, seen.state === 'pending_approval' ? 'IN_PROGRESS' : 'IDEMPOTENT_REPLAY'];
-      outcome = { ...recorded, reasons, dfid: flow.dfid, decision_id: flow.decisionId, receipt: null, replay_of: seen.decision_id };
+      // The recorded outcome, but this call's own note (a note taken by an earlier call is not re-sent).
+      const { operator_note: _old, ...rest } = recorded;
+      outcome = { ...rest, reasons, dfid: flow.dfid, decision_id: flow.decisionId, receipt: null, replay_of: seen.decision_id, ...(flow.note ? { operator_note: flow.note } : {}) };
     }
     store.ledger.append({ ...this.event(flow, 'IntentReplayed'), reasons, data: { replay_of: seen.decision_id, state: seen.state } }, (receipt) => {
       outcome.receipt = receipt;
@@ -397,7 +399,10 @@ export class Kernel {
       this.inflight.delete(flow.decisionId);
     }
     const durationMs = world.now() - started;
-    const transition = this.breakers.report(cap.def.id, result.ok, world.now());
+    // An abort by intervention says nothing about the capability's health.
+    const aborted = !result.ok && result.code === 'ABORTED_BY_INTERVENTION';
+    if (aborted) this.breakers.release(cap.def.id);
+    const transition = aborted ? undefined : this.breakers.report(cap.def.id, result.ok, world.now());
 
     const grant = this.contractOf(flow.agent)?.grants.find((g) => g.capability === cap.def.id);
     let breaches: Breach[] = [];
@@ -446,10 +451,11 @@ export class Kernel {
   }
 
   /** Aborts this process's running handlers of an agent or a flow; returns how many. */
-  abortInflight(target: { agent: string } | { dfid: string }, interventionId: string): number {
+  /** `{ dfid, agent: '*' }` aborts every agent's calls in the flow. */
+  abortInflight(target: { agent: string } | { dfid: string; agent: string }, interventionId: string): number {
     let n = 0;
     for (const run of this.inflight.values()) {
-      const hit = 'agent' in target ? run.agent === target.agent : run.dfid === target.dfid;
+      const hit = 'dfid' in target ? run.dfid === target.dfid && (target.agent === '*' || run.agent === target.agent) : run.agent === target.agent;
       if (hit && !run.abort.signal.aborted) {
         run.abort.abort(new InterventionAbort(interventionId));
         n++;
@@ -464,8 +470,11 @@ export class Kernel {
    */
   abortTerminated(since: number): void {
     const { store } = this.deps;
-    for (const row of store.agents.terminationsSince(since, 'agent')) this.abortInflight({ agent: row.target_agent }, row.id);
-    for (const row of store.agents.terminationsSince(since, 'flow')) this.abortInflight({ dfid: row.target }, row.id);
+    // Only while the termination still holds: an operator may have revived the agent (or flow) since.
+    for (const row of store.agents.terminationsSince(since, 'agent')) if (store.agents.status(row.target_agent) === 'terminated') this.abortInflight({ agent: row.target_agent }, row.id);
+    for (const row of store.agents.terminationsSince(since, 'flow')) {
+      if (store.agents.flowStatus(row.target, row.target_agent) === 'terminated') this.abortInflight({ dfid: row.target, agent: row.target_agent }, row.id);
+    }
   }
 
   /** Suspends an agent whose drift monitor breached; only an operator can resume it. */
@@ -524,7 +533,12 @@ export class Kernel {
     const status = store.agents.status(d.agent);
     const parsed = cap?.def.input.safeParse(intent.params);
     if (!contract || !cap || !parsed?.success || !contract.grants.some((g) => g.capability === cap.def.id)) {
-      return this.rejectAfterReserve(flow, [{ code: !contract ? 'UNKNOWN_AGENT' : !cap ? 'CAPABILITY_UNKNOWN' : 'CAPABILITY_NOT_GRANTED', message: 'the contract or capability changed since the escalation' }], d.policies);
+      const code: ReasonCode = !contract ? 'UNKNOWN_AGENT' : !cap ? 'CAPABILITY_UNKNOWN' : !contract.grants.some((g) => g.capability === cap.def.id) ? 'CAPABILITY_NOT_GRANTED' : 'SCHEMA_INVALID';
+      return this.rejectAfterReserve(flow, [{ code, message: 'the contract or capability changed since the escalation' }], d.policies);
+    }
+    const flowStatus = store.agents.flowStatus(d.dfid, d.agent);
+    if (flowStatus !== 'active') {
+      return this.rejectAfterReserve(flow, [{ code: flowStatus === 'paused' ? 'FLOW_PAUSED' : 'FLOW_TERMINATED', message: `flow is ${flowStatus}` }], d.policies);
     }
     if (status !== 'active') {
       return this.rejectAfterReserve(flow, [{ code: statusCode(status), message: `agent is ${status}` }], d.policies);
@@ -533,13 +547,14 @@ export class Kernel {
     const values = { ...parsed.data, ...(cap.def.derive ? cap.def.derive(parsed.data, facts) : {}) };
     // Limits and budgets as they stand now: an approval never bypasses a budget or a new constraint.
     const grant = withConstraints(contract, cap.def.id, store.agents.constraints(d.agent, cap.def.id, world.now())).grants.find((g) => g.capability === cap.def.id);
-    const over = grant ? recheckLimits(grant, values, this.usageSnapshot(d.agent, cap.def.id, grant.limits.budgets ?? [])) : [];
+    const usage = grant ? this.usageSnapshot(d.agent, cap.def.id, grant.limits.budgets ?? []) : {};
+    const over = grant ? recheckLimits(grant, values, usage) : [];
     if (over.length) return this.rejectAfterReserve(flow, over, d.policies);
     // Policies as they stand now: a forbid added since the escalation still wins.
     const now = this.policy.evaluate({
       agent: { id: contract.agent, role: contract.role },
       capability: { id: cap.def.id, version: cap.def.version, sideEffect: cap.def.sideEffect },
-      context: { values: toCedarRecord(values), facts: toCedarRecord(facts), usage: {}, now: Math.floor(world.now() / 1000) },
+      context: { values: toCedarRecord(values), facts: toCedarRecord(facts), usage: toCedarRecord(usageForPolicy(usage)), now: Math.floor(world.now() / 1000) },
     });
     if (now.kind === 'forbid' || now.kind === 'no_permit' || now.kind === 'error') {
       const code: ReasonCode = now.kind === 'forbid' ? 'POLICY_FORBID' : now.kind === 'error' ? 'POLICY_ERROR' : 'POLICY_NO_PERMIT';

@@ -101,7 +101,7 @@ export function createMcpServer(kernel: Kernel, agent: string, channel: Channel)
         const parsed = InterveneArgsSchema.safeParse(args);
         if (!parsed.success) return toToolResult(argumentError(kernel, parsed.error));
         const a = parsed.data;
-        const target = a.agent !== undefined ? { agent: a.agent } : a.dfid !== undefined ? { dfid: a.dfid } : { decision_id: a.decision_id as string };
+        const target = a.dfid !== undefined ? { dfid: a.dfid, agent: a.agent } : a.agent !== undefined ? { agent: a.agent } : { decision_id: a.decision_id as string };
         return toToolResult(
           await intervene(
             kernel,

@@ -30,7 +30,11 @@ export const InterveneArgsSchema = z
       .enum(['pause', 'resume', 'terminate', 'constrain', 'redirect', 'approve', 'deny'])
       .describe('pause/resume/terminate an agent or a flow; constrain (tighten a limit) or redirect (leave a note for) an agent; approve/deny an escalation.'),
     agent: z.string().min(1).max(64).optional().describe('The agent to act on. You may pause yourself; you can never resume yourself.'),
-    dfid: z.string().regex(/^[0-9a-f]{32}$/).optional().describe('A flow to pause, resume or terminate instead of a whole agent.'),
+    dfid: z
+      .string()
+      .regex(/^[0-9a-f]{32}$/)
+      .optional()
+      .describe("A flow to pause, resume or terminate: that agent's calls in it (default: your own), instead of the whole agent."),
     decision_id: z.string().min(1).max(64).optional().describe('For approve/deny: the escalated decision.'),
     capability: z.string().max(200).optional().describe('For constrain: the capability whose limit to tighten.'),
     field: z.string().max(64).optional().describe('For constrain: the limited field, e.g. amount_minor.'),
@@ -40,8 +44,8 @@ export const InterveneArgsSchema = z
     reason: z.string().min(1).max(2000).describe('Why; recorded as a hash.'),
   })
   .strict()
-  .refine((a) => [a.agent, a.dfid, a.decision_id].filter((x) => x !== undefined).length === 1, {
-    message: 'name exactly one target: agent, dfid or decision_id',
+  .refine((a) => (a.decision_id !== undefined) !== (a.agent !== undefined || a.dfid !== undefined), {
+    message: 'name one target: agent, dfid (with an optional agent), or decision_id',
   });
 
 export const GetDecisionArgsSchema = z

@@ -57,10 +57,13 @@ export class Agents {
       `INSERT INTO agent_status (agent, status, updated_at, updated_by, reason) VALUES (@agent, @status, @at, @by, @reason)
        ON CONFLICT (agent) DO UPDATE SET status = @status, updated_at = @at, updated_by = @by, reason = @reason`,
     );
-    this.flowStatusStmt = db.prepare<[string], { status: FlowStatus }>('SELECT status FROM flow_status WHERE dfid = ?');
+    // The strictest status that applies: the agent's own part of the flow, or the whole flow ('*').
+    this.flowStatusStmt = db.prepare<[string, string], { status: FlowStatus }>(
+      "SELECT status FROM flow_status WHERE dfid = ? AND agent IN (?, '*') ORDER BY CASE status WHEN 'terminated' THEN 0 WHEN 'paused' THEN 1 ELSE 2 END LIMIT 1",
+    );
     this.setFlowStmt = db.prepare(
       `INSERT INTO flow_status (dfid, agent, status, updated_at) VALUES (@dfid, @agent, @status, @at)
-       ON CONFLICT (dfid) DO UPDATE SET status = @status, updated_at = @at`,
+       ON CONFLICT (dfid, agent) DO UPDATE SET status = @status, updated_at = @at`,
     );
     this.addInterventionStmt = db.prepare(
       `INSERT INTO interventions (id, dfid, target_kind, target, target_agent, act, args, issued_by, issuer_role, state, reason_hash, created_at, updated_at, expires_at)
@@ -97,8 +100,9 @@ export class Agents {
     this.setStmt.run({ agent, status, at, by, reason: reasonHash });
   }
 
-  flowStatus(dfid: string): FlowStatus {
-    return this.flowStatusStmt.get(dfid)?.status ?? 'active';
+  /** The status of `agent`'s calls in flow `dfid` (pass '*' for the whole-flow status). */
+  flowStatus(dfid: string, agent: string): FlowStatus {
+    return this.flowStatusStmt.get(dfid, agent)?.status ?? 'active';
   }
 
   setFlowStatus(dfid: string, agent: string, status: FlowStatus, at: number): void {

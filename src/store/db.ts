@@ -137,11 +137,13 @@ const MIGRATIONS: string[] = [
   );
   CREATE INDEX interventions_target ON interventions(target_agent, state);
 
+  -- A flow act concerns one agent's calls in a flow (agent '*': every agent's, operators only).
   CREATE TABLE flow_status (
-    dfid TEXT PRIMARY KEY,
+    dfid TEXT NOT NULL,
     agent TEXT NOT NULL,
     status TEXT NOT NULL CHECK (status IN ('active', 'paused', 'terminated')),
-    updated_at INTEGER NOT NULL
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (dfid, agent)
   );
 
   CREATE TABLE constraints (

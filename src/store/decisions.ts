@@ -39,7 +39,7 @@ export class Decisions {
   private readonly finishStmt;
   private readonly pendingStmt;
   private readonly resolveStmt;
-  private readonly flowAgentStmt;
+  private readonly flowCallsStmt;
 
   constructor(db: Db) {
     this.insertStmt = db.prepare(
@@ -50,7 +50,9 @@ export class Decisions {
     this.finishStmt = db.prepare(
       'UPDATE decisions SET status = @status, idempotency_key = @idempotency_key, outcome = @outcome, policies = @policies, intent = @intent, facts = @facts, facts_hash = @facts_hash, expires_at = @expires_at WHERE id = @id',
     );
-    this.flowAgentStmt = db.prepare<[string], { agent: string }>('SELECT agent FROM decisions WHERE dfid = ? LIMIT 1');
+    this.flowCallsStmt = db.prepare<{ dfid: string; agent: string }, { one: number }>(
+      "SELECT 1 AS one FROM decisions WHERE dfid = @dfid AND (@agent = '*' OR agent = @agent) LIMIT 1",
+    );
     this.pendingStmt = db.prepare<[], Row>("SELECT * FROM decisions WHERE status = 'pending' ORDER BY created_at, id");
     this.resolveStmt = db.prepare(
       `UPDATE decisions SET status = @status, resolved_at = @resolved_at, resolved_by = @resolved_by,
@@ -87,9 +89,9 @@ export class Decisions {
     });
   }
 
-  /** The agent a flow (dfid) belongs to, or null if no decision carries it. */
-  agentOfFlow(dfid: string): string | null {
-    return this.flowAgentStmt.get(dfid)?.agent ?? null;
+  /** Whether `agent` (or any agent, '*') has made calls in flow `dfid`. */
+  flowHasCalls(dfid: string, agent: string): boolean {
+    return this.flowCallsStmt.get({ dfid, agent }) !== undefined;
   }
 
   pending(): DecisionRecord[] {

@@ -22,7 +22,6 @@ export const LEDGER_EVENT_TYPES = [
   'AgentResumed',
   'CircuitStateChanged',
   'MemoryRead',
-  'MonitorBreached',
 ] as const satisfies readonly EventType[];
 
 const HASH = /^[0-9a-f]{64}$/;

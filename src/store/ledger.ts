@@ -24,8 +24,7 @@ export type EventType =
   | 'AgentSuspended'
   | 'AgentResumed'
   | 'CircuitStateChanged'
-  | 'MemoryRead'
-  | 'MonitorBreached';
+  | 'MemoryRead';
 
 export interface NewEvent {
   dfid: string;

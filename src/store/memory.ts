@@ -29,13 +29,14 @@ export class Memory {
   constructor(private readonly db: Db) {
     this.getStmt = db.prepare<[string, string], Row>('SELECT * FROM memory WHERE scope = ? AND key = ?');
     this.listStmt = db.prepare<[string, number], Row>('SELECT * FROM memory WHERE scope = ? ORDER BY key LIMIT ?');
-    // A seed only creates a record or moves it to a newer seeded value; it never rewinds a version.
+    // A seed creates a record, or moves a still-seeded record to a newer seeded
+    // value (a new version); it never overwrites what an agent wrote since.
     this.seedStmt = db.prepare(
       `INSERT INTO memory (scope, key, version, value, sensitivity, provenance, created_at, updated_at)
        VALUES (@scope, @key, 1, @value, @sensitivity, 'human:workspace-seed', @at, @at)
        ON CONFLICT (scope, key) DO UPDATE SET value = @value, sensitivity = @sensitivity,
          version = memory.version + 1, updated_at = @at, provenance = 'human:workspace-seed'
-       WHERE memory.value <> @value OR memory.sensitivity <> @sensitivity`,
+       WHERE memory.provenance = 'human:workspace-seed' AND (memory.value <> @value OR memory.sensitivity <> @sensitivity)`,
     );
     this.insertStmt = db.prepare(
       `INSERT INTO memory (scope, key, version, value, sensitivity, provenance, created_at, updated_at)

@@ -22,6 +22,8 @@ export class Monitors {
   private readonly setStateStmt;
   private readonly bumpExecutedStmt;
   private readonly executedStmt;
+  private readonly resetSamplesStmt;
+  private readonly resetStateStmt;
 
   constructor(db: Db) {
     this.addStmt = db.prepare('INSERT INTO monitor_samples (agent, monitor, at, value) VALUES (?, ?, ?, ?)');
@@ -44,6 +46,8 @@ export class Monitors {
     this.bumpExecutedStmt = db.prepare<[string], { executed: number }>(
       'INSERT INTO steward_counts (agent, executed) VALUES (?, 1) ON CONFLICT (agent) DO UPDATE SET executed = executed + 1 RETURNING executed',
     );
+    this.resetSamplesStmt = db.prepare('DELETE FROM monitor_samples WHERE agent = ?');
+    this.resetStateStmt = db.prepare('DELETE FROM monitor_state WHERE agent = ?');
     this.executedStmt = db.prepare<[string], { executed: number }>('SELECT executed FROM steward_counts WHERE agent = ?');
   }
 
@@ -71,6 +75,12 @@ export class Monitors {
 
   setConsecutive(agent: string, monitor: string, firstAt: number, consecutive: number): void {
     this.setStateStmt.run({ agent, monitor, first_at: firstAt, consecutive });
+  }
+
+  /** Starts the agent's monitor windows afresh (an operator lifted its suspension). */
+  reset(agent: string): void {
+    this.resetSamplesStmt.run(agent);
+    this.resetStateStmt.run(agent);
   }
 
   /** Executed calls of the agent so far (for every-N steward gates). */

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { Contract } from '../../config/contract-schema.js';
+import { hashOf } from '../../core/canonical.js';
 import { SENSITIVITY_ORDER, type Sensitivity } from '../../core/types.js';
 import type { Memory } from '../../store/memory.js';
 import { toCapability, type Capability, type CapabilityDefinition } from '../manifest.js';
@@ -17,7 +18,7 @@ const Input = z
   })
   .strict();
 
-const Output = z.object({ scope: z.string(), key: z.string(), version: z.number().int() });
+const Output = z.object({ scope: z.string(), key: z.string(), version: z.number().int(), value_hash: z.string() });
 
 /**
  * The one way an agent writes memory: a governed, built-in capability with
@@ -36,6 +37,8 @@ export function memoryWriteCapability(memory: Memory | null, contracts: Map<stri
     input: Input,
     output: Output,
     limits: { deadlineMs: 2000, maxOutputBytes: 512 },
+    // The output holds no content (scope, key, version, the value's hash), so the ledger keeps it whole.
+    audit: { recordOutput: true },
     facts: (params, ctx) => {
       if (!memory) throw new Error('memory store unavailable');
       const grant = scopeGrant(ctx.agent, String(params['scope']));
@@ -71,7 +74,7 @@ export function memoryWriteCapability(memory: Memory | null, contracts: Map<stri
       const provenance = `agent:${ctx.agent}${params['model'] ? `;model:${String(params['model'])}` : ''}`;
       const version = memory.write({ scope, key, value: params['value'], sensitivity: params['sensitivity'] as Sensitivity, provenance, expected: Number(params['expected_version']), at: ctx.now });
       if (version === null) throw new Error('version moved');
-      return { scope, key, version };
+      return { scope, key, version, value_hash: hashOf(params['value'] ?? null) };
     },
   };
   return toCapability(def, '(built-in)');

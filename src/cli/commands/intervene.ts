@@ -17,7 +17,7 @@ export interface InterveneOptions {
 /** Operator interventions from the command line; the operator's name is recorded. */
 export async function interveneCommand(act: InterventionAct, opts: InterveneOptions): Promise<number> {
   const operator = operatorName(opts.as);
-  if ((opts.agent === undefined) === (opts.dfid === undefined)) throw new UsageError('name exactly one target: --agent <id> or --dfid <dfid>');
+  if (opts.agent === undefined && opts.dfid === undefined) throw new UsageError('name a target: --agent <id>, --dfid <dfid>, or both (one agent\'s calls in that flow)');
   const minutes = opts.minutes !== undefined ? Number(opts.minutes) : undefined;
   if (minutes !== undefined && !(Number.isInteger(minutes) && minutes > 0)) throw new UsageError('--minutes must be a positive integer');
   if (act === 'constrain' && (!opts.capability || !opts.field || opts.max === undefined || !Number.isFinite(Number(opts.max)))) {
@@ -27,7 +27,8 @@ export async function interveneCommand(act: InterventionAct, opts: InterveneOpti
   return withRuntime(opts.workspace, undefined, async ({ kernel }) => {
     const outcome = await intervene(kernel, { kind: 'operator', id: operator }, {
       act,
-      target: opts.agent !== undefined ? { agent: opts.agent } : { dfid: opts.dfid as string },
+      // --dfid alone concerns every agent's calls in that flow; with --agent, only that agent's.
+      target: opts.dfid !== undefined ? { dfid: opts.dfid, agent: opts.agent ?? '*' } : { agent: opts.agent as string },
       reason: opts.reason ?? `${act} by operator`,
       constrain: act === 'constrain' ? { capability: opts.capability as string, field: opts.field as string, max: Number(opts.max), minutes } : undefined,
       redirect: act === 'redirect' ? { note: opts.note as string, minutes } : undefined,
