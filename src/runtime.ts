@@ -1,3 +1,4 @@
+import { MEMORY_WRITE_ID, memoryWriteCapability } from './capabilities/builtin/memory-write.js';
 import { requireWorkspace, type Workspace } from './config/load-workspace.js';
 import type { Logger } from './core/log.js';
 import { systemWorld, type World } from './core/world.js';
@@ -18,8 +19,10 @@ export async function openRuntime(dir: string, logger: Logger | ((configLevel: s
   const store = openStore(workspace.storePath, world);
   try {
     const seeds = workspace.memorySeeds.flatMap((s) => s.records.map((r) => ({ scope: s.scope, key: r.key, sensitivity: r.sensitivity, value: r.value })));
-    store.memory.seed(seeds, world.now());
+    const packs = workspace.memorySeeds.flatMap((s) => Object.entries(s.packs).map(([pack, keys]) => ({ scope: s.scope, pack, keys })));
+    store.memory.seed(seeds, packs, world.now());
     store.idempotency.purgeExpired(world.now());
+    workspace.capabilities.set(MEMORY_WRITE_ID, memoryWriteCapability(store.memory, workspace.contracts));
     const kernel = new Kernel({ workspace, store, world, log });
     return { workspace, store, kernel, close: () => store.close() };
   } catch (err) {

@@ -6,6 +6,8 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { renderSchemas } from '../scripts/write-schemas.js';
 import { REASON_CODES, REASONS } from '../src/core/reasons.js';
+import { InterveneArgsSchema } from '../src/mcp/tools.js';
+import { LEDGER_EVENT_TYPES } from '../src/store/ledger-schema.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const README = readFileSync(join(ROOT, 'README.md'), 'utf8');
@@ -19,6 +21,11 @@ describe('README', () => {
 
   it('names every published schema file', () => {
     for (const name of Object.keys(renderSchemas())) expect(README).toContain(`\`${name}\``);
+  });
+
+  it('names every ledger event type and every intervene act', () => {
+    for (const type of LEDGER_EVENT_TYPES) expect(README, type).toContain(`\`${type}\``);
+    for (const act of InterveneArgsSchema.shape.action.options) expect(README, act).toContain(`\`${act}\``);
   });
 
   it('links only to files that exist', () => {

@@ -43,7 +43,8 @@ describe('mandate init + validate', () => {
     const r = await runCli(['validate', '-w', ws]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/is valid: 3 contracts, 4 capabilities/);
+    // 4 template capabilities plus the built-in memory.write.
+    expect(r.stdout).toMatch(/is valid: 3 contracts, 5 capabilities/);
     const json = await runCli(['validate', '--json', '-w', ws]);
     expect(json.code).toBe(0);
     expect(JSON.parse(json.stdout)).toEqual({ ok: true, problems: [] });

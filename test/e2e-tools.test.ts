@@ -69,14 +69,14 @@ describe('tools over stdio', () => {
     }
   });
 
-  it('granted capabilities appear as their own tools: payments_transfer for alice, not for scribe', async () => {
+  it('granted capabilities appear as their own tools: payments_transfer for alice, not for scribe (scribe gets the built-in memory_write)', async () => {
     expect(readFileSync(join(ws, 'mandate.yaml'), 'utf8')).toMatch(/^\s+expose_capabilities: true/m);
     const aliceTools = (await alice.client.listTools()).tools;
     const scribeTools = (await scribe.client.listTools()).tools;
     const aliceNames = aliceTools.map((t) => t.name);
     const scribeNames = scribeTools.map((t) => t.name);
     expect(aliceNames.sort()).toEqual([...FIXED, 'payments_get_balance', 'payments_transfer'].sort());
-    expect(scribeNames.sort()).toEqual([...FIXED, 'files_delete', 'files_write'].sort());
+    expect(scribeNames.sort()).toEqual([...FIXED, 'files_delete', 'files_write', 'memory_write'].sort());
     expect(scribeNames).not.toContain('payments_transfer');
 
     const pt = aliceTools.find((t) => t.name === 'payments_transfer');
@@ -115,13 +115,13 @@ describe('tools over stdio', () => {
     expect(JSON.parse(text)).toEqual(sc);
   });
 
-  it('list_capabilities for scribe shows only files.*', async () => {
+  it('list_capabilities for scribe shows only files.* and the built-in memory.write its contract grants', async () => {
     const { result } = await scribe.call('list_capabilities', {});
     const sc = result.structuredContent as { agent: string; capabilities: ListedCapability[] };
     expect(sc.agent).toBe('scribe');
     expect(sc.capabilities.length).toBeGreaterThan(0);
-    for (const c of sc.capabilities) expect(c.id).toMatch(/^files\./);
-    expect(sc.capabilities.map((c) => c.id).sort()).toEqual(['files.delete', 'files.write']);
+    for (const c of sc.capabilities) expect(c.id).toMatch(/^(files\.|memory\.write$)/);
+    expect(sc.capabilities.map((c) => c.id).sort()).toEqual(['files.delete', 'files.write', 'memory.write']);
     for (const c of sc.capabilities) {
       expect(c.input_schema.type).toBe('object');
       expect(c.output_schema.type).toBe('object');

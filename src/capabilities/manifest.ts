@@ -16,6 +16,8 @@ export type Values = Record<string, unknown>;
 export interface Invariant {
   id: string;
   message: string;
+  /** STATE_DRIFT for a check that the state is still what the agent saw; INVARIANT_VIOLATED by default. */
+  code?: 'INVARIANT_VIOLATED' | 'STATE_DRIFT';
   check(input: { params: Values; facts: Facts; values: Values }): boolean;
 }
 
@@ -65,6 +67,7 @@ export const CapabilityDefinitionSchema = z.object({
       z.object({
         id: z.string().regex(/^[a-z][a-z0-9_]*$/),
         message: z.string().min(1),
+        code: z.enum(['INVARIANT_VIOLATED', 'STATE_DRIFT']).optional(),
         check: z.custom<(...a: unknown[]) => unknown>((v) => typeof v === 'function', 'a function'),
       }),
     )

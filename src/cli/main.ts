@@ -3,7 +3,8 @@ import { Argument, Command, CommanderError, Option } from 'commander';
 import { SERVER_INFO } from '../mcp/server.js';
 import { approvalsApprove, approvalsDeny, approvalsList, approvalsShow } from './commands/approvals.js';
 import { initWorkspace } from './commands/init.js';
-import { interveneCommand } from './commands/intervene.js';
+import { interveneCommand, interventionsList, type InterveneOptions } from './commands/intervene.js';
+import type { InterventionAct } from '../kernel/interventions.js';
 import { ledgerExport, ledgerTail, ledgerVerify } from './commands/ledger.js';
 import { serve } from './commands/serve.js';
 import { validateCommand } from './commands/validate.js';
@@ -103,13 +104,26 @@ approvals
 
 program
   .command('intervene')
-  .description('pause, resume or terminate an agent as an operator')
-  .addArgument(new Argument('<act>', 'pause | resume | terminate').choices(['pause', 'resume', 'terminate']))
-  .requiredOption('--agent <id>', 'the agent to act on')
+  .description('act on an agent or a flow as an operator: pause, resume, terminate, constrain or redirect')
+  .addArgument(new Argument('<act>', 'pause | resume | terminate | constrain | redirect').choices(['pause', 'resume', 'terminate', 'constrain', 'redirect']))
+  .option('--agent <id>', 'the agent to act on')
+  .option('--dfid <dfid>', "a flow to act on (pause, resume, terminate): every agent's calls in it, or with --agent that agent's")
+  .option('--capability <id>', 'constrain: the capability whose limit to tighten')
+  .option('--field <name>', 'constrain: the limited field, e.g. amount_minor')
+  .option('--max <n>', 'constrain: the new cap (never above the contract)')
+  .option('--note <text>', 'redirect: the note the agent receives on its next call')
+  .option('--minutes <n>', 'constrain/redirect: how long it lasts (default 60)')
   .option('--reason <text>', 'why (recorded as a hash)')
   .addOption(operatorOption())
   .addOption(workspaceOption())
-  .action(run((act: 'pause' | 'resume' | 'terminate', opts: { workspace?: string; agent: string; as?: string; reason?: string }) => interveneCommand(act, opts)));
+  .action(run((act: InterventionAct, opts: InterveneOptions) => interveneCommand(act, opts)));
+
+program
+  .command('interventions')
+  .description('list interventions, newest first, with their lifecycle state')
+  .option('--json', 'JSON output')
+  .addOption(workspaceOption())
+  .action(run((opts: { workspace?: string; json?: boolean }) => interventionsList(opts)));
 
 try {
   await program.parseAsync(process.argv);

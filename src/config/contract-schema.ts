@@ -3,7 +3,7 @@ import { z } from 'zod';
 const ID = /^[a-z][a-z0-9_-]{0,63}$/;
 const CAPABILITY_ID = /^[a-z][a-z0-9_-]*(\.[a-z][a-z0-9_-]*)+$/;
 const WINDOW = /^[1-9][0-9]*(m|h|d)$/;
-const FIELD = /^[a-z_][a-z0-9_]*$/i;
+const FIELD = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 const BudgetSchema = z
   .object({
@@ -35,6 +35,47 @@ const GrantSchema = z
   })
   .strict();
 
+const MonitorSchema = z
+  .object({
+    id: z.string().regex(/^[a-z][a-z0-9_-]{0,63}$/),
+    capability: z.string().regex(CAPABILITY_ID).optional().describe('Only outcomes of this capability (default: all).'),
+    over: z
+      .union([
+        z.object({ last: z.number().int().positive().max(10_000) }).strict(),
+        z.object({ window: z.string().regex(WINDOW, 'a window such as 15m, 1h or 1d') }).strict(),
+      ])
+      .describe('The rolling window: the last N executed outcomes, or a time window.'),
+    metric: z
+      .union([
+        z.object({ avg: z.string().regex(FIELD) }).strict(),
+        z.object({ sum: z.string().regex(FIELD) }).strict(),
+        z.object({ max: z.string().regex(FIELD) }).strict(),
+        z
+          .object({
+            rate: z.union([
+              z.object({ outcome: z.enum(['failed', 'succeeded']) }).strict(),
+              z.object({ field: z.string().regex(FIELD), gt: z.number().optional(), lt: z.number().optional(), eq: z.union([z.string(), z.number(), z.boolean()]).optional() }).strict(),
+            ]),
+          })
+          .strict(),
+      ])
+      .describe('What to compute over the window: avg, sum or max of a field, or the rate (0..1) of a predicate.'),
+    threshold: z.number().describe('The monitor breaches when the metric is strictly greater than this.'),
+    consecutive: z.number().int().positive().max(1_000).default(1).describe('Breaches in a row needed to suspend.'),
+  })
+  .strict();
+
+const StewardSchema = z
+  .object({
+    every_n_calls: z.number().int().min(2).max(1_000_000).optional().describe('Force escalation of every Nth executed call.'),
+    cumulative: z
+      .array(z.object({ window: z.string().regex(WINDOW), sum: z.string().regex(FIELD), max: z.number().nonnegative() }).strict())
+      .optional()
+      .describe('Escalate (instead of running) once the cumulative sum in the window would pass max.'),
+    side_effects: z.array(z.enum(['read', 'write', 'destructive'])).optional().describe('Escalate every call of these side-effect classes.'),
+  })
+  .strict();
+
 const EscalationRuleSchema = z
   .object({
     capability: z.string().regex(CAPABILITY_ID),
@@ -58,6 +99,7 @@ export const ContractSchema = z
           .object({
             scope: z.string().regex(ID),
             max_sensitivity: z.enum(['standard', 'elevated', 'restricted']),
+            write: z.boolean().default(false).describe('May write this scope through memory.write (up to max_sensitivity).'),
           })
           .strict(),
       )
@@ -66,9 +108,19 @@ export const ContractSchema = z
       .object({
         expiry_minutes: z.number().int().positive().max(7 * 24 * 60).optional(),
         rules: z.array(EscalationRuleSchema).default([]),
+        client_approval: z
+          .boolean()
+          .default(false)
+          .describe('Let the human in the MCP client approve through elicitation (off: a program can answer an elicitation).'),
       })
       .strict()
-      .default({ rules: [] }),
+      .default({ rules: [], client_approval: false }),
+    stewards: StewardSchema.default({}).describe('Steward gates: conditions that force a human decision.'),
+    monitors: z.array(MonitorSchema).default([]).describe('Drift monitors: a breach suspends the agent until an operator resumes it.'),
+    approves: z
+      .array(z.string().regex(ID))
+      .default([])
+      .describe('Agents whose escalations this supervisor may approve or deny (never its own).'),
     supervises: z.array(z.string().regex(ID)).default([]).describe('Agents a supervisor may pause or terminate.'),
   })
   .strict();
@@ -76,6 +128,7 @@ export const ContractSchema = z
 export type Contract = z.infer<typeof ContractSchema>;
 export type Grant = Contract['grants'][number];
 export type Budget = NonNullable<Grant['limits']['budgets']>[number];
+export type Monitor = Contract['monitors'][number];
 
 /** Parses '15m', '1h', '1d' into milliseconds. */
 export function windowMs(window: string): number {

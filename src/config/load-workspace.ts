@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
+import { MEMORY_WRITE_ID, memoryWriteCapability } from '../capabilities/builtin/memory-write.js';
 import { loadCapabilities } from '../capabilities/load.js';
 import type { Capability } from '../capabilities/manifest.js';
 import { compilePolicySet, type CompiledPolicySet } from '../policy/compile.js';
@@ -62,8 +63,11 @@ export async function loadWorkspace(dirArg: string): Promise<LoadResult> {
   const rel = (p: string) => relative(dir, p);
 
   const capabilities = await loadCapabilities(join(dir, config.paths.capabilities), dir, problems);
+  if (capabilities.has(MEMORY_WRITE_ID)) problems.push({ file: capabilities.get(MEMORY_WRITE_ID)?.source ?? '', path: 'id', message: `\`${MEMORY_WRITE_ID}\` is built in`, hint: 'choose another id' });
 
   const contracts = new Map<string, Contract>();
+  // Built-in capabilities: listed for validation here; the runtime binds them to the store.
+  capabilities.set(MEMORY_WRITE_ID, memoryWriteCapability(null, contracts));
   const contractsDir = join(dir, config.paths.contracts);
   const contractFiles = listFiles(contractsDir, /\.ya?ml$/);
   if (!contractFiles.length) problems.push({ file: config.paths.contracts, path: '(folder)', message: 'no contracts found', hint: 'add one <agent>.yaml per agent' });
@@ -87,10 +91,14 @@ export async function loadWorkspace(dirArg: string): Promise<LoadResult> {
     checkContractRefs(c, file, capabilities, problems);
   }
   for (const [agent, c] of contracts) {
-    c.supervises.forEach((target, i) => {
-      if (!contracts.has(target)) problems.push({ file: contractSource.get(agent) as string, path: `supervises.${i}`, message: `unknown agent \`${target}\``, hint: 'name an agent that has a contract' });
-      if (c.role !== 'supervisor') problems.push({ file: contractSource.get(agent) as string, path: 'role', message: 'only a supervisor may list agents under supervises', hint: 'set role: supervisor or empty supervises' });
-    });
+    const file = contractSource.get(agent) as string;
+    for (const field of ['supervises', 'approves'] as const) {
+      c[field].forEach((target, i) => {
+        if (!contracts.has(target)) problems.push({ file, path: `${field}.${i}`, message: `unknown agent \`${target}\``, hint: 'name an agent that has a contract' });
+        if (target === agent) problems.push({ file, path: `${field}.${i}`, message: `an agent cannot be listed under its own ${field}`, hint: 'only another agent or an operator may act on it' });
+      });
+      if (c[field].length && c.role !== 'supervisor') problems.push({ file, path: 'role', message: `only a supervisor may list agents under ${field}`, hint: `set role: supervisor or empty ${field}` });
+    }
   }
 
   const policiesDir = join(dir, config.paths.policies);
@@ -132,6 +140,14 @@ function checkContractRefs(c: Contract, file: string, capabilities: Map<string, 
     }
     if (granted.has(g.capability)) problems.push({ file, path: `grants.${i}`, message: `capability \`${g.capability}\` granted twice`, hint: 'merge the two grants' });
     granted.add(g.capability);
+  });
+  c.monitors.forEach((m, i) => {
+    if (m.capability && !granted.has(m.capability)) problems.push({ file, path: `monitors.${i}.capability`, message: `\`${m.capability}\` is not granted by this contract`, hint: 'monitor a granted capability, or omit capability to watch all' });
+  });
+  const ids = new Set<string>();
+  c.monitors.forEach((m, i) => {
+    if (ids.has(m.id)) problems.push({ file, path: `monitors.${i}.id`, message: `monitor id \`${m.id}\` is used twice`, hint: 'give each monitor a unique id' });
+    ids.add(m.id);
   });
   c.escalation.rules.forEach((r, i) => {
     if (!granted.has(r.capability)) problems.push({ file, path: `escalation.rules.${i}.capability`, message: `\`${r.capability}\` is not granted by this contract`, hint: 'escalation rules apply to granted capabilities only' });

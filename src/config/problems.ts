@@ -9,12 +9,22 @@ export interface Problem {
 }
 
 export function zodProblems(file: string, error: z.ZodError, hint: string): Problem[] {
-  return error.issues.map((issue) => ({
-    file,
-    path: issue.path.length ? issue.path.map(String).join('.') : '(root)',
-    message: issue.message,
-    hint,
-  }));
+  return error.issues.flatMap((issue) => {
+    const at = issue.path.map(String);
+    // An unknown key is reported at its own path, one problem per key.
+    if (issue.code === 'unrecognized_keys') {
+      return issue.keys.map((key) => ({ file, path: [...at, key].join('.'), message: `unknown key \`${key}\``, hint: 'remove it or fix its spelling' }));
+    }
+    return [{ file, path: at.length ? at.join('.') : '(root)', message: issue.message, hint }];
+  });
+}
+
+/** `line L, column C` of a character offset in a text. */
+export function lineColumn(text: string, offset: number): string {
+  const before = text.slice(0, Math.max(0, offset));
+  const line = before.split('\n').length;
+  const column = offset - before.lastIndexOf('\n');
+  return `line ${line}, column ${column}`;
 }
 
 export class ConfigError extends Error {

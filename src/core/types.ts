@@ -28,6 +28,8 @@ export interface GovernedCall {
   /** Idempotency key from `_meta`, used when the intent carries none. */
   metaIdempotencyKey?: string | undefined;
   signal?: AbortSignal | undefined;
+  /** Problems the transport found in its own tool arguments; the kernel records and refuses them. */
+  argumentIssues?: { path: string; message: string }[] | undefined;
 }
 
 export interface Receipt {
@@ -58,6 +60,8 @@ export interface Outcome {
   receipt: Receipt | null;
   /** Set on a repeat: the decision whose recorded outcome this is. */
   replay_of?: string | undefined;
+  /** An operator's redirect note, delivered once on the agent's next call. */
+  operator_note?: string | undefined;
 }
 
 export type DecisionStatus =

@@ -46,4 +46,5 @@ export const OutcomeSchema = z.object({
   policies: z.array(z.string()),
   receipt: z.object({ seq: z.number().int(), hash: z.string() }).nullable(),
   replay_of: z.string().optional(),
+  operator_note: z.string().optional(),
 });

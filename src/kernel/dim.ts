@@ -81,9 +81,18 @@ export function validateIntent(input: DimInput): DimResult {
     } catch {
       holds = false; // an invariant that cannot be evaluated does not hold
     }
-    if (!holds) details.push({ code: 'INVARIANT_VIOLATED', message: inv.message, invariant: inv.id });
+    if (!holds) details.push({ code: inv.code ?? 'INVARIANT_VIOLATED', message: inv.message, invariant: inv.id });
   }
   return details.length ? fail(details, grant) : { ok: true, grant, params, facts, values };
+}
+
+/**
+ * The limits and budgets part of DIM alone, for resuming an approved
+ * escalation: the contract (as constrained now) and the usage since the
+ * escalation still bind the approved request.
+ */
+export function recheckLimits(grant: Grant, values: Values, usage: UsageSnapshot): ReasonDetail[] {
+  return [...checkLimits(grant, values), ...checkBudgets(grant, values, usage)];
 }
 
 function fail(details: ReasonDetail[], grant?: Grant): DimResult {

@@ -3,7 +3,15 @@ import type { ReasonCode } from '../core/reasons.js';
 
 export type RunResult =
   | { ok: true; output: unknown; bytes: number }
-  | { ok: false; code: Extract<ReasonCode, 'DEADLINE_EXCEEDED' | 'OUTPUT_TOO_LARGE' | 'OUTPUT_INVALID' | 'HANDLER_FAILED'>; message: string };
+  | { ok: false; code: Extract<ReasonCode, 'DEADLINE_EXCEEDED' | 'OUTPUT_TOO_LARGE' | 'OUTPUT_INVALID' | 'HANDLER_FAILED' | 'ABORTED_BY_INTERVENTION'>; message: string };
+
+/** The abort reason used when a termination stops a running handler. */
+export class InterventionAbort extends Error {
+  constructor(readonly interventionId: string) {
+    super('terminated by intervention');
+    this.name = 'InterventionAbort';
+  }
+}
 
 export interface RunLimits {
   deadlineMs: number;
@@ -24,7 +32,25 @@ export async function runBounded(
   callerSignal?: AbortSignal,
 ): Promise<RunResult> {
   const controller = new AbortController();
-  const onCallerAbort = () => controller.abort(new Error('caller aborted'));
+  let interrupted: RunResult | undefined;
+  let interrupt: (r: RunResult) => void = () => undefined;
+  const interruption = new Promise<RunResult>((resolve) => {
+    interrupt = resolve;
+  });
+  // A termination ends the call at once, like a deadline; the caller's own cancel too.
+  const onCallerAbort = () => {
+    const reason: unknown = callerSignal?.reason;
+    interrupted =
+      reason instanceof InterventionAbort
+        ? { ok: false, code: 'ABORTED_BY_INTERVENTION', message: `aborted by intervention ${reason.interventionId}` }
+        : { ok: false, code: 'DEADLINE_EXCEEDED', message: 'the caller cancelled the request' };
+    controller.abort(reason);
+    interrupt(interrupted);
+  };
+  if (callerSignal?.aborted) {
+    onCallerAbort(); // never start a handler whose call is already cancelled
+    return interrupted as RunResult;
+  }
   callerSignal?.addEventListener('abort', onCallerAbort, { once: true });
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<RunResult>((resolve) => {
@@ -36,15 +62,15 @@ export async function runBounded(
   const run = (async (): Promise<RunResult> => {
     try {
       const output = await capability.def.handler(params, { ...ctx, signal: controller.signal, facts });
-      if (controller.signal.aborted) return { ok: false, code: 'DEADLINE_EXCEEDED', message: 'handler finished after it was aborted' };
+      if (controller.signal.aborted) return interrupted ?? { ok: false, code: 'DEADLINE_EXCEEDED', message: 'handler finished after it was aborted' };
       return checkOutput(capability, output, limits.maxOutputBytes);
     } catch (err) {
-      if (controller.signal.aborted) return { ok: false, code: 'DEADLINE_EXCEEDED', message: 'handler aborted' };
+      if (controller.signal.aborted) return interrupted ?? { ok: false, code: 'DEADLINE_EXCEEDED', message: 'handler aborted' };
       return { ok: false, code: 'HANDLER_FAILED', message: `handler threw ${(err as Error)?.name ?? 'a non-error'}` };
     }
   })();
   try {
-    return await Promise.race([run, deadline]);
+    return await Promise.race([run, deadline, interruption]);
   } finally {
     clearTimeout(timer);
     callerSignal?.removeEventListener('abort', onCallerAbort);

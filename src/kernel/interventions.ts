@@ -1,81 +1,269 @@
 import { hashOf } from '../core/canonical.js';
 import type { Outcome, ReasonDetail } from '../core/types.js';
+import type { AgentStatus, FlowStatus } from '../store/agents.js';
 import { resolveDfid } from './dfid.js';
-import type { Kernel } from './kernel.js';
+import { KernelError, type Kernel } from './kernel.js';
+import { statusCode } from './status.js';
 
-export type InterventionAct = 'pause' | 'resume' | 'terminate';
+export type InterventionAct = 'pause' | 'resume' | 'terminate' | 'constrain' | 'redirect' | 'approve' | 'deny';
 
-/** Who is acting: an agent (through MCP, as its credential names it) or a human operator (CLI, console). */
+/** Who is acting: an agent (as its credential or launch names it) or a human operator. */
 export type Principal = { kind: 'agent'; id: string } | { kind: 'operator'; id: string };
 
+export interface InterventionRequest {
+  act: InterventionAct;
+  /**
+   * An agent; one agent's calls in a flow (`agent` defaults to the calling
+   * agent; an operator may give '*' or omit it for every agent's calls); or
+   * an escalated decision (approve, deny).
+   */
+  target: { agent: string } | { dfid: string; agent?: string | undefined } | { decision_id: string };
+  reason: string;
+  constrain?: { capability: string; field: string; max: number; minutes?: number | undefined } | undefined;
+  redirect?: { note: string; minutes?: number | undefined } | undefined;
+}
+
+const DEFAULT_MINUTES = 60;
+const MAX_MINUTES = 7 * 24 * 60;
+
+interface PrincipalContract {
+  role: string;
+  supervises: string[];
+  approves: string[];
+}
+
 /**
- * Role rules, pure: an operator may do anything; a supervisor may pause,
- * resume or terminate the agents it supervises; any agent may pause itself;
- * no agent may resume itself or lift a termination.
+ * Who may do what, pure. An operator may do anything. Any agent may pause
+ * itself or its own flows and tighten its own limits. A supervisor may act on
+ * the agents it supervises (and their flows), and approve or deny the
+ * escalations of the agents it `approves`. No agent resumes itself, approves
+ * its own escalation, or lifts a termination or a drift suspension.
  */
 export function interventionAllowed(
   principal: Principal,
   act: InterventionAct,
-  target: string,
-  principalContract: { role: string; supervises: string[] } | undefined,
-  targetStatus: string,
+  targetAgent: string,
+  principalContract: PrincipalContract | undefined,
+  targetStatus: AgentStatus | 'flow',
+  flowStatus: FlowStatus = 'active',
 ): { ok: true } | { ok: false; message: string } {
   if (principal.kind === 'operator') return { ok: true };
   if (!principalContract) return { ok: false, message: 'caller has no contract' };
-  const self = principal.id === target;
-  if (self && act === 'pause') return { ok: true };
-  if (self) return { ok: false, message: `an agent can never ${act} itself` };
-  if (principalContract.role !== 'supervisor' || !principalContract.supervises.includes(target)) {
-    return { ok: false, message: `\`${principal.id}\` does not supervise \`${target}\`` };
+  const self = principal.id === targetAgent;
+  if (act === 'approve' || act === 'deny') {
+    if (self) return { ok: false, message: 'an agent can never decide its own escalation' };
+    if (principalContract.role !== 'supervisor' || !principalContract.approves.includes(targetAgent)) {
+      return { ok: false, message: `\`${principal.id}\` may not decide escalations of \`${targetAgent}\`` };
+    }
+    return { ok: true };
   }
-  if (act === 'resume' && targetStatus === 'terminated') return { ok: false, message: 'only an operator can lift a termination' };
+  // A termination or a drift suspension is lifted by an operator only; no act
+  // of an agent may move such a target (not even to paused, to resume it next).
+  const locked = targetStatus === 'flow' ? flowStatus === 'terminated' : targetStatus === 'terminated' || targetStatus === 'suspended';
+  if (locked) {
+    const what = targetStatus === 'suspended' ? 'drift suspension' : 'termination';
+    return { ok: false, message: `only an operator can act on an agent or flow under a ${what}` };
+  }
+  if (self) {
+    if (act === 'pause' || act === 'constrain' || (act === 'terminate' && targetStatus === 'flow')) return { ok: true };
+    return { ok: false, message: `an agent can never ${act} itself` };
+  }
+  if (principalContract.role !== 'supervisor' || !principalContract.supervises.includes(targetAgent)) {
+    return { ok: false, message: `\`${principal.id}\` does not supervise \`${targetAgent}\`` };
+  }
   return { ok: true };
 }
 
-/** Issues and applies an intervention, recording both steps (or the refusal) in the ledger. */
-export function intervene(
-  kernel: Kernel,
-  principal: Principal,
-  act: InterventionAct,
-  target: string,
-  reason: string,
-  traceparent?: string,
-): Outcome {
+/**
+ * Issues an intervention and takes it through its lifecycle:
+ * pending → acknowledged → applied, or rejected. Every step is a ledger
+ * event; constraints and notes expire (→ expired) at their deadline.
+ */
+export async function intervene(kernel: Kernel, principal: Principal, req: InterventionRequest, traceparent?: string): Promise<Outcome> {
   const { store, world, log } = kernel.deps;
   const { dfid } = resolveDfid(traceparent, world);
   const id = world.newId();
   const issuer = principal.kind === 'agent' ? principal.id : `operator:${principal.id}`;
   const role = principal.kind === 'operator' ? 'operator' : (kernel.contractOf(principal.id)?.role ?? 'unknown');
-  const base = { dfid, decision_id: id, capability: null, idempotency_key: null, policies: [] as string[] };
   const flowLog = log.child({ dfid, agent: issuer });
+  const now = world.now();
+  const reasonHash = hashOf(req.reason);
+  const target = 'dfid' in req.target ? req.target.dfid : 'agent' in req.target ? req.target.agent : req.target.decision_id;
+  const targetKind = 'dfid' in req.target ? 'flow' : 'decision_id' in req.target ? 'decision' : 'agent';
+  const base = { dfid, decision_id: id, capability: null, idempotency_key: null, policies: [] as string[] };
 
-  const deny = (details: ReasonDetail[]): Outcome => {
+  // Which agent the act concerns: the agent itself, the flow's agent, or the escalation's agent.
+  const targetAgent =
+    'dfid' in req.target
+      ? (req.target.agent ?? (principal.kind === 'agent' ? principal.id : '*'))
+      : 'agent' in req.target
+        ? req.target.agent
+        : (store.decisions.get(req.target.decision_id)?.agent ?? null);
+  const minutes = req.constrain?.minutes ?? req.redirect?.minutes ?? DEFAULT_MINUTES;
+  const expiresAt = req.act === 'constrain' || req.act === 'redirect' ? now + Math.min(Math.max(minutes, 1), MAX_MINUTES) * 60_000 : null;
+
+  store.ledger.append(
+    { dfid, agent: issuer, type: 'InterventionIssued', decision_id: id, data: { act: req.act, target_kind: targetKind, target_hash: hashOf(target), role, reason_hash: reasonHash } },
+    () =>
+      store.agents.addIntervention({
+        id,
+        dfid,
+        target_kind: targetKind,
+        target,
+        target_agent: targetAgent ?? '',
+        act: req.act,
+        args: JSON.stringify(req.constrain ?? {}),
+        issued_by: issuer,
+        issuer_role: role,
+        state: 'pending',
+        reason_hash: reasonHash,
+        created_at: now,
+        updated_at: now,
+        expires_at: expiresAt,
+      }),
+  );
+
+  const refuse = (details: ReasonDetail[]): Outcome => {
     const reasons = [...new Set(details.map((d) => d.code))];
-    const receipt = store.ledger.append({ dfid, agent: issuer, type: 'InterventionRejected', decision_id: id, reasons, data: { act, target, role } });
-    flowLog.warn({ step: 'intervention', act, target, reasons }, 'intervention refused');
+    const receipt = store.ledger.append({ dfid, agent: issuer, type: 'InterventionRejected', decision_id: id, reasons, data: { act: req.act, role } }, () =>
+      store.agents.setInterventionState(id, 'rejected', world.now()),
+    );
+    flowLog.warn({ step: 'intervention', act: req.act, reasons }, 'intervention refused');
     return { ...base, verdict: 'rejected', status: 'rejected', reasons, details, receipt };
   };
 
-  if (!kernel.contractOf(target)) return deny([{ code: 'UNKNOWN_AGENT', message: `no contract for \`${target}\``, path: 'agent' }]);
-  const current = store.agents.status(target);
-  const allowed = interventionAllowed(principal, act, target, principal.kind === 'agent' ? kernel.contractOf(principal.id) : undefined, current);
-  if (!allowed.ok) return deny([{ code: 'INTERVENTION_NOT_ALLOWED', message: allowed.message }]);
-  // A paused or terminated agent may still pause itself, and nothing else.
+  if (targetAgent === '*' && principal.kind !== 'operator') {
+    return refuse([{ code: 'INTERVENTION_NOT_ALLOWED', message: 'only an operator acts on every agent of a flow', path: 'agent' }]);
+  }
+  if (!targetAgent || (targetAgent !== '*' && !kernel.contractOf(targetAgent))) {
+    if ('decision_id' in req.target) return refuse([{ code: 'DECISION_NOT_FOUND', message: 'no such decision', path: 'decision_id' }]);
+    return refuse([{ code: 'UNKNOWN_AGENT', message: `no contract for \`${targetAgent ?? target}\``, path: 'agent' }]);
+  }
+  // A malformed act is refused as such, whoever asks.
+  const invalid = checkArgs(kernel, req, targetAgent, targetKind);
+  if (invalid) return refuse([invalid]);
+  if ('dfid' in req.target && !store.decisions.flowHasCalls(req.target.dfid, targetAgent)) {
+    return refuse([{ code: 'UNKNOWN_AGENT', message: targetAgent === '*' ? 'no calls in this flow' : `no calls of \`${targetAgent}\` in this flow`, path: 'dfid' }]);
+  }
+  const agentStatus = targetAgent === '*' ? 'active' : store.agents.status(targetAgent);
+  const allowed = interventionAllowed(
+    principal,
+    req.act,
+    targetAgent,
+    principal.kind === 'agent' ? kernel.contractOf(principal.id) : undefined,
+    targetKind === 'flow' ? 'flow' : agentStatus,
+    targetKind === 'flow' ? store.agents.flowStatus(target, targetAgent) : 'active',
+  );
+  if (!allowed.ok) return refuse([{ code: 'INTERVENTION_NOT_ALLOWED', message: allowed.message }]);
+  // A paused, suspended or terminated agent may still pause itself, and nothing else.
   const callerStatus = principal.kind === 'agent' ? store.agents.status(principal.id) : 'active';
-  if (callerStatus !== 'active' && !(act === 'pause' && principal.id === target)) {
-    return deny([{ code: callerStatus === 'paused' ? 'AGENT_PAUSED' : 'AGENT_TERMINATED', message: `caller is ${callerStatus}` }]);
+  if (callerStatus !== 'active' && !(req.act === 'pause' && principal.id === targetAgent)) {
+    return refuse([{ code: statusCode(callerStatus as 'paused'), message: `caller is ${callerStatus}` }]);
+  }
+  store.ledger.append({ dfid, agent: issuer, type: 'InterventionAcknowledged', decision_id: id, data: { act: req.act } }, () =>
+    store.agents.setInterventionState(id, 'acknowledged', world.now()),
+  );
+
+  // Approvals go through the kernel's own approval path, which records its events.
+  if (req.act === 'approve' || req.act === 'deny') {
+    const decisionId = target;
+    let outcome: Outcome;
+    try {
+      outcome = req.act === 'approve' ? await kernel.approve(decisionId, issuer, req.reason) : kernel.deny(decisionId, issuer, req.reason);
+    } catch (err) {
+      if (err instanceof KernelError) return refuse([{ code: err.code, message: err.message }]);
+      throw err;
+    }
+    const receipt = store.ledger.append({ dfid, agent: issuer, type: 'InterventionApplied', decision_id: id, data: { act: req.act, decision: decisionId } }, () =>
+      store.agents.setInterventionState(id, 'applied', world.now()),
+    );
+    return { ...base, verdict: 'accepted', status: 'accepted', reasons: [], details: [], receipt, output: { intervention_id: id, act: req.act, decision: outcome } };
   }
 
-  const now = world.now();
-  const reasonHash = hashOf(reason);
-  store.ledger.append({ dfid, agent: issuer, type: 'InterventionIssued', decision_id: id, data: { act, target, role, reason_hash: reasonHash } }, () =>
-    store.agents.addIntervention({ id, target_agent: target, act, issued_by: issuer, issuer_role: role, state: 'pending', reason_hash: reasonHash, created_at: now }),
+  const applied = apply(kernel, req, id, targetKind === 'flow' ? 'flow' : 'agent', target, targetAgent, agentStatus, issuer, reasonHash, expiresAt);
+  const receipt = store.ledger.append(
+    { dfid, agent: issuer, type: 'InterventionApplied', decision_id: id, data: { act: req.act, target_kind: targetKind, ...applied.data } },
+    (receipt) => {
+      applied.write();
+      store.agents.setInterventionState(id, 'applied', world.now());
+      void receipt;
+    },
   );
-  const next = act === 'pause' ? 'paused' : act === 'resume' ? 'active' : 'terminated';
-  const receipt = store.ledger.append({ dfid, agent: issuer, type: 'InterventionApplied', decision_id: id, data: { act, target, from: current, to: next } }, () => {
-    store.agents.setStatus(target, next, issuer, reasonHash, now);
-    store.agents.setInterventionState(id, 'applied');
-  });
-  flowLog.info({ step: 'intervention', act, target, from: current, to: next }, 'intervention applied');
-  return { ...base, verdict: 'accepted', status: 'accepted', reasons: [], details: [], receipt, output: { intervention_id: id, act, target, agent_status: next } };
+  if (req.act === 'resume' && agentStatus === 'suspended' && targetKind === 'agent') {
+    store.ledger.append({ dfid, agent: targetAgent, type: 'AgentResumed', decision_id: id, data: { by: issuer } });
+  }
+  if (req.act === 'terminate') kernel.abortInflight(targetKind === 'flow' ? { dfid: target, agent: targetAgent } : { agent: targetAgent }, id);
+  flowLog.info({ step: 'intervention', act: req.act, target_kind: targetKind }, 'intervention applied');
+  return {
+    ...base,
+    verdict: 'accepted',
+    status: 'accepted',
+    reasons: [],
+    details: [],
+    receipt,
+    output: { intervention_id: id, act: req.act, target_kind: targetKind, target, ...applied.output, ...(expiresAt ? { expires_at: new Date(expiresAt).toISOString() } : {}) },
+  };
+}
+
+function checkArgs(kernel: Kernel, req: InterventionRequest, targetAgent: string, targetKind: string): ReasonDetail | null {
+  if ((req.act === 'constrain' || req.act === 'redirect') && targetKind !== 'agent') {
+    return { code: 'SCHEMA_INVALID', message: `${req.act} targets an agent, not a flow`, path: 'target' };
+  }
+  if (req.act === 'redirect' && !req.redirect?.note) return { code: 'SCHEMA_INVALID', message: 'redirect needs a note', path: 'note' };
+  if (req.act !== 'constrain') return null;
+  const c = req.constrain;
+  if (!c) return { code: 'SCHEMA_INVALID', message: 'constrain needs capability, field and max', path: 'constrain' };
+  const grant = kernel.contractOf(targetAgent)?.grants.find((g) => g.capability === c.capability);
+  if (!grant) return { code: 'CAPABILITY_NOT_GRANTED', message: `the contract does not grant \`${c.capability}\``, path: 'constrain.capability' };
+  const contractMax = grant.limits.max?.[c.field];
+  // Only within the contract: a constraint may tighten a limit, never widen one.
+  if (!Number.isFinite(c.max) || (contractMax !== undefined && c.max > contractMax)) {
+    return { code: 'INTERVENTION_NOT_ALLOWED', message: `a constraint can only tighten: the contract caps \`${c.field}\` at ${contractMax}`, path: 'constrain.max' };
+  }
+  return null;
+}
+
+function apply(
+  kernel: Kernel,
+  req: InterventionRequest,
+  id: string,
+  targetKind: 'agent' | 'flow',
+  target: string,
+  targetAgent: string,
+  current: AgentStatus,
+  issuer: string,
+  reasonHash: string,
+  expiresAt: number | null,
+): { write: () => void; data: Record<string, unknown>; output: Record<string, unknown> } {
+  const { store, world } = kernel.deps;
+  const now = world.now();
+  if (req.act === 'constrain') {
+    const c = req.constrain as NonNullable<InterventionRequest['constrain']>;
+    return {
+      write: () => store.agents.addConstraint({ intervention_id: id, agent: targetAgent, capability: c.capability, field: c.field, max: c.max, expires_at: expiresAt as number }),
+      data: { capability: c.capability, field: c.field, max: c.max },
+      output: { constraint: { capability: c.capability, field: c.field, max: c.max } },
+    };
+  }
+  if (req.act === 'redirect') {
+    return {
+      // The note is operator text for the agent; it is stored for delivery, hashed in the ledger.
+      write: () => store.agents.addNote({ intervention_id: id, agent: targetAgent, note: req.redirect?.note ?? '', created_at: now, expires_at: expiresAt as number }),
+      data: { note_hash: hashOf(req.redirect?.note ?? '') },
+      output: {},
+    };
+  }
+  const next = req.act === 'pause' ? 'paused' : req.act === 'resume' ? 'active' : 'terminated';
+  if (targetKind === 'flow') {
+    return { write: () => store.agents.setFlowStatus(target, targetAgent, next, now), data: { to: next }, output: { flow_status: next } };
+  }
+  return {
+    write: () => {
+      store.agents.setStatus(targetAgent, next, issuer, reasonHash, now);
+      // Lifting a drift suspension starts the monitors' windows afresh.
+      if (current === 'suspended' && next === 'active') store.monitors.reset(targetAgent);
+    },
+    data: { from: current, to: next },
+    output: { agent_status: next },
+  };
 }

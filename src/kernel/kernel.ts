@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Capability, Facts, Values } from '../capabilities/manifest.js';
 import type { Contract } from '../config/contract-schema.js';
 import { windowMs } from '../config/contract-schema.js';
@@ -16,9 +17,12 @@ import type { Store } from '../store/store.js';
 import { CALLS_FIELD } from '../store/usage.js';
 import { Breakers } from './breaker.js';
 import { resolveDfid } from './dfid.js';
-import { usageKey, validateIntent, type UsageSnapshot } from './dim.js';
+import { recheckLimits, usageKey, validateIntent, type UsageSnapshot } from './dim.js';
 import { driftBetween } from './drift.js';
-import { runBounded } from './engine.js';
+import { InterventionAbort, runBounded } from './engine.js';
+import { statusCode } from './status.js';
+import { evaluateMonitors, type Breach } from './monitors.js';
+import { stewardGates, withConstraints } from './stewards.js';
 
 export interface KernelDeps {
   workspace: Workspace;
@@ -38,6 +42,8 @@ interface Flow {
   capability: string | null;
   key: string | null;
   log: Logger;
+  /** An operator's redirect note taken for delivery with this flow's outcome. */
+  note?: string | undefined;
 }
 
 /**
@@ -48,6 +54,8 @@ interface Flow {
 export class Kernel {
   readonly policy: PolicyEngine;
   readonly breakers: Breakers;
+  /** Handlers running in this process, by decision id, so a termination can abort them. */
+  private readonly inflight = new Map<string, { agent: string; dfid: string; abort: AbortController }>();
 
   constructor(readonly deps: KernelDeps) {
     this.policy = new PolicyEngine(deps.workspace.policySet);
@@ -109,7 +117,7 @@ export class Kernel {
         decision_id: flow.decisionId,
         data: { capability: flow.capability, channel: call.channel, request_hash: requestHash, intent_hash: rawText ? hashOf(call.intent) : null },
       },
-      () =>
+      () => {
         store.decisions.open({
           id: flow.decisionId,
           dfid: flow.dfid,
@@ -118,7 +126,9 @@ export class Kernel {
           request_hash: requestHash,
           idempotency_key: null,
           created_at: receivedAt,
-        }),
+        });
+        flow.note = store.agents.takeNote(flow.agent, receivedAt)?.note;
+      },
     );
     flow.log.debug({ step: 'received', decision_id: flow.decisionId, capability: flow.capability }, 'intent received');
 
@@ -126,8 +136,11 @@ export class Kernel {
     const contract = this.contractOf(call.agent);
     if (!contract) return this.reject(flow, 'IntentRejected', [{ code: 'UNKNOWN_AGENT', message: 'no contract for this agent' }]);
     const status = store.agents.status(call.agent);
-    if (status === 'paused') return this.reject(flow, 'IntentRejected', [{ code: 'AGENT_PAUSED', message: 'agent is paused' }]);
-    if (status === 'terminated') return this.reject(flow, 'IntentRejected', [{ code: 'AGENT_TERMINATED', message: 'agent is terminated' }]);
+    if (status !== 'active') return this.reject(flow, 'IntentRejected', [{ code: statusCode(status), message: `agent is ${status}` }]);
+    const flowStatus = store.agents.flowStatus(flow.dfid, flow.agent);
+    if (flowStatus !== 'active') {
+      return this.reject(flow, 'IntentRejected', [{ code: flowStatus === 'paused' ? 'FLOW_PAUSED' : 'FLOW_TERMINATED', message: `flow is ${flowStatus}` }]);
+    }
 
     // Bounded input, then the intent's own shape.
     if (rawText === null || Buffer.byteLength(rawText) > limits.max_payload_bytes) {
@@ -142,24 +155,32 @@ export class Kernel {
       );
     }
     const intent: Intent = shape.data;
+    if (call.argumentIssues?.length) {
+      return this.reject(flow, 'IntentRejected', call.argumentIssues.map((i) => ({ code: 'SCHEMA_INVALID' as const, message: i.message, path: i.path })));
+    }
     const keyResult = IntentSchema.shape.idempotency_key.safeParse(intent.idempotency_key ?? call.metaIdempotencyKey);
     if (!keyResult.success) {
       return this.reject(flow, 'IntentRejected', [{ code: 'SCHEMA_INVALID', message: 'invalid idempotency key in _meta', path: '_meta.idempotency_key' }]);
     }
-    flow.key = keyResult.data ?? `derived:${requestHash}`;
-
-    // A repeat of a known key answers from the record and runs nothing.
-    const seen = store.idempotency.peek(flow.agent, flow.key, world.now());
-    if (seen) return this.repeat(flow, seen, requestHash);
-
-    // 5. DIM.
     const capability = workspace.capabilities.get(intent.capability);
     const granted = !!capability && contract.grants.some((g) => g.capability === capability.def.id);
     const params = capability && granted ? capability.def.input.safeParse(intent.params) : undefined;
+    // The key's request identity uses the params as the capability reads them (defaults applied).
+    const keyHash = params?.success ? hashOf({ agent: call.agent, capability: intent.capability, params: params.data }) : requestHash;
+    // A read has no effect to protect: without the caller's key it is answered afresh every time.
+    const derived = capability?.def.sideEffect === 'read' ? `fresh:${flow.decisionId}` : `derived:${keyHash}`;
+    flow.key = keyResult.data ?? derived;
+
+    // A repeat of a known key answers from the record and runs nothing.
+    const seen = store.idempotency.peek(flow.agent, flow.key, world.now());
+    if (seen) return this.repeat(flow, seen, keyHash);
+
+    // 5. DIM.
     const facts = params?.success && capability ? await this.resolveFacts(capability, params.data, flow, call.signal) : undefined;
     const grant = capability ? contract.grants.find((g) => g.capability === capability.def.id) : undefined;
     const usage = grant && capability ? this.usageSnapshot(flow.agent, capability.def.id, grant.limits.budgets ?? []) : {};
-    const dim = validateIntent({ intent, contract, capability, params, facts, usage, receivedAt, now: world.now() });
+    const effective = capability ? withConstraints(contract, capability.def.id, store.agents.constraints(flow.agent, capability.def.id, world.now())) : contract;
+    const dim = validateIntent({ intent, contract: effective, capability, params, facts, usage, receivedAt, now: world.now() });
     if (!dim.ok) return this.reject(flow, 'IntentRejected', dim.details);
     const cap = capability as Capability;
     const factsHash = hashOf(dim.facts);
@@ -204,18 +225,22 @@ export class Kernel {
       ];
       return this.finishRejected(flow, policyEvent, details, verdict.policies);
     }
-    if (verdict.kind === 'escalate') {
-      store.ledger.append(policyEvent);
-      return this.escalate(flow, intent, requestHash, dim.facts, factsHash, verdict.policies, verdict.reasons, contract);
+    // Steward gates turn a permit into a human decision.
+    const gates = verdict.kind === 'permit' ? stewardGates(contract, cap, this.deps.store.monitors.executed(flow.agent), (window, field) => this.deps.store.usage.sum(flow.agent, cap.def.id, field, windowMs(window), world.now()), dim.values) : [];
+    if (verdict.kind === 'escalate' || gates.length) {
+      const policies = [...verdict.policies, ...gates.map((g) => g.id)];
+      const reasons = verdict.kind === 'escalate' ? [...verdict.reasons, ...gates.map((g) => g.reason)] : gates.map((g) => g.reason);
+      store.ledger.append(gates.length ? { ...policyEvent, reasons: ['ESCALATION_REQUIRED'], data: { ...policyEvent.data, decision: 'escalate', steward_gates: gates.map((g) => g.id) } } : policyEvent);
+      return this.escalate(flow, intent, keyHash, dim.facts, factsHash, policies, reasons, contract);
     }
 
     // 7. Idempotency: the key is reserved atomically with the policy decision's record.
     let gate: Gate = { ok: false };
     store.ledger.append(policyEvent, () => {
-      gate = this.reserve(flow, requestHash, 'fresh');
+      gate = this.reserve(flow, keyHash, 'fresh');
     });
     // 8.–9. Bounded engine and ledger.
-    return this.execute(flow, cap, { params: dim.params, facts: dim.facts, values: dim.values, requestHash, policies: verdict.policies }, gate, call.signal);
+    return this.execute(flow, cap, { params: dim.params, facts: dim.facts, values: dim.values, requestHash: keyHash, policies: verdict.policies }, gate, call.signal);
   }
 
   /**
@@ -254,7 +279,9 @@ export class Kernel {
     } else {
       const recorded = original.outcome;
       reasons = [...recorded.reasons, seen.state === 'pending_approval' ? 'IN_PROGRESS' : 'IDEMPOTENT_REPLAY'];
-      outcome = { ...recorded, reasons, dfid: flow.dfid, decision_id: flow.decisionId, receipt: null, replay_of: seen.decision_id };
+      // The recorded outcome, but this call's own note (a note taken by an earlier call is not re-sent).
+      const { operator_note: _old, ...rest } = recorded;
+      outcome = { ...rest, reasons, dfid: flow.dfid, decision_id: flow.decisionId, receipt: null, replay_of: seen.decision_id, ...(flow.note ? { operator_note: flow.note } : {}) };
     }
     store.ledger.append({ ...this.event(flow, 'IntentReplayed'), reasons, data: { replay_of: seen.decision_id, state: seen.state } }, (receipt) => {
       outcome.receipt = receipt;
@@ -355,18 +382,30 @@ export class Kernel {
 
     store.ledger.append({ ...this.event(flow, 'ActionStarted'), data: { capability: cap.def.id, facts_hash: hashOf(fresh.facts) } });
     const started = world.now();
-    const result = await runBounded(
-      cap,
-      params,
-      fresh.facts,
-      { dfid: flow.dfid, agent: flow.agent, workspaceDir: workspace.dir, now: started },
-      { deadlineMs: cap.def.limits?.deadlineMs ?? limits.default_deadline_ms, maxOutputBytes: cap.def.limits?.maxOutputBytes ?? limits.default_max_output_bytes },
-      signal,
-    );
+    // Registered so a termination of the agent or the flow can abort it.
+    const abort = new AbortController();
+    this.inflight.set(flow.decisionId, { agent: flow.agent, dfid: flow.dfid, abort });
+    let result;
+    try {
+      result = await runBounded(
+        cap,
+        params,
+        fresh.facts,
+        { dfid: flow.dfid, agent: flow.agent, workspaceDir: workspace.dir, now: started },
+        { deadlineMs: cap.def.limits?.deadlineMs ?? limits.default_deadline_ms, maxOutputBytes: cap.def.limits?.maxOutputBytes ?? limits.default_max_output_bytes },
+        signal ? AbortSignal.any([signal, abort.signal]) : abort.signal,
+      );
+    } finally {
+      this.inflight.delete(flow.decisionId);
+    }
     const durationMs = world.now() - started;
-    const transition = this.breakers.report(cap.def.id, result.ok, world.now());
+    // An abort by intervention says nothing about the capability's health.
+    const aborted = !result.ok && result.code === 'ABORTED_BY_INTERVENTION';
+    if (aborted) this.breakers.release(cap.def.id);
+    const transition = aborted ? undefined : this.breakers.report(cap.def.id, result.ok, world.now());
 
     const grant = this.contractOf(flow.agent)?.grants.find((g) => g.capability === cap.def.id);
+    let breaches: Breach[] = [];
     const outcome: Outcome = result.ok
       ? { ...this.outcome(flow, 'accepted', gate.mode === 'approved' ? 'approved' : 'accepted', [], null), output: result.output }
       : this.outcome(flow, 'rejected', 'failed', [{ code: result.code, message: result.message }], null);
@@ -386,13 +425,87 @@ export class Kernel {
       (receipt) => {
         outcome.receipt = receipt;
         store.idempotency.setState(flow.agent, key, result.ok ? 'done' : 'failed', flow.decisionId);
-        if (result.ok) this.addUsage(flow.agent, cap.def.id, values, grant?.limits.budgets ?? [], started);
+        if (result.ok) this.addUsage(flow.agent, cap.def.id, values, this.trackedFields(flow.agent, grant?.limits.budgets ?? []), started);
         store.decisions.finish(flow.decisionId, outcome);
       },
     );
+    // Drift monitors see every executed outcome. They run after the outcome is
+    // committed, so they can never lose it; if one cannot be evaluated, the
+    // agent is suspended (fail closed) rather than left unwatched.
+    if (result.ok || result.code !== 'ABORTED_BY_INTERVENTION') {
+      try {
+        const contract = this.contractOf(flow.agent);
+        breaches = store.db.transaction(() => {
+          store.monitors.countExecuted(flow.agent);
+          return contract ? evaluateMonitors(contract, store.monitors, cap.def.id, result.ok, values, started) : [];
+        }).immediate();
+      } catch (err) {
+        flow.log.error({ step: 'monitor', err: { name: (err as Error)?.name } }, 'drift monitors failed; suspending (fail closed)');
+        breaches = [{ monitor: 'monitor-error', metric: Number.NaN, threshold: Number.NaN }];
+      }
+    }
+    if (breaches.length) this.suspend(flow, breaches);
     if (transition) this.recordCircuit(flow, transition.from, transition.to);
     flow.log.info({ step: 'engine', decision_id: flow.decisionId, ok: result.ok, reasons: outcome.reasons, duration_ms: durationMs }, 'action finished');
     return outcome;
+  }
+
+  /** Aborts this process's running handlers of an agent or a flow; returns how many. */
+  /** `{ dfid, agent: '*' }` aborts every agent's calls in the flow. */
+  abortInflight(target: { agent: string } | { dfid: string; agent: string }, interventionId: string): number {
+    let n = 0;
+    for (const run of this.inflight.values()) {
+      const hit = 'dfid' in target ? run.dfid === target.dfid && (target.agent === '*' || run.agent === target.agent) : run.agent === target.agent;
+      if (hit && !run.abort.signal.aborted) {
+        run.abort.abort(new InterventionAbort(interventionId));
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /**
+   * Applies terminations that another process (the CLI, another replica)
+   * recorded since `since`, to this process's running handlers.
+   */
+  abortTerminated(since: number): void {
+    const { store } = this.deps;
+    // Only while the termination still holds: an operator may have revived the agent (or flow) since.
+    for (const row of store.agents.terminationsSince(since, 'agent')) if (store.agents.status(row.target_agent) === 'terminated') this.abortInflight({ agent: row.target_agent }, row.id);
+    for (const row of store.agents.terminationsSince(since, 'flow')) {
+      if (store.agents.flowStatus(row.target, row.target_agent) === 'terminated') this.abortInflight({ dfid: row.target, agent: row.target_agent }, row.id);
+    }
+  }
+
+  /** Suspends an agent whose drift monitor breached; only an operator can resume it. */
+  private suspend(flow: Flow, breaches: Breach[]): void {
+    const { store, world } = this.deps;
+    const now = world.now();
+    const id = world.newId();
+    const by = `system:monitor:${breaches.map((b) => b.monitor).join(',')}`;
+    store.ledger.append(
+      { dfid: flow.dfid, agent: flow.agent, type: 'AgentSuspended', decision_id: flow.decisionId, reasons: ['DRIFT_MONITOR_BREACHED'], data: { breaches, intervention_id: id } },
+      () => {
+        store.agents.addIntervention({
+          id,
+          dfid: flow.dfid,
+          target_kind: 'agent',
+          target: flow.agent,
+          target_agent: flow.agent,
+          act: 'suspend',
+          args: JSON.stringify({ breaches }),
+          issued_by: by,
+          issuer_role: 'monitor',
+          state: 'applied',
+          reason_hash: null,
+          created_at: now,
+          updated_at: now,
+          expires_at: null,
+        });
+        store.agents.setStatus(flow.agent, 'suspended', by, null, now);
+      },
+    );
+    flow.log.warn({ step: 'monitor', breaches: breaches.map((b) => b.monitor) }, 'drift monitor breached; agent suspended');
   }
 
   /** Resolves an escalation as approved and resumes the flow at the idempotency step. */
@@ -420,13 +533,33 @@ export class Kernel {
     const status = store.agents.status(d.agent);
     const parsed = cap?.def.input.safeParse(intent.params);
     if (!contract || !cap || !parsed?.success || !contract.grants.some((g) => g.capability === cap.def.id)) {
-      return this.rejectAfterReserve(flow, [{ code: !contract ? 'UNKNOWN_AGENT' : !cap ? 'CAPABILITY_UNKNOWN' : 'CAPABILITY_NOT_GRANTED', message: 'the contract or capability changed since the escalation' }], d.policies);
+      const code: ReasonCode = !contract ? 'UNKNOWN_AGENT' : !cap ? 'CAPABILITY_UNKNOWN' : !contract.grants.some((g) => g.capability === cap.def.id) ? 'CAPABILITY_NOT_GRANTED' : 'SCHEMA_INVALID';
+      return this.rejectAfterReserve(flow, [{ code, message: 'the contract or capability changed since the escalation' }], d.policies);
+    }
+    const flowStatus = store.agents.flowStatus(d.dfid, d.agent);
+    if (flowStatus !== 'active') {
+      return this.rejectAfterReserve(flow, [{ code: flowStatus === 'paused' ? 'FLOW_PAUSED' : 'FLOW_TERMINATED', message: `flow is ${flowStatus}` }], d.policies);
     }
     if (status !== 'active') {
-      return this.rejectAfterReserve(flow, [{ code: status === 'paused' ? 'AGENT_PAUSED' : 'AGENT_TERMINATED', message: `agent is ${status}` }], d.policies);
+      return this.rejectAfterReserve(flow, [{ code: statusCode(status), message: `agent is ${status}` }], d.policies);
     }
     const facts = d.facts ?? {};
     const values = { ...parsed.data, ...(cap.def.derive ? cap.def.derive(parsed.data, facts) : {}) };
+    // Limits and budgets as they stand now: an approval never bypasses a budget or a new constraint.
+    const grant = withConstraints(contract, cap.def.id, store.agents.constraints(d.agent, cap.def.id, world.now())).grants.find((g) => g.capability === cap.def.id);
+    const usage = grant ? this.usageSnapshot(d.agent, cap.def.id, grant.limits.budgets ?? []) : {};
+    const over = grant ? recheckLimits(grant, values, usage) : [];
+    if (over.length) return this.rejectAfterReserve(flow, over, d.policies);
+    // Policies as they stand now: a forbid added since the escalation still wins.
+    const now = this.policy.evaluate({
+      agent: { id: contract.agent, role: contract.role },
+      capability: { id: cap.def.id, version: cap.def.version, sideEffect: cap.def.sideEffect },
+      context: { values: toCedarRecord(values), facts: toCedarRecord(facts), usage: toCedarRecord(usageForPolicy(usage)), now: Math.floor(world.now() / 1000) },
+    });
+    if (now.kind === 'forbid' || now.kind === 'no_permit' || now.kind === 'error') {
+      const code: ReasonCode = now.kind === 'forbid' ? 'POLICY_FORBID' : now.kind === 'error' ? 'POLICY_ERROR' : 'POLICY_NO_PERMIT';
+      return this.rejectAfterReserve(flow, [{ code, message: 'the policies no longer permit this request' }], now.policies);
+    }
     return this.execute(flow, cap, { params: parsed.data, facts, values, requestHash: d.request_hash, policies: d.policies }, gate);
   }
 
@@ -476,6 +609,29 @@ export class Kernel {
       }
     }
     return d.outcome;
+  }
+
+  /**
+   * Long poll: the decision's outcome once it is no longer pending, or its
+   * pending outcome when `waitMs` passes (or `signal` aborts). Polls the store,
+   * so an approval from any process (CLI, another replica) is seen.
+   */
+  async waitForDecision(agent: string | null, decisionId: string, waitMs: number, signal?: AbortSignal): Promise<Outcome | null> {
+    const until = Date.now() + Math.min(Math.max(waitMs, 0), MAX_WAIT_MS);
+    for (;;) {
+      const outcome = this.getDecision(agent, decisionId);
+      if (!outcome || outcome.status !== 'pending' || Date.now() >= until || signal?.aborted) return outcome;
+      await sleep(Math.min(WAIT_POLL_MS, Math.max(until - Date.now(), 1)));
+    }
+  }
+
+  /** Expires interventions (constraints, notes) past their deadline, recording each. */
+  expireInterventions(): number {
+    const { store, world } = this.deps;
+    const now = world.now();
+    const rows = store.db.transaction(() => store.agents.expireDue(now)).immediate();
+    for (const r of rows) store.ledger.append({ dfid: r.dfid, agent: r.target_agent, type: 'InterventionExpired', decision_id: r.id, data: {} });
+    return rows.length;
   }
 
   private closeEscalation(flow: Flow, status: 'denied' | 'expired', by: string, note: string | null, at: number, store: Store): Outcome {
@@ -543,9 +699,15 @@ export class Kernel {
     return out;
   }
 
-  private addUsage(agent: string, capability: string, values: Values, budgets: NonNullable<Contract['grants'][number]['limits']['budgets']>, at: number): void {
+  /** Fields whose rolling sums budgets or steward gates read. */
+  private trackedFields(agent: string, budgets: NonNullable<Contract['grants'][number]['limits']['budgets']>): Set<string> {
     const fields = new Set<string>();
     for (const b of budgets) if (b.sum) fields.add(b.sum);
+    for (const c of this.contractOf(agent)?.stewards.cumulative ?? []) fields.add(c.sum);
+    return fields;
+  }
+
+  private addUsage(agent: string, capability: string, values: Values, fields: Set<string>, at: number): void {
     this.deps.store.usage.add(agent, capability, CALLS_FIELD, 1, at);
     for (const f of fields) {
       const v = values[f];
@@ -578,6 +740,7 @@ export class Kernel {
       status,
       policies: [],
       receipt,
+      ...(flow.note ? { operator_note: flow.note } : {}),
     };
   }
 
@@ -614,6 +777,10 @@ export class Kernel {
 }
 
 class LostReservation extends Error {}
+
+/** get_decision's long poll: at most a minute, checking the store every 200 ms. */
+export const MAX_WAIT_MS = 60_000;
+const WAIT_POLL_MS = 200;
 
 /** An operator-facing error with a reason code (CLI and operator API only). */
 export class KernelError extends Error {

@@ -1,6 +1,14 @@
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import { CallToolRequestSchema, ErrorCode, ListToolsRequestSchema, McpError } from '@modelcontextprotocol/sdk/types.js';
-import type { z } from 'zod';
+import {
+  CallToolRequestSchema,
+  ErrorCode,
+  ListResourceTemplatesRequestSchema,
+  ListResourcesRequestSchema,
+  ListToolsRequestSchema,
+  McpError,
+  ReadResourceRequestSchema,
+} from '@modelcontextprotocol/sdk/types.js';
+import { z } from 'zod';
 import type { Channel, Intent, Outcome, ReasonDetail } from '../core/types.js';
 import { intervene } from '../kernel/interventions.js';
 import type { Kernel } from '../kernel/kernel.js';
@@ -8,6 +16,7 @@ import { readMemory } from '../kernel/memory-read.js';
 import {
   GetDecisionArgsSchema,
   InterveneArgsSchema,
+  CapabilityToolExtrasSchema,
   InvokeArgsSchema,
   ReadMemoryArgsSchema,
   capabilityTool,
@@ -41,7 +50,7 @@ function readMeta(meta: Record<string, unknown> | undefined): Meta {
  * errors are governed outcomes too, not SDK-generated messages.
  */
 export function createMcpServer(kernel: Kernel, agent: string, channel: Channel): Server {
-  const server = new Server(SERVER_INFO, { capabilities: { tools: { listChanged: false } }, instructions: INSTRUCTIONS });
+  const server = new Server(SERVER_INFO, { capabilities: { tools: { listChanged: false }, resources: { listChanged: false } }, instructions: INSTRUCTIONS });
   const expose = kernel.workspace.config.tools.expose_capabilities;
 
   const tools = (): ToolDefinition[] => {
@@ -60,8 +69,18 @@ export function createMcpServer(kernel: Kernel, agent: string, channel: Channel)
     const { name } = request.params;
     const args = (request.params.arguments ?? {}) as Record<string, unknown>;
     const meta = readMeta(request.params._meta as Record<string, unknown> | undefined);
-    const govern = (intent: Intent) =>
-      kernel.govern({ agent, intent, channel, traceparent: meta.traceparent, metaIdempotencyKey: meta.idempotencyKey, signal: extra.signal });
+    const govern = async (intent: Intent, argumentIssues?: z.ZodError) => {
+      const outcome = await kernel.govern({
+        agent,
+        intent,
+        channel,
+        traceparent: meta.traceparent,
+        metaIdempotencyKey: meta.idempotencyKey,
+        signal: extra.signal,
+        argumentIssues: argumentIssues?.issues.map((i) => ({ path: i.path.map(String).join('.') || '(arguments)', message: i.message })),
+      });
+      return outcome.verdict === 'escalated' ? askClientHuman(server, kernel, agent, outcome) : outcome;
+    };
 
     switch (name) {
       case 'submit_intent':
@@ -69,24 +88,39 @@ export function createMcpServer(kernel: Kernel, agent: string, channel: Channel)
       case 'invoke_capability': {
         const parsed = InvokeArgsSchema.safeParse(args);
         // An invalid call is still governed, so the kernel records and explains it.
-        const intent = parsed.success ? parsed.data : (args as unknown as Intent);
-        return toToolResult(await govern(intent));
+        return toToolResult(parsed.success ? await govern(parsed.data) : await govern(args as unknown as Intent, parsed.error));
       }
       case 'read_memory': {
         const parsed = ReadMemoryArgsSchema.safeParse(args);
         if (!parsed.success) return toToolResult(argumentError(kernel, parsed.error));
-        return toToolResult(readMemory(kernel, agent, parsed.data.scope, parsed.data.key, meta.traceparent));
+        const { scope, key, pack } = parsed.data;
+        const query = key !== undefined ? { scope, key } : pack !== undefined ? { scope, pack } : { scope };
+        return toToolResult(readMemory(kernel, agent, query, meta.traceparent));
       }
       case 'intervene': {
         const parsed = InterveneArgsSchema.safeParse(args);
         if (!parsed.success) return toToolResult(argumentError(kernel, parsed.error));
-        const { action, agent: target, reason } = parsed.data;
-        return toToolResult(intervene(kernel, { kind: 'agent', id: agent }, action, target, reason, meta.traceparent));
+        const a = parsed.data;
+        const target = a.dfid !== undefined ? { dfid: a.dfid, agent: a.agent } : a.agent !== undefined ? { agent: a.agent } : { decision_id: a.decision_id as string };
+        return toToolResult(
+          await intervene(
+            kernel,
+            { kind: 'agent', id: agent },
+            {
+              act: a.action,
+              target,
+              reason: a.reason,
+              constrain: a.action === 'constrain' ? { capability: a.capability ?? '', field: a.field ?? '', max: a.max ?? Number.NaN, minutes: a.minutes } : undefined,
+              redirect: a.action === 'redirect' ? { note: a.note ?? '', minutes: a.minutes } : undefined,
+            },
+            meta.traceparent,
+          ),
+        );
       }
       case 'get_decision': {
         const parsed = GetDecisionArgsSchema.safeParse(args);
         if (!parsed.success) return toToolResult(argumentError(kernel, parsed.error));
-        const outcome = kernel.getDecision(agent, parsed.data.decision_id);
+        const outcome = await kernel.waitForDecision(agent, parsed.data.decision_id, (parsed.data.wait_seconds ?? 0) * 1000, extra.signal);
         if (!outcome) return toToolResult(notFound(kernel, parsed.data.decision_id));
         return { ...toToolResult(outcome), isError: false };
       }
@@ -97,13 +131,87 @@ export function createMcpServer(kernel: Kernel, agent: string, channel: Channel)
       default: {
         const capabilityId = expose ? capabilityByTool.get(name) : undefined;
         if (!capabilityId) throw new McpError(ErrorCode.InvalidParams, `unknown tool \`${name}\``);
-        const { mandate, ...params } = args as { mandate?: Record<string, unknown> } & Record<string, unknown>;
-        const extras = mandate && typeof mandate === 'object' ? mandate : {};
-        return toToolResult(await govern({ ...extras, capability: capabilityId, params } as Intent));
+        const { mandate, ...params } = args as { mandate?: unknown } & Record<string, unknown>;
+        const extras = CapabilityToolExtrasSchema.safeParse(mandate ?? {});
+        const intent = { ...(extras.success ? extras.data : {}), capability: capabilityId, params } as Intent;
+        return toToolResult(await govern(intent, extras.success ? undefined : prefixIssues(extras.error, 'mandate')));
       }
     }
   });
+  registerMemoryResources(server, kernel, agent);
   return server;
+}
+
+const MEMORY_URI = /^memory:\/\/([a-z][a-z0-9_-]{0,63})\/([A-Za-z0-9._-]{1,128})$/;
+
+/** Memory records as MCP resources `memory://{scope}/{key}`, under the same contract rules as read_memory. */
+function registerMemoryResources(server: Server, kernel: Kernel, agent: string): void {
+  server.setRequestHandler(ListResourceTemplatesRequestSchema, () => ({
+    resourceTemplates: [
+      { uriTemplate: 'memory://{scope}/{key}', name: 'memory record', description: 'A scoped, versioned memory record your contract lets you read.', mimeType: 'application/json' },
+    ],
+  }));
+  server.setRequestHandler(ListResourcesRequestSchema, () => {
+    const resources = [];
+    for (const grant of kernel.contractOf(agent)?.memory ?? []) {
+      const listed = readMemory(kernel, agent, { scope: grant.scope });
+      const records = (listed.output as { records?: { key: string; sensitivity: string; version: number }[] } | undefined)?.records ?? [];
+      for (const r of records) {
+        resources.push({ uri: `memory://${grant.scope}/${r.key}`, name: `${grant.scope}/${r.key}`, mimeType: 'application/json', description: `${r.sensitivity} record, version ${r.version}` });
+      }
+    }
+    return { resources };
+  });
+  server.setRequestHandler(ReadResourceRequestSchema, (request) => {
+    const match = MEMORY_URI.exec(request.params.uri);
+    if (!match) throw new McpError(ErrorCode.InvalidParams, 'SCHEMA_INVALID: expected memory://{scope}/{key}');
+    const outcome = readMemory(kernel, agent, { scope: match[1] as string, key: match[2] as string });
+    if (outcome.verdict !== 'accepted') throw new McpError(ErrorCode.InvalidParams, `${outcome.reasons.join(',')}: ${outcome.details[0]?.message ?? 'denied'}`, { reasons: outcome.reasons, dfid: outcome.dfid });
+    const record = outcome.output as { value: unknown };
+    return { contents: [{ uri: request.params.uri, mimeType: 'application/json', text: JSON.stringify(record.value) }] };
+  });
+}
+
+const ApprovalAnswer = z.object({ decision: z.enum(['approve', 'deny']), reason: z.string().max(2000).optional() });
+
+/**
+ * MCP elicitation: where the contract opts in (escalation.client_approval)
+ * and the client advertises elicitation, the human in the client is asked to
+ * approve or deny. Declining or cancelling leaves the decision pending for an
+ * operator. Off by default: a program can answer an elicitation.
+ */
+async function askClientHuman(server: Server, kernel: Kernel, agent: string, outcome: Outcome): Promise<Outcome> {
+  if (!kernel.contractOf(agent)?.escalation.client_approval || !server.getClientCapabilities()?.elicitation) return outcome;
+  const d = kernel.deps.store.decisions.get(outcome.decision_id);
+  if (!d?.intent) return outcome;
+  let answer;
+  try {
+    answer = await server.elicitInput({
+      message: `Mandate: agent \`${agent}\` asks to run \`${d.intent.capability}\` with ${JSON.stringify(d.intent.params)}. ${outcome.details.map((x) => x.message).join('; ')}. Approve?`,
+      requestedSchema: {
+        type: 'object',
+        properties: {
+          decision: { type: 'string', title: 'Decision', enum: ['approve', 'deny'], description: 'approve runs the request now; deny refuses it' },
+          reason: { type: 'string', title: 'Reason', description: 'Optional note, recorded as a hash' },
+        },
+        required: ['decision'],
+      },
+    });
+  } catch {
+    return outcome; // the client could not ask; the decision stays pending
+  }
+  const parsed = ApprovalAnswer.safeParse(answer.content ?? {});
+  if (answer.action !== 'accept' || !parsed.success) return outcome;
+  const by = `client-human:${agent}`;
+  try {
+    return parsed.data.decision === 'approve' ? await kernel.approve(outcome.decision_id, by, parsed.data.reason ?? null) : kernel.deny(outcome.decision_id, by, parsed.data.reason ?? null);
+  } catch {
+    return kernel.getDecision(agent, outcome.decision_id) ?? outcome; // resolved meanwhile by someone else
+  }
+}
+
+function prefixIssues(error: z.ZodError, prefix: string): z.ZodError {
+  return new z.ZodError(error.issues.map((i) => ({ ...i, path: [prefix, ...i.path] })));
 }
 
 /** A refusal made at the adapter (bad tool arguments, unknown decision): nothing ran, nothing changed. */

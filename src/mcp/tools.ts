@@ -10,25 +10,50 @@ export const InvokeArgsSchema = z
     capability: IntentSchema.shape.capability,
     params: IntentSchema.shape.params,
     idempotency_key: IdempotencyKeySchema.optional(),
+    observed_version: IntentSchema.shape.observed_version,
   })
   .strict();
 
 export const ReadMemoryArgsSchema = z
   .object({
     scope: z.string().min(1).max(64).describe('Memory scope granted by your contract, e.g. suppliers.'),
-    key: z.string().min(1).max(128).describe('Record key within the scope.'),
+    key: z.string().min(1).max(128).optional().describe('Read one record by key.'),
+    pack: z.string().min(1).max(64).optional().describe('Read a named pack of records.'),
   })
-  .strict();
+  .strict()
+  .refine((a) => !(a.key && a.pack), { message: 'pass key or pack, not both' })
+  .describe('Give key for one record, pack for a named bundle, or neither to list the scope.');
 
 export const InterveneArgsSchema = z
   .object({
-    action: z.enum(['pause', 'resume', 'terminate']).describe('pause and resume an agent, or terminate it (only an operator can revive it).'),
-    agent: z.string().min(1).max(64).describe('The agent to act on. You may pause yourself; you can never resume yourself.'),
+    action: z
+      .enum(['pause', 'resume', 'terminate', 'constrain', 'redirect', 'approve', 'deny'])
+      .describe('pause/resume/terminate an agent or a flow; constrain (tighten a limit) or redirect (leave a note for) an agent; approve/deny an escalation.'),
+    agent: z.string().min(1).max(64).optional().describe('The agent to act on. You may pause yourself; you can never resume yourself.'),
+    dfid: z
+      .string()
+      .regex(/^[0-9a-f]{32}$/)
+      .optional()
+      .describe("A flow to pause, resume or terminate: that agent's calls in it (default: your own), instead of the whole agent."),
+    decision_id: z.string().min(1).max(64).optional().describe('For approve/deny: the escalated decision.'),
+    capability: z.string().max(200).optional().describe('For constrain: the capability whose limit to tighten.'),
+    field: z.string().max(64).optional().describe('For constrain: the limited field, e.g. amount_minor.'),
+    max: z.number().optional().describe('For constrain: the new, lower cap.'),
+    note: z.string().max(2000).optional().describe('For redirect: the note the agent gets on its next call.'),
+    minutes: z.number().int().positive().max(10_080).optional().describe('For constrain/redirect: how long it lasts (default 60).'),
     reason: z.string().min(1).max(2000).describe('Why; recorded as a hash.'),
   })
-  .strict();
+  .strict()
+  .refine((a) => (a.decision_id !== undefined) !== (a.agent !== undefined || a.dfid !== undefined), {
+    message: 'name one target: agent, dfid (with an optional agent), or decision_id',
+  });
 
-export const GetDecisionArgsSchema = z.object({ decision_id: z.string().min(1).max(64).describe('decision_id from an earlier result.') }).strict();
+export const GetDecisionArgsSchema = z
+  .object({
+    decision_id: z.string().min(1).max(64).describe('decision_id from an earlier result.'),
+    wait_seconds: z.number().int().min(0).max(60).optional().describe('Wait up to this long (max 60) for a pending decision to be resolved.'),
+  })
+  .strict();
 
 export const ListCapabilitiesOutputSchema = z.object({
   agent: z.string(),
@@ -49,7 +74,7 @@ export const ListCapabilitiesOutputSchema = z.object({
 });
 
 /** Governance fields accepted next to a capability's own params when it is exposed as its own tool. */
-const CapabilityToolExtrasSchema = z
+export const CapabilityToolExtrasSchema = z
   .object({
     idempotency_key: IdempotencyKeySchema.optional(),
     observed_version: IntentSchema.shape.observed_version,
@@ -95,7 +120,7 @@ export function fixedTools(): ToolDefinition[] {
     {
       name: 'read_memory',
       title: 'Read a memory record',
-      description: 'Read one scoped, versioned memory record by scope and key. Only scopes your contract grants, up to its maximum sensitivity, are readable; every read is recorded.',
+      description: 'Read scoped, versioned memory: one record by key, a named pack, or a listing of the scope. Only scopes your contract grants, up to its maximum sensitivity, are readable (more sensitive records are withheld and counted); every read is recorded. Records are also MCP resources memory://{scope}/{key}.',
       inputSchema: json(ReadMemoryArgsSchema),
       outputSchema: OUTCOME_JSON,
       annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
@@ -103,7 +128,7 @@ export function fixedTools(): ToolDefinition[] {
     {
       name: 'intervene',
       title: 'Intervene on an agent',
-      description: 'Pause, resume or terminate an agent. A supervisor may act on the agents its contract lists; any agent may pause itself; no agent can resume itself. A paused agent is refused before any other check.',
+      description: 'Intervene as a supervisor: pause, resume or terminate an agent or one flow (dfid) — a termination aborts its running calls; constrain an agent (tighten one limit for some minutes, never beyond its contract); redirect it (a note it receives on its next call); or approve/deny an escalation of an agent your contract lets you approve. Any agent may pause itself; none can resume itself or decide its own escalation.',
       inputSchema: json(InterveneArgsSchema),
       outputSchema: OUTCOME_JSON,
       annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
@@ -111,7 +136,7 @@ export function fixedTools(): ToolDefinition[] {
     {
       name: 'get_decision',
       title: 'Get a decision',
-      description: 'Fetch the current outcome of one of your decisions by decision_id, e.g. to see whether an escalated request was approved (then it has run, and its output is here), denied or expired.',
+      description: 'Fetch the current outcome of one of your decisions by decision_id, e.g. to see whether an escalated request was approved (then it has run, and its output is here), denied or expired. Pass wait_seconds (up to 60) to wait for a pending one to be decided.',
       inputSchema: json(GetDecisionArgsSchema),
       outputSchema: OUTCOME_JSON,
       annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },

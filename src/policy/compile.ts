@@ -1,7 +1,7 @@
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 import { hashOf } from '../core/canonical.js';
 import type { Contract } from '../config/contract-schema.js';
-import type { Problem } from '../config/problems.js';
+import { lineColumn, type Problem } from '../config/problems.js';
 import { cedarLiteral, cedarString } from './cedar-values.js';
 
 export const NS = 'Mandate';
@@ -87,7 +87,8 @@ export function filePolicies(file: PolicyFile, problems: Problem[]): CompiledPol
   const parts = cedar.policySetTextToParts(file.text);
   if (parts.type === 'failure') {
     for (const e of parts.errors) {
-      problems.push({ file: file.file, path: '(policy text)', message: e.message, hint: e.help ?? 'fix the Cedar syntax' });
+      const at = e.sourceLocations?.[0];
+      problems.push({ file: file.file, path: at ? lineColumn(file.text, at.start) : '(policy text)', message: e.message, hint: e.help ?? 'fix the Cedar syntax' });
     }
     return [];
   }

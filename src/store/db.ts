@@ -4,7 +4,8 @@ import { dirname } from 'node:path';
 
 export type Db = Database.Database;
 
-const SCHEMA_VERSION = 1;
+// Kept equal to MIGRATIONS.length (checked at module load below).
+const SCHEMA_VERSION = 2;
 
 // One migration list; each entry runs once, in order, inside a transaction.
 const MIGRATIONS: string[] = [
@@ -103,6 +104,94 @@ const MIGRATIONS: string[] = [
     PRIMARY KEY (agent, capability, field, bucket)
   );
   `,
+  // 2: interventions with a lifecycle and flow targets, suspension, constraints,
+  // operator notes, drift monitor windows, steward counters, memory packs.
+  `
+  CREATE TABLE agent_status_v2 (
+    agent TEXT PRIMARY KEY,
+    status TEXT NOT NULL CHECK (status IN ('active', 'paused', 'suspended', 'terminated')),
+    updated_at INTEGER NOT NULL,
+    updated_by TEXT NOT NULL,
+    reason TEXT
+  );
+  INSERT INTO agent_status_v2 SELECT * FROM agent_status;
+  DROP TABLE agent_status;
+  ALTER TABLE agent_status_v2 RENAME TO agent_status;
+
+  DROP TABLE interventions;
+  CREATE TABLE interventions (
+    id TEXT PRIMARY KEY,
+    dfid TEXT NOT NULL,
+    target_kind TEXT NOT NULL CHECK (target_kind IN ('agent', 'flow', 'decision')),
+    target TEXT NOT NULL,
+    target_agent TEXT NOT NULL,
+    act TEXT NOT NULL,
+    args TEXT NOT NULL DEFAULT '{}',
+    issued_by TEXT NOT NULL,
+    issuer_role TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('pending', 'acknowledged', 'applied', 'rejected', 'expired')),
+    reason_hash TEXT,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    expires_at INTEGER
+  );
+  CREATE INDEX interventions_target ON interventions(target_agent, state);
+
+  -- A flow act concerns one agent's calls in a flow (agent '*': every agent's, operators only).
+  CREATE TABLE flow_status (
+    dfid TEXT NOT NULL,
+    agent TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('active', 'paused', 'terminated')),
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (dfid, agent)
+  );
+
+  CREATE TABLE constraints (
+    intervention_id TEXT PRIMARY KEY,
+    agent TEXT NOT NULL,
+    capability TEXT NOT NULL,
+    field TEXT NOT NULL,
+    max REAL NOT NULL,
+    expires_at INTEGER NOT NULL
+  );
+  CREATE INDEX constraints_agent ON constraints(agent, capability, expires_at);
+
+  CREATE TABLE notes (
+    intervention_id TEXT PRIMARY KEY,
+    agent TEXT NOT NULL,
+    note TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    delivered_at INTEGER
+  );
+  CREATE INDEX notes_agent ON notes(agent, delivered_at);
+
+  CREATE TABLE monitor_samples (
+    id INTEGER PRIMARY KEY,
+    agent TEXT NOT NULL,
+    monitor TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    value REAL NOT NULL
+  );
+  CREATE INDEX monitor_samples_window ON monitor_samples(agent, monitor, id);
+
+  CREATE TABLE monitor_state (
+    agent TEXT NOT NULL,
+    monitor TEXT NOT NULL,
+    first_at INTEGER NOT NULL,
+    consecutive INTEGER NOT NULL,
+    PRIMARY KEY (agent, monitor)
+  );
+
+  CREATE TABLE steward_counts (agent TEXT PRIMARY KEY, executed INTEGER NOT NULL);
+
+  CREATE TABLE memory_packs (
+    scope TEXT NOT NULL,
+    pack TEXT NOT NULL,
+    keys TEXT NOT NULL,
+    PRIMARY KEY (scope, pack)
+  );
+  `,
 ];
 
 /**
@@ -133,3 +222,5 @@ function migrate(db: Db): void {
   });
   if (current < MIGRATIONS.length) run.immediate();
 }
+
+if (SCHEMA_VERSION !== MIGRATIONS.length) throw new Error('SCHEMA_VERSION must equal the number of migrations');

@@ -39,6 +39,7 @@ export class Decisions {
   private readonly finishStmt;
   private readonly pendingStmt;
   private readonly resolveStmt;
+  private readonly flowCallsStmt;
 
   constructor(db: Db) {
     this.insertStmt = db.prepare(
@@ -48,6 +49,9 @@ export class Decisions {
     this.getStmt = db.prepare<[string], Row>('SELECT * FROM decisions WHERE id = ?');
     this.finishStmt = db.prepare(
       'UPDATE decisions SET status = @status, idempotency_key = @idempotency_key, outcome = @outcome, policies = @policies, intent = @intent, facts = @facts, facts_hash = @facts_hash, expires_at = @expires_at WHERE id = @id',
+    );
+    this.flowCallsStmt = db.prepare<{ dfid: string; agent: string }, { one: number }>(
+      "SELECT 1 AS one FROM decisions WHERE dfid = @dfid AND (@agent = '*' OR agent = @agent) LIMIT 1",
     );
     this.pendingStmt = db.prepare<[], Row>("SELECT * FROM decisions WHERE status = 'pending' ORDER BY created_at, id");
     this.resolveStmt = db.prepare(
@@ -83,6 +87,11 @@ export class Decisions {
       facts_hash: extra.facts_hash ?? null,
       expires_at: extra.expires_at ?? null,
     });
+  }
+
+  /** Whether `agent` (or any agent, '*') has made calls in flow `dfid`. */
+  flowHasCalls(dfid: string, agent: string): boolean {
+    return this.flowCallsStmt.get({ dfid, agent }) !== undefined;
   }
 
   pending(): DecisionRecord[] {

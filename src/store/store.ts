@@ -6,6 +6,7 @@ import { Flows } from './flows.js';
 import { Idempotency } from './idempotency.js';
 import { Ledger } from './ledger.js';
 import { Memory } from './memory.js';
+import { Monitors } from './monitors.js';
 import { Usage } from './usage.js';
 
 /** Everything the kernel persists, over one SQLite file. */
@@ -18,6 +19,7 @@ export interface Store {
   memory: Memory;
   usage: Usage;
   flows: Flows;
+  monitors: Monitors;
   close(): void;
 }
 
@@ -32,6 +34,7 @@ export function openStore(path: string, world: World): Store {
     memory: new Memory(db),
     usage: new Usage(db),
     flows: new Flows(db),
+    monitors: new Monitors(db),
     close: () => db.close(),
   };
 }

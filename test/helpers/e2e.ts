@@ -6,7 +6,7 @@
  */
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult, ClientCapabilities } from '@modelcontextprotocol/sdk/types.js';
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -135,6 +135,10 @@ export interface AgentClient {
 export interface ClientOptions {
   env?: Record<string, string>;
   logLevel?: string;
+  /** Capabilities the client declares, e.g. `{ elicitation: {} }`. */
+  capabilities?: ClientCapabilities;
+  /** Runs before connecting, e.g. to register the client's request handlers. */
+  beforeConnect?: (client: Client) => void;
 }
 
 export async function startClient(workspace: string, agent: string | null, opts: ClientOptions = {}): Promise<AgentClient> {
@@ -146,7 +150,8 @@ export async function startClient(workspace: string, agent: string | null, opts:
   transport.stderr?.on('data', (chunk: Buffer) => {
     stderr += chunk.toString('utf8');
   });
-  const client = new Client({ name: 'mandate-e2e', version: '0.0.0' });
+  const client = new Client({ name: 'mandate-e2e', version: '0.0.0' }, opts.capabilities ? { capabilities: opts.capabilities } : undefined);
+  opts.beforeConnect?.(client);
   await client.connect(transport, { timeout: CALL_TIMEOUT_MS });
   // Listing once makes the SDK client check every later structuredContent against the tool's outputSchema.
   await client.listTools(undefined, { timeout: CALL_TIMEOUT_MS });

@@ -133,7 +133,7 @@ describe('kernel: escalations', () => {
   it('approving the request of an agent paused since it escalated refuses with AGENT_PAUSED and nothing runs', async () => {
     const env = await setup();
     const o = await escalated(env);
-    intervene(env.rt.kernel, { kind: 'agent', id: 'supervisor' }, 'pause', 'alice', 'suspicious');
+    await intervene(env.rt.kernel, { kind: 'agent', id: 'supervisor' }, { act: 'pause', target: { agent: 'alice' }, reason: 'suspicious' });
     const r = await env.rt.kernel.approve(o.decision_id, 'ops', null);
     expect(r).toMatchObject({ verdict: 'rejected', reasons: ['AGENT_PAUSED'] });
     expect(balance(env.dir)).toBe(500_000);
@@ -345,7 +345,7 @@ describe('kernel: fail closed and on the record', () => {
 
   it('a paused agent is refused with AGENT_PAUSED before any other check', async () => {
     const env = await setup();
-    intervene(env.rt.kernel, { kind: 'operator', id: 'ops' }, 'pause', 'alice', 'investigating');
+    await intervene(env.rt.kernel, { kind: 'operator', id: 'ops' }, { act: 'pause', target: { agent: 'alice' }, reason: 'investigating' });
     // Everything about this intent is wrong, yet the only reason is the pause.
     const o = await env.rt.kernel.govern(call('alice', { capability: 'no.such', params: { x: 'y'.repeat(100_000) }, ttl_seconds: -1 } as never));
     expect(o).toMatchObject({ verdict: 'rejected', reasons: ['AGENT_PAUSED'] });
@@ -386,7 +386,7 @@ describe('kernel: fail closed and on the record', () => {
     expect((await rt.kernel.govern(call('alice', transfer(20_000, {}, { memo: 'MEMO-SECRET-7731' })))).verdict).toBe('escalated');
     expect((await rt.kernel.govern(call('alice', transfer(1234, {}, { memo: 'MEMO-SECRET-7731', currency: 'USD' })))).verdict).toBe('rejected');
     const { readMemory } = await import('../../src/kernel/memory-read.js');
-    expect(readMemory(rt.kernel, 'alice', 'suppliers', 'acme-supplies').verdict).toBe('accepted');
+    expect(readMemory(rt.kernel, 'alice', { scope: 'suppliers', key: 'acme-supplies' }).verdict).toBe('accepted');
 
     const ledgerText = JSON.stringify(rt.store.db.prepare('SELECT * FROM events').all());
     expect(lines.length).toBeGreaterThan(5);
@@ -426,7 +426,7 @@ describe('kernel: fail closed and on the record', () => {
     await k.approve(e1.decision_id, 'ops', null);
     k.deny(e2.decision_id, 'ops', null);
     await k.govern(call('scribe', { capability: 'files.write', params: { path: 'notes/a.md', content: 'hello' } }));
-    intervene(k, { kind: 'agent', id: 'alice' }, 'resume', 'alice', 'let me out');
+    await intervene(k, { kind: 'agent', id: 'alice' }, { act: 'resume', target: { agent: 'alice' }, reason: 'let me out' });
     const result = env.rt.store.ledger.verify();
     expect(result.ok).toBe(true);
     expect(result.events).toBe(env.rt.store.ledger.headSeq());

@@ -29,46 +29,46 @@ describe('memory', () => {
 
   it('reads a granted record within the sensitivity ceiling; the MemoryRead event holds a value_hash, never the value', async () => {
     await open();
-    const o = readMemory(rt.kernel, 'alice', 'suppliers', 'acme-supplies');
+    const o = readMemory(rt.kernel, 'alice', { scope: 'suppliers', key: 'acme-supplies' });
     const value = { name: 'Acme Supplies Ltd', payment_terms_days: 30, preferred_currency: 'EUR' };
     expect(o).toMatchObject({ verdict: 'accepted', reasons: [], output: { scope: 'suppliers', key: 'acme-supplies', version: 1, sensitivity: 'standard', provenance: 'human:workspace-seed', value } });
     expect((o.output as { updated_at: string }).updated_at).toBe(new Date(T0).toISOString());
     const ev = memoryEvent(o.decision_id);
-    expect(ev?.data).toEqual({ scope: 'suppliers', key_hash: hashOf('acme-supplies'), allowed: true, version: 1, value_hash: hashOf(value) });
+    expect(ev?.data).toEqual({ scope: 'suppliers', mode: 'key', key_hash: hashOf('acme-supplies'), allowed: true, version: 1, value_hash: hashOf(value) });
     expect(JSON.stringify(ev)).not.toContain('Acme Supplies Ltd');
     expect(o.receipt).toEqual({ seq: ev?.seq, hash: ev?.hash });
     // elevated is within alice's ceiling for suppliers
-    expect(readMemory(rt.kernel, 'alice', 'suppliers', 'shady-llc').verdict).toBe('accepted');
+    expect(readMemory(rt.kernel, 'alice', { scope: 'suppliers', key: 'shady-llc' }).verdict).toBe('accepted');
   });
 
   it('a record above the contract max_sensitivity is MEMORY_SENSITIVITY_DENIED; a higher ceiling may read it', async () => {
     await open();
-    const o = readMemory(rt.kernel, 'alice', 'suppliers', 'bank-credentials');
+    const o = readMemory(rt.kernel, 'alice', { scope: 'suppliers', key: 'bank-credentials' });
     expect(o).toMatchObject({ verdict: 'rejected', reasons: ['MEMORY_SENSITIVITY_DENIED'] });
     expect(o.output).toBeUndefined();
-    expect(memoryEvent(o.decision_id)?.data).toEqual({ scope: 'suppliers', key_hash: hashOf('bank-credentials'), allowed: false });
-    expect(readMemory(rt.kernel, 'supervisor', 'suppliers', 'bank-credentials').verdict).toBe('accepted');
+    expect(memoryEvent(o.decision_id)?.data).toEqual({ scope: 'suppliers', mode: 'key', key_hash: hashOf('bank-credentials'), allowed: false });
+    expect(readMemory(rt.kernel, 'supervisor', { scope: 'suppliers', key: 'bank-credentials' }).verdict).toBe('accepted');
   });
 
   it('a scope the contract does not grant is MEMORY_SCOPE_DENIED, even for a record that exists', async () => {
     await open();
-    expect(readMemory(rt.kernel, 'alice', 'docs', 'style-guide')).toMatchObject({ verdict: 'rejected', reasons: ['MEMORY_SCOPE_DENIED'] });
-    expect(readMemory(rt.kernel, 'scribe', 'suppliers', 'acme-supplies').reasons).toEqual(['MEMORY_SCOPE_DENIED']);
-    expect(readMemory(rt.kernel, 'scribe', 'docs', 'style-guide').verdict).toBe('accepted');
+    expect(readMemory(rt.kernel, 'alice', { scope: 'docs', key: 'style-guide' })).toMatchObject({ verdict: 'rejected', reasons: ['MEMORY_SCOPE_DENIED'] });
+    expect(readMemory(rt.kernel, 'scribe', { scope: 'suppliers', key: 'acme-supplies' }).reasons).toEqual(['MEMORY_SCOPE_DENIED']);
+    expect(readMemory(rt.kernel, 'scribe', { scope: 'docs', key: 'style-guide' }).verdict).toBe('accepted');
   });
 
   it('a missing record is MEMORY_NOT_FOUND; an unknown or paused agent is refused first', async () => {
     await open();
-    expect(readMemory(rt.kernel, 'alice', 'suppliers', 'nobody').reasons).toEqual(['MEMORY_NOT_FOUND']);
-    expect(readMemory(rt.kernel, 'mallory', 'suppliers', 'acme-supplies').reasons).toEqual(['UNKNOWN_AGENT']);
+    expect(readMemory(rt.kernel, 'alice', { scope: 'suppliers', key: 'nobody' }).reasons).toEqual(['MEMORY_NOT_FOUND']);
+    expect(readMemory(rt.kernel, 'mallory', { scope: 'suppliers', key: 'acme-supplies' }).reasons).toEqual(['UNKNOWN_AGENT']);
     rt.store.agents.setStatus('alice', 'paused', 'operator:ops', null, world.now());
-    expect(readMemory(rt.kernel, 'alice', 'suppliers', 'acme-supplies').reasons).toEqual(['AGENT_PAUSED']);
+    expect(readMemory(rt.kernel, 'alice', { scope: 'suppliers', key: 'acme-supplies' }).reasons).toEqual(['AGENT_PAUSED']);
   });
 
   it('seeding is idempotent: the same values keep the version, a changed value or sensitivity bumps it', async () => {
     await open();
     const mem = rt.store.memory;
-    const seed = (value: unknown, sensitivity: 'standard' | 'elevated' = 'standard') => mem.seed([{ scope: 's', key: 'k', sensitivity, value }], world.now());
+    const seed = (value: unknown, sensitivity: 'standard' | 'elevated' = 'standard') => mem.seed([{ scope: 's', key: 'k', sensitivity, value }], [], world.now());
     seed({ a: 1, b: [1, 2] });
     expect(mem.get('s', 'k')).toMatchObject({ version: 1, created_at: T0, updated_at: T0 });
     world.advance(1_000);

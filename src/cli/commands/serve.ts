@@ -11,7 +11,7 @@ export interface ServeOptions {
   logLevel?: string;
 }
 
-const EXPIRY_SWEEP_MS = 5_000;
+const SWEEP_MS = 500;
 
 /** Serves one agent over stdio: stdout carries only the protocol, logs go to stderr. */
 export async function serve(opts: ServeOptions): Promise<void> {
@@ -30,13 +30,20 @@ export async function serve(opts: ServeOptions): Promise<void> {
     throw new UsageError(`unknown agent \`${agent}\`: no contract in ${rt.workspace.config.paths.contracts}/ (known: ${[...rt.workspace.contracts.keys()].join(', ')})`);
   }
   const server = createMcpServer(rt.kernel, agent, 'stdio');
+  // Housekeeping: expire overdue escalations and interventions, and abort
+  // running handlers that another process (the CLI) terminated.
+  let since = Date.now();
   const sweep = setInterval(() => {
     try {
+      const now = Date.now();
+      rt.kernel.abortTerminated(since - SWEEP_MS);
+      since = now;
       rt.kernel.expireOverdue();
+      rt.kernel.expireInterventions();
     } catch (err) {
-      log.error({ err: { name: (err as Error).name } }, 'expiry sweep failed');
+      log.error({ err: { name: (err as Error).name } }, 'housekeeping sweep failed');
     }
-  }, EXPIRY_SWEEP_MS);
+  }, SWEEP_MS);
   sweep.unref();
 
   let closed = false;

@@ -1,0 +1,52 @@
+import type { Capability, Values } from '../capabilities/manifest.js';
+import type { Contract } from '../config/contract-schema.js';
+import type { ConstraintRow } from '../store/agents.js';
+
+export interface StewardGate {
+  id: string;
+  reason: string;
+}
+
+/**
+ * Steward gates of a contract, pure: conditions under which a permitted call
+ * must still wait for a human. `executed` is the agent's count of executed
+ * calls so far; `usageSum(window, field)` reads a rolling-window total.
+ */
+export function stewardGates(
+  contract: Contract,
+  cap: Capability,
+  executed: number,
+  usageSum: (window: string, field: string) => number,
+  values: Values,
+): StewardGate[] {
+  const s = contract.stewards;
+  const gates: StewardGate[] = [];
+  if (s.side_effects?.includes(cap.def.sideEffect)) {
+    gates.push({ id: 'steward.side_effect', reason: `${cap.def.sideEffect} capabilities need a human (steward gate)` });
+  }
+  if (s.every_n_calls !== undefined && (executed + 1) % s.every_n_calls === 0) {
+    gates.push({ id: 'steward.every_n_calls', reason: `every ${s.every_n_calls}th call needs a human (steward gate)` });
+  }
+  for (const c of s.cumulative ?? []) {
+    const add = values[c.sum];
+    if (typeof add !== 'number') continue;
+    if (usageSum(c.window, c.sum) + add > c.max) {
+      gates.push({ id: `steward.cumulative.${c.sum}.${c.window}`, reason: `cumulative \`${c.sum}\` over ${c.window} passes ${c.max} (steward gate)` });
+    }
+  }
+  return gates;
+}
+
+/** The contract as an intervention has tightened it: each constrained cap is the lower of the two. */
+export function withConstraints(contract: Contract, capability: string, constraints: ConstraintRow[]): Contract {
+  if (!constraints.length) return contract;
+  return {
+    ...contract,
+    grants: contract.grants.map((g) => {
+      if (g.capability !== capability) return g;
+      const max = { ...(g.limits.max ?? {}) };
+      for (const c of constraints) max[c.field] = Math.min(max[c.field] ?? Number.POSITIVE_INFINITY, c.max);
+      return { ...g, limits: { ...g.limits, max } };
+    }),
+  };
+}
