@@ -23,7 +23,25 @@ export default tseslint.config(
   {
     files: ['src/kernel/**/*.ts', 'src/policy/**/*.ts', 'src/capabilities/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['../mcp/**', '../cli/**', '../runtime.js', '@modelcontextprotocol/*'], message: 'the kernel knows no transport or CLI' }] }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['../mcp/**', '../cli/**', '../runtime.js', '@modelcontextprotocol/*'], message: 'the kernel knows no transport or CLI' },
+            // ADR-006: the kernel reaches a model only through the Normalizer port in src/core.
+            { group: ['../normalize/**', 'ollama', 'ollama/*', 'node:http', 'node:https', 'node:net'], message: 'the kernel imports no network code; use the Normalizer port' },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['src/normalize/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['../kernel/**', '../store/**', '../policy/**', '../mcp/**', '../cli/**', '../runtime.js'], message: 'the model adapter implements the Normalizer port (src/core) and knows nothing of the pipeline' }] },
+      ],
     },
   },
   {

@@ -12,7 +12,7 @@ import { z } from 'zod';
 import { ContractSchema } from '../src/config/contract-schema.js';
 import { MemorySeedSchema } from '../src/config/memory-schema.js';
 import { WorkspaceConfigSchema } from '../src/config/workspace-schema.js';
-import { IntentSchema, OutcomeSchema } from '../src/core/wire.js';
+import { OutcomeSchema, ProposalSchema } from '../src/core/wire.js';
 import { ListCapabilitiesOutputSchema, fixedTools } from '../src/mcp/tools.js';
 import { LedgerEventSchema } from '../src/store/ledger-schema.js';
 
@@ -59,7 +59,7 @@ export function renderSchemas(): Record<string, string> {
     'mandate.schema.json': document(
       'mandate.schema.json',
       'Mandate workspace configuration',
-      'mandate.yaml at the root of a workspace: store path, folder paths, limits, circuit breaker, tool exposure and log level. Every key but `version` has a default.',
+      'mandate.yaml at the root of a workspace: store path, folder paths, limits, circuit breaker, tool exposure, log level and the free-text normalizer. Every key but `version` has a default; `normalizer` is off unless present.',
       convert(WorkspaceConfigSchema, 'input'),
     ),
     'memory.schema.json': document(
@@ -71,8 +71,8 @@ export function renderSchemas(): Record<string, string> {
     'intent.schema.json': document(
       'intent.schema.json',
       'Mandate intent',
-      "An agent's proposal as any transport hands it to the kernel (the arguments of the submit_intent tool).",
-      convert(IntentSchema, 'input'),
+      "An agent's proposal as any transport hands it to the kernel: structured (capability and params) or free text (text, normalised by a local model; ADR-006). The submit_intent tool takes the same fields flattened into one object (tools.schema.json).",
+      convert(ProposalSchema, 'input'),
     ),
     'outcome.schema.json': document(
       'outcome.schema.json',

@@ -3,6 +3,7 @@ import { requireWorkspace, type Workspace } from './config/load-workspace.js';
 import type { Logger } from './core/log.js';
 import { systemWorld, type World } from './core/world.js';
 import { Kernel } from './kernel/kernel.js';
+import { OllamaNormalizer } from './normalize/ollama.js';
 import { openStore, type Store } from './store/store.js';
 
 export interface Runtime {
@@ -23,7 +24,9 @@ export async function openRuntime(dir: string, logger: Logger | ((configLevel: s
     store.memory.seed(seeds, packs, world.now());
     store.idempotency.purgeExpired(world.now());
     workspace.capabilities.set(MEMORY_WRITE_ID, memoryWriteCapability(store.memory, workspace.contracts));
-    const kernel = new Kernel({ workspace, store, world, log });
+    // Free-text intents only where mandate.yaml has a `normalizer:` block (ADR-006).
+    const normalizer = workspace.config.normalizer ? new OllamaNormalizer(workspace.config.normalizer) : undefined;
+    const kernel = new Kernel({ workspace, store, world, log, normalizer });
     return { workspace, store, kernel, close: () => store.close() };
   } catch (err) {
     store.close();

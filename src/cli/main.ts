@@ -2,6 +2,7 @@
 import { Argument, Command, CommanderError, Option } from 'commander';
 import { SERVER_INFO } from '../mcp/server.js';
 import { approvalsApprove, approvalsDeny, approvalsList, approvalsShow } from './commands/approvals.js';
+import { doctorCommand } from './commands/doctor.js';
 import { initWorkspace } from './commands/init.js';
 import { interveneCommand, interventionsList, type InterveneOptions } from './commands/intervene.js';
 import type { InterventionAct } from '../kernel/interventions.js';
@@ -58,6 +59,13 @@ program
   .addOption(workspaceOption())
   .addOption(new Option('--log-level <level>', 'log level on stderr (or $MANDATE_LOG_LEVEL, else log.level)').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
   .action(run((opts: { stdio?: boolean; agent?: string; workspace?: string; logLevel?: string }) => serve(opts)));
+
+program
+  .command('doctor')
+  .description('check free-text intents: is the Ollama server reachable, are the configured models pulled; exit 0 ok, 1 not')
+  .addOption(workspaceOption())
+  .option('--json', 'print the result as JSON')
+  .action(run((opts: { workspace?: string; json?: boolean }) => doctorCommand(opts)));
 
 const ledger = program.command('ledger').description('inspect the hash-chained ledger');
 ledger

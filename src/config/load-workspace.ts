@@ -45,21 +45,30 @@ function listFiles(dir: string, pattern: RegExp): string[] {
   return existsSync(dir) ? readdirSync(dir).filter((f) => pattern.test(f)).sort() : [];
 }
 
-/** Loads and checks a whole workspace, collecting every problem rather than stopping at the first. */
-export async function loadWorkspace(dirArg: string): Promise<LoadResult> {
+/** Reads and checks mandate.yaml alone (for commands such as `doctor` that need nothing else). */
+export function loadConfig(dirArg: string): { config: WorkspaceConfig | null; problems: Problem[] } {
   const dir = resolve(dirArg);
   const problems: Problem[] = [];
   const configPath = join(dir, 'mandate.yaml');
   if (!existsSync(configPath)) {
     problems.push({ file: 'mandate.yaml', path: '(file)', message: `no mandate.yaml in ${dir}`, hint: 'run `mandate init <dir>` or pass --workspace <dir>' });
-    return { workspace: null, problems };
+    return { config: null, problems };
   }
   const parsedConfig = WorkspaceConfigSchema.safeParse(readYaml(configPath, 'mandate.yaml', problems) ?? {});
   if (!parsedConfig.success) {
     problems.push(...zodProblems('mandate.yaml', parsedConfig.error, 'see the comments in a fresh `mandate init` workspace'));
-    return { workspace: null, problems };
+    return { config: null, problems };
   }
-  const config = parsedConfig.data;
+  return { config: parsedConfig.data, problems };
+}
+
+/** Loads and checks a whole workspace, collecting every problem rather than stopping at the first. */
+export async function loadWorkspace(dirArg: string): Promise<LoadResult> {
+  const dir = resolve(dirArg);
+  const loaded = loadConfig(dir);
+  const problems = loaded.problems;
+  if (!loaded.config) return { workspace: null, problems };
+  const config = loaded.config;
   const rel = (p: string) => relative(dir, p);
 
   const capabilities = await loadCapabilities(join(dir, config.paths.capabilities), dir, problems);

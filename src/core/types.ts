@@ -16,12 +16,25 @@ export interface Intent {
   observed_version?: string | undefined;
 }
 
+/** A free-text intent: `text` in place of capability and params; a local model proposes them. */
+export interface TextIntent {
+  text: string;
+  rationale?: string | undefined;
+  idempotency_key?: string | undefined;
+  ttl_seconds?: number | undefined;
+  created_at?: string | undefined;
+  observed_version?: string | undefined;
+}
+
+/** What a transport hands over: a structured intent or a free-text one. */
+export type Proposal = Intent | TextIntent;
+
 export type Channel = 'stdio' | 'http' | 'cli';
 
 /** The one neutral shape every transport hands to the kernel. */
 export interface GovernedCall {
   agent: string;
-  intent: Intent;
+  intent: Proposal;
   channel: Channel;
   /** W3C traceparent from the request's `_meta`, if any. */
   traceparent?: string | undefined;
@@ -62,6 +75,15 @@ export interface Outcome {
   replay_of?: string | undefined;
   /** An operator's redirect note, delivered once on the agent's next call. */
   operator_note?: string | undefined;
+  /** For a free-text intent: what the model proposed, as the kernel then judged it. */
+  normalized?: NormalizedProposal | undefined;
+}
+
+export interface NormalizedProposal {
+  capability: string;
+  params: Record<string, unknown>;
+  model: string;
+  route: string;
 }
 
 export type DecisionStatus =

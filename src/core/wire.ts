@@ -23,6 +23,51 @@ export const IntentSchema = z
   })
   .strict();
 
+/**
+ * A free-text intent: `text` in place of capability and params. A local model
+ * (the normalizer) turns the text into a capability and params; that proposal
+ * then goes through the same pipeline as a structured intent. The other fields
+ * come from the caller, never from the model.
+ */
+export const TextIntentSchema = z
+  .object({
+    text: z
+      .string()
+      .min(1)
+      .describe(
+        'What you want done, in words, e.g. "pay acme-supplies 250 euros from operating, invoice 1042". A local model proposes a capability and params from it; the proposal is then checked like any other intent.',
+      ),
+    rationale: IntentSchema.shape.rationale,
+    idempotency_key: IdempotencyKeySchema.optional(),
+    ttl_seconds: IntentSchema.shape.ttl_seconds,
+    created_at: IntentSchema.shape.created_at,
+    observed_version: IntentSchema.shape.observed_version,
+  })
+  .strict();
+
+/** An intent as the kernel accepts it: structured, or free text (published as intent.schema.json). */
+export const ProposalSchema = z.union([IntentSchema, TextIntentSchema]);
+
+/**
+ * The arguments of the submit_intent tool: the two forms of ProposalSchema
+ * flattened into one object, because MCP clients and model APIs expect a tool's
+ * input schema to be a plain object (no top-level anyOf). The kernel checks
+ * that exactly one form is used.
+ */
+export const SubmitIntentArgsSchema = z
+  .object({
+    capability: IntentSchema.shape.capability.optional(),
+    params: IntentSchema.shape.params.optional(),
+    text: TextIntentSchema.shape.text.optional(),
+    rationale: IntentSchema.shape.rationale,
+    idempotency_key: IdempotencyKeySchema.optional(),
+    ttl_seconds: IntentSchema.shape.ttl_seconds,
+    created_at: IntentSchema.shape.created_at,
+    observed_version: IntentSchema.shape.observed_version,
+  })
+  .strict()
+  .describe('Pass either capability and params (a structured intent), or text (a free-text intent), not both.');
+
 export const ReasonCodeSchema = z.enum(REASON_CODES as [string, ...string[]]);
 
 export const OutcomeSchema = z.object({
@@ -47,4 +92,13 @@ export const OutcomeSchema = z.object({
   receipt: z.object({ seq: z.number().int(), hash: z.string() }).nullable(),
   replay_of: z.string().optional(),
   operator_note: z.string().optional(),
+  normalized: z
+    .object({
+      capability: z.string(),
+      params: z.record(z.string(), z.unknown()),
+      model: z.string(),
+      route: z.string(),
+    })
+    .optional()
+    .describe('For a free-text intent: the capability and params the model proposed (and which model), as the kernel then judged them.'),
 });

@@ -3,11 +3,12 @@ import type { Capability, Facts, Values } from '../capabilities/manifest.js';
 import type { Contract } from '../config/contract-schema.js';
 import { windowMs } from '../config/contract-schema.js';
 import type { Workspace } from '../config/load-workspace.js';
-import { canonicalJson, hashOf } from '../core/canonical.js';
+import { canonicalJson, hashOf, sha256Hex } from '../core/canonical.js';
 import type { Logger } from '../core/log.js';
+import type { Normalizer } from '../core/normalizer.js';
 import type { ReasonCode } from '../core/reasons.js';
-import type { DecisionStatus, GovernedCall, Intent, Outcome, ReasonDetail, Receipt } from '../core/types.js';
-import { IntentSchema } from '../core/wire.js';
+import type { DecisionStatus, GovernedCall, Intent, NormalizedProposal, Outcome, ReasonDetail, Receipt, TextIntent } from '../core/types.js';
+import { IntentSchema, TextIntentSchema } from '../core/wire.js';
 import type { World } from '../core/world.js';
 import { toCedarRecord } from '../policy/cedar-values.js';
 import { PolicyEngine } from '../policy/engine.js';
@@ -22,6 +23,7 @@ import { driftBetween } from './drift.js';
 import { InterventionAbort, runBounded } from './engine.js';
 import { statusCode } from './status.js';
 import { evaluateMonitors, type Breach } from './monitors.js';
+import { forModel, parseProposal, parseReview } from './normalize.js';
 import { stewardGates, withConstraints } from './stewards.js';
 
 export interface KernelDeps {
@@ -29,7 +31,12 @@ export interface KernelDeps {
   store: Store;
   world: World;
   log: Logger;
+  /** Turns free-text intents into proposals (step 4); absent: they are refused with NORMALIZER_UNAVAILABLE. */
+  normalizer?: Normalizer | undefined;
 }
+
+/** Longest challenger summary kept with a pending decision. */
+const MAX_REVIEW_CHARS = 500;
 
 /** The result of reserving a key: go ahead, or why not. */
 type Gate = { ok: true; mode: 'fresh' | 'approved' } | { ok: false; existing?: IdempotencyRecord; flowLimit?: boolean };
@@ -44,6 +51,8 @@ interface Flow {
   log: Logger;
   /** An operator's redirect note taken for delivery with this flow's outcome. */
   note?: string | undefined;
+  /** For a free-text intent, once normalised: what the model proposed. */
+  normalized?: NormalizedProposal | undefined;
 }
 
 /**
@@ -56,6 +65,8 @@ export class Kernel {
   readonly breakers: Breakers;
   /** Handlers running in this process, by decision id, so a termination can abort them. */
   private readonly inflight = new Map<string, { agent: string; dfid: string; abort: AbortController }>();
+  /** Challenger calls still running (advisory; see settle()). */
+  private readonly reviews = new Set<Promise<void>>();
 
   constructor(readonly deps: KernelDeps) {
     this.policy = new PolicyEngine(deps.workspace.policySet);
@@ -82,11 +93,12 @@ export class Kernel {
     const { world, log } = this.deps;
     const receivedAt = world.now();
     const { dfid } = resolveDfid(call.traceparent, world);
+    const proposed = (call.intent as Partial<Intent> | undefined)?.capability;
     const flow: Flow = {
       agent: call.agent,
       dfid,
       decisionId: world.newId(),
-      capability: typeof call.intent?.capability === 'string' ? call.intent.capability.slice(0, 200) : null,
+      capability: typeof proposed === 'string' ? proposed.slice(0, 200) : null,
       key: null,
       log: log.child({ dfid, agent: call.agent }),
     };
@@ -108,14 +120,17 @@ export class Kernel {
 
     // 1. Record receipt of the intent: hashes only.
     const rawText = safeCanonical(call.intent);
-    const requestHash = hashOf({ agent: call.agent, capability: call.intent?.capability ?? null, params: call.intent?.params ?? null });
+    const raw = (call.intent ?? {}) as Partial<Intent> & Partial<TextIntent>;
+    // A free-text intent is one that has `text`; the model proposes its capability and params in step 4.
+    const isText = typeof call.intent === 'object' && call.intent !== null && 'text' in call.intent;
+    const requestHash = isText ? hashOf({ agent: call.agent, text: raw.text ?? null }) : hashOf({ agent: call.agent, capability: raw.capability ?? null, params: raw.params ?? null });
     store.ledger.append(
       {
         dfid: flow.dfid,
         agent: flow.agent,
         type: 'IntentReceived',
         decision_id: flow.decisionId,
-        data: { capability: flow.capability, channel: call.channel, request_hash: requestHash, intent_hash: rawText ? hashOf(call.intent) : null },
+        data: { capability: flow.capability, channel: call.channel, request_hash: requestHash, intent_hash: rawText ? hashOf(call.intent) : null, ...(isText ? { form: 'text' } : {}) },
       },
       () => {
         store.decisions.open({
@@ -146,7 +161,10 @@ export class Kernel {
     if (rawText === null || Buffer.byteLength(rawText) > limits.max_payload_bytes) {
       return this.reject(flow, 'IntentRejected', [{ code: 'PAYLOAD_TOO_LARGE', message: `intent exceeds ${limits.max_payload_bytes} bytes` }]);
     }
-    const shape = IntentSchema.safeParse(call.intent);
+    if (isText && ('capability' in raw || 'params' in raw)) {
+      return this.reject(flow, 'IntentRejected', [{ code: 'SCHEMA_INVALID', message: 'pass either capability and params, or text, not both', path: '(intent)' }]);
+    }
+    const shape = isText ? TextIntentSchema.safeParse(call.intent) : IntentSchema.safeParse(call.intent);
     if (!shape.success) {
       return this.reject(
         flow,
@@ -154,13 +172,22 @@ export class Kernel {
         shape.error.issues.map((i) => ({ code: 'SCHEMA_INVALID' as const, message: i.message, path: i.path.map(String).join('.') || '(intent)' })),
       );
     }
-    const intent: Intent = shape.data;
     if (call.argumentIssues?.length) {
       return this.reject(flow, 'IntentRejected', call.argumentIssues.map((i) => ({ code: 'SCHEMA_INVALID' as const, message: i.message, path: i.path })));
     }
-    const keyResult = IntentSchema.shape.idempotency_key.safeParse(intent.idempotency_key ?? call.metaIdempotencyKey);
+    const keyResult = IntentSchema.shape.idempotency_key.safeParse(shape.data.idempotency_key ?? call.metaIdempotencyKey);
     if (!keyResult.success) {
       return this.reject(flow, 'IntentRejected', [{ code: 'SCHEMA_INVALID', message: 'invalid idempotency key in _meta', path: '_meta.idempotency_key' }]);
+    }
+
+    // 4. Normalisation, for free text only: the model's proposal becomes the intent, then everything below judges it.
+    let intent: Intent;
+    if ('text' in shape.data) {
+      const normalized = await this.normalizeText(flow, shape.data, call.signal);
+      if (!normalized.ok) return normalized.outcome;
+      intent = normalized.intent;
+    } else {
+      intent = shape.data;
     }
     const capability = workspace.capabilities.get(intent.capability);
     const granted = !!capability && contract.grants.some((g) => g.capability === capability.def.id);
@@ -231,7 +258,9 @@ export class Kernel {
       const policies = [...verdict.policies, ...gates.map((g) => g.id)];
       const reasons = verdict.kind === 'escalate' ? [...verdict.reasons, ...gates.map((g) => g.reason)] : gates.map((g) => g.reason);
       store.ledger.append(gates.length ? { ...policyEvent, reasons: ['ESCALATION_REQUIRED'], data: { ...policyEvent.data, decision: 'escalate', steward_gates: gates.map((g) => g.id) } } : policyEvent);
-      return this.escalate(flow, intent, keyHash, dim.facts, factsHash, policies, reasons, contract);
+      const escalated = this.escalate(flow, intent, keyHash, dim.facts, factsHash, policies, reasons, contract);
+      if (escalated.status === 'pending' && !escalated.replay_of) this.challenge(flow, cap, dim.params, reasons, 'text' in shape.data ? shape.data.text : undefined);
+      return escalated;
     }
 
     // 7. Idempotency: the key is reserved atomically with the policy decision's record.
@@ -241,6 +270,99 @@ export class Kernel {
     });
     // 8.–9. Bounded engine and ledger.
     return this.execute(flow, cap, { params: dim.params, facts: dim.facts, values: dim.values, requestHash: keyHash, policies: verdict.policies }, gate, call.signal);
+  }
+
+  /**
+   * Step 4: asks the normalizer for a proposal and checks it. The model sees
+   * only the capabilities this contract grants, and its output is parsed and
+   * validated here; the caller's envelope (key, TTL, rationale, observed
+   * version) never comes from the model. Records `IntentNormalized` for every
+   * model call: model, route, prompt and output hashes, latency; never text.
+   */
+  private async normalizeText(flow: Flow, t: TextIntent, signal?: AbortSignal): Promise<{ ok: true; intent: Intent } | { ok: false; outcome: Outcome }> {
+    const { normalizer, workspace, store } = this.deps;
+    const cfg = workspace.config.normalizer;
+    const refuse = (details: ReasonDetail[]) => ({ ok: false as const, outcome: this.reject(flow, 'IntentRejected', details) });
+    if (!normalizer || !cfg) {
+      return refuse([{ code: 'NORMALIZER_UNAVAILABLE', message: 'free-text intents are not enabled here (no `normalizer:` in mandate.yaml); pass capability and params instead' }]);
+    }
+    const bytes = Buffer.byteLength(t.text);
+    if (bytes > cfg.max_text_bytes) {
+      return refuse([{ code: 'INPUT_TOO_LARGE', message: `text is ${bytes} bytes; normalizer.max_text_bytes is ${cfg.max_text_bytes}`, path: 'text' }]);
+    }
+    const granted = this.grantedCapabilities(flow.agent);
+    if (!granted.length) return refuse([{ code: 'NORMALIZATION_FAILED', message: 'your contract grants no capability to propose', path: 'normalized' }]);
+
+    const reply = await normalizer.normalize({ text: t.text, capabilities: granted.map(forModel), signal });
+    const parsed = reply.ok ? parseProposal(reply.content, granted, { truncated: reply.truncated, maxBytes: workspace.config.limits.max_payload_bytes }) : null;
+    const details: ReasonDetail[] = !reply.ok ? [{ code: 'NORMALIZER_UNAVAILABLE', message: reply.message }] : parsed && !parsed.ok ? parsed.details : [];
+    const reasons = [...new Set(details.map((d) => d.code))];
+    const proposed = parsed?.ok ? parsed : null;
+    store.ledger.append({
+      ...this.event(flow, 'IntentNormalized'),
+      reasons,
+      data: {
+        model: reply.model,
+        route: reply.route,
+        prompt_hash: reply.prompt_hash,
+        output_hash: reply.ok ? sha256Hex(reply.content) : null,
+        output_bytes: reply.ok ? Buffer.byteLength(reply.content) : null,
+        latency_ms: reply.latency_ms,
+        capability: proposed?.capability.def.id ?? null,
+      },
+    });
+    flow.log.info({ step: 'normalize', decision_id: flow.decisionId, model: reply.model, route: reply.route, latency_ms: reply.latency_ms, capability: proposed?.capability.def.id ?? null, reasons }, reasons.length ? 'normalisation failed' : 'text normalised');
+    if (!proposed) return refuse(details);
+
+    flow.capability = proposed.capability.def.id;
+    flow.normalized = { capability: proposed.capability.def.id, params: proposed.params, model: reply.model, route: reply.route };
+    const { text: _text, ...envelope } = t;
+    return { ok: true, intent: { ...envelope, capability: proposed.capability.def.id, params: proposed.params } };
+  }
+
+  /**
+   * The optional challenger: one more model call writes a short risk summary
+   * of a fresh escalation for the human approver. It runs after the escalated
+   * outcome is recorded and returned, never changes it, and its failure is
+   * logged and otherwise ignored. `settle()` waits for running ones.
+   */
+  private challenge(flow: Flow, cap: Capability, params: Values, reasons: string[], text: string | undefined): void {
+    const { normalizer, workspace, store, world } = this.deps;
+    if (!normalizer || !workspace.config.normalizer?.challenger.enabled) return;
+    const run = (async () => {
+      try {
+        const reply = await normalizer.challenge({ capability: forModel(cap), params, reasons, text });
+        const review = reply.ok ? parseReview(reply.content, MAX_REVIEW_CHARS) : null;
+        const code: ReasonCode | null = !reply.ok ? 'NORMALIZER_UNAVAILABLE' : review ? null : 'NORMALIZATION_FAILED';
+        let attached = false;
+        store.ledger.append(
+          {
+            ...this.event(flow, 'EscalationChallenged'),
+            reasons: code ? [code] : [],
+            data: {
+              model: reply.model,
+              route: reply.route,
+              prompt_hash: reply.prompt_hash,
+              output_hash: reply.ok ? sha256Hex(reply.content) : null,
+              latency_ms: reply.latency_ms,
+            },
+          },
+          () => {
+            if (review) attached = store.decisions.setReview(flow.decisionId, { ...review, model: reply.model, route: reply.route, at: world.now() });
+          },
+        );
+        flow.log.info({ step: 'challenger', decision_id: flow.decisionId, model: reply.model, latency_ms: reply.latency_ms, reasons: code ? [code] : [], attached }, code ? 'challenger failed; ignored' : 'risk summary attached');
+      } catch (err) {
+        flow.log.warn({ step: 'challenger', decision_id: flow.decisionId, err: { name: (err as Error)?.name } }, 'challenger failed; ignored');
+      }
+    })();
+    this.reviews.add(run);
+    void run.finally(() => this.reviews.delete(run));
+  }
+
+  /** Waits for running challenger calls (tests, and a server before it closes its store). */
+  async settle(): Promise<void> {
+    await Promise.allSettled([...this.reviews]);
   }
 
   /**
@@ -279,9 +401,18 @@ export class Kernel {
     } else {
       const recorded = original.outcome;
       reasons = [...recorded.reasons, seen.state === 'pending_approval' ? 'IN_PROGRESS' : 'IDEMPOTENT_REPLAY'];
-      // The recorded outcome, but this call's own note (a note taken by an earlier call is not re-sent).
-      const { operator_note: _old, ...rest } = recorded;
-      outcome = { ...rest, reasons, dfid: flow.dfid, decision_id: flow.decisionId, receipt: null, replay_of: seen.decision_id, ...(flow.note ? { operator_note: flow.note } : {}) };
+      // The recorded outcome, but this call's own note and proposal (not an earlier call's).
+      const { operator_note: _old, normalized: _oldProposal, ...rest } = recorded;
+      outcome = {
+        ...rest,
+        reasons,
+        dfid: flow.dfid,
+        decision_id: flow.decisionId,
+        receipt: null,
+        replay_of: seen.decision_id,
+        ...(flow.note ? { operator_note: flow.note } : {}),
+        ...(flow.normalized ? { normalized: flow.normalized } : {}),
+      };
     }
     store.ledger.append({ ...this.event(flow, 'IntentReplayed'), reasons, data: { replay_of: seen.decision_id, state: seen.state } }, (receipt) => {
       outcome.receipt = receipt;
@@ -741,6 +872,7 @@ export class Kernel {
       policies: [],
       receipt,
       ...(flow.note ? { operator_note: flow.note } : {}),
+      ...(flow.normalized ? { normalized: flow.normalized } : {}),
     };
   }
 

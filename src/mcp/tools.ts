@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Capability } from '../capabilities/manifest.js';
 import type { Outcome } from '../core/types.js';
-import { IdempotencyKeySchema, IntentSchema, OutcomeSchema } from '../core/wire.js';
+import { IdempotencyKeySchema, IntentSchema, OutcomeSchema, SubmitIntentArgsSchema } from '../core/wire.js';
 import type { Kernel } from '../kernel/kernel.js';
 
 /** Tool arguments of the fixed governed tools (the intent schema is shared with the kernel). */
@@ -104,8 +104,8 @@ export function fixedTools(): ToolDefinition[] {
     {
       name: 'submit_intent',
       title: 'Submit an intent',
-      description: `Propose an action: a capability id with its params, plus optional rationale, idempotency_key, ttl_seconds, created_at and observed_version. The kernel validates it against your responsibility contract, the capability's schema and limits, the current state and the policies before anything happens. ${OUTCOME_NOTE}`,
-      inputSchema: json(IntentSchema),
+      description: `Propose an action: a capability id with its params, or instead \`text\` saying in words what you want done (where the server enables free-text intents, a local model proposes the capability and params; the result's \`normalized\` shows what it proposed). Optional: rationale, idempotency_key, ttl_seconds, created_at, observed_version. Either way the kernel validates the proposal against your responsibility contract, the capability's schema and limits, the current state and the policies before anything happens; text cannot change a verdict. ${OUTCOME_NOTE}`,
+      inputSchema: json(SubmitIntentArgsSchema),
       outputSchema: OUTCOME_JSON,
       annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
     },

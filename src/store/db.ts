@@ -5,7 +5,7 @@ import { dirname } from 'node:path';
 export type Db = Database.Database;
 
 // Kept equal to MIGRATIONS.length (checked at module load below).
-const SCHEMA_VERSION = 2;
+const SCHEMA_VERSION = 3;
 
 // One migration list; each entry runs once, in order, inside a transaction.
 const MIGRATIONS: string[] = [
@@ -191,6 +191,10 @@ const MIGRATIONS: string[] = [
     keys TEXT NOT NULL,
     PRIMARY KEY (scope, pack)
   );
+  `,
+  // 3: the challenger's risk summary of a pending escalation, for the human approver (ADR-006).
+  `
+  ALTER TABLE decisions ADD COLUMN review TEXT;
   `,
 ];
 

@@ -19,13 +19,25 @@ export interface DecisionRecord {
   resolved_by: string | null;
   resolution_note: string | null;
   outcome: Outcome | null;
+  /** The challenger's advisory risk summary of a pending escalation, if one was written. */
+  review: DecisionReview | null;
 }
 
-interface Row extends Omit<DecisionRecord, 'intent' | 'facts' | 'policies' | 'outcome'> {
+/** A model's risk summary for the human approver: advisory, never deciding (ADR-006). */
+export interface DecisionReview {
+  risk: 'low' | 'medium' | 'high';
+  summary: string;
+  model: string;
+  route: string;
+  at: number;
+}
+
+interface Row extends Omit<DecisionRecord, 'intent' | 'facts' | 'policies' | 'outcome' | 'review'> {
   intent: string | null;
   facts: string | null;
   policies: string;
   outcome: string | null;
+  review: string | null;
 }
 
 /**
@@ -40,6 +52,7 @@ export class Decisions {
   private readonly pendingStmt;
   private readonly resolveStmt;
   private readonly flowCallsStmt;
+  private readonly reviewStmt;
 
   constructor(db: Db) {
     this.insertStmt = db.prepare(
@@ -48,11 +61,12 @@ export class Decisions {
     );
     this.getStmt = db.prepare<[string], Row>('SELECT * FROM decisions WHERE id = ?');
     this.finishStmt = db.prepare(
-      'UPDATE decisions SET status = @status, idempotency_key = @idempotency_key, outcome = @outcome, policies = @policies, intent = @intent, facts = @facts, facts_hash = @facts_hash, expires_at = @expires_at WHERE id = @id',
+      'UPDATE decisions SET status = @status, capability = COALESCE(capability, @capability), idempotency_key = @idempotency_key, outcome = @outcome, policies = @policies, intent = @intent, facts = @facts, facts_hash = @facts_hash, expires_at = @expires_at WHERE id = @id',
     );
     this.flowCallsStmt = db.prepare<{ dfid: string; agent: string }, { one: number }>(
       "SELECT 1 AS one FROM decisions WHERE dfid = @dfid AND (@agent = '*' OR agent = @agent) LIMIT 1",
     );
+    this.reviewStmt = db.prepare("UPDATE decisions SET review = @review WHERE id = @id AND status = 'pending'");
     this.pendingStmt = db.prepare<[], Row>("SELECT * FROM decisions WHERE status = 'pending' ORDER BY created_at, id");
     this.resolveStmt = db.prepare(
       `UPDATE decisions SET status = @status, resolved_at = @resolved_at, resolved_by = @resolved_by,
@@ -79,6 +93,8 @@ export class Decisions {
       // A repeat of a pending escalation answers "pending" to its caller but is
       // not itself awaiting a human: only the original enters the approval queue.
       status: outcome.replay_of && outcome.status === 'pending' ? 'rejected' : outcome.status,
+      // A free-text intent learns its capability only once normalised.
+      capability: outcome.capability,
       idempotency_key: outcome.idempotency_key,
       outcome: JSON.stringify(outcome),
       policies: JSON.stringify(outcome.policies),
@@ -92,6 +108,11 @@ export class Decisions {
   /** Whether `agent` (or any agent, '*') has made calls in flow `dfid`. */
   flowHasCalls(dfid: string, agent: string): boolean {
     return this.flowCallsStmt.get({ dfid, agent }) !== undefined;
+  }
+
+  /** Attaches the challenger's review to a decision that is still pending; false if it no longer is. */
+  setReview(id: string, review: DecisionReview): boolean {
+    return this.reviewStmt.run({ id, review: JSON.stringify(review) }).changes === 1;
   }
 
   pending(): DecisionRecord[] {
@@ -111,5 +132,6 @@ function fromRow(row: Row): DecisionRecord {
     facts: row.facts ? (JSON.parse(row.facts) as Record<string, unknown>) : null,
     policies: JSON.parse(row.policies) as string[],
     outcome: row.outcome ? (JSON.parse(row.outcome) as Outcome) : null,
+    review: row.review ? (JSON.parse(row.review) as DecisionReview) : null,
   };
 }

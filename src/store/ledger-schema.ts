@@ -5,11 +5,13 @@ import type { EventType, LedgerEvent } from './ledger.js';
 /** Every ledger event type, as a runtime list; checked against `EventType` below. */
 export const LEDGER_EVENT_TYPES = [
   'IntentReceived',
+  'IntentNormalized',
   'IntentReplayed',
   'IntentValidated',
   'IntentRejected',
   'PolicyDecided',
   'EscalationOpened',
+  'EscalationChallenged',
   'EscalationResolved',
   'ActionStarted',
   'ActionOutcome',

@@ -8,11 +8,13 @@ export const GENESIS_HASH = '0'.repeat(64);
 
 export type EventType =
   | 'IntentReceived'
+  | 'IntentNormalized'
   | 'IntentReplayed'
   | 'IntentValidated'
   | 'IntentRejected'
   | 'PolicyDecided'
   | 'EscalationOpened'
+  | 'EscalationChallenged'
   | 'EscalationResolved'
   | 'ActionStarted'
   | 'ActionOutcome'

@@ -13,13 +13,13 @@ export async function approvalsList(opts: Opts): Promise<number> {
     kernel.expireOverdue();
     const pending = store.decisions.pending();
     if (opts.json) {
-      printJson(pending.map((d) => ({ decision_id: d.id, agent: d.agent, capability: d.capability, dfid: d.dfid, policies: d.policies, expires_at: d.expires_at ? new Date(d.expires_at).toISOString() : null })));
+      printJson(pending.map((d) => ({ decision_id: d.id, agent: d.agent, capability: d.capability, dfid: d.dfid, policies: d.policies, expires_at: d.expires_at ? new Date(d.expires_at).toISOString() : null, risk: d.review?.risk ?? null })));
       return EXIT.ok;
     }
     if (!pending.length) process.stdout.write('no pending approvals\n');
     for (const d of pending) {
       const left = Math.max(0, Math.round(((d.expires_at ?? 0) - Date.now()) / 1000));
-      process.stdout.write(`${d.id}  agent=${d.agent}  capability=${d.capability}  dfid=${d.dfid}  expires in ${left}s  policies=${d.policies.join(',')}\n`);
+      process.stdout.write(`${d.id}  agent=${d.agent}  capability=${d.capability}  dfid=${d.dfid}  expires in ${left}s  policies=${d.policies.join(',')}${d.review ? `  risk=${d.review.risk} (advisory; approvals show)` : ''}\n`);
     }
     return EXIT.ok;
   });
@@ -30,7 +30,9 @@ export async function approvalsShow(id: string, opts: Opts): Promise<number> {
     const d = store.decisions.get(id);
     if (!d) throw new KernelError('DECISION_NOT_FOUND', `no decision \`${id}\``);
     // Params are shown to the operator who decides; they never go to logs or the ledger.
-    printJson({ decision_id: d.id, status: d.status, agent: d.agent, capability: d.capability, dfid: d.dfid, policies: d.policies, request_hash: d.request_hash, facts_hash: d.facts_hash, params: d.intent?.params ?? null, expires_at: d.expires_at ? new Date(d.expires_at).toISOString() : null, resolved_by: d.resolved_by });
+    // The challenger's risk summary, if enabled and written: advisory, for the human who decides.
+    const review = d.review ? { risk: d.review.risk, summary: d.review.summary, model: d.review.model, note: 'advisory, written by a model; it does not decide' } : null;
+    printJson({ decision_id: d.id, status: d.status, agent: d.agent, capability: d.capability, dfid: d.dfid, policies: d.policies, request_hash: d.request_hash, facts_hash: d.facts_hash, params: d.intent?.params ?? null, normalized_from_text: !!d.outcome?.normalized, review, expires_at: d.expires_at ? new Date(d.expires_at).toISOString() : null, resolved_by: d.resolved_by });
     return EXIT.ok;
   });
 }

@@ -52,6 +52,7 @@ export async function serve(opts: ServeOptions): Promise<void> {
     closed = true;
     clearInterval(sweep);
     await server.close().catch(() => undefined);
+    await rt.kernel.settle(); // a running challenger call (bounded by normalizer.timeout_ms) records its result first
     rt.close();
     log.info({ agent }, 'stopped');
     log.flush();
