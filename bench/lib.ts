@@ -1,0 +1,132 @@
+/** Shared pieces of the benchmark scenarios: workspaces, clients, timing, tables. */
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+export const CLI = join(ROOT, 'dist/src/cli/main.js');
+export const BARE_SERVER = join(ROOT, 'dist/bench/bare-server.js');
+
+/** Every loop is bounded in count and in time. */
+export const MAX_LOOP_SECONDS = 120;
+
+export interface Sizes {
+  calls: number;
+  warmup: number;
+  ledgerEvents: number;
+  rssCalls: number;
+  contracts: number;
+  approvals: number;
+}
+
+export const FULL: Sizes = { calls: 3000, warmup: 300, ledgerEvents: 1_000_000, rssCalls: 100_000, contracts: 1000, approvals: 20 };
+export const SMOKE: Sizes = { calls: 50, warmup: 10, ledgerEvents: 5_000, rssCalls: 500, contracts: 20, approvals: 2 };
+
+/** A template workspace plus a no-op capability granted to agent `bench` (and an escalating twin). */
+export function benchWorkspace(): string {
+  const ws = join(mkdtempSync(join(tmpdir(), 'mandate-bench-')), 'ws');
+  cpSync(join(ROOT, 'templates/workspace'), ws, { recursive: true });
+  writeFileSync(
+    join(ws, 'capabilities/bench.mjs'),
+    `export default function define({ z }) {
+  const io = { input: z.object({ n: z.number().int() }), output: z.object({ n: z.number().int() }), handler: (p) => ({ n: p.n }) };
+  return [
+    { id: 'bench.noop', version: '1.0.0', description: 'Does nothing; for benchmarks.', sideEffect: 'write', ...io },
+    { id: 'bench.gated', version: '1.0.0', description: 'Does nothing, after a human approves.', sideEffect: 'write', ...io },
+  ];
+}\n`,
+  );
+  writeFileSync(
+    join(ws, 'contracts/bench.yaml'),
+    [
+      'agent: bench',
+      'version: 1',
+      'owner: bench@example.com',
+      'mission: Benchmark the kernel.',
+      'role: agent',
+      'grants:',
+      '  - capability: bench.noop',
+      '  - capability: bench.gated',
+      'escalation:',
+      '  rules:',
+      '    - capability: bench.gated',
+      '      when: "true"',
+      '      reason: every gated call waits for a human',
+      '',
+    ].join('\n'),
+  );
+  writeFileSync(join(ws, 'mandate.yaml'), 'version: 1\nlog:\n  level: silent\n');
+  return ws;
+}
+
+export async function connectStdio(command: string, args: string[]): Promise<{ client: Client; pid: number }> {
+  const transport = new StdioClientTransport({ command, args, stderr: 'ignore', env: { ...process.env, MANDATE_LOG_LEVEL: 'silent' } as Record<string, string> });
+  const client = new Client({ name: 'mandate-bench', version: '1.0.0' });
+  await client.connect(transport);
+  return { client, pid: transport.pid as number };
+}
+
+export function governedStdio(ws: string): Promise<{ client: Client; pid: number }> {
+  return connectStdio(process.execPath, [CLI, 'serve', '--stdio', '--agent', 'bench', '-w', ws]);
+}
+
+export function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
+}
+
+export interface Latency {
+  calls: number;
+  callsPerSec: number;
+  p50ms: number;
+  p99ms: number;
+}
+
+/** Runs `call` `count` times with `inFlight` workers, after `warmup` untimed calls. */
+export async function measure(call: (i: number) => Promise<unknown>, inFlight: number, count: number, warmup: number): Promise<Latency> {
+  const deadline = Date.now() + MAX_LOOP_SECONDS * 1000;
+  let next = 0;
+  const lat: number[] = [];
+  const worker = async (limit: number, offset: number, record: boolean) => {
+    while (next < limit && Date.now() < deadline) {
+      const i = next++;
+      const t0 = performance.now();
+      await call(offset + i);
+      if (record) lat.push(performance.now() - t0);
+    }
+  };
+  await Promise.all(Array.from({ length: inFlight }, () => worker(warmup, 1_000_000_000, false)));
+  next = 0;
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: inFlight }, () => worker(count, 0, true)));
+  const seconds = (performance.now() - t0) / 1000;
+  lat.sort((a, b) => a - b);
+  return { calls: lat.length, callsPerSec: lat.length / seconds, p50ms: percentile(lat, 50), p99ms: percentile(lat, 99) };
+}
+
+/** A governed no-op call with a unique key, checked to be accepted. */
+export function noopCall(client: Client, tag: string) {
+  return async (i: number) => {
+    const r = await client.callTool({ name: 'invoke_capability', arguments: { capability: 'bench.noop', params: { n: i }, idempotency_key: `${tag}-${i}` } });
+    const verdict = (r.structuredContent as { verdict?: string } | undefined)?.verdict;
+    if (verdict !== 'accepted') throw new Error(`governed call not accepted: ${JSON.stringify(r.structuredContent)}`);
+  };
+}
+
+export const fmt = (n: number, digits = 2) => (Number.isFinite(n) ? n.toFixed(digits) : '—');
+
+export function table(headers: string[], rows: (string | number)[][]): string {
+  return [`| ${headers.join(' | ')} |`, `|${headers.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+}
+
+/** Resident set size of a process in MiB, from /proc (Linux). */
+export function rssMiB(pid: number): number {
+  try {
+    const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
+    return kb / 1024;
+  } catch {
+    return Number.NaN;
+  }
+}
