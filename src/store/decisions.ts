@@ -40,6 +40,8 @@ export class Decisions {
   private readonly pendingStmt;
   private readonly resolveStmt;
   private readonly flowAgentStmt;
+  private readonly byDfidStmt;
+  private readonly pendingCountStmt;
 
   constructor(db: Db) {
     this.insertStmt = db.prepare(
@@ -52,6 +54,8 @@ export class Decisions {
     );
     this.flowAgentStmt = db.prepare<[string], { agent: string }>('SELECT agent FROM decisions WHERE dfid = ? LIMIT 1');
     this.pendingStmt = db.prepare<[], Row>("SELECT * FROM decisions WHERE status = 'pending' ORDER BY created_at, id");
+    this.byDfidStmt = db.prepare<[string, number], Row>('SELECT * FROM decisions WHERE dfid = ? ORDER BY created_at, id LIMIT ?');
+    this.pendingCountStmt = db.prepare<[], { n: number }>("SELECT count(*) AS n FROM decisions WHERE status = 'pending'");
     this.resolveStmt = db.prepare(
       `UPDATE decisions SET status = @status, resolved_at = @resolved_at, resolved_by = @resolved_by,
        resolution_note = @resolution_note WHERE id = @id AND status = 'pending'`,
@@ -94,6 +98,15 @@ export class Decisions {
 
   pending(): DecisionRecord[] {
     return this.pendingStmt.all().map(fromRow);
+  }
+
+  pendingCount(): number {
+    return this.pendingCountStmt.get()?.n ?? 0;
+  }
+
+  /** The decisions of one flow, oldest first. */
+  byDfid(dfid: string, limit = 1000): DecisionRecord[] {
+    return this.byDfidStmt.all(dfid, limit).map(fromRow);
   }
 
   /** Moves a pending decision to its resolution; false if somebody else resolved it first. */

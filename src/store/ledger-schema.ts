@@ -23,6 +23,8 @@ export const LEDGER_EVENT_TYPES = [
   'CircuitStateChanged',
   'MemoryRead',
   'MonitorBreached',
+  'CredentialCreated',
+  'CredentialRevoked',
 ] as const satisfies readonly EventType[];
 
 const HASH = /^[0-9a-f]{64}$/;

@@ -25,7 +25,9 @@ export type EventType =
   | 'AgentResumed'
   | 'CircuitStateChanged'
   | 'MemoryRead'
-  | 'MonitorBreached';
+  | 'MonitorBreached'
+  | 'CredentialCreated'
+  | 'CredentialRevoked';
 
 export interface NewEvent {
   dfid: string;
