@@ -27,7 +27,7 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            { group: ['../mcp/**', '../cli/**', '../runtime.js', '@modelcontextprotocol/*'], message: 'the kernel knows no transport or CLI' },
+            { group: ['../mcp/**', '../cli/**', '../http/**', '../runtime.js', '@modelcontextprotocol/*', 'prom-client', 'jose'], message: 'the kernel knows no transport or CLI' },
             // ADR-006: the kernel reaches a model only through the Normalizer port in src/core.
             { group: ['../normalize/**', 'ollama', 'ollama/*', 'node:http', 'node:https', 'node:net'], message: 'the kernel imports no network code; use the Normalizer port' },
           ],
@@ -47,7 +47,25 @@ export default tseslint.config(
   {
     files: ['src/store/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['../kernel/**', '../mcp/**', '../cli/**', '../policy/**'], message: 'the store knows nothing of the pipeline' }] }],
+      'no-restricted-imports': ['error', { patterns: [{ group: ['../kernel/**', '../mcp/**', '../cli/**', '../http/**', '../policy/**'], message: 'the store knows nothing of the pipeline' }] }],
+    },
+  },
+  {
+    // The HTTP edge translates and routes; it never reaches into the CLI.
+    files: ['src/http/**/*.ts', 'src/mcp/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ group: ['../cli/**'], message: 'transports do not depend on the CLI' }] }],
+    },
+  },
+  {
+    // The operator console runs in the browser, as a classic script.
+    files: ['console/**/*.js'],
+    languageOptions: {
+      sourceType: 'script',
+      globals: {
+        window: 'readonly', document: 'readonly', sessionStorage: 'readonly', fetch: 'readonly', AbortController: 'readonly',
+        TextDecoderStream: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly',
+      },
     },
   },
   {

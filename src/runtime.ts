@@ -4,6 +4,7 @@ import type { Logger } from './core/log.js';
 import { systemWorld, type World } from './core/world.js';
 import { Kernel } from './kernel/kernel.js';
 import { OllamaNormalizer } from './normalize/ollama.js';
+import type { KernelObserver } from './kernel/observer.js';
 import { openStore, type Store } from './store/store.js';
 
 export interface Runtime {
@@ -13,8 +14,13 @@ export interface Runtime {
   close(): void;
 }
 
-/** The composition root: the only place that wires the concrete store, world and kernel together. */
-export async function openRuntime(dir: string, logger: Logger | ((configLevel: string) => Logger), world: World = systemWorld): Promise<Runtime> {
+export interface RuntimeOptions {
+  /** Timing hooks for the kernel (the HTTP server's metrics). */
+  observer?: KernelObserver | undefined;
+}
+
+/** The composition root: the only place that wires the concrete store, world, normalizer and kernel together. */
+export async function openRuntime(dir: string, logger: Logger | ((configLevel: string) => Logger), world: World = systemWorld, options: RuntimeOptions = {}): Promise<Runtime> {
   const workspace = await requireWorkspace(dir);
   const log = typeof logger === 'function' ? logger(workspace.config.log.level) : logger;
   const store = openStore(workspace.storePath, world);
@@ -26,10 +32,34 @@ export async function openRuntime(dir: string, logger: Logger | ((configLevel: s
     workspace.capabilities.set(MEMORY_WRITE_ID, memoryWriteCapability(store.memory, workspace.contracts));
     // Free-text intents only where mandate.yaml has a `normalizer:` block (ADR-006).
     const normalizer = workspace.config.normalizer ? new OllamaNormalizer(workspace.config.normalizer) : undefined;
-    const kernel = new Kernel({ workspace, store, world, log, normalizer });
+    const kernel = new Kernel({ workspace, store, world, log, normalizer, observer: options.observer });
     return { workspace, store, kernel, close: () => store.close() };
   } catch (err) {
     store.close();
     throw err;
   }
+}
+
+const SWEEP_MS = 500;
+
+/**
+ * Housekeeping for a serving process: expires overdue escalations and
+ * interventions, and aborts running handlers that another process (the CLI,
+ * another replica) terminated. Returns the function that stops it.
+ */
+export function startHousekeeping(rt: Runtime, log: Logger): () => void {
+  let since = Date.now();
+  const sweep = setInterval(() => {
+    try {
+      const now = Date.now();
+      rt.kernel.abortTerminated(since - SWEEP_MS);
+      since = now;
+      rt.kernel.expireOverdue();
+      rt.kernel.expireInterventions();
+    } catch (err) {
+      log.error({ err: { name: (err as Error).name } }, 'housekeeping sweep failed');
+    }
+  }, SWEEP_MS);
+  sweep.unref();
+  return () => clearInterval(sweep);
 }

@@ -5,9 +5,10 @@ import { approvalsApprove, approvalsDeny, approvalsList, approvalsShow } from '.
 import { doctorCommand } from './commands/doctor.js';
 import { initWorkspace } from './commands/init.js';
 import { interveneCommand, interventionsList, type InterveneOptions } from './commands/intervene.js';
+import { keysCreate, keysList, keysRevoke, type KeysCreateOptions } from './commands/keys.js';
 import type { InterventionAct } from '../kernel/interventions.js';
 import { ledgerExport, ledgerTail, ledgerVerify } from './commands/ledger.js';
-import { serve } from './commands/serve.js';
+import { serve, type ServeOptions } from './commands/serve.js';
 import { validateCommand } from './commands/validate.js';
 import { EXIT, fail } from './common.js';
 
@@ -53,12 +54,16 @@ program
 
 program
   .command('serve')
-  .description('serve one agent over MCP (stdio); every tool call is governed')
+  .description('serve governed tools over MCP: one agent over stdio, or every agent with a credential over HTTP')
   .option('--stdio', 'speak MCP over stdin/stdout (for Claude Desktop, Cursor, IDE agents)')
-  .addOption(new Option('--agent <id>', 'the agent this server acts for (or $MANDATE_AGENT)'))
+  .option('--http', 'serve Streamable HTTP at /mcp, the operator API, /events, /metrics and the console at /console')
+  .addOption(new Option('--agent <id>', 'stdio: the agent this server acts for (or $MANDATE_AGENT)'))
+  .addOption(new Option('--host <host>', 'http: interface to listen on (default: http.host, 127.0.0.1)'))
+  .addOption(new Option('--port <port>', 'http: TCP port, 0 for any free one (default: http.port, 8080)'))
+  .option('--json-response', 'http: answer POST /mcp with plain JSON instead of an SSE stream (default: http.json_response)')
   .addOption(workspaceOption())
   .addOption(new Option('--log-level <level>', 'log level on stderr (or $MANDATE_LOG_LEVEL, else log.level)').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
-  .action(run((opts: { stdio?: boolean; agent?: string; workspace?: string; logLevel?: string }) => serve(opts)));
+  .action(run((opts: ServeOptions) => serve(opts)));
 
 program
   .command('doctor')
@@ -132,6 +137,27 @@ program
   .option('--json', 'JSON output')
   .addOption(workspaceOption())
   .action(run((opts: { workspace?: string; json?: boolean }) => interventionsList(opts)));
+
+const keys = program.command('keys').description('API keys for agents and operators (serve --http); only their hashes are stored');
+keys
+  .command('create')
+  .description('create a key and print it once: --agent <id>, or --operator <name> with --role operator|viewer')
+  .option('--agent <id>', 'the agent the key acts as')
+  .option('--operator <name>', 'the operator the key belongs to')
+  .addOption(new Option('--role <role>', 'operator keys: operator (may decide and intervene) or viewer (read-only)').choices(['operator', 'viewer']))
+  .option('--label <text>', 'a note to tell keys apart')
+  .addOption(operatorOption())
+  .option('--json', 'print { id, key, kind, principal, role, label } as JSON')
+  .addOption(workspaceOption())
+  .action(run((opts: KeysCreateOptions) => keysCreate(opts)));
+keys.command('list').description('every key: id, holder, role, prefix, created, revoked').option('--json', 'JSON output').addOption(workspaceOption()).action(run((opts: { workspace?: string; json?: boolean }) => keysList(opts)));
+keys
+  .command('revoke')
+  .description('revoke a key; the next request that presents it gets 401')
+  .argument('<id>')
+  .addOption(operatorOption())
+  .addOption(workspaceOption())
+  .action(run((id: string, opts: { workspace?: string; as?: string }) => keysRevoke(id, opts)));
 
 try {
   await program.parseAsync(process.argv);

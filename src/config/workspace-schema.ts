@@ -26,6 +26,21 @@ export const DEFAULTS = {
     max_text_bytes: 4_096,
     challenger: { enabled: false, route: 'default', max_tokens: 200 },
   },
+  http: {
+    host: '127.0.0.1',
+    port: 8080,
+    json_response: false,
+    allowed_hosts: [] as string[],
+    allowed_origins: [] as string[],
+    max_body_bytes: 20_480,
+    headers_timeout_ms: 10_000,
+    request_timeout_ms: 30_000,
+    rate_limit: { per_principal_per_second: 100, overall_per_second: 1_000 },
+    sessions: { max_per_agent: 16, max_total: 1_000, idle_timeout_seconds: 900, max_events: 1_000, event_retention_minutes: 60 },
+    events: { keepalive_ms: 20_000, poll_ms: 250, max_connections: 64, max_backlog: 500 },
+    metrics: { require_auth: false },
+    auth: { authorization_servers: [] as string[] },
+  },
 };
 
 const positiveInt = z.number().int().positive();
@@ -69,6 +84,85 @@ const NormalizerSchema = z
   .describe('Free-text intents through a local model (Ollama). Absent: free-text intents are refused with NORMALIZER_UNAVAILABLE. Present (even empty): enabled, with these defaults.');
 
 export type NormalizerConfig = z.infer<typeof NormalizerSchema>;
+
+const D = DEFAULTS.http;
+
+/** A JWT verifier for agent credentials: HS256 secret from an env var, or a JWKS file. */
+const JwtConfigSchema = z
+  .object({
+    issuer: z.string().min(1).describe('Required `iss` claim.'),
+    audience: z.string().min(1).describe('Required `aud` claim, usually the public URL of /mcp.'),
+    jwks_file: z.string().min(1).optional().describe('A JWKS (JSON Web Key Set) file, relative to the workspace, with the public keys tokens are signed with.'),
+    secret_env: z
+      .string()
+      .regex(/^[A-Z_][A-Z0-9_]*$/)
+      .optional()
+      .describe('Name of the environment variable holding an HS256 shared secret (at least 32 bytes). The secret itself never goes in this file.'),
+    agent_claim: z.string().min(1).default('sub').describe('The claim that names the agent (default `sub`).'),
+    algorithms: z.array(z.string().min(1)).min(1).optional().describe('Accepted `alg` values (default: HS256 with secret_env; RS256, PS256, ES256, EdDSA with jwks_file).'),
+    clock_tolerance_seconds: z.number().int().min(0).max(300).default(30),
+  })
+  .strict()
+  .refine((j) => (j.jwks_file === undefined) !== (j.secret_env === undefined), { message: 'set exactly one of jwks_file or secret_env' });
+
+/** `mandate serve --http`: the HTTP edge (src/http/). */
+export const HttpConfigSchema = z
+  .object({
+    host: z.string().min(1).default(D.host).describe('Interface to listen on (--host overrides).'),
+    port: z.number().int().min(0).max(65_535).default(D.port).describe('TCP port (--port overrides; 0 picks a free one).'),
+    public_url: z
+      .string()
+      .regex(/^https?:\/\/[^/?#\s]+$/)
+      .optional()
+      .describe('The origin clients reach this server at, e.g. https://mandate.example.com behind a TLS proxy. Its host and origin are allowed, and it names the resource in the OAuth metadata.'),
+    json_response: z.boolean().default(D.json_response).describe('Answer POST /mcp with plain JSON instead of an SSE stream (--json-response overrides).'),
+    allowed_hosts: z.array(z.string().min(1)).default(D.allowed_hosts).describe('Extra Host header values to accept (host:port), beyond the listen address and, on loopback, localhost.'),
+    allowed_origins: z.array(z.string().regex(/^https?:\/\/[^/?#\s]+$/)).default(D.allowed_origins).describe('Extra browser Origins to accept; requests with any other Origin get 403.'),
+    max_body_bytes: positiveInt.max(10_485_760).default(D.max_body_bytes).describe('Largest request body; larger gets 413.'),
+    headers_timeout_ms: positiveInt.max(600_000).default(D.headers_timeout_ms).describe('Time a client has to send the request headers.'),
+    request_timeout_ms: positiveInt.max(600_000).default(D.request_timeout_ms).describe('Time a client has to send the whole request (not the response, so streams are unaffected).'),
+    rate_limit: z
+      .object({
+        per_principal_per_second: z.number().positive().max(1_000_000).default(D.rate_limit.per_principal_per_second).describe('Requests per second for each agent or operator (token bucket, burst of one second).'),
+        overall_per_second: z.number().positive().max(10_000_000).default(D.rate_limit.overall_per_second).describe('Requests per second for all principals together.'),
+      })
+      .strict()
+      .default(D.rate_limit),
+    sessions: z
+      .object({
+        max_per_agent: positiveInt.max(10_000).default(D.sessions.max_per_agent).describe('Open MCP sessions one agent may hold.'),
+        max_total: positiveInt.max(100_000).default(D.sessions.max_total).describe('Open MCP sessions in this process.'),
+        idle_timeout_seconds: positiveInt.max(86_400).default(D.sessions.idle_timeout_seconds).describe('A session with no request for this long is closed.'),
+        max_events: positiveInt.max(100_000).default(D.sessions.max_events).describe('Stream events kept per session for resumption (Last-Event-ID).'),
+        event_retention_minutes: positiveInt.max(1_440).default(D.sessions.event_retention_minutes).describe('Stream events older than this are dropped.'),
+      })
+      .strict()
+      .default(D.sessions),
+    events: z
+      .object({
+        keepalive_ms: positiveInt.min(10).max(60_000).default(D.events.keepalive_ms).describe('Keepalive comment interval on GET /events.'),
+        poll_ms: positiveInt.min(10).max(10_000).default(D.events.poll_ms).describe('How often GET /events reads new ledger events from the store.'),
+        max_connections: positiveInt.max(10_000).default(D.events.max_connections).describe('Open GET /events streams in this process.'),
+        max_backlog: positiveInt.max(10_000).default(D.events.max_backlog).describe('Largest ?backlog= a client may ask for.'),
+      })
+      .strict()
+      .default(D.events),
+    metrics: z
+      .object({ require_auth: z.boolean().default(D.metrics.require_auth).describe('true: /metrics needs an operator or viewer credential.') })
+      .strict()
+      .default(D.metrics),
+    auth: z
+      .object({
+        jwt: JwtConfigSchema.optional(),
+        authorization_servers: z.array(z.string().min(1)).default(D.auth.authorization_servers).describe('Listed in the OAuth protected resource metadata (RFC 9728); defaults to the JWT issuer.'),
+      })
+      .strict()
+      .default(D.auth),
+  })
+  .strict()
+  .refine((h) => h.headers_timeout_ms <= h.request_timeout_ms, { message: 'headers_timeout_ms must not exceed request_timeout_ms', path: ['headers_timeout_ms'] });
+
+export type HttpConfig = z.infer<typeof HttpConfigSchema>;
 
 export const WorkspaceConfigSchema = z
   .object({
@@ -118,6 +212,7 @@ export const WorkspaceConfigSchema = z
       .strict()
       .default(DEFAULTS.log),
     normalizer: NormalizerSchema.optional(),
+    http: HttpConfigSchema.default(DEFAULTS.http),
   })
   .strict();
 

@@ -12,6 +12,7 @@ import { IntentSchema, TextIntentSchema } from '../core/wire.js';
 import type { World } from '../core/world.js';
 import { toCedarRecord } from '../policy/cedar-values.js';
 import { PolicyEngine } from '../policy/engine.js';
+import type { DecisionRecord } from '../store/decisions.js';
 import type { IdempotencyRecord } from '../store/idempotency.js';
 import type { NewEvent } from '../store/ledger.js';
 import type { Store } from '../store/store.js';
@@ -24,6 +25,7 @@ import { InterventionAbort, runBounded } from './engine.js';
 import { statusCode } from './status.js';
 import { evaluateMonitors, type Breach } from './monitors.js';
 import { forModel, parseProposal, parseReview } from './normalize.js';
+import type { KernelObserver, PipelineStage } from './observer.js';
 import { stewardGates, withConstraints } from './stewards.js';
 
 export interface KernelDeps {
@@ -33,6 +35,8 @@ export interface KernelDeps {
   log: Logger;
   /** Turns free-text intents into proposals (step 4); absent: they are refused with NORMALIZER_UNAVAILABLE. */
   normalizer?: Normalizer | undefined;
+  /** Timing hooks (metrics); absent by default. */
+  observer?: KernelObserver | undefined;
 }
 
 /** Longest challenger summary kept with a pending decision. */
@@ -53,6 +57,9 @@ interface Flow {
   note?: string | undefined;
   /** For a free-text intent, once normalised: what the model proposed. */
   normalized?: NormalizedProposal | undefined;
+  /** Observer clock at the flow's start and at its last stage boundary. */
+  t0?: number | undefined;
+  t?: number | undefined;
 }
 
 /**
@@ -102,16 +109,53 @@ export class Kernel {
       key: null,
       log: log.child({ dfid, agent: call.agent }),
     };
+    this.startTiming(flow);
     try {
-      return await this.pipeline(call, flow, receivedAt);
+      return this.observed(flow, await this.pipeline(call, flow, receivedAt));
     } catch (err) {
       flow.log.error({ err: { name: (err as Error)?.name, stack: (err as Error)?.stack }, decision_id: flow.decisionId }, 'internal error; failing closed');
       try {
-        return this.reject(flow, 'IntentRejected', [{ code: 'INTERNAL_ERROR', message: 'internal error' }]);
+        return this.observed(flow, this.reject(flow, 'IntentRejected', [{ code: 'INTERNAL_ERROR', message: 'internal error' }]));
       } catch {
-        return this.outcome(flow, 'rejected', 'rejected', [{ code: 'INTERNAL_ERROR', message: 'internal error; the store is unavailable' }], null);
+        return this.observed(flow, this.outcome(flow, 'rejected', 'rejected', [{ code: 'INTERNAL_ERROR', message: 'internal error; the store is unavailable' }], null));
       }
     }
+  }
+
+  // The observer only watches: whatever it does (or throws) never changes a decision.
+  private startTiming(flow: Flow): void {
+    const o = this.deps.observer;
+    if (!o) return;
+    try {
+      flow.t0 = flow.t = o.now();
+    } catch {
+      flow.t0 = flow.t = undefined;
+    }
+  }
+
+  /** Tells the observer how long the stage that ends now took. */
+  private mark(flow: Flow, stage: PipelineStage): void {
+    const o = this.deps.observer;
+    if (!o || flow.t === undefined) return;
+    try {
+      const now = o.now();
+      o.stage(stage, now - flow.t);
+      flow.t = now;
+    } catch {
+      // ignored: see above
+    }
+  }
+
+  /** Tells the observer a decision was answered; returns the outcome. */
+  private observed(flow: Flow, outcome: Outcome): Outcome {
+    const o = this.deps.observer;
+    if (!o || flow.t0 === undefined) return outcome;
+    try {
+      o.decision(outcome, o.now() - flow.t0);
+    } catch {
+      // ignored: see above
+    }
+    return outcome;
   }
 
   private async pipeline(call: GovernedCall, flow: Flow, receivedAt: number): Promise<Outcome> {
@@ -146,6 +190,7 @@ export class Kernel {
       },
     );
     flow.log.debug({ step: 'received', decision_id: flow.decisionId, capability: flow.capability }, 'intent received');
+    this.mark(flow, 'received');
 
     // 2. Identity and 3. intervention check, before anything else.
     const contract = this.contractOf(call.agent);
@@ -203,7 +248,9 @@ export class Kernel {
     if (seen) return this.repeat(flow, seen, keyHash);
 
     // 5. DIM.
+    this.mark(flow, 'checks');
     const facts = params?.success && capability ? await this.resolveFacts(capability, params.data, flow, call.signal) : undefined;
+    this.mark(flow, 'facts');
     const grant = capability ? contract.grants.find((g) => g.capability === capability.def.id) : undefined;
     const usage = grant && capability ? this.usageSnapshot(flow.agent, capability.def.id, grant.limits.budgets ?? []) : {};
     const effective = capability ? withConstraints(contract, capability.def.id, store.agents.constraints(flow.agent, capability.def.id, world.now())) : contract;
@@ -223,6 +270,7 @@ export class Kernel {
       },
     });
     flow.log.info({ step: 'dim', decision_id: flow.decisionId, capability: cap.def.id }, 'intent validated');
+    this.mark(flow, 'dim');
 
     // 6. Policy.
     const verdict = this.policy.evaluate({
@@ -243,6 +291,7 @@ export class Kernel {
       data: { decision: verdict.kind, policies: verdict.policies, policy_set_hash: this.policy.set.hash },
     };
     flow.log.info({ step: 'policy', decision_id: flow.decisionId, decision: verdict.kind, policies: verdict.policies, reasons: policyReasons }, 'policy decided');
+    this.mark(flow, 'policy');
     if (verdict.kind === 'forbid' || verdict.kind === 'no_permit' || verdict.kind === 'error') {
       const details: ReasonDetail[] = [
         {
@@ -268,6 +317,7 @@ export class Kernel {
     store.ledger.append(policyEvent, () => {
       gate = this.reserve(flow, keyHash, 'fresh');
     });
+    this.mark(flow, 'reserve');
     // 8.–9. Bounded engine and ledger.
     return this.execute(flow, cap, { params: dim.params, facts: dim.facts, values: dim.values, requestHash: keyHash, policies: verdict.policies }, gate, call.signal);
   }
@@ -469,6 +519,7 @@ export class Kernel {
       throw err;
     }
     flow.log.info({ step: 'escalation', decision_id: flow.decisionId, policies }, 'escalated; awaiting a human');
+    this.mark(flow, 'escalate');
     return outcome;
   }
 
@@ -512,6 +563,7 @@ export class Kernel {
     }
 
     store.ledger.append({ ...this.event(flow, 'ActionStarted'), data: { capability: cap.def.id, facts_hash: hashOf(fresh.facts) } });
+    this.mark(flow, 'pre_effect');
     const started = world.now();
     // Registered so a termination of the agent or the flow can abort it.
     const abort = new AbortController();
@@ -529,6 +581,7 @@ export class Kernel {
     } finally {
       this.inflight.delete(flow.decisionId);
     }
+    this.mark(flow, 'handler');
     const durationMs = world.now() - started;
     // An abort by intervention says nothing about the capability's health.
     const aborted = !result.ok && result.code === 'ABORTED_BY_INTERVENTION';
@@ -560,6 +613,7 @@ export class Kernel {
         store.decisions.finish(flow.decisionId, outcome);
       },
     );
+    this.mark(flow, 'record');
     // Drift monitors see every executed outcome. They run after the outcome is
     // committed, so they can never lose it; if one cannot be evaluated, the
     // agent is suspended (fail closed) rather than left unwatched.
@@ -641,11 +695,18 @@ export class Kernel {
 
   /** Resolves an escalation as approved and resumes the flow at the idempotency step. */
   async approve(decisionId: string, operator: string, note: string | null): Promise<Outcome> {
-    const { store, world, log } = this.deps;
+    const { log } = this.deps;
     const d = this.pendingOrThrow(decisionId);
     const flow: Flow = { agent: d.agent, dfid: d.dfid, decisionId, capability: d.capability, key: d.idempotency_key, log: log.child({ dfid: d.dfid, agent: d.agent }) };
+    this.startTiming(flow);
+    return this.observed(flow, await this.approveFlow(d, flow, operator, note));
+  }
+
+  private async approveFlow(d: DecisionRecord, flow: Flow, operator: string, note: string | null): Promise<Outcome> {
+    const { store, world } = this.deps;
+    const decisionId = d.id;
     flow.key = this.keyOfDecision(d);
-    if (world.now() >= (d.expires_at ?? 0)) return this.expire(decisionId);
+    if (world.now() >= (d.expires_at ?? 0)) return this.closeEscalation(flow, 'expired', 'system:expiry', null, world.now(), store);
     // Resolution and key hand-over are one transaction: an approval is single-use.
     let gate: Gate = { ok: false };
     store.ledger.append(
@@ -699,7 +760,8 @@ export class Kernel {
     const d = this.pendingOrThrow(decisionId);
     const flow: Flow = { agent: d.agent, dfid: d.dfid, decisionId, capability: d.capability, key: null, log: log.child({ dfid: d.dfid, agent: d.agent }) };
     flow.key = this.keyOfDecision(d);
-    return this.closeEscalation(flow, 'denied', operator, note, world.now(), store);
+    this.startTiming(flow);
+    return this.observed(flow, this.closeEscalation(flow, 'denied', operator, note, world.now(), store));
   }
 
   /** Expires one overdue pending decision. */
@@ -708,7 +770,8 @@ export class Kernel {
     const d = this.pendingOrThrow(decisionId);
     const flow: Flow = { agent: d.agent, dfid: d.dfid, decisionId, capability: d.capability, key: null, log: log.child({ dfid: d.dfid, agent: d.agent }) };
     flow.key = this.keyOfDecision(d);
-    return this.closeEscalation(flow, 'expired', 'system:expiry', null, world.now(), store);
+    this.startTiming(flow);
+    return this.observed(flow, this.closeEscalation(flow, 'expired', 'system:expiry', null, world.now(), store));
   }
 
   /** Expires every pending decision whose time has passed; returns how many. */

@@ -21,6 +21,12 @@ export interface InterventionRow {
   expires_at: number | null;
 }
 
+export interface AgentStatusRow {
+  status: AgentStatus;
+  updated_at: number;
+  updated_by: string;
+}
+
 export interface ConstraintRow {
   intervention_id: string;
   agent: string;
@@ -37,12 +43,14 @@ export interface ConstraintRow {
  */
 export class Agents {
   private readonly statusStmt;
+  private readonly statusRowStmt;
   private readonly setStmt;
   private readonly flowStatusStmt;
   private readonly setFlowStmt;
   private readonly addInterventionStmt;
   private readonly setInterventionStmt;
   private readonly listStmt;
+  private readonly oneStmt;
   private readonly sinceStmt;
   private readonly addConstraintStmt;
   private readonly constraintsStmt;
@@ -53,6 +61,7 @@ export class Agents {
 
   constructor(db: Db) {
     this.statusStmt = db.prepare<[string], { status: AgentStatus }>('SELECT status FROM agent_status WHERE agent = ?');
+    this.statusRowStmt = db.prepare<[string], AgentStatusRow>('SELECT status, updated_at, updated_by FROM agent_status WHERE agent = ?');
     this.setStmt = db.prepare(
       `INSERT INTO agent_status (agent, status, updated_at, updated_by, reason) VALUES (@agent, @status, @at, @by, @reason)
        ON CONFLICT (agent) DO UPDATE SET status = @status, updated_at = @at, updated_by = @by, reason = @reason`,
@@ -71,6 +80,7 @@ export class Agents {
     );
     this.setInterventionStmt = db.prepare('UPDATE interventions SET state = ?, updated_at = ? WHERE id = ?');
     this.listStmt = db.prepare<[number], InterventionRow>('SELECT * FROM interventions ORDER BY created_at DESC, id LIMIT ?');
+    this.oneStmt = db.prepare<[string], InterventionRow>('SELECT * FROM interventions WHERE id = ?');
     this.sinceStmt = db.prepare<[number, string], InterventionRow>(
       "SELECT * FROM interventions WHERE updated_at >= ? AND act = 'terminate' AND state = 'applied' AND target_kind = ? ORDER BY updated_at",
     );
@@ -96,6 +106,11 @@ export class Agents {
     return this.statusStmt.get(agent)?.status ?? 'active';
   }
 
+  /** The agent's status with who set it and when (null: never changed, so active). */
+  statusRow(agent: string): AgentStatusRow | null {
+    return this.statusRowStmt.get(agent) ?? null;
+  }
+
   setStatus(agent: string, status: AgentStatus, by: string, reasonHash: string | null, at: number): void {
     this.setStmt.run({ agent, status, at, by, reason: reasonHash });
   }
@@ -119,6 +134,10 @@ export class Agents {
 
   interventions(limit = 1000): InterventionRow[] {
     return this.listStmt.all(limit);
+  }
+
+  intervention(id: string): InterventionRow | null {
+    return this.oneStmt.get(id) ?? null;
   }
 
   /** Terminations applied since `at` (a serving process polls this to abort its in-flight calls). */

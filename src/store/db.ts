@@ -5,7 +5,7 @@ import { dirname } from 'node:path';
 export type Db = Database.Database;
 
 // Kept equal to MIGRATIONS.length (checked at module load below).
-const SCHEMA_VERSION = 3;
+const SCHEMA_VERSION = 4;
 
 // One migration list; each entry runs once, in order, inside a transaction.
 const MIGRATIONS: string[] = [
@@ -195,6 +195,34 @@ const MIGRATIONS: string[] = [
   // 3: the challenger's risk summary of a pending escalation, for the human approver (ADR-006).
   `
   ALTER TABLE decisions ADD COLUMN review TEXT;
+  `,
+  // 4: HTTP service: credentials (API keys, stored as SHA-256 hashes) and the
+  // MCP stream events that make a dropped stream resumable (Last-Event-ID).
+  `
+  CREATE TABLE credentials (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL CHECK (kind IN ('agent', 'operator')),
+    principal TEXT NOT NULL,
+    role TEXT NOT NULL CHECK (role IN ('agent', 'operator', 'viewer')),
+    key_hash TEXT NOT NULL UNIQUE,
+    key_prefix TEXT NOT NULL,
+    label TEXT,
+    created_at INTEGER NOT NULL,
+    created_by TEXT NOT NULL,
+    revoked_at INTEGER,
+    revoked_by TEXT
+  );
+  CREATE INDEX credentials_principal ON credentials(kind, principal);
+
+  CREATE TABLE mcp_events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    session_id TEXT NOT NULL,
+    stream_id TEXT NOT NULL,
+    message TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+  );
+  CREATE INDEX mcp_events_stream ON mcp_events(session_id, stream_id, seq);
+  CREATE INDEX mcp_events_age ON mcp_events(created_at);
   `,
 ];
 

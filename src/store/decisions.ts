@@ -53,6 +53,8 @@ export class Decisions {
   private readonly resolveStmt;
   private readonly flowCallsStmt;
   private readonly reviewStmt;
+  private readonly byDfidStmt;
+  private readonly pendingCountStmt;
 
   constructor(db: Db) {
     this.insertStmt = db.prepare(
@@ -68,6 +70,8 @@ export class Decisions {
     );
     this.reviewStmt = db.prepare("UPDATE decisions SET review = @review WHERE id = @id AND status = 'pending'");
     this.pendingStmt = db.prepare<[], Row>("SELECT * FROM decisions WHERE status = 'pending' ORDER BY created_at, id");
+    this.byDfidStmt = db.prepare<[string, number], Row>('SELECT * FROM decisions WHERE dfid = ? ORDER BY created_at, id LIMIT ?');
+    this.pendingCountStmt = db.prepare<[], { n: number }>("SELECT count(*) AS n FROM decisions WHERE status = 'pending'");
     this.resolveStmt = db.prepare(
       `UPDATE decisions SET status = @status, resolved_at = @resolved_at, resolved_by = @resolved_by,
        resolution_note = @resolution_note WHERE id = @id AND status = 'pending'`,
@@ -117,6 +121,15 @@ export class Decisions {
 
   pending(): DecisionRecord[] {
     return this.pendingStmt.all().map(fromRow);
+  }
+
+  pendingCount(): number {
+    return this.pendingCountStmt.get()?.n ?? 0;
+  }
+
+  /** The decisions of one flow, oldest first. */
+  byDfid(dfid: string, limit = 1000): DecisionRecord[] {
+    return this.byDfidStmt.all(dfid, limit).map(fromRow);
   }
 
   /** Moves a pending decision to its resolution; false if somebody else resolved it first. */

@@ -24,6 +24,8 @@ export const LEDGER_EVENT_TYPES = [
   'AgentResumed',
   'CircuitStateChanged',
   'MemoryRead',
+  'CredentialCreated',
+  'CredentialRevoked',
 ] as const satisfies readonly EventType[];
 
 const HASH = /^[0-9a-f]{64}$/;

@@ -26,7 +26,9 @@ export type EventType =
   | 'AgentSuspended'
   | 'AgentResumed'
   | 'CircuitStateChanged'
-  | 'MemoryRead';
+  | 'MemoryRead'
+  | 'CredentialCreated'
+  | 'CredentialRevoked';
 
 export interface NewEvent {
   dfid: string;

@@ -1,10 +1,12 @@
 import type { World } from '../core/world.js';
 import { Agents } from './agents.js';
+import { Credentials } from './credentials.js';
 import { openDb, type Db } from './db.js';
 import { Decisions } from './decisions.js';
 import { Flows } from './flows.js';
 import { Idempotency } from './idempotency.js';
 import { Ledger } from './ledger.js';
+import { McpEvents } from './mcp-events.js';
 import { Memory } from './memory.js';
 import { Monitors } from './monitors.js';
 import { Usage } from './usage.js';
@@ -20,6 +22,8 @@ export interface Store {
   usage: Usage;
   flows: Flows;
   monitors: Monitors;
+  credentials: Credentials;
+  mcpEvents: McpEvents;
   close(): void;
 }
 
@@ -35,6 +39,8 @@ export function openStore(path: string, world: World): Store {
     usage: new Usage(db),
     flows: new Flows(db),
     monitors: new Monitors(db),
+    credentials: new Credentials(db),
+    mcpEvents: new McpEvents(db),
     close: () => db.close(),
   };
 }

@@ -545,6 +545,45 @@ export const GUARANTEES: Record<string, Guarantee> = {
       ],
     },
   },
+  EDGE_RATE_LIMIT_BY_PRINCIPAL: {
+    statement: 'HTTP rate limits are token buckets keyed by principal (never by IP) plus one overall bucket; a request refused overall costs its principal nothing (issue 4).',
+    proofs: {
+      'http.test.ts': [
+        'gives each principal its own bucket of one second, refilled continuously, with a whole-second Retry-After',
+        'holds everyone to the overall rate, and a request refused overall costs its principal nothing',
+      ],
+    },
+  },
+  EDGE_DNS_REBINDING: {
+    statement: "The HTTP edge serves only its own Host names and same-site Origins; anything else is refused before the credential is even read (issue 4).",
+    proofs: {
+      'http.test.ts': [
+        'on loopback accepts the loopback names on its own port only',
+        'accepts no Origin (non-browser clients) and same-origin ones; refuses foreign, https-downgraded and null origins',
+      ],
+    },
+  },
+  EDGE_BODY_BOUNDED: {
+    statement: 'A request body is read up to http.max_body_bytes and no further (issue 4).',
+    proofs: { 'http.test.ts': ['reads up to the limit; refuses a declared or streamed body over it'] },
+  },
+  RESUME_OWN_SESSION_ONLY: {
+    statement: "An MCP session resumes only its own streams' events from the store; a foreign or unknown event id replays nothing (issue 4).",
+    proofs: { 'http.test.ts': ["replays only its own session's stream after the given id, skipping priming events; foreign ids are unknown", 'keeps at most `keep` events per session'] },
+  },
+  OPERATOR_VIEWS_CONTENT_SAFE: {
+    statement: 'The operator API shows request params and outputs only where the capability opts in with audit.recordParams / audit.recordOutput (issue 4).',
+    proofs: {
+      'http.test.ts': [
+        'params are redacted unless the capability opts in with audit.recordParams; outputs unless audit.recordOutput',
+        'with the opt-in, the operator sees the params and the output',
+      ],
+    },
+  },
+  KERNEL_OBSERVED_ONCE: {
+    statement: "The kernel's optional observer is told every pipeline stage and each answered decision exactly once, runs on its own clock, and nothing it does (or throws) changes a decision (issue 4).",
+    proofs: { 'http.test.ts': ['the observer is told each stage and each decision, once, for govern and approve', 'an observer that throws changes no decision'] },
+  },
 };
 
 /** Test titles declared in a test file: it('...'), test('...'), it.each(...)('...'), and first cells of it.each tables. */

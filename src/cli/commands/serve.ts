@@ -1,56 +1,66 @@
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
-import { createLogger } from '../../core/log.js';
+import { createLogger, type Logger } from '../../core/log.js';
+import { Metrics } from '../../http/metrics.js';
+import { startHttpServer } from '../../http/server.js';
 import { createMcpServer } from '../../mcp/server.js';
-import { openRuntime } from '../../runtime.js';
+import { openRuntime, startHousekeeping, type RuntimeOptions } from '../../runtime.js';
 import { UsageError, workspaceDir } from '../common.js';
 
 export interface ServeOptions {
   stdio?: boolean;
+  http?: boolean;
   agent?: string;
+  host?: string;
+  port?: string;
+  jsonResponse?: boolean;
   workspace?: string;
   logLevel?: string;
 }
 
-const SWEEP_MS = 500;
+/** `mandate serve`: one agent over stdio, or every agent with a credential over Streamable HTTP. */
+export async function serve(opts: ServeOptions): Promise<void> {
+  if (opts.stdio === opts.http) throw new UsageError('choose one transport: --stdio or --http');
+  return opts.stdio ? serveStdio(opts) : serveHttp(opts);
+}
+
+/** --log-level beats MANDATE_LOG_LEVEL beats log.level in mandate.yaml. */
+async function open(opts: ServeOptions, runtime: RuntimeOptions = {}) {
+  const dir = workspaceDir(opts.workspace);
+  const log = createLogger(opts.logLevel ?? process.env['MANDATE_LOG_LEVEL'] ?? 'info');
+  const rt = await openRuntime(
+    dir,
+    (configLevel) => {
+      if (!opts.logLevel && !process.env['MANDATE_LOG_LEVEL']) log.level = configLevel;
+      return log;
+    },
+    undefined,
+    runtime,
+  );
+  return { dir, log, rt };
+}
+
+function onSignals(shutdown: () => Promise<void>): void {
+  process.once('SIGINT', () => void shutdown().then(() => process.exit(0)));
+  process.once('SIGTERM', () => void shutdown().then(() => process.exit(0)));
+}
 
 /** Serves one agent over stdio: stdout carries only the protocol, logs go to stderr. */
-export async function serve(opts: ServeOptions): Promise<void> {
-  if (!opts.stdio) throw new UsageError('choose a transport: --stdio (HTTP is not available yet)');
+async function serveStdio(opts: ServeOptions): Promise<void> {
+  if (opts.host !== undefined || opts.port !== undefined || opts.jsonResponse) throw new UsageError('--host, --port and --json-response go with --http');
   const agent = opts.agent ?? process.env['MANDATE_AGENT'];
   if (!agent) throw new UsageError('name the agent: --agent <id> or MANDATE_AGENT');
-  const dir = workspaceDir(opts.workspace);
-  // --log-level beats MANDATE_LOG_LEVEL beats log.level in mandate.yaml.
-  const log = createLogger(opts.logLevel ?? process.env['MANDATE_LOG_LEVEL'] ?? 'info');
-  const rt = await openRuntime(dir, (configLevel) => {
-    if (!opts.logLevel && !process.env['MANDATE_LOG_LEVEL']) log.level = configLevel;
-    return log;
-  });
+  const { dir, log, rt } = await open(opts);
   if (!rt.kernel.contractOf(agent)) {
     rt.close();
     throw new UsageError(`unknown agent \`${agent}\`: no contract in ${rt.workspace.config.paths.contracts}/ (known: ${[...rt.workspace.contracts.keys()].join(', ')})`);
   }
   const server = createMcpServer(rt.kernel, agent, 'stdio');
-  // Housekeeping: expire overdue escalations and interventions, and abort
-  // running handlers that another process (the CLI) terminated.
-  let since = Date.now();
-  const sweep = setInterval(() => {
-    try {
-      const now = Date.now();
-      rt.kernel.abortTerminated(since - SWEEP_MS);
-      since = now;
-      rt.kernel.expireOverdue();
-      rt.kernel.expireInterventions();
-    } catch (err) {
-      log.error({ err: { name: (err as Error).name } }, 'housekeeping sweep failed');
-    }
-  }, SWEEP_MS);
-  sweep.unref();
-
+  const stopHousekeeping = startHousekeeping(rt, log);
   let closed = false;
   const shutdown = async () => {
     if (closed) return;
     closed = true;
-    clearInterval(sweep);
+    stopHousekeeping();
     await server.close().catch(() => undefined);
     await rt.kernel.settle(); // a running challenger call (bounded by normalizer.timeout_ms) records its result first
     rt.close();
@@ -58,8 +68,51 @@ export async function serve(opts: ServeOptions): Promise<void> {
     log.flush();
   };
   server.onclose = () => void shutdown();
-  process.once('SIGINT', () => void shutdown().then(() => process.exit(0)));
-  process.once('SIGTERM', () => void shutdown().then(() => process.exit(0)));
+  onSignals(shutdown);
   await server.connect(new StdioServerTransport());
   log.info({ agent, workspace: dir, policy_set_hash: rt.workspace.policySet.hash }, 'serving over stdio');
+}
+
+function parsePort(raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0 || n > 65_535) throw new UsageError(`--port must be an integer from 0 to 65535, not \`${raw}\``);
+  return n;
+}
+
+/** Serves every agent over Streamable HTTP at /mcp, plus the operator API, /events, /metrics and the console. */
+async function serveHttp(opts: ServeOptions): Promise<void> {
+  if (opts.agent !== undefined) throw new UsageError('--agent goes with --stdio: over HTTP each credential names its agent');
+  const port = parsePort(opts.port);
+  const metrics = new Metrics();
+  const { dir, log, rt } = await open(opts, { observer: metrics });
+  let handle;
+  try {
+    handle = await startHttpServer(rt, metrics, log, { host: opts.host, port, jsonResponse: opts.jsonResponse });
+  } catch (err) {
+    rt.close();
+    throw err;
+  }
+  const stopHousekeeping = startHousekeeping(rt, log);
+  if (!rt.store.credentials.list().some((c) => c.revoked_at === null) && !handle.ctx.cfg.auth.jwt) {
+    log.warn('no credentials yet: every request will get 401; create one with `mandate keys create --agent <id>` (and `--operator <name>` for the console)');
+  }
+  let closed = false;
+  const shutdown = async () => {
+    if (closed) return;
+    closed = true;
+    stopHousekeeping();
+    await handle.close();
+    rt.close();
+    log.info('stopped');
+    log.flush();
+  };
+  onSignals(shutdown);
+  announce(log, handle.url, handle.listening, dir, rt.workspace.policySet.hash, handle.ctx.cfg.json_response);
+}
+
+function announce(log: Logger, url: string, listening: { host: string; port: number }, dir: string, hash: string, json: boolean): void {
+  log.info({ url, host: listening.host, port: listening.port, mcp: `${url}/mcp`, console: `${url}/console`, json_response: json, workspace: dir, policy_set_hash: hash }, 'serving over http');
+  // One plain line for people and scripts; logs stay on stderr, stdout carries nothing else.
+  process.stdout.write(`mandate: listening on http://${listening.host.includes(':') ? `[${listening.host}]` : listening.host}:${listening.port} (mcp ${url}/mcp, console ${url}/console)\n`);
 }

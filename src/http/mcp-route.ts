@@ -1,0 +1,89 @@
+import { randomUUID } from 'node:crypto';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
+import { createMcpServer } from '../mcp/server.js';
+import { parseJson, readBody } from './body.js';
+import type { HttpContext, RouteRequest } from './context.js';
+import { sendError } from './errors.js';
+import { SessionEventStore } from './event-store.js';
+import type { Session } from './sessions.js';
+
+/**
+ * POST/GET/DELETE /mcp: Streamable HTTP, stateful. Each session gets its own
+ * SDK server from createMcpServer, bound at initialize to the agent the
+ * credential names; later requests of the session must carry a credential
+ * of the same agent. The SDK transport does the protocol; this only routes.
+ */
+export async function handleMcp(ctx: HttpContext, r: RouteRequest): Promise<void> {
+  const { req, res, principal } = r;
+  const agent = principal.id;
+  const method = req.method ?? 'GET';
+  if (method !== 'POST' && method !== 'GET' && method !== 'DELETE') return sendError(res, 'METHOD_NOT_ALLOWED', { jsonRpc: true, headers: { Allow: 'GET, POST, DELETE' } });
+
+  let body: unknown;
+  if (method === 'POST') {
+    const read = await readBody(req, ctx.cfg.max_body_bytes);
+    if (!read.ok) return reject(ctx, r, read.code, { close: true });
+    const parsed = parseJson(read.body);
+    if (!parsed.ok) return reject(ctx, r, 'INVALID_REQUEST', { message: 'the body is not valid JSON' });
+    body = parsed.value;
+  }
+
+  const sessionId = req.headers['mcp-session-id'];
+  if (typeof sessionId === 'string') {
+    const session = ctx.sessions.get(sessionId, agent);
+    if (!session) return reject(ctx, r, 'SESSION_NOT_FOUND');
+    return serve(session, r, body);
+  }
+  const initializing = method === 'POST' && (Array.isArray(body) ? body.some((m) => isInitializeRequest(m)) : isInitializeRequest(body));
+  if (!initializing) return reject(ctx, r, 'SESSION_REQUIRED');
+  if (!ctx.sessions.admits(agent)) {
+    return reject(ctx, r, 'SESSION_LIMIT', { message: `agent \`${agent}\` has ${ctx.sessions.countFor(agent)} open sessions (http.sessions.max_per_agent ${ctx.cfg.sessions.max_per_agent}, max_total ${ctx.cfg.sessions.max_total})` });
+  }
+  const session = await openSession(ctx, agent);
+  await serve(session, r, body);
+  // An initialize the SDK refused (bad version, bad shape) leaves no session behind.
+  if (session.transport.sessionId !== session.id) await session.transport.close().catch(() => undefined);
+}
+
+function reject(ctx: HttpContext, r: RouteRequest, code: Parameters<typeof sendError>[1], opts: Parameters<typeof sendError>[2] = {}): void {
+  ctx.metrics.rejected(code);
+  sendError(r.res, code, { ...opts, jsonRpc: true });
+}
+
+async function serve(session: Session, r: RouteRequest, body: unknown): Promise<void> {
+  // A session with a request or stream open is not idle, however long it lasts.
+  session.active++;
+  session.lastSeen = Date.now();
+  r.res.once('close', () => {
+    session.active--;
+    session.lastSeen = Date.now();
+  });
+  await session.transport.handleRequest(r.req, r.res, body);
+}
+
+async function openSession(ctx: HttpContext, agent: string): Promise<Session> {
+  const id = randomUUID();
+  const { cfg, rt, log } = ctx;
+  const events = cfg.json_response ? null : new SessionEventStore(rt.store.mcpEvents, id, { keep: cfg.sessions.max_events, now: () => Date.now() });
+  const transport = new StreamableHTTPServerTransport({
+    sessionIdGenerator: () => id,
+    enableJsonResponse: cfg.json_response,
+    ...(events ? { eventStore: events } : {}),
+  });
+  const server = createMcpServer(rt.kernel, agent, 'http');
+  const session: Session = { id, agent, server, transport, events, createdAt: Date.now(), lastSeen: Date.now(), active: 0 };
+  ctx.sessions.add(session);
+  server.onclose = () => {
+    if (!ctx.sessions.remove(id)) return;
+    try {
+      events?.drop();
+    } catch (err) {
+      log.warn({ err: { name: (err as Error).name }, session: id }, 'could not drop session events');
+    }
+    log.info({ agent, session: id }, 'mcp session closed');
+  };
+  await server.connect(transport);
+  log.info({ agent, session: id }, 'mcp session opened');
+  return session;
+}

@@ -1,0 +1,206 @@
+import { z } from 'zod';
+import { intervene } from '../kernel/interventions.js';
+import { KernelError } from '../kernel/kernel.js';
+import { parseJson, readBody } from './body.js';
+import type { HttpContext, RouteRequest } from './context.js';
+import { sendError, sendJson, type HttpErrorCode } from './errors.js';
+import { agentView, approvalView, decisionView, interventionView, outcomeView } from './views.js';
+
+/**
+ * The operator REST API under /api/v1 (operator and viewer credentials; the
+ * viewer role is read-only). Every action goes through the kernel as the
+ * operator the credential names: approvals through kernel.approve/deny,
+ * interventions through intervene() with an operator principal.
+ */
+
+const ReasonBody = z.object({ reason: z.string().max(2_000).optional() }).strict();
+
+const InterventionBody = z
+  .object({
+    act: z.enum(['pause', 'resume', 'terminate', 'constrain', 'redirect']),
+    agent: z.string().min(1).max(64).optional(),
+    dfid: z.string().regex(/^[0-9a-f]{32}$/).optional(),
+    reason: z.string().min(1).max(2_000).optional(),
+    capability: z.string().min(1).max(200).optional(),
+    field: z.string().min(1).max(200).optional(),
+    max: z.number().finite().optional(),
+    minutes: z.number().int().positive().max(7 * 24 * 60).optional(),
+    note: z.string().min(1).max(2_000).optional(),
+  })
+  .strict()
+  .refine((b) => (b.agent === undefined) !== (b.dfid === undefined), { message: 'name exactly one target: agent or dfid' });
+
+const ID = '([A-Za-z0-9._:-]{1,128})';
+const ROUTES: { method: 'GET' | 'POST'; pattern: RegExp; handler: Handler }[] = [
+  { method: 'GET', pattern: /^\/api\/v1\/whoami$/, handler: whoami },
+  { method: 'GET', pattern: /^\/api\/v1\/approvals$/, handler: listApprovals },
+  { method: 'GET', pattern: new RegExp(`^/api/v1/approvals/${ID}$`), handler: getApproval },
+  { method: 'POST', pattern: new RegExp(`^/api/v1/approvals/${ID}/(approve|deny)$`), handler: decide },
+  { method: 'GET', pattern: /^\/api\/v1\/agents$/, handler: listAgents },
+  { method: 'GET', pattern: new RegExp(`^/api/v1/agents/${ID}$`), handler: getAgent },
+  { method: 'GET', pattern: /^\/api\/v1\/interventions$/, handler: listInterventions },
+  { method: 'POST', pattern: /^\/api\/v1\/interventions$/, handler: issueIntervention },
+  { method: 'GET', pattern: /^\/api\/v1\/decisions$/, handler: decisionsOfFlow },
+  { method: 'GET', pattern: new RegExp(`^/api/v1/decisions/${ID}$`), handler: getDecision },
+  { method: 'GET', pattern: /^\/api\/v1\/ledger$/, handler: ledgerPage },
+  { method: 'GET', pattern: /^\/api\/v1\/ledger\/verify$/, handler: ledgerVerify },
+];
+
+type Handler = (ctx: HttpContext, r: OperatorRequest, match: RegExpExecArray) => Promise<void> | void;
+type OperatorRequest = RouteRequest & { principal: { kind: 'operator'; id: string; role: 'operator' | 'viewer' } };
+
+export async function handleApi(ctx: HttpContext, r: OperatorRequest): Promise<void> {
+  const path = r.url.pathname;
+  const sameUrl = ROUTES.filter((route) => route.pattern.test(path));
+  if (!sameUrl.length) return reject(ctx, r, 'NOT_FOUND');
+  const route = sameUrl.find((x) => x.method === r.req.method);
+  if (!route) return reject(ctx, r, 'METHOD_NOT_ALLOWED', { headers: { Allow: [...new Set(sameUrl.map((x) => x.method))].join(', ') } });
+  if (route.method === 'POST' && r.principal.role !== 'operator') return reject(ctx, r, 'READ_ONLY_ROLE');
+  await route.handler(ctx, r, route.pattern.exec(path) as RegExpExecArray);
+}
+
+function reject(ctx: HttpContext, r: RouteRequest, code: HttpErrorCode, opts: Parameters<typeof sendError>[2] = {}): void {
+  ctx.metrics.rejected(code);
+  sendError(r.res, code, opts);
+}
+
+/** Reads and validates a JSON body; answers the rejection itself and returns null when it is not acceptable. */
+async function body<T>(ctx: HttpContext, r: RouteRequest, schema: z.ZodType<T>): Promise<T | null> {
+  const type = r.req.headers['content-type'];
+  const read = await readBody(r.req, ctx.cfg.max_body_bytes);
+  if (!read.ok) {
+    reject(ctx, r, read.code, { close: true });
+    return null;
+  }
+  if (read.body.length && !/^application\/json\b/i.test(type ?? '')) {
+    reject(ctx, r, 'UNSUPPORTED_MEDIA_TYPE');
+    return null;
+  }
+  const json = parseJson(read.body);
+  if (!json.ok) {
+    reject(ctx, r, 'INVALID_REQUEST', { message: 'the body is not valid JSON' });
+    return null;
+  }
+  const parsed = schema.safeParse(json.value ?? {});
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    reject(ctx, r, 'INVALID_REQUEST', { message: `${issue?.path.join('.') || 'body'}: ${issue?.message ?? 'invalid'}` });
+    return null;
+  }
+  return parsed.data;
+}
+
+function intParam(url: URL, name: string, fallback: number, min: number, max: number): number {
+  const raw = url.searchParams.get(name);
+  const n = raw === null ? fallback : Number(raw);
+  return Number.isInteger(n) ? Math.min(Math.max(n, min), max) : fallback;
+}
+
+function whoami(_ctx: HttpContext, r: OperatorRequest): void {
+  sendJson(r.res, 200, { kind: 'operator', operator: r.principal.id, role: r.principal.role });
+}
+
+function listApprovals(ctx: HttpContext, r: OperatorRequest): void {
+  const { kernel, store } = ctx.rt;
+  const now = kernel.deps.world.now();
+  const pending = store.decisions.pending().filter((d) => d.expires_at === null || d.expires_at > now);
+  sendJson(r.res, 200, { approvals: pending.map((d) => approvalView(kernel, d)), now: new Date(now).toISOString() });
+}
+
+function getApproval(ctx: HttpContext, r: OperatorRequest, m: RegExpExecArray): void {
+  const d = ctx.rt.store.decisions.get(m[1] as string);
+  if (!d) return reject(ctx, r, 'NOT_FOUND', { message: `no decision \`${m[1]}\`` });
+  sendJson(r.res, 200, { approval: { ...approvalView(ctx.rt.kernel, d), status: d.status } });
+}
+
+async function decide(ctx: HttpContext, r: OperatorRequest, m: RegExpExecArray): Promise<void> {
+  const id = m[1] as string;
+  const act = m[2] as 'approve' | 'deny';
+  const b = await body(ctx, r, ReasonBody);
+  if (!b) return;
+  const { kernel, store } = ctx.rt;
+  const d = store.decisions.get(id);
+  if (!d) return reject(ctx, r, 'NOT_FOUND', { message: `no decision \`${id}\`` });
+  if (d.status !== 'pending') return reject(ctx, r, 'DECISION_NOT_PENDING', { message: `decision \`${id}\` is ${d.status}`, extra: { status: d.status } });
+  try {
+    const outcome = act === 'approve' ? await kernel.approve(id, r.principal.id, b.reason ?? null) : kernel.deny(id, r.principal.id, b.reason ?? null);
+    ctx.log.info({ operator: r.principal.id, decision_id: id, act, verdict: outcome.verdict }, 'operator decided an escalation');
+    sendJson(r.res, 200, { outcome: outcomeView(kernel, outcome) });
+  } catch (err) {
+    // Resolved by someone else (another operator, the CLI, the expiry sweep) in the meantime.
+    if (err instanceof KernelError) return reject(ctx, r, 'DECISION_NOT_PENDING', { message: err.message });
+    throw err;
+  }
+}
+
+function agentRows(ctx: HttpContext, only?: string) {
+  const { kernel, store } = ctx.rt;
+  const pending = new Map<string, number>();
+  for (const d of store.decisions.pending()) pending.set(d.agent, (pending.get(d.agent) ?? 0) + 1);
+  const agents = only !== undefined ? [only] : [...kernel.workspace.contracts.keys()].sort();
+  return agents.map((a) => agentView(kernel, a, ctx.sessions.countFor(a), pending.get(a) ?? 0));
+}
+
+function listAgents(ctx: HttpContext, r: OperatorRequest): void {
+  sendJson(r.res, 200, { agents: agentRows(ctx) });
+}
+
+function getAgent(ctx: HttpContext, r: OperatorRequest, m: RegExpExecArray): void {
+  const agent = m[1] as string;
+  if (!ctx.rt.kernel.contractOf(agent)) return reject(ctx, r, 'NOT_FOUND', { message: `no agent \`${agent}\`` });
+  sendJson(r.res, 200, { agent: agentRows(ctx, agent)[0] });
+}
+
+function listInterventions(ctx: HttpContext, r: OperatorRequest): void {
+  // Read-only: the housekeeping sweep expires interventions, not a GET.
+  const limit = intParam(r.url, 'limit', 100, 1, 1_000);
+  sendJson(r.res, 200, { interventions: ctx.rt.store.agents.interventions(limit).map(interventionView) });
+}
+
+async function issueIntervention(ctx: HttpContext, r: OperatorRequest): Promise<void> {
+  const b = await body(ctx, r, InterventionBody);
+  if (!b) return;
+  const outcome = await intervene(ctx.rt.kernel, { kind: 'operator', id: r.principal.id }, {
+    act: b.act,
+    target: b.agent !== undefined ? { agent: b.agent } : { dfid: b.dfid as string },
+    reason: b.reason ?? `${b.act} by operator`,
+    constrain: b.act === 'constrain' ? { capability: b.capability ?? '', field: b.field ?? '', max: b.max ?? Number.NaN, minutes: b.minutes } : undefined,
+    redirect: b.act === 'redirect' ? { note: b.note ?? '', minutes: b.minutes } : undefined,
+  });
+  ctx.log.info({ operator: r.principal.id, act: b.act, verdict: outcome.verdict }, 'operator intervention');
+  // A refused intervention is a governed outcome (recorded in the ledger), not an edge rejection.
+  sendJson(r.res, outcome.verdict === 'accepted' ? 200 : 422, { outcome });
+}
+
+function decisionsOfFlow(ctx: HttpContext, r: OperatorRequest): void {
+  const dfid = r.url.searchParams.get('dfid');
+  if (!dfid || !/^[0-9a-f]{32}$/.test(dfid)) return reject(ctx, r, 'INVALID_REQUEST', { message: 'give ?dfid=<32 lowercase hex>' });
+  const { kernel, store } = ctx.rt;
+  sendJson(r.res, 200, { dfid, decisions: store.decisions.byDfid(dfid).map((d) => decisionView(kernel, d)), events: store.ledger.byDfid(dfid) });
+}
+
+function getDecision(ctx: HttpContext, r: OperatorRequest, m: RegExpExecArray): void {
+  const d = ctx.rt.store.decisions.get(m[1] as string);
+  if (!d) return reject(ctx, r, 'NOT_FOUND', { message: `no decision \`${m[1]}\`` });
+  sendJson(r.res, 200, { decision: decisionView(ctx.rt.kernel, d) });
+}
+
+const PAGE_MAX = 500;
+
+function ledgerPage(ctx: HttpContext, r: OperatorRequest): void {
+  const { ledger } = ctx.rt.store;
+  const head = ledger.headSeq();
+  const limit = intParam(r.url, 'limit', 100, 1, PAGE_MAX);
+  const tail = r.url.searchParams.get('tail');
+  const after = tail !== null ? Math.max(0, head - intParam(r.url, 'tail', 50, 1, PAGE_MAX)) : intParam(r.url, 'after', 0, 0, Number.MAX_SAFE_INTEGER);
+  const events = ledger.page(after, tail !== null ? PAGE_MAX : limit);
+  const last = events[events.length - 1];
+  sendJson(r.res, 200, { head, events, next_after: last ? last.seq : after });
+}
+
+function ledgerVerify(ctx: HttpContext, r: OperatorRequest): void {
+  const started = performance.now();
+  const result = ctx.rt.store.ledger.verify();
+  const ms = Math.round((performance.now() - started) * 10) / 10;
+  sendJson(r.res, 200, result.ok ? { intact: true, events: result.events, head: result.head, verified_in_ms: ms } : { intact: false, events: result.events, first_bad_seq: result.firstBadSeq, problem: result.problem, verified_in_ms: ms });
+}
