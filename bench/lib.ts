@@ -1,6 +1,8 @@
 /** Shared pieces of the benchmark scenarios: workspaces, clients, timing, tables. */
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -58,7 +60,11 @@ export function benchWorkspace(): string {
       '',
     ].join('\n'),
   );
-  writeFileSync(join(ws, 'mandate.yaml'), 'version: 1\nlog:\n  level: silent\n');
+  // The rate limits are raised so the load generator measures the pipeline, not the limiter.
+  writeFileSync(
+    join(ws, 'mandate.yaml'),
+    'version: 1\nlog:\n  level: silent\nhttp:\n  rate_limit:\n    per_principal_per_second: 1000000\n    overall_per_second: 10000000\n',
+  );
   return ws;
 }
 
@@ -129,4 +135,36 @@ export function rssMiB(pid: number): number {
   } catch {
     return Number.NaN;
   }
+}
+
+export const BARE_HTTP_SERVER = join(ROOT, 'dist/bench/bare-http-server.js');
+
+/** Starts a server process and waits (bounded) for the URL it prints on stdout. */
+export async function startUrlServer(args: string[], pattern: RegExp): Promise<{ url: string; proc: ChildProcess }> {
+  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, MANDATE_LOG_LEVEL: 'silent' } });
+  const url = await new Promise<string>((resolvePromise, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`server did not print its URL: ${out}`)), 20_000);
+    proc.stdout?.on('data', (c: Buffer) => {
+      out += c.toString('utf8');
+      const m = pattern.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolvePromise(m[1] as string);
+      }
+    });
+    proc.once('exit', (code) => reject(new Error(`server exited (${code}) before printing its URL: ${out}`)));
+  });
+  return { url, proc };
+}
+
+export async function connectHttp(url: string, headers: Record<string, string> = {}): Promise<Client> {
+  const client = new Client({ name: 'mandate-bench', version: '1.0.0' });
+  await client.connect(new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers } }));
+  return client;
+}
+
+/** Creates an API key for `agent` through the CLI (prints the key only). */
+export function createKey(ws: string, agent: string): string {
+  return execFileSync(process.execPath, [CLI, 'keys', 'create', '--agent', agent, '-w', ws], { encoding: 'utf8' }).trim();
 }

@@ -3,7 +3,7 @@
  * Client and server are separate processes over real pipes; loopback only;
  * every loop bounded. Prints tables and writes bench/results/<date>.json.
  * `--smoke` runs each scenario small, so CI keeps the harness from rotting.
- * `--only a,b` runs some scenarios: throughput, ledger, rss, policy, approval.
+ * `--only a,b` runs some scenarios: throughput, stages, ledger, rss, policy, approval.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
@@ -13,7 +13,9 @@ import { approvalScenario } from './scenarios/approval.js';
 import { ledgerScenarios } from './scenarios/ledger.js';
 import { policyScenario } from './scenarios/policy.js';
 import { rssScenario } from './scenarios/rss.js';
-import { throughputStdio } from './scenarios/throughput.js';
+import { stageScenario } from './scenarios/stages.js';
+import { throughputHttp } from './scenarios/throughput-http.js';
+import { throughputStdio, type ThroughputRow } from './scenarios/throughput.js';
 
 const smoke = process.argv.includes('--smoke');
 const onlyArg = process.argv[process.argv.indexOf('--only') + 1];
@@ -25,8 +27,10 @@ const results: Record<string, unknown> = {};
 const machine = `${cpus().length} × ${cpus()[0]?.model?.trim() ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${process.platform}`;
 console.log(`Mandate benchmarks${smoke ? ' (smoke run: small sizes, figures not meaningful)' : ''}\nmachine: ${machine}\n`);
 
+let stdioMandateP50: number | undefined;
 if (want('throughput')) {
-  const rows = await throughputStdio(sizes);
+  const rows: ThroughputRow[] = [...(await throughputStdio(sizes)), ...(await throughputHttp(sizes))];
+  stdioMandateP50 = rows.find((r) => r.server === 'mandate' && r.transport === 'stdio' && r.inFlight === 1)?.p50ms;
   results['throughput'] = rows;
   console.log('1. Throughput and latency: bare SDK no-op tool vs governed no-op capability (full lineage durably recorded)');
   console.log(
@@ -38,6 +42,27 @@ if (want('throughput')) {
       }),
     ),
   );
+  console.log();
+}
+
+if (want('stages')) {
+  const r = await stageScenario(sizes);
+  results['stages'] = r;
+  const what: Record<string, string> = {
+    received: 'IntentReceived committed (with the decision row)',
+    checks: 'identity, intervention check, intent shape, key, repeat check',
+    facts: 'schema parse of params, facts resolver, usage reads',
+    dim: 'DIM (pure) + IntentValidated committed',
+    policy: 'Cedar evaluation + PolicyDecided committed with the key reservation',
+    escalate: 'escalations only',
+    reserve: 'flow cap and breaker',
+    pre_effect: 'facts re-read, drift check, ActionStarted committed',
+    handler: 'the capability handler (no-op) under its deadline',
+    record: 'ActionOutcome committed with key state, usage and decision',
+  };
+  console.log(`2. Per-stage time of a governed no-op call, in-process (${r.calls} calls, ${fmt(r.perCallUs, 0)} µs per call)`);
+  console.log(table(['stage', 'µs per call', 'what it covers'], Object.entries(r.stages).map(([k, v]) => [k, fmt(v, 1), what[k] ?? ''])));
+  if (stdioMandateP50 !== undefined) console.log(`   transport (stdio p50 minus in-process mean): ~${fmt(stdioMandateP50 * 1000 - r.perCallUs, 0)} µs`);
   console.log();
 }
 

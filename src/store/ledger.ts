@@ -1,4 +1,4 @@
-import { hashOf } from '../core/canonical.js';
+import { canonicalJson, sha256Hex } from '../core/canonical.js';
 import type { ReasonCode } from '../core/reasons.js';
 import type { Receipt } from '../core/types.js';
 import type { World } from '../core/world.js';
@@ -68,20 +68,21 @@ interface Row {
   hash: string;
 }
 
-/** The logical fields an event's hash covers (storage columns are not hashed). */
+/**
+ * The RFC 8785 (JCS) text of an event's logical fields (storage columns are
+ * not hashed), built directly: keys in JCS order, strings as JSON.stringify
+ * writes them (which is what JCS prescribes), and `data` and `reasons` as
+ * their canonical JSON text. Equal to canonicalJson of the same object; built
+ * by hand so verification needs no JSON parsing (ADR-002).
+ */
+function logicalText(e: Omit<LedgerEvent, 'hash' | 'reasons' | 'data'>, reasonsText: string, dataText: string): string {
+  const str = JSON.stringify;
+  return `{"agent":${str(e.agent)},"data":${dataText},"decision_id":${str(e.decision_id)},"dfid":${str(e.dfid)},"id":${str(e.id)},"prev_hash":${str(e.prev_hash)},"reasons":${reasonsText},"seq":${e.seq},"time":${str(e.time)},"type":${str(e.type)}}`;
+}
+
+/** SHA-256 of the canonical JSON of an event's logical fields. */
 export function eventHash(e: Omit<LedgerEvent, 'hash'>): string {
-  return hashOf({
-    seq: e.seq,
-    id: e.id,
-    dfid: e.dfid,
-    agent: e.agent,
-    type: e.type,
-    time: e.time,
-    decision_id: e.decision_id,
-    reasons: e.reasons,
-    data: e.data,
-    prev_hash: e.prev_hash,
-  });
+  return sha256Hex(logicalText(e, canonicalJson(e.reasons), canonicalJson(e.data)));
 }
 
 export type VerifyResult =
@@ -133,8 +134,11 @@ export class Ledger {
         data: event.data ?? {},
         prev_hash: last?.hash ?? GENESIS_HASH,
       };
-      const hash = eventHash(full);
-      this.insert.run({ ...full, reasons: JSON.stringify(full.reasons), data: JSON.stringify(full.data), hash });
+      // Stored as canonical text, so verification can hash the stored bytes as they are.
+      const reasons = canonicalJson(full.reasons);
+      const data = canonicalJson(full.data);
+      const hash = sha256Hex(logicalText(full, reasons, data));
+      this.insert.run({ ...full, reasons, data, hash });
       const receipt = { seq, hash };
       alongside?.(receipt);
       return receipt;
@@ -174,15 +178,15 @@ export class Ledger {
 function checkRow(row: Row, expectedSeq: number, prev: string): string | null {
   if (row.seq !== expectedSeq) return `sequence gap: expected ${expectedSeq}`;
   if (row.prev_hash !== prev) return 'prev_hash does not match the previous event';
-  let event: LedgerEvent;
+  const logical = { ...row, type: row.type as EventType };
+  if (sha256Hex(logicalText(logical, row.reasons, row.data)) === row.hash) return null;
+  // Only a mismatch pays for parsing, to say what is wrong.
   try {
-    event = fromRow(row);
+    fromRow(row);
   } catch {
     return 'stored fields are not valid JSON';
   }
-  const { hash: _stored, ...logical } = event;
-  if (eventHash(logical) !== row.hash) return 'hash does not match the event fields';
-  return null;
+  return 'hash does not match the event fields';
 }
 
 function fromRow(row: Row): LedgerEvent {

@@ -1,0 +1,42 @@
+/**
+ * Scenario 2: where a governed call's time goes. The kernel runs in this
+ * process with the observer hooks the HTTP metrics use; transport is what a
+ * stdio round trip adds on top of the in-process call.
+ */
+import { silentLogger } from '../../src/core/log.js';
+import { systemWorld } from '../../src/core/world.js';
+import { PIPELINE_STAGES, type PipelineStage } from '../../src/kernel/observer.js';
+import { openRuntime } from '../../src/runtime.js';
+import { benchWorkspace, type Sizes } from '../lib.js';
+
+export interface StageResult {
+  calls: number;
+  perCallUs: number;
+  stages: Record<PipelineStage, number>;
+}
+
+export async function stageScenario(sizes: Sizes): Promise<StageResult> {
+  const totals = Object.fromEntries(PIPELINE_STAGES.map((s) => [s, 0])) as Record<PipelineStage, number>;
+  let counting = false;
+  const rt = await openRuntime(benchWorkspace(), silentLogger, systemWorld, {
+    observer: {
+      now: () => performance.now(),
+      stage: (stage, ms) => {
+        if (counting) totals[stage] += ms;
+      },
+      decision: () => undefined,
+    },
+  });
+  try {
+    const call = (n: number) => rt.kernel.govern({ agent: 'bench', channel: 'stdio', intent: { capability: 'bench.noop', params: { n }, idempotency_key: `stage-${n}` } });
+    for (let i = 0; i < sizes.warmup; i++) await call(1_000_000 + i);
+    counting = true;
+    const t0 = performance.now();
+    for (let i = 0; i < sizes.calls; i++) await call(i);
+    const perCallUs = ((performance.now() - t0) / sizes.calls) * 1000;
+    const stages = Object.fromEntries(PIPELINE_STAGES.map((s) => [s, (totals[s] / sizes.calls) * 1000])) as Record<PipelineStage, number>;
+    return { calls: sizes.calls, perCallUs, stages };
+  } finally {
+    rt.close();
+  }
+}
