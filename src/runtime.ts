@@ -5,6 +5,7 @@ import { systemWorld, type World } from './core/world.js';
 import { Kernel } from './kernel/kernel.js';
 import { OllamaNormalizer } from './normalize/ollama.js';
 import type { KernelObserver } from './kernel/observer.js';
+import { startCheckpointer } from './store/checkpointer.js';
 import { openStore, type Store } from './store/store.js';
 
 export interface Runtime {
@@ -44,10 +45,12 @@ const SWEEP_MS = 500;
 
 /**
  * Housekeeping for a serving process: expires overdue escalations and
- * interventions, and aborts running handlers that another process (the CLI,
- * another replica) terminated. Returns the function that stops it.
+ * interventions, aborts running handlers that another process (the CLI,
+ * another replica) terminated, and checkpoints the WAL in a worker thread.
+ * Returns the function that stops it.
  */
 export function startHousekeeping(rt: Runtime, log: Logger): () => void {
+  const stopCheckpointer = startCheckpointer(rt.store.db, rt.workspace.storePath, (err) => log.error({ err: { name: (err as Error)?.name } }, 'checkpoint worker failed; checkpointing inline'));
   let since = Date.now();
   const sweep = setInterval(() => {
     try {
@@ -61,5 +64,8 @@ export function startHousekeeping(rt: Runtime, log: Logger): () => void {
     }
   }, SWEEP_MS);
   sweep.unref();
-  return () => clearInterval(sweep);
+  return () => {
+    clearInterval(sweep);
+    stopCheckpointer();
+  };
 }

@@ -1,0 +1,29 @@
+/**
+ * The benchmark harness in smoke mode (issue 8): every scenario runs small,
+ * so the harness cannot rot. It asserts shape and sanity, never speed.
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { REPO_ROOT, assertBuilt } from './helpers/e2e.js';
+
+describe('npm run bench -- --smoke', () => {
+  it('runs every scenario (throughput stdio+HTTP, stages, ledger, RSS, policy, approval) and writes its JSON', () => {
+    assertBuilt();
+    const out = execFileSync(process.execPath, [join(REPO_ROOT, 'dist/bench/run.js'), '--smoke'], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 240_000 });
+    const file = /results written to (\S+)/.exec(out)?.[1];
+    expect(file).toBeDefined();
+    const json = JSON.parse(readFileSync(file as string, 'utf8')) as { smoke: boolean; results: Record<string, unknown> };
+    expect(json.smoke).toBe(true);
+    expect(Object.keys(json.results).sort()).toEqual(['approval', 'ledger', 'policy', 'rss', 'stages', 'throughput']);
+    const rows = json.results['throughput'] as { server: string; transport: string; inFlight: number; calls: number }[];
+    for (const transport of ['stdio', 'http']) {
+      for (const inFlight of [1, 16]) {
+        for (const server of ['bare SDK', 'mandate']) expect(rows.find((r) => r.server === server && r.transport === transport && r.inFlight === inFlight)?.calls).toBeGreaterThan(0);
+      }
+    }
+    const ledger = json.results['ledger'] as { verify: { intact: boolean; events: number } };
+    expect(ledger.verify).toMatchObject({ intact: true, events: 5000 });
+  }, 300_000);
+});
