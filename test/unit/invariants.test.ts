@@ -50,6 +50,12 @@ export const GUARANTEES: Record<string, Guarantee> = {
       'kernel.test.ts': ['the chain verifies after a mix of accepted, rejected, escalated, replayed and resolved flows'],
     },
   },
+  IDS_UNIQUE_AND_TIME_ORDERED: {
+    statement: 'Decision, event and intervention ids from the system world are unique UUIDv7s whose order is their creation order.',
+    proofs: {
+      'world.test.ts': ['uuidv7 is an RFC 9562 version-7 id whose first 48 bits are the time, so ids sort by creation time'],
+    },
+  },
   TAMPER_EVIDENT: {
     statement: 'Editing, forging or deleting a stored event makes verify fail and name the first bad sequence.',
     proofs: {
