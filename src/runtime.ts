@@ -2,6 +2,8 @@ import { MEMORY_WRITE_ID, memoryWriteCapability } from './capabilities/builtin/m
 import { requireWorkspace, type Workspace } from './config/load-workspace.js';
 import type { Logger } from './core/log.js';
 import { systemWorld, type World } from './core/world.js';
+import { Gateway } from './gateway/gateway.js';
+import type { Environment } from './gateway/secrets.js';
 import { Kernel } from './kernel/kernel.js';
 import { OllamaNormalizer } from './normalize/ollama.js';
 import { openStore, type Store } from './store/store.js';
@@ -10,11 +12,21 @@ export interface Runtime {
   workspace: Workspace;
   store: Store;
   kernel: Kernel;
+  /** The upstream MCP servers and their pinned tools (ADR-008). */
+  gateway: Gateway;
+  /** Closes the store. Upstreams a command started must be stopped first: `shutdown()`. */
   close(): void;
+  /** Stops every upstream this runtime started, then closes the store. */
+  shutdown(): Promise<void>;
+}
+
+export interface RuntimeOptions {
+  /** Where upstreams' `{ from_env }` secrets are read (default: process.env). */
+  env?: Environment;
 }
 
 /** The composition root: the only place that wires the concrete store, world and kernel together. */
-export async function openRuntime(dir: string, logger: Logger | ((configLevel: string) => Logger), world: World = systemWorld): Promise<Runtime> {
+export async function openRuntime(dir: string, logger: Logger | ((configLevel: string) => Logger), world: World = systemWorld, opts: RuntimeOptions = {}): Promise<Runtime> {
   const workspace = await requireWorkspace(dir);
   const log = typeof logger === 'function' ? logger(workspace.config.log.level) : logger;
   const store = openStore(workspace.storePath, world);
@@ -26,8 +38,21 @@ export async function openRuntime(dir: string, logger: Logger | ((configLevel: s
     workspace.capabilities.set(MEMORY_WRITE_ID, memoryWriteCapability(store.memory, workspace.contracts));
     // Free-text intents only where mandate.yaml has a `normalizer:` block (ADR-006).
     const normalizer = workspace.config.normalizer ? new OllamaNormalizer(workspace.config.normalizer) : undefined;
+    // Pinned upstream tools join the capabilities; upstreams themselves start on first use.
+    const gateway = new Gateway({ config: workspace.config, workspaceDir: workspace.dir, capabilities: workspace.capabilities, store, world, log, env: opts.env });
+    gateway.refresh();
     const kernel = new Kernel({ workspace, store, world, log, normalizer });
-    return { workspace, store, kernel, close: () => store.close() };
+    return {
+      workspace,
+      store,
+      kernel,
+      gateway,
+      close: () => store.close(),
+      shutdown: async () => {
+        await gateway.close();
+        store.close();
+      },
+    };
   } catch (err) {
     store.close();
     throw err;

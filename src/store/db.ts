@@ -5,7 +5,7 @@ import { dirname } from 'node:path';
 export type Db = Database.Database;
 
 // Kept equal to MIGRATIONS.length (checked at module load below).
-const SCHEMA_VERSION = 3;
+const SCHEMA_VERSION = 4;
 
 // One migration list; each entry runs once, in order, inside a transaction.
 const MIGRATIONS: string[] = [
@@ -195,6 +195,18 @@ const MIGRATIONS: string[] = [
   // 3: the challenger's risk summary of a pending escalation, for the human approver (ADR-006).
   `
   ALTER TABLE decisions ADD COLUMN review TEXT;
+  `,
+  // 4: the gateway's pins: the definition of each upstream tool an operator accepted (ADR-008).
+  `
+  CREATE TABLE upstream_pins (
+    server TEXT NOT NULL,
+    tool TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    definition TEXT NOT NULL,
+    pinned_at INTEGER NOT NULL,
+    pinned_by TEXT NOT NULL,
+    PRIMARY KEY (server, tool)
+  );
   `,
 ];
 

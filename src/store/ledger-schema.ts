@@ -24,6 +24,7 @@ export const LEDGER_EVENT_TYPES = [
   'AgentResumed',
   'CircuitStateChanged',
   'MemoryRead',
+  'UpstreamPinned',
 ] as const satisfies readonly EventType[];
 
 const HASH = /^[0-9a-f]{64}$/;

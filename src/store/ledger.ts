@@ -26,7 +26,8 @@ export type EventType =
   | 'AgentSuspended'
   | 'AgentResumed'
   | 'CircuitStateChanged'
-  | 'MemoryRead';
+  | 'MemoryRead'
+  | 'UpstreamPinned';
 
 export interface NewEvent {
   dfid: string;

@@ -7,6 +7,7 @@ import { Idempotency } from './idempotency.js';
 import { Ledger } from './ledger.js';
 import { Memory } from './memory.js';
 import { Monitors } from './monitors.js';
+import { Pins } from './pins.js';
 import { Usage } from './usage.js';
 
 /** Everything the kernel persists, over one SQLite file. */
@@ -20,6 +21,7 @@ export interface Store {
   usage: Usage;
   flows: Flows;
   monitors: Monitors;
+  pins: Pins;
   close(): void;
 }
 
@@ -35,6 +37,7 @@ export function openStore(path: string, world: World): Store {
     usage: new Usage(db),
     flows: new Flows(db),
     monitors: new Monitors(db),
+    pins: new Pins(db),
     close: () => db.close(),
   };
 }

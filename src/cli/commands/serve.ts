@@ -30,8 +30,13 @@ export async function serve(opts: ServeOptions): Promise<void> {
     throw new UsageError(`unknown agent \`${agent}\`: no contract in ${rt.workspace.config.paths.contracts}/ (known: ${[...rt.workspace.contracts.keys()].join(', ')})`);
   }
   const server = createMcpServer(rt.kernel, agent, 'stdio');
-  // Housekeeping: expire overdue escalations and interventions, and abort
-  // running handlers that another process (the CLI) terminated.
+  // A re-pin (`mandate upstream pin`, another process) changes the upstream tools this agent sees.
+  rt.gateway.onChange(() => {
+    server.sendToolListChanged().catch(() => undefined);
+  });
+  // Housekeeping: expire overdue escalations and interventions, abort
+  // running handlers that another process (the CLI) terminated, and pick up
+  // re-pinned upstream tools.
   let since = Date.now();
   const sweep = setInterval(() => {
     try {
@@ -40,6 +45,7 @@ export async function serve(opts: ServeOptions): Promise<void> {
       since = now;
       rt.kernel.expireOverdue();
       rt.kernel.expireInterventions();
+      rt.gateway.refresh();
     } catch (err) {
       log.error({ err: { name: (err as Error).name } }, 'housekeeping sweep failed');
     }
@@ -53,7 +59,7 @@ export async function serve(opts: ServeOptions): Promise<void> {
     clearInterval(sweep);
     await server.close().catch(() => undefined);
     await rt.kernel.settle(); // a running challenger call (bounded by normalizer.timeout_ms) records its result first
-    rt.close();
+    await rt.shutdown(); // stops the upstream servers this process started, then closes the store
     log.info({ agent }, 'stopped');
     log.flush();
   };
