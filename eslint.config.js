@@ -28,6 +28,8 @@ export default tseslint.config(
         {
           patterns: [
             { group: ['../mcp/**', '../cli/**', '../http/**', '../runtime.js', '@modelcontextprotocol/*', 'prom-client', 'jose'], message: 'the kernel knows no transport or CLI' },
+            // ADR-008: upstream MCP servers are reached only through capabilities the composition root adds.
+            { group: ['../gateway/**'], message: 'the kernel knows no gateway; upstream tools are capabilities' },
             // ADR-006: the kernel reaches a model only through the Normalizer port in src/core.
             { group: ['../normalize/**', 'ollama', 'ollama/*', 'node:http', 'node:https', 'node:net'], message: 'the kernel imports no network code; use the Normalizer port' },
           ],
@@ -41,6 +43,16 @@ export default tseslint.config(
       'no-restricted-imports': [
         'error',
         { patterns: [{ group: ['../kernel/**', '../store/**', '../policy/**', '../mcp/**', '../cli/**', '../runtime.js'], message: 'the model adapter implements the Normalizer port (src/core) and knows nothing of the pipeline' }] },
+      ],
+    },
+  },
+  {
+    // ADR-008: the gateway is an MCP client at the edge. It builds capabilities and knows nothing of the pipeline.
+    files: ['src/gateway/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['../kernel/**', '../policy/**', '../mcp/**', '../cli/**', '../normalize/**', '../runtime.js'], message: 'the gateway builds capabilities; it does not reach into the pipeline or the MCP server adapter' }] },
       ],
     },
   },
@@ -67,6 +79,11 @@ export default tseslint.config(
         TextDecoderStream: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly',
       },
     },
+  },
+  {
+    // Fixture upstream MCP servers the gateway tests spawn as plain Node scripts.
+    files: ['test/fixtures/**/*.mjs'],
+    languageOptions: { globals: { process: 'readonly', Buffer: 'readonly', setTimeout: 'readonly', console: 'readonly' } },
   },
   {
     files: ['scripts/**/*.ts', 'test/**/*.ts', 'bench/**/*.ts'],

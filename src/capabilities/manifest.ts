@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import type { SideEffect } from '../core/types.js';
+import type { ReasonCode } from '../core/reasons.js';
+import type { CallRelay, SideEffect } from '../core/types.js';
 
 /** What a handler and a facts resolver are given; no clock or id is read ad hoc. */
 export interface CapabilityContext {
@@ -8,6 +9,47 @@ export interface CapabilityContext {
   agent: string;
   workspaceDir: string;
   now: number;
+  /** The caller's progress token and notification channel, when the call came over a transport that has one. */
+  relay?: CallRelay | undefined;
+}
+
+/** One problem a schema found, with where (zod's and the JSON Schema validator's issues both fit). */
+export interface SchemaIssue {
+  readonly path: readonly PropertyKey[];
+  readonly message: string;
+}
+
+/** The result of parsing a value with a capability's schema. */
+export type SchemaParse<T> = { success: true; data: T } | { success: false; error: { issues: readonly SchemaIssue[] } };
+
+/**
+ * A capability's params schema as the kernel uses it: a zod object (modules)
+ * or a JSON Schema checked by ajv (upstream MCP tools, src/capabilities/json-schema.ts).
+ * `strict()` is the same schema closed to unknown keys (for a model's proposal).
+ */
+export interface ParamsSchema {
+  safeParse(value: unknown): SchemaParse<Record<string, unknown>>;
+  strict(): ParamsSchema;
+}
+
+/** A capability's output schema: zod (modules) or a checker of a whole MCP tool result (upstream tools). */
+export interface OutputSchema {
+  safeParse(value: unknown): SchemaParse<unknown>;
+}
+
+/**
+ * A handler may throw this to name the reason code of its failure (only the
+ * codes below); any other throw is HANDLER_FAILED. The gateway uses it when an
+ * upstream server goes away during a call.
+ */
+export class CapabilityError extends Error {
+  constructor(
+    readonly code: Extract<ReasonCode, 'UPSTREAM_UNAVAILABLE'>,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'CapabilityError';
+  }
 }
 
 export type Facts = Record<string, unknown>;
@@ -28,8 +70,9 @@ export interface CapabilityDefinition {
   title?: string;
   description: string;
   sideEffect: SideEffect;
-  input: z.ZodObject;
-  output: z.ZodType;
+  /** A z.object(...) for modules; a JSON Schema validator for upstream tools. */
+  input: z.ZodObject | ParamsSchema;
+  output: z.ZodType | OutputSchema;
   limits?: { deadlineMs?: number; maxOutputBytes?: number };
   /** Read-only: the authoritative state the decision depends on. */
   facts?: (params: Values, ctx: CapabilityContext) => Promise<Facts> | Facts;
@@ -76,15 +119,46 @@ export const CapabilityDefinitionSchema = z.object({
   audit: z.object({ recordParams: z.boolean().optional(), recordOutput: z.boolean().optional() }).strict().optional(),
 });
 
+/**
+ * Why a capability cannot run right now, found before its effect (the key is
+ * released). `load`: the refusal is about load (a full queue), not about the
+ * capability's health, so it does not count for the circuit breaker.
+ */
+export type ReadyResult = { ok: true } | { ok: false; code: Extract<ReasonCode, 'UPSTREAM_UNAVAILABLE' | 'UPSTREAM_TOOL_CHANGED'>; message: string; load?: boolean };
+
+/** Where an upstream MCP tool comes from, and the definition an operator pinned (ADR-008). */
+export interface UpstreamTool {
+  server: string;
+  tool: string;
+  /** sha256 of the pinned definition (name, title, description, input and output schema, annotations). */
+  pinHash: string;
+  title?: string | undefined;
+  description?: string | undefined;
+  inputSchema: Record<string, unknown>;
+  outputSchema?: Record<string, unknown> | undefined;
+  annotations?: Record<string, unknown> | undefined;
+}
+
 /** A loaded capability with its published JSON Schemas computed once. */
 export interface Capability {
   def: CapabilityDefinition;
   inputJsonSchema: Record<string, unknown>;
   outputJsonSchema: Record<string, unknown>;
   source: string;
+  /** The circuit breaker this capability shares (default: its own id). Tools of one upstream share one. */
+  circuit?: string | undefined;
+  /**
+   * Checked after the key is reserved and the breaker admitted the call,
+   * before the effect: can it run now? The gateway starts the upstream here
+   * and refuses a quarantined tool. A refusal releases the key.
+   */
+  ready?: ((signal: AbortSignal) => Promise<ReadyResult>) | undefined;
+  /** Set for a tool of an upstream MCP server: its handler returns the upstream's CallToolResult, passed through. */
+  upstream?: UpstreamTool | undefined;
 }
 
 export function toCapability(def: CapabilityDefinition, source: string): Capability {
+  if (!(def.input instanceof z.ZodObject) || !(def.output instanceof z.ZodType)) throw new TypeError('a module capability needs zod input and output schemas');
   return {
     def,
     inputJsonSchema: z.toJSONSchema(def.input, { target: 'draft-07', io: 'input' }) as Record<string, unknown>,

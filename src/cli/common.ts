@@ -35,7 +35,7 @@ export async function withRuntime<T>(dir: string | undefined, logLevel: string |
   try {
     return await fn(rt, log);
   } finally {
-    rt.close();
+    await rt.shutdown();
   }
 }
 

@@ -9,6 +9,7 @@ import { keysCreate, keysList, keysRevoke, type KeysCreateOptions } from './comm
 import type { InterventionAct } from '../kernel/interventions.js';
 import { ledgerExport, ledgerTail, ledgerVerify } from './commands/ledger.js';
 import { serve, type ServeOptions } from './commands/serve.js';
+import { upstreamPin, type PinOptions } from './commands/upstream.js';
 import { validateCommand } from './commands/validate.js';
 import { EXIT, fail } from './common.js';
 
@@ -67,10 +68,21 @@ program
 
 program
   .command('doctor')
-  .description('check free-text intents: is the Ollama server reachable, are the configured models pulled; exit 0 ok, 1 not')
+  .description('check free-text intents (is Ollama reachable, are the models pulled) and every upstream (does it start, do its tools match the pins); exit 0 ok, 1 not')
   .addOption(workspaceOption())
   .option('--json', 'print the result as JSON')
   .action(run((opts: { workspace?: string; json?: boolean }) => doctorCommand(opts)));
+
+const upstream = program.command('upstream').description('the gateway: upstream MCP servers whose tools Mandate governs');
+upstream
+  .command('pin')
+  .description("record each upstream tool's definition (name, description, schemas, annotations) as accepted; changed tools stay quarantined until pinned again")
+  .option('--server <name>', 'only this upstream (default: every one)')
+  .option('--dry-run', 'show what would change, pin nothing')
+  .option('--json', 'JSON output')
+  .addOption(new Option('--as <operator>', 'your operator name, recorded in the ledger (or $MANDATE_OPERATOR, else your user name)'))
+  .addOption(workspaceOption())
+  .action(run((opts: PinOptions) => upstreamPin(opts)));
 
 const ledger = program.command('ledger').description('inspect the hash-chained ledger');
 ledger

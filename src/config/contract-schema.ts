@@ -1,7 +1,16 @@
 import { z } from 'zod';
 
 const ID = /^[a-z][a-z0-9_-]{0,63}$/;
-const CAPABILITY_ID = /^[a-z][a-z0-9_-]*(\.[a-z][a-z0-9_-]*)+$/;
+/** One capability: a module's id, or `<upstream>.<tool>` (tool names may hold upper case). */
+const CAPABILITY_ID = /^[a-z][a-z0-9_-]*(\.[A-Za-z0-9_-]+)+$/;
+/**
+ * What a grant or an escalation rule names: a capability id, or a glob over
+ * ids. After the first segment, segments may also hold upper case (upstream
+ * tool names) and `*`, which matches any characters, dots included: `fs.*`,
+ * `fs.read_*`. The first segment (a module's namespace, or an upstream's name)
+ * is always literal.
+ */
+const CAPABILITY_PATTERN = /^[a-z][a-z0-9_-]*(\.[A-Za-z0-9_*-]+)+$/;
 const WINDOW = /^[1-9][0-9]*(m|h|d)$/;
 const FIELD = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -19,7 +28,16 @@ const BudgetSchema = z
 
 const GrantSchema = z
   .object({
-    capability: z.string().regex(CAPABILITY_ID, 'a capability id such as payments.transfer'),
+    capability: z
+      .string()
+      .regex(CAPABILITY_PATTERN, 'a capability id such as payments.transfer, or a glob such as fs.* (an upstream server\'s tools)')
+      .describe('A capability id, or a glob over ids (`*` matches any characters): `fs.*` grants every pinned tool of the upstream `fs`.'),
+    when: z
+      .string()
+      .min(1)
+      .max(4000)
+      .optional()
+      .describe('A Cedar condition over principal, resource and context, added to this grant\'s permit: e.g. context.values.path like "/srv/notes/*". Limits on an upstream tool\'s arguments go here.'),
     limits: z
       .object({
         max: z.record(z.string().regex(FIELD), z.number()).optional().describe('Numeric caps by field.'),
@@ -78,7 +96,7 @@ const StewardSchema = z
 
 const EscalationRuleSchema = z
   .object({
-    capability: z.string().regex(CAPABILITY_ID),
+    capability: z.string().regex(CAPABILITY_PATTERN, 'a capability id, or a glob such as fs.*'),
     when: z.string().min(1).describe('A Cedar condition over principal, resource and context.'),
     reason: z.string().min(1).max(200),
   })
@@ -129,6 +147,30 @@ export type Contract = z.infer<typeof ContractSchema>;
 export type Grant = Contract['grants'][number];
 export type Budget = NonNullable<Grant['limits']['budgets']>[number];
 export type Monitor = Contract['monitors'][number];
+
+/** True when a grant or rule names a glob rather than one capability. */
+export function isGlob(pattern: string): boolean {
+  return pattern.includes('*');
+}
+
+/** Whether a grant's or rule's capability (an id or a glob) covers this capability id. */
+export function capabilityMatches(pattern: string, id: string): boolean {
+  if (!isGlob(pattern)) return pattern === id;
+  const source = pattern
+    .split('*')
+    .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+    .join('.*');
+  return new RegExp(`^${source}$`).test(id);
+}
+
+/**
+ * The grant that governs a capability for this contract: its exact grant if
+ * there is one, else the first glob grant that matches it, in contract order.
+ * The Cedar compilation follows the same rule (src/policy/compile.ts).
+ */
+export function grantFor(contract: Pick<Contract, 'grants'>, id: string): Grant | undefined {
+  return contract.grants.find((g) => g.capability === id) ?? contract.grants.find((g) => isGlob(g.capability) && capabilityMatches(g.capability, id));
+}
 
 /** Parses '15m', '1h', '1d' into milliseconds. */
 export function windowMs(window: string): number {

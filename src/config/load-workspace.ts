@@ -5,7 +5,7 @@ import { MEMORY_WRITE_ID, memoryWriteCapability } from '../capabilities/builtin/
 import { loadCapabilities } from '../capabilities/load.js';
 import type { Capability } from '../capabilities/manifest.js';
 import { compilePolicySet, type CompiledPolicySet } from '../policy/compile.js';
-import { ContractSchema, type Contract } from './contract-schema.js';
+import { capabilityMatches, ContractSchema, grantFor, isGlob, type Contract } from './contract-schema.js';
 import { MemorySeedSchema, type MemorySeed } from './memory-schema.js';
 import { ConfigError, zodProblems, type Problem } from './problems.js';
 import { WorkspaceConfigSchema, type WorkspaceConfig } from './workspace-schema.js';
@@ -77,6 +77,12 @@ export async function loadWorkspace(dirArg: string): Promise<LoadResult> {
   const contracts = new Map<string, Contract>();
   // Built-in capabilities: listed for validation here; the runtime binds them to the store.
   capabilities.set(MEMORY_WRITE_ID, memoryWriteCapability(null, contracts));
+  // An upstream's tools are `<name>.<tool>`: its name must not be a namespace of another capability.
+  const upstreams = new Set(Object.keys(config.upstreams));
+  for (const name of upstreams) {
+    const clash = [...capabilities.keys()].find((id) => id.split('.')[0] === name);
+    if (clash) problems.push({ file: 'mandate.yaml', path: `upstreams.${name}`, message: `the upstream name \`${name}\` is also the namespace of \`${clash}\``, hint: 'rename the upstream: its tools become <name>.<tool>' });
+  }
   const contractsDir = join(dir, config.paths.contracts);
   const contractFiles = listFiles(contractsDir, /\.ya?ml$/);
   if (!contractFiles.length) problems.push({ file: config.paths.contracts, path: '(folder)', message: 'no contracts found', hint: 'add one <agent>.yaml per agent' });
@@ -97,7 +103,7 @@ export async function loadWorkspace(dirArg: string): Promise<LoadResult> {
     }
     contracts.set(c.agent, c);
     contractSource.set(c.agent, file);
-    checkContractRefs(c, file, capabilities, problems);
+    checkContractRefs(c, file, capabilities, upstreams, problems);
   }
   for (const [agent, c] of contracts) {
     const file = contractSource.get(agent) as string;
@@ -139,19 +145,40 @@ export async function requireWorkspace(dir: string): Promise<Workspace> {
   return workspace;
 }
 
-function checkContractRefs(c: Contract, file: string, capabilities: Map<string, Capability>, problems: Problem[]): void {
+/**
+ * A grant names a loaded capability, a glob that matches at least one, or
+ * (exact or glob) a tool of a configured upstream. Which tools an upstream
+ * offers is known only once they are pinned, so those are checked at call
+ * time (CAPABILITY_UNKNOWN for a tool that is not pinned).
+ */
+function checkContractRefs(c: Contract, file: string, capabilities: Map<string, Capability>, upstreams: Set<string>, problems: Problem[]): void {
   const granted = new Set<string>();
+  const ofUpstream = (pattern: string) => upstreams.has(pattern.split('.')[0] as string);
+  const covered = (pattern: string) =>
+    isGlob(pattern)
+      ? c.grants.some((g) => g.capability === pattern || (isGlob(g.capability) && g.capability.split('.')[0] === pattern.split('.')[0]) || (!isGlob(g.capability) && capabilityMatches(pattern, g.capability)))
+      : !!grantFor(c, pattern);
   c.grants.forEach((g, i) => {
-    const cap = capabilities.get(g.capability);
-    if (!cap) {
-      problems.push({ file, path: `grants.${i}.capability`, message: `unknown capability \`${g.capability}\``, hint: `use one of: ${[...capabilities.keys()].join(', ') || '(none loaded)'}` });
-      return;
-    }
     if (granted.has(g.capability)) problems.push({ file, path: `grants.${i}`, message: `capability \`${g.capability}\` granted twice`, hint: 'merge the two grants' });
     granted.add(g.capability);
+    if (ofUpstream(g.capability)) return;
+    if (isGlob(g.capability)) {
+      if (![...capabilities.keys()].some((id) => capabilityMatches(g.capability, id))) {
+        problems.push({ file, path: `grants.${i}.capability`, message: `\`${g.capability}\` matches no capability`, hint: `loaded: ${[...capabilities.keys()].join(', ') || '(none)'}; upstreams: ${[...upstreams].join(', ') || '(none)'}` });
+      }
+      return;
+    }
+    if (!capabilities.get(g.capability)) {
+      problems.push({
+        file,
+        path: `grants.${i}.capability`,
+        message: `unknown capability \`${g.capability}\``,
+        hint: `use one of: ${[...capabilities.keys()].join(', ') || '(none loaded)'}${upstreams.size ? `, or <upstream>.<tool> of: ${[...upstreams].join(', ')}` : ''}`,
+      });
+    }
   });
   c.monitors.forEach((m, i) => {
-    if (m.capability && !granted.has(m.capability)) problems.push({ file, path: `monitors.${i}.capability`, message: `\`${m.capability}\` is not granted by this contract`, hint: 'monitor a granted capability, or omit capability to watch all' });
+    if (m.capability && !covered(m.capability)) problems.push({ file, path: `monitors.${i}.capability`, message: `\`${m.capability}\` is not granted by this contract`, hint: 'monitor a granted capability, or omit capability to watch all' });
   });
   const ids = new Set<string>();
   c.monitors.forEach((m, i) => {
@@ -159,6 +186,6 @@ function checkContractRefs(c: Contract, file: string, capabilities: Map<string, 
     ids.add(m.id);
   });
   c.escalation.rules.forEach((r, i) => {
-    if (!granted.has(r.capability)) problems.push({ file, path: `escalation.rules.${i}.capability`, message: `\`${r.capability}\` is not granted by this contract`, hint: 'escalation rules apply to granted capabilities only' });
+    if (!covered(r.capability)) problems.push({ file, path: `escalation.rules.${i}.capability`, message: `\`${r.capability}\` is not granted by this contract`, hint: 'escalation rules apply to granted capabilities only' });
   });
 }

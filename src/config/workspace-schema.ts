@@ -41,6 +41,13 @@ export const DEFAULTS = {
     metrics: { require_auth: false },
     auth: { authorization_servers: [] as string[] },
   },
+  /** For each entry of `upstreams:` (the gateway, ADR-008). Deadline and output cap default to `limits`. */
+  upstream: {
+    max_concurrency: 4,
+    max_queue: 16,
+    start_timeout_ms: 10_000,
+    restart: { initial_ms: 500, max_ms: 30_000 },
+  },
 };
 
 const positiveInt = z.number().int().positive();
@@ -164,6 +171,77 @@ export const HttpConfigSchema = z
 
 export type HttpConfig = z.infer<typeof HttpConfigSchema>;
 
+/** Names that say "this is a secret": their values must come from the environment. */
+const SECRET_NAME = /(TOKEN|SECRET|PASSW|API[_-]?KEY|ACCESS[_-]?KEY|PRIVATE[_-]?KEY|CREDENTIAL|AUTH|COOKIE|SESSION)/i;
+/** Values that look like a credential whatever their name (GitHub, OpenAI, Slack, AWS keys, JWTs, bearer tokens). */
+const SECRET_VALUE = /^(gh[pousr]_|github_pat_|sk-|xox[abpr]-|AKIA[0-9A-Z]{8}|eyJ[A-Za-z0-9_-]{8,}|bearer\s+\S{8,}|basic\s+\S{8,})/i;
+
+const FromEnvSchema = z
+  .object({
+    from_env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'an environment variable name').describe('Read the value from this environment variable of the Mandate process.'),
+    prefix: z.string().max(64).optional().describe('Put in front of the value, e.g. "Bearer " for an Authorization header.'),
+  })
+  .strict()
+  .describe('A value taken from the environment when the upstream starts; never written in the file.');
+
+const ConfiguredValue = z.union([z.string().max(4_096).describe('A literal value; refused for anything that looks like a secret.'), FromEnvSchema]);
+
+function refuseLiteralSecrets(record: Record<string, z.infer<typeof ConfiguredValue>>, where: string, ctx: z.RefinementCtx): void {
+  for (const [name, value] of Object.entries(record)) {
+    if (typeof value !== 'string') continue;
+    if (SECRET_NAME.test(name) || SECRET_VALUE.test(value.trim())) {
+      ctx.addIssue({ code: 'custom', path: [where, name], message: `\`${name}\` looks like a secret: never write it in mandate.yaml; use { from_env: ${name.replace(/[^A-Za-z0-9_]/g, '_').toUpperCase()} }` });
+    }
+  }
+}
+
+const UpstreamSchema = z
+  .object({
+    command: z.string().min(1).optional().describe('stdio upstream: the program to start (looked up on PATH), e.g. npx or node.'),
+    args: z.array(z.string().max(4_096)).max(256).default([]).describe('stdio upstream: its arguments.'),
+    env: z
+      .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/), ConfiguredValue)
+      .default({})
+      .describe('stdio upstream: its environment. It gets only these (plus HOME, PATH, USER and the like), never the whole environment of Mandate. Secrets as { from_env: NAME }.'),
+    cwd: z.string().min(1).optional().describe('stdio upstream: its working folder, relative to the workspace (default: the workspace).'),
+    url: z.url({ protocol: /^https?$/ }).optional().describe('Streamable HTTP upstream: its MCP endpoint.'),
+    headers: z
+      .record(z.string().regex(/^[A-Za-z0-9-]{1,128}$/), ConfiguredValue)
+      .default({})
+      .describe('Streamable HTTP upstream: request headers. Credentials as { from_env: NAME, prefix: "Bearer " }.'),
+    side_effects: z
+      .record(z.string().min(1).max(128), z.enum(['read', 'write', 'destructive']))
+      .default({})
+      .describe("A tool's side-effect class, by tool name, where its annotations are wrong or missing (default: readOnlyHint -> read, destructiveHint: false -> write, else destructive)."),
+    deadline_ms: positiveInt.max(600_000).optional().describe('Deadline of one tool call (default: limits.default_deadline_ms).'),
+    max_output_bytes: positiveInt.max(10_485_760).optional().describe('Largest tool result, as JSON bytes (default: limits.default_max_output_bytes).'),
+    max_concurrency: positiveInt.max(64).default(DEFAULTS.upstream.max_concurrency).describe('Tool calls running at once on this upstream; more wait in a queue.'),
+    max_queue: z.number().int().nonnegative().max(10_000).default(DEFAULTS.upstream.max_queue).describe('Calls that may wait for a free slot; beyond it: UPSTREAM_UNAVAILABLE.'),
+    start_timeout_ms: positiveInt.max(120_000).default(DEFAULTS.upstream.start_timeout_ms).describe('How long starting (connect, initialize, list tools) may take.'),
+    restart: z
+      .object({
+        initial_ms: positiveInt.max(60_000).default(DEFAULTS.upstream.restart.initial_ms).describe('Wait before the first restart after a crash or a failed start.'),
+        max_ms: positiveInt.max(3_600_000).default(DEFAULTS.upstream.restart.max_ms).describe('The wait doubles with each crash in a row, up to this.'),
+      })
+      .strict()
+      .default(DEFAULTS.upstream.restart)
+      .describe('Restart with backoff: an upstream that crashed is started again on the next call once the wait has passed.'),
+  })
+  .strict()
+  .superRefine((u, ctx) => {
+    if ((u.command === undefined) === (u.url === undefined)) ctx.addIssue({ code: 'custom', path: [], message: 'give either command (stdio) or url (Streamable HTTP), not both' });
+    if (u.url !== undefined && (u.args.length || Object.keys(u.env).length || u.cwd !== undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['url'], message: 'args, env and cwd are for a stdio upstream (command); an HTTP upstream takes headers' });
+    }
+    if (u.command !== undefined && Object.keys(u.headers).length) ctx.addIssue({ code: 'custom', path: ['headers'], message: 'headers are for an HTTP upstream (url); a stdio upstream takes env' });
+    refuseLiteralSecrets(u.env, 'env', ctx);
+    refuseLiteralSecrets(u.headers, 'headers', ctx);
+  })
+  .describe('One upstream MCP server: a stdio command, or a Streamable HTTP url. Each of its pinned tools becomes the capability <name>.<tool>.');
+
+export type UpstreamConfig = z.infer<typeof UpstreamSchema>;
+export type ConfiguredValueConfig = z.infer<typeof ConfiguredValue>;
+
 export const WorkspaceConfigSchema = z
   .object({
     version: z.literal(1).describe('Format version of mandate.yaml; always 1.'),
@@ -213,6 +291,10 @@ export const WorkspaceConfigSchema = z
       .default(DEFAULTS.log),
     normalizer: NormalizerSchema.optional(),
     http: HttpConfigSchema.default(DEFAULTS.http),
+    upstreams: z
+      .record(z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'an upstream name: lowercase letters, digits and -, starting with a letter'), UpstreamSchema)
+      .default({})
+      .describe('The gateway: existing MCP servers Mandate fronts. Their tools are governed like any capability once an operator pins them (`mandate upstream pin`).'),
   })
   .strict();
 

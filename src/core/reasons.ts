@@ -35,6 +35,8 @@ export const REASONS = {
   IN_PROGRESS: 'The same request with the same key is still running or awaiting approval.',
   FLOW_LIMIT_EXCEEDED: 'The flow (dfid) reached limits.max_invocations_per_flow.',
   CIRCUIT_OPEN: "The capability's circuit breaker is open after repeated failures.",
+  UPSTREAM_UNAVAILABLE: 'The upstream MCP server behind this capability is missing, misconfigured, not running, busy or went away during the call (details name it).',
+  UPSTREAM_TOOL_CHANGED: "The upstream tool's definition no longer matches its pin (or the tool is gone); it is quarantined until an operator re-pins it.",
   ABORTED_BY_INTERVENTION: 'The running handler was aborted because its agent or flow was terminated.',
   DEADLINE_EXCEEDED: 'The handler did not finish before its deadline (or the caller cancelled) and was aborted.',
   OUTPUT_TOO_LARGE: "The handler's output is larger than its cap (the capability's limits.maxOutputBytes, else limits.default_max_output_bytes).",

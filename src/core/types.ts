@@ -31,6 +31,22 @@ export type Proposal = Intent | TextIntent;
 
 export type Channel = 'stdio' | 'http' | 'cli';
 
+/** A notification a capability sends to its caller while it runs (progress, log messages). */
+export interface RelayNotification {
+  method: string;
+  params: Record<string, unknown>;
+}
+
+/**
+ * The caller's side channel during a call, when the transport has one: the
+ * progress token the caller asked for, and a way to send it notifications.
+ * The gateway forwards an upstream's progress and log messages through it.
+ */
+export interface CallRelay {
+  progressToken?: string | number | undefined;
+  notify(notification: RelayNotification): Promise<void>;
+}
+
 /** The one neutral shape every transport hands to the kernel. */
 export interface GovernedCall {
   agent: string;
@@ -41,6 +57,8 @@ export interface GovernedCall {
   /** Idempotency key from `_meta`, used when the intent carries none. */
   metaIdempotencyKey?: string | undefined;
   signal?: AbortSignal | undefined;
+  /** Where progress and log messages of a running capability go (MCP: the tools/call request). */
+  relay?: CallRelay | undefined;
   /** Problems the transport found in its own tool arguments; the kernel records and refuses them. */
   argumentIssues?: { path: string; message: string }[] | undefined;
 }

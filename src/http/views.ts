@@ -141,6 +141,7 @@ const CATEGORY: Record<EventType, EventCategory> = {
   MemoryRead: 'system',
   CredentialCreated: 'system',
   CredentialRevoked: 'system',
+  UpstreamPinned: 'system',
 };
 
 export function categoryOf(type: EventType): EventCategory {

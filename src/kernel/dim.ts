@@ -1,6 +1,5 @@
-import type { z } from 'zod';
-import type { Capability, Facts, Values } from '../capabilities/manifest.js';
-import { windowMs, type Contract, type Grant } from '../config/contract-schema.js';
+import type { Capability, Facts, SchemaParse, Values } from '../capabilities/manifest.js';
+import { grantFor, windowMs, type Contract, type Grant } from '../config/contract-schema.js';
 import type { Intent, ReasonDetail } from '../core/types.js';
 import { CALLS_FIELD } from '../store/usage.js';
 
@@ -16,7 +15,7 @@ export interface DimInput {
   contract: Contract;
   capability: Capability | undefined;
   /** The capability's input schema parse of intent.params (done by the caller, before facts). */
-  params: z.ZodSafeParseResult<Record<string, unknown>> | undefined;
+  params: SchemaParse<Record<string, unknown>> | undefined;
   facts: { ok: true; facts: Facts } | { ok: false; message: string } | undefined;
   usage: UsageSnapshot;
   receivedAt: number;
@@ -40,7 +39,7 @@ const FUTURE_SKEW_MS = 5 * 60_000;
 export function validateIntent(input: DimInput): DimResult {
   const { intent, contract, capability } = input;
   if (!capability) return fail([{ code: 'CAPABILITY_UNKNOWN', message: `no capability \`${intent.capability}\``, path: 'capability' }]);
-  const grant = contract.grants.find((g) => g.capability === capability.def.id);
+  const grant = grantFor(contract, capability.def.id);
   if (!grant) return fail([{ code: 'CAPABILITY_NOT_GRANTED', message: `contract of \`${contract.agent}\` does not grant \`${capability.def.id}\``, path: 'capability' }]);
 
   const details: ReasonDetail[] = [];

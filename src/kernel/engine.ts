@@ -1,9 +1,9 @@
-import type { Capability, CapabilityContext, Facts, Values } from '../capabilities/manifest.js';
+import { CapabilityError, type Capability, type CapabilityContext, type Facts, type Values } from '../capabilities/manifest.js';
 import type { ReasonCode } from '../core/reasons.js';
 
 export type RunResult =
   | { ok: true; output: unknown; bytes: number }
-  | { ok: false; code: Extract<ReasonCode, 'DEADLINE_EXCEEDED' | 'OUTPUT_TOO_LARGE' | 'OUTPUT_INVALID' | 'HANDLER_FAILED' | 'ABORTED_BY_INTERVENTION'>; message: string };
+  | { ok: false; code: Extract<ReasonCode, 'DEADLINE_EXCEEDED' | 'OUTPUT_TOO_LARGE' | 'OUTPUT_INVALID' | 'HANDLER_FAILED' | 'ABORTED_BY_INTERVENTION' | 'UPSTREAM_UNAVAILABLE'>; message: string };
 
 /** The abort reason used when a termination stops a running handler. */
 export class InterventionAbort extends Error {
@@ -66,6 +66,8 @@ export async function runBounded(
       return checkOutput(capability, output, limits.maxOutputBytes);
     } catch (err) {
       if (controller.signal.aborted) return interrupted ?? { ok: false, code: 'DEADLINE_EXCEEDED', message: 'handler aborted' };
+      // A handler may name its failure (the gateway: an upstream that went away); its message is Mandate's own.
+      if (err instanceof CapabilityError) return { ok: false, code: err.code, message: err.message };
       return { ok: false, code: 'HANDLER_FAILED', message: `handler threw ${(err as Error)?.name ?? 'a non-error'}` };
     }
   })();

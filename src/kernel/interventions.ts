@@ -1,3 +1,4 @@
+import { grantFor, isGlob } from '../config/contract-schema.js';
 import { hashOf } from '../core/canonical.js';
 import type { Outcome, ReasonDetail } from '../core/types.js';
 import type { AgentStatus, FlowStatus } from '../store/agents.js';
@@ -213,7 +214,9 @@ function checkArgs(kernel: Kernel, req: InterventionRequest, targetAgent: string
   if (req.act !== 'constrain') return null;
   const c = req.constrain;
   if (!c) return { code: 'SCHEMA_INVALID', message: 'constrain needs capability, field and max', path: 'constrain' };
-  const grant = kernel.contractOf(targetAgent)?.grants.find((g) => g.capability === c.capability);
+  if (isGlob(c.capability)) return { code: 'SCHEMA_INVALID', message: 'constrain names one capability, not a glob', path: 'constrain.capability' };
+  const contract = kernel.contractOf(targetAgent);
+  const grant = contract ? grantFor(contract, c.capability) : undefined;
   if (!grant) return { code: 'CAPABILITY_NOT_GRANTED', message: `the contract does not grant \`${c.capability}\``, path: 'constrain.capability' };
   const contractMax = grant.limits.max?.[c.field];
   // Only within the contract: a constraint may tighten a limit, never widen one.

@@ -1,13 +1,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Capability, Facts, Values } from '../capabilities/manifest.js';
+import type { Capability, Facts, ReadyResult, Values } from '../capabilities/manifest.js';
 import type { Contract } from '../config/contract-schema.js';
-import { windowMs } from '../config/contract-schema.js';
+import { grantFor, windowMs } from '../config/contract-schema.js';
 import type { Workspace } from '../config/load-workspace.js';
 import { canonicalJson, hashOf, sha256Hex } from '../core/canonical.js';
 import type { Logger } from '../core/log.js';
 import type { Normalizer } from '../core/normalizer.js';
 import type { ReasonCode } from '../core/reasons.js';
-import type { DecisionStatus, GovernedCall, Intent, NormalizedProposal, Outcome, ReasonDetail, Receipt, TextIntent } from '../core/types.js';
+import type { CallRelay, DecisionStatus, GovernedCall, Intent, NormalizedProposal, Outcome, ReasonDetail, Receipt, TextIntent } from '../core/types.js';
 import { IntentSchema, TextIntentSchema } from '../core/wire.js';
 import type { World } from '../core/world.js';
 import { toCedarRecord } from '../policy/cedar-values.js';
@@ -60,6 +60,8 @@ interface Flow {
   /** Observer clock at the flow's start and at its last stage boundary. */
   t0?: number | undefined;
   t?: number | undefined;
+  /** The caller's progress/notification channel, handed to the handler (absent on an approval). */
+  relay?: CallRelay | undefined;
 }
 
 /**
@@ -89,11 +91,16 @@ export class Kernel {
     return this.deps.workspace.contracts.get(agent);
   }
 
-  /** Capabilities this agent's contract grants, in contract order. */
+  /** Capabilities this agent's contract grants, in contract order (a glob's matches sorted by id). */
   grantedCapabilities(agent: string): Capability[] {
     const contract = this.contractOf(agent);
     if (!contract) return [];
-    return contract.grants.map((g) => this.deps.workspace.capabilities.get(g.capability)).filter((c): c is Capability => !!c);
+    const all = [...this.deps.workspace.capabilities.values()].sort((a, b) => a.def.id.localeCompare(b.def.id));
+    const out = new Map<string, Capability>();
+    for (const g of contract.grants) {
+      for (const cap of all) if (!out.has(cap.def.id) && grantFor(contract, cap.def.id) === g) out.set(cap.def.id, cap);
+    }
+    return [...out.values()];
   }
 
   async govern(call: GovernedCall): Promise<Outcome> {
@@ -108,6 +115,7 @@ export class Kernel {
       capability: typeof proposed === 'string' ? proposed.slice(0, 200) : null,
       key: null,
       log: log.child({ dfid, agent: call.agent }),
+      relay: call.relay,
     };
     this.startTiming(flow);
     try {
@@ -235,7 +243,7 @@ export class Kernel {
       intent = shape.data;
     }
     const capability = workspace.capabilities.get(intent.capability);
-    const granted = !!capability && contract.grants.some((g) => g.capability === capability.def.id);
+    const granted = !!capability && !!grantFor(contract, capability.def.id);
     const params = capability && granted ? capability.def.input.safeParse(intent.params) : undefined;
     // The key's request identity uses the params as the capability reads them (defaults applied).
     const keyHash = params?.success ? hashOf({ agent: call.agent, capability: intent.capability, params: params.data }) : requestHash;
@@ -251,7 +259,7 @@ export class Kernel {
     this.mark(flow, 'checks');
     const facts = params?.success && capability ? await this.resolveFacts(capability, params.data, flow, call.signal) : undefined;
     this.mark(flow, 'facts');
-    const grant = capability ? contract.grants.find((g) => g.capability === capability.def.id) : undefined;
+    const grant = capability ? grantFor(contract, capability.def.id) : undefined;
     const usage = grant && capability ? this.usageSnapshot(flow.agent, capability.def.id, grant.limits.budgets ?? []) : {};
     const effective = capability ? withConstraints(contract, capability.def.id, store.agents.constraints(flow.agent, capability.def.id, world.now())) : contract;
     const dim = validateIntent({ intent, contract: effective, capability, params, facts, usage, receivedAt, now: world.now() });
@@ -275,7 +283,7 @@ export class Kernel {
     // 6. Policy.
     const verdict = this.policy.evaluate({
       agent: { id: contract.agent, role: contract.role },
-      capability: { id: cap.def.id, version: cap.def.version, sideEffect: cap.def.sideEffect },
+      capability: { id: cap.def.id, version: cap.def.version, sideEffect: cap.def.sideEffect, upstream: cap.upstream?.server },
       context: {
         values: toCedarRecord(dim.values),
         facts: toCedarRecord(dim.facts),
@@ -544,21 +552,36 @@ export class Kernel {
       return this.rejectAfterReserve(flow, [{ code: 'FLOW_LIMIT_EXCEEDED', message: `more than ${limits.max_invocations_per_flow} invocations in this flow` }], req.policies);
     }
 
-    const admitted = this.breakers.admit(cap.def.id, world.now());
-    if (admitted.transition) this.recordCircuit(flow, admitted.transition.from, admitted.transition.to);
+    // Tools of one upstream share one circuit; a module capability has its own.
+    const circuit = cap.circuit ?? cap.def.id;
+    const admitted = this.breakers.admit(circuit, world.now());
+    if (admitted.transition) this.recordCircuit(flow, circuit, admitted.transition.from, admitted.transition.to);
     if (!admitted.allowed) {
-      return this.rejectAfterReserve(flow, [{ code: 'CIRCUIT_OPEN', message: `circuit for \`${cap.def.id}\` is open` }], req.policies);
+      return this.rejectAfterReserve(flow, [{ code: 'CIRCUIT_OPEN', message: `circuit \`${circuit}\` is open` }], req.policies);
+    }
+
+    // Can it run now? (The gateway starts its upstream lazily here and refuses a quarantined tool.)
+    if (cap.ready) {
+      const ready = await this.checkReady(cap, signal);
+      if (!ready.ok) {
+        // An upstream that cannot start counts against its circuit; a quarantined tool or a full queue says nothing of its health.
+        if (ready.code === 'UPSTREAM_UNAVAILABLE' && !ready.load) {
+          const t = this.breakers.report(circuit, false, world.now());
+          if (t) this.recordCircuit(flow, circuit, t.from, t.to);
+        } else this.breakers.release(circuit);
+        return this.rejectAfterReserve(flow, [{ code: ready.code, message: ready.message }], req.policies);
+      }
     }
 
     // TOCTOU: the state must still be what the decision saw.
     const fresh = await this.resolveFacts(cap, params, flow, signal);
     if (!fresh.ok) {
-      this.breakers.release(cap.def.id); // the handler did not run: neither a success nor a failure
+      this.breakers.release(circuit); // the handler did not run: neither a success nor a failure
       return this.rejectAfterReserve(flow, [{ code: 'FACTS_UNAVAILABLE', message: fresh.message }], req.policies);
     }
     const moved = driftBetween(facts, fresh.facts, cap.def.driftTolerance ?? {});
     if (moved.length) {
-      this.breakers.release(cap.def.id);
+      this.breakers.release(circuit);
       return this.rejectAfterReserve(flow, moved.map((field) => ({ code: 'STATE_DRIFT' as const, message: `\`${field}\` changed before the effect`, path: `facts.${field}` })), req.policies);
     }
 
@@ -574,7 +597,7 @@ export class Kernel {
         cap,
         params,
         fresh.facts,
-        { dfid: flow.dfid, agent: flow.agent, workspaceDir: workspace.dir, now: started },
+        { dfid: flow.dfid, agent: flow.agent, workspaceDir: workspace.dir, now: started, relay: flow.relay },
         { deadlineMs: cap.def.limits?.deadlineMs ?? limits.default_deadline_ms, maxOutputBytes: cap.def.limits?.maxOutputBytes ?? limits.default_max_output_bytes },
         signal ? AbortSignal.any([signal, abort.signal]) : abort.signal,
       );
@@ -585,10 +608,11 @@ export class Kernel {
     const durationMs = world.now() - started;
     // An abort by intervention says nothing about the capability's health.
     const aborted = !result.ok && result.code === 'ABORTED_BY_INTERVENTION';
-    if (aborted) this.breakers.release(cap.def.id);
-    const transition = aborted ? undefined : this.breakers.report(cap.def.id, result.ok, world.now());
+    if (aborted) this.breakers.release(circuit);
+    const transition = aborted ? undefined : this.breakers.report(circuit, result.ok, world.now());
 
-    const grant = this.contractOf(flow.agent)?.grants.find((g) => g.capability === cap.def.id);
+    const contractNow = this.contractOf(flow.agent);
+    const grant = contractNow ? grantFor(contractNow, cap.def.id) : undefined;
     let breaches: Breach[] = [];
     const outcome: Outcome = result.ok
       ? { ...this.outcome(flow, 'accepted', gate.mode === 'approved' ? 'approved' : 'accepted', [], null), output: result.output }
@@ -603,6 +627,8 @@ export class Kernel {
           ok: result.ok,
           duration_ms: durationMs,
           ...(result.ok ? { output_hash: hashOf(result.output ?? null), output_bytes: result.bytes } : {}),
+          // An upstream's own error result (isError) ran and is passed through; it is not a governance refusal.
+          ...(result.ok && cap.upstream ? { upstream_error: (result.output as { isError?: unknown } | null)?.isError === true } : {}),
           ...(result.ok && cap.def.audit?.recordOutput ? { output: result.output } : {}),
         },
       },
@@ -630,7 +656,7 @@ export class Kernel {
       }
     }
     if (breaches.length) this.suspend(flow, breaches);
-    if (transition) this.recordCircuit(flow, transition.from, transition.to);
+    if (transition) this.recordCircuit(flow, circuit, transition.from, transition.to);
     flow.log.info({ step: 'engine', decision_id: flow.decisionId, ok: result.ok, reasons: outcome.reasons, duration_ms: durationMs }, 'action finished');
     return outcome;
   }
@@ -724,8 +750,8 @@ export class Kernel {
     const cap = this.deps.workspace.capabilities.get(intent.capability);
     const status = store.agents.status(d.agent);
     const parsed = cap?.def.input.safeParse(intent.params);
-    if (!contract || !cap || !parsed?.success || !contract.grants.some((g) => g.capability === cap.def.id)) {
-      const code: ReasonCode = !contract ? 'UNKNOWN_AGENT' : !cap ? 'CAPABILITY_UNKNOWN' : !contract.grants.some((g) => g.capability === cap.def.id) ? 'CAPABILITY_NOT_GRANTED' : 'SCHEMA_INVALID';
+    if (!contract || !cap || !parsed?.success || !grantFor(contract, cap.def.id)) {
+      const code: ReasonCode = !contract ? 'UNKNOWN_AGENT' : !cap ? 'CAPABILITY_UNKNOWN' : !grantFor(contract, cap.def.id) ? 'CAPABILITY_NOT_GRANTED' : 'SCHEMA_INVALID';
       return this.rejectAfterReserve(flow, [{ code, message: 'the contract or capability changed since the escalation' }], d.policies);
     }
     const flowStatus = store.agents.flowStatus(d.dfid, d.agent);
@@ -738,14 +764,14 @@ export class Kernel {
     const facts = d.facts ?? {};
     const values = { ...parsed.data, ...(cap.def.derive ? cap.def.derive(parsed.data, facts) : {}) };
     // Limits and budgets as they stand now: an approval never bypasses a budget or a new constraint.
-    const grant = withConstraints(contract, cap.def.id, store.agents.constraints(d.agent, cap.def.id, world.now())).grants.find((g) => g.capability === cap.def.id);
+    const grant = grantFor(withConstraints(contract, cap.def.id, store.agents.constraints(d.agent, cap.def.id, world.now())), cap.def.id);
     const usage = grant ? this.usageSnapshot(d.agent, cap.def.id, grant.limits.budgets ?? []) : {};
     const over = grant ? recheckLimits(grant, values, usage) : [];
     if (over.length) return this.rejectAfterReserve(flow, over, d.policies);
     // Policies as they stand now: a forbid added since the escalation still wins.
     const now = this.policy.evaluate({
       agent: { id: contract.agent, role: contract.role },
-      capability: { id: cap.def.id, version: cap.def.version, sideEffect: cap.def.sideEffect },
+      capability: { id: cap.def.id, version: cap.def.version, sideEffect: cap.def.sideEffect, upstream: cap.upstream?.server },
       context: { values: toCedarRecord(values), facts: toCedarRecord(facts), usage: toCedarRecord(usageForPolicy(usage)), now: Math.floor(world.now() / 1000) },
     });
     if (now.kind === 'forbid' || now.kind === 'no_permit' || now.kind === 'error') {
@@ -909,9 +935,42 @@ export class Kernel {
     }
   }
 
-  private recordCircuit(flow: Flow, from: string, to: string): void {
-    this.deps.store.ledger.append({ ...this.event(flow, 'CircuitStateChanged'), reasons: to === 'open' ? ['CIRCUIT_OPEN'] : [], data: { capability: flow.capability, from, to } });
-    flow.log.warn({ step: 'breaker', capability: flow.capability, from, to }, 'circuit state changed');
+  private recordCircuit(flow: Flow, circuit: string, from: string, to: string): void {
+    this.deps.store.ledger.append({
+      ...this.event(flow, 'CircuitStateChanged'),
+      reasons: to === 'open' ? ['CIRCUIT_OPEN'] : [],
+      data: { capability: flow.capability, ...(circuit !== flow.capability ? { circuit } : {}), from, to },
+    });
+    flow.log.warn({ step: 'breaker', capability: flow.capability, circuit, from, to }, 'circuit state changed');
+  }
+
+  /**
+   * A capability's readiness check. It bounds itself (the gateway: the
+   * upstream's start_timeout_ms); READY_CEILING_MS is only a safety net. A
+   * throw or a timeout is UPSTREAM_UNAVAILABLE.
+   */
+  private async checkReady(cap: Capability, signal?: AbortSignal): Promise<ReadyResult> {
+    const deadlineMs = READY_CEILING_MS;
+    const controller = new AbortController();
+    const onAbort = () => controller.abort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await Promise.race([
+        (cap.ready as NonNullable<Capability['ready']>)(controller.signal),
+        new Promise<ReadyResult>((resolve) => {
+          timer = setTimeout(() => {
+            controller.abort();
+            resolve({ ok: false, code: 'UPSTREAM_UNAVAILABLE', message: `\`${cap.def.id}\` was not ready within ${deadlineMs} ms` });
+          }, deadlineMs);
+        }),
+      ]);
+    } catch {
+      return { ok: false, code: 'UPSTREAM_UNAVAILABLE', message: `\`${cap.def.id}\` could not be made ready` };
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+    }
   }
 
   private keyExpiry(now: number): number {
@@ -972,6 +1031,9 @@ export class Kernel {
 }
 
 class LostReservation extends Error {}
+
+/** Longest a capability's readiness check may take (above the largest upstream start_timeout_ms). */
+const READY_CEILING_MS = 130_000;
 
 /** get_decision's long poll: at most a minute, checking the store every 200 ms. */
 export const MAX_WAIT_MS = 60_000;

@@ -1,5 +1,5 @@
 import type { Capability, Values } from '../capabilities/manifest.js';
-import type { Contract } from '../config/contract-schema.js';
+import { grantFor, type Contract } from '../config/contract-schema.js';
 import type { ConstraintRow } from '../store/agents.js';
 
 export interface StewardGate {
@@ -37,16 +37,16 @@ export function stewardGates(
   return gates;
 }
 
-/** The contract as an intervention has tightened it: each constrained cap is the lower of the two. */
+/**
+ * The contract as an intervention has tightened it: each constrained cap is
+ * the lower of the two. A capability granted through a glob gets an exact
+ * grant of its own (the glob's, tightened), which then governs it.
+ */
 export function withConstraints(contract: Contract, capability: string, constraints: ConstraintRow[]): Contract {
-  if (!constraints.length) return contract;
-  return {
-    ...contract,
-    grants: contract.grants.map((g) => {
-      if (g.capability !== capability) return g;
-      const max = { ...(g.limits.max ?? {}) };
-      for (const c of constraints) max[c.field] = Math.min(max[c.field] ?? Number.POSITIVE_INFINITY, c.max);
-      return { ...g, limits: { ...g.limits, max } };
-    }),
-  };
+  const grant = grantFor(contract, capability);
+  if (!constraints.length || !grant) return contract;
+  const max = { ...(grant.limits.max ?? {}) };
+  for (const c of constraints) max[c.field] = Math.min(max[c.field] ?? Number.POSITIVE_INFINITY, c.max);
+  const tightened = { ...grant, capability, limits: { ...grant.limits, max } };
+  return { ...contract, grants: [tightened, ...contract.grants.filter((g) => g.capability !== capability)] };
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { Capability } from '../capabilities/manifest.js';
+import { capabilityMatches, grantFor } from '../config/contract-schema.js';
 import type { Outcome } from '../core/types.js';
 import { IdempotencyKeySchema, IntentSchema, OutcomeSchema, SubmitIntentArgsSchema } from '../core/wire.js';
 import type { Kernel } from '../kernel/kernel.js';
@@ -69,6 +70,7 @@ export const ListCapabilitiesOutputSchema = z.object({
       output_schema: z.record(z.string(), z.unknown()),
       limits: z.record(z.string(), z.unknown()),
       escalation_rules: z.array(z.string()),
+      condition: z.string().optional().describe("The grant's Cedar condition (`when`), if it has one: e.g. a path prefix for an upstream filesystem tool."),
     }),
   ),
 });
@@ -89,9 +91,13 @@ export interface ToolDefinition {
   title: string;
   description: string;
   inputSchema: Record<string, unknown>;
-  outputSchema: Record<string, unknown>;
-  annotations: { readOnlyHint: boolean; destructiveHint: boolean; idempotentHint: boolean; openWorldHint: boolean };
+  /** Absent only for an upstream tool that declares none. */
+  outputSchema?: Record<string, unknown>;
+  annotations: { readOnlyHint?: boolean; destructiveHint?: boolean; idempotentHint?: boolean; openWorldHint?: boolean; [key: string]: unknown };
 }
+
+/** Where a passthrough (upstream tool) result carries Mandate's outcome: a `_meta` key of its own. */
+export const OUTCOME_META_KEY = 'mandate/outcome';
 
 const json = (schema: z.ZodType, io: 'input' | 'output' = 'input') => z.toJSONSchema(schema, { target: 'draft-07', io }) as Record<string, unknown>;
 const OUTCOME_JSON = json(OutcomeSchema, 'output');
@@ -178,23 +184,76 @@ export function capabilityTool(cap: Capability): ToolDefinition | null {
   };
 }
 
+/**
+ * A pinned upstream tool as the agent sees it: the upstream's own title,
+ * description, input schema (plus the optional `mandate` object), output
+ * schema and annotations, under the name `<server>_<tool>`. Its result is the
+ * upstream's, passed through (`toPassthroughResult`).
+ */
+export function upstreamTool(cap: Capability): ToolDefinition | null {
+  const up = cap.upstream;
+  if (!up) return null;
+  const props = (up.inputSchema['properties'] ?? {}) as Record<string, unknown>;
+  if ('mandate' in props) return null;
+  const { $schema: _dialect, ...inputSchema } = up.inputSchema;
+  return {
+    name: capabilityToolName(cap.def.id),
+    title: up.title ?? cap.def.id,
+    description: `${up.description ?? cap.def.description} (Through Mandate: \`${cap.def.id}\` of the upstream server \`${up.server}\`, governed by your contract. A refused or escalated call is an error result whose _meta["${OUTCOME_META_KEY}"] and text carry the verdict, reasons and decision_id.)`,
+    inputSchema: { ...inputSchema, type: 'object', properties: { ...props, mandate: json(CapabilityToolExtrasSchema) } },
+    ...(up.outputSchema ? { outputSchema: up.outputSchema } : {}),
+    annotations: { ...(up.annotations ?? {}) },
+  };
+}
+
+/**
+ * How an upstream tool's call looks on the MCP wire (ADR-008), locked by
+ * test/unit/gateway-wire.test.ts:
+ * - accepted: the upstream's CallToolResult unchanged (content of every type,
+ *   structuredContent, isError, its own _meta), plus the outcome without its
+ *   output at `_meta["mandate/outcome"]`, which replaces any value the
+ *   upstream put there. An operator's redirect note, if one is due, is added
+ *   as a last text block, so that the model sees it.
+ * - anything else (rejected, escalated, pending): an error result whose one
+ *   text block is the outcome's JSON, with the outcome at the same `_meta`
+ *   key, and no structuredContent (it would not match the tool's output schema).
+ */
+export function toPassthroughResult(outcome: Outcome): Record<string, unknown> {
+  const { output, ...rest } = outcome;
+  if (outcome.verdict === 'accepted' && isToolResult(output)) {
+    const { _meta: upstreamMeta, content, ...result } = output;
+    const note = outcome.operator_note ? [{ type: 'text', text: `[mandate] operator note: ${outcome.operator_note}` }] : [];
+    return { ...result, content: [...content, ...note], _meta: { ...(isRecord(upstreamMeta) ? upstreamMeta : {}), [OUTCOME_META_KEY]: rest } };
+  }
+  return { content: [{ type: 'text', text: JSON.stringify(outcome) }], isError: true, _meta: { [OUTCOME_META_KEY]: outcome } };
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+function isToolResult(v: unknown): v is { content: unknown[]; _meta?: unknown } & Record<string, unknown> {
+  return isRecord(v) && Array.isArray(v['content']);
+}
+
 export function listCapabilities(kernel: Kernel, agent: string, exposeAsTools: boolean): z.infer<typeof ListCapabilitiesOutputSchema> {
   const contract = kernel.contractOf(agent);
   return {
     agent,
     capabilities: kernel.grantedCapabilities(agent).map((cap) => {
-      const grant = contract?.grants.find((g) => g.capability === cap.def.id);
+      const grant = contract ? grantFor(contract, cap.def.id) : undefined;
       return {
         id: cap.def.id,
         version: cap.def.version,
         ...(cap.def.title ? { title: cap.def.title } : {}),
         description: cap.def.description,
         side_effect: cap.def.sideEffect,
-        ...(exposeAsTools ? { tool: capabilityToolName(cap.def.id) } : {}),
+        ...(exposeAsTools || cap.upstream ? { tool: capabilityToolName(cap.def.id) } : {}),
         input_schema: cap.inputJsonSchema,
         output_schema: cap.outputJsonSchema,
         limits: grant?.limits ?? {},
-        escalation_rules: (contract?.escalation.rules ?? []).filter((r) => r.capability === cap.def.id).map((r) => r.reason),
+        ...(grant?.when ? { condition: grant.when } : {}),
+        escalation_rules: (contract?.escalation.rules ?? []).filter((r) => capabilityMatches(r.capability, cap.def.id)).map((r) => r.reason),
       };
     }),
   };

@@ -1,6 +1,6 @@
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 import { hashOf } from '../core/canonical.js';
-import type { Contract } from '../config/contract-schema.js';
+import { capabilityMatches, isGlob, type Contract } from '../config/contract-schema.js';
 import { lineColumn, type Problem } from '../config/problems.js';
 import { cedarLiteral, cedarString } from './cedar-values.js';
 
@@ -35,31 +35,59 @@ function capabilityRef(id: string): string {
 }
 const invokeRef = `${ACTION_TYPE}::${cedarString(INVOKE_ACTION)}`;
 
-/** Cedar for one contract: a permit per grant (limits as conditions), an escalating permit per rule. */
+/**
+ * Cedar for one contract: a permit per grant (limits and the grant's `when`
+ * as conditions), an escalating permit per rule.
+ *
+ * A glob grant (`fs.*`) leaves the resource open and matches its id
+ * (`resource.id like "fs.*"`). It excludes the capabilities that an exact
+ * grant or an earlier glob governs, so that Cedar and DIM agree on which
+ * grant, and so which limits, govern each capability (`grantFor`).
+ */
 export function contractPolicies(contract: Contract): CompiledPolicy[] {
   const out: CompiledPolicy[] = [];
   const source = `contract:${contract.agent}`;
-  for (const grant of contract.grants) {
+  contract.grants.forEach((grant, index) => {
     const id = `contract.${contract.agent}.grant.${grant.capability}`;
-    const conditions = limitConditions(grant.limits);
+    const conditions: string[] = [];
+    if (isGlob(grant.capability)) {
+      conditions.push(`resource.id like ${cedarPattern(grant.capability)}`);
+      for (const other of contract.grants) {
+        if (!isGlob(other.capability) && capabilityMatches(grant.capability, other.capability)) conditions.push(`resource != ${capabilityRef(other.capability)}`);
+      }
+      for (const earlier of contract.grants.slice(0, index)) if (isGlob(earlier.capability)) conditions.push(`!(resource.id like ${cedarPattern(earlier.capability)})`);
+    }
+    conditions.push(...limitConditions(grant.limits));
+    if (grant.when) conditions.push(`(${grant.when})`);
     const when = conditions.length ? `\nwhen {\n  ${conditions.join(' &&\n  ')}\n}` : '';
     out.push({
       id,
       source,
       escalate: null,
-      text: `@id(${cedarString(id)})\npermit (\n  principal == ${agentRef(contract.agent)},\n  action == ${invokeRef},\n  resource == ${capabilityRef(grant.capability)}\n)${when};`,
+      text: `@id(${cedarString(id)})\npermit (\n  principal == ${agentRef(contract.agent)},\n  action == ${invokeRef},\n  ${resourceScope(grant.capability)}\n)${when};`,
     });
-  }
+  });
   contract.escalation.rules.forEach((rule, index) => {
     const id = `contract.${contract.agent}.escalate.${index}`;
+    const match = isGlob(rule.capability) ? `resource.id like ${cedarPattern(rule.capability)} && ` : '';
     out.push({
       id,
       source,
       escalate: rule.reason,
-      text: `@id(${cedarString(id)})\n@escalate(${cedarString(rule.reason)})\npermit (\n  principal == ${agentRef(contract.agent)},\n  action == ${invokeRef},\n  resource == ${capabilityRef(rule.capability)}\n)\nwhen { ${rule.when} };`,
+      text: `@id(${cedarString(id)})\n@escalate(${cedarString(rule.reason)})\npermit (\n  principal == ${agentRef(contract.agent)},\n  action == ${invokeRef},\n  ${resourceScope(rule.capability)}\n)\nwhen { ${match}(${rule.when}) };`,
     });
   });
   return out;
+}
+
+/** The resource scope of a grant or rule: one capability, or any (a glob matches in `when`). */
+function resourceScope(capability: string): string {
+  return isGlob(capability) ? 'resource' : `resource == ${capabilityRef(capability)}`;
+}
+
+/** A glob as a Cedar `like` pattern: `*` is Cedar's wildcard too; nothing else in an id needs escaping but quotes and backslashes. */
+function cedarPattern(glob: string): string {
+  return cedarString(glob);
 }
 
 // Contract limits are checked by DIM and compiled here too, so a permit can

@@ -4,7 +4,8 @@ import { ACTION_TYPE, AGENT_TYPE, CAPABILITY_TYPE, INVOKE_ACTION, type CompiledP
 
 export interface PolicyRequest {
   agent: { id: string; role: string };
-  capability: { id: string; version: string; sideEffect: string };
+  /** `upstream`: the upstream server of a gateway tool (policies see `resource.upstream`). */
+  capability: { id: string; version: string; sideEffect: string; upstream?: string | undefined };
   context: Record<string, CedarValueJson>;
 }
 
@@ -37,7 +38,7 @@ export class PolicyEngine {
       { uid: { type: AGENT_TYPE, id: req.agent.id }, attrs: { role: req.agent.role }, parents: [] },
       {
         uid: { type: CAPABILITY_TYPE, id: req.capability.id },
-        attrs: { version: req.capability.version, side_effect: req.capability.sideEffect },
+        attrs: { id: req.capability.id, version: req.capability.version, side_effect: req.capability.sideEffect, ...(req.capability.upstream ? { upstream: req.capability.upstream } : {}) },
         parents: [],
       },
     ];

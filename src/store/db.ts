@@ -5,7 +5,7 @@ import { dirname } from 'node:path';
 export type Db = Database.Database;
 
 // Kept equal to MIGRATIONS.length (checked at module load below).
-const SCHEMA_VERSION = 4;
+const SCHEMA_VERSION = 5;
 
 // One migration list; each entry runs once, in order, inside a transaction.
 const MIGRATIONS: string[] = [
@@ -223,6 +223,18 @@ const MIGRATIONS: string[] = [
   );
   CREATE INDEX mcp_events_stream ON mcp_events(session_id, stream_id, seq);
   CREATE INDEX mcp_events_age ON mcp_events(created_at);
+  `,
+  // 5: the gateway's pins: the definition of each upstream tool an operator accepted (ADR-008).
+  `
+  CREATE TABLE upstream_pins (
+    server TEXT NOT NULL,
+    tool TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    definition TEXT NOT NULL,
+    pinned_at INTEGER NOT NULL,
+    pinned_by TEXT NOT NULL,
+    PRIMARY KEY (server, tool)
+  );
   `,
 ];
 

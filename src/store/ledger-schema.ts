@@ -26,6 +26,7 @@ export const LEDGER_EVENT_TYPES = [
   'MemoryRead',
   'CredentialCreated',
   'CredentialRevoked',
+  'UpstreamPinned',
 ] as const satisfies readonly EventType[];
 
 const HASH = /^[0-9a-f]{64}$/;

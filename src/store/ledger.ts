@@ -28,7 +28,8 @@ export type EventType =
   | 'CircuitStateChanged'
   | 'MemoryRead'
   | 'CredentialCreated'
-  | 'CredentialRevoked';
+  | 'CredentialRevoked'
+  | 'UpstreamPinned';
 
 export interface NewEvent {
   dfid: string;

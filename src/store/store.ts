@@ -9,6 +9,7 @@ import { Ledger } from './ledger.js';
 import { McpEvents } from './mcp-events.js';
 import { Memory } from './memory.js';
 import { Monitors } from './monitors.js';
+import { Pins } from './pins.js';
 import { Usage } from './usage.js';
 
 /** Everything the kernel persists, over one SQLite file. */
@@ -24,6 +25,7 @@ export interface Store {
   monitors: Monitors;
   credentials: Credentials;
   mcpEvents: McpEvents;
+  pins: Pins;
   close(): void;
 }
 
@@ -41,6 +43,7 @@ export function openStore(path: string, world: World): Store {
     monitors: new Monitors(db),
     credentials: new Credentials(db),
     mcpEvents: new McpEvents(db),
+    pins: new Pins(db),
     close: () => db.close(),
   };
 }

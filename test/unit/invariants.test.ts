@@ -590,6 +590,89 @@ export const GUARANTEES: Record<string, Guarantee> = {
     statement: "The kernel's optional observer is told every pipeline stage and each answered decision exactly once, runs on its own clock, and nothing it does (or throws) changes a decision (issue 4).",
     proofs: { 'http.test.ts': ['the observer is told each stage and each decision, once, for govern and approve', 'an observer that throws changes no decision'] },
   },
+  UPSTREAM_SAME_PIPELINE: {
+    statement: 'A tool of an upstream MCP server is a capability that goes through the same DIM (its pinned JSON Schema, checked by ajv), Cedar, idempotency, escalation and bounded engine as a module.',
+    proofs: {
+      'gateway-pins.test.ts': [
+        'an upstream tool goes through the same pipeline: validated against the pinned schema, decided by Cedar, run by the engine',
+        'a write repeated with the same params is a replay: the upstream is not called again',
+        'an escalated upstream call waits for a human; the approval runs it on the upstream',
+      ],
+      'gateway-schema.test.ts': ['accepts valid params and fills in defaults on a copy, as zod does', 'reports every problem with its path, like zod issues', 'checks structuredContent against the output schema unless the result is an error'],
+      '../e2e-gateway-fs.test.ts': ['arguments are checked against the pinned JSON Schema before anything runs'],
+    },
+  },
+  UPSTREAM_PINNED_ONLY: {
+    statement: 'Only pinned upstream tools are exposed, with their pinned definition; a tool whose live definition differs from its pin, or that is gone, is refused with UPSTREAM_TOOL_CHANGED before anything runs until an operator re-pins.',
+    proofs: {
+      'gateway-pins.test.ts': [
+        'nothing is exposed before pinning',
+        'the hash covers name, title, description, input and output schema, and annotations; key order does not matter',
+        'a dry run reports and writes nothing; pin records definitions, hashes and one UpstreamPinned event',
+        'refresh picks up pins another process wrote, and tells its listeners',
+      ],
+      '../e2e-gateway-fixtures.test.ts': [
+        'a changed description quarantines the tool: UPSTREAM_TOOL_CHANGED, nothing runs, the agent still sees the pinned text',
+        'a re-pin ends the quarantine; the running server picks it up and tells the client the tool list changed',
+        'a tool added after pinning is never exposed',
+      ],
+    },
+  },
+  GRANTS_AGREE_IN_DIM_AND_CEDAR: {
+    statement: "A capability is governed by its exact grant, else the first matching glob, in DIM and in Cedar alike; a grant's `when` limits arguments, and a broader glob never widens a narrower grant.",
+    proofs: {
+      'gateway-grants.test.ts': [
+        'grantFor: the exact grant wins, else the first glob in contract order',
+        'a glob grant matches resource.id and excludes what an exact grant or an earlier glob governs',
+        'the `when` of a grant limits the arguments: a write outside the prefix, or with .., gets no permit',
+        'a broader glob never widens a capability that has its own grant',
+        'a constraint on a glob-granted capability tightens a copy of the glob grant for that capability only',
+      ],
+      '../e2e-gateway-fs.test.ts': ['outside files/allowed/ (%s): refused before the upstream, the disk unchanged, no ActionStarted'],
+    },
+  },
+  UPSTREAM_PASSTHROUGH: {
+    statement: 'An upstream result reaches the agent unchanged (every content type, structuredContent, isError, its _meta) with the outcome at _meta["mandate/outcome"], which an upstream cannot forge; progress and log messages reach the caller; a refusal is an error result carrying the outcome.',
+    proofs: {
+      'gateway-wire.test.ts': [
+        'accepted: the upstream result unchanged, the outcome (without output) at _meta["mandate/outcome"], a forged one replaced',
+        '%s: an error result whose text and _meta carry the outcome, with no structuredContent',
+        'an operator note is added as a last text block, so the model sees it',
+      ],
+      'gateway-schema.test.ts': ['returns the very result it was given: nothing is stripped or added'],
+      '../e2e-gateway-everything.test.ts': ['%s: identical to a direct call', 'progress notifications reach the caller, under its own progress token', 'log messages the upstream sends during the call reach the caller'],
+      '../e2e-gateway-fixtures.test.ts': [
+        'sends the dfid upstream as traceparent, keeps the upstream _meta, and replaces a forged outcome',
+        'every content type, audio included, arrives as the upstream sent it, with its log message and progress',
+      ],
+    },
+  },
+  UPSTREAM_SUPERVISED: {
+    statement: 'An upstream starts lazily, restarts with backoff after a crash, runs at most max_concurrency calls with a bounded queue, under a deadline and a circuit; its crash or absence never takes Mandate down and is UPSTREAM_UNAVAILABLE naming it.',
+    proofs: {
+      'gateway-supervision.test.ts': [
+        'bounded concurrency: with the one slot taken and no queue, a second call is refused before it runs; the slot frees at the deadline',
+        'a Streamable HTTP upstream, with its bearer token from the environment',
+        'an HTTP upstream that stops answering: UPSTREAM_UNAVAILABLE naming it, then the restart backoff',
+      ],
+      'gateway-pins.test.ts': ['a missing upstream program: UPSTREAM_UNAVAILABLE naming it, before anything runs; then the backoff refuses at once', 'pinning an upstream that cannot start reports why, naming it, and pins nothing'],
+      '../e2e-gateway-fixtures.test.ts': [
+        'starts lazily: listing tools starts nothing, the first call does',
+        'a call that never answers ends at the deadline; the upstream stays usable',
+        'a crash mid-call is UPSTREAM_UNAVAILABLE; the circuit opens; Mandate stays up; the upstream restarts after the backoff',
+        'a secret missing from the environment: UPSTREAM_UNAVAILABLE naming the upstream and the variable; the key is released',
+      ],
+    },
+  },
+  UPSTREAM_TEXT_IS_DATA: {
+    statement: 'Text an upstream returns never changes a decision and the ledger holds only its hash; upstream secrets come from the environment only and reach neither mandate.yaml nor the ledger.',
+    proofs: {
+      '../e2e-gateway-fixtures.test.ts': ['text an upstream returns is data: "ignore previous instructions" passes through and changes no decision'],
+      '../e2e-gateway-everything.test.ts': ['the upstream gets only its configured environment; from_env values come from Mandate and stay out of the ledger'],
+      '../e2e-gateway-fs.test.ts': ['the ledger holds hashes, never the file content'],
+      'gateway-grants.test.ts': ['refuses a literal secret, by name or by shape, and says how to pass it'],
+    },
+  },
 };
 
 /** Test titles declared in a test file: it('...'), test('...'), it.each(...)('...'), and first cells of it.each tables. */

@@ -55,6 +55,10 @@ async function serveStdio(opts: ServeOptions): Promise<void> {
     throw new UsageError(`unknown agent \`${agent}\`: no contract in ${rt.workspace.config.paths.contracts}/ (known: ${[...rt.workspace.contracts.keys()].join(', ')})`);
   }
   const server = createMcpServer(rt.kernel, agent, 'stdio');
+  // A re-pin (`mandate upstream pin`, another process) changes the upstream tools this agent sees.
+  rt.gateway.onChange(() => {
+    server.sendToolListChanged().catch(() => undefined);
+  });
   const stopHousekeeping = startHousekeeping(rt, log);
   let closed = false;
   const shutdown = async () => {
@@ -63,7 +67,7 @@ async function serveStdio(opts: ServeOptions): Promise<void> {
     stopHousekeeping();
     await server.close().catch(() => undefined);
     await rt.kernel.settle(); // a running challenger call (bounded by normalizer.timeout_ms) records its result first
-    rt.close();
+    await rt.shutdown(); // stops the upstream servers this process started, then closes the store
     log.info({ agent }, 'stopped');
     log.flush();
   };
@@ -103,7 +107,8 @@ async function serveHttp(opts: ServeOptions): Promise<void> {
     closed = true;
     stopHousekeeping();
     await handle.close();
-    rt.close();
+    await rt.kernel.settle();
+    await rt.shutdown(); // stops the upstream servers this process started, then closes the store
     log.info('stopped');
     log.flush();
   };

@@ -1,0 +1,364 @@
+/**
+ * One supervised upstream MCP server (ADR-008): started lazily on first
+ * need, restarted with backoff after a crash, at most `max_concurrency` calls
+ * at once with a bounded queue. A crash or a hang of the upstream never takes
+ * Mandate down: it becomes UPSTREAM_UNAVAILABLE (or DEADLINE_EXCEEDED) for
+ * the calls concerned, and the upstream is started again later.
+ */
+import { randomBytes } from 'node:crypto';
+import { resolve } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import {
+  CallToolResultSchema,
+  ErrorCode,
+  LoggingMessageNotificationSchema,
+  McpError,
+  ProgressNotificationSchema,
+  ToolListChangedNotificationSchema,
+  type CallToolResult,
+  type Tool,
+} from '@modelcontextprotocol/sdk/types.js';
+import { CapabilityError, type CapabilityContext } from '../capabilities/manifest.js';
+import type { UpstreamConfig } from '../config/workspace-schema.js';
+import type { Logger } from '../core/log.js';
+import type { CallRelay } from '../core/types.js';
+import { definitionOf, pinHash } from './definition.js';
+import { resolveValues, type Environment } from './secrets.js';
+
+export type UpstreamState = 'idle' | 'starting' | 'ready' | 'backoff' | 'failed' | 'closed';
+
+export type StartResult = { ok: true } | { ok: false; message: string };
+
+export interface UpstreamDeps {
+  name: string;
+  config: UpstreamConfig;
+  workspaceDir: string;
+  env: Environment;
+  log: Logger;
+  /** Wall clock for backoff (supervision is not decision code). */
+  now?: () => number;
+  /** Deadline of one tool call, for the SDK's own request timeout (the kernel's engine enforces it too). */
+  deadlineMs: number;
+  /** Largest message accepted from a stdio upstream (bounds the read buffer). */
+  maxMessageBytes: number;
+}
+
+interface RunningCall {
+  agent: string;
+  relay?: CallRelay | undefined;
+}
+
+const CLIENT_INFO = { name: 'mandate-gateway', version: '0.1.0' };
+const STDERR_TAIL = 2_048;
+const MAX_TOOLS = 1_000;
+
+export class Upstream {
+  state: UpstreamState = 'idle';
+  /** How many times the upstream was started, and crashes (or failed starts) in a row. */
+  starts = 0;
+  crashes = 0;
+  lastError: string | null = null;
+  /** Before this wall-clock time, no restart is attempted (backoff). */
+  nextStartAt = 0;
+  /** The last lines the upstream wrote to stderr (for `mandate doctor`; never logged). */
+  stderrTail = '';
+
+  private client: Client | null = null;
+  private connecting: Promise<StartResult> | null = null;
+  private closing = false;
+  private live = new Map<string, { tool: Tool; hash: string }>();
+  private active = 0;
+  private readonly waiters: { go: () => void; stop: (err: Error) => void }[] = [];
+  private readonly running = new Map<number, RunningCall>();
+  private callSeq = 0;
+  private readonly now: () => number;
+
+  constructor(private readonly deps: UpstreamDeps) {
+    this.now = deps.now ?? Date.now;
+  }
+
+  get name(): string {
+    return this.deps.name;
+  }
+
+  get config(): UpstreamConfig {
+    return this.deps.config;
+  }
+
+  /** The tools the running upstream lists now, with their definition hashes. */
+  liveTools(): { tool: Tool; hash: string }[] {
+    return [...this.live.values()];
+  }
+
+  liveHash(tool: string): string | undefined {
+    return this.live.get(tool)?.hash;
+  }
+
+  /** True when a new call would be refused: every slot taken and the queue full. */
+  saturated(): boolean {
+    return this.active >= this.deps.config.max_concurrency && this.waiters.length >= this.deps.config.max_queue;
+  }
+
+  /**
+   * Makes sure the upstream runs: starts it on first need, or again after a
+   * crash once the backoff has passed. `force` (operator commands) ignores the
+   * backoff. Never throws; a failure names the upstream.
+   */
+  async start(opts: { signal?: AbortSignal; force?: boolean } = {}): Promise<StartResult> {
+    if (this.state === 'ready' && this.client) return { ok: true };
+    if (this.closing) return { ok: false, message: `upstream \`${this.name}\` is shut down` };
+    if (!this.connecting) {
+      const wait = this.nextStartAt - this.now();
+      if (wait > 0 && !opts.force) {
+        return { ok: false, message: `upstream \`${this.name}\` is restarting after a failure (next attempt in ${wait} ms): ${this.lastError ?? 'unknown error'}` };
+      }
+      this.connecting = this.connect().finally(() => {
+        this.connecting = null;
+      });
+    }
+    const signal = opts.signal;
+    if (!signal) return this.connecting;
+    if (signal.aborted) return { ok: false, message: `start of upstream \`${this.name}\` abandoned: the call was cancelled` };
+    return Promise.race([
+      this.connecting,
+      new Promise<StartResult>((done) => signal.addEventListener('abort', () => done({ ok: false, message: `start of upstream \`${this.name}\` abandoned: the call was cancelled` }), { once: true })),
+    ]);
+  }
+
+  private async connect(): Promise<StartResult> {
+    const { config, name, log } = this.deps;
+    this.state = 'starting';
+    const made = this.transport();
+    if (!made.ok) return this.failed(made.message, false);
+    this.starts++;
+    const client = new Client(CLIENT_INFO, { capabilities: {} });
+    client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => this.forwardLog(n.params as Record<string, unknown>));
+    // Our own progress routing (not the SDK's per-request onprogress): the SDK forgets a request's progress
+    // handler as soon as its response arrives, which loses a last progress sent just before the response.
+    client.setNotificationHandler(ProgressNotificationSchema, (n) => this.forwardProgress(n.params as Record<string, unknown>));
+    client.setNotificationHandler(ToolListChangedNotificationSchema, () => {
+      void this.relist(client).catch(() => undefined);
+    });
+    client.onclose = () => this.closed(client);
+    client.onerror = () => undefined; // transport errors surface as a close or a failed request
+    this.client = client;
+    try {
+      await client.connect(made.transport, { timeout: config.start_timeout_ms });
+      await this.relist(client);
+    } catch (err) {
+      // If the process already exited, closed() counted the crash and set the backoff.
+      const counted = this.client !== client;
+      this.client = null;
+      void client.close().catch(() => undefined);
+      const message = `upstream \`${name}\` failed to start: ${describe(err)}`;
+      if (!counted) return this.failed(message, true);
+      this.state = 'failed';
+      this.lastError = message;
+      return { ok: false, message };
+    }
+    if (this.client !== client) return { ok: false, message: `upstream \`${name}\` exited while starting` };
+    this.state = 'ready';
+    this.lastError = null;
+    log.info({ upstream: name, tools: this.live.size, starts: this.starts }, 'upstream started');
+    return { ok: true };
+  }
+
+  private transport(): { ok: true; transport: Transport } | { ok: false; message: string } {
+    const { config, name, env, workspaceDir } = this.deps;
+    if (config.command !== undefined) {
+      const vars = resolveValues(name, 'env', config.env, env);
+      if (!vars.ok) return vars;
+      const t = new StdioClientTransport({
+        command: config.command,
+        args: config.args,
+        // Only these, plus the SDK's short list of safe variables (HOME, PATH, USER, ...): never Mandate's whole environment.
+        env: vars.values,
+        cwd: resolve(workspaceDir, config.cwd ?? '.'),
+        stderr: 'pipe',
+        maxBufferSize: this.deps.maxMessageBytes,
+      } as ConstructorParameters<typeof StdioClientTransport>[0]);
+      t.stderr?.on('data', (chunk: Buffer) => {
+        this.stderrTail = (this.stderrTail + chunk.toString('utf8')).slice(-STDERR_TAIL);
+      });
+      return { ok: true, transport: t };
+    }
+    const headers = resolveValues(name, 'headers', config.headers, env);
+    if (!headers.ok) return headers;
+    return { ok: true, transport: new StreamableHTTPClientTransport(new URL(config.url as string), { requestInit: { headers: headers.values } }) };
+  }
+
+  /** A failed start: remembered, and (unless it is configuration) the next attempt waits. */
+  private failed(message: string, backoff: boolean): StartResult {
+    this.state = 'failed';
+    this.lastError = message;
+    if (backoff) {
+      this.crashes++;
+      this.nextStartAt = this.now() + this.backoffMs();
+    }
+    this.deps.log.warn({ upstream: this.name, crashes: this.crashes, next_start_in_ms: backoff ? this.backoffMs() : 0 }, 'upstream failed to start');
+    return { ok: false, message };
+  }
+
+  private backoffMs(): number {
+    const { initial_ms, max_ms } = this.deps.config.restart;
+    return Math.min(initial_ms * 2 ** Math.max(this.crashes - 1, 0), max_ms);
+  }
+
+  /** The connection ended: a shutdown, or a crash to recover from with backoff. */
+  private closed(client: Client): void {
+    if (this.client !== client) return;
+    this.client = null;
+    this.live = new Map();
+    if (this.closing) {
+      this.state = 'closed';
+      return;
+    }
+    this.crashes++;
+    this.state = 'backoff';
+    this.lastError = `upstream \`${this.name}\` exited`;
+    this.nextStartAt = this.now() + this.backoffMs();
+    this.deps.log.warn({ upstream: this.name, crashes: this.crashes, next_start_in_ms: this.backoffMs() }, 'upstream exited; it restarts on the next call after the backoff');
+  }
+
+  /** Lists the running upstream's tools again (before pinning). */
+  async refreshTools(): Promise<void> {
+    if (!this.client) throw new Error(`upstream \`${this.name}\` is not running`);
+    await this.relist(this.client);
+  }
+
+  /** A connection that failed under a call: dropped and counted as a crash, so the next call reconnects after the backoff. */
+  private broken(client: Client): void {
+    this.closed(client);
+    void client.close().catch(() => undefined);
+  }
+
+  private async relist(client: Client): Promise<void> {
+    const tools: Tool[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await client.listTools(cursor ? { cursor } : undefined, { timeout: this.deps.config.start_timeout_ms });
+      tools.push(...page.tools);
+      cursor = page.nextCursor;
+    } while (cursor && tools.length < MAX_TOOLS);
+    if (client !== this.client) return;
+    this.live = new Map(tools.slice(0, MAX_TOOLS).map((tool) => [tool.name, { tool, hash: pinHash(definitionOf(tool)) }]));
+  }
+
+  /**
+   * Calls one tool. Waits for a free slot (bounded queue), sends the dfid as
+   * `traceparent` in `_meta`, forwards the upstream's progress to the caller,
+   * and returns the upstream's result as it came. The caller's signal (the
+   * engine's deadline, a cancel, a termination) cancels the upstream request.
+   */
+  async call(tool: string, args: Record<string, unknown>, ctx: CapabilityContext): Promise<CallToolResult> {
+    await this.acquire(ctx.signal);
+    const id = ++this.callSeq;
+    this.running.set(id, { agent: ctx.agent, relay: ctx.relay });
+    // The upstream reports progress under our token; it is re-sent to the caller under the caller's own.
+    const token = `mandate-${id}`;
+    const wantsProgress = ctx.relay?.progressToken !== undefined;
+    try {
+      const client = this.client;
+      if (!client || this.state !== 'ready') throw new CapabilityError('UPSTREAM_UNAVAILABLE', `upstream \`${this.name}\` is not running`);
+      const meta = { traceparent: traceparentOf(ctx.dfid), ...(wantsProgress ? { progressToken: token } : {}) };
+      const result = await client.request({ method: 'tools/call', params: { name: tool, arguments: args, _meta: meta } }, CallToolResultSchema, {
+        signal: ctx.signal,
+        timeout: this.deps.deadlineMs + 1_000,
+      });
+      this.crashes = 0; // a healthy answer ends a crash streak
+      return result as CallToolResult;
+    } catch (err) {
+      if (ctx.signal.aborted || err instanceof CapabilityError) throw err;
+      // A JSON-RPC error the upstream itself answered is its answer (HANDLER_FAILED); anything else means
+      // the connection is gone or broken (a crashed process, an HTTP server that stopped answering).
+      const answered = err instanceof McpError && err.code !== ErrorCode.ConnectionClosed && err.code !== ErrorCode.RequestTimeout;
+      if (answered && this.client) throw err;
+      if (this.client && !(err instanceof McpError)) this.broken(this.client);
+      throw new CapabilityError('UPSTREAM_UNAVAILABLE', `upstream \`${this.name}\` went away during the call`);
+    } finally {
+      this.running.delete(id);
+      this.release();
+    }
+  }
+
+  /** An upstream progress notification goes to the call it belongs to (by our token), under the caller's token. */
+  private forwardProgress(params: Record<string, unknown>): void {
+    const match = /^mandate-(\d+)$/.exec(String(params['progressToken']));
+    const relay = match ? this.running.get(Number(match[1]))?.relay : undefined;
+    if (relay?.progressToken === undefined) return;
+    relay.notify({ method: 'notifications/progress', params: { ...params, progressToken: relay.progressToken } }).catch(() => undefined);
+  }
+
+  private acquire(signal: AbortSignal): Promise<void> {
+    if (this.active < this.deps.config.max_concurrency) {
+      this.active++;
+      return Promise.resolve();
+    }
+    if (this.waiters.length >= this.deps.config.max_queue) {
+      return Promise.reject(new CapabilityError('UPSTREAM_UNAVAILABLE', `upstream \`${this.name}\` is busy: ${this.active} calls running and ${this.waiters.length} waiting`));
+    }
+    return new Promise((go, stop) => {
+      const waiter = {
+        go: () => {
+          signal.removeEventListener('abort', onAbort);
+          this.active++;
+          go();
+        },
+        stop,
+      };
+      const onAbort = () => {
+        const at = this.waiters.indexOf(waiter);
+        if (at >= 0) this.waiters.splice(at, 1);
+        stop(new Error('aborted while waiting for a slot'));
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.waiters.push(waiter);
+    });
+  }
+
+  private release(): void {
+    this.active--;
+    this.waiters.shift()?.go();
+  }
+
+  /**
+   * An upstream's log message during a call goes to that call's caller. A
+   * message carries no request id, so with several calls in flight it goes to
+   * the latest one, and only if they all belong to one agent; otherwise (and
+   * when no call is in flight) it is dropped, never shown to another agent.
+   */
+  private forwardLog(params: Record<string, unknown>): void {
+    const calls = [...this.running.values()];
+    if (!calls.length || new Set(calls.map((c) => c.agent)).size !== 1) {
+      this.deps.log.debug({ upstream: this.name, in_flight: calls.length }, 'upstream log message dropped');
+      return;
+    }
+    const target = calls[calls.length - 1]?.relay;
+    target?.notify({ method: 'notifications/message', params }).catch(() => undefined);
+  }
+
+  /** Stops the upstream (and its process, for stdio); no restart follows. */
+  async close(): Promise<void> {
+    this.closing = true;
+    this.state = 'closed';
+    for (const w of this.waiters.splice(0)) w.stop(new CapabilityError('UPSTREAM_UNAVAILABLE', `upstream \`${this.name}\` is shut down`));
+    const client = this.client;
+    this.client = null;
+    await client?.close().catch(() => undefined);
+  }
+}
+
+/** The dfid as a W3C traceparent for the upstream: trace-id = dfid, a fresh parent id. */
+function traceparentOf(dfid: string): string {
+  let span = randomBytes(8).toString('hex');
+  if (/^0+$/.test(span)) span = '0000000000000001';
+  return `00-${dfid}-${span}-01`;
+}
+
+function describe(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  return message.split('\n')[0]?.slice(0, 300) ?? 'unknown error';
+}

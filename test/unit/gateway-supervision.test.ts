@@ -1,0 +1,114 @@
+// Issue 5 (ADR-008): supervision of upstreams, in process. Bounded
+// concurrency with a bounded queue (the hanging fixture holds the one slot),
+// and a Streamable HTTP upstream on loopback whose credential comes from the
+// environment (`headers: { Authorization: { from_env, prefix } }`).
+import { createServer, type Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import type { Runtime } from '../../src/runtime.js';
+import { openRuntime } from '../../src/runtime.js';
+import { silentLogger } from '../../src/core/log.js';
+import { FakeWorld, ROOT, call, copyTemplate } from './helpers.js';
+
+const NODE = process.execPath;
+const HANGING = join(ROOT, 'test', 'fixtures', 'upstreams', 'hanging.mjs');
+const TOKEN = 'http-upstream-token-123';
+
+/** A stateless Streamable HTTP MCP server on 127.0.0.1 that requires a bearer token. */
+function httpUpstream(): Promise<{ url: string; seen: string[]; close(): Promise<void> }> {
+  const seen: string[] = [];
+  const http: HttpServer = createServer((req, res) => {
+    seen.push(String(req.headers['authorization'] ?? ''));
+    if (req.headers['authorization'] !== `Bearer ${TOKEN}`) {
+      res.writeHead(401).end();
+      return;
+    }
+    const server = new McpServer({ name: 'http-fixture', version: '1.0.0' });
+    server.registerTool('add', { description: 'Adds two integers.', inputSchema: { a: z.number().int(), b: z.number().int() }, outputSchema: { sum: z.number().int() }, annotations: { readOnlyHint: true } }, async ({ a, b }) => ({
+      content: [{ type: 'text', text: String(a + b) }],
+      structuredContent: { sum: a + b },
+    }));
+    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
+    res.on('close', () => {
+      void transport.close();
+      void server.close();
+    });
+    void server.connect(transport).then(() => transport.handleRequest(req, res));
+  });
+  return new Promise((resolve) =>
+    http.listen(0, '127.0.0.1', () => {
+      const { port } = http.address() as AddressInfo;
+      resolve({
+        url: `http://127.0.0.1:${port}/mcp`,
+        seen,
+        close: () =>
+          new Promise((done) => {
+            http.closeAllConnections();
+            http.close(() => done());
+          }),
+      });
+    }),
+  );
+}
+
+describe('upstream supervision', () => {
+  const world = new FakeWorld();
+  let ws: { dir: string; cleanup(): void };
+  let rt: Runtime;
+  let upstream: Awaited<ReturnType<typeof httpUpstream>>;
+
+  beforeAll(async () => {
+    upstream = await httpUpstream();
+    ws = copyTemplate({
+      'mandate.yaml': (t) =>
+        `${t}\nupstreams:\n  hang:\n    command: ${JSON.stringify(NODE)}\n    args: [${JSON.stringify(HANGING)}]\n    deadline_ms: 800\n    max_concurrency: 1\n    max_queue: 0\n  web:\n    url: ${upstream.url}\n    headers: { Authorization: { from_env: WEB_TOKEN, prefix: "Bearer " } }\n`,
+      'contracts/gw.yaml': () => 'agent: gw\nversion: 1\nowner: o@example.com\nmission: m\nrole: agent\ngrants:\n  - capability: hang.*\n  - capability: web.add\n',
+    });
+    rt = await openRuntime(ws.dir, silentLogger, world, { env: { WEB_TOKEN: TOKEN } });
+    const reports = await rt.gateway.pin({ by: 'ops' });
+    expect(reports.map((r) => [r.server, r.ok, r.error])).toEqual([
+      ['hang', true, undefined],
+      ['web', true, undefined],
+    ]);
+  }, 30_000);
+
+  afterAll(async () => {
+    await rt?.shutdown();
+    await upstream?.close().catch(() => undefined);
+    ws?.cleanup();
+  });
+
+  it('bounded concurrency: with the one slot taken and no queue, a second call is refused before it runs; the slot frees at the deadline', async () => {
+    const hung = rt.kernel.govern(call('gw', { capability: 'hang.wait', params: {} }));
+    await new Promise((r) => setTimeout(r, 200));
+    const busy = await rt.kernel.govern(call('gw', { capability: 'hang.ping', params: {} }));
+    expect(busy).toMatchObject({ verdict: 'rejected', reasons: ['UPSTREAM_UNAVAILABLE'] });
+    expect(busy.details[0]?.message).toMatch(/upstream `hang` is busy/);
+    expect(rt.store.ledger.byDfid(busy.dfid).map((e) => e.type)).not.toContain('ActionStarted');
+    expect(await hung).toMatchObject({ reasons: ['DEADLINE_EXCEEDED'] });
+    expect(await rt.kernel.govern(call('gw', { capability: 'hang.ping', params: {} }))).toMatchObject({ verdict: 'accepted', output: { content: [{ type: 'text', text: 'pong' }] } });
+  });
+
+  it('a Streamable HTTP upstream, with its bearer token from the environment', async () => {
+    const r = await rt.kernel.govern(call('gw', { capability: 'web.add', params: { a: 2, b: 3 } }));
+    expect(r).toMatchObject({ verdict: 'accepted', output: { content: [{ type: 'text', text: '5' }], structuredContent: { sum: 5 } } });
+    expect(upstream.seen.every((h) => h === `Bearer ${TOKEN}`)).toBe(true);
+    const json = JSON.stringify(rt.store.ledger.page(0, 10_000));
+    expect(json).not.toContain(TOKEN);
+    // The output schema is the upstream's: a float would not be an integer sum, and the input schema refuses it first.
+    expect(await rt.kernel.govern(call('gw', { capability: 'web.add', params: { a: 1.5, b: 1 } }))).toMatchObject({ reasons: ['SCHEMA_INVALID'] });
+  });
+
+  it('an HTTP upstream that stops answering: UPSTREAM_UNAVAILABLE naming it, then the restart backoff', async () => {
+    await upstream.close();
+    const r = await rt.kernel.govern(call('gw', { capability: 'web.add', params: { a: 1, b: 1 } }));
+    expect(r).toMatchObject({ verdict: 'rejected', reasons: ['UPSTREAM_UNAVAILABLE'], status: 'failed' });
+    expect(r.details[0]?.message).toBe('upstream `web` went away during the call');
+    const again = await rt.kernel.govern(call('gw', { capability: 'web.add', params: { a: 1, b: 2 } }));
+    expect(again.details[0]?.message).toMatch(/^upstream `web` is restarting after a failure/);
+  });
+});
