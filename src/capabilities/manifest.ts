@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { ReasonCode } from '../core/reasons.js';
+import { REASON_CODES, type ReasonCode } from '../core/reasons.js';
 import type { CallRelay, SideEffect } from '../core/types.js';
 
 /** What a handler and a facts resolver are given; no clock or id is read ad hoc. */
@@ -84,7 +84,30 @@ export interface CapabilityDefinition {
   handler: (params: Values, ctx: CapabilityContext & { facts: Facts }) => Promise<unknown> | unknown;
   /** Content opt-in: record param/output values in the ledger instead of only their hashes. */
   audit?: { recordParams?: boolean; recordOutput?: boolean };
+  /** Example requests and the verdicts they must get; checked by `mandate capability test`, never used at run time. */
+  examples?: CapabilityExample[];
 }
+
+/** One example request of a capability and the verdict it must get under a contract. */
+export interface CapabilityExample {
+  title?: string;
+  params: Record<string, unknown>;
+  /** The agent whose contract the example runs under; default: a test agent granted only this capability. */
+  contract?: string;
+  expect: 'accepted' | 'rejected' | 'escalated';
+  /** Reason codes the outcome must include (others may appear too). */
+  reasons?: ReasonCode[];
+}
+
+const CapabilityExampleSchema = z
+  .object({
+    title: z.string().max(200).optional(),
+    params: z.record(z.string(), z.unknown()),
+    contract: z.string().regex(/^[a-z][a-z0-9_-]{0,63}$/, 'an agent id with a contract in the workspace').optional(),
+    expect: z.enum(['accepted', 'rejected', 'escalated']),
+    reasons: z.array(z.enum(REASON_CODES as [ReasonCode, ...ReasonCode[]])).optional(),
+  })
+  .strict();
 
 /** The shape a module's default export must produce, checked once at load. */
 export const CapabilityDefinitionSchema = z.object({
@@ -117,6 +140,7 @@ export const CapabilityDefinitionSchema = z.object({
     .optional(),
   handler: z.custom<(...a: unknown[]) => unknown>((v) => typeof v === 'function', 'a function'),
   audit: z.object({ recordParams: z.boolean().optional(), recordOutput: z.boolean().optional() }).strict().optional(),
+  examples: z.array(CapabilityExampleSchema).max(100).optional(),
 });
 
 /**

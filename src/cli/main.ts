@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Argument, Command, CommanderError, Option } from 'commander';
 import { SERVER_INFO } from '../mcp/server.js';
+import { capabilityNew, capabilityTest } from './commands/capability.js';
 import { approvalsApprove, approvalsDeny, approvalsList, approvalsShow } from './commands/approvals.js';
 import { doctorCommand } from './commands/doctor.js';
 import { initWorkspace } from './commands/init.js';
@@ -83,6 +84,22 @@ upstream
   .addOption(new Option('--as <operator>', 'your operator name, recorded in the ledger (or $MANDATE_OPERATOR, else your user name)'))
   .addOption(workspaceOption())
   .action(run((opts: PinOptions) => upstreamPin(opts)));
+
+const capability = program.command('capability').description("a capability author's tools: scaffold an in-process capability, check it");
+capability
+  .command('new')
+  .description('scaffold an in-process capability in the capabilities folder: manifest, zod schemas, facts resolver, handler, examples, and a test file')
+  .argument('<id>', 'dotted lowercase id, e.g. notes.append')
+  .option('--title <text>', 'the human title (default: from the id)')
+  .addOption(workspaceOption())
+  .action(run((id: string, opts: { workspace?: string; title?: string }) => capabilityNew(id, opts)));
+capability
+  .command('test')
+  .description("check a capability on temporary copies of the workspace: schemas, facts read-only and deterministic, output schema, deadline and abort signal, side-effect class, its examples' verdicts through the kernel, its test file; exit 0 ok, 1 a check failed, 2 usage")
+  .argument('<id>', 'the capability id')
+  .option('--json', 'print the report as JSON')
+  .addOption(workspaceOption())
+  .action(run((id: string, opts: { workspace?: string; json?: boolean }) => capabilityTest(id, opts)));
 
 const ledger = program.command('ledger').description('inspect the hash-chained ledger');
 ledger

@@ -39,6 +39,10 @@ export interface ErrorOptions {
   jsonRpc?: boolean | undefined;
   /** Close the connection afterwards (when the body was not read). */
   close?: boolean | undefined;
+  /** JSON-RPC only: the id of the request being answered, when there is exactly one (else null). */
+  id?: string | number | null | undefined;
+  /** JSON-RPC only: the error code (default -32000, -32001 for SESSION_NOT_FOUND). */
+  rpcCode?: number | undefined;
 }
 
 const BASE_HEADERS = { 'X-Content-Type-Options': 'nosniff', 'Cache-Control': 'no-store', 'Referrer-Policy': 'no-referrer' };
@@ -58,7 +62,7 @@ export function sendError(res: ServerResponse, code: HttpErrorCode, opts: ErrorO
   const { status, message: fallback } = HTTP_ERRORS[code];
   const message = opts.message ?? fallback;
   const body = opts.jsonRpc
-    ? { jsonrpc: '2.0', id: null, error: { code: code === 'SESSION_NOT_FOUND' ? -32001 : -32000, message: `${code}: ${message}`, data: { code, ...opts.extra } } }
+    ? { jsonrpc: '2.0', id: opts.id ?? null, error: { code: opts.rpcCode ?? (code === 'SESSION_NOT_FOUND' ? -32001 : -32000), message: `${code}: ${message}`, data: { code, ...opts.extra } } }
     : { error: { code, message, ...opts.extra } };
   sendJson(res, status, body, { ...(opts.close ? { Connection: 'close' } : {}), ...opts.headers });
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
+import { ErrorCode, isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import { createMcpServer } from '../mcp/server.js';
 import { parseJson, readBody } from './body.js';
 import type { HttpContext, RouteRequest } from './context.js';
@@ -36,7 +36,15 @@ export async function handleMcp(ctx: HttpContext, r: RouteRequest): Promise<void
     return serve(session, r, body);
   }
   const initializing = method === 'POST' && (Array.isArray(body) ? body.some((m) => isInitializeRequest(m)) : isInitializeRequest(body));
-  if (!initializing) return reject(ctx, r, 'SESSION_REQUIRED');
+  if (!initializing) {
+    const id = requestId(body);
+    // A draft-protocol probe (`server/discover`, sent first by e.g. the Vercel AI SDK): answer as a
+    // server of the 2025 revisions does over stdio, "method not found", so the client falls back to initialize.
+    if (isRpcRequest(body) && body.method === 'server/discover') {
+      return reject(ctx, r, 'SESSION_REQUIRED', { id, rpcCode: ErrorCode.MethodNotFound, message: 'method not found: `server/discover`; this server speaks MCP 2025-11-25 and earlier, send initialize' });
+    }
+    return reject(ctx, r, 'SESSION_REQUIRED', { id });
+  }
   if (!ctx.sessions.admits(agent)) {
     return reject(ctx, r, 'SESSION_LIMIT', { message: `agent \`${agent}\` has ${ctx.sessions.countFor(agent)} open sessions (http.sessions.max_per_agent ${ctx.cfg.sessions.max_per_agent}, max_total ${ctx.cfg.sessions.max_total})` });
   }
@@ -44,6 +52,17 @@ export async function handleMcp(ctx: HttpContext, r: RouteRequest): Promise<void
   await serve(session, r, body);
   // An initialize the SDK refused (bad version, bad shape) leaves no session behind.
   if (session.transport.sessionId !== session.id) await session.transport.close().catch(() => undefined);
+}
+
+function isRpcRequest(body: unknown): body is { method: string; id: string | number } {
+  if (!body || typeof body !== 'object' || Array.isArray(body)) return false;
+  const m = body as Record<string, unknown>;
+  return typeof m['method'] === 'string' && (typeof m['id'] === 'string' || (typeof m['id'] === 'number' && Number.isFinite(m['id'])));
+}
+
+/** The id of a single JSON-RPC request, so that an error answers it; null for batches, notifications and junk. */
+function requestId(body: unknown): string | number | null {
+  return isRpcRequest(body) ? body.id : null;
 }
 
 function reject(ctx: HttpContext, r: RouteRequest, code: Parameters<typeof sendError>[1], opts: Parameters<typeof sendError>[2] = {}): void {

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { UsageError } from '../common.js';
 
 // dist/src/cli/commands -> package root
-const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
+export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
 export const TEMPLATE_DIR = join(PACKAGE_ROOT, 'templates', 'workspace');
 
 /** Writes a fresh, working workspace; refuses to touch a non-empty folder. */

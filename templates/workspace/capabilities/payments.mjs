@@ -34,10 +34,13 @@ export default function define({ z }) {
     invariants: [],
     async handler(params, ctx) {
       const book = await readBook(ctx.workspaceDir);
+      ctx.signal.throwIfAborted();
       const acct = book.accounts[params.account];
       if (!acct) throw new Error('unknown account');
       return { account: params.account, currency: acct.currency, balance_minor: acct.balance_minor, version: String(book.version) };
     },
+    // Checked by `mandate capability test payments.get_balance` on a copy of the workspace.
+    examples: [{ title: 'the operating account', params: { account: 'operating' }, contract: 'alice', expect: 'accepted' }],
   };
 
   const transfer = {
@@ -81,6 +84,8 @@ export default function define({ z }) {
 
     async handler(params, ctx) {
       const book = await readBook(ctx.workspaceDir);
+      // Past the deadline (or terminated by an operator): stop before the effect.
+      ctx.signal.throwIfAborted();
       // Optimistic concurrency: refuse if the book moved since the kernel read the facts.
       if (String(book.version) !== ctx.facts.version) throw new Error('book changed');
       const acct = book.accounts[params.from_account];
@@ -91,6 +96,14 @@ export default function define({ z }) {
       await writeBook(ctx.workspaceDir, book);
       return { transfer_id: transferId, balance_minor: acct.balance_minor, version: String(book.version) };
     },
+    // Example requests and the verdicts alice's contract and the policies give them, each
+    // checked by `mandate capability test payments.transfer` on a fresh copy of the workspace.
+    examples: [
+      { title: 'a small invoice', params: { from_account: 'operating', payee: 'acme-supplies', amount_minor: 1550, currency: 'EUR' }, contract: 'alice', expect: 'accepted' },
+      { title: 'a blocked payee', params: { from_account: 'operating', payee: 'shady-llc', amount_minor: 1550, currency: 'EUR' }, contract: 'alice', expect: 'rejected', reasons: ['POLICY_FORBID'] },
+      { title: 'above 100.00 waits for a human', params: { from_account: 'operating', payee: 'acme-supplies', amount_minor: 25000, currency: 'EUR' }, contract: 'alice', expect: 'escalated' },
+      { title: 'above the contract cap', params: { from_account: 'operating', payee: 'acme-supplies', amount_minor: 1550000, currency: 'EUR' }, contract: 'alice', expect: 'rejected', reasons: ['CONTRACT_LIMIT_EXCEEDED'] },
+    ],
   };
 
   return [getBalance, transfer];

