@@ -17,20 +17,50 @@ export type PolicyVerdict =
   | { kind: 'error'; policies: string[]; errors: string[] };
 
 /**
- * Evaluates requests against a pre-parsed policy set. Fails closed: any
+ * Evaluates requests against pre-parsed policy sets. Fails closed: any
  * evaluation error (Cedar would silently skip an erroring forbid) is an error
  * verdict, never a permit.
+ *
+ * Cedar evaluates every policy of a set, so one set holding every agent's
+ * contract grew linearly with the number of agents (issue 8: ~30 ms per
+ * decision with 1,000 contracts). A contract's policies are all scoped to
+ * `principal == Mandate::Agent::"<agent>"` and can never match another
+ * principal, so each agent is evaluated against its own subset: the
+ * workspace's policy files plus its own contract. The decision is the same
+ * as against the whole set; subsets are pre-parsed on first use.
  */
 export class PolicyEngine {
-  private readonly setId: string;
+  private readonly shared: Record<string, string> = {};
+  private readonly byAgent = new Map<string, Record<string, string>>();
+  private readonly parsed = new Map<string, string>();
 
   constructor(readonly set: CompiledPolicySet) {
-    this.setId = `mandate-${set.hash}`;
-    const staticPolicies = Object.fromEntries(Object.entries(set.policies).map(([id, p]) => [id, p.text]));
-    const parsed = cedar.preparsePolicySet(this.setId, { staticPolicies });
-    if (parsed.type === 'failure') {
-      throw new Error(`policy set failed to parse: ${parsed.errors.map((e) => e.message).join('; ')}`);
+    for (const [id, p] of Object.entries(set.policies)) {
+      const agent = p.source.startsWith('contract:') ? p.source.slice('contract:'.length) : null;
+      if (agent === null) this.shared[id] = p.text;
+      else {
+        const own = this.byAgent.get(agent) ?? {};
+        own[id] = p.text;
+        this.byAgent.set(agent, own);
+      }
     }
+    // Parse the whole set once up front, so a broken policy fails at start, not on first use.
+    const whole = Object.fromEntries(Object.entries(set.policies).map(([id, p]) => [id, p.text]));
+    const check = cedar.checkParsePolicySet({ staticPolicies: whole });
+    if (check.type === 'failure') throw new Error(`policy set failed to parse: ${check.errors.map((e) => e.message).join('; ')}`);
+  }
+
+  /** The pre-parsed set id for this agent's subset (files + its own contract). */
+  private setFor(agent: string): string {
+    // Agents without a contract share one key, so the cache is bounded by the contracts.
+    const key = this.byAgent.has(agent) ? agent : '';
+    const known = this.parsed.get(key);
+    if (known) return known;
+    const setId = `mandate-${this.set.hash}-${key || '(none)'}`;
+    const parsed = cedar.preparsePolicySet(setId, { staticPolicies: { ...this.shared, ...(this.byAgent.get(key) ?? {}) } });
+    if (parsed.type === 'failure') throw new Error(`policy set failed to parse: ${parsed.errors.map((e) => e.message).join('; ')}`);
+    this.parsed.set(key, setId);
+    return setId;
   }
 
   evaluate(req: PolicyRequest): PolicyVerdict {
@@ -48,7 +78,7 @@ export class PolicyEngine {
       resource: { type: CAPABILITY_TYPE, id: req.capability.id },
       context: req.context,
       entities,
-      preparsedPolicySetId: this.setId,
+      preparsedPolicySetId: this.setFor(req.agent.id),
     });
     if (answer.type === 'failure') {
       return { kind: 'error', policies: [], errors: answer.errors.map((e) => e.message) };

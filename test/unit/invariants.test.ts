@@ -56,6 +56,12 @@ export const GUARANTEES: Record<string, Guarantee> = {
       'world.test.ts': ['uuidv7 is an RFC 9562 version-7 id whose first 48 bits are the time, so ids sort by creation time'],
     },
   },
+  POLICY_SUBSETS_EQUIVALENT: {
+    statement: "Each agent is decided against the policy files plus its own contract, with the same answer as against the whole policy set.",
+    proofs: {
+      'policy.test.ts': ['each agent is decided against the policy files plus its own contract, exactly as against the whole set'],
+    },
+  },
   TAMPER_EVIDENT: {
     statement: 'Editing, forging or deleting a stored event makes verify fail and name the first bad sequence.',
     proofs: {

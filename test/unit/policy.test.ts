@@ -182,3 +182,48 @@ permit (principal, action, resource);`,
     expect(e.evaluate(req(params))).toEqual({ kind: 'no_permit', policies: [] });
   });
 });
+
+describe('per-agent policy subsets (issue 8)', () => {
+  it('each agent is decided against the policy files plus its own contract, exactly as against the whole set', () => {
+    const contracts = Array.from({ length: 30 }, (_, i) =>
+      contract({
+        agent: `agent-${i}`,
+        grants: [{ capability: 'payments.transfer', limits: { max: { amount_minor: 1000 * (i + 1) } } }],
+        escalation: { rules: [{ capability: 'payments.transfer', when: `context.values.amount_minor > ${500 * (i + 1)}`, reason: 'large' }] },
+      }),
+    );
+    const { set, problems } = compile([BASE], contracts);
+    expect(problems).toEqual([]);
+    const subsets = new PolicyEngine(set);
+    const whole = Object.fromEntries(Object.entries(set.policies).map(([id, p]) => [id, p.text]));
+    for (let i = 0; i < 30; i += 7) {
+      for (const amount of [100, 600 * (i + 1), 1500 * (i + 1)]) {
+        for (const blocked of [false, true]) {
+          const r = req({ amount_minor: amount }, { payee_blocked: blocked }, { agent: { id: `agent-${i}`, role: 'agent' } });
+          const got = subsets.evaluate(r);
+          const ref = cedar.isAuthorized({
+            principal: { type: 'Mandate::Agent', id: `agent-${i}` },
+            action: { type: 'Mandate::Action', id: 'invoke' },
+            resource: { type: 'Mandate::Capability', id: 'payments.transfer' },
+            context: r.context,
+            policies: { staticPolicies: whole },
+            entities: [
+              { uid: { type: 'Mandate::Agent', id: `agent-${i}` }, attrs: { role: 'agent' }, parents: [] },
+              { uid: { type: 'Mandate::Capability', id: 'payments.transfer' }, attrs: { id: 'payments.transfer', version: '1.0.0', side_effect: 'write' }, parents: [] },
+            ],
+          });
+          expect(ref.type).toBe('success');
+          if (ref.type !== 'success') continue;
+          // The engine's reading of the whole set's answer (an @escalate permit alone allows nothing).
+          const reasons = [...ref.response.diagnostics.reason].sort();
+          const escalating = reasons.filter((id) => set.policies[id]?.escalate);
+          const expected =
+            ref.response.decision === 'deny'
+              ? reasons.length ? { kind: 'forbid', policies: reasons } : { kind: 'no_permit', policies: [] }
+              : escalating.length === reasons.length ? { kind: 'no_permit', policies: [] } : { kind: escalating.length ? 'escalate' : 'permit', policies: reasons };
+          expect({ kind: got.kind, policies: got.policies }).toEqual(expected);
+        }
+      }
+    }
+  });
+});
