@@ -3,7 +3,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -69,7 +69,15 @@ export function benchWorkspace(): string {
 }
 
 export async function connectStdio(command: string, args: string[]): Promise<{ client: Client; pid: number }> {
-  const transport = new StdioClientTransport({ command, args, stderr: 'ignore', env: { ...process.env, MANDATE_LOG_LEVEL: 'silent' } as Record<string, string> });
+  // BENCH_SERVER_LOG=<file>: keep the server's stderr (warn level) to diagnose a failed run.
+  const logFile = process.env['BENCH_SERVER_LOG'];
+  const transport = new StdioClientTransport({
+    command,
+    args,
+    stderr: logFile ? 'pipe' : 'ignore',
+    env: { ...process.env, MANDATE_LOG_LEVEL: logFile ? 'warn' : 'silent' } as Record<string, string>,
+  });
+  if (logFile) transport.stderr?.on('data', (d: Buffer) => appendFileSync(logFile, d));
   const client = new Client({ name: 'mandate-bench', version: '1.0.0' });
   await client.connect(transport);
   return { client, pid: transport.pid as number };

@@ -7,7 +7,6 @@ import type { Environment } from './gateway/secrets.js';
 import { Kernel } from './kernel/kernel.js';
 import { OllamaNormalizer } from './normalize/ollama.js';
 import type { KernelObserver } from './kernel/observer.js';
-import { startCheckpointer } from './store/checkpointer.js';
 import { openStore, type Store } from './store/store.js';
 
 export interface Runtime {
@@ -68,12 +67,10 @@ const SWEEP_MS = 500;
 /**
  * Housekeeping for a serving process: expires overdue escalations and
  * interventions, aborts running handlers that another process (the CLI,
- * another replica) terminated, picks up re-pinned upstream tools, and
- * checkpoints the WAL in a worker thread.
+ * another replica) terminated, and picks up re-pinned upstream tools.
  * Returns the function that stops it.
  */
 export function startHousekeeping(rt: Runtime, log: Logger): () => void {
-  const stopCheckpointer = startCheckpointer(rt.store.db, rt.workspace.storePath, (err) => log.error({ err: { name: (err as Error)?.name } }, 'checkpoint worker failed; checkpointing inline'));
   let since = Date.now();
   const sweep = setInterval(() => {
     try {
@@ -88,8 +85,5 @@ export function startHousekeeping(rt: Runtime, log: Logger): () => void {
     }
   }, SWEEP_MS);
   sweep.unref();
-  return () => {
-    clearInterval(sweep);
-    stopCheckpointer();
-  };
+  return () => clearInterval(sweep);
 }
