@@ -50,15 +50,15 @@ if (want('stages')) {
   results['stages'] = r;
   const what: Record<string, string> = {
     received: 'IntentReceived committed (with the decision row)',
-    checks: 'identity, intervention check, intent shape, key, repeat check',
-    facts: 'schema parse of params, facts resolver, usage reads',
-    dim: 'DIM (pure) + IntentValidated committed',
-    policy: 'Cedar evaluation + PolicyDecided committed with the key reservation',
+    checks: 'identity, agent/flow status, intent shape, params parse, key, repeat check',
+    facts: 'the facts resolver (none for the no-op)',
+    dim: 'usage reads, DIM (pure), IntentValidated committed',
+    policy: 'Cedar evaluation (context conversion, wasm call)',
     escalate: 'escalations only',
-    reserve: 'flow cap and breaker',
-    pre_effect: 'facts re-read, drift check, ActionStarted committed',
+    reserve: 'steward gates, PolicyDecided committed with the key reservation',
+    pre_effect: 'breaker, facts re-read, drift check, ActionStarted committed',
     handler: 'the capability handler (no-op) under its deadline',
-    record: 'ActionOutcome committed with key state, usage and decision',
+    record: 'ActionOutcome committed with key state, usage and decision; monitors',
   };
   console.log(`2. Per-stage time of a governed no-op call, in-process (${r.calls} calls, ${fmt(r.perCallUs, 0)} µs per call)`);
   console.log(table(['stage', 'µs per call', 'what it covers'], Object.entries(r.stages).map(([k, v]) => [k, fmt(v, 1), what[k] ?? ''])));
