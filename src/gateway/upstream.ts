@@ -49,6 +49,8 @@ export interface UpstreamDeps {
 interface RunningCall {
   agent: string;
   relay?: CallRelay | undefined;
+  /** Notifications relayed to this call's caller, awaited before its result is returned. */
+  sent: Promise<void>[];
 }
 
 const CLIENT_INFO = { name: 'mandate-gateway', version: '0.1.0' };
@@ -256,7 +258,8 @@ export class Upstream {
   async call(tool: string, args: Record<string, unknown>, ctx: CapabilityContext): Promise<CallToolResult> {
     await this.acquire(ctx.signal);
     const id = ++this.callSeq;
-    this.running.set(id, { agent: ctx.agent, relay: ctx.relay });
+    const entry: RunningCall = { agent: ctx.agent, relay: ctx.relay, sent: [] };
+    this.running.set(id, entry);
     // The upstream reports progress under our token; it is re-sent to the caller under the caller's own.
     const token = `mandate-${id}`;
     const wantsProgress = ctx.relay?.progressToken !== undefined;
@@ -269,6 +272,10 @@ export class Upstream {
         timeout: this.deps.deadlineMs + 1_000,
       });
       this.crashes = 0; // a healthy answer ends a crash streak
+      // Progress or log messages the upstream wrote right before its answer may still be in the
+      // transport's buffer: let them be read, and relayed, before the caller gets the result.
+      await new Promise<void>((done) => setImmediate(done));
+      await Promise.allSettled(entry.sent);
       return result as CallToolResult;
     } catch (err) {
       if (ctx.signal.aborted || err instanceof CapabilityError) throw err;
@@ -288,8 +295,9 @@ export class Upstream {
   private forwardProgress(params: Record<string, unknown>): void {
     const match = /^mandate-(\d+)$/.exec(String(params['progressToken']));
     const relay = match ? this.running.get(Number(match[1]))?.relay : undefined;
-    if (relay?.progressToken === undefined) return;
-    relay.notify({ method: 'notifications/progress', params: { ...params, progressToken: relay.progressToken } }).catch(() => undefined);
+    const call = match ? this.running.get(Number(match[1])) : undefined;
+    if (relay?.progressToken === undefined || !call) return;
+    call.sent.push(relay.notify({ method: 'notifications/progress', params: { ...params, progressToken: relay.progressToken } }).catch(() => undefined));
   }
 
   private acquire(signal: AbortSignal): Promise<void> {
@@ -336,8 +344,8 @@ export class Upstream {
       this.deps.log.debug({ upstream: this.name, in_flight: calls.length }, 'upstream log message dropped');
       return;
     }
-    const target = calls[calls.length - 1]?.relay;
-    target?.notify({ method: 'notifications/message', params }).catch(() => undefined);
+    const target = calls[calls.length - 1];
+    if (target?.relay) target.sent.push(target.relay.notify({ method: 'notifications/message', params }).catch(() => undefined));
   }
 
   /** Stops the upstream (and its process, for stdio); no restart follows. */
