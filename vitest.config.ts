@@ -4,6 +4,9 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     testTimeout: 30_000,
+    // End-to-end tests race real processes on a loaded 2-core machine; a test that fails
+    // twice in a row still fails. Flaky ones seen so far are named in the session notes.
+    retry: 1,
     hookTimeout: 60_000,
     // Tests spawn real server processes; keep parallelism modest on 2 cores.
     pool: 'forks',
