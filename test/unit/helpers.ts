@@ -3,6 +3,7 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { afterEach } from 'vitest';
 import { z } from 'zod';
 import { toCapability, type Capability, type CapabilityDefinition } from '../../src/capabilities/manifest.js';
 import { ContractSchema, type Contract } from '../../src/config/contract-schema.js';
@@ -10,6 +11,7 @@ import { silentLogger } from '../../src/core/log.js';
 import type { GovernedCall, Intent } from '../../src/core/types.js';
 import type { World } from '../../src/core/world.js';
 import { openRuntime, type Runtime } from '../../src/runtime.js';
+import type { LedgerEvent } from '../../src/store/ledger.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const TEMPLATE = join(ROOT, 'templates', 'workspace');
@@ -227,3 +229,47 @@ export function runs(dir: string): string[] {
     return [];
   }
 }
+
+/** A runtime on a copied template workspace, with a restart that reopens it on the same files. */
+export interface Env {
+  dir: string;
+  world: FakeWorld;
+  rt: Runtime;
+  /** Closes the runtime and opens a new one on the same files (a restart). */
+  restart(): Promise<Runtime>;
+  /** Lines in data/runs.log: one per handler run of the counting fixture capabilities. */
+  runs(): string[];
+}
+
+const cleanups: (() => void)[] = [];
+afterEach(() => {
+  while (cleanups.length) cleanups.pop()?.();
+});
+
+/** Runs `fn` after the current test (last registered, first run). */
+export function afterTest(fn: () => void): void {
+  cleanups.push(fn);
+}
+
+/** Copies the template (with `edit` applied) and opens a runtime on it; both are closed after the test. */
+export async function setupRuntime(edit?: Record<string, (text: string) => string>, world = new FakeWorld()): Promise<Env> {
+  const ws = copyTemplate(edit);
+  cleanups.push(ws.cleanup);
+  const env: Env = {
+    dir: ws.dir,
+    world,
+    rt: await openTest(ws.dir, world),
+    async restart() {
+      env.rt.close();
+      env.rt = await openTest(ws.dir, world);
+      return env.rt;
+    },
+    runs: () => runs(ws.dir),
+  };
+  cleanups.push(() => env.rt.close());
+  return env;
+}
+
+export const events = (rt: Runtime): LedgerEvent[] => rt.store.ledger.page(0, 100_000);
+export const eventsOf = (rt: Runtime, decisionId: string): LedgerEvent[] => events(rt).filter((e) => e.decision_id === decisionId);
+export const typesOf = (rt: Runtime, decisionId: string): string[] => eventsOf(rt, decisionId).map((e) => e.type);

@@ -1,13 +1,11 @@
 // Fixtures shared by the issue-3 in-process tests (humans in charge):
 // a capability module whose handlers count their runs, a `tester` contract
 // with a drift monitor, and small helpers over the ledger.
-import { afterEach, expect } from 'vitest';
+import { expect } from 'vitest';
 import type { Outcome } from '../../src/core/types.js';
 import { intervene, type InterventionRequest, type Principal } from '../../src/kernel/interventions.js';
-import type { Runtime } from '../../src/runtime.js';
-import type { LedgerEvent } from '../../src/store/ledger.js';
 import { ISSUE3_CAPABILITIES, TESTER_CONTRACT } from '../helpers/issue3.js';
-import { copyTemplate, FakeWorld, openTest, replaceOnce, runs } from './helpers.js';
+import { events, eventsOf, FakeWorld, replaceOnce, runs, setupRuntime, typesOf, type Env } from './helpers.js';
 
 export { ISSUE3_CAPABILITIES, TESTER_CONTRACT };
 
@@ -24,36 +22,11 @@ export function issue3Edits(extra: Record<string, (text: string) => string> = {}
   };
 }
 
-export interface Env {
-  dir: string;
-  world: FakeWorld;
-  rt: Runtime;
-  restart(): Promise<Runtime>;
-  /** Lines in data/runs.log: one per handler run of the fixture capabilities. */
-  runs(): string[];
-}
+export type { Env };
 
-const cleanups: (() => void)[] = [];
-afterEach(() => {
-  while (cleanups.length) cleanups.pop()?.();
-});
-
-export async function setup(edit: Record<string, (text: string) => string> = issue3Edits(), world = new FakeWorld()): Promise<Env> {
-  const ws = copyTemplate(edit);
-  cleanups.push(ws.cleanup);
-  const env: Env = {
-    dir: ws.dir,
-    world,
-    rt: await openTest(ws.dir, world),
-    async restart() {
-      env.rt.close();
-      env.rt = await openTest(ws.dir, world);
-      return env.rt;
-    },
-    runs: () => runs(ws.dir),
-  };
-  cleanups.push(() => env.rt.close());
-  return env;
+/** A runtime on the template plus the issue-3 fixtures (or `edit`). */
+export function setup(edit: Record<string, (text: string) => string> = issue3Edits(), world = new FakeWorld()): Promise<Env> {
+  return setupRuntime(edit, world);
 }
 
 export const agent = (id: string): Principal => ({ kind: 'agent', id });
@@ -63,9 +36,7 @@ export function act(env: Env, who: Principal, req: InterventionRequest): Promise
   return intervene(env.rt.kernel, who, req);
 }
 
-export const events = (rt: Runtime): LedgerEvent[] => rt.store.ledger.page(0, 100_000);
-export const eventsOf = (rt: Runtime, decisionId: string): LedgerEvent[] => events(rt).filter((e) => e.decision_id === decisionId);
-export const typesOf = (rt: Runtime, decisionId: string): string[] => eventsOf(rt, decisionId).map((e) => e.type);
+export { events, eventsOf, typesOf };
 
 /**
  * Asserts an intervention was refused with `code`: recorded as issued then

@@ -1,47 +1,18 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { hashOf } from '../../src/core/canonical.js';
 import { createLogger } from '../../src/core/log.js';
 import type { Outcome } from '../../src/core/types.js';
 import { intervene } from '../../src/kernel/interventions.js';
 import { KernelError } from '../../src/kernel/kernel.js';
-import { openRuntime, type Runtime } from '../../src/runtime.js';
-import type { LedgerEvent } from '../../src/store/ledger.js';
-import { call, copyTemplate, FakeWorld, openTest, readBook, replaceOnce, runs, T0, TEST_CAPABILITIES, traceparent, transfer } from './helpers.js';
+import { openRuntime } from '../../src/runtime.js';
+import { afterTest, call, copyTemplate, events, eventsOf, FakeWorld, readBook, replaceOnce, runs, setupRuntime, T0, TEST_CAPABILITIES, traceparent, transfer, typesOf, type Env } from './helpers.js';
 
 const MIN = 60_000;
 const HOUR = 3_600_000;
 
-interface Env {
-  dir: string;
-  world: FakeWorld;
-  rt: Runtime;
-  /** Closes the runtime and opens a new one on the same files (a restart). */
-  restart(): Promise<Runtime>;
-}
-
-const cleanups: (() => void)[] = [];
-afterEach(() => {
-  while (cleanups.length) cleanups.pop()?.();
-});
-
-async function setup(edit?: Record<string, (text: string) => string>, world = new FakeWorld()): Promise<Env> {
-  const ws = copyTemplate(edit);
-  cleanups.push(ws.cleanup);
-  const env: Env = {
-    dir: ws.dir,
-    world,
-    rt: await openTest(ws.dir, world),
-    async restart() {
-      env.rt.close();
-      env.rt = await openTest(ws.dir, world);
-      return env.rt;
-    },
-  };
-  cleanups.push(() => env.rt.close());
-  return env;
-}
+const setup = setupRuntime;
 
 /** A workspace where alice is also granted the test capabilities. */
 const WITH_TEST_CAPS = {
@@ -49,9 +20,6 @@ const WITH_TEST_CAPS = {
   'contracts/alice.yaml': replaceOnce('  - capability: payments.get_balance\n', '  - capability: payments.get_balance\n  - capability: test.flaky\n  - capability: test.drifty\n'),
 };
 
-const events = (rt: Runtime): LedgerEvent[] => rt.store.ledger.page(0, 100_000);
-const eventsOf = (rt: Runtime, decisionId: string) => events(rt).filter((e) => e.decision_id === decisionId);
-const typesOf = (rt: Runtime, decisionId: string) => eventsOf(rt, decisionId).map((e) => e.type);
 const balance = (dir: string) => readBook(dir).accounts['operating']?.balance_minor;
 
 async function escalated(env: Env, amount = 20_000): Promise<Outcome> {
@@ -377,9 +345,9 @@ describe('kernel: fail closed and on the record', () => {
   it('the ledger and the logs hold hashes and codes, never param values, rationale or memo', async () => {
     const lines: string[] = [];
     const ws = copyTemplate();
-    cleanups.push(ws.cleanup);
+    afterTest(ws.cleanup);
     const rt = await openRuntime(ws.dir, createLogger('trace', { write: (s: string) => void lines.push(s) }), new FakeWorld());
-    cleanups.push(() => rt.close());
+    afterTest(() => rt.close());
     const secrets = ['MEMO-SECRET-7731', 'RATIONALE-SECRET-4410', 'acme-supplies', 'Acme Supplies Ltd'];
     const intent = transfer(1234, { rationale: 'RATIONALE-SECRET-4410 pay the invoice' }, { memo: 'MEMO-SECRET-7731' });
     expect((await rt.kernel.govern(call('alice', intent))).verdict).toBe('accepted');
