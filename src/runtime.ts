@@ -9,6 +9,7 @@ import { OllamaNormalizer } from './normalize/ollama.js';
 import type { KernelObserver } from './kernel/observer.js';
 import type { StorePort } from './store/port.js';
 import { openStorePort } from './store/open.js';
+import { hostname } from 'node:os';
 
 export interface Runtime {
   workspace: Workspace;
@@ -45,17 +46,29 @@ export async function openRuntime(dir: string, logger: Logger | ((configLevel: s
     // Pinned upstream tools join the capabilities; upstreams themselves start on first use.
     const gateway = new Gateway({ config: workspace.config, workspaceDir: workspace.dir, capabilities: workspace.capabilities, store, world, log, env: opts.env });
     await gateway.refresh();
-    const kernel = new Kernel({ workspace, store, world, log, normalizer, observer: opts.observer });
+    // This process, as a runner of effects: crash recovery elsewhere must know it is alive (ADR-017).
+    const runner = { id: world.newId(), host: hostname(), pid: process.pid, started_at: world.now(), heartbeat_at: world.now() };
+    await store.commit([{ op: 'runner.beat', row: runner }]);
+    const heartbeat = setInterval(() => {
+      void store.commit([{ op: 'runner.beat', row: { ...runner, heartbeat_at: world.now() } }]).catch(() => undefined);
+    }, HEARTBEAT_MS);
+    heartbeat.unref();
+    const kernel = new Kernel({ workspace, store, world, log, normalizer, observer: opts.observer, runner: runner.id });
+    const closeStore = async () => {
+      clearInterval(heartbeat);
+      await kernel.settle();
+      await store.commit([{ op: 'runner.remove', id: runner.id }]).catch(() => undefined);
+      await store.close();
+    };
     return {
       workspace,
       store,
       kernel,
       gateway,
-      close: () => store.close(),
+      close: closeStore,
       shutdown: async () => {
         await gateway.close();
-        await kernel.settle();
-        await store.close();
+        await closeStore();
       },
     };
   } catch (err) {
@@ -65,6 +78,8 @@ export async function openRuntime(dir: string, logger: Logger | ((configLevel: s
 }
 
 const SWEEP_MS = 500;
+/** How often a process tells the store it is alive. */
+const HEARTBEAT_MS = 5_000;
 
 /**
  * Housekeeping for a serving process: expires overdue escalations and
@@ -81,6 +96,7 @@ export function startHousekeeping(rt: Runtime, log: Logger): () => void {
     void (async () => {
       try {
         const now = Date.now();
+        await rt.kernel.recover(); // effects that a crashed process left without an outcome
         await rt.kernel.abortTerminated(since - SWEEP_MS);
         since = now;
         await rt.kernel.expireOverdue();

@@ -105,6 +105,8 @@ export interface NormalizedProposal {
 }
 
 export type DecisionStatus =
+  | 'running'
+  | 'outcome_unknown'
   | 'accepted'
   | 'rejected'
   | 'pending'

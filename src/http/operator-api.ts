@@ -14,6 +14,7 @@ import { agentView, approvalView, decisionView, interventionView, outcomeView } 
  */
 
 const ReasonBody = z.object({ reason: z.string().max(2_000).optional() }).strict();
+const SettleBody = z.object({ applied: z.boolean(), reason: z.string().max(2_000).optional() }).strict();
 
 const InterventionBody = z
   .object({
@@ -42,6 +43,7 @@ const ROUTES: { method: 'GET' | 'POST'; pattern: RegExp; handler: Handler }[] = 
   { method: 'POST', pattern: /^\/api\/v1\/interventions$/, handler: issueIntervention },
   { method: 'GET', pattern: /^\/api\/v1\/decisions$/, handler: decisionsOfFlow },
   { method: 'GET', pattern: new RegExp(`^/api/v1/decisions/${ID}$`), handler: getDecision },
+  { method: 'POST', pattern: new RegExp(`^/api/v1/decisions/${ID}/settle$`), handler: settle },
   { method: 'GET', pattern: /^\/api\/v1\/ledger$/, handler: ledgerPage },
   { method: 'GET', pattern: /^\/api\/v1\/ledger\/verify$/, handler: ledgerVerify },
 ];
@@ -185,6 +187,20 @@ async function getDecision(ctx: HttpContext, r: OperatorRequest, m: RegExpExecAr
   const d = await ctx.rt.store.decisions.get(m[1] as string);
   if (!d) return reject(ctx, r, 'NOT_FOUND', { message: `no decision \`${m[1]}\`` });
   sendJson(r.res, 200, { decision: decisionView(ctx.rt.kernel, d) });
+}
+
+/** Settles a decision whose outcome a crash left unknown: the effect happened (`applied`), or it did not. */
+async function settle(ctx: HttpContext, r: OperatorRequest, m: RegExpExecArray): Promise<void> {
+  const b = await body(ctx, r, SettleBody);
+  if (!b) return;
+  try {
+    const outcome = await ctx.rt.kernel.settleOutcome(m[1] as string, b.applied, `operator:${r.principal.id}`, b.reason ?? null);
+    ctx.log.info({ operator: r.principal.id, decision_id: m[1], applied: b.applied }, 'operator settled an unknown outcome');
+    sendJson(r.res, 200, { outcome: outcomeView(ctx.rt.kernel, outcome) });
+  } catch (err) {
+    if (err instanceof KernelError) return reject(ctx, r, 'DECISION_NOT_PENDING', { message: err.message });
+    throw err;
+  }
 }
 
 const PAGE_MAX = 500;

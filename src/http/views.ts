@@ -126,6 +126,7 @@ const CATEGORY: Record<EventType, EventCategory> = {
   PolicyDecided: 'decision',
   ActionStarted: 'decision',
   ActionOutcome: 'decision',
+  ActionOutcomeUnknown: 'decision',
   EscalationOpened: 'escalation',
   EscalationResolved: 'escalation',
   EscalationChallenged: 'escalation',

@@ -120,6 +120,21 @@ export async function getDecision(k: KernelCore, agent: string | null, decisionI
       return (await k.deps.store.decisions.get(decisionId))?.outcome ?? null;
     }
   }
+  if (d.status === 'running' && !d.outcome) {
+    // Started and not yet recorded: say so rather than that it does not exist.
+    return {
+      verdict: 'accepted',
+      reasons: ['IN_PROGRESS'],
+      details: [{ code: 'IN_PROGRESS', message: 'the effect is running' }],
+      dfid: d.dfid,
+      decision_id: d.id,
+      capability: d.capability,
+      idempotency_key: d.idempotency_key,
+      status: 'running',
+      policies: d.policies,
+      receipt: null,
+    };
+  }
   return d.outcome;
 }
 

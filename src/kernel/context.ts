@@ -9,6 +9,7 @@ import type { StorePort } from '../store/port.js';
 import type { Breakers } from './breaker.js';
 import type { Inflight } from './inflight.js';
 import type { KernelObserver } from './observer.js';
+import type { SectionLocks } from './sections.js';
 
 export interface KernelDeps {
   workspace: Workspace;
@@ -17,6 +18,8 @@ export interface KernelDeps {
   log: Logger;
   /** Turns free-text intents into proposals; absent: they are refused with NORMALIZER_UNAVAILABLE. */
   normalizer?: Normalizer | undefined;
+  /** This process's runner id: a started effect names it, so crash recovery knows whose effects are orphaned (ADR-017). */
+  runner?: string | undefined;
   /** Timing hooks (metrics); absent by default. */
   observer?: KernelObserver | undefined;
 }
@@ -27,6 +30,8 @@ export interface KernelCore {
   readonly policy: PolicyEngine;
   readonly breakers: Breakers;
   readonly inflight: Inflight;
+  /** Effect sections: one call at a time per resource (ADR-017). */
+  readonly sections: SectionLocks;
   contractOf(agent: string): Contract | undefined;
   grantedCapabilities(agent: string): Capability[];
 }

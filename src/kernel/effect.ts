@@ -10,6 +10,7 @@ import { checkReady, resolveFacts, usageOps } from './facts.js';
 import { event, finishOp, mark, outcomeOf, type Flow } from './flow.js';
 import { evaluateMonitors, type Breach } from './monitors.js';
 import { commitFlow, commitSure, refuseBeforeEffect, repeat } from './record.js';
+import { sectionKey } from './sections.js';
 import { keyExpiry } from './stages/escalate.js';
 
 /** A decided request, ready for its effect. */
@@ -54,16 +55,55 @@ export async function performEffect(k: KernelCore, flow: Flow, cap: Capability, 
   // An approval's key was handed over at its resolution; its admission counts as pre-effect time.
   if (mode === 'fresh') mark(k, flow, 'reserve');
 
-  // TOCTOU: the state must still be what the decision saw.
+  // One call at a time per resource, from the facts re-read to the end of the effect; waiting counts against the deadline.
+  const deadlineMs = cap.def.limits?.deadlineMs ?? limits.default_deadline_ms;
+  const section = sectionKey(cap, req.params);
+  const waitFrom = world.now();
+  const release = section ? await k.sections.acquire(section, deadlineMs, signal) : () => undefined;
+  if (!release) {
+    k.breakers.release(circuit);
+    return refuseBeforeEffect(k, flow, [{ code: 'DEADLINE_EXCEEDED', message: `waited ${deadlineMs} ms for another call on the same resource; nothing ran` }], req.policies);
+  }
+  let span: { outcome: Outcome; monitored?: Promise<Breach[]> };
+  try {
+    span = await effectSpan(k, flow, cap, req, mode, circuit, Math.max(deadlineMs - (world.now() - waitFrom), 1), signal);
+  } finally {
+    release();
+  }
+  if (!span.monitored) return span.outcome;
+  const breaches = await span.monitored;
+  if (breaches.length) await suspend(k, flow, breaches);
+  return span.outcome;
+}
+
+/**
+ * The span an effect section covers: the facts re-read and drift check
+ * (TOCTOU), the pre-effect commit, the handler, and the post-effect commit.
+ * Returns the outcome, and the monitors' verdict to await once the section is
+ * released (absent when nothing ran).
+ */
+async function effectSpan(
+  k: KernelCore,
+  flow: Flow,
+  cap: Capability,
+  req: EffectRequest,
+  mode: 'fresh' | 'approved',
+  circuit: string,
+  deadlineMs: number,
+  signal?: AbortSignal,
+): Promise<{ outcome: Outcome; monitored?: Promise<Breach[]> }> {
+  const { world, workspace } = k.deps;
+  const limits = workspace.config.limits;
   const fresh = await resolveFacts(k, cap, req.params, flow, signal);
   if (!fresh.ok) {
     k.breakers.release(circuit); // the handler did not run: neither a success nor a failure
-    return refuseBeforeEffect(k, flow, [{ code: 'FACTS_UNAVAILABLE', message: fresh.message }], req.policies);
+    return { outcome: await refuseBeforeEffect(k, flow, [{ code: 'FACTS_UNAVAILABLE', message: fresh.message }], req.policies) };
   }
   const moved = driftBetween(req.facts, fresh.facts, cap.def.driftTolerance ?? {});
   if (moved.length) {
     k.breakers.release(circuit);
-    return refuseBeforeEffect(k, flow, moved.map((field) => ({ code: 'STATE_DRIFT' as const, message: `\`${field}\` changed before the effect`, path: `facts.${field}` })), req.policies);
+    const details = moved.map((field) => ({ code: 'STATE_DRIFT' as const, message: `\`${field}\` changed before the effect`, path: `facts.${field}` }));
+    return { outcome: await refuseBeforeEffect(k, flow, details, req.policies) };
   }
 
   // Write-ahead: nothing runs before a committed record says it may.
@@ -74,17 +114,18 @@ export async function performEffect(k: KernelCore, flow: Flow, cap: Capability, 
       ? [{ op: 'key.reserve' as const, record: { agent: flow.agent, key, request_hash: req.requestHash, state: 'in_flight' as const, decision_id: flow.decisionId, created_at: now, expires_at: keyExpiry(k, now) }, now }]
       : []),
     { op: 'flow.bump', dfid: flow.dfid, max: limits.max_invocations_per_flow },
+    { op: 'decision.running', id: flow.decisionId, runner: k.deps.runner ?? null, key, intent: { capability: cap.def.id, params: req.params } },
     event(flow, 'ActionStarted', { data: { capability: cap.def.id, facts_hash: hashOf(fresh.facts) } }),
   ];
   const folded = cap.def.sideEffect === 'read';
   if (!folded) {
     const r = await commitFlow(k, flow, pre);
-    if (!r.ok) return lostPreEffect(k, flow, circuit, r.conflict, req);
+    if (!r.ok) return { outcome: await lostPreEffect(k, flow, circuit, r.conflict, req) };
   }
   mark(k, flow, 'pre_effect');
 
   const started = world.now();
-  const result = await runHandler(k, flow, cap, req.params, fresh.facts, started, signal);
+  const result = await runHandler(k, flow, cap, req.params, fresh.facts, started, deadlineMs, signal);
   mark(k, flow, 'handler');
   const durationMs = world.now() - started;
   // An abort by intervention says nothing about the capability's health.
@@ -114,20 +155,18 @@ export async function performEffect(k: KernelCore, flow: Flow, cap: Capability, 
     finishOp(flow, outcome),
     ...(transition ? [circuitEvent(flow, circuit, transition.from, transition.to)] : []),
   ];
-  // Drift monitors see every executed outcome (not an abort by intervention), in
-  // a unit of their own submitted after the outcome's: they can never lose it.
   if (folded) {
     const r = await commitFlow(k, flow, [...pre, ...post]);
-    if (!r.ok) return lostPreEffect(k, flow, circuit, r.conflict, req);
+    if (!r.ok) return { outcome: await lostPreEffect(k, flow, circuit, r.conflict, req) };
   }
   const recorded = folded ? undefined : commitSure(k, flow, post);
+  // Drift monitors see every executed outcome (not an abort by intervention), in
+  // a unit of their own submitted after the outcome's: they can never lose it.
   const monitored = aborted ? Promise.resolve([]) : observeMonitors(k, flow, cap, result.ok, req.values, started);
   await recorded;
   mark(k, flow, 'record');
-  const breaches = await monitored;
-  if (breaches.length) await suspend(k, flow, breaches);
   flow.log.info({ step: 'engine', decision_id: flow.decisionId, ok: result.ok, reasons: outcome.reasons, duration_ms: durationMs }, 'action finished');
-  return outcome;
+  return { outcome, monitored };
 }
 
 /** The pre-effect commit lost its key to another call, or the flow is over its cap: nothing ran. */
@@ -142,7 +181,7 @@ function lostPreEffect(k: KernelCore, flow: Flow, circuit: string, conflict: Uni
 }
 
 /** Runs the handler, registered so a termination of its agent or flow can abort it. */
-async function runHandler(k: KernelCore, flow: Flow, cap: Capability, params: Values, facts: Facts, started: number, signal?: AbortSignal): Promise<RunResult> {
+async function runHandler(k: KernelCore, flow: Flow, cap: Capability, params: Values, facts: Facts, started: number, deadlineMs: number, signal?: AbortSignal): Promise<RunResult> {
   const { workspace } = k.deps;
   const limits = workspace.config.limits;
   const abort = new AbortController();
@@ -152,8 +191,8 @@ async function runHandler(k: KernelCore, flow: Flow, cap: Capability, params: Va
       cap,
       params,
       facts,
-      { dfid: flow.dfid, agent: flow.agent, workspaceDir: workspace.dir, now: started, relay: flow.relay },
-      { deadlineMs: cap.def.limits?.deadlineMs ?? limits.default_deadline_ms, maxOutputBytes: cap.def.limits?.maxOutputBytes ?? limits.default_max_output_bytes },
+      { dfid: flow.dfid, agent: flow.agent, workspaceDir: workspace.dir, now: started, relay: flow.relay, decisionId: flow.decisionId },
+      { deadlineMs, maxOutputBytes: cap.def.limits?.maxOutputBytes ?? limits.default_max_output_bytes },
       signal ? AbortSignal.any([signal, abort.signal]) : abort.signal,
     );
   } finally {

@@ -10,6 +10,8 @@ import { settleChallenges } from './challenger.js';
 import type { KernelCore, KernelDeps } from './context.js';
 import { Inflight } from './inflight.js';
 import { govern } from './pipeline.js';
+import { recoverStarted, settleDecision } from './recovery.js';
+import { InProcessSections, type SectionLocks } from './sections.js';
 
 export type { KernelDeps } from './context.js';
 export { KernelError, MAX_WAIT_MS } from './approvals.js';
@@ -24,11 +26,14 @@ export class Kernel implements KernelCore {
   readonly policy: PolicyEngine;
   readonly breakers: Breakers;
   readonly inflight = new Inflight();
+  readonly sections: SectionLocks;
 
   constructor(readonly deps: KernelDeps) {
     this.policy = new PolicyEngine(deps.workspace.policySet);
     const { breaker } = deps.workspace.config;
     this.breakers = new Breakers({ failureThreshold: breaker.failure_threshold, cooldownMs: breaker.cooldown_ms });
+    // A store that spans processes holds sections across them; otherwise they hold within this process.
+    this.sections = deps.store.sections ?? new InProcessSections();
   }
 
   get workspace(): Workspace {
@@ -93,6 +98,16 @@ export class Kernel implements KernelCore {
   async expireInterventions(): Promise<number> {
     const r = await this.deps.store.commit([{ op: 'interventions.expire', now: this.deps.world.now() }]);
     return r.ok ? ((r.results.get(0) as number | undefined) ?? 0) : 0;
+  }
+
+  /** Crash recovery: settles or marks the effects that processes now gone left without an outcome (ADR-017). */
+  recover(): Promise<number> {
+    return recoverStarted(this, this.deps.runner);
+  }
+
+  /** An operator settles a decision whose outcome a crash left unknown. */
+  settleOutcome(decisionId: string, applied: boolean, by: string, reason: string | null): Promise<Outcome> {
+    return settleDecision(this, decisionId, applied ? { status: 'applied' } : { status: 'not_applied' }, by, reason);
   }
 
   /** Waits for running challenger calls (tests, and a server before it closes its store). */

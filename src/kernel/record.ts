@@ -65,7 +65,11 @@ export async function repeat(k: KernelCore, flow: Flow, seen: IdempotencyRecord,
   const original = await k.deps.store.decisions.get(seen.decision_id);
   let outcome: Outcome;
   let reasons: ReasonCode[];
-  if (seen.state === 'in_flight' || !original?.outcome) {
+  if (seen.state === 'outcome_unknown') {
+    reasons = ['OUTCOME_UNKNOWN'];
+    const message = `a crash cut decision ${seen.decision_id} short and whether its effect happened is unknown; nothing runs under this key until an operator settles it (mandate decisions settle ${seen.decision_id})`;
+    outcome = { ...outcomeOf(flow, 'rejected', 'rejected', [{ code: 'OUTCOME_UNKNOWN', message }]), replay_of: seen.decision_id };
+  } else if (seen.state === 'in_flight' || !original?.outcome) {
     reasons = ['IN_PROGRESS'];
     outcome = { ...outcomeOf(flow, 'rejected', 'rejected', [{ code: 'IN_PROGRESS', message: 'the first request with this key is still running' }]), replay_of: seen.decision_id };
   } else {

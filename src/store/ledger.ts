@@ -18,6 +18,7 @@ export type EventType =
   | 'EscalationResolved'
   | 'ActionStarted'
   | 'ActionOutcome'
+  | 'ActionOutcomeUnknown'
   | 'InterventionIssued'
   | 'InterventionAcknowledged'
   | 'InterventionApplied'

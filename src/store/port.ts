@@ -1,4 +1,4 @@
-import type { Outcome, Receipt } from '../core/types.js';
+import type { DecisionStatus, Outcome, Receipt } from '../core/types.js';
 import type { Intent } from '../core/types.js';
 import type { Agents, AgentStatus, ConstraintRow, FlowStatus, InterventionRow, InterventionState } from './agents.js';
 import type { Credentials, CredentialRow } from './credentials.js';
@@ -9,6 +9,7 @@ import type { McpEvents } from './mcp-events.js';
 import type { Memory } from './memory.js';
 import type { Monitors, WindowStats } from './monitors.js';
 import type { Pins, PinRow } from './pins.js';
+import type { RunnerRow, Runners } from './runners.js';
 import type { Usage } from './usage.js';
 
 /** The awaitable twin of a repository's read methods. */
@@ -51,6 +52,12 @@ export type Op =
     }
   | { op: 'decision.resolve'; id: string; status: 'approved' | 'denied' | 'expired'; by: string; note: string | null; at: number }
   | { op: 'decision.review'; id: string; review: DecisionReview }
+  /** The effect is about to start in process `runner`; the request is kept for reconciliation. */
+  | { op: 'decision.running'; id: string; runner: string | null; key: string; intent: Intent }
+  /** Guard: the decision must be in `from`. */
+  | { op: 'decision.transition'; id: string; from: DecisionStatus; to: DecisionStatus }
+  | { op: 'runner.beat'; row: RunnerRow }
+  | { op: 'runner.remove'; id: string }
   | { op: 'key.reserve'; record: IdempotencyRecord; now: number }
   | { op: 'key.state'; agent: string; key: string; state: IdempotencyState; decision_id: string }
   | { op: 'key.release'; agent: string; key: string; decision_id: string }
@@ -78,7 +85,8 @@ export type UnitConflict =
   | { kind: 'not_pending'; id: string }
   | { kind: 'flow_limit'; count: number }
   | { kind: 'version_moved'; scope: string; key: string }
-  | { kind: 'not_found'; id: string };
+  | { kind: 'not_found'; id: string }
+  | { kind: 'status_moved'; id: string };
 
 /** What a committed unit gives back. */
 export interface UnitResult {
@@ -104,10 +112,16 @@ export interface StorePort {
   /** Where the store lives, for messages (a path, or a database name; never credentials). */
   readonly location: string;
   commit(unit: Op[]): Promise<CommitResult>;
+  /**
+   * Effect sections that hold across every process sharing this store
+   * (ADR-017); absent: the kernel holds them within its process.
+   */
+  readonly sections?: { acquire(key: string, waitMs: number, signal?: AbortSignal): Promise<(() => void) | null> } | undefined;
   /** Resolves if the store answers (readiness checks). */
   ping(): Promise<void>;
   ledger: Async<Ledger, 'page' | 'byDfid' | 'headSeq' | 'verify'>;
-  decisions: Async<Decisions, 'get' | 'flowHasCalls' | 'pending' | 'pendingCount' | 'byDfid'>;
+  decisions: Async<Decisions, 'get' | 'flowHasCalls' | 'pending' | 'pendingCount' | 'byDfid' | 'started'>;
+  runners: Async<Runners, 'list'>;
   idempotency: Async<Idempotency, 'peek' | 'purgeExpired'>;
   agents: Async<Agents, 'status' | 'statusRow' | 'flowStatus' | 'interventions' | 'intervention' | 'terminationsSince' | 'constraints'>;
   memory: Async<Memory, 'get' | 'list' | 'pack' | 'seed'>;

@@ -39,7 +39,8 @@ export function sqlitePort(store: Store, location: string): StorePort {
       db.prepare('SELECT 1').get();
     },
     ledger: wrap(store.ledger, ['page', 'byDfid', 'headSeq', 'verify']),
-    decisions: wrap(store.decisions, ['get', 'flowHasCalls', 'pending', 'pendingCount', 'byDfid']),
+    decisions: wrap(store.decisions, ['get', 'flowHasCalls', 'pending', 'pendingCount', 'byDfid', 'started']),
+    runners: wrap(store.runners, ['list']),
     idempotency: wrap(store.idempotency, ['peek', 'purgeExpired']),
     agents: wrap(store.agents, ['status', 'statusRow', 'flowStatus', 'interventions', 'intervention', 'terminationsSince', 'constraints']),
     memory: wrap(store.memory, ['get', 'list', 'pack', 'seed']),
@@ -77,6 +78,18 @@ function applyOps(store: Store, unit: Op[]): UnitResult {
         return;
       case 'decision.review':
         results.set(i, store.decisions.setReview(op.id, op.review));
+        return;
+      case 'decision.running':
+        store.decisions.markRunning(op.id, op.runner, op.key, op.intent);
+        return;
+      case 'decision.transition':
+        if (!store.decisions.transition(op.id, op.from, op.to)) throw new Conflict({ kind: 'status_moved', id: op.id });
+        return;
+      case 'runner.beat':
+        store.runners.beat(op.row);
+        return;
+      case 'runner.remove':
+        store.runners.remove(op.id);
         return;
       case 'key.reserve': {
         const r = store.idempotency.reserve(op.record, op.now);

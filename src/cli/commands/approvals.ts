@@ -1,5 +1,5 @@
 import { KernelError } from '../../kernel/kernel.js';
-import { EXIT, operatorName, printJson, withRuntime } from '../common.js';
+import { EXIT, operatorName, printJson, UsageError, withRuntime } from '../common.js';
 
 interface Opts {
   workspace?: string;
@@ -43,6 +43,16 @@ export async function approvalsApprove(id: string, opts: Opts): Promise<number> 
     const outcome = await kernel.approve(id, operator, opts.note ?? null);
     printJson(outcome);
     return outcome.verdict === 'accepted' ? EXIT.ok : EXIT.failed;
+  });
+}
+
+/** Settles a decision whose outcome a crash left unknown (ADR-017). */
+export async function decisionsSettle(id: string, opts: Opts & { applied?: boolean; notApplied?: boolean; reason?: string }): Promise<number> {
+  if (opts.applied === opts.notApplied) throw new UsageError('say what happened: --applied or --not-applied');
+  const operator = operatorName(opts.as);
+  return withRuntime(opts.workspace, undefined, async ({ kernel }) => {
+    printJson(await kernel.settleOutcome(id, opts.applied === true, `operator:${operator}`, opts.reason ?? null));
+    return EXIT.ok;
   });
 }
 

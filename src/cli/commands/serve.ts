@@ -54,6 +54,8 @@ async function serveStdio(opts: ServeOptions): Promise<void> {
     await rt.close();
     throw new UsageError(`unknown agent \`${agent}\`: no contract in ${rt.workspace.config.paths.contracts}/ (known: ${[...rt.workspace.contracts.keys()].join(', ')})`);
   }
+  // Before serving: effects a crashed process left without an outcome are settled or marked (ADR-017).
+  await rt.kernel.recover();
   const server = createMcpServer(rt.kernel, agent, 'stdio');
   // A re-pin (`mandate upstream pin`, another process) changes the upstream tools this agent sees.
   rt.gateway.onChange(() => {
@@ -92,6 +94,8 @@ async function serveHttp(opts: ServeOptions): Promise<void> {
   const { dir, log, rt } = await open(opts, { observer: metrics });
   let handle;
   try {
+    // Before serving: effects a crashed process left without an outcome are settled or marked (ADR-017).
+    await rt.kernel.recover();
     handle = await startHttpServer(rt, metrics, log, { host: opts.host, port, jsonResponse: opts.jsonResponse });
   } catch (err) {
     await rt.close();
