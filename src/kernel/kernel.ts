@@ -10,7 +10,9 @@ import type { ReasonCode } from '../core/reasons.js';
 import type { CallRelay, DecisionStatus, GovernedCall, Intent, NormalizedProposal, Outcome, ReasonDetail, Receipt, TextIntent } from '../core/types.js';
 import { IntentSchema, TextIntentSchema } from '../core/wire.js';
 import type { World } from '../core/world.js';
-import { toCedarRecord } from '../policy/cedar-values.js';
+import { policyContext } from '../policy/context.js';
+import { contractPeriod } from './contract-period.js';
+import { contractRef, failedChecks } from './decision-record.js';
 import { PolicyEngine } from '../policy/engine.js';
 import type { DecisionRecord } from '../store/decisions.js';
 import type { IdempotencyRecord } from '../store/idempotency.js';
@@ -209,6 +211,8 @@ export class Kernel {
     if (flowStatus !== 'active') {
       return this.reject(flow, 'IntentRejected', [{ code: flowStatus === 'paused' ? 'FLOW_PAUSED' : 'FLOW_TERMINATED', message: `flow is ${flowStatus}` }]);
     }
+    const lapsed = contractPeriod(contract, receivedAt);
+    if (lapsed.length) return this.reject(flow, 'IntentRejected', lapsed);
 
     // Bounded input, then the intent's own shape.
     if (rawText === null || Buffer.byteLength(rawText) > limits.max_payload_bytes) {
@@ -281,22 +285,19 @@ export class Kernel {
     this.mark(flow, 'dim');
 
     // 6. Policy.
+    const context = policyContext(cap, dim.values, dim.facts, usageForPolicy(usage), world.now());
+    if (!context.ok) return this.reject(flow, 'IntentRejected', context.details);
     const verdict = this.policy.evaluate({
       agent: { id: contract.agent, role: contract.role },
       capability: { id: cap.def.id, version: cap.def.version, sideEffect: cap.def.sideEffect, upstream: cap.upstream?.server },
-      context: {
-        values: toCedarRecord(dim.values),
-        facts: toCedarRecord(dim.facts),
-        usage: toCedarRecord(usageForPolicy(usage)),
-        now: Math.floor(world.now() / 1000),
-      },
+      context: context.context,
     });
     const policyReasons: ReasonCode[] =
       verdict.kind === 'forbid' ? ['POLICY_FORBID'] : verdict.kind === 'no_permit' ? ['POLICY_NO_PERMIT'] : verdict.kind === 'error' ? ['POLICY_ERROR'] : verdict.kind === 'escalate' ? ['ESCALATION_REQUIRED'] : [];
     const policyEvent: NewEvent = {
       ...this.event(flow, 'PolicyDecided'),
       reasons: policyReasons,
-      data: { decision: verdict.kind, policies: verdict.policies, policy_set_hash: this.policy.set.hash },
+      data: { decision: verdict.kind, policies: verdict.policies, policy_set_hash: this.policy.set.hash, ...contractRef(contract) },
     };
     flow.log.info({ step: 'policy', decision_id: flow.decisionId, decision: verdict.kind, policies: verdict.policies, reasons: policyReasons }, 'policy decided');
     this.mark(flow, 'policy');
@@ -754,6 +755,8 @@ export class Kernel {
       const code: ReasonCode = !contract ? 'UNKNOWN_AGENT' : !cap ? 'CAPABILITY_UNKNOWN' : !grantFor(contract, cap.def.id) ? 'CAPABILITY_NOT_GRANTED' : 'SCHEMA_INVALID';
       return this.rejectAfterReserve(flow, [{ code, message: 'the contract or capability changed since the escalation' }], d.policies);
     }
+    const lapsed = contractPeriod(contract, world.now());
+    if (lapsed.length) return this.rejectAfterReserve(flow, lapsed, d.policies);
     const flowStatus = store.agents.flowStatus(d.dfid, d.agent);
     if (flowStatus !== 'active') {
       return this.rejectAfterReserve(flow, [{ code: flowStatus === 'paused' ? 'FLOW_PAUSED' : 'FLOW_TERMINATED', message: `flow is ${flowStatus}` }], d.policies);
@@ -769,10 +772,12 @@ export class Kernel {
     const over = grant ? recheckLimits(grant, values, usage) : [];
     if (over.length) return this.rejectAfterReserve(flow, over, d.policies);
     // Policies as they stand now: a forbid added since the escalation still wins.
+    const context = policyContext(cap, values, facts, usageForPolicy(usage), world.now());
+    if (!context.ok) return this.rejectAfterReserve(flow, context.details, d.policies);
     const now = this.policy.evaluate({
       agent: { id: contract.agent, role: contract.role },
       capability: { id: cap.def.id, version: cap.def.version, sideEffect: cap.def.sideEffect, upstream: cap.upstream?.server },
-      context: { values: toCedarRecord(values), facts: toCedarRecord(facts), usage: toCedarRecord(usageForPolicy(usage)), now: Math.floor(world.now() / 1000) },
+      context: context.context,
     });
     if (now.kind === 'forbid' || now.kind === 'no_permit' || now.kind === 'error') {
       const code: ReasonCode = now.kind === 'forbid' ? 'POLICY_FORBID' : now.kind === 'error' ? 'POLICY_ERROR' : 'POLICY_NO_PERMIT';
@@ -1002,7 +1007,7 @@ export class Kernel {
   private reject(flow: Flow, type: 'IntentRejected', details: ReasonDetail[]): Outcome {
     const reasons = [...new Set(details.map((d) => d.code))];
     flow.log.info({ step: 'rejected', decision_id: flow.decisionId, reasons }, 'intent rejected');
-    return this.finishRejected(flow, { ...this.event(flow, type), reasons, data: { capability: flow.capability } }, details, []);
+    return this.finishRejected(flow, { ...this.event(flow, type), reasons, data: { capability: flow.capability, checks: failedChecks(details), ...contractRef(this.contractOf(flow.agent)) } }, details, []);
   }
 
   /** Appends the final event of a refused flow together with the decision's outcome. */
