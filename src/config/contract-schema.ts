@@ -12,8 +12,8 @@ const CAPABILITY_ID = /^[a-z][a-z0-9_-]*(\.[A-Za-z0-9_-]+)+$/;
  */
 const CAPABILITY_PATTERN = /^[a-z][a-z0-9_-]*(\.[A-Za-z0-9_*-]+)+$/;
 const WINDOW = /^[1-9][0-9]*(m|h|d)$/;
-/** semver.org's core form, with optional pre-release and build parts. */
-const SEMVER = /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$/;
+/** semver.org's core form, with optional pre-release and build parts; or a plain positive integer (contracts before semver). */
+const SEMVER = /^(?:(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?|[1-9]\d*)$/;
 const FIELD = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 const BudgetSchema = z
