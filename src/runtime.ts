@@ -26,13 +26,15 @@ export interface RuntimeOptions {
   observer?: KernelObserver | undefined;
   /** Where upstreams' `{ from_env }` secrets are read (default: process.env). */
   env?: Environment;
+  /** The store file to open instead of the workspace's own (`mandate test`: a temporary one). */
+  storePath?: string;
 }
 
 /** The composition root: the only place that wires the concrete store, world, normalizer, gateway and kernel together. */
 export async function openRuntime(dir: string, logger: Logger | ((configLevel: string) => Logger), world: World = systemWorld, opts: RuntimeOptions = {}): Promise<Runtime> {
   const workspace = await requireWorkspace(dir);
   const log = typeof logger === 'function' ? logger(workspace.config.log.level) : logger;
-  const store = openStore(workspace.storePath, world);
+  const store = openStore(opts.storePath ?? workspace.storePath, world);
   try {
     const seeds = workspace.memorySeeds.flatMap((s) => s.records.map((r) => ({ scope: s.scope, key: r.key, sensitivity: r.sensitivity, value: r.value })));
     const packs = workspace.memorySeeds.flatMap((s) => Object.entries(s.packs).map(([pack, keys]) => ({ scope: s.scope, pack, keys })));

@@ -11,6 +11,7 @@ import type { InterventionAct } from '../kernel/interventions.js';
 import { ledgerExport, ledgerTail, ledgerVerify } from './commands/ledger.js';
 import { serve, type ServeOptions } from './commands/serve.js';
 import { upstreamPin, type PinOptions } from './commands/upstream.js';
+import { testCommand } from './commands/test.js';
 import { validateCommand } from './commands/validate.js';
 import { EXIT, fail } from './common.js';
 
@@ -53,6 +54,14 @@ program
   .addOption(workspaceOption())
   .option('--json', 'print the result as JSON')
   .action(run((opts: { workspace?: string; json?: boolean }) => validateCommand(opts)));
+
+program
+  .command('test')
+  .description('run the contract tests in tests/*.yaml: each case through the real pipeline on a temporary store, at a fixed time, with stubbed facts and no handler run; a line per case, a diff on failure; exit 0 all pass, 1 a case failed, 2 a broken workspace or test file')
+  .addOption(workspaceOption())
+  .option('--filter <text>', 'only cases whose name contains this text')
+  .option('--json', 'print the results as JSON')
+  .action(run((opts: { workspace?: string; json?: boolean; filter?: string }) => testCommand(opts)));
 
 program
   .command('serve')
