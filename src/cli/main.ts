@@ -138,7 +138,7 @@ approvals.command('list').description('pending escalations (overdue ones are exp
 approvals.command('show').description('one decision, with the params of the request').argument('<decision_id>').addOption(workspaceOption()).action(run((id: string, opts: { workspace?: string }) => approvalsShow(id, opts)));
 approvals
   .command('approve')
-  .description('approve a pending escalation: the stored request runs now, after its facts are re-checked')
+  .description('approve a pending escalation: the stored request runs now, after its facts are re-checked; prints the JSON outcome (or the error and the recorded outcome when it is not pending); exit 0 ran, 1 refused, failed, expired or not pending')
   .argument('<decision_id>')
   .addOption(operatorOption())
   .option('--note <text>', 'why (recorded as a hash)')
@@ -146,7 +146,7 @@ approvals
   .action(run((id: string, opts: { workspace?: string; as?: string; note?: string }) => approvalsApprove(id, opts)));
 approvals
   .command('deny')
-  .description('deny a pending escalation')
+  .description('deny a pending escalation; prints the JSON outcome (or the error and the recorded outcome when it is not pending); exit 0 denied, 1 not pending')
   .argument('<decision_id>')
   .addOption(operatorOption())
   .option('--note <text>', 'why (recorded as a hash)')
