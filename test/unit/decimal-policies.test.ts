@@ -92,7 +92,7 @@ describe('typed policies', () => {
     expect(problems[0]?.hint).toMatch(/values: order_id, amount_eur, reason; facts: order_age_days/);
   });
 
-  it("a contract's escalation rule is checked against the capability its grant governs", async () => {
+  it('a contract\'s escalation rule is checked against the capability its grant governs', async () => {
     const dir = refundsWorkspace();
     writeFileSync(join(dir, 'contracts', 'refunder.yaml'), `${readFileSync(join(FIXTURES, 'refunder.yaml'), 'utf8')}escalation:\n  rules:\n    - { capability: refunds.issue, when: "context.values.amount_eur > 100", reason: big }\n`);
     const { problems } = await loadWorkspace(dir);
