@@ -269,6 +269,9 @@ export class Kernel {
     const dim = validateIntent({ intent, contract: effective, capability, params, facts, usage, receivedAt, now: world.now() });
     if (!dim.ok) return this.reject(flow, 'IntentRejected', dim.details);
     const cap = capability as Capability;
+    // The values as Cedar will see them; one it cannot hold exactly is refused here, before IntentValidated.
+    const context = policyContext(cap, dim.values, dim.facts, usageForPolicy(usage), world.now());
+    if (!context.ok) return this.reject(flow, 'IntentRejected', context.details);
     const factsHash = hashOf(dim.facts);
     store.ledger.append({
       ...this.event(flow, 'IntentValidated'),
@@ -285,8 +288,6 @@ export class Kernel {
     this.mark(flow, 'dim');
 
     // 6. Policy.
-    const context = policyContext(cap, dim.values, dim.facts, usageForPolicy(usage), world.now());
-    if (!context.ok) return this.reject(flow, 'IntentRejected', context.details);
     const verdict = this.policy.evaluate({
       agent: { id: contract.agent, role: contract.role },
       capability: { id: cap.def.id, version: cap.def.version, sideEffect: cap.def.sideEffect, upstream: cap.upstream?.server },

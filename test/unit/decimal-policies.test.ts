@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadWorkspace } from '../../src/config/load-workspace.js';
 import { cedarDecimal } from '../../src/policy/cedar-values.js';
-import { afterTest, call, copyTemplate, eventsOf, FakeWorld, openTest, ROOT } from './helpers.js';
+import { afterTest, call, copyTemplate, eventsOf, FakeWorld, openTest, ROOT, typesOf } from './helpers.js';
 
 const FIXTURES = join(ROOT, 'test', 'fixtures', 'workbench');
 
@@ -56,6 +56,8 @@ describe('decimal amounts in policies', () => {
     expect(outcome.reasons).toEqual(['POLICY_VALUE_INVALID']);
     expect(outcome.details[0]?.path).toBe('amount_eur');
     expect(outcome.details[0]?.message).toMatch(/4 decimal places/);
+    // Refused as DIM refuses: the intent is never recorded as validated.
+    expect(typesOf(rt, outcome.decision_id)).toEqual(['IntentReceived', 'IntentRejected']);
     const rejected = eventsOf(rt, outcome.decision_id).find((e) => e.type === 'IntentRejected');
     expect(rejected?.data['checks']).toEqual([{ code: 'POLICY_VALUE_INVALID', path: 'amount_eur' }]);
     expect(JSON.stringify(rejected)).not.toContain('299.99999');
