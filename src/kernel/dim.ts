@@ -45,7 +45,8 @@ export function validateIntent(input: DimInput): DimResult {
   const details: ReasonDetail[] = [];
   if (!input.params || !input.params.success) {
     for (const issue of input.params?.error.issues ?? []) {
-      details.push({ code: 'SCHEMA_INVALID', message: issue.message, path: ['params', ...issue.path.map(String)].join('.') });
+      const sent = issue.path.length ? valueAt(intent.params, issue.path) : undefined;
+      details.push({ code: 'SCHEMA_INVALID', message: sent === undefined ? issue.message : `${issue.message}; sent ${shown(sent)}`, path: ['params', ...issue.path.map(String)].join('.') });
     }
     return fail(details.length ? details : [{ code: 'SCHEMA_INVALID', message: 'params missing', path: 'params' }], grant);
   }
@@ -117,6 +118,16 @@ function checkTtl(intent: Intent, contract: Contract, receivedAt: number, now: n
 function shown(v: unknown): string {
   const text = JSON.stringify(v) ?? String(v);
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
+
+/** The value at a schema issue's path in what the agent sent, if there is one. */
+function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
+  let at = root;
+  for (const key of path) {
+    if (at === null || typeof at !== 'object' || !Object.hasOwn(at, key)) return undefined;
+    at = (at as Record<PropertyKey, unknown>)[key];
+  }
+  return at;
 }
 
 function checkLimits(grant: Grant, values: Values): ReasonDetail[] {

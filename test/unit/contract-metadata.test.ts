@@ -79,3 +79,16 @@ describe('contract metadata', () => {
     expect([99, 100, 150, 200, 201].map((amount) => sampleOf(m, 'x.y', true, { amount }))).toEqual([0, 1, 1, 1, 0]);
   });
 });
+
+describe('answers that teach', () => {
+  it('a params schema error names the value the agent sent; its ledger event keeps the path only', async () => {
+    const env = await setupRuntime();
+    const o = await env.rt.kernel.govern(call('alice', transfer(500, {}, { currency: 'GBP' })));
+    expect(o.reasons).toEqual(['SCHEMA_INVALID']);
+    expect(o.details[0]?.path).toBe('params.currency');
+    expect(o.details[0]?.message).toMatch(/expected one of "EUR"\|"USD"; sent "GBP"$/);
+    const rejected = eventsOf(env.rt, o.decision_id).find((e) => e.type === 'IntentRejected');
+    expect(rejected?.data['checks']).toEqual([{ code: 'SCHEMA_INVALID', path: 'params.currency' }]);
+    expect(JSON.stringify(rejected)).not.toContain('GBP');
+  });
+});
