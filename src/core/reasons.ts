@@ -27,7 +27,7 @@ export const REASONS = {
   POLICY_FORBID: 'A Cedar forbid policy matched.',
   POLICY_NO_PERMIT: 'No Cedar permit policy matched.',
   POLICY_ERROR: 'A policy failed to evaluate; the kernel fails closed.',
-  POLICY_VALUE_INVALID: "A value cannot reach the policies exactly as its type: a number with more than 4 decimal places or beyond Cedar's decimal range, or an integer beyond ±2^53. It is refused, never rounded or dropped.",
+  POLICY_VALUE_INVALID: "A value cannot reach the policies exactly as its type: a number with more than 4 decimal places or beyond Cedar's decimal range, an integer beyond ±2^53, or a fact or derived value that does not match its declared schema. It is refused, never rounded or dropped.",
   ESCALATION_REQUIRED: 'A policy requires a human decision; the request is pending.',
   ESCALATION_APPROVED: 'A human approved the pending request.',
   ESCALATION_DENIED: 'A human denied the pending request.',

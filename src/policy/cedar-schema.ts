@@ -86,7 +86,8 @@ export function capabilityTyping(cap: Capability): CapabilityTyping {
   const untyped: string[] = [];
   const zodRecord = (schema: z.ZodObject | undefined): RecordType | null =>
     schema ? recordOf(z.toJSONSchema(schema, { target: 'draft-07', io: 'output' }) as Record<string, unknown>) : null;
-  const input = recordOf(cap.inputJsonSchema);
+  // The values Cedar sees are the params as parsed (defaults applied): a zod schema's output side.
+  const input = recordOf(cap.def.input instanceof z.ZodObject ? (z.toJSONSchema(cap.def.input, { target: 'draft-07', io: 'output' }) as Record<string, unknown>) : cap.inputJsonSchema);
   const derived = zodRecord(cap.def.derivedSchema);
   if (cap.def.derive && !derived) untyped.push('it derives values but declares no derivedSchema');
   const facts = zodRecord(cap.def.factsSchema);

@@ -37,9 +37,10 @@ export function cedarDecimal(n: number): string | null {
 }
 
 const decimalValue = (literal: string): CedarValueJson => ({ __extn: { fn: 'decimal', arg: literal } });
-const tooPrecise = (path: string, n: number): ValueIssue => ({
+// Messages name the path, not the value: a fact or a derived value is not the agent's to see.
+const tooPrecise = (path: string): ValueIssue => ({
   path,
-  message: `\`${path}\` (${n}) cannot be given to the policies exactly: Cedar's decimal holds at most ${DECIMAL_PLACES} decimal places and ±922337203685476.9999`,
+  message: `\`${path}\` cannot be given to the policies exactly: Cedar's decimal holds at most ${DECIMAL_PLACES} decimal places and ±922337203685476.9999`,
 });
 
 /**
@@ -52,16 +53,20 @@ const tooPrecise = (path: string, n: number): ValueIssue => ({
  */
 export function toCedarValue(value: unknown, type?: CedarType, path = '(value)', issues: ValueIssue[] = [], depth = 0): CedarValueJson | undefined {
   if (depth > 8) return undefined;
+  if (type && value !== null && value !== undefined && !fits(value, type)) {
+    issues.push({ path, message: `\`${path}\` is not ${KIND[type.type]}, as its schema declares` });
+    return undefined;
+  }
   if (typeof value === 'number') {
     const wantsDecimal = type?.type === 'Extension' || (type?.type !== 'Long' && !Number.isInteger(value));
     if (!wantsDecimal) {
       if (Number.isSafeInteger(value)) return value;
-      issues.push(Number.isInteger(value) ? { path, message: `\`${path}\` (${value}) is beyond the integers Cedar can hold exactly (±2^53)` } : { path, message: `\`${path}\` (${value}) is declared an integer but has a fraction` });
+      issues.push({ path, message: Number.isInteger(value) ? `\`${path}\` is beyond the integers Cedar can hold exactly (±2^53)` : `\`${path}\` is declared an integer but has a fraction` });
       return undefined;
     }
     const literal = cedarDecimal(value);
     if (literal === null) {
-      issues.push(tooPrecise(path, value));
+      issues.push(tooPrecise(path));
       return undefined;
     }
     return decimalValue(literal);
@@ -76,6 +81,24 @@ export function toCedarValue(value: unknown, type?: CedarType, path = '(value)',
   }
   if (value !== null && typeof value === 'object') return toCedarRecord(value as Record<string, unknown>, type?.type === 'Record' ? type : undefined, path, issues, depth);
   return undefined;
+}
+
+const KIND: Record<CedarType['type'], string> = { Long: 'an integer', Extension: 'a number', String: 'a string', Boolean: 'a boolean', Set: 'an array', Record: 'an object' };
+
+/** Whether a value has the JSON kind its declared type needs (an integer's exactness is checked with the number). */
+function fits(value: unknown, type: CedarType): boolean {
+  switch (type.type) {
+    case 'String':
+      return typeof value === 'string';
+    case 'Boolean':
+      return typeof value === 'boolean';
+    case 'Set':
+      return Array.isArray(value);
+    case 'Record':
+      return typeof value === 'object' && !Array.isArray(value);
+    default:
+      return typeof value === 'number';
+  }
 }
 
 export function toCedarRecord(

@@ -101,3 +101,23 @@ describe('typed policies', () => {
     expect(problems.map((p) => `${p.file} ${p.path}`)).toEqual(['contracts/refunder.yaml escalation.rules.0.when']);
   });
 });
+
+describe('facts against their declared shape', () => {
+  it('a fact that does not match its factsSchema is refused with its path, not passed to Cedar as another type', async () => {
+    const dir = refundsWorkspace();
+    const mod = join(dir, 'capabilities', 'refunds.mjs');
+    writeFileSync(mod, readFileSync(mod, 'utf8').replace("order_age_days: params.order_id === 'old-order' ? 20 : 3", "order_age_days: params.order_id === 'old-order' ? 'twenty' : 3"));
+    const rt = await openTest(dir, new FakeWorld());
+    afterTest(() => rt.close());
+    expect((await rt.kernel.govern(call('refunder', refund(10)))).verdict).toBe('accepted');
+    const odd = await rt.kernel.govern(call('refunder', refund(10, 'old-order')));
+    expect(odd.reasons).toEqual(['POLICY_VALUE_INVALID']);
+    expect(odd.details).toEqual([{ code: 'POLICY_VALUE_INVALID', path: 'facts.order_age_days', message: '`facts.order_age_days` is not an integer, as its schema declares' }]);
+  });
+
+  it('a field with a default is typed as always present: a policy may read it without `has`', async () => {
+    const dir = refundsWorkspace('@id("no-silent-overwrite")\nforbid (principal, action, resource == Mandate::Capability::"files.write")\nwhen { context.values.overwrite && !context.facts.exists };\n');
+    const { problems } = await loadWorkspace(dir);
+    expect(problems).toEqual([]);
+  });
+});
