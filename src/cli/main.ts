@@ -38,12 +38,12 @@ const program = new Command()
 
 program
   .command('init')
-  .description('write a working example workspace: mandate.yaml, contracts/, policies/, capabilities/, memory/')
+  .description('write a working example workspace: mandate.yaml, contracts/, policies/, capabilities/, memory/, tests/ and schema/ (every YAML file points at its JSON Schema)')
   .argument('<dir>', 'new or empty folder')
   .action(
     run((dir: string) => {
       const written = initWorkspace(dir);
-      process.stdout.write(`workspace written to ${written}\nnext: mandate validate -w ${dir}\n      mandate serve --stdio --agent alice -w ${dir}\n`);
+      process.stdout.write(`workspace written to ${written}\nnext: mandate validate -w ${dir}\n      mandate test -w ${dir}\n      mandate serve --stdio --agent alice -w ${dir}\n`);
       return EXIT.ok;
     }),
   );
