@@ -28,6 +28,8 @@ export interface RuntimeOptions {
   env?: Environment;
   /** The store file to open instead of the workspace's own (`mandate test`: a temporary one). */
   storePath?: string;
+  /** Never call a model (`mandate test`: no challenger review of its escalations, no network). */
+  noNormalizer?: boolean;
 }
 
 /** The composition root: the only place that wires the concrete store, world, normalizer, gateway and kernel together. */
@@ -42,7 +44,7 @@ export async function openRuntime(dir: string, logger: Logger | ((configLevel: s
     store.idempotency.purgeExpired(world.now());
     workspace.capabilities.set(MEMORY_WRITE_ID, memoryWriteCapability(store.memory, workspace.contracts));
     // Free-text intents only where mandate.yaml has a `normalizer:` block (ADR-006).
-    const normalizer = workspace.config.normalizer ? new OllamaNormalizer(workspace.config.normalizer) : undefined;
+    const normalizer = workspace.config.normalizer && !opts.noNormalizer ? new OllamaNormalizer(workspace.config.normalizer) : undefined;
     // Pinned upstream tools join the capabilities; upstreams themselves start on first use.
     const gateway = new Gateway({ config: workspace.config, workspaceDir: workspace.dir, capabilities: workspace.capabilities, store, world, log, env: opts.env });
     gateway.refresh();

@@ -82,7 +82,7 @@ export async function runContractTests(dirArg: string, filter?: string): Promise
 
 async function runCase(dir: string, { file, test }: LoadedCase, storePath: string): Promise<CaseResult> {
   const now = Date.parse(test.now ?? DEFAULT_NOW);
-  const rt = await openRuntime(dir, silentLogger, fixedWorld(now), { storePath });
+  const rt = await openRuntime(dir, silentLogger, fixedWorld(now), { storePath, noNormalizer: true });
   try {
     const id = test.intent.capability;
     const cap = rt.workspace.capabilities.get(id);
