@@ -78,6 +78,19 @@ describe('mandate validate', () => {
     expect(ok.stdout).toContain('type-checked');
   });
 
+  it('--cedar-schema prints the schema a capability\'s policies are checked against', async () => {
+    const ws = await e2e.workspace();
+    const r = await runCli(['validate', '--cedar-schema', '-w', ws]);
+    expect(r.code, r.stderr).toBe(0);
+    const schemas = JSON.parse(r.stdout) as { capability: string; agents: string[]; schema: { Mandate: { actions: { invoke: { appliesTo: { context: { attributes: Record<string, { attributes: Record<string, unknown> }> } } } } } } }[];
+    const transfer = schemas.find((s) => s.capability === 'payments.transfer');
+    expect(transfer?.agents).toEqual(['alice']);
+    const context = transfer?.schema.Mandate.actions.invoke.appliesTo.context.attributes;
+    expect(context?.['values']?.attributes['amount_minor']).toEqual({ type: 'Long', required: true });
+    expect(context?.['facts']?.attributes['payee_blocked']).toEqual({ type: 'Boolean', required: true });
+    expect(Object.keys(context?.['usage']?.attributes ?? {})).toEqual(['amount_minor_1d', 'calls_1d', 'calls_1h']);
+  });
+
   it('init links every YAML file to a JSON Schema that exists in the workspace', async () => {
     const ws = await e2e.workspace();
     const yamls: string[] = [];

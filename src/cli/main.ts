@@ -53,7 +53,8 @@ program
   .description('check a workspace; exit 2 listing every problem (file, path, fix hint)')
   .addOption(workspaceOption())
   .option('--json', 'print the result as JSON')
-  .action(run((opts: { workspace?: string; json?: boolean }) => validateCommand(opts)));
+  .option('--cedar-schema', 'print the Cedar schemas (JSON) policies are type-checked against: one per capability and set of usage fields, with the agents it applies to')
+  .action(run((opts: { workspace?: string; json?: boolean; cedarSchema?: boolean }) => validateCommand(opts)));
 
 program
   .command('test')

@@ -95,6 +95,28 @@ export function typecheckPolicies(input: TypecheckInput, problems: Problem[]): s
   return skipped;
 }
 
+/**
+ * The Cedar schemas a workspace's policies are checked against: one per
+ * capability and set of usage fields, with the agents whose grants give it
+ * (`mandate validate --cedar-schema`). Untyped capabilities are left out.
+ */
+export function workspaceSchemas(contracts: Contract[], capabilities: Map<string, Capability>): { capability: string; agents: string[]; schema: Record<string, unknown> }[] {
+  const out = new Map<string, { capability: string; agents: string[]; schema: Record<string, unknown> }>();
+  for (const cap of [...capabilities.values()].sort((a, b) => a.def.id.localeCompare(b.def.id))) {
+    if (capabilityTyping(cap).untyped.length) continue;
+    for (const c of [...contracts].sort((a, b) => a.agent.localeCompare(b.agent))) {
+      const grant = grantFor(c, cap.def.id);
+      if (!grant) continue;
+      const usage = usageFieldNames(grant.limits.budgets ?? []);
+      const key = `${cap.def.id}|${usage.join(',')}`;
+      const entry = out.get(key) ?? { capability: cap.def.id, agents: [], schema: cedarSchema(contextType(capabilityTyping(cap), usage)) };
+      entry.agents.push(c.agent);
+      out.set(key, entry);
+    }
+  }
+  return [...out.values()];
+}
+
 /** For a contract's policy id, the grant or escalation rule it was compiled from. */
 function contractPattern(contract: Contract, id: string): { capability: string; grant?: Contract['grants'][number] } | null {
   const prefix = `contract.${contract.agent}.`;
