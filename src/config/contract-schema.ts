@@ -118,7 +118,7 @@ export const ContractSchema = z
   .object({
     agent: z.string().regex(ID, 'lowercase letters, digits, _ or -, starting with a letter'),
     version: z
-      .union([z.string().regex(SEMVER, 'a semantic version such as 1.2.0'), z.number().int().positive()])
+      .union([z.string().regex(SEMVER, 'a semantic version such as 1.2.0'), z.number().int().positive()], { error: 'a semantic version such as 1.2.0' })
       .transform((v) => String(v))
       .describe('The contract\'s version: a semantic version such as 1.2.0 (a plain integer is accepted too). Every decision records it with the contract\'s hash.'),
     owner: z.string().min(1).describe('Who answers for this contract: a team or a person, e.g. finance-team@example.com.'),
