@@ -35,6 +35,14 @@ describe('mandate validate', () => {
     expect(problems.map((p) => `${p.file} ${p.path}`)).toEqual(['contracts/alice.yaml role']);
   });
 
+  it('a capability module that fails to load is reported once, not again as unknown capabilities in every contract', async () => {
+    const ws = await e2e.workspace();
+    const mod = join(ws, 'capabilities', 'payments.mjs');
+    writeFileSync(mod, `throw new Error('half-edited');\n${readFileSync(mod, 'utf8')}`);
+    const problems = await problemsOf(ws);
+    expect(problems.map((p) => `${p.file} ${p.path}: ${p.message}`)).toEqual(['capabilities/payments.mjs (module): failed to load: half-edited']);
+  });
+
   it('bad YAML reports only the YAML error, in a contract and in mandate.yaml', async () => {
     const ws = await e2e.workspace();
     writeFileSync(join(ws, 'contracts', 'alice.yaml'), 'agent: alice\ngrants: [\n');
