@@ -60,4 +60,13 @@ describe('mandate test', () => {
     expect(r.stderr).toContain('tests/broken.yaml cases.0.agent');
     expect(r.stderr).toContain('tests/broken.yaml cases.0.expect.verdict');
   });
+
+  it('a workspace that does not load exits 2 with its problems, running no case', async () => {
+    const dir = await e2e.workspace();
+    writeFileSync(join(dir, 'policies', 'typo.cedar'), '@id("typo")\nforbid (principal, action, resource == Mandate::Capability::"payments.transfer")\nwhen { context.values.amount > 5 };\n');
+    const r = await runCli(['test', '-w', dir]);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain('policies/typo.cedar line 3, column 8 (@id typo)');
+  });
 });

@@ -11,7 +11,7 @@ import { join, relative } from 'node:path';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import type { Capability } from '../capabilities/manifest.js';
-import { loadConfig } from '../config/load-workspace.js';
+import { loadWorkspace } from '../config/load-workspace.js';
 import { ConfigError, zodProblems, type Problem } from '../config/problems.js';
 import { ContractTestFileSchema, type ContractTestCase } from '../config/test-schema.js';
 import { silentLogger } from '../core/log.js';
@@ -67,9 +67,10 @@ export function loadContractTests(dir: string, testsPath: string, filter?: strin
 
 /** Runs every case of the workspace's contract tests; each on its own temporary store. */
 export async function runContractTests(dirArg: string, filter?: string): Promise<CaseResult[]> {
-  const { config, problems } = loadConfig(dirArg);
-  if (!config) throw new ConfigError(problems);
-  const cases = loadContractTests(dirArg, config.paths.tests, filter);
+  // A workspace that does not load is a configuration problem (exit 2), not a failure of every case.
+  const { workspace, problems } = await loadWorkspace(dirArg);
+  if (!workspace) throw new ConfigError(problems);
+  const cases = loadContractTests(dirArg, workspace.config.paths.tests, filter);
   const tmp = mkdtempSync(join(tmpdir(), 'mandate-test-'));
   try {
     const results: CaseResult[] = [];
