@@ -474,7 +474,7 @@ export class Kernel {
         ...(flow.normalized ? { normalized: flow.normalized } : {}),
       };
     }
-    store.ledger.append({ ...this.event(flow, 'IntentReplayed'), reasons, data: { replay_of: seen.decision_id, state: seen.state } }, (receipt) => {
+    store.ledger.append({ ...this.event(flow, 'IntentReplayed'), reasons, data: { replay_of: seen.decision_id, state: seen.state, ...contractRef(this.contractOf(flow.agent)) } }, (receipt) => {
       outcome.receipt = receipt;
       store.decisions.finish(flow.decisionId, outcome);
     });

@@ -42,6 +42,9 @@ describe('contract metadata', () => {
     const ref = { id: 'alice', version: '1.0.0', hash: hashOf(alice) };
     const ok = await env.rt.kernel.govern(call('alice', transfer(500)));
     expect(eventsOf(env.rt, ok.decision_id).find((e) => e.type === 'PolicyDecided')?.data['contract']).toEqual(ref);
+    const replay = await env.rt.kernel.govern(call('alice', transfer(500)));
+    expect(replay.replay_of).toBe(ok.decision_id);
+    expect(eventsOf(env.rt, replay.decision_id).find((e) => e.type === 'IntentReplayed')?.data['contract']).toEqual(ref);
 
     const bad = await env.rt.kernel.govern(call('alice', transfer(60_000, {}, { currency: 'USD' })));
     expect(bad.reasons).toEqual(['CONTRACT_LIMIT_EXCEEDED', 'INVARIANT_VIOLATED']);
