@@ -11,6 +11,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { z } from 'zod';
 import { ContractSchema } from '../src/config/contract-schema.js';
 import { MemorySeedSchema } from '../src/config/memory-schema.js';
+import { ContractTestFileSchema } from '../src/config/test-schema.js';
 import { WorkspaceConfigSchema } from '../src/config/workspace-schema.js';
 import { OutcomeSchema, ProposalSchema } from '../src/core/wire.js';
 import { ListCapabilitiesOutputSchema, fixedTools } from '../src/mcp/tools.js';
@@ -67,6 +68,12 @@ export function renderSchemas(): Record<string, string> {
       'Mandate memory seed file',
       'One file in memory/: a scope and its records, seeded into the store when the runtime opens.',
       convert(MemorySeedSchema, 'input'),
+    ),
+    'test.schema.json': document(
+      'test.schema.json',
+      'Mandate contract tests',
+      'One file in tests/: cases that `mandate test` runs through the kernel at a fixed time, with stubbed facts and no handler run, and the verdicts they must get.',
+      convert(ContractTestFileSchema, 'input'),
     ),
     'intent.schema.json': document(
       'intent.schema.json',

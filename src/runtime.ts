@@ -28,13 +28,17 @@ export interface RuntimeOptions {
   observer?: KernelObserver | undefined;
   /** Where upstreams' `{ from_env }` secrets are read (default: process.env). */
   env?: Environment;
+  /** The store file to open instead of the workspace's own (`mandate test`: a temporary one). */
+  storePath?: string;
+  /** Never call a model (`mandate test`: no challenger review of its escalations, no network). */
+  noNormalizer?: boolean;
 }
 
 /** The composition root: the only place that wires the concrete store, world, normalizer, gateway and kernel together. */
 export async function openRuntime(dir: string, logger: Logger | ((configLevel: string) => Logger), world: World = systemWorld, opts: RuntimeOptions = {}): Promise<Runtime> {
   const workspace = await requireWorkspace(dir);
   const log = typeof logger === 'function' ? logger(workspace.config.log.level) : logger;
-  const store = await openStorePort(workspace, world);
+  const store = await openStorePort({ storePath: opts.storePath ?? workspace.storePath }, world);
   try {
     const seeds = workspace.memorySeeds.flatMap((s) => s.records.map((r) => ({ scope: s.scope, key: r.key, sensitivity: r.sensitivity, value: r.value })));
     const packs = workspace.memorySeeds.flatMap((s) => Object.entries(s.packs).map(([pack, keys]) => ({ scope: s.scope, pack, keys })));
@@ -42,7 +46,7 @@ export async function openRuntime(dir: string, logger: Logger | ((configLevel: s
     await store.idempotency.purgeExpired(world.now());
     workspace.capabilities.set(MEMORY_WRITE_ID, memoryWriteCapability(store, workspace.contracts));
     // Free-text intents only where mandate.yaml has a `normalizer:` block (ADR-006).
-    const normalizer = workspace.config.normalizer ? new OllamaNormalizer(workspace.config.normalizer) : undefined;
+    const normalizer = workspace.config.normalizer && !opts.noNormalizer ? new OllamaNormalizer(workspace.config.normalizer) : undefined;
     // Pinned upstream tools join the capabilities; upstreams themselves start on first use.
     const gateway = new Gateway({ config: workspace.config, workspaceDir: workspace.dir, capabilities: workspace.capabilities, store, world, log, env: opts.env });
     await gateway.refresh();

@@ -111,7 +111,8 @@ describe('escalation and operator approval', () => {
     // A second approve fails and runs nothing.
     const twice = await runCli(['approvals', 'approve', id, '--as', 'ops-anna', '-w', ws]);
     expect(twice.code).toBe(1);
-    expect(twice.stderr).toMatch(/not pending|approved/);
+    // Every approvals answer is JSON: the error, and the outcome the decision already has.
+    expect(JSON.parse(twice.stdout)).toMatchObject({ decision_id: id, error: { code: 'DECISION_NOT_FOUND', message: expect.stringMatching(/not pending/) }, status: 'approved', outcome: { verdict: 'accepted' } });
     expect(balance(ws)).toBe(before - 25_100);
 
     // The agent repeating the approved request gets the recorded outcome; money moves once.

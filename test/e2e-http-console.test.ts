@@ -15,6 +15,16 @@ import { E2E, REPO_ROOT, balance, transfer } from './helpers/e2e.js';
 import { createKey, httpAgent, startHttp, type HttpAgent, type HttpServer } from './helpers/http.js';
 
 const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
+/**
+ * Without chromium this suite is skipped, loudly, so that `npm test` passes on
+ * a fresh machine; under CI=true it always runs, and fails if chromium is missing.
+ */
+const IN_CI = process.env['CI'] === 'true';
+const RUN = IN_CI || existsSync(CHROMIUM);
+const HOW = `install Debian's chromium (apt-get install chromium; .ci/run does it) or set CHROMIUM_PATH to a Chromium binary`;
+if (!RUN) {
+  process.stderr.write(`\n*** SKIPPED: the operator console browser test (test/e2e-http-console.test.ts): no chromium at ${CHROMIUM}.\n*** To run it: ${HOW}. Under CI=true it runs and fails without chromium.\n\n`);
+}
 const ARTIFACTS = join(REPO_ROOT, 'test-artifacts', 'console');
 
 const e2e = new E2E();
@@ -26,7 +36,8 @@ let viewerKey: string;
 let ws: string;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`no chromium at ${CHROMIUM}: run .ci/run (it installs Debian's chromium) or set CHROMIUM_PATH`);
+  if (!RUN) return;
+  if (!existsSync(CHROMIUM)) throw new Error(`no chromium at ${CHROMIUM} (CI=true requires it): ${HOW}`);
   mkdirSync(ARTIFACTS, { recursive: true });
   ws = await e2e.workspace();
   const keys = await Promise.all([createKey(ws, { operator: 'anna' }), createKey(ws, { operator: 'vera', role: 'viewer' }), createKey(ws, { agent: 'alice' })]);
@@ -46,7 +57,7 @@ afterAll(async () => {
   await e2e.cleanup();
 });
 
-describe('operator console in headless chromium', () => {
+describe.skipIf(!RUN)(RUN ? 'operator console in headless chromium' : `operator console in headless chromium: SKIPPED, no chromium at ${CHROMIUM}; ${HOW}`, () => {
   it('logs in with an operator key, sees the escalation an agent raised, approves it, and the agent\'s waiting call completes', async () => {
     const before = balance(ws);
     const esc = await alice.call('invoke_capability', { capability: 'payments.transfer', params: transfer({ amount_minor: 27_500 }), idempotency_key: 'console-1' });

@@ -47,7 +47,7 @@ describe('mandate init + validate', () => {
     expect(r.stdout).toMatch(/is valid: 3 contracts, 5 capabilities/);
     const json = await runCli(['validate', '--json', '-w', ws]);
     expect(json.code).toBe(0);
-    expect(JSON.parse(json.stdout)).toEqual({ ok: true, problems: [] });
+    expect(JSON.parse(json.stdout)).toEqual({ ok: true, problems: [], notes: [] });
   });
 
   it('validate of a broken workspace exits 2 and reports EVERY problem with file, path and fix hint', async () => {

@@ -101,7 +101,7 @@ describe('approvals over stdio', () => {
     expect(sup.outcome).toMatchObject({ verdict: 'accepted', output: { act: 'approve', decision: { verdict: 'accepted', status: 'approved' } } });
     const cli = await approve(second.decision_id);
     expect(cli.code).toBe(1);
-    expect(cli.stderr).toMatch(/not pending/);
+    expect(JSON.parse(cli.stdout)).toMatchObject({ error: { code: 'DECISION_NOT_FOUND', message: expect.stringMatching(/not pending/) }, status: 'approved' });
     const twice = await supervisor.call('intervene', { action: 'approve', decision_id: second.decision_id, reason: 'again' });
     expect(twice.outcome.reasons).toEqual(['DECISION_NOT_FOUND']);
 

@@ -78,10 +78,14 @@ export interface CapabilityDefinition {
   limits?: { deadlineMs?: number; maxOutputBytes?: number };
   /** Read-only: the authoritative state the decision depends on. */
   facts?: (params: Values, ctx: CapabilityContext) => Promise<Facts> | Facts;
+  /** The facts' shape (a z.object), so policies over `context.facts` are type-checked (ADR-012). */
+  factsSchema?: z.ZodObject;
   /** Numeric facts may move by at most this much between decision and effect; others must be equal. */
   driftTolerance?: Record<string, number>;
   /** Values computed by the kernel from params and facts (never taken from the agent). */
   derive?: (params: Values, facts: Facts) => Values;
+  /** The derived values' shape (a z.object), so policies over them are type-checked (ADR-012). */
+  derivedSchema?: z.ZodObject;
   invariants?: Invariant[];
   handler: (params: Values, ctx: CapabilityContext & { facts: Facts }) => Promise<unknown> | unknown;
   /**
@@ -146,6 +150,8 @@ export const CapabilityDefinitionSchema = z.object({
   facts: z.custom<(...a: unknown[]) => unknown>((v) => typeof v === 'function', 'a function').optional(),
   driftTolerance: z.record(z.string(), z.number().nonnegative()).optional(),
   derive: z.custom<(...a: unknown[]) => unknown>((v) => typeof v === 'function', 'a function').optional(),
+  factsSchema: z.custom<z.ZodObject>((v) => v instanceof z.ZodObject, 'a z.object(...) schema').optional(),
+  derivedSchema: z.custom<z.ZodObject>((v) => v instanceof z.ZodObject, 'a z.object(...) schema').optional(),
   invariants: z
     .array(
       z.object({

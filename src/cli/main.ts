@@ -11,6 +11,7 @@ import type { InterventionAct } from '../kernel/interventions.js';
 import { ledgerExport, ledgerTail, ledgerVerify } from './commands/ledger.js';
 import { serve, type ServeOptions } from './commands/serve.js';
 import { upstreamPin, type PinOptions } from './commands/upstream.js';
+import { testCommand } from './commands/test.js';
 import { validateCommand } from './commands/validate.js';
 import { EXIT, fail } from './common.js';
 
@@ -37,12 +38,12 @@ const program = new Command()
 
 program
   .command('init')
-  .description('write a working example workspace: mandate.yaml, contracts/, policies/, capabilities/, memory/')
+  .description('write a working example workspace: mandate.yaml, contracts/, policies/, capabilities/, memory/, tests/ and schema/ (every YAML file points at its JSON Schema)')
   .argument('<dir>', 'new or empty folder')
   .action(
     run((dir: string) => {
       const written = initWorkspace(dir);
-      process.stdout.write(`workspace written to ${written}\nnext: mandate validate -w ${dir}\n      mandate serve --stdio --agent alice -w ${dir}\n`);
+      process.stdout.write(`workspace written to ${written}\nnext: mandate validate -w ${dir}\n      mandate test -w ${dir}\n      mandate serve --stdio --agent alice -w ${dir}\n`);
       return EXIT.ok;
     }),
   );
@@ -52,7 +53,16 @@ program
   .description('check a workspace; exit 2 listing every problem (file, path, fix hint)')
   .addOption(workspaceOption())
   .option('--json', 'print the result as JSON')
-  .action(run((opts: { workspace?: string; json?: boolean }) => validateCommand(opts)));
+  .option('--cedar-schema', 'print the Cedar schemas (JSON) policies are type-checked against: one per capability and set of usage fields, with the agents it applies to')
+  .action(run((opts: { workspace?: string; json?: boolean; cedarSchema?: boolean }) => validateCommand(opts)));
+
+program
+  .command('test')
+  .description('run the contract tests in tests/*.yaml: each case through the real pipeline on a temporary store, at a fixed time, with stubbed facts and no handler run; a line per case, a diff on failure; exit 0 all pass, 1 a case failed, 2 a broken workspace or test file')
+  .addOption(workspaceOption())
+  .option('--filter <text>', 'only cases whose name contains this text')
+  .option('--json', 'print the results as JSON')
+  .action(run((opts: { workspace?: string; json?: boolean; filter?: string }) => testCommand(opts)));
 
 program
   .command('serve')
@@ -140,7 +150,7 @@ approvals.command('list').description('pending escalations (overdue ones are exp
 approvals.command('show').description('one decision, with the params of the request').argument('<decision_id>').addOption(workspaceOption()).action(run((id: string, opts: { workspace?: string }) => approvalsShow(id, opts)));
 approvals
   .command('approve')
-  .description('approve a pending escalation: the stored request runs now, after its facts are re-checked')
+  .description('approve a pending escalation: the stored request runs now, after its facts are re-checked; prints the JSON outcome (or the error and the recorded outcome when it is not pending); exit 0 ran, 1 refused, failed, expired or not pending')
   .argument('<decision_id>')
   .addOption(operatorOption())
   .option('--note <text>', 'why (recorded as a hash)')
@@ -148,7 +158,7 @@ approvals
   .action(run((id: string, opts: { workspace?: string; as?: string; note?: string }) => approvalsApprove(id, opts)));
 approvals
   .command('deny')
-  .description('deny a pending escalation')
+  .description('deny a pending escalation; prints the JSON outcome (or the error and the recorded outcome when it is not pending); exit 0 denied, 1 not pending')
   .argument('<decision_id>')
   .addOption(operatorOption())
   .option('--note <text>', 'why (recorded as a hash)')

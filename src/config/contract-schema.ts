@@ -12,6 +12,8 @@ const CAPABILITY_ID = /^[a-z][a-z0-9_-]*(\.[A-Za-z0-9_-]+)+$/;
  */
 const CAPABILITY_PATTERN = /^[a-z][a-z0-9_-]*(\.[A-Za-z0-9_*-]+)+$/;
 const WINDOW = /^[1-9][0-9]*(m|h|d)$/;
+/** semver.org's core form, with optional pre-release and build parts; or a plain positive integer (contracts before semver). */
+const SEMVER = /^(?:(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?|[1-9]\d*)$/;
 const FIELD = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 const BudgetSchema = z
@@ -72,7 +74,17 @@ const MonitorSchema = z
           .object({
             rate: z.union([
               z.object({ outcome: z.enum(['failed', 'succeeded']) }).strict(),
-              z.object({ field: z.string().regex(FIELD), gt: z.number().optional(), lt: z.number().optional(), eq: z.union([z.string(), z.number(), z.boolean()]).optional() }).strict(),
+              z
+                .object({
+                  field: z.string().regex(FIELD),
+                  gt: z.number().optional(),
+                  gte: z.number().optional(),
+                  lt: z.number().optional(),
+                  lte: z.number().optional(),
+                  eq: z.union([z.string(), z.number(), z.boolean()]).optional(),
+                })
+                .strict()
+                .describe('An outcome matches when its field equals eq (if given), else when it is a number satisfying every bound given: gt (>), gte (>=), lt (<), lte (<=).'),
             ]),
           })
           .strict(),
@@ -105,8 +117,19 @@ const EscalationRuleSchema = z
 export const ContractSchema = z
   .object({
     agent: z.string().regex(ID, 'lowercase letters, digits, _ or -, starting with a letter'),
-    version: z.number().int().positive(),
-    owner: z.string().min(1),
+    version: z
+      .union([z.string().regex(SEMVER, 'a semantic version such as 1.2.0'), z.number().int().positive()], { error: 'a semantic version such as 1.2.0' })
+      .transform((v) => String(v))
+      .describe('The contract\'s version: a semantic version such as 1.2.0 (a plain integer is accepted too). Every decision records it with the contract\'s hash.'),
+    owner: z.string().min(1).describe('Who answers for this contract: a team or a person, e.g. finance-team@example.com.'),
+    effective_from: z.iso
+      .datetime({ offset: true })
+      .optional()
+      .describe('ISO 8601 time from which the contract is in effect; before it, every call is refused with CONTRACT_NOT_EFFECTIVE.'),
+    effective_until: z.iso
+      .datetime({ offset: true })
+      .optional()
+      .describe('ISO 8601 time at which the contract stops being in effect (exclusive); from then on, every call is refused with CONTRACT_NOT_EFFECTIVE.'),
     mission: z.string().min(1).max(2000),
     role: z.enum(['agent', 'supervisor']),
     default_ttl_seconds: z.number().int().positive().max(86_400).default(300),
@@ -141,7 +164,11 @@ export const ContractSchema = z
       .describe('Agents whose escalations this supervisor may approve or deny (never its own).'),
     supervises: z.array(z.string().regex(ID)).default([]).describe('Agents a supervisor may pause or terminate.'),
   })
-  .strict();
+  .strict()
+  .refine((c) => !c.effective_from || !c.effective_until || Date.parse(c.effective_from) < Date.parse(c.effective_until), {
+    message: 'effective_until must be later than effective_from',
+    path: ['effective_until'],
+  });
 
 export type Contract = z.infer<typeof ContractSchema>;
 export type Grant = Contract['grants'][number];

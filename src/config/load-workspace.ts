@@ -1,10 +1,12 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
+import { basename, extname, join, relative, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { MEMORY_WRITE_ID, memoryWriteCapability } from '../capabilities/builtin/memory-write.js';
 import { loadCapabilities } from '../capabilities/load.js';
 import type { Capability } from '../capabilities/manifest.js';
+import { numericKind } from '../policy/cedar-schema.js';
 import { compilePolicySet, type CompiledPolicySet } from '../policy/compile.js';
+import { typecheckPolicies } from '../policy/typecheck.js';
 import { capabilityMatches, ContractSchema, grantFor, isGlob, type Contract } from './contract-schema.js';
 import { MemorySeedSchema, type MemorySeed } from './memory-schema.js';
 import { ConfigError, zodProblems, type Problem } from './problems.js';
@@ -18,12 +20,17 @@ export interface Workspace {
   capabilities: Map<string, Capability>;
   policySet: CompiledPolicySet;
   memorySeeds: MemorySeed[];
+  /** Capabilities whose policies could not be type-checked, with why (validate prints them as notes). */
+  untypedCapabilities: string[];
 }
 
 export interface LoadResult {
   workspace: Workspace | null;
   problems: Problem[];
 }
+
+/** Where a workspace's JSON Schemas are: `mandate init` writes them to schema/ (the package ships them in contracts/schema/). */
+const schemaHint = (name: string) => `see schema/${name} in your workspace (written by \`mandate init\`; your editor checks as you type)`;
 
 function readYaml(path: string, file: string, problems: Problem[]): unknown {
   let text: string;
@@ -54,9 +61,12 @@ export function loadConfig(dirArg: string): { config: WorkspaceConfig | null; pr
     problems.push({ file: 'mandate.yaml', path: '(file)', message: `no mandate.yaml in ${dir}`, hint: 'run `mandate init <dir>` or pass --workspace <dir>' });
     return { config: null, problems };
   }
-  const parsedConfig = WorkspaceConfigSchema.safeParse(readYaml(configPath, 'mandate.yaml', problems) ?? {});
+  const raw = readYaml(configPath, 'mandate.yaml', problems);
+  // Unreadable YAML: report only the YAML error, not the schema errors of an empty file.
+  if (raw === undefined) return { config: null, problems };
+  const parsedConfig = WorkspaceConfigSchema.safeParse(raw ?? {});
   if (!parsedConfig.success) {
-    problems.push(...zodProblems('mandate.yaml', parsedConfig.error, 'see the comments in a fresh `mandate init` workspace'));
+    problems.push(...zodProblems('mandate.yaml', parsedConfig.error, schemaHint('mandate.schema.json')));
     return { config: null, problems };
   }
   return { config: parsedConfig.data, problems };
@@ -71,7 +81,9 @@ export async function loadWorkspace(dirArg: string): Promise<LoadResult> {
   const config = loaded.config;
   const rel = (p: string) => relative(dir, p);
 
-  const capabilities = await loadCapabilities(join(dir, config.paths.capabilities), dir, problems);
+  const capabilityProblems: Problem[] = [];
+  const capabilities = await loadCapabilities(join(dir, config.paths.capabilities), dir, capabilityProblems);
+  problems.push(...capabilityProblems);
   if (capabilities.has(MEMORY_WRITE_ID)) problems.push({ file: capabilities.get(MEMORY_WRITE_ID)?.source ?? '', path: 'id', message: `\`${MEMORY_WRITE_ID}\` is built in`, hint: 'choose another id' });
 
   const contracts = new Map<string, Contract>();
@@ -87,13 +99,18 @@ export async function loadWorkspace(dirArg: string): Promise<LoadResult> {
   const contractFiles = listFiles(contractsDir, /\.ya?ml$/);
   if (!contractFiles.length) problems.push({ file: config.paths.contracts, path: '(folder)', message: 'no contracts found', hint: 'add one <agent>.yaml per agent' });
   const contractSource = new Map<string, string>();
+  // Agents whose contract exists but is broken: already reported, so never "unknown" elsewhere (no cascades).
+  const brokenAgents = new Set<string>();
   for (const name of contractFiles) {
     const file = rel(join(contractsDir, name));
+    const stem = basename(name, extname(name));
     const raw = readYaml(join(contractsDir, name), file, problems);
-    if (raw === undefined) continue;
-    const parsed = ContractSchema.safeParse(raw);
-    if (!parsed.success) {
-      problems.push(...zodProblems(file, parsed.error, 'see contracts/schema/contract.schema.json'));
+    const parsed = raw === undefined ? undefined : ContractSchema.safeParse(raw);
+    if (!parsed?.success) {
+      const named = (raw as { agent?: unknown } | null | undefined)?.agent;
+      brokenAgents.add(typeof named === 'string' ? named : stem);
+      brokenAgents.add(stem);
+      if (parsed) problems.push(...zodProblems(file, parsed.error, schemaHint('contract.schema.json')));
       continue;
     }
     const c = parsed.data;
@@ -101,15 +118,17 @@ export async function loadWorkspace(dirArg: string): Promise<LoadResult> {
       problems.push({ file, path: 'agent', message: `agent \`${c.agent}\` already has a contract in ${contractSource.get(c.agent)}`, hint: 'one contract per agent' });
       continue;
     }
+    if (c.agent !== stem) problems.push({ file, path: 'agent', message: `the file is named \`${name}\` but declares agent \`${c.agent}\``, hint: `rename the file to ${c.agent}${extname(name)}, or set agent: ${stem}` });
     contracts.set(c.agent, c);
     contractSource.set(c.agent, file);
-    checkContractRefs(c, file, capabilities, upstreams, problems);
+    // A capability module that failed to load is reported once; its grants are not "unknown" on top.
+    checkContractRefs(c, file, capabilities, upstreams, capabilityProblems.length ? [] : problems);
   }
   for (const [agent, c] of contracts) {
     const file = contractSource.get(agent) as string;
     for (const field of ['supervises', 'approves'] as const) {
       c[field].forEach((target, i) => {
-        if (!contracts.has(target)) problems.push({ file, path: `${field}.${i}`, message: `unknown agent \`${target}\``, hint: 'name an agent that has a contract' });
+        if (!contracts.has(target) && !brokenAgents.has(target)) problems.push({ file, path: `${field}.${i}`, message: `unknown agent \`${target}\``, hint: 'name an agent that has a contract' });
         if (target === agent) problems.push({ file, path: `${field}.${i}`, message: `an agent cannot be listed under its own ${field}`, hint: 'only another agent or an operator may act on it' });
       });
       if (c[field].length && c.role !== 'supervisor') problems.push({ file, path: 'role', message: `only a supervisor may list agents under ${field}`, hint: `set role: supervisor or empty ${field}` });
@@ -118,7 +137,16 @@ export async function loadWorkspace(dirArg: string): Promise<LoadResult> {
 
   const policiesDir = join(dir, config.paths.policies);
   const policyFiles = listFiles(policiesDir, /\.cedar$/).map((name) => ({ file: rel(join(policiesDir, name)), text: readFileSync(join(policiesDir, name), 'utf8') }));
-  const policySet = compilePolicySet([...contracts.values()], policyFiles, problems);
+  const kindOf = (pattern: string, field: string) => {
+    const kinds = new Set([...capabilities.values()].filter((cap) => capabilityMatches(pattern, cap.def.id)).map((cap) => numericKind(cap, field)));
+    // No loaded capability matches (an upstream's tools are pinned later): integers, as before types.
+    return kinds.size === 0 ? 'long' : kinds.size === 1 ? ([...kinds][0] as 'long' | 'decimal' | 'other') : 'other';
+  };
+  const policyProblems: Problem[] = [];
+  const policySet = compilePolicySet([...contracts.values()], policyFiles, policyProblems, kindOf);
+  problems.push(...policyProblems);
+  // Types are checked once every policy parses: a syntax error is reported alone.
+  const untypedCapabilities = policyProblems.length ? [] : typecheckPolicies({ set: policySet, files: policyFiles, contracts: [...contracts.values()], contractFiles: contractSource, capabilities }, problems);
 
   const memorySeeds: MemorySeed[] = [];
   const memoryDir = join(dir, config.paths.memory);
@@ -128,12 +156,12 @@ export async function loadWorkspace(dirArg: string): Promise<LoadResult> {
     if (raw === undefined) continue;
     const parsed = MemorySeedSchema.safeParse(raw);
     if (parsed.success) memorySeeds.push(parsed.data);
-    else problems.push(...zodProblems(file, parsed.error, 'a memory file is { scope, records: [{ key, sensitivity, value }] }'));
+    else problems.push(...zodProblems(file, parsed.error, `a memory file is { scope, records: [{ key, sensitivity, value }] }; ${schemaHint('memory.schema.json')}`));
   }
 
   if (problems.length) return { workspace: null, problems };
   return {
-    workspace: { dir, config, storePath: resolve(dir, config.store.path), contracts, capabilities, policySet, memorySeeds },
+    workspace: { dir, config, storePath: resolve(dir, config.store.path), contracts, capabilities, policySet, memorySeeds, untypedCapabilities },
     problems,
   };
 }

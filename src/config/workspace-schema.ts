@@ -3,7 +3,7 @@ import { z } from 'zod';
 /** Every default lives here, in one object, so the docs and the code agree. */
 export const DEFAULTS = {
   store: { path: 'mandate.db' },
-  paths: { contracts: 'contracts', policies: 'policies', capabilities: 'capabilities', memory: 'memory' },
+  paths: { contracts: 'contracts', policies: 'policies', capabilities: 'capabilities', memory: 'memory', tests: 'tests' },
   limits: {
     max_payload_bytes: 65_536,
     default_deadline_ms: 5_000,
@@ -255,6 +255,7 @@ export const WorkspaceConfigSchema = z
         policies: z.string().min(1).default(DEFAULTS.paths.policies),
         capabilities: z.string().min(1).default(DEFAULTS.paths.capabilities),
         memory: z.string().min(1).default(DEFAULTS.paths.memory),
+        tests: z.string().min(1).default(DEFAULTS.paths.tests).describe('Contract tests (*.yaml) that `mandate test` runs.'),
       })
       .strict()
       .default(DEFAULTS.paths),

@@ -26,3 +26,18 @@ export const systemWorld: World = {
   newId: () => uuidv7(),
   newTraceId: () => randomBytes(16).toString('hex'),
 };
+
+/**
+ * A World whose clock stands still at `nowMs`, with counter ids: what
+ * `mandate test` runs each case in, so that a case means the same thing on
+ * every run (a TTL or an effective period ends exactly where the case says).
+ */
+export function fixedWorld(nowMs: number, prefix = 'test'): World {
+  let ids = 0;
+  let traces = 0;
+  return {
+    now: () => nowMs,
+    newId: () => `${prefix}-${String(++ids).padStart(6, '0')}`,
+    newTraceId: () => (++traces).toString(16).padStart(32, '0'),
+  };
+}

@@ -7,7 +7,9 @@ import type { DecisionRecord } from '../store/decisions.js';
 import type { KernelCore } from './context.js';
 import { recheckLimits } from './dim.js';
 import { performEffect } from './effect.js';
-import { usageSnapshot } from './facts.js';
+import { policyContext } from '../policy/context.js';
+import { contractPeriod } from './contract-period.js';
+import { usageForPolicy, usageSnapshot } from './facts.js';
 import { event, finishOp, newFlow, observed, outcomeOf, type Flow } from './flow.js';
 import { commitFlow, refuseBeforeEffect } from './record.js';
 import { evaluatePolicy } from './stages/policy.js';
@@ -59,6 +61,8 @@ async function approveFlow(k: KernelCore, d: DecisionRecord, flow: Flow, operato
     const code: ReasonCode = !contract ? 'UNKNOWN_AGENT' : !cap ? 'CAPABILITY_UNKNOWN' : !grantFor(contract, cap.def.id) ? 'CAPABILITY_NOT_GRANTED' : 'SCHEMA_INVALID';
     return refuseBeforeEffect(k, flow, [{ code, message: 'the contract or capability changed since the escalation' }], d.policies);
   }
+  const lapsed = contractPeriod(contract, world.now());
+  if (lapsed.length) return refuseBeforeEffect(k, flow, lapsed, d.policies);
   const flowStatus = await store.agents.flowStatus(d.dfid, d.agent);
   if (flowStatus !== 'active') {
     return refuseBeforeEffect(k, flow, [{ code: flowStatus === 'paused' ? 'FLOW_PAUSED' : 'FLOW_TERMINATED', message: `flow is ${flowStatus}` }], d.policies);
@@ -73,7 +77,9 @@ async function approveFlow(k: KernelCore, d: DecisionRecord, flow: Flow, operato
   const over = grant ? recheckLimits(grant, values, usage) : [];
   if (over.length) return refuseBeforeEffect(k, flow, over, d.policies);
   // Policies as they stand now: a forbid added since the escalation still wins.
-  const now = evaluatePolicy(k, contract, cap, values, facts, usage);
+  const context = policyContext(cap, values, facts, usageForPolicy(usage), world.now());
+  if (!context.ok) return refuseBeforeEffect(k, flow, context.details, d.policies);
+  const now = evaluatePolicy(k, contract, cap, context.context);
   if (now.kind === 'forbid' || now.kind === 'no_permit' || now.kind === 'error') {
     const code: ReasonCode = now.kind === 'forbid' ? 'POLICY_FORBID' : now.kind === 'error' ? 'POLICY_ERROR' : 'POLICY_NO_PERMIT';
     return refuseBeforeEffect(k, flow, [{ code, message: 'the policies no longer permit this request' }], now.policies);

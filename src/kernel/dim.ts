@@ -45,7 +45,8 @@ export function validateIntent(input: DimInput): DimResult {
   const details: ReasonDetail[] = [];
   if (!input.params || !input.params.success) {
     for (const issue of input.params?.error.issues ?? []) {
-      details.push({ code: 'SCHEMA_INVALID', message: issue.message, path: ['params', ...issue.path.map(String)].join('.') });
+      const sent = issue.path.length ? valueAt(intent.params, issue.path) : undefined;
+      details.push({ code: 'SCHEMA_INVALID', message: sent === undefined ? issue.message : `${issue.message}; sent ${shown(sent)}`, path: ['params', ...issue.path.map(String)].join('.') });
     }
     return fail(details.length ? details : [{ code: 'SCHEMA_INVALID', message: 'params missing', path: 'params' }], grant);
   }
@@ -110,23 +111,42 @@ function checkTtl(intent: Intent, contract: Contract, receivedAt: number, now: n
   return now > base + ttl * 1000 ? [{ code: 'TTL_EXPIRED', message: `intent older than its ttl of ${ttl}s`, path: 'ttl_seconds' }] : [];
 }
 
+/**
+ * A value as the agent sent it, for the answer to that agent (never for logs
+ * or the ledger, which keep codes and paths only). Bounded in length.
+ */
+function shown(v: unknown): string {
+  const text = JSON.stringify(v) ?? String(v);
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
+
+/** The value at a schema issue's path in what the agent sent, if there is one. */
+function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
+  let at = root;
+  for (const key of path) {
+    if (at === null || typeof at !== 'object' || !Object.hasOwn(at, key)) return undefined;
+    at = (at as Record<PropertyKey, unknown>)[key];
+  }
+  return at;
+}
+
 function checkLimits(grant: Grant, values: Values): ReasonDetail[] {
   const out: ReasonDetail[] = [];
   const { max = {}, min = {}, allowed = {} } = grant.limits;
   for (const [field, cap] of Object.entries(max)) {
     const v = values[field];
     if (v === undefined) continue;
-    if (typeof v !== 'number' || !Number.isFinite(v) || v > cap) out.push({ code: 'CONTRACT_LIMIT_EXCEEDED', message: `\`${field}\` is above its cap of ${cap}`, path: field });
+    if (typeof v !== 'number' || !Number.isFinite(v) || v > cap) out.push({ code: 'CONTRACT_LIMIT_EXCEEDED', message: `\`${field}\` is ${shown(v)}, above its cap of ${cap}`, path: field });
   }
   for (const [field, floor] of Object.entries(min)) {
     const v = values[field];
     if (v === undefined) continue;
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < floor) out.push({ code: 'CONTRACT_LIMIT_EXCEEDED', message: `\`${field}\` is below its floor of ${floor}`, path: field });
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < floor) out.push({ code: 'CONTRACT_LIMIT_EXCEEDED', message: `\`${field}\` is ${shown(v)}, below its floor of ${floor}`, path: field });
   }
   for (const [field, list] of Object.entries(allowed)) {
     const v = values[field];
     if (v === undefined) continue;
-    if (!list.some((a) => a === v)) out.push({ code: 'CONTRACT_LIMIT_EXCEEDED', message: `\`${field}\` is not an allowed value`, path: field });
+    if (!list.some((a) => a === v)) out.push({ code: 'CONTRACT_LIMIT_EXCEEDED', message: `\`${field}\` is ${shown(v)}, not an allowed value; allowed: ${list.map(shown).join(', ')}`, path: field });
   }
   return out;
 }
@@ -136,13 +156,14 @@ function checkBudgets(grant: Grant, values: Values, usage: UsageSnapshot): Reaso
   for (const b of grant.limits.budgets ?? []) {
     windowMs(b.window); // validated by the contract schema; throws on a broken one
     if (b.max_calls !== undefined && (usage[usageKey(b.window, CALLS_FIELD)] ?? 0) + 1 > b.max_calls) {
-      out.push({ code: 'BUDGET_EXCEEDED', message: `more than ${b.max_calls} calls in ${b.window}`, path: `budgets.${b.window}.calls` });
+      out.push({ code: 'BUDGET_EXCEEDED', message: `more than ${b.max_calls} calls in ${b.window} (${usage[usageKey(b.window, CALLS_FIELD)] ?? 0} already)`, path: `budgets.${b.window}.calls` });
     }
     if (b.sum !== undefined && b.max !== undefined) {
       const add = values[b.sum];
       const amount = typeof add === 'number' && Number.isFinite(add) ? add : Number.NaN;
       if (Number.isNaN(amount) || (usage[usageKey(b.window, b.sum)] ?? 0) + amount > b.max) {
-        out.push({ code: 'BUDGET_EXCEEDED', message: `\`${b.sum}\` over ${b.window} would exceed ${b.max}`, path: `budgets.${b.window}.${b.sum}` });
+        const used = usage[usageKey(b.window, b.sum)] ?? 0;
+        out.push({ code: 'BUDGET_EXCEEDED', message: `\`${b.sum}\` of ${shown(add)} would bring the ${b.window} total to ${Number.isNaN(amount) ? '(not a number)' : used + amount}, over ${b.max} (${used} already)`, path: `budgets.${b.window}.${b.sum}` });
       }
     }
   }

@@ -18,7 +18,7 @@ export function sampleOf(m: Monitor, capability: string, ok: boolean, values: Va
     const v = values[p.field];
     if (p.eq !== undefined) return v === p.eq ? 1 : 0;
     if (typeof v !== 'number') return 0;
-    return (p.gt === undefined || v > p.gt) && (p.lt === undefined || v < p.lt) ? 1 : 0;
+    return (p.gt === undefined || v > p.gt) && (p.gte === undefined || v >= p.gte) && (p.lt === undefined || v < p.lt) && (p.lte === undefined || v <= p.lte) ? 1 : 0;
   }
   const field = 'avg' in metric ? metric.avg : 'sum' in metric ? metric.sum : metric.max;
   const v = values[field];

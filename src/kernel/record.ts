@@ -3,6 +3,7 @@ import type { Outcome, ReasonDetail } from '../core/types.js';
 import type { IdempotencyRecord } from '../store/idempotency.js';
 import type { CommitResult, Op, UnitConflict } from '../store/port.js';
 import type { KernelCore } from './context.js';
+import { contractRef, failedChecks } from './decision-record.js';
 import { event, finishOp, outcomeOf, type Flow } from './flow.js';
 
 /**
@@ -43,7 +44,7 @@ export async function finishRejected(k: KernelCore, flow: Flow, final: Op, detai
 export function reject(k: KernelCore, flow: Flow, details: ReasonDetail[], data: Record<string, unknown> = {}): Promise<Outcome> {
   const reasons = [...new Set(details.map((d) => d.code))];
   flow.log.info({ step: 'rejected', decision_id: flow.decisionId, reasons }, 'intent rejected');
-  return finishRejected(k, flow, event(flow, 'IntentRejected', { reasons, data: { capability: flow.capability, ...data } }), details, []);
+  return finishRejected(k, flow, event(flow, 'IntentRejected', { reasons, data: { capability: flow.capability, checks: failedChecks(details), ...contractRef(k.contractOf(flow.agent)), ...data } }), details, []);
 }
 
 /**
@@ -88,7 +89,7 @@ export async function repeat(k: KernelCore, flow: Flow, seen: IdempotencyRecord,
       ...(flow.normalized ? { normalized: flow.normalized } : {}),
     };
   }
-  await commitSure(k, flow, [event(flow, 'IntentReplayed', { reasons, data: { replay_of: seen.decision_id, state: seen.state } }), finishOp(flow, outcome)]);
+  await commitSure(k, flow, [event(flow, 'IntentReplayed', { reasons, data: { replay_of: seen.decision_id, state: seen.state, ...contractRef(k.contractOf(flow.agent)) } }), finishOp(flow, outcome)]);
   flow.log.info({ step: 'idempotency', decision_id: flow.decisionId, replay_of: seen.decision_id, reasons }, 'repeat answered from record');
   return outcome;
 }

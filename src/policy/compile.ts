@@ -2,7 +2,14 @@ import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 import { hashOf } from '../core/canonical.js';
 import { capabilityMatches, isGlob, type Contract } from '../config/contract-schema.js';
 import { lineColumn, type Problem } from '../config/problems.js';
-import { cedarLiteral, cedarString } from './cedar-values.js';
+import { cedarDecimal, cedarLiteral, cedarString } from './cedar-values.js';
+
+/**
+ * How a numeric field of the capabilities a grant names reaches Cedar: Long
+ * (integers), decimal (numbers), or unknown (no loaded capability types it,
+ * or they disagree). Decides how a contract limit on it is compiled.
+ */
+export type FieldKind = (capabilityPattern: string, field: string) => 'long' | 'decimal' | 'other';
 
 export const NS = 'Mandate';
 export const AGENT_TYPE = `${NS}::Agent`;
@@ -44,7 +51,7 @@ const invokeRef = `${ACTION_TYPE}::${cedarString(INVOKE_ACTION)}`;
  * grant or an earlier glob governs, so that Cedar and DIM agree on which
  * grant, and so which limits, govern each capability (`grantFor`).
  */
-export function contractPolicies(contract: Contract): CompiledPolicy[] {
+export function contractPolicies(contract: Contract, kindOf: FieldKind = () => 'long'): CompiledPolicy[] {
   const out: CompiledPolicy[] = [];
   const source = `contract:${contract.agent}`;
   contract.grants.forEach((grant, index) => {
@@ -57,7 +64,7 @@ export function contractPolicies(contract: Contract): CompiledPolicy[] {
       }
       for (const earlier of contract.grants.slice(0, index)) if (isGlob(earlier.capability)) conditions.push(`!(resource.id like ${cedarPattern(earlier.capability)})`);
     }
-    conditions.push(...limitConditions(grant.limits));
+    conditions.push(...limitConditions(grant.limits, (field) => kindOf(grant.capability, field)));
     if (grant.when) conditions.push(`(${grant.when})`);
     const when = conditions.length ? `\nwhen {\n  ${conditions.join(' &&\n  ')}\n}` : '';
     out.push({
@@ -92,20 +99,34 @@ function cedarPattern(glob: string): string {
 
 // Contract limits are checked by DIM and compiled here too, so a permit can
 // never be broader than its contract even if a DIM check were skipped.
-function limitConditions(limits: Contract['grants'][number]['limits']): string[] {
+// A limit on a decimal field compiles to decimal's methods (Cedar's `<=` takes
+// Longs only); one whose field's type is unknown, or whose bound the field's
+// type cannot hold, is left to DIM alone.
+function limitConditions(limits: Contract['grants'][number]['limits'], kindOf: (field: string) => 'long' | 'decimal' | 'other'): string[] {
   const conds: string[] = [];
   const guard = (field: string, expr: string) =>
     `(!(context.values has ${cedarString(field)}) || ${expr})`;
-  for (const [field, cap] of Object.entries(limits.max ?? {})) {
-    if (Number.isSafeInteger(cap)) conds.push(guard(field, `context.values[${cedarString(field)}] <= ${cap}`));
-  }
-  for (const [field, floor] of Object.entries(limits.min ?? {})) {
-    if (Number.isSafeInteger(floor)) conds.push(guard(field, `context.values[${cedarString(field)}] >= ${floor}`));
+  const compare = (field: string, bound: number, op: '<=' | '>='): string | null => {
+    const ref = `context.values[${cedarString(field)}]`;
+    const kind = kindOf(field);
+    if (kind === 'long') return Number.isSafeInteger(bound) ? `${ref} ${op} ${bound}` : null;
+    const literal = kind === 'decimal' ? cedarDecimal(bound) : null;
+    return literal === null ? null : `${ref}.${op === '<=' ? 'lessThanOrEqual' : 'greaterThanOrEqual'}(decimal(${cedarString(literal)}))`;
+  };
+  const bounds: [Record<string, number> | undefined, '<=' | '>='][] = [
+    [limits.max, '<='],
+    [limits.min, '>='],
+  ];
+  for (const [table, op] of bounds) {
+    for (const [field, bound] of Object.entries(table ?? {})) {
+      const expr = compare(field, bound, op);
+      if (expr) conds.push(guard(field, expr));
+    }
   }
   for (const [field, allowed] of Object.entries(limits.allowed ?? {})) {
-    if (allowed.every((v) => typeof v !== 'number' || Number.isSafeInteger(v))) {
-      conds.push(guard(field, `[${allowed.map(cedarLiteral).join(', ')}].contains(context.values[${cedarString(field)}])`));
-    }
+    const kind = kindOf(field);
+    const literals = allowed.map((v) => (typeof v !== 'number' ? cedarLiteral(v) : kind === 'long' && Number.isSafeInteger(v) ? String(v) : kind === 'decimal' && cedarDecimal(v) !== null ? `decimal(${cedarString(cedarDecimal(v) as string)})` : null));
+    if (literals.every((l) => l !== null)) conds.push(guard(field, `[${literals.join(', ')}].contains(context.values[${cedarString(field)}])`));
   }
   return conds;
 }
@@ -139,9 +160,9 @@ export function filePolicies(file: PolicyFile, problems: Problem[]): CompiledPol
 }
 
 /** Contracts + policy files → one policy set, checked by Cedar, with a content hash. */
-export function compilePolicySet(contracts: Contract[], files: PolicyFile[], problems: Problem[]): CompiledPolicySet {
+export function compilePolicySet(contracts: Contract[], files: PolicyFile[], problems: Problem[], kindOf?: FieldKind): CompiledPolicySet {
   const all: CompiledPolicy[] = [];
-  for (const c of [...contracts].sort((a, b) => a.agent.localeCompare(b.agent))) all.push(...contractPolicies(c));
+  for (const c of [...contracts].sort((a, b) => a.agent.localeCompare(b.agent))) all.push(...contractPolicies(c, kindOf));
   for (const f of [...files].sort((a, b) => a.file.localeCompare(b.file))) all.push(...filePolicies(f, problems));
   const policies: Record<string, CompiledPolicy> = {};
   for (const p of all) {

@@ -40,6 +40,8 @@ export default function define({ z }) {
       const state = await load(ctx.workspaceDir, ctx.signal);
       return { version: String(state.version), count: state.entries.length };
     },
+    // The facts' shape: policies over context.facts are type-checked against it (mandate validate).
+    factsSchema: z.object({ version: z.string(), count: z.number().int() }),
     invariants: [{ id: 'room_left', message: 'the list is full (1000 entries)', check: ({ facts }) => facts.count < 1000 }],
 
     // The side effect. Honour ctx.signal: pass it to I/O and stop before writing once it fired.

@@ -35,6 +35,8 @@ export default function define({ z }) {
       input: z.object({ n: z.number().int() }),
       output: z.object({ n: z.number().int() }),
       limits: { deadlineMs: 12000 },
+      // Calls of it run side by side (the tests abort some and not others), not one at a time.
+      concurrency: 'self',
       handler(params, ctx) {
         ran(ctx, 'wait start ' + params.n);
         return new Promise((_resolve, reject) => {

@@ -159,7 +159,7 @@ describe('DIM (validateIntent)', () => {
       validateIntent(input({ params: { from_account: 'operating', payee: 'acme-supplies', amount_minor: amount, currency: 'EUR' }, usage: { [usageKey('1d', 'amount_minor')]: 190_000 } }));
     expect(at(10_000).ok).toBe(true);
     const over = at(10_001);
-    expect(over.ok === false && over.details).toEqual([{ code: 'BUDGET_EXCEEDED', message: '`amount_minor` over 1d would exceed 200000', path: 'budgets.1d.amount_minor' }]);
+    expect(over.ok === false && over.details).toEqual([{ code: 'BUDGET_EXCEEDED', message: '`amount_minor` of 10001 would bring the 1d total to 200001, over 200000 (190000 already)', path: 'budgets.1d.amount_minor' }]);
     // Calls: 29 used + this one == 30 passes; 30 used is refused.
     expect(validateIntent(input({ usage: { [usageKey('1h', '_calls')]: 29 } })).ok).toBe(true);
     expect(codes(validateIntent(input({ usage: { [usageKey('1h', '_calls')]: 30 } })))).toEqual(['BUDGET_EXCEEDED']);

@@ -706,6 +706,45 @@ export const GUARANTEES: Record<string, Guarantee> = {
       ],
     },
   },
+  POLICY_VALUES_EXACT: {
+    statement: "A value reaches Cedar as its schema types it (a number as decimal, so a rule decides 299.99, 500.00 and 500.01 exactly); one Cedar cannot hold exactly is refused with POLICY_VALUE_INVALID, never rounded or dropped.",
+    proofs: {
+      'decimal-policies.test.ts': [
+        'a decimal refund at 299.99, 500.00 and 500.01 is decided by a Cedar rule at its boundary',
+        'a contract cap on a decimal field is compiled with decimal methods and holds at 2000.00',
+        'a value beyond decimal precision is refused with its own reason and path, never rounded',
+      ],
+      'policy.test.ts': ['entity-reference smuggling: toCedarValue drops keys starting with __'],
+    },
+  },
+  POLICIES_TYPE_CHECKED: {
+    statement: "Every policy is validated by Cedar's validator against the schema generated for each capability it can apply to, in validate and at start; a type error stops the load and names its file, line and column.",
+    proofs: {
+      'decimal-policies.test.ts': [
+        'validate reports a decimal compared with `>` at its file, line and column, with a fix hint',
+        'validate reports a field that does not exist, naming the fields that do',
+        "a contract's escalation rule is checked against the capability its grant governs",
+      ],
+      '../e2e-validate-reports.test.ts': ['a policy comparing a decimal with `>` fails with file, line, column and a fix hint; the corrected policy passes'],
+    },
+  },
+  CONTRACT_IN_EFFECT: {
+    statement: 'An agent is refused with CONTRACT_NOT_EFFECTIVE before its contract\'s effective_from and from its effective_until on, also when its escalation is approved after the contract ended.',
+    proofs: { 'contract-metadata.test.ts': ['effective period: refused before effective_from and from effective_until on, with CONTRACT_NOT_EFFECTIVE'] },
+  },
+  DECISIONS_NAME_THEIR_CONTRACT: {
+    statement: "Every decision records the contract's id, version and hash; a rejection records its failed checks as codes and paths only, while the agent's answer names the value it sent and the bound.",
+    proofs: { 'contract-metadata.test.ts': ['every decision records the contract id, version and hash; a rejection records its failed checks as codes and paths only'] },
+  },
+  CONTRACT_TESTS_RUN_THE_KERNEL: {
+    statement: 'mandate test runs each case through Kernel.govern on a temporary store at a fixed time, never runs a handler, and fails with a diff when a verdict differs.',
+    proofs: {
+      '../e2e-contract-tests.test.ts': [
+        'runs the shipped cases through the kernel at their fixed times: a line per case, exit 0',
+        'a wrong expectation fails with a diff of expected and actual, exit 1',
+      ],
+    },
+  },
 };
 
 /** Test titles declared in a test file: it('...'), test('...'), it.each(...)('...'), and first cells of it.each tables. */

@@ -129,7 +129,7 @@ describe('approvals', () => {
     const tester = TESTER_CONTRACT.replace(
       '  - capability: test.metric\n',
       '  - capability: test.metric\n    limits:\n      budgets:\n        - { window: 1h, max_calls: 100 }\n',
-    ).concat('escalation:\n  rules:\n    - { capability: test.metric, when: context.values.v > 100, reason: large samples need a human }\n');
+    ).concat('escalation:\n  rules:\n    - { capability: test.metric, when: \'context.values.v.greaterThan(decimal("100.0"))\', reason: large samples need a human }\n');
     const env = await setup(
       issue3Edits({
         'contracts/tester.yaml': () => tester,

@@ -293,10 +293,11 @@ describe('kernel: bounds', () => {
 describe('kernel: fail closed and on the record', () => {
   it('a policy that errors at evaluation rejects with POLICY_ERROR and nothing runs', async () => {
     const env = await setup({
-      'policies/broken.cedar': () => '@id("forbid-reads-missing-fact")\nforbid (principal, action, resource) when { context.facts.missing_attr == true };\n',
+      // Type-checks (ADR-012), but overflows a 64-bit integer at evaluation.
+      'policies/broken.cedar': () => '@id("forbid-overflowing")\nforbid (principal, action, resource == Mandate::Capability::"payments.transfer") when { context.values.amount_minor * 9000000000000000000 > 0 };\n',
     });
     const o = await env.rt.kernel.govern(call('alice', transfer(500)));
-    expect(o).toMatchObject({ verdict: 'rejected', reasons: ['POLICY_ERROR'], policies: ['forbid-reads-missing-fact'] });
+    expect(o).toMatchObject({ verdict: 'rejected', reasons: ['POLICY_ERROR'], policies: ['forbid-overflowing'] });
     expect(balance(env.dir)).toBe(500_000);
     const policy = eventsOf(env.rt, o.decision_id).find((e) => e.type === 'PolicyDecided');
     expect(policy?.data['decision']).toBe('error');

@@ -167,8 +167,10 @@ permit (principal, action, resource);`,
     expect(toCedarRecord(smuggled)).toEqual({ x: {}, y: { keep: 'yes' } });
     expect(toCedarValue({ __entity: { type: 'Mandate::Agent', id: 'root' } })).toEqual({});
     expect(toCedarRecord({ __entity: { type: 'Mandate::Agent', id: 'root' }, ok: 1 })).toEqual({ ok: 1 });
-    // Values Cedar cannot hold exactly are dropped, not rounded.
-    expect(toCedarRecord({ f: 1.5, big: 2 ** 60, n: null, s: 's', list: [1, 2] })).toEqual({ s: 's', list: [1, 2] });
+    // A fraction becomes Cedar's decimal; a value Cedar cannot hold exactly is reported, never rounded.
+    const issues: { path: string; message: string }[] = [];
+    expect(toCedarRecord({ f: 1.5, big: 2 ** 60, n: null, s: 's', list: [1, 2] }, undefined, 'values', issues)).toEqual({ f: { __extn: { fn: 'decimal', arg: '1.5' } }, s: 's', list: [1, 2] });
+    expect(issues.map((i) => i.path)).toEqual(['values.big']);
 
     // And it matters: a policy comparing a context value with an entity.
     const rootOnly: PolicyFile = {

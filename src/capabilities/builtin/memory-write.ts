@@ -39,6 +39,7 @@ export function memoryWriteCapability(store: StorePort | null, contracts: Map<st
     limits: { deadlineMs: 2000, maxOutputBytes: 512 },
     // The output holds no content (scope, key, version, the value's hash), so the ledger keeps it whole.
     audit: { recordOutput: true },
+    factsSchema: z.object({ version: z.string(), scope_writable: z.boolean(), max_sensitivity: z.string(), current_sensitivity: z.string() }),
     facts: async (params, ctx) => {
       if (!store) throw new Error('memory store unavailable');
       const grant = scopeGrant(ctx.agent, String(params['scope']));

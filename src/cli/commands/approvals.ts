@@ -1,4 +1,6 @@
 import { KernelError } from '../../kernel/kernel.js';
+import type { Outcome } from '../../core/types.js';
+import type { Runtime } from '../../runtime.js';
 import { EXIT, operatorName, printJson, UsageError, withRuntime } from '../common.js';
 
 interface Opts {
@@ -37,12 +39,17 @@ export async function approvalsShow(id: string, opts: Opts): Promise<number> {
   });
 }
 
+/**
+ * Approve and deny always print a JSON answer on stdout: the outcome, or,
+ * when the decision is not pending (unknown, already decided, expired), an
+ * error with its code and the decision's recorded outcome. Exit codes:
+ * approve 0 when the approved request ran, deny 0 when denied; 1 otherwise.
+ */
 export async function approvalsApprove(id: string, opts: Opts): Promise<number> {
   const operator = operatorName(opts.as);
-  return withRuntime(opts.workspace, undefined, async ({ kernel }) => {
-    const outcome = await kernel.approve(id, operator, opts.note ?? null);
-    printJson(outcome);
-    return outcome.verdict === 'accepted' ? EXIT.ok : EXIT.failed;
+  return withRuntime(opts.workspace, undefined, async (rt) => {
+    const outcome = await answered(rt, id, () => rt.kernel.approve(id, operator, opts.note ?? null));
+    return outcome?.verdict === 'accepted' ? EXIT.ok : EXIT.failed;
   });
 }
 
@@ -58,8 +65,22 @@ export async function decisionsSettle(id: string, opts: Opts & { applied?: boole
 
 export async function approvalsDeny(id: string, opts: Opts): Promise<number> {
   const operator = operatorName(opts.as);
-  return withRuntime(opts.workspace, undefined, async ({ kernel }) => {
-    printJson(await kernel.deny(id, operator, opts.note ?? null));
-    return EXIT.ok;
+  return withRuntime(opts.workspace, undefined, async (rt) => {
+    const outcome = await answered(rt, id, () => rt.kernel.deny(id, operator, opts.note ?? null));
+    return outcome?.status === 'denied' ? EXIT.ok : EXIT.failed;
   });
+}
+
+/** Runs an approval act and prints its JSON answer; null when the decision was not pending. */
+async function answered(rt: Runtime, id: string, act: () => Promise<Outcome> | Outcome): Promise<Outcome | null> {
+  try {
+    const outcome = await act();
+    printJson(outcome);
+    return outcome;
+  } catch (err) {
+    if (!(err instanceof KernelError)) throw err;
+    const d = await rt.store.decisions.get(id);
+    printJson({ decision_id: id, error: { code: err.code, message: err.message }, status: d?.status ?? null, outcome: d?.outcome ?? null });
+    return null;
+  }
 }

@@ -1,11 +1,23 @@
-import { cpSync, existsSync, readdirSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UsageError } from '../common.js';
 
 // dist/src/cli/commands -> package root
 export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
 export const TEMPLATE_DIR = join(PACKAGE_ROOT, 'templates', 'workspace');
+/** The published JSON Schemas (npm run schemas), copied into every new workspace. */
+export const SCHEMA_SOURCE = join(PACKAGE_ROOT, 'contracts', 'schema');
+/** Where a workspace keeps its copy of the schemas, for editors and fix hints. */
+export const WORKSPACE_SCHEMA_DIR = 'schema';
+
+/** The schema of each kind of YAML file, by its first folder (mandate.yaml: the top). */
+const SCHEMA_OF: Record<string, string> = {
+  '': 'mandate.schema.json',
+  contracts: 'contract.schema.json',
+  memory: 'memory.schema.json',
+  tests: 'test.schema.json',
+};
 
 /** Writes a fresh, working workspace; refuses to touch a non-empty folder. */
 export function initWorkspace(target: string): string {
@@ -14,5 +26,27 @@ export function initWorkspace(target: string): string {
     throw new UsageError(`\`${dir}\` is not empty; choose a new folder`);
   }
   cpSync(TEMPLATE_DIR, dir, { recursive: true });
+  cpSync(SCHEMA_SOURCE, join(dir, WORKSPACE_SCHEMA_DIR), { recursive: true });
+  linkSchemas(dir, dir);
   return dir;
+}
+
+/**
+ * Puts a `yaml-language-server` line at the top of every YAML file, pointing
+ * at its schema in the workspace's schema/ folder, so that editors with the
+ * YAML language server complete and check as you type.
+ */
+function linkSchemas(root: string, dir: string): void {
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const full = join(dir, entry.name);
+    if (entry.isDirectory()) linkSchemas(root, full);
+    if (!entry.isFile() || !/\.ya?ml$/.test(entry.name)) continue;
+    const rel = relative(root, full);
+    const schema = SCHEMA_OF[rel.includes(sep) ? (rel.split(sep)[0] as string) : ''];
+    if (!schema) continue;
+    const text = readFileSync(full, 'utf8');
+    if (text.includes('yaml-language-server:')) continue;
+    const link = relative(dirname(full), join(root, WORKSPACE_SCHEMA_DIR, schema)).split(sep).join('/');
+    writeFileSync(full, `# yaml-language-server: $schema=${link}\n${text}`);
+  }
 }

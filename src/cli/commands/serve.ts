@@ -99,7 +99,7 @@ async function serveHttp(opts: ServeOptions): Promise<void> {
     handle = await startHttpServer(rt, metrics, log, { host: opts.host, port, jsonResponse: opts.jsonResponse });
   } catch (err) {
     await rt.close();
-    throw err;
+    throw listenError(err);
   }
   const stopHousekeeping = startHousekeeping(rt, log);
   if (!(await rt.store.credentials.list()).some((c) => c.revoked_at === null) && !handle.ctx.cfg.auth.jwt) {
@@ -124,4 +124,14 @@ function announce(log: Logger, url: string, listening: { host: string; port: num
   log.info({ url, host: listening.host, port: listening.port, mcp: `${url}/mcp`, console: `${url}/console`, json_response: json, workspace: dir, policy_set_hash: hash }, 'serving over http');
   // One plain line for people and scripts; logs stay on stderr, stdout carries nothing else.
   process.stdout.write(`mandate: listening on http://${listening.host.includes(':') ? `[${listening.host}]` : listening.host}:${listening.port} (mcp ${url}/mcp, console ${url}/console)\n`);
+}
+
+/** A listen failure as the operator can act on it: which address, and what to do. */
+function listenError(err: unknown): unknown {
+  const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
+  const where = `${e.address?.includes(':') ? `[${e.address}]` : (e.address ?? '?')}:${e.port ?? '?'}`;
+  if (e?.code === 'EADDRINUSE') return new Error(`port ${e.port ?? '?'} is already in use (${where}); choose another with --port <n> (or --port 0 for any free port), or set http.port in mandate.yaml`);
+  if (e?.code === 'EACCES') return new Error(`not allowed to listen on ${where} (ports below 1024 need privileges); choose another with --port <n>`);
+  if (e?.code === 'EADDRNOTAVAIL') return new Error(`cannot listen on ${where}: no such local address; choose another with --host`);
+  return err;
 }

@@ -3,6 +3,7 @@ import type { Intent, TextIntent } from '../../core/types.js';
 import { IntentSchema, TextIntentSchema } from '../../core/wire.js';
 import { event, mark } from '../flow.js';
 import { reject } from '../record.js';
+import { contractPeriod } from '../contract-period.js';
 import { statusCode } from '../status.js';
 import type { Stage } from './state.js';
 
@@ -40,6 +41,9 @@ export const checkStanding: Stage = async (k, s) => {
   if (status !== 'active') return reject(k, flow, [{ code: statusCode(status), message: `agent is ${status}` }]);
   const flowStatus = await store.agents.flowStatus(flow.dfid, flow.agent);
   if (flowStatus !== 'active') return reject(k, flow, [{ code: flowStatus === 'paused' ? 'FLOW_PAUSED' : 'FLOW_TERMINATED', message: `flow is ${flowStatus}` }]);
+  // Outside its effective period a contract grants nothing.
+  const lapsed = contractPeriod(contract, s.receivedAt);
+  if (lapsed.length) return reject(k, flow, lapsed);
   mark(k, flow, 'received');
   return undefined;
 };

@@ -1,27 +1,21 @@
-import type { Capability, Facts, Values } from '../../capabilities/manifest.js';
+import type { CedarValueJson } from '@cedar-policy/cedar-wasm/nodejs';
+import type { Capability } from '../../capabilities/manifest.js';
 import type { Contract } from '../../config/contract-schema.js';
 import type { ReasonCode } from '../../core/reasons.js';
 import type { ReasonDetail } from '../../core/types.js';
-import { toCedarRecord } from '../../policy/cedar-values.js';
 import type { PolicyVerdict } from '../../policy/engine.js';
 import type { KernelCore } from '../context.js';
-import type { UsageSnapshot } from '../dim.js';
-import { usageForPolicy } from '../facts.js';
+import { contractRef } from '../decision-record.js';
 import { event, mark } from '../flow.js';
 import { finishRejected } from '../record.js';
 import type { Stage } from './state.js';
 
-/** Cedar's answer for this agent, capability and validated request. */
-export function evaluatePolicy(k: KernelCore, contract: Contract, cap: Capability, values: Values, facts: Facts, usage: UsageSnapshot): PolicyVerdict {
+/** Cedar's answer for this agent, capability and request context (see `policyContext`). */
+export function evaluatePolicy(k: KernelCore, contract: Contract, cap: Capability, context: Record<string, CedarValueJson>): PolicyVerdict {
   return k.policy.evaluate({
     agent: { id: contract.agent, role: contract.role },
     capability: { id: cap.def.id, version: cap.def.version, sideEffect: cap.def.sideEffect, upstream: cap.upstream?.server },
-    context: {
-      values: toCedarRecord(values),
-      facts: toCedarRecord(facts),
-      usage: toCedarRecord(usageForPolicy(usage)),
-      now: Math.floor(k.deps.world.now() / 1000),
-    },
+    context,
   });
 }
 
@@ -48,8 +42,7 @@ export function policyReasons(verdict: PolicyVerdict): ReasonCode[] {
  */
 export const decidePolicy: Stage = (k, s) => {
   const { flow } = s;
-  const v = s.validated as NonNullable<typeof s.validated>;
-  const verdict = evaluatePolicy(k, s.contract as Contract, s.capability as Capability, v.values, v.facts, s.usage ?? {});
+  const verdict = evaluatePolicy(k, s.contract as Contract, s.capability as Capability, s.policyContext ?? {});
   s.verdict = verdict;
   const reasons = policyReasons(verdict);
   flow.log.info({ step: 'policy', decision_id: flow.decisionId, decision: verdict.kind, policies: verdict.policies, reasons }, 'policy decided');
@@ -68,7 +61,7 @@ export const decidePolicy: Stage = (k, s) => {
 export function policyEvent(k: KernelCore, s: Parameters<Stage>[1], gates: string[] = []) {
   const verdict = s.verdict as PolicyVerdict;
   if (gates.length) {
-    return event(s.flow, 'PolicyDecided', { reasons: ['ESCALATION_REQUIRED'], data: { decision: 'escalate', policies: verdict.policies, policy_set_hash: k.policy.set.hash, steward_gates: gates } });
+    return event(s.flow, 'PolicyDecided', { reasons: ['ESCALATION_REQUIRED'], data: { decision: 'escalate', policies: verdict.policies, policy_set_hash: k.policy.set.hash, steward_gates: gates, ...contractRef(s.contract) } });
   }
-  return event(s.flow, 'PolicyDecided', { reasons: policyReasons(verdict), data: { decision: verdict.kind, policies: verdict.policies, policy_set_hash: k.policy.set.hash } });
+  return event(s.flow, 'PolicyDecided', { reasons: policyReasons(verdict), data: { decision: verdict.kind, policies: verdict.policies, policy_set_hash: k.policy.set.hash, ...contractRef(s.contract) } });
 }

@@ -1,6 +1,7 @@
 import type { Capability, Facts, SchemaParse, Values } from '../../capabilities/manifest.js';
 import type { Contract } from '../../config/contract-schema.js';
 import type { GovernedCall, Intent, Outcome, TextIntent } from '../../core/types.js';
+import type { CedarValueJson } from '@cedar-policy/cedar-wasm/nodejs';
 import type { PolicyVerdict } from '../../policy/engine.js';
 import type { KernelCore } from '../context.js';
 import type { UsageSnapshot } from '../dim.js';
@@ -27,6 +28,8 @@ export interface CallState {
   keyHash?: string;
   usage?: UsageSnapshot;
   validated?: { params: Values; facts: Facts; values: Values; factsHash: string };
+  /** The context Cedar sees, each value as the capability's schema types it. */
+  policyContext?: Record<string, CedarValueJson>;
   verdict?: PolicyVerdict;
 }
 

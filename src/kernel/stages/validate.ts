@@ -3,7 +3,8 @@ import { grantFor } from '../../config/contract-schema.js';
 import { hashOf } from '../../core/canonical.js';
 import type { Intent } from '../../core/types.js';
 import { validateIntent } from '../dim.js';
-import { resolveFacts, usageSnapshot } from '../facts.js';
+import { policyContext } from '../../policy/context.js';
+import { resolveFacts, usageForPolicy, usageSnapshot } from '../facts.js';
 import { event, mark } from '../flow.js';
 import { reject } from '../record.js';
 import { withConstraints } from '../stewards.js';
@@ -28,6 +29,10 @@ export const validate: Stage = async (k, s) => {
   const dim = validateIntent({ intent, contract: effective, capability, params: s.params, facts, usage: s.usage, receivedAt: s.receivedAt, now: world.now() });
   if (!dim.ok) return reject(k, flow, dim.details);
   const cap = capability as Capability;
+  // Values as Cedar will see them; one it cannot hold exactly is refused here, never rounded or dropped.
+  const context = policyContext(cap, dim.values, dim.facts, usageForPolicy(s.usage), world.now());
+  if (!context.ok) return reject(k, flow, context.details);
+  s.policyContext = context.context;
   const factsHash = hashOf(dim.facts);
   s.validated = { params: dim.params, facts: dim.facts, values: dim.values, factsHash };
   flow.journal.push(

@@ -46,6 +46,8 @@ async function fileFacts(workspaceDir, path) {
 
 export default function define({ z }) {
   const path = z.string().min(1).max(200).describe('Path relative to the sandbox folder, e.g. notes/today.md.');
+  // The facts' shape: policies over context.facts are type-checked against it (mandate validate).
+  const fileFactsSchema = z.object({ inside_sandbox: z.boolean(), exists: z.boolean(), version: z.string() });
   const insideSandbox = { id: 'inside_sandbox', message: 'the path is outside the sandbox folder', check: ({ facts }) => facts.inside_sandbox === true };
 
   const write = {
@@ -58,8 +60,10 @@ export default function define({ z }) {
     output: z.object({ path: z.string(), bytes: z.number().int(), sha256: z.string() }),
     limits: { deadlineMs: 2000, maxOutputBytes: 1024 },
     facts: (params, ctx) => fileFacts(ctx.workspaceDir, params.path),
+    factsSchema: fileFactsSchema,
     // `bytes` is computed by the kernel from the content; the contract caps it.
     derive: (params) => ({ bytes: Buffer.byteLength(params.content, 'utf8') }),
+    derivedSchema: z.object({ bytes: z.number().int() }),
     invariants: [
       insideSandbox,
       { id: 'no_silent_overwrite', message: 'the file exists; set overwrite to replace it', check: ({ params, facts }) => !facts.exists || params.overwrite === true },
@@ -83,6 +87,7 @@ export default function define({ z }) {
     output: z.object({ path: z.string(), deleted: z.boolean() }),
     limits: { deadlineMs: 2000, maxOutputBytes: 512 },
     facts: (params, ctx) => fileFacts(ctx.workspaceDir, params.path),
+    factsSchema: fileFactsSchema,
     invariants: [insideSandbox, { id: 'file_exists', message: 'no such file', check: ({ facts }) => facts.exists === true }],
     async handler(params, ctx) {
       const full = target(ctx.workspaceDir, params.path);

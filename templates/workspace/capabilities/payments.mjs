@@ -76,6 +76,15 @@ export default function define({ z }) {
         payee_blocked: payee ? payee.blocked === true : false,
       };
     },
+    // The facts' shape: policies over context.facts are type-checked against it (mandate validate).
+    factsSchema: z.object({
+      version: z.string(),
+      account_known: z.boolean(),
+      balance_minor: z.number().int(),
+      account_currency: z.string(),
+      payee_known: z.boolean(),
+      payee_blocked: z.boolean(),
+    }),
     // Any change to the book between decision and effect is drift.
     driftTolerance: {},
     // Every transfer rewrites the one book file, so the book is the resource: Mandate runs

@@ -72,8 +72,9 @@ export default function define({ z }) {
         hourly_cost_cents: i ? i.hourly_cost_cents : 0,
       };
     },
+    // The facts' shape: the Cedar policies over context.facts are type-checked against it.
+    factsSchema: z.object({ version: z.string(), known: z.boolean(), env: z.string(), state: z.string(), hourly_cost_cents: z.number().int() }),
     // Any change to the inventory between decision and effect is drift.
-    driftTolerance: {},
     invariants: [
       { id: 'instance_known', message: 'the instance is not in the inventory', check: ({ facts }) => facts.known === true },
       { id: 'instance_running', message: 'the instance is not running', check: ({ facts }) => facts.known !== true || facts.state === 'running' },
