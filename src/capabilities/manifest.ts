@@ -13,6 +13,14 @@ export interface CapabilityContext {
   relay?: CallRelay | undefined;
 }
 
+/**
+ * Reports a running handler's progress to its caller: `done` of `total`
+ * units (done must grow), with an optional short message. It never throws;
+ * reports come out at most every 100 ms (the latest is kept) and only when
+ * the caller asked for progress or follows the call as an MCP task.
+ */
+export type ProgressReporter = (done: number, total?: number, message?: string) => void;
+
 /** One problem a schema found, with where (zod's and the JSON Schema validator's issues both fit). */
 export interface SchemaIssue {
   readonly path: readonly PropertyKey[];
@@ -81,7 +89,7 @@ export interface CapabilityDefinition {
   /** Values computed by the kernel from params and facts (never taken from the agent). */
   derive?: (params: Values, facts: Facts) => Values;
   invariants?: Invariant[];
-  handler: (params: Values, ctx: CapabilityContext & { facts: Facts }) => Promise<unknown> | unknown;
+  handler: (params: Values, ctx: CapabilityContext & { facts: Facts; progress: ProgressReporter }) => Promise<unknown> | unknown;
   /** Content opt-in: record param/output values in the ledger instead of only their hashes. */
   audit?: { recordParams?: boolean; recordOutput?: boolean };
   /** Example requests and the verdicts they must get; checked by `mandate capability test`, never used at run time. */

@@ -209,6 +209,8 @@ async function runChecks(ws: string, id: string, config: WorkspaceConfig, copies
   const deadlineMs = def.limits?.deadlineMs ?? config.limits.default_deadline_ms;
   const maxOutputBytes = def.limits?.maxOutputBytes ?? config.limits.default_max_output_bytes;
   const now = Date.now();
+  // A check run has no caller to report progress to.
+  const ignoreProgress = () => undefined;
   const ctxFor = (dir: string, signal: AbortSignal = new AbortController().signal): CapabilityContext => ({ signal, dfid: TEST_DFID, agent: TEST_AGENT, workspaceDir: dir, now });
   // Requests to run the handler with: examples that must be accepted, else `{}` if the schema takes it.
   const acceptedParams = examples.flatMap((e, i) => (e.expect === 'accepted' && parses[i]?.success ? [parses[i].data as Json] : [])).slice(0, MAX_SAMPLES);
@@ -252,7 +254,7 @@ async function runChecks(ws: string, id: string, config: WorkspaceConfig, copies
       const started = performance.now();
       try {
         const facts = cdef.facts ? ((await bounded(cdef.facts(params, ctxFor(dir)), deadlineMs, 'facts')) as Json) : {};
-        const out = await bounded(cdef.handler(params, { ...ctxFor(dir), facts: JSON.parse(JSON.stringify(facts ?? {})) as Json }), deadlineMs * 2 + 1_000, 'the handler');
+        const out = await bounded(cdef.handler(params, { ...ctxFor(dir), progress: ignoreProgress, facts: JSON.parse(JSON.stringify(facts ?? {})) as Json }), deadlineMs * 2 + 1_000, 'the handler');
         const ms = Math.round(performance.now() - started);
         runs.push({ params, ms, changed: diff(before, snapshot(dir, isStore)) });
         const text = JSON.stringify(out);
@@ -284,7 +286,7 @@ async function runChecks(ws: string, id: string, config: WorkspaceConfig, copies
     aborted.abort(new Error('capability test: aborted'));
     let outcome: 'rejected' | 'resolved' | 'hung' = 'resolved';
     try {
-      await bounded(cdef.handler(firstRun, { ...ctxFor(dir, aborted.signal), facts }), deadlineMs, 'the handler');
+      await bounded(cdef.handler(firstRun, { ...ctxFor(dir, aborted.signal), progress: ignoreProgress, facts }), deadlineMs, 'the handler');
     } catch (err) {
       outcome = /did not settle/.test(String((err as Error)?.message)) ? 'hung' : 'rejected';
     }

@@ -111,7 +111,7 @@ export class Kernel {
     const flow: Flow = {
       agent: call.agent,
       dfid,
-      decisionId: world.newId(),
+      decisionId: call.decisionId ?? world.newId(),
       capability: typeof proposed === 'string' ? proposed.slice(0, 200) : null,
       key: null,
       log: log.child({ dfid, agent: call.agent }),
@@ -575,6 +575,11 @@ export class Kernel {
 
     // TOCTOU: the state must still be what the decision saw.
     const fresh = await this.resolveFacts(cap, params, flow, signal);
+    // Cancelled before the effect: nothing ran, so the key is released and a retry runs afresh.
+    if (signal?.aborted) {
+      this.breakers.release(circuit);
+      return this.rejectAfterReserve(flow, [{ code: 'CANCELLED', message: 'the caller cancelled the request before the effect started; nothing ran' }], req.policies);
+    }
     if (!fresh.ok) {
       this.breakers.release(circuit); // the handler did not run: neither a success nor a failure
       return this.rejectAfterReserve(flow, [{ code: 'FACTS_UNAVAILABLE', message: fresh.message }], req.policies);
@@ -607,7 +612,7 @@ export class Kernel {
     this.mark(flow, 'handler');
     const durationMs = world.now() - started;
     // An abort by intervention says nothing about the capability's health.
-    const aborted = !result.ok && result.code === 'ABORTED_BY_INTERVENTION';
+    const aborted = !result.ok && (result.code === 'ABORTED_BY_INTERVENTION' || result.code === 'CANCELLED');
     if (aborted) this.breakers.release(circuit);
     const transition = aborted ? undefined : this.breakers.report(circuit, result.ok, world.now());
 
@@ -790,6 +795,15 @@ export class Kernel {
     return this.observed(flow, this.closeEscalation(flow, 'denied', operator, note, world.now(), store));
   }
 
+  /** Withdraws a pending escalation for its own caller (an MCP task cancelled): nothing ran, so the key is released. */
+  withdraw(decisionId: string, by: string): Outcome {
+    const { store, world, log } = this.deps;
+    const d = this.pendingOrThrow(decisionId);
+    const flow: Flow = { agent: d.agent, dfid: d.dfid, decisionId, capability: d.capability, key: this.keyOfDecision(d), log: log.child({ dfid: d.dfid, agent: d.agent }) };
+    this.startTiming(flow);
+    return this.observed(flow, this.closeEscalation(flow, 'denied', by, null, world.now(), store, 'CANCELLED'));
+  }
+
   /** Expires one overdue pending decision. */
   expire(decisionId: string): Outcome {
     const { store, world, log } = this.deps;
@@ -854,20 +868,22 @@ export class Kernel {
     return rows.length;
   }
 
-  private closeEscalation(flow: Flow, status: 'denied' | 'expired', by: string, note: string | null, at: number, store: Store): Outcome {
-    const code: ReasonCode = status === 'denied' ? 'ESCALATION_DENIED' : 'ESCALATION_EXPIRED';
+  private closeEscalation(flow: Flow, status: 'denied' | 'expired', by: string, note: string | null, at: number, store: Store, withdrawn?: 'CANCELLED'): Outcome {
+    const code: ReasonCode = withdrawn ?? (status === 'denied' ? 'ESCALATION_DENIED' : 'ESCALATION_EXPIRED');
     const prior = store.decisions.get(flow.decisionId);
-    const outcome = { ...this.outcome(flow, 'rejected', status, [{ code, message: status === 'denied' ? `denied by ${by}` : 'nobody decided before the expiry' }], null), policies: prior?.policies ?? [] };
+    const message = withdrawn ? `cancelled by ${by} before a human decided` : status === 'denied' ? `denied by ${by}` : 'nobody decided before the expiry';
+    const outcome = { ...this.outcome(flow, 'rejected', status, [{ code, message }], null), policies: prior?.policies ?? [] };
     store.ledger.append(
       { ...this.event(flow, 'EscalationResolved'), reasons: [code], data: { resolution: status, by, note_hash: note ? hashOf(note) : null } },
       (receipt) => {
         if (!store.decisions.resolve(flow.decisionId, status, by, note, at)) throw new KernelError('DECISION_NOT_FOUND', 'decision is no longer pending');
-        if (flow.key) store.idempotency.setState(flow.agent, flow.key, 'failed', flow.decisionId);
+        if (flow.key && withdrawn) store.idempotency.release(flow.agent, flow.key, flow.decisionId);
+        else if (flow.key) store.idempotency.setState(flow.agent, flow.key, 'failed', flow.decisionId);
         outcome.receipt = receipt;
         store.decisions.finish(flow.decisionId, outcome);
       },
     );
-    flow.log.info({ step: 'approval', decision_id: flow.decisionId, resolution: status }, 'escalation closed');
+    flow.log.info({ step: 'approval', decision_id: flow.decisionId, resolution: withdrawn ? 'cancelled' : status }, 'escalation closed');
     return outcome;
   }
 
