@@ -38,6 +38,7 @@ export async function openRuntime(dir: string, logger: Logger | ((configLevel: s
     const packs = workspace.memorySeeds.flatMap((s) => Object.entries(s.packs).map(([pack, keys]) => ({ scope: s.scope, pack, keys })));
     store.memory.seed(seeds, packs, world.now());
     store.idempotency.purgeExpired(world.now());
+    store.tasks.purgeExpired(world.now());
     workspace.capabilities.set(MEMORY_WRITE_ID, memoryWriteCapability(store.memory, workspace.contracts));
     // Free-text intents only where mandate.yaml has a `normalizer:` block (ADR-006).
     const normalizer = workspace.config.normalizer ? new OllamaNormalizer(workspace.config.normalizer) : undefined;
@@ -66,7 +67,7 @@ const SWEEP_MS = 500;
 
 /**
  * Housekeeping for a serving process: expires overdue escalations and
- * interventions, aborts running handlers that another process (the CLI,
+ * interventions, drops MCP tasks past their TTL, aborts running handlers that another process (the CLI,
  * another replica) terminated, and picks up re-pinned upstream tools.
  * Returns the function that stops it.
  */
@@ -79,6 +80,7 @@ export function startHousekeeping(rt: Runtime, log: Logger): () => void {
       since = now;
       rt.kernel.expireOverdue();
       rt.kernel.expireInterventions();
+      rt.store.tasks.purgeExpired(now); // MCP tasks past their TTL (ADR-014)
       rt.gateway.refresh(); // pick up upstream tools re-pinned by another process
     } catch (err) {
       log.error({ err: { name: (err as Error).name } }, 'housekeeping sweep failed');

@@ -10,6 +10,7 @@ import { McpEvents } from './mcp-events.js';
 import { Memory } from './memory.js';
 import { Monitors } from './monitors.js';
 import { Pins } from './pins.js';
+import { Tasks } from './tasks.js';
 import { Usage } from './usage.js';
 
 /** Everything the kernel persists, over one SQLite file. */
@@ -26,6 +27,7 @@ export interface Store {
   credentials: Credentials;
   mcpEvents: McpEvents;
   pins: Pins;
+  tasks: Tasks;
   close(): void;
 }
 
@@ -44,6 +46,7 @@ export function openStore(path: string, world: World): Store {
     credentials: new Credentials(db),
     mcpEvents: new McpEvents(db),
     pins: new Pins(db),
+    tasks: new Tasks(db),
     close: () => db.close(),
   };
 }
