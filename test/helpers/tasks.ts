@@ -30,12 +30,12 @@ export default function define({ z }) {
       version: '1.0.0',
       description: 'Reports progress in three steps (tests only).',
       sideEffect: 'write',
-      input: z.object({ n: z.number().int() }),
+      input: z.object({ n: z.number().int(), ms: z.number().int().max(2000).default(150) }),
       output: z.object({ steps: z.number().int() }),
       async handler(params, ctx) {
         ran(ctx, 'steps start ' + params.n);
         for (let i = 1; i <= 3; i++) {
-          await sleep(150);
+          await sleep(params.ms);
           ctx.progress(i, 3, 'step ' + i);
         }
         return { steps: 3 };
