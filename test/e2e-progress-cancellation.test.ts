@@ -35,7 +35,7 @@ describe('progress and cancellation over stdio', () => {
     let found: LedgerEvent | undefined;
     for (let i = 0; i < 40 && !found; i++) {
       const { events } = await exportLedger(ws);
-      found = events.findLast((e) => e.type === 'ActionOutcome' && e.data['capability'] === capability && e.reasons.includes(reason));
+      found = [...events].reverse().find((e) => e.type === 'ActionOutcome' && e.data['capability'] === capability && e.reasons.includes(reason));
       if (!found) await new Promise((r) => setTimeout(r, 250));
     }
     if (!found) throw new Error(`no ActionOutcome ${reason} for ${capability}`);
