@@ -42,7 +42,7 @@ describe('progress and cancellation over stdio', () => {
     return found;
   };
 
-  it("an in-process capability's progress reaches the client, and its messages stay out of the logs", async () => {
+  it('progress of an in-process capability reaches the client, and its messages stay out of the logs', async () => {
     const seen: Progress[] = [];
     const result = await invoke('test.steps', { n: fresh() }, undefined, (p) => seen.push(p));
     expect((result.structuredContent as unknown as Outcome).verdict).toBe('accepted');
@@ -55,7 +55,7 @@ describe('progress and cancellation over stdio', () => {
     expect(runner.stderr()).not.toContain('step 2'); // ... without the capability's progress text
   });
 
-  it("a task's progress becomes its status message, and reaches a client that gave a progress token", async () => {
+  it('progress of a task becomes its status message, and reaches a client that gave a progress token', async () => {
     const seen: Progress[] = [];
     const stream = runner.client.experimental.tasks.callToolStream(
       { name: 'invoke_capability', arguments: { capability: 'test.steps', params: { n: fresh(), ms: 400 } } },

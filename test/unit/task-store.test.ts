@@ -60,7 +60,7 @@ describe('MandateTaskStore: tasks kept in the store, following their decision', 
     expect(((await alice.getTaskResult(t.taskId)) as { structuredContent: Outcome }).structuredContent).toMatchObject({ verdict: 'accepted', status: 'approved' });
   });
 
-  it("one agent never sees another's task", async () => {
+  it('one agent never sees the task of another', async () => {
     const t = await task();
     const scribe = new MandateTaskStore(rt.kernel, 'scribe');
     expect(await scribe.getTask(t.taskId)).toBeNull();
