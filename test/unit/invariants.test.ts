@@ -298,7 +298,7 @@ export const GUARANTEES: Record<string, Guarantee> = {
     proofs: {
       'engine.test.ts': [
         'a handler that hangs and ignores its signal is cut off at the deadline with DEADLINE_EXCEEDED, and its signal fires',
-        'a caller abort aborts the handler',
+        'a caller abort aborts the handler and is CANCELLED, not a deadline',
         'too much output is OUTPUT_TOO_LARGE, a wrong shape OUTPUT_INVALID, a throw HANDLER_FAILED',
       ],
     },
