@@ -133,4 +133,19 @@ describe('progress and cancellation over stdio', () => {
     expect((result?.structuredContent as unknown as Outcome | undefined)?.reasons).toEqual(['CANCELLED']);
     expect((await waitForStatus(runner.client, taskId, 'cancelled')).statusMessage).toMatch(/cancelled by the client while it ran/);
   });
+
+  it('tasks/cancel from another process sharing the store stops the running task there within a sweep', async () => {
+    const n = fresh();
+    const { taskId } = await startTask(runner.client, 'invoke_capability', { capability: 'test.hold', params: { n } });
+    await waitFor(() => runs(ws).includes(`hold start ${n}`), 10_000, 'the handler to start');
+    const other = await e2e.client(ws, 'runner'); // a second server process for the same agent
+    expect(await other.client.experimental.tasks.cancelTask(taskId)).toMatchObject({ status: 'cancelled', statusMessage: 'cancelled by the client while it ran in another process' });
+    await waitFor(() => runs(ws).includes(`hold aborted ${n}`), 5_000, 'the first process to abort the handler');
+    let reasons: string[] | undefined;
+    for (let i = 0; i < 50 && !reasons; i++) {
+      reasons = await taskResult(other.client, taskId).then((r) => (r.structuredContent as unknown as Outcome).reasons, () => undefined);
+      if (!reasons) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(reasons).toEqual(['CANCELLED']);
+  });
 });

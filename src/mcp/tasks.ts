@@ -21,6 +21,9 @@ export interface TaskRun {
   relay: CallRelay;
 }
 
+/** How often a running task call checks the store for a cancel from another process. */
+const CANCEL_POLL_MS = 500;
+
 /** The task calls running in this process, by task id, so that a tasks/cancel from any session can abort them. */
 const running = new WeakMap<Kernel, Map<string, AbortController>>();
 
@@ -69,13 +72,25 @@ export class McpTasks {
       notify: (n) => this.server.notification(n as ServerNotification),
       onProgress: (u) => this.store.setMessage(task.taskId, progressText(u)),
     };
-    void this.follow(task.taskId, run({ decisionId, signal: abort.signal, relay }));
+    void this.follow(task.taskId, run({ decisionId, signal: abort.signal, relay }), abort);
     return { task };
   }
 
-  /** After the call returns: settles the task from its decision, and cleans up after a cancel. */
-  private async follow(taskId: string, call: Promise<Record<string, unknown>>): Promise<void> {
+  /**
+   * While the call runs: a tasks/cancel from another process (which can only
+   * mark the task) aborts it here. After it returns: settles the task from its
+   * decision, and cleans up after a cancel.
+   */
+  private async follow(taskId: string, call: Promise<Record<string, unknown>>, abort: AbortController): Promise<void> {
     const log = this.kernel.deps.log.child({ agent: this.agent });
+    const watch = setInterval(() => {
+      try {
+        if (this.kernel.deps.store.tasks.get(this.agent, taskId, this.kernel.deps.world.now())?.status === 'cancelled') abort.abort();
+      } catch {
+        // the store is closing; the call ends on its own
+      }
+    }, CANCEL_POLL_MS);
+    watch.unref();
     try {
       const result = await call;
       const rec = this.store.follow(taskId);
@@ -93,6 +108,7 @@ export class McpTasks {
     } catch (err) {
       log.error({ step: 'task', task_id: taskId, err: { name: (err as Error)?.name } }, 'task call failed');
     } finally {
+      clearInterval(watch);
       this.runs.delete(taskId);
     }
   }
@@ -106,13 +122,14 @@ export class McpTasks {
     if (rec.status === 'input_required' && d) {
       const withdrawn = await this.withdraw(d.id);
       this.store.cancelled(taskId, 'cancelled by the client before a human decided; nothing ran', withdrawn);
+    } else if (d?.status === 'approved') {
+      // An approved call runs where it was approved (the CLI, the console): nothing here can reach it.
+      throw new McpError(ErrorCode.InvalidRequest, `the task's escalation was approved by ${d.resolved_by ?? 'a human'} and runs where it was approved; it cannot be cancelled`);
     } else {
       const abort = this.runs.get(taskId);
-      if (!abort) {
-        throw new McpError(ErrorCode.InvalidRequest, 'this task runs in another process (or where its escalation was approved); it cannot be cancelled from here');
-      }
-      this.store.cancelled(taskId, 'cancelled by the client while it ran');
-      abort.abort();
+      // Running in another process: marked here, that process aborts it at its next look (about half a second).
+      this.store.cancelled(taskId, abort ? 'cancelled by the client while it ran' : 'cancelled by the client while it ran in another process');
+      abort?.abort();
     }
     const after = await this.store.getTask(taskId);
     if (!after) throw new McpError(ErrorCode.InvalidParams, `Task not found: ${taskId}`);

@@ -719,6 +719,7 @@ export const GUARANTEES: Record<string, Guarantee> = {
       '../e2e-progress-cancellation.test.ts': [
         'cancelled during the effect: the handler is aborted, CANCELLED is recorded, and the retry replays it',
         'tasks/cancel of a running task aborts its handler and keeps the CANCELLED outcome as the result',
+        'tasks/cancel from another process sharing the store stops the running task there within a sweep',
       ],
     },
   },
