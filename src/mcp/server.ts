@@ -100,13 +100,6 @@ export function createMcpServer(kernel: Kernel, agent: string, channel: Channel)
     return target ? (target.passthrough ? 'passthrough' : 'outcome') : null;
   };
 
-  server.setRequestHandler(CallToolRequestSchema, (request, extra) => {
-    if (!request.params.task) return handleCall(request, extra);
-    const form = taskForm(request.params.name);
-    if (!form) throw new McpError(ErrorCode.MethodNotFound, `tool \`${request.params.name}\` does not run as a task`);
-    return tasks.start(request, form, (run) => handleCall(request, extra, run));
-  });
-
   // One tools/call; for a task, `run` gives the task's decision id, abort signal and relay.
   const handleCall = async (request: CallToolRequest, extra: RequestHandlerExtra<ServerRequest, ServerNotification>, run?: TaskRun) => {
     const { name } = request.params;
@@ -193,6 +186,13 @@ export function createMcpServer(kernel: Kernel, agent: string, channel: Channel)
       }
     }
   };
+
+  server.setRequestHandler(CallToolRequestSchema, (request, extra) => {
+    if (!request.params.task) return handleCall(request, extra);
+    const form = taskForm(request.params.name);
+    if (!form) throw new McpError(ErrorCode.MethodNotFound, `tool \`${request.params.name}\` does not run as a task`);
+    return tasks.start(request, form, (run) => handleCall(request, extra, run));
+  });
   registerMemoryResources(server, kernel, agent);
   return server;
 }
