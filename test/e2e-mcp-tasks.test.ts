@@ -4,11 +4,14 @@
  * waits for and until when) until an operator decides through the CLI, then
  * ends completed or failed with the governed outcome; the task survives
  * kill -9 of the server; tasks/cancel withdraws the escalation (recorded, key
- * released); another agent can neither see nor cancel it.
+ * released); another agent can neither see nor cancel it. An upstream tool
+ * behind the gateway runs as a task too, and its task ends with the
+ * upstream's own result.
  */
 import { CreateTaskResultSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { balance, E2E, exportLedger, runCli, transfer, waitFor, type AgentClient, type Outcome } from './helpers/e2e.js';
+import { EVERYTHING_SERVER, NODE, OUTCOME_META, appendConfig, pin, writeContract, y } from './helpers/gateway.js';
 import { startTask, taskResult, waitForStatus } from './helpers/tasks.js';
 
 const e2e = new E2E();
@@ -145,4 +148,25 @@ describe('MCP tasks over stdio', () => {
     expect(retry.outcome).toMatchObject({ verdict: 'escalated', status: 'pending' });
     expect(retry.outcome.replay_of).toBeUndefined();
   });
+});
+
+describe('an upstream tool as a task', () => {
+  it('runs through the gateway and completes with the upstream\'s own result, as without a task', async () => {
+    const ws = await e2e.workspace();
+    appendConfig(ws, `upstreams:\n  every:\n    command: ${y(NODE)}\n    args: [${y(EVERYTHING_SERVER)}, stdio]\n    deadline_ms: 10000`);
+    writeContract(ws, 'everyone', 'grants:\n  - capability: every.echo\n');
+    await pin(ws, 'every');
+    const agent = await e2e.client(ws, 'everyone', { logLevel: 'warn' });
+    const { tools } = await agent.client.listTools();
+    expect(tools.find((t) => t.name === 'every_echo')?.execution?.taskSupport).toBe('optional');
+
+    const { taskId } = await startTask(agent.client, 'every_echo', { message: 'hello through a task' });
+    await waitForStatus(agent.client, taskId, 'completed');
+    const result = await taskResult(agent.client, taskId);
+    // The same call without a task (its own key, so that it runs rather than replays).
+    const plain = (await agent.client.callTool({ name: 'every_echo', arguments: { message: 'hello through a task', mandate: { idempotency_key: 'plain-echo' } } })) as CallToolResult;
+    expect((plain._meta as Record<string, unknown>)[OUTCOME_META]).not.toHaveProperty('replay_of');
+    expect(result.content).toEqual(plain.content);
+    expect((result._meta as Record<string, unknown>)[OUTCOME_META]).toMatchObject({ verdict: 'accepted', capability: 'every.echo' });
+  }, 60_000);
 });
