@@ -37,8 +37,9 @@ export function withTaskSupport(tool: ToolDefinition): ToolDefinition & { execut
  * answers at once with a task and runs the governed call in the background;
  * the task follows the call's decision (MandateTaskStore). tasks/cancel is
  * governed: a waiting escalation is withdrawn through the `cancel`
- * intervention; a call running in this process is aborted like a cancelled
- * request (CANCELLED).
+ * intervention; a running call is aborted like a cancelled request
+ * (CANCELLED), at once here, or by the process that runs it when it next
+ * looks at the task's row.
  */
 export class McpTasks {
   private readonly runs: Map<string, AbortController>;
