@@ -692,6 +692,7 @@ export const GUARANTEES: Record<string, Guarantee> = {
         'a task survives kill -9 of the server mid-escalation, and completes after an approval',
       ],
       '../e2e-http-tasks.test.ts': ['a task survives a restart of the server, and the same agent sees it from another process'],
+      'mcp-tasks.test.ts': ['a task whose escalation was approved runs where it was approved and cannot be cancelled; it completes with that run'],
     },
   },
   TASK_BELONGS_TO_ITS_AGENT: {
@@ -711,6 +712,7 @@ export const GUARANTEES: Record<string, Guarantee> = {
       ],
       '../e2e-progress-cancellation.test.ts': ['cancelled before the effect: nothing ran, the key is released, and the identical retry runs'],
       '../e2e-mcp-tasks.test.ts': ['tasks/cancel of a waiting task withdraws the escalation: recorded, nothing ran, and a retry asks afresh'],
+      'mcp-tasks.test.ts': ['a cancelled waiting task is recorded as an applied cancel intervention by the agent, and its decision is withdrawn'],
     },
   },
   CANCEL_DURING_EFFECT_KEEPS_ANSWER: {
