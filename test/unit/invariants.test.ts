@@ -685,6 +685,7 @@ export const GUARANTEES: Record<string, Guarantee> = {
       'task-store.test.ts': [
         'is working, then input_required while the escalation waits, then failed when it expires',
         'is completed with the outcome once a human approves (in any process: it reads the store)',
+        'a task whose call repeats a pending escalation follows the original decision to its end',
       ],
       '../e2e-mcp-tasks.test.ts': [
         'an escalated call is input_required until an operator approves through the CLI, then completed with the result',

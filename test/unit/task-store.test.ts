@@ -60,6 +60,20 @@ describe('MandateTaskStore: tasks kept in the store, following their decision', 
     expect(((await alice.getTaskResult(t.taskId)) as { structuredContent: Outcome }).structuredContent).toMatchObject({ verdict: 'accepted', status: 'approved' });
   });
 
+  it('a task whose call repeats a pending escalation follows the original decision to its end', async () => {
+    const first = world.newId();
+    const second = world.newId();
+    const [t1, t2] = [await task(first), await task(second)];
+    await rt.kernel.govern(call('alice', transfer(25_000), { decisionId: first }));
+    const repeat = await rt.kernel.govern(call('alice', transfer(25_000), { decisionId: second }));
+    expect(repeat).toMatchObject({ replay_of: first, status: 'pending' });
+    expect((await alice.getTask(t2.taskId))?.statusMessage).toContain(`decision ${first}`);
+    await rt.kernel.approve(first, 'ops', null);
+    expect((await alice.getTask(t1.taskId))?.status).toBe('completed');
+    expect((await alice.getTask(t2.taskId))?.status).toBe('completed');
+    expect(((await alice.getTaskResult(t2.taskId)) as { structuredContent: Outcome }).structuredContent).toMatchObject({ decision_id: first, status: 'approved' });
+  });
+
   it('one agent never sees the task of another', async () => {
     const t = await task();
     const scribe = new MandateTaskStore(rt.kernel, 'scribe');
