@@ -3,6 +3,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { setMaxListeners } from 'node:events';
 import { appendFileSync, cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -14,6 +15,8 @@ export const BARE_SERVER = join(ROOT, 'dist/bench/bare-server.js');
 
 /** Every loop is bounded in count and in time. */
 export const MAX_LOOP_SECONDS = 120;
+/** The most calls the load generator keeps in flight. */
+export const MAX_IN_FLIGHT = 64;
 
 export interface Sizes {
   calls: number;
@@ -100,6 +103,7 @@ export interface Latency {
 
 /** Runs `call` `count` times with `inFlight` workers, after `warmup` untimed calls. */
 export async function measure(call: (i: number) => Promise<unknown>, inFlight: number, count: number, warmup: number): Promise<Latency> {
+  if (inFlight > MAX_IN_FLIGHT) throw new Error(`at most ${MAX_IN_FLIGHT} in flight`);
   const deadline = Date.now() + MAX_LOOP_SECONDS * 1000;
   let next = 0;
   const lat: number[] = [];
@@ -166,9 +170,20 @@ export async function startUrlServer(args: string[], pattern: RegExp): Promise<{
   return { url, proc };
 }
 
+/**
+ * The SDK's HTTP client passes one session-wide abort signal to every fetch,
+ * and each request in flight listens on it; at 16 in flight that passes
+ * Node's default of 10 listeners and floods stderr with warnings. The limit
+ * is raised on that signal only, to what the load generator can have open.
+ */
+const benchFetch: typeof fetch = (input, init) => {
+  if (init?.signal) setMaxListeners(MAX_IN_FLIGHT * 4, init.signal);
+  return fetch(input, init);
+};
+
 export async function connectHttp(url: string, headers: Record<string, string> = {}): Promise<Client> {
   const client = new Client({ name: 'mandate-bench', version: '1.0.0' });
-  await client.connect(new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers } }));
+  await client.connect(new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers }, fetch: benchFetch }));
   return client;
 }
 

@@ -7,16 +7,18 @@ import type { Environment } from './gateway/secrets.js';
 import { Kernel } from './kernel/kernel.js';
 import { OllamaNormalizer } from './normalize/ollama.js';
 import type { KernelObserver } from './kernel/observer.js';
-import { openStore, type Store } from './store/store.js';
+import type { StorePort } from './store/port.js';
+import { openStorePort } from './store/open.js';
+import { hostname } from 'node:os';
 
 export interface Runtime {
   workspace: Workspace;
-  store: Store;
+  store: StorePort;
   kernel: Kernel;
   /** The upstream MCP servers and their pinned tools (ADR-008). */
   gateway: Gateway;
   /** Closes the store. Upstreams a command started must be stopped first: `shutdown()`. */
-  close(): void;
+  close(): Promise<void>;
   /** Stops every upstream this runtime started, then closes the store. */
   shutdown(): Promise<void>;
 }
@@ -32,38 +34,53 @@ export interface RuntimeOptions {
 export async function openRuntime(dir: string, logger: Logger | ((configLevel: string) => Logger), world: World = systemWorld, opts: RuntimeOptions = {}): Promise<Runtime> {
   const workspace = await requireWorkspace(dir);
   const log = typeof logger === 'function' ? logger(workspace.config.log.level) : logger;
-  const store = openStore(workspace.storePath, world);
+  const store = await openStorePort(workspace, world);
   try {
     const seeds = workspace.memorySeeds.flatMap((s) => s.records.map((r) => ({ scope: s.scope, key: r.key, sensitivity: r.sensitivity, value: r.value })));
     const packs = workspace.memorySeeds.flatMap((s) => Object.entries(s.packs).map(([pack, keys]) => ({ scope: s.scope, pack, keys })));
-    store.memory.seed(seeds, packs, world.now());
-    store.idempotency.purgeExpired(world.now());
-    store.tasks.purgeExpired(world.now());
-    workspace.capabilities.set(MEMORY_WRITE_ID, memoryWriteCapability(store.memory, workspace.contracts));
+    await store.memory.seed(seeds, packs, world.now());
+    await store.idempotency.purgeExpired(world.now());
+    await store.commit([{ op: 'tasks.purge', now: world.now() }]);
+    workspace.capabilities.set(MEMORY_WRITE_ID, memoryWriteCapability(store, workspace.contracts));
     // Free-text intents only where mandate.yaml has a `normalizer:` block (ADR-006).
     const normalizer = workspace.config.normalizer ? new OllamaNormalizer(workspace.config.normalizer) : undefined;
     // Pinned upstream tools join the capabilities; upstreams themselves start on first use.
     const gateway = new Gateway({ config: workspace.config, workspaceDir: workspace.dir, capabilities: workspace.capabilities, store, world, log, env: opts.env });
-    gateway.refresh();
-    const kernel = new Kernel({ workspace, store, world, log, normalizer, observer: opts.observer });
+    await gateway.refresh();
+    // This process, as a runner of effects: crash recovery elsewhere must know it is alive (ADR-017).
+    const runner = { id: world.newId(), host: hostname(), pid: process.pid, started_at: world.now(), heartbeat_at: world.now() };
+    await store.commit([{ op: 'runner.beat', row: runner }]);
+    const heartbeat = setInterval(() => {
+      void store.commit([{ op: 'runner.beat', row: { ...runner, heartbeat_at: world.now() } }]).catch(() => undefined);
+    }, HEARTBEAT_MS);
+    heartbeat.unref();
+    const kernel = new Kernel({ workspace, store, world, log, normalizer, observer: opts.observer, runner: runner.id });
+    const closeStore = async () => {
+      clearInterval(heartbeat);
+      await kernel.settle();
+      await store.commit([{ op: 'runner.remove', id: runner.id }]).catch(() => undefined);
+      await store.close();
+    };
     return {
       workspace,
       store,
       kernel,
       gateway,
-      close: () => store.close(),
+      close: closeStore,
       shutdown: async () => {
         await gateway.close();
-        store.close();
+        await closeStore();
       },
     };
   } catch (err) {
-    store.close();
+    await store.close();
     throw err;
   }
 }
 
 const SWEEP_MS = 500;
+/** How often a process tells the store it is alive. */
+const HEARTBEAT_MS = 5_000;
 
 /**
  * Housekeeping for a serving process: expires overdue escalations and
@@ -73,18 +90,26 @@ const SWEEP_MS = 500;
  */
 export function startHousekeeping(rt: Runtime, log: Logger): () => void {
   let since = Date.now();
+  let busy = false;
   const sweep = setInterval(() => {
-    try {
-      const now = Date.now();
-      rt.kernel.abortTerminated(since - SWEEP_MS);
-      since = now;
-      rt.kernel.expireOverdue();
-      rt.kernel.expireInterventions();
-      rt.store.tasks.purgeExpired(now); // MCP tasks past their TTL (ADR-014)
-      rt.gateway.refresh(); // pick up upstream tools re-pinned by another process
-    } catch (err) {
-      log.error({ err: { name: (err as Error).name } }, 'housekeeping sweep failed');
-    }
+    if (busy) return; // a slow sweep is not overlapped by the next
+    busy = true;
+    void (async () => {
+      try {
+        const now = Date.now();
+        await rt.kernel.recover(); // effects that a crashed process left without an outcome
+        await rt.kernel.abortTerminated(since - SWEEP_MS);
+        since = now;
+        await rt.kernel.expireOverdue();
+        await rt.kernel.expireInterventions();
+        await rt.store.commit([{ op: 'tasks.purge', now: rt.kernel.deps.world.now() }]); // MCP tasks past their TTL (ADR-014)
+        await rt.gateway.refresh(); // pick up upstream tools re-pinned by another process
+      } catch (err) {
+        log.error({ err: { name: (err as Error).name } }, 'housekeeping sweep failed');
+      } finally {
+        busy = false;
+      }
+    })();
   }, SWEEP_MS);
   sweep.unref();
   return () => clearInterval(sweep);

@@ -1,15 +1,16 @@
 /**
- * Issue 2, durability: each ledger step is committed before the next starts,
- * so `kill -9` right after an acknowledged call loses nothing and leaves an
- * intact chain that a new server continues.
+ * Durability under kill -9 (ADR-010, ADR-017): no answer goes out before its
+ * record is committed, so `kill -9` right after an acknowledged call loses
+ * nothing and leaves an intact chain that a new server continues; an effect
+ * cut short by the kill is reconciled or marked outcome-unknown, never run twice.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addFixtures, balance, E2E, exportLedger, runCli, transfer, waitFor } from './helpers/e2e.js';
 
-const SLOW = `// Test fixture: a slow side effect that records when it starts.
-import { appendFileSync } from 'node:fs';
+const SLOW = `// Test fixtures: slow side effects that record when they start.
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 export default function define({ z }) {
   return [{
@@ -25,10 +26,27 @@ export default function define({ z }) {
       await new Promise((r) => setTimeout(r, params.ms));
       return { ok: true };
     },
+  }, {
+    id: 'fixtures.record',
+    version: '1.0.0',
+    description: 'Records its decision id, then takes a while to report back.',
+    sideEffect: 'write',
+    input: z.object({ ms: z.number().int() }),
+    output: z.object({ ok: z.boolean() }),
+    limits: { deadlineMs: 10000 },
+    async handler(params, ctx) {
+      appendFileSync(join(ctx.workspaceDir, 'records.log'), ctx.decisionId + '\\n');
+      await new Promise((r) => setTimeout(r, params.ms));
+      return { ok: true };
+    },
+    reconcile(params, ctx) {
+      const log = existsSync(join(ctx.workspaceDir, 'records.log')) ? readFileSync(join(ctx.workspaceDir, 'records.log'), 'utf8') : '';
+      return log.split('\\n').includes(ctx.decisionId) ? { status: 'applied', output: { ok: true } } : { status: 'not_applied' };
+    },
   }];
 }
 `;
-const TESTER = 'agent: tester\nversion: 1\nowner: qa@example.com\nmission: Crash tests.\nrole: agent\ngrants:\n  - capability: fixtures.slow\n';
+const TESTER = 'agent: tester\nversion: 1\nowner: qa@example.com\nmission: Crash tests.\nrole: agent\ngrants:\n  - capability: fixtures.slow\n  - capability: fixtures.record\n';
 
 function alive(pid: number): boolean {
   try {
@@ -115,16 +133,50 @@ describe('durability under kill -9', () => {
     const { events } = await exportLedger(ws);
     const started = events.filter((e) => e.type === 'ActionStarted' && e.data['capability'] === 'fixtures.slow');
     expect(started).toHaveLength(1);
-    const decision = started[0]?.decision_id;
+    const decision = started[0]?.decision_id as string;
     expect(events.filter((e) => e.decision_id === decision).map((e) => e.type)).toEqual(['IntentReceived', 'IntentValidated', 'PolicyDecided', 'ActionStarted']);
 
-    // Whether the effect happened is unknown after a crash, so the key must not run again.
+    // Whether the effect happened is unknown after a crash, so the key must not run again (README, "Idempotency").
     const again = await e2e.client(ws, 'tester');
     const retry = await again.call('invoke_capability', { capability: 'fixtures.slow', params: { ms: 10 }, idempotency_key: 'crash-1' });
     expect(retry.outcome.reasons).toEqual(['IDEMPOTENCY_CONFLICT']);
     const retrySame = await again.call('invoke_capability', { capability: 'fixtures.slow', params: { ms: 5000 }, idempotency_key: 'crash-1' });
-    expect(retrySame.outcome.reasons).toEqual(['IN_PROGRESS']);
+    // The new server settled what the dead one left: fixtures.slow cannot reconcile, so the outcome is unknown, not "still running".
+    expect(retrySame.outcome.reasons).toEqual(['OUTCOME_UNKNOWN']);
     expect(retrySame.outcome.replay_of).toBe(decision);
+    const found = await again.call('get_decision', { decision_id: decision });
+    expect(found.outcome).toMatchObject({ decision_id: decision, status: 'outcome_unknown', reasons: ['OUTCOME_UNKNOWN'] });
     expect(runs()).toBe(1);
+
+    // An operator settles it; the ledger records who. Not applied: the key is released and a retry runs afresh.
+    const settled = await runCli(['decisions', 'settle', decision, '--not-applied', '--reason', 'checked the log', '--as', 'ops', '-w', ws]);
+    expect(settled.code).toBe(0);
+    expect(JSON.parse(settled.stdout)).toMatchObject({ status: 'failed', reasons: ['OUTCOME_NOT_APPLIED'] });
+    const after = await again.call('invoke_capability', { capability: 'fixtures.slow', params: { ms: 5000 }, idempotency_key: 'crash-1' });
+    expect(after.outcome).toMatchObject({ verdict: 'accepted' });
+    expect(runs()).toBe(2);
+    const lineage = (await exportLedger(ws)).events.filter((e) => e.decision_id === decision);
+    expect(lineage.map((e) => e.type)).toEqual(['IntentReceived', 'IntentValidated', 'PolicyDecided', 'ActionStarted', 'ActionOutcomeUnknown', 'ActionOutcome']);
+    expect(lineage.at(-1)?.data).toMatchObject({ ok: false, ran: false, settled_by: 'operator:ops' });
+  });
+
+  it('kill -9 after the effect and before its record: the capability reconciles it at restart, and a retry replays it once', async () => {
+    const records = () => (existsSync(join(ws, 'records.log')) ? readFileSync(join(ws, 'records.log'), 'utf8').split('\n').filter(Boolean) : []);
+    const tester = await e2e.client(ws, 'tester');
+    const pending = tester.call('invoke_capability', { capability: 'fixtures.record', params: { ms: 5000 }, idempotency_key: 'crash-2' }).catch((err: Error) => err);
+    await waitFor(() => records().length === 1, 5_000, 'the effect to happen');
+    process.kill(tester.pid, 'SIGKILL');
+    await pending;
+    await waitFor(() => !alive(tester.pid), 5_000, 'the killed server to exit');
+
+    const again = await e2e.client(ws, 'tester');
+    const retry = await again.call('invoke_capability', { capability: 'fixtures.record', params: { ms: 5000 }, idempotency_key: 'crash-2' });
+    expect(retry.outcome).toMatchObject({ verdict: 'accepted', reasons: ['IDEMPOTENT_REPLAY'] });
+    const decision = retry.outcome.replay_of as string;
+    expect(records()).toEqual([decision]);
+    const lineage = (await exportLedger(ws)).events.filter((e) => e.decision_id === decision);
+    expect(lineage.map((e) => e.type)).toEqual(['IntentReceived', 'IntentValidated', 'PolicyDecided', 'ActionStarted', 'ActionOutcomeUnknown', 'ActionOutcome']);
+    expect(lineage.at(-1)?.data).toMatchObject({ ok: true, settled_by: 'system:reconcile' });
+    expect((await runCli(['ledger', 'verify', '-w', ws])).code).toBe(0);
   });
 });

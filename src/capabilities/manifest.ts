@@ -9,6 +9,8 @@ export interface CapabilityContext {
   agent: string;
   workspaceDir: string;
   now: number;
+  /** The decision this call belongs to (a handler may record it with its effect, so `reconcile` can find it). */
+  decisionId?: string | undefined;
   /** The caller's progress token and notification channel, when the call came over a transport that has one. */
   relay?: CallRelay | undefined;
 }
@@ -90,11 +92,27 @@ export interface CapabilityDefinition {
   derive?: (params: Values, facts: Facts) => Values;
   invariants?: Invariant[];
   handler: (params: Values, ctx: CapabilityContext & { facts: Facts; progress: ProgressReporter }) => Promise<unknown> | unknown;
+  /**
+   * The resource the effect touches, as a key: calls with the same key run
+   * from their facts re-read to the end of their effect one at a time
+   * (ADR-017). Default for write and destructive capabilities: the capability.
+   */
+  serializeBy?: (params: Values) => string;
+  /** `self`: the capability handles concurrent calls itself, and no effect section is held for it. */
+  concurrency?: 'serialized' | 'self';
+  /**
+   * After a crash between the pre-effect and the post-effect commit: did the
+   * effect of decision `ctx.decisionId` happen? `applied` (with its output, if
+   * it can tell), `not_applied`, or `unknown` (an operator settles it).
+   */
+  reconcile?: (params: Values, ctx: CapabilityContext & { decisionId: string }) => Promise<ReconcileResult> | ReconcileResult;
   /** Content opt-in: record param/output values in the ledger instead of only their hashes. */
   audit?: { recordParams?: boolean; recordOutput?: boolean };
   /** Example requests and the verdicts they must get; checked by `mandate capability test`, never used at run time. */
   examples?: CapabilityExample[];
 }
+
+export type ReconcileResult = { status: 'applied'; output?: unknown } | { status: 'not_applied' } | { status: 'unknown' };
 
 /** One example request of a capability and the verdict it must get under a contract. */
 export interface CapabilityExample {
@@ -147,6 +165,9 @@ export const CapabilityDefinitionSchema = z.object({
     )
     .optional(),
   handler: z.custom<(...a: unknown[]) => unknown>((v) => typeof v === 'function', 'a function'),
+  serializeBy: z.custom<(...a: unknown[]) => unknown>((v) => typeof v === 'function', 'a function').optional(),
+  concurrency: z.enum(['serialized', 'self']).optional(),
+  reconcile: z.custom<(...a: unknown[]) => unknown>((v) => typeof v === 'function', 'a function').optional(),
   audit: z.object({ recordParams: z.boolean().optional(), recordOutput: z.boolean().optional() }).strict().optional(),
   examples: z.array(CapabilityExampleSchema).max(100).optional(),
 });

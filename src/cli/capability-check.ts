@@ -359,7 +359,7 @@ async function checkExamples(id: string, examples: CapabilityExample[], copies: 
           `${ok ? 'ok  ' : 'FAIL'} ${label(e, i)} as ${agent}: expected ${e.expect}${e.reasons?.length ? ` [${e.reasons.join(', ')}]` : ''}, got ${outcome.verdict} [${outcome.reasons.join(', ')}]${ok ? '' : outcome.details.length ? ` (${outcome.details.map((d) => d.message).join('; ')})` : ''}`,
         );
       } finally {
-        rt.close();
+        await rt.close();
       }
     } catch (err) {
       failed++;

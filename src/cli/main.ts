@@ -2,7 +2,7 @@
 import { Argument, Command, CommanderError, Option } from 'commander';
 import { SERVER_INFO } from '../mcp/server.js';
 import { capabilityNew, capabilityTest } from './commands/capability.js';
-import { approvalsApprove, approvalsDeny, approvalsList, approvalsShow } from './commands/approvals.js';
+import { approvalsApprove, approvalsDeny, approvalsList, approvalsShow, decisionsSettle } from './commands/approvals.js';
 import { doctorCommand } from './commands/doctor.js';
 import { initWorkspace } from './commands/init.js';
 import { interveneCommand, interventionsList, type InterveneOptions } from './commands/intervene.js';
@@ -123,6 +123,17 @@ ledger
   .addOption(workspaceOption())
   .action(run((opts: { workspace?: string; lines?: string; follow?: boolean; json?: boolean }) => ledgerTail(opts)));
 
+const decisions = program.command('decisions').description('decisions a crash left with an unknown outcome (ADR-017)');
+decisions
+  .command('settle')
+  .description('say whether the effect of a decision whose outcome is unknown happened: --applied records it (a retry replays it), --not-applied releases its key (a retry runs)')
+  .argument('<decision_id>')
+  .option('--applied', 'the effect happened')
+  .option('--not-applied', 'the effect did not happen')
+  .option('--reason <text>', 'why (recorded as a hash)')
+  .addOption(new Option('--as <operator>', 'your operator name, recorded with the settlement (or $MANDATE_OPERATOR, else your user name)'))
+  .addOption(workspaceOption())
+  .action(run((id: string, opts: { workspace?: string; as?: string; applied?: boolean; notApplied?: boolean; reason?: string }) => decisionsSettle(id, opts)));
 const approvals = program.command('approvals').description('decide escalated requests as a human operator');
 const operatorOption = () => new Option('--as <operator>', 'your operator name, recorded with the decision (or $MANDATE_OPERATOR, else your user name)');
 approvals.command('list').description('pending escalations (overdue ones are expired first)').option('--json', 'JSON output').addOption(workspaceOption()).action(run((opts: { workspace?: string; json?: boolean }) => approvalsList(opts)));

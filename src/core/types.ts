@@ -116,6 +116,8 @@ export interface NormalizedProposal {
 }
 
 export type DecisionStatus =
+  | 'running'
+  | 'outcome_unknown'
   | 'accepted'
   | 'rejected'
   | 'pending'

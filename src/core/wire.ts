@@ -86,7 +86,7 @@ export const OutcomeSchema = z.object({
   capability: z.string().nullable(),
   idempotency_key: z.string().nullable(),
   output: z.unknown().optional(),
-  status: z.enum(['accepted', 'rejected', 'pending', 'approved', 'denied', 'expired', 'failed']),
+  status: z.enum(['accepted', 'rejected', 'pending', 'approved', 'denied', 'expired', 'failed', 'running', 'outcome_unknown']),
   expires_at: z.string().optional(),
   policies: z.array(z.string()),
   receipt: z.object({ seq: z.number().int(), hash: z.string() }).nullable(),

@@ -16,7 +16,7 @@ import type { Logger } from '../core/log.js';
 import type { Receipt } from '../core/types.js';
 import type { World } from '../core/world.js';
 import type { PinRow } from '../store/pins.js';
-import type { Store } from '../store/store.js';
+import type { StorePort } from '../store/port.js';
 import { JsonSchemaParams } from '../capabilities/json-schema.js';
 import { upstreamCapability } from './capability.js';
 import { definitionOf, unsupported } from './definition.js';
@@ -28,7 +28,7 @@ export interface GatewayDeps {
   workspaceDir: string;
   /** The workspace's capability map: pinned upstream tools are added to it and kept current. */
   capabilities: Map<string, Capability>;
-  store: Store;
+  store: StorePort;
   world: World;
   log: Logger;
   /** Where `{ from_env }` values are read (default: process.env). */
@@ -93,12 +93,12 @@ export class Gateway {
   }
 
   /** Rebuilds the upstream capabilities from the pins if they changed since the last look; true if they did. */
-  refresh(): boolean {
-    const generation = this.deps.store.pins.generation();
+  async refresh(): Promise<boolean> {
+    const generation = await this.deps.store.pins.generation();
     if (generation === this.generation) return false;
     const first = this.generation === null;
     this.generation = generation;
-    this.load();
+    await this.load();
     if (!first) for (const listener of this.listeners) listener();
     return true;
   }
@@ -109,11 +109,11 @@ export class Gateway {
     return () => this.listeners.delete(listener);
   }
 
-  private load(): void {
+  private async load(): Promise<void> {
     const { capabilities, config, log } = this.deps;
     for (const [id, cap] of capabilities) if (cap.upstream) capabilities.delete(id);
     this.problems = new Map();
-    for (const pin of this.deps.store.pins.list()) {
+    for (const pin of await this.deps.store.pins.list()) {
       const upstream = this.upstreams.get(pin.server);
       if (!upstream) continue; // pinned once, no longer configured: not exposed
       const cfg = config.upstreams[pin.server];
@@ -168,7 +168,7 @@ export class Gateway {
         if (why) report.skipped.push({ tool: tool.name, why });
         else rows.push({ tool: tool.name, hash, definition: definitionOf(tool), pinned_at: now, pinned_by: opts.by });
       }
-      const before = new Map(store.pins.list(name).map((p) => [p.tool, p.hash]));
+      const before = new Map((await store.pins.list(name)).map((p) => [p.tool, p.hash]));
       for (const r of rows) {
         const old = before.get(r.tool);
         (old === undefined ? report.added : old === r.hash ? report.unchanged : report.changed).push(r.tool);
@@ -176,17 +176,21 @@ export class Gateway {
       report.removed = [...before.keys()].filter((t) => !rows.some((r) => r.tool === t));
       report.ok = true;
       if (opts.dryRun) continue;
-      report.receipt = store.ledger.append(
+      const r = await store.commit([
+        { op: 'pins.replace', server: name, rows },
         {
-          dfid: world.newTraceId(),
-          agent: `operator:${opts.by}`,
-          type: 'UpstreamPinned',
-          data: { upstream: name, tools: rows.map((r) => ({ tool: r.tool, hash: r.hash })), added: report.added, changed: report.changed, removed: report.removed },
+          op: 'event',
+          event: {
+            dfid: world.newTraceId(),
+            agent: `operator:${opts.by}`,
+            type: 'UpstreamPinned',
+            data: { upstream: name, tools: rows.map((r) => ({ tool: r.tool, hash: r.hash })), added: report.added, changed: report.changed, removed: report.removed },
+          },
         },
-        () => store.pins.replace(name, rows),
-      );
+      ]);
+      report.receipt = r.ok ? (r.receipts[0] ?? null) : null;
     }
-    this.refresh();
+    await this.refresh();
     return reports;
   }
 
@@ -201,7 +205,7 @@ export class Gateway {
     for (const [name, upstream] of this.upstreams) {
       const cfg = upstream.config;
       if (opts.start) await upstream.start({ force: true });
-      const pins = this.deps.store.pins.list(name);
+      const pins = await this.deps.store.pins.list(name);
       const running = upstream.state === 'ready';
       const live = new Map(upstream.liveTools().map((t) => [t.tool.name, t.hash]));
       out.push({

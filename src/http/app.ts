@@ -128,10 +128,10 @@ async function metrics(ctx: HttpContext, res: ServerResponse): Promise<void> {
   res.end(text);
 }
 
-function readiness(ctx: HttpContext, res: ServerResponse): void {
+async function readiness(ctx: HttpContext, res: ServerResponse): Promise<void> {
   const checks: Record<string, string> = {};
   try {
-    ctx.rt.store.db.prepare('SELECT 1').get();
+    await ctx.rt.store.ping();
     checks['store'] = 'ok';
   } catch (err) {
     checks['store'] = `unreachable (${(err as Error).message.slice(0, 100)})`;

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import type { Store } from '../store/store.js';
+import type { StorePort } from '../store/port.js';
 import { hashKey, looksLikeKey } from './api-keys.js';
 import type { HttpErrorCode } from './errors.js';
 import type { JwtVerifier } from './jwt.js';
@@ -38,7 +38,7 @@ export function bearerToken(req: IncomingMessage): { token: string | null; malfo
  */
 export class Authenticator {
   constructor(
-    private readonly store: Store,
+    private readonly store: StorePort,
     private readonly knownAgent: (agent: string) => boolean,
     private readonly jwt: JwtVerifier | null,
   ) {}
@@ -48,7 +48,7 @@ export class Authenticator {
     if (malformed) return { ok: false, code: 'INVALID_CREDENTIAL', message: 'malformed Authorization header: expected `Bearer <token>`' };
     if (token === null) return { ok: false, code: 'UNAUTHENTICATED' };
     if (looksLikeKey(token)) {
-      const row = this.store.credentials.byHash(hashKey(token));
+      const row = await this.store.credentials.byHash(hashKey(token));
       if (!row) return { ok: false, code: 'INVALID_CREDENTIAL' };
       if (row.kind === 'agent') {
         if (!this.knownAgent(row.principal)) return { ok: false, code: 'UNKNOWN_AGENT' };

@@ -1,6 +1,6 @@
 import type { EventStore } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
-import type { McpEvents } from '../store/mcp-events.js';
+import type { StorePort } from '../store/port.js';
 
 const REPLAY_PAGE = 200;
 const TRIM_EVERY = 32;
@@ -16,29 +16,29 @@ export class SessionEventStore implements EventStore {
   private stored = 0;
 
   constructor(
-    private readonly events: McpEvents,
+    private readonly events: StorePort['mcpEvents'],
     private readonly sessionId: string,
     private readonly opts: { keep: number; now: () => number },
   ) {}
 
   async storeEvent(streamId: string, message: JSONRPCMessage): Promise<string> {
-    const seq = this.events.add(this.sessionId, streamId, JSON.stringify(message), this.opts.now());
-    if (++this.stored % TRIM_EVERY === 0) this.events.trim(this.sessionId, this.opts.keep);
+    const seq = await this.events.add(this.sessionId, streamId, JSON.stringify(message), this.opts.now());
+    if (++this.stored % TRIM_EVERY === 0) await this.events.trim(this.sessionId, this.opts.keep);
     return String(seq);
   }
 
   async getStreamIdForEventId(eventId: string): Promise<string | undefined> {
     const seq = parseSeq(eventId);
-    return seq === null ? undefined : (this.events.streamOf(this.sessionId, seq) ?? undefined);
+    return seq === null ? undefined : ((await this.events.streamOf(this.sessionId, seq)) ?? undefined);
   }
 
   async replayEventsAfter(lastEventId: string, { send }: { send: (eventId: string, message: JSONRPCMessage) => Promise<void> }): Promise<string> {
     const seq = parseSeq(lastEventId);
-    const streamId = seq === null ? null : this.events.streamOf(this.sessionId, seq);
+    const streamId = seq === null ? null : await this.events.streamOf(this.sessionId, seq);
     if (seq === null || streamId === null) throw new Error('unknown event id');
     let after = seq;
     for (;;) {
-      const page = this.events.after(this.sessionId, streamId, after, REPLAY_PAGE);
+      const page = await this.events.after(this.sessionId, streamId, after, REPLAY_PAGE);
       for (const row of page) {
         after = row.seq;
         if (row.message !== PRIMING) await send(String(row.seq), JSON.parse(row.message) as JSONRPCMessage);
@@ -48,8 +48,8 @@ export class SessionEventStore implements EventStore {
   }
 
   /** Forgets the session's events (it ended). */
-  drop(): void {
-    this.events.dropSession(this.sessionId);
+  drop(): Promise<void> {
+    return this.events.dropSession(this.sessionId);
   }
 }
 

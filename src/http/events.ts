@@ -40,7 +40,7 @@ export async function handleEvents(ctx: HttpContext, r: RouteRequest): Promise<v
     if (!Number.isInteger(backlog) || backlog < 0 || backlog > ctx.cfg.events.max_backlog) {
       return reject(ctx, r, 'INVALID_REQUEST', { message: `backlog must be an integer from 0 to ${ctx.cfg.events.max_backlog}` });
     }
-    cursor = Math.max(0, ledger.headSeq() - backlog);
+    cursor = Math.max(0, (await ledger.headSeq()) - backlog);
   }
   if (ctx.streams.open >= ctx.cfg.events.max_connections) return reject(ctx, r, 'STREAM_LIMIT');
 
@@ -57,10 +57,10 @@ export async function handleEvents(ctx: HttpContext, r: RouteRequest): Promise<v
   await write(`retry: 2000\n: mandate events from seq ${cursor}\n\n`);
   const keepalive = setInterval(() => void write(`: keepalive ${new Date().toISOString()}\n\n`), ctx.cfg.events.keepalive_ms);
 
-  const concerns = (e: LedgerEvent): string => {
+  const concerns = async (e: LedgerEvent): Promise<string> => {
     // An intervention's event is recorded under its issuer; it concerns its target.
     if (categoryOf(e.type) === 'intervention' && e.decision_id) {
-      const target = ctx.rt.store.agents.intervention(e.decision_id)?.target_agent;
+      const target = (await ctx.rt.store.agents.intervention(e.decision_id))?.target_agent;
       if (target) return target;
     }
     return e.agent;
@@ -68,11 +68,11 @@ export async function handleEvents(ctx: HttpContext, r: RouteRequest): Promise<v
 
   try {
     while (!ended.signal.aborted) {
-      const page = ledger.page(cursor, PAGE);
+      const page = await ledger.page(cursor, PAGE);
       for (const e of page) {
         cursor = e.seq;
         if (!wanted.has(categoryOf(e.type))) continue;
-        const who = concerns(e);
+        const who = await concerns(e);
         if (agent !== null && who !== agent) continue;
         await write(`id: ${e.seq}\nevent: ${categoryOf(e.type)}\ndata: ${JSON.stringify(streamEventView(e, who))}\n\n`);
         if (ended.signal.aborted) break;

@@ -84,9 +84,9 @@ export class Metrics implements KernelObserver {
       name: 'mandate_pending_approvals',
       help: 'Escalations waiting for a human (from the store, so across processes).',
       registers,
-      collect() {
+      async collect() {
         const kernel = src()?.kernel;
-        if (kernel) this.set(kernel.deps.store.decisions.pendingCount());
+        if (kernel) this.set(await kernel.deps.store.decisions.pendingCount());
       },
     });
     new Gauge({

@@ -14,6 +14,7 @@ import { agentView, approvalView, decisionView, interventionView, outcomeView } 
  */
 
 const ReasonBody = z.object({ reason: z.string().max(2_000).optional() }).strict();
+const SettleBody = z.object({ applied: z.boolean(), reason: z.string().max(2_000).optional() }).strict();
 
 const InterventionBody = z
   .object({
@@ -42,6 +43,7 @@ const ROUTES: { method: 'GET' | 'POST'; pattern: RegExp; handler: Handler }[] = 
   { method: 'POST', pattern: /^\/api\/v1\/interventions$/, handler: issueIntervention },
   { method: 'GET', pattern: /^\/api\/v1\/decisions$/, handler: decisionsOfFlow },
   { method: 'GET', pattern: new RegExp(`^/api/v1/decisions/${ID}$`), handler: getDecision },
+  { method: 'POST', pattern: new RegExp(`^/api/v1/decisions/${ID}/settle$`), handler: settle },
   { method: 'GET', pattern: /^\/api\/v1\/ledger$/, handler: ledgerPage },
   { method: 'GET', pattern: /^\/api\/v1\/ledger\/verify$/, handler: ledgerVerify },
 ];
@@ -100,15 +102,15 @@ function whoami(_ctx: HttpContext, r: OperatorRequest): void {
   sendJson(r.res, 200, { kind: 'operator', operator: r.principal.id, role: r.principal.role });
 }
 
-function listApprovals(ctx: HttpContext, r: OperatorRequest): void {
+async function listApprovals(ctx: HttpContext, r: OperatorRequest): Promise<void> {
   const { kernel, store } = ctx.rt;
   const now = kernel.deps.world.now();
-  const pending = store.decisions.pending().filter((d) => d.expires_at === null || d.expires_at > now);
+  const pending = (await store.decisions.pending()).filter((d) => d.expires_at === null || d.expires_at > now);
   sendJson(r.res, 200, { approvals: pending.map((d) => approvalView(kernel, d)), now: new Date(now).toISOString() });
 }
 
-function getApproval(ctx: HttpContext, r: OperatorRequest, m: RegExpExecArray): void {
-  const d = ctx.rt.store.decisions.get(m[1] as string);
+async function getApproval(ctx: HttpContext, r: OperatorRequest, m: RegExpExecArray): Promise<void> {
+  const d = await ctx.rt.store.decisions.get(m[1] as string);
   if (!d) return reject(ctx, r, 'NOT_FOUND', { message: `no decision \`${m[1]}\`` });
   sendJson(r.res, 200, { approval: { ...approvalView(ctx.rt.kernel, d), status: d.status } });
 }
@@ -119,11 +121,11 @@ async function decide(ctx: HttpContext, r: OperatorRequest, m: RegExpExecArray):
   const b = await body(ctx, r, ReasonBody);
   if (!b) return;
   const { kernel, store } = ctx.rt;
-  const d = store.decisions.get(id);
+  const d = await store.decisions.get(id);
   if (!d) return reject(ctx, r, 'NOT_FOUND', { message: `no decision \`${id}\`` });
   if (d.status !== 'pending') return reject(ctx, r, 'DECISION_NOT_PENDING', { message: `decision \`${id}\` is ${d.status}`, extra: { status: d.status } });
   try {
-    const outcome = act === 'approve' ? await kernel.approve(id, r.principal.id, b.reason ?? null) : kernel.deny(id, r.principal.id, b.reason ?? null);
+    const outcome = act === 'approve' ? await kernel.approve(id, r.principal.id, b.reason ?? null) : await kernel.deny(id, r.principal.id, b.reason ?? null);
     ctx.log.info({ operator: r.principal.id, decision_id: id, act, verdict: outcome.verdict }, 'operator decided an escalation');
     sendJson(r.res, 200, { outcome: outcomeView(kernel, outcome) });
   } catch (err) {
@@ -133,28 +135,30 @@ async function decide(ctx: HttpContext, r: OperatorRequest, m: RegExpExecArray):
   }
 }
 
-function agentRows(ctx: HttpContext, only?: string) {
+async function agentRows(ctx: HttpContext, only?: string) {
   const { kernel, store } = ctx.rt;
   const pending = new Map<string, number>();
-  for (const d of store.decisions.pending()) pending.set(d.agent, (pending.get(d.agent) ?? 0) + 1);
+  for (const d of await store.decisions.pending()) pending.set(d.agent, (pending.get(d.agent) ?? 0) + 1);
   const agents = only !== undefined ? [only] : [...kernel.workspace.contracts.keys()].sort();
-  return agents.map((a) => agentView(kernel, a, ctx.sessions.countFor(a), pending.get(a) ?? 0));
+  const rows = [];
+  for (const a of agents) rows.push(agentView(kernel, a, await store.agents.statusRow(a), ctx.sessions.countFor(a), pending.get(a) ?? 0));
+  return rows;
 }
 
-function listAgents(ctx: HttpContext, r: OperatorRequest): void {
-  sendJson(r.res, 200, { agents: agentRows(ctx) });
+async function listAgents(ctx: HttpContext, r: OperatorRequest): Promise<void> {
+  sendJson(r.res, 200, { agents: await agentRows(ctx) });
 }
 
-function getAgent(ctx: HttpContext, r: OperatorRequest, m: RegExpExecArray): void {
+async function getAgent(ctx: HttpContext, r: OperatorRequest, m: RegExpExecArray): Promise<void> {
   const agent = m[1] as string;
   if (!ctx.rt.kernel.contractOf(agent)) return reject(ctx, r, 'NOT_FOUND', { message: `no agent \`${agent}\`` });
-  sendJson(r.res, 200, { agent: agentRows(ctx, agent)[0] });
+  sendJson(r.res, 200, { agent: (await agentRows(ctx, agent))[0] });
 }
 
-function listInterventions(ctx: HttpContext, r: OperatorRequest): void {
+async function listInterventions(ctx: HttpContext, r: OperatorRequest): Promise<void> {
   // Read-only: the housekeeping sweep expires interventions, not a GET.
   const limit = intParam(r.url, 'limit', 100, 1, 1_000);
-  sendJson(r.res, 200, { interventions: ctx.rt.store.agents.interventions(limit).map(interventionView) });
+  sendJson(r.res, 200, { interventions: (await ctx.rt.store.agents.interventions(limit)).map(interventionView) });
 }
 
 async function issueIntervention(ctx: HttpContext, r: OperatorRequest): Promise<void> {
@@ -172,35 +176,49 @@ async function issueIntervention(ctx: HttpContext, r: OperatorRequest): Promise<
   sendJson(r.res, outcome.verdict === 'accepted' ? 200 : 422, { outcome });
 }
 
-function decisionsOfFlow(ctx: HttpContext, r: OperatorRequest): void {
+async function decisionsOfFlow(ctx: HttpContext, r: OperatorRequest): Promise<void> {
   const dfid = r.url.searchParams.get('dfid');
   if (!dfid || !/^[0-9a-f]{32}$/.test(dfid)) return reject(ctx, r, 'INVALID_REQUEST', { message: 'give ?dfid=<32 lowercase hex>' });
   const { kernel, store } = ctx.rt;
-  sendJson(r.res, 200, { dfid, decisions: store.decisions.byDfid(dfid).map((d) => decisionView(kernel, d)), events: store.ledger.byDfid(dfid) });
+  sendJson(r.res, 200, { dfid, decisions: (await store.decisions.byDfid(dfid)).map((d) => decisionView(kernel, d)), events: await store.ledger.byDfid(dfid) });
 }
 
-function getDecision(ctx: HttpContext, r: OperatorRequest, m: RegExpExecArray): void {
-  const d = ctx.rt.store.decisions.get(m[1] as string);
+async function getDecision(ctx: HttpContext, r: OperatorRequest, m: RegExpExecArray): Promise<void> {
+  const d = await ctx.rt.store.decisions.get(m[1] as string);
   if (!d) return reject(ctx, r, 'NOT_FOUND', { message: `no decision \`${m[1]}\`` });
   sendJson(r.res, 200, { decision: decisionView(ctx.rt.kernel, d) });
 }
 
+/** Settles a decision whose outcome a crash left unknown: the effect happened (`applied`), or it did not. */
+async function settle(ctx: HttpContext, r: OperatorRequest, m: RegExpExecArray): Promise<void> {
+  const b = await body(ctx, r, SettleBody);
+  if (!b) return;
+  try {
+    const outcome = await ctx.rt.kernel.settleOutcome(m[1] as string, b.applied, `operator:${r.principal.id}`, b.reason ?? null);
+    ctx.log.info({ operator: r.principal.id, decision_id: m[1], applied: b.applied }, 'operator settled an unknown outcome');
+    sendJson(r.res, 200, { outcome: outcomeView(ctx.rt.kernel, outcome) });
+  } catch (err) {
+    if (err instanceof KernelError) return reject(ctx, r, 'DECISION_NOT_PENDING', { message: err.message });
+    throw err;
+  }
+}
+
 const PAGE_MAX = 500;
 
-function ledgerPage(ctx: HttpContext, r: OperatorRequest): void {
+async function ledgerPage(ctx: HttpContext, r: OperatorRequest): Promise<void> {
   const { ledger } = ctx.rt.store;
-  const head = ledger.headSeq();
+  const head = await ledger.headSeq();
   const limit = intParam(r.url, 'limit', 100, 1, PAGE_MAX);
   const tail = r.url.searchParams.get('tail');
   const after = tail !== null ? Math.max(0, head - intParam(r.url, 'tail', 50, 1, PAGE_MAX)) : intParam(r.url, 'after', 0, 0, Number.MAX_SAFE_INTEGER);
-  const events = ledger.page(after, tail !== null ? PAGE_MAX : limit);
+  const events = await ledger.page(after, tail !== null ? PAGE_MAX : limit);
   const last = events[events.length - 1];
   sendJson(r.res, 200, { head, events, next_after: last ? last.seq : after });
 }
 
-function ledgerVerify(ctx: HttpContext, r: OperatorRequest): void {
+async function ledgerVerify(ctx: HttpContext, r: OperatorRequest): Promise<void> {
   const started = performance.now();
-  const result = ctx.rt.store.ledger.verify();
+  const result = await ctx.rt.store.ledger.verify();
   const ms = Math.round((performance.now() - started) * 10) / 10;
   sendJson(r.res, 200, result.ok ? { intact: true, events: result.events, head: result.head, verified_in_ms: ms } : { intact: false, events: result.events, first_bad_seq: result.firstBadSeq, problem: result.problem, verified_in_ms: ms });
 }

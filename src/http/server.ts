@@ -92,7 +92,7 @@ export async function startHttpServer(rt: Runtime, metrics: Metrics, log: Logger
         log.info({ agent: s.agent, session: s.id }, 'closing idle mcp session');
         void s.transport.close().catch(() => undefined);
       }
-      rt.store.mcpEvents.dropOlderThan(now - cfg.sessions.event_retention_minutes * 60_000);
+      void rt.store.mcpEvents.dropOlderThan(now - cfg.sessions.event_retention_minutes * 60_000).catch(() => undefined);
     } catch (err) {
       log.error({ err: { name: (err as Error).name } }, 'http sweep failed');
     }

@@ -1,6 +1,6 @@
 import type { Outcome } from '../core/types.js';
 import type { Kernel } from '../kernel/kernel.js';
-import type { InterventionRow } from '../store/agents.js';
+import type { AgentStatusRow, InterventionRow } from '../store/agents.js';
 import type { DecisionRecord } from '../store/decisions.js';
 import type { EventType, LedgerEvent } from '../store/ledger.js';
 
@@ -72,9 +72,8 @@ export function decisionView(kernel: Kernel, d: DecisionRecord) {
   };
 }
 
-export function agentView(kernel: Kernel, agent: string, sessions: number, pending: number) {
+export function agentView(kernel: Kernel, agent: string, row: AgentStatusRow | null, sessions: number, pending: number) {
   const c = kernel.contractOf(agent);
-  const row = kernel.deps.store.agents.statusRow(agent);
   return {
     agent,
     role: c?.role ?? null,
@@ -127,6 +126,7 @@ const CATEGORY: Record<EventType, EventCategory> = {
   PolicyDecided: 'decision',
   ActionStarted: 'decision',
   ActionOutcome: 'decision',
+  ActionOutcomeUnknown: 'decision',
   EscalationOpened: 'escalation',
   EscalationResolved: 'escalation',
   EscalationChallenged: 'escalation',

@@ -1,10 +1,18 @@
 import { grantFor, isGlob } from '../config/contract-schema.js';
 import { hashOf } from '../core/canonical.js';
-import type { Outcome, ReasonDetail } from '../core/types.js';
+import type { Outcome, ReasonDetail, Receipt } from '../core/types.js';
+import type { Op } from '../store/port.js';
 import type { AgentStatus, FlowStatus } from '../store/agents.js';
 import { resolveDfid } from './dfid.js';
 import { KernelError, type Kernel } from './kernel.js';
 import { statusCode } from './status.js';
+
+/** Commits one unit of an intervention and returns the receipt of its last event. */
+async function commit(kernel: Kernel, unit: Op[]): Promise<Receipt | null> {
+  const r = await kernel.deps.store.commit(unit);
+  if (!r.ok) throw new Error(`intervention refused by the store: ${r.conflict.kind}`);
+  return r.receipts.at(-1) ?? null;
+}
 
 export type InterventionAct = 'pause' | 'resume' | 'terminate' | 'constrain' | 'redirect' | 'approve' | 'deny' | 'cancel';
 
@@ -102,14 +110,15 @@ export async function intervene(kernel: Kernel, principal: Principal, req: Inter
       ? (req.target.agent ?? (principal.kind === 'agent' ? principal.id : '*'))
       : 'agent' in req.target
         ? req.target.agent
-        : (store.decisions.get(req.target.decision_id)?.agent ?? null);
+        : ((await store.decisions.get(req.target.decision_id))?.agent ?? null);
   const minutes = req.constrain?.minutes ?? req.redirect?.minutes ?? DEFAULT_MINUTES;
   const expiresAt = req.act === 'constrain' || req.act === 'redirect' ? now + Math.min(Math.max(minutes, 1), MAX_MINUTES) * 60_000 : null;
 
-  store.ledger.append(
-    { dfid, agent: issuer, type: 'InterventionIssued', decision_id: id, data: { act: req.act, target_kind: targetKind, target_hash: hashOf(target), role, reason_hash: reasonHash } },
-    () =>
-      store.agents.addIntervention({
+  await commit(kernel, [
+    { op: 'event', event: { dfid, agent: issuer, type: 'InterventionIssued', decision_id: id, data: { act: req.act, target_kind: targetKind, target_hash: hashOf(target), role, reason_hash: reasonHash } } },
+    {
+      op: 'intervention.add',
+      row: {
         id,
         dfid,
         target_kind: targetKind,
@@ -124,14 +133,16 @@ export async function intervene(kernel: Kernel, principal: Principal, req: Inter
         created_at: now,
         updated_at: now,
         expires_at: expiresAt,
-      }),
-  );
+      },
+    },
+  ]);
 
-  const refuse = (details: ReasonDetail[]): Outcome => {
+  const refuse = async (details: ReasonDetail[]): Promise<Outcome> => {
     const reasons = [...new Set(details.map((d) => d.code))];
-    const receipt = store.ledger.append({ dfid, agent: issuer, type: 'InterventionRejected', decision_id: id, reasons, data: { act: req.act, role } }, () =>
-      store.agents.setInterventionState(id, 'rejected', world.now()),
-    );
+    const receipt = await commit(kernel, [
+      { op: 'intervention.state', id, state: 'rejected', at: world.now() },
+      { op: 'event', event: { dfid, agent: issuer, type: 'InterventionRejected', decision_id: id, reasons, data: { act: req.act, role } } },
+    ]);
     flowLog.warn({ step: 'intervention', act: req.act, reasons }, 'intervention refused');
     return { ...base, verdict: 'rejected', status: 'rejected', reasons, details, receipt };
   };
@@ -146,56 +157,55 @@ export async function intervene(kernel: Kernel, principal: Principal, req: Inter
   // A malformed act is refused as such, whoever asks.
   const invalid = checkArgs(kernel, req, targetAgent, targetKind);
   if (invalid) return refuse([invalid]);
-  if ('dfid' in req.target && !store.decisions.flowHasCalls(req.target.dfid, targetAgent)) {
+  if ('dfid' in req.target && !(await store.decisions.flowHasCalls(req.target.dfid, targetAgent))) {
     return refuse([{ code: 'UNKNOWN_AGENT', message: targetAgent === '*' ? 'no calls in this flow' : `no calls of \`${targetAgent}\` in this flow`, path: 'dfid' }]);
   }
-  const agentStatus = targetAgent === '*' ? 'active' : store.agents.status(targetAgent);
+  const agentStatus: AgentStatus = targetAgent === '*' ? 'active' : await store.agents.status(targetAgent);
   const allowed = interventionAllowed(
     principal,
     req.act,
     targetAgent,
     principal.kind === 'agent' ? kernel.contractOf(principal.id) : undefined,
     targetKind === 'flow' ? 'flow' : agentStatus,
-    targetKind === 'flow' ? store.agents.flowStatus(target, targetAgent) : 'active',
+    targetKind === 'flow' ? await store.agents.flowStatus(target, targetAgent) : 'active',
   );
   if (!allowed.ok) return refuse([{ code: 'INTERVENTION_NOT_ALLOWED', message: allowed.message }]);
   // A paused, suspended or terminated agent may still pause itself or withdraw its own request, and nothing else.
-  const callerStatus = principal.kind === 'agent' ? store.agents.status(principal.id) : 'active';
+  const callerStatus = principal.kind === 'agent' ? await store.agents.status(principal.id) : 'active';
   const narrowsSelf = (req.act === 'pause' || req.act === 'cancel') && principal.id === targetAgent;
   if (callerStatus !== 'active' && !narrowsSelf) {
     return refuse([{ code: statusCode(callerStatus as 'paused'), message: `caller is ${callerStatus}` }]);
   }
-  store.ledger.append({ dfid, agent: issuer, type: 'InterventionAcknowledged', decision_id: id, data: { act: req.act } }, () =>
-    store.agents.setInterventionState(id, 'acknowledged', world.now()),
-  );
+  await commit(kernel, [
+    { op: 'intervention.state', id, state: 'acknowledged', at: world.now() },
+    { op: 'event', event: { dfid, agent: issuer, type: 'InterventionAcknowledged', decision_id: id, data: { act: req.act } } },
+  ]);
 
   // Approvals go through the kernel's own approval path, which records its events.
   if (req.act === 'approve' || req.act === 'deny' || req.act === 'cancel') {
     const decisionId = target;
     let outcome: Outcome;
     try {
-      outcome = req.act === 'approve' ? await kernel.approve(decisionId, issuer, req.reason) : req.act === 'deny' ? kernel.deny(decisionId, issuer, req.reason) : kernel.withdraw(decisionId, issuer);
+      outcome = req.act === 'approve' ? await kernel.approve(decisionId, issuer, req.reason) : req.act === 'deny' ? await kernel.deny(decisionId, issuer, req.reason) : await kernel.withdraw(decisionId, issuer);
     } catch (err) {
       if (err instanceof KernelError) return refuse([{ code: err.code, message: err.message }]);
       throw err;
     }
-    const receipt = store.ledger.append({ dfid, agent: issuer, type: 'InterventionApplied', decision_id: id, data: { act: req.act, decision: decisionId } }, () =>
-      store.agents.setInterventionState(id, 'applied', world.now()),
-    );
+    const receipt = await commit(kernel, [
+      { op: 'intervention.state', id, state: 'applied', at: world.now() },
+      { op: 'event', event: { dfid, agent: issuer, type: 'InterventionApplied', decision_id: id, data: { act: req.act, decision: decisionId } } },
+    ]);
     return { ...base, verdict: 'accepted', status: 'accepted', reasons: [], details: [], receipt, output: { intervention_id: id, act: req.act, decision: outcome } };
   }
 
   const applied = apply(kernel, req, id, targetKind === 'flow' ? 'flow' : 'agent', target, targetAgent, agentStatus, issuer, reasonHash, expiresAt);
-  const receipt = store.ledger.append(
-    { dfid, agent: issuer, type: 'InterventionApplied', decision_id: id, data: { act: req.act, target_kind: targetKind, ...applied.data } },
-    (receipt) => {
-      applied.write();
-      store.agents.setInterventionState(id, 'applied', world.now());
-      void receipt;
-    },
-  );
+  const receipt = await commit(kernel, [
+    ...applied.ops,
+    { op: 'intervention.state', id, state: 'applied', at: world.now() },
+    { op: 'event', event: { dfid, agent: issuer, type: 'InterventionApplied', decision_id: id, data: { act: req.act, target_kind: targetKind, ...applied.data } } },
+  ]);
   if (req.act === 'resume' && agentStatus === 'suspended' && targetKind === 'agent') {
-    store.ledger.append({ dfid, agent: targetAgent, type: 'AgentResumed', decision_id: id, data: { by: issuer } });
+    await commit(kernel, [{ op: 'event', event: { dfid, agent: targetAgent, type: 'AgentResumed', decision_id: id, data: { by: issuer } } }]);
   }
   if (req.act === 'terminate') kernel.abortInflight(targetKind === 'flow' ? { dfid: target, agent: targetAgent } : { agent: targetAgent }, id);
   flowLog.info({ step: 'intervention', act: req.act, target_kind: targetKind }, 'intervention applied');
@@ -242,13 +252,12 @@ function apply(
   issuer: string,
   reasonHash: string,
   expiresAt: number | null,
-): { write: () => void; data: Record<string, unknown>; output: Record<string, unknown> } {
-  const { store, world } = kernel.deps;
-  const now = world.now();
+): { ops: Op[]; data: Record<string, unknown>; output: Record<string, unknown> } {
+  const now = kernel.deps.world.now();
   if (req.act === 'constrain') {
     const c = req.constrain as NonNullable<InterventionRequest['constrain']>;
     return {
-      write: () => store.agents.addConstraint({ intervention_id: id, agent: targetAgent, capability: c.capability, field: c.field, max: c.max, expires_at: expiresAt as number }),
+      ops: [{ op: 'constraint.add', row: { intervention_id: id, agent: targetAgent, capability: c.capability, field: c.field, max: c.max, expires_at: expiresAt as number } }],
       data: { capability: c.capability, field: c.field, max: c.max },
       output: { constraint: { capability: c.capability, field: c.field, max: c.max } },
     };
@@ -256,21 +265,21 @@ function apply(
   if (req.act === 'redirect') {
     return {
       // The note is operator text for the agent; it is stored for delivery, hashed in the ledger.
-      write: () => store.agents.addNote({ intervention_id: id, agent: targetAgent, note: req.redirect?.note ?? '', created_at: now, expires_at: expiresAt as number }),
+      ops: [{ op: 'note.add', row: { intervention_id: id, agent: targetAgent, note: req.redirect?.note ?? '', created_at: now, expires_at: expiresAt as number } }],
       data: { note_hash: hashOf(req.redirect?.note ?? '') },
       output: {},
     };
   }
   const next = req.act === 'pause' ? 'paused' : req.act === 'resume' ? 'active' : 'terminated';
   if (targetKind === 'flow') {
-    return { write: () => store.agents.setFlowStatus(target, targetAgent, next, now), data: { to: next }, output: { flow_status: next } };
+    return { ops: [{ op: 'flow.status', dfid: target, agent: targetAgent, status: next, at: now }], data: { to: next }, output: { flow_status: next } };
   }
   return {
-    write: () => {
-      store.agents.setStatus(targetAgent, next, issuer, reasonHash, now);
+    ops: [
+      { op: 'agent.status', agent: targetAgent, status: next, by: issuer, reason_hash: reasonHash, at: now },
       // Lifting a drift suspension starts the monitors' windows afresh.
-      if (current === 'suspended' && next === 'active') store.monitors.reset(targetAgent);
-    },
+      ...(current === 'suspended' && next === 'active' ? [{ op: 'monitors.reset' as const, agent: targetAgent }] : []),
+    ],
     data: { from: current, to: next },
     output: { agent_status: next },
   };

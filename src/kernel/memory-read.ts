@@ -31,7 +31,7 @@ function view(rec: MemoryRecord) {
  * or a listing returns the records the agent may see and counts the withheld
  * ones. Every read, allowed or denied, is recorded with hashes, never values.
  */
-export function readMemory(kernel: Kernel, agent: string, query: MemoryQuery, traceparent?: string): Outcome {
+export async function readMemory(kernel: Kernel, agent: string, query: MemoryQuery, traceparent?: string): Promise<Outcome> {
   const { store, world, log } = kernel.deps;
   const { dfid } = resolveDfid(traceparent, world);
   const id = world.newId();
@@ -39,42 +39,47 @@ export function readMemory(kernel: Kernel, agent: string, query: MemoryQuery, tr
   const mode = 'key' in query ? 'key' : 'pack' in query ? 'pack' : 'list';
   // What was asked for, as a hash: a denied read is recorded with its target too.
   const target = 'key' in query ? { key_hash: hashOf(query.key) } : 'pack' in query ? { pack_hash: hashOf(query.pack) } : {};
-  const record = (details: ReasonDetail[], data: Record<string, unknown>) => {
+  const record = async (details: ReasonDetail[], data: Record<string, unknown>) => {
     const reasons = [...new Set(details.map((d) => d.code))];
-    const receipt = store.ledger.append({ dfid, agent, type: 'MemoryRead', decision_id: id, reasons, data: { scope: query.scope, mode, ...target, ...data } });
+    const r = await store.commit([{ op: 'event', event: { dfid, agent, type: 'MemoryRead', decision_id: id, reasons, data: { scope: query.scope, mode, ...target, ...data } } }]);
+    const receipt = r.ok ? (r.receipts[0] ?? null) : null;
     log.info({ dfid, agent, step: 'memory', scope: query.scope, mode, reasons }, reasons.length ? 'memory read denied' : 'memory read');
     return { reasons, receipt };
   };
-  const deny = (details: ReasonDetail[]): Outcome => ({ ...base, verdict: 'rejected', status: 'rejected', details, ...record(details, { allowed: false }) });
+  const deny = async (details: ReasonDetail[]): Promise<Outcome> => ({ ...base, verdict: 'rejected', status: 'rejected', details, ...(await record(details, { allowed: false })) });
 
   const contract = kernel.contractOf(agent);
   if (!contract) return deny([{ code: 'UNKNOWN_AGENT', message: 'no contract for this agent' }]);
-  const status = store.agents.status(agent);
+  const status = await store.agents.status(agent);
   if (status !== 'active') return deny([{ code: statusCode(status), message: `agent is ${status}` }]);
   const grant = contract.memory.find((m) => m.scope === query.scope);
   if (!grant) return deny([{ code: 'MEMORY_SCOPE_DENIED', message: `scope \`${query.scope}\` is not granted`, path: 'scope' }]);
 
   if ('key' in query) {
-    const rec = store.memory.get(query.scope, query.key);
+    const rec = await store.memory.get(query.scope, query.key);
     if (!rec) return deny([{ code: 'MEMORY_NOT_FOUND', message: 'no such record', path: 'key' }]);
     if (!allowedSensitivity(rec.sensitivity, grant.max_sensitivity)) {
       return deny([{ code: 'MEMORY_SENSITIVITY_DENIED', message: `record is ${rec.sensitivity}; contract allows up to ${grant.max_sensitivity}`, path: 'key' }]);
     }
-    const { reasons, receipt } = record([], { allowed: true, version: rec.version, value_hash: hashOf(rec.value ?? null) });
+    const { reasons, receipt } = await record([], { allowed: true, version: rec.version, value_hash: hashOf(rec.value ?? null) });
     return { ...base, verdict: 'accepted', status: 'accepted', reasons, details: [], receipt, output: view(rec) };
   }
 
   let records: MemoryRecord[];
   if ('pack' in query) {
-    const keys = store.memory.pack(query.scope, query.pack);
+    const keys = await store.memory.pack(query.scope, query.pack);
     if (!keys) return deny([{ code: 'MEMORY_NOT_FOUND', message: 'no such pack', path: 'pack' }]);
-    records = keys.map((k) => store.memory.get(query.scope, k)).filter((r): r is MemoryRecord => r !== null);
+    records = [];
+    for (const key of keys) {
+      const rec = await store.memory.get(query.scope, key);
+      if (rec) records.push(rec);
+    }
   } else {
-    records = store.memory.list(query.scope);
+    records = await store.memory.list(query.scope);
   }
   const visible = records.filter((r) => allowedSensitivity(r.sensitivity, grant.max_sensitivity));
   const withheld = records.length - visible.length;
-  const { reasons, receipt } = record([], {
+  const { reasons, receipt } = await record([], {
     allowed: true,
     records: visible.length,
     withheld,

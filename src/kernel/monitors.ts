@@ -1,6 +1,6 @@
 import type { Values } from '../capabilities/manifest.js';
 import { windowMs, type Contract, type Monitor } from '../config/contract-schema.js';
-import type { Monitors } from '../store/monitors.js';
+import type { MonitorWindows } from '../store/port.js';
 
 export interface Breach {
   monitor: string;
@@ -30,7 +30,7 @@ export function sampleOf(m: Monitor, capability: string, ok: boolean, values: Va
  * monitors that breached (strictly above threshold, for `consecutive`
  * evaluations in a row), evaluated only once their window is full.
  */
-export function evaluateMonitors(contract: Contract, store: Monitors, capability: string, ok: boolean, values: Values, now: number): Breach[] {
+export function evaluateMonitors(contract: Contract, store: MonitorWindows, capability: string, ok: boolean, values: Values, now: number): Breach[] {
   const breaches: Breach[] = [];
   for (const m of contract.monitors) {
     const sample = sampleOf(m, capability, ok, values);

@@ -141,7 +141,7 @@ export function createMcpServer(kernel: Kernel, agent: string, channel: Channel)
         if (!parsed.success) return toToolResult(argumentError(kernel, parsed.error));
         const { scope, key, pack } = parsed.data;
         const query = key !== undefined ? { scope, key } : pack !== undefined ? { scope, pack } : { scope };
-        return toToolResult(readMemory(kernel, agent, query, meta.traceparent));
+        return toToolResult(await readMemory(kernel, agent, query, meta.traceparent));
       }
       case 'intervene': {
         const parsed = InterveneArgsSchema.safeParse(args);
@@ -206,10 +206,10 @@ function registerMemoryResources(server: Server, kernel: Kernel, agent: string):
       { uriTemplate: 'memory://{scope}/{key}', name: 'memory record', description: 'A scoped, versioned memory record your contract lets you read.', mimeType: 'application/json' },
     ],
   }));
-  server.setRequestHandler(ListResourcesRequestSchema, () => {
+  server.setRequestHandler(ListResourcesRequestSchema, async () => {
     const resources = [];
     for (const grant of kernel.contractOf(agent)?.memory ?? []) {
-      const listed = readMemory(kernel, agent, { scope: grant.scope });
+      const listed = await readMemory(kernel, agent, { scope: grant.scope });
       const records = (listed.output as { records?: { key: string; sensitivity: string; version: number }[] } | undefined)?.records ?? [];
       for (const r of records) {
         resources.push({ uri: `memory://${grant.scope}/${r.key}`, name: `${grant.scope}/${r.key}`, mimeType: 'application/json', description: `${r.sensitivity} record, version ${r.version}` });
@@ -217,10 +217,10 @@ function registerMemoryResources(server: Server, kernel: Kernel, agent: string):
     }
     return { resources };
   });
-  server.setRequestHandler(ReadResourceRequestSchema, (request) => {
+  server.setRequestHandler(ReadResourceRequestSchema, async (request) => {
     const match = MEMORY_URI.exec(request.params.uri);
     if (!match) throw new McpError(ErrorCode.InvalidParams, 'SCHEMA_INVALID: expected memory://{scope}/{key}');
-    const outcome = readMemory(kernel, agent, { scope: match[1] as string, key: match[2] as string });
+    const outcome = await readMemory(kernel, agent, { scope: match[1] as string, key: match[2] as string });
     if (outcome.verdict !== 'accepted') throw new McpError(ErrorCode.InvalidParams, `${outcome.reasons.join(',')}: ${outcome.details[0]?.message ?? 'denied'}`, { reasons: outcome.reasons, dfid: outcome.dfid });
     const record = outcome.output as { value: unknown };
     return { contents: [{ uri: request.params.uri, mimeType: 'application/json', text: JSON.stringify(record.value) }] };
@@ -237,7 +237,7 @@ const ApprovalAnswer = z.object({ decision: z.enum(['approve', 'deny']), reason:
  */
 async function askClientHuman(server: Server, kernel: Kernel, agent: string, outcome: Outcome): Promise<Outcome> {
   if (!kernel.contractOf(agent)?.escalation.client_approval || !server.getClientCapabilities()?.elicitation) return outcome;
-  const d = kernel.deps.store.decisions.get(outcome.decision_id);
+  const d = await kernel.deps.store.decisions.get(outcome.decision_id);
   if (!d?.intent) return outcome;
   let answer;
   try {
@@ -259,9 +259,9 @@ async function askClientHuman(server: Server, kernel: Kernel, agent: string, out
   if (answer.action !== 'accept' || !parsed.success) return outcome;
   const by = `client-human:${agent}`;
   try {
-    return parsed.data.decision === 'approve' ? await kernel.approve(outcome.decision_id, by, parsed.data.reason ?? null) : kernel.deny(outcome.decision_id, by, parsed.data.reason ?? null);
+    return parsed.data.decision === 'approve' ? await kernel.approve(outcome.decision_id, by, parsed.data.reason ?? null) : await kernel.deny(outcome.decision_id, by, parsed.data.reason ?? null);
   } catch {
-    return kernel.getDecision(agent, outcome.decision_id) ?? outcome; // resolved meanwhile by someone else
+    return (await kernel.getDecision(agent, outcome.decision_id)) ?? outcome; // resolved meanwhile by someone else
   }
 }
 

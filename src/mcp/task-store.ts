@@ -3,6 +3,7 @@ import type { Request, RequestId, Result, Task } from '@modelcontextprotocol/sdk
 import type { Outcome } from '../core/types.js';
 import type { Kernel } from '../kernel/kernel.js';
 import type { DecisionRecord } from '../store/decisions.js';
+import type { Op } from '../store/port.js';
 import type { TaskRecord, TaskResultForm, TaskStatus } from '../store/tasks.js';
 import { toPassthroughResult, toToolResult } from './tools.js';
 
@@ -36,10 +37,10 @@ export class MandateTaskStore implements TaskStore {
     private readonly agent: string,
   ) {}
 
-  createTask(params: CreateTaskOptions, _requestId: RequestId, _request: Request): Promise<Task> {
+  async createTask(params: CreateTaskOptions, _requestId: RequestId, _request: Request): Promise<Task> {
     const link = params.context as Partial<TaskLink> | undefined;
     if (typeof link?.decisionId !== 'string' || (link.form !== 'outcome' && link.form !== 'passthrough')) {
-      return Promise.reject(new Error('a Mandate task is created by its tools/call only'));
+      throw new Error('a Mandate task is created by its tools/call only');
     }
     const now = this.kernel.deps.world.now();
     const ttl = this.ttlFor(params.ttl);
@@ -56,86 +57,98 @@ export class MandateTaskStore implements TaskStore {
       updated_at: now,
       expires_at: now + ttl,
     };
-    this.kernel.deps.store.tasks.create(rec);
-    return Promise.resolve(toTask({ ...rec, result: null }));
+    await this.write([{ op: 'task.create', row: rec }]);
+    return toTask({ ...rec, result: null });
   }
 
-  getTask(taskId: string): Promise<Task | null> {
-    const rec = this.follow(taskId);
-    return Promise.resolve(rec ? toTask(rec) : null);
+  async getTask(taskId: string): Promise<Task | null> {
+    const rec = await this.follow(taskId);
+    return rec ? toTask(rec) : null;
   }
 
-  storeTaskResult(taskId: string, status: 'completed' | 'failed', result: Result): Promise<void> {
-    this.kernel.deps.store.tasks.finish(this.agent, taskId, status, result, null, this.kernel.deps.world.now());
-    return Promise.resolve();
+  async storeTaskResult(taskId: string, status: 'completed' | 'failed', result: Result): Promise<void> {
+    await this.write([{ op: 'task.finish', agent: this.agent, id: taskId, status, result, message: null, at: this.kernel.deps.world.now() }]);
   }
 
-  getTaskResult(taskId: string): Promise<Result> {
-    const rec = this.follow(taskId);
-    if (!rec) return Promise.reject(new Error(`task \`${taskId}\` not found`));
-    if (!rec.result) return Promise.reject(new Error(`task \`${taskId}\` has no result (${rec.status})`));
-    return Promise.resolve(rec.result as Result);
+  async getTaskResult(taskId: string): Promise<Result> {
+    const rec = await this.follow(taskId);
+    if (!rec) throw new Error(`task \`${taskId}\` not found`);
+    if (!rec.result) throw new Error(`task \`${taskId}\` has no result (${rec.status})`);
+    return rec.result as Result;
   }
 
-  updateTaskStatus(taskId: string, status: Task['status'], statusMessage?: string): Promise<void> {
-    this.kernel.deps.store.tasks.setStatus(this.agent, taskId, status, statusMessage ?? null, this.kernel.deps.world.now());
-    return Promise.resolve();
+  async updateTaskStatus(taskId: string, status: Task['status'], statusMessage?: string): Promise<void> {
+    await this.write([{ op: 'task.status', agent: this.agent, id: taskId, status, message: statusMessage ?? null, at: this.kernel.deps.world.now() }]);
   }
 
-  listTasks(cursor?: string): Promise<{ tasks: Task[]; nextCursor?: string }> {
+  async listTasks(cursor?: string): Promise<{ tasks: Task[]; nextCursor?: string }> {
     const after = cursor === undefined ? null : parseCursor(cursor);
-    if (after === undefined) return Promise.reject(new Error('invalid cursor'));
-    const rows = this.kernel.deps.store.tasks.list(this.agent, this.kernel.deps.world.now(), after, PAGE_SIZE);
-    const tasks = rows.map((r) => toTask(this.followRecord(r)));
+    if (after === undefined) throw new Error('invalid cursor');
+    const rows = await this.kernel.deps.store.tasks.list(this.agent, this.kernel.deps.world.now(), after, PAGE_SIZE);
+    const tasks: Task[] = [];
+    for (const r of rows) tasks.push(toTask(await this.followRecord(r)));
     const last = rows[rows.length - 1];
-    return Promise.resolve(rows.length === PAGE_SIZE && last ? { tasks, nextCursor: makeCursor(last) } : { tasks });
+    return rows.length === PAGE_SIZE && last ? { tasks, nextCursor: makeCursor(last) } : { tasks };
   }
 
   /** Sets an open task's status message (a running handler's progress). */
-  setMessage(taskId: string, message: string): void {
-    this.kernel.deps.store.tasks.setMessage(this.agent, taskId, message, this.kernel.deps.world.now());
+  async setMessage(taskId: string, message: string): Promise<void> {
+    await this.write([{ op: 'task.message', agent: this.agent, id: taskId, message, at: this.kernel.deps.world.now() }]);
   }
 
   /** Ends an open task as cancelled, keeping the result of what the cancel did when there is one. */
-  cancelled(taskId: string, message: string, outcome?: Outcome): void {
-    const rec = this.kernel.deps.store.tasks.get(this.agent, taskId, this.kernel.deps.world.now());
-    this.kernel.deps.store.tasks.setStatus(this.agent, taskId, 'cancelled', message, this.kernel.deps.world.now());
-    if (rec && outcome) this.kernel.deps.store.tasks.attachResult(this.agent, taskId, shape(rec.result_form, outcome));
+  async cancelled(taskId: string, message: string, outcome?: Outcome): Promise<void> {
+    const now = this.kernel.deps.world.now();
+    const rec = await this.kernel.deps.store.tasks.get(this.agent, taskId, now);
+    await this.write([
+      { op: 'task.status', agent: this.agent, id: taskId, status: 'cancelled', message, at: now },
+      ...(rec && outcome ? [{ op: 'task.attach' as const, agent: this.agent, id: taskId, result: shape(rec.result_form, outcome) }] : []),
+    ]);
   }
 
   /** The task as it stands now (its status read from its decision), or null if it is not this agent's or has expired. */
-  follow(taskId: string): TaskRecord | null {
-    const rec = this.kernel.deps.store.tasks.get(this.agent, taskId, this.kernel.deps.world.now());
+  async follow(taskId: string): Promise<TaskRecord | null> {
+    const rec = await this.kernel.deps.store.tasks.get(this.agent, taskId, this.kernel.deps.world.now());
     return rec ? this.followRecord(rec) : null;
   }
 
   /** The decision an open task waits on: its own, or for a repeat of a pending escalation, the original's. */
-  decisionOf(rec: TaskRecord): DecisionRecord | null {
+  async decisionOf(rec: TaskRecord): Promise<DecisionRecord | null> {
     const { decisions } = this.kernel.deps.store;
-    const own = decisions.get(rec.decision_id);
+    const own = await decisions.get(rec.decision_id);
     const original = own?.outcome?.status === 'pending' ? own.outcome.replay_of : undefined;
     return original ? decisions.get(original) : own;
   }
 
-  private followRecord(rec: TaskRecord): TaskRecord {
+  private async followRecord(rec: TaskRecord): Promise<TaskRecord> {
     if (isTerminalStatus(rec.status)) return rec;
     const { store, world } = this.kernel.deps;
     const now = world.now();
-    const d = this.decisionOf(rec);
+    const d = await this.decisionOf(rec);
     if (!d?.outcome) return rec; // its checks or its handler are still running
     // getDecision applies an expiry that is due, as every reader of a pending decision does.
-    const outcome = d.status === 'pending' ? (this.kernel.getDecision(this.agent, d.id) ?? d.outcome) : d.outcome;
+    const outcome = d.status === 'pending' ? ((await this.kernel.getDecision(this.agent, d.id)) ?? d.outcome) : d.outcome;
     if (outcome.status === 'pending') {
       const next: { status: TaskStatus; message: string } =
         d.status === 'pending'
           ? { status: 'input_required', message: waitingFor(outcome) }
           : { status: 'working', message: `approved by ${d.resolved_by ?? 'a human'}; running` };
-      if (rec.status !== next.status || rec.status_message !== next.message) store.tasks.setStatus(this.agent, rec.id, next.status, next.message, now);
-      return store.tasks.get(this.agent, rec.id, now) ?? rec;
+      if (rec.status !== next.status || rec.status_message !== next.message) {
+        await this.write([{ op: 'task.status', agent: this.agent, id: rec.id, status: next.status, message: next.message, at: now }]);
+      }
+      return (await store.tasks.get(this.agent, rec.id, now)) ?? rec;
     }
     const status = outcome.verdict === 'accepted' ? 'completed' : 'failed';
-    store.tasks.finish(this.agent, rec.id, status, shape(rec.result_form, outcome), status === 'failed' ? failure(outcome) : null, now);
-    return store.tasks.get(this.agent, rec.id, now) ?? rec;
+    await this.write([
+      { op: 'task.finish', agent: this.agent, id: rec.id, status, result: shape(rec.result_form, outcome), message: status === 'failed' ? failure(outcome) : null, at: now },
+    ]);
+    return (await store.tasks.get(this.agent, rec.id, now)) ?? rec;
+  }
+
+  /** Task writes have no guards: an update of a task that is already terminal changes nothing. */
+  private async write(ops: Op[]): Promise<void> {
+    const r = await this.kernel.deps.store.commit(ops);
+    if (!r.ok) throw new Error(`task write refused by the store: ${r.conflict.kind}`);
   }
 
   /**

@@ -71,7 +71,7 @@ export class McpTasks {
       // The client's progress token stays valid for the task's life; the notifications are no longer tied to the answered request.
       progressToken: request.params._meta?.progressToken,
       notify: (n) => this.server.notification(n as ServerNotification),
-      onProgress: (u) => this.store.setMessage(task.taskId, progressText(u)),
+      onProgress: (u) => void this.store.setMessage(task.taskId, progressText(u)).catch(() => undefined),
     };
     void this.follow(task.taskId, run({ decisionId, signal: abort.signal, relay }), abort);
     return { task };
@@ -85,26 +85,25 @@ export class McpTasks {
   private async follow(taskId: string, call: Promise<Record<string, unknown>>, abort: AbortController): Promise<void> {
     const log = this.kernel.deps.log.child({ agent: this.agent });
     const watch = setInterval(() => {
-      try {
-        if (this.kernel.deps.store.tasks.get(this.agent, taskId, this.kernel.deps.world.now())?.status === 'cancelled') abort.abort();
-      } catch {
-        // the store is closing; the call ends on its own
-      }
+      this.kernel.deps.store.tasks.get(this.agent, taskId, this.kernel.deps.world.now()).then(
+        (t) => t?.status === 'cancelled' && abort.abort(),
+        () => undefined, // the store is closing; the call ends on its own
+      );
     }, CANCEL_POLL_MS);
     watch.unref();
     try {
       const result = await call;
-      const rec = this.store.follow(taskId);
-      if (rec?.status === 'working' && !this.store.decisionOf(rec)?.outcome) {
+      const rec = await this.store.follow(taskId);
+      if (rec?.status === 'working' && !(await this.store.decisionOf(rec))?.outcome) {
         // No decision was recorded (the store failed): the call's own answer is the result.
         await this.store.storeTaskResult(taskId, result['isError'] === true ? 'failed' : 'completed', result);
       }
       if (rec?.status === 'cancelled') {
-        const d = this.store.decisionOf(rec);
+        const d = await this.store.decisionOf(rec);
         // Cancelled while its checks ran and it escalated meanwhile: withdraw that escalation too.
         if (d?.status === 'pending') await this.withdraw(d.id);
-        const settled = this.store.decisionOf(rec)?.outcome;
-        if (settled && settled.status !== 'pending') this.store.cancelled(taskId, rec.status_message ?? 'cancelled', settled);
+        const settled = (await this.store.decisionOf(rec))?.outcome;
+        if (settled && settled.status !== 'pending') await this.store.cancelled(taskId, rec.status_message ?? 'cancelled', settled);
       }
     } catch (err) {
       log.error({ step: 'task', task_id: taskId, err: { name: (err as Error)?.name } }, 'task call failed');
@@ -116,20 +115,20 @@ export class McpTasks {
 
   /** tasks/cancel: only this agent's open tasks; every cancel is recorded. */
   async cancel(taskId: string): Promise<Task> {
-    const rec = this.store.follow(taskId);
+    const rec = await this.store.follow(taskId);
     if (!rec) throw new McpError(ErrorCode.InvalidParams, `Task not found: ${taskId}`);
     if (isTerminalStatus(rec.status)) throw new McpError(ErrorCode.InvalidParams, `Cannot cancel task in terminal status: ${rec.status}`);
-    const d = this.store.decisionOf(rec);
+    const d = await this.store.decisionOf(rec);
     if (rec.status === 'input_required' && d) {
       const withdrawn = await this.withdraw(d.id);
-      this.store.cancelled(taskId, 'cancelled by the client before a human decided; nothing ran', withdrawn);
-    } else if (d?.status === 'approved') {
+      await this.store.cancelled(taskId, 'cancelled by the client before a human decided; nothing ran', withdrawn);
+    } else if (d && d.status !== 'pending' && d.outcome?.status === 'pending') {
       // An approved call runs where it was approved (the CLI, the console): nothing here can reach it.
       throw new McpError(ErrorCode.InvalidRequest, `the task's escalation was approved by ${d.resolved_by ?? 'a human'} and runs where it was approved; it cannot be cancelled`);
     } else {
       const abort = this.runs.get(taskId);
       // Running in another process: marked here, that process aborts it at its next look (about half a second).
-      this.store.cancelled(taskId, abort ? 'cancelled by the client while it ran' : 'cancelled by the client while it ran in another process');
+      await this.store.cancelled(taskId, abort ? 'cancelled by the client while it ran' : 'cancelled by the client while it ran in another process');
       abort?.abort();
     }
     const after = await this.store.getTask(taskId);

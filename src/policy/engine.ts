@@ -29,10 +29,19 @@ export type PolicyVerdict =
  * workspace's policy files plus its own contract. The decision is the same
  * as against the whole set; subsets are pre-parsed on first use.
  */
+interface Subset {
+  id: string;
+  mentions(name: string): boolean;
+}
+
+const MAX_CACHED_ENTITIES = 100_000;
+
 export class PolicyEngine {
   private readonly shared: Record<string, string> = {};
   private readonly byAgent = new Map<string, Record<string, string>>();
-  private readonly parsed = new Map<string, string>();
+  private readonly parsed = new Map<string, Subset>();
+  /** Request entities by agent, role and capability: built once, reused for every call. */
+  private readonly entities = new Map<string, EntityJson[]>();
 
   constructor(readonly set: CompiledPolicySet) {
     for (const [id, p] of Object.entries(set.policies)) {
@@ -50,35 +59,55 @@ export class PolicyEngine {
     if (check.type === 'failure') throw new Error(`policy set failed to parse: ${check.errors.map((e) => e.message).join('; ')}`);
   }
 
-  /** The pre-parsed set id for this agent's subset (files + its own contract). */
-  private setFor(agent: string): string {
+  /** The pre-parsed set of this agent's subset (files + its own contract), and the names its policies mention. */
+  private setFor(agent: string): Subset {
     // Agents without a contract share one key, so the cache is bounded by the contracts.
     const key = this.byAgent.has(agent) ? agent : '';
     const known = this.parsed.get(key);
     if (known) return known;
-    const setId = `mandate-${this.set.hash}-${key || '(none)'}`;
-    const parsed = cedar.preparsePolicySet(setId, { staticPolicies: { ...this.shared, ...(this.byAgent.get(key) ?? {}) } });
+    const id = `mandate-${this.set.hash}-${key || '(none)'}`;
+    const policies = { ...this.shared, ...(this.byAgent.get(key) ?? {}) };
+    const parsed = cedar.preparsePolicySet(id, { staticPolicies: policies });
     if (parsed.type === 'failure') throw new Error(`policy set failed to parse: ${parsed.errors.map((e) => e.message).join('; ')}`);
-    this.parsed.set(key, setId);
-    return setId;
+    const text = Object.values(policies).join('\n');
+    const subset = { id, mentions: (name: string) => text.includes(name) };
+    this.parsed.set(key, subset);
+    return subset;
+  }
+
+  /**
+   * The request's entities. Cedar converts every attribute on every call, so
+   * only attributes the subset's policies can read are passed: reading one
+   * (`resource.side_effect`, `resource has upstream`, `resource["id"]`) needs
+   * its name in the policy text, so leaving out the others changes no answer.
+   */
+  private entitiesFor(req: PolicyRequest, subset: Subset): EntityJson[] {
+    const c = req.capability;
+    const key = JSON.stringify([subset.id, req.agent.id, req.agent.role, c.id, c.version, c.sideEffect, c.upstream ?? null]);
+    const known = this.entities.get(key);
+    if (known) return known;
+    const attrs = (all: Record<string, string | undefined>) => Object.fromEntries(Object.entries(all).filter(([name, v]) => v !== undefined && subset.mentions(name))) as Record<string, string>;
+    const built: EntityJson[] = [
+      { uid: { type: AGENT_TYPE, id: req.agent.id }, attrs: attrs({ role: req.agent.role }), parents: [] },
+      { uid: { type: CAPABILITY_TYPE, id: c.id }, attrs: attrs({ id: c.id, version: c.version, side_effect: c.sideEffect, upstream: c.upstream }), parents: [] },
+    ];
+    // Bounded by agents × capabilities of the workspace.
+    if (this.entities.size < MAX_CACHED_ENTITIES) this.entities.set(key, built);
+    return built;
   }
 
   evaluate(req: PolicyRequest): PolicyVerdict {
-    const entities: EntityJson[] = [
-      { uid: { type: AGENT_TYPE, id: req.agent.id }, attrs: { role: req.agent.role }, parents: [] },
-      {
-        uid: { type: CAPABILITY_TYPE, id: req.capability.id },
-        attrs: { id: req.capability.id, version: req.capability.version, side_effect: req.capability.sideEffect, ...(req.capability.upstream ? { upstream: req.capability.upstream } : {}) },
-        parents: [],
-      },
-    ];
+    const subset = this.setFor(req.agent.id);
+    // Likewise for the context's top-level fields (values, facts, usage, now).
+    const context: Record<string, CedarValueJson> = {};
+    for (const [name, v] of Object.entries(req.context)) if (subset.mentions(name)) context[name] = v;
     const answer = cedar.statefulIsAuthorized({
       principal: { type: AGENT_TYPE, id: req.agent.id },
       action: { type: ACTION_TYPE, id: INVOKE_ACTION },
       resource: { type: CAPABILITY_TYPE, id: req.capability.id },
-      context: req.context,
-      entities,
-      preparsedPolicySetId: this.setFor(req.agent.id),
+      context,
+      entities: this.entitiesFor(req, subset),
+      preparsedPolicySetId: subset.id,
     });
     if (answer.type === 'failure') {
       return { kind: 'error', policies: [], errors: answer.errors.map((e) => e.message) };

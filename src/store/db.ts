@@ -5,7 +5,7 @@ import { dirname } from 'node:path';
 export type Db = Database.Database;
 
 // Kept equal to MIGRATIONS.length (checked at module load below).
-const SCHEMA_VERSION = 6;
+const SCHEMA_VERSION = 7;
 
 // One migration list; each entry runs once, in order, inside a transaction.
 const MIGRATIONS: string[] = [
@@ -236,7 +236,33 @@ const MIGRATIONS: string[] = [
     PRIMARY KEY (server, tool)
   );
   `,
-  // 6: MCP tasks (ADR-014): a task-augmented tools/call follows one decision; its terminal result is kept until its TTL.
+  // 6: crash recovery (ADR-017): which process runs a started effect, live processes'
+  // heartbeats, and keys whose effect's outcome a crash left unknown.
+  `
+  ALTER TABLE decisions ADD COLUMN runner TEXT;
+  CREATE INDEX decisions_running ON decisions(status) WHERE status IN ('running', 'outcome_unknown');
+  CREATE TABLE runners (
+    id TEXT PRIMARY KEY,
+    host TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    started_at INTEGER NOT NULL,
+    heartbeat_at INTEGER NOT NULL
+  );
+  CREATE TABLE idempotency_v2 (
+    agent TEXT NOT NULL,
+    key TEXT NOT NULL,
+    request_hash TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('pending_approval', 'in_flight', 'done', 'failed', 'outcome_unknown')),
+    decision_id TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (agent, key)
+  );
+  INSERT INTO idempotency_v2 SELECT * FROM idempotency;
+  DROP TABLE idempotency;
+  ALTER TABLE idempotency_v2 RENAME TO idempotency;
+  `,
+  // 7: MCP tasks (ADR-014): a task-augmented tools/call follows one decision; its terminal result is kept until its TTL.
   `
   CREATE TABLE tasks (
     id TEXT PRIMARY KEY,

@@ -21,6 +21,8 @@ export interface DecisionRecord {
   outcome: Outcome | null;
   /** The challenger's advisory risk summary of a pending escalation, if one was written. */
   review: DecisionReview | null;
+  /** The process that runs (or ran) the decision's effect, while it has no outcome. */
+  runner: string | null;
 }
 
 /** A model's risk summary for the human approver: advisory, never deciding (ADR-006). */
@@ -51,6 +53,9 @@ export class Decisions {
   private readonly finishStmt;
   private readonly pendingStmt;
   private readonly resolveStmt;
+  private readonly runningStmt;
+  private readonly transitionStmt;
+  private readonly startedStmt;
   private readonly flowCallsStmt;
   private readonly reviewStmt;
   private readonly byDfidStmt;
@@ -63,7 +68,7 @@ export class Decisions {
     );
     this.getStmt = db.prepare<[string], Row>('SELECT * FROM decisions WHERE id = ?');
     this.finishStmt = db.prepare(
-      'UPDATE decisions SET status = @status, capability = COALESCE(capability, @capability), idempotency_key = @idempotency_key, outcome = @outcome, policies = @policies, intent = @intent, facts = @facts, facts_hash = @facts_hash, expires_at = @expires_at WHERE id = @id',
+      'UPDATE decisions SET status = @status, capability = COALESCE(capability, @capability), idempotency_key = @idempotency_key, outcome = @outcome, policies = @policies, intent = COALESCE(@intent, intent), facts = COALESCE(@facts, facts), facts_hash = @facts_hash, expires_at = @expires_at WHERE id = @id',
     );
     this.flowCallsStmt = db.prepare<{ dfid: string; agent: string }, { one: number }>(
       "SELECT 1 AS one FROM decisions WHERE dfid = @dfid AND (@agent = '*' OR agent = @agent) LIMIT 1",
@@ -72,6 +77,9 @@ export class Decisions {
     this.pendingStmt = db.prepare<[], Row>("SELECT * FROM decisions WHERE status = 'pending' ORDER BY created_at, id");
     this.byDfidStmt = db.prepare<[string, number], Row>('SELECT * FROM decisions WHERE dfid = ? ORDER BY created_at, id LIMIT ?');
     this.pendingCountStmt = db.prepare<[], { n: number }>("SELECT count(*) AS n FROM decisions WHERE status = 'pending'");
+    this.runningStmt = db.prepare("UPDATE decisions SET status = 'running', runner = @runner, idempotency_key = @key, intent = COALESCE(intent, @intent) WHERE id = @id");
+    this.transitionStmt = db.prepare('UPDATE decisions SET status = @to WHERE id = @id AND status = @from');
+    this.startedStmt = db.prepare<[], Row>("SELECT * FROM decisions WHERE status IN ('running', 'outcome_unknown') ORDER BY created_at, id");
     this.resolveStmt = db.prepare(
       `UPDATE decisions SET status = @status, resolved_at = @resolved_at, resolved_by = @resolved_by,
        resolution_note = @resolution_note WHERE id = @id AND status = 'pending'`,
@@ -130,6 +138,21 @@ export class Decisions {
   /** The decisions of one flow, oldest first. */
   byDfid(dfid: string, limit = 1000): DecisionRecord[] {
     return this.byDfidStmt.all(dfid, limit).map(fromRow);
+  }
+
+  /** The decision's effect is about to start in process `runner`; its request is kept for reconciliation after a crash. */
+  markRunning(id: string, runner: string | null, key: string, intent: Intent): void {
+    this.runningStmt.run({ id, runner, key, intent: JSON.stringify(intent) });
+  }
+
+  /** Moves a decision from one status to another; false if it was not in `from`. */
+  transition(id: string, from: DecisionStatus, to: DecisionStatus): boolean {
+    return this.transitionStmt.run({ id, from, to }).changes === 1;
+  }
+
+  /** Decisions whose effect started and has no recorded outcome, oldest first. */
+  started(): DecisionRecord[] {
+    return this.startedStmt.all().map(fromRow);
   }
 
   /** Moves a pending decision to its resolution; false if somebody else resolved it first. */

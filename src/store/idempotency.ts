@@ -1,6 +1,6 @@
 import type { Db } from './db.js';
 
-export type IdempotencyState = 'pending_approval' | 'in_flight' | 'done' | 'failed';
+export type IdempotencyState = 'pending_approval' | 'in_flight' | 'done' | 'failed' | 'outcome_unknown';
 
 export interface IdempotencyRecord {
   agent: string;
@@ -30,16 +30,17 @@ export class Idempotency {
        VALUES (@agent, @key, @request_hash, @state, @decision_id, @created_at, @expires_at)
        ON CONFLICT (agent, key) DO NOTHING`,
     );
-    this.dropExpiredStmt = db.prepare('DELETE FROM idempotency WHERE agent = ? AND key = ? AND expires_at <= ?');
+    // A key whose effect may be running, or whose outcome a crash left unknown, never lapses: it would run twice.
+    this.dropExpiredStmt = db.prepare("DELETE FROM idempotency WHERE agent = ? AND key = ? AND expires_at <= ? AND state NOT IN ('in_flight', 'outcome_unknown')");
     this.setStateStmt = db.prepare('UPDATE idempotency SET state = ?, decision_id = ? WHERE agent = ? AND key = ?');
     this.releaseStmt = db.prepare('DELETE FROM idempotency WHERE agent = ? AND key = ? AND decision_id = ?');
-    this.purgeStmt = db.prepare('DELETE FROM idempotency WHERE expires_at <= ?');
+    this.purgeStmt = db.prepare("DELETE FROM idempotency WHERE expires_at <= ? AND state NOT IN ('in_flight', 'outcome_unknown')");
   }
 
   /** A live record for this key, or null (an expired one counts as absent). */
   peek(agent: string, key: string, now: number): IdempotencyRecord | null {
     const rec = this.getStmt.get(agent, key);
-    return rec && rec.expires_at > now ? rec : null;
+    return rec && (rec.expires_at > now || rec.state === 'in_flight' || rec.state === 'outcome_unknown') ? rec : null;
   }
 
   /** Must run inside a write transaction so the check and the insert are one step. */

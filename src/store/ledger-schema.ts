@@ -15,6 +15,7 @@ export const LEDGER_EVENT_TYPES = [
   'EscalationResolved',
   'ActionStarted',
   'ActionOutcome',
+  'ActionOutcomeUnknown',
   'InterventionIssued',
   'InterventionAcknowledged',
   'InterventionApplied',

@@ -18,6 +18,7 @@ export type EventType =
   | 'EscalationResolved'
   | 'ActionStarted'
   | 'ActionOutcome'
+  | 'ActionOutcomeUnknown'
   | 'InterventionIssued'
   | 'InterventionAcknowledged'
   | 'InterventionApplied'
@@ -121,30 +122,38 @@ export class Ledger {
    */
   append(event: NewEvent, alongside?: (receipt: Receipt) => void): Receipt {
     const tx = this.db.transaction(() => {
-      const last = this.head.get();
-      const seq = (last?.seq ?? 0) + 1;
-      const full: Omit<LedgerEvent, 'hash'> = {
-        seq,
-        id: this.world.newId(),
-        dfid: event.dfid,
-        agent: event.agent,
-        type: event.type,
-        time: new Date(this.world.now()).toISOString(),
-        decision_id: event.decision_id ?? null,
-        reasons: event.reasons ?? [],
-        data: event.data ?? {},
-        prev_hash: last?.hash ?? GENESIS_HASH,
-      };
-      // Stored as canonical text, so verification can hash the stored bytes as they are.
-      const reasons = canonicalJson(full.reasons);
-      const data = canonicalJson(full.data);
-      const hash = sha256Hex(logicalText(full, reasons, data));
-      this.insert.run({ ...full, reasons, data, hash });
-      const receipt = { seq, hash };
+      const receipt = this.appendInTransaction(event);
       alongside?.(receipt);
       return receipt;
     });
     return tx.immediate();
+  }
+
+  /**
+   * Appends one event inside the caller's open write transaction (a group
+   * commit's); the chain head is read under that transaction's lock.
+   */
+  appendInTransaction(event: NewEvent): Receipt {
+    const last = this.head.get();
+    const seq = (last?.seq ?? 0) + 1;
+    const full: Omit<LedgerEvent, 'hash'> = {
+      seq,
+      id: this.world.newId(),
+      dfid: event.dfid,
+      agent: event.agent,
+      type: event.type,
+      time: new Date(this.world.now()).toISOString(),
+      decision_id: event.decision_id ?? null,
+      reasons: event.reasons ?? [],
+      data: event.data ?? {},
+      prev_hash: last?.hash ?? GENESIS_HASH,
+    };
+    // Stored as canonical text, so verification can hash the stored bytes as they are.
+    const reasons = canonicalJson(full.reasons);
+    const data = canonicalJson(full.data);
+    const hash = sha256Hex(logicalText(full, reasons, data));
+    this.insert.run({ ...full, reasons, data, hash });
+    return { seq, hash };
   }
 
   page(afterSeq: number, limit: number): LedgerEvent[] {

@@ -10,6 +10,7 @@ import { McpEvents } from './mcp-events.js';
 import { Memory } from './memory.js';
 import { Monitors } from './monitors.js';
 import { Pins } from './pins.js';
+import { Runners } from './runners.js';
 import { Tasks } from './tasks.js';
 import { Usage } from './usage.js';
 
@@ -27,6 +28,7 @@ export interface Store {
   credentials: Credentials;
   mcpEvents: McpEvents;
   pins: Pins;
+  runners: Runners;
   tasks: Tasks;
   close(): void;
 }
@@ -46,6 +48,7 @@ export function openStore(path: string, world: World): Store {
     credentials: new Credentials(db),
     mcpEvents: new McpEvents(db),
     pins: new Pins(db),
+    runners: new Runners(db),
     tasks: new Tasks(db),
     close: () => db.close(),
   };

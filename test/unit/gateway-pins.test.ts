@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { definitionOf, pinHash, sideEffectOf, unsupported } from '../../src/gateway/definition.js';
 import type { Runtime } from '../../src/runtime.js';
 import { openStore } from '../../src/store/store.js';
-import { FakeWorld, ROOT, call, copyTemplate, openTest } from './helpers.js';
+import { FakeWorld, ROOT, call, copyTemplate, openTest, raw } from './helpers.js';
 
 const NODE = process.execPath;
 const DRIFTING = join(ROOT, 'test', 'fixtures', 'upstreams', 'drifting.mjs');
@@ -74,17 +74,17 @@ describe('the gateway in the kernel pipeline', () => {
   it('a dry run reports and writes nothing; pin records definitions, hashes and one UpstreamPinned event', async () => {
     const [dry] = await rt.gateway.pin({ server: 'drift', by: 'ops', dryRun: true });
     expect(dry).toMatchObject({ ok: true, dry_run: true, added: ['greet', 'media', 'fail'], receipt: null });
-    expect(rt.store.pins.list()).toEqual([]);
+    expect((await rt.store.pins.list())).toEqual([]);
     const [report] = await rt.gateway.pin({ server: 'drift', by: 'ops' });
     expect(report).toMatchObject({ ok: true, added: ['greet', 'media', 'fail'], changed: [], removed: [] });
-    const pins = rt.store.pins.list('drift');
+    const pins = (await rt.store.pins.list('drift'));
     expect(pins.map((p) => [p.tool, p.pinned_by])).toEqual([
       ['fail', 'ops'],
       ['greet', 'ops'],
       ['media', 'ops'],
     ]);
     expect(pins.find((p) => p.tool === 'greet')?.definition).toMatchObject({ name: 'greet', description: 'Say hello to someone by name.', annotations: { readOnlyHint: true } });
-    const event = rt.store.ledger.page(0, 1000).filter((e) => e.type === 'UpstreamPinned').at(-1);
+    const event = (await rt.store.ledger.page(0, 1000)).filter((e) => e.type === 'UpstreamPinned').at(-1);
     expect(event).toMatchObject({ agent: 'operator:ops', data: { upstream: 'drift', added: ['greet', 'media', 'fail'] } });
     expect(JSON.stringify(event)).not.toContain('Say hello');
     expect(rt.kernel.grantedCapabilities('gw').map((c) => [c.def.id, c.def.sideEffect])).toEqual([
@@ -98,13 +98,13 @@ describe('the gateway in the kernel pipeline', () => {
     const [report] = await rt.gateway.pin({ server: 'ghost', by: 'ops' });
     expect(report).toMatchObject({ ok: false, server: 'ghost' });
     expect(report?.error).toMatch(/^upstream `ghost` failed to start: .*ENOENT/);
-    expect(rt.store.pins.list('ghost')).toEqual([]);
+    expect((await rt.store.pins.list('ghost'))).toEqual([]);
   });
 
   it('an upstream tool goes through the same pipeline: validated against the pinned schema, decided by Cedar, run by the engine', async () => {
     const ok = await rt.kernel.govern(call('gw', { capability: 'drift.greet', params: { name: 'zoe' } }));
     expect(ok).toMatchObject({ verdict: 'accepted', status: 'accepted', output: { content: [{ type: 'text', text: 'hello zoe!' }] } });
-    const validated = rt.store.ledger.byDfid(ok.dfid).find((e) => e.type === 'IntentValidated');
+    const validated = (await rt.store.ledger.byDfid(ok.dfid)).find((e) => e.type === 'IntentValidated');
     expect(validated?.data['capability_version']).toMatch(/^0\.0\.0\+pin\.[0-9a-f]{12}$/);
     const bad = await rt.kernel.govern(call('gw', { capability: 'drift.greet', params: { name: 'x'.repeat(60) } }));
     expect(bad).toMatchObject({ verdict: 'rejected', reasons: ['SCHEMA_INVALID'], details: [{ path: 'params.name' }] });
@@ -115,7 +115,7 @@ describe('the gateway in the kernel pipeline', () => {
     expect(first).toMatchObject({ verdict: 'accepted', output: { isError: true } });
     const again = await rt.kernel.govern(call('gw', { capability: 'drift.fail', params: {} }));
     expect(again).toMatchObject({ verdict: 'accepted', reasons: ['IDEMPOTENT_REPLAY'], replay_of: first.decision_id });
-    expect(rt.store.ledger.byDfid(again.dfid).map((e) => e.type)).toEqual(['IntentReceived', 'IntentReplayed']);
+    expect((await rt.store.ledger.byDfid(again.dfid)).map((e) => e.type)).toEqual(['IntentReceived', 'IntentReplayed']);
   });
 
   it('an escalated upstream call waits for a human; the approval runs it on the upstream', async () => {
@@ -127,12 +127,12 @@ describe('the gateway in the kernel pipeline', () => {
 
   it('a missing upstream program: UPSTREAM_UNAVAILABLE naming it, before anything runs; then the backoff refuses at once', async () => {
     // Pinned while it existed (here: written straight into the store), then the program went away.
-    rt.store.db.transaction(() => rt.store.pins.replace('ghost', [{ tool: 'greet', hash: 'h'.repeat(64), definition: { name: 'greet', inputSchema: { type: 'object' }, annotations: { readOnlyHint: true } }, pinned_at: 0, pinned_by: 'ops' }]))();
-    expect(rt.gateway.refresh()).toBe(true);
+    raw(rt).db.transaction(() => raw(rt).pins.replace('ghost', [{ tool: 'greet', hash: 'h'.repeat(64), definition: { name: 'greet', inputSchema: { type: 'object' }, annotations: { readOnlyHint: true } }, pinned_at: 0, pinned_by: 'ops' }]))();
+    expect((await rt.gateway.refresh())).toBe(true);
     const r = await rt.kernel.govern(call('gw', { capability: 'ghost.greet', params: {} }));
     expect(r).toMatchObject({ verdict: 'rejected', reasons: ['UPSTREAM_UNAVAILABLE'], status: 'failed' });
     expect(r.details[0]?.message).toMatch(/upstream `ghost` (failed to start: .*ENOENT|is restarting after a failure)/);
-    expect(rt.store.ledger.byDfid(r.dfid).map((e) => e.type)).not.toContain('ActionStarted');
+    expect((await rt.store.ledger.byDfid(r.dfid)).map((e) => e.type)).not.toContain('ActionStarted');
     const again = await rt.kernel.govern(call('gw', { capability: 'ghost.greet', params: {} }));
     expect(again.details[0]?.message).toMatch(/upstream `ghost` is restarting after a failure \(next attempt in \d+ ms\)/);
   });
@@ -140,14 +140,14 @@ describe('the gateway in the kernel pipeline', () => {
   it('refresh picks up pins another process wrote, and tells its listeners', async () => {
     let told = 0;
     rt.gateway.onChange(() => told++);
-    expect(rt.gateway.refresh()).toBe(false);
+    expect((await rt.gateway.refresh())).toBe(false);
     const other = openStore(rt.workspace.storePath, world);
     try {
       other.db.transaction(() => other.pins.replace('ghost', []))();
     } finally {
       other.close();
     }
-    expect(rt.gateway.refresh()).toBe(true);
+    expect((await rt.gateway.refresh())).toBe(true);
     expect(told).toBe(1);
     expect(rt.kernel.grantedCapabilities('gw').map((c) => c.def.id)).not.toContain('ghost.greet');
   });

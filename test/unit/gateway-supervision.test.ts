@@ -88,7 +88,7 @@ describe('upstream supervision', () => {
     const busy = await rt.kernel.govern(call('gw', { capability: 'hang.ping', params: {} }));
     expect(busy).toMatchObject({ verdict: 'rejected', reasons: ['UPSTREAM_UNAVAILABLE'] });
     expect(busy.details[0]?.message).toMatch(/upstream `hang` is busy/);
-    expect(rt.store.ledger.byDfid(busy.dfid).map((e) => e.type)).not.toContain('ActionStarted');
+    expect((await rt.store.ledger.byDfid(busy.dfid)).map((e) => e.type)).not.toContain('ActionStarted');
     expect(await hung).toMatchObject({ reasons: ['DEADLINE_EXCEEDED'] });
     expect(await rt.kernel.govern(call('gw', { capability: 'hang.ping', params: {} }))).toMatchObject({ verdict: 'accepted', output: { content: [{ type: 'text', text: 'pong' }] } });
   });
@@ -97,7 +97,7 @@ describe('upstream supervision', () => {
     const r = await rt.kernel.govern(call('gw', { capability: 'web.add', params: { a: 2, b: 3 } }));
     expect(r).toMatchObject({ verdict: 'accepted', output: { content: [{ type: 'text', text: '5' }], structuredContent: { sum: 5 } } });
     expect(upstream.seen.every((h) => h === `Bearer ${TOKEN}`)).toBe(true);
-    const json = JSON.stringify(rt.store.ledger.page(0, 10_000));
+    const json = JSON.stringify((await rt.store.ledger.page(0, 10_000)));
     expect(json).not.toContain(TOKEN);
     // The output schema is the upstream's: a float would not be an integer sum, and the input schema refuses it first.
     expect(await rt.kernel.govern(call('gw', { capability: 'web.add', params: { a: 1.5, b: 1 } }))).toMatchObject({ reasons: ['SCHEMA_INVALID'] });

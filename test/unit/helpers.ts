@@ -12,6 +12,7 @@ import type { GovernedCall, Intent } from '../../src/core/types.js';
 import type { World } from '../../src/core/world.js';
 import { openRuntime, type Runtime } from '../../src/runtime.js';
 import type { LedgerEvent } from '../../src/store/ledger.js';
+import { openStore, type Store } from '../../src/store/store.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const TEMPLATE = join(ROOT, 'templates', 'workspace');
@@ -241,13 +242,13 @@ export interface Env {
   runs(): string[];
 }
 
-const cleanups: (() => void)[] = [];
-afterEach(() => {
-  while (cleanups.length) cleanups.pop()?.();
+const cleanups: (() => void | Promise<void>)[] = [];
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()?.();
 });
 
 /** Runs `fn` after the current test (last registered, first run). */
-export function afterTest(fn: () => void): void {
+export function afterTest(fn: () => void | Promise<void>): void {
   cleanups.push(fn);
 }
 
@@ -260,7 +261,7 @@ export async function setupRuntime(edit?: Record<string, (text: string) => strin
     world,
     rt: await openTest(ws.dir, world),
     async restart() {
-      env.rt.close();
+      await env.rt.close();
       env.rt = await openTest(ws.dir, world);
       return env.rt;
     },
@@ -270,6 +271,24 @@ export async function setupRuntime(edit?: Record<string, (text: string) => strin
   return env;
 }
 
-export const events = (rt: Runtime): LedgerEvent[] => rt.store.ledger.page(0, 100_000);
+const raws = new WeakMap<Runtime, Store>();
+
+/**
+ * A second, synchronous connection to a runtime's SQLite file, for tests that
+ * read (or, to stage a scenario, write) below the store port. It sees what
+ * the runtime has committed; closed after the test.
+ */
+export function raw(rt: Runtime): Store {
+  let store = raws.get(rt);
+  if (!store) {
+    const opened = openStore(rt.workspace.storePath, new FakeWorld(T0, 'raw'));
+    cleanups.push(() => opened.close());
+    raws.set(rt, opened);
+    store = opened;
+  }
+  return store;
+}
+
+export const events = (rt: Runtime): LedgerEvent[] => raw(rt).ledger.page(0, 100_000);
 export const eventsOf = (rt: Runtime, decisionId: string): LedgerEvent[] => events(rt).filter((e) => e.decision_id === decisionId);
 export const typesOf = (rt: Runtime, decisionId: string): string[] => eventsOf(rt, decisionId).map((e) => e.type);

@@ -20,6 +20,7 @@ import { approvalView, categoryOf, outcomeView } from '../../src/http/views.js';
 import type { KernelObserver, PipelineStage } from '../../src/kernel/observer.js';
 import { openRuntime, type Runtime } from '../../src/runtime.js';
 import { LEDGER_EVENT_TYPES } from '../../src/store/ledger-schema.js';
+import { sqlitePort } from '../../src/store/sqlite-port.js';
 import { openStore } from '../../src/store/store.js';
 import { FakeWorld, ROOT, call, copyTemplate, replaceOnce, transfer } from './helpers.js';
 
@@ -129,8 +130,8 @@ describe('SessionEventStore (resumability)', () => {
   it('replays only its own session\'s stream after the given id, skipping priming events; foreign ids are unknown', async () => {
     const store = openStore(':memory:', new FakeWorld());
     try {
-      const a = new SessionEventStore(store.mcpEvents, 'session-a', { keep: 100, now: () => 1 });
-      const b = new SessionEventStore(store.mcpEvents, 'session-b', { keep: 100, now: () => 1 });
+      const a = new SessionEventStore(sqlitePort(store, ':memory:').mcpEvents, 'session-a', { keep: 100, now: () => 1 });
+      const b = new SessionEventStore(sqlitePort(store, ':memory:').mcpEvents, 'session-b', { keep: 100, now: () => 1 });
       const prime = await a.storeEvent('s1', {} as never);
       const m1 = await a.storeEvent('s1', { jsonrpc: '2.0', method: 'notifications/progress', params: { progress: 1, progressToken: 1 } });
       const other = await a.storeEvent('s2', { jsonrpc: '2.0', method: 'notifications/message', params: { level: 'info', data: 'x' } });
@@ -157,7 +158,7 @@ describe('SessionEventStore (resumability)', () => {
   it('keeps at most `keep` events per session', async () => {
     const store = openStore(':memory:', new FakeWorld());
     try {
-      const a = new SessionEventStore(store.mcpEvents, 's', { keep: 10, now: () => 1 });
+      const a = new SessionEventStore(sqlitePort(store, ':memory:').mcpEvents, 's', { keep: 10, now: () => 1 });
       const ids: string[] = [];
       for (let i = 0; i < 64; i++) ids.push(await a.storeEvent('x', { jsonrpc: '2.0', method: 'ping', id: i }));
       const count = (store.db.prepare("SELECT count(*) AS n FROM mcp_events WHERE session_id = 's'").get() as { n: number }).n;
@@ -235,7 +236,7 @@ describe('operator views and the kernel observer', () => {
     rt = await openRuntime(ws.dir, silentLogger, new FakeWorld(Date.now()));
     const esc = await rt.kernel.govern(call('alice', transfer(20_000)));
     expect(esc.verdict).toBe('escalated');
-    const view = approvalView(rt.kernel, rt.store.decisions.get(esc.decision_id) as never);
+    const view = approvalView(rt.kernel, (await rt.store.decisions.get(esc.decision_id)) as never);
     expect(view).toEqual(expect.objectContaining({ params: null, params_redacted: true, capability: 'payments.transfer', capability_version: '1.0.0', side_effect: 'write' }));
     const ok = await rt.kernel.govern(call('alice', transfer(100)));
     expect(outcomeView(rt.kernel, ok)).toEqual(expect.objectContaining({ output_redacted: true }));
@@ -252,7 +253,7 @@ describe('operator views and the kernel observer', () => {
     cleanup = ws.cleanup;
     rt = await openRuntime(ws.dir, silentLogger, new FakeWorld(Date.now()));
     const esc = await rt.kernel.govern(call('alice', transfer(20_000)));
-    const view = approvalView(rt.kernel, rt.store.decisions.get(esc.decision_id) as never);
+    const view = approvalView(rt.kernel, (await rt.store.decisions.get(esc.decision_id)) as never);
     expect(view.params_redacted).toBe(false);
     expect(view.params).toEqual(expect.objectContaining({ amount_minor: 20_000, payee: 'acme-supplies' }));
     const ok = await rt.kernel.govern(call('alice', transfer(100)));
@@ -296,6 +297,6 @@ describe('operator views and the kernel observer', () => {
     rt = await openRuntime(ws.dir, silentLogger, new FakeWorld(Date.now()), { observer: broken });
     const ok = await rt.kernel.govern(call('alice', transfer(100)));
     expect(ok).toEqual(expect.objectContaining({ verdict: 'accepted', reasons: [] }));
-    expect(rt.store.ledger.page(0, 100).map((e) => e.type)).not.toContain('IntentRejected');
+    expect((await rt.store.ledger.page(0, 100)).map((e) => e.type)).not.toContain('IntentRejected');
   });
 });

@@ -3,7 +3,7 @@ import { hashOf } from '../../src/core/canonical.js';
 import { intervene, interventionAllowed, type InterventionAct, type Principal } from '../../src/kernel/interventions.js';
 import type { Runtime } from '../../src/runtime.js';
 import type { AgentStatus } from '../../src/store/agents.js';
-import { call, copyTemplate, FakeWorld, openTest, transfer } from './helpers.js';
+import { call, copyTemplate, FakeWorld, openTest, transfer, raw } from './helpers.js';
 
 const agent = (id: string): Principal => ({ kind: 'agent', id });
 const operator: Principal = { kind: 'operator', id: 'ops' };
@@ -45,8 +45,8 @@ describe('interventionAllowed (pure role table)', () => {
 describe('intervene (through the kernel and the ledger)', () => {
   let rt: Runtime;
   let cleanup: () => void;
-  afterEach(() => {
-    rt.close();
+  afterEach(async () => {
+    await rt.close();
     cleanup();
   });
 
@@ -61,15 +61,15 @@ describe('intervene (through the kernel and the ledger)', () => {
     await open();
     const paused = await intervene(rt.kernel, agent('alice'), { act: 'pause', target: { agent: 'alice' }, reason: 'I am looping' });
     expect(paused).toMatchObject({ verdict: 'accepted', output: { act: 'pause', target: 'alice', agent_status: 'paused' } });
-    expect(rt.store.agents.status('alice')).toBe('paused');
+    expect((await rt.store.agents.status('alice'))).toBe('paused');
 
     const self = await intervene(rt.kernel, agent('alice'), { act: 'resume', target: { agent: 'alice' }, reason: 'I am fine now' });
     expect(self).toMatchObject({ verdict: 'rejected', reasons: ['INTERVENTION_NOT_ALLOWED'] });
-    expect(rt.store.agents.status('alice')).toBe('paused');
+    expect((await rt.store.agents.status('alice'))).toBe('paused');
     expect((await rt.kernel.govern(call('alice', transfer(100)))).reasons).toEqual(['AGENT_PAUSED']);
 
     expect((await intervene(rt.kernel, agent('supervisor'), { act: 'resume', target: { agent: 'alice' }, reason: 'checked' })).verdict).toBe('accepted');
-    expect(rt.store.agents.status('alice')).toBe('active');
+    expect((await rt.store.agents.status('alice'))).toBe('active');
     expect((await rt.kernel.govern(call('alice', transfer(100)))).verdict).toBe('accepted');
   });
 
@@ -79,9 +79,9 @@ describe('intervene (through the kernel and the ledger)', () => {
     expect((await rt.kernel.govern(call('scribe', { capability: 'files.write', params: { path: 'a.md', content: 'x' } }))).reasons).toEqual(['AGENT_TERMINATED']);
     expect((await intervene(rt.kernel, agent('supervisor'), { act: 'resume', target: { agent: 'scribe' }, reason: 'oops' })).reasons).toEqual(['INTERVENTION_NOT_ALLOWED']);
     expect((await intervene(rt.kernel, agent('scribe'), { act: 'resume', target: { agent: 'scribe' }, reason: 'let me out' })).reasons).toEqual(['INTERVENTION_NOT_ALLOWED']);
-    expect(rt.store.agents.status('scribe')).toBe('terminated');
+    expect((await rt.store.agents.status('scribe'))).toBe('terminated');
     expect((await intervene(rt.kernel, operator, { act: 'resume', target: { agent: 'scribe' }, reason: 'reviewed' })).verdict).toBe('accepted');
-    expect(rt.store.agents.status('scribe')).toBe('active');
+    expect((await rt.store.agents.status('scribe'))).toBe('active');
   });
 
   it('a supervisor acts only over agents in supervises; a plain agent over nobody else', async () => {
@@ -89,8 +89,8 @@ describe('intervene (through the kernel and the ledger)', () => {
     expect((await intervene(rt.kernel, agent('alice'), { act: 'pause', target: { agent: 'scribe' }, reason: 'x' })).reasons).toEqual(['INTERVENTION_NOT_ALLOWED']);
     expect((await intervene(rt.kernel, agent('scribe'), { act: 'terminate', target: { agent: 'supervisor' }, reason: 'x' })).reasons).toEqual(['INTERVENTION_NOT_ALLOWED']);
     expect((await intervene(rt.kernel, agent('supervisor'), { act: 'pause', target: { agent: 'nobody' }, reason: 'x' })).reasons).toEqual(['UNKNOWN_AGENT']);
-    expect(rt.store.agents.status('scribe')).toBe('active');
-    expect(rt.store.agents.status('supervisor')).toBe('active');
+    expect((await rt.store.agents.status('scribe'))).toBe('active');
+    expect((await rt.store.agents.status('supervisor'))).toBe('active');
   });
 
   it('a paused supervisor can still pause itself but nothing else', async () => {
@@ -98,21 +98,21 @@ describe('intervene (through the kernel and the ledger)', () => {
     await intervene(rt.kernel, operator, { act: 'pause', target: { agent: 'supervisor' }, reason: 'audit' });
     expect((await intervene(rt.kernel, agent('supervisor'), { act: 'pause', target: { agent: 'alice' }, reason: 'x' })).reasons).toEqual(['AGENT_PAUSED']);
     expect((await intervene(rt.kernel, agent('supervisor'), { act: 'pause', target: { agent: 'supervisor' }, reason: 'x' })).verdict).toBe('accepted');
-    expect(rt.store.agents.status('alice')).toBe('active');
+    expect((await rt.store.agents.status('alice'))).toBe('active');
   });
 
   it('records issued and applied interventions with the reason as a hash only', async () => {
     await open();
     const o = await intervene(rt.kernel, agent('supervisor'), { act: 'pause', target: { agent: 'alice' }, reason: 'SECRET-REASON-991' });
-    const evs = rt.store.ledger.page(0, 100).filter((e) => e.decision_id === o.decision_id);
+    const evs = (await rt.store.ledger.page(0, 100)).filter((e) => e.decision_id === o.decision_id);
     expect(evs.map((e) => e.type)).toEqual(['InterventionIssued', 'InterventionAcknowledged', 'InterventionApplied']);
     expect(evs[0]?.data).toEqual({ act: 'pause', target_kind: 'agent', target_hash: hashOf('alice'), role: 'supervisor', reason_hash: hashOf('SECRET-REASON-991') });
     expect(evs[2]?.data).toEqual({ act: 'pause', target_kind: 'agent', from: 'active', to: 'paused' });
-    expect(JSON.stringify(rt.store.db.prepare('SELECT * FROM events').all())).not.toContain('SECRET-REASON-991');
-    expect(rt.store.agents.interventions()).toMatchObject([{ id: o.decision_id, target_agent: 'alice', act: 'pause', issued_by: 'supervisor', issuer_role: 'supervisor', state: 'applied' }]);
+    expect(JSON.stringify(raw(rt).db.prepare('SELECT * FROM events').all())).not.toContain('SECRET-REASON-991');
+    expect((await rt.store.agents.interventions())).toMatchObject([{ id: o.decision_id, target_agent: 'alice', act: 'pause', issued_by: 'supervisor', issuer_role: 'supervisor', state: 'applied' }]);
     const refused = await intervene(rt.kernel, agent('alice'), { act: 'resume', target: { agent: 'alice' }, reason: 'x' });
-    expect(rt.store.ledger.page(0, 100).filter((e) => e.decision_id === refused.decision_id).map((e) => e.type)).toEqual(['InterventionIssued', 'InterventionRejected']);
-    expect(rt.store.agents.interventions().find((i) => i.id === refused.decision_id)).toMatchObject({ act: 'resume', issued_by: 'alice', state: 'rejected' });
-    expect(rt.store.ledger.verify().ok).toBe(true);
+    expect((await rt.store.ledger.page(0, 100)).filter((e) => e.decision_id === refused.decision_id).map((e) => e.type)).toEqual(['InterventionIssued', 'InterventionRejected']);
+    expect((await rt.store.agents.interventions()).find((i) => i.id === refused.decision_id)).toMatchObject({ act: 'resume', issued_by: 'alice', state: 'rejected' });
+    expect((await rt.store.ledger.verify()).ok).toBe(true);
   });
 });

@@ -679,6 +679,33 @@ export const GUARANTEES: Record<string, Guarantee> = {
       'gateway-grants.test.ts': ['refuses a literal secret, by name or by shape, and says how to pass it'],
     },
   },
+  EFFECT_SECTIONS: {
+    statement: 'Calls on one resource run from their facts re-read to the end of their effect one at a time (write and destructive capabilities per capability by default), so an accepted decision is exactly one effect; waiting counts against the deadline (ADR-017).',
+    proofs: {
+      'effect-sections.test.ts': [
+        'four transfers at once, five times over: every accepted decision moved money exactly once and every refused one moved none',
+        'write and destructive capabilities are serialised per capability by default, per resource when they say so; reads and self-managed ones are not',
+        'a section is granted first come, first served, and a waiter that runs out of time gets nothing',
+        'waiting for a section counts against the deadline: a call queued behind a slow one on the same resource is refused before its effect',
+        'a capability that manages its own concurrency runs calls side by side',
+      ],
+    },
+  },
+  CRASH_NEVER_RUNS_TWICE: {
+    statement: "An effect a crash cut short is settled at restart by its capability's reconcile, else marked outcome-unknown; its key never runs again (not even after the key window) until it is settled, and a retry says so with the decision id (ADR-017).",
+    proofs: {
+      'crash-recovery.test.ts': [
+        'an effect cut short whose capability cannot tell is marked outcome-unknown: a retry gets OUTCOME_UNKNOWN, never IN_PROGRESS, and nothing runs',
+        'an operator settles it: applied makes a retry replay it; not applied releases the key and a retry runs',
+        'the payments capability reconciles from its book: a transfer that landed is recorded and replayed, one that did not is released',
+        'a running effect of a live process is left alone: on this host by its pid, elsewhere by its heartbeat',
+      ],
+      '../e2e-durability.test.ts': [
+        'kill -9 while a handler runs: ActionStarted was committed first, the chain verifies, and a retry with the same key never runs it again',
+        'kill -9 after the effect and before its record: the capability reconciles it at restart, and a retry replays it once',
+      ],
+    },
+  },
   TASK_FOLLOWS_DECISION: {
     statement: 'An MCP task is input_required while its escalation waits (saying for what and until when), then completed or failed with the governed outcome, whoever decided, in whatever process; it survives a restart.',
     proofs: {

@@ -6,7 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { hashOf } from '../../src/core/canonical.js';
-import { call, readBook, replaceOnce, transfer } from './helpers.js';
+import { call, readBook, replaceOnce, transfer, raw } from './helpers.js';
 import { act, agent, eventsOf, expectRefused, issue3Edits, MIN, operator, setup, TESTER_CONTRACT, typesOf, type Env } from './issue3-fixtures.js';
 
 const balance = (env: Env) => readBook(env.dir).accounts['operating']?.balance_minor;
@@ -23,16 +23,16 @@ describe('approvals', () => {
     const esc = await escalate(env, 20_000);
     // alice's contract: expiry_minutes 15.
     env.world.advance(15 * MIN - 1);
-    expect(env.rt.kernel.expireOverdue()).toBe(0);
-    expect(env.rt.store.decisions.get(esc.decision_id)?.status).toBe('pending');
+    expect((await env.rt.kernel.expireOverdue())).toBe(0);
+    expect((await env.rt.store.decisions.get(esc.decision_id))?.status).toBe('pending');
     env.world.advance(1);
-    expect(env.rt.kernel.expireOverdue()).toBe(1);
+    expect((await env.rt.kernel.expireOverdue())).toBe(1);
     const resolved = eventsOf(env.rt, esc.decision_id).at(-1);
     expect(resolved).toMatchObject({ type: 'EscalationResolved', reasons: ['ESCALATION_EXPIRED'], data: { resolution: 'expired', by: 'system:expiry' } });
-    expect(env.rt.kernel.getDecision('alice', esc.decision_id)).toMatchObject({ verdict: 'rejected', status: 'expired', reasons: ['ESCALATION_EXPIRED'] });
+    expect((await env.rt.kernel.getDecision('alice', esc.decision_id))).toMatchObject({ verdict: 'rejected', status: 'expired', reasons: ['ESCALATION_EXPIRED'] });
     // Neither channel can resurrect it.
     await expect(env.rt.kernel.approve(esc.decision_id, 'ops', null)).rejects.toMatchObject({ code: 'DECISION_NOT_FOUND' });
-    expectRefused(env, await act(env, agent('supervisor'), { act: 'approve', target: { decision_id: esc.decision_id }, reason: 'late' }), 'DECISION_NOT_FOUND');
+    await expectRefused(env, await act(env, agent('supervisor'), { act: 'approve', target: { decision_id: esc.decision_id }, reason: 'late' }), 'DECISION_NOT_FOUND');
     // The same request again is answered from the record: an expiry is a denial, not a retry.
     const again = await env.rt.kernel.govern(call('alice', transfer(20_000)));
     expect(again).toMatchObject({ verdict: 'rejected', replay_of: esc.decision_id });
@@ -68,10 +68,10 @@ describe('approvals', () => {
     const esc = await escalate(env, 20_000);
     await act(env, operator, { act: 'pause', target: { agent: 'scribe' }, reason: 'audit' });
     await env.restart();
-    expect(env.rt.store.decisions.pending().map((d) => d.id)).toEqual([esc.decision_id]);
-    expect(env.rt.kernel.getDecision('alice', esc.decision_id)?.status).toBe('pending');
+    expect((await env.rt.store.decisions.pending()).map((d) => d.id)).toEqual([esc.decision_id]);
+    expect((await env.rt.kernel.getDecision('alice', esc.decision_id))?.status).toBe('pending');
     // Interventions survive too.
-    expect(env.rt.store.agents.status('scribe')).toBe('paused');
+    expect((await env.rt.store.agents.status('scribe'))).toBe('paused');
 
     env.world.advance(5 * MIN);
     const ok = await act(env, agent('supervisor'), { act: 'approve', target: { decision_id: esc.decision_id }, reason: 'invoice matches' });
@@ -85,13 +85,13 @@ describe('approvals', () => {
     const env = await setup();
     const first = await escalate(env, 20_000);
     expect((await env.rt.kernel.approve(first.decision_id, 'ops', null)).verdict).toBe('accepted');
-    expectRefused(env, await act(env, agent('supervisor'), { act: 'approve', target: { decision_id: first.decision_id }, reason: 'again' }), 'DECISION_NOT_FOUND');
+    await expectRefused(env, await act(env, agent('supervisor'), { act: 'approve', target: { decision_id: first.decision_id }, reason: 'again' }), 'DECISION_NOT_FOUND');
 
     const second = await escalate(env, 20_001);
     expect((await act(env, agent('supervisor'), { act: 'approve', target: { decision_id: second.decision_id }, reason: 'ok' })).verdict).toBe('accepted');
     await expect(env.rt.kernel.approve(second.decision_id, 'ops', null)).rejects.toMatchObject({ code: 'DECISION_NOT_FOUND' });
-    expectRefused(env, await act(env, agent('supervisor'), { act: 'approve', target: { decision_id: second.decision_id }, reason: 'again' }), 'DECISION_NOT_FOUND');
-    expectRefused(env, await act(env, operator, { act: 'deny', target: { decision_id: second.decision_id }, reason: 'too late' }), 'DECISION_NOT_FOUND');
+    await expectRefused(env, await act(env, agent('supervisor'), { act: 'approve', target: { decision_id: second.decision_id }, reason: 'again' }), 'DECISION_NOT_FOUND');
+    await expectRefused(env, await act(env, operator, { act: 'deny', target: { decision_id: second.decision_id }, reason: 'too late' }), 'DECISION_NOT_FOUND');
 
     expect(readBook(env.dir).transfers.map((t) => (t as { amount_minor: number }).amount_minor)).toEqual([20_000, 20_001]);
     for (const id of [first.decision_id, second.decision_id]) expect(typesOf(env.rt, id).filter((t) => t === 'ActionStarted')).toHaveLength(1);
@@ -113,7 +113,7 @@ describe('approvals', () => {
   it('approve re-checks policies: a forbid added after the escalation wins', async () => {
     const env = await setup();
     const esc = await escalate(env, 20_000);
-    env.rt.close();
+    await env.rt.close();
     writeFileSync(
       join(env.dir, 'policies', 'late.cedar'),
       '@id("late-forbid-large")\nforbid (principal, action == Mandate::Action::"invoke", resource == Mandate::Capability::"payments.transfer")\nwhen { context.values.amount_minor > 15000 };\n',
@@ -164,7 +164,7 @@ describe('approvals', () => {
     expect(d).toMatchObject({ verdict: 'accepted', output: { decision: { status: 'denied', reasons: ['ESCALATION_DENIED'] } } });
     const resolved = eventsOf(env.rt, esc.decision_id).find((e) => e.type === 'EscalationResolved');
     expect(resolved).toMatchObject({ reasons: ['ESCALATION_DENIED'], data: { resolution: 'denied', by: 'supervisor', note_hash: hashOf('DENY-REASON-SECRET-31') } });
-    expect(env.rt.store.decisions.get(esc.decision_id)).toMatchObject({ status: 'denied', resolved_by: 'supervisor' });
-    expect(JSON.stringify(env.rt.store.db.prepare('SELECT * FROM events').all())).not.toContain('DENY-REASON-SECRET-31');
+    expect((await env.rt.store.decisions.get(esc.decision_id))).toMatchObject({ status: 'denied', resolved_by: 'supervisor' });
+    expect(JSON.stringify(raw(env.rt).db.prepare('SELECT * FROM events').all())).not.toContain('DENY-REASON-SECRET-31');
   });
 });

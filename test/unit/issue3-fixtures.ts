@@ -43,7 +43,7 @@ export { events, eventsOf, typesOf };
  * rejected (acknowledged in between only when the kernel's approval path
  * refused it), never applied, and left in state `rejected`.
  */
-export function expectRefused(env: Env, o: Outcome, code: string): void {
+export async function expectRefused(env: Env, o: Outcome, code: string): Promise<void> {
   expect(o.verdict).toBe('rejected');
   expect(o.reasons).toEqual([code]);
   const types = typesOf(env.rt, o.decision_id);
@@ -52,7 +52,7 @@ export function expectRefused(env: Env, o: Outcome, code: string): void {
     ['InterventionIssued', 'InterventionAcknowledged', 'InterventionRejected'],
   ]).toContainEqual(types);
   if (types.length === 3) expect(code).toBe('DECISION_NOT_FOUND');
-  expect(env.rt.store.agents.interventions().find((i) => i.id === o.decision_id)?.state).toBe('rejected');
+  expect((await env.rt.store.agents.interventions()).find((i) => i.id === o.decision_id)?.state).toBe('rejected');
 }
 
 /** Polls `check` (bounded) while real time passes; for handlers running in the background. */

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { hashOf } from '../../src/core/canonical.js';
 import { intervene } from '../../src/kernel/interventions.js';
-import { call, openTest, traceparent, transfer } from './helpers.js';
+import { call, openTest, traceparent, transfer, raw } from './helpers.js';
 import { act, agent, events, eventsOf, MIN, operator, setup, typesOf, until, type Env } from './issue3-fixtures.js';
 
 const T1 = '1'.repeat(32);
@@ -48,7 +48,7 @@ describe('terminate aborts in-flight calls', () => {
     expect(t).toMatchObject({ verdict: 'accepted', output: { target_kind: 'flow', flow_status: 'terminated' } });
     expect(await one).toMatchObject({ reasons: ['ABORTED_BY_INTERVENTION'], dfid: T1 });
     expect(env.runs()).toEqual(['wait start 1', 'wait start 2', 'wait aborted 1']);
-    expect(env.rt.store.agents.status('tester')).toBe('active');
+    expect((await env.rt.store.agents.status('tester'))).toBe('active');
     expect((await env.rt.kernel.govern(call('tester', { capability: 'test.peek', params: { n: 1 } }, { traceparent: traceparent(T1) }))).reasons).toEqual(['FLOW_TERMINATED']);
     expect((await env.rt.kernel.govern(call('tester', { capability: 'test.peek', params: { n: 2 } }, { traceparent: traceparent('3'.repeat(32)) }))).verdict).toBe('accepted');
 
@@ -69,7 +69,7 @@ describe('terminate aborts in-flight calls', () => {
       await new Promise((r) => setTimeout(r, 50));
       expect(env.runs()).not.toContain('wait aborted 1');
       // ...until the serving process's sweep picks the termination up.
-      env.rt.kernel.abortTerminated(since);
+      (await env.rt.kernel.abortTerminated(since));
       expect(await running).toMatchObject({ reasons: ['ABORTED_BY_INTERVENTION'] });
 
       // Revived by an operator, the agent's new call survives later sweeps over the same period.
@@ -79,7 +79,7 @@ describe('terminate aborts in-flight calls', () => {
     }
     const next = startWait(env, 2);
     await until(() => env.runs().includes('wait start 2'), 'the second handler to start');
-    env.rt.kernel.abortTerminated(since);
+    (await env.rt.kernel.abortTerminated(since));
     await new Promise((r) => setTimeout(r, 50));
     expect(env.runs()).not.toContain('wait aborted 2');
     await act(env, operator, { act: 'terminate', target: { agent: 'tester' }, reason: 'cleanup' });
@@ -103,14 +103,14 @@ describe('constrain, redirect and flows', () => {
     expect((await env.rt.kernel.govern(call('alice', transfer(1_000)))).verdict).toBe('accepted');
 
     env.world.advance(10 * MIN - 1);
-    expect(env.rt.kernel.expireInterventions()).toBe(0);
+    expect((await env.rt.kernel.expireInterventions())).toBe(0);
     expect((await env.rt.kernel.govern(call('alice', transfer(1_501)))).reasons).toEqual(['CONTRACT_LIMIT_EXCEEDED']);
     env.world.advance(1);
-    expect(env.rt.kernel.expireInterventions()).toBe(1);
+    expect((await env.rt.kernel.expireInterventions())).toBe(1);
     expect(typesOf(env.rt, c.decision_id)).toEqual(['InterventionIssued', 'InterventionAcknowledged', 'InterventionApplied', 'InterventionExpired']);
-    expect(env.rt.store.agents.interventions().find((i) => i.id === c.decision_id)?.state).toBe('expired');
+    expect((await env.rt.store.agents.interventions()).find((i) => i.id === c.decision_id)?.state).toBe('expired');
     expect((await env.rt.kernel.govern(call('alice', transfer(1_502)))).verdict).toBe('accepted');
-    expect(env.rt.kernel.expireInterventions()).toBe(0);
+    expect((await env.rt.kernel.expireInterventions())).toBe(0);
   });
 
   it('redirect: the operator note is delivered exactly once, on the next call, and the ledger holds only its hash', async () => {
@@ -127,7 +127,7 @@ describe('constrain, redirect and flows', () => {
     const second = await env.rt.kernel.govern(call('alice', transfer(101)));
     expect(second.verdict).toBe('accepted');
     expect(second.operator_note).toBeUndefined();
-    expect(JSON.stringify(env.rt.store.db.prepare('SELECT * FROM events').all())).not.toContain('NOTE-SECRET-77');
+    expect(JSON.stringify(raw(env.rt).db.prepare('SELECT * FROM events').all())).not.toContain('NOTE-SECRET-77');
   });
 
   it('a redirect note not picked up before it expires is never delivered', async () => {
@@ -135,7 +135,7 @@ describe('constrain, redirect and flows', () => {
     const r = await act(env, agent('supervisor'), { act: 'redirect', target: { agent: 'alice' }, reason: 'x', redirect: { note: 'stale advice', minutes: 1 } });
     expect(r.verdict).toBe('accepted');
     env.world.advance(MIN);
-    expect(env.rt.kernel.expireInterventions()).toBe(1);
+    expect((await env.rt.kernel.expireInterventions())).toBe(1);
     expect((await env.rt.kernel.govern(call('alice', transfer(100)))).operator_note).toBeUndefined();
   });
 
@@ -150,7 +150,7 @@ describe('constrain, redirect and flows', () => {
     expect(typesOf(env.rt, refused.decision_id)).toEqual(['IntentReceived', 'IntentRejected']);
     expect((await env.rt.kernel.govern(call('alice', transfer(102), { traceparent: traceparent(T2) }))).verdict).toBe('accepted');
     expect((await env.rt.kernel.govern(call('alice', transfer(103)))).verdict).toBe('accepted');
-    expect(env.rt.store.agents.status('alice')).toBe('active');
+    expect((await env.rt.store.agents.status('alice'))).toBe('active');
 
     // alice cannot resume the flow her supervisor paused; the supervisor can.
     expect((await act(env, agent('alice'), { act: 'resume', target: { dfid: T1 }, reason: 'x' })).reasons).toEqual(['INTERVENTION_NOT_ALLOWED']);
@@ -168,6 +168,6 @@ describe('constrain, redirect and flows', () => {
     expect((await env.rt.kernel.govern(call('alice', transfer(101), { traceparent: traceparent(T1) }))).reasons).toEqual(['FLOW_TERMINATED']);
     expect((await env.rt.kernel.govern(call('scribe', { capability: 'files.write', params: { path: 'r.md', content: 'x' } }))).reasons).toEqual(['AGENT_PAUSED']);
     expect((await env.rt.kernel.govern(call('alice', transfer(501)))).reasons).toEqual(['CONTRACT_LIMIT_EXCEEDED']);
-    expect(env.rt.store.agents.interventions().map((i) => i.state)).toEqual(['applied', 'applied', 'applied']);
+    expect((await env.rt.store.agents.interventions()).map((i) => i.state)).toEqual(['applied', 'applied', 'applied']);
   });
 });

@@ -7,7 +7,7 @@ import { hashOf } from '../../src/core/canonical.js';
 import { createLogger } from '../../src/core/log.js';
 import { readMemory } from '../../src/kernel/memory-read.js';
 import { openRuntime } from '../../src/runtime.js';
-import { call, copyTemplate, FakeWorld, replaceOnce } from './helpers.js';
+import { call, copyTemplate, FakeWorld, replaceOnce, raw } from './helpers.js';
 import { events, eventsOf, issue3Edits, setup, type Env } from './issue3-fixtures.js';
 
 const EDITS = issue3Edits({
@@ -29,19 +29,19 @@ function memWrite(env: Env, params: Record<string, unknown>, who = 'scribe') {
 describe('memory reads', () => {
   it('read by pack returns the records the contract allows, in pack order, and counts the withheld ones', async () => {
     const env = await setup(EDITS);
-    const alice = readMemory(env.rt.kernel, 'alice', { scope: 'suppliers', pack: 'everything' });
+    const alice = (await readMemory(env.rt.kernel, 'alice', { scope: 'suppliers', pack: 'everything' }));
     expect(alice).toMatchObject({ verdict: 'accepted', output: { scope: 'suppliers', withheld: 1 } });
     expect(keys(alice)).toEqual(['acme-supplies', 'shady-llc']);
-    const sup = readMemory(env.rt.kernel, 'supervisor', { scope: 'suppliers', pack: 'everything' });
+    const sup = (await readMemory(env.rt.kernel, 'supervisor', { scope: 'suppliers', pack: 'everything' }));
     expect(keys(sup)).toEqual(['acme-supplies', 'shady-llc', 'bank-credentials']);
     expect(sup.output).toMatchObject({ withheld: 0 });
-    const scribe = readMemory(env.rt.kernel, 'scribe', { scope: 'docs', pack: 'onboarding' });
+    const scribe = (await readMemory(env.rt.kernel, 'scribe', { scope: 'docs', pack: 'onboarding' }));
     expect(keys(scribe)).toEqual(['style-guide']);
   });
 
   it('listing a scope returns the visible records with versions and provenance, counts the withheld, and records hashes only', async () => {
     const env = await setup(EDITS);
-    const o = readMemory(env.rt.kernel, 'alice', { scope: 'suppliers' });
+    const o = (await readMemory(env.rt.kernel, 'alice', { scope: 'suppliers' }));
     expect(o).toMatchObject({ verdict: 'accepted', output: { withheld: 1 } });
     expect(keys(o)).toEqual(['acme-supplies', 'shady-llc']);
     expect((o.output as { records: unknown[] }).records[0]).toMatchObject({ version: 1, sensitivity: 'standard', provenance: 'human:workspace-seed', value: { name: 'Acme Supplies Ltd' } });
@@ -55,12 +55,12 @@ describe('memory reads', () => {
   it('denied reads are recorded with their reason and a hash of what was asked: scope, sensitivity, missing key, unknown pack', async () => {
     const env = await setup(EDITS);
     const cases = [
-      [readMemory(env.rt.kernel, 'alice', { scope: 'docs', key: 'style-guide' }), 'MEMORY_SCOPE_DENIED', { key_hash: hashOf('style-guide') }],
-      [readMemory(env.rt.kernel, 'alice', { scope: 'docs' }), 'MEMORY_SCOPE_DENIED', {}],
-      [readMemory(env.rt.kernel, 'alice', { scope: 'suppliers', key: 'bank-credentials' }), 'MEMORY_SENSITIVITY_DENIED', { key_hash: hashOf('bank-credentials') }],
-      [readMemory(env.rt.kernel, 'scribe', { scope: 'docs', key: 'board-minutes' }), 'MEMORY_SENSITIVITY_DENIED', { key_hash: hashOf('board-minutes') }],
-      [readMemory(env.rt.kernel, 'alice', { scope: 'suppliers', key: 'nobody' }), 'MEMORY_NOT_FOUND', { key_hash: hashOf('nobody') }],
-      [readMemory(env.rt.kernel, 'alice', { scope: 'suppliers', pack: 'nope' }), 'MEMORY_NOT_FOUND', { pack_hash: hashOf('nope') }],
+      [(await readMemory(env.rt.kernel, 'alice', { scope: 'docs', key: 'style-guide' })), 'MEMORY_SCOPE_DENIED', { key_hash: hashOf('style-guide') }],
+      [(await readMemory(env.rt.kernel, 'alice', { scope: 'docs' })), 'MEMORY_SCOPE_DENIED', {}],
+      [(await readMemory(env.rt.kernel, 'alice', { scope: 'suppliers', key: 'bank-credentials' })), 'MEMORY_SENSITIVITY_DENIED', { key_hash: hashOf('bank-credentials') }],
+      [(await readMemory(env.rt.kernel, 'scribe', { scope: 'docs', key: 'board-minutes' })), 'MEMORY_SENSITIVITY_DENIED', { key_hash: hashOf('board-minutes') }],
+      [(await readMemory(env.rt.kernel, 'alice', { scope: 'suppliers', key: 'nobody' })), 'MEMORY_NOT_FOUND', { key_hash: hashOf('nobody') }],
+      [(await readMemory(env.rt.kernel, 'alice', { scope: 'suppliers', pack: 'nope' })), 'MEMORY_NOT_FOUND', { pack_hash: hashOf('nope') }],
     ] as const;
     for (const [o, code, data] of cases) {
       expect(o).toMatchObject({ verdict: 'rejected', reasons: [code] });
@@ -86,16 +86,16 @@ describe('memory.write', () => {
     expect((await memWrite(env, { scope: 'docs', key: 'page-1', value: { text: 'v2' }, expected_version: 1 })).output).toMatchObject({ version: 2 });
     const stale = await memWrite(env, { scope: 'docs', key: 'page-1', value: { text: 'v2-from-stale-read' }, expected_version: 1 });
     expect(stale).toMatchObject({ verdict: 'rejected', reasons: ['STATE_DRIFT'] });
-    expect(env.rt.store.memory.get('docs', 'page-1')).toMatchObject({ version: 2, value: { text: 'v2' }, provenance: 'agent:scribe', sensitivity: 'standard' });
+    expect((await env.rt.store.memory.get('docs', 'page-1'))).toMatchObject({ version: 2, value: { text: 'v2' }, provenance: 'agent:scribe', sensitivity: 'standard' });
 
     // The store's own compare-and-set refuses a stale version too (the handler's last line of defence).
-    expect(env.rt.store.memory.write({ scope: 'docs', key: 'page-1', value: 1, sensitivity: 'standard', provenance: 'agent:scribe', expected: 1, at: env.world.now() })).toBeNull();
-    expect(env.rt.store.memory.write({ scope: 'docs', key: 'page-1', value: 1, sensitivity: 'standard', provenance: 'agent:scribe', expected: 0, at: env.world.now() })).toBeNull();
+    expect(raw(env.rt).memory.write({ scope: 'docs', key: 'page-1', value: 1, sensitivity: 'standard', provenance: 'agent:scribe', expected: 1, at: env.world.now() })).toBeNull();
+    expect(raw(env.rt).memory.write({ scope: 'docs', key: 'page-1', value: 1, sensitivity: 'standard', provenance: 'agent:scribe', expected: 0, at: env.world.now() })).toBeNull();
 
     // The written record is readable under the same rules, with its provenance.
-    const read = readMemory(env.rt.kernel, 'scribe', { scope: 'docs', key: 'page-1' });
+    const read = (await readMemory(env.rt.kernel, 'scribe', { scope: 'docs', key: 'page-1' }));
     expect(read.output).toMatchObject({ version: 2, value: { text: 'v2' } });
-    expect(readMemory(env.rt.kernel, 'supervisor', { scope: 'docs', key: 'page-1' }).verdict).toBe('accepted');
+    expect((await readMemory(env.rt.kernel, 'supervisor', { scope: 'docs', key: 'page-1' })).verdict).toBe('accepted');
   });
 
   it('a write to a scope the contract does not mark writable, or does not grant, is INVARIANT_VIOLATED and writes nothing', async () => {
@@ -106,8 +106,8 @@ describe('memory.write', () => {
     const ungranted = await memWrite(env, { scope: 'secrets', key: 'k', value: 1, expected_version: 0 });
     expect(ungranted.reasons).toEqual(['INVARIANT_VIOLATED']);
     expect(ungranted.details.map((d) => d.invariant)).toContain('scope_writable');
-    expect(env.rt.store.memory.get('suppliers', 'acme-supplies')).toMatchObject({ version: 1, value: { name: 'Acme Supplies Ltd' } });
-    expect(env.rt.store.memory.get('secrets', 'k')).toBeNull();
+    expect((await env.rt.store.memory.get('suppliers', 'acme-supplies'))).toMatchObject({ version: 1, value: { name: 'Acme Supplies Ltd' } });
+    expect((await env.rt.store.memory.get('secrets', 'k'))).toBeNull();
     // Without the grant, memory.write is like any ungranted capability.
     expect((await memWrite(env, { scope: 'suppliers', key: 'x', value: 1, expected_version: 0 }, 'alice')).reasons).toEqual(['CAPABILITY_NOT_GRANTED']);
   });
@@ -121,8 +121,8 @@ describe('memory.write', () => {
     const downgrade = await memWrite(env, { scope: 'docs', key: 'board-minutes', value: 'overwritten', sensitivity: 'standard', expected_version: 1 });
     expect(downgrade.reasons).toEqual(['INVARIANT_VIOLATED']);
     expect(downgrade.details.map((d) => d.invariant)).toEqual(['sensitivity_within_contract']);
-    expect(env.rt.store.memory.get('docs', 'page-2')).toBeNull();
-    expect(env.rt.store.memory.get('docs', 'board-minutes')).toMatchObject({ version: 1, sensitivity: 'restricted' });
+    expect((await env.rt.store.memory.get('docs', 'page-2'))).toBeNull();
+    expect((await env.rt.store.memory.get('docs', 'board-minutes'))).toMatchObject({ version: 1, sensitivity: 'restricted' });
   });
 
   it('the ledger and the logs hold the hash of a written value, never the value', async () => {
@@ -133,17 +133,17 @@ describe('memory.write', () => {
       const value = { secret: 'MEM-SECRET-8812', list: [1, 2, 3] };
       const o = await rt.kernel.govern(call('scribe', { capability: 'memory.write', params: { scope: 'docs', key: 'secret-page', value, expected_version: 0 } }));
       expect(o.verdict).toBe('accepted');
-      const validated = rt.store.ledger.page(0, 10_000).find((e) => e.decision_id === o.decision_id && e.type === 'IntentValidated');
+      const validated = (await rt.store.ledger.page(0, 10_000)).find((e) => e.decision_id === o.decision_id && e.type === 'IntentValidated');
       expect(validated?.data['values_hash']).toBe(hashOf({ scope: 'docs', key: 'secret-page', value, sensitivity: 'standard', expected_version: 0 }));
-      const read = readMemory(rt.kernel, 'scribe', { scope: 'docs', key: 'secret-page' });
-      const ev = rt.store.ledger.page(0, 10_000).find((e) => e.decision_id === read.decision_id);
+      const read = (await readMemory(rt.kernel, 'scribe', { scope: 'docs', key: 'secret-page' }));
+      const ev = (await rt.store.ledger.page(0, 10_000)).find((e) => e.decision_id === read.decision_id);
       expect(ev?.data['value_hash']).toBe(hashOf(value));
-      const ledgerText = JSON.stringify(rt.store.db.prepare('SELECT * FROM events').all());
+      const ledgerText = JSON.stringify(raw(rt).db.prepare('SELECT * FROM events').all());
       expect(ledgerText).not.toContain('MEM-SECRET-8812');
       expect(lines.length).toBeGreaterThan(3);
       expect(lines.join('\n')).not.toContain('MEM-SECRET-8812');
     } finally {
-      rt.close();
+      await rt.close();
       ws.cleanup();
     }
   });

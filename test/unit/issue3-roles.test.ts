@@ -50,17 +50,17 @@ describe('role violations through the kernel are refused and recorded', () => {
   it('an agent that paused itself cannot resume itself', async () => {
     const env = await setup();
     expect((await act(env, agent('alice'), { act: 'pause', target: { agent: 'alice' }, reason: 'looping' })).verdict).toBe('accepted');
-    expectRefused(env, await act(env, agent('alice'), { act: 'resume', target: { agent: 'alice' }, reason: 'fine now' }), 'INTERVENTION_NOT_ALLOWED');
-    expect(env.rt.store.agents.status('alice')).toBe('paused');
+    await expectRefused(env, await act(env, agent('alice'), { act: 'resume', target: { agent: 'alice' }, reason: 'fine now' }), 'INTERVENTION_NOT_ALLOWED');
+    expect((await env.rt.store.agents.status('alice'))).toBe('paused');
   });
 
   it('an agent cannot approve or deny its own escalation through intervene; it stays pending and nothing runs', async () => {
     const env = await setup();
     const esc = await env.rt.kernel.govern(call('alice', transfer(20_000)));
     expect(esc.verdict).toBe('escalated');
-    expectRefused(env, await act(env, agent('alice'), { act: 'approve', target: { decision_id: esc.decision_id }, reason: 'I approve myself' }), 'INTERVENTION_NOT_ALLOWED');
-    expectRefused(env, await act(env, agent('alice'), { act: 'deny', target: { decision_id: esc.decision_id }, reason: 'never mind' }), 'INTERVENTION_NOT_ALLOWED');
-    expect(env.rt.store.decisions.get(esc.decision_id)?.status).toBe('pending');
+    await expectRefused(env, await act(env, agent('alice'), { act: 'approve', target: { decision_id: esc.decision_id }, reason: 'I approve myself' }), 'INTERVENTION_NOT_ALLOWED');
+    await expectRefused(env, await act(env, agent('alice'), { act: 'deny', target: { decision_id: esc.decision_id }, reason: 'never mind' }), 'INTERVENTION_NOT_ALLOWED');
+    expect((await env.rt.store.decisions.get(esc.decision_id))?.status).toBe('pending');
     expect(typesOf(env.rt, esc.decision_id)).not.toContain('ActionStarted');
     expect(readBook(env.dir).transfers).toHaveLength(0);
   });
@@ -69,9 +69,9 @@ describe('role violations through the kernel are refused and recorded', () => {
     const env = await setup(issue3Edits({ 'contracts/supervisor.yaml': replaceOnce('approves: [alice, scribe]', 'approves: [scribe]') }));
     const esc = await env.rt.kernel.govern(call('alice', transfer(20_000)));
     expect(esc.verdict).toBe('escalated');
-    expectRefused(env, await act(env, agent('supervisor'), { act: 'approve', target: { decision_id: esc.decision_id }, reason: 'looks fine' }), 'INTERVENTION_NOT_ALLOWED');
-    expectRefused(env, await act(env, agent('scribe'), { act: 'approve', target: { decision_id: esc.decision_id }, reason: 'helping' }), 'INTERVENTION_NOT_ALLOWED');
-    expect(env.rt.store.decisions.get(esc.decision_id)?.status).toBe('pending');
+    await expectRefused(env, await act(env, agent('supervisor'), { act: 'approve', target: { decision_id: esc.decision_id }, reason: 'looks fine' }), 'INTERVENTION_NOT_ALLOWED');
+    await expectRefused(env, await act(env, agent('scribe'), { act: 'approve', target: { decision_id: esc.decision_id }, reason: 'helping' }), 'INTERVENTION_NOT_ALLOWED');
+    expect((await env.rt.store.decisions.get(esc.decision_id))?.status).toBe('pending');
     expect(readBook(env.dir).transfers).toHaveLength(0);
     // The same supervisor may decide for scribe, whom it does approve.
     const del = await env.rt.kernel.govern(call('scribe', { capability: 'files.delete', params: { path: 'README.md' } }));
@@ -83,35 +83,35 @@ describe('role violations through the kernel are refused and recorded', () => {
   it('a supervisor cannot resume a terminated agent or a drift-suspended one; an operator can', async () => {
     const env = await setup();
     expect((await act(env, agent('supervisor'), { act: 'terminate', target: { agent: 'scribe' }, reason: 'rogue' })).verdict).toBe('accepted');
-    expectRefused(env, await act(env, agent('supervisor'), { act: 'resume', target: { agent: 'scribe' }, reason: 'oops' }), 'INTERVENTION_NOT_ALLOWED');
-    expect(env.rt.store.agents.status('scribe')).toBe('terminated');
+    await expectRefused(env, await act(env, agent('supervisor'), { act: 'resume', target: { agent: 'scribe' }, reason: 'oops' }), 'INTERVENTION_NOT_ALLOWED');
+    expect((await env.rt.store.agents.status('scribe'))).toBe('terminated');
 
     // tester's monitor: the average of the last 3 samples above 10 suspends it.
     for (const [n, v] of [[1, 20], [2, 20], [3, 20]] as const) await env.rt.kernel.govern(call('tester', { capability: 'test.metric', params: { n, v } }));
-    expect(env.rt.store.agents.status('tester')).toBe('suspended');
-    expectRefused(env, await act(env, agent('supervisor'), { act: 'resume', target: { agent: 'tester' }, reason: 'looks ok' }), 'INTERVENTION_NOT_ALLOWED');
-    expectRefused(env, await act(env, agent('tester'), { act: 'resume', target: { agent: 'tester' }, reason: 'let me out' }), 'INTERVENTION_NOT_ALLOWED');
-    expect(env.rt.store.agents.status('tester')).toBe('suspended');
+    expect((await env.rt.store.agents.status('tester'))).toBe('suspended');
+    await expectRefused(env, await act(env, agent('supervisor'), { act: 'resume', target: { agent: 'tester' }, reason: 'looks ok' }), 'INTERVENTION_NOT_ALLOWED');
+    await expectRefused(env, await act(env, agent('tester'), { act: 'resume', target: { agent: 'tester' }, reason: 'let me out' }), 'INTERVENTION_NOT_ALLOWED');
+    expect((await env.rt.store.agents.status('tester'))).toBe('suspended');
 
     expect((await act(env, operator, { act: 'resume', target: { agent: 'scribe' }, reason: 'reviewed' })).verdict).toBe('accepted');
     expect((await act(env, operator, { act: 'resume', target: { agent: 'tester' }, reason: 'reviewed' })).verdict).toBe('accepted');
-    expect(env.rt.store.agents.status('scribe')).toBe('active');
-    expect(env.rt.store.agents.status('tester')).toBe('active');
+    expect((await env.rt.store.agents.status('scribe'))).toBe('active');
+    expect((await env.rt.store.agents.status('tester'))).toBe('active');
   });
 
   it('an agent cannot constrain, redirect or pause another agent, or another agent\'s flow', async () => {
     const env = await setup();
     const scribeCall = await env.rt.kernel.govern(call('scribe', { capability: 'files.write', params: { path: 'a.md', content: 'x' } }, { traceparent: traceparent('5'.repeat(32)) }));
     expect(scribeCall.verdict).toBe('accepted');
-    expectRefused(env, await act(env, agent('alice'), { act: 'constrain', target: { agent: 'scribe' }, reason: 'x', constrain: { capability: 'files.write', field: 'bytes', max: 1 } }), 'INTERVENTION_NOT_ALLOWED');
-    expectRefused(env, await act(env, agent('alice'), { act: 'redirect', target: { agent: 'scribe' }, reason: 'x', redirect: { note: 'stop' } }), 'INTERVENTION_NOT_ALLOWED');
-    expectRefused(env, await act(env, agent('alice'), { act: 'pause', target: { dfid: scribeCall.dfid, agent: 'scribe' }, reason: 'x' }), 'INTERVENTION_NOT_ALLOWED');
+    await expectRefused(env, await act(env, agent('alice'), { act: 'constrain', target: { agent: 'scribe' }, reason: 'x', constrain: { capability: 'files.write', field: 'bytes', max: 1 } }), 'INTERVENTION_NOT_ALLOWED');
+    await expectRefused(env, await act(env, agent('alice'), { act: 'redirect', target: { agent: 'scribe' }, reason: 'x', redirect: { note: 'stop' } }), 'INTERVENTION_NOT_ALLOWED');
+    await expectRefused(env, await act(env, agent('alice'), { act: 'pause', target: { dfid: scribeCall.dfid, agent: 'scribe' }, reason: 'x' }), 'INTERVENTION_NOT_ALLOWED');
     // Without an agent, a flow act by an agent concerns only its own calls in that flow (a shared trace id gives no reach).
     expect((await env.rt.kernel.govern(call('alice', transfer(100), { traceparent: traceparent('5'.repeat(32)) }))).verdict).toBe('accepted');
     expect((await act(env, agent('alice'), { act: 'terminate', target: { dfid: scribeCall.dfid }, reason: 'x' })).verdict).toBe('accepted');
-    expect(env.rt.store.agents.flowStatus(scribeCall.dfid, 'alice')).toBe('terminated');
-    expect(env.rt.store.agents.constraints('scribe', 'files.write', env.world.now())).toEqual([]);
-    expect(env.rt.store.agents.flowStatus(scribeCall.dfid, 'scribe')).toBe('active');
+    expect((await env.rt.store.agents.flowStatus(scribeCall.dfid, 'alice'))).toBe('terminated');
+    expect((await env.rt.store.agents.constraints('scribe', 'files.write', env.world.now()))).toEqual([]);
+    expect((await env.rt.store.agents.flowStatus(scribeCall.dfid, 'scribe'))).toBe('active');
     const next = await env.rt.kernel.govern(call('scribe', { capability: 'files.write', params: { path: 'b.md', content: 'xx' } }, { traceparent: traceparent('5'.repeat(32)) }));
     expect(next.verdict).toBe('accepted');
     expect(next.operator_note).toBeUndefined();
@@ -122,12 +122,12 @@ describe('role violations through the kernel are refused and recorded', () => {
     const widen = (who: Principal, max: number) =>
       act(env, who, { act: 'constrain', target: { agent: 'alice' }, reason: 'x', constrain: { capability: 'payments.transfer', field: 'amount_minor', max } });
     // alice's contract caps amount_minor at 50000.
-    expectRefused(env, await widen(agent('supervisor'), 60_000), 'INTERVENTION_NOT_ALLOWED');
-    expectRefused(env, await widen(agent('alice'), 50_001), 'INTERVENTION_NOT_ALLOWED');
-    expectRefused(env, await widen(operator, 1_000_000), 'INTERVENTION_NOT_ALLOWED');
-    expectRefused(env, await widen(operator, Number.POSITIVE_INFINITY), 'INTERVENTION_NOT_ALLOWED');
-    expectRefused(env, await act(env, operator, { act: 'constrain', target: { agent: 'alice' }, reason: 'x', constrain: { capability: 'files.write', field: 'bytes', max: 1 } }), 'CAPABILITY_NOT_GRANTED');
-    expect(env.rt.store.agents.constraints('alice', 'payments.transfer', env.world.now())).toEqual([]);
+    await expectRefused(env, await widen(agent('supervisor'), 60_000), 'INTERVENTION_NOT_ALLOWED');
+    await expectRefused(env, await widen(agent('alice'), 50_001), 'INTERVENTION_NOT_ALLOWED');
+    await expectRefused(env, await widen(operator, 1_000_000), 'INTERVENTION_NOT_ALLOWED');
+    await expectRefused(env, await widen(operator, Number.POSITIVE_INFINITY), 'INTERVENTION_NOT_ALLOWED');
+    await expectRefused(env, await act(env, operator, { act: 'constrain', target: { agent: 'alice' }, reason: 'x', constrain: { capability: 'files.write', field: 'bytes', max: 1 } }), 'CAPABILITY_NOT_GRANTED');
+    expect((await env.rt.store.agents.constraints('alice', 'payments.transfer', env.world.now()))).toEqual([]);
     // The contract still holds as written: 50000 passes DIM (and escalates as the contract says).
     expect((await env.rt.kernel.govern(call('alice', transfer(50_000)))).verdict).toBe('escalated');
     expect((await env.rt.kernel.govern(call('alice', transfer(50_001)))).reasons).toEqual(['CONTRACT_LIMIT_EXCEEDED']);
@@ -140,14 +140,14 @@ describe('role violations through the kernel are refused and recorded', () => {
     const env = await setup();
     const o = await env.rt.kernel.govern(call('alice', transfer(100), { traceparent: traceparent('6'.repeat(32)) }));
     expect(o.verdict).toBe('accepted');
-    expectRefused(env, await act(env, operator, { act: 'redirect', target: { dfid: o.dfid }, reason: 'x', redirect: { note: 'use the other account' } }), 'SCHEMA_INVALID');
-    expectRefused(env, await act(env, agent('supervisor'), { act: 'redirect', target: { dfid: o.dfid }, reason: 'x', redirect: { note: 'n' } }), 'SCHEMA_INVALID');
+    await expectRefused(env, await act(env, operator, { act: 'redirect', target: { dfid: o.dfid }, reason: 'x', redirect: { note: 'use the other account' } }), 'SCHEMA_INVALID');
+    await expectRefused(env, await act(env, agent('supervisor'), { act: 'redirect', target: { dfid: o.dfid }, reason: 'x', redirect: { note: 'n' } }), 'SCHEMA_INVALID');
     expectRefused(
       env,
       await act(env, operator, { act: 'constrain', target: { dfid: o.dfid }, reason: 'x', constrain: { capability: 'payments.transfer', field: 'amount_minor', max: 10 } }),
       'SCHEMA_INVALID',
     );
-    expectRefused(env, await act(env, operator, { act: 'redirect', target: { agent: 'alice' }, reason: 'x', redirect: { note: '' } }), 'SCHEMA_INVALID');
+    await expectRefused(env, await act(env, operator, { act: 'redirect', target: { agent: 'alice' }, reason: 'x', redirect: { note: '' } }), 'SCHEMA_INVALID');
     const next = await env.rt.kernel.govern(call('alice', transfer(101), { traceparent: traceparent('6'.repeat(32)) }));
     expect(next.verdict).toBe('accepted');
     expect(next.operator_note).toBeUndefined();
@@ -156,10 +156,10 @@ describe('role violations through the kernel are refused and recorded', () => {
   it('a suspended or paused agent cannot intervene on others; interventions on unknown targets are refused', async () => {
     const env = await setup();
     await act(env, operator, { act: 'pause', target: { agent: 'supervisor' }, reason: 'audit' });
-    expectRefused(env, await act(env, agent('supervisor'), { act: 'terminate', target: { agent: 'alice' }, reason: 'x' }), 'AGENT_PAUSED');
-    expect(env.rt.store.agents.status('alice')).toBe('active');
-    expectRefused(env, await act(env, operator, { act: 'pause', target: { dfid: 'a'.repeat(32) }, reason: 'x' }), 'UNKNOWN_AGENT');
-    expectRefused(env, await act(env, operator, { act: 'approve', target: { decision_id: 'no-such-decision' }, reason: 'x' }), 'DECISION_NOT_FOUND');
-    expect(env.rt.store.ledger.verify().ok).toBe(true);
+    await expectRefused(env, await act(env, agent('supervisor'), { act: 'terminate', target: { agent: 'alice' }, reason: 'x' }), 'AGENT_PAUSED');
+    expect((await env.rt.store.agents.status('alice'))).toBe('active');
+    await expectRefused(env, await act(env, operator, { act: 'pause', target: { dfid: 'a'.repeat(32) }, reason: 'x' }), 'UNKNOWN_AGENT');
+    await expectRefused(env, await act(env, operator, { act: 'approve', target: { decision_id: 'no-such-decision' }, reason: 'x' }), 'DECISION_NOT_FOUND');
+    expect((await env.rt.store.ledger.verify()).ok).toBe(true);
   });
 });

@@ -7,7 +7,7 @@ import type { Outcome } from '../../src/core/types.js';
 import { intervene } from '../../src/kernel/interventions.js';
 import { KernelError } from '../../src/kernel/kernel.js';
 import { openRuntime } from '../../src/runtime.js';
-import { afterTest, call, copyTemplate, events, eventsOf, FakeWorld, readBook, replaceOnce, runs, setupRuntime, T0, TEST_CAPABILITIES, traceparent, transfer, typesOf, type Env } from './helpers.js';
+import { afterTest, call, copyTemplate, events, eventsOf, FakeWorld, readBook, replaceOnce, runs, setupRuntime, T0, TEST_CAPABILITIES, traceparent, transfer, typesOf, type Env, raw } from './helpers.js';
 
 const MIN = 60_000;
 const HOUR = 3_600_000;
@@ -37,17 +37,17 @@ describe('kernel: escalations', () => {
     expect(o.expires_at).toBe(new Date(T0 + 15 * MIN).toISOString());
 
     env.world.advance(15 * MIN - 1);
-    expect(env.rt.kernel.getDecision('alice', o.decision_id)?.status).toBe('pending');
+    expect((await env.rt.kernel.getDecision('alice', o.decision_id))?.status).toBe('pending');
 
     env.world.advance(1);
-    const d = env.rt.kernel.getDecision('alice', o.decision_id);
+    const d = (await env.rt.kernel.getDecision('alice', o.decision_id));
     expect(d).toMatchObject({ verdict: 'rejected', status: 'expired', reasons: ['ESCALATION_EXPIRED'], decision_id: o.decision_id });
-    expect(env.rt.store.decisions.get(o.decision_id)?.status).toBe('expired');
+    expect((await env.rt.store.decisions.get(o.decision_id))?.status).toBe('expired');
 
     const err = await env.rt.kernel.approve(o.decision_id, 'ops', null).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(KernelError);
     expect((err as KernelError).code).toBe('DECISION_NOT_FOUND');
-    expect(() => env.rt.kernel.deny(o.decision_id, 'ops', null)).toThrow(KernelError);
+    await expect(env.rt.kernel.deny(o.decision_id, 'ops', null)).rejects.toThrow(KernelError);
 
     expect(balance(env.dir)).toBe(500_000);
     expect(typesOf(env.rt, o.decision_id)).not.toContain('ActionStarted');
@@ -72,19 +72,19 @@ describe('kernel: escalations', () => {
     expect(first.output).toMatchObject({ balance_minor: 480_000 });
 
     await expect(env.rt.kernel.approve(o.decision_id, 'ops', null)).rejects.toMatchObject({ name: 'KernelError', code: 'DECISION_NOT_FOUND' });
-    expect(() => env.rt.kernel.deny(o.decision_id, 'ops', null)).toThrow(/not pending/);
+    await expect(env.rt.kernel.deny(o.decision_id, 'ops', null)).rejects.toThrow(/not pending/);
     expect(balance(env.dir)).toBe(480_000);
     expect(readBook(env.dir).transfers).toHaveLength(1);
     expect(typesOf(env.rt, o.decision_id).filter((t) => t === 'ActionStarted')).toHaveLength(1);
-    expect(env.rt.kernel.getDecision('alice', o.decision_id)?.status).toBe('approved');
+    expect((await env.rt.kernel.getDecision('alice', o.decision_id))?.status).toBe('approved');
     // Another agent cannot see it.
-    expect(env.rt.kernel.getDecision('scribe', o.decision_id)).toBeNull();
+    expect((await env.rt.kernel.getDecision('scribe', o.decision_id))).toBeNull();
   });
 
   it('deny closes an escalation with ESCALATION_DENIED and nothing runs', async () => {
     const env = await setup();
     const o = await escalated(env);
-    expect(env.rt.kernel.deny(o.decision_id, 'ops', 'no invoice')).toMatchObject({ verdict: 'rejected', status: 'denied', reasons: ['ESCALATION_DENIED'] });
+    expect((await env.rt.kernel.deny(o.decision_id, 'ops', 'no invoice'))).toMatchObject({ verdict: 'rejected', status: 'denied', reasons: ['ESCALATION_DENIED'] });
     await expect(env.rt.kernel.approve(o.decision_id, 'ops', null)).rejects.toMatchObject({ code: 'DECISION_NOT_FOUND' });
     expect(balance(env.dir)).toBe(500_000);
   });
@@ -95,7 +95,7 @@ describe('kernel: escalations', () => {
     const again = await env.rt.kernel.govern(call('alice', transfer(20_000)));
     expect(again.replay_of).toBe(o.decision_id);
     expect(again.reasons).toContain('IN_PROGRESS');
-    expect(env.rt.store.decisions.pending().map((d) => d.id)).toEqual([o.decision_id]);
+    expect((await env.rt.store.decisions.pending()).map((d) => d.id)).toEqual([o.decision_id]);
   });
 
   it('approving the request of an agent paused since it escalated refuses with AGENT_PAUSED and nothing runs', async () => {
@@ -113,12 +113,12 @@ describe('kernel: escalations', () => {
     const o = await escalated(env);
     env.world.advance(5 * MIN);
     const rt = await env.restart();
-    expect(rt.kernel.getDecision('alice', o.decision_id)).toMatchObject({ status: 'pending', verdict: 'escalated' });
-    expect(rt.store.decisions.pending().map((d) => d.id)).toEqual([o.decision_id]);
+    expect((await rt.kernel.getDecision('alice', o.decision_id))).toMatchObject({ status: 'pending', verdict: 'escalated' });
+    expect((await rt.store.decisions.pending()).map((d) => d.id)).toEqual([o.decision_id]);
     const approved = await rt.kernel.approve(o.decision_id, 'ops', null);
     expect(approved).toMatchObject({ verdict: 'accepted', status: 'approved' });
     expect(balance(env.dir)).toBe(480_000);
-    expect(rt.store.ledger.verify().ok).toBe(true);
+    expect((await rt.store.ledger.verify()).ok).toBe(true);
   });
 });
 
@@ -158,8 +158,8 @@ describe('kernel: idempotency', () => {
     const env = await setup();
     const intent = transfer(100, { idempotency_key: 'held' });
     const now = env.world.now();
-    env.rt.store.idempotency.transaction(() =>
-      env.rt.store.idempotency.reserve(
+    raw(env.rt).idempotency.transaction(() =>
+      raw(env.rt).idempotency.reserve(
         { agent: 'alice', key: 'held', request_hash: hashOf({ agent: 'alice', capability: intent.capability, params: intent.params }), state: 'in_flight', decision_id: 'other', created_at: now, expires_at: now + HOUR },
         now,
       ),
@@ -354,9 +354,9 @@ describe('kernel: fail closed and on the record', () => {
     expect((await rt.kernel.govern(call('alice', transfer(20_000, {}, { memo: 'MEMO-SECRET-7731' })))).verdict).toBe('escalated');
     expect((await rt.kernel.govern(call('alice', transfer(1234, {}, { memo: 'MEMO-SECRET-7731', currency: 'USD' })))).verdict).toBe('rejected');
     const { readMemory } = await import('../../src/kernel/memory-read.js');
-    expect(readMemory(rt.kernel, 'alice', { scope: 'suppliers', key: 'acme-supplies' }).verdict).toBe('accepted');
+    expect((await readMemory(rt.kernel, 'alice', { scope: 'suppliers', key: 'acme-supplies' })).verdict).toBe('accepted');
 
-    const ledgerText = JSON.stringify(rt.store.db.prepare('SELECT * FROM events').all());
+    const ledgerText = JSON.stringify(raw(rt).db.prepare('SELECT * FROM events').all());
     expect(lines.length).toBeGreaterThan(5);
     const logText = lines.join('\n');
     for (const s of secrets) {
@@ -364,7 +364,7 @@ describe('kernel: fail closed and on the record', () => {
       expect(logText).not.toContain(s);
     }
     expect(ledgerText).not.toContain('amount_minor');
-    const validated = rt.store.ledger.page(0, 1000).find((e) => e.type === 'IntentValidated');
+    const validated = (await rt.store.ledger.page(0, 1000)).find((e) => e.type === 'IntentValidated');
     expect(validated?.data['rationale_hash']).toBe(hashOf(intent.rationale));
   });
 
@@ -373,7 +373,7 @@ describe('kernel: fail closed and on the record', () => {
     const trace = '0af7651916cd43dd8448eb211c80319c';
     const o = await env.rt.kernel.govern(call('alice', transfer(100), { traceparent: traceparent(trace) }));
     expect(o.dfid).toBe(trace);
-    const flow = env.rt.store.ledger.byDfid(trace);
+    const flow = (await env.rt.store.ledger.byDfid(trace));
     expect(flow.map((e) => e.type)).toEqual(['IntentReceived', 'IntentValidated', 'PolicyDecided', 'ActionStarted', 'ActionOutcome']);
     expect(new Set(flow.map((e) => e.decision_id))).toEqual(new Set([o.decision_id]));
     expect(o.receipt).toEqual({ seq: flow.at(-1)?.seq, hash: flow.at(-1)?.hash });
@@ -395,9 +395,9 @@ describe('kernel: fail closed and on the record', () => {
     k.deny(e2.decision_id, 'ops', null);
     await k.govern(call('scribe', { capability: 'files.write', params: { path: 'notes/a.md', content: 'hello' } }));
     await intervene(k, { kind: 'agent', id: 'alice' }, { act: 'resume', target: { agent: 'alice' }, reason: 'let me out' });
-    const result = env.rt.store.ledger.verify();
+    const result = (await env.rt.store.ledger.verify());
     expect(result.ok).toBe(true);
-    expect(result.events).toBe(env.rt.store.ledger.headSeq());
+    expect(result.events).toBe((await env.rt.store.ledger.headSeq()));
     expect(result.events).toBeGreaterThan(20);
   });
 });

@@ -37,7 +37,7 @@ describe('MCP tasks in process', () => {
   });
   afterEach(async () => {
     await client.close();
-    rt.close();
+    await rt.close();
     cleanup();
   });
 
@@ -71,16 +71,16 @@ describe('MCP tasks in process', () => {
   it('a cancelled waiting task is recorded as an applied cancel intervention by the agent, and its decision is withdrawn', async () => {
     const { taskId, decisionId } = await startHold(2);
     expect(await client.experimental.tasks.cancelTask(taskId)).toMatchObject({ status: 'cancelled' });
-    const events = rt.store.ledger.byDfid(rt.store.decisions.get(decisionId)?.dfid ?? '');
+    const d = await rt.store.decisions.get(decisionId);
+    const events = await rt.store.ledger.byDfid(d?.dfid ?? '');
     expect(events.find((e) => e.type === 'EscalationResolved')).toMatchObject({ reasons: ['CANCELLED'], data: { by: 'runner' } });
-    const d = rt.store.decisions.get(decisionId);
     expect(d).toMatchObject({ status: 'denied', resolved_by: 'runner' });
     expect((d?.outcome as Outcome).reasons).toEqual(['CANCELLED']);
     const result = (await client.experimental.tasks.getTaskResult(taskId, CallToolResultSchema)) as CallToolResult;
     expect((result.structuredContent as unknown as Outcome).decision_id).toBe(decisionId);
     expect(runs(rt.workspace.dir)).not.toContain('hold start 2');
-    const cancel = rt.store.agents.interventions().find((i) => i.act === 'cancel' && i.target === decisionId);
+    const cancel = (await rt.store.agents.interventions()).find((i) => i.act === 'cancel' && i.target === decisionId);
     expect(cancel).toMatchObject({ issued_by: 'runner', target_kind: 'decision', state: 'applied' });
-    expect(rt.store.ledger.page(0, 1000).filter((e) => e.decision_id === cancel?.id).map((e) => e.type)).toEqual(['InterventionIssued', 'InterventionAcknowledged', 'InterventionApplied']);
+    expect((await rt.store.ledger.page(0, 1000)).filter((e) => e.decision_id === cancel?.id).map((e) => e.type)).toEqual(['InterventionIssued', 'InterventionAcknowledged', 'InterventionApplied']);
   });
 });

@@ -226,4 +226,51 @@ describe('per-agent policy subsets (issue 8)', () => {
       }
     }
   });
+
+  it('only what a policy names reaches Cedar, and the answers are those of the full request', () => {
+    const NAMING: PolicyFile = {
+      file: 'policies/naming.cedar',
+      text: `
+@id("forbid-reviewers-large")
+forbid (principal, action, resource) when { principal.role == "reviewer" && context.values.amount_minor > 100 };
+@id("forbid-old-versions")
+forbid (principal, action, resource) when { resource has version && resource.version == "0.9.0" };
+@id("forbid-busy")
+forbid (principal, action, resource) when { context.usage has calls_1h && context.usage.calls_1h > 10 };
+@id("forbid-upstream")
+forbid (principal, action, resource) when { resource has upstream && resource["upstream"] == "shady" };
+`,
+    };
+    const { set, problems } = compile([BASE, NAMING]);
+    expect(problems).toEqual([]);
+    const trimmed = new PolicyEngine(set);
+    const whole = Object.fromEntries(Object.entries(set.policies).map(([id, p]) => [id, p.text]));
+    for (const role of ['agent', 'reviewer']) {
+      for (const version of ['1.0.0', '0.9.0']) {
+        for (const upstream of [undefined, 'shady', 'fine']) {
+          for (const calls of [1, 11]) {
+            const r = req({ amount_minor: 500 }, { payee_blocked: false }, { agent: { id: 'alice', role }, capability: { id: 'payments.transfer', version, sideEffect: 'write', upstream } });
+            r.context['usage'] = { calls_1h: calls };
+            const got = trimmed.evaluate(r);
+            const ref = cedar.isAuthorized({
+              principal: { type: 'Mandate::Agent', id: 'alice' },
+              action: { type: 'Mandate::Action', id: 'invoke' },
+              resource: { type: 'Mandate::Capability', id: 'payments.transfer' },
+              context: r.context,
+              policies: { staticPolicies: whole },
+              entities: [
+                { uid: { type: 'Mandate::Agent', id: 'alice' }, attrs: { role }, parents: [] },
+                { uid: { type: 'Mandate::Capability', id: 'payments.transfer' }, attrs: { id: 'payments.transfer', version, side_effect: 'write', ...(upstream ? { upstream } : {}) }, parents: [] },
+              ],
+            });
+            expect(ref.type).toBe('success');
+            if (ref.type !== 'success') continue;
+            const forbids = [...ref.response.diagnostics.reason].filter((id) => id.startsWith('forbid')).sort();
+            expect(got.kind === 'forbid' ? got.policies : []).toEqual(forbids);
+            expect(got.kind === 'forbid').toBe(ref.response.decision === 'deny');
+          }
+        }
+      }
+    }
+  });
 });

@@ -20,8 +20,8 @@ describe('MandateTaskStore: tasks kept in the store, following their decision', 
     rt = await openTest(ws.dir, world);
     alice = new MandateTaskStore(rt.kernel, 'alice');
   });
-  afterEach(() => {
-    rt.close();
+  afterEach(async () => {
+    await rt.close();
     cleanup();
   });
 
@@ -99,7 +99,8 @@ describe('MandateTaskStore: tasks kept in the store, following their decision', 
 
     world.advance(WINDOW);
     expect(await alice.getTask(ids[0] as string)).toBeNull();
-    expect(rt.store.tasks.purgeExpired(world.now())).toBe(51);
+    const purged = await rt.store.commit([{ op: 'tasks.purge', now: world.now() }]);
+    expect(purged.ok && purged.results.get(0)).toBe(51);
   });
 });
 
@@ -111,15 +112,15 @@ describe('cancellation in the kernel', () => {
     cleanup = ws.cleanup;
     rt = await openTest(ws.dir, new FakeWorld());
   });
-  afterEach(() => {
-    rt.close();
+  afterEach(async () => {
+    await rt.close();
     cleanup();
   });
 
   it('a call cancelled before its effect runs nothing and releases its key: the identical retry runs', async () => {
     const cancelled = await rt.kernel.govern(call('alice', transfer(100), { signal: AbortSignal.abort() }));
     expect(cancelled).toMatchObject({ verdict: 'rejected', status: 'failed', reasons: ['CANCELLED'] });
-    expect(rt.store.ledger.byDfid(cancelled.dfid).map((e) => e.type)).not.toContain('ActionStarted');
+    expect((await rt.store.ledger.byDfid(cancelled.dfid)).map((e) => e.type)).not.toContain('ActionStarted');
     const retry = await rt.kernel.govern(call('alice', transfer(100)));
     expect(retry).toMatchObject({ verdict: 'accepted', status: 'accepted' });
     expect(retry.replay_of).toBeUndefined();
@@ -127,10 +128,10 @@ describe('cancellation in the kernel', () => {
 
   it('withdrawing a pending escalation records CANCELLED and releases the key; only a pending one can be withdrawn', async () => {
     const esc = await rt.kernel.govern(call('alice', transfer(25_000)));
-    const withdrawn = rt.kernel.withdraw(esc.decision_id, 'alice');
+    const withdrawn = await rt.kernel.withdraw(esc.decision_id, 'alice');
     expect(withdrawn).toMatchObject({ verdict: 'rejected', status: 'denied', reasons: ['CANCELLED'] });
     expect(withdrawn.details[0]?.message).toBe('cancelled by alice before a human decided');
-    expect(() => rt.kernel.withdraw(esc.decision_id, 'alice')).toThrow(/not pending/);
+    await expect(rt.kernel.withdraw(esc.decision_id, 'alice')).rejects.toThrow(/not pending/);
     const again = await rt.kernel.govern(call('alice', transfer(25_000)));
     expect(again).toMatchObject({ verdict: 'escalated', status: 'pending' });
     expect(again.replay_of).toBeUndefined();

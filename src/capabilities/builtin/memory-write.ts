@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { Contract } from '../../config/contract-schema.js';
 import { hashOf } from '../../core/canonical.js';
 import { SENSITIVITY_ORDER, type Sensitivity } from '../../core/types.js';
-import type { Memory } from '../../store/memory.js';
+import type { StorePort } from '../../store/port.js';
 import { toCapability, type Capability, type CapabilityDefinition } from '../manifest.js';
 
 export const MEMORY_WRITE_ID = 'memory.write';
@@ -25,7 +25,7 @@ const Output = z.object({ scope: z.string(), key: z.string(), version: z.number(
  * compare-and-set on the version. `memory` is null while only validating a
  * workspace; then it fails closed.
  */
-export function memoryWriteCapability(memory: Memory | null, contracts: Map<string, Contract>): Capability {
+export function memoryWriteCapability(store: StorePort | null, contracts: Map<string, Contract>): Capability {
   const scopeGrant = (agent: string, scope: string) => contracts.get(agent)?.memory.find((m) => m.scope === scope);
   const def: CapabilityDefinition = {
     id: MEMORY_WRITE_ID,
@@ -39,10 +39,10 @@ export function memoryWriteCapability(memory: Memory | null, contracts: Map<stri
     limits: { deadlineMs: 2000, maxOutputBytes: 512 },
     // The output holds no content (scope, key, version, the value's hash), so the ledger keeps it whole.
     audit: { recordOutput: true },
-    facts: (params, ctx) => {
-      if (!memory) throw new Error('memory store unavailable');
+    facts: async (params, ctx) => {
+      if (!store) throw new Error('memory store unavailable');
       const grant = scopeGrant(ctx.agent, String(params['scope']));
-      const current = memory.get(String(params['scope']), String(params['key']));
+      const current = await store.memory.get(String(params['scope']), String(params['key']));
       return {
         version: String(current?.version ?? 0),
         scope_writable: grant?.write === true,
@@ -67,13 +67,16 @@ export function memoryWriteCapability(memory: Memory | null, contracts: Map<stri
         check: ({ params, facts }) => String(params['expected_version']) === facts['version'],
       },
     ],
-    handler: (params, ctx) => {
-      if (!memory) throw new Error('memory store unavailable');
+    handler: async (params, ctx) => {
+      if (!store) throw new Error('memory store unavailable');
       const scope = String(params['scope']);
       const key = String(params['key']);
       const provenance = `agent:${ctx.agent}${params['model'] ? `;model:${String(params['model'])}` : ''}`;
-      const version = memory.write({ scope, key, value: params['value'], sensitivity: params['sensitivity'] as Sensitivity, provenance, expected: Number(params['expected_version']), at: ctx.now });
-      if (version === null) throw new Error('version moved');
+      const written = await store.commit([
+        { op: 'memory.write', write: { scope, key, value: params['value'], sensitivity: params['sensitivity'] as Sensitivity, provenance, expected: Number(params['expected_version']), at: ctx.now } },
+      ]);
+      if (!written.ok) throw new Error('version moved');
+      const version = written.results.get(0) as number;
       return { scope, key, version, value_hash: hashOf(params['value'] ?? null) };
     },
   };

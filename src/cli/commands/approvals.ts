@@ -1,5 +1,5 @@
 import { KernelError } from '../../kernel/kernel.js';
-import { EXIT, operatorName, printJson, withRuntime } from '../common.js';
+import { EXIT, operatorName, printJson, UsageError, withRuntime } from '../common.js';
 
 interface Opts {
   workspace?: string;
@@ -9,9 +9,9 @@ interface Opts {
 }
 
 export async function approvalsList(opts: Opts): Promise<number> {
-  return withRuntime(opts.workspace, undefined, ({ kernel, store }) => {
-    kernel.expireOverdue();
-    const pending = store.decisions.pending();
+  return withRuntime(opts.workspace, undefined, async ({ kernel, store }) => {
+    await kernel.expireOverdue();
+    const pending = await store.decisions.pending();
     if (opts.json) {
       printJson(pending.map((d) => ({ decision_id: d.id, agent: d.agent, capability: d.capability, dfid: d.dfid, policies: d.policies, expires_at: d.expires_at ? new Date(d.expires_at).toISOString() : null, risk: d.review?.risk ?? null })));
       return EXIT.ok;
@@ -26,8 +26,8 @@ export async function approvalsList(opts: Opts): Promise<number> {
 }
 
 export async function approvalsShow(id: string, opts: Opts): Promise<number> {
-  return withRuntime(opts.workspace, undefined, ({ store }) => {
-    const d = store.decisions.get(id);
+  return withRuntime(opts.workspace, undefined, async ({ store }) => {
+    const d = await store.decisions.get(id);
     if (!d) throw new KernelError('DECISION_NOT_FOUND', `no decision \`${id}\``);
     // Params are shown to the operator who decides; they never go to logs or the ledger.
     // The challenger's risk summary, if enabled and written: advisory, for the human who decides.
@@ -46,10 +46,20 @@ export async function approvalsApprove(id: string, opts: Opts): Promise<number> 
   });
 }
 
+/** Settles a decision whose outcome a crash left unknown (ADR-017). */
+export async function decisionsSettle(id: string, opts: Opts & { applied?: boolean; notApplied?: boolean; reason?: string }): Promise<number> {
+  if (opts.applied === opts.notApplied) throw new UsageError('say what happened: --applied or --not-applied');
+  const operator = operatorName(opts.as);
+  return withRuntime(opts.workspace, undefined, async ({ kernel }) => {
+    printJson(await kernel.settleOutcome(id, opts.applied === true, `operator:${operator}`, opts.reason ?? null));
+    return EXIT.ok;
+  });
+}
+
 export async function approvalsDeny(id: string, opts: Opts): Promise<number> {
   const operator = operatorName(opts.as);
-  return withRuntime(opts.workspace, undefined, ({ kernel }) => {
-    printJson(kernel.deny(id, operator, opts.note ?? null));
+  return withRuntime(opts.workspace, undefined, async ({ kernel }) => {
+    printJson(await kernel.deny(id, operator, opts.note ?? null));
     return EXIT.ok;
   });
 }

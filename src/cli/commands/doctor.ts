@@ -6,7 +6,7 @@ import { silentLogger } from '../../core/log.js';
 import { systemWorld } from '../../core/world.js';
 import { Gateway, type UpstreamStatus } from '../../gateway/gateway.js';
 import { probeOllama, type ProbeResult } from '../../normalize/ollama.js';
-import { openStore } from '../../store/store.js';
+import { openStorePort } from '../../store/open.js';
 import { EXIT, printJson, workspaceDir } from '../common.js';
 
 /**
@@ -53,14 +53,14 @@ export async function doctorCommand(opts: { workspace?: string; json?: boolean }
 /** Starts every upstream once (ignoring backoff), compares its tools with the pins, and stops it again. */
 async function upstreamStates(dir: string, config: WorkspaceConfig): Promise<UpstreamStatus[]> {
   if (!Object.keys(config.upstreams).length) return [];
-  const store = openStore(resolve(dir, config.store.path), systemWorld);
+  const store = await openStorePort({ storePath: resolve(dir, config.store.path) }, systemWorld);
   const gateway = new Gateway({ config, workspaceDir: dir, capabilities: new Map(), store, world: systemWorld, log: silentLogger });
   try {
-    gateway.refresh();
+    await gateway.refresh();
     return await gateway.status({ start: true });
   } finally {
     await gateway.close();
-    store.close();
+    await store.close();
   }
 }
 

@@ -39,9 +39,9 @@ export async function interveneCommand(act: InterventionAct, opts: InterveneOpti
 }
 
 export async function interventionsList(opts: { workspace?: string; json?: boolean }): Promise<number> {
-  return withRuntime(opts.workspace, undefined, ({ kernel, store }) => {
-    kernel.expireInterventions();
-    const rows = store.agents.interventions(200);
+  return withRuntime(opts.workspace, undefined, async ({ kernel, store }) => {
+    await kernel.expireInterventions();
+    const rows = await store.agents.interventions(200);
     if (opts.json) {
       printJson(rows.map((r) => ({ ...r, args: JSON.parse(r.args) as unknown })));
       return EXIT.ok;

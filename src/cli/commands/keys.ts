@@ -26,7 +26,7 @@ export async function keysCreate(opts: KeysCreateOptions): Promise<number> {
   if (opts.operator !== undefined && !NAME.test(opts.operator)) throw new UsageError('operator name must be 1-64 characters of A-Z a-z 0-9 . _ @ -');
   if (opts.label !== undefined && opts.label.length > 200) throw new UsageError('--label is at most 200 characters');
   const by = operatorName(opts.as);
-  return withRuntime(opts.workspace, undefined, ({ kernel, store }) => {
+  return withRuntime(opts.workspace, undefined, async ({ kernel, store }) => {
     if (opts.agent !== undefined && !kernel.contractOf(opts.agent)) {
       throw new UsageError(`unknown agent \`${opts.agent}\`: no contract (known: ${[...kernel.workspace.contracts.keys()].join(', ')})`);
     }
@@ -43,16 +43,19 @@ export async function keysCreate(opts: KeysCreateOptions): Promise<number> {
       created_at: world.now(),
       created_by: by,
     };
-    store.ledger.append(
+    await store.commit([
+      { op: 'credential.add', row },
       {
-        dfid: world.newTraceId(),
-        agent: row.kind === 'agent' ? row.principal : `operator:${row.principal}`,
-        type: 'CredentialCreated',
-        decision_id: row.id,
-        data: { credential_id: row.id, kind: row.kind, role: row.role, by },
+        op: 'event',
+        event: {
+          dfid: world.newTraceId(),
+          agent: row.kind === 'agent' ? row.principal : `operator:${row.principal}`,
+          type: 'CredentialCreated',
+          decision_id: row.id,
+          data: { credential_id: row.id, kind: row.kind, role: row.role, by },
+        },
       },
-      () => store.credentials.add(row),
-    );
+    ]);
     if (opts.json) {
       printJson({ id: row.id, key: minted.key, kind: row.kind, principal: row.principal, role: row.role, label: row.label });
     } else {
@@ -79,8 +82,8 @@ function listed(r: CredentialRow) {
 }
 
 export async function keysList(opts: { workspace?: string; json?: boolean }): Promise<number> {
-  return withRuntime(opts.workspace, undefined, ({ store }) => {
-    const rows = store.credentials.list().map(listed);
+  return withRuntime(opts.workspace, undefined, async ({ store }) => {
+    const rows = (await store.credentials.list()).map(listed);
     if (opts.json) {
       printJson(rows);
       return EXIT.ok;
@@ -96,22 +99,19 @@ export async function keysList(opts: { workspace?: string; json?: boolean }): Pr
 /** Revokes a key at once: the next request that presents it gets 401. */
 export async function keysRevoke(id: string, opts: { workspace?: string; as?: string }): Promise<number> {
   const by = operatorName(opts.as);
-  return withRuntime(opts.workspace, undefined, ({ kernel, store }) => {
-    const row = store.credentials.get(id);
+  return withRuntime(opts.workspace, undefined, async ({ kernel, store }) => {
+    const row = await store.credentials.get(id);
     if (!row) throw new UsageError(`no key \`${id}\``);
     if (row.revoked_at !== null) {
       process.stderr.write(`mandate: ${id} was already revoked\n`);
       return EXIT.failed;
     }
     const { world } = kernel.deps;
-    let revoked = false;
-    store.ledger.append(
-      { dfid: world.newTraceId(), agent: row.kind === 'agent' ? row.principal : `operator:${row.principal}`, type: 'CredentialRevoked', decision_id: row.id, data: { credential_id: row.id, kind: row.kind, role: row.role, by } },
-      () => {
-        revoked = store.credentials.revoke(id, by, world.now());
-        if (!revoked) throw new UsageError(`${id} was revoked concurrently`);
-      },
-    );
+    const r = await store.commit([
+      { op: 'credential.revoke', id, by, at: world.now() },
+      { op: 'event', event: { dfid: world.newTraceId(), agent: row.kind === 'agent' ? row.principal : `operator:${row.principal}`, type: 'CredentialRevoked', decision_id: row.id, data: { credential_id: row.id, kind: row.kind, role: row.role, by } } },
+    ]);
+    if (!r.ok) throw new UsageError(`${id} was revoked concurrently`);
     process.stdout.write(`revoked ${id} (${row.kind} \`${row.principal}\`)\n`);
     return EXIT.ok;
   });

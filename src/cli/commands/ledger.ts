@@ -5,9 +5,9 @@ import { EXIT, withRuntime } from '../common.js';
 const PAGE = 1000;
 
 export async function ledgerVerify(opts: { workspace?: string }): Promise<number> {
-  return withRuntime(opts.workspace, undefined, ({ store }) => {
+  return withRuntime(opts.workspace, undefined, async ({ store }) => {
     const started = process.hrtime.bigint();
-    const result = store.ledger.verify();
+    const result = await store.ledger.verify();
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     if (result.ok) {
       process.stdout.write(`ledger intact: ${result.events} events, head ${result.head} (${Math.round(result.events / Math.max(seconds, 1e-9))} events/s)\n`);
@@ -19,10 +19,10 @@ export async function ledgerVerify(opts: { workspace?: string }): Promise<number
 }
 
 export async function ledgerExport(opts: { workspace?: string; jsonl?: boolean; from?: string }): Promise<number> {
-  return withRuntime(opts.workspace, undefined, ({ store }) => {
+  return withRuntime(opts.workspace, undefined, async ({ store }) => {
     let after = Math.max(0, Number(opts.from ?? 1) - 1);
     for (;;) {
-      const page = store.ledger.page(after, PAGE);
+      const page = await store.ledger.page(after, PAGE);
       for (const e of page) process.stdout.write(`${JSON.stringify(e)}\n`);
       if (page.length < PAGE) break;
       after = (page[page.length - 1] as LedgerEvent).seq;
@@ -40,15 +40,15 @@ export async function ledgerTail(opts: { workspace?: string; lines?: string; fol
   const n = Math.min(Math.max(Number(opts.lines ?? 20), 1), 10_000);
   return withRuntime(opts.workspace, undefined, async ({ store }) => {
     const print = (e: LedgerEvent) => process.stdout.write(opts.json ? `${JSON.stringify(e)}\n` : line(e));
-    let after = Math.max(0, store.ledger.headSeq() - n);
-    for (const e of store.ledger.page(after, n)) {
+    let after = Math.max(0, (await store.ledger.headSeq()) - n);
+    for (const e of await store.ledger.page(after, n)) {
       print(e);
       after = e.seq;
     }
     // --follow polls the file; bounded pages, until interrupted.
     while (opts.follow) {
       await sleep(500);
-      for (const e of store.ledger.page(after, PAGE)) {
+      for (const e of await store.ledger.page(after, PAGE)) {
         print(e);
         after = e.seq;
       }

@@ -51,9 +51,11 @@ async function serveStdio(opts: ServeOptions): Promise<void> {
   if (!agent) throw new UsageError('name the agent: --agent <id> or MANDATE_AGENT');
   const { dir, log, rt } = await open(opts);
   if (!rt.kernel.contractOf(agent)) {
-    rt.close();
+    await rt.close();
     throw new UsageError(`unknown agent \`${agent}\`: no contract in ${rt.workspace.config.paths.contracts}/ (known: ${[...rt.workspace.contracts.keys()].join(', ')})`);
   }
+  // Before serving: effects a crashed process left without an outcome are settled or marked (ADR-017).
+  await rt.kernel.recover();
   const server = createMcpServer(rt.kernel, agent, 'stdio');
   // A re-pin (`mandate upstream pin`, another process) changes the upstream tools this agent sees.
   rt.gateway.onChange(() => {
@@ -92,13 +94,15 @@ async function serveHttp(opts: ServeOptions): Promise<void> {
   const { dir, log, rt } = await open(opts, { observer: metrics });
   let handle;
   try {
+    // Before serving: effects a crashed process left without an outcome are settled or marked (ADR-017).
+    await rt.kernel.recover();
     handle = await startHttpServer(rt, metrics, log, { host: opts.host, port, jsonResponse: opts.jsonResponse });
   } catch (err) {
-    rt.close();
+    await rt.close();
     throw err;
   }
   const stopHousekeeping = startHousekeeping(rt, log);
-  if (!rt.store.credentials.list().some((c) => c.revoked_at === null) && !handle.ctx.cfg.auth.jwt) {
+  if (!(await rt.store.credentials.list()).some((c) => c.revoked_at === null) && !handle.ctx.cfg.auth.jwt) {
     log.warn('no credentials yet: every request will get 401; create one with `mandate keys create --agent <id>` (and `--operator <name>` for the console)');
   }
   let closed = false;

@@ -3,6 +3,7 @@
 // definitions; Mandate passes in its own zod so schemas need no install here.
 // The kernel validates params, resolves facts, checks limits, invariants and
 // policies, and only then calls the handler, under a deadline.
+import { randomUUID } from 'node:crypto';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -12,11 +13,13 @@ async function readBook(workspaceDir) {
   return JSON.parse(await readFile(join(workspaceDir, BOOK), 'utf8'));
 }
 
-// Write to a temporary file and rename it, so the book is never half-written.
+// Write to a temporary file of this write's own and rename it, so the book is
+// never half-written and two writers never share a temporary file.
 async function writeBook(workspaceDir, book) {
   const path = join(workspaceDir, BOOK);
-  await writeFile(`${path}.tmp`, `${JSON.stringify(book, null, 2)}\n`);
-  await rename(`${path}.tmp`, path);
+  const tmp = `${path}.${randomUUID()}.tmp`;
+  await writeFile(tmp, `${JSON.stringify(book, null, 2)}\n`);
+  await rename(tmp, path);
 }
 
 export default function define({ z }) {
@@ -75,6 +78,9 @@ export default function define({ z }) {
     },
     // Any change to the book between decision and effect is drift.
     driftTolerance: {},
+    // Every transfer rewrites the one book file, so the book is the resource: Mandate runs
+    // transfers one at a time from their facts re-read to the end of their write.
+    serializeBy: () => 'payments:book',
     invariants: [
       { id: 'account_known', message: 'the source account does not exist', check: ({ facts }) => facts.account_known === true },
       { id: 'payee_known', message: 'the payee is not in the book', check: ({ facts }) => facts.payee_known === true },
@@ -92,9 +98,17 @@ export default function define({ z }) {
       acct.balance_minor -= params.amount_minor;
       book.version += 1;
       const transferId = `t-${book.version}`;
-      book.transfers.push({ id: transferId, dfid: ctx.dfid, payee: params.payee, amount_minor: params.amount_minor, currency: params.currency, at: new Date(ctx.now).toISOString() });
+      book.transfers.push({ id: transferId, dfid: ctx.dfid, decision_id: ctx.decisionId, payee: params.payee, amount_minor: params.amount_minor, currency: params.currency, at: new Date(ctx.now).toISOString() });
       await writeBook(ctx.workspaceDir, book);
       return { transfer_id: transferId, balance_minor: acct.balance_minor, version: String(book.version) };
+    },
+    // After a crash between "started" and "finished": did this decision's transfer happen?
+    // The book says so: each transfer carries the decision id that made it.
+    async reconcile(params, ctx) {
+      const book = await readBook(ctx.workspaceDir);
+      const done = book.transfers.find((t) => t.decision_id === ctx.decisionId);
+      if (!done) return { status: 'not_applied' };
+      return { status: 'applied', output: { transfer_id: done.id, balance_minor: book.accounts[params.from_account]?.balance_minor ?? 0, version: String(book.version) } };
     },
     // Example requests and the verdicts alice's contract and the policies give them, each
     // checked by `mandate capability test payments.transfer` on a fresh copy of the workspace.

@@ -1,0 +1,37 @@
+import type { Capability } from '../capabilities/manifest.js';
+import type { Contract } from '../config/contract-schema.js';
+import type { Workspace } from '../config/load-workspace.js';
+import type { Logger } from '../core/log.js';
+import type { Normalizer } from '../core/normalizer.js';
+import type { World } from '../core/world.js';
+import type { PolicyEngine } from '../policy/engine.js';
+import type { StorePort } from '../store/port.js';
+import type { Breakers } from './breaker.js';
+import type { Inflight } from './inflight.js';
+import type { KernelObserver } from './observer.js';
+import type { SectionLocks } from './sections.js';
+
+export interface KernelDeps {
+  workspace: Workspace;
+  store: StorePort;
+  world: World;
+  log: Logger;
+  /** Turns free-text intents into proposals; absent: they are refused with NORMALIZER_UNAVAILABLE. */
+  normalizer?: Normalizer | undefined;
+  /** This process's runner id: a started effect names it, so crash recovery knows whose effects are orphaned (ADR-017). */
+  runner?: string | undefined;
+  /** Timing hooks (metrics); absent by default. */
+  observer?: KernelObserver | undefined;
+}
+
+/** What every stage and kernel module may use: the injected world and the kernel's shared parts. */
+export interface KernelCore {
+  readonly deps: KernelDeps;
+  readonly policy: PolicyEngine;
+  readonly breakers: Breakers;
+  readonly inflight: Inflight;
+  /** Effect sections: one call at a time per resource (ADR-017). */
+  readonly sections: SectionLocks;
+  contractOf(agent: string): Contract | undefined;
+  grantedCapabilities(agent: string): Capability[];
+}

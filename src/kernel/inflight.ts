@@ -1,0 +1,48 @@
+import type { StorePort } from '../store/port.js';
+import { InterventionAbort } from './engine.js';
+
+interface Run {
+  agent: string;
+  dfid: string;
+  abort: AbortController;
+}
+
+/** Handlers running in this process, by decision id, so a termination can abort them. */
+export class Inflight {
+  private readonly runs = new Map<string, Run>();
+
+  add(decisionId: string, run: Run): void {
+    this.runs.set(decisionId, run);
+  }
+
+  delete(decisionId: string): void {
+    this.runs.delete(decisionId);
+  }
+
+  /** Aborts this process's running handlers of an agent or a flow (`agent: '*'`: every agent's in the flow); returns how many. */
+  abort(target: { agent: string } | { dfid: string; agent: string }, interventionId: string): number {
+    let n = 0;
+    for (const run of this.runs.values()) {
+      const hit = 'dfid' in target ? run.dfid === target.dfid && (target.agent === '*' || run.agent === target.agent) : run.agent === target.agent;
+      if (hit && !run.abort.signal.aborted) {
+        run.abort.abort(new InterventionAbort(interventionId));
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /**
+   * Applies terminations that another process (the CLI, another replica)
+   * recorded since `since`, to this process's running handlers, while the
+   * termination still holds (an operator may have revived the target since).
+   */
+  async abortTerminated(store: StorePort, since: number): Promise<void> {
+    for (const row of await store.agents.terminationsSince(since, 'agent')) {
+      if ((await store.agents.status(row.target_agent)) === 'terminated') this.abort({ agent: row.target_agent }, row.id);
+    }
+    for (const row of await store.agents.terminationsSince(since, 'flow')) {
+      if ((await store.agents.flowStatus(row.target, row.target_agent)) === 'terminated') this.abort({ dfid: row.target, agent: row.target_agent }, row.id);
+    }
+  }
+}

@@ -1,0 +1,57 @@
+import type { GovernedCall, Intent, Outcome } from '../core/types.js';
+import type { KernelCore } from './context.js';
+import { newFlow, observed, outcomeOf } from './flow.js';
+import { resolveDfid } from './dfid.js';
+import { reject } from './record.js';
+import { escalateIfNeeded } from './stages/escalate.js';
+import { execute } from './stages/execute.js';
+import { answerRepeats } from './stages/idempotency.js';
+import { checkShape, checkStanding, receive } from './stages/intake.js';
+import { normalize } from './stages/normalize.js';
+import { decidePolicy } from './stages/policy.js';
+import type { CallState, Stage } from './stages/state.js';
+import { validate } from './stages/validate.js';
+
+/**
+ * The pipeline of BRIEF.md, in order. Each stage goes on or ends the call with
+ * an outcome; the last one always ends it. Adding a stage is a file and a line.
+ */
+export const STAGES: readonly Stage[] = [
+  receive, // IntentReceived (journaled) and the operator note
+  checkStanding, // identity, agent and flow status
+  checkShape, // payload bound, intent schema, the caller's key
+  normalize, // free text → a proposal (ADR-006)
+  answerRepeats, // the idempotency key, and repeats answered from the record
+  validate, // facts, usage, DIM
+  decidePolicy, // Cedar
+  escalateIfNeeded, // steward gates and escalations (one commit)
+  execute, // breaker, TOCTOU, pre-effect commit, handler, post-effect commit
+];
+
+/**
+ * Governs one call. An unexpected exception anywhere is caught here, once,
+ * and becomes an INTERNAL_ERROR rejection; if the store is unavailable too,
+ * the rejection is returned without a receipt.
+ */
+export async function govern(k: KernelCore, call: GovernedCall): Promise<Outcome> {
+  const { world } = k.deps;
+  const receivedAt = world.now();
+  const { dfid } = resolveDfid(call.traceparent, world);
+  const proposed = (call.intent as Partial<Intent> | undefined)?.capability;
+  const flow = newFlow(k, { agent: call.agent, dfid, decisionId: call.decisionId ?? world.newId(), capability: typeof proposed === 'string' ? proposed.slice(0, 200) : null, key: null, relay: call.relay });
+  const state: CallState = { call, flow, receivedAt, rawText: null, isText: false, requestHash: '' };
+  try {
+    for (const stage of STAGES) {
+      const outcome = await stage(k, state);
+      if (outcome) return observed(k, flow, outcome);
+    }
+    throw new Error('the pipeline ended without an outcome');
+  } catch (err) {
+    flow.log.error({ err: { name: (err as Error)?.name, stack: (err as Error)?.stack }, decision_id: flow.decisionId }, 'internal error; failing closed');
+    try {
+      return observed(k, flow, await reject(k, flow, [{ code: 'INTERNAL_ERROR', message: 'internal error' }]));
+    } catch {
+      return observed(k, flow, outcomeOf(flow, 'rejected', 'rejected', [{ code: 'INTERNAL_ERROR', message: 'internal error; the store is unavailable' }]));
+    }
+  }
+}

@@ -1,0 +1,66 @@
+import type { Capability } from '../../capabilities/manifest.js';
+import { windowMs, type Contract } from '../../config/contract-schema.js';
+import { hashOf } from '../../core/canonical.js';
+import type { Intent, Outcome } from '../../core/types.js';
+import type { PolicyVerdict } from '../../policy/engine.js';
+import { challenge } from '../challenger.js';
+import { event, finishOp, mark, outcomeOf } from '../flow.js';
+import { commitFlow, repeat } from '../record.js';
+import { stewardGates } from '../stewards.js';
+import { policyEvent } from './policy.js';
+import type { Stage } from './state.js';
+
+/**
+ * Steward gates turn a permit into a human decision; an `@escalate` policy
+ * does so itself. An escalation is one commit: the lineage, the pending
+ * decision with its exact request and facts, and the key reserved as
+ * `pending_approval`. Losing the key to another call answers as a repeat.
+ */
+export const escalateIfNeeded: Stage = async (k, s) => {
+  const { flow } = s;
+  const { store, world, workspace } = k.deps;
+  const verdict = s.verdict as PolicyVerdict;
+  const contract = s.contract as Contract;
+  const cap = s.capability as Capability;
+  const v = s.validated as NonNullable<typeof s.validated>;
+  let gates: { id: string; reason: string }[] = [];
+  if (verdict.kind === 'permit') {
+    const sums = new Map<string, number>();
+    for (const c of contract.stewards.cumulative ?? []) sums.set(`${c.window}:${c.sum}`, await store.usage.sum(flow.agent, cap.def.id, c.sum, windowMs(c.window), world.now()));
+    const executed = await store.monitors.executed(flow.agent);
+    gates = stewardGates(contract, cap, executed, (window, field) => sums.get(`${window}:${field}`) ?? 0, v.values);
+  }
+  if (verdict.kind !== 'escalate' && !gates.length) {
+    flow.journal.push(policyEvent(k, s));
+    return undefined;
+  }
+  const policies = [...verdict.policies, ...gates.map((g) => g.id)];
+  const reasons = verdict.kind === 'escalate' ? [...verdict.reasons, ...gates.map((g) => g.reason)] : gates.map((g) => g.reason);
+  flow.journal.push(policyEvent(k, s, gates.map((g) => g.id)));
+
+  const now = world.now();
+  const expiresAt = now + (contract.escalation.expiry_minutes ?? workspace.config.limits.escalation_expiry_minutes) * 60_000;
+  const key = flow.key as string;
+  const outcome: Outcome = { ...outcomeOf(flow, 'escalated', 'pending', [{ code: 'ESCALATION_REQUIRED', message: reasons.join('; ') }], policies), expires_at: new Date(expiresAt).toISOString() };
+  const r = await commitFlow(k, flow, [
+    { op: 'key.reserve', record: { agent: flow.agent, key, request_hash: s.keyHash as string, state: 'pending_approval', decision_id: flow.decisionId, created_at: now, expires_at: keyExpiry(k, now) }, now },
+    event(flow, 'EscalationOpened', {
+      reasons: ['ESCALATION_REQUIRED'],
+      data: { policies, request_hash: s.keyHash, facts_hash: v.factsHash, expires_at: outcome.expires_at, reason_hashes: reasons.map((x) => hashOf(x)) },
+    }),
+    // The exact request and the facts it was decided on, kept for the approver.
+    finishOp(flow, outcome, { intent: s.intent as Intent, facts: v.facts, facts_hash: v.factsHash, expires_at: expiresAt }),
+  ]);
+  if (!r.ok) {
+    if (r.conflict.kind !== 'key_taken') throw new Error(`escalation refused by the store: ${r.conflict.kind}`);
+    return repeat(k, flow, r.conflict.existing, s.keyHash as string);
+  }
+  flow.log.info({ step: 'escalation', decision_id: flow.decisionId, policies }, 'escalated; awaiting a human');
+  mark(k, flow, 'escalate');
+  challenge(k, flow, cap, v.params, reasons, 'text' in (s.shaped ?? {}) ? (s.shaped as { text: string }).text : undefined);
+  return outcome;
+};
+
+export function keyExpiry(k: { deps: { workspace: { config: { limits: { idempotency_window_hours: number } } } } }, now: number): number {
+  return now + k.deps.workspace.config.limits.idempotency_window_hours * 3_600_000;
+}

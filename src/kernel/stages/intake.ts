@@ -1,0 +1,82 @@
+import { canonicalJson, hashOf } from '../../core/canonical.js';
+import type { Intent, TextIntent } from '../../core/types.js';
+import { IntentSchema, TextIntentSchema } from '../../core/wire.js';
+import { event, mark } from '../flow.js';
+import { reject } from '../record.js';
+import { statusCode } from '../status.js';
+import type { Stage } from './state.js';
+
+/**
+ * Receipt of the intent, journaled with hashes only, so even a refused call is
+ * on the record. The oldest undelivered operator note is taken in the same
+ * unit; it goes out with this call's outcome, whatever the verdict.
+ */
+export const receive: Stage = (k, s) => {
+  const { call, flow } = s;
+  s.rawText = safeCanonical(call.intent);
+  const raw = (call.intent ?? {}) as Partial<Intent> & Partial<TextIntent>;
+  // A free-text intent is one that has `text`; the model proposes its capability and params.
+  s.isText = typeof call.intent === 'object' && call.intent !== null && 'text' in call.intent;
+  s.requestHash = s.isText ? hashOf({ agent: call.agent, text: raw.text ?? null }) : hashOf({ agent: call.agent, capability: raw.capability ?? null, params: raw.params ?? null });
+  flow.journal.push(
+    event(flow, 'IntentReceived', {
+      data: { capability: flow.capability, channel: call.channel, request_hash: s.requestHash, intent_hash: s.rawText ? hashOf(call.intent) : null, ...(s.isText ? { form: 'text' } : {}) },
+    }),
+    { op: 'decision.open', id: flow.decisionId, dfid: flow.dfid, agent: flow.agent, capability: flow.capability, request_hash: s.requestHash, created_at: s.receivedAt },
+    { op: 'note.take', agent: flow.agent, now: s.receivedAt },
+  );
+  flow.log.debug({ step: 'received', decision_id: flow.decisionId, capability: flow.capability }, 'intent received');
+  return undefined;
+};
+
+/** Identity, then the intervention check: a paused, suspended or terminated agent or flow is refused before anything else. */
+export const checkStanding: Stage = async (k, s) => {
+  const { flow, call } = s;
+  const { store } = k.deps;
+  const contract = k.contractOf(call.agent);
+  if (!contract) return reject(k, flow, [{ code: 'UNKNOWN_AGENT', message: 'no contract for this agent' }]);
+  s.contract = contract;
+  const status = await store.agents.status(call.agent);
+  if (status !== 'active') return reject(k, flow, [{ code: statusCode(status), message: `agent is ${status}` }]);
+  const flowStatus = await store.agents.flowStatus(flow.dfid, flow.agent);
+  if (flowStatus !== 'active') return reject(k, flow, [{ code: flowStatus === 'paused' ? 'FLOW_PAUSED' : 'FLOW_TERMINATED', message: `flow is ${flowStatus}` }]);
+  mark(k, flow, 'received');
+  return undefined;
+};
+
+/** Bounded input, then the intent's own shape and the caller's key. */
+export const checkShape: Stage = (k, s) => {
+  const { flow, call } = s;
+  const limits = k.deps.workspace.config.limits;
+  if (s.rawText === null || Buffer.byteLength(s.rawText) > limits.max_payload_bytes) {
+    return reject(k, flow, [{ code: 'PAYLOAD_TOO_LARGE', message: `intent exceeds ${limits.max_payload_bytes} bytes` }]);
+  }
+  const raw = call.intent as object;
+  if (s.isText && ('capability' in raw || 'params' in raw)) {
+    return reject(k, flow, [{ code: 'SCHEMA_INVALID', message: 'pass either capability and params, or text, not both', path: '(intent)' }]);
+  }
+  const shape = s.isText ? TextIntentSchema.safeParse(call.intent) : IntentSchema.safeParse(call.intent);
+  if (!shape.success) {
+    return reject(
+      k,
+      flow,
+      shape.error.issues.map((i) => ({ code: 'SCHEMA_INVALID' as const, message: i.message, path: i.path.map(String).join('.') || '(intent)' })),
+    );
+  }
+  if (call.argumentIssues?.length) {
+    return reject(k, flow, call.argumentIssues.map((i) => ({ code: 'SCHEMA_INVALID' as const, message: i.message, path: i.path })));
+  }
+  const key = IntentSchema.shape.idempotency_key.safeParse(shape.data.idempotency_key ?? call.metaIdempotencyKey);
+  if (!key.success) return reject(k, flow, [{ code: 'SCHEMA_INVALID', message: 'invalid idempotency key in _meta', path: '_meta.idempotency_key' }]);
+  s.shaped = shape.data;
+  s.callerKey = key.data;
+  return undefined;
+};
+
+function safeCanonical(value: unknown): string | null {
+  try {
+    return canonicalJson(value);
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,34 @@
+import type { Capability, Facts, SchemaParse, Values } from '../../capabilities/manifest.js';
+import type { Contract } from '../../config/contract-schema.js';
+import type { GovernedCall, Intent, Outcome, TextIntent } from '../../core/types.js';
+import type { PolicyVerdict } from '../../policy/engine.js';
+import type { KernelCore } from '../context.js';
+import type { UsageSnapshot } from '../dim.js';
+import type { Flow } from '../flow.js';
+
+/** What the stages of one governed call learn, in pipeline order; each stage fills its part. */
+export interface CallState {
+  call: GovernedCall;
+  flow: Flow;
+  receivedAt: number;
+  /** The intent's canonical JSON, or null if it has none (a cycle, a bigint). */
+  rawText: string | null;
+  isText: boolean;
+  requestHash: string;
+  contract?: Contract;
+  /** The intent as its schema read it (structured or free text). */
+  shaped?: Intent | TextIntent;
+  /** The caller's idempotency key, if it gave one. */
+  callerKey?: string | undefined;
+  intent?: Intent;
+  capability?: Capability | undefined;
+  params?: SchemaParse<Values> | undefined;
+  /** The key's request identity: the params as the capability reads them. */
+  keyHash?: string;
+  usage?: UsageSnapshot;
+  validated?: { params: Values; facts: Facts; values: Values; factsHash: string };
+  verdict?: PolicyVerdict;
+}
+
+/** A stage goes on (undefined) or ends the call with its outcome. */
+export type Stage = (k: KernelCore, s: CallState) => Promise<Outcome | undefined> | Outcome | undefined;

@@ -1,0 +1,48 @@
+import type { Capability } from '../../capabilities/manifest.js';
+import { grantFor } from '../../config/contract-schema.js';
+import { hashOf } from '../../core/canonical.js';
+import type { Intent } from '../../core/types.js';
+import { validateIntent } from '../dim.js';
+import { resolveFacts, usageSnapshot } from '../facts.js';
+import { event, mark } from '../flow.js';
+import { reject } from '../record.js';
+import { withConstraints } from '../stewards.js';
+import type { Stage } from './state.js';
+
+/**
+ * DIM: the facts and usage are read first and handed in, with the contract as
+ * live `constrain` interventions have tightened it; DIM itself is pure.
+ */
+export const validate: Stage = async (k, s) => {
+  const { flow } = s;
+  const { store, world } = k.deps;
+  const intent = s.intent as Intent;
+  const contract = s.contract as NonNullable<typeof s.contract>;
+  const capability = s.capability;
+  mark(k, flow, 'checks');
+  const facts = s.params?.success && capability ? await resolveFacts(k, capability, s.params.data, flow, s.call.signal) : undefined;
+  mark(k, flow, 'facts');
+  const grant = capability ? grantFor(contract, capability.def.id) : undefined;
+  s.usage = grant && capability ? await usageSnapshot(k, flow.agent, capability.def.id, grant.limits.budgets ?? []) : {};
+  const effective = capability && grant ? withConstraints(contract, capability.def.id, await store.agents.constraints(flow.agent, capability.def.id, world.now())) : contract;
+  const dim = validateIntent({ intent, contract: effective, capability, params: s.params, facts, usage: s.usage, receivedAt: s.receivedAt, now: world.now() });
+  if (!dim.ok) return reject(k, flow, dim.details);
+  const cap = capability as Capability;
+  const factsHash = hashOf(dim.facts);
+  s.validated = { params: dim.params, facts: dim.facts, values: dim.values, factsHash };
+  flow.journal.push(
+    event(flow, 'IntentValidated', {
+      data: {
+        capability: cap.def.id,
+        capability_version: cap.def.version,
+        values_hash: hashOf(dim.values),
+        facts_hash: factsHash,
+        rationale_hash: intent.rationale ? hashOf(intent.rationale) : null,
+        ...(cap.def.audit?.recordParams ? { params: dim.params } : {}),
+      },
+    }),
+  );
+  flow.log.info({ step: 'dim', decision_id: flow.decisionId, capability: cap.def.id }, 'intent validated');
+  mark(k, flow, 'dim');
+  return undefined;
+};

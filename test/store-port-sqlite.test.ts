@@ -1,0 +1,21 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll } from 'vitest';
+import { sqlitePort } from '../src/store/sqlite-port.js';
+import { openStore } from '../src/store/store.js';
+import { FakeWorld } from './unit/helpers.js';
+import { describePortSuite } from './store/port-suite.js';
+
+const dirs: string[] = [];
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+// A real SQLite file per test, as the server opens it.
+describePortSuite('sqlite', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'mandate-port-'));
+  dirs.push(dir);
+  const path = join(dir, 'mandate.db');
+  return sqlitePort(openStore(path, new FakeWorld()), path);
+});
