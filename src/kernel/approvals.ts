@@ -44,6 +44,8 @@ async function approveFlow(k: KernelCore, d: DecisionRecord, flow: Flow, operato
   const resolved = await commitFlow(k, flow, [
     { op: 'decision.resolve', id: d.id, status: 'approved', by: operator, note, at: world.now() },
     { op: 'key.state', agent: flow.agent, key: flow.key as string, state: 'in_flight', decision_id: d.id },
+    // From here the key is held for this run: a crash before the outcome is settled by crash recovery (ADR-017).
+    { op: 'decision.running', id: d.id, runner: k.deps.runner ?? null, key: flow.key as string, intent: d.intent as Intent },
     event(flow, 'EscalationResolved', { reasons: ['ESCALATION_APPROVED'], data: { resolution: 'approved', by: operator, note_hash: note ? hashOf(note) : null } }),
   ]);
   if (!resolved.ok) throw new KernelError('DECISION_NOT_FOUND', 'decision is no longer pending');

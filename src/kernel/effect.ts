@@ -33,6 +33,20 @@ export interface EffectRequest {
  * both commits into one, after the read (ADR-010).
  */
 export async function performEffect(k: KernelCore, flow: Flow, cap: Capability, req: EffectRequest, mode: 'fresh' | 'approved', signal?: AbortSignal): Promise<Outcome> {
+  const key = flow.key as string;
+  const held = mode === 'fresh' ? k.inflight.claim(flow.agent, key, flow.decisionId, req.requestHash) : null;
+  if (held) {
+    const now = k.deps.world.now();
+    return repeat(k, flow, { agent: flow.agent, key, request_hash: held.requestHash, state: 'in_flight', decision_id: held.decisionId, created_at: now, expires_at: keyExpiry(k, now) }, req.requestHash);
+  }
+  try {
+    return await admitAndRun(k, flow, cap, req, mode, signal);
+  } finally {
+    if (mode === 'fresh') k.inflight.unclaim(flow.agent, key, flow.decisionId);
+  }
+}
+
+async function admitAndRun(k: KernelCore, flow: Flow, cap: Capability, req: EffectRequest, mode: 'fresh' | 'approved', signal?: AbortSignal): Promise<Outcome> {
   const { world, workspace } = k.deps;
   const limits = workspace.config.limits;
 

@@ -10,6 +10,27 @@ interface Run {
 /** Handlers running in this process, by decision id, so a termination can abort them. */
 export class Inflight {
   private readonly runs = new Map<string, Run>();
+  /** Keys this process is taking to an effect, by agent and key: the decision and its request hash. */
+  private readonly claims = new Map<string, { decisionId: string; requestHash: string }>();
+
+  /**
+   * Claims a key for a call on its way to its effect. A second call with the
+   * same key in this process gets the first one's claim back and is answered
+   * as a repeat at once, instead of queueing behind it for the same resource.
+   * The store's reservation stays the authority across processes.
+   */
+  claim(agent: string, key: string, decisionId: string, requestHash: string): { decisionId: string; requestHash: string } | null {
+    const id = JSON.stringify([agent, key]);
+    const held = this.claims.get(id);
+    if (held) return held;
+    this.claims.set(id, { decisionId, requestHash });
+    return null;
+  }
+
+  unclaim(agent: string, key: string, decisionId: string): void {
+    const id = JSON.stringify([agent, key]);
+    if (this.claims.get(id)?.decisionId === decisionId) this.claims.delete(id);
+  }
 
   add(decisionId: string, run: Run): void {
     this.runs.set(decisionId, run);

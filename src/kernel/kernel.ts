@@ -106,8 +106,8 @@ export class Kernel implements KernelCore {
   }
 
   /** Crash recovery: settles or marks the effects that processes now gone left without an outcome (ADR-017). */
-  recover(): Promise<number> {
-    return recoverStarted(this, this.deps.runner);
+  recover(opts: { retryUnknown: boolean } = { retryUnknown: false }): Promise<number> {
+    return recoverStarted(this, this.deps.runner, opts);
   }
 
   /** An operator settles a decision whose outcome a crash left unknown. */

@@ -37,7 +37,7 @@ function processAlive(pid: number): boolean {
  * an operator (`mandate decisions settle`). Returns how many were settled
  * or marked.
  */
-export async function recoverStarted(k: KernelCore, selfRunner: string | undefined): Promise<number> {
+export async function recoverStarted(k: KernelCore, selfRunner: string | undefined, opts: { retryUnknown: boolean }): Promise<number> {
   const { store, world } = k.deps;
   const started = await store.decisions.started();
   if (!started.length) return 0;
@@ -46,6 +46,8 @@ export async function recoverStarted(k: KernelCore, selfRunner: string | undefin
   let n = 0;
   for (const d of started) {
     if (d.status === 'running' && d.runner !== null && live.has(d.runner)) continue;
+    // Ones already unknown are asked again only at start, not on every sweep.
+    if (d.status === 'outcome_unknown' && !opts.retryUnknown) continue;
     try {
       if (d.status === 'running' && !(await markUnknown(k, d))) continue;
       n++;

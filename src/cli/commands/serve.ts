@@ -55,7 +55,7 @@ async function serveStdio(opts: ServeOptions): Promise<void> {
     throw new UsageError(`unknown agent \`${agent}\`: no contract in ${rt.workspace.config.paths.contracts}/ (known: ${[...rt.workspace.contracts.keys()].join(', ')})`);
   }
   // Before serving: effects a crashed process left without an outcome are settled or marked (ADR-017).
-  await rt.kernel.recover();
+  await rt.kernel.recover({ retryUnknown: true });
   const server = createMcpServer(rt.kernel, agent, 'stdio');
   // A re-pin (`mandate upstream pin`, another process) changes the upstream tools this agent sees.
   rt.gateway.onChange(() => {
@@ -95,7 +95,7 @@ async function serveHttp(opts: ServeOptions): Promise<void> {
   let handle;
   try {
     // Before serving: effects a crashed process left without an outcome are settled or marked (ADR-017).
-    await rt.kernel.recover();
+    await rt.kernel.recover({ retryUnknown: true });
     handle = await startHttpServer(rt, metrics, log, { host: opts.host, port, jsonResponse: opts.jsonResponse });
   } catch (err) {
     await rt.close();
