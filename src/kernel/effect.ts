@@ -112,7 +112,7 @@ async function effectSpan(
   const { world, workspace } = k.deps;
   const limits = workspace.config.limits;
   const fresh = await resolveFacts(k, cap, req.params, flow, signal);
-  // Cancelled before the effect: nothing ran, so the key is released and a retry runs afresh.
+  // Cancelled before the effect: nothing ran and no key is kept, so a retry runs afresh.
   if (signal?.aborted) {
     k.breakers.release(circuit);
     return { outcome: await refuseBeforeEffect(k, flow, [CANCELLED_BEFORE], req.policies) };
