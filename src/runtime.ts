@@ -44,6 +44,7 @@ export async function openRuntime(dir: string, logger: Logger | ((configLevel: s
     const packs = workspace.memorySeeds.flatMap((s) => Object.entries(s.packs).map(([pack, keys]) => ({ scope: s.scope, pack, keys })));
     await store.memory.seed(seeds, packs, world.now());
     await store.idempotency.purgeExpired(world.now());
+    await store.commit([{ op: 'tasks.purge', now: world.now() }]);
     workspace.capabilities.set(MEMORY_WRITE_ID, memoryWriteCapability(store, workspace.contracts));
     // Free-text intents only where mandate.yaml has a `normalizer:` block (ADR-006).
     const normalizer = workspace.config.normalizer && !opts.noNormalizer ? new OllamaNormalizer(workspace.config.normalizer) : undefined;
@@ -87,7 +88,7 @@ const HEARTBEAT_MS = 5_000;
 
 /**
  * Housekeeping for a serving process: expires overdue escalations and
- * interventions, aborts running handlers that another process (the CLI,
+ * interventions, drops MCP tasks past their TTL, aborts running handlers that another process (the CLI,
  * another replica) terminated, and picks up re-pinned upstream tools.
  * Returns the function that stops it.
  */
@@ -105,6 +106,7 @@ export function startHousekeeping(rt: Runtime, log: Logger): () => void {
         since = now;
         await rt.kernel.expireOverdue();
         await rt.kernel.expireInterventions();
+        await rt.store.commit([{ op: 'tasks.purge', now: rt.kernel.deps.world.now() }]); // MCP tasks past their TTL (ADR-014)
         await rt.gateway.refresh(); // pick up upstream tools re-pinned by another process
       } catch (err) {
         log.error({ err: { name: (err as Error).name } }, 'housekeeping sweep failed');

@@ -15,6 +15,14 @@ export interface CapabilityContext {
   relay?: CallRelay | undefined;
 }
 
+/**
+ * Reports a running handler's progress to its caller: `done` of `total`
+ * units (done must grow), with an optional short message. It never throws;
+ * reports come out at most every 100 ms (the latest is kept) and only when
+ * the caller asked for progress or follows the call as an MCP task.
+ */
+export type ProgressReporter = (done: number, total?: number, message?: string) => void;
+
 /** One problem a schema found, with where (zod's and the JSON Schema validator's issues both fit). */
 export interface SchemaIssue {
   readonly path: readonly PropertyKey[];
@@ -87,7 +95,7 @@ export interface CapabilityDefinition {
   /** The derived values' shape (a z.object), so policies over them are type-checked (ADR-012). */
   derivedSchema?: z.ZodObject;
   invariants?: Invariant[];
-  handler: (params: Values, ctx: CapabilityContext & { facts: Facts }) => Promise<unknown> | unknown;
+  handler: (params: Values, ctx: CapabilityContext & { facts: Facts; progress: ProgressReporter }) => Promise<unknown> | unknown;
   /**
    * The resource the effect touches, as a key: calls with the same key run
    * from their facts re-read to the end of their effect one at a time

@@ -12,7 +12,7 @@ import { join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parse, stringify } from 'yaml';
 import { z } from 'zod';
-import { CapabilityDefinitionSchema, toCapability, type CapabilityContext, type CapabilityDefinition, type CapabilityExample } from '../capabilities/manifest.js';
+import { CapabilityDefinitionSchema, toCapability, type CapabilityContext, type CapabilityDefinition, type CapabilityExample, type ProgressReporter } from '../capabilities/manifest.js';
 import { loadConfig, loadWorkspace } from '../config/load-workspace.js';
 import { ConfigError, formatProblems } from '../config/problems.js';
 import type { WorkspaceConfig } from '../config/workspace-schema.js';
@@ -209,7 +209,8 @@ async function runChecks(ws: string, id: string, config: WorkspaceConfig, copies
   const deadlineMs = def.limits?.deadlineMs ?? config.limits.default_deadline_ms;
   const maxOutputBytes = def.limits?.maxOutputBytes ?? config.limits.default_max_output_bytes;
   const now = Date.now();
-  const ctxFor = (dir: string, signal: AbortSignal = new AbortController().signal): CapabilityContext => ({ signal, dfid: TEST_DFID, agent: TEST_AGENT, workspaceDir: dir, now });
+  // A check run has no caller to report progress to: ctx.progress goes nowhere.
+  const ctxFor = (dir: string, signal: AbortSignal = new AbortController().signal): CheckContext => ({ signal, dfid: TEST_DFID, agent: TEST_AGENT, workspaceDir: dir, now, progress: () => undefined });
   // Requests to run the handler with: examples that must be accepted, else `{}` if the schema takes it.
   const acceptedParams = examples.flatMap((e, i) => (e.expect === 'accepted' && parses[i]?.success ? [parses[i].data as Json] : [])).slice(0, MAX_SAMPLES);
   const empty = def.input.safeParse({});
@@ -370,9 +371,12 @@ async function checkExamples(id: string, examples: CapabilityExample[], copies: 
     : { id: 'examples', status: 'pass', message: `${examples.length} example(s) got their declared verdicts through the kernel`, details: results };
 }
 
-type AuthorTest = (kit: { cap: CapabilityDefinition; ctx: (o?: Partial<CapabilityContext>) => CapabilityContext; assert: typeof assert }) => unknown;
+/** What a check hands a facts resolver or a handler (a handler also gets its facts). */
+type CheckContext = CapabilityContext & { progress: ProgressReporter };
 
-async function runAuthorTests(found: Found, copies: Copies, ctxFor: (dir: string, signal?: AbortSignal) => CapabilityContext): Promise<CheckResult> {
+type AuthorTest = (kit: { cap: CapabilityDefinition; ctx: (o?: Partial<CheckContext>) => CheckContext; assert: typeof assert }) => unknown;
+
+async function runAuthorTests(found: Found, copies: Copies, ctxFor: (dir: string, signal?: AbortSignal) => CheckContext): Promise<CheckResult> {
   const testFile = found.file.replace(/\.(mjs|js)$/, '.test.$1');
   const probe = copies.fresh();
   if (!existsSync(join(probe, testFile))) return { id: 'tests', status: 'skip', message: `no test file (${testFile})` };

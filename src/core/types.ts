@@ -45,6 +45,15 @@ export interface RelayNotification {
 export interface CallRelay {
   progressToken?: string | number | undefined;
   notify(notification: RelayNotification): Promise<void>;
+  /** Also told of every progress report a handler sends (an MCP task keeps it as its status message). */
+  onProgress?: ((update: ProgressUpdate) => void) | undefined;
+}
+
+/** One progress report of a running handler, as `notifications/progress` carries it (without the token). */
+export interface ProgressUpdate {
+  progress: number;
+  total?: number | undefined;
+  message?: string | undefined;
 }
 
 /** The one neutral shape every transport hands to the kernel. */
@@ -59,6 +68,8 @@ export interface GovernedCall {
   signal?: AbortSignal | undefined;
   /** Where progress and log messages of a running capability go (MCP: the tools/call request). */
   relay?: CallRelay | undefined;
+  /** A decision id minted by the transport (an MCP task links to it before the call starts); default: a fresh one. */
+  decisionId?: string | undefined;
   /** Problems the transport found in its own tool arguments; the kernel records and refuses them. */
   argumentIssues?: { path: string; message: string }[] | undefined;
 }

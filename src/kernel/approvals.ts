@@ -4,6 +4,7 @@ import { hashOf } from '../core/canonical.js';
 import type { ReasonCode } from '../core/reasons.js';
 import type { Intent, Outcome } from '../core/types.js';
 import type { DecisionRecord } from '../store/decisions.js';
+import type { Op } from '../store/port.js';
 import type { KernelCore } from './context.js';
 import { recheckLimits } from './dim.js';
 import { performEffect } from './effect.js';
@@ -93,6 +94,13 @@ export async function deny(k: KernelCore, decisionId: string, operator: string, 
   return observed(k, flow, await closeEscalation(k, flow, 'denied', operator, note));
 }
 
+/** Withdraws a pending escalation for its own caller (an MCP task cancelled): nothing ran, so the key is released. */
+export async function withdraw(k: KernelCore, decisionId: string, by: string): Promise<Outcome> {
+  const d = await pendingOrThrow(k, decisionId);
+  const flow = flowOf(k, d);
+  return observed(k, flow, await closeEscalation(k, flow, 'denied', by, null, 'CANCELLED'));
+}
+
 /** Expires one overdue pending decision. */
 export async function expire(k: KernelCore, decisionId: string): Promise<Outcome> {
   const d = await pendingOrThrow(k, decisionId);
@@ -160,19 +168,26 @@ export async function waitForDecision(k: KernelCore, agent: string | null, decis
   }
 }
 
-async function closeEscalation(k: KernelCore, flow: Flow, status: 'denied' | 'expired', by: string, note: string | null): Promise<Outcome> {
+async function closeEscalation(k: KernelCore, flow: Flow, status: 'denied' | 'expired', by: string, note: string | null, withdrawn?: 'CANCELLED'): Promise<Outcome> {
   const { store, world } = k.deps;
-  const code: ReasonCode = status === 'denied' ? 'ESCALATION_DENIED' : 'ESCALATION_EXPIRED';
+  const code: ReasonCode = withdrawn ?? (status === 'denied' ? 'ESCALATION_DENIED' : 'ESCALATION_EXPIRED');
   const prior = await store.decisions.get(flow.decisionId);
-  const outcome = outcomeOf(flow, 'rejected', status, [{ code, message: status === 'denied' ? `denied by ${by}` : 'nobody decided before the expiry' }], prior?.policies ?? []);
+  const message = withdrawn ? `cancelled by ${by} before a human decided` : status === 'denied' ? `denied by ${by}` : 'nobody decided before the expiry';
+  const outcome = outcomeOf(flow, 'rejected', status, [{ code, message }], prior?.policies ?? []);
+  // A withdrawn request never ran, so its key is released; a denied or expired one keeps its answer.
+  const keyOp: Op[] = !flow.key
+    ? []
+    : withdrawn
+      ? [{ op: 'key.release', agent: flow.agent, key: flow.key, decision_id: flow.decisionId }]
+      : [{ op: 'key.state', agent: flow.agent, key: flow.key, state: 'failed', decision_id: flow.decisionId }];
   const r = await commitFlow(k, flow, [
     { op: 'decision.resolve', id: flow.decisionId, status, by, note, at: world.now() },
-    ...(flow.key ? [{ op: 'key.state' as const, agent: flow.agent, key: flow.key, state: 'failed' as const, decision_id: flow.decisionId }] : []),
+    ...keyOp,
     event(flow, 'EscalationResolved', { reasons: [code], data: { resolution: status, by, note_hash: note ? hashOf(note) : null } }),
     finishOp(flow, outcome),
   ]);
   if (!r.ok) throw new KernelError('DECISION_NOT_FOUND', 'decision is no longer pending');
-  flow.log.info({ step: 'approval', decision_id: flow.decisionId, resolution: status }, 'escalation closed');
+  flow.log.info({ step: 'approval', decision_id: flow.decisionId, resolution: withdrawn ? 'cancelled' : status }, 'escalation closed');
   return outcome;
 }
 

@@ -13,6 +13,8 @@ import { commitFlow, commitSure, refuseBeforeEffect, repeat } from './record.js'
 import { sectionKey } from './sections.js';
 import { keyExpiry } from './stages/escalate.js';
 
+const CANCELLED_BEFORE = { code: 'CANCELLED', message: 'the caller cancelled the request before the effect started; nothing ran' } as const;
+
 /** A decided request, ready for its effect. */
 export interface EffectRequest {
   params: Values;
@@ -76,6 +78,7 @@ async function admitAndRun(k: KernelCore, flow: Flow, cap: Capability, req: Effe
   const release = section ? await k.sections.acquire(section, deadlineMs, signal) : () => undefined;
   if (!release) {
     k.breakers.release(circuit);
+    if (signal?.aborted) return refuseBeforeEffect(k, flow, [CANCELLED_BEFORE], req.policies);
     return refuseBeforeEffect(k, flow, [{ code: 'DEADLINE_EXCEEDED', message: `waited ${deadlineMs} ms for another call on the same resource; nothing ran` }], req.policies);
   }
   let span: { outcome: Outcome; monitored?: Promise<Breach[]> };
@@ -109,6 +112,11 @@ async function effectSpan(
   const { world, workspace } = k.deps;
   const limits = workspace.config.limits;
   const fresh = await resolveFacts(k, cap, req.params, flow, signal);
+  // Cancelled before the effect: nothing ran and no key is kept, so a retry runs afresh.
+  if (signal?.aborted) {
+    k.breakers.release(circuit);
+    return { outcome: await refuseBeforeEffect(k, flow, [CANCELLED_BEFORE], req.policies) };
+  }
   if (!fresh.ok) {
     k.breakers.release(circuit); // the handler did not run: neither a success nor a failure
     return { outcome: await refuseBeforeEffect(k, flow, [{ code: 'FACTS_UNAVAILABLE', message: fresh.message }], req.policies) };
@@ -142,10 +150,11 @@ async function effectSpan(
   const result = await runHandler(k, flow, cap, req.params, fresh.facts, started, deadlineMs, signal);
   mark(k, flow, 'handler');
   const durationMs = world.now() - started;
-  // An abort by intervention says nothing about the capability's health.
+  // An abort by intervention, or the caller's cancel, says nothing about the capability's health.
   const aborted = !result.ok && result.code === 'ABORTED_BY_INTERVENTION';
-  if (aborted) k.breakers.release(circuit);
-  const transition = aborted ? undefined : k.breakers.report(circuit, result.ok, world.now());
+  const silent = aborted || (!result.ok && result.code === 'CANCELLED');
+  if (silent) k.breakers.release(circuit);
+  const transition = silent ? undefined : k.breakers.report(circuit, result.ok, world.now());
 
   const grant = grantFor(k.contractOf(flow.agent) ?? { grants: [] }, cap.def.id);
   const outcome: Outcome = result.ok

@@ -1,9 +1,10 @@
 import { CapabilityError, type Capability, type CapabilityContext, type Facts, type Values } from '../capabilities/manifest.js';
 import type { ReasonCode } from '../core/reasons.js';
+import { progressReporter } from './progress.js';
 
 export type RunResult =
   | { ok: true; output: unknown; bytes: number }
-  | { ok: false; code: Extract<ReasonCode, 'DEADLINE_EXCEEDED' | 'OUTPUT_TOO_LARGE' | 'OUTPUT_INVALID' | 'HANDLER_FAILED' | 'ABORTED_BY_INTERVENTION' | 'UPSTREAM_UNAVAILABLE'>; message: string };
+  | { ok: false; code: Extract<ReasonCode, 'DEADLINE_EXCEEDED' | 'OUTPUT_TOO_LARGE' | 'OUTPUT_INVALID' | 'HANDLER_FAILED' | 'ABORTED_BY_INTERVENTION' | 'CANCELLED' | 'UPSTREAM_UNAVAILABLE'>; message: string };
 
 /** The abort reason used when a termination stops a running handler. */
 export class InterventionAbort extends Error {
@@ -27,7 +28,7 @@ export async function runBounded(
   capability: Capability,
   params: Values,
   facts: Facts,
-  ctx: Omit<CapabilityContext, 'signal'>,
+  ctx: Omit<CapabilityContext, 'signal' | 'progress'>,
   limits: RunLimits,
   callerSignal?: AbortSignal,
 ): Promise<RunResult> {
@@ -43,7 +44,7 @@ export async function runBounded(
     interrupted =
       reason instanceof InterventionAbort
         ? { ok: false, code: 'ABORTED_BY_INTERVENTION', message: `aborted by intervention ${reason.interventionId}` }
-        : { ok: false, code: 'DEADLINE_EXCEEDED', message: 'the caller cancelled the request' };
+        : { ok: false, code: 'CANCELLED', message: 'the caller cancelled the request after the effect started; it may have happened' };
     controller.abort(reason);
     interrupt(interrupted);
   };
@@ -59,9 +60,10 @@ export async function runBounded(
       resolve({ ok: false, code: 'DEADLINE_EXCEEDED', message: `handler exceeded its ${limits.deadlineMs} ms deadline` });
     }, limits.deadlineMs);
   });
+  const progress = progressReporter(ctx.relay, controller.signal);
   const run = (async (): Promise<RunResult> => {
     try {
-      const output = await capability.def.handler(params, { ...ctx, signal: controller.signal, facts });
+      const output = await capability.def.handler(params, { ...ctx, signal: controller.signal, facts, progress: progress.report });
       if (controller.signal.aborted) return interrupted ?? { ok: false, code: 'DEADLINE_EXCEEDED', message: 'handler finished after it was aborted' };
       return checkOutput(capability, output, limits.maxOutputBytes);
     } catch (err) {
@@ -75,6 +77,7 @@ export async function runBounded(
     return await Promise.race([run, deadline, interruption]);
   } finally {
     clearTimeout(timer);
+    progress.stop();
     callerSignal?.removeEventListener('abort', onCallerAbort);
   }
 }

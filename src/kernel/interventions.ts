@@ -14,7 +14,7 @@ async function commit(kernel: Kernel, unit: Op[]): Promise<Receipt | null> {
   return r.receipts.at(-1) ?? null;
 }
 
-export type InterventionAct = 'pause' | 'resume' | 'terminate' | 'constrain' | 'redirect' | 'approve' | 'deny';
+export type InterventionAct = 'pause' | 'resume' | 'terminate' | 'constrain' | 'redirect' | 'approve' | 'deny' | 'cancel';
 
 /** Who is acting: an agent (as its credential or launch names it) or a human operator. */
 export type Principal = { kind: 'agent'; id: string } | { kind: 'operator'; id: string };
@@ -24,7 +24,7 @@ export interface InterventionRequest {
   /**
    * An agent; one agent's calls in a flow (`agent` defaults to the calling
    * agent; an operator may give '*' or omit it for every agent's calls); or
-   * an escalated decision (approve, deny).
+   * an escalated decision (approve, deny, cancel).
    */
   target: { agent: string } | { dfid: string; agent?: string | undefined } | { decision_id: string };
   reason: string;
@@ -45,8 +45,10 @@ interface PrincipalContract {
  * Who may do what, pure. An operator may do anything. Any agent may pause
  * itself or its own flows and tighten its own limits. A supervisor may act on
  * the agents it supervises (and their flows), and approve or deny the
- * escalations of the agents it `approves`. No agent resumes itself, approves
- * its own escalation, or lifts a termination or a drift suspension.
+ * escalations of the agents it `approves`. An agent may cancel (withdraw) its
+ * own pending escalation: that only narrows what happens. No agent resumes
+ * itself, approves its own escalation, or lifts a termination or a drift
+ * suspension.
  */
 export function interventionAllowed(
   principal: Principal,
@@ -59,7 +61,8 @@ export function interventionAllowed(
   if (principal.kind === 'operator') return { ok: true };
   if (!principalContract) return { ok: false, message: 'caller has no contract' };
   const self = principal.id === targetAgent;
-  if (act === 'approve' || act === 'deny') {
+  if (act === 'cancel' && self) return { ok: true };
+  if (act === 'approve' || act === 'deny' || act === 'cancel') {
     if (self) return { ok: false, message: 'an agent can never decide its own escalation' };
     if (principalContract.role !== 'supervisor' || !principalContract.approves.includes(targetAgent)) {
       return { ok: false, message: `\`${principal.id}\` may not decide escalations of \`${targetAgent}\`` };
@@ -167,9 +170,10 @@ export async function intervene(kernel: Kernel, principal: Principal, req: Inter
     targetKind === 'flow' ? await store.agents.flowStatus(target, targetAgent) : 'active',
   );
   if (!allowed.ok) return refuse([{ code: 'INTERVENTION_NOT_ALLOWED', message: allowed.message }]);
-  // A paused, suspended or terminated agent may still pause itself, and nothing else.
+  // A paused, suspended or terminated agent may still pause itself or withdraw its own request, and nothing else.
   const callerStatus = principal.kind === 'agent' ? await store.agents.status(principal.id) : 'active';
-  if (callerStatus !== 'active' && !(req.act === 'pause' && principal.id === targetAgent)) {
+  const narrowsSelf = (req.act === 'pause' || req.act === 'cancel') && principal.id === targetAgent;
+  if (callerStatus !== 'active' && !narrowsSelf) {
     return refuse([{ code: statusCode(callerStatus as 'paused'), message: `caller is ${callerStatus}` }]);
   }
   await commit(kernel, [
@@ -178,11 +182,11 @@ export async function intervene(kernel: Kernel, principal: Principal, req: Inter
   ]);
 
   // Approvals go through the kernel's own approval path, which records its events.
-  if (req.act === 'approve' || req.act === 'deny') {
+  if (req.act === 'approve' || req.act === 'deny' || req.act === 'cancel') {
     const decisionId = target;
     let outcome: Outcome;
     try {
-      outcome = req.act === 'approve' ? await kernel.approve(decisionId, issuer, req.reason) : await kernel.deny(decisionId, issuer, req.reason);
+      outcome = req.act === 'approve' ? await kernel.approve(decisionId, issuer, req.reason) : req.act === 'deny' ? await kernel.deny(decisionId, issuer, req.reason) : await kernel.withdraw(decisionId, issuer);
     } catch (err) {
       if (err instanceof KernelError) return refuse([{ code: err.code, message: err.message }]);
       throw err;
@@ -217,6 +221,7 @@ export async function intervene(kernel: Kernel, principal: Principal, req: Inter
 }
 
 function checkArgs(kernel: Kernel, req: InterventionRequest, targetAgent: string, targetKind: string): ReasonDetail | null {
+  if (req.act === 'cancel' && targetKind !== 'decision') return { code: 'SCHEMA_INVALID', message: 'cancel targets a pending decision', path: 'target' };
   if ((req.act === 'constrain' || req.act === 'redirect') && targetKind !== 'agent') {
     return { code: 'SCHEMA_INVALID', message: `${req.act} targets an agent, not a flow`, path: 'target' };
   }

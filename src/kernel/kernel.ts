@@ -68,6 +68,11 @@ export class Kernel implements KernelCore {
     return approvals.deny(this, decisionId, operator, note);
   }
 
+  /** Withdraws a pending escalation for its own caller (an MCP task cancelled): nothing ran, so the key is released. */
+  withdraw(decisionId: string, by: string): Promise<Outcome> {
+    return approvals.withdraw(this, decisionId, by);
+  }
+
   expire(decisionId: string): Promise<Outcome> {
     return approvals.expire(this, decisionId);
   }

@@ -38,7 +38,7 @@ export async function govern(k: KernelCore, call: GovernedCall): Promise<Outcome
   const receivedAt = world.now();
   const { dfid } = resolveDfid(call.traceparent, world);
   const proposed = (call.intent as Partial<Intent> | undefined)?.capability;
-  const flow = newFlow(k, { agent: call.agent, dfid, decisionId: world.newId(), capability: typeof proposed === 'string' ? proposed.slice(0, 200) : null, key: null, relay: call.relay });
+  const flow = newFlow(k, { agent: call.agent, dfid, decisionId: call.decisionId ?? world.newId(), capability: typeof proposed === 'string' ? proposed.slice(0, 200) : null, key: null, relay: call.relay });
   const state: CallState = { call, flow, receivedAt, rawText: null, isText: false, requestHash: '' };
   try {
     for (const stage of STAGES) {

@@ -1,6 +1,10 @@
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import {
   CallToolRequestSchema,
+  type CallToolRequest,
+  type ServerNotification,
+  type ServerRequest,
   ErrorCode,
   ListResourceTemplatesRequestSchema,
   ListResourcesRequestSchema,
@@ -14,6 +18,9 @@ import type { CallRelay, Channel, Intent, Outcome, Proposal, ReasonDetail } from
 import { intervene } from '../kernel/interventions.js';
 import type { Kernel } from '../kernel/kernel.js';
 import { readMemory } from '../kernel/memory-read.js';
+import type { TaskResultForm } from '../store/tasks.js';
+import { MandateTaskStore } from './task-store.js';
+import { McpTasks, TASK_TOOLS, TASKS_CAPABILITY, withTaskSupport, type TaskRun } from './tasks.js';
 import {
   GetDecisionArgsSchema,
   InterveneArgsSchema,
@@ -53,7 +60,15 @@ function readMeta(meta: Record<string, unknown> | undefined): Meta {
  */
 export function createMcpServer(kernel: Kernel, agent: string, channel: Channel): Server {
   // logging: upstream log messages during a call are forwarded; tools.listChanged: a re-pin changes the upstream tools.
-  const server = new Server(SERVER_INFO, { capabilities: { tools: { listChanged: true }, resources: { listChanged: false }, logging: {} }, instructions: INSTRUCTIONS });
+  // tasks: a governed call can be followed as an MCP task, kept in Mandate's store (ADR-014).
+  const taskStore = new MandateTaskStore(kernel, agent);
+  const server = new Server(SERVER_INFO, {
+    capabilities: { tools: { listChanged: true }, resources: { listChanged: false }, logging: {}, tasks: TASKS_CAPABILITY },
+    instructions: INSTRUCTIONS,
+    taskStore,
+  });
+  const tasks = new McpTasks(kernel, agent, server, taskStore);
+  tasks.install();
   const expose = kernel.workspace.config.tools.expose_capabilities;
 
   const fixed = fixedTools();
@@ -75,9 +90,18 @@ export function createMcpServer(kernel: Kernel, agent: string, channel: Channel)
     return tools;
   };
 
-  server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: [...fixed, ...capabilityTools().map((t) => t.tool)] }));
+  server.setRequestHandler(ListToolsRequestSchema, () => ({
+    tools: [...fixed.map((t) => (TASK_TOOLS.has(t.name) ? withTaskSupport(t) : t)), ...capabilityTools().map((t) => withTaskSupport(t.tool))],
+  }));
+  // Which tools run as a task, and how their result looks: the governed ones only.
+  const taskForm = (name: string): TaskResultForm | null => {
+    if (TASK_TOOLS.has(name)) return 'outcome';
+    const target = capabilityTools().find((t) => t.tool.name === name);
+    return target ? (target.passthrough ? 'passthrough' : 'outcome') : null;
+  };
 
-  server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
+  // One tools/call; for a task, `run` gives the task's decision id, abort signal and relay.
+  const handleCall = async (request: CallToolRequest, extra: RequestHandlerExtra<ServerRequest, ServerNotification>, run?: TaskRun) => {
     const { name } = request.params;
     const args = (request.params.arguments ?? {}) as Record<string, unknown>;
     const meta = readMeta(request.params._meta as Record<string, unknown> | undefined);
@@ -94,11 +118,13 @@ export function createMcpServer(kernel: Kernel, agent: string, channel: Channel)
         channel,
         traceparent: meta.traceparent,
         metaIdempotencyKey: meta.idempotencyKey,
-        signal: extra.signal,
-        relay,
+        signal: run?.signal ?? extra.signal,
+        relay: run?.relay ?? relay,
+        decisionId: run?.decisionId,
         argumentIssues: argumentIssues?.issues.map((i) => ({ path: i.path.map(String).join('.') || '(arguments)', message: i.message })),
       });
-      return outcome.verdict === 'escalated' ? askClientHuman(server, kernel, agent, outcome) : outcome;
+      // A task waits for the human as input_required instead of asking the client.
+      return outcome.verdict === 'escalated' && !run ? askClientHuman(server, kernel, agent, outcome) : outcome;
     };
 
     switch (name) {
@@ -159,6 +185,13 @@ export function createMcpServer(kernel: Kernel, agent: string, channel: Channel)
         return target.passthrough ? toPassthroughResult(outcome) : toToolResult(outcome);
       }
     }
+  };
+
+  server.setRequestHandler(CallToolRequestSchema, (request, extra) => {
+    if (!request.params.task) return handleCall(request, extra);
+    const form = taskForm(request.params.name);
+    if (!form) throw new McpError(ErrorCode.MethodNotFound, `tool \`${request.params.name}\` does not run as a task`);
+    return tasks.start(request, form, (run) => handleCall(request, extra, run));
   });
   registerMemoryResources(server, kernel, agent);
   return server;

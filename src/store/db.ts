@@ -5,7 +5,7 @@ import { dirname } from 'node:path';
 export type Db = Database.Database;
 
 // Kept equal to MIGRATIONS.length (checked at module load below).
-const SCHEMA_VERSION = 6;
+const SCHEMA_VERSION = 7;
 
 // One migration list; each entry runs once, in order, inside a transaction.
 const MIGRATIONS: string[] = [
@@ -261,6 +261,25 @@ const MIGRATIONS: string[] = [
   INSERT INTO idempotency_v2 SELECT * FROM idempotency;
   DROP TABLE idempotency;
   ALTER TABLE idempotency_v2 RENAME TO idempotency;
+  `,
+  // 7: MCP tasks (ADR-014): a task-augmented tools/call follows one decision; its terminal result is kept until its TTL.
+  `
+  CREATE TABLE tasks (
+    id TEXT PRIMARY KEY,
+    agent TEXT NOT NULL,
+    decision_id TEXT NOT NULL,
+    result_form TEXT NOT NULL CHECK (result_form IN ('outcome', 'passthrough')),
+    status TEXT NOT NULL CHECK (status IN ('working', 'input_required', 'completed', 'failed', 'cancelled')),
+    status_message TEXT,
+    result TEXT,
+    ttl_ms INTEGER NOT NULL,
+    poll_ms INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+  );
+  CREATE INDEX tasks_agent ON tasks(agent, created_at, id);
+  CREATE INDEX tasks_expiry ON tasks(expires_at);
   `,
 ];
 

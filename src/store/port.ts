@@ -10,6 +10,7 @@ import type { Memory } from './memory.js';
 import type { Monitors, WindowStats } from './monitors.js';
 import type { Pins, PinRow } from './pins.js';
 import type { RunnerRow, Runners } from './runners.js';
+import type { TaskRecord, Tasks, TaskStatus } from './tasks.js';
 import type { Usage } from './usage.js';
 
 /** The awaitable twin of a repository's read methods. */
@@ -77,6 +78,13 @@ export type Op =
   | { op: 'credential.add'; row: Omit<CredentialRow, 'revoked_at' | 'revoked_by'> }
   | { op: 'credential.revoke'; id: string; by: string; at: number }
   | { op: 'pins.replace'; server: string; rows: Omit<PinRow, 'server'>[] }
+  /** MCP tasks (ADR-014): an open task's status and message change; a terminal one never does. */
+  | { op: 'task.create'; row: Omit<TaskRecord, 'result'> }
+  | { op: 'task.status'; agent: string; id: string; status: TaskStatus; message: string | null; at: number }
+  | { op: 'task.message'; agent: string; id: string; message: string; at: number }
+  | { op: 'task.finish'; agent: string; id: string; status: 'completed' | 'failed'; result: Record<string, unknown>; message: string | null; at: number }
+  | { op: 'task.attach'; agent: string; id: string; result: Record<string, unknown> }
+  | { op: 'tasks.purge'; now: number }
   | { op: 'memory.write'; write: { scope: string; key: string; value: unknown; sensitivity: 'standard' | 'elevated' | 'restricted'; provenance: string; expected: number; at: number } };
 
 /** Why a unit was rolled back: the guard that did not hold. */
@@ -130,5 +138,6 @@ export interface StorePort {
   credentials: Async<Credentials, 'byHash' | 'get' | 'list'>;
   mcpEvents: Async<McpEvents, 'add' | 'trim' | 'streamOf' | 'after' | 'dropSession' | 'dropOlderThan'>;
   pins: Async<Pins, 'list' | 'generation'>;
+  tasks: Async<Tasks, 'get' | 'list'>;
   close(): Promise<void>;
 }

@@ -49,6 +49,7 @@ export function sqlitePort(store: Store, location: string): StorePort {
     credentials: wrap(store.credentials, ['byHash', 'get', 'list']),
     mcpEvents: wrap(store.mcpEvents, ['add', 'trim', 'streamOf', 'after', 'dropSession', 'dropOlderThan']),
     pins: wrap(store.pins, ['list', 'generation']),
+    tasks: wrap(store.tasks, ['get', 'list']),
     close: async () => {
       await committer.drain();
       store.close();
@@ -155,6 +156,24 @@ function applyOps(store: Store, unit: Op[]): UnitResult {
         return;
       case 'pins.replace':
         store.pins.replace(op.server, op.rows);
+        return;
+      case 'task.create':
+        store.tasks.create(op.row);
+        return;
+      case 'task.status':
+        store.tasks.setStatus(op.agent, op.id, op.status, op.message, op.at);
+        return;
+      case 'task.message':
+        store.tasks.setMessage(op.agent, op.id, op.message, op.at);
+        return;
+      case 'task.finish':
+        store.tasks.finish(op.agent, op.id, op.status, op.result, op.message, op.at);
+        return;
+      case 'task.attach':
+        store.tasks.attachResult(op.agent, op.id, op.result);
+        return;
+      case 'tasks.purge':
+        results.set(i, store.tasks.purgeExpired(op.now));
         return;
       case 'memory.write': {
         const version = store.memory.write(op.write);

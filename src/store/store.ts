@@ -11,6 +11,7 @@ import { Memory } from './memory.js';
 import { Monitors } from './monitors.js';
 import { Pins } from './pins.js';
 import { Runners } from './runners.js';
+import { Tasks } from './tasks.js';
 import { Usage } from './usage.js';
 
 /** Everything the kernel persists, over one SQLite file. */
@@ -28,6 +29,7 @@ export interface Store {
   mcpEvents: McpEvents;
   pins: Pins;
   runners: Runners;
+  tasks: Tasks;
   close(): void;
 }
 
@@ -47,6 +49,7 @@ export function openStore(path: string, world: World): Store {
     mcpEvents: new McpEvents(db),
     pins: new Pins(db),
     runners: new Runners(db),
+    tasks: new Tasks(db),
     close: () => db.close(),
   };
 }

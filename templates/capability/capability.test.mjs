@@ -2,7 +2,7 @@
 // Each test runs on its own temporary copy of the workspace, never on the workspace itself,
 // and gets:
 //   cap       the definition define({ z }) returned (with Mandate's zod)
-//   ctx(o)    a handler context: signal, dfid, agent, workspaceDir (the copy), now; `o` overrides
+//   ctx(o)    a handler context: signal, dfid, agent, workspaceDir (the copy), now, progress (a no-op); `o` overrides
 //   assert    node:assert/strict
 // Files named *.test.mjs are never loaded as capabilities.
 export const tests = {

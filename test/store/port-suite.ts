@@ -24,6 +24,25 @@ function finish(decision: string): Op {
 /** Registers the port suite for one store; `open` gives a fresh, empty store each time. */
 export function describePortSuite(name: string, open: () => Promise<StorePort>): void {
   describe(`store port: ${name}`, () => {
+    it('tasks: read per agent, an open task moves, a terminal one never changes again (ADR-014)', async () => {
+      const store = await open();
+      try {
+        const row = { id: 't1', agent: 'alice', decision_id: 'd1', result_form: 'outcome' as const, status: 'working' as const, status_message: null, ttl_ms: 1000, poll_ms: 500, created_at: T, updated_at: T, expires_at: T + 1000 };
+        expect((await store.commit([{ op: 'task.create', row }])).ok).toBe(true);
+        expect(await store.tasks.get('bob', 't1', T)).toBeNull();
+        expect(await store.commit([{ op: 'task.status', agent: 'alice', id: 't1', status: 'input_required', message: 'waiting', at: T + 1 }])).toMatchObject({ ok: true });
+        await store.commit([{ op: 'task.finish', agent: 'alice', id: 't1', status: 'failed', result: { isError: true }, message: 'DENIED', at: T + 2 }]);
+        await store.commit([{ op: 'task.status', agent: 'alice', id: 't1', status: 'working', message: 'late', at: T + 3 }]);
+        expect(await store.tasks.get('alice', 't1', T + 3)).toMatchObject({ status: 'failed', status_message: 'DENIED', result: { isError: true }, updated_at: T + 2 });
+        expect((await store.tasks.list('alice', T + 3, null, 10)).map((t) => t.id)).toEqual(['t1']);
+        expect(await store.tasks.get('alice', 't1', T + 1000)).toBeNull(); // past its TTL
+        const purged = await store.commit([{ op: 'tasks.purge', now: T + 1000 }]);
+        expect(purged.ok && purged.results.get(0)).toBe(1);
+      } finally {
+        await store.close();
+      }
+    });
+
     it('a committed unit is all there: events chained in order, the decision with the receipt of its last event', async () => {
       const store = await open();
       try {

@@ -40,7 +40,7 @@ describe('bounded engine (runBounded)', () => {
     expect(signal?.aborted).toBe(true);
   });
 
-  it('a caller abort aborts the handler', async () => {
+  it('a caller abort aborts the handler and is CANCELLED, not a deadline', async () => {
     const controller = new AbortController();
     const run = runBounded(
       cap(
@@ -56,7 +56,7 @@ describe('bounded engine (runBounded)', () => {
       controller.signal,
     );
     controller.abort();
-    expect(await run).toMatchObject({ ok: false, code: 'DEADLINE_EXCEEDED' });
+    expect(await run).toMatchObject({ ok: false, code: 'CANCELLED' });
   });
 
   it('too much output is OUTPUT_TOO_LARGE, a wrong shape OUTPUT_INVALID, a throw HANDLER_FAILED', async () => {

@@ -29,6 +29,11 @@ describe('interventionAllowed (pure role table)', () => {
     ['a supervisor may not act on an agent outside supervises', agent('supervisor'), 'pause', 'bob', SUPERVISOR, 'active', false],
     ['a supervisor may not lift a termination', agent('supervisor'), 'resume', 'alice', SUPERVISOR, 'terminated', false],
     ['an agent without a contract may do nothing', agent('ghost'), 'pause', 'ghost', undefined, 'active', false],
+    ['an agent may cancel (withdraw) its own escalation', agent('alice'), 'cancel', 'alice', AGENT, 'active', true],
+    ['a terminated agent may still withdraw its own escalation', agent('alice'), 'cancel', 'alice', AGENT, 'terminated', true],
+    ["an agent may not cancel another agent's escalation", agent('alice'), 'cancel', 'scribe', AGENT, 'active', false],
+    ['a supervisor cancels only escalations of agents it approves', agent('supervisor'), 'cancel', 'alice', SUPERVISOR, 'active', false],
+    ['a supervisor that approves an agent may cancel its escalation', agent('supervisor'), 'cancel', 'alice', { ...SUPERVISOR, approves: ['alice'] }, 'active', true],
   ];
   it.each(table)('%s', (_name, principal, act, target, contract, status, ok) => {
     const r = interventionAllowed(principal, act, target, contract, status);

@@ -298,7 +298,7 @@ export const GUARANTEES: Record<string, Guarantee> = {
     proofs: {
       'engine.test.ts': [
         'a handler that hangs and ignores its signal is cut off at the deadline with DEADLINE_EXCEEDED, and its signal fires',
-        'a caller abort aborts the handler',
+        'a caller abort aborts the handler and is CANCELLED, not a deadline',
         'too much output is OUTPUT_TOO_LARGE, a wrong shape OUTPUT_INVALID, a throw HANDLER_FAILED',
       ],
     },
@@ -743,6 +743,69 @@ export const GUARANTEES: Record<string, Guarantee> = {
         'runs the shipped cases through the kernel at their fixed times: a line per case, exit 0',
         'a wrong expectation fails with a diff of expected and actual, exit 1',
       ],
+    },
+  },
+  TASK_FOLLOWS_DECISION: {
+    statement: 'An MCP task is input_required while its escalation waits (saying for what and until when), then completed or failed with the governed outcome, whoever decided, in whatever process; it survives a restart.',
+    proofs: {
+      'task-store.test.ts': [
+        'is working, then input_required while the escalation waits, then failed when it expires',
+        'is completed with the outcome once a human approves (in any process: it reads the store)',
+        'a task whose call repeats a pending escalation follows the original decision to its end',
+      ],
+      '../e2e-mcp-tasks.test.ts': [
+        'an escalated call is input_required until an operator approves through the CLI, then completed with the result',
+        'the same call denied ends failed, with the reason',
+        'a task survives kill -9 of the server mid-escalation, and completes after an approval',
+      ],
+      '../e2e-http-tasks.test.ts': ['a task survives a restart of the server, and the same agent sees it from another process'],
+      'mcp-tasks.test.ts': ['a task whose escalation was approved runs where it was approved and cannot be cancelled; it completes with that run'],
+    },
+  },
+  TASK_BELONGS_TO_ITS_AGENT: {
+    statement: 'Only the agent that started a task can see, list, fetch or cancel it; its TTL is never shorter than its escalation can wait, and bounded above.',
+    proofs: {
+      'task-store.test.ts': ['one agent never sees the task of another', 'bounds the TTL by the escalation expiry: never shorter, at most an hour longer', 'lists in pages with a cursor, refuses a foreign cursor, and forgets tasks past their TTL'],
+      '../e2e-mcp-tasks.test.ts': ['another agent can neither see nor cancel the task'],
+      '../e2e-http-tasks.test.ts': ['tasks/cancel of a waiting task withdraws the escalation; another agent can neither see nor cancel it'],
+    },
+  },
+  CANCEL_BEFORE_EFFECT_RELEASES_KEY: {
+    statement: 'A call cancelled before its effect (or a waiting escalation withdrawn by tasks/cancel) runs nothing, is recorded CANCELLED, and releases its key: the identical retry runs afresh.',
+    proofs: {
+      'task-store.test.ts': [
+        'a call cancelled before its effect runs nothing and releases its key: the identical retry runs',
+        'withdrawing a pending escalation records CANCELLED and releases the key; only a pending one can be withdrawn',
+      ],
+      '../e2e-progress-cancellation.test.ts': ['cancelled before the effect: nothing ran, the key is released, and the identical retry runs'],
+      '../e2e-mcp-tasks.test.ts': ['tasks/cancel of a waiting task withdraws the escalation: recorded, nothing ran, and a retry asks afresh'],
+      'mcp-tasks.test.ts': ['a cancelled waiting task is recorded as an applied cancel intervention by the agent, and its decision is withdrawn'],
+    },
+  },
+  CANCEL_DURING_EFFECT_KEEPS_ANSWER: {
+    statement: "A call cancelled after its effect started aborts the handler's signal and is recorded CANCELLED; the key keeps that answer, so a retry replays it and never runs again.",
+    proofs: {
+      '../e2e-progress-cancellation.test.ts': [
+        'cancelled during the effect: the handler is aborted, CANCELLED is recorded, and the retry replays it',
+        'tasks/cancel of a running task aborts its handler and keeps the CANCELLED outcome as the result',
+        'tasks/cancel from another process sharing the store stops the running task there within a sweep',
+      ],
+    },
+  },
+  PROGRESS_BOUNDED_AND_CONTENT_SAFE: {
+    statement: "A handler's progress reaches only a caller that asked for it (or its task), at most every 100 ms, growing, never after the result, and never in the logs.",
+    proofs: {
+      'progress.test.ts': [
+        'goes nowhere when the caller gave no token and follows no task',
+        'is rate-limited: a burst sends the first report, then the latest one at the end of the interval, and the final one at once',
+        'ignores bad input and progress that does not grow, and never throws',
+        'sends nothing after the handler is done or aborted; a held-back report goes out before the result',
+      ],
+      '../e2e-progress-cancellation.test.ts': [
+        'progress of an in-process capability reaches the client, and its messages stay out of the logs',
+        'progress of a task becomes its status message, and reaches a client that gave a progress token',
+      ],
+      '../e2e-http-tasks.test.ts': ['progress of an in-process capability reaches an HTTP client'],
     },
   },
 };

@@ -1,0 +1,151 @@
+import type { CreateTaskResult } from '@modelcontextprotocol/sdk/experimental/tasks';
+import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import { CancelTaskRequestSchema, ErrorCode, McpError, type CallToolRequest, type ServerNotification, type Task } from '@modelcontextprotocol/sdk/types.js';
+import type { CallRelay, Outcome, ProgressUpdate } from '../core/types.js';
+import { intervene } from '../kernel/interventions.js';
+import type { Kernel } from '../kernel/kernel.js';
+import type { TaskResultForm } from '../store/tasks.js';
+import { isTerminalStatus, MandateTaskStore, type TaskLink } from './task-store.js';
+import type { ToolDefinition } from './tools.js';
+
+/** The server capability: tasks for tools/call, listed and cancellable. */
+export const TASKS_CAPABILITY = { list: {}, cancel: {}, requests: { tools: { call: {} } } };
+
+/** The fixed tools that are governed calls (besides every per-capability tool). */
+export const TASK_TOOLS = new Set(['submit_intent', 'invoke_capability']);
+
+/** How one governed call runs for a task: with the task's own decision id, abort signal and relay. */
+export interface TaskRun {
+  decisionId: string;
+  signal: AbortSignal;
+  relay: CallRelay;
+}
+
+/** How often a running task call checks the store for a cancel from another process. */
+const CANCEL_POLL_MS = 500;
+
+/** The task calls running in this process, by task id, so that a tasks/cancel from any session can abort them. */
+const running = new WeakMap<Kernel, Map<string, AbortController>>();
+
+/** A governed tool that a client may call as a task. */
+export function withTaskSupport(tool: ToolDefinition): ToolDefinition & { execution: { taskSupport: 'optional' } } {
+  return { ...tool, execution: { taskSupport: 'optional' } };
+}
+
+/**
+ * MCP tasks for one agent's server (ADR-014): a task-augmented tools/call
+ * answers at once with a task and runs the governed call in the background;
+ * the task follows the call's decision (MandateTaskStore). tasks/cancel is
+ * governed: a waiting escalation is withdrawn through the `cancel`
+ * intervention; a running call is aborted like a cancelled request
+ * (CANCELLED), at once here, or by the process that runs it when it next
+ * looks at the task's row.
+ */
+export class McpTasks {
+  private readonly runs: Map<string, AbortController>;
+
+  constructor(
+    private readonly kernel: Kernel,
+    private readonly agent: string,
+    private readonly server: Server,
+    readonly store: MandateTaskStore,
+  ) {
+    let runs = running.get(kernel);
+    if (!runs) running.set(kernel, (runs = new Map()));
+    this.runs = runs;
+  }
+
+  /** Replaces the SDK's tasks/cancel (which would only flip the status) with the governed one. */
+  install(): void {
+    this.server.setRequestHandler(CancelTaskRequestSchema, async (request) => ({ ...(await this.cancel(request.params.taskId)) }));
+  }
+
+  /** A task-augmented tools/call: records the task, starts `run` in the background, answers with the task. */
+  async start(request: CallToolRequest, form: TaskResultForm, run: (t: TaskRun) => Promise<Record<string, unknown>>): Promise<CreateTaskResult> {
+    const decisionId = this.kernel.deps.world.newId();
+    const link: TaskLink = { decisionId, form };
+    const task = await this.store.createTask({ ttl: request.params.task?.ttl, context: { ...link } }, 0, request);
+    const abort = new AbortController();
+    this.runs.set(task.taskId, abort);
+    const relay: CallRelay = {
+      // The client's progress token stays valid for the task's life; the notifications are no longer tied to the answered request.
+      progressToken: request.params._meta?.progressToken,
+      notify: (n) => this.server.notification(n as ServerNotification),
+      onProgress: (u) => void this.store.setMessage(task.taskId, progressText(u)).catch(() => undefined),
+    };
+    void this.follow(task.taskId, run({ decisionId, signal: abort.signal, relay }), abort);
+    return { task };
+  }
+
+  /**
+   * While the call runs: a tasks/cancel from another process (which can only
+   * mark the task) aborts it here. After it returns: settles the task from its
+   * decision, and cleans up after a cancel.
+   */
+  private async follow(taskId: string, call: Promise<Record<string, unknown>>, abort: AbortController): Promise<void> {
+    const log = this.kernel.deps.log.child({ agent: this.agent });
+    const watch = setInterval(() => {
+      this.kernel.deps.store.tasks.get(this.agent, taskId, this.kernel.deps.world.now()).then(
+        (t) => t?.status === 'cancelled' && abort.abort(),
+        () => undefined, // the store is closing; the call ends on its own
+      );
+    }, CANCEL_POLL_MS);
+    watch.unref();
+    try {
+      const result = await call;
+      const rec = await this.store.follow(taskId);
+      if (rec?.status === 'working' && !(await this.store.decisionOf(rec))?.outcome) {
+        // No decision was recorded (the store failed): the call's own answer is the result.
+        await this.store.storeTaskResult(taskId, result['isError'] === true ? 'failed' : 'completed', result);
+      }
+      if (rec?.status === 'cancelled') {
+        const d = await this.store.decisionOf(rec);
+        // Cancelled while its checks ran and it escalated meanwhile: withdraw that escalation too.
+        if (d?.status === 'pending') await this.withdraw(d.id);
+        const settled = (await this.store.decisionOf(rec))?.outcome;
+        if (settled && settled.status !== 'pending') await this.store.cancelled(taskId, rec.status_message ?? 'cancelled', settled);
+      }
+    } catch (err) {
+      log.error({ step: 'task', task_id: taskId, err: { name: (err as Error)?.name } }, 'task call failed');
+    } finally {
+      clearInterval(watch);
+      this.runs.delete(taskId);
+    }
+  }
+
+  /** tasks/cancel: only this agent's open tasks; every cancel is recorded. */
+  async cancel(taskId: string): Promise<Task> {
+    const rec = await this.store.follow(taskId);
+    if (!rec) throw new McpError(ErrorCode.InvalidParams, `Task not found: ${taskId}`);
+    if (isTerminalStatus(rec.status)) throw new McpError(ErrorCode.InvalidParams, `Cannot cancel task in terminal status: ${rec.status}`);
+    const d = await this.store.decisionOf(rec);
+    if (rec.status === 'input_required' && d) {
+      const withdrawn = await this.withdraw(d.id);
+      await this.store.cancelled(taskId, 'cancelled by the client before a human decided; nothing ran', withdrawn);
+    } else if (d && d.status !== 'pending' && d.outcome?.status === 'pending') {
+      // An approved call runs where it was approved (the CLI, the console): nothing here can reach it.
+      throw new McpError(ErrorCode.InvalidRequest, `the task's escalation was approved by ${d.resolved_by ?? 'a human'} and runs where it was approved; it cannot be cancelled`);
+    } else {
+      const abort = this.runs.get(taskId);
+      // Running in another process: marked here, that process aborts it at its next look (about half a second).
+      await this.store.cancelled(taskId, abort ? 'cancelled by the client while it ran' : 'cancelled by the client while it ran in another process');
+      abort?.abort();
+    }
+    const after = await this.store.getTask(taskId);
+    if (!after) throw new McpError(ErrorCode.InvalidParams, `Task not found: ${taskId}`);
+    return after;
+  }
+
+  /** The `cancel` intervention on a pending escalation of this agent: recorded, and refused like any intervention. */
+  private async withdraw(decisionId: string): Promise<Outcome> {
+    const out = await intervene(this.kernel, { kind: 'agent', id: this.agent }, { act: 'cancel', target: { decision_id: decisionId }, reason: 'tasks/cancel' });
+    if (out.verdict !== 'accepted') {
+      throw new McpError(ErrorCode.InvalidRequest, `${out.reasons.join(',')}: ${out.details[0]?.message ?? 'the cancel was refused'}`, { reasons: out.reasons, dfid: out.dfid });
+    }
+    return (out.output as { decision: Outcome }).decision;
+  }
+}
+
+function progressText(u: ProgressUpdate): string {
+  return `running: ${u.progress}${u.total !== undefined ? `/${u.total}` : ''}${u.message ? ` (${u.message})` : ''}`;
+}
