@@ -45,6 +45,23 @@ export interface RelayNotification {
 export interface CallRelay {
   progressToken?: string | number | undefined;
   notify(notification: RelayNotification): Promise<void>;
+  /**
+   * Relays a request an upstream sends back during the call (sampling,
+   * elicitation, roots) to the caller's own client, governed by its contract
+   * (ADR-013). Absent: the transport cannot. Rejects with an error that has a
+   * JSON-RPC `code` when refused or unsupported.
+   */
+  ask?(request: RelayNotification, ctx: ClientRequestContext): Promise<Record<string, unknown>>;
+}
+
+/** Who asks the caller's client, on behalf of which call. */
+export interface ClientRequestContext {
+  upstream: string;
+  /** The flow of the call during which the upstream asked (absent outside a call, e.g. roots at start). */
+  dfid?: string | undefined;
+  /** The upstream tool (or primitive) being called, if any. */
+  target?: string | undefined;
+  signal: AbortSignal;
 }
 
 /** The one neutral shape every transport hands to the kernel. */

@@ -27,6 +27,7 @@ import { evaluateMonitors, type Breach } from './monitors.js';
 import { forModel, parseProposal, parseReview } from './normalize.js';
 import type { KernelObserver, PipelineStage } from './observer.js';
 import { stewardGates, withConstraints } from './stewards.js';
+import { upstreamErrorDetails } from './upstream-result.js';
 
 export interface KernelDeps {
   workspace: Workspace;
@@ -615,7 +616,7 @@ export class Kernel {
     const grant = contractNow ? grantFor(contractNow, cap.def.id) : undefined;
     let breaches: Breach[] = [];
     const outcome: Outcome = result.ok
-      ? { ...this.outcome(flow, 'accepted', gate.mode === 'approved' ? 'approved' : 'accepted', [], null), output: result.output }
+      ? { ...this.outcome(flow, 'accepted', gate.mode === 'approved' ? 'approved' : 'accepted', upstreamErrorDetails(cap, result.output), null), output: result.output }
       : this.outcome(flow, 'rejected', 'failed', [{ code: result.code, message: result.message }], null);
     outcome.policies = req.policies;
     store.ledger.append(

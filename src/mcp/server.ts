@@ -1,19 +1,14 @@
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import {
-  CallToolRequestSchema,
-  ErrorCode,
-  ListResourceTemplatesRequestSchema,
-  ListResourcesRequestSchema,
-  ListToolsRequestSchema,
-  McpError,
-  ReadResourceRequestSchema,
-} from '@modelcontextprotocol/sdk/types.js';
+import { CallToolRequestSchema, ErrorCode, ListToolsRequestSchema, McpError } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import type { Capability } from '../capabilities/manifest.js';
 import type { CallRelay, Channel, Intent, Outcome, Proposal, ReasonDetail } from '../core/types.js';
 import { intervene } from '../kernel/interventions.js';
 import type { Kernel } from '../kernel/kernel.js';
 import { readMemory } from '../kernel/memory-read.js';
+import type { Gateway } from '../gateway/gateway.js';
+import { registerUpstreamPrimitives } from './proxy-primitives.js';
+import { clientAsk } from './proxy-relay.js';
 import {
   GetDecisionArgsSchema,
   InterveneArgsSchema,
@@ -51,12 +46,18 @@ function readMeta(meta: Record<string, unknown> | undefined): Meta {
  * wire and the kernel. The low-level SDK `Server` is used so that argument
  * errors are governed outcomes too, not SDK-generated messages.
  */
-export function createMcpServer(kernel: Kernel, agent: string, channel: Channel): Server {
-  // logging: upstream log messages during a call are forwarded; tools.listChanged: a re-pin changes the upstream tools.
-  const server = new Server(SERVER_INFO, { capabilities: { tools: { listChanged: true }, resources: { listChanged: false }, logging: {} }, instructions: INSTRUCTIONS });
-  const expose = kernel.workspace.config.tools.expose_capabilities;
+export function createMcpServer(kernel: Kernel, agent: string, channel: Channel, gateway?: Gateway): Server {
+  const { tools: toolsConfig, upstreams } = kernel.workspace.config;
+  const mandateTools = toolsConfig.mandate_tools;
+  const fronting = Object.keys(upstreams).length > 0;
+  // logging: upstream log messages are forwarded; listChanged: a re-pin changes the upstream primitives (ADR-008, ADR-013).
+  const capabilities = fronting
+    ? { tools: { listChanged: true }, resources: { subscribe: true, listChanged: true }, prompts: { listChanged: true }, completions: {}, logging: {} }
+    : { tools: { listChanged: true }, resources: { listChanged: false }, logging: {} };
+  const server = new Server(SERVER_INFO, { capabilities, ...(mandateTools ? { instructions: INSTRUCTIONS } : {}) });
+  const expose = toolsConfig.expose_capabilities;
 
-  const fixed = fixedTools();
+  const fixed = mandateTools ? fixedTools() : [];
   // Per-capability tools: every granted upstream tool, and module capabilities when exposed. A re-pin can
   // change the upstream capabilities while the server runs, so the list is rebuilt when the granted set does.
   let cache: { caps: Capability[]; tools: { tool: ToolDefinition; id: string; passthrough: boolean }[] } | null = null;
@@ -86,6 +87,8 @@ export function createMcpServer(kernel: Kernel, agent: string, channel: Channel)
     const relay: CallRelay = {
       progressToken,
       notify: (n) => extra.sendNotification(n as Parameters<typeof extra.sendNotification>[0]),
+      // Sampling, elicitation and roots an upstream asks for during the call go to this client, on this request (ADR-013).
+      ask: clientAsk(server, kernel, agent, (r, schema, o) => extra.sendRequest(r as never, schema as never, o)),
     };
     const govern = async (intent: Proposal, argumentIssues?: z.ZodError) => {
       const outcome = await kernel.govern({
@@ -101,7 +104,8 @@ export function createMcpServer(kernel: Kernel, agent: string, channel: Channel)
       return outcome.verdict === 'escalated' ? askClientHuman(server, kernel, agent, outcome) : outcome;
     };
 
-    switch (name) {
+    // Without Mandate's own tools listed, their names are not Mandate's (a transparent upstream may own one).
+    switch (mandateTools ? name : '') {
       case 'submit_intent':
         // Structured or free text: the kernel checks the form, normalises text (step 4) and governs the result.
         return toToolResult(await govern(args as unknown as Proposal));
@@ -151,7 +155,10 @@ export function createMcpServer(kernel: Kernel, agent: string, channel: Channel)
       default: {
         const target = capabilityTools().find((t) => t.tool.name === name);
         if (!target) throw new McpError(ErrorCode.InvalidParams, `unknown tool \`${name}\``);
-        const { mandate, ...params } = args as { mandate?: unknown } & Record<string, unknown>;
+        // An upstream tool's arguments are the upstream's own: governance inputs come in _meta only (ADR-013).
+        let params = args;
+        let mandate: unknown;
+        if (!target.passthrough) ({ mandate, ...params } = args);
         const extras = CapabilityToolExtrasSchema.safeParse(mandate ?? {});
         const intent = { ...(extras.success ? extras.data : {}), capability: target.id, params } as Intent;
         const outcome = await govern(intent, extras.success ? undefined : prefixIssues(extras.error, 'mandate'));
@@ -160,37 +167,23 @@ export function createMcpServer(kernel: Kernel, agent: string, channel: Channel)
       }
     }
   });
-  registerMemoryResources(server, kernel, agent);
+  const detach = registerUpstreamPrimitives(server, kernel, agent, gateway, { memory: mandateTools });
+  onClosed(server, detach);
   return server;
 }
 
-const MEMORY_URI = /^memory:\/\/([a-z][a-z0-9_-]{0,63})\/([A-Za-z0-9._-]{1,128})$/;
-
-/** Memory records as MCP resources `memory://{scope}/{key}`, under the same contract rules as read_memory. */
-function registerMemoryResources(server: Server, kernel: Kernel, agent: string): void {
-  server.setRequestHandler(ListResourceTemplatesRequestSchema, () => ({
-    resourceTemplates: [
-      { uriTemplate: 'memory://{scope}/{key}', name: 'memory record', description: 'A scoped, versioned memory record your contract lets you read.', mimeType: 'application/json' },
-    ],
-  }));
-  server.setRequestHandler(ListResourcesRequestSchema, () => {
-    const resources = [];
-    for (const grant of kernel.contractOf(agent)?.memory ?? []) {
-      const listed = readMemory(kernel, agent, { scope: grant.scope });
-      const records = (listed.output as { records?: { key: string; sensitivity: string; version: number }[] } | undefined)?.records ?? [];
-      for (const r of records) {
-        resources.push({ uri: `memory://${grant.scope}/${r.key}`, name: `${grant.scope}/${r.key}`, mimeType: 'application/json', description: `${r.sensitivity} record, version ${r.version}` });
-      }
-    }
-    return { resources };
-  });
-  server.setRequestHandler(ReadResourceRequestSchema, (request) => {
-    const match = MEMORY_URI.exec(request.params.uri);
-    if (!match) throw new McpError(ErrorCode.InvalidParams, 'SCHEMA_INVALID: expected memory://{scope}/{key}');
-    const outcome = readMemory(kernel, agent, { scope: match[1] as string, key: match[2] as string });
-    if (outcome.verdict !== 'accepted') throw new McpError(ErrorCode.InvalidParams, `${outcome.reasons.join(',')}: ${outcome.details[0]?.message ?? 'denied'}`, { reasons: outcome.reasons, dfid: outcome.dfid });
-    const record = outcome.output as { value: unknown };
-    return { contents: [{ uri: request.params.uri, mimeType: 'application/json', text: JSON.stringify(record.value) }] };
+/** Runs `fn` when the session closes, whatever `onclose` its owner sets later (serve.ts, the HTTP route). */
+function onClosed(server: Server, fn: () => void): void {
+  let owner: (() => void) | undefined;
+  Object.defineProperty(server, 'onclose', {
+    configurable: true,
+    get: () => () => {
+      fn();
+      owner?.();
+    },
+    set: (f: (() => void) | undefined) => {
+      owner = f;
+    },
   });
 }
 

@@ -1,11 +1,20 @@
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 import type { CedarValueJson, EntityJson } from '@cedar-policy/cedar-wasm/nodejs';
-import { ACTION_TYPE, AGENT_TYPE, CAPABILITY_TYPE, INVOKE_ACTION, type CompiledPolicySet } from './compile.js';
+import { ACCESS_ACTIONS, ACTION_TYPE, AGENT_TYPE, CAPABILITY_TYPE, INVOKE_ACTION, type AccessKind, type CompiledPolicySet } from './compile.js';
 
 export interface PolicyRequest {
   agent: { id: string; role: string };
   /** `upstream`: the upstream server of a gateway tool (policies see `resource.upstream`). */
   capability: { id: string; version: string; sideEffect: string; upstream?: string | undefined };
+  context: Record<string, CedarValueJson>;
+}
+
+/** A request for an upstream's resource, prompt, or a sampling or elicitation relay (ADR-013). */
+export interface AccessRequest {
+  agent: { id: string; role: string };
+  kind: AccessKind;
+  /** The entity: Mandate::Resource, Mandate::Prompt or Mandate::Upstream, with its attributes. */
+  resource: { type: string; id: string; attrs: Record<string, CedarValueJson> };
   context: Record<string, CedarValueJson>;
 }
 
@@ -64,21 +73,28 @@ export class PolicyEngine {
   }
 
   evaluate(req: PolicyRequest): PolicyVerdict {
+    const resource = { type: CAPABILITY_TYPE, id: req.capability.id };
+    const attrs = { id: req.capability.id, version: req.capability.version, side_effect: req.capability.sideEffect, ...(req.capability.upstream ? { upstream: req.capability.upstream } : {}) };
+    return this.decide(req.agent, INVOKE_ACTION, resource, attrs, req.context);
+  }
+
+  /** The same evaluation for an upstream's other primitives, under their own action. */
+  evaluateAccess(req: AccessRequest): PolicyVerdict {
+    return this.decide(req.agent, ACCESS_ACTIONS[req.kind], { type: req.resource.type, id: req.resource.id }, req.resource.attrs, req.context);
+  }
+
+  private decide(agent: { id: string; role: string }, action: string, resource: { type: string; id: string }, attrs: Record<string, CedarValueJson>, context: Record<string, CedarValueJson>): PolicyVerdict {
     const entities: EntityJson[] = [
-      { uid: { type: AGENT_TYPE, id: req.agent.id }, attrs: { role: req.agent.role }, parents: [] },
-      {
-        uid: { type: CAPABILITY_TYPE, id: req.capability.id },
-        attrs: { id: req.capability.id, version: req.capability.version, side_effect: req.capability.sideEffect, ...(req.capability.upstream ? { upstream: req.capability.upstream } : {}) },
-        parents: [],
-      },
+      { uid: { type: AGENT_TYPE, id: agent.id }, attrs: { role: agent.role }, parents: [] },
+      { uid: resource, attrs, parents: [] },
     ];
     const answer = cedar.statefulIsAuthorized({
-      principal: { type: AGENT_TYPE, id: req.agent.id },
-      action: { type: ACTION_TYPE, id: INVOKE_ACTION },
-      resource: { type: CAPABILITY_TYPE, id: req.capability.id },
-      context: req.context,
+      principal: { type: AGENT_TYPE, id: agent.id },
+      action: { type: ACTION_TYPE, id: action },
+      resource,
+      context,
       entities,
-      preparsedPolicySetId: this.setFor(req.agent.id),
+      preparsedPolicySetId: this.setFor(agent.id),
     });
     if (answer.type === 'failure') {
       return { kind: 'error', policies: [], errors: answer.errors.map((e) => e.message) };

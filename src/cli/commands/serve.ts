@@ -54,7 +54,7 @@ async function serveStdio(opts: ServeOptions): Promise<void> {
     rt.close();
     throw new UsageError(`unknown agent \`${agent}\`: no contract in ${rt.workspace.config.paths.contracts}/ (known: ${[...rt.workspace.contracts.keys()].join(', ')})`);
   }
-  const server = createMcpServer(rt.kernel, agent, 'stdio');
+  const server = createMcpServer(rt.kernel, agent, 'stdio', rt.gateway);
   // A re-pin (`mandate upstream pin`, another process) changes the upstream tools this agent sees.
   rt.gateway.onChange(() => {
     server.sendToolListChanged().catch(() => undefined);
