@@ -1,0 +1,260 @@
+/**
+ * The gateway in transparent mode (ADR-013), end to end: a real SDK client
+ * talks to @modelcontextprotocol/server-everything directly, and through
+ * Mandate (stdio), with the upstream over stdio and over Streamable HTTP. For
+ * every primitive the server has, both get the same results, compared
+ * structurally except for Mandate's `_meta` entries: tool lists and results
+ * of every content type, resources, templates, reads, subscriptions and
+ * their updates, prompts with arguments and embedded resources,
+ * completions, logging, progress, sampling, elicitation and roots.
+ */
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import {
+  CreateMessageRequestSchema,
+  ElicitRequestSchema,
+  ListRootsRequestSchema,
+  LoggingMessageNotificationSchema,
+  ResourceUpdatedNotificationSchema,
+  type CallToolResult,
+  type ClientCapabilities,
+  type Progress,
+} from '@modelcontextprotocol/sdk/types.js';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { E2E, waitFor, type AgentClient } from './helpers/e2e.js';
+import { EVERYTHING_SERVER, NODE, appendConfig, pin, writeContract, y } from './helpers/gateway.js';
+
+/** Everything a client can offer, as Mandate's own client offers it to an upstream (the upstream lists tools by it). */
+const CAPS: ClientCapabilities = { sampling: {}, elicitation: { form: {}, url: {} }, roots: { listChanged: true } };
+const ROOTS = [{ uri: 'file:///srv/project', name: 'project' }];
+
+/** A client that answers sampling, elicitation and roots the same way, whoever asks. */
+export interface Peer {
+  client: Client;
+  sampled: number;
+  elicited: number;
+  logs: Record<string, unknown>[];
+  updates: string[];
+}
+
+export function answering(client: Client): Peer {
+  const peer: Peer = { client, sampled: 0, elicited: 0, logs: [], updates: [] };
+  client.setRequestHandler(CreateMessageRequestSchema, () => {
+    peer.sampled++;
+    return { model: 'stub-model', role: 'assistant', content: { type: 'text', text: 'a sampled answer' }, stopReason: 'endTurn' };
+  });
+  client.setRequestHandler(ElicitRequestSchema, () => {
+    peer.elicited++;
+    return { action: 'accept', content: { name: 'Ada', check: true, firstLine: 'Lovelace', email: 'ada@example.com', integer: 7, number: 3.5, untitledSingleSelectEnum: 'option1', titledSingleSelectEnum: 'value1', legacyTitledEnum: 'opt1', untitledMultipleSelectEnum: ['option1'], titledMultipleSelectEnum: ['value1'] } };
+  });
+  client.setRequestHandler(ListRootsRequestSchema, () => ({ roots: ROOTS }));
+  client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => void peer.logs.push(n.params as Record<string, unknown>));
+  client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => void peer.updates.push(n.params.uri));
+  return peer;
+}
+
+/** A result without its top-level `_meta` (Mandate adds its outcome or access record there). */
+export function bare<T extends object>(r: T): Omit<T, '_meta'> {
+  const { _meta: _ignored, ...rest } = r as T & { _meta?: unknown };
+  return rest;
+}
+
+const byName = <T extends { name: string }>(xs: T[]) => [...xs].sort((a, b) => a.name.localeCompare(b.name));
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}
+
+/** server-everything over Streamable HTTP on a free port of 127.0.0.1. */
+export async function everythingOverHttp(): Promise<{ url: string; child: ChildProcess }> {
+  const port = await freePort();
+  const child = spawn(NODE, [EVERYTHING_SERVER, 'streamableHttp'], { env: { ...process.env, PORT: String(port) }, stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server-everything did not start: ${err}`)), 15_000);
+    child.stderr?.on('data', (c: Buffer) => {
+      err += c.toString();
+      if (err.includes('listening')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  });
+  return { url: `http://127.0.0.1:${port}/mcp`, child };
+}
+
+/** A workspace that fronts server-everything transparently, with only the upstream's primitives listed. */
+export async function transparentWorkspace(e2e: E2E, upstream: string): Promise<string> {
+  const ws = await e2e.workspace();
+  const path = join(ws, 'mandate.yaml');
+  writeFileSync(path, readFileSync(path, 'utf8').replace('expose_capabilities: true', 'expose_capabilities: true\n  mandate_tools: false'));
+  appendConfig(ws, `upstreams:\n  every:\n${upstream}\n    expose: transparent\n    deadline_ms: 15000\n    max_output_bytes: 1048576`);
+  writeContract(
+    ws,
+    'everyone',
+    `grants:
+  - capability: every.*
+resources:
+  - upstream: every
+    uri: "*"
+prompts:
+  - upstream: every
+    name: "*"
+client_requests:
+  - upstream: every
+    kind: sampling
+  - upstream: every
+    kind: elicitation
+`,
+  );
+  return ws;
+}
+
+describe.each([
+  ['stdio', null],
+  ['Streamable HTTP', 'http'],
+] as const)('transparent mode, upstream over %s', (_label, transport) => {
+  const e2e = new E2E();
+  let http: { url: string; child: ChildProcess } | null = null;
+  let through: Peer;
+  let direct: Peer;
+  let mandate: AgentClient;
+
+  beforeAll(async () => {
+    let upstreamYaml: string;
+    if (transport === 'http') {
+      http = await everythingOverHttp();
+      upstreamYaml = `    url: ${y(http.url)}`;
+    } else upstreamYaml = `    command: ${y(NODE)}\n    args: [${y(EVERYTHING_SERVER)}, stdio]`;
+    const ws = await transparentWorkspace(e2e, upstreamYaml);
+    await pin(ws, 'every');
+    mandate = await e2e.client(ws, 'everyone', { capabilities: CAPS, beforeConnect: (c) => void (through = answering(c)) });
+    const client = new Client({ name: 'direct', version: '0.0.0' }, { capabilities: CAPS });
+    direct = answering(client);
+    await client.connect(http ? new StreamableHTTPClientTransport(new URL(http.url)) : new StdioClientTransport({ command: NODE, args: [EVERYTHING_SERVER, 'stdio'], stderr: 'pipe' }));
+  }, 60_000);
+
+  afterAll(async () => {
+    await direct?.client.close();
+    await e2e.cleanup();
+    http?.child.kill();
+  });
+
+  it('lists the same tools, resources, templates and prompts, byte for byte ($schema kept, no Mandate tools)', async () => {
+    const [mine, theirs] = [through.client, direct.client];
+    const tools = byName((await mine.listTools()).tools);
+    expect(tools).toEqual(byName((await theirs.listTools()).tools));
+    expect(tools.find((t) => t.name === 'echo')?.inputSchema['$schema']).toBe('http://json-schema.org/draft-07/schema#');
+    expect(tools.some((t) => t.name === 'submit_intent')).toBe(false);
+    // The tool that can only run as an MCP task is proxied, not skipped.
+    expect(tools.find((t) => t.name === 'simulate-research-query')?.execution).toEqual({ taskSupport: 'required' });
+    // Lists are compared as sets: MCP gives their order no meaning, and Mandate lists pins in name order.
+    expect(byName((await mine.listResources()).resources)).toEqual(byName((await theirs.listResources()).resources));
+    expect(byName((await mine.listResourceTemplates()).resourceTemplates)).toEqual(byName((await theirs.listResourceTemplates()).resourceTemplates));
+    expect(byName((await mine.listPrompts()).prompts)).toEqual(byName((await theirs.listPrompts()).prompts));
+  });
+
+  it.each([
+    ['get-tiny-image', {}],
+    ['get-resource-links', { count: 3 }],
+    ['get-resource-reference', { resourceType: 'Blob', resourceId: 2 }],
+    ['get-structured-content', { location: 'Chicago' }],
+    ['get-annotated-message', { messageType: 'error', includeImage: true }],
+    ['get-sum', { a: 2, b: 40 }],
+    ['echo', { message: 'hello through the gateway' }],
+  ])('tool %s: the same result', async (tool, args) => {
+    const mine = (await through.client.callTool({ name: tool, arguments: args })) as CallToolResult;
+    expect(mine._meta?.['mandate/outcome']).toMatchObject({ verdict: 'accepted', capability: `every.${tool}` });
+    expect(bare(mine)).toEqual(bare(await direct.client.callTool({ name: tool, arguments: args })));
+  });
+
+  it('resources: static and templated reads, text and blob, are the same', async () => {
+    for (const uri of ['demo://resource/static/document/features.md', 'demo://resource/dynamic/text/3', 'demo://resource/dynamic/blob/4']) {
+      const mine = await through.client.readResource({ uri });
+      expect(mine._meta?.['mandate/access']).toMatchObject({ dfid: expect.stringMatching(/^[0-9a-f]{32}$/) });
+      expect(bare(mine), uri).toEqual(bare(await direct.client.readResource({ uri })));
+    }
+  });
+
+  it('prompts: without and with arguments, and with an embedded resource, are the same', async () => {
+    const prompts: [string, Record<string, string> | undefined][] = [
+      ['simple-prompt', undefined],
+      ['args-prompt', { city: 'Paris', state: 'Texas' }],
+      ['resource-prompt', { resourceType: 'Text', resourceId: '5' }],
+    ];
+    for (const [name, args] of prompts) {
+      const req = { name, ...(args ? { arguments: args } : {}) };
+      expect(bare(await through.client.getPrompt(req)), name).toEqual(bare(await direct.client.getPrompt(req)));
+    }
+  });
+
+  it('completions of a prompt argument and of a template variable are the same', async () => {
+    const prompt = { ref: { type: 'ref/prompt' as const, name: 'completable-prompt' }, argument: { name: 'department', value: 'E' } };
+    const mine = await through.client.complete(prompt);
+    expect(mine.completion.values.length).toBeGreaterThan(0);
+    expect(mine).toEqual(await direct.client.complete(prompt));
+    const template = { ref: { type: 'ref/resource' as const, uri: 'demo://resource/dynamic/text/{resourceId}' }, argument: { name: 'resourceId', value: '1' } };
+    expect(await through.client.complete(template)).toEqual(await direct.client.complete(template));
+  });
+
+  it('progress reaches the caller as it does directly', async () => {
+    const seen = { mine: [] as Progress[], theirs: [] as Progress[] };
+    const args = { duration: 0.6, steps: 3 };
+    await through.client.callTool({ name: 'trigger-long-running-operation', arguments: args }, undefined, { onprogress: (p) => void seen.mine.push(p) });
+    await direct.client.callTool({ name: 'trigger-long-running-operation', arguments: args }, undefined, { onprogress: (p) => void seen.theirs.push(p) });
+    // The SDK client forgets a request's progress handler when its answer arrives, so a direct client may miss the
+    // last step, sent just before the answer; Mandate relays it before answering (ADR-008). The steps are the same.
+    expect(seen.mine.map((p) => [p.progress, p.total])).toEqual([
+      [1, 3],
+      [2, 3],
+      [3, 3],
+    ]);
+    expect(seen.mine.slice(0, seen.theirs.length).map((p) => [p.progress, p.total])).toEqual(seen.theirs.map((p) => [p.progress, p.total]));
+  });
+
+  it('sampling and elicitation are relayed to the agent’s own client and answered the same', async () => {
+    const args = { prompt: 'two plus two', maxTokens: 20 };
+    const mine = (await through.client.callTool({ name: 'trigger-sampling-request', arguments: args })) as CallToolResult;
+    expect(through.sampled).toBe(1);
+    expect(bare(mine)).toEqual(bare(await direct.client.callTool({ name: 'trigger-sampling-request', arguments: args })));
+    const elicited = (await through.client.callTool({ name: 'trigger-elicitation-request', arguments: {} })) as CallToolResult;
+    expect(through.elicited).toBe(1);
+    expect(bare(elicited)).toEqual(bare(await direct.client.callTool({ name: 'trigger-elicitation-request', arguments: {} })));
+  });
+
+  it('roots come from the agent’s client', async () => {
+    const mine = (await through.client.callTool({ name: 'get-roots-list', arguments: {} })) as CallToolResult;
+    expect(JSON.stringify(mine.content)).toContain('file:///srv/project');
+    expect(bare(mine)).toEqual(bare(await direct.client.callTool({ name: 'get-roots-list', arguments: {} })));
+  });
+
+  it('logging: the level is forwarded and log messages reach the agent', async () => {
+    await through.client.setLoggingLevel('debug');
+    through.logs.length = 0;
+    await through.client.callTool({ name: 'toggle-simulated-logging', arguments: {} });
+    await waitFor(() => through.logs.length > 0, 8_000, 'a log message through Mandate');
+    await through.client.callTool({ name: 'toggle-simulated-logging', arguments: {}, _meta: { idempotency_key: 'logging-off' } });
+  });
+
+  it('subscriptions: updates of a subscribed resource reach the agent, and stop after unsubscribing', async () => {
+    const uri = 'demo://resource/static/document/architecture.md';
+    await through.client.subscribeResource({ uri });
+    through.updates.length = 0;
+    await through.client.callTool({ name: 'toggle-subscriber-updates', arguments: {} });
+    await waitFor(() => through.updates.includes(uri), 8_000, 'a resources/updated notification');
+    await through.client.unsubscribeResource({ uri });
+    await through.client.callTool({ name: 'toggle-subscriber-updates', arguments: {}, _meta: { idempotency_key: 'updates-off' } });
+  });
+});
