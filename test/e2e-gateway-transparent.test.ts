@@ -11,92 +11,22 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import {
-  CreateMessageRequestSchema,
-  ElicitRequestSchema,
-  ListRootsRequestSchema,
-  LoggingMessageNotificationSchema,
-  ResourceUpdatedNotificationSchema,
-  type CallToolResult,
-  type ClientCapabilities,
-  type Progress,
-} from '@modelcontextprotocol/sdk/types.js';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { CallToolResult, ClientCapabilities, Progress } from '@modelcontextprotocol/sdk/types.js';
+import type { ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { E2E, waitFor, type AgentClient } from './helpers/e2e.js';
+import { E2E, waitFor } from './helpers/e2e.js';
 import { EVERYTHING_SERVER, NODE, appendConfig, pin, writeContract, y } from './helpers/gateway.js';
+import { answering, bare, everythingOverHttp, type Peer } from './helpers/peer.js';
 
 /** Everything a client can offer, as Mandate's own client offers it to an upstream (the upstream lists tools by it). */
 const CAPS: ClientCapabilities = { sampling: {}, elicitation: { form: {}, url: {} }, roots: { listChanged: true } };
-const ROOTS = [{ uri: 'file:///srv/project', name: 'project' }];
-
-/** A client that answers sampling, elicitation and roots the same way, whoever asks. */
-export interface Peer {
-  client: Client;
-  sampled: number;
-  elicited: number;
-  logs: Record<string, unknown>[];
-  updates: string[];
-}
-
-export function answering(client: Client): Peer {
-  const peer: Peer = { client, sampled: 0, elicited: 0, logs: [], updates: [] };
-  client.setRequestHandler(CreateMessageRequestSchema, () => {
-    peer.sampled++;
-    return { model: 'stub-model', role: 'assistant', content: { type: 'text', text: 'a sampled answer' }, stopReason: 'endTurn' };
-  });
-  client.setRequestHandler(ElicitRequestSchema, () => {
-    peer.elicited++;
-    return { action: 'accept', content: { name: 'Ada', check: true, firstLine: 'Lovelace', email: 'ada@example.com', integer: 7, number: 3.5, untitledSingleSelectEnum: 'option1', titledSingleSelectEnum: 'value1', legacyTitledEnum: 'opt1', untitledMultipleSelectEnum: ['option1'], titledMultipleSelectEnum: ['value1'] } };
-  });
-  client.setRequestHandler(ListRootsRequestSchema, () => ({ roots: ROOTS }));
-  client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => void peer.logs.push(n.params as Record<string, unknown>));
-  client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => void peer.updates.push(n.params.uri));
-  return peer;
-}
-
-/** A result without its top-level `_meta` (Mandate adds its outcome or access record there). */
-export function bare<T extends object>(r: T): Omit<T, '_meta'> {
-  const { _meta: _ignored, ...rest } = r as T & { _meta?: unknown };
-  return rest;
-}
 
 const byName = <T extends { name: string }>(xs: T[]) => [...xs].sort((a, b) => a.name.localeCompare(b.name));
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
-
-/** server-everything over Streamable HTTP on a free port of 127.0.0.1. */
-export async function everythingOverHttp(): Promise<{ url: string; child: ChildProcess }> {
-  const port = await freePort();
-  const child = spawn(NODE, [EVERYTHING_SERVER, 'streamableHttp'], { env: { ...process.env, PORT: String(port) }, stdio: ['ignore', 'ignore', 'pipe'] });
-  let err = '';
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server-everything did not start: ${err}`)), 15_000);
-    child.stderr?.on('data', (c: Buffer) => {
-      err += c.toString();
-      if (err.includes('listening')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-  });
-  return { url: `http://127.0.0.1:${port}/mcp`, child };
-}
-
 /** A workspace that fronts server-everything transparently, with only the upstream's primitives listed. */
-export async function transparentWorkspace(e2e: E2E, upstream: string): Promise<string> {
+async function transparentWorkspace(e2e: E2E, upstream: string): Promise<string> {
   const ws = await e2e.workspace();
   const path = join(ws, 'mandate.yaml');
   writeFileSync(path, readFileSync(path, 'utf8').replace('expose_capabilities: true', 'expose_capabilities: true\n  mandate_tools: false'));
@@ -130,7 +60,7 @@ describe.each([
   let http: { url: string; child: ChildProcess } | null = null;
   let through: Peer;
   let direct: Peer;
-  let mandate: AgentClient;
+
 
   beforeAll(async () => {
     let upstreamYaml: string;
@@ -140,7 +70,7 @@ describe.each([
     } else upstreamYaml = `    command: ${y(NODE)}\n    args: [${y(EVERYTHING_SERVER)}, stdio]`;
     const ws = await transparentWorkspace(e2e, upstreamYaml);
     await pin(ws, 'every');
-    mandate = await e2e.client(ws, 'everyone', { capabilities: CAPS, beforeConnect: (c) => void (through = answering(c)) });
+    await e2e.client(ws, 'everyone', { capabilities: CAPS, beforeConnect: (c) => void (through = answering(c)) });
     const client = new Client({ name: 'direct', version: '0.0.0' }, { capabilities: CAPS });
     direct = answering(client);
     await client.connect(http ? new StreamableHTTPClientTransport(new URL(http.url)) : new StdioClientTransport({ command: NODE, args: [EVERYTHING_SERVER, 'stdio'], stderr: 'pipe' }));
