@@ -41,7 +41,8 @@ describe('what is pinned', () => {
 
   it('tools Mandate cannot expose are named', () => {
     expect(unsupported(tool({ name: 'bad name' }))).toMatch(/capability id/);
-    expect(unsupported(tool({ execution: { taskSupport: 'required' } } as Partial<Tool>))).toMatch(/MCP task/);
+    // A tool that can only run as an MCP task is exposed: the gateway calls it as a task (ADR-013).
+    expect(unsupported(tool({ execution: { taskSupport: 'required' } } as Partial<Tool>))).toBeNull();
     expect(unsupported(tool({ name: 'Mixed.Case-ok_1' }))).toBeNull();
   });
 });
@@ -112,9 +113,11 @@ describe('the gateway in the kernel pipeline', () => {
 
   it('a write repeated with the same params is a replay: the upstream is not called again', async () => {
     const first = await rt.kernel.govern(call('gw', { capability: 'drift.fail', params: {} }));
-    expect(first).toMatchObject({ verdict: 'accepted', output: { isError: true } });
+    // The upstream's own error result ran, but is not a clean success.
+    expect(first).toMatchObject({ verdict: 'accepted', reasons: ['UPSTREAM_ERROR_RESULT'], output: { isError: true } });
     const again = await rt.kernel.govern(call('gw', { capability: 'drift.fail', params: {} }));
-    expect(again).toMatchObject({ verdict: 'accepted', reasons: ['IDEMPOTENT_REPLAY'], replay_of: first.decision_id });
+    expect(again).toMatchObject({ verdict: 'accepted', replay_of: first.decision_id });
+    expect(again.reasons).toEqual(expect.arrayContaining(['UPSTREAM_ERROR_RESULT', 'IDEMPOTENT_REPLAY']));
     expect(rt.store.ledger.byDfid(again.dfid).map((e) => e.type)).toEqual(['IntentReceived', 'IntentReplayed']);
   });
 
