@@ -100,9 +100,6 @@ export function registerUpstreamPrimitives(server: Server, kernel: Kernel, agent
 
   server.setRequestHandler(ListResourcesRequestSchema, () => ({ resources: [...(opts.memory ? memoryResources(kernel, agent) : []), ...listedResources()] }));
   server.setRequestHandler(ListResourceTemplatesRequestSchema, () => ({ resourceTemplates: [...(opts.memory ? memoryTemplates() : []), ...listedTemplates()] }));
-  server.setRequestHandler(ListPromptsRequestSchema, () => ({
-    prompts: listedPrompts().map(({ pin, name }) => ({ ...(pin.definition as Prompt), name })),
-  }));
 
   interface Access {
     kind: 'resource' | 'prompt';
@@ -197,7 +194,8 @@ export function registerUpstreamPrimitives(server: Server, kernel: Kernel, agent
 
   server.setRequestHandler(ReadResourceRequestSchema, async (request, extra) => {
     const { uri } = request.params;
-    if (opts.memory && isMemoryUri(uri)) return readMemoryResource(kernel, agent, uri);
+    // Without upstreams every URI is Mandate's own (memory), as before the gateway served resources.
+    if (opts.memory && (isMemoryUri(uri) || !gateway?.upstreams.size)) return readMemoryResource(kernel, agent, uri);
     const owner = ownerOf(uri);
     return governed(
       { kind: 'resource', event: 'ResourceAccessed', operation: 'read', server: owner?.server ?? null, target: uri, pin: owner?.pin ?? null, method: 'resources/read', params: { uri }, schema: ReadResourceResultSchema, context: { uri } },
@@ -216,6 +214,13 @@ export function registerUpstreamPrimitives(server: Server, kernel: Kernel, agent
       void send.catch(() => undefined);
     },
   };
+
+  // Without upstreams the server declares no prompts, completions or subscriptions (the SDK refuses their handlers).
+  if (!gateway?.upstreams.size) return () => undefined;
+
+  server.setRequestHandler(ListPromptsRequestSchema, () => ({
+    prompts: listedPrompts().map(({ pin, name }) => ({ ...(pin.definition as Prompt), name })),
+  }));
 
   for (const [schema, op] of [
     [SubscribeRequestSchema, 'subscribe'],
@@ -311,7 +316,6 @@ export function registerUpstreamPrimitives(server: Server, kernel: Kernel, agent
     for (const upstream of gateway?.upstreams.values() ?? []) void upstream.notify('notifications/roots/list_changed');
   });
 
-  if (!gateway) return () => undefined;
   const detach = gateway.sessions.attach(session);
   const stop = gateway.onChange(() => {
     void server.sendResourceListChanged().catch(() => undefined);
