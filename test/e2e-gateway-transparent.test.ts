@@ -11,7 +11,7 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import type { CallToolResult, ClientCapabilities, Progress } from '@modelcontextprotocol/sdk/types.js';
+import { CallToolResultSchema, type CallToolResult, type ClientCapabilities, type Progress } from '@modelcontextprotocol/sdk/types.js';
 import type { ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -169,6 +169,16 @@ describe.each([
     expect(JSON.stringify(mine.content)).toContain('file:///srv/project');
     expect(bare(mine)).toEqual(bare(await direct.client.callTool({ name: 'get-roots-list', arguments: {} })));
   });
+
+  it('a tool that can only run as an MCP task is called upstream as a task; its final result is the same', async () => {
+    const params = { name: 'simulate-research-query', arguments: { topic: 'governance' } };
+    // The agent's SDK client would insist on a task of its own (Mandate's server-side tasks are not part of this); a plain call is answered.
+    const mine = await through.client.request({ method: 'tools/call', params }, CallToolResultSchema, { timeout: 20_000 });
+    let theirs: unknown = null;
+    for await (const m of direct.client.experimental.tasks.callToolStream(params, CallToolResultSchema, { timeout: 20_000 })) if (m.type === 'result') theirs = m.result;
+    expect(mine._meta?.['mandate/outcome']).toMatchObject({ verdict: 'accepted', capability: 'every.simulate-research-query' });
+    expect(bare(mine)).toEqual(bare(theirs as CallToolResult));
+  }, 30_000);
 
   it('logging: the level is forwarded and log messages reach the agent', async () => {
     await through.client.setLoggingLevel('debug');
