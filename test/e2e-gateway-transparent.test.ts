@@ -82,6 +82,11 @@ describe.each([
     http?.child.kill();
   });
 
+  it('introduces itself as the upstream: its name, version and instructions, as pinned', async () => {
+    expect(through.client.getServerVersion()).toEqual(direct.client.getServerVersion());
+    expect(through.client.getInstructions()).toBe(direct.client.getInstructions());
+  });
+
   it('lists the same tools, resources, templates and prompts, byte for byte ($schema kept, no Mandate tools)', async () => {
     const [mine, theirs] = [through.client, direct.client];
     const tools = byName((await mine.listTools()).tools);

@@ -7,7 +7,7 @@
  * changed description (tool poisoning), schema or annotation (rug pull)
  * changes the hash, and the agent is shown the pinned definition itself.
  */
-import type { Prompt, Resource, ResourceTemplate, Tool } from '@modelcontextprotocol/sdk/types.js';
+import type { Implementation, Prompt, Resource, ResourceTemplate, Tool } from '@modelcontextprotocol/sdk/types.js';
 import { hashOf } from '../core/canonical.js';
 import type { SideEffect } from '../core/types.js';
 import type { PinnedDefinition } from '../store/pins.js';
@@ -20,12 +20,21 @@ export function definitionOf(tool: Tool): PinnedDefinition {
   return defined(tool) as unknown as PinnedDefinition;
 }
 
-/** The primitives of an upstream besides tools; each is pinned like a tool (ADR-013). */
-export type PrimitiveKind = 'resource' | 'template' | 'prompt';
-export type PrimitiveDefinition = Resource | ResourceTemplate | Prompt;
+/**
+ * The primitives of an upstream besides tools; each is pinned like a tool
+ * (ADR-013). `server` is the upstream's identity and instructions, which a
+ * transparent upstream's agent is shown in place of Mandate's.
+ */
+export type PrimitiveKind = 'resource' | 'template' | 'prompt' | 'server';
+export interface ServerIdentity {
+  serverInfo: Implementation;
+  instructions?: string;
+}
+export type PrimitiveDefinition = Resource | ResourceTemplate | Prompt | ServerIdentity;
 
 /** A primitive's identity within its upstream: a resource's URI, a template's URI template, a prompt's name. */
 export function primitiveName(kind: PrimitiveKind, def: PrimitiveDefinition): string {
+  if (kind === 'server') return 'info';
   return kind === 'resource' ? (def as Resource).uri : kind === 'template' ? (def as ResourceTemplate).uriTemplate : (def as Prompt).name;
 }
 
@@ -40,7 +49,7 @@ export function pinKey(kind: PrimitiveKind, name: string): string {
 export function parsePinKey(key: string): { kind: 'tool' | PrimitiveKind; name: string } {
   const at = key.indexOf(':');
   const kind = at > 0 ? key.slice(0, at) : '';
-  if (kind === 'resource' || kind === 'template' || kind === 'prompt') return { kind, name: key.slice(at + 1) };
+  if (kind === 'resource' || kind === 'template' || kind === 'prompt' || kind === 'server') return { kind, name: key.slice(at + 1) };
   return { kind: 'tool', name: key };
 }
 

@@ -42,6 +42,7 @@ export function collisions(config: WorkspaceConfig, pins: Pick<PinRow, 'server' 
   for (const pin of pins) {
     if (!config.upstreams[pin.server]) continue;
     const { kind, name } = parsePinKey(pin.tool);
+    if (kind === 'server') continue; // every upstream has one; only one transparent upstream's is ever shown
     const mode = exposeMode(config, pin.server);
     const shown = kind === 'tool' || kind === 'prompt' ? wireName(mode, pin.server, name) : name;
     own(`${kind}\u0000${shown}`, pin.server);

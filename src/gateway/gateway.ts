@@ -21,7 +21,7 @@ import { JsonSchemaParams } from '../capabilities/json-schema.js';
 import { upstreamCapability } from './capability.js';
 import { UriTemplate } from '@modelcontextprotocol/sdk/shared/uriTemplate.js';
 import type { ReadyResult } from '../capabilities/manifest.js';
-import { definitionOf, parsePinKey, pinKey, unsupported, type PrimitiveDefinition, type PrimitiveKind } from './definition.js';
+import { definitionOf, parsePinKey, pinKey, unsupported, type PrimitiveDefinition, type PrimitiveKind, type ServerIdentity } from './definition.js';
 import { collisions } from './exposure.js';
 import { missingVariables, type Environment } from './secrets.js';
 import { GatewaySessions } from './sessions.js';
@@ -163,6 +163,17 @@ export class Gateway {
       if (capabilities.has(built.capability.def.id)) continue; // a module owns the id (validate refuses the clash)
       capabilities.set(built.capability.def.id, built.capability);
     }
+  }
+
+  /**
+   * The pinned identity (serverInfo, instructions) of the upstream an agent
+   * would take Mandate for: the only upstream, when it is transparent.
+   */
+  transparentIdentity(): ServerIdentity | null {
+    const names = Object.keys(this.deps.config.upstreams);
+    if (names.length !== 1 || this.deps.config.upstreams[names[0] as string]?.expose !== 'transparent') return null;
+    const pin = this.catalog.find((p) => p.kind === 'server' && p.server === names[0]);
+    return pin ? (pin.definition as ServerIdentity) : null;
   }
 
   /** The pinned resources, resource templates and prompts of every configured upstream. */

@@ -75,5 +75,10 @@ export async function listUpstream(client: Client, timeout: number): Promise<Lis
       return { items: r.prompts, nextCursor: r.nextCursor };
     }));
   }
+  const serverInfo = client.getServerVersion();
+  if (serverInfo) {
+    const instructions = client.getInstructions();
+    add('server', [{ serverInfo, ...(instructions !== undefined ? { instructions } : {}) }]);
+  }
   return { tools: new Map(tools.map((tool) => [tool.name, { tool, hash: pinHash(definitionOf(tool)) }])), primitives };
 }

@@ -54,7 +54,10 @@ export function createMcpServer(kernel: Kernel, agent: string, channel: Channel,
   const capabilities = fronting
     ? { tools: { listChanged: true }, resources: { subscribe: true, listChanged: true }, prompts: { listChanged: true }, completions: {}, logging: {} }
     : { tools: { listChanged: true }, resources: { listChanged: false }, logging: {} };
-  const server = new Server(SERVER_INFO, { capabilities, ...(mandateTools ? { instructions: INSTRUCTIONS } : {}) });
+  // Without Mandate's own tools, in front of one transparent upstream, the agent meets that upstream's pinned identity.
+  const identity = mandateTools ? null : (gateway?.transparentIdentity() ?? null);
+  const instructions = mandateTools ? INSTRUCTIONS : identity?.instructions;
+  const server = new Server(identity?.serverInfo ?? SERVER_INFO, { capabilities, ...(instructions !== undefined ? { instructions } : {}) });
   const expose = toolsConfig.expose_capabilities;
 
   const fixed = mandateTools ? fixedTools() : [];
