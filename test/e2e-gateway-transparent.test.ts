@@ -1,7 +1,8 @@
 /**
  * The gateway in transparent mode (ADR-013), end to end: a real SDK client
  * talks to @modelcontextprotocol/server-everything directly, and through
- * Mandate (stdio), with the upstream over stdio and over Streamable HTTP. For
+ * Mandate, with the upstream over stdio and over Streamable HTTP, and the
+ * agent reaching Mandate over stdio and over Streamable HTTP. For
  * every primitive the server has, both get the same results, compared
  * structurally except for Mandate's `_meta` entries: tool lists and results
  * of every content type, resources, templates, reads, subscriptions and
@@ -18,6 +19,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { E2E, waitFor } from './helpers/e2e.js';
 import { EVERYTHING_SERVER, NODE, appendConfig, pin, writeContract, y } from './helpers/gateway.js';
+import { createKey, startHttp, type HttpServer } from './helpers/http.js';
 import { answering, bare, everythingOverHttp, type Peer } from './helpers/peer.js';
 
 /** Everything a client can offer, as Mandate's own client offers it to an upstream (the upstream lists tools by it). */
@@ -53,11 +55,13 @@ client_requests:
 }
 
 describe.each([
-  ['stdio', null],
-  ['Streamable HTTP', 'http'],
-] as const)('transparent mode, upstream over %s', (_label, transport) => {
+  ['upstream over stdio, agent over stdio', null, 'stdio'],
+  ['upstream over Streamable HTTP, agent over stdio', 'http', 'stdio'],
+  ['upstream over stdio, agent over Streamable HTTP', null, 'http'],
+] as const)('transparent mode, %s', (_label, transport, served) => {
   const e2e = new E2E();
   let http: { url: string; child: ChildProcess } | null = null;
+  let mandateHttp: HttpServer | null = null;
   let through: Peer;
   let direct: Peer;
 
@@ -70,7 +74,13 @@ describe.each([
     } else upstreamYaml = `    command: ${y(NODE)}\n    args: [${y(EVERYTHING_SERVER)}, stdio]`;
     const ws = await transparentWorkspace(e2e, upstreamYaml);
     await pin(ws, 'every');
-    await e2e.client(ws, 'everyone', { capabilities: CAPS, beforeConnect: (c) => void (through = answering(c)) });
+    if (served === 'http') {
+      const { key } = await createKey(ws, { agent: 'everyone' });
+      mandateHttp = await startHttp(ws);
+      const client = new Client({ name: 'agent', version: '0.0.0' }, { capabilities: CAPS });
+      through = answering(client);
+      await client.connect(new StreamableHTTPClientTransport(new URL(`${mandateHttp.url}/mcp`), { requestInit: { headers: { Authorization: `Bearer ${key}` } } }));
+    } else await e2e.client(ws, 'everyone', { capabilities: CAPS, beforeConnect: (c) => void (through = answering(c)) });
     const client = new Client({ name: 'direct', version: '0.0.0' }, { capabilities: CAPS });
     direct = answering(client);
     await client.connect(http ? new StreamableHTTPClientTransport(new URL(http.url)) : new StdioClientTransport({ command: NODE, args: [EVERYTHING_SERVER, 'stdio'], stderr: 'pipe' }));
@@ -78,6 +88,8 @@ describe.each([
 
   afterAll(async () => {
     await direct?.client.close();
+    if (served === 'http') await through?.client.close();
+    await mandateHttp?.stop();
     await e2e.cleanup();
     http?.child.kill();
   });
@@ -191,6 +203,12 @@ describe.each([
     await through.client.callTool({ name: 'toggle-simulated-logging', arguments: {} });
     await waitFor(() => through.logs.length > 0, 8_000, 'a log message through Mandate');
     await through.client.callTool({ name: 'toggle-simulated-logging', arguments: {}, _meta: { idempotency_key: 'logging-off' } });
+  });
+
+  it('an upstream’s list_changed reaches the agent as it reaches a direct client (server-everything sends one as it adds tools after initialize)', () => {
+    // Over HTTP the upstream sends it before any client has opened its stream for server messages: nobody gets it.
+    expect(direct.toolListChanged > 0).toBe(transport !== 'http');
+    expect(through.toolListChanged > 0).toBe(direct.toolListChanged > 0);
   });
 
   it('subscriptions: updates of a subscribed resource reach the agent, and stop after unsubscribing', async () => {

@@ -11,6 +11,7 @@ import {
   ListRootsRequestSchema,
   LoggingMessageNotificationSchema,
   ResourceUpdatedNotificationSchema,
+  ToolListChangedNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
@@ -25,10 +26,12 @@ export interface Peer {
   elicited: number;
   logs: Record<string, unknown>[];
   updates: string[];
+  /** tools/list_changed notifications received. */
+  toolListChanged: number;
 }
 
 export function answering(client: Client): Peer {
-  const peer: Peer = { client, sampled: 0, elicited: 0, logs: [], updates: [] };
+  const peer: Peer = { client, sampled: 0, elicited: 0, logs: [], updates: [], toolListChanged: 0 };
   client.setRequestHandler(CreateMessageRequestSchema, () => {
     peer.sampled++;
     return { model: 'stub-model', role: 'assistant', content: { type: 'text', text: 'a sampled answer' }, stopReason: 'endTurn' };
@@ -40,6 +43,7 @@ export function answering(client: Client): Peer {
   client.setRequestHandler(ListRootsRequestSchema, () => ({ roots: ROOTS }));
   client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => void peer.logs.push(n.params as Record<string, unknown>));
   client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => void peer.updates.push(n.params.uri));
+  client.setNotificationHandler(ToolListChangedNotificationSchema, () => void peer.toolListChanged++);
   return peer;
 }
 
