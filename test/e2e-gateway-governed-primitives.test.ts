@@ -145,7 +145,8 @@ describe('refusals leave the upstream untouched and the ledger says why', () => 
       ['args-prompt', ['POLICY_NO_PERMIT']],
       ['args-prompt', []],
     ]);
-    for (const secret of ['secret prompt text', 'demo://resource/dynamic/text/1', 'London', 'Paris']) expect(raw).not.toContain(secret);
+    // Pinned resources are in the UpstreamPinned events by hash too: a URI can name a file or a record.
+    for (const secret of ['secret prompt text', 'demo://resource/dynamic/text/1', 'notes://today', 'demo://resource/static/document', 'London', 'Paris']) expect(raw).not.toContain(secret);
   });
 
   it('a client without sampling: the upstream gets -32601, as from such a client, and the ledger says why', async () => {

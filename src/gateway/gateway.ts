@@ -18,6 +18,7 @@ import type { World } from '../core/world.js';
 import type { PinRow } from '../store/pins.js';
 import type { Store } from '../store/store.js';
 import { JsonSchemaParams } from '../capabilities/json-schema.js';
+import { hashOf } from '../core/canonical.js';
 import { upstreamCapability } from './capability.js';
 import { UriTemplate } from '@modelcontextprotocol/sdk/shared/uriTemplate.js';
 import type { ReadyResult } from '../capabilities/manifest.js';
@@ -273,7 +274,13 @@ export class Gateway {
           dfid: world.newTraceId(),
           agent: `operator:${opts.by}`,
           type: 'UpstreamPinned',
-          data: { upstream: name, tools: rows.map((r) => ({ tool: r.tool, hash: r.hash })), added: report.added, changed: report.changed, removed: report.removed },
+          data: {
+            upstream: name,
+            tools: rows.map((r) => ({ tool: ledgerKey(r.tool), hash: r.hash })),
+            added: report.added.map(ledgerKey),
+            changed: report.changed.map(ledgerKey),
+            removed: report.removed.map(ledgerKey),
+          },
         },
         () => store.pins.replace(name, rows),
       );
@@ -320,6 +327,12 @@ export class Gateway {
   async close(): Promise<void> {
     await Promise.all([...this.upstreams.values()].map((u) => u.close()));
   }
+}
+
+/** A pin's key as the ledger records it: a resource's URI (which may name a file or a record) only as a hash. */
+function ledgerKey(key: string): string {
+  const { kind, name } = parsePinKey(key);
+  return kind === 'resource' ? `resource:sha256:${hashOf(name)}` : key;
 }
 
 /** Whether a URI is one a (RFC 6570) URI template describes. */

@@ -77,7 +77,7 @@ export class GatewaySessions implements UpstreamEvents {
   private async upstreamRequest(server: string, method: string, uri: string, ctx: SubscribeContext, agent: string): Promise<void> {
     const upstream = this.upstreams.get(server);
     if (!upstream) throw new Error(`no upstream \`${server}\``);
-    await upstream.request(method, { uri }, EmptyResultSchema, { ...ctx, agent, target: uri });
+    await upstream.request(method, { uri }, EmptyResultSchema, { ...ctx, agent, target: method });
   }
 
   resourceUpdated(server: string, params: Record<string, unknown>): void {

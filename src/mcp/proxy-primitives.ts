@@ -166,7 +166,8 @@ export function registerUpstreamPrimitives(server: Server, kernel: Kernel, agent
         signal: AbortSignal.any([extra.signal, AbortSignal.timeout(deadline)]),
         dfid,
         agent,
-        target: req.target,
+        // What a relayed sampling or elicitation request records as `during`: a prompt's name, never a URI.
+        target: req.kind === 'resource' ? req.method : req.target,
         relay,
       })) as Record<string, unknown>;
     } catch (err) {
