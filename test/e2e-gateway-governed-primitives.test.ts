@@ -9,10 +9,10 @@
  */
 import { McpError, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { E2E, exportLedger, type AgentClient, type Outcome } from './helpers/e2e.js';
+import { E2E, exportLedger, waitFor, type AgentClient, type Outcome } from './helpers/e2e.js';
 import { EVERYTHING_SERVER, FIXTURES, NODE, OUTCOME_META, appendConfig, pin, starts, writeContract, y } from './helpers/gateway.js';
 import { answering, type Peer } from './helpers/peer.js';
 
@@ -64,6 +64,7 @@ beforeAll(async () => {
     'narrow',
     `grants:
   - capability: every.*
+  - capability: notes.slow
 resources:
   - upstream: every
     uri: "demo://resource/static/*"
@@ -156,6 +157,27 @@ describe('refusals leave the upstream untouched and the ledger says why', () => 
     expect(JSON.stringify(r.content)).toMatch(/-32601.*CLIENT_CAPABILITY_MISSING/);
     const { events } = await exportLedger(ws);
     expect(events.filter((e) => e.type === 'ClientRequestRelayed' && e.agent === 'plain').map((e) => e.reasons)).toEqual([['CLIENT_CAPABILITY_MISSING']]);
+  });
+});
+
+describe('cancellation', () => {
+  it('a cancelled tool call and a cancelled resource read are cancelled upstream too', async () => {
+    const waitCancelled = async (what: string) => {
+      const file = `${state()}.cancelled`;
+      await waitFor(() => existsSync(file) && readFileSync(file, 'utf8').split('\n').includes(what), 5_000, `the upstream's ${what} cancelled`);
+    };
+    const tool = new AbortController();
+    const call = narrow.client.callTool({ name: 'notes_slow', arguments: {} }, undefined, { signal: tool.signal });
+    await new Promise((r) => setTimeout(r, 600));
+    tool.abort();
+    await expect(call).rejects.toThrow();
+    await waitCancelled('tool');
+    const read = new AbortController();
+    const reading = narrow.client.readResource({ uri: 'notes://slow' }, { signal: read.signal });
+    await new Promise((r) => setTimeout(r, 300));
+    read.abort();
+    await expect(reading).rejects.toThrow();
+    await waitCancelled('resource');
   });
 });
 
