@@ -74,19 +74,21 @@ describe('the gateway in the kernel pipeline', () => {
 
   it('a dry run reports and writes nothing; pin records definitions, hashes and one UpstreamPinned event', async () => {
     const [dry] = await rt.gateway.pin({ server: 'drift', by: 'ops', dryRun: true });
-    expect(dry).toMatchObject({ ok: true, dry_run: true, added: ['greet', 'media', 'fail'], receipt: null });
+    // Every definition is pinned: the tools, and the server's identity (ADR-013).
+    expect(dry).toMatchObject({ ok: true, dry_run: true, added: ['greet', 'media', 'fail', 'server:info'], receipt: null });
     expect(rt.store.pins.list()).toEqual([]);
     const [report] = await rt.gateway.pin({ server: 'drift', by: 'ops' });
-    expect(report).toMatchObject({ ok: true, added: ['greet', 'media', 'fail'], changed: [], removed: [] });
+    expect(report).toMatchObject({ ok: true, added: ['greet', 'media', 'fail', 'server:info'], changed: [], removed: [] });
     const pins = rt.store.pins.list('drift');
     expect(pins.map((p) => [p.tool, p.pinned_by])).toEqual([
       ['fail', 'ops'],
       ['greet', 'ops'],
       ['media', 'ops'],
+      ['server:info', 'ops'],
     ]);
     expect(pins.find((p) => p.tool === 'greet')?.definition).toMatchObject({ name: 'greet', description: 'Say hello to someone by name.', annotations: { readOnlyHint: true } });
     const event = rt.store.ledger.page(0, 1000).filter((e) => e.type === 'UpstreamPinned').at(-1);
-    expect(event).toMatchObject({ agent: 'operator:ops', data: { upstream: 'drift', added: ['greet', 'media', 'fail'] } });
+    expect(event).toMatchObject({ agent: 'operator:ops', data: { upstream: 'drift', added: ['greet', 'media', 'fail', 'server:info'] } });
     expect(JSON.stringify(event)).not.toContain('Say hello');
     expect(rt.kernel.grantedCapabilities('gw').map((c) => [c.def.id, c.def.sideEffect])).toEqual([
       ['drift.fail', 'write'],
