@@ -50,7 +50,7 @@ beforeAll(async () => {
   const validate = await runCli(['validate', '-w', ws]);
   expect(validate.code, validate.stdout + validate.stderr).toBe(0);
   const pinned = await pin(ws);
-  expect(pinned).toMatch(/upstream fs: pinned \d+ tool\(s\)/);
+  expect(pinned).toMatch(/upstream fs: pinned \d+ definition\(s\)/);
   writer = await e2e.client(ws, 'writer', { logLevel: 'warn' });
 }, 60_000);
 
