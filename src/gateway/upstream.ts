@@ -31,7 +31,8 @@ import type { ZodType } from 'zod';
 import { CapabilityError, type CapabilityContext } from '../capabilities/manifest.js';
 import type { UpstreamConfig } from '../config/workspace-schema.js';
 import type { Logger } from '../core/log.js';
-import type { CallRelay, ClientRequestContext, RelayNotification } from '../core/types.js';
+import type { CallRelay } from '../core/types.js';
+import { CallRouting } from './call-routing.js';
 import { listUpstream, type LivePrimitive, type LiveTool } from './listing.js';
 import { resolveValues, type Environment } from './secrets.js';
 
@@ -65,16 +66,6 @@ export interface UpstreamEvents {
   started(upstream: string): void;
 }
 
-interface RunningCall {
-  agent: string;
-  dfid: string;
-  /** The tool or primitive requested, for the lineage of requests the upstream sends back. */
-  target: string;
-  relay?: CallRelay | undefined;
-  /** Notifications relayed to this call's caller, awaited before its result is returned. */
-  sent: Promise<void>[];
-}
-
 const CLIENT_INFO = { name: 'mandate-gateway', version: '0.1.0' };
 const STDERR_TAIL = 2_048;
 /** What Mandate's client offers an upstream: it relays these to the agent's own client (ADR-013). */
@@ -98,12 +89,12 @@ export class Upstream {
   private primitives = new Map<string, LivePrimitive>();
   private active = 0;
   private readonly waiters: { go: () => void; stop: (err: Error) => void }[] = [];
-  private readonly running = new Map<number, RunningCall>();
-  private callSeq = 0;
+  private readonly calls: CallRouting;
   private readonly now: () => number;
 
   constructor(private readonly deps: UpstreamDeps) {
     this.now = deps.now ?? Date.now;
+    this.calls = new CallRouting(deps.name, deps.log, () => deps.events?.soleRelay() ?? null);
   }
 
   get name(): string {
@@ -177,10 +168,10 @@ export class Upstream {
     if (!made.ok) return this.failed(made.message, false);
     this.starts++;
     const client = new Client(CLIENT_INFO, { capabilities: CLIENT_CAPABILITIES });
-    client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => this.forwardLog(n.params as Record<string, unknown>));
+    client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => this.calls.logMessage(n.params as Record<string, unknown>));
     // Our own progress routing (not the SDK's per-request onprogress): the SDK forgets a request's progress
     // handler as soon as its response arrives, which loses a last progress sent just before the response.
-    client.setNotificationHandler(ProgressNotificationSchema, (n) => this.forwardProgress(n.params as Record<string, unknown>));
+    client.setNotificationHandler(ProgressNotificationSchema, (n) => this.calls.progress(n.params as Record<string, unknown>));
     const events = this.deps.events;
     for (const [schema, kind] of [
       [ToolListChangedNotificationSchema, 'tools'],
@@ -195,9 +186,9 @@ export class Upstream {
     }
     client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => events?.resourceUpdated(name, n.params as Record<string, unknown>));
     // Requests the upstream sends back go to the agent's own client, governed there (ADR-013).
-    client.setRequestHandler(CreateMessageRequestSchema, (r, extra) => this.askClient({ method: r.method, params: r.params ?? {} }, extra.signal) as never);
-    client.setRequestHandler(ElicitRequestSchema, (r, extra) => this.askClient({ method: r.method, params: r.params ?? {} }, extra.signal) as never);
-    client.setRequestHandler(ListRootsRequestSchema, (r, extra) => this.askClient({ method: r.method, params: r.params ?? {} }, extra.signal) as never);
+    client.setRequestHandler(CreateMessageRequestSchema, (r, extra) => this.calls.ask({ method: r.method, params: r.params ?? {} }, extra.signal) as never);
+    client.setRequestHandler(ElicitRequestSchema, (r, extra) => this.calls.ask({ method: r.method, params: r.params ?? {} }, extra.signal) as never);
+    client.setRequestHandler(ListRootsRequestSchema, (r, extra) => this.calls.ask({ method: r.method, params: r.params ?? {} }, extra.signal) as never);
     client.onclose = () => this.closed(client);
     client.onerror = () => undefined; // transport errors surface as a close or a failed request
     this.client = client;
@@ -327,11 +318,8 @@ export class Upstream {
     ctx: { signal: AbortSignal; dfid: string; agent: string; target: string; relay?: CallRelay | undefined; asTask?: boolean },
   ): Promise<unknown> {
     await this.acquire(ctx.signal);
-    const id = ++this.callSeq;
-    const entry: RunningCall = { agent: ctx.agent, dfid: ctx.dfid, target: ctx.target, relay: ctx.relay, sent: [] };
-    this.running.set(id, entry);
     // The upstream reports progress under our token; it is re-sent to the caller under the caller's own.
-    const token = `mandate-${id}`;
+    const { id, token, entry } = this.calls.open({ agent: ctx.agent, dfid: ctx.dfid, target: ctx.target, relay: ctx.relay });
     const wantsProgress = ctx.relay?.progressToken !== undefined;
     try {
       const client = this.client;
@@ -355,7 +343,7 @@ export class Upstream {
       if (this.client && !(err instanceof McpError)) this.broken(this.client);
       throw new CapabilityError('UPSTREAM_UNAVAILABLE', `upstream \`${this.name}\` went away during the call`);
     } finally {
-      this.running.delete(id);
+      this.calls.close(id);
       this.release();
     }
   }
@@ -373,33 +361,6 @@ export class Upstream {
       if (message.type === 'error') throw message.error;
     }
     throw new McpError(ErrorCode.InternalError, `upstream \`${this.name}\` ended its task without a result`);
-  }
-
-  /**
-   * A request the upstream sends back (sampling, elicitation, roots) goes to
-   * the client of the call it belongs to. A request carries no call id on
-   * the wire, so, as for log messages, it goes to the latest call in flight
-   * when they are all one agent's; with no call in flight, to the only
-   * session there is. Otherwise the upstream is told no client can answer.
-   */
-  private async askClient(request: RelayNotification, signal: AbortSignal): Promise<Record<string, unknown>> {
-    const calls = [...this.running.values()];
-    let target: { relay?: CallRelay | undefined; dfid?: string; target?: string } | null = null;
-    if (calls.length && new Set(calls.map((c) => c.agent)).size === 1) target = calls[calls.length - 1] ?? null;
-    else if (!calls.length) target = this.deps.events?.soleRelay() ?? null;
-    const ask = target?.relay?.ask;
-    if (!target || !ask) throw new McpError(ErrorCode.MethodNotFound, `no client to relay \`${request.method}\` to`);
-    const ctx: ClientRequestContext = { upstream: this.name, dfid: target.dfid, target: target.target, signal };
-    return ask(request, ctx);
-  }
-
-  /** An upstream progress notification goes to the call it belongs to (by our token), under the caller's token. */
-  private forwardProgress(params: Record<string, unknown>): void {
-    const match = /^mandate-(\d+)$/.exec(String(params['progressToken']));
-    const relay = match ? this.running.get(Number(match[1]))?.relay : undefined;
-    const call = match ? this.running.get(Number(match[1])) : undefined;
-    if (relay?.progressToken === undefined || !call) return;
-    call.sent.push(relay.notify({ method: 'notifications/progress', params: { ...params, progressToken: relay.progressToken } }).catch(() => undefined));
   }
 
   private acquire(signal: AbortSignal): Promise<void> {
@@ -432,27 +393,6 @@ export class Upstream {
   private release(): void {
     this.active--;
     this.waiters.shift()?.go();
-  }
-
-  /**
-   * An upstream's log message during a call goes to that call's caller. A
-   * message carries no request id, so with several calls in flight it goes to
-   * the latest one, and only if they all belong to one agent; otherwise (and
-   * when no call is in flight) it is dropped, never shown to another agent.
-   */
-  private forwardLog(params: Record<string, unknown>): void {
-    const calls = [...this.running.values()];
-    if (!calls.length) {
-      // Outside any call (e.g. an upstream's periodic messages), only the one session there is may hear it.
-      void this.deps.events?.soleRelay()?.relay.notify({ method: 'notifications/message', params }).catch(() => undefined);
-      return;
-    }
-    if (new Set(calls.map((c) => c.agent)).size !== 1) {
-      this.deps.log.debug({ upstream: this.name, in_flight: calls.length }, 'upstream log message dropped');
-      return;
-    }
-    const target = calls[calls.length - 1];
-    if (target?.relay) target.sent.push(target.relay.notify({ method: 'notifications/message', params }).catch(() => undefined));
   }
 
   /** Stops the upstream (and its process, for stdio); no restart follows. */

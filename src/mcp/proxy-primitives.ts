@@ -156,7 +156,10 @@ export function registerUpstreamPrimitives(server: Server, kernel: Kernel, agent
     const cfg = config.upstreams[name];
     const deadline = cfg?.deadline_ms ?? config.limits.default_deadline_ms;
     const maxBytes = cfg?.max_output_bytes ?? config.limits.default_max_output_bytes;
+    // The caller's progress token: an upstream's progress during a long read or get is relayed under it.
+    const progressToken = (meta?.['progressToken'] as string | number | undefined) ?? undefined;
     const relay: CallRelay = {
+      progressToken,
       notify: (n) => extra.sendNotification(n as never),
       ask: clientAsk(server, kernel, agent, extra.sendRequest as unknown as SendToClient),
     };
