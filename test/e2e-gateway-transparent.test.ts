@@ -94,9 +94,12 @@ describe.each([
     http?.child.kill();
   });
 
-  it('introduces itself as the upstream: its name, version and instructions, as pinned', async () => {
+  it('introduces itself as the upstream: its name, version, instructions and capabilities, as pinned', async () => {
     expect(through.client.getServerVersion()).toEqual(direct.client.getServerVersion());
     expect(through.client.getInstructions()).toBe(direct.client.getInstructions());
+    // Less MCP tasks: Mandate runs a task-only tool upstream as a task, but offers no tasks to agents.
+    const { tasks: _tasks, ...theirs } = direct.client.getServerCapabilities() ?? {};
+    expect(through.client.getServerCapabilities()).toEqual(theirs);
   });
 
   it('lists the same tools, resources, templates and prompts, byte for byte ($schema kept, no Mandate tools)', async () => {

@@ -7,7 +7,7 @@
  * changed description (tool poisoning), schema or annotation (rug pull)
  * changes the hash, and the agent is shown the pinned definition itself.
  */
-import type { Implementation, Prompt, Resource, ResourceTemplate, Tool } from '@modelcontextprotocol/sdk/types.js';
+import type { Implementation, Prompt, Resource, ResourceTemplate, ServerCapabilities, Tool } from '@modelcontextprotocol/sdk/types.js';
 import { hashOf } from '../core/canonical.js';
 import type { SideEffect } from '../core/types.js';
 import type { PinnedDefinition } from '../store/pins.js';
@@ -29,6 +29,8 @@ export type PrimitiveKind = 'resource' | 'template' | 'prompt' | 'server';
 export interface ServerIdentity {
   serverInfo: Implementation;
   instructions?: string;
+  /** What the upstream declared it serves; a transparent Mandate declares the same (less what it cannot serve). */
+  capabilities?: ServerCapabilities;
 }
 export type PrimitiveDefinition = Resource | ResourceTemplate | Prompt | ServerIdentity;
 

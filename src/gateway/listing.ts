@@ -78,7 +78,7 @@ export async function listUpstream(client: Client, timeout: number): Promise<Lis
   const serverInfo = client.getServerVersion();
   if (serverInfo) {
     const instructions = client.getInstructions();
-    add('server', [{ serverInfo, ...(instructions !== undefined ? { instructions } : {}) }]);
+    add('server', [{ serverInfo, ...(instructions !== undefined ? { instructions } : {}), capabilities: caps }]);
   }
   return { tools: new Map(tools.map((tool) => [tool.name, { tool, hash: pinHash(definitionOf(tool)) }])), primitives };
 }

@@ -36,6 +36,7 @@ import {
   type Prompt,
   type Resource,
   type ResourceTemplate,
+  type ServerCapabilities,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { ZodType } from 'zod';
 import { promptGrantFor, resourceGrantFor, wildcardMatches } from '../config/contract-schema.js';
@@ -64,7 +65,8 @@ interface Extra {
  * Registers the handlers on the session's server; returns the function that
  * detaches the session from the gateway (call it when the session closes).
  */
-export function registerUpstreamPrimitives(server: Server, kernel: Kernel, agent: string, gateway: Gateway | undefined, opts: { memory: boolean }): () => void {
+export function registerUpstreamPrimitives(server: Server, kernel: Kernel, agent: string, gateway: Gateway | undefined, opts: { memory: boolean; declared: ServerCapabilities }): () => void {
+  const declared = opts.declared;
   const config = kernel.workspace.config;
   const contract = () => kernel.contractOf(agent);
   const serverRelay: CallRelay = {
@@ -98,8 +100,11 @@ export function registerUpstreamPrimitives(server: Server, kernel: Kernel, agent
       .map((pin) => ({ pin, name: wireName(exposeMode(config, pin.server), pin.server, pin.name) }));
   };
 
-  server.setRequestHandler(ListResourcesRequestSchema, () => ({ resources: [...(opts.memory ? memoryResources(kernel, agent) : []), ...listedResources()] }));
-  server.setRequestHandler(ListResourceTemplatesRequestSchema, () => ({ resourceTemplates: [...(opts.memory ? memoryTemplates() : []), ...listedTemplates()] }));
+  // Only what the server declares is served (the SDK refuses other handlers): in front of one transparent upstream, what it declared.
+  if (declared.resources) {
+    server.setRequestHandler(ListResourcesRequestSchema, () => ({ resources: [...(opts.memory ? memoryResources(kernel, agent) : []), ...listedResources()] }));
+    server.setRequestHandler(ListResourceTemplatesRequestSchema, () => ({ resourceTemplates: [...(opts.memory ? memoryTemplates() : []), ...listedTemplates()] }));
+  }
 
   interface Access {
     kind: 'resource' | 'prompt';
@@ -196,7 +201,7 @@ export function registerUpstreamPrimitives(server: Server, kernel: Kernel, agent
     return gateway?.resourceOwner(uri, candidates) ?? null;
   };
 
-  server.setRequestHandler(ReadResourceRequestSchema, async (request, extra) => {
+  if (declared.resources) server.setRequestHandler(ReadResourceRequestSchema, async (request, extra) => {
     const { uri } = request.params;
     // Without upstreams every URI is Mandate's own (memory), as before the gateway served resources.
     if (opts.memory && (isMemoryUri(uri) || !gateway?.upstreams.size)) return readMemoryResource(kernel, agent, uri);
@@ -222,11 +227,11 @@ export function registerUpstreamPrimitives(server: Server, kernel: Kernel, agent
   // Without upstreams the server declares no prompts, completions or subscriptions (the SDK refuses their handlers).
   if (!gateway?.upstreams.size) return () => undefined;
 
-  server.setRequestHandler(ListPromptsRequestSchema, () => ({
+  if (declared.prompts) server.setRequestHandler(ListPromptsRequestSchema, () => ({
     prompts: listedPrompts().map(({ pin, name }) => ({ ...(pin.definition as Prompt), name })),
   }));
 
-  for (const [schema, op] of [
+  for (const [schema, op] of !declared.resources?.subscribe ? [] : [
     [SubscribeRequestSchema, 'subscribe'],
     [UnsubscribeRequestSchema, 'unsubscribe'],
   ] as const) {
@@ -251,7 +256,7 @@ export function registerUpstreamPrimitives(server: Server, kernel: Kernel, agent
     });
   }
 
-  server.setRequestHandler(GetPromptRequestSchema, async (request, extra) => {
+  if (declared.prompts) server.setRequestHandler(GetPromptRequestSchema, async (request, extra) => {
     const { name } = request.params;
     const args = request.params.arguments ?? {};
     const found = listedPrompts().find((p) => p.name === name) ?? null;
@@ -277,7 +282,7 @@ export function registerUpstreamPrimitives(server: Server, kernel: Kernel, agent
     ) as never;
   });
 
-  server.setRequestHandler(CompleteRequestSchema, async (request, extra) => {
+  if (declared.completions) server.setRequestHandler(CompleteRequestSchema, async (request, extra) => {
     const ref = request.params.ref as { type: string; name?: string; uri?: string };
     const c = contract();
     let target: { server: string; ref: Record<string, unknown> } | null = null;
@@ -304,7 +309,7 @@ export function registerUpstreamPrimitives(server: Server, kernel: Kernel, agent
   });
 
   // The agent's logging level goes to every running upstream that logs (an upstream is shared: the last level set wins).
-  server.setRequestHandler(SetLevelRequestSchema, async (request) => {
+  if (declared.logging) server.setRequestHandler(SetLevelRequestSchema, async (request) => {
     for (const upstream of gateway?.upstreams.values() ?? []) {
       if (!upstream.declares('logging')) continue;
       const { dfid } = resolveDfid(undefined, kernel.deps.world);

@@ -1,5 +1,5 @@
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import { CallToolRequestSchema, ErrorCode, ListToolsRequestSchema, McpError } from '@modelcontextprotocol/sdk/types.js';
+import { CallToolRequestSchema, ErrorCode, ListToolsRequestSchema, McpError, type ServerCapabilities } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import type { Capability } from '../capabilities/manifest.js';
 import type { CallRelay, Channel, Intent, Outcome, Proposal, ReasonDetail } from '../core/types.js';
@@ -51,11 +51,14 @@ export function createMcpServer(kernel: Kernel, agent: string, channel: Channel,
   const mandateTools = toolsConfig.mandate_tools;
   const fronting = Object.keys(upstreams).length > 0;
   // logging: upstream log messages are forwarded; listChanged: a re-pin changes the upstream primitives (ADR-008, ADR-013).
-  const capabilities = fronting
-    ? { tools: { listChanged: true }, resources: { subscribe: true, listChanged: true }, prompts: { listChanged: true }, completions: {}, logging: {} }
-    : { tools: { listChanged: true }, resources: { listChanged: false }, logging: {} };
-  // Without Mandate's own tools, in front of one transparent upstream, the agent meets that upstream's pinned identity.
+  // Without Mandate's own tools, in front of one transparent upstream, the agent meets that upstream's pinned identity:
+  // its name, instructions and capabilities (less MCP tasks, which Mandate does not serve to agents).
   const identity = mandateTools ? null : (gateway?.transparentIdentity() ?? null);
+  const capabilities: ServerCapabilities = identity?.capabilities
+    ? { ...withoutTasks(identity.capabilities), tools: identity.capabilities.tools ?? {} }
+    : fronting
+      ? { tools: { listChanged: true }, resources: { subscribe: true, listChanged: true }, prompts: { listChanged: true }, completions: {}, logging: {} }
+      : { tools: { listChanged: true }, resources: { listChanged: false }, logging: {} };
   const instructions = mandateTools ? INSTRUCTIONS : identity?.instructions;
   const server = new Server(identity?.serverInfo ?? SERVER_INFO, { capabilities, ...(instructions !== undefined ? { instructions } : {}) });
   const expose = toolsConfig.expose_capabilities;
@@ -170,9 +173,14 @@ export function createMcpServer(kernel: Kernel, agent: string, channel: Channel,
       }
     }
   });
-  const detach = registerUpstreamPrimitives(server, kernel, agent, gateway, { memory: mandateTools });
+  const detach = registerUpstreamPrimitives(server, kernel, agent, gateway, { memory: mandateTools, declared: capabilities });
   onClosed(server, detach);
   return server;
+}
+
+function withoutTasks(caps: ServerCapabilities): ServerCapabilities {
+  const { tasks: _notServed, ...rest } = caps;
+  return rest;
 }
 
 /** Runs `fn` when the session closes, whatever `onclose` its owner sets later (serve.ts, the HTTP route). */
