@@ -17,7 +17,7 @@ import type { ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { E2E, waitFor } from './helpers/e2e.js';
+import { E2E, exportLedger, waitFor } from './helpers/e2e.js';
 import { EVERYTHING_SERVER, NODE, appendConfig, pin, writeContract, y } from './helpers/gateway.js';
 import { createKey, startHttp, type HttpServer } from './helpers/http.js';
 import { answering, bare, everythingOverHttp, type Peer } from './helpers/peer.js';
@@ -62,6 +62,7 @@ describe.each([
   const e2e = new E2E();
   let http: { url: string; child: ChildProcess } | null = null;
   let mandateHttp: HttpServer | null = null;
+  let ws: string;
   let through: Peer;
   let direct: Peer;
 
@@ -72,7 +73,7 @@ describe.each([
       http = await everythingOverHttp();
       upstreamYaml = `    url: ${y(http.url)}`;
     } else upstreamYaml = `    command: ${y(NODE)}\n    args: [${y(EVERYTHING_SERVER)}, stdio]`;
-    const ws = await transparentWorkspace(e2e, upstreamYaml);
+    ws = await transparentWorkspace(e2e, upstreamYaml);
     await pin(ws, 'every');
     if (served === 'http') {
       const { key } = await createKey(ws, { agent: 'everyone' });
@@ -182,6 +183,16 @@ describe.each([
     const elicited = (await through.client.callTool({ name: 'trigger-elicitation-request', arguments: {} })) as CallToolResult;
     expect(through.elicited).toBe(1);
     expect(bare(elicited)).toEqual(bare(await direct.client.callTool({ name: 'trigger-elicitation-request', arguments: {} })));
+    // Each relay is in the call's lineage: who asked, during which tool, hashes of the request and of the answer.
+    const { events, raw } = await exportLedger(ws);
+    const relays = events.filter((e) => e.type === 'ClientRequestRelayed');
+    expect(relays.map((e) => [e.dfid, e.data['during'], e.data['allowed'], e.data['action'] ?? null])).toEqual([
+      [(mine._meta?.['mandate/outcome'] as { dfid: string }).dfid, 'trigger-sampling-request', true, null],
+      [(elicited._meta?.['mandate/outcome'] as { dfid: string }).dfid, 'trigger-elicitation-request', true, 'accept'],
+    ]);
+    for (const r of relays) expect(r.data).toMatchObject({ upstream: 'every', request_hash: expect.stringMatching(/^[0-9a-f]{64}$/), answer_hash: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    expect(raw).not.toContain('a sampled answer');
+    expect(raw).not.toContain('two plus two');
   });
 
   it('roots come from the agent’s client', async () => {
