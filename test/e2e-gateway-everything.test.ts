@@ -46,14 +46,15 @@ beforeAll(async () => {
   );
   writeContract(ws, 'everyone', 'grants:\n  - capability: every.*\n');
   const pinned = await pin(ws, 'every', { GW_TEST_TOKEN: SECRET });
-  // A tool that needs MCP tasks cannot be exposed; pinning says so.
-  expect(pinned).toMatch(/skipped simulate-research-query: it can only run as an MCP task/);
+  // A tool that can only run as an MCP task is pinned too (ADR-013).
+  expect(pinned).not.toMatch(/skipped/);
   agent = await e2e.client(ws, 'everyone', {
     logLevel: 'warn',
     env: { GW_TEST_TOKEN: SECRET, GW_NOT_FORWARDED: 'mandate-only' },
     beforeConnect: (c) => c.setNotificationHandler(LoggingMessageNotificationSchema, (n) => void logs.push(n.params as Record<string, unknown>)),
   });
-  direct = new Client({ name: 'direct', version: '0.0.0' });
+  // As capable as Mandate's own client, which offers the upstream sampling, elicitation and roots (its tool list depends on them).
+  direct = new Client({ name: 'direct', version: '0.0.0' }, { capabilities: { sampling: {}, elicitation: { form: {}, url: {} }, roots: {} } });
   await direct.connect(new StdioClientTransport({ command: NODE, args: [EVERYTHING_SERVER, 'stdio'], stderr: 'pipe' }));
 }, 60_000);
 
@@ -90,6 +91,8 @@ describe('content reaches the agent unchanged', () => {
     const { tools } = await agent.client.listTools();
     const tool = tools.find((t) => t.name === 'every_get-structured-content');
     expect(tool?.outputSchema).toMatchObject({ type: 'object', properties: { temperature: { type: 'number' } } });
+    // Prefixed, the input schema is still the upstream's own ($schema kept, nothing added).
+    expect(tool?.inputSchema).toEqual((await direct.listTools()).tools.find((t) => t.name === 'get-structured-content')?.inputSchema);
     const r = await viaMandate('get-structured-content', { location: 'New York' });
     expect(r.structuredContent).toMatchObject({ temperature: expect.any(Number), conditions: expect.any(String) });
   });
@@ -121,7 +124,7 @@ describe('notifications during a call', () => {
     expect(logs.length).toBeGreaterThanOrEqual(1);
     expect(String(logs[0]?.['data'])).toMatch(/level[- ]message/i);
     // Off again: a repeat of the same write would be a replay, so it takes its own key.
-    await agent.client.callTool({ name: 'every_toggle-simulated-logging', arguments: { mandate: { idempotency_key: 'logging-off' } } });
+    await agent.client.callTool({ name: 'every_toggle-simulated-logging', arguments: {}, _meta: { idempotency_key: 'logging-off' } });
   });
 });
 

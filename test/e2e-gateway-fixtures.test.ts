@@ -173,7 +173,7 @@ describe('drifting upstream', () => {
 
     const doctor = await runCli(['doctor', '-w', ws], { env });
     expect(doctor.code).toBe(1);
-    expect(doctor.stdout).toMatch(/upstream drift .*running, 3 tool\(s\) listed, 3 pinned\n {2}CHANGED since pinned \(quarantined: calls get UPSTREAM_TOOL_CHANGED\): greet/);
+    expect(doctor.stdout).toMatch(/upstream drift .*running, 4 definition\(s\) listed, 4 pinned\n {2}CHANGED since pinned \(quarantined: calls get UPSTREAM_TOOL_CHANGED\): greet/);
   });
 
   it('a re-pin ends the quarantine; the running server picks it up and tells the client the tool list changed', async () => {

@@ -50,7 +50,7 @@ beforeAll(async () => {
   const validate = await runCli(['validate', '-w', ws]);
   expect(validate.code, validate.stdout + validate.stderr).toBe(0);
   const pinned = await pin(ws);
-  expect(pinned).toMatch(/upstream fs: pinned \d+ tool\(s\)/);
+  expect(pinned).toMatch(/upstream fs: pinned \d+ definition\(s\)/);
   writer = await e2e.client(ws, 'writer', { logLevel: 'warn' });
 }, 60_000);
 
@@ -64,7 +64,8 @@ describe('tools/list', () => {
     const write = tools.find((t) => t.name === 'fs_write_file');
     expect(write?.annotations).toMatchObject({ readOnlyHint: false, destructiveHint: true });
     expect(write?.outputSchema).toBeDefined();
-    expect(Object.keys((write?.inputSchema.properties ?? {}) as object).sort()).toEqual(['content', 'mandate', 'path']);
+    // The upstream's schema, unchanged: governance inputs travel in _meta (ADR-013).
+    expect(Object.keys((write?.inputSchema.properties ?? {}) as object).sort()).toEqual(['content', 'path']);
   });
 });
 
@@ -127,7 +128,7 @@ describe('reads', () => {
   it('an upstream error result passes through as an error, not as a governance refusal', async () => {
     const r = await call('fs_read_text_file', { path: join(files, 'allowed', 'missing.txt') });
     expect(r.isError).toBe(true);
-    expect(outcomeOf(r)).toMatchObject({ verdict: 'accepted', reasons: [] });
+    expect(outcomeOf(r)).toMatchObject({ verdict: 'accepted', reasons: ['UPSTREAM_ERROR_RESULT'] });
     const { events } = await exportLedger(ws);
     const outcome = events.find((e) => e.decision_id === outcomeOf(r).decision_id && e.type === 'ActionOutcome');
     expect(outcome?.data).toMatchObject({ ok: true, upstream_error: true });

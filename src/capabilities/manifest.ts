@@ -196,6 +196,10 @@ export interface UpstreamTool {
   inputSchema: Record<string, unknown>;
   outputSchema?: Record<string, unknown> | undefined;
   annotations?: Record<string, unknown> | undefined;
+  /** The whole pinned definition, exactly as the upstream listed it (ADR-013). */
+  definition: Record<string, unknown>;
+  /** How the agent sees it: `<server>_<tool>`, or the upstream's own name and definition (ADR-013). */
+  expose: 'prefixed' | 'transparent';
 }
 
 /** A loaded capability with its published JSON Schemas computed once. */

@@ -79,15 +79,15 @@ program
 
 program
   .command('doctor')
-  .description('check free-text intents (is Ollama reachable, are the models pulled) and every upstream (does it start, do its tools match the pins); exit 0 ok, 1 not')
+  .description('check free-text intents (is Ollama reachable, are the models pulled) and every upstream (does it start, do its tools, resources and prompts match the pins); exit 0 ok, 1 not')
   .addOption(workspaceOption())
   .option('--json', 'print the result as JSON')
   .action(run((opts: { workspace?: string; json?: boolean }) => doctorCommand(opts)));
 
-const upstream = program.command('upstream').description('the gateway: upstream MCP servers whose tools Mandate governs');
+const upstream = program.command('upstream').description('the gateway: upstream MCP servers whose tools, resources and prompts Mandate governs');
 upstream
   .command('pin')
-  .description("record each upstream tool's definition (name, description, schemas, annotations) as accepted; changed tools stay quarantined until pinned again")
+  .description("record the definition of each upstream tool, resource, resource template and prompt (and the server's identity) as accepted; changed ones stay quarantined until pinned again")
   .option('--server <name>', 'only this upstream (default: every one)')
   .option('--dry-run', 'show what would change, pin nothing')
   .option('--json', 'JSON output')

@@ -55,6 +55,43 @@ const GrantSchema = z
   })
   .strict();
 
+const UPSTREAM_NAME = /^[a-z][a-z0-9-]{0,31}$/;
+const CedarCondition = z.string().min(1).max(4000);
+
+/** An upstream's resources, by URI pattern (ADR-013). */
+const ResourceGrantSchema = z
+  .object({
+    upstream: z.string().regex(UPSTREAM_NAME, 'the name of an upstream in mandate.yaml'),
+    uri: z
+      .string()
+      .min(1)
+      .max(2048)
+      .describe('A URI, or a pattern where `*` matches any characters: `demo://resource/static/*`, `file:///srv/notes/*`, or `*` for all.'),
+    when: CedarCondition.optional().describe('A Cedar condition added to this grant\'s permit, over principal, resource (id, uri, upstream) and context (operation, uri).'),
+  })
+  .strict()
+  .describe('Lets the agent list, read and subscribe to the matching resources of one upstream (and complete the arguments of matching templates).');
+
+/** An upstream's prompts, by name or glob (ADR-013). */
+const PromptGrantSchema = z
+  .object({
+    upstream: z.string().regex(UPSTREAM_NAME, 'the name of an upstream in mandate.yaml'),
+    name: z.string().min(1).max(200).describe('A prompt name, or a glob (`*` matches any characters).'),
+    when: CedarCondition.optional().describe('A Cedar condition added to this grant\'s permit, over principal, resource (id, name, upstream) and context (arguments: the prompt arguments, strings).'),
+  })
+  .strict()
+  .describe('Lets the agent list and get the matching prompts of one upstream (and complete their arguments).');
+
+/** Requests an upstream sends back to the agent's client in the middle of a call (ADR-013). */
+const ClientRequestGrantSchema = z
+  .object({
+    upstream: z.string().regex(UPSTREAM_NAME, 'the name of an upstream in mandate.yaml'),
+    kind: z.enum(['sampling', 'elicitation']).describe("sampling: the upstream may ask the agent's client for a model completion; elicitation: it may ask the agent's user for input."),
+    when: CedarCondition.optional().describe('A Cedar condition added to this grant\'s permit, over principal, resource (the upstream: id, upstream) and context (kind, tool, max_tokens, messages, mode).'),
+  })
+  .strict()
+  .describe("Lets an upstream use the agent's own model (sampling) or user (elicitation) during a call; without a grant it is refused.");
+
 const MonitorSchema = z
   .object({
     id: z.string().regex(/^[a-z][a-z0-9_-]{0,63}$/),
@@ -134,6 +171,12 @@ export const ContractSchema = z
     role: z.enum(['agent', 'supervisor']),
     default_ttl_seconds: z.number().int().positive().max(86_400).default(300),
     grants: z.array(GrantSchema).default([]),
+    resources: z.array(ResourceGrantSchema).default([]).describe("Upstream resources the agent may list, read and subscribe to; the first matching entry governs (deny by default)."),
+    prompts: z.array(PromptGrantSchema).default([]).describe('Upstream prompts the agent may list and get; the first matching entry governs (deny by default).'),
+    client_requests: z
+      .array(ClientRequestGrantSchema)
+      .default([])
+      .describe("Sampling and elicitation requests an upstream may relay to the agent's client during a call (deny by default)."),
     memory: z
       .array(
         z
@@ -174,6 +217,9 @@ export type Contract = z.infer<typeof ContractSchema>;
 export type Grant = Contract['grants'][number];
 export type Budget = NonNullable<Grant['limits']['budgets']>[number];
 export type Monitor = Contract['monitors'][number];
+export type ResourceGrant = Contract['resources'][number];
+export type PromptGrant = Contract['prompts'][number];
+export type ClientRequestGrant = Contract['client_requests'][number];
 
 /** True when a grant or rule names a glob rather than one capability. */
 export function isGlob(pattern: string): boolean {
@@ -197,6 +243,26 @@ export function capabilityMatches(pattern: string, id: string): boolean {
  */
 export function grantFor(contract: Pick<Contract, 'grants'>, id: string): Grant | undefined {
   return contract.grants.find((g) => g.capability === id) ?? contract.grants.find((g) => isGlob(g.capability) && capabilityMatches(g.capability, id));
+}
+
+/** Whether a pattern where `*` matches any characters (and nothing else is special) covers a value: resource URIs, prompt names. */
+export function wildcardMatches(pattern: string, value: string): boolean {
+  if (!pattern.includes('*')) return pattern === value;
+  const source = pattern
+    .split('*')
+    .map((part) => part.replace(/[.+?^${}()|[\]\\/]/g, '\\$&'))
+    .join('.*');
+  return new RegExp(`^${source}$`, 's').test(value);
+}
+
+/** The resource grant that governs a URI of an upstream: the first that matches, in contract order. */
+export function resourceGrantFor(contract: Pick<Contract, 'resources'>, upstream: string, uri: string): ResourceGrant | undefined {
+  return contract.resources.find((g) => g.upstream === upstream && wildcardMatches(g.uri, uri));
+}
+
+/** The prompt grant that governs a prompt of an upstream: the first that matches, in contract order. */
+export function promptGrantFor(contract: Pick<Contract, 'prompts'>, upstream: string, name: string): PromptGrant | undefined {
+  return contract.prompts.find((g) => g.upstream === upstream && wildcardMatches(g.name, name));
 }
 
 /** Parses '15m', '1h', '1d' into milliseconds. */

@@ -205,6 +205,12 @@ function checkContractRefs(c: Contract, file: string, capabilities: Map<string, 
       });
     }
   });
+  // Resource, prompt and client-request grants name an upstream (ADR-013); what it offers is known once pinned.
+  for (const field of ['resources', 'prompts', 'client_requests'] as const) {
+    c[field].forEach((g, i) => {
+      if (!upstreams.has(g.upstream)) problems.push({ file, path: `${field}.${i}.upstream`, message: `no upstream \`${g.upstream}\` in mandate.yaml`, hint: `name one of: ${[...upstreams].join(', ') || '(none configured)'}` });
+    });
+  }
   c.monitors.forEach((m, i) => {
     if (m.capability && !covered(m.capability)) problems.push({ file, path: `monitors.${i}.capability`, message: `\`${m.capability}\` is not granted by this contract`, hint: 'monitor a granted capability, or omit capability to watch all' });
   });

@@ -13,7 +13,7 @@ export const DEFAULTS = {
     escalation_expiry_minutes: 15,
   },
   breaker: { failure_threshold: 5, cooldown_ms: 30_000 },
-  tools: { expose_capabilities: false },
+  tools: { expose_capabilities: false, mandate_tools: true },
   log: { level: 'info' as const },
   /** Used when mandate.yaml has a `normalizer:` block; without one, free-text intents are refused. */
   normalizer: {
@@ -43,6 +43,7 @@ export const DEFAULTS = {
   },
   /** For each entry of `upstreams:` (the gateway, ADR-008). Deadline and output cap default to `limits`. */
   upstream: {
+    expose: 'prefixed' as 'prefixed' | 'transparent',
     max_concurrency: 4,
     max_queue: 16,
     start_timeout_ms: 10_000,
@@ -215,6 +216,12 @@ const UpstreamSchema = z
       .describe("A tool's side-effect class, by tool name, where its annotations are wrong or missing (default: readOnlyHint -> read, destructiveHint: false -> write, else destructive)."),
     deadline_ms: positiveInt.max(600_000).optional().describe('Deadline of one tool call (default: limits.default_deadline_ms).'),
     max_output_bytes: positiveInt.max(10_485_760).optional().describe('Largest tool result, as JSON bytes (default: limits.default_max_output_bytes).'),
+    expose: z
+      .enum(['prefixed', 'transparent'])
+      .default(DEFAULTS.upstream.expose)
+      .describe(
+        'How the agent sees this upstream (ADR-013). prefixed: tools and prompts as <name>_<tool>. transparent: under their own names, descriptions and schemas, byte for byte, as if the agent talked to the upstream itself; names that collide with another upstream (or with Mandate\'s own tools) are refused.',
+      ),
     max_concurrency: positiveInt.max(64).default(DEFAULTS.upstream.max_concurrency).describe('Tool calls running at once on this upstream; more wait in a queue.'),
     max_queue: z.number().int().nonnegative().max(10_000).default(DEFAULTS.upstream.max_queue).describe('Calls that may wait for a free slot; beyond it: UPSTREAM_UNAVAILABLE.'),
     start_timeout_ms: positiveInt.max(120_000).default(DEFAULTS.upstream.start_timeout_ms).describe('How long starting (connect, initialize, list tools) may take.'),
@@ -283,6 +290,10 @@ export const WorkspaceConfigSchema = z
           .boolean()
           .default(DEFAULTS.tools.expose_capabilities)
           .describe('Also list each granted capability as its own MCP tool.'),
+        mandate_tools: z
+          .boolean()
+          .default(DEFAULTS.tools.mandate_tools)
+          .describe("List Mandate's own six tools (submit_intent, invoke_capability, read_memory, intervene, get_decision, list_capabilities) and its memory resources. false: the agent sees only the upstreams' primitives, e.g. to front one upstream transparently."),
       })
       .strict()
       .default(DEFAULTS.tools),

@@ -47,6 +47,13 @@ export interface CallRelay {
   notify(notification: RelayNotification): Promise<void>;
   /** Also told of every progress report a handler sends (an MCP task keeps it as its status message). */
   onProgress?: ((update: ProgressUpdate) => void) | undefined;
+  /**
+   * Relays a request an upstream sends back during the call (sampling,
+   * elicitation, roots) to the caller's own client, governed by its contract
+   * (ADR-013). Absent: the transport cannot. Rejects with an error that has a
+   * JSON-RPC `code` when refused or unsupported.
+   */
+  ask?(request: RelayNotification, ctx: ClientRequestContext): Promise<Record<string, unknown>>;
 }
 
 /** One progress report of a running handler, as `notifications/progress` carries it (without the token). */
@@ -54,6 +61,16 @@ export interface ProgressUpdate {
   progress: number;
   total?: number | undefined;
   message?: string | undefined;
+}
+
+/** Who asks the caller's client, on behalf of which call. */
+export interface ClientRequestContext {
+  upstream: string;
+  /** The flow of the call during which the upstream asked (absent outside a call, e.g. roots at start). */
+  dfid?: string | undefined;
+  /** The upstream tool (or primitive) being called, if any. */
+  target?: string | undefined;
+  signal: AbortSignal;
 }
 
 /** The one neutral shape every transport hands to the kernel. */

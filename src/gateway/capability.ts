@@ -77,6 +77,8 @@ export function upstreamCapability(pin: PinRow, upstream: Upstream, config: Upst
         inputSchema: definition.inputSchema,
         outputSchema: definition.outputSchema,
         annotations: definition.annotations,
+        definition: definition as unknown as Record<string, unknown>,
+        expose: config.expose,
       },
     },
   };

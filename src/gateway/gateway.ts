@@ -18,10 +18,25 @@ import type { World } from '../core/world.js';
 import type { PinRow } from '../store/pins.js';
 import type { StorePort } from '../store/port.js';
 import { JsonSchemaParams } from '../capabilities/json-schema.js';
+import { hashOf } from '../core/canonical.js';
 import { upstreamCapability } from './capability.js';
-import { definitionOf, unsupported } from './definition.js';
+import { UriTemplate } from '@modelcontextprotocol/sdk/shared/uriTemplate.js';
+import type { ReadyResult } from '../capabilities/manifest.js';
+import { definitionOf, parsePinKey, pinKey, unsupported, type PrimitiveDefinition, type PrimitiveKind, type ServerIdentity } from './definition.js';
+import { collisions } from './exposure.js';
 import { missingVariables, type Environment } from './secrets.js';
+import { GatewaySessions } from './sessions.js';
 import { Upstream, type UpstreamState } from './upstream.js';
+
+/** A pinned resource, resource template or prompt of an upstream (ADR-013). */
+export interface PinnedPrimitive {
+  server: string;
+  kind: PrimitiveKind;
+  name: string;
+  key: string;
+  hash: string;
+  definition: PrimitiveDefinition;
+}
 
 export interface GatewayDeps {
   config: WorkspaceConfig;
@@ -76,18 +91,31 @@ const MIN_MESSAGE_BYTES = 4 * 1_048_576;
 
 export class Gateway {
   readonly upstreams = new Map<string, Upstream>();
+  /** The agents' sessions, for what upstreams send outside a single call (ADR-013). */
+  readonly sessions: GatewaySessions;
+  private catalog: PinnedPrimitive[] = [];
   private generation: string | null = null;
   private readonly listeners = new Set<() => void>();
   private problems = new Map<string, string[]>();
 
   constructor(private readonly deps: GatewayDeps) {
     const { config } = deps;
+    this.sessions = new GatewaySessions(this.upstreams, deps.log);
     for (const [name, upstream] of Object.entries(config.upstreams)) {
       const deadlineMs = upstream.deadline_ms ?? config.limits.default_deadline_ms;
       const maxOutput = upstream.max_output_bytes ?? config.limits.default_max_output_bytes;
       this.upstreams.set(
         name,
-        new Upstream({ name, config: upstream, workspaceDir: deps.workspaceDir, env: deps.env ?? process.env, log: deps.log, deadlineMs, maxMessageBytes: Math.max(MIN_MESSAGE_BYTES, maxOutput * 2) }),
+        new Upstream({
+          name,
+          config: upstream,
+          workspaceDir: deps.workspaceDir,
+          env: deps.env ?? process.env,
+          log: deps.log,
+          deadlineMs,
+          maxMessageBytes: Math.max(MIN_MESSAGE_BYTES, maxOutput * 2),
+          events: this.sessions,
+        }),
       );
     }
   }
@@ -113,11 +141,17 @@ export class Gateway {
     const { capabilities, config, log } = this.deps;
     for (const [id, cap] of capabilities) if (cap.upstream) capabilities.delete(id);
     this.problems = new Map();
+    this.catalog = [];
     for (const pin of await this.deps.store.pins.list()) {
       const upstream = this.upstreams.get(pin.server);
       if (!upstream) continue; // pinned once, no longer configured: not exposed
       const cfg = config.upstreams[pin.server];
       if (!cfg) continue;
+      const { kind, name } = parsePinKey(pin.tool);
+      if (kind !== 'tool') {
+        this.catalog.push({ server: pin.server, kind, name, key: pin.tool, hash: pin.hash, definition: pin.definition as unknown as PrimitiveDefinition });
+        continue;
+      }
       const built = upstreamCapability(pin, upstream, cfg, {
         deadlineMs: cfg.deadline_ms ?? config.limits.default_deadline_ms,
         maxOutputBytes: cfg.max_output_bytes ?? config.limits.default_max_output_bytes,
@@ -130,6 +164,55 @@ export class Gateway {
       if (capabilities.has(built.capability.def.id)) continue; // a module owns the id (validate refuses the clash)
       capabilities.set(built.capability.def.id, built.capability);
     }
+  }
+
+  /**
+   * The pinned identity (serverInfo, instructions) of the upstream an agent
+   * would take Mandate for: the only upstream, when it is transparent.
+   */
+  transparentIdentity(): ServerIdentity | null {
+    const names = Object.keys(this.deps.config.upstreams);
+    if (names.length !== 1 || this.deps.config.upstreams[names[0] as string]?.expose !== 'transparent') return null;
+    const pin = this.catalog.find((p) => p.kind === 'server' && p.server === names[0]);
+    return pin ? (pin.definition as ServerIdentity) : null;
+  }
+
+  /** The pinned resources, resource templates and prompts of every configured upstream. */
+  primitives(kind?: PrimitiveKind): PinnedPrimitive[] {
+    return kind ? this.catalog.filter((p) => p.kind === kind) : this.catalog;
+  }
+
+  /**
+   * The upstream that serves a resource URI: the one that pinned it as a
+   * resource, else the one with a pinned template it matches, else, among
+   * `candidates` (the upstreams the agent's grants cover it for), the only one.
+   */
+  resourceOwner(uri: string, candidates: string[]): { server: string; pin: PinnedPrimitive | null } | null {
+    const exact = this.catalog.find((p) => p.kind === 'resource' && p.name === uri);
+    if (exact) return { server: exact.server, pin: exact };
+    const template = this.catalog.find((p) => p.kind === 'template' && templateMatches(p.name, uri));
+    if (template) return { server: template.server, pin: template };
+    const servers = [...new Set(candidates)].filter((s) => this.upstreams.has(s));
+    return servers.length === 1 ? { server: servers[0] as string, pin: null } : null;
+  }
+
+  /**
+   * Before a primitive is used: starts its upstream (lazily) and refuses a
+   * pinned primitive whose live definition changed or vanished
+   * (UPSTREAM_TOOL_CHANGED, a quarantine like a tool's).
+   */
+  async ready(server: string, pin: PinnedPrimitive | null, signal: AbortSignal): Promise<ReadyResult> {
+    const upstream = this.upstreams.get(server);
+    if (!upstream) return { ok: false, code: 'UPSTREAM_UNAVAILABLE', message: `no upstream \`${server}\`` };
+    const started = await upstream.start({ signal });
+    if (!started.ok) return { ok: false, code: 'UPSTREAM_UNAVAILABLE', message: started.message };
+    if (!pin) return { ok: true };
+    const live = upstream.livePrimitiveHash(pin.key);
+    const repin = `an operator re-pins it (\`mandate upstream pin --server ${server}\`)`;
+    if (live === undefined) return { ok: false, code: 'UPSTREAM_TOOL_CHANGED', message: `upstream \`${server}\` no longer lists the ${pin.kind} \`${pin.name}\`; it stays quarantined until ${repin}` };
+    if (live !== pin.hash) return { ok: false, code: 'UPSTREAM_TOOL_CHANGED', message: `the definition of the ${pin.kind} \`${pin.name}\` of \`${server}\` changed since it was pinned; it is quarantined until ${repin}` };
+    if (upstream.saturated()) return { ok: false, code: 'UPSTREAM_UNAVAILABLE', message: `upstream \`${server}\` is busy: every slot and the queue are taken`, load: true };
+    return { ok: true };
   }
 
   /**
@@ -168,6 +251,16 @@ export class Gateway {
         if (why) report.skipped.push({ tool: tool.name, why });
         else rows.push({ tool: tool.name, hash, definition: definitionOf(tool), pinned_at: now, pinned_by: opts.by });
       }
+      for (const p of upstream.livePrimitives()) {
+        rows.push({ tool: pinKey(p.kind, p.name), hash: p.hash, definition: p.definition as unknown as PinRow['definition'], pinned_at: now, pinned_by: opts.by });
+      }
+      // Two upstreams exposing one name would be indistinguishable to a client: refused before anything is written.
+      const others = (await store.pins.list()).filter((p) => p.server !== name);
+      const clash = collisions(this.deps.config, [...others, ...rows.map((r) => ({ server: name, tool: r.tool }))]).filter((c) => c.servers.includes(name));
+      if (clash.length) {
+        report.error = `upstream \`${name}\` would expose names another upstream (or Mandate) already uses: ${clash.map((c) => `${c.kind} \`${c.name}\` (${c.servers.join(', ')})`).join('; ')}; set \`expose: prefixed\` on one of them`;
+        continue;
+      }
       const before = new Map((await store.pins.list(name)).map((p) => [p.tool, p.hash]));
       for (const r of rows) {
         const old = before.get(r.tool);
@@ -184,7 +277,13 @@ export class Gateway {
             dfid: world.newTraceId(),
             agent: `operator:${opts.by}`,
             type: 'UpstreamPinned',
-            data: { upstream: name, tools: rows.map((r) => ({ tool: r.tool, hash: r.hash })), added: report.added, changed: report.changed, removed: report.removed },
+            data: {
+              upstream: name,
+              tools: rows.map((r) => ({ tool: ledgerKey(r.tool), hash: r.hash })),
+              added: report.added.map(ledgerKey),
+              changed: report.changed.map(ledgerKey),
+              removed: report.removed.map(ledgerKey),
+            },
           },
         },
       ]);
@@ -207,7 +306,7 @@ export class Gateway {
       if (opts.start) await upstream.start({ force: true });
       const pins = await this.deps.store.pins.list(name);
       const running = upstream.state === 'ready';
-      const live = new Map(upstream.liveTools().map((t) => [t.tool.name, t.hash]));
+      const live = new Map([...upstream.liveTools().map((t) => [t.tool.name, t.hash] as const), ...upstream.livePrimitives().map((p) => [pinKey(p.kind, p.name), p.hash] as const)]);
       out.push({
         name,
         transport: cfg.command !== undefined ? 'stdio' : 'http',
@@ -231,6 +330,21 @@ export class Gateway {
 
   async close(): Promise<void> {
     await Promise.all([...this.upstreams.values()].map((u) => u.close()));
+  }
+}
+
+/** A pin's key as the ledger records it: a resource's URI (which may name a file or a record) only as a hash. */
+function ledgerKey(key: string): string {
+  const { kind, name } = parsePinKey(key);
+  return kind === 'resource' ? `resource:sha256:${hashOf(name)}` : key;
+}
+
+/** Whether a URI is one a (RFC 6570) URI template describes. */
+function templateMatches(template: string, uri: string): boolean {
+  try {
+    return new UriTemplate(template).match(uri) !== null;
+  } catch {
+    return false;
   }
 }
 

@@ -13,19 +13,27 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import {
   CallToolResultSchema,
+  CreateMessageRequestSchema,
+  ElicitRequestSchema,
   ErrorCode,
+  ListRootsRequestSchema,
   LoggingMessageNotificationSchema,
   McpError,
   ProgressNotificationSchema,
+  PromptListChangedNotificationSchema,
+  ResourceListChangedNotificationSchema,
+  ResourceUpdatedNotificationSchema,
   ToolListChangedNotificationSchema,
   type CallToolResult,
   type Tool,
 } from '@modelcontextprotocol/sdk/types.js';
+import type { ZodType } from 'zod';
 import { CapabilityError, type CapabilityContext } from '../capabilities/manifest.js';
 import type { UpstreamConfig } from '../config/workspace-schema.js';
 import type { Logger } from '../core/log.js';
 import type { CallRelay } from '../core/types.js';
-import { definitionOf, pinHash } from './definition.js';
+import { CallRouting } from './call-routing.js';
+import { listUpstream, type LivePrimitive, type LiveTool } from './listing.js';
 import { resolveValues, type Environment } from './secrets.js';
 
 export type UpstreamState = 'idle' | 'starting' | 'ready' | 'backoff' | 'failed' | 'closed';
@@ -44,18 +52,24 @@ export interface UpstreamDeps {
   deadlineMs: number;
   /** Largest message accepted from a stdio upstream (bounds the read buffer). */
   maxMessageBytes: number;
+  /** What the upstream sends outside any one call (ADR-013): resource updates, list changes, and requests to route. */
+  events?: UpstreamEvents | undefined;
 }
 
-interface RunningCall {
-  agent: string;
-  relay?: CallRelay | undefined;
-  /** Notifications relayed to this call's caller, awaited before its result is returned. */
-  sent: Promise<void>[];
+/** Where an upstream's messages that belong to no single call go (the gateway routes them to sessions). */
+export interface UpstreamEvents {
+  resourceUpdated(upstream: string, params: Record<string, unknown>): void;
+  listChanged(upstream: string, kind: 'tools' | 'resources' | 'prompts'): void;
+  /** A client to ask, and to send log messages to, when no call is in flight (the only session, if there is exactly one). */
+  soleRelay(): { agent: string; relay: CallRelay } | null;
+  /** After a (re)start: lets the gateway renew this upstream's resource subscriptions. */
+  started(upstream: string): void;
 }
 
 const CLIENT_INFO = { name: 'mandate-gateway', version: '0.1.0' };
 const STDERR_TAIL = 2_048;
-const MAX_TOOLS = 1_000;
+/** What Mandate's client offers an upstream: it relays these to the agent's own client (ADR-013). */
+const CLIENT_CAPABILITIES = { sampling: {}, elicitation: { form: {}, url: {} }, roots: { listChanged: true } };
 
 export class Upstream {
   state: UpstreamState = 'idle';
@@ -71,15 +85,16 @@ export class Upstream {
   private client: Client | null = null;
   private connecting: Promise<StartResult> | null = null;
   private closing = false;
-  private live = new Map<string, { tool: Tool; hash: string }>();
+  private live = new Map<string, LiveTool>();
+  private primitives = new Map<string, LivePrimitive>();
   private active = 0;
   private readonly waiters: { go: () => void; stop: (err: Error) => void }[] = [];
-  private readonly running = new Map<number, RunningCall>();
-  private callSeq = 0;
+  private readonly calls: CallRouting;
   private readonly now: () => number;
 
   constructor(private readonly deps: UpstreamDeps) {
     this.now = deps.now ?? Date.now;
+    this.calls = new CallRouting(deps.name, deps.log, () => deps.events?.soleRelay() ?? null);
   }
 
   get name(): string {
@@ -97,6 +112,22 @@ export class Upstream {
 
   liveHash(tool: string): string | undefined {
     return this.live.get(tool)?.hash;
+  }
+
+  /** The resources, templates and prompts the running upstream lists now, by pin key. */
+  livePrimitives(): LivePrimitive[] {
+    return [...this.primitives.values()];
+  }
+
+  livePrimitiveHash(key: string): string | undefined {
+    return this.primitives.get(key)?.hash;
+  }
+
+  /** Whether the running upstream declared this capability (null when it is not running). */
+  declares(capability: 'resources' | 'prompts' | 'completions' | 'logging' | 'subscribe'): boolean | null {
+    const caps = this.client?.getServerCapabilities();
+    if (!caps) return null;
+    return capability === 'subscribe' ? caps.resources?.subscribe === true : caps[capability] !== undefined;
   }
 
   /** True when a new call would be refused: every slot taken and the queue full. */
@@ -136,14 +167,28 @@ export class Upstream {
     const made = this.transport();
     if (!made.ok) return this.failed(made.message, false);
     this.starts++;
-    const client = new Client(CLIENT_INFO, { capabilities: {} });
-    client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => this.forwardLog(n.params as Record<string, unknown>));
+    const client = new Client(CLIENT_INFO, { capabilities: CLIENT_CAPABILITIES });
+    client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => this.calls.logMessage(n.params as Record<string, unknown>));
     // Our own progress routing (not the SDK's per-request onprogress): the SDK forgets a request's progress
     // handler as soon as its response arrives, which loses a last progress sent just before the response.
-    client.setNotificationHandler(ProgressNotificationSchema, (n) => this.forwardProgress(n.params as Record<string, unknown>));
-    client.setNotificationHandler(ToolListChangedNotificationSchema, () => {
-      void this.relist(client).catch(() => undefined);
-    });
+    client.setNotificationHandler(ProgressNotificationSchema, (n) => this.calls.progress(n.params as Record<string, unknown>));
+    const events = this.deps.events;
+    for (const [schema, kind] of [
+      [ToolListChangedNotificationSchema, 'tools'],
+      [ResourceListChangedNotificationSchema, 'resources'],
+      [PromptListChangedNotificationSchema, 'prompts'],
+    ] as const) {
+      client.setNotificationHandler(schema, () => {
+        void this.relist(client)
+          .catch(() => undefined)
+          .then(() => events?.listChanged(name, kind));
+      });
+    }
+    client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => events?.resourceUpdated(name, n.params as Record<string, unknown>));
+    // Requests the upstream sends back go to the agent's own client, governed there (ADR-013).
+    client.setRequestHandler(CreateMessageRequestSchema, (r, extra) => this.calls.ask({ method: r.method, params: r.params ?? {} }, extra.signal) as never);
+    client.setRequestHandler(ElicitRequestSchema, (r, extra) => this.calls.ask({ method: r.method, params: r.params ?? {} }, extra.signal) as never);
+    client.setRequestHandler(ListRootsRequestSchema, (r, extra) => this.calls.ask({ method: r.method, params: r.params ?? {} }, extra.signal) as never);
     client.onclose = () => this.closed(client);
     client.onerror = () => undefined; // transport errors surface as a close or a failed request
     this.client = client;
@@ -164,7 +209,8 @@ export class Upstream {
     if (this.client !== client) return { ok: false, message: `upstream \`${name}\` exited while starting` };
     this.state = 'ready';
     this.lastError = null;
-    log.info({ upstream: name, tools: this.live.size, starts: this.starts }, 'upstream started');
+    log.info({ upstream: name, tools: this.live.size, primitives: this.primitives.size, starts: this.starts }, 'upstream started');
+    events?.started(name);
     return { ok: true };
   }
 
@@ -214,6 +260,7 @@ export class Upstream {
     if (this.client !== client) return;
     this.client = null;
     this.live = new Map();
+    this.primitives = new Map();
     if (this.closing) {
       this.state = 'closed';
       return;
@@ -238,15 +285,10 @@ export class Upstream {
   }
 
   private async relist(client: Client): Promise<void> {
-    const tools: Tool[] = [];
-    let cursor: string | undefined;
-    do {
-      const page = await client.listTools(cursor ? { cursor } : undefined, { timeout: this.deps.config.start_timeout_ms });
-      tools.push(...page.tools);
-      cursor = page.nextCursor;
-    } while (cursor && tools.length < MAX_TOOLS);
+    const listing = await listUpstream(client, this.deps.config.start_timeout_ms);
     if (client !== this.client) return;
-    this.live = new Map(tools.slice(0, MAX_TOOLS).map((tool) => [tool.name, { tool, hash: pinHash(definitionOf(tool)) }]));
+    this.live = listing.tools;
+    this.primitives = listing.primitives;
   }
 
   /**
@@ -256,27 +298,42 @@ export class Upstream {
    * engine's deadline, a cancel, a termination) cancels the upstream request.
    */
   async call(tool: string, args: Record<string, unknown>, ctx: CapabilityContext): Promise<CallToolResult> {
+    // A tool that can only run as an MCP task is called as one, and its final result awaited (ADR-013).
+    const asTask = this.live.get(tool)?.tool.execution?.taskSupport === 'required';
+    return (await this.request('tools/call', { name: tool, arguments: args }, CallToolResultSchema, { ...ctx, target: tool, asTask })) as CallToolResult;
+  }
+
+  /**
+   * Sends one request to the upstream on behalf of a caller: a tool call, or
+   * a resource read, prompt get, completion, subscription (ADR-013). Waits
+   * for a free slot (bounded queue), sends the dfid as `traceparent` in
+   * `_meta`, relays the upstream's progress, log messages and requests back
+   * to the caller, and returns the upstream's result as it came. The
+   * caller's signal (deadline, cancel, termination) cancels the upstream request.
+   */
+  async request<T extends ZodType>(
+    method: string,
+    params: Record<string, unknown>,
+    schema: T,
+    ctx: { signal: AbortSignal; dfid: string; agent: string; target: string; relay?: CallRelay | undefined; asTask?: boolean },
+  ): Promise<unknown> {
     await this.acquire(ctx.signal);
-    const id = ++this.callSeq;
-    const entry: RunningCall = { agent: ctx.agent, relay: ctx.relay, sent: [] };
-    this.running.set(id, entry);
     // The upstream reports progress under our token; it is re-sent to the caller under the caller's own.
-    const token = `mandate-${id}`;
+    const { id, token, entry } = this.calls.open({ agent: ctx.agent, dfid: ctx.dfid, target: ctx.target, relay: ctx.relay });
     const wantsProgress = ctx.relay?.progressToken !== undefined;
     try {
       const client = this.client;
       if (!client || this.state !== 'ready') throw new CapabilityError('UPSTREAM_UNAVAILABLE', `upstream \`${this.name}\` is not running`);
       const meta = { traceparent: traceparentOf(ctx.dfid), ...(wantsProgress ? { progressToken: token } : {}) };
-      const result = await client.request({ method: 'tools/call', params: { name: tool, arguments: args, _meta: meta } }, CallToolResultSchema, {
-        signal: ctx.signal,
-        timeout: this.deps.deadlineMs + 1_000,
-      });
+      const request = { method, params: { ...params, _meta: meta } };
+      const options = { signal: ctx.signal, timeout: this.deps.deadlineMs + 1_000 };
+      const result = ctx.asTask ? await this.viaTask(client, request, schema, options) : await client.request(request, schema, options);
       this.crashes = 0; // a healthy answer ends a crash streak
       // Progress or log messages the upstream wrote right before its answer may still be in the
       // transport's buffer: let them be read, and relayed, before the caller gets the result.
       await new Promise<void>((done) => setImmediate(done));
       await Promise.allSettled(entry.sent);
-      return result as CallToolResult;
+      return result;
     } catch (err) {
       if (ctx.signal.aborted || err instanceof CapabilityError) throw err;
       // A JSON-RPC error the upstream itself answered is its answer (HANDLER_FAILED); anything else means
@@ -286,18 +343,24 @@ export class Upstream {
       if (this.client && !(err instanceof McpError)) this.broken(this.client);
       throw new CapabilityError('UPSTREAM_UNAVAILABLE', `upstream \`${this.name}\` went away during the call`);
     } finally {
-      this.running.delete(id);
+      this.calls.close(id);
       this.release();
     }
   }
 
-  /** An upstream progress notification goes to the call it belongs to (by our token), under the caller's token. */
-  private forwardProgress(params: Record<string, unknown>): void {
-    const match = /^mandate-(\d+)$/.exec(String(params['progressToken']));
-    const relay = match ? this.running.get(Number(match[1]))?.relay : undefined;
-    const call = match ? this.running.get(Number(match[1])) : undefined;
-    if (relay?.progressToken === undefined || !call) return;
-    call.sent.push(relay.notify({ method: 'notifications/progress', params: { ...params, progressToken: relay.progressToken } }).catch(() => undefined));
+  /** Sends a notification to the running upstream (e.g. the agent's roots changed); dropped when it is not running. */
+  async notify(method: string, params?: Record<string, unknown>): Promise<void> {
+    await this.client?.notification(params ? { method, params } : { method }).catch(() => undefined);
+  }
+
+  /** A task-augmented request: the task is created, polled, and its final result returned (or its error thrown). */
+  private async viaTask<T extends ZodType>(client: Client, request: { method: string; params: Record<string, unknown> }, schema: T, options: { signal: AbortSignal; timeout: number }): Promise<unknown> {
+    const stream = client.experimental.tasks.requestStream(request as Parameters<typeof client.experimental.tasks.requestStream>[0], schema as never, { ...options, task: {} });
+    for await (const message of stream) {
+      if (message.type === 'result') return message.result;
+      if (message.type === 'error') throw message.error;
+    }
+    throw new McpError(ErrorCode.InternalError, `upstream \`${this.name}\` ended its task without a result`);
   }
 
   private acquire(signal: AbortSignal): Promise<void> {
@@ -330,22 +393,6 @@ export class Upstream {
   private release(): void {
     this.active--;
     this.waiters.shift()?.go();
-  }
-
-  /**
-   * An upstream's log message during a call goes to that call's caller. A
-   * message carries no request id, so with several calls in flight it goes to
-   * the latest one, and only if they all belong to one agent; otherwise (and
-   * when no call is in flight) it is dropped, never shown to another agent.
-   */
-  private forwardLog(params: Record<string, unknown>): void {
-    const calls = [...this.running.values()];
-    if (!calls.length || new Set(calls.map((c) => c.agent)).size !== 1) {
-      this.deps.log.debug({ upstream: this.name, in_flight: calls.length }, 'upstream log message dropped');
-      return;
-    }
-    const target = calls[calls.length - 1];
-    if (target?.relay) target.sent.push(target.relay.notify({ method: 'notifications/message', params }).catch(() => undefined));
   }
 
   /** Stops the upstream (and its process, for stdio); no restart follows. */

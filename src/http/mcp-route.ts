@@ -90,7 +90,7 @@ async function openSession(ctx: HttpContext, agent: string): Promise<Session> {
     enableJsonResponse: cfg.json_response,
     ...(events ? { eventStore: events } : {}),
   });
-  const server = createMcpServer(rt.kernel, agent, 'http');
+  const server = createMcpServer(rt.kernel, agent, 'http', rt.gateway);
   const session: Session = { id, agent, server, transport, events, createdAt: Date.now(), lastSeen: Date.now(), active: 0 };
   ctx.sessions.add(session);
   server.onclose = () => {

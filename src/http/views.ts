@@ -142,6 +142,9 @@ const CATEGORY: Record<EventType, EventCategory> = {
   CredentialCreated: 'system',
   CredentialRevoked: 'system',
   UpstreamPinned: 'system',
+  ResourceAccessed: 'decision',
+  PromptAccessed: 'decision',
+  ClientRequestRelayed: 'decision',
 };
 
 export function categoryOf(type: EventType): EventCategory {

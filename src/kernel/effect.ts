@@ -11,6 +11,7 @@ import { event, finishOp, mark, outcomeOf, type Flow } from './flow.js';
 import { evaluateMonitors, type Breach } from './monitors.js';
 import { commitFlow, commitSure, refuseBeforeEffect, repeat } from './record.js';
 import { sectionKey } from './sections.js';
+import { upstreamErrorDetails } from './upstream-result.js';
 import { keyExpiry } from './stages/escalate.js';
 
 const CANCELLED_BEFORE = { code: 'CANCELLED', message: 'the caller cancelled the request before the effect started; nothing ran' } as const;
@@ -158,7 +159,7 @@ async function effectSpan(
 
   const grant = grantFor(k.contractOf(flow.agent) ?? { grants: [] }, cap.def.id);
   const outcome: Outcome = result.ok
-    ? { ...outcomeOf(flow, 'accepted', mode === 'approved' ? 'approved' : 'accepted', [], req.policies), output: result.output }
+    ? { ...outcomeOf(flow, 'accepted', mode === 'approved' ? 'approved' : 'accepted', upstreamErrorDetails(cap, result.output), req.policies), output: result.output }
     : outcomeOf(flow, 'rejected', 'failed', [{ code: result.code, message: result.message }], req.policies);
   const post: Op[] = [
     event(flow, 'ActionOutcome', {

@@ -3,14 +3,12 @@ import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/proto
 import {
   CallToolRequestSchema,
   type CallToolRequest,
+  type ServerCapabilities,
   type ServerNotification,
   type ServerRequest,
   ErrorCode,
-  ListResourceTemplatesRequestSchema,
-  ListResourcesRequestSchema,
   ListToolsRequestSchema,
   McpError,
-  ReadResourceRequestSchema,
 } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import type { Capability } from '../capabilities/manifest.js';
@@ -21,6 +19,9 @@ import { readMemory } from '../kernel/memory-read.js';
 import type { TaskResultForm } from '../store/tasks.js';
 import { MandateTaskStore } from './task-store.js';
 import { McpTasks, TASK_TOOLS, TASKS_CAPABILITY, withTaskSupport, type TaskRun } from './tasks.js';
+import type { Gateway } from '../gateway/gateway.js';
+import { registerUpstreamPrimitives } from './proxy-primitives.js';
+import { clientAsk } from './proxy-relay.js';
 import {
   GetDecisionArgsSchema,
   InterveneArgsSchema,
@@ -58,20 +59,30 @@ function readMeta(meta: Record<string, unknown> | undefined): Meta {
  * wire and the kernel. The low-level SDK `Server` is used so that argument
  * errors are governed outcomes too, not SDK-generated messages.
  */
-export function createMcpServer(kernel: Kernel, agent: string, channel: Channel): Server {
-  // logging: upstream log messages during a call are forwarded; tools.listChanged: a re-pin changes the upstream tools.
-  // tasks: a governed call can be followed as an MCP task, kept in Mandate's store (ADR-014).
+export function createMcpServer(kernel: Kernel, agent: string, channel: Channel, gateway?: Gateway): Server {
+  const { tools: toolsConfig, upstreams } = kernel.workspace.config;
+  const mandateTools = toolsConfig.mandate_tools;
+  const fronting = Object.keys(upstreams).length > 0;
+  // logging: upstream log messages are forwarded; listChanged: a re-pin changes the upstream primitives (ADR-008, ADR-013).
+  // Without Mandate's own tools, in front of one transparent upstream, the agent meets that upstream's pinned identity:
+  // its name, instructions and capabilities. Tasks are Mandate's own, kept in its store (ADR-014), whatever the upstream offers.
+  const identity = mandateTools ? null : (gateway?.transparentIdentity() ?? null);
+  const base: ServerCapabilities = identity?.capabilities
+    ? { ...withoutTasks(identity.capabilities), tools: identity.capabilities.tools ?? {} }
+    : fronting
+      ? { tools: { listChanged: true }, resources: { subscribe: true, listChanged: true }, prompts: { listChanged: true }, completions: {}, logging: {} }
+      : { tools: { listChanged: true }, resources: { listChanged: false }, logging: {} };
+  // Mandate serves tasks itself (ADR-014); a transparent mirror offers them only where its upstream does, so it stays the upstream's identity.
+  const mirrorsTasks = !identity || !!identity.capabilities?.tasks;
+  const capabilities: ServerCapabilities = mirrorsTasks ? { ...base, tasks: TASKS_CAPABILITY } : base;
+  const instructions = mandateTools ? INSTRUCTIONS : identity?.instructions;
   const taskStore = new MandateTaskStore(kernel, agent);
-  const server = new Server(SERVER_INFO, {
-    capabilities: { tools: { listChanged: true }, resources: { listChanged: false }, logging: {}, tasks: TASKS_CAPABILITY },
-    instructions: INSTRUCTIONS,
-    taskStore,
-  });
+  const server = new Server(identity?.serverInfo ?? SERVER_INFO, { capabilities, ...(instructions !== undefined ? { instructions } : {}), taskStore });
   const tasks = new McpTasks(kernel, agent, server, taskStore);
   tasks.install();
-  const expose = kernel.workspace.config.tools.expose_capabilities;
+  const expose = toolsConfig.expose_capabilities;
 
-  const fixed = fixedTools();
+  const fixed = mandateTools ? fixedTools() : [];
   // Per-capability tools: every granted upstream tool, and module capabilities when exposed. A re-pin can
   // change the upstream capabilities while the server runs, so the list is rebuilt when the granted set does.
   let cache: { caps: Capability[]; tools: { tool: ToolDefinition; id: string; passthrough: boolean }[] } | null = null;
@@ -91,7 +102,12 @@ export function createMcpServer(kernel: Kernel, agent: string, channel: Channel)
   };
 
   server.setRequestHandler(ListToolsRequestSchema, () => ({
-    tools: [...fixed.map((t) => (TASK_TOOLS.has(t.name) ? withTaskSupport(t) : t)), ...capabilityTools().map((t) => withTaskSupport(t.tool))],
+    // Governed tools take tasks optionally (ADR-014). A transparent mirror keeps each upstream tool's own `execution`, as
+    // pinned; elsewhere an upstream tool that requires a task keeps saying so.
+    tools: [
+      ...fixed.map((t) => (TASK_TOOLS.has(t.name) ? withTaskSupport(t) : t)),
+      ...capabilityTools().map((t) => (t.passthrough && (identity || (t.tool as { execution?: { taskSupport?: string } }).execution?.taskSupport === 'required') ? t.tool : withTaskSupport(t.tool))),
+    ],
   }));
   // Which tools run as a task, and how their result looks: the governed ones only.
   const taskForm = (name: string): TaskResultForm | null => {
@@ -110,6 +126,8 @@ export function createMcpServer(kernel: Kernel, agent: string, channel: Channel)
     const relay: CallRelay = {
       progressToken,
       notify: (n) => extra.sendNotification(n as Parameters<typeof extra.sendNotification>[0]),
+      // Sampling, elicitation and roots an upstream asks for during the call go to this client, on this request (ADR-013).
+      ask: clientAsk(server, kernel, agent, (r, schema, o) => extra.sendRequest(r as never, schema as never, o)),
     };
     const govern = async (intent: Proposal, argumentIssues?: z.ZodError) => {
       const outcome = await kernel.govern({
@@ -127,7 +145,8 @@ export function createMcpServer(kernel: Kernel, agent: string, channel: Channel)
       return outcome.verdict === 'escalated' && !run ? askClientHuman(server, kernel, agent, outcome) : outcome;
     };
 
-    switch (name) {
+    // Without Mandate's own tools listed, their names are not Mandate's (a transparent upstream may own one).
+    switch (mandateTools ? name : '') {
       case 'submit_intent':
         // Structured or free text: the kernel checks the form, normalises text (step 4) and governs the result.
         return toToolResult(await govern(args as unknown as Proposal));
@@ -177,7 +196,10 @@ export function createMcpServer(kernel: Kernel, agent: string, channel: Channel)
       default: {
         const target = capabilityTools().find((t) => t.tool.name === name);
         if (!target) throw new McpError(ErrorCode.InvalidParams, `unknown tool \`${name}\``);
-        const { mandate, ...params } = args as { mandate?: unknown } & Record<string, unknown>;
+        // An upstream tool's arguments are the upstream's own: governance inputs come in _meta only (ADR-013).
+        let params = args;
+        let mandate: unknown;
+        if (!target.passthrough) ({ mandate, ...params } = args);
         const extras = CapabilityToolExtrasSchema.safeParse(mandate ?? {});
         const intent = { ...(extras.success ? extras.data : {}), capability: target.id, params } as Intent;
         const outcome = await govern(intent, extras.success ? undefined : prefixIssues(extras.error, 'mandate'));
@@ -193,37 +215,28 @@ export function createMcpServer(kernel: Kernel, agent: string, channel: Channel)
     if (!form) throw new McpError(ErrorCode.MethodNotFound, `tool \`${request.params.name}\` does not run as a task`);
     return tasks.start(request, form, (run) => handleCall(request, extra, run));
   });
-  registerMemoryResources(server, kernel, agent);
+  const detach = registerUpstreamPrimitives(server, kernel, agent, gateway, { memory: mandateTools, declared: capabilities });
+  onClosed(server, detach);
   return server;
 }
 
-const MEMORY_URI = /^memory:\/\/([a-z][a-z0-9_-]{0,63})\/([A-Za-z0-9._-]{1,128})$/;
+function withoutTasks(caps: ServerCapabilities): ServerCapabilities {
+  const { tasks: _notServed, ...rest } = caps;
+  return rest;
+}
 
-/** Memory records as MCP resources `memory://{scope}/{key}`, under the same contract rules as read_memory. */
-function registerMemoryResources(server: Server, kernel: Kernel, agent: string): void {
-  server.setRequestHandler(ListResourceTemplatesRequestSchema, () => ({
-    resourceTemplates: [
-      { uriTemplate: 'memory://{scope}/{key}', name: 'memory record', description: 'A scoped, versioned memory record your contract lets you read.', mimeType: 'application/json' },
-    ],
-  }));
-  server.setRequestHandler(ListResourcesRequestSchema, async () => {
-    const resources = [];
-    for (const grant of kernel.contractOf(agent)?.memory ?? []) {
-      const listed = await readMemory(kernel, agent, { scope: grant.scope });
-      const records = (listed.output as { records?: { key: string; sensitivity: string; version: number }[] } | undefined)?.records ?? [];
-      for (const r of records) {
-        resources.push({ uri: `memory://${grant.scope}/${r.key}`, name: `${grant.scope}/${r.key}`, mimeType: 'application/json', description: `${r.sensitivity} record, version ${r.version}` });
-      }
-    }
-    return { resources };
-  });
-  server.setRequestHandler(ReadResourceRequestSchema, async (request) => {
-    const match = MEMORY_URI.exec(request.params.uri);
-    if (!match) throw new McpError(ErrorCode.InvalidParams, 'SCHEMA_INVALID: expected memory://{scope}/{key}');
-    const outcome = await readMemory(kernel, agent, { scope: match[1] as string, key: match[2] as string });
-    if (outcome.verdict !== 'accepted') throw new McpError(ErrorCode.InvalidParams, `${outcome.reasons.join(',')}: ${outcome.details[0]?.message ?? 'denied'}`, { reasons: outcome.reasons, dfid: outcome.dfid });
-    const record = outcome.output as { value: unknown };
-    return { contents: [{ uri: request.params.uri, mimeType: 'application/json', text: JSON.stringify(record.value) }] };
+/** Runs `fn` when the session closes, whatever `onclose` its owner sets later (serve.ts, the HTTP route). */
+function onClosed(server: Server, fn: () => void): void {
+  let owner: (() => void) | undefined;
+  Object.defineProperty(server, 'onclose', {
+    configurable: true,
+    get: () => () => {
+      fn();
+      owner?.();
+    },
+    set: (f: (() => void) | undefined) => {
+      owner = f;
+    },
   });
 }
 

@@ -4,6 +4,7 @@ import { capabilityMatches, grantFor } from '../config/contract-schema.js';
 import type { Outcome } from '../core/types.js';
 import { IdempotencyKeySchema, IntentSchema, OutcomeSchema, SubmitIntentArgsSchema } from '../core/wire.js';
 import type { Kernel } from '../kernel/kernel.js';
+import { wireName } from '../gateway/exposure.js';
 
 /** Tool arguments of the fixed governed tools (the intent schema is shared with the kernel). */
 export const InvokeArgsSchema = z
@@ -185,23 +186,22 @@ export function capabilityTool(cap: Capability): ToolDefinition | null {
 }
 
 /**
- * A pinned upstream tool as the agent sees it: the upstream's own title,
- * description, input schema (plus the optional `mandate` object), output
- * schema and annotations, under the name `<server>_<tool>`. Its result is the
- * upstream's, passed through (`toPassthroughResult`).
+ * A pinned upstream tool as the agent sees it (ADR-008, ADR-013). Its input
+ * schema is the upstream's, unchanged (`$schema` kept): governance inputs
+ * (idempotency key, traceparent) travel in `_meta`. Transparent: the pinned
+ * definition exactly as the upstream listed it, under its own name.
+ * Prefixed: `<server>_<tool>`, its description saying that Mandate governs it.
  */
-export function upstreamTool(cap: Capability): ToolDefinition | null {
+export function upstreamTool(cap: Capability): (ToolDefinition & Record<string, unknown>) | null {
   const up = cap.upstream;
   if (!up) return null;
-  const props = (up.inputSchema['properties'] ?? {}) as Record<string, unknown>;
-  if ('mandate' in props) return null;
-  const { $schema: _dialect, ...inputSchema } = up.inputSchema;
+  if (up.expose === 'transparent') return up.definition as ToolDefinition & Record<string, unknown>;
   return {
-    name: capabilityToolName(cap.def.id),
+    ...up.definition,
+    name: wireName('prefixed', up.server, up.tool),
     title: up.title ?? cap.def.id,
     description: `${up.description ?? cap.def.description} (Through Mandate: \`${cap.def.id}\` of the upstream server \`${up.server}\`, governed by your contract. A refused or escalated call is an error result whose _meta["${OUTCOME_META_KEY}"] and text carry the verdict, reasons and decision_id.)`,
-    inputSchema: { ...inputSchema, type: 'object', properties: { ...props, mandate: json(CapabilityToolExtrasSchema) } },
-    ...(up.outputSchema ? { outputSchema: up.outputSchema } : {}),
+    inputSchema: up.inputSchema,
     annotations: { ...(up.annotations ?? {}) },
   };
 }
@@ -248,7 +248,7 @@ export function listCapabilities(kernel: Kernel, agent: string, exposeAsTools: b
         ...(cap.def.title ? { title: cap.def.title } : {}),
         description: cap.def.description,
         side_effect: cap.def.sideEffect,
-        ...(exposeAsTools || cap.upstream ? { tool: capabilityToolName(cap.def.id) } : {}),
+        ...(cap.upstream ? { tool: upstreamTool(cap)?.name ?? capabilityToolName(cap.def.id) } : exposeAsTools ? { tool: capabilityToolName(cap.def.id) } : {}),
         input_schema: cap.inputJsonSchema,
         output_schema: cap.outputJsonSchema,
         limits: grant?.limits ?? {},

@@ -16,6 +16,12 @@ export const AGENT_TYPE = `${NS}::Agent`;
 export const CAPABILITY_TYPE = `${NS}::Capability`;
 export const ACTION_TYPE = `${NS}::Action`;
 export const INVOKE_ACTION = 'invoke';
+/** Entity types and actions of an upstream's other primitives (ADR-013). */
+export const RESOURCE_TYPE = `${NS}::Resource`;
+export const PROMPT_TYPE = `${NS}::Prompt`;
+export const UPSTREAM_TYPE = `${NS}::Upstream`;
+export const ACCESS_ACTIONS = { resource: 'read_resource', prompt: 'get_prompt', sampling: 'sampling', elicitation: 'elicitation' } as const;
+export type AccessKind = keyof typeof ACCESS_ACTIONS;
 
 export interface CompiledPolicy {
   id: string;
@@ -83,6 +89,61 @@ export function contractPolicies(contract: Contract, kindOf: FieldKind = () => '
       escalate: rule.reason,
       text: `@id(${cedarString(id)})\n@escalate(${cedarString(rule.reason)})\npermit (\n  principal == ${agentRef(contract.agent)},\n  action == ${invokeRef},\n  ${resourceScope(rule.capability)}\n)\nwhen { ${match}(${rule.when}) };`,
     });
+  });
+  out.push(...accessPolicies(contract));
+  return out;
+}
+
+/**
+ * Permits for an upstream's resources, prompts, and sampling or elicitation
+ * requests (ADR-013). As with tool grants, the first matching grant governs:
+ * each permit excludes what an earlier grant of the same upstream matches,
+ * so a broad grant cannot widen a narrower, conditioned one before it.
+ */
+function accessPolicies(contract: Contract): CompiledPolicy[] {
+  const source = `contract:${contract.agent}`;
+  const principal = `principal == ${agentRef(contract.agent)}`;
+  const permit = (id: string, action: string, conditions: string[]): CompiledPolicy => ({
+    id,
+    source,
+    escalate: null,
+    text: `@id(${cedarString(id)})\npermit (\n  ${principal},\n  action == ${ACTION_TYPE}::${cedarString(action)},\n  resource\n)\nwhen {\n  ${conditions.join(' &&\n  ')}\n};`,
+  });
+  const out: CompiledPolicy[] = [];
+  contract.resources.forEach((g, i) => {
+    const earlier = contract.resources.slice(0, i).filter((e) => e.upstream === g.upstream);
+    out.push(
+      permit(`contract.${contract.agent}.resource.${i}`, ACCESS_ACTIONS.resource, [
+        `resource is ${RESOURCE_TYPE}`,
+        `resource.upstream == ${cedarString(g.upstream)}`,
+        `resource.uri like ${cedarString(g.uri)}`,
+        ...earlier.map((e) => `!(resource.uri like ${cedarString(e.uri)})`),
+        ...(g.when ? [`(${g.when})`] : []),
+      ]),
+    );
+  });
+  contract.prompts.forEach((g, i) => {
+    const earlier = contract.prompts.slice(0, i).filter((e) => e.upstream === g.upstream);
+    out.push(
+      permit(`contract.${contract.agent}.prompt.${i}`, ACCESS_ACTIONS.prompt, [
+        `resource is ${PROMPT_TYPE}`,
+        `resource.upstream == ${cedarString(g.upstream)}`,
+        `resource.name like ${cedarString(g.name)}`,
+        ...earlier.map((e) => `!(resource.name like ${cedarString(e.name)})`),
+        ...(g.when ? [`(${g.when})`] : []),
+      ]),
+    );
+  });
+  contract.client_requests.forEach((g, i) => {
+    const earlier = contract.client_requests.slice(0, i).some((e) => e.upstream === g.upstream && e.kind === g.kind);
+    if (earlier) return; // the first grant of an upstream and kind governs
+    out.push(
+      permit(`contract.${contract.agent}.${g.kind}.${i}`, ACCESS_ACTIONS[g.kind], [
+        `resource is ${UPSTREAM_TYPE}`,
+        `resource.upstream == ${cedarString(g.upstream)}`,
+        ...(g.when ? [`(${g.when})`] : []),
+      ]),
+    );
   });
   return out;
 }

@@ -1,11 +1,20 @@
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 import type { CedarValueJson, EntityJson } from '@cedar-policy/cedar-wasm/nodejs';
-import { ACTION_TYPE, AGENT_TYPE, CAPABILITY_TYPE, INVOKE_ACTION, type CompiledPolicySet } from './compile.js';
+import { ACCESS_ACTIONS, ACTION_TYPE, AGENT_TYPE, CAPABILITY_TYPE, INVOKE_ACTION, type AccessKind, type CompiledPolicySet } from './compile.js';
 
 export interface PolicyRequest {
   agent: { id: string; role: string };
   /** `upstream`: the upstream server of a gateway tool (policies see `resource.upstream`). */
   capability: { id: string; version: string; sideEffect: string; upstream?: string | undefined };
+  context: Record<string, CedarValueJson>;
+}
+
+/** A request for an upstream's resource, prompt, or a sampling or elicitation relay (ADR-013). */
+export interface AccessRequest {
+  agent: { id: string; role: string };
+  kind: AccessKind;
+  /** The entity: Mandate::Resource, Mandate::Prompt or Mandate::Upstream, with its attributes. */
+  resource: { type: string; id: string; attrs: Record<string, CedarValueJson> };
   context: Record<string, CedarValueJson>;
 }
 
@@ -81,32 +90,42 @@ export class PolicyEngine {
    * (`resource.side_effect`, `resource has upstream`, `resource["id"]`) needs
    * its name in the policy text, so leaving out the others changes no answer.
    */
-  private entitiesFor(req: PolicyRequest, subset: Subset): EntityJson[] {
-    const c = req.capability;
-    const key = JSON.stringify([subset.id, req.agent.id, req.agent.role, c.id, c.version, c.sideEffect, c.upstream ?? null]);
+  private entitiesFor(agent: { id: string; role: string }, resource: { type: string; id: string }, attrs: Record<string, CedarValueJson>, subset: Subset): EntityJson[] {
+    const key = JSON.stringify([subset.id, agent.id, agent.role, resource.type, resource.id, attrs]);
     const known = this.entities.get(key);
     if (known) return known;
-    const attrs = (all: Record<string, string | undefined>) => Object.fromEntries(Object.entries(all).filter(([name, v]) => v !== undefined && subset.mentions(name))) as Record<string, string>;
+    const named = (all: Record<string, CedarValueJson>) => Object.fromEntries(Object.entries(all).filter(([name]) => subset.mentions(name)));
     const built: EntityJson[] = [
-      { uid: { type: AGENT_TYPE, id: req.agent.id }, attrs: attrs({ role: req.agent.role }), parents: [] },
-      { uid: { type: CAPABILITY_TYPE, id: c.id }, attrs: attrs({ id: c.id, version: c.version, side_effect: c.sideEffect, upstream: c.upstream }), parents: [] },
+      { uid: { type: AGENT_TYPE, id: agent.id }, attrs: named({ role: agent.role }), parents: [] },
+      { uid: resource, attrs: named(attrs), parents: [] },
     ];
-    // Bounded by agents × capabilities of the workspace.
+    // Bounded by agents × capabilities (and pinned primitives) of the workspace.
     if (this.entities.size < MAX_CACHED_ENTITIES) this.entities.set(key, built);
     return built;
   }
 
   evaluate(req: PolicyRequest): PolicyVerdict {
-    const subset = this.setFor(req.agent.id);
+    const c = req.capability;
+    const attrs = { id: c.id, version: c.version, side_effect: c.sideEffect, ...(c.upstream ? { upstream: c.upstream } : {}) };
+    return this.decide(req.agent, INVOKE_ACTION, { type: CAPABILITY_TYPE, id: c.id }, attrs, req.context);
+  }
+
+  /** The same evaluation for an upstream's other primitives, under their own action. */
+  evaluateAccess(req: AccessRequest): PolicyVerdict {
+    return this.decide(req.agent, ACCESS_ACTIONS[req.kind], { type: req.resource.type, id: req.resource.id }, req.resource.attrs, req.context);
+  }
+
+  private decide(agent: { id: string; role: string }, action: string, resource: { type: string; id: string }, attrs: Record<string, CedarValueJson>, context: Record<string, CedarValueJson>): PolicyVerdict {
+    const subset = this.setFor(agent.id);
     // Likewise for the context's top-level fields (values, facts, usage, now).
-    const context: Record<string, CedarValueJson> = {};
-    for (const [name, v] of Object.entries(req.context)) if (subset.mentions(name)) context[name] = v;
+    const passed: Record<string, CedarValueJson> = {};
+    for (const [name, v] of Object.entries(context)) if (subset.mentions(name)) passed[name] = v;
     const answer = cedar.statefulIsAuthorized({
-      principal: { type: AGENT_TYPE, id: req.agent.id },
-      action: { type: ACTION_TYPE, id: INVOKE_ACTION },
-      resource: { type: CAPABILITY_TYPE, id: req.capability.id },
-      context,
-      entities: this.entitiesFor(req, subset),
+      principal: { type: AGENT_TYPE, id: agent.id },
+      action: { type: ACTION_TYPE, id: action },
+      resource,
+      context: passed,
+      entities: this.entitiesFor(agent, resource, attrs, subset),
       preparsedPolicySetId: subset.id,
     });
     if (answer.type === 'failure') {

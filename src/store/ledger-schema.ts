@@ -28,6 +28,9 @@ export const LEDGER_EVENT_TYPES = [
   'CredentialCreated',
   'CredentialRevoked',
   'UpstreamPinned',
+  'ResourceAccessed',
+  'PromptAccessed',
+  'ClientRequestRelayed',
 ] as const satisfies readonly EventType[];
 
 const HASH = /^[0-9a-f]{64}$/;

@@ -30,7 +30,10 @@ export type EventType =
   | 'MemoryRead'
   | 'CredentialCreated'
   | 'CredentialRevoked'
-  | 'UpstreamPinned';
+  | 'UpstreamPinned'
+  | 'ResourceAccessed'
+  | 'PromptAccessed'
+  | 'ClientRequestRelayed';
 
 export interface NewEvent {
   dfid: string;

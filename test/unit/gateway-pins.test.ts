@@ -41,7 +41,8 @@ describe('what is pinned', () => {
 
   it('tools Mandate cannot expose are named', () => {
     expect(unsupported(tool({ name: 'bad name' }))).toMatch(/capability id/);
-    expect(unsupported(tool({ execution: { taskSupport: 'required' } } as Partial<Tool>))).toMatch(/MCP task/);
+    // A tool that can only run as an MCP task is exposed: the gateway calls it as a task (ADR-013).
+    expect(unsupported(tool({ execution: { taskSupport: 'required' } } as Partial<Tool>))).toBeNull();
     expect(unsupported(tool({ name: 'Mixed.Case-ok_1' }))).toBeNull();
   });
 });
@@ -73,19 +74,21 @@ describe('the gateway in the kernel pipeline', () => {
 
   it('a dry run reports and writes nothing; pin records definitions, hashes and one UpstreamPinned event', async () => {
     const [dry] = await rt.gateway.pin({ server: 'drift', by: 'ops', dryRun: true });
-    expect(dry).toMatchObject({ ok: true, dry_run: true, added: ['greet', 'media', 'fail'], receipt: null });
+    // Every definition is pinned: the tools, and the server's identity (ADR-013).
+    expect(dry).toMatchObject({ ok: true, dry_run: true, added: ['greet', 'media', 'fail', 'server:info'], receipt: null });
     expect((await rt.store.pins.list())).toEqual([]);
     const [report] = await rt.gateway.pin({ server: 'drift', by: 'ops' });
-    expect(report).toMatchObject({ ok: true, added: ['greet', 'media', 'fail'], changed: [], removed: [] });
+    expect(report).toMatchObject({ ok: true, added: ['greet', 'media', 'fail', 'server:info'], changed: [], removed: [] });
     const pins = (await rt.store.pins.list('drift'));
     expect(pins.map((p) => [p.tool, p.pinned_by])).toEqual([
       ['fail', 'ops'],
       ['greet', 'ops'],
       ['media', 'ops'],
+      ['server:info', 'ops'],
     ]);
     expect(pins.find((p) => p.tool === 'greet')?.definition).toMatchObject({ name: 'greet', description: 'Say hello to someone by name.', annotations: { readOnlyHint: true } });
     const event = (await rt.store.ledger.page(0, 1000)).filter((e) => e.type === 'UpstreamPinned').at(-1);
-    expect(event).toMatchObject({ agent: 'operator:ops', data: { upstream: 'drift', added: ['greet', 'media', 'fail'] } });
+    expect(event).toMatchObject({ agent: 'operator:ops', data: { upstream: 'drift', added: ['greet', 'media', 'fail', 'server:info'] } });
     expect(JSON.stringify(event)).not.toContain('Say hello');
     expect(rt.kernel.grantedCapabilities('gw').map((c) => [c.def.id, c.def.sideEffect])).toEqual([
       ['drift.fail', 'write'],
@@ -112,9 +115,11 @@ describe('the gateway in the kernel pipeline', () => {
 
   it('a write repeated with the same params is a replay: the upstream is not called again', async () => {
     const first = await rt.kernel.govern(call('gw', { capability: 'drift.fail', params: {} }));
-    expect(first).toMatchObject({ verdict: 'accepted', output: { isError: true } });
+    // The upstream's own error result ran, but is not a clean success.
+    expect(first).toMatchObject({ verdict: 'accepted', reasons: ['UPSTREAM_ERROR_RESULT'], output: { isError: true } });
     const again = await rt.kernel.govern(call('gw', { capability: 'drift.fail', params: {} }));
-    expect(again).toMatchObject({ verdict: 'accepted', reasons: ['IDEMPOTENT_REPLAY'], replay_of: first.decision_id });
+    expect(again).toMatchObject({ verdict: 'accepted', replay_of: first.decision_id });
+    expect(again.reasons).toEqual(expect.arrayContaining(['UPSTREAM_ERROR_RESULT', 'IDEMPOTENT_REPLAY']));
     expect((await rt.store.ledger.byDfid(again.dfid)).map((e) => e.type)).toEqual(['IntentReceived', 'IntentReplayed']);
   });
 

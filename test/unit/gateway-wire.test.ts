@@ -69,38 +69,40 @@ describe('toPassthroughResult', () => {
 });
 
 describe('upstreamTool', () => {
-  const cap = {
-    def: { id: 'fs.write_file', version: '0.0.0+pin.abc', description: 'Write a file.', sideEffect: 'write', input: {}, output: {}, handler: () => null },
-    inputJsonSchema: {},
-    outputJsonSchema: {},
-    source: 'upstream:fs',
-    upstream: {
-      server: 'fs',
-      tool: 'write_file',
-      pinHash: 'c'.repeat(64),
-      title: 'Write File',
-      description: 'Create or overwrite a file.',
-      inputSchema: { $schema: 'http://json-schema.org/draft-07/schema#', type: 'object', properties: { path: { type: 'string' } }, required: ['path'], additionalProperties: false },
-      outputSchema: { type: 'object', properties: { content: { type: 'string' } } },
-      annotations: { readOnlyHint: false, destructiveHint: true },
-    },
-  } as unknown as Capability;
+  const inputSchema = { $schema: 'http://json-schema.org/draft-07/schema#', type: 'object', properties: { path: { type: 'string' } }, required: ['path'], additionalProperties: false };
+  const definition = {
+    name: 'write_file',
+    title: 'Write File',
+    description: 'Create or overwrite a file.',
+    inputSchema,
+    outputSchema: { type: 'object', properties: { content: { type: 'string' } } },
+    annotations: { readOnlyHint: false, destructiveHint: true },
+    execution: { taskSupport: 'forbidden' },
+  };
+  const capOf = (expose: 'prefixed' | 'transparent') =>
+    ({
+      def: { id: 'fs.write_file', version: '0.0.0+pin.abc', description: 'Write a file.', sideEffect: 'write', input: {}, output: {}, handler: () => null },
+      inputJsonSchema: {},
+      outputJsonSchema: {},
+      source: 'upstream:fs',
+      upstream: { server: 'fs', tool: 'write_file', pinHash: 'c'.repeat(64), title: definition.title, description: definition.description, inputSchema, outputSchema: definition.outputSchema, annotations: definition.annotations, definition, expose },
+    }) as unknown as Capability;
 
-  it("is the upstream's tool under <server>_<tool>: its title, description, schemas and annotations, plus the optional mandate object", () => {
-    const tool = upstreamTool(cap);
-    expect(tool).toMatchObject({
-      name: 'fs_write_file',
-      title: 'Write File',
-      outputSchema: { type: 'object', properties: { content: { type: 'string' } } },
-      annotations: { readOnlyHint: false, destructiveHint: true },
-      inputSchema: { type: 'object', required: ['path'], additionalProperties: false, properties: { path: { type: 'string' }, mandate: { type: 'object' } } },
-    });
+  it("prefixed: the upstream's tool under <server>_<tool>, its input schema unchanged ($schema kept, no added property)", () => {
+    const tool = upstreamTool(capOf('prefixed'));
+    expect(tool).toMatchObject({ name: 'fs_write_file', title: 'Write File', outputSchema: definition.outputSchema, annotations: definition.annotations, execution: definition.execution });
+    expect(tool?.inputSchema).toEqual(inputSchema);
     expect(tool?.description).toMatch(/^Create or overwrite a file\. \(Through Mandate: `fs.write_file`/);
-    expect(tool?.inputSchema).not.toHaveProperty('$schema');
   });
 
-  it('is not exposed when the upstream schema already uses `mandate`', () => {
-    const clash = { ...cap, upstream: { ...cap.upstream, inputSchema: { type: 'object', properties: { mandate: { type: 'string' } } } } } as Capability;
-    expect(upstreamTool(clash)).toBeNull();
+  it('transparent: the pinned definition exactly as the upstream listed it', () => {
+    expect(upstreamTool(capOf('transparent'))).toEqual(definition);
+  });
+
+  it('an upstream parameter named `mandate` is the upstream\'s own: the tool is exposed with it', () => {
+    const own = { ...inputSchema, properties: { mandate: { type: 'string' } } };
+    const cap = capOf('prefixed');
+    const tool = upstreamTool({ ...cap, upstream: { ...cap.upstream, inputSchema: own } } as Capability);
+    expect(tool?.inputSchema).toEqual(own);
   });
 });

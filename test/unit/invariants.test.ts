@@ -653,6 +653,23 @@ export const GUARANTEES: Record<string, Guarantee> = {
       ],
     },
   },
+  UPSTREAM_PRIMITIVES_GOVERNED: {
+    statement:
+      "An upstream's resources, prompts, and the sampling and elicitation requests it sends back are denied unless the contract grants them (the first matching grant governs, its Cedar condition applies); a refusal is a JSON-RPC error with reason codes that never reaches the upstream or the agent's client, and every access is recorded without content; in transparent mode a client gets what the upstream itself would give it.",
+    proofs: {
+      'primitive-grants.test.ts': [
+        'the first matching grant governs: its condition cannot be widened by a broader grant after it',
+        'a prompt grant by glob, with a condition on its arguments',
+        'sampling is permitted within its condition; elicitation without a grant is not; a workspace forbid wins',
+      ],
+      '../e2e-gateway-governed-primitives.test.ts': [
+        'a resource, a subscription and a prompt the contract does not grant are JSON-RPC errors with reason codes',
+        'sampling and elicitation without a grant: the agent’s client is never asked, the upstream gets an error, the call is not a clean success',
+        'after the upstream changes its descriptions, each is refused with UPSTREAM_TOOL_CHANGED, and the agent still sees the pinned ones',
+      ],
+      '../e2e-gateway-transparent.test.ts': ['lists the same tools, resources, templates and prompts, byte for byte ($schema kept, no Mandate tools)', 'sampling and elicitation are relayed to the agent’s own client and answered the same'],
+    },
+  },
   UPSTREAM_SUPERVISED: {
     statement: 'An upstream starts lazily, restarts with backoff after a crash, runs at most max_concurrency calls with a bounded queue, under a deadline and a circuit; its crash or absence never takes Mandate down and is UPSTREAM_UNAVAILABLE naming it.',
     proofs: {

@@ -73,7 +73,7 @@ function upstreamReport(list: UpstreamStatus[]): string {
   const lines: string[] = [];
   for (const u of list) {
     const running = u.state === 'ready';
-    lines.push(`upstream ${u.name} (${u.transport}: ${u.target}): ${running ? `running, ${u.live} tool(s) listed, ${u.pinned} pinned` : `${u.state.toUpperCase()}: ${u.error ?? 'not started'}`}`);
+    lines.push(`upstream ${u.name} (${u.transport}: ${u.target}): ${running ? `running, ${u.live} definition(s) listed, ${u.pinned} pinned` : `${u.state.toUpperCase()}: ${u.error ?? 'not started'}`}`);
     if (u.missing_env.length) lines.push(`  missing environment: ${u.missing_env.join(', ')}\n  fix: set them in the environment of mandate (never in mandate.yaml)`);
     if (u.changed.length) lines.push(`  CHANGED since pinned (quarantined: calls get UPSTREAM_TOOL_CHANGED): ${u.changed.join(', ')}`);
     if (u.missing.length) lines.push(`  pinned but no longer offered (quarantined): ${u.missing.join(', ')}`);

@@ -56,7 +56,7 @@ async function serveStdio(opts: ServeOptions): Promise<void> {
   }
   // Before serving: effects a crashed process left without an outcome are settled or marked (ADR-017).
   await rt.kernel.recover({ retryUnknown: true });
-  const server = createMcpServer(rt.kernel, agent, 'stdio');
+  const server = createMcpServer(rt.kernel, agent, 'stdio', rt.gateway);
   // A re-pin (`mandate upstream pin`, another process) changes the upstream tools this agent sees.
   rt.gateway.onChange(() => {
     server.sendToolListChanged().catch(() => undefined);

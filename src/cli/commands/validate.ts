@@ -1,12 +1,18 @@
-import { loadWorkspace } from '../../config/load-workspace.js';
-import { formatProblems } from '../../config/problems.js';
+import { existsSync } from 'node:fs';
+import { loadWorkspace, type Workspace } from '../../config/load-workspace.js';
+import { formatProblems, type Problem } from '../../config/problems.js';
+import { systemWorld } from '../../core/world.js';
+import { collisions } from '../../gateway/exposure.js';
 import { workspaceSchemas } from '../../policy/typecheck.js';
+import { openStore } from '../../store/store.js';
 import { EXIT, printJson, workspaceDir } from '../common.js';
 
 /** Checks a workspace and reports every problem with file, path and a fix hint. */
 export async function validateCommand(opts: { workspace?: string; json?: boolean; cedarSchema?: boolean }): Promise<number> {
   const dir = workspaceDir(opts.workspace);
-  const { workspace, problems } = await loadWorkspace(dir);
+  const loaded = await loadWorkspace(dir);
+  const problems = [...loaded.problems, ...(loaded.workspace ? pinnedNameCollisions(loaded.workspace) : [])];
+  const workspace = problems.length ? null : loaded.workspace;
   if (opts.cedarSchema && workspace) {
     printJson(workspaceSchemas([...workspace.contracts.values()], workspace.capabilities));
     return EXIT.ok;
@@ -24,4 +30,25 @@ export async function validateCommand(opts: { workspace?: string; json?: boolean
     process.stderr.write(`workspace ${dir} has ${problems.length} problem(s):\n${formatProblems(problems)}\n`);
   }
   return problems.length ? EXIT.config : EXIT.ok;
+}
+
+/**
+ * Names two upstreams would both expose (ADR-013), from the pins in the
+ * store: which tools, resources and prompts an upstream offers is known only
+ * once it is pinned. `mandate upstream pin` refuses to create a collision;
+ * this catches one made by changing `expose` or `tools.mandate_tools` later.
+ */
+function pinnedNameCollisions(workspace: Workspace): Problem[] {
+  if (!Object.keys(workspace.config.upstreams).length || !existsSync(workspace.storePath)) return [];
+  const store = openStore(workspace.storePath, systemWorld);
+  try {
+    return collisions(workspace.config, store.pins.list()).map((c) => ({
+      file: 'mandate.yaml',
+      path: `upstreams.${c.servers.filter((s) => s !== 'mandate').join(', upstreams.')}`,
+      message: `the ${c.kind} name \`${c.name}\` would be exposed by ${c.servers.map((s) => (s === 'mandate' ? "Mandate's own tools" : `\`${s}\``)).join(' and ')}: a client could not tell them apart`,
+      hint: 'set `expose: prefixed` on one of the upstreams (or `tools.mandate_tools: false`)',
+    }));
+  } finally {
+    store.close();
+  }
 }

@@ -1,0 +1,84 @@
+/**
+ * Lists everything an upstream offers (ADR-013): tools, and the resources,
+ * resource templates and prompts of an upstream that declares them, each
+ * page by page up to a bound, each with its definition hash. The gateway
+ * compares these with the pins (quarantine) and pins them.
+ */
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type { Tool } from '@modelcontextprotocol/sdk/types.js';
+import { definitionOf, defined, pinHash, pinKey, primitiveName, type PrimitiveDefinition, type PrimitiveKind } from './definition.js';
+import type { PinnedDefinition } from '../store/pins.js';
+
+/** Most entries of one kind kept from an upstream's lists. */
+export const MAX_LISTED = 1_000;
+
+export interface LiveTool {
+  tool: Tool;
+  hash: string;
+}
+
+export interface LivePrimitive {
+  kind: PrimitiveKind;
+  name: string;
+  definition: PrimitiveDefinition;
+  hash: string;
+}
+
+export interface Listing {
+  tools: Map<string, LiveTool>;
+  /** By pin key (`<kind>:<name>`). */
+  primitives: Map<string, LivePrimitive>;
+}
+
+async function pages<T>(fetch: (cursor: string | undefined) => Promise<{ items: T[]; nextCursor?: string | undefined }>): Promise<T[]> {
+  const out: T[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await fetch(cursor);
+    out.push(...page.items);
+    cursor = page.nextCursor;
+  } while (cursor && out.length < MAX_LISTED);
+  return out.slice(0, MAX_LISTED);
+}
+
+export async function listUpstream(client: Client, timeout: number): Promise<Listing> {
+  const opts = { timeout };
+  const params = (cursor: string | undefined) => (cursor ? { cursor } : undefined);
+  const caps = client.getServerCapabilities() ?? {};
+  const tools = caps.tools
+    ? await pages(async (c) => {
+        const r = await client.listTools(params(c), opts);
+        return { items: r.tools, nextCursor: r.nextCursor };
+      })
+    : [];
+  const primitives = new Map<string, LivePrimitive>();
+  const add = (kind: PrimitiveKind, defs: PrimitiveDefinition[]) => {
+    for (const d of defs) {
+      const definition = defined(d) as unknown as PrimitiveDefinition;
+      const name = primitiveName(kind, definition);
+      primitives.set(pinKey(kind, name), { kind, name, definition, hash: pinHash(definition as unknown as PinnedDefinition) });
+    }
+  };
+  if (caps.resources) {
+    add('resource', await pages(async (c) => {
+      const r = await client.listResources(params(c), opts);
+      return { items: r.resources, nextCursor: r.nextCursor };
+    }));
+    add('template', await pages(async (c) => {
+      const r = await client.listResourceTemplates(params(c), opts);
+      return { items: r.resourceTemplates, nextCursor: r.nextCursor };
+    }));
+  }
+  if (caps.prompts) {
+    add('prompt', await pages(async (c) => {
+      const r = await client.listPrompts(params(c), opts);
+      return { items: r.prompts, nextCursor: r.nextCursor };
+    }));
+  }
+  const serverInfo = client.getServerVersion();
+  if (serverInfo) {
+    const instructions = client.getInstructions();
+    add('server', [{ serverInfo, ...(instructions !== undefined ? { instructions } : {}), capabilities: caps }]);
+  }
+  return { tools: new Map(tools.map((tool) => [tool.name, { tool, hash: pinHash(definitionOf(tool)) }])), primitives };
+}
