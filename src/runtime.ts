@@ -1,6 +1,11 @@
+import type { KeyObject } from 'node:crypto';
+import { resolve } from 'node:path';
+import { Checkpointer } from './anchor/checkpointer.js';
+import { loadSigningKey } from './anchor/signing-key.js';
 import { MEMORY_WRITE_ID, memoryWriteCapability } from './capabilities/builtin/memory-write.js';
 import { requireWorkspace, type Workspace } from './config/load-workspace.js';
 import type { Logger } from './core/log.js';
+import { receiptSigner } from './core/receipt.js';
 import { systemWorld, type World } from './core/world.js';
 import { Gateway } from './gateway/gateway.js';
 import type { Environment } from './gateway/secrets.js';
@@ -15,6 +20,8 @@ export interface Runtime {
   kernel: Kernel;
   /** The upstream MCP servers and their pinned tools (ADR-008). */
   gateway: Gateway;
+  /** The workspace's Ed25519 signing key, when mandate.yaml has a `signing:` block and the key loads (ADR-016). */
+  signingKey?: KeyObject | undefined;
   /** Closes the store. Upstreams a command started must be stopped first: `shutdown()`. */
   close(): void;
   /** Stops every upstream this runtime started, then closes the store. */
@@ -26,6 +33,8 @@ export interface RuntimeOptions {
   observer?: KernelObserver | undefined;
   /** Where upstreams' `{ from_env }` secrets are read (default: process.env). */
   env?: Environment;
+  /** Fail when mandate.yaml configures a signing key that cannot be loaded (serve); otherwise warn and sign nothing. */
+  requireSigningKey?: boolean;
 }
 
 /** The composition root: the only place that wires the concrete store, world, normalizer, gateway and kernel together. */
@@ -44,12 +53,15 @@ export async function openRuntime(dir: string, logger: Logger | ((configLevel: s
     // Pinned upstream tools join the capabilities; upstreams themselves start on first use.
     const gateway = new Gateway({ config: workspace.config, workspaceDir: workspace.dir, capabilities: workspace.capabilities, store, world, log, env: opts.env });
     gateway.refresh();
-    const kernel = new Kernel({ workspace, store, world, log, normalizer, observer: opts.observer });
+    const signingKey = openSigningKey(workspace, log, opts);
+    const receipts = signingKey && workspace.config.signing?.receipts ? receiptSigner(signingKey) : undefined;
+    const kernel = new Kernel({ workspace, store, world, log, normalizer, observer: opts.observer, receipts });
     return {
       workspace,
       store,
       kernel,
       gateway,
+      signingKey,
       close: () => store.close(),
       shutdown: async () => {
         await gateway.close();
@@ -60,6 +72,42 @@ export async function openRuntime(dir: string, logger: Logger | ((configLevel: s
     store.close();
     throw err;
   }
+}
+
+function openSigningKey(workspace: Workspace, log: Logger, opts: RuntimeOptions): KeyObject | undefined {
+  const signing = workspace.config.signing;
+  if (!signing) return undefined;
+  try {
+    return loadSigningKey(signing, workspace.dir);
+  } catch (err) {
+    if (opts.requireSigningKey) throw err;
+    log.warn({ err: { name: (err as Error).name } }, 'signing key not loaded; this command signs nothing');
+    return undefined;
+  }
+}
+
+/**
+ * Starts signing checkpoints of the chain head (ADR-016) when the workspace
+ * has a signing key; returns the function that writes the last one and stops.
+ */
+export function startCheckpointer(rt: Runtime, log: Logger, world: World = systemWorld): () => Promise<void> {
+  const signing = rt.workspace.config.signing;
+  if (!signing || !rt.signingKey) return async () => undefined;
+  const ledger = rt.store.ledger;
+  const checkpointer = new Checkpointer({
+    // The head through the ledger's read API: the last event's seq and hash.
+    readHead: () => {
+      const event = ledger.page(ledger.headSeq() - 1, 1)[0];
+      return event ? { seq: event.seq, hash: event.hash } : null;
+    },
+    key: rt.signingKey,
+    path: resolve(rt.workspace.dir, signing.checkpoints.path),
+    everyEvents: signing.checkpoints.every_events,
+    everySeconds: signing.checkpoints.every_seconds,
+    now: () => world.now(),
+    log,
+  });
+  return checkpointer.start();
 }
 
 const SWEEP_MS = 500;

@@ -6,6 +6,7 @@ import type { Workspace } from '../config/load-workspace.js';
 import { canonicalJson, hashOf, sha256Hex } from '../core/canonical.js';
 import type { Logger } from '../core/log.js';
 import type { Normalizer } from '../core/normalizer.js';
+import { withSignedReceipt, type ReceiptSigner } from '../core/receipt.js';
 import type { ReasonCode } from '../core/reasons.js';
 import type { CallRelay, DecisionStatus, GovernedCall, Intent, NormalizedProposal, Outcome, ReasonDetail, Receipt, TextIntent } from '../core/types.js';
 import { IntentSchema, TextIntentSchema } from '../core/wire.js';
@@ -37,6 +38,8 @@ export interface KernelDeps {
   normalizer?: Normalizer | undefined;
   /** Timing hooks (metrics); absent by default. */
   observer?: KernelObserver | undefined;
+  /** Signs each answer's receipt (ADR-016); absent: receipts are unsigned. */
+  receipts?: ReceiptSigner | undefined;
 }
 
 /** Longest challenger summary kept with a pending decision. */
@@ -62,6 +65,8 @@ interface Flow {
   t?: number | undefined;
   /** The caller's progress/notification channel, handed to the handler (absent on an approval). */
   relay?: CallRelay | undefined;
+  /** The canonical request's hash, for the signed receipt. */
+  requestHash?: string | undefined;
 }
 
 /**
@@ -119,7 +124,7 @@ export class Kernel {
     };
     this.startTiming(flow);
     try {
-      return this.observed(flow, await this.pipeline(call, flow, receivedAt));
+      return this.observed(flow, withSignedReceipt(this.deps.receipts, await this.pipeline(call, flow, receivedAt), flow.requestHash));
     } catch (err) {
       flow.log.error({ err: { name: (err as Error)?.name, stack: (err as Error)?.stack }, decision_id: flow.decisionId }, 'internal error; failing closed');
       try {
@@ -176,6 +181,7 @@ export class Kernel {
     // A free-text intent is one that has `text`; the model proposes its capability and params in step 4.
     const isText = typeof call.intent === 'object' && call.intent !== null && 'text' in call.intent;
     const requestHash = isText ? hashOf({ agent: call.agent, text: raw.text ?? null }) : hashOf({ agent: call.agent, capability: raw.capability ?? null, params: raw.params ?? null });
+    flow.requestHash = requestHash;
     store.ledger.append(
       {
         dfid: flow.dfid,

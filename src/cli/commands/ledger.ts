@@ -1,21 +1,53 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { LedgerEvent } from '../../store/ledger.js';
-import { EXIT, withRuntime } from '../common.js';
+import { checkAnchors } from '../../anchor/anchored-verify.js';
+import { readCheckpoints } from '../../anchor/checkpoint.js';
+import { readPublicKey } from '../../anchor/signing-key.js';
+import type { Ledger, LedgerEvent } from '../../store/ledger.js';
+import { EXIT, UsageError, withRuntime } from '../common.js';
 
 const PAGE = 1000;
 
-export async function ledgerVerify(opts: { workspace?: string }): Promise<number> {
+export interface LedgerVerifyOptions {
+  workspace?: string;
+  checkpoints?: string;
+  pubkey?: string;
+  allowUnanchored?: string;
+}
+
+export async function ledgerVerify(opts: LedgerVerifyOptions): Promise<number> {
+  if ((opts.checkpoints === undefined) !== (opts.pubkey === undefined)) throw new UsageError('--checkpoints and --pubkey go together');
+  const allow = Number(opts.allowUnanchored ?? 0);
+  if (!Number.isInteger(allow) || allow < 0) throw new UsageError(`--allow-unanchored must be a whole number, not \`${opts.allowUnanchored}\``);
+  // Read the key first: a wrong path is a usage error, whatever the ledger says.
+  const key = opts.pubkey !== undefined ? readPublicKey(opts.pubkey) : undefined;
   return withRuntime(opts.workspace, undefined, ({ store }) => {
     const started = process.hrtime.bigint();
     const result = store.ledger.verify();
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    let code: number = EXIT.ok;
     if (result.ok) {
       process.stdout.write(`ledger intact: ${result.events} events, head ${result.head} (${Math.round(result.events / Math.max(seconds, 1e-9))} events/s)\n`);
-      return EXIT.ok;
+    } else {
+      process.stdout.write(`ledger BROKEN at seq ${result.firstBadSeq}: ${result.problem} (${result.events} events verified before it)\n`);
+      code = EXIT.failed;
     }
-    process.stdout.write(`ledger BROKEN at seq ${result.firstBadSeq}: ${result.problem} (${result.events} events verified before it)\n`);
-    return EXIT.failed;
+    if (key && opts.checkpoints !== undefined) {
+      const { valid, bad } = readCheckpoints(opts.checkpoints, key);
+      const report = checkAnchors(ledgerView(store.ledger), valid, bad, allow);
+      if (report.ok) {
+        process.stdout.write(`checkpoints match: ${report.checkpoints} signed checkpoints, ledger anchored up to seq ${report.anchoredSeq} of ${store.ledger.headSeq()}\n`);
+      } else {
+        process.stdout.write(`checkpoints DO NOT MATCH (${report.checkpoints} valid signed checkpoints):\n${report.findings.map((f) => `  ${f.message}\n`).join('')}`);
+        code = EXIT.failed;
+      }
+    }
+    return code;
   });
+}
+
+/** The ledger as the anchored check sees it: its head, and the hash at a sequence. */
+function ledgerView(ledger: Ledger) {
+  return { headSeq: ledger.headSeq(), hashAt: (seq: number) => ledger.page(seq - 1, 1).find((e) => e.seq === seq)?.hash };
 }
 
 export async function ledgerExport(opts: { workspace?: string; jsonl?: boolean; from?: string }): Promise<number> {

@@ -3,7 +3,7 @@ import { createLogger, type Logger } from '../../core/log.js';
 import { Metrics } from '../../http/metrics.js';
 import { startHttpServer } from '../../http/server.js';
 import { createMcpServer } from '../../mcp/server.js';
-import { openRuntime, startHousekeeping, type RuntimeOptions } from '../../runtime.js';
+import { openRuntime, startCheckpointer, startHousekeeping, type RuntimeOptions } from '../../runtime.js';
 import { UsageError, workspaceDir } from '../common.js';
 
 export interface ServeOptions {
@@ -34,7 +34,7 @@ async function open(opts: ServeOptions, runtime: RuntimeOptions = {}) {
       return log;
     },
     undefined,
-    runtime,
+    { ...runtime, requireSigningKey: true },
   );
   return { dir, log, rt };
 }
@@ -60,6 +60,7 @@ async function serveStdio(opts: ServeOptions): Promise<void> {
     server.sendToolListChanged().catch(() => undefined);
   });
   const stopHousekeeping = startHousekeeping(rt, log);
+  const stopCheckpointer = startCheckpointer(rt, log);
   let closed = false;
   const shutdown = async () => {
     if (closed) return;
@@ -67,11 +68,14 @@ async function serveStdio(opts: ServeOptions): Promise<void> {
     stopHousekeeping();
     await server.close().catch(() => undefined);
     await rt.kernel.settle(); // a running challenger call (bounded by normalizer.timeout_ms) records its result first
+    await stopCheckpointer(); // the last checkpoint covers everything this process recorded
     await rt.shutdown(); // stops the upstream servers this process started, then closes the store
     log.info({ agent }, 'stopped');
     log.flush();
   };
   server.onclose = () => void shutdown();
+  // The client closing our stdin ends the session: shut down in order (last checkpoint included) before the loop empties.
+  process.stdin.once('end', () => void shutdown());
   onSignals(shutdown);
   await server.connect(new StdioServerTransport());
   log.info({ agent, workspace: dir, policy_set_hash: rt.workspace.policySet.hash }, 'serving over stdio');
@@ -98,6 +102,7 @@ async function serveHttp(opts: ServeOptions): Promise<void> {
     throw err;
   }
   const stopHousekeeping = startHousekeeping(rt, log);
+  const stopCheckpointer = startCheckpointer(rt, log);
   if (!rt.store.credentials.list().some((c) => c.revoked_at === null) && !handle.ctx.cfg.auth.jwt) {
     log.warn('no credentials yet: every request will get 401; create one with `mandate keys create --agent <id>` (and `--operator <name>` for the console)');
   }
@@ -108,6 +113,7 @@ async function serveHttp(opts: ServeOptions): Promise<void> {
     stopHousekeeping();
     await handle.close();
     await rt.kernel.settle();
+    await stopCheckpointer(); // the last checkpoint covers everything this process recorded
     await rt.shutdown(); // stops the upstream servers this process started, then closes the store
     log.info('stopped');
     log.flush();
