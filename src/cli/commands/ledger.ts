@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { checkAnchors } from '../../anchor/anchored-verify.js';
-import { readCheckpoints } from '../../anchor/checkpoint.js';
+import type { AnchorReport } from '../../anchor/anchored-verify.js';
 import { readPublicKey } from '../../anchor/signing-key.js';
-import type { Ledger, LedgerEvent } from '../../store/ledger.js';
+import { verifyAnchoredLedger } from '../../anchor/verify-ledger.js';
+import type { LedgerEvent } from '../../store/ledger.js';
 import { EXIT, UsageError, withRuntime } from '../common.js';
 
 const PAGE = 1000;
@@ -22,7 +22,10 @@ export async function ledgerVerify(opts: LedgerVerifyOptions): Promise<number> {
   const key = opts.pubkey !== undefined ? readPublicKey(opts.pubkey) : undefined;
   return withRuntime(opts.workspace, undefined, ({ store }) => {
     const started = process.hrtime.bigint();
-    const result = store.ledger.verify();
+    let report: AnchorReport | undefined;
+    let result;
+    if (key && opts.checkpoints !== undefined) ({ chain: result, anchors: report } = verifyAnchoredLedger(store.ledger, opts.checkpoints, key, allow));
+    else result = store.ledger.verify();
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     let code: number = EXIT.ok;
     if (result.ok) {
@@ -31,9 +34,7 @@ export async function ledgerVerify(opts: LedgerVerifyOptions): Promise<number> {
       process.stdout.write(`ledger BROKEN at seq ${result.firstBadSeq}: ${result.problem} (${result.events} events verified before it)\n`);
       code = EXIT.failed;
     }
-    if (key && opts.checkpoints !== undefined) {
-      const { valid, bad } = readCheckpoints(opts.checkpoints, key);
-      const report = checkAnchors(ledgerView(store.ledger), valid, bad, allow);
+    if (report) {
       if (report.ok) {
         process.stdout.write(`checkpoints match: ${report.checkpoints} signed checkpoints, ledger anchored up to seq ${report.anchoredSeq} of ${store.ledger.headSeq()}\n`);
       } else {
@@ -43,11 +44,6 @@ export async function ledgerVerify(opts: LedgerVerifyOptions): Promise<number> {
     }
     return code;
   });
-}
-
-/** The ledger as the anchored check sees it: its head, and the hash at a sequence. */
-function ledgerView(ledger: Ledger) {
-  return { headSeq: ledger.headSeq(), hashAt: (seq: number) => ledger.page(seq - 1, 1).find((e) => e.seq === seq)?.hash };
 }
 
 export async function ledgerExport(opts: { workspace?: string; jsonl?: boolean; from?: string }): Promise<number> {
