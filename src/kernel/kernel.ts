@@ -6,6 +6,7 @@ import type { Workspace } from '../config/load-workspace.js';
 import { canonicalJson, hashOf, sha256Hex } from '../core/canonical.js';
 import type { Logger } from '../core/log.js';
 import type { Normalizer } from '../core/normalizer.js';
+import { logName } from '../core/log-names.js';
 import { withSignedReceipt, type ReceiptSigner } from '../core/receipt.js';
 import type { ReasonCode } from '../core/reasons.js';
 import type { CallRelay, DecisionStatus, GovernedCall, Intent, NormalizedProposal, Outcome, ReasonDetail, Receipt, TextIntent } from '../core/types.js';
@@ -203,7 +204,7 @@ export class Kernel {
         flow.note = store.agents.takeNote(flow.agent, receivedAt)?.note;
       },
     );
-    flow.log.debug({ step: 'received', decision_id: flow.decisionId, capability: flow.capability }, 'intent received');
+    flow.log.debug({ step: 'received', decision_id: flow.decisionId, capability: logName(flow.capability, workspace.capabilities.has(flow.capability ?? '')) }, 'intent received');
     this.mark(flow, 'received');
 
     // 2. Identity and 3. intervention check, before anything else.

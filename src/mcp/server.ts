@@ -8,8 +8,10 @@ import {
   McpError,
   ReadResourceRequestSchema,
 } from '@modelcontextprotocol/sdk/types.js';
+import { Protocol } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import { z } from 'zod';
 import type { Capability } from '../capabilities/manifest.js';
+import { isJsonObject, jsonProblem } from '../core/json-guard.js';
 import type { CallRelay, Channel, Intent, Outcome, Proposal, ReasonDetail } from '../core/types.js';
 import { intervene } from '../kernel/interventions.js';
 import type { Kernel } from '../kernel/kernel.js';
@@ -77,9 +79,13 @@ export function createMcpServer(kernel: Kernel, agent: string, channel: Channel)
 
   server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: [...fixed, ...capabilityTools().map((t) => t.tool)] }));
 
-  server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
+  // Registered past the SDK's Server override, which would answer `arguments` that is not an object with
+  // -32603 and a zod dump before this handler runs; here such arguments get a governed refusal instead.
+  const onCallTool = async (request: z.infer<typeof LooseCallToolRequestSchema>, extra: CallToolExtra) => {
     const { name } = request.params;
-    const args = (request.params.arguments ?? {}) as Record<string, unknown>;
+    const rawArgs = request.params.arguments ?? {};
+    const problem = !isJsonObject(rawArgs) ? { path: '(arguments)', message: `arguments must be a JSON object, not ${Array.isArray(rawArgs) ? 'an array' : rawArgs === null ? 'null' : `a ${typeof rawArgs}`}` } : jsonProblem(rawArgs);
+    const args = (problem ? {} : rawArgs) as Record<string, unknown>;
     const meta = readMeta(request.params._meta as Record<string, unknown> | undefined);
     // Progress and log messages of the running capability (an upstream tool's) go back on this request.
     const progressToken = request.params._meta?.progressToken;
@@ -100,6 +106,15 @@ export function createMcpServer(kernel: Kernel, agent: string, channel: Channel)
       });
       return outcome.verdict === 'escalated' ? askClientHuman(server, kernel, agent, outcome) : outcome;
     };
+    if (problem) {
+      // Nothing of the arguments is kept: a governed tool records the refusal under the capability it names, if any.
+      const issues = new z.ZodError([{ code: 'custom', path: problem.path === '(arguments)' ? [] : problem.path.split('.'), message: problem.message, input: undefined }]);
+      const target = capabilityTools().find((t) => t.tool.name === name);
+      const named = isJsonObject(rawArgs) && typeof rawArgs['capability'] === 'string' ? rawArgs['capability'].slice(0, 200) : '(invalid arguments)';
+      if (name === 'submit_intent' || name === 'invoke_capability' || target) return toToolResult(await govern({ capability: target?.id ?? named, params: {} }, issues));
+      if (!fixed.some((t) => t.name === name)) throw new McpError(ErrorCode.InvalidParams, `unknown tool \`${name.slice(0, 64)}\``);
+      return toToolResult(argumentError(kernel, issues));
+    }
 
     switch (name) {
       case 'submit_intent':
@@ -150,7 +165,7 @@ export function createMcpServer(kernel: Kernel, agent: string, channel: Channel)
       }
       default: {
         const target = capabilityTools().find((t) => t.tool.name === name);
-        if (!target) throw new McpError(ErrorCode.InvalidParams, `unknown tool \`${name}\``);
+        if (!target) throw new McpError(ErrorCode.InvalidParams, `unknown tool \`${name.slice(0, 64)}\``);
         const { mandate, ...params } = args as { mandate?: unknown } & Record<string, unknown>;
         const extras = CapabilityToolExtrasSchema.safeParse(mandate ?? {});
         const intent = { ...(extras.success ? extras.data : {}), capability: target.id, params } as Intent;
@@ -159,10 +174,15 @@ export function createMcpServer(kernel: Kernel, agent: string, channel: Channel)
         return target.passthrough ? toPassthroughResult(outcome) : toToolResult(outcome);
       }
     }
-  });
+  };
+  Protocol.prototype.setRequestHandler.call(server, LooseCallToolRequestSchema, onCallTool as Parameters<Server['setRequestHandler']>[1]);
   registerMemoryResources(server, kernel, agent);
   return server;
 }
+
+/** tools/call as the SDK defines it, but with `arguments` of any type, so the handler can refuse a bad one itself. */
+const LooseCallToolRequestSchema = CallToolRequestSchema.extend({ params: CallToolRequestSchema.shape.params.extend({ arguments: z.unknown().optional() }) });
+type CallToolExtra = Parameters<Parameters<Server['setRequestHandler']>[1]>[1];
 
 const MEMORY_URI = /^memory:\/\/([a-z][a-z0-9_-]{0,63})\/([A-Za-z0-9._-]{1,128})$/;
 

@@ -1,8 +1,8 @@
-import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { createLogger, type Logger } from '../../core/log.js';
 import { Metrics } from '../../http/metrics.js';
 import { startHttpServer } from '../../http/server.js';
 import { createMcpServer } from '../../mcp/server.js';
+import { BoundedStdioTransport } from '../../mcp/stdio-transport.js';
 import { openRuntime, startCheckpointer, startHousekeeping, type RuntimeOptions } from '../../runtime.js';
 import { UsageError, workspaceDir } from '../common.js';
 
@@ -74,10 +74,10 @@ async function serveStdio(opts: ServeOptions): Promise<void> {
     log.flush();
   };
   server.onclose = () => void shutdown();
-  // The client closing our stdin ends the session: shut down in order (last checkpoint included) before the loop empties.
-  process.stdin.once('end', () => void shutdown());
   onSignals(shutdown);
-  await server.connect(new StdioServerTransport());
+  // One message per line, refused beyond 4x limits.max_payload_bytes (at least 1 MiB); the end of stdin closes the session.
+  const maxLine = Math.max(1_048_576, 4 * rt.workspace.config.limits.max_payload_bytes);
+  await server.connect(new BoundedStdioTransport(maxLine, process.stdin, process.stdout, (bytes) => log.warn({ bytes, max_bytes: maxLine }, 'stdio message too large; refused')));
   log.info({ agent, workspace: dir, policy_set_hash: rt.workspace.policySet.hash }, 'serving over stdio');
 }
 
