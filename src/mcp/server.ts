@@ -16,6 +16,7 @@ import type { CallRelay, Channel, Intent, Outcome, Proposal, ReasonDetail } from
 import { intervene } from '../kernel/interventions.js';
 import type { Kernel } from '../kernel/kernel.js';
 import { readMemory } from '../kernel/memory-read.js';
+import { refuseInvalidParams } from './invalid-params.js';
 import {
   GetDecisionArgsSchema,
   InterveneArgsSchema,
@@ -177,6 +178,7 @@ export function createMcpServer(kernel: Kernel, agent: string, channel: Channel)
   };
   Protocol.prototype.setRequestHandler.call(server, LooseCallToolRequestSchema, onCallTool as Parameters<Server['setRequestHandler']>[1]);
   registerMemoryResources(server, kernel, agent);
+  refuseInvalidParams(server);
   return server;
 }
 
