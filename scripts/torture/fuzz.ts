@@ -137,6 +137,16 @@ export async function fuzzStdio(dir: string, inputs: number): Promise<FuzzFigure
   return f;
 }
 
+/** The JSON-RPC answers in an HTTP body (one, or a batch); none if it is not JSON. */
+function answersOf(text: string): RpcAnswer[] {
+  try {
+    const v = JSON.parse(text) as RpcAnswer | RpcAnswer[];
+    return Array.isArray(v) ? v : [v];
+  } catch {
+    return [];
+  }
+}
+
 /** Fuzzes one HTTP server: mutated messages in an initialised session, and junk requests. */
 export async function fuzzHttp(dir: string, key: string, inputs: number, concurrency = 8): Promise<FuzzFigures> {
   const f: FuzzFigures = { channel: 'http', inputs: 0, answered: 0, internalErrors: 0, http5xx: 0, unanswered: 0, crashes: 0, errorLogLines: 0, samples: [] };
@@ -169,7 +179,7 @@ export async function fuzzHttp(dir: string, key: string, inputs: number, concurr
       clearTimeout(timer);
       f.answered++;
       if (res.status >= 500) f.http5xx++;
-      if (/"code":-32603|INTERNAL_ERROR/.test(text)) {
+      if (answersOf(text).some(isInternalError)) {
         f.internalErrors++;
         if (f.samples.length < 5) f.samples.push(`${req.method} ${req.path} ${(req.body ?? '').slice(0, 150)} -> ${text.slice(0, 150)}`);
       }
