@@ -4,7 +4,7 @@
  * appends and re-hashes that the chain alone cannot, and every answer carries
  * a signed receipt that `mandate receipt verify` checks offline.
  */
-import { cpSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tamper, TAMPERS, type TamperKind } from '../scripts/torture/tamper.js';
@@ -73,6 +73,19 @@ describe('signed checkpoints', () => {
     const dir = copy();
     tamper('forged_append', join(dir, 'mandate.db'), '');
     expect((await runCli([...verifyArgs(dir), '--allow-unanchored', '5'])).code).toBe(0);
+  });
+});
+
+describe('the signing key', () => {
+  it('validate names a missing key, and serve refuses to start without it (exit 2)', async () => {
+    const dir = copy();
+    rmSync(join(dir, 'keys', 'signing.key'));
+    const v = await runCli(['validate', '-w', dir]);
+    expect(v.code).toBe(2);
+    expect(v.stderr).toMatch(/signing\.private_key_file: cannot read `keys\/signing\.key`/);
+    const s = await runCli(['serve', '--stdio', '--agent', 'alice', '-w', dir]);
+    expect(s.code).toBe(2);
+    expect(s.stderr).toContain('signing.private_key_file');
   });
 });
 
