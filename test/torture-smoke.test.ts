@@ -15,7 +15,9 @@ describe('torture suite, small', () => {
     // Printed so a failing run shows its figures.
     process.stderr.write(formatFigures(figures));
     expect(figures.crash.map((c) => `${c.transport}/${c.inFlight}`)).toEqual(['stdio/1', 'stdio/4', 'http/1', 'http/4']);
-    expect(figures.crash.every((c) => c.trials === 2 && c.acknowledged > 0)).toBe(true);
+    expect(figures.crash.every((c) => c.trials === 2 && c.calls > 0)).toBe(true);
+    // A kill can come before a call is answered; over four series some are.
+    expect(figures.crash.reduce((n, c) => n + c.acknowledged, 0)).toBeGreaterThan(0);
     expect(figures.fuzz.map((f) => f.inputs)).toEqual([1_000, 200]);
     expect(figures.tamper.every((t) => t.trials === 2)).toBe(true);
     // 0 lost, 0 chain failures, 0 crashes, no effect without a record; fuzzing: 0 crashes, 0 INTERNAL_ERROR, 0 5xx; 100 % of tampers detected.

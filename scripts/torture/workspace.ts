@@ -1,12 +1,14 @@
 /** Workspaces and servers for the torture suite: the `mandate init` template plus an agent without budgets. */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
 
-export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+const HERE = dirname(fileURLToPath(import.meta.url));
+/** The package root, from scripts/torture (vitest runs the sources) or dist/scripts/torture (`npm run torture`). */
+export const ROOT = existsSync(resolve(HERE, '../../package.json')) ? resolve(HERE, '../..') : resolve(HERE, '../../..');
 export const CLI = join(ROOT, 'dist/src/cli/main.js');
 export const AGENT = 'torture';
 
