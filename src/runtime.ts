@@ -6,6 +6,7 @@ import { MEMORY_WRITE_ID, memoryWriteCapability } from './capabilities/builtin/m
 import { requireWorkspace, type Workspace } from './config/load-workspace.js';
 import type { Logger } from './core/log.js';
 import { receiptSigner } from './core/receipt.js';
+import { keyId } from './core/signed.js';
 import { systemWorld, type World } from './core/world.js';
 import { Gateway } from './gateway/gateway.js';
 import type { Environment } from './gateway/secrets.js';
@@ -94,6 +95,8 @@ export function startCheckpointer(rt: Runtime, log: Logger, world: World = syste
   const signing = rt.workspace.config.signing;
   if (!signing || !rt.signingKey) return async () => undefined;
   const ledger = rt.store.ledger;
+  const path = resolve(rt.workspace.dir, signing.checkpoints.path);
+  log.info({ checkpoints: path, key_id: keyId(rt.signingKey), every_events: signing.checkpoints.every_events, every_seconds: signing.checkpoints.every_seconds }, 'signing ledger checkpoints');
   const checkpointer = new Checkpointer({
     // The head through the ledger's read API: the last event's seq and hash.
     readHead: () => {
@@ -101,7 +104,7 @@ export function startCheckpointer(rt: Runtime, log: Logger, world: World = syste
       return event ? { seq: event.seq, hash: event.hash } : null;
     },
     key: rt.signingKey,
-    path: resolve(rt.workspace.dir, signing.checkpoints.path),
+    path,
     everyEvents: signing.checkpoints.every_events,
     everySeconds: signing.checkpoints.every_seconds,
     now: () => world.now(),
