@@ -1,5 +1,6 @@
-import type { KeyObject } from 'node:crypto';
+import { createPublicKey, type KeyObject } from 'node:crypto';
 import { resolve } from 'node:path';
+import { lastCheckpoint } from './anchor/checkpoint.js';
 import { Checkpointer } from './anchor/checkpointer.js';
 import { loadSigningKey } from './anchor/signing-key.js';
 import { MEMORY_WRITE_ID, memoryWriteCapability } from './capabilities/builtin/memory-write.js';
@@ -97,6 +98,7 @@ export function startCheckpointer(rt: Runtime, log: Logger, world: World = syste
   const ledger = rt.store.ledger;
   const path = resolve(rt.workspace.dir, signing.checkpoints.path);
   log.info({ checkpoints: path, key_id: keyId(rt.signingKey), every_events: signing.checkpoints.every_events, every_seconds: signing.checkpoints.every_seconds }, 'signing ledger checkpoints');
+  warnIfUnanchored(ledger, path, rt.signingKey, log);
   const checkpointer = new Checkpointer({
     // The head through the ledger's read API: the last event's seq and hash.
     readHead: () => {
@@ -111,6 +113,23 @@ export function startCheckpointer(rt: Runtime, log: Logger, world: World = syste
     log,
   });
   return checkpointer.start();
+}
+
+/**
+ * At start, before signing anything new: the ledger must still hold the last
+ * checkpointed event. If not (truncated, rewritten, or restored from an older
+ * copy), say so loudly; `ledger verify --checkpoints` names the details.
+ */
+function warnIfUnanchored(ledger: Runtime['store']['ledger'], path: string, key: KeyObject, log: Logger): void {
+  try {
+    const last = lastCheckpoint(path, createPublicKey(key));
+    if (!last) return;
+    const held = ledger.page(last.seq - 1, 1)[0];
+    if (held?.seq === last.seq && held.hash === last.hash) return;
+    log.error({ checkpoint_seq: last.seq, checkpoint_time: last.time, head_seq: ledger.headSeq() }, 'the ledger does not hold its last signed checkpoint (truncated or rewritten); run `mandate ledger verify --checkpoints`');
+  } catch (err) {
+    log.error({ err: { name: (err as Error)?.name } }, 'could not read the last checkpoint');
+  }
 }
 
 const SWEEP_MS = 500;

@@ -4,11 +4,12 @@
  * appends and re-hashes that the chain alone cannot, and every answer carries
  * a signed receipt that `mandate receipt verify` checks offline.
  */
+import { spawnSync } from 'node:child_process';
 import { cpSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tamper, TAMPERS, type TamperKind } from '../scripts/torture/tamper.js';
-import { E2E, runCli, transfer, type Outcome } from './helpers/e2e.js';
+import { CLI, cleanEnv, E2E, runCli, transfer, type Outcome } from './helpers/e2e.js';
 
 const e2e = new E2E();
 afterAll(() => e2e.cleanup());
@@ -62,6 +63,14 @@ describe('signed checkpoints', () => {
       expect(r.stdout).toMatch(expected[kind]);
     });
   }
+
+  it('a server starting on a ledger that lost its last checkpointed events says so in its log', async () => {
+    const dir = copy();
+    tamper('truncate', join(dir, 'mandate.db'), '');
+    // An empty stdin: the server starts, checks, and stops.
+    const r = spawnSync(process.execPath, [CLI, 'serve', '--stdio', '--agent', 'alice', '-w', dir], { input: '', encoding: 'utf8', timeout: 20_000, env: cleanEnv() });
+    expect(r.stderr).toMatch(/"level":50.*the ledger does not hold its last signed checkpoint/);
+  });
 
   it('without checkpoints a truncated tail still verifies intact (why they exist)', async () => {
     const dir = copy();

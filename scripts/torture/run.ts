@@ -95,9 +95,12 @@ export function missedTargets(t: TortureFigures): string[] {
     if (c.chainFailures) missed.push(`${at}: ${c.chainFailures} chain failures`);
     if (c.crashes) missed.push(`${at}: ${c.crashes} crashes`);
     if (c.effectsWithoutRecord) missed.push(`${at}: ${c.effectsWithoutRecord} effects without a record`);
+    if (c.errorLogLines) missed.push(`${at}: ${c.errorLogLines} error lines in the server logs`);
   }
   for (const f of t.fuzz) {
-    if (f.crashes || f.internalErrors || f.http5xx) missed.push(`fuzz ${f.channel}: ${f.crashes} crashes, ${f.internalErrors} INTERNAL_ERROR, ${f.http5xx} 5xx`);
+    if (f.crashes || f.internalErrors || f.http5xx || f.unanswered || f.errorLogLines) {
+      missed.push(`fuzz ${f.channel}: ${f.crashes} crashes, ${f.internalErrors} INTERNAL_ERROR, ${f.http5xx} 5xx, ${f.unanswered} unanswered, ${f.errorLogLines} error log lines`);
+    }
   }
   for (const x of t.tamper) if (x.detected !== x.trials) missed.push(`tamper ${x.kind}: ${x.trials - x.detected} of ${x.trials} undetected`);
   return missed;

@@ -96,3 +96,11 @@ export function readCheckpoints(path: string, publicKey: KeyObject): { valid: Re
   valid.sort((a, b) => a.checkpoint.seq - b.checkpoint.seq);
   return { valid, bad };
 }
+
+/** The highest valid checkpoint in the newest file of a destination (null if none): what a starting server compares its ledger with. */
+export function lastCheckpoint(path: string, publicKey: KeyObject): Checkpoint | null {
+  if (!existsSync(path)) return null;
+  const newest = filesOf(path).at(-1);
+  if (newest === undefined) return null;
+  return readCheckpoints(newest, publicKey).valid.at(-1)?.checkpoint ?? null;
+}
