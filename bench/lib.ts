@@ -4,10 +4,11 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { setMaxListeners } from 'node:events';
-import { appendFileSync, cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { newKeyPairPem } from '../src/core/signed.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const CLI = join(ROOT, 'dist/src/cli/main.js');
@@ -34,6 +35,11 @@ export const SMOKE: Sizes = { calls: 50, warmup: 10, ledgerEvents: 5_000, rssCal
 export function benchWorkspace(): string {
   const ws = join(mkdtempSync(join(tmpdir(), 'mandate-bench-')), 'ws');
   cpSync(join(ROOT, 'templates/workspace'), ws, { recursive: true });
+  // What `mandate init` adds to the template: the workspace's signing key pair.
+  const keys = newKeyPairPem();
+  mkdirSync(join(ws, 'keys'));
+  writeFileSync(join(ws, 'keys/signing.key'), keys.privatePem, { mode: 0o600 });
+  writeFileSync(join(ws, 'keys/signing.pub'), keys.publicPem);
   writeFileSync(
     join(ws, 'capabilities/bench.mjs'),
     `export default function define({ z }) {

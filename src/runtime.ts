@@ -1,6 +1,13 @@
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import { resolve } from 'node:path';
+import { lastCheckpoint } from './anchor/checkpoint.js';
+import { Checkpointer } from './anchor/checkpointer.js';
+import { loadSigningKey } from './anchor/signing-key.js';
 import { MEMORY_WRITE_ID, memoryWriteCapability } from './capabilities/builtin/memory-write.js';
 import { requireWorkspace, type Workspace } from './config/load-workspace.js';
 import type { Logger } from './core/log.js';
+import { receiptSigner } from './core/receipt.js';
+import { keyId } from './core/signed.js';
 import { systemWorld, type World } from './core/world.js';
 import { Gateway } from './gateway/gateway.js';
 import type { Environment } from './gateway/secrets.js';
@@ -17,6 +24,8 @@ export interface Runtime {
   kernel: Kernel;
   /** The upstream MCP servers and their pinned tools (ADR-008). */
   gateway: Gateway;
+  /** The workspace's Ed25519 signing key, when mandate.yaml has a `signing:` block and the key loads (ADR-016). */
+  signingKey?: KeyObject | undefined;
   /** Closes the store. Upstreams a command started must be stopped first: `shutdown()`. */
   close(): Promise<void>;
   /** Stops every upstream this runtime started, then closes the store. */
@@ -32,6 +41,8 @@ export interface RuntimeOptions {
   storePath?: string;
   /** Never call a model (`mandate test`: no challenger review of its escalations, no network). */
   noNormalizer?: boolean;
+  /** Fail when mandate.yaml configures a signing key that cannot be loaded (serve); otherwise warn and sign nothing. */
+  requireSigningKey?: boolean;
 }
 
 /** The composition root: the only place that wires the concrete store, world, normalizer, gateway and kernel together. */
@@ -58,7 +69,9 @@ export async function openRuntime(dir: string, logger: Logger | ((configLevel: s
       void store.commit([{ op: 'runner.beat', row: { ...runner, heartbeat_at: world.now() } }]).catch(() => undefined);
     }, HEARTBEAT_MS);
     heartbeat.unref();
-    const kernel = new Kernel({ workspace, store, world, log, normalizer, observer: opts.observer, runner: runner.id });
+    const signingKey = openSigningKey(workspace, log, opts);
+    const receipts = signingKey && workspace.config.signing?.receipts ? receiptSigner(signingKey) : undefined;
+    const kernel = new Kernel({ workspace, store, world, log, normalizer, observer: opts.observer, runner: runner.id, receipts });
     const closeStore = async () => {
       clearInterval(heartbeat);
       await kernel.settle();
@@ -70,6 +83,7 @@ export async function openRuntime(dir: string, logger: Logger | ((configLevel: s
       store,
       kernel,
       gateway,
+      signingKey,
       close: closeStore,
       shutdown: async () => {
         await gateway.close();
@@ -79,6 +93,62 @@ export async function openRuntime(dir: string, logger: Logger | ((configLevel: s
   } catch (err) {
     await store.close();
     throw err;
+  }
+}
+
+function openSigningKey(workspace: Workspace, log: Logger, opts: RuntimeOptions): KeyObject | undefined {
+  const signing = workspace.config.signing;
+  if (!signing) return undefined;
+  try {
+    return loadSigningKey(signing, workspace.dir);
+  } catch (err) {
+    if (opts.requireSigningKey) throw err;
+    log.warn({ err: { name: (err as Error).name } }, 'signing key not loaded; this command signs nothing');
+    return undefined;
+  }
+}
+
+/**
+ * Starts signing checkpoints of the chain head (ADR-016) when the workspace
+ * has a signing key; returns the function that writes the last one and stops.
+ */
+export function startCheckpointer(rt: Runtime, log: Logger, world: World = systemWorld): () => Promise<void> {
+  const signing = rt.workspace.config.signing;
+  if (!signing || !rt.signingKey) return async () => undefined;
+  const ledger = rt.store.ledger;
+  const path = resolve(rt.workspace.dir, signing.checkpoints.path);
+  log.info({ checkpoints: path, key_id: keyId(rt.signingKey), every_events: signing.checkpoints.every_events, every_seconds: signing.checkpoints.every_seconds }, 'signing ledger checkpoints');
+  void warnIfUnanchored(ledger, path, rt.signingKey, log);
+  const checkpointer = new Checkpointer({
+    // The head through the ledger's read API: the last event's seq and hash.
+    readHead: async () => {
+      const event = (await ledger.page((await ledger.headSeq()) - 1, 1))[0];
+      return event ? { seq: event.seq, hash: event.hash } : null;
+    },
+    key: rt.signingKey,
+    path,
+    everyEvents: signing.checkpoints.every_events,
+    everySeconds: signing.checkpoints.every_seconds,
+    now: () => world.now(),
+    log,
+  });
+  return checkpointer.start();
+}
+
+/**
+ * At start, before signing anything new: the ledger must still hold the last
+ * checkpointed event. If not (truncated, rewritten, or restored from an older
+ * copy), say so loudly; `ledger verify --checkpoints` names the details.
+ */
+async function warnIfUnanchored(ledger: Runtime['store']['ledger'], path: string, key: KeyObject, log: Logger): Promise<void> {
+  try {
+    const last = lastCheckpoint(path, createPublicKey(key));
+    if (!last) return;
+    const held = (await ledger.page(last.seq - 1, 1))[0];
+    if (held?.seq === last.seq && held.hash === last.hash) return;
+    log.error({ checkpoint_seq: last.seq, checkpoint_time: last.time, head_seq: await ledger.headSeq() }, 'the ledger does not hold its last signed checkpoint (truncated or rewritten); run `mandate ledger verify --checkpoints`');
+  } catch (err) {
+    log.error({ err: { name: (err as Error)?.name } }, 'could not read the last checkpoint');
   }
 }
 

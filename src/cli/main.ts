@@ -8,7 +8,8 @@ import { initWorkspace } from './commands/init.js';
 import { interveneCommand, interventionsList, type InterveneOptions } from './commands/intervene.js';
 import { keysCreate, keysList, keysRevoke, type KeysCreateOptions } from './commands/keys.js';
 import type { InterventionAct } from '../kernel/interventions.js';
-import { ledgerExport, ledgerTail, ledgerVerify } from './commands/ledger.js';
+import { ledgerExport, ledgerTail, ledgerVerify, type LedgerVerifyOptions } from './commands/ledger.js';
+import { receiptVerify } from './commands/receipt.js';
 import { serve, type ServeOptions } from './commands/serve.js';
 import { upstreamPin, type PinOptions } from './commands/upstream.js';
 import { testCommand } from './commands/test.js';
@@ -114,9 +115,12 @@ capability
 const ledger = program.command('ledger').description('inspect the hash-chained ledger');
 ledger
   .command('verify')
-  .description('recompute every hash and link; exit 0 intact, 1 broken (naming the first bad sequence)')
+  .description('recompute every hash and link; with --checkpoints, also compare the chain with its signed checkpoints (truncation, forged appends, re-hashes); exit 0 intact, 1 broken (naming what is missing or changed)')
+  .option('--checkpoints <file|dir>', 'signed checkpoints (signing.checkpoints.path): a .jsonl file or a folder of them')
+  .option('--pubkey <file>', "the workspace's public key (keys/signing.pub), with --checkpoints")
+  .option('--allow-unanchored <n>', 'accept up to n events after the last checkpoint (a ledger still being written)', '0')
   .addOption(workspaceOption())
-  .action(run((opts: { workspace?: string }) => ledgerVerify(opts)));
+  .action(run((opts: LedgerVerifyOptions) => ledgerVerify(opts)));
 ledger
   .command('export')
   .description('print every event, one JSON object per line')
@@ -144,6 +148,15 @@ decisions
   .addOption(new Option('--as <operator>', 'your operator name, recorded with the settlement (or $MANDATE_OPERATOR, else your user name)'))
   .addOption(workspaceOption())
   .action(run((id: string, opts: { workspace?: string; as?: string; applied?: boolean; notApplied?: boolean; reason?: string }) => decisionsSettle(id, opts)));
+const receipt = program.command('receipt').description('signed receipts of decisions');
+receipt
+  .command('verify')
+  .description("check a signed receipt offline against the workspace's public key; exit 0 valid, 1 not")
+  .argument('<receipt>', 'a JSON file (the receipt, or an answer carrying signed_receipt), or - for stdin')
+  .option('--pubkey <file>', "the workspace's public key (keys/signing.pub)")
+  .option('--json', 'print the result as JSON')
+  .action(run((file: string, opts: { pubkey?: string; json?: boolean }) => receiptVerify(file, opts)));
+
 const approvals = program.command('approvals').description('decide escalated requests as a human operator');
 const operatorOption = () => new Option('--as <operator>', 'your operator name, recorded with the decision (or $MANDATE_OPERATOR, else your user name)');
 approvals.command('list').description('pending escalations (overdue ones are expired first)').option('--json', 'JSON output').addOption(workspaceOption()).action(run((opts: { workspace?: string; json?: boolean }) => approvalsList(opts)));

@@ -41,6 +41,11 @@ export const DEFAULTS = {
     metrics: { require_auth: false },
     auth: { authorization_servers: [] as string[] },
   },
+  /** Used when mandate.yaml has a `signing:` block (ADR-016). */
+  signing: {
+    receipts: true,
+    checkpoints: { path: 'checkpoints', every_events: 100, every_seconds: 10 },
+  },
   /** For each entry of `upstreams:` (the gateway, ADR-008). Deadline and output cap default to `limits`. */
   upstream: {
     expose: 'prefixed' as 'prefixed' | 'transparent',
@@ -247,6 +252,34 @@ const UpstreamSchema = z
   .describe('One upstream MCP server: a stdio command, or a Streamable HTTP url. Each of its pinned tools becomes the capability <name>.<tool>.');
 
 export type UpstreamConfig = z.infer<typeof UpstreamSchema>;
+
+const SigningSchema = z
+  .object({
+    private_key_file: z.string().min(1).optional().describe('PEM (PKCS#8) Ed25519 private key, relative to the workspace; `mandate init` writes keys/signing.key and keys/signing.pub.'),
+    private_key_env: z
+      .string()
+      .regex(/^[A-Z_][A-Z0-9_]*$/)
+      .optional()
+      .describe('Name of the environment variable holding the PEM private key instead of a file.'),
+    receipts: z.boolean().default(DEFAULTS.signing.receipts).describe("Sign each decision's receipt (decision id, request hash, verdict, ledger seq and hash) in the answer."),
+    checkpoints: z
+      .object({
+        path: z
+          .string()
+          .min(1)
+          .default(DEFAULTS.signing.checkpoints.path)
+          .describe('Where signed checkpoints of the chain head go, as JSON lines: a file if it ends in .jsonl, else a folder (one file per UTC day). Relative to the workspace; put it on append-only storage the ledger host cannot rewrite.'),
+        every_events: positiveInt.max(1_000_000).default(DEFAULTS.signing.checkpoints.every_events).describe('Sign a checkpoint once the head has moved this many events.'),
+        every_seconds: positiveInt.max(86_400).default(DEFAULTS.signing.checkpoints.every_seconds).describe('... or once this many seconds have passed with new events.'),
+      })
+      .strict()
+      .default(DEFAULTS.signing.checkpoints),
+  })
+  .strict()
+  .refine((s) => (s.private_key_file === undefined) !== (s.private_key_env === undefined), { message: 'set exactly one of private_key_file or private_key_env' })
+  .describe('The anchored ledger (ADR-016): an Ed25519 key signs checkpoints of the chain head while serving, and receipts. Absent: nothing is signed.');
+
+export type SigningConfig = z.infer<typeof SigningSchema>;
 export type ConfiguredValueConfig = z.infer<typeof ConfiguredValue>;
 
 export const WorkspaceConfigSchema = z
@@ -303,6 +336,7 @@ export const WorkspaceConfigSchema = z
       .default(DEFAULTS.log),
     normalizer: NormalizerSchema.optional(),
     http: HttpConfigSchema.default(DEFAULTS.http),
+    signing: SigningSchema.optional(),
     upstreams: z
       .record(z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'an upstream name: lowercase letters, digits and -, starting with a letter'), UpstreamSchema)
       .default({})

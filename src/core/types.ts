@@ -1,3 +1,4 @@
+import type { SignedReceipt } from './receipt.js';
 import type { ReasonCode } from './reasons.js';
 
 export type Verdict = 'accepted' | 'rejected' | 'escalated';
@@ -117,6 +118,8 @@ export interface Outcome {
   expires_at?: string | undefined;
   policies: string[];
   receipt: Receipt | null;
+  /** The receipt signed with the workspace's Ed25519 key, when `signing.receipts` is on (ADR-016). */
+  signed_receipt?: SignedReceipt | undefined;
   /** Set on a repeat: the decision whose recorded outcome this is. */
   replay_of?: string | undefined;
   /** An operator's redirect note, delivered once on the agent's next call. */

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { REASON_CODES } from './reasons.js';
+import { SignedReceiptSchema } from './receipt.js';
 
 /** The wire shapes every transport shares; published as JSON Schema in contracts/schema/. */
 export const IdempotencyKeySchema = z
@@ -90,6 +91,7 @@ export const OutcomeSchema = z.object({
   expires_at: z.string().optional(),
   policies: z.array(z.string()),
   receipt: z.object({ seq: z.number().int(), hash: z.string() }).nullable(),
+  signed_receipt: SignedReceiptSchema.optional(),
   replay_of: z.string().optional(),
   operator_note: z.string().optional(),
   normalized: z

@@ -66,11 +66,18 @@ export async function handleEvents(ctx: HttpContext, r: RouteRequest): Promise<v
     return e.agent;
   };
 
+  // The stream lives only as long as its credential: it ends at the ledger event that revokes it.
+  const credential = r.principal.kind === 'operator' ? r.principal.credential : null;
   try {
     while (!ended.signal.aborted) {
       const page = await ledger.page(cursor, PAGE);
       for (const e of page) {
         cursor = e.seq;
+        if (e.type === 'CredentialRevoked' && credential !== null && e.data['credential_id'] === credential) {
+          await write(': credential revoked\n\n');
+          end();
+          break;
+        }
         if (!wanted.has(categoryOf(e.type))) continue;
         const who = await concerns(e);
         if (agent !== null && who !== agent) continue;

@@ -2,6 +2,7 @@ import type { Capability } from '../capabilities/manifest.js';
 import type { Contract } from '../config/contract-schema.js';
 import type { Workspace } from '../config/load-workspace.js';
 import type { Logger } from '../core/log.js';
+import type { ReceiptSigner } from '../core/receipt.js';
 import type { Normalizer } from '../core/normalizer.js';
 import type { World } from '../core/world.js';
 import type { PolicyEngine } from '../policy/engine.js';
@@ -20,6 +21,8 @@ export interface KernelDeps {
   normalizer?: Normalizer | undefined;
   /** This process's runner id: a started effect names it, so crash recovery knows whose effects are orphaned (ADR-017). */
   runner?: string | undefined;
+  /** Signs each governed answer's receipt (ADR-016); absent: receipts are `{ seq, hash }` only. */
+  receipts?: ReceiptSigner | undefined;
   /** Timing hooks (metrics); absent by default. */
   observer?: KernelObserver | undefined;
 }

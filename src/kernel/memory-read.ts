@@ -1,4 +1,5 @@
 import { hashOf } from '../core/canonical.js';
+import { logName } from '../core/log-names.js';
 import { SENSITIVITY_ORDER, type Outcome, type ReasonDetail, type Sensitivity } from '../core/types.js';
 import type { MemoryRecord } from '../store/memory.js';
 import { resolveDfid } from './dfid.js';
@@ -43,7 +44,7 @@ export async function readMemory(kernel: Kernel, agent: string, query: MemoryQue
     const reasons = [...new Set(details.map((d) => d.code))];
     const r = await store.commit([{ op: 'event', event: { dfid, agent, type: 'MemoryRead', decision_id: id, reasons, data: { scope: query.scope, mode, ...target, ...data } } }]);
     const receipt = r.ok ? (r.receipts[0] ?? null) : null;
-    log.info({ dfid, agent, step: 'memory', scope: query.scope, mode, reasons }, reasons.length ? 'memory read denied' : 'memory read');
+    log.info({ dfid, agent, step: 'memory', scope: logName(query.scope, !!kernel.contractOf(agent)?.memory.some((g) => g.scope === query.scope)), mode, reasons }, reasons.length ? 'memory read denied' : 'memory read');
     return { reasons, receipt };
   };
   const deny = async (details: ReasonDetail[]): Promise<Outcome> => ({ ...base, verdict: 'rejected', status: 'rejected', details, ...(await record(details, { allowed: false })) });

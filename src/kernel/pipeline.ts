@@ -1,3 +1,4 @@
+import { withSignedReceipt } from '../core/receipt.js';
 import type { GovernedCall, Intent, Outcome } from '../core/types.js';
 import type { KernelCore } from './context.js';
 import { newFlow, observed, outcomeOf } from './flow.js';
@@ -43,7 +44,8 @@ export async function govern(k: KernelCore, call: GovernedCall): Promise<Outcome
   try {
     for (const stage of STAGES) {
       const outcome = await stage(k, state);
-      if (outcome) return observed(k, flow, outcome);
+      // The answer carries a signed receipt where the workspace signs (ADR-016).
+      if (outcome) return observed(k, flow, withSignedReceipt(k.deps.receipts, outcome, state.requestHash || undefined));
     }
     throw new Error('the pipeline ended without an outcome');
   } catch (err) {

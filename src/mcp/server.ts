@@ -1,17 +1,9 @@
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
-import {
-  CallToolRequestSchema,
-  type CallToolRequest,
-  type ServerCapabilities,
-  type ServerNotification,
-  type ServerRequest,
-  ErrorCode,
-  ListToolsRequestSchema,
-  McpError,
-} from '@modelcontextprotocol/sdk/types.js';
+import { CallToolRequestSchema, type CallToolRequest, type ServerCapabilities, ErrorCode, ListToolsRequestSchema, McpError } from '@modelcontextprotocol/sdk/types.js';
+import { Protocol } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import { z } from 'zod';
 import type { Capability } from '../capabilities/manifest.js';
+import { isJsonObject, jsonProblem } from '../core/json-guard.js';
 import type { CallRelay, Channel, Intent, Outcome, Proposal, ReasonDetail } from '../core/types.js';
 import { intervene } from '../kernel/interventions.js';
 import type { Kernel } from '../kernel/kernel.js';
@@ -22,6 +14,7 @@ import { McpTasks, TASK_TOOLS, TASKS_CAPABILITY, withTaskSupport, type TaskRun }
 import type { Gateway } from '../gateway/gateway.js';
 import { registerUpstreamPrimitives } from './proxy-primitives.js';
 import { clientAsk } from './proxy-relay.js';
+import { refuseInvalidParams } from './invalid-params.js';
 import {
   GetDecisionArgsSchema,
   InterveneArgsSchema,
@@ -116,10 +109,14 @@ export function createMcpServer(kernel: Kernel, agent: string, channel: Channel,
     return target ? (target.passthrough ? 'passthrough' : 'outcome') : null;
   };
 
-  // One tools/call; for a task, `run` gives the task's decision id, abort signal and relay.
-  const handleCall = async (request: CallToolRequest, extra: RequestHandlerExtra<ServerRequest, ServerNotification>, run?: TaskRun) => {
+  // One tools/call; for a task, `run` gives the task's decision id, abort signal and relay. Registered past the SDK's
+  // Server override, which would answer `arguments` that is not an object with -32603 and a zod dump before this
+  // handler runs; here such arguments get a governed refusal instead.
+  const handleCall = async (request: z.infer<typeof LooseCallToolRequestSchema>, extra: CallToolExtra, run?: TaskRun) => {
     const { name } = request.params;
-    const args = (request.params.arguments ?? {}) as Record<string, unknown>;
+    const rawArgs = request.params.arguments ?? {};
+    const problem = !isJsonObject(rawArgs) ? { path: '(arguments)', message: `arguments must be a JSON object, not ${Array.isArray(rawArgs) ? 'an array' : rawArgs === null ? 'null' : `a ${typeof rawArgs}`}` } : jsonProblem(rawArgs);
+    const args = (problem ? {} : rawArgs) as Record<string, unknown>;
     const meta = readMeta(request.params._meta as Record<string, unknown> | undefined);
     // Progress and log messages of the running capability (an upstream tool's) go back on this request.
     const progressToken = request.params._meta?.progressToken;
@@ -144,6 +141,15 @@ export function createMcpServer(kernel: Kernel, agent: string, channel: Channel,
       // A task waits for the human as input_required instead of asking the client.
       return outcome.verdict === 'escalated' && !run ? askClientHuman(server, kernel, agent, outcome) : outcome;
     };
+    if (problem) {
+      // Nothing of the arguments is kept: a governed tool records the refusal under the capability it names, if any.
+      const issues = new z.ZodError([{ code: 'custom', path: problem.path === '(arguments)' ? [] : problem.path.split('.'), message: problem.message, input: undefined }]);
+      const target = capabilityTools().find((t) => t.tool.name === name);
+      const named = isJsonObject(rawArgs) && typeof rawArgs['capability'] === 'string' ? rawArgs['capability'].slice(0, 200) : '(invalid arguments)';
+      if (name === 'submit_intent' || name === 'invoke_capability' || target) return toToolResult(await govern({ capability: target?.id ?? named, params: {} }, issues));
+      if (!fixed.some((t) => t.name === name)) throw new McpError(ErrorCode.InvalidParams, `unknown tool \`${name.slice(0, 64)}\``);
+      return toToolResult(argumentError(kernel, issues));
+    }
 
     // Without Mandate's own tools listed, their names are not Mandate's (a transparent upstream may own one).
     switch (mandateTools ? name : '') {
@@ -195,7 +201,7 @@ export function createMcpServer(kernel: Kernel, agent: string, channel: Channel,
       }
       default: {
         const target = capabilityTools().find((t) => t.tool.name === name);
-        if (!target) throw new McpError(ErrorCode.InvalidParams, `unknown tool \`${name}\``);
+        if (!target) throw new McpError(ErrorCode.InvalidParams, `unknown tool \`${name.slice(0, 64)}\``);
         // An upstream tool's arguments are the upstream's own: governance inputs come in _meta only (ADR-013).
         let params = args;
         let mandate: unknown;
@@ -209,14 +215,16 @@ export function createMcpServer(kernel: Kernel, agent: string, channel: Channel,
     }
   };
 
-  server.setRequestHandler(CallToolRequestSchema, (request, extra) => {
+  const onCallTool = (request: z.infer<typeof LooseCallToolRequestSchema>, extra: CallToolExtra) => {
     if (!request.params.task) return handleCall(request, extra);
     const form = taskForm(request.params.name);
-    if (!form) throw new McpError(ErrorCode.MethodNotFound, `tool \`${request.params.name}\` does not run as a task`);
-    return tasks.start(request, form, (run) => handleCall(request, extra, run));
-  });
+    if (!form) throw new McpError(ErrorCode.MethodNotFound, `tool \`${request.params.name.slice(0, 64)}\` does not run as a task`);
+    return tasks.start(request as CallToolRequest, form, (run) => handleCall(request, extra, run));
+  };
+  Protocol.prototype.setRequestHandler.call(server, LooseCallToolRequestSchema, onCallTool as Parameters<Server['setRequestHandler']>[1]);
   const detach = registerUpstreamPrimitives(server, kernel, agent, gateway, { memory: mandateTools, declared: capabilities });
   onClosed(server, detach);
+  refuseInvalidParams(server);
   return server;
 }
 
@@ -224,6 +232,10 @@ function withoutTasks(caps: ServerCapabilities): ServerCapabilities {
   const { tasks: _notServed, ...rest } = caps;
   return rest;
 }
+
+/** tools/call as the SDK defines it, but with `arguments` of any type, so the handler can refuse a bad one itself. */
+const LooseCallToolRequestSchema = CallToolRequestSchema.extend({ params: CallToolRequestSchema.shape.params.extend({ arguments: z.unknown().optional() }) });
+type CallToolExtra = Parameters<Parameters<Server['setRequestHandler']>[1]>[1];
 
 /** Runs `fn` when the session closes, whatever `onclose` its owner sets later (serve.ts, the HTTP route). */
 function onClosed(server: Server, fn: () => void): void {

@@ -393,6 +393,45 @@ export const GUARANTEES: Record<string, Guarantee> = {
       '../e2e-issue3-interventions.test.ts': ['redirect from the CLI: the running server hands the note to the agent once, on its next call'],
     },
   },
+  LEDGER_ANCHORED: {
+    statement: 'Against its signed checkpoints, a truncated, forged-onto or re-hashed ledger fails verification naming what is missing or changed; a checkpoint signed by another key is never trusted.',
+    proofs: {
+      'anchor-check.test.ts': [
+        'truncation names the missing events',
+        'a rewrite from seq 15 on is named from the last checkpoint that still matches',
+        'events after the last checkpoint are not anchored, unless allowed',
+        'a checkpoint line that failed its signature check is always a finding',
+      ],
+      '../anchored-ledger.test.ts': ['a server writes signed checkpoints, and an untouched ledger verifies against them', 'without checkpoints a truncated tail still verifies intact (why they exist)'],
+    },
+  },
+  RECEIPTS_SIGNED: {
+    statement: "A signed receipt verifies offline with the workspace's public key, and fails once any field is changed, under another key, or when it is a checkpoint's signature.",
+    proofs: {
+      'signed-receipts.test.ts': [
+        'verify with the public key, and name the key',
+        'any changed field breaks the signature',
+        'another key, a missing signature or a wrong shape is refused with the reason',
+        'a checkpoint signature never passes as a receipt (domain tags differ)',
+        'withSignedReceipt signs only an outcome with a ledger receipt, over its own fields',
+      ],
+    },
+  },
+  HOSTILE_INPUT_STRUCTURED: {
+    statement: 'Non-finite numbers, deep nesting, arguments that are not an object and oversized stdio lines get a structured refusal; the server keeps serving and never answers INTERNAL_ERROR for them.',
+    proofs: {
+      'json-guard.test.ts': [
+        'names a non-finite number by its path',
+        'refuses deep nesting, even 100,000 levels, without overflowing the stack; the path is cut short',
+      ],
+      'bounded-stdio.test.ts': ['refuses an oversized line with an error to its id and keeps reading the next ones', 'answers a line that is not JSON, or not JSON-RPC, and closes at the end of input'],
+      '../input-edges.test.ts': [
+        'params nested 3,000 deep: SCHEMA_INVALID naming the depth, no INTERNAL_ERROR',
+        'arguments that are not an object: SCHEMA_INVALID on every tool, not -32603 with a zod dump',
+        'a line over 10 MB is refused with an error to its id, and the server keeps serving',
+      ],
+    },
+  },
   FLOW_INTERVENTIONS_SCOPED: {
     statement: 'Pausing or terminating a flow refuses the calls carrying its dfid and no others.',
     proofs: {

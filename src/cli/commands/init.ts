@@ -1,6 +1,7 @@
-import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { newKeyPairPem } from '../../core/signed.js';
 import { UsageError } from '../common.js';
 
 // dist/src/cli/commands -> package root
@@ -28,6 +29,7 @@ export function initWorkspace(target: string): string {
   cpSync(TEMPLATE_DIR, dir, { recursive: true });
   cpSync(SCHEMA_SOURCE, join(dir, WORKSPACE_SCHEMA_DIR), { recursive: true });
   linkSchemas(dir, dir);
+  writeSigningKeys(join(dir, 'keys'));
   return dir;
 }
 
@@ -49,4 +51,15 @@ function linkSchemas(root: string, dir: string): void {
     const link = relative(dirname(full), join(root, WORKSPACE_SCHEMA_DIR, schema)).split(sep).join('/');
     writeFileSync(full, `# yaml-language-server: $schema=${link}\n${text}`);
   }
+}
+
+/**
+ * A fresh Ed25519 key pair for this workspace (signing: in mandate.yaml):
+ * the private key readable by its owner only, the public key for verifiers.
+ */
+function writeSigningKeys(keysDir: string): void {
+  const { privatePem, publicPem } = newKeyPairPem();
+  mkdirSync(keysDir, { recursive: true, mode: 0o700 });
+  writeFileSync(join(keysDir, 'signing.key'), privatePem, { mode: 0o600, flag: 'wx' });
+  writeFileSync(join(keysDir, 'signing.pub'), publicPem, { mode: 0o644, flag: 'wx' });
 }

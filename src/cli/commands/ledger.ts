@@ -1,20 +1,48 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { AnchorReport } from '../../anchor/anchored-verify.js';
+import { readPublicKey } from '../../anchor/signing-key.js';
+import { verifyAnchoredLedger } from '../../anchor/verify-ledger.js';
 import type { LedgerEvent } from '../../store/ledger.js';
-import { EXIT, withRuntime } from '../common.js';
+import { EXIT, UsageError, withRuntime } from '../common.js';
 
 const PAGE = 1000;
 
-export async function ledgerVerify(opts: { workspace?: string }): Promise<number> {
+export interface LedgerVerifyOptions {
+  workspace?: string;
+  checkpoints?: string;
+  pubkey?: string;
+  allowUnanchored?: string;
+}
+
+export async function ledgerVerify(opts: LedgerVerifyOptions): Promise<number> {
+  if ((opts.checkpoints === undefined) !== (opts.pubkey === undefined)) throw new UsageError('--checkpoints and --pubkey go together');
+  const allow = Number(opts.allowUnanchored ?? 0);
+  if (!Number.isInteger(allow) || allow < 0) throw new UsageError(`--allow-unanchored must be a whole number, not \`${opts.allowUnanchored}\``);
+  // Read the key first: a wrong path is a usage error, whatever the ledger says.
+  const key = opts.pubkey !== undefined ? readPublicKey(opts.pubkey) : undefined;
   return withRuntime(opts.workspace, undefined, async ({ store }) => {
     const started = process.hrtime.bigint();
-    const result = await store.ledger.verify();
+    let report: AnchorReport | undefined;
+    let result;
+    if (key && opts.checkpoints !== undefined) ({ chain: result, anchors: report } = await verifyAnchoredLedger(store.ledger, opts.checkpoints, key, allow));
+    else result = await store.ledger.verify();
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    let code: number = EXIT.ok;
     if (result.ok) {
       process.stdout.write(`ledger intact: ${result.events} events, head ${result.head} (${Math.round(result.events / Math.max(seconds, 1e-9))} events/s)\n`);
-      return EXIT.ok;
+    } else {
+      process.stdout.write(`ledger BROKEN at seq ${result.firstBadSeq}: ${result.problem} (${result.events} events verified before it)\n`);
+      code = EXIT.failed;
     }
-    process.stdout.write(`ledger BROKEN at seq ${result.firstBadSeq}: ${result.problem} (${result.events} events verified before it)\n`);
-    return EXIT.failed;
+    if (report) {
+      if (report.ok) {
+        process.stdout.write(`checkpoints match: ${report.checkpoints} signed checkpoints, ledger anchored up to seq ${report.anchoredSeq} of ${await store.ledger.headSeq()}\n`);
+      } else {
+        process.stdout.write(`checkpoints DO NOT MATCH (${report.checkpoints} valid signed checkpoints):\n${report.findings.map((f) => `  ${f.message}\n`).join('')}`);
+        code = EXIT.failed;
+      }
+    }
+    return code;
   });
 }
 

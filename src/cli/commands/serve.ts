@@ -1,9 +1,9 @@
-import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { createLogger, type Logger } from '../../core/log.js';
 import { Metrics } from '../../http/metrics.js';
 import { startHttpServer } from '../../http/server.js';
 import { createMcpServer } from '../../mcp/server.js';
-import { openRuntime, startHousekeeping, type RuntimeOptions } from '../../runtime.js';
+import { BoundedStdioTransport } from '../../mcp/stdio-transport.js';
+import { openRuntime, startCheckpointer, startHousekeeping, type RuntimeOptions } from '../../runtime.js';
 import { UsageError, workspaceDir } from '../common.js';
 
 export interface ServeOptions {
@@ -34,7 +34,7 @@ async function open(opts: ServeOptions, runtime: RuntimeOptions = {}) {
       return log;
     },
     undefined,
-    runtime,
+    { ...runtime, requireSigningKey: true },
   );
   return { dir, log, rt };
 }
@@ -62,6 +62,7 @@ async function serveStdio(opts: ServeOptions): Promise<void> {
     server.sendToolListChanged().catch(() => undefined);
   });
   const stopHousekeeping = startHousekeeping(rt, log);
+  const stopCheckpointer = startCheckpointer(rt, log);
   let closed = false;
   const shutdown = async () => {
     if (closed) return;
@@ -69,13 +70,16 @@ async function serveStdio(opts: ServeOptions): Promise<void> {
     stopHousekeeping();
     await server.close().catch(() => undefined);
     await rt.kernel.settle(); // a running challenger call (bounded by normalizer.timeout_ms) records its result first
+    await stopCheckpointer(); // the last checkpoint covers everything this process recorded
     await rt.shutdown(); // stops the upstream servers this process started, then closes the store
     log.info({ agent }, 'stopped');
     log.flush();
   };
   server.onclose = () => void shutdown();
   onSignals(shutdown);
-  await server.connect(new StdioServerTransport());
+  // One message per line, refused beyond 4x limits.max_payload_bytes (at least 1 MiB); the end of stdin closes the session.
+  const maxLine = Math.max(1_048_576, 4 * rt.workspace.config.limits.max_payload_bytes);
+  await server.connect(new BoundedStdioTransport(maxLine, process.stdin, process.stdout, (bytes) => log.warn({ bytes, max_bytes: maxLine }, 'stdio message too large; refused')));
   log.info({ agent, workspace: dir, policy_set_hash: rt.workspace.policySet.hash }, 'serving over stdio');
 }
 
@@ -102,6 +106,7 @@ async function serveHttp(opts: ServeOptions): Promise<void> {
     throw listenError(err);
   }
   const stopHousekeeping = startHousekeeping(rt, log);
+  const stopCheckpointer = startCheckpointer(rt, log);
   if (!(await rt.store.credentials.list()).some((c) => c.revoked_at === null) && !handle.ctx.cfg.auth.jwt) {
     log.warn('no credentials yet: every request will get 401; create one with `mandate keys create --agent <id>` (and `--operator <name>` for the console)');
   }
@@ -112,6 +117,7 @@ async function serveHttp(opts: ServeOptions): Promise<void> {
     stopHousekeeping();
     await handle.close();
     await rt.kernel.settle();
+    await stopCheckpointer(); // the last checkpoint covers everything this process recorded
     await rt.shutdown(); // stops the upstream servers this process started, then closes the store
     log.info('stopped');
     log.flush();

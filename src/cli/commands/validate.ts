@@ -5,13 +5,16 @@ import { systemWorld } from '../../core/world.js';
 import { collisions } from '../../gateway/exposure.js';
 import { workspaceSchemas } from '../../policy/typecheck.js';
 import { openStore } from '../../store/store.js';
+import { loadSigningKey } from '../../anchor/signing-key.js';
+import { ConfigError } from '../../config/problems.js';
+import type { WorkspaceConfig } from '../../config/workspace-schema.js';
 import { EXIT, printJson, workspaceDir } from '../common.js';
 
 /** Checks a workspace and reports every problem with file, path and a fix hint. */
 export async function validateCommand(opts: { workspace?: string; json?: boolean; cedarSchema?: boolean }): Promise<number> {
   const dir = workspaceDir(opts.workspace);
   const loaded = await loadWorkspace(dir);
-  const problems = [...loaded.problems, ...(loaded.workspace ? pinnedNameCollisions(loaded.workspace) : [])];
+  const problems = [...loaded.problems, ...(loaded.workspace ? [...pinnedNameCollisions(loaded.workspace), ...signingProblems(loaded.workspace.config, dir)] : [])];
   const workspace = problems.length ? null : loaded.workspace;
   if (opts.cedarSchema && workspace) {
     printJson(workspaceSchemas([...workspace.contracts.values()], workspace.capabilities));
@@ -50,5 +53,17 @@ function pinnedNameCollisions(workspace: Workspace): Problem[] {
     }));
   } finally {
     store.close();
+  }
+}
+
+/** The signing key must load where `serve` will look for it; a key from the environment is checked only when its variable is set here. */
+function signingProblems(config: WorkspaceConfig, dir: string): Problem[] {
+  const signing = config.signing;
+  if (!signing || (signing.private_key_env !== undefined && !process.env[signing.private_key_env])) return [];
+  try {
+    loadSigningKey(signing, dir);
+    return [];
+  } catch (err) {
+    return err instanceof ConfigError ? err.problems : [{ file: 'mandate.yaml', path: 'signing', message: (err as Error).message, hint: 'check the signing key' }];
   }
 }

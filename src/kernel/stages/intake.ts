@@ -1,4 +1,5 @@
 import { canonicalJson, hashOf } from '../../core/canonical.js';
+import { logName } from '../../core/log-names.js';
 import type { Intent, TextIntent } from '../../core/types.js';
 import { IntentSchema, TextIntentSchema } from '../../core/wire.js';
 import { event, mark } from '../flow.js';
@@ -26,7 +27,8 @@ export const receive: Stage = (k, s) => {
     { op: 'decision.open', id: flow.decisionId, dfid: flow.dfid, agent: flow.agent, capability: flow.capability, request_hash: s.requestHash, created_at: s.receivedAt },
     { op: 'note.take', agent: flow.agent, now: s.receivedAt },
   );
-  flow.log.debug({ step: 'received', decision_id: flow.decisionId, capability: flow.capability }, 'intent received');
+  // An agent-chosen name reaches the log only if it names a loaded capability; otherwise as a hash.
+  flow.log.debug({ step: 'received', decision_id: flow.decisionId, capability: logName(flow.capability, k.deps.workspace.capabilities.has(flow.capability ?? '')) }, 'intent received');
   return undefined;
 };
 

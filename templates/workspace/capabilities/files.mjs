@@ -1,9 +1,11 @@
 // In-process capabilities that write and delete files, confined to the
-// workspace's sandbox/ folder. The confinement is an invariant the kernel
-// checks before the handler runs, and the handler checks it again.
+// workspace's sandbox/ folder and never through a symbolic link. The
+// confinement is an invariant the kernel checks before the handler runs, and
+// the handler checks it again.
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, realpath, rm, writeFile } from 'node:fs/promises';
-import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
+import { constants } from 'node:fs';
+import { lstat, mkdir, open, readFile, rm } from 'node:fs/promises';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 
 const SANDBOX = 'sandbox';
 
@@ -17,20 +19,25 @@ function target(workspaceDir, path) {
   return full;
 }
 
-// Resolves symlinks of the nearest existing parent so a link cannot lead outside.
+// True when no component between the sandbox and the target (the target
+// itself included) is a symbolic link: a link, even a dangling one, could lead
+// outside, so the writer refuses to go through any. Components that do not
+// exist yet are fine; the handler creates them as real folders.
 async function confined(workspaceDir, full) {
-  const root = await realpath(resolve(workspaceDir, SANDBOX));
-  let dir = dirname(full);
-  for (;;) {
+  const root = resolve(workspaceDir, SANDBOX);
+  let here = root;
+  for (const part of relative(root, full).split(sep)) {
+    here = join(here, part);
+    let info;
     try {
-      const real = await realpath(dir);
-      return real === root || real.startsWith(root + sep);
-    } catch {
-      const up = dirname(dir);
-      if (up === dir) return false;
-      dir = up;
+      info = await lstat(here);
+    } catch (err) {
+      if (err.code === 'ENOENT') return true;
+      return false;
     }
+    if (info.isSymbolicLink()) return false;
   }
+  return true;
 }
 
 async function fileFacts(workspaceDir, path) {
@@ -72,7 +79,14 @@ export default function define({ z }) {
       const full = target(ctx.workspaceDir, params.path);
       if (!full || !(await confined(ctx.workspaceDir, full))) throw new Error('outside sandbox');
       await mkdir(dirname(full), { recursive: true });
-      await writeFile(full, params.content, { encoding: 'utf8', signal: ctx.signal });
+      // O_NOFOLLOW: a link put in place after the check above is refused too.
+      const file = await open(full, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o644);
+      try {
+        ctx.signal.throwIfAborted();
+        await file.writeFile(params.content, 'utf8');
+      } finally {
+        await file.close();
+      }
       return { path: params.path, bytes: Buffer.byteLength(params.content, 'utf8'), sha256: createHash('sha256').update(params.content).digest('hex') };
     },
   };

@@ -4,7 +4,7 @@
 // The kernel validates params, resolves facts, checks limits, invariants and
 // policies, and only then calls the handler, under a deadline.
 import { randomUUID } from 'node:crypto';
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 const BOOK = 'data/books.json';
@@ -13,13 +13,18 @@ async function readBook(workspaceDir) {
   return JSON.parse(await readFile(join(workspaceDir, BOOK), 'utf8'));
 }
 
-// Write to a temporary file of this write's own and rename it, so the book is
-// never half-written and two writers never share a temporary file.
+// Write to a temporary file of this call's own and rename it, so the book is
+// never half-written and two writers never share (and clobber) one temp file.
 async function writeBook(workspaceDir, book) {
   const path = join(workspaceDir, BOOK);
-  const tmp = `${path}.${randomUUID()}.tmp`;
-  await writeFile(tmp, `${JSON.stringify(book, null, 2)}\n`);
-  await rename(tmp, path);
+  const tmp = `${path}.${process.pid}.${randomUUID()}.tmp`;
+  try {
+    await writeFile(tmp, `${JSON.stringify(book, null, 2)}\n`, { flag: 'wx' });
+    await rename(tmp, path);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
 }
 
 export default function define({ z }) {
