@@ -48,6 +48,7 @@ export const REASONS = {
   MEMORY_SENSITIVITY_DENIED: "The record is more sensitive than the contract's max_sensitivity for its scope.",
   INTERVENTION_NOT_ALLOWED: "The caller's role does not allow this intervention (an agent can never resume itself), or a constraint would loosen a contract cap.",
   DECISION_NOT_FOUND: 'No decision with this id is visible to the caller (for approve and deny: none is pending).',
+  STORE_UNAVAILABLE: 'The store (PostgreSQL) did not answer; the kernel failed closed, nothing of the call was committed and no effect started.',
   INTERNAL_ERROR: 'An unexpected error; the kernel failed closed and nothing further ran.',
 } as const;
 

@@ -1,0 +1,253 @@
+import type { PoolClient } from 'pg';
+import type { Receipt } from '../../core/types.js';
+import type { World } from '../../core/world.js';
+import { finishValues } from '../decisions.js';
+import type { IdempotencyRecord } from '../idempotency.js';
+import { sealEvent } from '../ledger.js';
+import { UnitConflictSignal as Conflict, type Op, type StoreTopic, type UnitContext, type UnitResult } from '../port.js';
+import { loadWindows } from './windows.js';
+
+const BUCKET_MS = 60_000; // as src/store/usage.ts
+
+/** What a batch carries from unit to unit: the chain head it extends, and what to announce at commit. */
+export interface BatchState {
+  head: Receipt;
+  world: World;
+}
+
+/** A change to announce once the batch commits (topic, payload). */
+export type Announcement = [StoreTopic, string];
+
+const INSERT_EVENT = `INSERT INTO events (seq, id, dfid, agent, type, time, decision_id, reasons, data, prev_hash, hash)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`;
+
+/**
+ * Applies one unit's ops in order inside the batch's transaction (the caller
+ * wraps it in a savepoint), exactly as src/store/sqlite-port.ts does over
+ * SQLite: same rows, same guards, same results. Pushes what the unit changed
+ * to `announce`.
+ */
+export async function applyUnitPg(c: PoolClient, unit: Op[], st: BatchState, announce: Announcement[]): Promise<UnitResult> {
+  const receipts: Receipt[] = [];
+  const results = new Map<number, unknown>();
+  const ctx: UnitContext = { receipt: null, note: undefined };
+  const q = (sql: string, params: unknown[]) => c.query(sql, params);
+  const append = async (event: Parameters<typeof sealEvent>[0]) => {
+    const r = sealEvent(event, st.head, st.world);
+    await q(INSERT_EVENT, [r.seq, r.id, r.dfid, r.agent, r.type, r.time, r.decision_id, r.reasons, r.data, r.prev_hash, r.hash]);
+    st.head = { seq: r.seq, hash: r.hash };
+    ctx.receipt = st.head;
+    receipts.push(st.head);
+  };
+  for (const [i, op] of unit.entries()) {
+    switch (op.op) {
+      case 'event':
+        await append(op.event);
+        break;
+      case 'decision.open':
+        await q("INSERT INTO decisions (id, dfid, agent, capability, status, request_hash, idempotency_key, created_at) VALUES ($1, $2, $3, $4, 'rejected', $5, NULL, $6)", [
+          op.id,
+          op.dfid,
+          op.agent,
+          op.capability,
+          op.request_hash,
+          op.created_at,
+        ]);
+        break;
+      case 'decision.finish': {
+        const v = finishValues(op.id, op.outcome(ctx), op.pending ?? {});
+        await q(
+          `UPDATE decisions SET status = $2, capability = COALESCE(capability, $3), idempotency_key = $4, outcome = $5, policies = $6,
+             intent = $7, facts = $8, facts_hash = $9, expires_at = $10 WHERE id = $1`,
+          [v.id, v.status, v.capability, v.idempotency_key, v.outcome, v.policies, v.intent, v.facts, v.facts_hash, v.expires_at],
+        );
+        announce.push(['decision', op.id]);
+        break;
+      }
+      case 'decision.resolve': {
+        const r = await q("UPDATE decisions SET status = $2, resolved_at = $3, resolved_by = $4, resolution_note = $5 WHERE id = $1 AND status = 'pending'", [
+          op.id,
+          op.status,
+          op.at,
+          op.by,
+          op.note,
+        ]);
+        if (r.rowCount !== 1) throw new Conflict({ kind: 'not_pending', id: op.id });
+        announce.push(['decision', op.id]);
+        break;
+      }
+      case 'decision.review': {
+        const r = await q("UPDATE decisions SET review = $2 WHERE id = $1 AND status = 'pending'", [op.id, JSON.stringify(op.review)]);
+        results.set(i, r.rowCount === 1);
+        break;
+      }
+      case 'key.reserve': {
+        const k = op.record;
+        await q('DELETE FROM idempotency WHERE agent = $1 AND key = $2 AND expires_at <= $3', [k.agent, k.key, op.now]);
+        // The primary key (agent, key) makes the first reservation win on every replica.
+        const r = await q(
+          `INSERT INTO idempotency (agent, key, request_hash, state, decision_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
+           ON CONFLICT (agent, key) DO NOTHING`,
+          [k.agent, k.key, k.request_hash, k.state, k.decision_id, k.created_at, k.expires_at],
+        );
+        if (r.rowCount !== 1) {
+          const existing = (await c.query<IdempotencyRecord>('SELECT * FROM idempotency WHERE agent = $1 AND key = $2', [k.agent, k.key])).rows[0] as IdempotencyRecord;
+          throw new Conflict({ kind: 'key_taken', existing });
+        }
+        break;
+      }
+      case 'key.state':
+        await q('UPDATE idempotency SET state = $1, decision_id = $2 WHERE agent = $3 AND key = $4', [op.state, op.decision_id, op.agent, op.key]);
+        break;
+      case 'key.release':
+        await q('DELETE FROM idempotency WHERE agent = $1 AND key = $2 AND decision_id = $3', [op.agent, op.key, op.decision_id]);
+        break;
+      case 'flow.bump': {
+        const r = await c.query<{ invocations: number }>(
+          'INSERT INTO flows (dfid, invocations) VALUES ($1, 1) ON CONFLICT (dfid) DO UPDATE SET invocations = flows.invocations + 1 RETURNING invocations',
+          [op.dfid],
+        );
+        const count = r.rows[0]?.invocations ?? 0;
+        if (count > op.max) throw new Conflict({ kind: 'flow_limit', count });
+        break;
+      }
+      case 'note.take': {
+        const r = await c.query<{ intervention_id: string; note: string }>(
+          'SELECT intervention_id, note FROM notes WHERE agent = $1 AND delivered_at IS NULL AND expires_at > $2 ORDER BY created_at, intervention_id LIMIT 1 FOR UPDATE',
+          [op.agent, op.now],
+        );
+        const note = r.rows[0];
+        if (note) await q('UPDATE notes SET delivered_at = $1 WHERE intervention_id = $2 AND delivered_at IS NULL', [op.now, note.intervention_id]);
+        ctx.note = note?.note;
+        break;
+      }
+      case 'note.add':
+        await q('INSERT INTO notes (intervention_id, agent, note, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)', [
+          op.row.intervention_id,
+          op.row.agent,
+          op.row.note,
+          op.row.created_at,
+          op.row.expires_at,
+        ]);
+        break;
+      case 'usage.add':
+        await q(
+          `INSERT INTO usage (agent, capability, field, bucket, total) VALUES ($1, $2, $3, $4, $5)
+           ON CONFLICT (agent, capability, field, bucket) DO UPDATE SET total = usage.total + EXCLUDED.total`,
+          [op.agent, op.capability, op.field, Math.floor(op.at / BUCKET_MS), op.amount],
+        );
+        break;
+      case 'monitors.observe': {
+        await q('INSERT INTO steward_counts (agent, executed) VALUES ($1, 1) ON CONFLICT (agent) DO UPDATE SET executed = steward_counts.executed + 1', [op.agent]);
+        const windows = await loadWindows(c, op.agent);
+        results.set(i, op.evaluate(windows));
+        await windows.writeBack();
+        break;
+      }
+      case 'monitors.reset':
+        await q('DELETE FROM monitor_samples WHERE agent = $1', [op.agent]);
+        await q('DELETE FROM monitor_state WHERE agent = $1', [op.agent]);
+        break;
+      case 'agent.status':
+        await q(
+          `INSERT INTO agent_status (agent, status, updated_at, updated_by, reason) VALUES ($1, $2, $3, $4, $5)
+           ON CONFLICT (agent) DO UPDATE SET status = EXCLUDED.status, updated_at = EXCLUDED.updated_at, updated_by = EXCLUDED.updated_by, reason = EXCLUDED.reason`,
+          [op.agent, op.status, op.at, op.by, op.reason_hash],
+        );
+        announce.push(['intervention', op.agent]);
+        break;
+      case 'flow.status':
+        await q(
+          `INSERT INTO flow_status (dfid, agent, status, updated_at) VALUES ($1, $2, $3, $4)
+           ON CONFLICT (dfid, agent) DO UPDATE SET status = EXCLUDED.status, updated_at = EXCLUDED.updated_at`,
+          [op.dfid, op.agent, op.status, op.at],
+        );
+        announce.push(['intervention', op.agent]);
+        break;
+      case 'intervention.add': {
+        const r = op.row;
+        await q(
+          `INSERT INTO interventions (id, dfid, target_kind, target, target_agent, act, args, issued_by, issuer_role, state, reason_hash, created_at, updated_at, expires_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+          [r.id, r.dfid, r.target_kind, r.target, r.target_agent, r.act, r.args, r.issued_by, r.issuer_role, r.state, r.reason_hash, r.created_at, r.updated_at, r.expires_at],
+        );
+        announce.push(['intervention', r.target_agent]);
+        break;
+      }
+      case 'intervention.state':
+        await q('UPDATE interventions SET state = $1, updated_at = $2 WHERE id = $3', [op.state, op.at, op.id]);
+        announce.push(['intervention', op.id]);
+        break;
+      case 'interventions.expire': {
+        const r = await c.query<{ id: string; dfid: string; target_agent: string }>(
+          `WITH x AS (UPDATE interventions SET state = 'expired', updated_at = $1
+             WHERE state IN ('pending', 'acknowledged', 'applied') AND expires_at IS NOT NULL AND expires_at <= $1 RETURNING id, dfid, target_agent)
+           SELECT * FROM x ORDER BY id`,
+          [op.now],
+        );
+        for (const row of r.rows) await append({ dfid: row.dfid, agent: row.target_agent, type: 'InterventionExpired', decision_id: row.id, data: {} });
+        results.set(i, r.rows.length);
+        break;
+      }
+      case 'constraint.add':
+        await q('INSERT INTO constraints (intervention_id, agent, capability, field, max, expires_at) VALUES ($1, $2, $3, $4, $5, $6)', [
+          op.row.intervention_id,
+          op.row.agent,
+          op.row.capability,
+          op.row.field,
+          op.row.max,
+          op.row.expires_at,
+        ]);
+        break;
+      case 'credential.add': {
+        const r = op.row;
+        await q(
+          `INSERT INTO credentials (id, kind, principal, role, key_hash, key_prefix, label, created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+          [r.id, r.kind, r.principal, r.role, r.key_hash, r.key_prefix, r.label, r.created_at, r.created_by],
+        );
+        break;
+      }
+      case 'credential.revoke': {
+        const r = await q('UPDATE credentials SET revoked_at = $1, revoked_by = $2 WHERE id = $3 AND revoked_at IS NULL', [op.at, op.by, op.id]);
+        if (r.rowCount !== 1) throw new Conflict({ kind: 'not_found', id: op.id });
+        break;
+      }
+      case 'pins.replace':
+        await q('DELETE FROM upstream_pins WHERE server = $1', [op.server]);
+        for (const r of op.rows) {
+          await q('INSERT INTO upstream_pins (server, tool, hash, definition, pinned_at, pinned_by) VALUES ($1, $2, $3, $4, $5, $6)', [
+            op.server,
+            r.tool,
+            r.hash,
+            JSON.stringify(r.definition),
+            r.pinned_at,
+            r.pinned_by,
+          ]);
+        }
+        break;
+      case 'memory.write': {
+        const w = op.write;
+        const value = JSON.stringify(w.value ?? null);
+        let version: number | null;
+        if (w.expected === 0) {
+          const r = await q(
+            `INSERT INTO memory (scope, key, version, value, sensitivity, provenance, created_at, updated_at) VALUES ($1, $2, 1, $3, $4, $5, $6, $6)
+             ON CONFLICT (scope, key) DO NOTHING`,
+            [w.scope, w.key, value, w.sensitivity, w.provenance, w.at],
+          );
+          version = r.rowCount === 1 ? 1 : null;
+        } else {
+          const r = await q(
+            'UPDATE memory SET value = $3, sensitivity = $4, provenance = $5, version = version + 1, updated_at = $6 WHERE scope = $1 AND key = $2 AND version = $7',
+            [w.scope, w.key, value, w.sensitivity, w.provenance, w.at, w.expected],
+          );
+          version = r.rowCount === 1 ? w.expected + 1 : null;
+        }
+        if (version === null) throw new Conflict({ kind: 'version_moved', scope: w.scope, key: w.key });
+        results.set(i, version);
+        break;
+      }
+    }
+  }
+  return { receipts, note: ctx.note, results };
+}

@@ -1,0 +1,114 @@
+import type pg from 'pg';
+import type { World } from '../../core/world.js';
+import { GroupCommitter, type Settlement } from '../group-commit.js';
+import { StoreUnavailableError, UnitConflictSignal, type CommitResult, type Op, type StorePort } from '../port.js';
+import { applyUnitPg, type Announcement, type BatchState } from './apply.js';
+import { classify, describeUrl, isUnavailable, openPool, type PoolOptions } from './connect.js';
+import { channelOf, PgListener } from './listener.js';
+import { migrate } from './migrations.js';
+import { pgReads } from './reads.js';
+
+export interface PgPortOptions extends PoolOptions {
+  /** Apply pending migrations at open (default true; `mandate store status` passes false). */
+  migrate?: boolean;
+}
+
+/** A StorePort over PostgreSQL that also exposes its pool (the fleet-wide rate limiter and breakers share it). */
+export interface PgStorePort extends StorePort {
+  readonly kind: 'postgres';
+  readonly pool: pg.Pool;
+}
+
+/**
+ * The store port over PostgreSQL (ADR-015). Units are group-committed like
+ * SQLite's: one transaction per batch that first locks the chain-head row
+ * (so appends from every replica are serialised: no gap, no fork), each unit
+ * in its own savepoint, the head written back once, and the batch's changes
+ * announced with NOTIFY, which PostgreSQL delivers only if it commits.
+ */
+export async function openPgPort(url: string, world: World, opts: PgPortOptions = {}): Promise<PgStorePort> {
+  const pool = openPool(url, opts);
+  try {
+    await pool.query('SELECT 1');
+    if (opts.migrate !== false) await migrate(pool);
+  } catch (err) {
+    await pool.end().catch(() => undefined);
+    if (isUnavailable(err)) throw new StoreUnavailableError(`cannot reach the PostgreSQL store at ${describeUrl(url)}: ${(err as Error).message}`, { cause: err });
+    throw err;
+  }
+  return pgPort(pool, url, world);
+}
+
+function pgPort(pool: pg.Pool, url: string, world: World): PgStorePort {
+  const q = async <R>(sql: string, params?: unknown[]): Promise<R[]> => {
+    try {
+      return (await pool.query(sql, params)).rows as R[];
+    } catch (err) {
+      throw classify(err);
+    }
+  };
+  const runBatch = async (units: Op[][]): Promise<Settlement<CommitResult>[]> => {
+    let c: pg.PoolClient;
+    try {
+      c = await pool.connect();
+    } catch (err) {
+      throw classify(err);
+    }
+    let broken: unknown;
+    try {
+      await c.query('BEGIN');
+      const head = (await c.query<{ seq: number; hash: string }>('SELECT seq, hash FROM chain_head WHERE id = 1 FOR UPDATE')).rows[0];
+      if (!head) throw new Error('the chain head row is missing; run `mandate store migrate`');
+      const st: BatchState = { head: { seq: head.seq, hash: head.hash }, world };
+      const announced: Announcement[] = [];
+      const settled: Settlement<CommitResult>[] = [];
+      for (const unit of units) {
+        const before = st.head;
+        const mine: Announcement[] = [];
+        await c.query('SAVEPOINT unit');
+        try {
+          const result = await applyUnitPg(c, unit, st, mine);
+          await c.query('RELEASE SAVEPOINT unit');
+          announced.push(...mine);
+          settled.push({ ok: true, value: { ok: true, ...result } });
+        } catch (err) {
+          if (isUnavailable(err)) throw err; // the connection is gone: the whole batch fails
+          st.head = before;
+          await c.query('ROLLBACK TO SAVEPOINT unit');
+          settled.push(err instanceof UnitConflictSignal ? { ok: true, value: { ok: false, conflict: err.conflict } } : { ok: false, error: err });
+        }
+      }
+      if (st.head.seq !== head.seq) await c.query('UPDATE chain_head SET seq = $1, hash = $2 WHERE id = 1', [st.head.seq, st.head.hash]);
+      if (announced.length) {
+        await c.query('SELECT pg_notify(ch, p) FROM unnest($1::text[], $2::text[]) AS t(ch, p)', [announced.map(([t]) => channelOf(t)), announced.map(([, p]) => p)]);
+      }
+      await c.query('COMMIT');
+      return settled;
+    } catch (err) {
+      broken = err;
+      await c.query('ROLLBACK').catch(() => undefined);
+      throw classify(err);
+    } finally {
+      // A connection that failed is not given back to the pool.
+      c.release(broken !== undefined && isUnavailable(broken) ? (broken as Error) : undefined);
+    }
+  };
+  const committer = new GroupCommitter<Op[], CommitResult>(runBatch);
+  const listener = new PgListener({ connectionString: url });
+  return {
+    kind: 'postgres',
+    location: describeUrl(url),
+    pool,
+    commit: (unit) => committer.submit(unit),
+    ping: async () => {
+      await q('SELECT 1');
+    },
+    notifications: listener,
+    ...pgReads(pool, q),
+    close: async () => {
+      await committer.drain();
+      await listener.close();
+      await pool.end();
+    },
+  };
+}
