@@ -9,6 +9,8 @@ import { OllamaNormalizer } from './normalize/ollama.js';
 import type { KernelObserver } from './kernel/observer.js';
 import type { StorePort } from './store/port.js';
 import { openStorePort } from './store/open.js';
+import { isPgPort } from './store/pg/port.js';
+import { shareBreakers } from './store/pg/shared-breakers.js';
 
 export interface Runtime {
   workspace: Workspace;
@@ -46,13 +48,21 @@ export async function openRuntime(dir: string, logger: Logger | ((configLevel: s
     const gateway = new Gateway({ config: workspace.config, workspaceDir: workspace.dir, capabilities: workspace.capabilities, store, world, log, env: opts.env });
     await gateway.refresh();
     const kernel = new Kernel({ workspace, store, world, log, normalizer, observer: opts.observer });
+    // Replicas on one PostgreSQL store share their circuit breakers (ADR-015).
+    const unshare = isPgPort(store)
+      ? await shareBreakers(kernel.breakers, store, () => world.now(), (err) => log.warn({ err: { name: (err as Error).name } }, 'sharing a circuit breaker failed'))
+      : () => undefined;
     return {
       workspace,
       store,
       kernel,
       gateway,
-      close: () => store.close(),
+      close: async () => {
+        unshare();
+        await store.close();
+      },
       shutdown: async () => {
+        unshare();
         await gateway.close();
         await kernel.settle();
         await store.close();
@@ -69,30 +79,57 @@ const SWEEP_MS = 500;
 /**
  * Housekeeping for a serving process: expires overdue escalations and
  * interventions, aborts running handlers that another process (the CLI,
- * another replica) terminated, and picks up re-pinned upstream tools.
+ * another replica) terminated, and picks up re-pinned upstream tools. A
+ * store that pushes (PostgreSQL) also wakes the termination check the moment
+ * an intervention commits on any replica; the sweep stays as the fallback.
  * Returns the function that stops it.
  */
 export function startHousekeeping(rt: Runtime, log: Logger): () => void {
   let since = Date.now();
+  let checking: Promise<void> | null = null;
+  let again = false;
+  // One check at a time; a push during a check asks for one more after it.
+  const checkTerminations = (): Promise<void> => {
+    if (checking) {
+      again = true;
+      return checking;
+    }
+    checking = (async () => {
+      try {
+        do {
+          again = false;
+          const now = Date.now();
+          await rt.kernel.abortTerminated(since - SWEEP_MS);
+          since = now;
+        } while (again);
+      } finally {
+        checking = null;
+      }
+    })();
+    return checking;
+  };
+  const fail = (err: unknown) => log.error({ err: { name: (err as Error).name } }, 'housekeeping sweep failed');
+  const off = rt.store.notifications?.on('intervention', () => void checkTerminations().catch(fail));
   let busy = false;
   const sweep = setInterval(() => {
     if (busy) return; // a slow sweep is not overlapped by the next
     busy = true;
     void (async () => {
       try {
-        const now = Date.now();
-        await rt.kernel.abortTerminated(since - SWEEP_MS);
-        since = now;
+        await checkTerminations();
         await rt.kernel.expireOverdue();
         await rt.kernel.expireInterventions();
         await rt.gateway.refresh(); // pick up upstream tools re-pinned by another process
       } catch (err) {
-        log.error({ err: { name: (err as Error).name } }, 'housekeeping sweep failed');
+        fail(err);
       } finally {
         busy = false;
       }
     })();
   }, SWEEP_MS);
   sweep.unref();
-  return () => clearInterval(sweep);
+  return () => {
+    clearInterval(sweep);
+    off?.();
+  };
 }

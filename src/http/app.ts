@@ -108,7 +108,7 @@ async function authenticate(ctx: HttpContext, req: IncomingMessage, res: ServerR
     reject('WRONG_CREDENTIAL_KIND', { message: needs === 'agent' ? '/mcp takes an agent credential; operators use the console and /api/v1' : 'this endpoint takes an operator or viewer credential, not an agent\'s' });
     return null;
   }
-  const admitted = ctx.limiter.take(principalKey(p));
+  const admitted = await ctx.limiter.take(principalKey(p));
   if (!admitted.ok) {
     ctx.metrics.rateLimitedRequest(admitted.scope, p.kind);
     reject('RATE_LIMITED', {

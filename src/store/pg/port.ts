@@ -17,6 +17,12 @@ export interface PgPortOptions extends PoolOptions {
 export interface PgStorePort extends StorePort {
   readonly kind: 'postgres';
   readonly pool: pg.Pool;
+  readonly notifications: PgListener;
+}
+
+/** Whether the store is PostgreSQL (the composition root shares breakers and rate limits through it). */
+export function isPgPort(store: StorePort): store is PgStorePort {
+  return store.kind === 'postgres' && 'pool' in store;
 }
 
 /**
