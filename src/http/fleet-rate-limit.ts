@@ -16,9 +16,12 @@ export class FleetRateLimiter implements Limiter {
   private readonly overall: RateLimiterPostgres;
 
   constructor(pool: Pool, opts: Pick<RateLimitOptions, 'perPrincipal' | 'overall'>) {
+    // A fixed one-second window counts whole requests: a fractional rate rounds down, to at least one.
+    const per = Math.max(1, Math.floor(opts.perPrincipal));
+    const all = Math.max(1, Math.floor(opts.overall));
     const common = { storeClient: pool, storeType: 'pool', tableName: 'rate_limits', tableCreated: true, duration: 1 } as const;
-    this.principal = new RateLimiterPostgres({ ...common, keyPrefix: 'principal', points: opts.perPrincipal, insuranceLimiter: new RateLimiterMemory({ points: opts.perPrincipal, duration: 1 }) });
-    this.overall = new RateLimiterPostgres({ ...common, keyPrefix: 'overall', points: opts.overall, insuranceLimiter: new RateLimiterMemory({ points: opts.overall, duration: 1 }) });
+    this.principal = new RateLimiterPostgres({ ...common, keyPrefix: 'principal', points: per, insuranceLimiter: new RateLimiterMemory({ points: per, duration: 1 }) });
+    this.overall = new RateLimiterPostgres({ ...common, keyPrefix: 'overall', points: all, insuranceLimiter: new RateLimiterMemory({ points: all, duration: 1 }) });
   }
 
   async take(key: string): Promise<Admission> {
