@@ -12,7 +12,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { E2E, runCli, type Outcome } from './helpers/e2e.js';
 import { effects, fleetWorkspace } from './helpers/fleet.js';
-import { api, httpAgent, type HttpAgent, type HttpServer, startHttp } from './helpers/http.js';
+import { api, httpAgent, openSse, type HttpAgent, type HttpServer, startHttp } from './helpers/http.js';
 import { freshDatabase } from './helpers/postgres.js';
 
 const LOAD_AGENTS = ['a1', 'a2', 'a3', 'a4', 'a5', 'a6', 'a7', 'a8'];
@@ -106,6 +106,33 @@ describe('replicas on one PostgreSQL store', () => {
     expect(g.outcome.reasons).toContain('ABORTED_BY_INTERVENTION');
     expect(endedAt - issuedAt).toBeLessThan(1_000);
     expect(effects(ws)).not.toContain('t1-slow');
+  });
+
+  it('/events on any replica streams every replica\'s events in chain order, and Last-Event-ID resumes exactly on another', async () => {
+    const [r1, r2, r3] = replicas as [HttpServer, HttpServer, HttpServer];
+    const all = 'category=decision,escalation,intervention,system';
+    const auth = { Authorization: `Bearer ${opKey}` };
+    const stream = await openSse(`${r2.url}/events?${all}`, auth);
+    try {
+      const [c1, c3] = await Promise.all([connect('a2', r1), connect('a3', r3)]);
+      const outcomes = (await Promise.all([0, 1, 2].flatMap((i) => [work(c1, `ev-r1-${i}`), work(c3, `ev-r3-${i}`)]))).map((g) => g.outcome);
+      const wanted = new Set(outcomes.map((o) => o.receipt?.seq));
+      const last = Math.max(...[...wanted].map(Number));
+      await stream.until(() => (stream.messages.some((m) => Number(m.id) === last) ? true : undefined), 10_000, 'the last outcome on the stream');
+      const ids = stream.messages.map((m) => Number(m.id));
+      expect(ids).toEqual(ids.map((_, i) => (ids[0] as number) + i)); // every event, in chain order, from both replicas
+      for (const seq of wanted) expect(ids).toContain(seq);
+      const from = ids[2] as number;
+      const resumed = await openSse(`${r1.url}/events?${all}`, { ...auth, 'Last-Event-ID': String(from) });
+      try {
+        await resumed.until(() => (resumed.messages.some((m) => Number(m.id) === last) ? true : undefined), 10_000, 'the resumed stream to catch up');
+        expect(resumed.messages.map((m) => Number(m.id)).slice(0, ids.length - 3)).toEqual(ids.slice(3));
+      } finally {
+        resumed.close();
+      }
+    } finally {
+      stream.close();
+    }
   });
 
   it('under load across three replicas with one killed by kill -9: one verified chain, no gap, every acknowledged decision kept, no key run twice', async () => {
