@@ -53,8 +53,7 @@ export class Breakers {
   }
 
   private publish(capability: string): void {
-    const e = this.entry(capability);
-    this.changed?.(capability, { state: e.state, failures: e.failures, openedAt: e.openedAt });
+    this.changed?.(capability, this.snapshot(capability));
   }
 
   private entry(capability: string) {
@@ -68,6 +67,11 @@ export class Breakers {
 
   state(capability: string): CircuitState {
     return this.entry(capability).state;
+  }
+
+  snapshot(capability: string): BreakerSnapshot {
+    const e = this.entry(capability);
+    return { state: e.state, failures: e.failures, openedAt: e.openedAt };
   }
 
   /** Asks to run; returns whether it may, and any transition this caused. */

@@ -121,6 +121,8 @@ export type StoreTopic = 'decision' | 'intervention' | 'breaker';
 export interface StoreNotifications {
   /** Calls `fn` with the topic's payload (a decision id, an agent id, a capability) after each commit that changed it; returns the unsubscribe. */
   on(topic: StoreTopic, fn: (payload: string) => void): () => void;
+  /** Resolves once changes are being received (the listening connection is up), or after `timeoutMs`, false then. */
+  ready(timeoutMs?: number): Promise<boolean>;
 }
 
 /**

@@ -253,8 +253,7 @@ export function describePortSuite(name: string, open: () => Promise<StorePort>, 
             if (id === 'd9') resolve();
           });
         });
-        // The listener connects on first subscription; give it a moment before committing.
-        await new Promise((r) => setTimeout(r, 300));
+        expect(await a.notifications?.ready()).toBe(true);
         await b.commit([...received('d9'), finish('d9')]);
         await Promise.race([arrived, new Promise((_, reject) => setTimeout(() => reject(new Error('no notification within 5 s')), 5000))]);
         expect(got).toContain('d9');

@@ -18,6 +18,8 @@ export class PgListener implements StoreNotifications {
   private client: pg.Client | null = null;
   private closed = false;
   private retry: NodeJS.Timeout | null = null;
+  private listening = false;
+  private readonly waiters = new Set<() => void>();
 
   constructor(private readonly config: pg.ClientConfig) {}
 
@@ -35,6 +37,7 @@ export class PgListener implements StoreNotifications {
     const lost = () => {
       if (this.client !== client) return;
       this.client = null;
+      this.listening = false;
       void client.end().catch(() => undefined);
       if (!this.closed) this.retry = setTimeout(() => ((this.retry = null), void this.connect()), RETRY_MS).unref();
     };
@@ -54,9 +57,28 @@ export class PgListener implements StoreNotifications {
     try {
       await client.connect();
       for (const t of TOPICS) await client.query(`LISTEN ${channelOf(t)}`);
+      this.listening = true;
+      for (const w of this.waiters) w();
+      this.waiters.clear();
     } catch {
       lost();
     }
+  }
+
+  async ready(timeoutMs = 5_000): Promise<boolean> {
+    if (this.listening) return true;
+    if (!this.client && !this.retry && !this.closed) void this.connect();
+    return new Promise<boolean>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      const timer = setTimeout(() => {
+        this.waiters.delete(done);
+        resolve(false);
+      }, timeoutMs);
+      this.waiters.add(done);
+    });
   }
 
   async close(): Promise<void> {

@@ -50,5 +50,6 @@ export async function shareBreakers(breakers: ShareableBreakers, store: PgStoreP
       })
       .catch(onError);
   });
+  await store.notifications.ready();
   return off;
 }
