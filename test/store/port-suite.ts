@@ -109,6 +109,26 @@ export function describePortSuite(name: string, open: () => Promise<StorePort>, 
       }
     });
 
+    it('a unit that fails (before writing, or on a statement the store refuses) never undoes the unit before it in the batch', async () => {
+      const store = await open();
+      try {
+        const broken: Op = { op: 'decision.finish', id: 'd2', outcome: () => { throw new Error('broken outcome'); } };
+        const settled = await Promise.allSettled([
+          store.commit([...received('d1'), finish('d1')]),
+          store.commit([broken]),
+          store.commit([...received('d3'), finish('d3')]),
+          store.commit([...received('d1')]), // the decision id exists: the store refuses the insert
+          store.commit([...received('d5'), finish('d5')]),
+        ]);
+        expect(settled.map((x) => x.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'rejected', 'fulfilled']);
+        expect((await store.ledger.page(0, 10)).map((e) => e.decision_id)).toEqual(['d1', 'd3', 'd5']);
+        for (const id of ['d1', 'd3', 'd5']) expect((await store.decisions.get(id))?.outcome?.decision_id).toBe(id);
+        expect(await store.ledger.verify()).toMatchObject({ ok: true, events: 3 });
+      } finally {
+        await store.close();
+      }
+    });
+
     it('a note is taken once: the unit that takes it gets it, its decision carries it, the next unit does not', async () => {
       const store = await open();
       try {

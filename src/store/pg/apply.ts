@@ -1,4 +1,4 @@
-import type { PoolClient } from 'pg';
+import pg, { type PoolClient, type QueryResult } from 'pg';
 import type { Receipt } from '../../core/types.js';
 import type { World } from '../../core/world.js';
 import { finishValues } from '../decisions.js';
@@ -21,31 +21,79 @@ export type Announcement = [StoreTopic, string];
 const INSERT_EVENT = `INSERT INTO events (seq, id, dfid, agent, type, time, decision_id, reasons, data, prev_hash, hash)
   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`;
 
+/** A value as an SQL literal: strings through the driver's escaping, numbers only when finite. */
+function literal(v: unknown): string {
+  if (v === null || v === undefined) return 'NULL';
+  if (typeof v === 'number') {
+    if (!Number.isFinite(v)) throw new Error(`cannot store the number ${v}`);
+    return String(v);
+  }
+  if (typeof v === 'boolean') return v ? 'TRUE' : 'FALSE';
+  if (typeof v === 'string') return pg.escapeLiteral(v);
+  throw new Error(`cannot store a ${typeof v} as a literal`);
+}
+
 /**
- * Applies one unit's ops in order inside the batch's transaction (the caller
- * wraps it in a savepoint), exactly as src/store/sqlite-port.ts does over
- * SQLite: same rows, same guards, same results. Pushes what the unit changed
- * to `announce`.
+ * The statements of a unit that need no answer before the next one, sent
+ * as one multi-statement query (one round trip instead of one per
+ * statement). Each may carry a check, run on its result once the query
+ * returns, in order; a check that throws ends the unit, and the caller rolls
+ * back to the unit's savepoint, undoing the statements after it too.
  */
-export async function applyUnitPg(c: PoolClient, unit: Op[], st: BatchState, announce: Announcement[]): Promise<UnitResult> {
+class Segment {
+  private statements: { sql: string; check: ((r: QueryResult) => void) | undefined }[] = [];
+  /** Called before the first query is sent (the unit's savepoint exists from then on). */
+  onSend: (() => void) | null = null;
+
+  constructor(private readonly c: PoolClient) {}
+
+  add(sql: string, params: unknown[] = [], check?: (r: QueryResult) => void): void {
+    this.statements.push({ sql: sql.replace(/\$(\d+)/g, (_, n: string) => literal(params[Number(n) - 1])), check });
+  }
+
+  async flush(): Promise<void> {
+    const list = this.statements;
+    if (!list.length) return;
+    this.statements = [];
+    this.onSend?.();
+    this.onSend = null;
+    const res = (await this.c.query(list.map((x) => x.sql).join(';\n'))) as QueryResult | QueryResult[];
+    const results = Array.isArray(res) ? res : [res];
+    list.forEach((x, i) => x.check?.(results[i] as QueryResult));
+  }
+}
+
+/**
+ * Applies one unit's ops in order inside the batch's transaction, exactly as
+ * src/store/sqlite-port.ts does over SQLite: same rows, same guards, same
+ * results. It opens the unit's savepoint with its first statements and says
+ * so in `savepoint.opened` (the caller rolls back to it when the unit fails;
+ * nothing was sent when it is not open). It pushes what the unit changed to `announce`. Ops whose
+ * answer a later op needs (a note, monitor windows, expired interventions)
+ * are barriers: what came before them is sent first.
+ */
+export async function applyUnitPg(c: PoolClient, unit: Op[], st: BatchState, announce: Announcement[], savepoint: { name: string; opened: boolean }): Promise<UnitResult> {
   const receipts: Receipt[] = [];
   const results = new Map<number, unknown>();
   const ctx: UnitContext = { receipt: null, note: undefined };
-  const q = (sql: string, params: unknown[]) => c.query(sql, params);
-  const append = async (event: Parameters<typeof sealEvent>[0]) => {
+  const seg = new Segment(c);
+  const q = (sql: string, params: unknown[], check?: (r: QueryResult) => void) => seg.add(sql, params, check);
+  const append = (event: Parameters<typeof sealEvent>[0]) => {
     const r = sealEvent(event, st.head, st.world);
-    await q(INSERT_EVENT, [r.seq, r.id, r.dfid, r.agent, r.type, r.time, r.decision_id, r.reasons, r.data, r.prev_hash, r.hash]);
+    q(INSERT_EVENT, [r.seq, r.id, r.dfid, r.agent, r.type, r.time, r.decision_id, r.reasons, r.data, r.prev_hash, r.hash]);
     st.head = { seq: r.seq, hash: r.hash };
     ctx.receipt = st.head;
     receipts.push(st.head);
   };
+  seg.add(`SAVEPOINT ${savepoint.name}`);
+  seg.onSend = () => void (savepoint.opened = true);
   for (const [i, op] of unit.entries()) {
     switch (op.op) {
       case 'event':
-        await append(op.event);
+        append(op.event);
         break;
       case 'decision.open':
-        await q("INSERT INTO decisions (id, dfid, agent, capability, status, request_hash, idempotency_key, created_at) VALUES ($1, $2, $3, $4, 'rejected', $5, NULL, $6)", [
+        q("INSERT INTO decisions (id, dfid, agent, capability, status, request_hash, idempotency_key, created_at) VALUES ($1, $2, $3, $4, 'rejected', $5, NULL, $6)", [
           op.id,
           op.dfid,
           op.agent,
@@ -56,7 +104,7 @@ export async function applyUnitPg(c: PoolClient, unit: Op[], st: BatchState, ann
         break;
       case 'decision.finish': {
         const v = finishValues(op.id, op.outcome(ctx), op.pending ?? {});
-        await q(
+        q(
           `UPDATE decisions SET status = $2, capability = COALESCE(capability, $3), idempotency_key = $4, outcome = $5, policies = $6,
              intent = $7, facts = $8, facts_hash = $9, expires_at = $10 WHERE id = $1`,
           [v.id, v.status, v.capability, v.idempotency_key, v.outcome, v.policies, v.intent, v.facts, v.facts_hash, v.expires_at],
@@ -64,65 +112,56 @@ export async function applyUnitPg(c: PoolClient, unit: Op[], st: BatchState, ann
         announce.push(['decision', op.id]);
         break;
       }
-      case 'decision.resolve': {
-        const r = await q("UPDATE decisions SET status = $2, resolved_at = $3, resolved_by = $4, resolution_note = $5 WHERE id = $1 AND status = 'pending'", [
-          op.id,
-          op.status,
-          op.at,
-          op.by,
-          op.note,
-        ]);
-        if (r.rowCount !== 1) throw new Conflict({ kind: 'not_pending', id: op.id });
+      case 'decision.resolve':
+        q("UPDATE decisions SET status = $2, resolved_at = $3, resolved_by = $4, resolution_note = $5 WHERE id = $1 AND status = 'pending'", [op.id, op.status, op.at, op.by, op.note], (r) => {
+          if (r.rowCount !== 1) throw new Conflict({ kind: 'not_pending', id: op.id });
+        });
         announce.push(['decision', op.id]);
         break;
-      }
-      case 'decision.review': {
-        const r = await q("UPDATE decisions SET review = $2 WHERE id = $1 AND status = 'pending'", [op.id, JSON.stringify(op.review)]);
-        results.set(i, r.rowCount === 1);
+      case 'decision.review':
+        q("UPDATE decisions SET review = $2 WHERE id = $1 AND status = 'pending'", [op.id, JSON.stringify(op.review)], (r) => void results.set(i, r.rowCount === 1));
         break;
-      }
       case 'key.reserve': {
         const k = op.record;
-        await q('DELETE FROM idempotency WHERE agent = $1 AND key = $2 AND expires_at <= $3', [k.agent, k.key, op.now]);
+        let taken = false;
+        q('DELETE FROM idempotency WHERE agent = $1 AND key = $2 AND expires_at <= $3', [k.agent, k.key, op.now]);
         // The primary key (agent, key) makes the first reservation win on every replica.
-        const r = await q(
+        q(
           `INSERT INTO idempotency (agent, key, request_hash, state, decision_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
            ON CONFLICT (agent, key) DO NOTHING`,
           [k.agent, k.key, k.request_hash, k.state, k.decision_id, k.created_at, k.expires_at],
+          (r) => void (taken = r.rowCount !== 1),
         );
-        if (r.rowCount !== 1) {
-          const existing = (await c.query<IdempotencyRecord>('SELECT * FROM idempotency WHERE agent = $1 AND key = $2', [k.agent, k.key])).rows[0] as IdempotencyRecord;
-          throw new Conflict({ kind: 'key_taken', existing });
-        }
+        q('SELECT * FROM idempotency WHERE agent = $1 AND key = $2', [k.agent, k.key], (r) => {
+          if (taken) throw new Conflict({ kind: 'key_taken', existing: r.rows[0] as IdempotencyRecord });
+        });
         break;
       }
       case 'key.state':
-        await q('UPDATE idempotency SET state = $1, decision_id = $2 WHERE agent = $3 AND key = $4', [op.state, op.decision_id, op.agent, op.key]);
+        q('UPDATE idempotency SET state = $1, decision_id = $2 WHERE agent = $3 AND key = $4', [op.state, op.decision_id, op.agent, op.key]);
         break;
       case 'key.release':
-        await q('DELETE FROM idempotency WHERE agent = $1 AND key = $2 AND decision_id = $3', [op.agent, op.key, op.decision_id]);
+        q('DELETE FROM idempotency WHERE agent = $1 AND key = $2 AND decision_id = $3', [op.agent, op.key, op.decision_id]);
         break;
-      case 'flow.bump': {
-        const r = await c.query<{ invocations: number }>(
-          'INSERT INTO flows (dfid, invocations) VALUES ($1, 1) ON CONFLICT (dfid) DO UPDATE SET invocations = flows.invocations + 1 RETURNING invocations',
-          [op.dfid],
-        );
-        const count = r.rows[0]?.invocations ?? 0;
-        if (count > op.max) throw new Conflict({ kind: 'flow_limit', count });
+      case 'flow.bump':
+        q('INSERT INTO flows (dfid, invocations) VALUES ($1, 1) ON CONFLICT (dfid) DO UPDATE SET invocations = flows.invocations + 1 RETURNING invocations', [op.dfid], (r) => {
+          const count = (r.rows[0] as { invocations: number } | undefined)?.invocations ?? 0;
+          if (count > op.max) throw new Conflict({ kind: 'flow_limit', count });
+        });
         break;
-      }
       case 'note.take': {
+        await seg.flush();
         const r = await c.query<{ intervention_id: string; note: string }>(
           'SELECT intervention_id, note FROM notes WHERE agent = $1 AND delivered_at IS NULL AND expires_at > $2 ORDER BY created_at, intervention_id LIMIT 1 FOR UPDATE',
           [op.agent, op.now],
         );
         const note = r.rows[0];
-        if (note) await q('UPDATE notes SET delivered_at = $1 WHERE intervention_id = $2 AND delivered_at IS NULL', [op.now, note.intervention_id]);
+        if (note) q('UPDATE notes SET delivered_at = $1 WHERE intervention_id = $2 AND delivered_at IS NULL', [op.now, note.intervention_id]);
         ctx.note = note?.note;
         break;
       }
       case 'note.add':
-        await q('INSERT INTO notes (intervention_id, agent, note, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)', [
+        q('INSERT INTO notes (intervention_id, agent, note, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)', [
           op.row.intervention_id,
           op.row.agent,
           op.row.note,
@@ -131,25 +170,26 @@ export async function applyUnitPg(c: PoolClient, unit: Op[], st: BatchState, ann
         ]);
         break;
       case 'usage.add':
-        await q(
+        q(
           `INSERT INTO usage (agent, capability, field, bucket, total) VALUES ($1, $2, $3, $4, $5)
            ON CONFLICT (agent, capability, field, bucket) DO UPDATE SET total = usage.total + EXCLUDED.total`,
           [op.agent, op.capability, op.field, Math.floor(op.at / BUCKET_MS), op.amount],
         );
         break;
       case 'monitors.observe': {
-        await q('INSERT INTO steward_counts (agent, executed) VALUES ($1, 1) ON CONFLICT (agent) DO UPDATE SET executed = steward_counts.executed + 1', [op.agent]);
+        q('INSERT INTO steward_counts (agent, executed) VALUES ($1, 1) ON CONFLICT (agent) DO UPDATE SET executed = steward_counts.executed + 1', [op.agent]);
+        await seg.flush();
         const windows = await loadWindows(c, op.agent);
         results.set(i, op.evaluate(windows));
         await windows.writeBack();
         break;
       }
       case 'monitors.reset':
-        await q('DELETE FROM monitor_samples WHERE agent = $1', [op.agent]);
-        await q('DELETE FROM monitor_state WHERE agent = $1', [op.agent]);
+        q('DELETE FROM monitor_samples WHERE agent = $1', [op.agent]);
+        q('DELETE FROM monitor_state WHERE agent = $1', [op.agent]);
         break;
       case 'agent.status':
-        await q(
+        q(
           `INSERT INTO agent_status (agent, status, updated_at, updated_by, reason) VALUES ($1, $2, $3, $4, $5)
            ON CONFLICT (agent) DO UPDATE SET status = EXCLUDED.status, updated_at = EXCLUDED.updated_at, updated_by = EXCLUDED.updated_by, reason = EXCLUDED.reason`,
           [op.agent, op.status, op.at, op.by, op.reason_hash],
@@ -157,7 +197,7 @@ export async function applyUnitPg(c: PoolClient, unit: Op[], st: BatchState, ann
         announce.push(['intervention', op.agent]);
         break;
       case 'flow.status':
-        await q(
+        q(
           `INSERT INTO flow_status (dfid, agent, status, updated_at) VALUES ($1, $2, $3, $4)
            ON CONFLICT (dfid, agent) DO UPDATE SET status = EXCLUDED.status, updated_at = EXCLUDED.updated_at`,
           [op.dfid, op.agent, op.status, op.at],
@@ -166,7 +206,7 @@ export async function applyUnitPg(c: PoolClient, unit: Op[], st: BatchState, ann
         break;
       case 'intervention.add': {
         const r = op.row;
-        await q(
+        q(
           `INSERT INTO interventions (id, dfid, target_kind, target, target_agent, act, args, issued_by, issuer_role, state, reason_hash, created_at, updated_at, expires_at)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
           [r.id, r.dfid, r.target_kind, r.target, r.target_agent, r.act, r.args, r.issued_by, r.issuer_role, r.state, r.reason_hash, r.created_at, r.updated_at, r.expires_at],
@@ -175,22 +215,23 @@ export async function applyUnitPg(c: PoolClient, unit: Op[], st: BatchState, ann
         break;
       }
       case 'intervention.state':
-        await q('UPDATE interventions SET state = $1, updated_at = $2 WHERE id = $3', [op.state, op.at, op.id]);
+        q('UPDATE interventions SET state = $1, updated_at = $2 WHERE id = $3', [op.state, op.at, op.id]);
         announce.push(['intervention', op.id]);
         break;
       case 'interventions.expire': {
+        await seg.flush();
         const r = await c.query<{ id: string; dfid: string; target_agent: string }>(
           `WITH x AS (UPDATE interventions SET state = 'expired', updated_at = $1
              WHERE state IN ('pending', 'acknowledged', 'applied') AND expires_at IS NOT NULL AND expires_at <= $1 RETURNING id, dfid, target_agent)
            SELECT * FROM x ORDER BY id`,
           [op.now],
         );
-        for (const row of r.rows) await append({ dfid: row.dfid, agent: row.target_agent, type: 'InterventionExpired', decision_id: row.id, data: {} });
+        for (const row of r.rows) append({ dfid: row.dfid, agent: row.target_agent, type: 'InterventionExpired', decision_id: row.id, data: {} });
         results.set(i, r.rows.length);
         break;
       }
       case 'constraint.add':
-        await q('INSERT INTO constraints (intervention_id, agent, capability, field, max, expires_at) VALUES ($1, $2, $3, $4, $5, $6)', [
+        q('INSERT INTO constraints (intervention_id, agent, capability, field, max, expires_at) VALUES ($1, $2, $3, $4, $5, $6)', [
           op.row.intervention_id,
           op.row.agent,
           op.row.capability,
@@ -201,21 +242,21 @@ export async function applyUnitPg(c: PoolClient, unit: Op[], st: BatchState, ann
         break;
       case 'credential.add': {
         const r = op.row;
-        await q(
+        q(
           `INSERT INTO credentials (id, kind, principal, role, key_hash, key_prefix, label, created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
           [r.id, r.kind, r.principal, r.role, r.key_hash, r.key_prefix, r.label, r.created_at, r.created_by],
         );
         break;
       }
-      case 'credential.revoke': {
-        const r = await q('UPDATE credentials SET revoked_at = $1, revoked_by = $2 WHERE id = $3 AND revoked_at IS NULL', [op.at, op.by, op.id]);
-        if (r.rowCount !== 1) throw new Conflict({ kind: 'not_found', id: op.id });
+      case 'credential.revoke':
+        q('UPDATE credentials SET revoked_at = $1, revoked_by = $2 WHERE id = $3 AND revoked_at IS NULL', [op.at, op.by, op.id], (r) => {
+          if (r.rowCount !== 1) throw new Conflict({ kind: 'not_found', id: op.id });
+        });
         break;
-      }
       case 'pins.replace':
-        await q('DELETE FROM upstream_pins WHERE server = $1', [op.server]);
+        q('DELETE FROM upstream_pins WHERE server = $1', [op.server]);
         for (const r of op.rows) {
-          await q('INSERT INTO upstream_pins (server, tool, hash, definition, pinned_at, pinned_by) VALUES ($1, $2, $3, $4, $5, $6)', [
+          q('INSERT INTO upstream_pins (server, tool, hash, definition, pinned_at, pinned_by) VALUES ($1, $2, $3, $4, $5, $6)', [
             op.server,
             r.tool,
             r.hash,
@@ -228,26 +269,28 @@ export async function applyUnitPg(c: PoolClient, unit: Op[], st: BatchState, ann
       case 'memory.write': {
         const w = op.write;
         const value = JSON.stringify(w.value ?? null);
-        let version: number | null;
+        const settle = (version: number) => (r: QueryResult) => {
+          if (r.rowCount !== 1) throw new Conflict({ kind: 'version_moved', scope: w.scope, key: w.key });
+          results.set(i, version);
+        };
         if (w.expected === 0) {
-          const r = await q(
+          q(
             `INSERT INTO memory (scope, key, version, value, sensitivity, provenance, created_at, updated_at) VALUES ($1, $2, 1, $3, $4, $5, $6, $6)
              ON CONFLICT (scope, key) DO NOTHING`,
             [w.scope, w.key, value, w.sensitivity, w.provenance, w.at],
+            settle(1),
           );
-          version = r.rowCount === 1 ? 1 : null;
         } else {
-          const r = await q(
+          q(
             'UPDATE memory SET value = $3, sensitivity = $4, provenance = $5, version = version + 1, updated_at = $6 WHERE scope = $1 AND key = $2 AND version = $7',
             [w.scope, w.key, value, w.sensitivity, w.provenance, w.at, w.expected],
+            settle(w.expected + 1),
           );
-          version = r.rowCount === 1 ? w.expected + 1 : null;
         }
-        if (version === null) throw new Conflict({ kind: 'version_moved', scope: w.scope, key: w.key });
-        results.set(i, version);
         break;
       }
     }
   }
+  await seg.flush();
   return { receipts, note: ctx.note, results };
 }

@@ -68,19 +68,20 @@ function pgPort(pool: pg.Pool, url: string, world: World): PgStorePort {
       const st: BatchState = { head: { seq: head.seq, hash: head.hash }, world };
       const announced: Announcement[] = [];
       const settled: Settlement<CommitResult>[] = [];
-      for (const unit of units) {
+      for (const [n, unit] of units.entries()) {
         const before = st.head;
         const mine: Announcement[] = [];
-        await c.query('SAVEPOINT unit');
+        // Each unit opens its own savepoint with its first round trip; they are released at commit.
+        // A unique name means a rollback can only ever reach this unit's own writes.
+        const savepoint = { name: `unit_${n}`, opened: false };
         try {
-          const result = await applyUnitPg(c, unit, st, mine);
-          await c.query('RELEASE SAVEPOINT unit');
+          const result = await applyUnitPg(c, unit, st, mine, savepoint);
           announced.push(...mine);
           settled.push({ ok: true, value: { ok: true, ...result } });
         } catch (err) {
           if (isUnavailable(err)) throw err; // the connection is gone: the whole batch fails
           st.head = before;
-          await c.query('ROLLBACK TO SAVEPOINT unit');
+          if (savepoint.opened) await c.query(`ROLLBACK TO SAVEPOINT ${savepoint.name}`);
           settled.push(err instanceof UnitConflictSignal ? { ok: true, value: { ok: false, conflict: err.conflict } } : { ok: false, error: err });
         }
       }
