@@ -5,7 +5,7 @@ import { finishValues } from '../decisions.js';
 import type { IdempotencyRecord } from '../idempotency.js';
 import { sealEvent } from '../ledger.js';
 import { UnitConflictSignal as Conflict, type Op, type StoreTopic, type UnitContext, type UnitResult } from '../port.js';
-import { loadWindows } from './windows.js';
+import { LOAD_SAMPLES, LOAD_STATE, windowsOf, type SampleRow, type StateRow } from './windows.js';
 
 const BUCKET_MS = 60_000; // as src/store/usage.ts
 
@@ -30,6 +30,7 @@ function literal(v: unknown): string {
   }
   if (typeof v === 'boolean') return v ? 'TRUE' : 'FALSE';
   if (typeof v === 'string') return pg.escapeLiteral(v);
+  if (Array.isArray(v) && v.length) return `ARRAY[${v.map(literal).join(', ')}]`;
   throw new Error(`cannot store a ${typeof v} as a literal`);
 }
 
@@ -40,7 +41,7 @@ function literal(v: unknown): string {
  * returns, in order; a check that throws ends the unit, and the caller rolls
  * back to the unit's savepoint, undoing the statements after it too.
  */
-class Segment {
+export class Segment {
   private statements: { sql: string; check: ((r: QueryResult) => void) | undefined }[] = [];
   /** Called before the first query is sent (the unit's savepoint exists from then on). */
   onSend: (() => void) | null = null;
@@ -85,6 +86,7 @@ export async function applyUnitPg(c: PoolClient, unit: Op[], st: BatchState, ann
     ctx.receipt = st.head;
     receipts.push(st.head);
   };
+  let notePending = false;
   seg.add(`SAVEPOINT ${savepoint.name}`);
   seg.onSend = () => void (savepoint.opened = true);
   for (const [i, op] of unit.entries()) {
@@ -103,6 +105,10 @@ export async function applyUnitPg(c: PoolClient, unit: Op[], st: BatchState, ann
         ]);
         break;
       case 'decision.finish': {
+        if (notePending) {
+          await seg.flush();
+          notePending = false;
+        }
         const v = finishValues(op.id, op.outcome(ctx), op.pending ?? {});
         q(
           `UPDATE decisions SET status = $2, capability = COALESCE(capability, $3), idempotency_key = $4, outcome = $5, policies = $6,
@@ -149,17 +155,17 @@ export async function applyUnitPg(c: PoolClient, unit: Op[], st: BatchState, ann
           if (count > op.max) throw new Conflict({ kind: 'flow_limit', count });
         });
         break;
-      case 'note.take': {
-        await seg.flush();
-        const r = await c.query<{ intervention_id: string; note: string }>(
-          'SELECT intervention_id, note FROM notes WHERE agent = $1 AND delivered_at IS NULL AND expires_at > $2 ORDER BY created_at, intervention_id LIMIT 1 FOR UPDATE',
+      case 'note.take':
+        // The oldest live undelivered note, marked delivered; a later decision.finish waits for its text.
+        q(
+          `UPDATE notes SET delivered_at = $2 WHERE delivered_at IS NULL AND intervention_id = (
+             SELECT intervention_id FROM notes WHERE agent = $1 AND delivered_at IS NULL AND expires_at > $2 ORDER BY created_at, intervention_id LIMIT 1 FOR UPDATE)
+           RETURNING note`,
           [op.agent, op.now],
+          (r) => void (ctx.note = (r.rows[0] as { note: string } | undefined)?.note),
         );
-        const note = r.rows[0];
-        if (note) q('UPDATE notes SET delivered_at = $1 WHERE intervention_id = $2 AND delivered_at IS NULL', [op.now, note.intervention_id]);
-        ctx.note = note?.note;
+        notePending = true;
         break;
-      }
       case 'note.add':
         q('INSERT INTO notes (intervention_id, agent, note, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)', [
           op.row.intervention_id,
@@ -177,11 +183,15 @@ export async function applyUnitPg(c: PoolClient, unit: Op[], st: BatchState, ann
         );
         break;
       case 'monitors.observe': {
+        let states: StateRow[] = [];
+        let samples: SampleRow[] = [];
         q('INSERT INTO steward_counts (agent, executed) VALUES ($1, 1) ON CONFLICT (agent) DO UPDATE SET executed = steward_counts.executed + 1', [op.agent]);
+        q(LOAD_STATE, [op.agent], (r) => void (states = r.rows as StateRow[]));
+        q(LOAD_SAMPLES, [op.agent], (r) => void (samples = r.rows as SampleRow[]));
         await seg.flush();
-        const windows = await loadWindows(c, op.agent);
+        const windows = windowsOf(op.agent, states, samples);
         results.set(i, op.evaluate(windows));
-        await windows.writeBack();
+        windows.writeBack(q);
         break;
       }
       case 'monitors.reset':

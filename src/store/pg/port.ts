@@ -2,7 +2,7 @@ import type pg from 'pg';
 import type { World } from '../../core/world.js';
 import { GroupCommitter, type Settlement } from '../group-commit.js';
 import { StoreUnavailableError, UnitConflictSignal, type CommitResult, type Op, type StorePort } from '../port.js';
-import { applyUnitPg, type Announcement, type BatchState } from './apply.js';
+import { applyUnitPg, Segment, type Announcement, type BatchState } from './apply.js';
 import { classify, describeUrl, isUnavailable, openPool, type PoolOptions } from './connect.js';
 import { channelOf, PgListener } from './listener.js';
 import { migrate } from './migrations.js';
@@ -62,8 +62,9 @@ function pgPort(pool: pg.Pool, url: string, world: World): PgStorePort {
     }
     let broken: unknown;
     try {
-      await c.query('BEGIN');
-      const head = (await c.query<{ seq: number; hash: string }>('SELECT seq, hash FROM chain_head WHERE id = 1 FOR UPDATE')).rows[0];
+      // One round trip opens the transaction and takes the chain head.
+      const opened = (await c.query('BEGIN; SELECT seq, hash FROM chain_head WHERE id = 1 FOR UPDATE')) as unknown as pg.QueryResult[];
+      const head = opened[1]?.rows[0] as { seq: number; hash: string } | undefined;
       if (!head) throw new Error('the chain head row is missing; run `mandate store migrate`');
       const st: BatchState = { head: { seq: head.seq, hash: head.hash }, world };
       const announced: Announcement[] = [];
@@ -85,11 +86,12 @@ function pgPort(pool: pg.Pool, url: string, world: World): PgStorePort {
           settled.push(err instanceof UnitConflictSignal ? { ok: true, value: { ok: false, conflict: err.conflict } } : { ok: false, error: err });
         }
       }
-      if (st.head.seq !== head.seq) await c.query('UPDATE chain_head SET seq = $1, hash = $2 WHERE id = 1', [st.head.seq, st.head.hash]);
-      if (announced.length) {
-        await c.query('SELECT pg_notify(ch, p) FROM unnest($1::text[], $2::text[]) AS t(ch, p)', [announced.map(([t]) => channelOf(t)), announced.map(([, p]) => p)]);
-      }
-      await c.query('COMMIT');
+      // And one closes it: the new head, the announcements (delivered only if it commits), COMMIT.
+      const end = new Segment(c);
+      if (st.head.seq !== head.seq) end.add('UPDATE chain_head SET seq = $1, hash = $2 WHERE id = 1', [st.head.seq, st.head.hash]);
+      for (const key of new Set(announced.map(([t, p]) => `${channelOf(t)}\n${p}`))) end.add('SELECT pg_notify($1, $2)', key.split('\n'));
+      end.add('COMMIT');
+      await end.flush();
       return settled;
     } catch (err) {
       broken = err;

@@ -1,4 +1,3 @@
-import type { PoolClient } from 'pg';
 import type { WindowStats } from '../monitors.js';
 import type { MonitorWindows } from '../port.js';
 
@@ -9,17 +8,23 @@ interface Sample {
   value: number;
 }
 
+export type StateRow = { monitor: string; first_at: number; consecutive: number };
+export type SampleRow = { id: number; monitor: string; at: number; value: number };
+
+/** The queries that load one agent's windows inside the committing transaction (its state rows FOR UPDATE). */
+export const LOAD_STATE = 'SELECT monitor, first_at, consecutive FROM monitor_state WHERE agent = $1 FOR UPDATE';
+export const LOAD_SAMPLES = 'SELECT id, monitor, at, value FROM monitor_samples WHERE agent = $1 ORDER BY id';
+
 /**
- * One agent's monitor windows, loaded inside the committing transaction (its
- * state rows FOR UPDATE), evaluated in memory with the same semantics as
- * src/store/monitors.ts, and written back before the unit ends (ADR-015).
+ * One agent's monitor windows, as loaded with LOAD_STATE and LOAD_SAMPLES,
+ * evaluated in memory with the same semantics as src/store/monitors.ts, and
+ * written back (as statements handed to `write`) before the unit ends
+ * (ADR-015).
  */
-export async function loadWindows(c: PoolClient, agent: string): Promise<MonitorWindows & { writeBack(): Promise<void> }> {
+export function windowsOf(agent: string, stateRows: StateRow[], sampleRows: SampleRow[]): MonitorWindows & { writeBack(write: (sql: string, params: unknown[]) => void): void } {
   const states = new Map<string, { firstAt: number; consecutive: number; dirty: boolean }>();
-  for (const r of (await c.query<{ monitor: string; first_at: number; consecutive: number }>('SELECT monitor, first_at, consecutive FROM monitor_state WHERE agent = $1 FOR UPDATE', [agent])).rows) {
-    states.set(r.monitor, { firstAt: r.first_at, consecutive: r.consecutive, dirty: false });
-  }
-  let samples: Sample[] = (await c.query<Sample>('SELECT id, monitor, at, value FROM monitor_samples WHERE agent = $1 ORDER BY id', [agent])).rows;
+  for (const r of stateRows) states.set(r.monitor, { firstAt: r.first_at, consecutive: r.consecutive, dirty: false });
+  let samples: Sample[] = [...sampleRows];
   const removed: number[] = [];
   const own = (a: string) => {
     if (a !== agent) throw new Error(`monitor windows of \`${agent}\` were loaded, not of \`${a}\``);
@@ -70,18 +75,13 @@ export async function loadWindows(c: PoolClient, agent: string): Promise<Monitor
       if (s) Object.assign(s, { consecutive, dirty: true });
       else states.set(monitor, { firstAt, consecutive, dirty: true });
     },
-    async writeBack() {
-      if (removed.length) await c.query('DELETE FROM monitor_samples WHERE id = ANY($1::bigint[])', [removed]);
-      const fresh = samples.filter((s) => s.id === null);
-      if (fresh.length) {
-        await c.query(
-          'INSERT INTO monitor_samples (agent, monitor, at, value) SELECT $1, m, a, v FROM unnest($2::text[], $3::bigint[], $4::float8[]) WITH ORDINALITY AS t(m, a, v, o) ORDER BY o',
-          [agent, fresh.map((s) => s.monitor), fresh.map((s) => s.at), fresh.map((s) => s.value)],
-        );
-      }
+    writeBack(write) {
+      if (removed.length) write('DELETE FROM monitor_samples WHERE id = ANY($1::bigint[])', [removed]);
+      // In order, so the serial ids keep the samples' order.
+      for (const s of samples) if (s.id === null) write('INSERT INTO monitor_samples (agent, monitor, at, value) VALUES ($1, $2, $3, $4)', [agent, s.monitor, s.at, s.value]);
       for (const [monitor, s] of states) {
         if (!s.dirty) continue;
-        await c.query(
+        write(
           `INSERT INTO monitor_state (agent, monitor, first_at, consecutive) VALUES ($1, $2, $3, $4)
            ON CONFLICT (agent, monitor) DO UPDATE SET consecutive = EXCLUDED.consecutive`,
           [agent, monitor, s.firstAt, s.consecutive],
