@@ -36,10 +36,10 @@ beforeAll(async () => {
   db = await freshDatabase('replicas');
   env = { MANDATE_DATABASE_URL: db.url };
   ws = await e2e.workspace();
-  fleetWorkspace(ws, [...LOAD_AGENTS, 'p1', 't1']);
+  fleetWorkspace(ws, [...LOAD_AGENTS, 'p1', 't1', 'drift1']);
   // The first command migrates the new database.
   opKey = await createKeyWith(['--operator', 'olga']);
-  for (const a of [...LOAD_AGENTS, 'p1', 't1']) agentKeys.set(a, await createKeyWith(['--agent', a]));
+  for (const a of [...LOAD_AGENTS, 'p1', 't1', 'drift1']) agentKeys.set(a, await createKeyWith(['--agent', a]));
   replicas = await Promise.all([0, 1, 2].map(() => startHttp(ws, { env })));
 }, 120_000);
 
@@ -91,6 +91,17 @@ describe('replicas on one PostgreSQL store', () => {
       expect(g.outcome.reasons).toContain('AGENT_PAUSED');
     }
     expect(effects(ws).filter((t) => t.startsWith('p1-after'))).toEqual([]);
+  });
+
+  it('a drift monitor breached by calls spread over replicas suspends the agent on all of them', async () => {
+    const on = await Promise.all(replicas.map((r) => connect('drift1', r)));
+    for (const [i, c] of on.entries()) expect((await work(c, `drift-${i}`, 90)).outcome.verdict).toBe('accepted');
+    // The window (the last 3 outcomes, one from each replica) averages 90 > 50: suspended.
+    for (const [i, c] of on.entries()) {
+      const g = await work(c, `drift-after-${i}`, 1);
+      expect(g.outcome.verdict).toBe('rejected');
+      expect(g.outcome.reasons).toContain('AGENT_SUSPENDED');
+    }
   });
 
   it('a terminate issued on one replica aborts the handler running on another within a second', async () => {

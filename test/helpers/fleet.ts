@@ -37,9 +37,19 @@ export default function define({ z }) {
 }
 `;
 
-/** A contract granting fleet.work; calls with n above 100 wait for a human. */
+/** A contract granting fleet.work; calls with n above 100 wait for a human; agents named `drift*` are watched by a drift monitor (average n of the last 3 above 50). */
 export function fleetContract(agent: string): string {
-  return `agent: ${agent}
+  const monitor = agent.startsWith('drift')
+    ? `monitors:
+  - id: big-n
+    capability: fleet.work
+    over: { last: 3 }
+    metric: { avg: n }
+    threshold: 50
+    consecutive: 1
+`
+    : '';
+  return `${monitor}agent: ${agent}
 version: 1
 owner: qa@example.com
 mission: Fleet tests.
