@@ -35,7 +35,7 @@ const SWEEP_MS = 1_000;
 
 /** Over PostgreSQL the limits hold for every replica together; over SQLite, per process (ADR-015). */
 function limiterFor(rt: Runtime, limits: { perPrincipal: number; overall: number }): Limiter {
-  return isPgPort(rt.store) ? new FleetRateLimiter(rt.store.pool, limits) : new RateLimiter(limits);
+  return isPgPort(rt.store) ? new FleetRateLimiter(rt.store.volatilePool, limits) : new RateLimiter(limits);
 }
 const CLOSE_GRACE_MS = 2_000;
 

@@ -14,6 +14,12 @@ export interface PoolOptions {
   max?: number;
   /** How long to wait for a connection before the store counts as unavailable (default 5 s). */
   connectTimeoutMs?: number;
+  /**
+   * For state whose last moments may be lost if the database itself crashes
+   * (rate-limit counters, shared breaker state): commits do not wait for the
+   * WAL flush. Never for the ledger and the kernel's state.
+   */
+  volatile?: boolean;
 }
 
 /**
@@ -32,6 +38,8 @@ export function openPool(url: string, opts: PoolOptions = {}): pg.Pool {
   });
   // An idle connection that breaks (the server restarted) is dropped from the pool; the next query reconnects.
   pool.on('error', () => undefined);
+  // Queued ahead of the connection's first query.
+  if (opts.volatile) pool.on('connect', (client) => void client.query('SET synchronous_commit TO off').catch(() => undefined));
   return pool;
 }
 

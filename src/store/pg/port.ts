@@ -17,6 +17,8 @@ export interface PgPortOptions extends PoolOptions {
 export interface PgStorePort extends StorePort {
   readonly kind: 'postgres';
   readonly pool: pg.Pool;
+  /** A small pool whose commits do not wait for the WAL flush: for rate-limit counters and breaker state, never the ledger (ADR-015). */
+  readonly volatilePool: pg.Pool;
   readonly notifications: PgListener;
 }
 
@@ -42,10 +44,10 @@ export async function openPgPort(url: string, world: World, opts: PgPortOptions 
     if (isUnavailable(err)) throw new StoreUnavailableError(`cannot reach the PostgreSQL store at ${describeUrl(url)}: ${(err as Error).message}`, { cause: err });
     throw err;
   }
-  return pgPort(pool, url, world);
+  return pgPort(pool, openPool(url, { max: 4, volatile: true }), url, world);
 }
 
-function pgPort(pool: pg.Pool, url: string, world: World): PgStorePort {
+function pgPort(pool: pg.Pool, volatilePool: pg.Pool, url: string, world: World): PgStorePort {
   const q = async <R>(sql: string, params?: unknown[]): Promise<R[]> => {
     try {
       return (await pool.query(sql, params)).rows as R[];
@@ -108,6 +110,7 @@ function pgPort(pool: pg.Pool, url: string, world: World): PgStorePort {
     kind: 'postgres',
     location: describeUrl(url),
     pool,
+    volatilePool,
     commit: (unit) => committer.submit(unit),
     ping: async () => {
       await q('SELECT 1');
@@ -117,7 +120,7 @@ function pgPort(pool: pg.Pool, url: string, world: World): PgStorePort {
     close: async () => {
       await committer.drain();
       await listener.close();
-      await pool.end();
+      await Promise.all([pool.end(), volatilePool.end()]);
     },
   };
 }

@@ -25,14 +25,14 @@ export async function shareBreakers(breakers: ShareableBreakers, store: PgStoreP
   const me = randomUUID();
   const read = async (capability?: string) =>
     (
-      await store.pool.query<{ capability: string; state: CircuitState; failures: number; opened_at: number }>(
+      await store.volatilePool.query<{ capability: string; state: CircuitState; failures: number; opened_at: number }>(
         `SELECT capability, state, failures, opened_at FROM breakers${capability === undefined ? '' : ' WHERE capability = $1'}`,
         capability === undefined ? [] : [capability],
       )
     ).rows;
   for (const r of await read()) breakers.adopt(r.capability, { state: r.state, failures: r.failures, openedAt: r.opened_at }, now());
   breakers.watch((capability, s) => {
-    store.pool
+    store.volatilePool
       .query(
         `WITH up AS (INSERT INTO breakers (capability, state, failures, opened_at, updated_at) VALUES ($1, $2, $3, $4, $5)
            ON CONFLICT (capability) DO UPDATE SET state = EXCLUDED.state, failures = EXCLUDED.failures, opened_at = EXCLUDED.opened_at, updated_at = EXCLUDED.updated_at RETURNING 1)
