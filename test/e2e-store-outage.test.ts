@@ -71,7 +71,9 @@ describe('the store goes away mid-run and comes back', () => {
     expect((await work('before')).outcome.verdict).toBe('accepted');
     await proxy.cut();
 
-    const during = await work('during');
+    const during = await work('during').catch((err: unknown) => {
+      throw new Error(`the stdio server failed: ${(err as Error).message}\nstderr: ${stdio.stderr().slice(-3000)}`);
+    });
     expect(during.outcome.verdict).toBe('rejected');
     expect(during.outcome.reasons).toEqual(['STORE_UNAVAILABLE']);
     expect(during.outcome.receipt).toBeNull();

@@ -27,7 +27,7 @@ export interface PoolOptions {
  * environment only; a query may name a schema with `?options=-c search_path=…`.
  */
 export function openPool(url: string, opts: PoolOptions = {}): pg.Pool {
-  const pool = new pg.Pool({
+  const config: pg.PoolConfig = {
     connectionString: url,
     max: opts.max ?? 10,
     connectionTimeoutMillis: opts.connectTimeoutMs ?? 5_000,
@@ -35,11 +35,13 @@ export function openPool(url: string, opts: PoolOptions = {}): pg.Pool {
     // A statement that hangs (a lock held by a dead peer's session) fails instead of holding the call.
     statement_timeout: 30_000,
     types,
-  });
+    // pg-pool runs this before handing a new connection out.
+    // Typed as returning void, but pg-pool awaits the promise it returns before handing the connection out.
+    ...(opts.volatile ? { onConnect: ((client: pg.ClientBase) => client.query('SET synchronous_commit TO off')) as unknown as (client: pg.ClientBase) => void } : {}),
+  };
+  const pool = new pg.Pool(config);
   // An idle connection that breaks (the server restarted) is dropped from the pool; the next query reconnects.
   pool.on('error', () => undefined);
-  // Queued ahead of the connection's first query.
-  if (opts.volatile) pool.on('connect', (client) => void client.query('SET synchronous_commit TO off').catch(() => undefined));
   return pool;
 }
 
@@ -74,4 +76,30 @@ export function isUnavailable(err: unknown): boolean {
 export function classify(err: unknown): unknown {
   if (err instanceof StoreUnavailableError || !isUnavailable(err)) return err;
   return new StoreUnavailableError(`the store is unavailable (${((err as Error).message ?? String(err)).slice(0, 120)})`, { cause: err });
+}
+
+/**
+ * A connection checked out of the pool, guarded: a socket error that arrives
+ * between two of its queries is kept (the next query fails with it) instead
+ * of being an unhandled 'error' event that would end the process. Release it
+ * with `done`, which drops a broken connection rather than pooling it.
+ */
+export async function checkout(pool: pg.Pool): Promise<{ client: pg.PoolClient; done(err?: unknown): void }> {
+  let client: pg.PoolClient;
+  try {
+    client = await pool.connect();
+  } catch (err) {
+    throw classify(err);
+  }
+  let failed: Error | undefined;
+  const onError = (err: Error) => void (failed = err);
+  client.on('error', onError);
+  return {
+    client,
+    done(err?: unknown) {
+      client.off('error', onError);
+      const broken = failed ?? (err !== undefined && isUnavailable(err) ? (err as Error) : undefined);
+      client.release(broken);
+    },
+  };
 }

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { Db } from '../db.js';
 import { GENESIS_HASH } from '../ledger.js';
+import { checkout } from './connect.js';
 
 /**
  * The tables a copy moves, in an order that keeps every reference valid. MCP
@@ -41,7 +42,8 @@ export interface CopyReport {
  * target that already has events. The caller verifies afterwards.
  */
 export async function copySqliteToPg(db: Db, pool: pg.Pool): Promise<CopyReport> {
-  const c = await pool.connect();
+  const { client: c, done } = await checkout(pool);
+  let failed: unknown;
   try {
     await c.query('BEGIN');
     const head = (await c.query<{ seq: number }>('SELECT seq FROM chain_head WHERE id = 1 FOR UPDATE')).rows[0];
@@ -75,9 +77,10 @@ export async function copySqliteToPg(db: Db, pool: pg.Pool): Promise<CopyReport>
     await c.query('COMMIT');
     return { rows, head: last };
   } catch (err) {
+    failed = err;
     await c.query('ROLLBACK').catch(() => undefined);
     throw err;
   } finally {
-    c.release();
+    done(failed);
   }
 }

@@ -1,5 +1,6 @@
 import type { Pool, PoolClient } from 'pg';
 import { GENESIS_HASH } from '../ledger.js';
+import { checkout } from './connect.js';
 
 /**
  * The PostgreSQL schema, as versioned migrations (ADR-015). Each runs once, in
@@ -266,7 +267,7 @@ export async function migrationStatus(pool: Pool): Promise<MigrationStatus> {
  * the versions applied. Refuses a schema newer than this mandate.
  */
 export async function migrate(pool: Pool): Promise<number[]> {
-  const c = await pool.connect();
+  const { client: c, done } = await checkout(pool);
   try {
     await c.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
     try {
@@ -295,6 +296,6 @@ export async function migrate(pool: Pool): Promise<number[]> {
       await c.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]);
     }
   } finally {
-    c.release();
+    done();
   }
 }

@@ -3,7 +3,7 @@ import type { World } from '../../core/world.js';
 import { GroupCommitter, type Settlement } from '../group-commit.js';
 import { StoreUnavailableError, UnitConflictSignal, type CommitResult, type Op, type StorePort } from '../port.js';
 import { applyUnitPg, Segment, type Announcement, type BatchState } from './apply.js';
-import { classify, describeUrl, isUnavailable, openPool, type PoolOptions } from './connect.js';
+import { checkout, classify, describeUrl, isUnavailable, openPool, type PoolOptions } from './connect.js';
 import { channelOf, PgListener } from './listener.js';
 import { migrate } from './migrations.js';
 import { pgReads } from './reads.js';
@@ -48,20 +48,22 @@ export async function openPgPort(url: string, world: World, opts: PgPortOptions 
 }
 
 function pgPort(pool: pg.Pool, volatilePool: pg.Pool, url: string, world: World): PgStorePort {
+  // Reads are named, so each connection prepares a statement once and reuses its plan.
+  const names = new Map<string, string>();
+  const nameOf = (sql: string) => {
+    let name = names.get(sql);
+    if (!name) names.set(sql, (name = `mandate_${names.size}`));
+    return name;
+  };
   const q = async <R>(sql: string, params?: unknown[]): Promise<R[]> => {
     try {
-      return (await pool.query(sql, params)).rows as R[];
+      return (await pool.query({ text: sql, values: params ?? [], name: nameOf(sql) })).rows as R[];
     } catch (err) {
       throw classify(err);
     }
   };
   const runBatch = async (units: Op[][]): Promise<Settlement<CommitResult>[]> => {
-    let c: pg.PoolClient;
-    try {
-      c = await pool.connect();
-    } catch (err) {
-      throw classify(err);
-    }
+    const { client: c, done } = await checkout(pool);
     let broken: unknown;
     try {
       // One round trip opens the transaction and takes the chain head.
@@ -100,8 +102,7 @@ function pgPort(pool: pg.Pool, volatilePool: pg.Pool, url: string, world: World)
       await c.query('ROLLBACK').catch(() => undefined);
       throw classify(err);
     } finally {
-      // A connection that failed is not given back to the pool.
-      c.release(broken !== undefined && isUnavailable(broken) ? (broken as Error) : undefined);
+      done(broken);
     }
   };
   const committer = new GroupCommitter<Op[], CommitResult>(runBatch);

@@ -8,7 +8,7 @@ import { checkRow, eventFromRow, GENESIS_HASH, type EventRow, type VerifyResult 
 import type { MemoryRecord } from '../memory.js';
 import type { PinnedDefinition, PinRow } from '../pins.js';
 import type { StorePort } from '../port.js';
-import { classify } from './connect.js';
+import { checkout, classify } from './connect.js';
 
 type Reads = Omit<StorePort, 'kind' | 'location' | 'commit' | 'ping' | 'close' | 'notifications'>;
 
@@ -97,7 +97,8 @@ export function pgReads(pool: Pool, q: <R>(sql: string, params?: unknown[]) => P
         return row ? (JSON.parse(row.keys) as string[]) : null;
       },
       seed: async (records, packs, at) => {
-        const c = await pool.connect().catch(rethrow);
+        const { client: c, done } = await checkout(pool);
+        let failed: unknown;
         try {
           await c.query('BEGIN');
           for (const r of records) {
@@ -116,10 +117,11 @@ export function pgReads(pool: Pool, q: <R>(sql: string, params?: unknown[]) => P
           }
           await c.query('COMMIT');
         } catch (err) {
+          failed = err;
           await c.query('ROLLBACK').catch(() => undefined);
           throw classify(err);
         } finally {
-          c.release();
+          done(failed);
         }
       },
     },
