@@ -25,16 +25,15 @@ export class FleetRateLimiter implements Limiter {
   }
 
   async take(key: string): Promise<Admission> {
-    try {
-      await this.principal.consume(key);
-    } catch (res) {
-      return refused('principal', res);
+    // Both counters at once (one round trip of latency); a refusal by one gives the other's point back.
+    const [mine, all] = await Promise.allSettled([this.principal.consume(key), this.overall.consume('all')]);
+    if (mine.status === 'rejected') {
+      if (all.status === 'fulfilled') await this.overall.reward('all', 1).catch(() => undefined);
+      return refused('principal', mine.reason);
     }
-    try {
-      await this.overall.consume('all');
-    } catch (res) {
+    if (all.status === 'rejected') {
       await this.principal.reward(key, 1).catch(() => undefined);
-      return refused('overall', res);
+      return refused('overall', all.reason);
     }
     return { ok: true };
   }
