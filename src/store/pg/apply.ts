@@ -299,6 +299,11 @@ export async function applyUnitPg(c: PoolClient, unit: Op[], st: BatchState, ann
         }
         break;
       }
+      default: {
+        // A new op must be interpreted here as in src/store/sqlite-port.ts: this does not compile until it is.
+        const unknown: never = op;
+        throw new Error(`op \`${(unknown as Op).op}\` is not implemented for PostgreSQL`);
+      }
     }
   }
   await seg.flush();
