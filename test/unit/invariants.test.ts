@@ -55,6 +55,7 @@ export const GUARANTEES: Record<string, Guarantee> = {
     proofs: {
       '../store/port-suite.ts': ['two ports on one store (two replicas) extend one chain: no gap, no fork, every receipt unique', 'a unit that fails (before writing, or on a statement the store refuses) never undoes the unit before it in the batch'],
       '../e2e-replicas-postgres.test.ts': ['under load across three replicas with one killed by kill -9: one verified chain, no gap, every acknowledged decision kept, no key run twice'],
+      '../e2e-store-cli.test.ts': ['copy --from sqlite --to postgres moves the store, chain included, verifies it, and refuses a target that is not empty'],
     },
   },
   SHARED_STATE_ACROSS_REPLICAS: {
