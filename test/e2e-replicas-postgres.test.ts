@@ -36,10 +36,10 @@ beforeAll(async () => {
   db = await freshDatabase('replicas');
   env = { MANDATE_DATABASE_URL: db.url };
   ws = await e2e.workspace();
-  fleetWorkspace(ws, [...LOAD_AGENTS, 'p1', 't1', 'drift1']);
+  fleetWorkspace(ws, [...LOAD_AGENTS, 'p1', 't1', 'drift1', 'c1']);
   // The first command migrates the new database.
   opKey = await createKeyWith(['--operator', 'olga']);
-  for (const a of [...LOAD_AGENTS, 'p1', 't1', 'drift1']) agentKeys.set(a, await createKeyWith(['--agent', a]));
+  for (const a of [...LOAD_AGENTS, 'p1', 't1', 'drift1', 'c1']) agentKeys.set(a, await createKeyWith(['--agent', a]));
   replicas = await Promise.all([0, 1, 2].map(() => startHttp(ws, { env })));
 }, 120_000);
 
@@ -91,6 +91,18 @@ describe('replicas on one PostgreSQL store', () => {
       expect(g.outcome.reasons).toContain('AGENT_PAUSED');
     }
     expect(effects(ws).filter((t) => t.startsWith('p1-after'))).toEqual([]);
+  });
+
+  it('a constraint issued on one replica applies to the next call on another', async () => {
+    const [r1, , r3] = replicas as [HttpServer, HttpServer, HttpServer];
+    const c = await connect('c1', r3);
+    expect((await work(c, 'c1-before', 10)).outcome.verdict).toBe('accepted');
+    const constrained = await api(r1.url, opKey, '/api/v1/interventions', { json: { act: 'constrain', agent: 'c1', capability: 'fleet.work', field: 'n', max: 5, minutes: 10 } });
+    expect(constrained.status).toBe(200);
+    const over = await work(c, 'c1-over', 10);
+    expect(over.outcome.verdict).toBe('rejected');
+    expect(over.outcome.reasons).toContain('CONTRACT_LIMIT_EXCEEDED');
+    expect((await work(c, 'c1-under', 5)).outcome.verdict).toBe('accepted');
   });
 
   it('a drift monitor breached by calls spread over replicas suspends the agent on all of them', async () => {

@@ -65,6 +65,7 @@ export const GUARANTEES: Record<string, Guarantee> = {
       '../e2e-replicas-postgres.test.ts': [
         'an escalation raised on replica 1, approved through replica 2, completes the call waiting on replica 3, pushed rather than polled',
         'a pause issued on one replica stops the agent on all of them',
+        'a constraint issued on one replica applies to the next call on another',
         'a drift monitor breached by calls spread over replicas suspends the agent on all of them',
         'a terminate issued on one replica aborts the handler running on another within a second',
         "/events on any replica streams every replica's events in chain order, and Last-Event-ID resumes exactly on another",
