@@ -158,8 +158,8 @@ export function rssMiB(pid: number): number {
 export const BARE_HTTP_SERVER = join(ROOT, 'dist/bench/bare-http-server.js');
 
 /** Starts a server process and waits (bounded) for the URL it prints on stdout. */
-export async function startUrlServer(args: string[], pattern: RegExp): Promise<{ url: string; proc: ChildProcess }> {
-  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, MANDATE_LOG_LEVEL: 'silent' } });
+export async function startUrlServer(args: string[], pattern: RegExp, env: Record<string, string> = {}): Promise<{ url: string; proc: ChildProcess }> {
+  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, MANDATE_LOG_LEVEL: 'silent', ...env } });
   const url = await new Promise<string>((resolvePromise, reject) => {
     let out = '';
     const timer = setTimeout(() => reject(new Error(`server did not print its URL: ${out}`)), 20_000);
@@ -194,6 +194,6 @@ export async function connectHttp(url: string, headers: Record<string, string> =
 }
 
 /** Creates an API key for `agent` through the CLI (prints the key only). */
-export function createKey(ws: string, agent: string): string {
-  return execFileSync(process.execPath, [CLI, 'keys', 'create', '--agent', agent, '-w', ws], { encoding: 'utf8' }).trim();
+export function createKey(ws: string, agent: string, env: Record<string, string> = {}): string {
+  return execFileSync(process.execPath, [CLI, 'keys', 'create', '--agent', agent, '-w', ws], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, ...env } }).trim();
 }

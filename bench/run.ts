@@ -3,7 +3,7 @@
  * Client and server are separate processes over real pipes; loopback only;
  * every loop bounded. Prints tables and writes bench/results/<date>.json.
  * `--smoke` runs each scenario small, so CI keeps the harness from rotting.
- * `--only a,b` runs some scenarios: throughput, stages, ledger, rss, policy, approval.
+ * `--only a,b` runs some scenarios: throughput, stages, ledger, rss, policy, approval, store.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
@@ -14,6 +14,7 @@ import { ledgerScenarios } from './scenarios/ledger.js';
 import { policyScenario } from './scenarios/policy.js';
 import { rssScenario } from './scenarios/rss.js';
 import { stageScenario } from './scenarios/stages.js';
+import { storeScenario } from './scenarios/store.js';
 import { throughputHttp } from './scenarios/throughput-http.js';
 import { throughputStdio, type ThroughputRow } from './scenarios/throughput.js';
 
@@ -99,6 +100,25 @@ if (want('approval')) {
   const r = await approvalScenario(sizes);
   results['approval'] = r;
   console.log(`7. Approval latency over ${r.approvals} escalations: approve (operator process) p50 ${fmt(r.approveP50ms, 1)} ms; waiting get_decision returns p50 ${fmt(r.waitReturnP50ms, 1)} ms / p99 ${fmt(r.waitReturnP99ms, 1)} ms after the approval; escalation → completion p50 ${fmt(r.totalP50ms, 1)} ms\n`);
+}
+
+if (want('store')) {
+  const rows = await storeScenario(sizes);
+  results['store'] = rows;
+  console.log('8. Governed no-op over HTTP by store: SQLite vs PostgreSQL (one replica, and three on one database with the clients spread over them) vs bare SDK');
+  const sqlite16 = rows.find((r) => r.store === 'sqlite' && r.inFlight === 16)?.callsPerSec;
+  const pg1r16 = rows.find((r) => r.store === 'postgres' && r.replicas === 1 && r.inFlight === 16)?.callsPerSec;
+  console.log(
+    table(
+      ['server', 'store', 'replicas', 'in flight', 'calls', 'calls/s', 'p50 ms', 'p99 ms', 'vs SQLite (same in flight)'],
+      rows.map((r) => {
+        const base = rows.find((b) => b.store === 'sqlite' && b.inFlight === r.inFlight)?.callsPerSec;
+        return [r.server, r.store, r.replicas, r.inFlight, r.calls, fmt(r.callsPerSec, 0), fmt(r.p50ms, 3), fmt(r.p99ms, 3), r.store === 'postgres' && base ? fmt(r.callsPerSec / base) : ''];
+      }),
+    ),
+  );
+  if (sqlite16 && pg1r16) console.log(`   PostgreSQL, one replica, 16 in flight: ${fmt(pg1r16 / sqlite16)} × SQLite (target ≥ 0.5)`);
+  console.log();
 }
 
 const out = join(ROOT, 'bench/results', `${new Date().toISOString().replace(/[:.]/g, '-')}${smoke ? '-smoke' : ''}.json`);

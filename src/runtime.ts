@@ -17,6 +17,8 @@ import type { KernelObserver } from './kernel/observer.js';
 import type { StorePort } from './store/port.js';
 import { openStorePort } from './store/open.js';
 import { hostname } from 'node:os';
+import { isPgPort } from './store/pg/port.js';
+import { shareBreakers } from './store/pg/shared-breakers.js';
 
 export interface Runtime {
   workspace: Workspace;
@@ -49,7 +51,8 @@ export interface RuntimeOptions {
 export async function openRuntime(dir: string, logger: Logger | ((configLevel: string) => Logger), world: World = systemWorld, opts: RuntimeOptions = {}): Promise<Runtime> {
   const workspace = await requireWorkspace(dir);
   const log = typeof logger === 'function' ? logger(workspace.config.log.level) : logger;
-  const store = await openStorePort({ storePath: opts.storePath ?? workspace.storePath }, world);
+  // `mandate test` runs on a temporary SQLite file, whatever store the workspace names.
+  const store = await openStorePort(opts.storePath ? { config: { store: { kind: 'sqlite', path: opts.storePath } }, storePath: opts.storePath } : workspace, world);
   try {
     const seeds = workspace.memorySeeds.flatMap((s) => s.records.map((r) => ({ scope: s.scope, key: r.key, sensitivity: r.sensitivity, value: r.value })));
     const packs = workspace.memorySeeds.flatMap((s) => Object.entries(s.packs).map(([pack, keys]) => ({ scope: s.scope, pack, keys })));
@@ -78,14 +81,22 @@ export async function openRuntime(dir: string, logger: Logger | ((configLevel: s
       await store.commit([{ op: 'runner.remove', id: runner.id }]).catch(() => undefined);
       await store.close();
     };
+    // Replicas on one PostgreSQL store share their circuit breakers (ADR-015).
+    const unshare = isPgPort(store)
+      ? await shareBreakers(kernel.breakers, store, () => world.now(), (err) => log.warn({ err: { name: (err as Error).name } }, 'sharing a circuit breaker failed'))
+      : () => undefined;
     return {
       workspace,
       store,
       kernel,
       gateway,
       signingKey,
-      close: closeStore,
+      close: async () => {
+        unshare();
+        await closeStore();
+      },
       shutdown: async () => {
+        unshare();
         await gateway.close();
         await closeStore();
       },
@@ -158,33 +169,62 @@ const HEARTBEAT_MS = 5_000;
 
 /**
  * Housekeeping for a serving process: expires overdue escalations and
- * interventions, drops MCP tasks past their TTL, aborts running handlers that another process (the CLI,
- * another replica) terminated, and picks up re-pinned upstream tools.
+ * interventions, drops MCP tasks past their TTL, settles effects a crashed
+ * process left without an outcome, aborts running handlers that another
+ * process (the CLI, another replica) terminated, and picks up re-pinned
+ * upstream tools. A store that pushes (PostgreSQL) also wakes the
+ * termination check the moment an intervention commits on any replica; the
+ * sweep stays as the fallback.
  * Returns the function that stops it.
  */
 export function startHousekeeping(rt: Runtime, log: Logger): () => void {
   let since = Date.now();
+  let checking: Promise<void> | null = null;
+  let again = false;
+  // One check at a time; a push during a check asks for one more after it.
+  const checkTerminations = (): Promise<void> => {
+    if (checking) {
+      again = true;
+      return checking;
+    }
+    checking = (async () => {
+      try {
+        do {
+          again = false;
+          const now = Date.now();
+          await rt.kernel.abortTerminated(since - SWEEP_MS);
+          since = now;
+        } while (again);
+      } finally {
+        checking = null;
+      }
+    })();
+    return checking;
+  };
+  const fail = (err: unknown) => log.error({ err: { name: (err as Error).name } }, 'housekeeping sweep failed');
+  const off = rt.store.notifications?.on('intervention', () => void checkTerminations().catch(fail));
   let busy = false;
   const sweep = setInterval(() => {
     if (busy) return; // a slow sweep is not overlapped by the next
     busy = true;
     void (async () => {
       try {
-        const now = Date.now();
         await rt.kernel.recover(); // effects that a crashed process left without an outcome
-        await rt.kernel.abortTerminated(since - SWEEP_MS);
-        since = now;
+        await checkTerminations();
         await rt.kernel.expireOverdue();
         await rt.kernel.expireInterventions();
         await rt.store.commit([{ op: 'tasks.purge', now: rt.kernel.deps.world.now() }]); // MCP tasks past their TTL (ADR-014)
         await rt.gateway.refresh(); // pick up upstream tools re-pinned by another process
       } catch (err) {
-        log.error({ err: { name: (err as Error).name } }, 'housekeeping sweep failed');
+        fail(err);
       } finally {
         busy = false;
       }
     })();
   }, SWEEP_MS);
   sweep.unref();
-  return () => clearInterval(sweep);
+  return () => {
+    clearInterval(sweep);
+    off?.();
+  };
 }

@@ -9,14 +9,18 @@ import { describe, expect, it } from 'vitest';
 import { REPO_ROOT, assertBuilt } from './helpers/e2e.js';
 
 describe('npm run bench -- --smoke', () => {
-  it('runs every scenario (throughput stdio+HTTP, stages, ledger, RSS, policy, approval) and writes its JSON', () => {
+  it('runs every scenario (throughput stdio+HTTP, stages, ledger, RSS, policy, approval, store SQLite vs PostgreSQL) and writes its JSON', () => {
     assertBuilt();
     const out = execFileSync(process.execPath, [join(REPO_ROOT, 'dist/bench/run.js'), '--smoke'], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 240_000 });
     const file = /results written to (\S+)/.exec(out)?.[1];
     expect(file).toBeDefined();
     const json = JSON.parse(readFileSync(file as string, 'utf8')) as { smoke: boolean; results: Record<string, unknown> };
     expect(json.smoke).toBe(true);
-    expect(Object.keys(json.results).sort()).toEqual(['approval', 'ledger', 'policy', 'rss', 'stages', 'throughput']);
+    expect(Object.keys(json.results).sort()).toEqual(['approval', 'ledger', 'policy', 'rss', 'stages', 'store', 'throughput']);
+    const stores = json.results['store'] as { store: string; replicas: number; inFlight: number; calls: number }[];
+    for (const [store, replicas] of [['sqlite', 1], ['postgres', 1], ['postgres', 3]] as const) {
+      for (const inFlight of [1, 16]) expect(stores.find((r) => r.store === store && r.replicas === replicas && r.inFlight === inFlight)?.calls).toBeGreaterThan(0);
+    }
     const rows = json.results['throughput'] as { server: string; transport: string; inFlight: number; calls: number }[];
     for (const transport of ['stdio', 'http']) {
       for (const inFlight of [1, 16]) {

@@ -18,4 +18,4 @@ describePortSuite('sqlite', async () => {
   dirs.push(dir);
   const path = join(dir, 'mandate.db');
   return sqlitePort(openStore(path, new FakeWorld()), path);
-});
+}, { twin: async (of) => sqlitePort(openStore(of.location, new FakeWorld(undefined, 'twin')), of.location), pushes: false });

@@ -61,10 +61,10 @@ class Copies {
   fresh(): string {
     const dir = join(this.root, `ws-${++this.n}`);
     cpSync(this.source, dir, { recursive: true, filter: (src) => !this.skip.has(resolve(src)) });
-    // The copy gets a store of its own, inside it, even if store.path points elsewhere (absolute or ../).
+    // The copy gets a SQLite store of its own, inside it, wherever the workspace's store is (a path outside it, or PostgreSQL).
     const cfgPath = join(dir, 'mandate.yaml');
     const cfg = (parse(readFileSync(cfgPath, 'utf8')) ?? {}) as Record<string, unknown>;
-    cfg['store'] = { ...(cfg['store'] as object | undefined), path: COPY_STORE };
+    cfg['store'] = { kind: 'sqlite', path: COPY_STORE };
     writeFileSync(cfgPath, stringify(cfg));
     return dir;
   }
@@ -154,8 +154,9 @@ export async function checkCapability(workspace: string, id: string): Promise<Ca
   const ws = resolve(workspace);
   const { config, problems } = loadConfig(ws);
   if (!config) throw new ConfigError(problems);
-  const storePath = resolve(ws, config.store.path);
-  const storeFiles = new Set([storePath, `${storePath}-wal`, `${storePath}-shm`, `${storePath}-journal`].map((p) => resolve(p)));
+  // A PostgreSQL store has no files in the workspace; a copy always gets a SQLite store of its own.
+  const storePath = config.store.kind === 'postgres' ? null : resolve(ws, config.store.path);
+  const storeFiles = new Set(storePath ? [storePath, `${storePath}-wal`, `${storePath}-shm`, `${storePath}-journal`].map((p) => resolve(p)) : []);
   const isStore = (rel: string) => storeFiles.has(resolve(ws, rel)) || rel.startsWith(COPY_STORE);
   const copies = new Copies(ws, storeFiles);
   try {

@@ -4,9 +4,10 @@ import { ConfigError, formatProblems } from '../config/problems.js';
 import { createLogger, type Logger } from '../core/log.js';
 import { KernelError } from '../kernel/kernel.js';
 import { openRuntime, type Runtime } from '../runtime.js';
+import { StoreUnavailableError } from '../store/port.js';
 
 /** CLI exit codes: one table, used by every command. */
-export const EXIT = { ok: 0, failed: 1, config: 2 } as const;
+export const EXIT = { ok: 0, failed: 1, config: 2, unavailable: 3 } as const;
 
 export function workspaceDir(opt: string | undefined): string {
   return resolve(opt ?? process.env['MANDATE_WORKSPACE'] ?? process.cwd());
@@ -48,6 +49,10 @@ export function fail(err: unknown): never {
   if (err instanceof UsageError) {
     process.stderr.write(`mandate: ${err.message}\n`);
     process.exit(EXIT.config);
+  }
+  if (err instanceof StoreUnavailableError) {
+    process.stderr.write(`mandate: STORE_UNAVAILABLE: ${err.message}\n`);
+    process.exit(EXIT.unavailable);
   }
   if (err instanceof KernelError) {
     process.stderr.write(`mandate: ${err.code}: ${err.message}\n`);

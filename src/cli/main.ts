@@ -11,6 +11,7 @@ import type { InterventionAct } from '../kernel/interventions.js';
 import { ledgerExport, ledgerTail, ledgerVerify, type LedgerVerifyOptions } from './commands/ledger.js';
 import { receiptVerify } from './commands/receipt.js';
 import { serve, type ServeOptions } from './commands/serve.js';
+import { storeCopy, storeMigrate, storeStatus } from './commands/store.js';
 import { upstreamPin, type PinOptions } from './commands/upstream.js';
 import { testCommand } from './commands/test.js';
 import { validateCommand } from './commands/validate.js';
@@ -200,6 +201,30 @@ program
   .option('--json', 'JSON output')
   .addOption(workspaceOption())
   .action(run((opts: { workspace?: string; json?: boolean }) => interventionsList(opts)));
+
+const store = program.command('store').description('the store: SQLite (default) or PostgreSQL shared by several replicas');
+store
+  .command('migrate')
+  .description('apply pending schema migrations (serve applies them at start too)')
+  .option('--json', 'JSON output')
+  .addOption(workspaceOption())
+  .action(run((opts: { workspace?: string; json?: boolean }) => storeMigrate(opts)));
+store
+  .command('status')
+  .description('kind, location, schema version, pending migrations and chain head; exit 1 when migrations are pending')
+  .option('--json', 'JSON output')
+  .addOption(workspaceOption())
+  .action(run((opts: { workspace?: string; json?: boolean }) => storeStatus(opts)));
+store
+  .command('copy')
+  .description('move a SQLite store, chain included, into an empty PostgreSQL database, then verify the copy')
+  .requiredOption('--from <kind>', 'source store kind (sqlite)')
+  .requiredOption('--to <kind>', 'target store kind (postgres)')
+  .option('--sqlite <file>', 'the SQLite file (default: store.path of the workspace, else mandate.db)')
+  .option('--url-env <name>', 'environment variable with the target URL (default: store.url_env, else MANDATE_DATABASE_URL)')
+  .option('--json', 'JSON output')
+  .addOption(workspaceOption())
+  .action(run((opts: { workspace?: string; from?: string; to?: string; sqlite?: string; urlEnv?: string; json?: boolean }) => storeCopy(opts)));
 
 const keys = program.command('keys').description('API keys for agents and operators (serve --http); only their hashes are stored');
 keys

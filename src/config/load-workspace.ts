@@ -15,6 +15,7 @@ import { WorkspaceConfigSchema, type WorkspaceConfig } from './workspace-schema.
 export interface Workspace {
   dir: string;
   config: WorkspaceConfig;
+  /** The SQLite file (a sqlite store), else empty: a PostgreSQL store is named by `config.store`. */
   storePath: string;
   contracts: Map<string, Contract>;
   capabilities: Map<string, Capability>;
@@ -161,7 +162,7 @@ export async function loadWorkspace(dirArg: string): Promise<LoadResult> {
 
   if (problems.length) return { workspace: null, problems };
   return {
-    workspace: { dir, config, storePath: resolve(dir, config.store.path), contracts, capabilities, policySet, memorySeeds, untypedCapabilities },
+    workspace: { dir, config, storePath: config.store.kind === 'postgres' ? '' : resolve(dir, config.store.path), contracts, capabilities, policySet, memorySeeds, untypedCapabilities },
     problems,
   };
 }

@@ -3,6 +3,7 @@ import { z } from 'zod';
 /** Every default lives here, in one object, so the docs and the code agree. */
 export const DEFAULTS = {
   store: { path: 'mandate.db' },
+  postgres: { url_env: 'MANDATE_DATABASE_URL', pool_max: 10 },
   paths: { contracts: 'contracts', policies: 'policies', capabilities: 'capabilities', memory: 'memory', tests: 'tests' },
   limits: {
     max_payload_bytes: 65_536,
@@ -251,6 +252,29 @@ const UpstreamSchema = z
   })
   .describe('One upstream MCP server: a stdio command, or a Streamable HTTP url. Each of its pinned tools becomes the capability <name>.<tool>.');
 
+const SqliteStoreSchema = z
+  .object({
+    kind: z.literal('sqlite').optional().describe('The embedded store (the default when kind is left out).'),
+    path: z.string().min(1).default(DEFAULTS.store.path).describe('SQLite file, relative to the workspace.'),
+  })
+  .strict();
+
+const PostgresStoreSchema = z
+  .object({
+    kind: z.literal('postgres').describe('PostgreSQL, shared by any number of replicas (ADR-015).'),
+    url_env: z
+      .string()
+      .regex(/^[A-Z_][A-Z0-9_]*$/, 'an environment variable name (A-Z, 0-9, _)')
+      .default(DEFAULTS.postgres.url_env)
+      .describe('The environment variable holding the connection URL (postgres://user@host:port/db). The URL is never written in a file.'),
+    pool_max: positiveInt.max(200).default(DEFAULTS.postgres.pool_max).describe('Connections per process at most.'),
+  })
+  .strict();
+
+/** Where the store lives: one SQLite file (default), or PostgreSQL. */
+export const StoreSchema = z.union([SqliteStoreSchema, PostgresStoreSchema]);
+export type StoreConfig = z.infer<typeof StoreSchema>;
+
 export type UpstreamConfig = z.infer<typeof UpstreamSchema>;
 
 const SigningSchema = z
@@ -285,10 +309,7 @@ export type ConfiguredValueConfig = z.infer<typeof ConfiguredValue>;
 export const WorkspaceConfigSchema = z
   .object({
     version: z.literal(1).describe('Format version of mandate.yaml; always 1.'),
-    store: z
-      .object({ path: z.string().min(1).describe('SQLite file, relative to the workspace.') })
-      .strict()
-      .default(DEFAULTS.store),
+    store: StoreSchema.default(DEFAULTS.store),
     paths: z
       .object({
         contracts: z.string().min(1).default(DEFAULTS.paths.contracts),

@@ -59,6 +59,7 @@ export const REASONS = {
   DECISION_NOT_FOUND: 'No decision with this id is visible to the caller (for approve and deny: none is pending).',
   OUTCOME_UNKNOWN: "A crash cut this decision's effect short: whether it happened is unknown, and neither the capability nor an operator has settled it yet (`mandate decisions settle`). Its key answers with this code, never runs again, until it is settled.",
   OUTCOME_NOT_APPLIED: 'After a crash, the capability (reconcile) or an operator established that the effect did not happen; the key was released, so a retry runs afresh.',
+  STORE_UNAVAILABLE: 'The store (PostgreSQL) did not answer; the kernel failed closed, nothing of the call was committed and no effect started.',
   INTERNAL_ERROR: 'An unexpected error; the kernel failed closed and nothing further ran.',
 } as const;
 

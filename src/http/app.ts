@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { principalKey, type HttpPrincipal } from './auth.js';
 import { serveConsole, type ConsoleAssets } from './console.js';
 import type { HttpContext, RouteRequest } from './context.js';
+import { StoreUnavailableError } from '../store/port.js';
 import { HTTP_ERRORS, sendError, sendJson, type ErrorOptions, type HttpErrorCode } from './errors.js';
 import { handleEvents } from './events.js';
 import { handleMcp } from './mcp-route.js';
@@ -36,8 +37,9 @@ export function createRequestHandler(ctx: HttpContext, assets: ConsoleAssets): (
   return (req, res) => {
     handle(ctx, assets, req, res).catch((err: unknown) => {
       ctx.log.error({ err: { name: (err as Error)?.name, stack: (err as Error)?.stack }, path: req.url?.slice(0, 200) }, 'http handler failed');
-      if (!res.headersSent) sendError(res, 'INTERNAL_ERROR');
-      else res.end();
+      if (res.headersSent) res.end();
+      else if (err instanceof StoreUnavailableError) sendError(res, 'STORE_UNAVAILABLE', { headers: { 'Retry-After': '1' }, close: true });
+      else sendError(res, 'INTERNAL_ERROR');
     });
   };
 }
@@ -108,7 +110,7 @@ async function authenticate(ctx: HttpContext, req: IncomingMessage, res: ServerR
     reject('WRONG_CREDENTIAL_KIND', { message: needs === 'agent' ? '/mcp takes an agent credential; operators use the console and /api/v1' : 'this endpoint takes an operator or viewer credential, not an agent\'s' });
     return null;
   }
-  const admitted = ctx.limiter.take(principalKey(p));
+  const admitted = await ctx.limiter.take(principalKey(p));
   if (!admitted.ok) {
     ctx.metrics.rateLimitedRequest(admitted.scope, p.kind);
     reject('RATE_LIMITED', {

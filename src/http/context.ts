@@ -5,7 +5,7 @@ import type { Runtime } from '../runtime.js';
 import type { Authenticator, HttpPrincipal } from './auth.js';
 import type { OriginGuard } from './guard.js';
 import type { Metrics } from './metrics.js';
-import type { RateLimiter } from './rate-limit.js';
+import type { Limiter } from './rate-limit.js';
 import type { SessionRegistry } from './sessions.js';
 
 /** Everything the HTTP routes share; built once by `startHttpServer`. */
@@ -14,7 +14,7 @@ export interface HttpContext {
   cfg: HttpConfig;
   log: Logger;
   auth: Authenticator;
-  limiter: RateLimiter;
+  limiter: Limiter;
   sessions: SessionRegistry;
   metrics: Metrics;
   guard: OriginGuard;

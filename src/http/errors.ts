@@ -26,6 +26,7 @@ export const HTTP_ERRORS = {
   SESSION_LIMIT: { status: 429, message: 'too many open MCP sessions; close one (DELETE /mcp) or wait for an idle one to expire' },
   STREAM_LIMIT: { status: 429, message: 'too many open event streams' },
   INTERNAL_ERROR: { status: 500, message: 'internal error' },
+  STORE_UNAVAILABLE: { status: 503, message: 'the store did not answer; nothing was done, retry after the Retry-After header' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type HttpErrorCode = keyof typeof HTTP_ERRORS;

@@ -16,6 +16,11 @@ export interface RateLimitOptions {
 
 export type Admission = { ok: true } | { ok: false; scope: 'principal' | 'overall'; retryAfterSeconds: number };
 
+/** What the HTTP edge asks before a request: this process's buckets, or the fleet's (src/http/fleet-rate-limit.ts). */
+export interface Limiter {
+  take(key: string): Admission | Promise<Admission>;
+}
+
 class Bucket {
   constructor(
     private readonly rate: number,
@@ -52,7 +57,8 @@ class Bucket {
   }
 }
 
-export class RateLimiter {
+/** In-process token buckets: the default, and the limit of one process. */
+export class RateLimiter implements Limiter {
   private readonly buckets = new Map<string, Bucket>();
   private readonly overall: Bucket;
   private readonly now: () => number;

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { HttpConfig } from '../config/workspace-schema.js';
 import type { Logger } from '../core/log.js';
 import type { Runtime } from '../runtime.js';
+import { isPgPort } from '../store/pg/port.js';
 import { createRequestHandler } from './app.js';
 import { Authenticator } from './auth.js';
 import { loadConsoleAssets } from './console.js';
@@ -11,7 +12,8 @@ import { createOriginGuard } from './guard.js';
 import { createJwtVerifier } from './jwt.js';
 import type { Metrics } from './metrics.js';
 import { httpUrls } from './prm.js';
-import { RateLimiter } from './rate-limit.js';
+import { FleetRateLimiter } from './fleet-rate-limit.js';
+import { RateLimiter, type Limiter } from './rate-limit.js';
 import { SessionRegistry } from './sessions.js';
 
 export interface HttpOverrides {
@@ -30,6 +32,11 @@ export interface HttpServerHandle {
 }
 
 const SWEEP_MS = 1_000;
+
+/** Over PostgreSQL the limits hold for every replica together; over SQLite, per process (ADR-015). */
+function limiterFor(rt: Runtime, limits: { perPrincipal: number; overall: number }): Limiter {
+  return isPgPort(rt.store) ? new FleetRateLimiter(rt.store.volatilePool, limits) : new RateLimiter(limits);
+}
 const CLOSE_GRACE_MS = 2_000;
 
 /**
@@ -54,7 +61,7 @@ export async function startHttpServer(rt: Runtime, metrics: Metrics, log: Logger
     cfg,
     log,
     auth: new Authenticator(rt.store, (agent) => rt.kernel.contractOf(agent) !== undefined, jwt),
-    limiter: new RateLimiter({ perPrincipal: cfg.rate_limit.per_principal_per_second, overall: cfg.rate_limit.overall_per_second }),
+    limiter: limiterFor(rt, { perPrincipal: cfg.rate_limit.per_principal_per_second, overall: cfg.rate_limit.overall_per_second }),
     sessions,
     metrics,
     // Set once the port is known, before the first request can arrive.

@@ -20,6 +20,8 @@ import { withConstraints } from './stewards.js';
 /** get_decision's long poll: at most a minute, checking the store every 200 ms. */
 export const MAX_WAIT_MS = 60_000;
 const WAIT_POLL_MS = 200;
+/** With pushed changes, the re-read that covers a lost push (the listener reconnecting). */
+const PUSHED_REREAD_MS = 2_000;
 
 /** An operator-facing error with a reason code (CLI and operator API only). */
 export class KernelError extends Error {
@@ -156,15 +158,38 @@ export async function getDecision(k: KernelCore, agent: string | null, decisionI
 
 /**
  * Long poll: the decision's outcome once it is no longer pending, or its
- * pending outcome when `waitMs` passes (or `signal` aborts). Polls the store,
+ * pending outcome when `waitMs` passes (or `signal` aborts). A store that
+ * pushes (PostgreSQL) wakes it when the decision changes on any replica,
+ * with a slow re-read in case a push was lost; otherwise it polls the store,
  * so an approval from any process (CLI, another replica) is seen.
  */
 export async function waitForDecision(k: KernelCore, agent: string | null, decisionId: string, waitMs: number, signal?: AbortSignal): Promise<Outcome | null> {
   const until = Date.now() + Math.min(Math.max(waitMs, 0), MAX_WAIT_MS);
-  for (;;) {
-    const outcome = await getDecision(k, agent, decisionId);
-    if (!outcome || outcome.status !== 'pending' || Date.now() >= until || signal?.aborted) return outcome;
-    await sleep(Math.min(WAIT_POLL_MS, Math.max(until - Date.now(), 1)));
+  const pushes = k.deps.store.notifications;
+  let wake: (() => void) | null = null;
+  let changed = false;
+  const off = pushes?.on('decision', (id) => {
+    if (id !== decisionId) return;
+    changed = true;
+    wake?.();
+  });
+  try {
+    for (;;) {
+      changed = false;
+      const outcome = await getDecision(k, agent, decisionId);
+      if (!outcome || outcome.status !== 'pending' || Date.now() >= until || signal?.aborted) return outcome;
+      if (changed) continue; // it moved while we read: read again
+      const pause = Math.min(pushes ? PUSHED_REREAD_MS : WAIT_POLL_MS, Math.max(until - Date.now(), 1));
+      const ac = new AbortController();
+      const stop = () => ac.abort();
+      wake = stop;
+      signal?.addEventListener('abort', stop, { once: true });
+      await sleep(pause, undefined, { signal: ac.signal }).catch(() => undefined);
+      signal?.removeEventListener('abort', stop);
+      wake = null;
+    }
+  } finally {
+    off?.();
   }
 }
 

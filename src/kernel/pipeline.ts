@@ -4,6 +4,7 @@ import type { KernelCore } from './context.js';
 import { newFlow, observed, outcomeOf } from './flow.js';
 import { resolveDfid } from './dfid.js';
 import { reject } from './record.js';
+import { StoreUnavailableError } from '../store/port.js';
 import { escalateIfNeeded } from './stages/escalate.js';
 import { execute } from './stages/execute.js';
 import { answerRepeats } from './stages/idempotency.js';
@@ -50,10 +51,12 @@ export async function govern(k: KernelCore, call: GovernedCall): Promise<Outcome
     throw new Error('the pipeline ended without an outcome');
   } catch (err) {
     flow.log.error({ err: { name: (err as Error)?.name, stack: (err as Error)?.stack }, decision_id: flow.decisionId }, 'internal error; failing closed');
+    const code = err instanceof StoreUnavailableError ? 'STORE_UNAVAILABLE' : 'INTERNAL_ERROR';
     try {
-      return observed(k, flow, await reject(k, flow, [{ code: 'INTERNAL_ERROR', message: 'internal error' }]));
-    } catch {
-      return observed(k, flow, outcomeOf(flow, 'rejected', 'rejected', [{ code: 'INTERNAL_ERROR', message: 'internal error; the store is unavailable' }]));
+      return observed(k, flow, await reject(k, flow, [{ code, message: code === 'INTERNAL_ERROR' ? 'internal error' : 'the store is unavailable' }]));
+    } catch (again) {
+      const unavailable = err instanceof StoreUnavailableError || again instanceof StoreUnavailableError;
+      return observed(k, flow, outcomeOf(flow, 'rejected', 'rejected', [{ code: unavailable ? 'STORE_UNAVAILABLE' : 'INTERNAL_ERROR', message: 'the store is unavailable' }]));
     }
   }
 }

@@ -34,7 +34,7 @@ export interface DecisionReview {
   at: number;
 }
 
-interface Row extends Omit<DecisionRecord, 'intent' | 'facts' | 'policies' | 'outcome' | 'review'> {
+export interface DecisionRow extends Omit<DecisionRecord, 'intent' | 'facts' | 'policies' | 'outcome' | 'review'> {
   intent: string | null;
   facts: string | null;
   policies: string;
@@ -66,7 +66,7 @@ export class Decisions {
       `INSERT INTO decisions (id, dfid, agent, capability, status, request_hash, idempotency_key, created_at)
        VALUES (@id, @dfid, @agent, @capability, @status, @request_hash, @idempotency_key, @created_at)`,
     );
-    this.getStmt = db.prepare<[string], Row>('SELECT * FROM decisions WHERE id = ?');
+    this.getStmt = db.prepare<[string], DecisionRow>('SELECT * FROM decisions WHERE id = ?');
     this.finishStmt = db.prepare(
       'UPDATE decisions SET status = @status, capability = COALESCE(capability, @capability), idempotency_key = @idempotency_key, outcome = @outcome, policies = @policies, intent = COALESCE(@intent, intent), facts = COALESCE(@facts, facts), facts_hash = @facts_hash, expires_at = @expires_at WHERE id = @id',
     );
@@ -74,12 +74,12 @@ export class Decisions {
       "SELECT 1 AS one FROM decisions WHERE dfid = @dfid AND (@agent = '*' OR agent = @agent) LIMIT 1",
     );
     this.reviewStmt = db.prepare("UPDATE decisions SET review = @review WHERE id = @id AND status = 'pending'");
-    this.pendingStmt = db.prepare<[], Row>("SELECT * FROM decisions WHERE status = 'pending' ORDER BY created_at, id");
-    this.byDfidStmt = db.prepare<[string, number], Row>('SELECT * FROM decisions WHERE dfid = ? ORDER BY created_at, id LIMIT ?');
+    this.pendingStmt = db.prepare<[], DecisionRow>("SELECT * FROM decisions WHERE status = 'pending' ORDER BY created_at, id");
+    this.byDfidStmt = db.prepare<[string, number], DecisionRow>('SELECT * FROM decisions WHERE dfid = ? ORDER BY created_at, id LIMIT ?');
     this.pendingCountStmt = db.prepare<[], { n: number }>("SELECT count(*) AS n FROM decisions WHERE status = 'pending'");
     this.runningStmt = db.prepare("UPDATE decisions SET status = 'running', runner = @runner, idempotency_key = @key, intent = COALESCE(intent, @intent) WHERE id = @id");
     this.transitionStmt = db.prepare('UPDATE decisions SET status = @to WHERE id = @id AND status = @from');
-    this.startedStmt = db.prepare<[], Row>("SELECT * FROM decisions WHERE status IN ('running', 'outcome_unknown') ORDER BY created_at, id");
+    this.startedStmt = db.prepare<[], DecisionRow>("SELECT * FROM decisions WHERE status IN ('running', 'outcome_unknown') ORDER BY created_at, id");
     this.resolveStmt = db.prepare(
       `UPDATE decisions SET status = @status, resolved_at = @resolved_at, resolved_by = @resolved_by,
        resolution_note = @resolution_note WHERE id = @id AND status = 'pending'`,
@@ -92,7 +92,7 @@ export class Decisions {
 
   get(id: string): DecisionRecord | null {
     const row = this.getStmt.get(id);
-    return row ? fromRow(row) : null;
+    return row ? decisionFromRow(row) : null;
   }
 
   finish(
@@ -100,21 +100,7 @@ export class Decisions {
     outcome: Outcome,
     extra: { intent?: Intent | null; facts?: Record<string, unknown> | null; facts_hash?: string | null; expires_at?: number | null } = {},
   ): void {
-    this.finishStmt.run({
-      id,
-      // A repeat of a pending escalation answers "pending" to its caller but is
-      // not itself awaiting a human: only the original enters the approval queue.
-      status: outcome.replay_of && outcome.status === 'pending' ? 'rejected' : outcome.status,
-      // A free-text intent learns its capability only once normalised.
-      capability: outcome.capability,
-      idempotency_key: outcome.idempotency_key,
-      outcome: JSON.stringify(outcome),
-      policies: JSON.stringify(outcome.policies),
-      intent: extra.intent ? JSON.stringify(extra.intent) : null,
-      facts: extra.facts ? JSON.stringify(extra.facts) : null,
-      facts_hash: extra.facts_hash ?? null,
-      expires_at: extra.expires_at ?? null,
-    });
+    this.finishStmt.run(finishValues(id, outcome, extra));
   }
 
   /** Whether `agent` (or any agent, '*') has made calls in flow `dfid`. */
@@ -128,7 +114,7 @@ export class Decisions {
   }
 
   pending(): DecisionRecord[] {
-    return this.pendingStmt.all().map(fromRow);
+    return this.pendingStmt.all().map(decisionFromRow);
   }
 
   pendingCount(): number {
@@ -137,7 +123,7 @@ export class Decisions {
 
   /** The decisions of one flow, oldest first. */
   byDfid(dfid: string, limit = 1000): DecisionRecord[] {
-    return this.byDfidStmt.all(dfid, limit).map(fromRow);
+    return this.byDfidStmt.all(dfid, limit).map(decisionFromRow);
   }
 
   /** The decision's effect is about to start in process `runner`; its request is kept for reconciliation after a crash. */
@@ -152,7 +138,7 @@ export class Decisions {
 
   /** Decisions whose effect started and has no recorded outcome, oldest first. */
   started(): DecisionRecord[] {
-    return this.startedStmt.all().map(fromRow);
+    return this.startedStmt.all().map(decisionFromRow);
   }
 
   /** Moves a pending decision to its resolution; false if somebody else resolved it first. */
@@ -161,7 +147,31 @@ export class Decisions {
   }
 }
 
-function fromRow(row: Row): DecisionRecord {
+/** The columns `finish` writes (every store writes the same). */
+export function finishValues(
+  id: string,
+  outcome: Outcome,
+  extra: { intent?: Intent | null; facts?: Record<string, unknown> | null; facts_hash?: string | null; expires_at?: number | null },
+) {
+  return {
+    id,
+    // A repeat of a pending escalation answers "pending" to its caller but is
+    // not itself awaiting a human: only the original enters the approval queue.
+    status: outcome.replay_of && outcome.status === 'pending' ? 'rejected' : outcome.status,
+    // A free-text intent learns its capability only once normalised.
+    capability: outcome.capability,
+    idempotency_key: outcome.idempotency_key,
+    outcome: JSON.stringify(outcome),
+    policies: JSON.stringify(outcome.policies),
+    intent: extra.intent ? JSON.stringify(extra.intent) : null,
+    facts: extra.facts ? JSON.stringify(extra.facts) : null,
+    facts_hash: extra.facts_hash ?? null,
+    expires_at: extra.expires_at ?? null,
+  };
+}
+
+/** A stored row as a record (every store stores JSON columns as text). */
+export function decisionFromRow(row: DecisionRow): DecisionRecord {
   return {
     ...row,
     intent: row.intent ? (JSON.parse(row.intent) as Intent) : null,

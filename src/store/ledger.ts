@@ -59,7 +59,8 @@ export interface LedgerEvent {
   hash: string;
 }
 
-interface Row {
+/** An event as stored: `reasons` and `data` as their canonical JSON text. */
+export interface EventRow {
   seq: number;
   id: string;
   dfid: string;
@@ -114,8 +115,8 @@ export class Ledger {
       `INSERT INTO events (seq, id, dfid, agent, type, time, decision_id, reasons, data, prev_hash, hash)
        VALUES (@seq, @id, @dfid, @agent, @type, @time, @decision_id, @reasons, @data, @prev_hash, @hash)`,
     );
-    this.pageStmt = db.prepare<[number, number], Row>('SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?');
-    this.dfidStmt = db.prepare<[string], Row>('SELECT * FROM events WHERE dfid = ? ORDER BY seq');
+    this.pageStmt = db.prepare<[number, number], EventRow>('SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?');
+    this.dfidStmt = db.prepare<[string], EventRow>('SELECT * FROM events WHERE dfid = ? ORDER BY seq');
   }
 
   /**
@@ -138,33 +139,17 @@ export class Ledger {
    */
   appendInTransaction(event: NewEvent): Receipt {
     const last = this.head.get();
-    const seq = (last?.seq ?? 0) + 1;
-    const full: Omit<LedgerEvent, 'hash'> = {
-      seq,
-      id: this.world.newId(),
-      dfid: event.dfid,
-      agent: event.agent,
-      type: event.type,
-      time: new Date(this.world.now()).toISOString(),
-      decision_id: event.decision_id ?? null,
-      reasons: event.reasons ?? [],
-      data: event.data ?? {},
-      prev_hash: last?.hash ?? GENESIS_HASH,
-    };
-    // Stored as canonical text, so verification can hash the stored bytes as they are.
-    const reasons = canonicalJson(full.reasons);
-    const data = canonicalJson(full.data);
-    const hash = sha256Hex(logicalText(full, reasons, data));
-    this.insert.run({ ...full, reasons, data, hash });
-    return { seq, hash };
+    const row = sealEvent(event, { seq: last?.seq ?? 0, hash: last?.hash ?? GENESIS_HASH }, this.world);
+    this.insert.run(row);
+    return { seq: row.seq, hash: row.hash };
   }
 
   page(afterSeq: number, limit: number): LedgerEvent[] {
-    return this.pageStmt.all(afterSeq, limit).map(fromRow);
+    return this.pageStmt.all(afterSeq, limit).map(eventFromRow);
   }
 
   byDfid(dfid: string): LedgerEvent[] {
-    return this.dfidStmt.all(dfid).map(fromRow);
+    return this.dfidStmt.all(dfid).map(eventFromRow);
   }
 
   headSeq(): number {
@@ -176,7 +161,7 @@ export class Ledger {
     let expectedSeq = 1;
     let prev = GENESIS_HASH;
     let count = 0;
-    const iter = this.db.prepare<[], Row>('SELECT * FROM events ORDER BY seq').iterate();
+    const iter = this.db.prepare<[], EventRow>('SELECT * FROM events ORDER BY seq').iterate();
     for (const row of iter) {
       const problem = checkRow(row, expectedSeq, prev);
       if (problem) return { ok: false, events: count, firstBadSeq: row.seq, problem };
@@ -188,21 +173,45 @@ export class Ledger {
   }
 }
 
-function checkRow(row: Row, expectedSeq: number, prev: string): string | null {
+/**
+ * The stored row of the event that follows `head`: id and time from the
+ * world, `reasons` and `data` as canonical text (so verification hashes the
+ * stored bytes as they are), and its hash. Every store appends through this.
+ */
+export function sealEvent(event: NewEvent, head: Receipt, world: World): EventRow {
+  const full: Omit<LedgerEvent, 'hash'> = {
+    seq: head.seq + 1,
+    id: world.newId(),
+    dfid: event.dfid,
+    agent: event.agent,
+    type: event.type,
+    time: new Date(world.now()).toISOString(),
+    decision_id: event.decision_id ?? null,
+    reasons: event.reasons ?? [],
+    data: event.data ?? {},
+    prev_hash: head.hash,
+  };
+  const reasons = canonicalJson(full.reasons);
+  const data = canonicalJson(full.data);
+  return { ...full, reasons, data, hash: sha256Hex(logicalText(full, reasons, data)) };
+}
+
+/** What is wrong with a stored event at its place in the chain, or null (every store verifies with this). */
+export function checkRow(row: EventRow, expectedSeq: number, prev: string): string | null {
   if (row.seq !== expectedSeq) return `sequence gap: expected ${expectedSeq}`;
   if (row.prev_hash !== prev) return 'prev_hash does not match the previous event';
   const logical = { ...row, type: row.type as EventType };
   if (sha256Hex(logicalText(logical, row.reasons, row.data)) === row.hash) return null;
   // Only a mismatch pays for parsing, to say what is wrong.
   try {
-    fromRow(row);
+    eventFromRow(row);
   } catch {
     return 'stored fields are not valid JSON';
   }
   return 'hash does not match the event fields';
 }
 
-function fromRow(row: Row): LedgerEvent {
+export function eventFromRow(row: EventRow): LedgerEvent {
   return {
     ...row,
     type: row.type as EventType,

@@ -96,6 +96,13 @@ export type UnitConflict =
   | { kind: 'not_found'; id: string }
   | { kind: 'status_moved'; id: string };
 
+/** Thrown inside a unit when a guard does not hold; a store turns it into its unit's conflict and never lets it escape. */
+export class UnitConflictSignal extends Error {
+  constructor(readonly conflict: UnitConflict) {
+    super(conflict.kind);
+  }
+}
+
 /** What a committed unit gives back. */
 export interface UnitResult {
   /** The receipts of the unit's events, in order. */
@@ -107,6 +114,32 @@ export interface UnitResult {
 }
 
 export type CommitResult = ({ ok: true } & UnitResult) | { ok: false; conflict: UnitConflict };
+
+/**
+ * The store did not answer (a network store's connection refused, dropped or
+ * timed out). The call that met it is refused with STORE_UNAVAILABLE; its
+ * transaction, if any, was not committed (ADR-015).
+ */
+export class StoreUnavailableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StoreUnavailableError';
+  }
+}
+
+/** What other processes sharing the store have done, pushed (ADR-015). */
+export type StoreTopic = 'decision' | 'intervention' | 'breaker';
+
+/**
+ * Pushed changes from every process sharing the store. A store that cannot
+ * push has none, and its readers poll.
+ */
+export interface StoreNotifications {
+  /** Calls `fn` with the topic's payload (a decision id, an agent id, a capability) after each commit that changed it; returns the unsubscribe. */
+  on(topic: StoreTopic, fn: (payload: string) => void): () => void;
+  /** Resolves once changes are being received (the listening connection is up), or after `timeoutMs`, false then. */
+  ready(timeoutMs?: number): Promise<boolean>;
+}
 
 /**
  * The store as the kernel and the edges see it (ADR-010): reads are
@@ -127,6 +160,8 @@ export interface StorePort {
   readonly sections?: { acquire(key: string, waitMs: number, signal?: AbortSignal): Promise<(() => void) | null> } | undefined;
   /** Resolves if the store answers (readiness checks). */
   ping(): Promise<void>;
+  /** Present where the store pushes changes made by other processes (PostgreSQL's LISTEN/NOTIFY). */
+  readonly notifications?: StoreNotifications | undefined;
   ledger: Async<Ledger, 'page' | 'byDfid' | 'headSeq' | 'verify'>;
   decisions: Async<Decisions, 'get' | 'flowHasCalls' | 'pending' | 'pendingCount' | 'byDfid' | 'started'>;
   runners: Async<Runners, 'list'>;

@@ -1,14 +1,8 @@
 import type { Receipt } from '../core/types.js';
 import { GroupCommitter, type Settlement } from './group-commit.js';
-import type { CommitResult, Op, StorePort, UnitConflict, UnitContext, UnitResult } from './port.js';
+import { UnitConflictSignal as Conflict, type CommitResult, type Op, type StorePort, type UnitContext, type UnitResult } from './port.js';
 import type { Store } from './store.js';
 
-/** Thrown inside a unit's savepoint when a guard does not hold; never escapes the store. */
-class Conflict extends Error {
-  constructor(readonly conflict: UnitConflict) {
-    super(conflict.kind);
-  }
-}
 
 /**
  * The store port over the embedded SQLite store: reads are the repositories'

@@ -21,7 +21,7 @@ export interface TaskRecord {
   expires_at: number;
 }
 
-interface Row extends Omit<TaskRecord, 'result'> {
+export interface TaskRow extends Omit<TaskRecord, 'result'> {
   result: string | null;
 }
 
@@ -47,8 +47,8 @@ export class Tasks {
       `INSERT INTO tasks (id, agent, decision_id, result_form, status, status_message, result, ttl_ms, poll_ms, created_at, updated_at, expires_at)
        VALUES (@id, @agent, @decision_id, @result_form, @status, @status_message, NULL, @ttl_ms, @poll_ms, @created_at, @updated_at, @expires_at)`,
     );
-    this.getStmt = db.prepare<[string, string, number], Row>('SELECT * FROM tasks WHERE agent = ? AND id = ? AND expires_at > ?');
-    this.listStmt = db.prepare<{ agent: string; now: number; after_at: number; after_id: string; limit: number }, Row>(
+    this.getStmt = db.prepare<[string, string, number], TaskRow>('SELECT * FROM tasks WHERE agent = ? AND id = ? AND expires_at > ?');
+    this.listStmt = db.prepare<{ agent: string; now: number; after_at: number; after_id: string; limit: number }, TaskRow>(
       `SELECT * FROM tasks WHERE agent = @agent AND expires_at > @now AND (created_at > @after_at OR (created_at = @after_at AND id > @after_id))
        ORDER BY created_at, id LIMIT @limit`,
     );
@@ -67,12 +67,12 @@ export class Tasks {
 
   get(agent: string, id: string, now: number): TaskRecord | null {
     const row = this.getStmt.get(agent, id, now);
-    return row ? fromRow(row) : null;
+    return row ? taskFromRow(row) : null;
   }
 
   /** The agent's live tasks, oldest first, after the cursor (created_at, id). */
   list(agent: string, now: number, after: { at: number; id: string } | null, limit: number): TaskRecord[] {
-    return this.listStmt.all({ agent, now, after_at: after?.at ?? -1, after_id: after?.id ?? '', limit }).map(fromRow);
+    return this.listStmt.all({ agent, now, after_at: after?.at ?? -1, after_id: after?.id ?? '', limit }).map(taskFromRow);
   }
 
   /** Moves an open task (working, input_required) to `status`; false if it was already terminal. */
@@ -100,6 +100,7 @@ export class Tasks {
   }
 }
 
-function fromRow(row: Row): TaskRecord {
+/** A stored row as a task (every store keeps `result` as JSON text). */
+export function taskFromRow(row: TaskRow): TaskRecord {
   return { ...row, result: row.result ? (JSON.parse(row.result) as Record<string, unknown>) : null };
 }

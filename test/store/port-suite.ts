@@ -21,8 +21,15 @@ function finish(decision: string): Op {
   return { op: 'decision.finish', id: decision, outcome: (ctx) => ({ ...outcome, receipt: ctx.receipt, ...(ctx.note ? { operator_note: ctx.note } : {}) }) };
 }
 
+export interface PortSuiteOptions {
+  /** A second port on the same store (another process or replica sharing it). */
+  twin(of: StorePort): Promise<StorePort>;
+  /** Whether the store pushes changes (`notifications`); stores that do not are polled. */
+  pushes: boolean;
+}
+
 /** Registers the port suite for one store; `open` gives a fresh, empty store each time. */
-export function describePortSuite(name: string, open: () => Promise<StorePort>): void {
+export function describePortSuite(name: string, open: () => Promise<StorePort>, opts: PortSuiteOptions): void {
   describe(`store port: ${name}`, () => {
     it('tasks: read per agent, an open task moves, a terminal one never changes again (ADR-014)', async () => {
       const store = await open();
@@ -121,6 +128,26 @@ export function describePortSuite(name: string, open: () => Promise<StorePort>):
       }
     });
 
+    it('a unit that fails (before writing, or on a statement the store refuses) never undoes the unit before it in the batch', async () => {
+      const store = await open();
+      try {
+        const broken: Op = { op: 'decision.finish', id: 'd2', outcome: () => { throw new Error('broken outcome'); } };
+        const settled = await Promise.allSettled([
+          store.commit([...received('d1'), finish('d1')]),
+          store.commit([broken]),
+          store.commit([...received('d3'), finish('d3')]),
+          store.commit([...received('d1')]), // the decision id exists: the store refuses the insert
+          store.commit([...received('d5'), finish('d5')]),
+        ]);
+        expect(settled.map((x) => x.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'rejected', 'fulfilled']);
+        expect((await store.ledger.page(0, 10)).map((e) => e.decision_id)).toEqual(['d1', 'd3', 'd5']);
+        for (const id of ['d1', 'd3', 'd5']) expect((await store.decisions.get(id))?.outcome?.decision_id).toBe(id);
+        expect(await store.ledger.verify()).toMatchObject({ ok: true, events: 3 });
+      } finally {
+        await store.close();
+      }
+    });
+
     it('a note is taken once: the unit that takes it gets it, its decision carries it, the next unit does not', async () => {
       const store = await open();
       try {
@@ -132,6 +159,146 @@ export function describePortSuite(name: string, open: () => Promise<StorePort>):
         expect((await store.decisions.get('d1'))?.outcome?.operator_note).toBe('use the EU account');
       } finally {
         await store.close();
+      }
+    });
+
+    it('two ports on one store (two replicas) extend one chain: no gap, no fork, every receipt unique', async () => {
+      const a = await open();
+      const b = await opts.twin(a);
+      try {
+        const results = await Promise.all(Array.from({ length: 60 }, (_, i) => (i % 2 ? a : b).commit([...received(`d${i}`), finish(`d${i}`)])));
+        const seqs = results.map((r) => (r.ok ? (r.receipts[0]?.seq ?? -1) : -1)).sort((x, y) => x - y);
+        expect(seqs).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
+        expect(await a.ledger.verify()).toMatchObject({ ok: true, events: 60 });
+        expect(await b.ledger.headSeq()).toBe(60);
+      } finally {
+        await b.close();
+        await a.close();
+      }
+    });
+
+    it('an idempotency key reserved on two ports at once goes to exactly one of them', async () => {
+      const a = await open();
+      const b = await opts.twin(a);
+      try {
+        const results = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 ? a : b).commit([...received(`d${i}`), reserve(`d${i}`, 'shared-key')])));
+        expect(results.filter((r) => r.ok)).toHaveLength(1);
+        const winner = results.findIndex((r) => r.ok);
+        for (const r of results) if (!r.ok) expect(r.conflict).toMatchObject({ kind: 'key_taken', existing: { decision_id: `d${winner}` } });
+        expect(await a.ledger.verify()).toMatchObject({ ok: true, events: 1 });
+      } finally {
+        await b.close();
+        await a.close();
+      }
+    });
+
+    it('guards: resolving a decision twice, a moved memory version and an unknown credential each fail their unit', async () => {
+      const store = await open();
+      try {
+        const pending = { intent: { capability: 'c', params: {} } as never, facts: {}, facts_hash: 'x', expires_at: T + 1000 };
+        const outcome = { verdict: 'escalated', reasons: [], details: [], dfid: 'f'.repeat(32), decision_id: 'd1', capability: 'c', idempotency_key: null, status: 'pending', policies: ['p1'], receipt: null } as unknown as Outcome;
+        await store.commit([...received('d1'), { op: 'decision.finish', id: 'd1', outcome: () => outcome, pending }]);
+        expect(await store.decisions.pendingCount()).toBe(1);
+        expect((await store.decisions.pending()).map((d) => [d.id, d.policies, d.expires_at])).toEqual([['d1', ['p1'], T + 1000]]);
+        const resolve = (): Op => ({ op: 'decision.resolve', id: 'd1', status: 'approved', by: 'op', note: null, at: T });
+        expect((await store.commit([resolve()])).ok).toBe(true);
+        expect(await store.commit([resolve()])).toMatchObject({ ok: false, conflict: { kind: 'not_pending', id: 'd1' } });
+        expect(await store.decisions.get('d1')).toMatchObject({ status: 'approved', resolved_by: 'op', resolved_at: T });
+        const write = (expected: number): Op => ({ op: 'memory.write', write: { scope: 's', key: 'k', value: { n: expected }, sensitivity: 'standard', provenance: 'agent:alice', expected, at: T } });
+        const w1 = await store.commit([write(0)]);
+        expect(w1.ok && w1.results.get(0)).toBe(1);
+        expect(await store.commit([write(0)])).toMatchObject({ ok: false, conflict: { kind: 'version_moved' } });
+        const w2 = await store.commit([write(1)]);
+        expect(w2.ok && w2.results.get(0)).toBe(2);
+        expect(await store.memory.get('s', 'k')).toMatchObject({ version: 2, value: { n: 1 }, provenance: 'agent:alice' });
+        expect(await store.commit([{ op: 'credential.revoke', id: 'nope', by: 'op', at: T }])).toMatchObject({ ok: false, conflict: { kind: 'not_found' } });
+      } finally {
+        await store.close();
+      }
+    });
+
+    it('monitor windows: samples kept per window (last N, or by time), statistics and streaks as evaluation saw them', async () => {
+      const store = await open();
+      try {
+        const seen: unknown[] = [];
+        for (let i = 1; i <= 5; i++) {
+          const r = await store.commit([
+            {
+              op: 'monitors.observe',
+              agent: 'alice',
+              evaluate: (w) => {
+                const st = w.state('alice', 'spend', T + i);
+                const last = w.sample('alice', 'spend', i * 10, T + i * 1000, { last: 3 });
+                const timed = w.sample('alice', 'rate', i, T + i * 1000, { windowMs: 2500 });
+                w.setConsecutive('alice', 'spend', st.firstAt, st.consecutive + 1);
+                return { st, last, timed };
+              },
+            },
+          ]);
+          expect(r.ok).toBe(true);
+          if (r.ok) seen.push(r.results.get(0));
+        }
+        expect(seen[4]).toEqual({
+          st: { firstAt: T + 1, consecutive: 4 },
+          last: { count: 3, sum: 120, max: 50, firstAt: T + 3000 },
+          timed: { count: 3, sum: 12, max: 5, firstAt: T + 3000 },
+        });
+        expect(await store.monitors.executed('alice')).toBe(5);
+        await store.commit([{ op: 'monitors.reset', agent: 'alice' }]);
+        const after = await store.commit([{ op: 'monitors.observe', agent: 'alice', evaluate: (w) => [w.state('alice', 'spend', T + 9), w.sample('alice', 'spend', 1, T + 9, { last: 3 })] }]);
+        expect(after.ok && after.results.get(0)).toEqual([{ firstAt: T + 9, consecutive: 0 }, { count: 1, sum: 1, max: 1, firstAt: T + 9 }]);
+      } finally {
+        await store.close();
+      }
+    });
+
+    it('interventions, statuses, constraints, usage and expiry read back the same', async () => {
+      const store = await open();
+      try {
+        const row = { id: 'i1', dfid: 'e'.repeat(32), target_kind: 'flow' as const, target: 'e'.repeat(32), target_agent: 'alice', act: 'terminate', args: '{}', issued_by: 'op', issuer_role: 'operator', state: 'applied' as const, reason_hash: null, created_at: T, updated_at: T, expires_at: T + 10 };
+        await store.commit([
+          { op: 'intervention.add', row },
+          { op: 'agent.status', agent: 'alice', status: 'paused', by: 'op', reason_hash: null, at: T },
+          { op: 'flow.status', dfid: 'e'.repeat(32), agent: '*', status: 'terminated', at: T },
+          { op: 'constraint.add', row: { intervention_id: 'i1', agent: 'alice', capability: 'c', field: 'amount', max: 5, expires_at: T + 100 } },
+          { op: 'usage.add', agent: 'alice', capability: 'c', field: 'amount', amount: 2.5, at: T },
+          { op: 'usage.add', agent: 'alice', capability: 'c', field: 'amount', amount: 4, at: T + 1 },
+        ]);
+        expect(await store.agents.status('alice')).toBe('paused');
+        expect(await store.agents.statusRow('alice')).toEqual({ status: 'paused', updated_at: T, updated_by: 'op' });
+        expect(await store.agents.status('bob')).toBe('active');
+        expect(await store.agents.flowStatus('e'.repeat(32), 'bob')).toBe('terminated');
+        expect((await store.agents.terminationsSince(T, 'flow')).map((r) => r.id)).toEqual(['i1']);
+        expect(await store.agents.intervention('i1')).toEqual(row);
+        expect((await store.agents.constraints('alice', 'c', T)).map((c) => c.max)).toEqual([5]);
+        expect(await store.usage.sum('alice', 'c', 'amount', 3_600_000, T + 2)).toBe(6.5);
+        const expired = await store.commit([{ op: 'interventions.expire', now: T + 10 }]);
+        expect(expired.ok && expired.results.get(0)).toBe(1);
+        expect((await store.ledger.page(0, 5)).map((e) => [e.type, e.decision_id])).toEqual([['InterventionExpired', 'i1']]);
+        expect((await store.agents.intervention('i1'))?.state).toBe('expired');
+      } finally {
+        await store.close();
+      }
+    });
+
+    it.runIf(opts.pushes)('a commit on one port is pushed to another port on the same store', async () => {
+      const a = await open();
+      const b = await opts.twin(a);
+      try {
+        const got: string[] = [];
+        const arrived = new Promise<void>((resolve) => {
+          a.notifications?.on('decision', (id) => {
+            got.push(id);
+            if (id === 'd9') resolve();
+          });
+        });
+        expect(await a.notifications?.ready()).toBe(true);
+        await b.commit([...received('d9'), finish('d9')]);
+        await Promise.race([arrived, new Promise((_, reject) => setTimeout(() => reject(new Error('no notification within 5 s')), 5000))]);
+        expect(got).toContain('d9');
+      } finally {
+        await b.close();
+        await a.close();
       }
     });
   });

@@ -50,6 +50,40 @@ export const GUARANTEES: Record<string, Guarantee> = {
       'kernel.test.ts': ['the chain verifies after a mix of accepted, rejected, escalated, replayed and resolved flows'],
     },
   },
+  ONE_CHAIN_ACROSS_REPLICAS: {
+    statement: 'Processes sharing one PostgreSQL store extend one chain: appends are serialised on the chain-head row, with no gap and no fork, and every acknowledged receipt is in it, a replica killed mid-load included.',
+    proofs: {
+      '../store/port-suite.ts': ['two ports on one store (two replicas) extend one chain: no gap, no fork, every receipt unique', 'a unit that fails (before writing, or on a statement the store refuses) never undoes the unit before it in the batch'],
+      '../e2e-replicas-postgres.test.ts': ['under load across three replicas with one killed by kill -9: one verified chain, no gap, every acknowledged decision kept, no key run twice'],
+      '../e2e-store-cli.test.ts': ['copy --from sqlite --to postgres moves the store, chain included, verifies it, and refuses a target that is not empty'],
+    },
+  },
+  SHARED_STATE_ACROSS_REPLICAS: {
+    statement: 'Across replicas: a key goes to one reservation, an approval anywhere resumes the waiting call (pushed), pause, suspension and terminate reach every replica (terminate within a second), /events streams every replica in chain order, breakers and rate limits hold for the fleet.',
+    proofs: {
+      '../store/port-suite.ts': ['an idempotency key reserved on two ports at once goes to exactly one of them', 'a commit on one port is pushed to another port on the same store'],
+      '../e2e-replicas-postgres.test.ts': [
+        'an escalation raised on replica 1, approved through replica 2, completes the call waiting on replica 3, pushed rather than polled',
+        'a pause issued on one replica stops the agent on all of them',
+        'a constraint issued on one replica applies to the next call on another',
+        'a drift monitor breached by calls spread over replicas suspends the agent on all of them',
+        'a terminate issued on one replica aborts the handler running on another within a second',
+        "/events on any replica streams every replica's events in chain order, and Last-Event-ID resumes exactly on another",
+      ],
+      '../shared-breakers-postgres.test.ts': ['failures add up across replicas; an open circuit refuses on every replica, a late starter loads it, one probe closes it everywhere'],
+      '../e2e-replicas-rate-limit.test.ts': ['a burst from one agent across three replicas gets 429 past the one shared limit'],
+      '../e2e-replicas-haproxy.test.ts': ['a session sticks to its replica; when that replica dies the client gets 404, re-initialises through the same address and carries on'],
+    },
+  },
+  STORE_OUTAGE_FAILS_CLOSED: {
+    statement: 'A store that does not answer fails closed: exit 3 at start, STORE_UNAVAILABLE (and HTTP 503) while it is gone with nothing of the refused call written, service again once it is back.',
+    proofs: {
+      '../e2e-store-outage.test.ts': [
+        'serve and the CLI exit 3 with STORE_UNAVAILABLE naming the database (never the credentials)',
+        'denies with STORE_UNAVAILABLE while it is gone, writes nothing, and serves again once it is back',
+      ],
+    },
+  },
   IDS_UNIQUE_AND_TIME_ORDERED: {
     statement: 'Decision, event and intervention ids from the system world are unique UUIDv7s whose order is their creation order.',
     proofs: {

@@ -53,7 +53,7 @@ export async function doctorCommand(opts: { workspace?: string; json?: boolean }
 /** Starts every upstream once (ignoring backoff), compares its tools with the pins, and stops it again. */
 async function upstreamStates(dir: string, config: WorkspaceConfig): Promise<UpstreamStatus[]> {
   if (!Object.keys(config.upstreams).length) return [];
-  const store = await openStorePort({ storePath: resolve(dir, config.store.path) }, systemWorld);
+  const store = await openStorePort({ config, storePath: config.store.kind === 'postgres' ? '' : resolve(dir, config.store.path) }, systemWorld);
   const gateway = new Gateway({ config, workspaceDir: dir, capabilities: new Map(), store, world: systemWorld, log: silentLogger });
   try {
     await gateway.refresh();

@@ -29,6 +29,11 @@ export async function validateCommand(opts: { workspace?: string; json?: boolean
     process.stdout.write(
       `workspace ${dir} is valid: ${workspace.contracts.size} contracts, ${workspace.capabilities.size} capabilities, ${policies} policies, type-checked (set ${workspace.policySet.hash.slice(0, 16)}…)\n${notes.map((n) => `note: ${n}\n`).join('')}`,
     );
+    const store = workspace.config.store;
+    // The URL lives only in the environment, so its absence here is a note, not a problem of the workspace.
+    if (store.kind === 'postgres') {
+      process.stdout.write(`store: postgres, URL from $${store.url_env}${process.env[store.url_env] ? '' : ' (not set in this environment: serve and the CLI will exit 2 until it is)'}\n`);
+    }
   } else {
     process.stderr.write(`workspace ${dir} has ${problems.length} problem(s):\n${formatProblems(problems)}\n`);
   }

@@ -1,0 +1,127 @@
+import type pg from 'pg';
+import type { World } from '../../core/world.js';
+import { GroupCommitter, type Settlement } from '../group-commit.js';
+import { StoreUnavailableError, UnitConflictSignal, type CommitResult, type Op, type StorePort } from '../port.js';
+import { applyUnitPg, Segment, type Announcement, type BatchState } from './apply.js';
+import { checkout, classify, describeUrl, isUnavailable, openPool, type PoolOptions } from './connect.js';
+import { channelOf, PgListener } from './listener.js';
+import { migrate } from './migrations.js';
+import { pgReads } from './reads.js';
+
+export interface PgPortOptions extends PoolOptions {
+  /** Apply pending migrations at open (default true; `mandate store status` passes false). */
+  migrate?: boolean;
+}
+
+/** A StorePort over PostgreSQL that also exposes its pool (the fleet-wide rate limiter and breakers share it). */
+export interface PgStorePort extends StorePort {
+  readonly kind: 'postgres';
+  readonly pool: pg.Pool;
+  /** A small pool whose commits do not wait for the WAL flush: for rate-limit counters and breaker state, never the ledger (ADR-015). */
+  readonly volatilePool: pg.Pool;
+  readonly notifications: PgListener;
+}
+
+/** Whether the store is PostgreSQL (the composition root shares breakers and rate limits through it). */
+export function isPgPort(store: StorePort): store is PgStorePort {
+  return store.kind === 'postgres' && 'pool' in store;
+}
+
+/**
+ * The store port over PostgreSQL (ADR-015). Units are group-committed like
+ * SQLite's: one transaction per batch that first locks the chain-head row
+ * (so appends from every replica are serialised: no gap, no fork), each unit
+ * in its own savepoint, the head written back once, and the batch's changes
+ * announced with NOTIFY, which PostgreSQL delivers only if it commits.
+ */
+export async function openPgPort(url: string, world: World, opts: PgPortOptions = {}): Promise<PgStorePort> {
+  const pool = openPool(url, opts);
+  try {
+    await pool.query('SELECT 1');
+    if (opts.migrate !== false) await migrate(pool);
+  } catch (err) {
+    await pool.end().catch(() => undefined);
+    if (isUnavailable(err)) throw new StoreUnavailableError(`cannot reach the PostgreSQL store at ${describeUrl(url)}: ${(err as Error).message}`, { cause: err });
+    throw err;
+  }
+  return pgPort(pool, openPool(url, { max: 4, volatile: true }), url, world);
+}
+
+function pgPort(pool: pg.Pool, volatilePool: pg.Pool, url: string, world: World): PgStorePort {
+  // Reads are named, so each connection prepares a statement once and reuses its plan.
+  const names = new Map<string, string>();
+  const nameOf = (sql: string) => {
+    let name = names.get(sql);
+    if (!name) names.set(sql, (name = `mandate_${names.size}`));
+    return name;
+  };
+  const q = async <R>(sql: string, params?: unknown[]): Promise<R[]> => {
+    try {
+      return (await pool.query({ text: sql, values: params ?? [], name: nameOf(sql) })).rows as R[];
+    } catch (err) {
+      throw classify(err);
+    }
+  };
+  const runBatch = async (units: Op[][]): Promise<Settlement<CommitResult>[]> => {
+    const { client: c, done } = await checkout(pool);
+    let broken: unknown;
+    try {
+      // One round trip opens the transaction and takes the chain head.
+      const opened = (await c.query('BEGIN; SELECT seq, hash FROM chain_head WHERE id = 1 FOR UPDATE')) as unknown as pg.QueryResult[];
+      const head = opened[1]?.rows[0] as { seq: number; hash: string } | undefined;
+      if (!head) throw new Error('the chain head row is missing; run `mandate store migrate`');
+      const st: BatchState = { head: { seq: head.seq, hash: head.hash }, world };
+      const announced: Announcement[] = [];
+      const settled: Settlement<CommitResult>[] = [];
+      for (const [n, unit] of units.entries()) {
+        const before = st.head;
+        const mine: Announcement[] = [];
+        // Each unit opens its own savepoint with its first round trip; they are released at commit.
+        // A unique name means a rollback can only ever reach this unit's own writes.
+        const savepoint = { name: `unit_${n}`, opened: false };
+        try {
+          const result = await applyUnitPg(c, unit, st, mine, savepoint);
+          announced.push(...mine);
+          settled.push({ ok: true, value: { ok: true, ...result } });
+        } catch (err) {
+          if (isUnavailable(err)) throw err; // the connection is gone: the whole batch fails
+          st.head = before;
+          if (savepoint.opened) await c.query(`ROLLBACK TO SAVEPOINT ${savepoint.name}`);
+          settled.push(err instanceof UnitConflictSignal ? { ok: true, value: { ok: false, conflict: err.conflict } } : { ok: false, error: err });
+        }
+      }
+      // And one closes it: the new head, the announcements (delivered only if it commits), COMMIT.
+      const end = new Segment(c);
+      if (st.head.seq !== head.seq) end.add('UPDATE chain_head SET seq = $1, hash = $2 WHERE id = 1', [st.head.seq, st.head.hash]);
+      for (const key of new Set(announced.map(([t, p]) => `${channelOf(t)}\n${p}`))) end.add('SELECT pg_notify($1, $2)', key.split('\n'));
+      end.add('COMMIT');
+      await end.flush();
+      return settled;
+    } catch (err) {
+      broken = err;
+      await c.query('ROLLBACK').catch(() => undefined);
+      throw classify(err);
+    } finally {
+      done(broken);
+    }
+  };
+  const committer = new GroupCommitter<Op[], CommitResult>(runBatch);
+  const listener = new PgListener({ connectionString: url });
+  return {
+    kind: 'postgres',
+    location: describeUrl(url),
+    pool,
+    volatilePool,
+    commit: (unit) => committer.submit(unit),
+    ping: async () => {
+      await q('SELECT 1');
+    },
+    notifications: listener,
+    ...pgReads(pool, q),
+    close: async () => {
+      await committer.drain();
+      await listener.close();
+      await Promise.all([pool.end(), volatilePool.end()]);
+    },
+  };
+}

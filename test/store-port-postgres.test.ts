@@ -1,0 +1,27 @@
+import { afterAll, beforeAll } from 'vitest';
+import { openPgPort } from '../src/store/pg/port.js';
+import type { StorePort } from '../src/store/port.js';
+import { FakeWorld } from './unit/helpers.js';
+import { freshDatabase, freshSchema } from './helpers/postgres.js';
+import { describePortSuite } from './store/port-suite.js';
+
+// One database for this file, a fresh schema for every store the suite opens.
+let db: Awaited<ReturnType<typeof freshDatabase>>;
+beforeAll(async () => {
+  db = await freshDatabase('port');
+});
+afterAll(async () => {
+  await db?.drop();
+});
+
+const urls = new WeakMap<StorePort, string>();
+describePortSuite(
+  'postgres',
+  async () => {
+    const url = await freshSchema(db.url);
+    const port = await openPgPort(url, new FakeWorld());
+    urls.set(port, url);
+    return port;
+  },
+  { twin: async (of) => openPgPort(urls.get(of) as string, new FakeWorld(undefined, 'twin')), pushes: true },
+);
