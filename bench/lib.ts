@@ -177,14 +177,25 @@ export async function startUrlServer(args: string[], pattern: RegExp, env: Recor
 }
 
 /**
- * The SDK's HTTP client passes one session-wide abort signal to every fetch,
- * and each request in flight listens on it; at 16 in flight that passes
- * Node's default of 10 listeners and floods stderr with warnings. The limit
- * is raised on that signal only, to what the load generator can have open.
+ * The SDK's HTTP client passes one session-wide abort signal to every fetch.
+ * Node's fetch leaves an abort listener on the signal it is given until the
+ * request is garbage-collected, so over thousands of calls one shared signal
+ * collects thousands of listeners (and a warning each). Each request gets a
+ * signal of its own that follows the session's while the request is open.
  */
-const benchFetch: typeof fetch = (input, init) => {
-  if (init?.signal) setMaxListeners(MAX_IN_FLIGHT * 4, init.signal);
-  return fetch(input, init);
+const benchFetch: typeof fetch = async (input, init) => {
+  const shared = init?.signal;
+  if (!shared) return fetch(input, init);
+  setMaxListeners(MAX_IN_FLIGHT * 4, shared);
+  const own = new AbortController();
+  const follow = () => own.abort(shared.reason);
+  if (shared.aborted) follow();
+  else shared.addEventListener('abort', follow, { once: true });
+  try {
+    return await fetch(input, { ...init, signal: own.signal });
+  } finally {
+    shared.removeEventListener('abort', follow);
+  }
 };
 
 export async function connectHttp(url: string, headers: Record<string, string> = {}): Promise<Client> {

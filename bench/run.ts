@@ -50,16 +50,16 @@ if (want('stages')) {
   const r = await stageScenario(sizes);
   results['stages'] = r;
   const what: Record<string, string> = {
-    received: 'IntentReceived committed (with the decision row)',
-    checks: 'identity, agent/flow status, intent shape, params parse, key, repeat check',
+    received: 'IntentReceived journaled (not yet committed); identity, agent and flow status, effective period',
+    checks: 'intent shape, params parse, key, repeat check',
     facts: 'the facts resolver (none for the no-op)',
-    dim: 'usage reads, DIM (pure), IntentValidated committed',
-    policy: 'Cedar evaluation (context conversion, wasm call)',
-    escalate: 'escalations only',
-    reserve: 'steward gates, PolicyDecided committed with the key reservation',
-    pre_effect: 'breaker, facts re-read, drift check, ActionStarted committed',
+    dim: 'usage reads, constraints, DIM (pure), typed policy context; IntentValidated journaled',
+    policy: 'Cedar evaluation (the wasm call, with only the attributes the policies name)',
+    escalate: 'escalations only (one commit)',
+    reserve: 'steward gates, PolicyDecided journaled, breaker, readiness',
+    pre_effect: 'effect section, facts re-read, drift check; the pre-effect commit (lineage, key, ActionStarted), group-committed',
     handler: 'the capability handler (no-op) under its deadline',
-    record: 'ActionOutcome committed with key state, usage and decision; monitors',
+    record: 'the post-effect commit (ActionOutcome, key state, usage, decision), group-committed; monitors in the same batch',
   };
   console.log(`2. Per-stage time of a governed no-op call, in-process (${r.calls} calls, ${fmt(r.perCallUs, 0)} µs per call)`);
   console.log(table(['stage', 'µs per call', 'what it covers'], Object.entries(r.stages).map(([k, v]) => [k, fmt(v, 1), what[k] ?? ''])));

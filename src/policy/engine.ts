@@ -94,7 +94,11 @@ export class PolicyEngine {
     const key = JSON.stringify([subset.id, agent.id, agent.role, resource.type, resource.id, attrs]);
     const known = this.entities.get(key);
     if (known) return known;
-    const named = (all: Record<string, CedarValueJson>) => Object.fromEntries(Object.entries(all).filter(([name]) => subset.mentions(name)));
+    const named = (all: Record<string, CedarValueJson>) => {
+      const out: Record<string, CedarValueJson> = {};
+      for (const name of Object.keys(all)) if (subset.mentions(name)) out[name] = all[name] as CedarValueJson;
+      return out;
+    };
     const built: EntityJson[] = [
       { uid: { type: AGENT_TYPE, id: agent.id }, attrs: named({ role: agent.role }), parents: [] },
       { uid: resource, attrs: named(attrs), parents: [] },
@@ -119,7 +123,7 @@ export class PolicyEngine {
     const subset = this.setFor(agent.id);
     // Likewise for the context's top-level fields (values, facts, usage, now).
     const passed: Record<string, CedarValueJson> = {};
-    for (const [name, v] of Object.entries(context)) if (subset.mentions(name)) passed[name] = v;
+    for (const name of Object.keys(context)) if (subset.mentions(name)) passed[name] = context[name] as CedarValueJson;
     const answer = cedar.statefulIsAuthorized({
       principal: { type: AGENT_TYPE, id: agent.id },
       action: { type: ACTION_TYPE, id: action },
