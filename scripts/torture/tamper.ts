@@ -9,24 +9,12 @@ import { generateKeyPairSync, randomInt } from 'node:crypto';
 import { appendFileSync } from 'node:fs';
 import { signCheckpoint } from '../../src/anchor/checkpoint.js';
 import { canonicalJson } from '../../src/core/canonical.js';
-import { eventHash, GENESIS_HASH, type LedgerEvent } from '../../src/store/ledger.js';
+import { eventHash, GENESIS_HASH, type EventRow, type LedgerEvent } from '../../src/store/ledger.js';
 
 export const TAMPERS = ['truncate', 'forged_append', 'truncate_and_forge', 'rehash_from', 'edit_one', 'forged_checkpoint'] as const;
 export type TamperKind = (typeof TAMPERS)[number];
 
-interface Row {
-  seq: number;
-  id: string;
-  dfid: string;
-  agent: string;
-  type: string;
-  time: string;
-  decision_id: string | null;
-  reasons: string;
-  data: string;
-  prev_hash: string;
-  hash: string;
-}
+type Row = EventRow;
 
 function open(dbPath: string): Database.Database {
   const db = new Database(dbPath);
