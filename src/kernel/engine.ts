@@ -77,8 +77,9 @@ export async function runBounded(
     return await Promise.race([run, deadline, interruption]);
   } finally {
     clearTimeout(timer);
-    progress.stop();
     callerSignal?.removeEventListener('abort', onCallerAbort);
+    // The handler's last progress report goes on the wire before its result does.
+    await progress.stop();
   }
 }
 

@@ -3,6 +3,8 @@ import type { CallRelay, ProgressUpdate } from '../core/types.js';
 
 /** At most one report per this interval reaches the caller; the latest one in between is sent at its end. */
 export const PROGRESS_INTERVAL_MS = 100;
+/** Longest a result waits for its last progress notification to be sent. */
+const PROGRESS_FLUSH_MAX_MS = 1_000;
 /** A progress message is cut to this many characters. */
 export const PROGRESS_MESSAGE_MAX = 200;
 
@@ -13,17 +15,19 @@ export const PROGRESS_MESSAGE_MAX = 200;
  * ignored, never thrown at the handler. Nothing is logged: a message is the
  * capability's own text and stays between it and its caller.
  */
-export function progressReporter(relay: CallRelay | undefined, signal: AbortSignal, clock: () => number = Date.now): { report: ProgressReporter; stop(): void } {
-  if (!relay || (relay.progressToken === undefined && !relay.onProgress)) return { report: () => undefined, stop: () => undefined };
+export function progressReporter(relay: CallRelay | undefined, signal: AbortSignal, clock: () => number = Date.now): { report: ProgressReporter; stop(): Promise<void> } {
+  if (!relay || (relay.progressToken === undefined && !relay.onProgress)) return { report: () => undefined, stop: async () => undefined };
   let last = Number.NEGATIVE_INFINITY;
   let sentAt = Number.NEGATIVE_INFINITY;
   let pending: ProgressUpdate | null = null;
   let timer: NodeJS.Timeout | undefined;
+  // The last notification handed to the transport, so the result can wait until it is on the wire.
+  let sending: Promise<void> = Promise.resolve();
 
   const send = (update: ProgressUpdate) => {
     sentAt = clock();
     if (relay.progressToken !== undefined) {
-      relay.notify({ method: 'notifications/progress', params: { progressToken: relay.progressToken, ...update } }).catch(() => undefined);
+      sending = relay.notify({ method: 'notifications/progress', params: { progressToken: relay.progressToken, ...update } }).catch(() => undefined);
     }
     try {
       relay.onProgress?.(update);
@@ -60,10 +64,14 @@ export function progressReporter(relay: CallRelay | undefined, signal: AbortSign
     }
   };
   // When the handler is done: its latest report goes out before its result, and none after it.
-  const stop = () => {
+  const stop = async () => {
     clearTimeout(timer);
     flush();
     last = Number.POSITIVE_INFINITY;
+    // Bounded: a transport that never finishes a send must not hold the result.
+    let bound: NodeJS.Timeout | undefined;
+    await Promise.race([sending, new Promise<void>((resolve) => (bound = setTimeout(resolve, PROGRESS_FLUSH_MAX_MS)))]);
+    clearTimeout(bound);
   };
   return { report, stop };
 }
