@@ -128,7 +128,7 @@ export const GUARANTEES: Record<string, Guarantee> = {
       ],
       'interventions.test.ts': ['an agent may pause itself but never resume itself; its supervisor may', 'only an operator lifts a termination'],
       'memory.test.ts': ['a missing record is MEMORY_NOT_FOUND; an unknown or paused agent is refused first'],
-      'issue3-drift.test.ts': ['a suspended agent\'s next call is refused with AGENT_SUSPENDED before any capability runs'],
+      'drift-monitors.test.ts': ['a suspended agent\'s next call is refused with AGENT_SUSPENDED before any capability runs'],
     },
   },
   UNKNOWN_AGENT_DENIED: {
@@ -144,7 +144,7 @@ export const GUARANTEES: Record<string, Guarantee> = {
         'a supervisor never resumes itself',
         'an agent may pause itself but never resume itself; its supervisor may',
       ],
-      'issue3-roles.test.ts': [
+      'intervention-roles.test.ts': [
         'an agent that paused itself cannot resume itself',
         'an agent may not resume its own flow',
       ],
@@ -154,8 +154,8 @@ export const GUARANTEES: Record<string, Guarantee> = {
     statement: 'A termination is lifted by a human operator only.',
     proofs: {
       'interventions.test.ts': ['a supervisor may not lift a termination', 'only an operator lifts a termination (operator)', 'only an operator lifts a termination'],
-      'issue3-roles.test.ts': ['a supervisor cannot resume a terminated agent or a drift-suspended one; an operator can'],
-      '../e2e-issue3-interventions.test.ts': ['terminate from the CLI aborts an in-flight call on the running server: ABORTED_BY_INTERVENTION, long before its deadline'],
+      'intervention-roles.test.ts': ['a supervisor cannot resume a terminated agent or a drift-suspended one; an operator can'],
+      '../e2e-interventions-stdio.test.ts': ['terminate from the CLI aborts an in-flight call on the running server: ABORTED_BY_INTERVENTION, long before its deadline'],
     },
   },
   SUPERVISION_SCOPED: {
@@ -168,7 +168,7 @@ export const GUARANTEES: Record<string, Guarantee> = {
         'a supervisor acts only over agents in supervises; a plain agent over nobody else',
         'a paused supervisor can still pause itself but nothing else',
       ],
-      'issue3-roles.test.ts': [
+      'intervention-roles.test.ts': [
         'an agent cannot constrain, redirect or pause another agent, or another agent\'s flow',
         'a suspended or paused agent cannot intervene on others; interventions on unknown targets are refused',
       ],
@@ -223,8 +223,8 @@ export const GUARANTEES: Record<string, Guarantee> = {
         'approve is single-use: a second approve throws DECISION_NOT_FOUND and the transfer runs once',
         'deny closes an escalation with ESCALATION_DENIED and nothing runs',
       ],
-      'issue3-approvals.test.ts': ['an approval cannot be used twice: operator then supervisor, and supervisor then operator'],
-      '../e2e-issue3-approvals.test.ts': ['an approval cannot be used twice: the CLI then intervene, and intervene then the CLI'],
+      'approvals-single-use.test.ts': ['an approval cannot be used twice: operator then supervisor, and supervisor then operator'],
+      '../e2e-approvals-stdio.test.ts': ['an approval cannot be used twice: the CLI then intervene, and intervene then the CLI'],
     },
   },
   ESCALATION_EXPIRES: {
@@ -234,15 +234,15 @@ export const GUARANTEES: Record<string, Guarantee> = {
         'an escalation expires with the injected clock: getDecision returns expired with ESCALATION_EXPIRED and approve then throws DECISION_NOT_FOUND',
         'approving an overdue escalation expires it instead of running it',
       ],
-      'issue3-approvals.test.ts': ['an escalation nobody decides expires at its deadline on the injected clock: ESCALATION_EXPIRED, recorded, never approvable'],
+      'approvals-single-use.test.ts': ['an escalation nobody decides expires at its deadline on the injected clock: ESCALATION_EXPIRED, recorded, never approvable'],
     },
   },
   ESCALATION_DURABLE: {
     statement: 'A pending escalation survives a restart and stays approvable.',
     proofs: {
       'kernel.test.ts': ['a pending escalation survives a restart and is approvable by the new runtime'],
-      'issue3-approvals.test.ts': ['a restart in the middle of an escalation keeps it pending, and a supervisor approves it after the restart'],
-      '../e2e-issue3-approvals.test.ts': ['an escalation stays pending through kill -9 of the server, and is approved after a restart'],
+      'approvals-single-use.test.ts': ['a restart in the middle of an escalation keeps it pending, and a supervisor approves it after the restart'],
+      '../e2e-approvals-stdio.test.ts': ['an escalation stays pending through kill -9 of the server, and is approved after a restart'],
     },
   },
   DIM_DETERMINISTIC: {
@@ -350,9 +350,9 @@ export const GUARANTEES: Record<string, Guarantee> = {
       'kernel.test.ts': ['the ledger and the logs hold hashes and codes, never param values, rationale or memo'],
       'memory.test.ts': ['reads a granted record within the sensitivity ceiling; the MemoryRead event holds a value_hash, never the value'],
       'interventions.test.ts': ['records issued and applied interventions with the reason as a hash only'],
-      'issue3-memory.test.ts': ['the ledger and the logs hold the hash of a written value, never the value'],
-      'issue3-interventions.test.ts': ['redirect: the operator note is delivered exactly once, on the next call, and the ledger holds only its hash'],
-      'issue3-approvals.test.ts': ['a denial records who denied it and a hash of why, never the text'],
+      'memory-packs-and-writes.test.ts': ['the ledger and the logs hold the hash of a written value, never the value'],
+      'interventions-lifecycle.test.ts': ['redirect: the operator note is delivered exactly once, on the next call, and the ledger holds only its hash'],
+      'approvals-single-use.test.ts': ['a denial records who denied it and a hash of why, never the text'],
     },
   },
   MEMORY_GOVERNED: {
@@ -363,11 +363,11 @@ export const GUARANTEES: Record<string, Guarantee> = {
         'a scope the contract does not grant is MEMORY_SCOPE_DENIED, even for a record that exists',
         'a missing record is MEMORY_NOT_FOUND; an unknown or paused agent is refused first',
       ],
-      'issue3-memory.test.ts': [
+      'memory-packs-and-writes.test.ts': [
         'read by pack returns the records the contract allows, in pack order, and counts the withheld ones',
         'listing a scope returns the visible records with versions and provenance, counts the withheld, and records hashes only',
       ],
-      '../e2e-issue3-memory.test.ts': ['memory records are MCP resources: list shows only readable ones, read returns the value, a denied read is a JSON-RPC error and is recorded'],
+      '../e2e-memory-stdio.test.ts': ['memory records are MCP resources: list shows only readable ones, read returns the value, a denied read is a JSON-RPC error and is recorded'],
     },
   },
   MEMORY_SEED_IDEMPOTENT: {
@@ -380,41 +380,41 @@ export const GUARANTEES: Record<string, Guarantee> = {
     },
   },
 
-  // ---- Issue 3: humans in charge -------------------------------------------
+  // ---- Humans in charge ----------------------------------------------------
   NO_SELF_APPROVAL: {
     statement: 'No agent decides its own escalation; a supervisor decides only for agents in its approves list; any other principal is refused and recorded.',
     proofs: {
-      'issue3-roles.test.ts': [
+      'intervention-roles.test.ts': [
         'an agent cannot approve or deny its own escalation through intervene; it stays pending and nothing runs',
         'a supervisor cannot approve an agent missing from its approves list, nor can a plain agent',
         'no agent decides its own escalation, even when listed in its own approves',
         'a supervisor may not approve an agent missing from approves, even one it supervises',
       ],
-      '../e2e-issue3-approvals.test.ts': ['an agent cannot approve its own escalation through intervene over stdio'],
+      '../e2e-approvals-stdio.test.ts': ['an agent cannot approve its own escalation through intervene over stdio'],
     },
   },
   ONLY_OPERATOR_LIFTS_SUSPENSION: {
     statement: 'A drift suspension is lifted by a human operator only, and the resumption is recorded (AgentResumed).',
     proofs: {
-      'issue3-roles.test.ts': ['a supervisor may not lift a drift suspension', 'an operator lifts a drift suspension'],
-      'issue3-drift.test.ts': ['only an operator resumes a drift-suspended agent; AgentResumed is recorded and calls run again'],
-      '../e2e-issue3-interventions.test.ts': ['a drift monitor suspends the agent at its boundary; it is refused before anything runs until an operator resumes it from the CLI'],
+      'intervention-roles.test.ts': ['a supervisor may not lift a drift suspension', 'an operator lifts a drift suspension'],
+      'drift-monitors.test.ts': ['only an operator resumes a drift-suspended agent; AgentResumed is recorded and calls run again'],
+      '../e2e-interventions-stdio.test.ts': ['a drift monitor suspends the agent at its boundary; it is refused before anything runs until an operator resumes it from the CLI'],
     },
   },
   CONSTRAIN_ONLY_TIGHTENS: {
     statement: 'A constrain intervention can only tighten a granted limit, never widen it beyond the contract, and only for an agent (not a flow).',
     proofs: {
-      'issue3-roles.test.ts': [
+      'intervention-roles.test.ts': [
         'a constraint can only tighten: above the contract cap it is refused, for a supervisor and for the agent itself',
         'redirect and constrain target an agent, never a flow',
       ],
-      '../e2e-issue3-interventions.test.ts': ['constrain from the CLI tightens a limit on the running server, and can never widen it'],
+      '../e2e-interventions-stdio.test.ts': ['constrain from the CLI tightens a limit on the running server, and can never widen it'],
     },
   },
   INTERVENTIONS_EXPIRE: {
     statement: 'Constraints and redirect notes hold until their expiry on the injected clock, then stop applying and are recorded as InterventionExpired.',
     proofs: {
-      'issue3-interventions.test.ts': [
+      'interventions-lifecycle.test.ts': [
         'constrain tightens a limit until it expires; expireInterventions records InterventionExpired',
         'a redirect note not picked up before it expires is never delivered',
       ],
@@ -423,8 +423,8 @@ export const GUARANTEES: Record<string, Guarantee> = {
   REDIRECT_ONCE: {
     statement: 'A redirect note is delivered exactly once, with the next call of the agent it targets.',
     proofs: {
-      'issue3-interventions.test.ts': ['redirect: the operator note is delivered exactly once, on the next call, and the ledger holds only its hash'],
-      '../e2e-issue3-interventions.test.ts': ['redirect from the CLI: the running server hands the note to the agent once, on its next call'],
+      'interventions-lifecycle.test.ts': ['redirect: the operator note is delivered exactly once, on the next call, and the ledger holds only its hash'],
+      '../e2e-interventions-stdio.test.ts': ['redirect from the CLI: the running server hands the note to the agent once, on its next call'],
     },
   },
   LEDGER_ANCHORED: {
@@ -469,41 +469,41 @@ export const GUARANTEES: Record<string, Guarantee> = {
   FLOW_INTERVENTIONS_SCOPED: {
     statement: 'Pausing or terminating a flow refuses the calls carrying its dfid and no others.',
     proofs: {
-      'issue3-interventions.test.ts': [
+      'interventions-lifecycle.test.ts': [
         'a paused flow refuses only calls carrying its dfid; resuming the flow lets it continue',
         "terminating one flow aborts only that flow's running call and refuses its later calls; other flows go on",
       ],
-      '../e2e-issue3-interventions.test.ts': ['pausing one flow from the CLI refuses calls carrying its traceparent, not other flows'],
+      '../e2e-interventions-stdio.test.ts': ['pausing one flow from the CLI refuses calls carrying its traceparent, not other flows'],
     },
   },
   TERMINATE_ABORTS_INFLIGHT: {
     statement: "A termination aborts the target's running handlers through their abort signal (ABORTED_BY_INTERVENTION, recorded), in-process or from another process.",
     proofs: {
-      'issue3-interventions.test.ts': [
+      'interventions-lifecycle.test.ts': [
         'terminating an agent aborts its running call through the handler signal: ABORTED_BY_INTERVENTION, recorded',
         'the cross-process sweep aborts calls of an agent terminated elsewhere, but never re-applies a termination an operator has lifted',
       ],
-      '../e2e-issue3-interventions.test.ts': ['terminate from the CLI aborts an in-flight call on the running server: ABORTED_BY_INTERVENTION, long before its deadline'],
+      '../e2e-interventions-stdio.test.ts': ['terminate from the CLI aborts an in-flight call on the running server: ABORTED_BY_INTERVENTION, long before its deadline'],
     },
   },
   INTERVENTIONS_DURABLE: {
     statement: 'Interventions (agent and flow status, constraints) survive a restart.',
     proofs: {
-      'issue3-interventions.test.ts': ['interventions survive a restart: a paused agent, a terminated flow and a live constraint still hold'],
-      'issue3-approvals.test.ts': ['a restart in the middle of an escalation keeps it pending, and a supervisor approves it after the restart'],
+      'interventions-lifecycle.test.ts': ['interventions survive a restart: a paused agent, a terminated flow and a live constraint still hold'],
+      'approvals-single-use.test.ts': ['a restart in the middle of an escalation keeps it pending, and a supervisor approves it after the restart'],
     },
   },
   INTERVENTION_LIFECYCLE_RECORDED: {
     statement: 'Every intervention is recorded as issued, then acknowledged and applied, or rejected; refusals change nothing.',
     proofs: {
       'interventions.test.ts': ['records issued and applied interventions with the reason as a hash only'],
-      'issue3-roles.test.ts': ['an agent that paused itself cannot resume itself'],
+      'intervention-roles.test.ts': ['an agent that paused itself cannot resume itself'],
     },
   },
   APPROVAL_RECHECKS: {
     statement: 'Approval runs the stored request only if facts, limits, budgets, constraints and policies (with current usage) still allow it at approval time.',
     proofs: {
-      'issue3-approvals.test.ts': [
+      'approvals-single-use.test.ts': [
         'approval after the facts changed is STATE_DRIFT: nothing runs and the key is released for a fresh decision',
         'approve re-checks budgets: three escalations approved against a 1-call budget, only the first runs',
         'approve re-checks policies: a forbid added after the escalation wins',
@@ -514,12 +514,12 @@ export const GUARANTEES: Record<string, Guarantee> = {
   },
   DENIAL_ATTRIBUTED: {
     statement: 'A denial records who denied it and a hash of why.',
-    proofs: { 'issue3-approvals.test.ts': ['a denial records who denied it and a hash of why, never the text'] },
+    proofs: { 'approvals-single-use.test.ts': ['a denial records who denied it and a hash of why, never the text'] },
   },
   LONG_POLL_BOUNDED: {
     statement: 'get_decision wait_seconds returns as soon as the decision is resolved (from any process), else the pending outcome when the wait ends.',
     proofs: {
-      '../e2e-issue3-approvals.test.ts': [
+      '../e2e-approvals-stdio.test.ts': [
         'get_decision wait_seconds returns as soon as an operator approves through the CLI in another process',
         'get_decision wait_seconds returns the pending decision once the wait has passed, when nobody decides',
       ],
@@ -528,7 +528,7 @@ export const GUARANTEES: Record<string, Guarantee> = {
   DRIFT_MONITOR_BOUNDARY: {
     statement: 'A drift monitor suspends only when its full window is strictly above the threshold (for consecutive evaluations), recording AgentSuspended with DRIFT_MONITOR_BREACHED.',
     proofs: {
-      'issue3-drift.test.ts': [
+      'drift-monitors.test.ts': [
         'a last-N average exactly at the threshold does not trip; the next value that pushes it above suspends with DRIFT_MONITOR_BREACHED',
         'a window is evaluated only once it is full: large early samples do not trip before N outcomes',
         'consecutive: 2 suspends only on the second breaching evaluation in a row; a good sample resets the streak',
@@ -540,7 +540,7 @@ export const GUARANTEES: Record<string, Guarantee> = {
   STEWARD_GATES: {
     statement: 'Steward gates force a human decision every N executed calls, past a cumulative budget, or for listed side-effect classes, even when policies permit.',
     proofs: {
-      'issue3-stewards.test.ts': [
+      'steward-gates.test.ts': [
         'every_n_calls: every Nth executed call escalates even though policies permit it, and runs once approved',
         "cumulative: the template gate escalates a transfer once the day's total would pass 150000, not at it, and lets go after the day",
         'side_effects: every call of a listed side-effect class escalates; other classes run',
@@ -550,24 +550,24 @@ export const GUARANTEES: Record<string, Guarantee> = {
   MEMORY_READS_RECORDED: {
     statement: 'Every memory read, allowed or denied, is a MemoryRead event with its reason and hashes of what was asked, never a value.',
     proofs: {
-      'issue3-memory.test.ts': ['denied reads are recorded with their reason and a hash of what was asked: scope, sensitivity, missing key, unknown pack'],
+      'memory-packs-and-writes.test.ts': ['denied reads are recorded with their reason and a hash of what was asked: scope, sensitivity, missing key, unknown pack'],
     },
   },
   MEMORY_WRITE_GOVERNED: {
     statement: 'memory.write is compare-and-set on the version (stale → STATE_DRIFT), only to writable scopes, never above the scope maximum sensitivity.',
     proofs: {
-      'issue3-memory.test.ts': [
+      'memory-packs-and-writes.test.ts': [
         'creates with expected_version 0, then moves only by compare-and-set; a stale version is STATE_DRIFT and writes nothing',
         'a write to a scope the contract does not mark writable, or does not grant, is INVARIANT_VIOLATED and writes nothing',
         'a write above the scope maximum sensitivity is refused, and so is overwriting a record above it',
       ],
-      '../e2e-issue3-memory.test.ts': ['memory_write over stdio: compare-and-set on the version, and the exported ledger never contains the value'],
+      '../e2e-memory-stdio.test.ts': ['memory_write over stdio: compare-and-set on the version, and the exported ledger never contains the value'],
     },
   },
   ELICITATION_OPT_IN: {
     statement: "The client's human is asked through MCP elicitation only when the contract opts in and the client declares elicitation; its approval is recorded as client-human:<agent>.",
     proofs: {
-      '../e2e-issue3-elicitation.test.ts': [
+      '../e2e-elicitation-approval.test.ts': [
         'with escalation.client_approval and a client that declares elicitation, the client human approves: the call comes back accepted, resolved by client-human:alice',
         'a declined elicitation leaves the decision pending for an operator',
         'without the opt-in, no elicitation request is sent even to a client that declares elicitation; the call stays pending',

@@ -1,5 +1,5 @@
 /**
- * Issue 3 over real stdio, memory: read_memory by key, pack and listing;
+ * Over real stdio, memory: read_memory by key, pack and listing;
  * records as MCP resources memory://{scope}/{key} under the same contract
  * rules (a denied read is a JSON-RPC error, and is recorded); memory_write
  * with compare-and-set; the exported ledger never holds a value.

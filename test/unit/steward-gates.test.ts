@@ -1,15 +1,15 @@
-// Issue 3, steward gates: per-contract conditions that turn a permitted call
+// Steward gates: per-contract conditions that turn a permitted call
 // into a human decision: every Nth executed call, a cumulative budget, or a
 // side-effect class.
 import { describe, expect, it } from 'vitest';
 import { call, readBook, replaceOnce, transfer } from './helpers.js';
-import { eventsOf, issue3Edits, setup, typesOf } from './issue3-fixtures.js';
+import { eventsOf, oversightEdits, setup, typesOf } from './oversight-fixtures.js';
 
 const write = (i: number) => call('scribe', { capability: 'files.write', params: { path: `notes/${i}.md`, content: `note ${i}` } });
 
 describe('steward gates', () => {
   it('every_n_calls: every Nth executed call escalates even though policies permit it, and runs once approved', async () => {
-    const env = await setup(issue3Edits({ 'contracts/scribe.yaml': replaceOnce('every_n_calls: 50', 'every_n_calls: 3') }));
+    const env = await setup(oversightEdits({ 'contracts/scribe.yaml': replaceOnce('every_n_calls: 50', 'every_n_calls: 3') }));
     const k = env.rt.kernel;
     expect((await k.govern(write(1))).verdict).toBe('accepted');
     expect((await k.govern(write(2))).verdict).toBe('accepted');
@@ -43,7 +43,7 @@ describe('steward gates', () => {
   });
 
   it('side_effects: every call of a listed side-effect class escalates; other classes run', async () => {
-    const env = await setup(issue3Edits({ 'contracts/alice.yaml': replaceOnce('stewards:\n', 'stewards:\n  side_effects: [write]\n') }));
+    const env = await setup(oversightEdits({ 'contracts/alice.yaml': replaceOnce('stewards:\n', 'stewards:\n  side_effects: [write]\n') }));
     const k = env.rt.kernel;
     const read = await k.govern(call('alice', { capability: 'payments.get_balance', params: { account: 'operating' } }));
     expect(read.verdict).toBe('accepted');

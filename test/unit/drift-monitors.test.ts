@@ -1,10 +1,10 @@
-// Issue 3, drift monitors: a rolling window over an agent's executed outcomes,
+// Drift monitors: a rolling window over an agent's executed outcomes,
 // evaluated after each one once the window is full; strictly above the
 // threshold (for `consecutive` evaluations) suspends the agent at once. The
 // suspended agent is refused before anything runs; only an operator resumes it.
 import { describe, expect, it } from 'vitest';
 import { call, raw } from './helpers.js';
-import { act, agent, eventsOf, expectRefused, HOUR, issue3Edits, MIN, operator, setup, TESTER_CONTRACT, typesOf, type Env } from './issue3-fixtures.js';
+import { act, agent, eventsOf, expectRefused, HOUR, oversightEdits, MIN, operator, setup, TESTER_CONTRACT, typesOf, type Env } from './oversight-fixtures.js';
 
 let n = 0;
 const sample = (env: Env, v: number) => env.rt.kernel.govern(call('tester', { capability: 'test.metric', params: { n: ++n, v } }));
@@ -87,7 +87,7 @@ describe('drift monitors', () => {
 
   it('consecutive: 2 suspends only on the second breaching evaluation in a row; a good sample resets the streak', async () => {
     const contract = TESTER_CONTRACT.replace('over: { last: 3 }\n    metric: { avg: v }\n    threshold: 10\n', 'over: { last: 1 }\n    metric: { max: v }\n    threshold: 50\n    consecutive: 2\n');
-    const env = await setup(issue3Edits({ 'contracts/tester.yaml': () => contract }));
+    const env = await setup(oversightEdits({ 'contracts/tester.yaml': () => contract }));
     await sample(env, 60);
     expect((await env.rt.store.agents.status('tester'))).toBe('active');
     await sample(env, 50); // exactly at the threshold: not a breach, the streak resets
@@ -100,7 +100,7 @@ describe('drift monitors', () => {
 
   it('a time-window sum counts only samples inside the window and waits until the window has elapsed once', async () => {
     const contract = TESTER_CONTRACT.replace('over: { last: 3 }\n    metric: { avg: v }\n', 'over: { window: 1h }\n    metric: { sum: v }\n').replace('threshold: 10', 'threshold: 100');
-    const env = await setup(issue3Edits({ 'contracts/tester.yaml': () => contract }));
+    const env = await setup(oversightEdits({ 'contracts/tester.yaml': () => contract }));
     await sample(env, 60); // T0
     env.world.advance(30 * MIN);
     await sample(env, 60); // sum 120 > 100, but the window has not elapsed once yet

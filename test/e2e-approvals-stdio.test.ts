@@ -1,5 +1,5 @@
 /**
- * Issue 3 over real stdio, approvals: an escalation survives kill -9 of the
+ * Over real stdio, approvals: an escalation survives kill -9 of the
  * server and is approved after a restart; get_decision's long poll returns as
  * soon as an operator decides in another process; an approval is single-use
  * across the CLI and `intervene`; an agent never approves itself.

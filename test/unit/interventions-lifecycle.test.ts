@@ -1,4 +1,4 @@
-// Issue 3, interventions: terminate aborts running calls through their abort
+// Interventions: terminate aborts running calls through their abort
 // signal; constrain tightens a limit until it expires; redirect leaves a note
 // delivered exactly once; a flow (dfid) can be paused or terminated on its
 // own; interventions survive a restart.
@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { hashOf } from '../../src/core/canonical.js';
 import { intervene } from '../../src/kernel/interventions.js';
 import { call, openTest, traceparent, transfer, raw } from './helpers.js';
-import { act, agent, events, eventsOf, MIN, operator, setup, typesOf, until, type Env } from './issue3-fixtures.js';
+import { act, agent, events, eventsOf, MIN, operator, setup, typesOf, until, type Env } from './oversight-fixtures.js';
 
 const T1 = '1'.repeat(32);
 const T2 = '2'.repeat(32);

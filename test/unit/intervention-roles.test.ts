@@ -1,11 +1,11 @@
-// Issue 3, who may do what: every role violation is tried through the kernel
+// Who may do what: every role violation is tried through the kernel
 // and refused, recorded as an issued-then-rejected intervention, and leaves
 // the target exactly as it was.
 import { describe, expect, it } from 'vitest';
 import { interventionAllowed, type InterventionAct, type Principal } from '../../src/kernel/interventions.js';
 import type { AgentStatus } from '../../src/store/agents.js';
 import { call, readBook, replaceOnce, traceparent, transfer } from './helpers.js';
-import { act, agent, expectRefused, issue3Edits, operator, setup, typesOf } from './issue3-fixtures.js';
+import { act, agent, expectRefused, oversightEdits, operator, setup, typesOf } from './oversight-fixtures.js';
 
 const SUP = { role: 'supervisor', supervises: ['alice', 'scribe'], approves: ['alice'] };
 const AGENT = { role: 'agent', supervises: [] as string[], approves: [] as string[] };
@@ -66,7 +66,7 @@ describe('role violations through the kernel are refused and recorded', () => {
   });
 
   it('a supervisor cannot approve an agent missing from its approves list, nor can a plain agent', async () => {
-    const env = await setup(issue3Edits({ 'contracts/supervisor.yaml': replaceOnce('approves: [alice, scribe]', 'approves: [scribe]') }));
+    const env = await setup(oversightEdits({ 'contracts/supervisor.yaml': replaceOnce('approves: [alice, scribe]', 'approves: [scribe]') }));
     const esc = await env.rt.kernel.govern(call('alice', transfer(20_000)));
     expect(esc.verdict).toBe('escalated');
     await expectRefused(env, await act(env, agent('supervisor'), { act: 'approve', target: { decision_id: esc.decision_id }, reason: 'looks fine' }), 'INTERVENTION_NOT_ALLOWED');

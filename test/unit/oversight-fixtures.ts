@@ -4,18 +4,18 @@
 import { expect } from 'vitest';
 import type { Outcome } from '../../src/core/types.js';
 import { intervene, type InterventionRequest, type Principal } from '../../src/kernel/interventions.js';
-import { ISSUE3_CAPABILITIES, TESTER_CONTRACT } from '../helpers/issue3.js';
+import { OVERSIGHT_CAPABILITIES, TESTER_CONTRACT } from '../helpers/oversight-capabilities.js';
 import { events, eventsOf, FakeWorld, replaceOnce, runs, setupRuntime, typesOf, type Env } from './helpers.js';
 
-export { ISSUE3_CAPABILITIES, TESTER_CONTRACT };
+export { OVERSIGHT_CAPABILITIES, TESTER_CONTRACT };
 
 export const MIN = 60_000;
 export const HOUR = 60 * MIN;
 
 /** The template workspace plus the fixtures, with the supervisor also supervising (not approving) tester. */
-export function issue3Edits(extra: Record<string, (text: string) => string> = {}): Record<string, (text: string) => string> {
+export function oversightEdits(extra: Record<string, (text: string) => string> = {}): Record<string, (text: string) => string> {
   return {
-    'capabilities/issue3.mjs': () => ISSUE3_CAPABILITIES,
+    'capabilities/oversight.mjs': () => OVERSIGHT_CAPABILITIES,
     'contracts/tester.yaml': () => TESTER_CONTRACT,
     'contracts/supervisor.yaml': replaceOnce('supervises: [alice, scribe]', 'supervises: [alice, scribe, tester]'),
     ...extra,
@@ -25,7 +25,7 @@ export function issue3Edits(extra: Record<string, (text: string) => string> = {}
 export type { Env };
 
 /** A runtime on the template plus the issue-3 fixtures (or `edit`). */
-export function setup(edit: Record<string, (text: string) => string> = issue3Edits(), world = new FakeWorld()): Promise<Env> {
+export function setup(edit: Record<string, (text: string) => string> = oversightEdits(), world = new FakeWorld()): Promise<Env> {
   return setupRuntime(edit, world);
 }
 

@@ -1,4 +1,4 @@
-// Issue 3, memory: reads by key, pack or listing follow the contract (scope ×
+// Memory: reads by key, pack or listing follow the contract (scope ×
 // maximum sensitivity), withholding and counting what the agent may not see;
 // every read, allowed or denied, is recorded with hashes. Writes go only
 // through the governed memory.write capability, compare-and-set on the version.
@@ -8,9 +8,9 @@ import { createLogger } from '../../src/core/log.js';
 import { readMemory } from '../../src/kernel/memory-read.js';
 import { openRuntime } from '../../src/runtime.js';
 import { call, copyTemplate, FakeWorld, replaceOnce, raw } from './helpers.js';
-import { events, eventsOf, issue3Edits, setup, type Env } from './issue3-fixtures.js';
+import { events, eventsOf, oversightEdits, setup, type Env } from './oversight-fixtures.js';
 
-const EDITS = issue3Edits({
+const EDITS = oversightEdits({
   'memory/suppliers.yaml': (t) => `${t}packs:\n  everything: [acme-supplies, shady-llc, bank-credentials, no-such-key]\n`,
   'memory/docs.yaml': replaceOnce(
     'packs:\n',

@@ -1,5 +1,5 @@
 /**
- * Issue 3 over real stdio, interventions from the CLI while the server runs:
+ * Over real stdio, interventions from the CLI while the server runs:
  * terminate aborts an in-flight call (the server polls every 500 ms); a drift
  * monitor suspends an agent that only an operator can resume; redirect,
  * flow pause and constrain reach the running server through the shared store.
@@ -8,7 +8,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { E2E, exportLedger, runCli, traceparent, transfer, waitFor, type AgentClient } from './helpers/e2e.js';
-import { ISSUE3_CAPABILITIES, TESTER_CONTRACT } from './helpers/issue3.js';
+import { OVERSIGHT_CAPABILITIES, TESTER_CONTRACT } from './helpers/oversight-capabilities.js';
 
 const e2e = new E2E();
 afterAll(() => e2e.cleanup());
@@ -31,7 +31,7 @@ describe('interventions over stdio', () => {
 
   beforeAll(async () => {
     ws = await e2e.workspace();
-    writeFileSync(join(ws, 'capabilities', 'issue3.mjs'), ISSUE3_CAPABILITIES);
+    writeFileSync(join(ws, 'capabilities', 'oversight.mjs'), OVERSIGHT_CAPABILITIES);
     writeFileSync(join(ws, 'contracts', 'tester.yaml'), TESTER_CONTRACT);
     const sup = join(ws, 'contracts', 'supervisor.yaml');
     writeFileSync(sup, readFileSync(sup, 'utf8').replace('supervises: [alice, scribe]', 'supervises: [alice, scribe, tester]'));

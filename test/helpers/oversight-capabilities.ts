@@ -7,7 +7,7 @@
  * `test.wait` runs until its abort signal fires (for terminations);
  * `test.peek` is a read. Every handler run appends a line to data/runs.log.
  */
-export const ISSUE3_CAPABILITIES = `
+export const OVERSIGHT_CAPABILITIES = `
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 

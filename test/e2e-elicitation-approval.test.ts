@@ -1,5 +1,5 @@
 /**
- * Issue 3 over real stdio, MCP elicitation: only where the contract opts in
+ * Over real stdio, MCP elicitation: only where the contract opts in
  * (escalation.client_approval) and the client declares elicitation does the
  * server ask the client's human to decide an escalation. Without the opt-in
  * nothing is asked; a declined question leaves the decision to an operator.

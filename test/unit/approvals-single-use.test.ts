@@ -1,4 +1,4 @@
-// Issue 3, approvals: an escalation is a single-use, expiring decision bound
+// Approvals: an escalation is a single-use, expiring decision bound
 // to the exact stored request. Approval re-checks facts, budgets, constraints
 // and policies as they stand at approval time; expiry is a recorded denial;
 // a restart keeps it pending.
@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { hashOf } from '../../src/core/canonical.js';
 import { call, readBook, replaceOnce, transfer, raw } from './helpers.js';
-import { act, agent, eventsOf, expectRefused, issue3Edits, MIN, operator, setup, TESTER_CONTRACT, typesOf, type Env } from './issue3-fixtures.js';
+import { act, agent, eventsOf, expectRefused, oversightEdits, MIN, operator, setup, TESTER_CONTRACT, typesOf, type Env } from './oversight-fixtures.js';
 
 const balance = (env: Env) => readBook(env.dir).accounts['operating']?.balance_minor;
 
@@ -98,7 +98,7 @@ describe('approvals', () => {
   });
 
   it('approve re-checks budgets: three escalations approved against a 1-call budget, only the first runs', async () => {
-    const env = await setup(issue3Edits({ 'contracts/alice.yaml': replaceOnce('max_calls: 30', 'max_calls: 1') }));
+    const env = await setup(oversightEdits({ 'contracts/alice.yaml': replaceOnce('max_calls: 30', 'max_calls: 1') }));
     const escs = [await escalate(env, 20_000), await escalate(env, 20_001), await escalate(env, 20_002)];
     const results = [];
     for (const e of escs) results.push(await env.rt.kernel.approve(e.decision_id, 'ops', null));
@@ -131,7 +131,7 @@ describe('approvals', () => {
       '  - capability: test.metric\n    limits:\n      budgets:\n        - { window: 1h, max_calls: 100 }\n',
     ).concat('escalation:\n  rules:\n    - { capability: test.metric, when: \'context.values.v.greaterThan(decimal("100.0"))\', reason: large samples need a human }\n');
     const env = await setup(
-      issue3Edits({
+      oversightEdits({
         'contracts/tester.yaml': () => tester,
         'policies/usage.cedar': () =>
           '@id("one-metric-an-hour")\nforbid (principal, action == Mandate::Action::"invoke", resource == Mandate::Capability::"test.metric")\nwhen { context.usage has calls_1h && context.usage.calls_1h >= 1 };\n',
