@@ -119,18 +119,9 @@ export class Ledger {
     this.dfidStmt = db.prepare<[string], EventRow>('SELECT * FROM events WHERE dfid = ? ORDER BY seq');
   }
 
-  /**
-   * Appends one event and runs `alongside` (given the new event's receipt) in
-   * the same transaction; commits before returning. If `alongside` throws,
-   * nothing of either is kept.
-   */
-  append(event: NewEvent, alongside?: (receipt: Receipt) => void): Receipt {
-    const tx = this.db.transaction(() => {
-      const receipt = this.appendInTransaction(event);
-      alongside?.(receipt);
-      return receipt;
-    });
-    return tx.immediate();
+  /** Appends one event in a transaction of its own (tools and tests; serving processes commit units through the port). */
+  append(event: NewEvent): Receipt {
+    return this.db.transaction(() => this.appendInTransaction(event)).immediate();
   }
 
   /**

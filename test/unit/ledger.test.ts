@@ -111,17 +111,6 @@ describe('ledger', () => {
     expect(ledger.verify()).toMatchObject({ ok: true, events: 3 });
   });
 
-  it('a failing alongside write rolls back the event too (one transaction)', () => {
-    appendN(2);
-    expect(() =>
-      ledger.append(ev(3), () => {
-        throw new Error('side write failed');
-      }),
-    ).toThrow('side write failed');
-    expect(ledger.headSeq()).toBe(2);
-    expect(ledger.verify()).toMatchObject({ ok: true, events: 2 });
-  });
-
   it('after dropping triggers and editing one row, verify names exactly that seq', () => {
     appendN(6);
     dropTriggers(db);
