@@ -110,7 +110,9 @@ export const GUARANTEES: Record<string, Guarantee> = {
   APPEND_ONLY: {
     statement: 'The events table refuses UPDATE and DELETE; an event and the state written with it commit or roll back together.',
     proofs: {
-      'ledger.test.ts': ['UPDATE and DELETE on events are refused by triggers', 'a failing alongside write rolls back the event too (one transaction)'],
+      'ledger.test.ts': ['UPDATE and DELETE on events are refused by triggers'],
+      // The one shared suite every store runs (ADR-010): a unit's events and state commit or roll back together.
+      '../store/port-suite.ts': ['a guard that fails rolls back its own unit only, and says why; the chain has no gap', 'an op that throws fails its unit with the error and leaves the others committed'],
     },
   },
   CANONICAL_HASHING: {
