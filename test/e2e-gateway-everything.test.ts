@@ -9,9 +9,10 @@
  */
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { LoggingMessageNotificationSchema, type CallToolResult, type Progress } from '@modelcontextprotocol/sdk/types.js';
+import { LoggingMessageNotificationSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { E2E, exportLedger, type AgentClient, type Outcome } from './helpers/e2e.js';
+import { callWithProgressTap } from './helpers/progress-tap.js';
 import { EVERYTHING_SERVER, NODE, OUTCOME_META, appendConfig, pin, writeContract, y } from './helpers/gateway.js';
 
 const SECRET = 'gw-secret-value-5f1c2e';
@@ -107,14 +108,14 @@ describe('content reaches the agent unchanged', () => {
 
 describe('notifications during a call', () => {
   it('progress notifications reach the caller, under its own progress token', async () => {
-    const seen: Progress[] = [];
-    const r = (await agent.client.callTool({ name: 'every_trigger-long-running-operation', arguments: { duration: 0.6, steps: 3 } }, undefined, { onprogress: (p) => void seen.push(p) })) as CallToolResult;
+    const { result: r, progress, late } = await callWithProgressTap(agent.client, { name: 'every_trigger-long-running-operation', arguments: { duration: 0.6, steps: 3 } });
     expect(outcomeOf(r)).toMatchObject({ verdict: 'accepted' });
-    expect(seen.map((p) => [p.progress, p.total])).toEqual([
+    expect(progress.map((p) => [p.progress, p.total])).toEqual([
       [1, 3],
       [2, 3],
       [3, 3],
     ]);
+    expect(late).toEqual([]);
   });
 
   it('log messages the upstream sends during the call reach the caller', async () => {

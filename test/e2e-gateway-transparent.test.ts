@@ -18,6 +18,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { E2E, exportLedger, waitFor } from './helpers/e2e.js';
+import { callWithProgressTap } from './helpers/progress-tap.js';
 import { EVERYTHING_SERVER, NODE, appendConfig, pin, writeContract, y } from './helpers/gateway.js';
 import { createKey, startHttp, type HttpServer } from './helpers/http.js';
 import { answering, bare, everythingOverHttp, type Peer } from './helpers/peer.js';
@@ -163,19 +164,18 @@ describe.each([
     expect(await through.client.complete(template)).toEqual(await direct.client.complete(template));
   });
 
-  it('progress reaches the caller as it does directly', async () => {
-    const seen = { mine: [] as Progress[], theirs: [] as Progress[] };
-    const args = { duration: 0.6, steps: 3 };
-    await through.client.callTool({ name: 'trigger-long-running-operation', arguments: args }, undefined, { onprogress: (p) => void seen.mine.push(p) });
-    await direct.client.callTool({ name: 'trigger-long-running-operation', arguments: args }, undefined, { onprogress: (p) => void seen.theirs.push(p) });
-    // The SDK client forgets a request's progress handler when its answer arrives, so a direct client may miss the
-    // last step, sent just before the answer; Mandate relays it before answering (ADR-008). The steps are the same.
-    expect(seen.mine.map((p) => [p.progress, p.total])).toEqual([
+  it('progress reaches the caller as it does directly, all of it before the answer', async () => {
+    const call = { name: 'trigger-long-running-operation', arguments: { duration: 0.6, steps: 3 } };
+    const mine = await callWithProgressTap(through.client, call);
+    const theirs = await callWithProgressTap(direct.client, call);
+    const steps = (p: Progress[]) => p.map((x) => [x.progress, x.total]);
+    expect(steps(mine.progress)).toEqual([
       [1, 3],
       [2, 3],
       [3, 3],
     ]);
-    expect(seen.mine.slice(0, seen.theirs.length).map((p) => [p.progress, p.total])).toEqual(seen.theirs.map((p) => [p.progress, p.total]));
+    expect(steps(mine.progress)).toEqual(steps(theirs.progress));
+    expect(mine.late).toEqual([]);
   });
 
   it('sampling and elicitation are relayed to the agent’s own client and answered the same', async () => {

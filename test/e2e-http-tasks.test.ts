@@ -7,10 +7,11 @@
  * neither see nor cancel it. Progress of an in-process capability reaches an
  * HTTP client.
  */
-import type { CallToolResult, Progress } from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addFixtures, balance, CALL_TIMEOUT_MS, E2E, runCli, transfer, type Outcome } from './helpers/e2e.js';
 import { createKey, httpAgent, startHttp, type HttpAgent, type HttpServer } from './helpers/http.js';
+import { callWithProgressTap } from './helpers/progress-tap.js';
 import { RUNNER_CONTRACT, startTask, taskResult, TASK_CAPABILITIES, waitForStatus } from './helpers/tasks.js';
 
 const e2e = new E2E();
@@ -114,13 +115,13 @@ describe('MCP tasks over Streamable HTTP', () => {
 
   it('progress of an in-process capability reaches an HTTP client', async () => {
     const runner = await connect(runnerKey);
-    const seen: Progress[] = [];
-    const result = await runner.client.callTool(
+    const { result, progress, late } = await callWithProgressTap(
+      runner.client,
       { name: 'invoke_capability', arguments: { capability: 'test.steps', params: { n: Math.floor(Math.random() * 1e6) } } },
-      undefined,
-      { timeout: CALL_TIMEOUT_MS, onprogress: (p) => seen.push(p) },
+      { timeout: CALL_TIMEOUT_MS },
     );
-    expect(outcomeOf(result as CallToolResult).verdict).toBe('accepted');
-    expect(seen.map((p) => p.progress)).toEqual([1, 2, 3]);
+    expect(outcomeOf(result).verdict).toBe('accepted');
+    expect(progress.map((p) => p.progress)).toEqual([1, 2, 3]);
+    expect(late).toEqual([]);
   });
 });

@@ -9,6 +9,7 @@ import type { Progress } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addFixtures, CALL_TIMEOUT_MS, E2E, exportLedger, waitFor, type AgentClient, type LedgerEvent, type Outcome } from './helpers/e2e.js';
 import { RUNNER_CONTRACT, runs, startTask, taskResult, TASK_CAPABILITIES, waitForStatus } from './helpers/tasks.js';
+import { callWithProgressTap } from './helpers/progress-tap.js';
 
 const e2e = new E2E();
 afterAll(() => e2e.cleanup());
@@ -27,8 +28,8 @@ describe('progress and cancellation over stdio', () => {
   let next = Math.floor(Math.random() * 1e6);
   const fresh = () => ++next;
 
-  const invoke = (capability: string, params: Record<string, unknown>, signal?: AbortSignal, onprogress?: (p: Progress) => void) =>
-    runner.client.callTool({ name: 'invoke_capability', arguments: { capability, params } }, undefined, { timeout: CALL_TIMEOUT_MS, signal, onprogress });
+  const invoke = (capability: string, params: Record<string, unknown>, signal?: AbortSignal) =>
+    runner.client.callTool({ name: 'invoke_capability', arguments: { capability, params } }, undefined, { timeout: CALL_TIMEOUT_MS, signal });
 
   /** Waits until the ledger holds the outcome of a call to `capability` with `reason`. */
   const outcomeEvent = async (capability: string, reason: string): Promise<LedgerEvent> => {
@@ -43,14 +44,18 @@ describe('progress and cancellation over stdio', () => {
   };
 
   it('progress of an in-process capability reaches the client, and its messages stay out of the logs', async () => {
-    const seen: Progress[] = [];
-    const result = await invoke('test.steps', { n: fresh() }, undefined, (p) => seen.push(p));
+    const { result, progress, late } = await callWithProgressTap(
+      runner.client,
+      { name: 'invoke_capability', arguments: { capability: 'test.steps', params: { n: fresh() } } },
+      { timeout: CALL_TIMEOUT_MS },
+    );
     expect((result.structuredContent as unknown as Outcome).verdict).toBe('accepted');
-    expect(seen.map((p) => [p.progress, p.total, p.message])).toEqual([
+    expect(progress.map((p) => [p.progress, p.total, p.message])).toEqual([
       [1, 3, 'step 1'],
       [2, 3, 'step 2'],
       [3, 3, 'step 3'],
     ]);
+    expect(late).toEqual([]);
     await waitFor(() => runner.stderr().includes('"step":"engine"'), 5_000, 'the engine log line'); // debug logs were written ...
     expect(runner.stderr()).not.toContain('step 2'); // ... without the capability's progress text
   });
