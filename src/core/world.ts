@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 
 /** The clock and id source, injected so that decision code stays deterministic. */
 export interface World {
@@ -7,13 +7,29 @@ export interface World {
   newTraceId(): string; // 32 lowercase hex chars, W3C trace-id
 }
 
+// Random bytes are drawn from the CSPRNG in blocks: one call per id costs more than the id's other work.
+const POOL_SIZE = 4096;
+const pool = Buffer.allocUnsafe(POOL_SIZE);
+let poolOffset = POOL_SIZE;
+
+/** `n` fresh random bytes (a view into the pool; copy them before the next call). */
+function randomSlice(n: number): Buffer {
+  if (poolOffset + n > POOL_SIZE) {
+    randomFillSync(pool);
+    poolOffset = 0;
+  }
+  const slice = pool.subarray(poolOffset, poolOffset + n);
+  poolOffset += n;
+  return slice;
+}
+
 /**
  * A UUIDv7 (RFC 9562): 48 bits of Unix milliseconds, then random bits.
  * Time-ordered ids land at the right edge of the indexes that hold them, so
  * an insert touches the same few pages instead of a random one each time.
  */
 export function uuidv7(nowMs: number = Date.now()): string {
-  const b = randomBytes(16);
+  const b = Buffer.from(randomSlice(16));
   b.writeUIntBE(nowMs, 0, 6);
   b[6] = ((b[6] as number) & 0x0f) | 0x70; // version 7
   b[8] = ((b[8] as number) & 0x3f) | 0x80; // variant 10
@@ -24,7 +40,7 @@ export function uuidv7(nowMs: number = Date.now()): string {
 export const systemWorld: World = {
   now: () => Date.now(),
   newId: () => uuidv7(),
-  newTraceId: () => randomBytes(16).toString('hex'),
+  newTraceId: () => randomSlice(16).toString('hex'),
 };
 
 /**

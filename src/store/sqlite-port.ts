@@ -10,19 +10,32 @@ import type { Store } from './store.js';
  * in one IMMEDIATE transaction per batch, each unit in its own savepoint.
  */
 export function sqlitePort(store: Store, location: string): StorePort {
-  const { db } = store;
+  const { db, ledger } = store;
+  const settle = (err: unknown): Settlement<CommitResult> => {
+    ledger.forgetHead();
+    return err instanceof Conflict ? { ok: true, value: { ok: false, conflict: err.conflict } } : { ok: false, error: err };
+  };
+  // Nested in a batch's transaction, a unit is a savepoint; alone, the transaction is the unit (no savepoint to pay for).
   const applyUnit = db.transaction((unit: Op[]): UnitResult => applyOps(store, unit));
   const runBatch = db.transaction((units: Op[][]): Settlement<CommitResult>[] =>
-    units.map((unit) => {
-      try {
-        return { ok: true, value: { ok: true, ...applyUnit(unit) } };
-      } catch (err) {
-        if (err instanceof Conflict) return { ok: true, value: { ok: false, conflict: err.conflict } };
-        return { ok: false, error: err };
-      }
-    }),
+    ledger.inTransaction(() =>
+      units.map((unit) => {
+        try {
+          return { ok: true, value: { ok: true, ...applyUnit(unit) } };
+        } catch (err) {
+          return settle(err);
+        }
+      }),
+    ),
   );
-  const committer = new GroupCommitter<Op[], CommitResult>((units) => runBatch.immediate(units));
+  const runOne = (unit: Op[]): Settlement<CommitResult>[] => {
+    try {
+      return [{ ok: true, value: { ok: true, ...ledger.inTransaction(() => applyUnit.immediate(unit)) } }];
+    } catch (err) {
+      return [settle(err)];
+    }
+  };
+  const committer = new GroupCommitter<Op[], CommitResult>((units) => (units.length === 1 ? runOne(units[0] as Op[]) : runBatch.immediate(units)));
   const wrap = <T extends object, K extends keyof T>(repo: T, keys: K[]) =>
     Object.fromEntries(keys.map((k) => [k, async (...args: unknown[]) => (repo[k] as (...a: unknown[]) => unknown).apply(repo, args)])) as never;
   return {
