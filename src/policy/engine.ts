@@ -40,10 +40,27 @@ export type PolicyVerdict =
  */
 interface Subset {
   id: string;
-  mentions(name: string): boolean;
+  policies: ScopedPolicy[];
+  /** What the policies that can apply to one action and resource mention, by `action\0type\0id`. */
+  scoped: Map<string, (name: string) => boolean>;
+}
+
+/** A policy's text and the action and resource its scope admits (null: any, or a form not narrowed here). */
+interface ScopedPolicy {
+  text: string;
+  action: string | null;
+  resource: { type: string; id: string } | null;
+}
+
+type ScopeJson = { op: string; entity?: { type: string; id: string } };
+
+/** The one entity an `==` scope admits; anything else (`All`, `in`, `is`, slots) is treated as admitting every entity. */
+function exactEntity(scope: ScopeJson | undefined): { type: string; id: string } | null {
+  return scope?.op === '==' && scope.entity ? scope.entity : null;
 }
 
 const MAX_CACHED_ENTITIES = 100_000;
+const MAX_CACHED_SCOPES = 100_000;
 
 export class PolicyEngine {
   private readonly shared: Record<string, string> = {};
@@ -78,10 +95,35 @@ export class PolicyEngine {
     const policies = { ...this.shared, ...(this.byAgent.get(key) ?? {}) };
     const parsed = cedar.preparsePolicySet(id, { staticPolicies: policies });
     if (parsed.type === 'failure') throw new Error(`policy set failed to parse: ${parsed.errors.map((e) => e.message).join('; ')}`);
-    const text = Object.values(policies).join('\n');
-    const subset = { id, mentions: (name: string) => text.includes(name) };
+    const subset: Subset = { id, policies: Object.values(policies).map(scoped), scoped: new Map() };
     this.parsed.set(key, subset);
     return subset;
+  }
+
+  /**
+   * Whether a name appears in a policy of the subset that can apply to this
+   * action and resource. A policy whose scope names another action or
+   * resource is not satisfied whatever its conditions say, and Cedar never
+   * evaluates those conditions, so what only such policies read need not be
+   * passed (the payments policies' `context.values` is not converted for a
+   * call to another capability).
+   */
+  private mentionsFor(subset: Subset, action: string, resource: { type: string; id: string }): (name: string) => boolean {
+    const key = `${action}\0${resource.type}\0${resource.id}`;
+    const known = subset.scoped.get(key);
+    if (known) return known;
+    const texts = subset.policies
+      .filter((p) => (p.action === null || p.action === action) && (p.resource === null || (p.resource.type === resource.type && p.resource.id === resource.id)))
+      .map((p) => p.text);
+    const answers = new Map<string, boolean>();
+    const mentions = (name: string): boolean => {
+      let answer = answers.get(name);
+      if (answer === undefined) answers.set(name, (answer = texts.some((t) => t.includes(name))));
+      return answer;
+    };
+    // Bounded by the workspace's actions × capabilities (and pinned primitives).
+    if (subset.scoped.size < MAX_CACHED_SCOPES) subset.scoped.set(key, mentions);
+    return mentions;
   }
 
   /**
@@ -90,13 +132,13 @@ export class PolicyEngine {
    * (`resource.side_effect`, `resource has upstream`, `resource["id"]`) needs
    * its name in the policy text, so leaving out the others changes no answer.
    */
-  private entitiesFor(agent: { id: string; role: string }, resource: { type: string; id: string }, attrs: Record<string, CedarValueJson>, subset: Subset): EntityJson[] {
-    const key = JSON.stringify([subset.id, agent.id, agent.role, resource.type, resource.id, attrs]);
+  private entitiesFor(agent: { id: string; role: string }, action: string, resource: { type: string; id: string }, attrs: Record<string, CedarValueJson>, subset: Subset, mentions: (name: string) => boolean): EntityJson[] {
+    const key = JSON.stringify([subset.id, agent.id, agent.role, action, resource.type, resource.id, attrs]);
     const known = this.entities.get(key);
     if (known) return known;
     const named = (all: Record<string, CedarValueJson>) => {
       const out: Record<string, CedarValueJson> = {};
-      for (const name of Object.keys(all)) if (subset.mentions(name)) out[name] = all[name] as CedarValueJson;
+      for (const name of Object.keys(all)) if (mentions(name)) out[name] = all[name] as CedarValueJson;
       return out;
     };
     const built: EntityJson[] = [
@@ -121,15 +163,16 @@ export class PolicyEngine {
 
   private decide(agent: { id: string; role: string }, action: string, resource: { type: string; id: string }, attrs: Record<string, CedarValueJson>, context: Record<string, CedarValueJson>): PolicyVerdict {
     const subset = this.setFor(agent.id);
+    const mentions = this.mentionsFor(subset, action, resource);
     // Likewise for the context's top-level fields (values, facts, usage, now).
     const passed: Record<string, CedarValueJson> = {};
-    for (const name of Object.keys(context)) if (subset.mentions(name)) passed[name] = context[name] as CedarValueJson;
+    for (const name of Object.keys(context)) if (mentions(name)) passed[name] = context[name] as CedarValueJson;
     const answer = cedar.statefulIsAuthorized({
       principal: { type: AGENT_TYPE, id: agent.id },
       action: { type: ACTION_TYPE, id: action },
       resource,
       context: passed,
-      entities: this.entitiesFor(agent, resource, attrs, subset),
+      entities: this.entitiesFor(agent, action, resource, attrs, subset, mentions),
       preparsedPolicySetId: subset.id,
     });
     if (answer.type === 'failure') {
@@ -150,4 +193,13 @@ export class PolicyEngine {
     const escalations = policies.map((id) => this.set.policies[id]?.escalate).filter((r): r is string => !!r);
     return escalations.length ? { kind: 'escalate', policies, reasons: escalations } : { kind: 'permit', policies };
   }
+}
+
+/** A policy with the action and resource its scope admits, read from Cedar's JSON form of it. */
+function scoped(text: string): ScopedPolicy {
+  const json = cedar.policyToJson(text);
+  if (json.type === 'failure') return { text, action: null, resource: null };
+  const { action, resource } = json.json as unknown as { action?: ScopeJson; resource?: ScopeJson };
+  const exactAction = exactEntity(action);
+  return { text, action: exactAction && exactAction.type === ACTION_TYPE ? exactAction.id : null, resource: exactEntity(resource) };
 }

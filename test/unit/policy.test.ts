@@ -275,4 +275,58 @@ forbid (principal, action, resource) when { resource has upstream && resource["u
       }
     }
   });
+
+  it('what only policies scoped to another capability or action read is left out, and every answer is that of the full request', () => {
+    const SCOPED: PolicyFile = {
+      file: 'policies/scoped.cedar',
+      text: `
+@id("forbid-large-notes")
+forbid (principal, action == Mandate::Action::"invoke", resource == Mandate::Capability::"notes.write")
+when { context.values.size > 100 };
+@id("forbid-night-reads")
+forbid (principal, action == Mandate::Action::"read_resource", resource)
+when { context.now > 1893456000 };
+@id("forbid-any-blocked")
+forbid (principal, action, resource) when { context has facts && context.facts has blocked && context.facts.blocked };
+`,
+    };
+    const alice = contract({ agent: 'alice', grants: [{ capability: 'payments.transfer' }, { capability: 'notes.write' }, { capability: 'notes.*' }] });
+    const { set, problems } = compile([BASE, SCOPED], [alice]);
+    expect(problems).toEqual([]);
+    const trimmed = new PolicyEngine(set);
+    const whole = Object.fromEntries(Object.entries(set.policies).map(([id, p]) => [id, p.text]));
+    for (const capability of ['payments.transfer', 'notes.write', 'notes.read', 'files.write']) {
+      for (const size of [10, 500]) {
+        for (const blocked of [false, true]) {
+          for (const sideEffect of ['write', 'destructive']) {
+            const r = req({ size }, { blocked, payee_blocked: false }, { capability: { id: capability, version: '1.0.0', sideEffect } });
+            const got = trimmed.evaluate(r);
+            const ref = cedar.isAuthorized({
+              principal: { type: 'Mandate::Agent', id: 'alice' },
+              action: { type: 'Mandate::Action', id: 'invoke' },
+              resource: { type: 'Mandate::Capability', id: capability },
+              context: r.context,
+              policies: { staticPolicies: whole },
+              entities: [
+                { uid: { type: 'Mandate::Agent', id: 'alice' }, attrs: { role: 'agent' }, parents: [] },
+                { uid: { type: 'Mandate::Capability', id: capability }, attrs: { id: capability, version: '1.0.0', side_effect: sideEffect }, parents: [] },
+              ],
+            });
+            if (ref.type !== 'success') throw new Error('reference evaluation failed');
+            // The engine's reading of the whole set's answer (an @escalate permit alone allows nothing).
+            const reasons = [...ref.response.diagnostics.reason].sort();
+            const escalating = reasons.filter((id) => set.policies[id]?.escalate);
+            const expected =
+              ref.response.decision === 'deny'
+                ? reasons.length ? { kind: 'forbid', policies: reasons } : { kind: 'no_permit', policies: [] }
+                : escalating.length === reasons.length ? { kind: 'no_permit', policies: [] } : { kind: escalating.length ? 'escalate' : 'permit', policies: reasons };
+            const label = `${capability} size=${size} blocked=${blocked} ${sideEffect}`;
+            expect(ref.response.diagnostics.errors, label).toEqual([]);
+            expect({ kind: got.kind, policies: got.policies }, label).toEqual(expected);
+          }
+        }
+      }
+    }
+  });
 });
+
