@@ -112,13 +112,19 @@ export class PolicyEngine {
     const key = `${action}\0${resource.type}\0${resource.id}`;
     const known = subset.scoped.get(key);
     if (known) return known;
-    const texts = subset.policies
-      .filter((p) => (p.action === null || p.action === action) && (p.resource === null || (p.resource.type === resource.type && p.resource.id === resource.id)))
-      .map((p) => p.text);
+    // Plain loops on this path: array builtins with callbacks here tripped a V8 deoptimizer crash on Node 20 (docs/performance.md).
+    const texts: string[] = [];
+    for (const p of subset.policies) {
+      if ((p.action === null || p.action === action) && (p.resource === null || (p.resource.type === resource.type && p.resource.id === resource.id))) texts.push(p.text);
+    }
     const answers = new Map<string, boolean>();
     const mentions = (name: string): boolean => {
       let answer = answers.get(name);
-      if (answer === undefined) answers.set(name, (answer = texts.some((t) => t.includes(name))));
+      if (answer === undefined) {
+        answer = false;
+        for (const t of texts) if (t.includes(name)) answer = true;
+        answers.set(name, answer);
+      }
       return answer;
     };
     // Bounded by the workspace's actions × capabilities (and pinned primitives).
@@ -181,16 +187,24 @@ export class PolicyEngine {
     const { decision, diagnostics } = answer.response;
     const policies = [...diagnostics.reason].sort();
     if (diagnostics.errors.length) {
-      return {
-        kind: 'error',
-        policies: diagnostics.errors.map((e) => e.policyId).sort(),
-        errors: diagnostics.errors.map((e) => `${e.policyId}: ${e.error.message}`),
-      };
+      const failed: string[] = [];
+      const errors: string[] = [];
+      for (const e of diagnostics.errors) {
+        failed.push(e.policyId);
+        errors.push(`${e.policyId}: ${e.error.message}`);
+      }
+      return { kind: 'error', policies: failed.sort(), errors };
     }
     if (decision === 'deny') return policies.length ? { kind: 'forbid', policies } : { kind: 'no_permit', policies: [] };
     // An @escalate permit turns an allowed request into a pending one; on its own it allows nothing.
-    if (!policies.some((id) => !this.set.policies[id]?.escalate)) return { kind: 'no_permit', policies: [] };
-    const escalations = policies.map((id) => this.set.policies[id]?.escalate).filter((r): r is string => !!r);
+    const escalations: string[] = [];
+    let permits = 0;
+    for (const id of policies) {
+      const reason = this.set.policies[id]?.escalate;
+      if (reason) escalations.push(reason);
+      else permits++;
+    }
+    if (!permits) return { kind: 'no_permit', policies: [] };
     return escalations.length ? { kind: 'escalate', policies, reasons: escalations } : { kind: 'permit', policies };
   }
 }
