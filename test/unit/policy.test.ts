@@ -33,6 +33,15 @@ function engine(files: PolicyFile[] = [BASE], contracts = [aliceContract()]): Po
   return new PolicyEngine(set);
 }
 
+/** The engine's reading of Cedar's answer to the whole set (an @escalate permit alone allows nothing). */
+function verdictOf(set: ReturnType<typeof compile>['set'], response: { decision: string; diagnostics: { reason: string[] } }) {
+  const reasons = [...response.diagnostics.reason].sort();
+  const escalating = reasons.filter((id) => set.policies[id]?.escalate);
+  if (response.decision === 'deny') return reasons.length ? { kind: 'forbid', policies: reasons } : { kind: 'no_permit', policies: [] };
+  if (escalating.length === reasons.length) return { kind: 'no_permit', policies: [] };
+  return { kind: escalating.length ? 'escalate' : 'permit', policies: reasons };
+}
+
 function req(values: Record<string, unknown>, facts: Record<string, unknown> = { payee_blocked: false }, over: Partial<PolicyRequest> = {}): PolicyRequest {
   return {
     agent: { id: 'alice', role: 'agent' },
@@ -216,14 +225,7 @@ describe('per-agent policy subsets (issue 8)', () => {
           });
           expect(ref.type).toBe('success');
           if (ref.type !== 'success') continue;
-          // The engine's reading of the whole set's answer (an @escalate permit alone allows nothing).
-          const reasons = [...ref.response.diagnostics.reason].sort();
-          const escalating = reasons.filter((id) => set.policies[id]?.escalate);
-          const expected =
-            ref.response.decision === 'deny'
-              ? reasons.length ? { kind: 'forbid', policies: reasons } : { kind: 'no_permit', policies: [] }
-              : escalating.length === reasons.length ? { kind: 'no_permit', policies: [] } : { kind: escalating.length ? 'escalate' : 'permit', policies: reasons };
-          expect({ kind: got.kind, policies: got.policies }).toEqual(expected);
+          expect({ kind: got.kind, policies: got.policies }).toEqual(verdictOf(set, ref.response));
         }
       }
     }
@@ -313,16 +315,9 @@ forbid (principal, action, resource) when { context has facts && context.facts h
               ],
             });
             if (ref.type !== 'success') throw new Error('reference evaluation failed');
-            // The engine's reading of the whole set's answer (an @escalate permit alone allows nothing).
-            const reasons = [...ref.response.diagnostics.reason].sort();
-            const escalating = reasons.filter((id) => set.policies[id]?.escalate);
-            const expected =
-              ref.response.decision === 'deny'
-                ? reasons.length ? { kind: 'forbid', policies: reasons } : { kind: 'no_permit', policies: [] }
-                : escalating.length === reasons.length ? { kind: 'no_permit', policies: [] } : { kind: escalating.length ? 'escalate' : 'permit', policies: reasons };
             const label = `${capability} size=${size} blocked=${blocked} ${sideEffect}`;
             expect(ref.response.diagnostics.errors, label).toEqual([]);
-            expect({ kind: got.kind, policies: got.policies }, label).toEqual(expected);
+            expect({ kind: got.kind, policies: got.policies }, label).toEqual(verdictOf(set, ref.response));
           }
         }
       }
