@@ -92,7 +92,7 @@ describe('examples/inspector-cli', () => {
     expect(new Set(seen)).toEqual(new Set(['list', 'templates', 'capabilities', 'forbidden', 'stopped', 'listed']));
     expect(stateOf(ws, 'i-dev-web-1')).toBe('stopped');
     expect(stateOf(ws, 'i-prod-db-1')).toBe('running');
-  });
+  }, COMMANDS.length * 30_000); // one process per documented command, each bounded by run()'s 30 s
 
   it('it exits 1 only when it cannot connect: no credential over HTTP', async () => {
     const line = COMMANDS.find((c) => c.includes('--transport http') && c.includes('tools/list')) as string;
