@@ -2,16 +2,18 @@
  * The benchmark harness in smoke mode (issue 8): every scenario runs small,
  * so the harness cannot rot. It asserts shape and sanity, never speed.
  */
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT, assertBuilt } from './helpers/e2e.js';
 
 describe('npm run bench -- --smoke', () => {
-  it('runs every scenario (throughput stdio+HTTP, stages, ledger, RSS, policy, approval, store SQLite vs PostgreSQL) and writes its JSON', () => {
+  it('runs every scenario (throughput stdio+HTTP, stages, ledger, RSS, policy, approval, store SQLite vs PostgreSQL) and writes its JSON', async () => {
     assertBuilt();
-    const out = execFileSync(process.execPath, [join(REPO_ROOT, 'dist/bench/run.js'), '--smoke'], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 240_000 });
+    // Not execFileSync: a test worker blocked for over 60 s misses vitest's own RPC deadline, and the run fails with every test green.
+    const { stdout: out } = await promisify(execFile)(process.execPath, [join(REPO_ROOT, 'dist/bench/run.js'), '--smoke'], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 240_000, maxBuffer: 16 * 1024 * 1024 });
     const file = /results written to (\S+)/.exec(out)?.[1];
     expect(file).toBeDefined();
     const json = JSON.parse(readFileSync(file as string, 'utf8')) as { smoke: boolean; results: Record<string, unknown> };
