@@ -6,18 +6,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { balance, E2E, exportLedger, readBooks, runCli, transfer, waitFor, type AgentClient, type Outcome } from './helpers/e2e.js';
+import { processAlive } from '../src/kernel/recovery.js';
 
 const e2e = new E2E();
 afterAll(() => e2e.cleanup());
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe('approvals over stdio', () => {
   let ws: string;
@@ -40,7 +32,7 @@ describe('approvals over stdio', () => {
     const esc = await escalate(25_000);
     const before = balance(ws);
     process.kill(alice.pid, 'SIGKILL');
-    await waitFor(() => !alive(alice.pid), 5_000, 'the server to die');
+    await waitFor(() => !processAlive(alice.pid), 5_000, 'the server to die');
 
     const list = await runCli(['approvals', 'list', '--json', '-w', ws]);
     expect(list.code, list.stderr).toBe(0);

@@ -7,6 +7,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { processAlive } from '../src/kernel/recovery.js';
 import { addFixtures, balance, E2E, exportLedger, runCli, transfer, waitFor } from './helpers/e2e.js';
 
 const SLOW = `// Test fixtures: slow side effects that record when they start.
@@ -48,15 +49,6 @@ export default function define({ z }) {
 `;
 const TESTER = 'agent: tester\nversion: 1\nowner: qa@example.com\nmission: Crash tests.\nrole: agent\ngrants:\n  - capability: fixtures.slow\n  - capability: fixtures.record\n';
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 const e2e = new E2E();
 afterAll(() => e2e.cleanup());
 
@@ -73,7 +65,7 @@ describe('durability under kill -9', () => {
     const g = await alice.call('invoke_capability', { capability: 'payments.transfer', params: transfer({ amount_minor: 4321 }) });
     process.kill(alice.pid, 'SIGKILL');
     expect(g.outcome.verdict).toBe('accepted');
-    await waitFor(() => !alive(alice.pid), 5_000, 'the killed server to exit');
+    await waitFor(() => !processAlive(alice.pid), 5_000, 'the killed server to exit');
 
     const verify = await runCli(['ledger', 'verify', '-w', ws]);
     expect(verify.code, verify.stdout + verify.stderr).toBe(0);
@@ -110,7 +102,7 @@ describe('durability under kill -9', () => {
     await new Promise((r) => setTimeout(r, 5));
     process.kill(alice.pid, 'SIGKILL');
     const answered = (await Promise.all(calls)).filter((x) => x !== null);
-    await waitFor(() => !alive(alice.pid), 5_000, 'the killed server to exit');
+    await waitFor(() => !processAlive(alice.pid), 5_000, 'the killed server to exit');
     const verify = await runCli(['ledger', 'verify', '-w', ws]);
     expect(verify.code, verify.stdout).toBe(0);
     // Every answered call's receipt is in the ledger.
@@ -127,7 +119,7 @@ describe('durability under kill -9', () => {
     await waitFor(() => runs() === 1, 5_000, 'the handler to start');
     process.kill(tester.pid, 'SIGKILL');
     expect(await pending).toBeInstanceOf(Error);
-    await waitFor(() => !alive(tester.pid), 5_000, 'the killed server to exit');
+    await waitFor(() => !processAlive(tester.pid), 5_000, 'the killed server to exit');
 
     expect((await runCli(['ledger', 'verify', '-w', ws])).code).toBe(0);
     const { events } = await exportLedger(ws);
@@ -167,7 +159,7 @@ describe('durability under kill -9', () => {
     await waitFor(() => records().length === 1, 5_000, 'the effect to happen');
     process.kill(tester.pid, 'SIGKILL');
     await pending;
-    await waitFor(() => !alive(tester.pid), 5_000, 'the killed server to exit');
+    await waitFor(() => !processAlive(tester.pid), 5_000, 'the killed server to exit');
 
     const again = await e2e.client(ws, 'tester');
     const retry = await again.call('invoke_capability', { capability: 'fixtures.record', params: { ms: 5000 }, idempotency_key: 'crash-2' });

@@ -13,18 +13,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { balance, E2E, exportLedger, runCli, transfer, waitFor, type AgentClient, type Outcome } from './helpers/e2e.js';
 import { EVERYTHING_SERVER, NODE, OUTCOME_META, appendConfig, pin, writeContract, y } from './helpers/gateway.js';
 import { startTask, taskResult, waitForStatus } from './helpers/tasks.js';
+import { processAlive } from '../src/kernel/recovery.js';
 
 const e2e = new E2E();
 afterAll(() => e2e.cleanup());
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 const decisionOf = (message: string | undefined): string => {
   const m = /decision ([0-9a-f-]{36})/.exec(message ?? '');
@@ -97,7 +89,7 @@ describe('MCP tasks over stdio', () => {
     const { taskId } = await startTask(alice.client, 'invoke_capability', { capability: 'payments.transfer', params: transfer({ amount_minor: 25_002 }) });
     const waiting = await waitForStatus(alice.client, taskId, 'input_required');
     process.kill(alice.pid, 'SIGKILL');
-    await waitFor(() => !alive(alice.pid), 5_000, 'the server to die');
+    await waitFor(() => !processAlive(alice.pid), 5_000, 'the server to die');
 
     alice = await e2e.client(ws, 'alice');
     const again = await alice.client.experimental.tasks.getTask(taskId);

@@ -13,6 +13,7 @@ import { randomInt, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { systemWorld } from '../../src/core/world.js';
+import { processAlive } from '../../src/kernel/recovery.js';
 import { openStore } from '../../src/store/store.js';
 import { AGENT, CLI, errorLogLines, randomTraceparent, startHttp } from './workspace.js';
 
@@ -64,7 +65,7 @@ async function startServer(transport: 'stdio' | 'http', dir: string, key: string
     t.stderr?.on('data', (c: Buffer) => (err = (err + c.toString('utf8')).slice(-200_000)));
     await client.connect(t, { timeout: 30_000 });
     const pid = t.pid as number;
-    return { client, pid, exited: () => !alive(pid), stderr: () => err };
+    return { client, pid, exited: () => !processAlive(pid), stderr: () => err };
   }
   const h = await startHttp(dir);
   const t = new StreamableHTTPClientTransport(new URL(`${h.url}/mcp`), { requestInit: { headers: { Authorization: `Bearer ${key}` } } });
@@ -72,17 +73,8 @@ async function startServer(transport: 'stdio' | 'http', dir: string, key: string
   return { client, pid: h.proc.pid as number, exited: () => h.proc.exitCode !== null || h.proc.signalCode !== null, stderr: h.stderr };
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 async function waitDead(pid: number): Promise<void> {
-  for (let i = 0; i < 200 && alive(pid); i++) await new Promise((r) => setTimeout(r, 25));
+  for (let i = 0; i < 200 && processAlive(pid); i++) await new Promise((r) => setTimeout(r, 25));
 }
 
 async function call(client: Client, a: Attempt): Promise<void> {

@@ -19,7 +19,8 @@ export function runnerAlive(r: RunnerRow, now: number, here = hostname(), pidAli
   return r.host === here ? pidAlive(r.pid) : now - r.heartbeat_at < RUNNER_STALE_MS;
 }
 
-function processAlive(pid: number): boolean {
+/** Whether process `pid` exists on this host (EPERM: it does, under another user). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
