@@ -15,6 +15,23 @@ export default tseslint.config(
     },
   },
   {
+    // ADR-018: Cedar's wasm is loaded only through src/policy/cedar.ts, after the V8 guard; type imports are free.
+    files: ['**/*.ts'],
+    ignores: ['src/policy/cedar.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          paths: ['@cedar-policy/cedar-wasm', '@cedar-policy/cedar-wasm/nodejs'].map((name) => ({
+            name,
+            allowTypeImports: true,
+            message: 'import Cedar from src/policy/cedar.ts, which applies the V8 guard first (ADR-018)',
+          })),
+        },
+      ],
+    },
+  },
+  {
     files: ['src/core/**/*.ts'],
     rules: {
       'no-restricted-imports': ['error', { patterns: [{ group: ['../*/**', '!../core/**'], message: 'core depends on nothing else in src/' }] }],

@@ -1,4 +1,4 @@
-import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
+import * as cedar from './cedar.js';
 import { hashOf } from '../core/canonical.js';
 import { capabilityMatches, isGlob, type Contract } from '../config/contract-schema.js';
 import { lineColumn, type Problem } from '../config/problems.js';

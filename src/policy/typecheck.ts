@@ -1,4 +1,4 @@
-import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
+import * as cedar from './cedar.js';
 import type { Schema } from '@cedar-policy/cedar-wasm/nodejs';
 import type { Capability } from '../capabilities/manifest.js';
 import { capabilityMatches, grantFor, type Contract } from '../config/contract-schema.js';

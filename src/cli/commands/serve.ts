@@ -1,4 +1,5 @@
 import { createLogger, type Logger } from '../../core/log.js';
+import { V8_GUARD_ENV, v8Guard } from '../../core/v8-guard.js';
 import { Metrics } from '../../http/metrics.js';
 import { startHttpServer } from '../../http/server.js';
 import { createMcpServer } from '../../mcp/server.js';
@@ -36,6 +37,9 @@ async function open(opts: ServeOptions, runtime: RuntimeOptions = {}) {
     undefined,
     { ...runtime, requireSigningKey: true },
   );
+  if (v8Guard === 'disabled') {
+    log.warn({ node: process.version, v8: process.versions.v8 }, `${V8_GUARD_ENV}=off on a Node line whose V8 aborts under load (ADR-018); unset it, or run on Node 24`);
+  }
   return { dir, log, rt };
 }
 
