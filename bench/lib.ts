@@ -4,13 +4,15 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { setMaxListeners } from 'node:events';
-import { appendFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { newKeyPairPem } from '../src/core/signed.js';
 
-export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const HERE = dirname(fileURLToPath(import.meta.url));
+/** The package root, from bench/ (tests import the sources) or dist/bench/ (`npm run bench`). */
+export const ROOT = existsSync(resolve(HERE, '../package.json')) ? resolve(HERE, '..') : resolve(HERE, '../..');
 export const CLI = join(ROOT, 'dist/src/cli/main.js');
 export const BARE_SERVER = join(ROOT, 'dist/bench/bare-server.js');
 
@@ -159,7 +161,13 @@ export const BARE_HTTP_SERVER = join(ROOT, 'dist/bench/bare-http-server.js');
 
 /** Starts a server process and waits (bounded) for the URL it prints on stdout. */
 export async function startUrlServer(args: string[], pattern: RegExp, env: Record<string, string> = {}): Promise<{ url: string; proc: ChildProcess }> {
-  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, MANDATE_LOG_LEVEL: 'silent', ...env } });
+  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MANDATE_LOG_LEVEL: 'silent', ...env } });
+  // A server that dies under load says why: the load generator alone sees only "other side closed" (ADR-018).
+  let errTail = '';
+  proc.stderr?.on('data', (d: Buffer) => (errTail = (errTail + d.toString('utf8')).slice(-4000)));
+  proc.once('exit', (code, signal) => {
+    if (signal !== 'SIGTERM' && code !== 0) process.stderr.write(`[bench] server ${proc.pid} died (${signal ?? `exit ${code}`}); its stderr ends:\n${errTail}\n`);
+  });
   const url = await new Promise<string>((resolvePromise, reject) => {
     let out = '';
     const timer = setTimeout(() => reject(new Error(`server did not print its URL: ${out}`)), 20_000);

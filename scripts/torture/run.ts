@@ -3,8 +3,9 @@
  * against the built CLI (docs/reliability.md). Prints the figures; exit 1
  * if a target that the current build is meant to meet was missed.
  *
- *   npm run torture                 full run (>= 100 crash trials, >= 100k fuzzed inputs)
- *   npm run torture -- --quick      a few of each, in about a minute
+ *   npm run torture                 full run (>= 100 crash trials, >= 100k fuzzed inputs, the soak at 2 min per configuration)
+ *   npm run torture -- --quick      a few of each, in about a minute and a half
+ *   npm run torture -- --soak       only the soak (--seconds N per configuration, --runs N times in a row)
  *   npm run torture -- --json       the figures as JSON on stdout
  */
 import { rmSync } from 'node:fs';
@@ -12,6 +13,7 @@ import { dirname } from 'node:path';
 import { crashSeries, type CrashFigures } from './crash.js';
 import { fuzzHttp, fuzzStdio, type FuzzFigures } from './fuzz.js';
 import { RawStdio } from './raw-stdio.js';
+import { soak, soakFailures, SOAK_MATRIX, type SoakFigures } from './soak.js';
 import { tamperTrials, type TamperFigures } from './tamper-trials.js';
 import { AGENT, CLI, tortureWorkspace } from './workspace.js';
 
@@ -21,16 +23,32 @@ export interface TortureSizes {
   fuzzStdio: number;
   fuzzHttp: number;
   tampersPerKind: number;
+  /** Seconds of soak per configuration (SQLite and PostgreSQL, 1 and 3 replicas, 16 in flight); 0 skips it. */
+  soakSeconds: number;
 }
 
-export const FULL: TortureSizes = { trialsPerSeries: 30, fuzzStdio: 80_000, fuzzHttp: 22_000, tampersPerKind: 20 };
-export const QUICK: TortureSizes = { trialsPerSeries: 3, fuzzStdio: 2_000, fuzzHttp: 400, tampersPerKind: 3 };
+export const FULL: TortureSizes = { trialsPerSeries: 30, fuzzStdio: 80_000, fuzzHttp: 22_000, tampersPerKind: 20, soakSeconds: 120 };
+export const QUICK: TortureSizes = { trialsPerSeries: 3, fuzzStdio: 2_000, fuzzHttp: 400, tampersPerKind: 3, soakSeconds: 10 };
+export const SOAK_IN_FLIGHT = 16;
 
 export interface TortureFigures {
   crash: CrashFigures[];
   fuzz: FuzzFigures[];
   tamper: TamperFigures[];
+  soak: SoakFigures[];
   seconds: number;
+}
+
+/** The soak matrix, `runs` times in a row. */
+export async function soakSeries(seconds: number, runs = 1, log: (line: string) => void = () => undefined): Promise<SoakFigures[]> {
+  const out: SoakFigures[] = [];
+  for (let run = 1; run <= runs; run++) {
+    for (const c of SOAK_MATRIX) {
+      log(`soak${runs > 1 ? ` run ${run}/${runs}` : ''}: ${c.store}, ${c.replicas} replica(s), ${SOAK_IN_FLIGHT} in flight, ${seconds} s`);
+      out.push(await soak({ ...c, inFlight: SOAK_IN_FLIGHT, seconds }, log));
+    }
+  }
+  return out;
 }
 
 export async function runTorture(sizes: TortureSizes, log: (line: string) => void = () => undefined): Promise<TortureFigures> {
@@ -58,7 +76,8 @@ export async function runTorture(sizes: TortureSizes, log: (line: string) => voi
     dirs.push(fz.dir);
     log(`fuzz: ${sizes.fuzzStdio} stdio inputs, ${sizes.fuzzHttp} HTTP inputs`);
     const fuzz = [await fuzzStdio(fz.dir, sizes.fuzzStdio), await fuzzHttp(fz.dir, fz.key, sizes.fuzzHttp)];
-    return { crash, fuzz, tamper, seconds: Math.round((Date.now() - started) / 1000) };
+    const soaked = sizes.soakSeconds > 0 ? await soakSeries(sizes.soakSeconds, 1, log) : [];
+    return { crash, fuzz, tamper, soak: soaked, seconds: Math.round((Date.now() - started) / 1000) };
   } finally {
     for (const d of dirs) rmSync(dirname(d), { recursive: true, force: true });
   }
@@ -83,7 +102,15 @@ export function formatFigures(t: TortureFigures): string {
     ['tamper', 'trials', 'detected', 'detected by the chain alone'],
     t.tamper.map((x) => [x.kind, x.trials, `${x.detected} (${Math.round((100 * x.detected) / Math.max(1, x.trials))} %)`, x.detectedByChainAlone]),
   );
-  return `kill -9 under load\n${crash}\n\nfuzzing\n${fuzz}\n\ntampering, against signed checkpoints\n${tamper}\n\n${t.seconds} s\n`;
+  const soaked = t.soak.length ? `\n\nsoak (${t.soak[0]?.node})\n${formatSoak(t.soak)}` : '';
+  return `kill -9 under load\n${crash}\n\nfuzzing\n${fuzz}\n\ntampering, against signed checkpoints\n${tamper}${soaked}\n\n${t.seconds} s\n`;
+}
+
+export function formatSoak(rows: SoakFigures[]): string {
+  return table(
+    ['store', 'replicas', 'in flight', 's', 'calls', 'calls/s', 'p50 ms', 'p99 ms', 'expected', 'unexpected', 'unanswered', 'exits', 'fatal lines', 'unclean stops', 'error logs'],
+    rows.map((r) => [r.store, r.replicas, r.inFlight, Math.round(r.seconds), r.calls, Math.round(r.callsPerSec), r.p50ms.toFixed(1), r.p99ms.toFixed(1), r.expected, Object.values(r.unexpected).reduce((a, b) => a + b, 0), r.unanswered, r.exits, r.fatalLines, r.uncleanStops, r.errorLogLines]),
+  );
 }
 
 /** Targets this build meets on its own; doubled/mismatched under 4 in flight need per-resource effect sections. */
@@ -103,13 +130,30 @@ export function missedTargets(t: TortureFigures): string[] {
     }
   }
   for (const x of t.tamper) if (x.detected !== x.trials) missed.push(`tamper ${x.kind}: ${x.trials - x.detected} of ${x.trials} undetected`);
+  for (const s of t.soak) missed.push(...soakFailures(s));
   return missed;
+}
+
+function numberArg(args: string[], name: string, fallback: number): number {
+  const i = args.indexOf(name);
+  const n = i >= 0 ? Number(args[i + 1]) : fallback;
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} takes a whole number ≥ 1`);
+  return n;
+}
+
+async function soakMain(args: string[], json: boolean): Promise<void> {
+  const rows = await soakSeries(numberArg(args, '--seconds', FULL.soakSeconds), numberArg(args, '--runs', 1), (line) => process.stderr.write(`torture: ${line}\n`));
+  process.stdout.write(json ? `${JSON.stringify(rows, null, 2)}\n` : `soak (${process.version}, V8 ${process.versions.v8})\n${formatSoak(rows)}\n`);
+  const failed = rows.flatMap(soakFailures);
+  for (const m of failed) process.stderr.write(`torture: target missed: ${m}\n`);
+  process.exitCode = failed.length ? 1 : 0;
 }
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
-  const sizes = args.includes('--quick') ? QUICK : FULL;
   const json = args.includes('--json');
+  if (args.includes('--soak')) return soakMain(args, json);
+  const sizes = args.includes('--quick') ? QUICK : FULL;
   const figures = await runTorture(sizes, (line) => process.stderr.write(`torture: ${line}\n`));
   process.stdout.write(json ? `${JSON.stringify(figures, null, 2)}\n` : formatFigures(figures));
   const missed = missedTargets(figures);

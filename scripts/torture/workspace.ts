@@ -29,8 +29,8 @@ memory:
     max_sensitivity: standard
 `;
 
-export function cli(args: string[]): string {
-  return execFileSync(process.execPath, [CLI, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+export function cli(args: string[], env: Record<string, string> = {}): string {
+  return execFileSync(process.execPath, [CLI, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
 }
 
 /** `mandate init` plus the torture agent, an API key for it, and HTTP limits high enough for the load. */
@@ -55,8 +55,8 @@ export interface HttpProc {
 }
 
 /** `mandate serve --http --port 0`, resolved once it prints its address. */
-export function startHttp(dir: string, extra: string[] = []): Promise<HttpProc> {
-  const proc = spawn(process.execPath, [CLI, 'serve', '--http', '--port', '0', '-w', dir, '--log-level', 'warn', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+export function startHttp(dir: string, extra: string[] = [], env: Record<string, string> = {}): Promise<HttpProc> {
+  const proc = spawn(process.execPath, [CLI, 'serve', '--http', '--port', '0', '-w', dir, '--log-level', 'warn', ...extra], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   let out = '';
   let err = '';
   proc.stderr?.on('data', (c: Buffer) => (err = (err + c.toString('utf8')).slice(-1_000_000)));

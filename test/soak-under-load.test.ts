@@ -1,0 +1,40 @@
+/**
+ * The short soak (`npm run torture -- --soak` runs it for minutes): governed
+ * reads, writes and escalations at 16 in flight against one and three HTTP
+ * replicas on SQLite and on PostgreSQL. No server may exit, print a fatal
+ * line or stop uncleanly, and every call gets the answer its kind expects.
+ * ADR-018: the V8 abort this was written to catch.
+ */
+import { describe, expect, it } from 'vitest';
+import { formatSoak, SOAK_IN_FLIGHT } from '../scripts/torture/run.js';
+import { soak, soakFailures, SOAK_MATRIX, type SoakFigures } from '../scripts/torture/soak.js';
+
+const SECONDS = 15;
+
+describe('soak under load, short', () => {
+  const rows: SoakFigures[] = [];
+
+  for (const c of SOAK_MATRIX) {
+    it(`${c.store}, ${c.replicas} replica(s): every call answered as expected, no server lost`, async () => {
+      const f = await soak({ ...c, inFlight: SOAK_IN_FLIGHT, seconds: SECONDS, maxCalls: 20_000 });
+      rows.push(f);
+      // Printed so a failing run shows its figures.
+      process.stderr.write(`${formatSoak([f])}\n`);
+      expect(soakFailures(f)).toEqual([]);
+      // The quiet start and the burst both ran: more calls than the quiet start alone makes.
+      expect(f.expected).toBe(f.calls);
+      expect(f.calls).toBeGreaterThan(SOAK_IN_FLIGHT * 2);
+    }, 120_000);
+  }
+
+  it('catches a server that dies under load: its exit, and the calls left without an answer', async () => {
+    const f = await soak({ store: 'sqlite', replicas: 1, inFlight: 4, seconds: 6, env: { SOAK_ABORT_AFTER_READS: '5' } });
+    expect(f.exits).toBe(1);
+    expect(f.unanswered).toBeGreaterThan(0);
+    expect(soakFailures(f).join('\n')).toMatch(/1 server\(s\) exited under load[\s\S]*call\(s\) without an answer/);
+  }, 60_000);
+
+  it('ran the whole matrix', () => {
+    expect(rows.map((r) => `${r.store}/${r.replicas}`)).toEqual(SOAK_MATRIX.map((c) => `${c.store}/${c.replicas}`));
+  });
+});
