@@ -139,7 +139,7 @@ interface Replica {
 }
 
 async function startReplica(dir: string, env: Record<string, string>): Promise<Replica> {
-  const http = await startHttp(dir, ['--json-response', ...(process.env['SOAK_SILENT'] ? ['--log-level', 'silent'] : [])], env);
+  const http = await startHttp(dir, ['--json-response'], env);
   const r: Replica = { http, stopping: false, exitedUnasked: false };
   http.proc.once('exit', () => {
     if (!r.stopping) r.exitedUnasked = true;
