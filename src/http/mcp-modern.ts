@@ -11,7 +11,7 @@
 import type { ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createMcpHandler, isLegacyRequest, type McpHttpHandler } from '@modelcontextprotocol/server';
+import { createMcpHandler, isLegacyRequest, PROTOCOL_VERSION_META_KEY, type McpHttpHandler } from '@modelcontextprotocol/server';
 import type { Logger } from '../core/log.js';
 import { createModernServer } from '../mcp/modern/server.js';
 import { requestStateKey } from '../mcp/modern/request-state.js';
@@ -19,7 +19,7 @@ import type { Runtime } from '../runtime.js';
 import type { RouteRequest } from './context.js';
 
 export interface ModernMcp {
-  /** Whether a sessionless POST belongs to the 2025-era path (no per-request envelope claim): the SDK's own classification. */
+  /** Whether a sessionless POST belongs to the 2025-era path. */
   isLegacy(r: RouteRequest, body: unknown): Promise<boolean>;
   serve(r: RouteRequest, body: unknown): Promise<void>;
   close(): Promise<void>;
@@ -38,7 +38,9 @@ export function createModernMcp(rt: Runtime, log: Logger): ModernMcp {
     { legacy: 'reject', onerror: (err) => log.warn({ err: { name: err.name } }, 'mcp 2026-07-28 request failed') },
   );
   return {
-    isLegacy: (r, body) => isLegacyRequest(toRequest(r, undefined), body),
+    // Only a request that claims 2026-07-28 (envelope or header) leaves the 2025 path, and then only where the SDK's own
+    // classifier agrees; a malformed body with no claim keeps the 2025-era answer it always had (SESSION_REQUIRED).
+    isLegacy: async (r, body) => !claimsModern(r, body) || isLegacyRequest(toRequest(r, undefined), body),
     async serve(r, body) {
       const abort = new AbortController();
       r.res.once('close', () => {
@@ -49,6 +51,18 @@ export function createModernMcp(rt: Runtime, log: Logger): ModernMcp {
     },
     close: () => handler.close(),
   };
+}
+
+/** The last 2025-era revision: a later date in `MCP-Protocol-Version` is a claim of the 2026 era (revisions are dates). */
+const LAST_LEGACY_REVISION = '2025-11-25';
+
+function claimsModern(r: RouteRequest, body: unknown): boolean {
+  const header = r.req.headers['mcp-protocol-version'];
+  if (typeof header === 'string' && header > LAST_LEGACY_REVISION) return true;
+  if (!body || typeof body !== 'object' || Array.isArray(body)) return false;
+  const params = (body as { params?: unknown }).params;
+  const meta = params && typeof params === 'object' ? (params as { _meta?: unknown })._meta : undefined;
+  return !!meta && typeof meta === 'object' && PROTOCOL_VERSION_META_KEY in meta;
 }
 
 function toRequest(r: RouteRequest, signal: AbortSignal | undefined): Request {
