@@ -77,6 +77,20 @@ describe('a v2 client pinned to 2026-07-28', () => {
   });
 });
 
+describe('memory records as resources on 2026-07-28', () => {
+  it("lists and reads the agent's own records under its contract; another scope is -32602 with the URI", async () => {
+    const alice = await connect(aliceKey, 'pin');
+    expect((await alice.client.listResourceTemplates()).resourceTemplates.map((t) => t.uriTemplate)).toEqual(['memory://{scope}/{key}']);
+    expect((await alice.client.listResources()).resources.map((r) => r.uri).sort()).toEqual(['memory://suppliers/acme-supplies', 'memory://suppliers/shady-llc']);
+    const read = await alice.client.readResource({ uri: 'memory://suppliers/acme-supplies' });
+    expect(read.contents[0]).toMatchObject({ uri: 'memory://suppliers/acme-supplies', mimeType: 'application/json' });
+    const foreign = await rawRequest(server.url, aliceKey, 'resources/read', { uri: 'memory://docs/style-guide' });
+    expect(foreign.body.error).toMatchObject({ code: -32602, data: { uri: 'memory://docs/style-guide', reasons: ['MEMORY_SCOPE_DENIED'] } });
+    const listed = await rawRequest(server.url, aliceKey, 'resources/list');
+    expect(listed.body.result).toMatchObject({ resultType: 'complete', cacheScope: 'private', ttlMs: expect.any(Number) });
+  });
+});
+
 describe('the negotiated era', () => {
   it("a v2 client in 'auto' mode selects 2026-07-28 and is governed", async () => {
     const alice = await connect(aliceKey, 'auto');

@@ -35,7 +35,7 @@ export function createModernMcp(rt: Runtime, log: Logger): ModernMcp {
       return createModernServer(rt.kernel, authInfo.clientId, 'http', { stateKey: key });
     },
     // 2025-era traffic never reaches this handler: mcp-route.ts keeps it on the sessionful v1 path.
-    { legacy: 'reject', onerror: (err) => log.warn({ err: { name: err.name } }, 'mcp 2026-07-28 request failed') },
+    { legacy: 'reject', onerror: (err) => log.debug({ err: { name: err.name } }, 'mcp 2026-07-28 request refused or failed') },
   );
   return {
     // Only a request that claims 2026-07-28 (envelope or header) leaves the 2025 path, and then only where the SDK's own

@@ -15,6 +15,7 @@ import { INSTRUCTIONS, SERVER_INFO } from '../server-info.js';
 import { toPassthroughResult, toToolResult } from '../tools.js';
 import { answerApproval, askForApproval, callHash, mayAskInBand } from './approval.js';
 import { approvalStateCodec, type ApprovalState } from './request-state.js';
+import { registerMemoryResources } from './resources.js';
 
 export interface ModernServerOptions {
   /** The HMAC key sealing approval `requestState` (request-state.ts). */
@@ -23,8 +24,11 @@ export interface ModernServerOptions {
 
 export function createModernServer(kernel: Kernel, agent: string, channel: Channel, opts: ModernServerOptions): Server {
   const codec = approvalStateCodec(opts.stateKey, agent);
-  // tools only for now: memory resources, prompts and upstream primitives stay on the 2025-era wire (ADR-020).
-  const server = new Server(SERVER_INFO, { capabilities: { tools: {} }, instructions: INSTRUCTIONS, requestState: { verify: codec.verify } });
+  // Tools and memory resources; prompts, completions and upstream primitives stay on the 2025-era wire for now (ADR-020).
+  const memory = kernel.workspace.config.tools.mandate_tools;
+  const capabilities = memory ? { tools: {}, resources: {} } : { tools: {} };
+  const server = new Server(SERVER_INFO, { capabilities, instructions: INSTRUCTIONS, requestState: { verify: codec.verify } });
+  if (memory) registerMemoryResources(server, kernel, agent);
   const governed = governedTools(kernel, agent, channel);
   // Tasks are not served on this wire yet, so no tool advertises `execution.taskSupport`.
   server.setRequestHandler('tools/list', () => ({ tools: [...governed.fixed, ...governed.capabilityTools().map((t) => t.tool)] as never }));
