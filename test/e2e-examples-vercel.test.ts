@@ -94,15 +94,18 @@ describe('server/discover (the draft-protocol probe @ai-sdk/mcp sends before ini
     }
   });
 
-  it('HTTP: 400 with a JSON-RPC -32601 error carrying the request id; nothing opened; initialize works after it', async () => {
+  it('HTTP: a probe claiming 2026-07-28 without its _meta envelope is 400 -32602 naming the missing envelope, with the envelope it is answered; nothing opened; initialize works after it', async () => {
     const url = server?.url as string;
     const headers = { Authorization: `Bearer ${copilotKey}`, 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream' };
-    const probe = await fetch(`${url}/mcp`, { method: 'POST', headers: { ...headers, 'MCP-Protocol-Version': '2026-07-28' }, body: JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'server/discover', params: {} }) });
+    const probe = await fetch(`${url}/mcp`, { method: 'POST', headers: { ...headers, 'MCP-Protocol-Version': '2026-07-28', 'Mcp-Method': 'server/discover' }, body: JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'server/discover', params: {} }) });
     expect(probe.status).toBe(400);
     expect(probe.headers.get('mcp-session-id')).toBeNull();
-    const body = (await probe.json()) as { jsonrpc: string; id: unknown; error: { code: number; message: string; data: { code: string } } };
-    expect(body).toMatchObject({ jsonrpc: '2.0', id: 7, error: { code: -32601, data: { code: 'SESSION_REQUIRED' } } });
-    expect(body.error.message).toContain('server/discover');
+    expect(await probe.json()).toMatchObject({ jsonrpc: '2.0', id: 7, error: { code: -32602, data: { envelope: { missing: ['_meta'] } } } });
+    const meta = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} };
+    const discover = await fetch(`${url}/mcp`, { method: 'POST', headers: { ...headers, 'MCP-Protocol-Version': '2026-07-28', 'Mcp-Method': 'server/discover' }, body: JSON.stringify({ jsonrpc: '2.0', id: 8, method: 'server/discover', params: { _meta: meta } }) });
+    expect(discover.status).toBe(200);
+    expect(discover.headers.get('mcp-session-id')).toBeNull();
+    expect(await discover.json()).toMatchObject({ id: 8, result: { resultType: 'complete', supportedVersions: expect.arrayContaining(['2026-07-28']) } });
     // Any other request without a session is still SESSION_REQUIRED (-32000), now answering its id.
     const other = await fetch(`${url}/mcp`, { method: 'POST', headers, body: JSON.stringify({ jsonrpc: '2.0', id: 'x', method: 'tools/list', params: {} }) });
     expect(other.status).toBe(400);

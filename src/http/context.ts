@@ -4,6 +4,7 @@ import type { Logger } from '../core/log.js';
 import type { Runtime } from '../runtime.js';
 import type { Authenticator, HttpPrincipal } from './auth.js';
 import type { OriginGuard } from './guard.js';
+import type { ModernMcp } from './mcp-modern.js';
 import type { Metrics } from './metrics.js';
 import type { Limiter } from './rate-limit.js';
 import type { SessionRegistry } from './sessions.js';
@@ -16,6 +17,8 @@ export interface HttpContext {
   auth: Authenticator;
   limiter: Limiter;
   sessions: SessionRegistry;
+  /** POST /mcp at revision 2026-07-28: stateless, per request (ADR-020). */
+  modern: ModernMcp;
   metrics: Metrics;
   guard: OriginGuard;
   urls: HttpUrls;

@@ -15,6 +15,7 @@ import { httpUrls } from './prm.js';
 import { FleetRateLimiter } from './fleet-rate-limit.js';
 import { RateLimiter, type Limiter } from './rate-limit.js';
 import { SessionRegistry } from './sessions.js';
+import { createModernMcp } from './mcp-modern.js';
 
 export interface HttpOverrides {
   host?: string | undefined;
@@ -63,6 +64,7 @@ export async function startHttpServer(rt: Runtime, metrics: Metrics, log: Logger
     auth: new Authenticator(rt.store, (agent) => rt.kernel.contractOf(agent) !== undefined, jwt),
     limiter: limiterFor(rt, { perPrincipal: cfg.rate_limit.per_principal_per_second, overall: cfg.rate_limit.overall_per_second }),
     sessions,
+    modern: createModernMcp(rt, log),
     metrics,
     // Set once the port is known, before the first request can arrive.
     guard: createOriginGuard({ host: cfg.host, port: cfg.port, publicUrl: cfg.public_url, allowedHosts: cfg.allowed_hosts, allowedOrigins: cfg.allowed_origins }),
@@ -116,6 +118,7 @@ export async function startHttpServer(rt: Runtime, metrics: Metrics, log: Logger
         clearInterval(sweep);
         shutdown.abort();
         await Promise.all(sessions.all().map((s) => s.transport.close().catch(() => undefined)));
+        await ctx.modern.close().catch(() => undefined);
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
         const timer = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS);

@@ -4,6 +4,8 @@ import { Metrics } from '../../http/metrics.js';
 import { startHttpServer } from '../../http/server.js';
 import { createMcpServer } from '../../mcp/server.js';
 import { BoundedStdioTransport } from '../../mcp/stdio-transport.js';
+import { EraMux } from '../../mcp/era-router.js';
+import { serveModernStdio } from '../../mcp/modern/stdio.js';
 import { openRuntime, startCheckpointer, startHousekeeping, type RuntimeOptions } from '../../runtime.js';
 import { UsageError, workspaceDir } from '../common.js';
 
@@ -60,30 +62,42 @@ async function serveStdio(opts: ServeOptions): Promise<void> {
   }
   // Before serving: effects a crashed process left without an outcome are settled or marked (ADR-017).
   await rt.kernel.recover({ retryUnknown: true });
-  const server = createMcpServer(rt.kernel, agent, 'stdio', rt.gateway);
-  // A re-pin (`mandate upstream pin`, another process) changes the upstream tools this agent sees.
-  rt.gateway.onChange(() => {
-    server.sendToolListChanged().catch(() => undefined);
-  });
   const stopHousekeeping = startHousekeeping(rt, log);
   const stopCheckpointer = startCheckpointer(rt, log);
+  const closers: (() => Promise<void>)[] = [];
   let closed = false;
   const shutdown = async () => {
     if (closed) return;
     closed = true;
     stopHousekeeping();
-    await server.close().catch(() => undefined);
+    await Promise.all(closers.map((close) => close().catch(() => undefined)));
     await rt.kernel.settle(); // a running challenger call (bounded by normalizer.timeout_ms) records its result first
     await stopCheckpointer(); // the last checkpoint covers everything this process recorded
     await rt.shutdown(); // stops the upstream servers this process started, then closes the store
     log.info({ agent }, 'stopped');
     log.flush();
   };
-  server.onclose = () => void shutdown();
   onSignals(shutdown);
   // One message per line, refused beyond 4x limits.max_payload_bytes (at least 1 MiB); the end of stdin closes the session.
   const maxLine = Math.max(1_048_576, 4 * rt.workspace.config.limits.max_payload_bytes);
-  await server.connect(new BoundedStdioTransport(maxLine, process.stdin, process.stdout, (bytes) => log.warn({ bytes, max_bytes: maxLine }, 'stdio message too large; refused')));
+  const stdio = new BoundedStdioTransport(maxLine, process.stdin, process.stdout, (bytes) => log.warn({ bytes, max_bytes: maxLine }, 'stdio message too large; refused'));
+  // Each message goes to the server of its protocol era, started on the first message of that era (ADR-020).
+  const mux = new EraMux(stdio, (era, lane) => {
+    if (era === 'modern') {
+      const handle = serveModernStdio(rt, agent, lane, log);
+      closers.push(() => handle.close());
+      return;
+    }
+    const server = createMcpServer(rt.kernel, agent, 'stdio', rt.gateway);
+    // A re-pin (`mandate upstream pin`, another process) changes the upstream tools this agent sees.
+    rt.gateway.onChange(() => {
+      server.sendToolListChanged().catch(() => undefined);
+    });
+    closers.push(() => server.close());
+    void server.connect(lane);
+  });
+  void mux.closed.then(shutdown);
+  await mux.start();
   log.info({ agent, workspace: dir, policy_set_hash: rt.workspace.policySet.hash }, 'serving over stdio');
 }
 

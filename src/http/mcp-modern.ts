@@ -1,0 +1,90 @@
+/**
+ * POST /mcp at revision 2026-07-28 (ADR-020): stateless, one SDK v2 server
+ * per request from createModernServer, bound to the agent the credential
+ * named (the edge has already checked Host, Origin, credential, rate limit
+ * and body size). The SDK's createMcpHandler does the protocol: envelope and
+ * version checks (-32022), `Mcp-Method`/`Mcp-Name` headers (-32020),
+ * `server/discover`, `resultType`, cache fields. This only adapts node:http to
+ * its fetch face. Closing the response stream aborts the request's signal,
+ * which is the revision's cancellation.
+ */
+import type { ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createMcpHandler, isLegacyRequest, PROTOCOL_VERSION_META_KEY, type McpHttpHandler } from '@modelcontextprotocol/server';
+import type { Logger } from '../core/log.js';
+import { createModernServer } from '../mcp/modern/server.js';
+import { requestStateKey } from '../mcp/modern/request-state.js';
+import type { Runtime } from '../runtime.js';
+import type { RouteRequest } from './context.js';
+
+export interface ModernMcp {
+  /** Whether a sessionless POST belongs to the 2025-era path. */
+  isLegacy(r: RouteRequest, body: unknown): Promise<boolean>;
+  serve(r: RouteRequest, body: unknown): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function createModernMcp(rt: Runtime, log: Logger): ModernMcp {
+  const { key, source } = requestStateKey(rt.signingKey);
+  if (source === 'process') log.info('approval requestState sealed with a per-process key (no signing key): an approval round must return to this process');
+  const handler: McpHttpHandler = createMcpHandler(
+    ({ authInfo }) => {
+      // The edge always passes the agent; without one there is nobody to govern for.
+      if (!authInfo?.clientId) throw new Error('no agent for a 2026-07-28 request');
+      return createModernServer(rt.kernel, authInfo.clientId, 'http', { stateKey: key });
+    },
+    // 2025-era traffic never reaches this handler: mcp-route.ts keeps it on the sessionful v1 path.
+    { legacy: 'reject', onerror: (err) => log.debug({ err: { name: err.name } }, 'mcp 2026-07-28 request refused or failed') },
+  );
+  return {
+    // Only a request that claims 2026-07-28 (envelope or header) leaves the 2025 path, and then only where the SDK's own
+    // classifier agrees; a malformed body with no claim keeps the 2025-era answer it always had (SESSION_REQUIRED).
+    isLegacy: async (r, body) => !claimsModern(r, body) || isLegacyRequest(toRequest(r, undefined), body),
+    async serve(r, body) {
+      const abort = new AbortController();
+      r.res.once('close', () => {
+        if (!r.res.writableFinished) abort.abort();
+      });
+      const response = await handler.fetch(toRequest(r, abort.signal), { authInfo: { token: '', clientId: r.principal.id, scopes: [] }, parsedBody: body });
+      await send(r.res, response, abort.signal);
+    },
+    close: () => handler.close(),
+  };
+}
+
+/** The last 2025-era revision: a later date in `MCP-Protocol-Version` is a claim of the 2026 era (revisions are dates). */
+const LAST_LEGACY_REVISION = '2025-11-25';
+
+function claimsModern(r: RouteRequest, body: unknown): boolean {
+  const header = r.req.headers['mcp-protocol-version'];
+  if (typeof header === 'string' && header > LAST_LEGACY_REVISION) return true;
+  if (!body || typeof body !== 'object' || Array.isArray(body)) return false;
+  const params = (body as { params?: unknown }).params;
+  const meta = params && typeof params === 'object' ? (params as { _meta?: unknown })._meta : undefined;
+  return !!meta && typeof meta === 'object' && PROTOCOL_VERSION_META_KEY in meta;
+}
+
+function toRequest(r: RouteRequest, signal: AbortSignal | undefined): Request {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(r.req.headers)) {
+    // The body was read and parsed already (parsedBody): its length no longer describes anything sent on.
+    if (value === undefined || name === 'content-length') continue;
+    for (const v of Array.isArray(value) ? value : [value]) headers.append(name, v);
+  }
+  return new Request(r.url, { method: 'POST', headers, ...(signal ? { signal } : {}) });
+}
+
+async function send(res: ServerResponse, response: Response, signal: AbortSignal): Promise<void> {
+  const headers: Record<string, string> = {};
+  response.headers.forEach((value, name) => {
+    headers[name] = value;
+  });
+  res.writeHead(response.status, headers);
+  if (!response.body) return void res.end();
+  try {
+    await pipeline(Readable.fromWeb(response.body as import('node:stream/web').ReadableStream<Uint8Array>, { signal }), res);
+  } catch {
+    // The client went away mid-stream: the request was cancelled, nothing to answer.
+  }
+}

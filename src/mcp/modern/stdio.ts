@@ -1,0 +1,24 @@
+/**
+ * One stdio connection at revision 2026-07-28 (ADR-020): the SDK's
+ * `serveStdio` pinned to the modern era over this era's share of the
+ * connection Mandate already reads (bounded lines, era-router.ts), from
+ * the same createModernServer as over HTTP. The agent is the one the launch
+ * configuration named.
+ */
+import { serveStdio, type StdioServerHandle } from '@modelcontextprotocol/server/stdio';
+import type { Transport } from '@modelcontextprotocol/server';
+import type { Logger } from '../../core/log.js';
+import type { Runtime } from '../../runtime.js';
+import type { LaneTransport } from '../era-router.js';
+import { requestStateKey } from './request-state.js';
+import { createModernServer } from './server.js';
+
+export function serveModernStdio(rt: Runtime, agent: string, transport: LaneTransport, log: Logger): StdioServerHandle {
+  // One process serves every round of an approval here, so a per-process key would do; the signing key is used when there is one.
+  const { key } = requestStateKey(rt.signingKey);
+  return serveStdio(() => createModernServer(rt.kernel, agent, 'stdio', { stateKey: key }), {
+    transport: transport as unknown as Transport,
+    legacy: 'reject',
+    onerror: (err) => log.debug({ err: { name: err.name } }, 'mcp 2026-07-28 message refused or failed'),
+  });
+}
