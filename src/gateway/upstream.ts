@@ -8,7 +8,6 @@
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import {
@@ -35,6 +34,7 @@ import type { CallRelay } from '../core/types.js';
 import { CallRouting } from './call-routing.js';
 import { listUpstream, type LivePrimitive, type LiveTool } from './listing.js';
 import { resolveValues, type Environment } from './secrets.js';
+import { GroupStdioTransport } from './stdio-process.js';
 
 export type UpstreamState = 'idle' | 'starting' | 'ready' | 'backoff' | 'failed' | 'closed';
 
@@ -219,16 +219,16 @@ export class Upstream {
     if (config.command !== undefined) {
       const vars = resolveValues(name, 'env', config.env, env);
       if (!vars.ok) return vars;
-      const t = new StdioClientTransport({
+      // In its own process group, ended as a whole: a wrapper such as `npx` leaves no server behind.
+      const t = new GroupStdioTransport({
         command: config.command,
         args: config.args,
         // Only these, plus the SDK's short list of safe variables (HOME, PATH, USER, ...): never Mandate's whole environment.
         env: vars.values,
         cwd: resolve(workspaceDir, config.cwd ?? '.'),
-        stderr: 'pipe',
         maxBufferSize: this.deps.maxMessageBytes,
-      } as ConstructorParameters<typeof StdioClientTransport>[0]);
-      t.stderr?.on('data', (chunk: Buffer) => {
+      });
+      t.stderr.on('data', (chunk: Buffer) => {
         this.stderrTail = (this.stderrTail + chunk.toString('utf8')).slice(-STDERR_TAIL);
       });
       return { ok: true, transport: t };
