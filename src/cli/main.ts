@@ -117,8 +117,8 @@ const ledger = program.command('ledger').description('inspect the hash-chained l
 ledger
   .command('verify')
   .description('recompute every hash and link; with --checkpoints, also compare the chain with its signed checkpoints (truncation, forged appends, re-hashes); exit 0 intact, 1 broken (naming what is missing or changed)')
-  .option('--checkpoints <file|dir>', 'signed checkpoints (signing.checkpoints.path): a .jsonl file or a folder of them')
-  .option('--pubkey <file>', "the workspace's public key (keys/signing.pub), with --checkpoints")
+  .option('--checkpoints [file|dir]', 'also compare with signed checkpoints: a .jsonl file or a folder of them (default: signing.checkpoints.path of mandate.yaml)')
+  .option('--pubkey <file>', "with --checkpoints: the public key that signed them (default: that of the workspace's signing key in mandate.yaml)")
   .option('--allow-unanchored <n>', 'accept up to n events after the last checkpoint (a ledger still being written)', '0')
   .addOption(workspaceOption())
   .action(run((opts: LedgerVerifyOptions) => ledgerVerify(opts)));
@@ -154,9 +154,10 @@ receipt
   .command('verify')
   .description("check a signed receipt offline against the workspace's public key; exit 0 valid, 1 not")
   .argument('<receipt>', 'a JSON file (the receipt, or an answer carrying signed_receipt), or - for stdin')
-  .option('--pubkey <file>', "the workspace's public key (keys/signing.pub)")
+  .option('--pubkey <file>', "the public key (default: that of the workspace's signing key in mandate.yaml)")
   .option('--json', 'print the result as JSON')
-  .action(run((file: string, opts: { pubkey?: string; json?: boolean }) => receiptVerify(file, opts)));
+  .addOption(workspaceOption())
+  .action(run((file: string, opts: { pubkey?: string; workspace?: string; json?: boolean }) => receiptVerify(file, opts)));
 
 const approvals = program.command('approvals').description('decide escalated requests as a human operator');
 const operatorOption = () => new Option('--as <operator>', 'your operator name, recorded with the decision (or $MANDATE_OPERATOR, else your user name)');
