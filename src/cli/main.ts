@@ -4,7 +4,7 @@ import { SERVER_INFO } from '../mcp/server.js';
 import { capabilityNew, capabilityTest } from './commands/capability.js';
 import { approvalsApprove, approvalsDeny, approvalsList, approvalsShow, decisionsSettle } from './commands/approvals.js';
 import { doctorCommand } from './commands/doctor.js';
-import { initWorkspace } from './commands/init.js';
+import { INIT_CREATES, initWorkspace } from './commands/init.js';
 import { interveneCommand, interventionsList, type InterveneOptions } from './commands/intervene.js';
 import { keysCreate, keysList, keysRevoke, type KeysCreateOptions } from './commands/keys.js';
 import type { InterventionAct } from '../kernel/interventions.js';
@@ -40,8 +40,9 @@ const program = new Command()
 
 program
   .command('init')
-  .description('write a working example workspace: mandate.yaml, contracts/, policies/, capabilities/, memory/, tests/ and schema/ (every YAML file points at its JSON Schema)')
+  .description('write a working example workspace into a new or empty folder (what it creates is listed below)')
   .argument('<dir>', 'new or empty folder')
+  .addHelpText('after', INIT_CREATES)
   .action(
     run((dir: string) => {
       const written = initWorkspace(dir);
