@@ -224,7 +224,7 @@ describe.skipIf(need.skip)(need.title('replicas on one PostgreSQL store'), () =>
 });
 
 async function exportLedger() {
-  const r = await runCli(['ledger', 'export', '--jsonl', '-w', ws], { env });
+  const r = await runCli(['ledger', 'export', '-w', ws], { env });
   if (r.code !== 0) throw new Error(`ledger export failed (${r.code}): ${r.stderr}`);
   return { events: r.stdout.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as { seq: number; hash: string }) };
 }

@@ -47,7 +47,7 @@ export async function ledgerVerify(opts: LedgerVerifyOptions): Promise<number> {
   });
 }
 
-export async function ledgerExport(opts: { workspace?: string; jsonl?: boolean; from?: string }): Promise<number> {
+export async function ledgerExport(opts: { workspace?: string; from?: string }): Promise<number> {
   return withRuntime(opts.workspace, undefined, async ({ store }) => {
     let after = Math.max(0, Number(opts.from ?? 1) - 1);
     for (;;) {
