@@ -58,8 +58,8 @@ async function serveStdio(opts: ServeOptions): Promise<void> {
   await rt.kernel.recover({ retryUnknown: true });
   const server = createMcpServer(rt.kernel, agent, 'stdio', rt.gateway);
   // A re-pin (`mandate upstream pin`, another process) changes the upstream tools this agent sees.
-  rt.gateway.onChange(() => {
-    server.sendToolListChanged().catch(() => undefined);
+  rt.gateway.onChange((changed) => {
+    if (changed.has('tools')) server.sendToolListChanged().catch(() => undefined);
   });
   const stopHousekeeping = startHousekeeping(rt, log);
   const stopCheckpointer = startCheckpointer(rt, log);
