@@ -90,7 +90,7 @@ export function renderSchemas(): Record<string, string> {
     'ledger-event.schema.json': document(
       'ledger-event.schema.json',
       'Mandate ledger event',
-      'One line of `mandate ledger export --jsonl`: an event of the append-only, hash-chained ledger (ADR-002).',
+      'One line of `mandate ledger export` (JSON Lines): an event of the append-only, hash-chained ledger (ADR-002).',
       convert(LedgerEventSchema, 'output'),
     ),
     'tools.schema.json': document(

@@ -1,13 +1,15 @@
 /**
  * The anchored ledger (ADR-016): a server signs checkpoints of the chain head,
- * `mandate ledger verify --checkpoints --pubkey` finds truncation, forged
+ * `mandate ledger verify --checkpoints` finds truncation, forged
  * appends and re-hashes that the chain alone cannot, and every answer carries
- * a signed receipt that `mandate receipt verify` checks offline.
+ * a signed receipt that `mandate receipt verify` checks offline. Both take
+ * the key and the checkpoints from mandate.yaml unless given others.
  */
 import { spawnSync } from 'node:child_process';
 import { cpSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse, stringify } from 'yaml';
 import { tamper, TAMPERS, type TamperKind } from '../scripts/torture/tamper.js';
 import { CLI, cleanEnv, E2E, runCli, transfer, type Outcome } from './helpers/e2e.js';
 
@@ -123,5 +125,55 @@ describe('signed receipts', () => {
     const wrongKey = await runCli(['receipt', 'verify', '--pubkey', join(other, 'keys', 'signing.pub'), good]);
     expect(wrongKey.code).toBe(1);
     expect(wrongKey.stdout).toContain('signed by another key');
+  });
+});
+
+describe('verifying with the key and checkpoints mandate.yaml names', () => {
+  it('ledger verify --checkpoints with no path and no --pubkey uses signing.checkpoints.path and the signing key, from -w or the current folder', async () => {
+    const dir = copy();
+    const viaFlag = await runCli(['ledger', 'verify', '--checkpoints', '-w', dir]);
+    expect(viaFlag.code, viaFlag.stdout + viaFlag.stderr).toBe(0);
+    expect(viaFlag.stdout).toMatch(/checkpoints match: \d+ signed checkpoints/);
+    const viaCwd = await runCli(['ledger', 'verify', '--checkpoints'], { cwd: dir });
+    expect(viaCwd.code, viaCwd.stdout + viaCwd.stderr).toBe(0);
+    tamper('truncate', join(dir, 'mandate.db'), '');
+    const truncated = await runCli(['ledger', 'verify', '--checkpoints', '-w', dir]);
+    expect(truncated.code).toBe(1);
+    expect(truncated.stdout).toMatch(/ledger truncated: .* events \d+\.\.\d+ are missing/);
+  });
+
+  it('receipt verify -w checks against the workspace signing key: valid as given, INVALID once changed', async () => {
+    const dir = e2e.tempDir();
+    const good = join(dir, 'answer.json');
+    writeFileSync(good, JSON.stringify(answer));
+    const ok = await runCli(['receipt', 'verify', '-w', ws, good]);
+    expect(ok.code, ok.stdout + ok.stderr).toBe(0);
+    expect(ok.stdout).toContain(`receipt valid: decision ${answer.decision_id} accepted`);
+    const inWorkspace = await runCli(['receipt', 'verify', good], { cwd: ws });
+    expect(inWorkspace.code, inWorkspace.stdout + inWorkspace.stderr).toBe(0);
+    const forged = join(dir, 'forged.json');
+    writeFileSync(forged, JSON.stringify({ ...answer.signed_receipt, verdict: 'rejected' }));
+    const bad = await runCli(['receipt', 'verify', '-w', ws, forged]);
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toContain('receipt INVALID: signature does not verify');
+  });
+
+  it('a workspace without a signing block is a usage error naming the flag to pass (exit 2)', async () => {
+    const dir = copy();
+    const doc = parse(readFileSync(join(dir, 'mandate.yaml'), 'utf8')) as Record<string, unknown>;
+    delete doc['signing'];
+    writeFileSync(join(dir, 'mandate.yaml'), stringify(doc));
+    const r = await runCli(['receipt', 'verify', '-w', dir, join(dir, 'mandate.yaml')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/mandate\.yaml has no `signing:` block.*pass --pubkey <file>/);
+    const l = await runCli(['ledger', 'verify', '--checkpoints', '-w', dir]);
+    expect(l.code).toBe(2);
+    expect(l.stderr).toMatch(/no `signing:` block.*pass --pubkey <file>/);
+  });
+
+  it('--pubkey without --checkpoints is a usage error (exit 2)', async () => {
+    const r = await runCli(['ledger', 'verify', '-w', ws, '--pubkey', join(ws, 'keys', 'signing.pub')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--pubkey goes with --checkpoints');
   });
 });

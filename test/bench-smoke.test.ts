@@ -8,8 +8,12 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT, assertBuilt } from './helpers/e2e.js';
+import { POSTGRES, requires } from './helpers/requires.js';
 
-describe('npm run bench -- --smoke', () => {
+// The store scenario compares SQLite with PostgreSQL.
+const need = await requires(import.meta.url, [POSTGRES]);
+
+describe.skipIf(need.skip)(need.title('npm run bench -- --smoke'), () => {
   it('runs every scenario (throughput stdio+HTTP, stages, ledger, RSS, policy, approval, store SQLite vs PostgreSQL) and writes its JSON', async () => {
     assertBuilt();
     // Not execFileSync: a test worker blocked for over 60 s misses vitest's own RPC deadline, and the run fails with every test green.

@@ -6,12 +6,13 @@
  */
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { BASELINE, GENERIC, runConformance, suiteNode, type ConformanceRun } from '../scripts/conformance.js';
+import { BASELINE, GENERIC, runConformance, type ConformanceRun } from '../scripts/conformance.js';
 import { assertBuilt } from './helpers/e2e.js';
+import { NODE22, requires } from './helpers/requires.js';
 
-const node = suiteNode();
+const need = await requires(import.meta.url, [NODE22]);
 
-describe.skipIf(!node)('MCP conformance suite, server mode, against serve --http', () => {
+describe.skipIf(need.skip)(need.title('MCP conformance suite, server mode, against serve --http'), () => {
   let run: ConformanceRun;
   beforeAll(async () => {
     assertBuilt();

@@ -17,6 +17,7 @@ import { parse } from 'yaml';
 import { CALL_TIMEOUT_MS, CLI, E2E } from './helpers/e2e.js';
 import { EXAMPLES, finopsWorkspace } from './helpers/examples.js';
 import { createKey, startHttp, type HttpServer } from './helpers/http.js';
+import { PYTHON3, requires } from './helpers/requires.js';
 
 const SCRIPT = join(EXAMPLES, 'crewai', 'finops_crew.py');
 const source = readFileSync(SCRIPT, 'utf8');
@@ -54,15 +55,10 @@ async function toolsVia(client: Client, transport: Parameters<Client['connect']>
   return { names: tools.map((t) => t.name), caps: caps.structuredContent as { agent: string; capabilities: { id: string }[] } };
 }
 
+const python = await requires(import.meta.url, [PYTHON3]);
+
 describe('examples/crewai (checked, not run)', () => {
-  it('is valid Python (when python3 is available)', () => {
-    let python = true;
-    try {
-      execFileSync('python3', ['--version'], { stdio: 'ignore' });
-    } catch {
-      python = false;
-    }
-    if (!python) return;
+  it.skipIf(python.skip)(python.title('is valid Python'), () => {
     // ast.parse compiles without importing crewai, which is not installed here, and writes no .pyc.
     execFileSync('python3', ['-c', 'import ast, sys; ast.parse(open(sys.argv[1]).read(), sys.argv[1])', SCRIPT], { stdio: 'pipe' });
   });

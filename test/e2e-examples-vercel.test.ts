@@ -9,8 +9,11 @@
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI, cleanEnv, E2E, exportLedger, REPO_ROOT, runCli } from './helpers/e2e.js';
-import { eventsOf, finopsWorkspace, node22Available, NODE22, runExample, stateOf } from './helpers/examples.js';
+import { eventsOf, finopsWorkspace, NODE22, runExample, stateOf } from './helpers/examples.js';
 import { createKey, startHttp, type HttpServer } from './helpers/http.js';
+import { NODE22 as NODE_22, requires } from './helpers/requires.js';
+
+const node22 = await requires(import.meta.url, [NODE_22]);
 
 interface VercelRun {
   tools: string[];
@@ -55,7 +58,7 @@ describe('examples/vercel-ai', () => {
     expect(resolved).toMatchObject({ agent: 'finops-copilot', reasons: ['ESCALATION_APPROVED'], data: { by: 'client-human:finops-copilot' } });
   });
 
-  it.skipIf(!node22Available())('HTTP under Node 22: the human denies in the client; nothing is stopped', async () => {
+  it.skipIf(node22.skip)(node22.title('HTTP under Node 22: the human denies in the client; nothing is stopped'), async () => {
     const ws = httpWs;
     const out = await runExample<VercelRun>('vercel-ai', ['--url', `${server?.url}/mcp`, '--human', 'deny'], { node: NODE22, env: { MANDATE_KEY: copilotKey } });
     expect(out.elicitations).toHaveLength(1);

@@ -7,24 +7,15 @@
  * a reason, sees it leave the list, and the agent's waiting call completes.
  * Screenshots go to test-artifacts/console/.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { E2E, REPO_ROOT, balance, transfer } from './helpers/e2e.js';
 import { createKey, httpAgent, startHttp, type HttpAgent, type HttpServer } from './helpers/http.js';
+import { CHROMIUM, CHROMIUM_PATH, requires } from './helpers/requires.js';
 
-const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
-/**
- * Without chromium this suite is skipped, loudly, so that `npm test` passes on
- * a fresh machine; under CI=true it always runs, and fails if chromium is missing.
- */
-const IN_CI = process.env['CI'] === 'true';
-const RUN = IN_CI || existsSync(CHROMIUM);
-const HOW = `install Debian's chromium (apt-get install chromium; .ci/run does it) or set CHROMIUM_PATH to a Chromium binary`;
-if (!RUN) {
-  process.stderr.write(`\n*** SKIPPED: the operator console browser test (test/e2e-http-console.test.ts): no chromium at ${CHROMIUM}.\n*** To run it: ${HOW}. Under CI=true it runs and fails without chromium.\n\n`);
-}
+const need = await requires(import.meta.url, [CHROMIUM]);
 const ARTIFACTS = join(REPO_ROOT, 'test-artifacts', 'console');
 
 const e2e = new E2E();
@@ -36,8 +27,6 @@ let viewerKey: string;
 let ws: string;
 
 beforeAll(async () => {
-  if (!RUN) return;
-  if (!existsSync(CHROMIUM)) throw new Error(`no chromium at ${CHROMIUM} (CI=true requires it): ${HOW}`);
   mkdirSync(ARTIFACTS, { recursive: true });
   ws = await e2e.workspace();
   const keys = await Promise.all([createKey(ws, { operator: 'anna' }), createKey(ws, { operator: 'vera', role: 'viewer' }), createKey(ws, { agent: 'alice' })]);
@@ -45,7 +34,7 @@ beforeAll(async () => {
   s = await startHttp(ws);
   alice = await httpAgent(s.url, keys[2].key);
   browser = await chromium.launch({
-    executablePath: CHROMIUM,
+    executablePath: CHROMIUM_PATH,
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
   });
 }, 60_000);
@@ -57,7 +46,7 @@ afterAll(async () => {
   await e2e.cleanup();
 });
 
-describe.skipIf(!RUN)(RUN ? 'operator console in headless chromium' : `operator console in headless chromium: SKIPPED, no chromium at ${CHROMIUM}; ${HOW}`, () => {
+describe.skipIf(need.skip)(need.title('operator console in headless chromium'), () => {
   it('logs in with an operator key, sees the escalation an agent raised, approves it, and the agent\'s waiting call completes', async () => {
     const before = balance(ws);
     const esc = await alice.call('invoke_capability', { capability: 'payments.transfer', params: transfer({ amount_minor: 27_500 }), idempotency_key: 'console-1' });

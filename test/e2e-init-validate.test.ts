@@ -3,9 +3,11 @@
  * `mandate validate` reports every configuration problem with file, path and
  * a fix hint (exit 2). Everything runs through the built CLI.
  */
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import { E2E, runCli } from './helpers/e2e.js';
 
 const e2e = new E2E();
@@ -37,6 +39,34 @@ describe('mandate init + validate', () => {
     for (const f of readdirSync(join(ws, 'policies'))) commented(join(ws, 'policies', f), '//');
     for (const f of readdirSync(join(ws, 'capabilities'))) commented(join(ws, 'capabilities', f), '//');
     for (const f of readdirSync(join(ws, 'memory'))) commented(join(ws, 'memory', f), '#');
+  });
+
+  it('init writes a .gitignore that keeps the private key, the store and the checkpoints mandate.yaml names out of git, and nothing else', async () => {
+    const ws = await e2e.workspace();
+    const config = parse(readFileSync(join(ws, 'mandate.yaml'), 'utf8')) as { store: { path: string }; signing: { private_key_file: string; checkpoints: { path: string } } };
+    execFileSync('git', ['init', '-q', ws]);
+    const ignored = (path: string) => {
+      try {
+        execFileSync('git', ['-C', ws, 'check-ignore', '-q', path]);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    const store = config.store.path;
+    for (const path of [config.signing.private_key_file, store, `${store}-wal`, `${store}-shm`, `${config.signing.checkpoints.path}/2026-01-01.jsonl`]) expect(ignored(path), path).toBe(true);
+    for (const path of ['mandate.yaml', 'keys/signing.pub', 'contracts/alice.yaml', 'policies/base.cedar', '.gitignore']) expect(ignored(path), path).toBe(false);
+  });
+
+  it('init --help names everything init writes', async () => {
+    const help = await runCli(['init', '--help']);
+    expect(help.code).toBe(0);
+    const written = readdirSync(ws);
+    expect(written).toContain('.gitignore');
+    // Each entry starts a line of the list ("  policies/", "  keys/signing.key"), or follows another on it ("data/, sandbox/").
+    const listed = (name: string) => new RegExp(`(^  |, )${name.replace(/\./g, '\\.')}(/|[ ,])`, 'm');
+    for (const name of written) expect(help.stdout, name).toMatch(listed(name));
+    for (const file of readdirSync(join(ws, 'keys'))) expect(help.stdout).toContain(`keys/${file}`);
   });
 
   it('validate exits 0 on a fresh workspace', async () => {

@@ -66,7 +66,7 @@ describe('the ledger', () => {
     expect(r.stdout).toMatch(/ledger intact: \d+ events/);
   });
 
-  it('ledger export --jsonl: every line has seq, dfid, type, prev_hash, hash, and the chain links and recomputes', async () => {
+  it('ledger export: every line has seq, dfid, type, prev_hash, hash, and the chain links and recomputes', async () => {
     const { events, raw } = await exportLedger(ws);
     expect(raw.endsWith('\n')).toBe(true);
     expect(events.length).toBeGreaterThan(20);
@@ -83,7 +83,7 @@ describe('the ledger', () => {
       expect(types, t).toContain(t);
     }
     // --from pages the same chain.
-    const from = await runCli(['ledger', 'export', '--jsonl', '--from', '5', '-w', ws]);
+    const from = await runCli(['ledger', 'export', '--from', '5', '-w', ws]);
     expect(from.stdout.split('\n').filter(Boolean).map((l) => (JSON.parse(l) as LedgerEvent).seq)[0]).toBe(5);
   });
 

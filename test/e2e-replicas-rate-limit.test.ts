@@ -9,10 +9,12 @@ import { E2E, runCli } from './helpers/e2e.js';
 import { fleetWorkspace } from './helpers/fleet.js';
 import { type HttpServer, startHttp } from './helpers/http.js';
 import { freshDatabase } from './helpers/postgres.js';
+import { POSTGRES, requires } from './helpers/requires.js';
 
 const LIMIT = 5;
 const BURST = 45;
 const e2e = new E2E();
+const need = await requires(import.meta.url, [POSTGRES]);
 let db: Awaited<ReturnType<typeof freshDatabase>>;
 let ws: string;
 let replicas: HttpServer[] = [];
@@ -35,7 +37,7 @@ afterAll(async () => {
   await db?.drop();
 });
 
-describe('fleet-wide rate limit', () => {
+describe.skipIf(need.skip)(need.title('fleet-wide rate limit'), () => {
   it('a burst from one agent across three replicas gets 429 past the one shared limit', async () => {
     const send = (i: number) =>
       fetch(`${(replicas[i % 3] as HttpServer).url}/mcp`, {

@@ -10,8 +10,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { E2E, runCli, transfer } from './helpers/e2e.js';
 import { freshDatabase } from './helpers/postgres.js';
+import { POSTGRES, requires } from './helpers/requires.js';
 
 const e2e = new E2E();
+const need = await requires(import.meta.url, [POSTGRES]);
 let db: Awaited<ReturnType<typeof freshDatabase>>;
 let ws: string;
 let env: Record<string, string>;
@@ -35,7 +37,7 @@ afterAll(async () => {
 
 const headOf = (verifyOut: string) => /ledger intact: (\d+) events, head ([0-9a-f]{64})/.exec(verifyOut)?.slice(1);
 
-describe('mandate store', () => {
+describe.skipIf(need.skip)(need.title('mandate store'), () => {
   it('copy --from sqlite --to postgres moves the store, chain included, verifies it, and refuses a target that is not empty', async () => {
     const source = await runCli(['ledger', 'verify', '-w', ws]);
     expect(source.code).toBe(0);

@@ -9,9 +9,11 @@ import { E2E, runCli, type AgentClient } from './helpers/e2e.js';
 import { effects, fleetWorkspace, PgProxy } from './helpers/fleet.js';
 import { api, type HttpServer, startHttp } from './helpers/http.js';
 import { freshDatabase } from './helpers/postgres.js';
+import { POSTGRES, requires } from './helpers/requires.js';
 
 const e2e = new E2E();
 const proxy = new PgProxy();
+const need = await requires(import.meta.url, [POSTGRES]);
 let db: Awaited<ReturnType<typeof freshDatabase>>;
 let ws: string;
 let env: Record<string, string>;
@@ -30,7 +32,7 @@ afterAll(async () => {
   await db?.drop();
 });
 
-describe('the store unreachable at start', () => {
+describe.skipIf(need.skip)(need.title('the store unreachable at start'), () => {
   it('serve and the CLI exit 3 with STORE_UNAVAILABLE naming the database (never the credentials)', async () => {
     const bad = { MANDATE_DATABASE_URL: 'postgres://postgres:s3cret@127.0.0.1:1/nowhere' };
     for (const args of [['serve', '--http', '--port', '0'], ['ledger', 'verify'], ['store', 'status']]) {
@@ -48,7 +50,7 @@ describe('the store unreachable at start', () => {
   });
 });
 
-describe('the store goes away mid-run and comes back', () => {
+describe.skipIf(need.skip)(need.title('the store goes away mid-run and comes back'), () => {
   let stdio: AgentClient;
   let http: HttpServer;
   let key: string;

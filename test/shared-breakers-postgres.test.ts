@@ -5,7 +5,9 @@ import { openPgPort, type PgStorePort } from '../src/store/pg/port.js';
 import { shareBreakers } from '../src/store/pg/shared-breakers.js';
 import { FakeWorld } from './unit/helpers.js';
 import { freshDatabase } from './helpers/postgres.js';
+import { POSTGRES, requires } from './helpers/requires.js';
 
+const need = await requires(import.meta.url, [POSTGRES]);
 let db: Awaited<ReturnType<typeof freshDatabase>>;
 const ports: PgStorePort[] = [];
 const offs: (() => void)[] = [];
@@ -33,7 +35,7 @@ async function eventually(check: () => boolean, what: string): Promise<void> {
   expect(check(), what).toBe(true);
 }
 
-describe('shared circuit breakers', () => {
+describe.skipIf(need.skip)(need.title('shared circuit breakers'), () => {
   it('failures add up across replicas; an open circuit refuses on every replica, a late starter loads it, one probe closes it everywhere', async () => {
     const a = await replica();
     const b = await replica();

@@ -1,9 +1,12 @@
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, describe } from 'vitest';
 import { openPgPort } from '../src/store/pg/port.js';
 import type { StorePort } from '../src/store/port.js';
 import { FakeWorld } from './unit/helpers.js';
 import { freshDatabase, freshSchema } from './helpers/postgres.js';
+import { POSTGRES, requires } from './helpers/requires.js';
 import { describePortSuite } from './store/port-suite.js';
+
+const need = await requires(import.meta.url, [POSTGRES]);
 
 // One database for this file, a fresh schema for every store the suite opens.
 let db: Awaited<ReturnType<typeof freshDatabase>>;
@@ -15,13 +18,15 @@ afterAll(async () => {
 });
 
 const urls = new WeakMap<StorePort, string>();
-describePortSuite(
-  'postgres',
-  async () => {
-    const url = await freshSchema(db.url);
-    const port = await openPgPort(url, new FakeWorld());
-    urls.set(port, url);
-    return port;
-  },
-  { twin: async (of) => openPgPort(urls.get(of) as string, new FakeWorld(undefined, 'twin')), pushes: true },
-);
+describe.skipIf(need.skip)(need.title('PostgreSQL'), () => {
+  describePortSuite(
+    'postgres',
+    async () => {
+      const url = await freshSchema(db.url);
+      const port = await openPgPort(url, new FakeWorld());
+      urls.set(port, url);
+      return port;
+    },
+    { twin: async (of) => openPgPort(urls.get(of) as string, new FakeWorld(undefined, 'twin')), pushes: true },
+  );
+});

@@ -43,7 +43,7 @@ export async function loadCapabilities(dir: string, workspaceDir: string, proble
     list.forEach((def, index) => {
       const parsed = CapabilityDefinitionSchema.safeParse(def);
       if (!parsed.success) {
-        problems.push(...zodProblems(file, parsed.error, 'see docs/capabilities.md for the definition fields').map((p) => ({ ...p, path: list.length > 1 ? `[${index}].${p.path}` : p.path })));
+        problems.push(...zodProblems(file, parsed.error, 'see docs/capabilities.md for the definition fields', { schema: CapabilityDefinitionSchema, input: def }).map((p) => ({ ...p, path: list.length > 1 ? `[${index}].${p.path}` : p.path })));
         return;
       }
       const capDef = def as CapabilityDefinition;

@@ -54,9 +54,10 @@ export function loadContractTests(dir: string, testsPath: string, filter?: strin
       for (const e of doc.errors) problems.push({ file, path: `line ${e.linePos?.[0]?.line ?? '?'}`, message: e.message.split('\n')[0] ?? e.message, hint: 'fix the YAML syntax' });
       continue;
     }
-    const parsed = ContractTestFileSchema.safeParse(doc.toJS());
+    const input: unknown = doc.toJS();
+    const parsed = ContractTestFileSchema.safeParse(input);
     if (!parsed.success) {
-      problems.push(...zodProblems(file, parsed.error, 'see schema/test.schema.json in your workspace (written by `mandate init`)'));
+      problems.push(...zodProblems(file, parsed.error, 'see schema/test.schema.json in your workspace (written by `mandate init`)', { schema: ContractTestFileSchema, input }));
       continue;
     }
     for (const test of parsed.data.cases) if (!filter || test.name.includes(filter)) out.push({ file, test });

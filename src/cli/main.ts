@@ -4,7 +4,7 @@ import { SERVER_INFO } from '../mcp/server.js';
 import { capabilityNew, capabilityTest } from './commands/capability.js';
 import { approvalsApprove, approvalsDeny, approvalsList, approvalsShow, decisionsSettle } from './commands/approvals.js';
 import { doctorCommand } from './commands/doctor.js';
-import { initWorkspace } from './commands/init.js';
+import { INIT_CREATES, initWorkspace } from './commands/init.js';
 import { interveneCommand, interventionsList, type InterveneOptions } from './commands/intervene.js';
 import { keysCreate, keysList, keysRevoke, type KeysCreateOptions } from './commands/keys.js';
 import type { InterventionAct } from '../kernel/interventions.js';
@@ -16,8 +16,7 @@ import { upstreamPin, type PinOptions } from './commands/upstream.js';
 import { testCommand } from './commands/test.js';
 import { validateCommand } from './commands/validate.js';
 import { EXIT, fail } from './common.js';
-
-const workspaceOption = () => new Option('-w, --workspace <dir>', 'workspace folder (default: $MANDATE_WORKSPACE or the current folder)');
+import { jsonOption, operatorOption, withDefault, workspaceOption } from './options.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- commander passes positional args untyped
 function run<A extends any[]>(action: (...args: A) => Promise<number | void> | number | void) {
@@ -40,8 +39,9 @@ const program = new Command()
 
 program
   .command('init')
-  .description('write a working example workspace: mandate.yaml, contracts/, policies/, capabilities/, memory/, tests/ and schema/ (every YAML file points at its JSON Schema)')
+  .description('write a working example workspace into a new or empty folder (what it creates is listed below)')
   .argument('<dir>', 'new or empty folder')
+  .addHelpText('after', INIT_CREATES)
   .action(
     run((dir: string) => {
       const written = initWorkspace(dir);
@@ -54,16 +54,16 @@ program
   .command('validate')
   .description('check a workspace; exit 2 listing every problem (file, path, fix hint)')
   .addOption(workspaceOption())
-  .option('--json', 'print the result as JSON')
+  .addOption(jsonOption())
   .option('--cedar-schema', 'print the Cedar schemas (JSON) policies are type-checked against: one per capability and set of usage fields, with the agents it applies to')
   .action(run((opts: { workspace?: string; json?: boolean; cedarSchema?: boolean }) => validateCommand(opts)));
 
 program
   .command('test')
-  .description('run the contract tests in tests/*.yaml: each case through the real pipeline on a temporary store, at a fixed time, with stubbed facts and no handler run; a line per case, a diff on failure; exit 0 all pass, 1 a case failed, 2 a broken workspace or test file')
+  .description("run the contract tests in tests/*.yaml: each case through the real pipeline on a temporary store, at a fixed time, with the facts the case gives (else the capability's own resolver, read-only), never running a handler; a line per case, a diff on failure; exit 0 all pass, 1 a case failed, 2 a broken workspace or test file")
   .addOption(workspaceOption())
   .option('--filter <text>', 'only cases whose name contains this text')
-  .option('--json', 'print the results as JSON')
+  .addOption(jsonOption())
   .action(run((opts: { workspace?: string; json?: boolean; filter?: string }) => testCommand(opts)));
 
 program
@@ -83,7 +83,7 @@ program
   .command('doctor')
   .description('check free-text intents (is Ollama reachable, are the models pulled) and every upstream (does it start, do its tools, resources and prompts match the pins); exit 0 ok, 1 not')
   .addOption(workspaceOption())
-  .option('--json', 'print the result as JSON')
+  .addOption(jsonOption())
   .action(run((opts: { workspace?: string; json?: boolean }) => doctorCommand(opts)));
 
 const upstream = program.command('upstream').description('the gateway: upstream MCP servers whose tools, resources and prompts Mandate governs');
@@ -92,8 +92,8 @@ upstream
   .description("record the definition of each upstream tool, resource, resource template and prompt (and the server's identity) as accepted; changed ones stay quarantined until pinned again")
   .option('--server <name>', 'only this upstream (default: every one)')
   .option('--dry-run', 'show what would change, pin nothing')
-  .option('--json', 'JSON output')
-  .addOption(new Option('--as <operator>', 'your operator name, recorded in the ledger (or $MANDATE_OPERATOR, else your user name)'))
+  .addOption(jsonOption())
+  .addOption(operatorOption('the pins, in the ledger'))
   .addOption(workspaceOption())
   .action(run((opts: PinOptions) => upstreamPin(opts)));
 
@@ -109,7 +109,7 @@ capability
   .command('test')
   .description("check a capability on temporary copies of the workspace: schemas, facts read-only and deterministic, output schema, deadline and abort signal, side-effect class, its examples' verdicts through the kernel, its test file; exit 0 ok, 1 a check failed, 2 usage")
   .argument('<id>', 'the capability id')
-  .option('--json', 'print the report as JSON')
+  .addOption(jsonOption())
   .addOption(workspaceOption())
   .action(run((id: string, opts: { workspace?: string; json?: boolean }) => capabilityTest(id, opts)));
 
@@ -117,24 +117,25 @@ const ledger = program.command('ledger').description('inspect the hash-chained l
 ledger
   .command('verify')
   .description('recompute every hash and link; with --checkpoints, also compare the chain with its signed checkpoints (truncation, forged appends, re-hashes); exit 0 intact, 1 broken (naming what is missing or changed)')
-  .option('--checkpoints <file|dir>', 'signed checkpoints (signing.checkpoints.path): a .jsonl file or a folder of them')
-  .option('--pubkey <file>', "the workspace's public key (keys/signing.pub), with --checkpoints")
-  .option('--allow-unanchored <n>', 'accept up to n events after the last checkpoint (a ledger still being written)', '0')
+  .option('--checkpoints [file|dir]', 'also compare with signed checkpoints: a .jsonl file or a folder of them (default: signing.checkpoints.path of mandate.yaml)')
+  .option('--pubkey <file>', "with --checkpoints: the public key that signed them (default: that of the workspace's signing key in mandate.yaml)")
+  .addOption(withDefault('--allow-unanchored <n>', 'accept up to n events after the last checkpoint (a ledger still being written)', '0'))
   .addOption(workspaceOption())
   .action(run((opts: LedgerVerifyOptions) => ledgerVerify(opts)));
 ledger
   .command('export')
-  .description('print every event, one JSON object per line')
-  .option('--jsonl', 'JSON Lines output (the only format)', true)
-  .option('--from <seq>', 'first sequence to export', '1')
+  .description('print every event as JSON Lines: one JSON object per line (contracts/schema/ledger-event.schema.json)')
+  .addOption(withDefault('--from <seq>', 'first sequence to export', '1'))
+  // JSON Lines is the only format: --jsonl is still accepted, so that existing scripts keep working, but changes nothing and is not listed.
+  .addOption(new Option('--jsonl').hideHelp())
   .addOption(workspaceOption())
-  .action(run((opts: { workspace?: string; jsonl?: boolean; from?: string }) => ledgerExport(opts)));
+  .action(run((opts: { workspace?: string; from?: string }) => ledgerExport(opts)));
 ledger
   .command('tail')
   .description('print the last events; --follow to keep printing new ones')
-  .option('-n, --lines <n>', 'how many events', '20')
+  .addOption(withDefault('-n, --lines <n>', 'how many events', '20'))
   .option('-f, --follow', 'keep printing new events')
-  .option('--json', 'print events as JSON lines')
+  .addOption(jsonOption('one event per line'))
   .addOption(workspaceOption())
   .action(run((opts: { workspace?: string; lines?: string; follow?: boolean; json?: boolean }) => ledgerTail(opts)));
 
@@ -146,7 +147,7 @@ decisions
   .option('--applied', 'the effect happened')
   .option('--not-applied', 'the effect did not happen')
   .option('--reason <text>', 'why (recorded as a hash)')
-  .addOption(new Option('--as <operator>', 'your operator name, recorded with the settlement (or $MANDATE_OPERATOR, else your user name)'))
+  .addOption(operatorOption('the settlement'))
   .addOption(workspaceOption())
   .action(run((id: string, opts: { workspace?: string; as?: string; applied?: boolean; notApplied?: boolean; reason?: string }) => decisionsSettle(id, opts)));
 const receipt = program.command('receipt').description('signed receipts of decisions');
@@ -154,19 +155,19 @@ receipt
   .command('verify')
   .description("check a signed receipt offline against the workspace's public key; exit 0 valid, 1 not")
   .argument('<receipt>', 'a JSON file (the receipt, or an answer carrying signed_receipt), or - for stdin')
-  .option('--pubkey <file>', "the workspace's public key (keys/signing.pub)")
-  .option('--json', 'print the result as JSON')
-  .action(run((file: string, opts: { pubkey?: string; json?: boolean }) => receiptVerify(file, opts)));
+  .option('--pubkey <file>', "the public key (default: that of the workspace's signing key in mandate.yaml)")
+  .addOption(jsonOption())
+  .addOption(workspaceOption())
+  .action(run((file: string, opts: { pubkey?: string; workspace?: string; json?: boolean }) => receiptVerify(file, opts)));
 
 const approvals = program.command('approvals').description('decide escalated requests as a human operator');
-const operatorOption = () => new Option('--as <operator>', 'your operator name, recorded with the decision (or $MANDATE_OPERATOR, else your user name)');
-approvals.command('list').description('pending escalations (overdue ones are expired first)').option('--json', 'JSON output').addOption(workspaceOption()).action(run((opts: { workspace?: string; json?: boolean }) => approvalsList(opts)));
+approvals.command('list').description('pending escalations (overdue ones are expired first)').addOption(jsonOption()).addOption(workspaceOption()).action(run((opts: { workspace?: string; json?: boolean }) => approvalsList(opts)));
 approvals.command('show').description('one decision, with the params of the request').argument('<decision_id>').addOption(workspaceOption()).action(run((id: string, opts: { workspace?: string }) => approvalsShow(id, opts)));
 approvals
   .command('approve')
   .description('approve a pending escalation: the stored request runs now, after its facts are re-checked; prints the JSON outcome (or the error and the recorded outcome when it is not pending); exit 0 ran, 1 refused, failed, expired or not pending')
   .argument('<decision_id>')
-  .addOption(operatorOption())
+  .addOption(operatorOption('the approval'))
   .option('--note <text>', 'why (recorded as a hash)')
   .addOption(workspaceOption())
   .action(run((id: string, opts: { workspace?: string; as?: string; note?: string }) => approvalsApprove(id, opts)));
@@ -174,7 +175,7 @@ approvals
   .command('deny')
   .description('deny a pending escalation; prints the JSON outcome (or the error and the recorded outcome when it is not pending); exit 0 denied, 1 not pending')
   .argument('<decision_id>')
-  .addOption(operatorOption())
+  .addOption(operatorOption('the denial'))
   .option('--note <text>', 'why (recorded as a hash)')
   .addOption(workspaceOption())
   .action(run((id: string, opts: { workspace?: string; as?: string; note?: string }) => approvalsDeny(id, opts)));
@@ -189,16 +190,16 @@ program
   .option('--field <name>', 'constrain: the limited field, e.g. amount_minor')
   .option('--max <n>', 'constrain: the new cap (never above the contract)')
   .option('--note <text>', 'redirect: the note the agent receives on its next call')
-  .option('--minutes <n>', 'constrain/redirect: how long it lasts (default 60)')
+  .option('--minutes <n>', 'constrain/redirect: how long it lasts (default: 60)')
   .option('--reason <text>', 'why (recorded as a hash)')
-  .addOption(operatorOption())
+  .addOption(operatorOption('the intervention'))
   .addOption(workspaceOption())
   .action(run((act: InterventionAct, opts: InterveneOptions) => interveneCommand(act, opts)));
 
 program
   .command('interventions')
   .description('list interventions, newest first, with their lifecycle state')
-  .option('--json', 'JSON output')
+  .addOption(jsonOption())
   .addOption(workspaceOption())
   .action(run((opts: { workspace?: string; json?: boolean }) => interventionsList(opts)));
 
@@ -206,13 +207,13 @@ const store = program.command('store').description('the store: SQLite (default) 
 store
   .command('migrate')
   .description('apply pending schema migrations (serve applies them at start too)')
-  .option('--json', 'JSON output')
+  .addOption(jsonOption())
   .addOption(workspaceOption())
   .action(run((opts: { workspace?: string; json?: boolean }) => storeMigrate(opts)));
 store
   .command('status')
   .description('kind, location, schema version, pending migrations and chain head; exit 1 when migrations are pending')
-  .option('--json', 'JSON output')
+  .addOption(jsonOption())
   .addOption(workspaceOption())
   .action(run((opts: { workspace?: string; json?: boolean }) => storeStatus(opts)));
 store
@@ -222,7 +223,7 @@ store
   .requiredOption('--to <kind>', 'target store kind (postgres)')
   .option('--sqlite <file>', 'the SQLite file (default: store.path of the workspace, else mandate.db)')
   .option('--url-env <name>', 'environment variable with the target URL (default: store.url_env, else MANDATE_DATABASE_URL)')
-  .option('--json', 'JSON output')
+  .addOption(jsonOption())
   .addOption(workspaceOption())
   .action(run((opts: { workspace?: string; from?: string; to?: string; sqlite?: string; urlEnv?: string; json?: boolean }) => storeCopy(opts)));
 
@@ -234,16 +235,16 @@ keys
   .option('--operator <name>', 'the operator the key belongs to')
   .addOption(new Option('--role <role>', 'operator keys: operator (may decide and intervene) or viewer (read-only)').choices(['operator', 'viewer']))
   .option('--label <text>', 'a note to tell keys apart')
-  .addOption(operatorOption())
-  .option('--json', 'print { id, key, kind, principal, role, label } as JSON')
+  .addOption(operatorOption('the new key, as its creator'))
+  .addOption(jsonOption('{ id, key, kind, principal, role, label }'))
   .addOption(workspaceOption())
   .action(run((opts: KeysCreateOptions) => keysCreate(opts)));
-keys.command('list').description('every key: id, holder, role, prefix, created, revoked').option('--json', 'JSON output').addOption(workspaceOption()).action(run((opts: { workspace?: string; json?: boolean }) => keysList(opts)));
+keys.command('list').description('every key: id, holder, role, prefix, created, revoked').addOption(jsonOption()).addOption(workspaceOption()).action(run((opts: { workspace?: string; json?: boolean }) => keysList(opts)));
 keys
   .command('revoke')
   .description('revoke a key; the next request that presents it gets 401')
   .argument('<id>')
-  .addOption(operatorOption())
+  .addOption(operatorOption('the revocation'))
   .addOption(workspaceOption())
   .action(run((id: string, opts: { workspace?: string; as?: string }) => keysRevoke(id, opts)));
 

@@ -67,7 +67,7 @@ export function loadConfig(dirArg: string): { config: WorkspaceConfig | null; pr
   if (raw === undefined) return { config: null, problems };
   const parsedConfig = WorkspaceConfigSchema.safeParse(raw ?? {});
   if (!parsedConfig.success) {
-    problems.push(...zodProblems('mandate.yaml', parsedConfig.error, schemaHint('mandate.schema.json')));
+    problems.push(...zodProblems('mandate.yaml', parsedConfig.error, schemaHint('mandate.schema.json'), { schema: WorkspaceConfigSchema, input: raw ?? {} }));
     return { config: null, problems };
   }
   return { config: parsedConfig.data, problems };
@@ -111,7 +111,7 @@ export async function loadWorkspace(dirArg: string): Promise<LoadResult> {
       const named = (raw as { agent?: unknown } | null | undefined)?.agent;
       brokenAgents.add(typeof named === 'string' ? named : stem);
       brokenAgents.add(stem);
-      if (parsed) problems.push(...zodProblems(file, parsed.error, schemaHint('contract.schema.json')));
+      if (parsed) problems.push(...zodProblems(file, parsed.error, schemaHint('contract.schema.json'), { schema: ContractSchema, input: raw }));
       continue;
     }
     const c = parsed.data;
@@ -157,7 +157,7 @@ export async function loadWorkspace(dirArg: string): Promise<LoadResult> {
     if (raw === undefined) continue;
     const parsed = MemorySeedSchema.safeParse(raw);
     if (parsed.success) memorySeeds.push(parsed.data);
-    else problems.push(...zodProblems(file, parsed.error, `a memory file is { scope, records: [{ key, sensitivity, value }] }; ${schemaHint('memory.schema.json')}`));
+    else problems.push(...zodProblems(file, parsed.error, `a memory file is { scope, records: [{ key, sensitivity, value }] }; ${schemaHint('memory.schema.json')}`, { schema: MemorySeedSchema, input: raw }));
   }
 
   if (problems.length) return { workspace: null, problems };

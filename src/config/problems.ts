@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { unknownKeyProblem } from './unknown-keys.js';
 
 /** One configuration problem, reported with where it is and how to fix it. */
 export interface Problem {
@@ -8,12 +9,16 @@ export interface Problem {
   hint: string;
 }
 
-export function zodProblems(file: string, error: z.ZodError, hint: string): Problem[] {
+/**
+ * One problem per zod issue. `checked` (the schema and the parsed YAML) lets
+ * an unknown key get a real fix: the key it misspells, or the variant it belongs to.
+ */
+export function zodProblems(file: string, error: z.ZodError, hint: string, checked?: { schema: z.ZodType; input: unknown }): Problem[] {
   return error.issues.flatMap((issue) => {
     const at = issue.path.map(String);
     // An unknown key is reported at its own path, one problem per key.
     if (issue.code === 'unrecognized_keys') {
-      return issue.keys.map((key) => ({ file, path: [...at, key].join('.'), message: `unknown key \`${key}\``, hint: 'remove it or fix its spelling' }));
+      return issue.keys.map((key) => ({ file, path: [...at, key].join('.'), ...unknownKeyProblem(key, issue.path, checked?.schema, checked?.input) }));
     }
     return [{ file, path: at.length ? at.join('.') : '(root)', message: issue.message, hint }];
   });

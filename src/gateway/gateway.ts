@@ -24,6 +24,7 @@ import { UriTemplate } from '@modelcontextprotocol/sdk/shared/uriTemplate.js';
 import type { ReadyResult } from '../capabilities/manifest.js';
 import { definitionOf, parsePinKey, pinKey, unsupported, type PrimitiveDefinition, type PrimitiveKind, type ServerIdentity } from './definition.js';
 import { collisions } from './exposure.js';
+import { LIST_KINDS, listOf, listSignatures, type ListKind } from './listing.js';
 import { missingVariables, type Environment } from './secrets.js';
 import { GatewaySessions } from './sessions.js';
 import { Upstream, type UpstreamState } from './upstream.js';
@@ -95,7 +96,9 @@ export class Gateway {
   readonly sessions: GatewaySessions;
   private catalog: PinnedPrimitive[] = [];
   private generation: string | null = null;
-  private readonly listeners = new Set<() => void>();
+  private readonly listeners = new Set<(changed: ReadonlySet<ListKind>) => void>();
+  /** The pinned lists as last loaded, to tell which of them a re-pin changed. */
+  private pinned: Record<ListKind, string> | null = null;
   private problems = new Map<string, string[]>();
 
   constructor(private readonly deps: GatewayDeps) {
@@ -126,13 +129,16 @@ export class Gateway {
     if (generation === this.generation) return false;
     const first = this.generation === null;
     this.generation = generation;
+    const before = this.pinned;
     await this.load();
-    if (!first) for (const listener of this.listeners) listener();
+    const after = this.pinned as Record<ListKind, string> | null;
+    const changed = new Set(LIST_KINDS.filter((k) => before && after && before[k] !== after[k]));
+    if (!first && changed.size) for (const listener of this.listeners) listener(changed);
     return true;
   }
 
-  /** Called after the exposed upstream tools changed (a re-pin seen by refresh). */
-  onChange(listener: () => void): () => void {
+  /** Called after a re-pin seen by refresh changed what is listed: with the lists (tools, resources, prompts) it changed. */
+  onChange(listener: (changed: ReadonlySet<ListKind>) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
@@ -142,7 +148,9 @@ export class Gateway {
     for (const [id, cap] of capabilities) if (cap.upstream) capabilities.delete(id);
     this.problems = new Map();
     this.catalog = [];
-    for (const pin of await this.deps.store.pins.list()) {
+    const pins = await this.deps.store.pins.list();
+    this.pinned = listSignatures(pins.filter((p) => this.upstreams.has(p.server) && config.upstreams[p.server]).map((p) => ({ list: listOf(parsePinKey(p.tool).kind), key: `${p.server}\u0000${p.tool}`, hash: p.hash })));
+    for (const pin of pins) {
       const upstream = this.upstreams.get(pin.server);
       if (!upstream) continue; // pinned once, no longer configured: not exposed
       const cfg = config.upstreams[pin.server];

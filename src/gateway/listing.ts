@@ -82,3 +82,29 @@ export async function listUpstream(client: Client, timeout: number): Promise<Lis
   }
   return { tools: new Map(tools.map((tool) => [tool.name, { tool, hash: pinHash(definitionOf(tool)) }])), primitives };
 }
+
+/** The lists an MCP client is told about with `notifications/<kind>/list_changed`. */
+export type ListKind = 'tools' | 'resources' | 'prompts';
+export const LIST_KINDS: readonly ListKind[] = ['tools', 'resources', 'prompts'];
+
+/** The list a primitive kind (or a tool) belongs to; the server's identity is in none. */
+export function listOf(kind: PrimitiveKind | 'tool'): ListKind | null {
+  if (kind === 'tool') return 'tools';
+  if (kind === 'resource' || kind === 'template') return 'resources';
+  return kind === 'prompt' ? 'prompts' : null;
+}
+
+/** One string per list, from the names and hashes in it: equal strings, an unchanged list. */
+export function listSignatures(entries: Iterable<{ list: ListKind | null; key: string; hash: string }>): Record<ListKind, string> {
+  const parts: Record<ListKind, string[]> = { tools: [], resources: [], prompts: [] };
+  for (const e of entries) if (e.list) parts[e.list].push(`${e.key}\u0000${e.hash}`);
+  return { tools: parts.tools.sort().join('\n'), resources: parts.resources.sort().join('\n'), prompts: parts.prompts.sort().join('\n') };
+}
+
+/** The signatures of a live listing. */
+export function liveSignatures(listing: Listing): Record<ListKind, string> {
+  return listSignatures([
+    ...[...listing.tools].map(([name, t]) => ({ list: 'tools' as const, key: name, hash: t.hash })),
+    ...[...listing.primitives].map(([key, p]) => ({ list: listOf(p.kind), key, hash: p.hash })),
+  ]);
+}

@@ -8,7 +8,6 @@
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import {
@@ -33,8 +32,9 @@ import type { UpstreamConfig } from '../config/workspace-schema.js';
 import type { Logger } from '../core/log.js';
 import type { CallRelay } from '../core/types.js';
 import { CallRouting } from './call-routing.js';
-import { listUpstream, type LivePrimitive, type LiveTool } from './listing.js';
+import { LIST_KINDS, listUpstream, liveSignatures, type ListKind, type LivePrimitive, type LiveTool } from './listing.js';
 import { resolveValues, type Environment } from './secrets.js';
+import { GroupStdioTransport } from './stdio-process.js';
 
 export type UpstreamState = 'idle' | 'starting' | 'ready' | 'backoff' | 'failed' | 'closed';
 
@@ -87,6 +87,8 @@ export class Upstream {
   private closing = false;
   private live = new Map<string, LiveTool>();
   private primitives = new Map<string, LivePrimitive>();
+  /** What the sessions were last told each list holds (null before the first listing). */
+  private announced: Record<ListKind, string> | null = null;
   private active = 0;
   private readonly waiters: { go: () => void; stop: (err: Error) => void }[] = [];
   private readonly calls: CallRouting;
@@ -173,6 +175,7 @@ export class Upstream {
     // handler as soon as its response arrives, which loses a last progress sent just before the response.
     client.setNotificationHandler(ProgressNotificationSchema, (n) => this.calls.progress(n.params as Record<string, unknown>));
     const events = this.deps.events;
+    // An upstream's list_changed is passed on once per real change of that list, never for what it announces while starting.
     for (const [schema, kind] of [
       [ToolListChangedNotificationSchema, 'tools'],
       [ResourceListChangedNotificationSchema, 'resources'],
@@ -180,8 +183,8 @@ export class Upstream {
     ] as const) {
       client.setNotificationHandler(schema, () => {
         void this.relist(client)
-          .catch(() => undefined)
-          .then(() => events?.listChanged(name, kind));
+          .then(() => this.state === 'ready' && this.client === client && this.announce([kind]))
+          .catch(() => undefined);
       });
     }
     client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => events?.resourceUpdated(name, n.params as Record<string, unknown>));
@@ -208,6 +211,8 @@ export class Upstream {
     }
     if (this.client !== client) return { ok: false, message: `upstream \`${name}\` exited while starting` };
     this.state = 'ready';
+    // The first listing is the baseline; after a restart, only lists that differ from before are announced.
+    this.announce(LIST_KINDS);
     this.lastError = null;
     log.info({ upstream: name, tools: this.live.size, primitives: this.primitives.size, starts: this.starts }, 'upstream started');
     events?.started(name);
@@ -219,16 +224,16 @@ export class Upstream {
     if (config.command !== undefined) {
       const vars = resolveValues(name, 'env', config.env, env);
       if (!vars.ok) return vars;
-      const t = new StdioClientTransport({
+      // In its own process group, ended as a whole: a wrapper such as `npx` leaves no server behind.
+      const t = new GroupStdioTransport({
         command: config.command,
         args: config.args,
         // Only these, plus the SDK's short list of safe variables (HOME, PATH, USER, ...): never Mandate's whole environment.
         env: vars.values,
         cwd: resolve(workspaceDir, config.cwd ?? '.'),
-        stderr: 'pipe',
         maxBufferSize: this.deps.maxMessageBytes,
-      } as ConstructorParameters<typeof StdioClientTransport>[0]);
-      t.stderr?.on('data', (chunk: Buffer) => {
+      });
+      t.stderr.on('data', (chunk: Buffer) => {
         this.stderrTail = (this.stderrTail + chunk.toString('utf8')).slice(-STDERR_TAIL);
       });
       return { ok: true, transport: t };
@@ -282,6 +287,18 @@ export class Upstream {
   private broken(client: Client): void {
     this.closed(client);
     void client.close().catch(() => undefined);
+  }
+
+  /** Tells the sessions about each of `kinds` whose live list differs from the one they were last told about. */
+  private announce(kinds: readonly ListKind[]): void {
+    const now = liveSignatures({ tools: this.live, primitives: this.primitives });
+    const first = this.announced === null;
+    const before = this.announced ?? now;
+    this.announced = { ...before };
+    for (const kind of kinds) {
+      if (!first && now[kind] !== before[kind]) this.deps.events?.listChanged(this.name, kind);
+      this.announced[kind] = now[kind];
+    }
   }
 
   private async relist(client: Client): Promise<void> {

@@ -326,9 +326,9 @@ export function registerUpstreamPrimitives(server: Server, kernel: Kernel, agent
   });
 
   const detach = gateway.sessions.attach(session);
-  const stop = gateway.onChange(() => {
-    void server.sendResourceListChanged().catch(() => undefined);
-    void server.sendPromptListChanged().catch(() => undefined);
+  const stop = gateway.onChange((changed) => {
+    if (changed.has('resources')) void server.sendResourceListChanged().catch(() => undefined);
+    if (changed.has('prompts')) void server.sendPromptListChanged().catch(() => undefined);
   });
   return () => {
     detach();

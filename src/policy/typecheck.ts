@@ -5,6 +5,7 @@ import { capabilityMatches, grantFor, type Contract } from '../config/contract-s
 import { lineColumn, type Problem } from '../config/problems.js';
 import { AGENT_TYPE, CAPABILITY_TYPE, type CompiledPolicySet, type PolicyFile } from './compile.js';
 import { capabilityTyping, cedarSchema, contextType, usageFieldNames } from './cedar-schema.js';
+import { policyHint } from './hints.js';
 
 export interface TypecheckInput {
   set: CompiledPolicySet;
@@ -21,8 +22,6 @@ interface Job {
   usage: string[];
   policies: Record<string, string>;
 }
-
-const COMPARING_AMOUNTS = 'see "Comparing amounts" in the README';
 
 /**
  * Validates every policy with Cedar's own validator (strict mode) against the
@@ -88,7 +87,7 @@ export function typecheckPolicies(input: TypecheckInput, problems: Problem[]): s
       problems.push({
         ...where(input, v.policyId, policy.source, policy.text, at?.start),
         message: `${message}${snippet ? ` in \`${snippet}\`` : ''} (checked for \`${job.cap.def.id}\`)`,
-        hint: hintFor(message, v.error.help, job.cap),
+        hint: policyHint(message, v.error.help, { cap: job.cap, typed, unscoped: !policy.source.startsWith('contract:') && scopeOf(policy.text).resource === null }),
       });
     }
   }
@@ -157,15 +156,4 @@ function where(input: TypecheckInput, id: string, source: string, text: string, 
   const base = file ? file.text.indexOf(text) : -1;
   if (!file || base < 0 || start === undefined) return { file: source, path: `@id(${id})` };
   return { file: source, path: `${lineColumn(file.text, base + start)} (@id ${id})` };
-}
-
-function hintFor(message: string, help: string | null | undefined, cap: Capability): string {
-  if (/saw decimal/.test(message)) return `this field is a decimal (a number with a fraction): compare it with its methods, e.g. context.values.amount.greaterThan(decimal("500.00")), or lessThan, greaterThanOrEqual, lessThanOrEqual; ${COMPARING_AMOUNTS}`;
-  if (/expected decimal/.test(message)) return `compare a decimal with a decimal: decimal("500.00"), not 500; ${COMPARING_AMOUNTS}`;
-  if (/not found/.test(message)) {
-    const t = capabilityTyping(cap);
-    const list = (r: { attributes: Record<string, unknown> }) => Object.keys(r.attributes).join(', ') || '(none)';
-    return `${help ? `${help}; ` : ''}\`${cap.def.id}\` gives policies values: ${list(t.values)}; facts: ${list(t.facts)}`;
-  }
-  return help ?? 'see "Typed policies" in the README';
 }

@@ -36,7 +36,7 @@ export const LEDGER_EVENT_TYPES = [
 const HASH = /^[0-9a-f]{64}$/;
 
 /**
- * One line of `mandate ledger export --jsonl` (and of `ledger tail --json`):
+ * One line of `mandate ledger export` (and of `ledger tail --json`):
  * a `LedgerEvent` as src/store/ledger.ts stores it. Published as
  * contracts/schema/ledger-event.schema.json.
  */

@@ -205,9 +205,9 @@ export interface LedgerEvent {
   hash: string;
 }
 
-/** `mandate ledger export --jsonl`, parsed; also returns the raw text. */
+/** `mandate ledger export`, parsed; also returns the raw text. */
 export async function exportLedger(workspace: string): Promise<{ events: LedgerEvent[]; raw: string }> {
-  const r = await runCli(['ledger', 'export', '--jsonl', '-w', workspace]);
+  const r = await runCli(['ledger', 'export', '-w', workspace]);
   if (r.code !== 0) throw new Error(`ledger export failed (${r.code}): ${r.stderr}`);
   const events = r.stdout
     .split('\n')

@@ -4,7 +4,7 @@
  * fresh FinOps workspace made by examples/finops-workspace/setup.mjs.
  */
 import { execFile } from 'node:child_process';
-import { cpSync, existsSync, readFileSync } from 'node:fs';
+import { cpSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureNode22 } from '../../scripts/node22.js';
 import { assertBuilt, cleanEnv, REPO_ROOT, runCli, type E2E, type LedgerEvent } from './e2e.js';
@@ -13,10 +13,6 @@ export const EXAMPLES = join(REPO_ROOT, 'examples');
 /** Node 22 from the npm registry (scripts/node22.ts), for clients that declare engines >= 22; '' where none can be had. */
 export const NODE22 = ensureNode22() ?? '';
 export const BIN = (name: string) => join(REPO_ROOT, 'node_modules', '.bin', name);
-
-export function node22Available(): boolean {
-  return NODE22 !== '' && existsSync(NODE22);
-}
 
 const pristine = new WeakMap<E2E, Promise<string>>();
 

@@ -20,6 +20,40 @@ const SCHEMA_OF: Record<string, string> = {
   tests: 'test.schema.json',
 };
 
+/**
+ * What a workspace keeps out of git: the private signing key, the store and
+ * the checkpoints (runtime state, which belongs on storage of its own).
+ * Written by code, not kept in templates/: npm leaves .gitignore files out of a package.
+ */
+export const WORKSPACE_GITIGNORE = `# Written by \`mandate init\`.
+# The private signing key: it signs checkpoints and receipts. Never commit it;
+# keys/signing.pub, its public half, is safe to share with verifiers.
+keys/signing.key
+# The store (SQLite and its write-ahead log): the ledger, decisions, keys, memory.
+mandate.db
+mandate.db-wal
+mandate.db-shm
+# Signed checkpoints of the ledger: keep them on storage the ledger's host cannot rewrite.
+checkpoints/
+`;
+
+/** `mandate init --help`: what the command writes, and what appears once the workspace is used. */
+export const INIT_CREATES = `
+Creates in <dir>:
+  mandate.yaml       the workspace configuration: store, limits, signing, commented
+  contracts/         one responsibility contract per agent (alice, scribe, supervisor)
+  policies/          Cedar policies (base.cedar)
+  capabilities/      in-process capabilities (payments.mjs, files.mjs)
+  memory/            memory records seeded at start
+  tests/             contract tests run by \`mandate test\`
+  data/, sandbox/    the example capabilities' state and files
+  schema/            the JSON Schemas every YAML file points at (editor completion)
+  keys/signing.key   the Ed25519 private key that signs checkpoints and receipts (owner-only)
+  keys/signing.pub   its public half, for verifiers
+  .gitignore         keeps keys/signing.key, the store and checkpoints/ out of git
+Created on first use: mandate.db (the store, with -wal and -shm) and checkpoints/.
+`;
+
 /** Writes a fresh, working workspace; refuses to touch a non-empty folder. */
 export function initWorkspace(target: string): string {
   const dir = resolve(target);
@@ -30,6 +64,7 @@ export function initWorkspace(target: string): string {
   cpSync(SCHEMA_SOURCE, join(dir, WORKSPACE_SCHEMA_DIR), { recursive: true });
   linkSchemas(dir, dir);
   writeSigningKeys(join(dir, 'keys'));
+  writeFileSync(join(dir, '.gitignore'), WORKSPACE_GITIGNORE, { flag: 'wx' });
   return dir;
 }
 

@@ -1,30 +1,31 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AnchorReport } from '../../anchor/anchored-verify.js';
-import { readPublicKey } from '../../anchor/signing-key.js';
 import { verifyAnchoredLedger } from '../../anchor/verify-ledger.js';
 import type { LedgerEvent } from '../../store/ledger.js';
 import { EXIT, UsageError, withRuntime } from '../common.js';
+import { checkpointsPath, verifyKey } from '../verify-keys.js';
 
 const PAGE = 1000;
 
 export interface LedgerVerifyOptions {
   workspace?: string;
-  checkpoints?: string;
+  /** true: signing.checkpoints.path of mandate.yaml. */
+  checkpoints?: string | true;
   pubkey?: string;
   allowUnanchored?: string;
 }
 
 export async function ledgerVerify(opts: LedgerVerifyOptions): Promise<number> {
-  if ((opts.checkpoints === undefined) !== (opts.pubkey === undefined)) throw new UsageError('--checkpoints and --pubkey go together');
+  if (opts.pubkey !== undefined && opts.checkpoints === undefined) throw new UsageError('--pubkey goes with --checkpoints (the key checks the checkpoints\' signatures)');
   const allow = Number(opts.allowUnanchored ?? 0);
   if (!Number.isInteger(allow) || allow < 0) throw new UsageError(`--allow-unanchored must be a whole number, not \`${opts.allowUnanchored}\``);
-  // Read the key first: a wrong path is a usage error, whatever the ledger says.
-  const key = opts.pubkey !== undefined ? readPublicKey(opts.pubkey) : undefined;
+  // Resolve the key and the checkpoints first: a wrong path is a usage error, whatever the ledger says.
+  const anchors = opts.checkpoints !== undefined ? { key: verifyKey(opts.pubkey, opts.workspace), path: checkpointsPath(opts.checkpoints, opts.workspace) } : undefined;
   return withRuntime(opts.workspace, undefined, async ({ store }) => {
     const started = process.hrtime.bigint();
     let report: AnchorReport | undefined;
     let result;
-    if (key && opts.checkpoints !== undefined) ({ chain: result, anchors: report } = await verifyAnchoredLedger(store.ledger, opts.checkpoints, key, allow));
+    if (anchors) ({ chain: result, anchors: report } = await verifyAnchoredLedger(store.ledger, anchors.path, anchors.key, allow));
     else result = await store.ledger.verify();
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     let code: number = EXIT.ok;
@@ -46,7 +47,7 @@ export async function ledgerVerify(opts: LedgerVerifyOptions): Promise<number> {
   });
 }
 
-export async function ledgerExport(opts: { workspace?: string; jsonl?: boolean; from?: string }): Promise<number> {
+export async function ledgerExport(opts: { workspace?: string; from?: string }): Promise<number> {
   return withRuntime(opts.workspace, undefined, async ({ store }) => {
     let after = Math.max(0, Number(opts.from ?? 1) - 1);
     for (;;) {

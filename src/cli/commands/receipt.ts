@@ -1,17 +1,17 @@
 import { readFileSync } from 'node:fs';
-import { readPublicKey } from '../../anchor/signing-key.js';
 import { verifyReceipt } from '../../core/receipt.js';
 import { EXIT, UsageError } from '../common.js';
+import { verifyKey } from '../verify-keys.js';
 
 /**
- * `mandate receipt verify --pubkey <file> <receipt.json|->`: checks a signed
- * receipt offline, with nothing but the workspace's public key. Accepts the
+ * `mandate receipt verify [--pubkey <file>] <receipt.json|->`: checks a signed
+ * receipt offline, with nothing but a public key: the one given, else that of
+ * the workspace's signing key (mandate.yaml, `-w`). Accepts the
  * receipt itself or a whole answer (an outcome with `signed_receipt`, or a tool
  * result whose `structuredContent` has one).
  */
-export function receiptVerify(file: string, opts: { pubkey?: string; json?: boolean }): number {
-  if (!opts.pubkey) throw new UsageError('name the public key: --pubkey <file> (keys/signing.pub in the workspace)');
-  const key = readPublicKey(opts.pubkey);
+export function receiptVerify(file: string, opts: { pubkey?: string; workspace?: string; json?: boolean }): number {
+  const key = verifyKey(opts.pubkey, opts.workspace);
   let text: string;
   try {
     text = readFileSync(file === '-' ? 0 : file, 'utf8');

@@ -90,8 +90,8 @@ async function serveStdio(opts: ServeOptions): Promise<void> {
     }
     const server = createMcpServer(rt.kernel, agent, 'stdio', rt.gateway);
     // A re-pin (`mandate upstream pin`, another process) changes the upstream tools this agent sees.
-    rt.gateway.onChange(() => {
-      server.sendToolListChanged().catch(() => undefined);
+    rt.gateway.onChange((changed) => {
+      if (changed.has('tools')) server.sendToolListChanged().catch(() => undefined);
     });
     closers.push(() => server.close());
     void server.connect(lane);
