@@ -4,6 +4,7 @@ import type { StorePort } from '../src/store/port.js';
 import { FakeWorld } from './unit/helpers.js';
 import { freshDatabase, freshSchema } from './helpers/postgres.js';
 import { describePortSuite } from './store/port-suite.js';
+import { describeSectionsSuite } from './store/sections-suite.js';
 
 // One database for this file, a fresh schema for every store the suite opens.
 let db: Awaited<ReturnType<typeof freshDatabase>>;
@@ -24,4 +25,18 @@ describePortSuite(
     return port;
   },
   { twin: async (of) => openPgPort(urls.get(of) as string, new FakeWorld(undefined, 'twin')), pushes: true },
+);
+
+describeSectionsSuite(
+  'postgres',
+  async () => {
+    const url = await freshSchema(db.url);
+    const port = await openPgPort(url, new FakeWorld());
+    urls.set(port, url);
+    return port;
+  },
+  {
+    twin: async (of) => openPgPort(urls.get(of) as string, new FakeWorld(undefined, 'twin')),
+    childOpening: (of) => `import { openPgPort } from './dist/src/store/pg/port.js';\nimport { systemWorld } from './dist/src/core/world.js';\nconst port = await openPgPort(${JSON.stringify(urls.get(of))}, systemWorld);`,
+  },
 );
