@@ -6,10 +6,12 @@
  *   npm run torture                 full run (>= 100 crash trials, >= 100k fuzzed inputs)
  *   npm run torture -- --quick      a few of each, in about a minute
  *   npm run torture -- --json       the figures as JSON on stdout
+ *   npm run torture -- --no-fleet   without the several-processes series (they need PostgreSQL on 127.0.0.1:5432)
  */
 import { rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { crashSeries, type CrashFigures } from './crash.js';
+import { FLEET_SERIES, fleetMissed, fleetRuns, formatFleet, type FleetFigures } from './fleet.js';
 import { fuzzHttp, fuzzStdio, type FuzzFigures } from './fuzz.js';
 import { RawStdio } from './raw-stdio.js';
 import { tamperTrials, type TamperFigures } from './tamper-trials.js';
@@ -21,19 +23,24 @@ export interface TortureSizes {
   fuzzStdio: number;
   fuzzHttp: number;
   tampersPerKind: number;
+  /** Several processes on one store (ADR-019): rounds per kill -9 series, and how long each round's load runs. */
+  fleetRounds: number;
+  fleetRoundMs: number;
 }
 
-export const FULL: TortureSizes = { trialsPerSeries: 30, fuzzStdio: 80_000, fuzzHttp: 22_000, tampersPerKind: 20 };
-export const QUICK: TortureSizes = { trialsPerSeries: 3, fuzzStdio: 2_000, fuzzHttp: 400, tampersPerKind: 3 };
+export const FULL: TortureSizes = { trialsPerSeries: 30, fuzzStdio: 80_000, fuzzHttp: 22_000, tampersPerKind: 20, fleetRounds: 5, fleetRoundMs: 3_000 };
+export const QUICK: TortureSizes = { trialsPerSeries: 3, fuzzStdio: 2_000, fuzzHttp: 400, tampersPerKind: 3, fleetRounds: 2, fleetRoundMs: 1_000 };
 
 export interface TortureFigures {
   crash: CrashFigures[];
   fuzz: FuzzFigures[];
   tamper: TamperFigures[];
+  /** Absent when the run skipped the fleet series. */
+  fleet?: FleetFigures[];
   seconds: number;
 }
 
-export async function runTorture(sizes: TortureSizes, log: (line: string) => void = () => undefined): Promise<TortureFigures> {
+export async function runTorture(sizes: TortureSizes, log: (line: string) => void = () => undefined, opts: { fleet?: boolean } = {}): Promise<TortureFigures> {
   const started = Date.now();
   const dirs: string[] = [];
   try {
@@ -58,7 +65,8 @@ export async function runTorture(sizes: TortureSizes, log: (line: string) => voi
     dirs.push(fz.dir);
     log(`fuzz: ${sizes.fuzzStdio} stdio inputs, ${sizes.fuzzHttp} HTTP inputs`);
     const fuzz = [await fuzzStdio(fz.dir, sizes.fuzzStdio), await fuzzHttp(fz.dir, fz.key, sizes.fuzzHttp)];
-    return { crash, fuzz, tamper, seconds: Math.round((Date.now() - started) / 1000) };
+    const fleet = opts.fleet === false ? undefined : await fleetRuns(FLEET_SERIES, { rounds: sizes.fleetRounds, roundMs: sizes.fleetRoundMs }, log);
+    return { crash, fuzz, tamper, ...(fleet ? { fleet } : {}), seconds: Math.round((Date.now() - started) / 1000) };
   } finally {
     for (const d of dirs) rmSync(dirname(d), { recursive: true, force: true });
   }
@@ -83,7 +91,8 @@ export function formatFigures(t: TortureFigures): string {
     ['tamper', 'trials', 'detected', 'detected by the chain alone'],
     t.tamper.map((x) => [x.kind, x.trials, `${x.detected} (${Math.round((100 * x.detected) / Math.max(1, x.trials))} %)`, x.detectedByChainAlone]),
   );
-  return `kill -9 under load\n${crash}\n\nfuzzing\n${fuzz}\n\ntampering, against signed checkpoints\n${tamper}\n\n${t.seconds} s\n`;
+  const fleet = t.fleet ? `\n\nseveral processes on one store, 4 in flight each\n${formatFleet(t.fleet)}` : '';
+  return `kill -9 under load\n${crash}\n\nfuzzing\n${fuzz}\n\ntampering, against signed checkpoints\n${tamper}${fleet}\n\n${t.seconds} s\n`;
 }
 
 /** Targets this build meets on its own; doubled/mismatched under 4 in flight need per-resource effect sections. */
@@ -103,6 +112,7 @@ export function missedTargets(t: TortureFigures): string[] {
     }
   }
   for (const x of t.tamper) if (x.detected !== x.trials) missed.push(`tamper ${x.kind}: ${x.trials - x.detected} of ${x.trials} undetected`);
+  for (const f of t.fleet ?? []) missed.push(...fleetMissed(f));
   return missed;
 }
 
@@ -110,7 +120,7 @@ async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const sizes = args.includes('--quick') ? QUICK : FULL;
   const json = args.includes('--json');
-  const figures = await runTorture(sizes, (line) => process.stderr.write(`torture: ${line}\n`));
+  const figures = await runTorture(sizes, (line) => process.stderr.write(`torture: ${line}\n`), { fleet: !args.includes('--no-fleet') });
   process.stdout.write(json ? `${JSON.stringify(figures, null, 2)}\n` : formatFigures(figures));
   const missed = missedTargets(figures);
   for (const m of missed) process.stderr.write(`torture: target missed: ${m}\n`);
