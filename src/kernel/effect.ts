@@ -1,10 +1,11 @@
 import type { Capability, Facts, Values } from '../capabilities/manifest.js';
 import { grantFor } from '../config/contract-schema.js';
 import { hashOf } from '../core/canonical.js';
-import type { Outcome } from '../core/types.js';
+import type { Outcome, ReasonDetail } from '../core/types.js';
 import type { Op, UnitConflict } from '../store/port.js';
 import type { KernelCore } from './context.js';
-import { driftBetween } from './drift.js';
+import { driftJudgements, judgeDrift } from './drift.js';
+import { revalidate } from './revalidate.js';
 import { runBounded, type RunResult } from './engine.js';
 import { checkReady, resolveFacts, usageAdmitted, usageReturned } from './facts.js';
 import { event, finishOp, mark, outcomeOf, type Flow } from './flow.js';
@@ -24,6 +25,8 @@ export interface EffectRequest {
   values: Values;
   requestHash: string;
   policies: string[];
+  /** The intent's `observed_version`, if it named one: the effect must act on that version, whatever the drift judgements. */
+  observedVersion?: string | undefined;
 }
 
 /**
@@ -123,11 +126,13 @@ async function effectSpan(
     k.breakers.release(circuit); // the handler did not run: neither a success nor a failure
     return { outcome: await refuseBeforeEffect(k, flow, [{ code: 'FACTS_UNAVAILABLE', message: fresh.message }], req.policies) };
   }
-  const moved = driftBetween(req.facts, fresh.facts, cap.def.driftTolerance ?? {});
-  if (moved.length) {
+  const drift = judgeDrift(req.facts, fresh.facts, driftJudgements(cap.def));
+  const refused: ReasonDetail[] = drift.moved.map((field) => ({ code: 'STATE_DRIFT', message: `\`${field}\` changed before the effect`, path: `facts.${field}` }));
+  // Facts judged `revalidate` may move as long as the decision still holds on them (ADR-019).
+  if (!refused.length && drift.revalidate.length) refused.push(...(await revalidate(k, flow, cap, req, mode, fresh.facts, drift.revalidate)));
+  if (refused.length) {
     k.breakers.release(circuit);
-    const details = moved.map((field) => ({ code: 'STATE_DRIFT' as const, message: `\`${field}\` changed before the effect`, path: `facts.${field}` }));
-    return { outcome: await refuseBeforeEffect(k, flow, details, req.policies) };
+    return { outcome: await refuseBeforeEffect(k, flow, refused, req.policies) };
   }
 
   // Write-ahead: nothing runs before a committed record says it may.
@@ -142,7 +147,7 @@ async function effectSpan(
     // Budgets are admitted and their usage added in this commit, atomically in the store (ADR-019).
     ...usageAdmitted(k, flow.agent, cap.def.id, budgets, req.values, now),
     { op: 'decision.running', id: flow.decisionId, runner: k.deps.runner ?? null, key, intent: { capability: cap.def.id, params: req.params } },
-    event(flow, 'ActionStarted', { data: { capability: cap.def.id, facts_hash: hashOf(fresh.facts) } }),
+    event(flow, 'ActionStarted', { data: { capability: cap.def.id, facts_hash: hashOf(fresh.facts), ...(drift.revalidate.length ? { revalidated: drift.revalidate } : {}) } }),
   ];
   const folded = cap.def.sideEffect === 'read';
   if (!folded) {
