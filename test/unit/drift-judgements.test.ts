@@ -1,3 +1,5 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Outcome } from '../../src/core/types.js';
 import { judgeDrift } from '../../src/kernel/drift.js';
@@ -102,6 +104,30 @@ describe('drift judgements (ADR-019)', () => {
     // The write may land before the first read (then nothing moved) or between the reads (then `owner` is named).
     if (o.verdict === 'rejected') expect(o.details).toEqual([expect.objectContaining({ code: 'STATE_DRIFT', path: 'facts.owner' })]);
     expect(judgeDrift({ balance: 1, owner: 'a' }, { balance: 2, owner: 'b' }, { balance: 'revalidate' })).toEqual({ moved: ['owner'], revalidate: ['balance'] });
+  });
+});
+
+describe('an approved escalation re-validates', () => {
+  const setBalance = (dir: string, balance: number) => {
+    const book = readBook(dir);
+    (book.accounts['operating'] as { balance_minor: number }).balance_minor = balance;
+    book.version += 1;
+    writeFileSync(join(dir, 'data', 'books.json'), JSON.stringify(book));
+  };
+
+  it('an approval proceeds on a moved balance that still covers the transfer, although the policy would escalate again, and is refused naming the invariant once it does not', async () => {
+    const env = await setupRuntime();
+    setBalance(env.dir, 30_000);
+    const [first, second] = [await env.rt.kernel.govern(call('alice', transfer(20_000))), await env.rt.kernel.govern(call('alice', transfer(20_000, { idempotency_key: 'second' })))];
+    expect([first?.verdict, second?.verdict]).toEqual(['escalated', 'escalated']);
+    // Cedar would escalate it again (above 100.00): a human has decided, so it runs on the moved book.
+    setBalance(env.dir, 25_000);
+    expect(await env.rt.kernel.approve(first.decision_id, 'ops', null)).toMatchObject({ verdict: 'accepted', status: 'approved' });
+    expect(readBook(env.dir).accounts['operating']?.balance_minor).toBe(5_000);
+    // The first one left 50.00: the second no longer holds.
+    const refused = await env.rt.kernel.approve(second.decision_id, 'ops', null);
+    expect(refused).toMatchObject({ verdict: 'rejected', reasons: ['STATE_DRIFT'], details: [{ invariant: 'sufficient_funds', path: 'facts.balance_minor' }] });
+    expect(readBook(env.dir).transfers).toHaveLength(1);
   });
 });
 

@@ -807,6 +807,7 @@ export const GUARANTEES: Record<string, Guarantee> = {
         'revalidate accepts while the invariant holds on the fresh facts, and refuses naming the fact and the invariant once it does not',
         'revalidate refuses when the fresh facts change the derived values or the policy verdict, naming the check',
         'a fact that is not judged revalidate still refuses on its own change, whatever the others say',
+        'an approval proceeds on a moved balance that still covers the transfer, although the policy would escalate again, and is refused naming the invariant once it does not',
         'four transfers at once from a funded account, twelve rounds: at least 95 % accepted, and the book holds exactly the accepted ones',
       ],
     },
