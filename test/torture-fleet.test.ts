@@ -30,4 +30,22 @@ describe('torture: several processes on one store, small', () => {
       expect(fleetMissed(f)).toEqual([]);
     }
   }, 280_000);
+
+  it('budgets across three processes on one SQLite file and two PostgreSQL replicas are never exceeded, and they bind', async () => {
+    const budget = { maxCalls: 25, maxSum: 120 };
+    const runs = await fleetRuns(
+      [
+        { store: 'sqlite', processes: 3, kill: false, budget },
+        { store: 'postgres', processes: 2, kill: false, budget },
+      ],
+      { rounds: 1, roundMs: 2_000 },
+    );
+    process.stderr.write(`${formatFleet(runs)}\n`);
+    for (const f of runs) {
+      expect(f.refused['BUDGET_EXCEEDED'] ?? 0).toBeGreaterThan(0);
+      expect(f.budget?.transfers).toBeLessThanOrEqual(budget.maxCalls);
+      expect(f.budget?.sum).toBeLessThanOrEqual(budget.maxSum);
+      expect(fleetMissed(f)).toEqual([]);
+    }
+  }, 200_000);
 });

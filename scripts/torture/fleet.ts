@@ -10,7 +10,7 @@
  */
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { randomInt, randomUUID } from 'node:crypto';
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import pg from 'pg';
 import { systemWorld } from '../../src/core/world.js';
@@ -19,7 +19,7 @@ import type { StorePort } from '../../src/store/port.js';
 import { sqlitePort } from '../../src/store/sqlite-port.js';
 import { openStore } from '../../src/store/store.js';
 import { startServer, waitDead, type Server } from './crash.js';
-import { errorLogLines, PG_URL_ENV, randomTraceparent, tortureWorkspace } from './workspace.js';
+import { AGENT, errorLogLines, PG_URL_ENV, randomTraceparent, tortureWorkspace } from './workspace.js';
 
 export interface FleetFigures {
   store: 'sqlite' | 'postgres';
@@ -44,6 +44,8 @@ export interface FleetFigures {
   chainFailures: number;
   crashes: number;
   errorLogLines: number;
+  /** With budgets: their limits, and what the book holds against them. */
+  budget?: { maxCalls: number; maxSum: number; transfers: number; sum: number };
 }
 
 interface Attempt {
@@ -71,6 +73,8 @@ export interface FleetOptions {
   rounds: number;
   /** How long each round's load runs. */
   roundMs: number;
+  /** Budgets on the torture agent's transfers: at most this many an hour, and this sum a day. */
+  budget?: { maxCalls: number; maxSum: number };
   log?: (line: string) => void;
 }
 
@@ -97,12 +101,16 @@ async function openPort(o: FleetOptions): Promise<StorePort> {
   return sqlitePort(openStore(path, systemWorld), path);
 }
 
+/** Longest a round under budgets waits for every worker to meet them. */
+const BUDGET_ROUND_MAX_MS = 120_000;
+
 /** Runs one fleet series on a fresh workspace; returns its figures. */
 export async function fleetSeries(o: FleetOptions): Promise<FleetFigures> {
   const f: FleetFigures = { store: o.store, processes: o.processes, inFlight: o.inFlight, kill: o.kill, rounds: 0, calls: 0, answered: 0, accepted: 0, refused: {}, acceptedWithoutEffect: 0, effectsWithoutAccepted: 0, doubled: 0, balanceGap: 0, transfers: 0, chainFailures: 0, crashes: 0, errorLogLines: 0 };
   const transport = o.store === 'sqlite' ? 'stdio' : 'http';
   const env = o.pgUrl ? { [PG_URL_ENV]: o.pgUrl } : undefined;
   const opening = readBook(o.dir).accounts['operating']?.balance_minor ?? 0;
+  if (o.budget) withBudgets(o.dir, o.budget);
   const all: Attempt[] = [];
   let pending: Attempt[] = [];
   const start = async (): Promise<Server | null> => {
@@ -132,6 +140,8 @@ export async function fleetSeries(o: FleetOptions): Promise<FleetFigures> {
         } catch {
           return; // its process was killed
         }
+        // Under budgets, a worker goes on until the budget refuses it.
+        if (o.budget && a.answer?.reasons.includes('BUDGET_EXCEEDED')) return;
       }
     };
     const workers = servers.flatMap((s) => Array.from({ length: o.inFlight }, () => worker(s)));
@@ -142,7 +152,10 @@ export async function fleetSeries(o: FleetOptions): Promise<FleetFigures> {
       await waitDead(victim.pid);
       await victim.client.close().catch(() => undefined);
     }
-    await new Promise((r) => setTimeout(r, o.roundMs));
+    // Under budgets the round lasts until every worker was refused by them (bounded); otherwise roundMs.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([o.budget ? Promise.allSettled(workers) : new Promise(() => undefined), new Promise((r) => (timer = setTimeout(r, o.budget ? BUDGET_ROUND_MAX_MS : o.roundMs)))]);
+    clearTimeout(timer);
     stop = true;
     await Promise.allSettled(workers);
     for (const s of servers) {
@@ -161,7 +174,20 @@ export async function fleetSeries(o: FleetOptions): Promise<FleetFigures> {
   }
   f.calls = all.length;
   Object.assign(f, await judge(o, opening, all));
+  if (o.budget) {
+    const book = readBook(o.dir);
+    f.budget = { ...o.budget, transfers: book.transfers.length, sum: book.transfers.reduce((n, t) => n + t.amount_minor, 0) };
+  }
   return f;
+}
+
+/** Puts budgets on the torture agent's transfers (every process reads its contract at start). */
+function withBudgets(dir: string, b: { maxCalls: number; maxSum: number }): void {
+  const path = join(dir, 'contracts', `${AGENT}.yaml`);
+  const text = readFileSync(path, 'utf8');
+  const limits = '      max:\n        amount_minor: 100\n';
+  if (!text.includes(limits)) throw new Error('the torture contract changed; update withBudgets');
+  writeFileSync(path, text.replace(limits, `${limits}      budgets:\n        - window: 1h\n          max_calls: ${b.maxCalls}\n        - window: 1d\n          sum: amount_minor\n          max: ${b.maxSum}\n`));
 }
 
 /** A clean stop: a stdio server ends with its input; an HTTP one on SIGTERM. */
@@ -205,7 +231,7 @@ async function judge(o: FleetOptions, opening: number, attempts: Attempt[]): Pro
 
 /** What a fleet series must show: nothing lost, doubled or unrecorded, and the book balancing. */
 export function fleetMissed(f: FleetFigures): string[] {
-  const at = `fleet ${f.store} ×${f.processes}${f.kill ? ' kill -9' : ''}`;
+  const at = `fleet ${f.store} ×${f.processes}${f.kill ? ' kill -9' : ''}${f.budget ? ' budgets' : ''}`;
   const missed: string[] = [];
   if (!f.rounds) missed.push(`${at}: no round ran`);
   if (f.acceptedWithoutEffect) missed.push(`${at}: ${f.acceptedWithoutEffect} accepted without an effect`);
@@ -215,6 +241,9 @@ export function fleetMissed(f: FleetFigures): string[] {
   if (f.chainFailures) missed.push(`${at}: the chain does not verify`);
   if (f.crashes) missed.push(`${at}: ${f.crashes} servers crashed or did not start`);
   if (f.errorLogLines) missed.push(`${at}: ${f.errorLogLines} error lines in the server logs`);
+  if (f.budget && (f.budget.transfers > f.budget.maxCalls || f.budget.sum > f.budget.maxSum)) {
+    missed.push(`${at}: budgets exceeded: ${f.budget.transfers} transfers (max ${f.budget.maxCalls}), ${f.budget.sum} moved (max ${f.budget.maxSum})`);
+  }
   return missed;
 }
 
@@ -240,24 +269,34 @@ export async function tortureDatabase(): Promise<{ url: string; drop(): Promise<
 }
 
 /** The series `npm run torture` runs: 3 processes on SQLite, 2 and 3 replicas on PostgreSQL, each without and with kill -9. */
-export const FLEET_SERIES: { store: 'sqlite' | 'postgres'; processes: number; kill: boolean }[] = [
+export interface FleetSeries {
+  store: 'sqlite' | 'postgres';
+  processes: number;
+  kill: boolean;
+  budget?: { maxCalls: number; maxSum: number };
+}
+
+export const FLEET_SERIES: FleetSeries[] = [
   { store: 'sqlite', processes: 3, kill: false },
   { store: 'sqlite', processes: 3, kill: true },
   { store: 'postgres', processes: 2, kill: false },
   { store: 'postgres', processes: 2, kill: true },
   { store: 'postgres', processes: 3, kill: false },
   { store: 'postgres', processes: 3, kill: true },
+  // Budgets across processes: demand well past them, so they bind.
+  { store: 'sqlite', processes: 3, kill: false, budget: { maxCalls: 25, maxSum: 120 } },
+  { store: 'postgres', processes: 3, kill: false, budget: { maxCalls: 25, maxSum: 120 } },
 ];
 
 /** Runs the given series, each on a fresh workspace (and database), 4 calls in flight per process. */
-export async function fleetRuns(series: typeof FLEET_SERIES, sizes: { rounds: number; roundMs: number }, log: (line: string) => void = () => undefined): Promise<FleetFigures[]> {
+export async function fleetRuns(series: FleetSeries[], sizes: { rounds: number; roundMs: number }, log: (line: string) => void = () => undefined): Promise<FleetFigures[]> {
   const out: FleetFigures[] = [];
   for (const s of series) {
     const db = s.store === 'postgres' ? await tortureDatabase() : undefined;
     const ws = tortureWorkspace(db?.url);
     try {
-      log(`fleet: ${s.store}, ${s.processes} processes, 4 in flight each${s.kill ? ', kill -9 per round' : ''}`);
-      out.push(await fleetSeries({ dir: ws.dir, key: ws.key, store: s.store, ...(db ? { pgUrl: db.url } : {}), processes: s.processes, inFlight: 4, kill: s.kill, rounds: s.kill ? sizes.rounds : 1, roundMs: sizes.roundMs, log }));
+      log(`fleet: ${s.store}, ${s.processes} processes, 4 in flight each${s.kill ? ', kill -9 per round' : ''}${s.budget ? ', under budgets' : ''}`);
+      out.push(await fleetSeries({ dir: ws.dir, key: ws.key, store: s.store, ...(db ? { pgUrl: db.url } : {}), processes: s.processes, inFlight: 4, kill: s.kill, rounds: s.kill ? sizes.rounds : 1, roundMs: sizes.roundMs, ...(s.budget ? { budget: s.budget } : {}), log }));
     } finally {
       rmSync(dirname(ws.dir), { recursive: true, force: true });
       await db?.drop();
@@ -268,7 +307,7 @@ export async function fleetRuns(series: typeof FLEET_SERIES, sizes: { rounds: nu
 
 export function formatFleet(figures: FleetFigures[]): string {
   const rows = figures.map((f) => [
-    `${f.store} ×${f.processes}${f.kill ? ' kill -9' : ''}`,
+    `${f.store} ×${f.processes}${f.kill ? ' kill -9' : ''}${f.budget ? ` budget ${f.budget.maxCalls}/${f.budget.maxSum}` : ''}`,
     f.rounds,
     f.calls,
     f.accepted,
