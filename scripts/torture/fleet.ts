@@ -44,6 +44,8 @@ export interface FleetFigures {
   chainFailures: number;
   crashes: number;
   errorLogLines: number;
+  /** The first error-level log lines, to say what went wrong (logs hold codes and hashes, never values). */
+  errorSamples: string[];
   /** With budgets: their limits, and what the book holds against them. */
   budget?: { maxCalls: number; maxSum: number; transfers: number; sum: number };
 }
@@ -53,7 +55,7 @@ interface Attempt {
   traceparent: string;
   dfid: string;
   amount: number;
-  answer?: { verdict: string; status: string; reasons: string[]; decision_id: string; output?: { transfer_id?: string } };
+  answer?: { verdict: string; status: string; reasons: string[]; decision_id: string; replay_of?: string; output?: { transfer_id?: string } };
 }
 
 interface Book {
@@ -106,7 +108,7 @@ const BUDGET_ROUND_MAX_MS = 120_000;
 
 /** Runs one fleet series on a fresh workspace; returns its figures. */
 export async function fleetSeries(o: FleetOptions): Promise<FleetFigures> {
-  const f: FleetFigures = { store: o.store, processes: o.processes, inFlight: o.inFlight, kill: o.kill, rounds: 0, calls: 0, answered: 0, accepted: 0, refused: {}, acceptedWithoutEffect: 0, effectsWithoutAccepted: 0, doubled: 0, balanceGap: 0, transfers: 0, chainFailures: 0, crashes: 0, errorLogLines: 0 };
+  const f: FleetFigures = { store: o.store, processes: o.processes, inFlight: o.inFlight, kill: o.kill, rounds: 0, calls: 0, answered: 0, accepted: 0, refused: {}, acceptedWithoutEffect: 0, effectsWithoutAccepted: 0, doubled: 0, balanceGap: 0, transfers: 0, chainFailures: 0, crashes: 0, errorLogLines: 0, errorSamples: [] };
   const transport = o.store === 'sqlite' ? 'stdio' : 'http';
   const env = o.pgUrl ? { [PG_URL_ENV]: o.pgUrl } : undefined;
   const opening = readBook(o.dir).accounts['operating']?.balance_minor ?? 0;
@@ -161,7 +163,7 @@ export async function fleetSeries(o: FleetOptions): Promise<FleetFigures> {
     for (const s of servers) {
       if (s !== victim && s.exited()) f.crashes++;
       await stopServer(s);
-      f.errorLogLines += errorLogLines(s.stderr());
+      noteErrors(f, s.stderr());
     }
     pending = all.filter((a) => !a.answer);
   }
@@ -170,7 +172,7 @@ export async function fleetSeries(o: FleetOptions): Promise<FleetFigures> {
   if (last) {
     for (const a of pending) await call(last, a).catch(() => undefined);
     await stopServer(last);
-    f.errorLogLines += errorLogLines(last.stderr());
+    noteErrors(f, last.stderr());
   }
   f.calls = all.length;
   Object.assign(f, await judge(o, opening, all));
@@ -188,6 +190,13 @@ function withBudgets(dir: string, b: { maxCalls: number; maxSum: number }): void
   const limits = '      max:\n        amount_minor: 100\n';
   if (!text.includes(limits)) throw new Error('the torture contract changed; update withBudgets');
   writeFileSync(path, text.replace(limits, `${limits}      budgets:\n        - window: 1h\n          max_calls: ${b.maxCalls}\n        - window: 1d\n          sum: amount_minor\n          max: ${b.maxSum}\n`));
+}
+
+function noteErrors(f: FleetFigures, stderr: string): void {
+  f.errorLogLines += errorLogLines(stderr);
+  for (const line of stderr.split('\n')) {
+    if (f.errorSamples.length < 3 && /"level":(5|6)\d/.test(line)) f.errorSamples.push(line.slice(0, 400));
+  }
 }
 
 /** A clean stop: a stdio server ends with its input; an HTTP one on SIGTERM. */
@@ -211,7 +220,9 @@ async function judge(o: FleetOptions, opening: number, attempts: Attempt[]): Pro
     out.answered++;
     if (ans.verdict === 'accepted') {
       out.accepted++;
-      if (!book.transfers.some((t) => t.id === ans.output?.transfer_id && t.decision_id === ans.decision_id)) out.acceptedWithoutEffect++;
+      // A repeat (a retry after a kill) answers with the decision that ran: `replay_of`.
+      const ran = ans.replay_of ?? ans.decision_id;
+      if (!book.transfers.some((t) => t.id === ans.output?.transfer_id && t.decision_id === ran)) out.acceptedWithoutEffect++;
     } else {
       for (const r of ans.reasons) out.refused[r] = (out.refused[r] ?? 0) + 1;
     }
@@ -240,7 +251,7 @@ export function fleetMissed(f: FleetFigures): string[] {
   if (f.balanceGap) missed.push(`${at}: the balance is off by ${f.balanceGap} against the transfers`);
   if (f.chainFailures) missed.push(`${at}: the chain does not verify`);
   if (f.crashes) missed.push(`${at}: ${f.crashes} servers crashed or did not start`);
-  if (f.errorLogLines) missed.push(`${at}: ${f.errorLogLines} error lines in the server logs`);
+  if (f.errorLogLines) missed.push(`${at}: ${f.errorLogLines} error lines in the server logs, first: ${f.errorSamples.join(' | ')}`);
   if (f.budget && (f.budget.transfers > f.budget.maxCalls || f.budget.sum > f.budget.maxSum)) {
     missed.push(`${at}: budgets exceeded: ${f.budget.transfers} transfers (max ${f.budget.maxCalls}), ${f.budget.sum} moved (max ${f.budget.maxSum})`);
   }

@@ -120,7 +120,9 @@ export class Kernel implements KernelCore {
   }
 
   /** Waits for running challenger calls (tests, and a server before it closes its store). */
-  settle(): Promise<void> {
-    return settleChallenges(this);
+  async settle(): Promise<void> {
+    await settleChallenges(this);
+    // Sections released by finished calls reach the store before it closes.
+    if (this.sections instanceof SharedSections) await this.sections.settle();
   }
 }

@@ -75,6 +75,9 @@ export class InProcessSections implements SectionLocks {
  * another process, already queued in the store, is not overtaken by ours.
  */
 export class SharedSections implements SectionLocks {
+  /** Releases still on their way to the store; `settle` waits for them before the store closes. */
+  private readonly releasing = new Set<Promise<void>>();
+
   constructor(
     private readonly local: SectionLocks,
     private readonly shared: StoreSections,
@@ -101,10 +104,19 @@ export class SharedSections implements SectionLocks {
     return () => {
       if (done) return;
       done = true;
-      void release()
+      const p = release()
         .catch(this.onReleaseError)
-        .finally(local);
+        .finally(() => {
+          local();
+          this.releasing.delete(p);
+        });
+      this.releasing.add(p);
     };
+  }
+
+  /** Resolves once every release has reached the store. */
+  async settle(): Promise<void> {
+    await Promise.all([...this.releasing]);
   }
 }
 
