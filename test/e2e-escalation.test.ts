@@ -4,6 +4,8 @@
  * the agent sees the result over MCP with get_decision. Approval resumes the
  * same flow, runs it exactly once, and re-checks the state first.
  */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { balance, E2E, exportLedger, readBooks, runCli, transfer, type AgentClient, type Outcome } from './helpers/e2e.js';
 
@@ -152,21 +154,32 @@ describe('escalation and operator approval', () => {
     expect(readBooks(ws)).toEqual(before);
   });
 
-  it('approving after the book changed → STATE_DRIFT and nothing ran', async () => {
+  it('approving after the book changed so the transfer is no longer covered → STATE_DRIFT naming the invariant, and nothing ran', async () => {
     const esc = await alice.call('invoke_capability', { capability: 'payments.transfer', params: transfer({ amount_minor: 27_000 }) });
     expect(esc.outcome.verdict).toBe('escalated');
     const id = esc.outcome.decision_id;
 
     const small = await alice.call('invoke_capability', { capability: 'payments.transfer', params: transfer({ amount_minor: 500 }) });
     expect(small.outcome.verdict).toBe('accepted');
+    // Money also left by other means: the balance no longer covers the escalated transfer.
+    const books = readBooks(ws) as unknown as { version: number; accounts: Record<string, { balance_minor: number }> };
+    const had = books.accounts['operating']?.balance_minor as number;
+    const setBalance = (v: number) => {
+      (books.accounts['operating'] as { balance_minor: number }).balance_minor = v;
+      books.version += 1;
+      writeFileSync(join(ws, 'data', 'books.json'), JSON.stringify(books));
+    };
+    setBalance(26_999);
     const before = readBooks(ws);
 
     const approve = await runCli(['approvals', 'approve', id, '--as', 'ops-anna', '-w', ws]);
+    setBalance(had);
     expect(approve.code).toBe(1);
     const out = JSON.parse(approve.stdout) as Outcome;
     expect(out.verdict).toBe('rejected');
     expect(out.reasons).toEqual(['STATE_DRIFT']);
-    expect(readBooks(ws)).toEqual(before);
+    expect(out.details[0]).toMatchObject({ invariant: 'sufficient_funds', path: 'facts.balance_minor' });
+    expect(before.transfers).toEqual(readBooks(ws).transfers);
 
     const seen = await getDecision(id);
     expect(seen.verdict).toBe('rejected');

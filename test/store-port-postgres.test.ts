@@ -5,6 +5,7 @@ import { FakeWorld } from './unit/helpers.js';
 import { freshDatabase, freshSchema } from './helpers/postgres.js';
 import { POSTGRES, requires } from './helpers/requires.js';
 import { describePortSuite } from './store/port-suite.js';
+import { describeSectionsSuite } from './store/sections-suite.js';
 
 const need = await requires(import.meta.url, [POSTGRES]);
 
@@ -28,5 +29,19 @@ describe.skipIf(need.skip)(need.title('PostgreSQL'), () => {
       return port;
     },
     { twin: async (of) => openPgPort(urls.get(of) as string, new FakeWorld(undefined, 'twin')), pushes: true },
+  );
+
+  describeSectionsSuite(
+    'postgres',
+    async () => {
+      const url = await freshSchema(db.url);
+      const port = await openPgPort(url, new FakeWorld());
+      urls.set(port, url);
+      return port;
+    },
+    {
+      twin: async (of) => openPgPort(urls.get(of) as string, new FakeWorld(undefined, 'twin')),
+      childOpening: (of) => `import { openPgPort } from './dist/src/store/pg/port.js';\nimport { systemWorld } from './dist/src/core/world.js';\nconst port = await openPgPort(${JSON.stringify(urls.get(of))}, systemWorld);`,
+    },
   );
 });

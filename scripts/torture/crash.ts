@@ -50,30 +50,30 @@ interface Attempt {
   answer?: { verdict: string; status: string; reasons: string[]; decision_id: string; receipt: { seq: number; hash: string } | null; output?: { transfer_id?: string } };
 }
 
-interface Server {
+export interface Server {
   client: Client;
   pid: number;
   exited(): boolean;
   stderr(): string;
 }
 
-async function startServer(transport: 'stdio' | 'http', dir: string, key: string): Promise<Server> {
+export async function startServer(transport: 'stdio' | 'http', dir: string, key: string, env?: Record<string, string>): Promise<Server> {
   const client = new Client({ name: 'torture', version: '0' });
   if (transport === 'stdio') {
-    const t = new StdioClientTransport({ command: process.execPath, args: [CLI, 'serve', '--stdio', '--agent', AGENT, '-w', dir, '--log-level', 'warn'], stderr: 'pipe' });
+    const t = new StdioClientTransport({ command: process.execPath, args: [CLI, 'serve', '--stdio', '--agent', AGENT, '-w', dir, '--log-level', 'warn'], stderr: 'pipe', ...(env ? { env: { ...(process.env as Record<string, string>), ...env } } : {}) });
     let err = '';
     t.stderr?.on('data', (c: Buffer) => (err = (err + c.toString('utf8')).slice(-200_000)));
     await client.connect(t, { timeout: 30_000 });
     const pid = t.pid as number;
     return { client, pid, exited: () => !processAlive(pid), stderr: () => err };
   }
-  const h = await startHttp(dir);
+  const h = await startHttp(dir, [], env);
   const t = new StreamableHTTPClientTransport(new URL(`${h.url}/mcp`), { requestInit: { headers: { Authorization: `Bearer ${key}` } } });
   await client.connect(t, { timeout: 30_000 });
   return { client, pid: h.proc.pid as number, exited: () => h.proc.exitCode !== null || h.proc.signalCode !== null, stderr: h.stderr };
 }
 
-async function waitDead(pid: number): Promise<void> {
+export async function waitDead(pid: number): Promise<void> {
   for (let i = 0; i < 200 && processAlive(pid); i++) await new Promise((r) => setTimeout(r, 25));
 }
 

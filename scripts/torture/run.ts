@@ -7,10 +7,12 @@
  *   npm run torture -- --quick      a few of each, in about a minute and a half
  *   npm run torture -- --soak       only the soak (--seconds N per configuration, --runs N times in a row)
  *   npm run torture -- --json       the figures as JSON on stdout
+ *   npm run torture -- --no-fleet   without the several-processes series (they need PostgreSQL on 127.0.0.1:5432)
  */
 import { rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { crashSeries, type CrashFigures } from './crash.js';
+import { FLEET_SERIES, fleetMissed, fleetRuns, formatFleet, type FleetFigures } from './fleet.js';
 import { fuzzHttp, fuzzStdio, type FuzzFigures } from './fuzz.js';
 import { RawStdio } from './raw-stdio.js';
 import { soak, soakFailures, SOAK_MATRIX, type SoakFigures } from './soak.js';
@@ -23,18 +25,23 @@ export interface TortureSizes {
   fuzzStdio: number;
   fuzzHttp: number;
   tampersPerKind: number;
+  /** Several processes on one store (ADR-019): rounds per kill -9 series, and how long each round's load runs. */
+  fleetRounds: number;
+  fleetRoundMs: number;
   /** Seconds of soak per configuration (SQLite and PostgreSQL, 1 and 3 replicas, 16 in flight); 0 skips it. */
   soakSeconds: number;
 }
 
-export const FULL: TortureSizes = { trialsPerSeries: 30, fuzzStdio: 80_000, fuzzHttp: 22_000, tampersPerKind: 20, soakSeconds: 120 };
-export const QUICK: TortureSizes = { trialsPerSeries: 3, fuzzStdio: 2_000, fuzzHttp: 400, tampersPerKind: 3, soakSeconds: 10 };
+export const FULL: TortureSizes = { trialsPerSeries: 30, fuzzStdio: 80_000, fuzzHttp: 22_000, tampersPerKind: 20, fleetRounds: 5, fleetRoundMs: 3_000, soakSeconds: 120 };
+export const QUICK: TortureSizes = { trialsPerSeries: 3, fuzzStdio: 2_000, fuzzHttp: 400, tampersPerKind: 3, fleetRounds: 2, fleetRoundMs: 1_000, soakSeconds: 10 };
 export const SOAK_IN_FLIGHT = 16;
 
 export interface TortureFigures {
   crash: CrashFigures[];
   fuzz: FuzzFigures[];
   tamper: TamperFigures[];
+  /** Absent when the run skipped the fleet series. */
+  fleet?: FleetFigures[];
   soak: SoakFigures[];
   seconds: number;
 }
@@ -51,7 +58,7 @@ export async function soakSeries(seconds: number, runs = 1, log: (line: string) 
   return out;
 }
 
-export async function runTorture(sizes: TortureSizes, log: (line: string) => void = () => undefined): Promise<TortureFigures> {
+export async function runTorture(sizes: TortureSizes, log: (line: string) => void = () => undefined, opts: { fleet?: boolean } = {}): Promise<TortureFigures> {
   const started = Date.now();
   const dirs: string[] = [];
   try {
@@ -76,8 +83,9 @@ export async function runTorture(sizes: TortureSizes, log: (line: string) => voi
     dirs.push(fz.dir);
     log(`fuzz: ${sizes.fuzzStdio} stdio inputs, ${sizes.fuzzHttp} HTTP inputs`);
     const fuzz = [await fuzzStdio(fz.dir, sizes.fuzzStdio), await fuzzHttp(fz.dir, fz.key, sizes.fuzzHttp)];
+    const fleet = opts.fleet === false ? undefined : await fleetRuns(FLEET_SERIES, { rounds: sizes.fleetRounds, roundMs: sizes.fleetRoundMs }, log);
     const soaked = sizes.soakSeconds > 0 ? await soakSeries(sizes.soakSeconds, 1, log) : [];
-    return { crash, fuzz, tamper, soak: soaked, seconds: Math.round((Date.now() - started) / 1000) };
+    return { crash, fuzz, tamper, ...(fleet ? { fleet } : {}), soak: soaked, seconds: Math.round((Date.now() - started) / 1000) };
   } finally {
     for (const d of dirs) rmSync(dirname(d), { recursive: true, force: true });
   }
@@ -102,8 +110,9 @@ export function formatFigures(t: TortureFigures): string {
     ['tamper', 'trials', 'detected', 'detected by the chain alone'],
     t.tamper.map((x) => [x.kind, x.trials, `${x.detected} (${Math.round((100 * x.detected) / Math.max(1, x.trials))} %)`, x.detectedByChainAlone]),
   );
+  const fleet = t.fleet ? `\n\nseveral processes on one store, 4 in flight each\n${formatFleet(t.fleet)}` : '';
   const soaked = t.soak.length ? `\n\nsoak (${t.soak[0]?.node})\n${formatSoak(t.soak)}` : '';
-  return `kill -9 under load\n${crash}\n\nfuzzing\n${fuzz}\n\ntampering, against signed checkpoints\n${tamper}${soaked}\n\n${t.seconds} s\n`;
+  return `kill -9 under load\n${crash}\n\nfuzzing\n${fuzz}\n\ntampering, against signed checkpoints\n${tamper}${fleet}${soaked}\n\n${t.seconds} s\n`;
 }
 
 export function formatSoak(rows: SoakFigures[]): string {
@@ -130,6 +139,7 @@ export function missedTargets(t: TortureFigures): string[] {
     }
   }
   for (const x of t.tamper) if (x.detected !== x.trials) missed.push(`tamper ${x.kind}: ${x.trials - x.detected} of ${x.trials} undetected`);
+  for (const f of t.fleet ?? []) missed.push(...fleetMissed(f));
   for (const s of t.soak) missed.push(...soakFailures(s));
   return missed;
 }
@@ -154,7 +164,7 @@ async function main(): Promise<void> {
   const json = args.includes('--json');
   if (args.includes('--soak')) return soakMain(args, json);
   const sizes = args.includes('--quick') ? QUICK : FULL;
-  const figures = await runTorture(sizes, (line) => process.stderr.write(`torture: ${line}\n`));
+  const figures = await runTorture(sizes, (line) => process.stderr.write(`torture: ${line}\n`), { fleet: !args.includes('--no-fleet') });
   process.stdout.write(json ? `${JSON.stringify(figures, null, 2)}\n` : formatFigures(figures));
   const missed = missedTargets(figures);
   for (const m of missed) process.stderr.write(`torture: target missed: ${m}\n`);

@@ -29,12 +29,19 @@ memory:
     max_sensitivity: standard
 `;
 
-export function cli(args: string[], env: Record<string, string> = {}): string {
-  return execFileSync(process.execPath, [CLI, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+export function cli(args: string[], env?: NodeJS.ProcessEnv): string {
+  return execFileSync(process.execPath, [CLI, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], ...(env ? { env: { ...process.env, ...env } } : {}) });
 }
 
-/** `mandate init` plus the torture agent, an API key for it, and HTTP limits high enough for the load. */
-export function tortureWorkspace(): { dir: string; key: string } {
+/** The variable a PostgreSQL torture workspace reads its database URL from. */
+export const PG_URL_ENV = 'MANDATE_TORTURE_DATABASE_URL';
+
+/**
+ * `mandate init` plus the torture agent, an API key for it, and HTTP limits
+ * high enough for the load; on PostgreSQL when `pgUrl` is given (its
+ * processes need `{ [PG_URL_ENV]: pgUrl }` in their environment).
+ */
+export function tortureWorkspace(pgUrl?: string): { dir: string; key: string } {
   const dir = join(mkdtempSync(join(tmpdir(), 'mandate-torture-')), 'ws');
   cli(['init', dir]);
   writeFileSync(join(dir, 'contracts', `${AGENT}.yaml`), CONTRACT);
@@ -43,8 +50,10 @@ export function tortureWorkspace(): { dir: string; key: string } {
   cfg['http'] = { ...cfg['http'], rate_limit: { per_principal_per_second: 1_000_000, overall_per_second: 10_000_000 }, max_body_bytes: 262_144 };
   // One checkpoint per 20 events, so tamper trials meet many of them.
   (cfg['signing'] as Record<string, unknown>)['checkpoints'] = { path: 'checkpoints', every_events: 20, every_seconds: 1 };
+  if (pgUrl) cfg['store'] = { kind: 'postgres', url_env: PG_URL_ENV };
   writeFileSync(cfgPath, stringify(cfg));
-  const key = (JSON.parse(cli(['keys', 'create', '--agent', AGENT, '--json', '--as', 'torture', '-w', dir])) as { key: string }).key;
+  const env = pgUrl ? { [PG_URL_ENV]: pgUrl } : undefined;
+  const key = (JSON.parse(cli(['keys', 'create', '--agent', AGENT, '--json', '--as', 'torture', '-w', dir], env)) as { key: string }).key;
   return { dir, key };
 }
 
@@ -55,8 +64,8 @@ export interface HttpProc {
 }
 
 /** `mandate serve --http --port 0`, resolved once it prints its address. */
-export function startHttp(dir: string, extra: string[] = [], env: Record<string, string> = {}): Promise<HttpProc> {
-  const proc = spawn(process.execPath, [CLI, 'serve', '--http', '--port', '0', '-w', dir, '--log-level', 'warn', ...extra], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+export function startHttp(dir: string, extra: string[] = [], env?: NodeJS.ProcessEnv): Promise<HttpProc> {
+  const proc = spawn(process.execPath, [CLI, 'serve', '--http', '--port', '0', '-w', dir, '--log-level', 'warn', ...extra], { stdio: ['ignore', 'pipe', 'pipe'], ...(env ? { env: { ...process.env, ...env } } : {}) });
   let out = '';
   let err = '';
   proc.stderr?.on('data', (c: Buffer) => (err = (err + c.toString('utf8')).slice(-1_000_000)));

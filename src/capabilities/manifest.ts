@@ -90,6 +90,13 @@ export interface CapabilityDefinition {
   factsSchema?: z.ZodObject;
   /** Numeric facts may move by at most this much between decision and effect; others must be equal. */
   driftTolerance?: Record<string, number>;
+  /**
+   * Per fact, how a change between decision and effect is judged (ADR-019):
+   * `exact` (the default), `{ tolerance }` (as `driftTolerance`), or
+   * `revalidate`: the decision is evaluated again on the fresh facts inside
+   * the effect section and proceeds only if its values and verdict are unchanged.
+   */
+  drift?: Record<string, 'exact' | 'revalidate' | { tolerance: number }>;
   /** Values computed by the kernel from params and facts (never taken from the agent). */
   derive?: (params: Values, facts: Facts) => Values;
   /** The derived values' shape (a z.object), so policies over them are type-checked (ADR-012). */
@@ -157,6 +164,7 @@ export const CapabilityDefinitionSchema = z.object({
     .optional(),
   facts: z.custom<(...a: unknown[]) => unknown>((v) => typeof v === 'function', 'a function').optional(),
   driftTolerance: z.record(z.string(), z.number().nonnegative()).optional(),
+  drift: z.record(z.string(), z.union([z.enum(['exact', 'revalidate']), z.object({ tolerance: z.number().nonnegative() }).strict()])).optional(),
   derive: z.custom<(...a: unknown[]) => unknown>((v) => typeof v === 'function', 'a function').optional(),
   factsSchema: z.custom<z.ZodObject>((v) => v instanceof z.ZodObject, 'a z.object(...) schema').optional(),
   derivedSchema: z.custom<z.ZodObject>((v) => v instanceof z.ZodObject, 'a z.object(...) schema').optional(),

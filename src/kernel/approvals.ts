@@ -87,7 +87,7 @@ async function approveFlow(k: KernelCore, d: DecisionRecord, flow: Flow, operato
     const code: ReasonCode = now.kind === 'forbid' ? 'POLICY_FORBID' : now.kind === 'error' ? 'POLICY_ERROR' : 'POLICY_NO_PERMIT';
     return refuseBeforeEffect(k, flow, [{ code, message: 'the policies no longer permit this request' }], now.policies);
   }
-  return performEffect(k, flow, cap, { params: parsed.data, facts, values, requestHash: d.request_hash, policies: d.policies }, 'approved');
+  return performEffect(k, flow, cap, { params: parsed.data, facts, values, requestHash: d.request_hash, policies: d.policies, observedVersion: intent.observed_version }, 'approved');
 }
 
 export async function deny(k: KernelCore, decisionId: string, operator: string, note: string | null): Promise<Outcome> {

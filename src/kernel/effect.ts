@@ -1,16 +1,18 @@
 import type { Capability, Facts, Values } from '../capabilities/manifest.js';
 import { grantFor } from '../config/contract-schema.js';
 import { hashOf } from '../core/canonical.js';
-import type { Outcome } from '../core/types.js';
+import type { Outcome, ReasonDetail } from '../core/types.js';
 import type { Op, UnitConflict } from '../store/port.js';
 import type { KernelCore } from './context.js';
-import { driftBetween } from './drift.js';
+import { driftJudgements, judgeDrift } from './drift.js';
+import { revalidate } from './revalidate.js';
 import { runBounded, type RunResult } from './engine.js';
-import { checkReady, resolveFacts, usageOps } from './facts.js';
+import { checkReady, resolveFacts, usageAdmitted, usageReturned } from './facts.js';
 import { event, finishOp, mark, outcomeOf, type Flow } from './flow.js';
 import { evaluateMonitors, type Breach } from './monitors.js';
 import { commitFlow, commitSure, refuseBeforeEffect, repeat } from './record.js';
 import { sectionKey } from './sections.js';
+import { CALLS_FIELD } from '../store/usage.js';
 import { upstreamErrorDetails } from './upstream-result.js';
 import { keyExpiry } from './stages/escalate.js';
 
@@ -23,6 +25,8 @@ export interface EffectRequest {
   values: Values;
   requestHash: string;
   policies: string[];
+  /** The intent's `observed_version`, if it named one: the effect must act on that version, whatever the drift judgements. */
+  observedVersion?: string | undefined;
 }
 
 /**
@@ -122,23 +126,28 @@ async function effectSpan(
     k.breakers.release(circuit); // the handler did not run: neither a success nor a failure
     return { outcome: await refuseBeforeEffect(k, flow, [{ code: 'FACTS_UNAVAILABLE', message: fresh.message }], req.policies) };
   }
-  const moved = driftBetween(req.facts, fresh.facts, cap.def.driftTolerance ?? {});
-  if (moved.length) {
+  const drift = judgeDrift(req.facts, fresh.facts, driftJudgements(cap.def));
+  const refused: ReasonDetail[] = drift.moved.map((field) => ({ code: 'STATE_DRIFT', message: `\`${field}\` changed before the effect`, path: `facts.${field}` }));
+  // Facts judged `revalidate` may move as long as the decision still holds on them (ADR-019).
+  if (!refused.length && drift.revalidate.length) refused.push(...(await revalidate(k, flow, cap, req, mode, fresh.facts, drift.revalidate)));
+  if (refused.length) {
     k.breakers.release(circuit);
-    const details = moved.map((field) => ({ code: 'STATE_DRIFT' as const, message: `\`${field}\` changed before the effect`, path: `facts.${field}` }));
-    return { outcome: await refuseBeforeEffect(k, flow, details, req.policies) };
+    return { outcome: await refuseBeforeEffect(k, flow, refused, req.policies) };
   }
 
   // Write-ahead: nothing runs before a committed record says it may.
   const key = flow.key as string;
   const now = world.now();
+  const budgets = grantFor(k.contractOf(flow.agent) ?? { grants: [] }, cap.def.id)?.limits.budgets ?? [];
   const pre: Op[] = [
     ...(mode === 'fresh'
       ? [{ op: 'key.reserve' as const, record: { agent: flow.agent, key, request_hash: req.requestHash, state: 'in_flight' as const, decision_id: flow.decisionId, created_at: now, expires_at: keyExpiry(k, now) }, now }]
       : []),
     { op: 'flow.bump', dfid: flow.dfid, max: limits.max_invocations_per_flow },
+    // Budgets are admitted and their usage added in this commit, atomically in the store (ADR-019).
+    ...usageAdmitted(k, flow.agent, cap.def.id, budgets, req.values, now),
     { op: 'decision.running', id: flow.decisionId, runner: k.deps.runner ?? null, key, intent: { capability: cap.def.id, params: req.params } },
-    event(flow, 'ActionStarted', { data: { capability: cap.def.id, facts_hash: hashOf(fresh.facts) } }),
+    event(flow, 'ActionStarted', { data: { capability: cap.def.id, facts_hash: hashOf(fresh.facts), ...(drift.revalidate.length ? { revalidated: drift.revalidate } : {}) } }),
   ];
   const folded = cap.def.sideEffect === 'read';
   if (!folded) {
@@ -157,7 +166,6 @@ async function effectSpan(
   if (silent) k.breakers.release(circuit);
   const transition = silent ? undefined : k.breakers.report(circuit, result.ok, world.now());
 
-  const grant = grantFor(k.contractOf(flow.agent) ?? { grants: [] }, cap.def.id);
   const outcome: Outcome = result.ok
     ? { ...outcomeOf(flow, 'accepted', mode === 'approved' ? 'approved' : 'accepted', upstreamErrorDetails(cap, result.output), req.policies), output: result.output }
     : outcomeOf(flow, 'rejected', 'failed', [{ code: result.code, message: result.message }], req.policies);
@@ -175,7 +183,7 @@ async function effectSpan(
       },
     }),
     { op: 'key.state', agent: flow.agent, key, state: result.ok ? 'done' : 'failed', decision_id: flow.decisionId },
-    ...(result.ok ? usageOps(k, flow.agent, cap.def.id, grant?.limits.budgets ?? [], req.values, started) : []),
+    ...(result.ok ? [] : usageReturned(k, flow.agent, cap.def.id, budgets, req.values, now)),
     finishOp(flow, outcome),
     ...(transition ? [circuitEvent(flow, circuit, transition.from, transition.to)] : []),
   ];
@@ -197,6 +205,11 @@ async function effectSpan(
 function lostPreEffect(k: KernelCore, flow: Flow, circuit: string, conflict: UnitConflict, req: EffectRequest): Promise<Outcome> {
   k.breakers.release(circuit);
   if (conflict.kind === 'key_taken') return repeat(k, flow, conflict.existing, req.requestHash);
+  if (conflict.kind === 'budget_exceeded') {
+    const { window, field, used, max } = conflict;
+    const what = field === CALLS_FIELD ? 'calls' : `\`${field}\``;
+    return refuseBeforeEffect(k, flow, [{ code: 'BUDGET_EXCEEDED', message: `${what} in ${window} would exceed ${max} (${used} already, counting calls that committed meanwhile)`, path: `budgets.${window}.${field === CALLS_FIELD ? 'calls' : field}` }], req.policies);
+  }
   if (conflict.kind === 'flow_limit') {
     const max = k.deps.workspace.config.limits.max_invocations_per_flow;
     return refuseBeforeEffect(k, flow, [{ code: 'FLOW_LIMIT_EXCEEDED', message: `more than ${max} invocations in this flow` }], req.policies);

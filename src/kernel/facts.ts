@@ -1,6 +1,6 @@
 import type { Capability, Facts, ReadyResult, Values } from '../capabilities/manifest.js';
 import { windowMs, type Contract } from '../config/contract-schema.js';
-import type { Op } from '../store/port.js';
+import type { BudgetCheck, Op } from '../store/port.js';
 import { CALLS_FIELD } from '../store/usage.js';
 import type { KernelCore } from './context.js';
 import { usageKey, type UsageSnapshot } from './dim.js';
@@ -88,6 +88,30 @@ export function usageOps(k: KernelCore, agent: string, capability: string, budge
     if (typeof v === 'number' && Number.isFinite(v)) ops.push({ op: 'usage.add', agent, capability, field: f, amount: v, at });
   }
   return ops;
+}
+
+/**
+ * The ops that admit a call against its budgets and add its usage, for the
+ * pre-effect commit: the store checks each window's total inside the commit
+ * (ADR-019), so the usage a call is admitted on is the usage it adds to,
+ * whatever other processes commit. An effect that then fails gives it back
+ * (`usageReturned`); one a crash cut short keeps it counted (fail closed).
+ */
+export function usageAdmitted(k: KernelCore, agent: string, capability: string, budgets: Budgets, values: Values, at: number): Op[] {
+  const checks: BudgetCheck[] = [];
+  for (const b of budgets) {
+    if (b.max_calls !== undefined) checks.push({ window: b.window, windowMs: windowMs(b.window), field: CALLS_FIELD, amount: 1, max: b.max_calls });
+    if (b.sum !== undefined && b.max !== undefined) {
+      const v = values[b.sum];
+      checks.push({ window: b.window, windowMs: windowMs(b.window), field: b.sum, amount: typeof v === 'number' && Number.isFinite(v) ? v : Number.NaN, max: b.max });
+    }
+  }
+  return [...(checks.length ? [{ op: 'usage.admit' as const, agent, capability, at, budgets: checks }] : []), ...usageOps(k, agent, capability, budgets, values, at)];
+}
+
+/** Gives back what `usageAdmitted` added, for an effect that did not happen. */
+export function usageReturned(k: KernelCore, agent: string, capability: string, budgets: Budgets, values: Values, at: number): Op[] {
+  return usageOps(k, agent, capability, budgets, values, at).map((op) => (op.op === 'usage.add' ? { ...op, amount: -op.amount } : op));
 }
 
 /** Usage as Cedar policies see it: `<field>_<window>`, calls as `calls_<window>`. */

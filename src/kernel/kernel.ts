@@ -11,7 +11,7 @@ import type { KernelCore, KernelDeps } from './context.js';
 import { Inflight } from './inflight.js';
 import { govern } from './pipeline.js';
 import { recoverStarted, settleDecision } from './recovery.js';
-import { InProcessSections, type SectionLocks } from './sections.js';
+import { InProcessSections, SharedSections, type SectionLocks } from './sections.js';
 
 export type { KernelDeps } from './context.js';
 export { KernelError, MAX_WAIT_MS } from './approvals.js';
@@ -32,8 +32,12 @@ export class Kernel implements KernelCore {
     this.policy = new PolicyEngine(deps.workspace.policySet);
     const { breaker } = deps.workspace.config;
     this.breakers = new Breakers({ failureThreshold: breaker.failure_threshold, cooldownMs: breaker.cooldown_ms });
-    // A store that spans processes holds sections across them; otherwise they hold within this process.
-    this.sections = deps.store.sections ?? new InProcessSections();
+    // A store shared by processes holds sections across them too (ADR-019); in-process waiters queue here first.
+    const local = new InProcessSections();
+    const shared = deps.store.sections;
+    this.sections = shared
+      ? new SharedSections(local, shared, () => deps.world.now(), (err) => deps.log.error({ step: 'section', err: { name: (err as Error)?.name } }, 'releasing an effect section failed; the store frees it with the session'))
+      : local;
   }
 
   get workspace(): Workspace {
@@ -116,7 +120,9 @@ export class Kernel implements KernelCore {
   }
 
   /** Waits for running challenger calls (tests, and a server before it closes its store). */
-  settle(): Promise<void> {
-    return settleChallenges(this);
+  async settle(): Promise<void> {
+    await settleChallenges(this);
+    // Sections released by finished calls reach the store before it closes.
+    if (this.sections instanceof SharedSections) await this.sections.settle();
   }
 }

@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import { processAlive } from '../core/process.js';
 import type { Capability, ReconcileResult } from '../capabilities/manifest.js';
 import { hashOf } from '../core/canonical.js';
 import type { Outcome } from '../core/types.js';
@@ -8,6 +9,8 @@ import type { Op } from '../store/port.js';
 import { KernelError } from './approvals.js';
 import type { KernelCore } from './context.js';
 import { event, finishOp, newFlow, outcomeOf, type Flow } from './flow.js';
+
+export { processAlive };
 
 /** A runner on another host counts as gone once its heartbeat is this old. */
 export const RUNNER_STALE_MS = 30_000;
@@ -19,15 +22,6 @@ export function runnerAlive(r: RunnerRow, now: number, here = hostname(), pidAli
   return r.host === here ? pidAlive(r.pid) : now - r.heartbeat_at < RUNNER_STALE_MS;
 }
 
-/** Whether process `pid` exists on this host (EPERM: it does, under another user). */
-export function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /**
  * Crash recovery (ADR-017). Every decision whose effect started and has no

@@ -1,13 +1,14 @@
 import type { Capability, Values } from '../capabilities/manifest.js';
+import type { StoreSections } from '../store/port.js';
 
 /** Ends a held section. */
 export type Release = () => void;
 
 /**
- * Effect sections (ADR-017): calls on one resource run the span from the
- * facts re-read to the end of the effect one at a time, so the drift check
- * still holds when the effect starts. A store that spans processes may offer
- * its own (PostgreSQL: advisory locks); this one holds within a process.
+ * Effect sections (ADR-017, ADR-019): calls on one resource run the span from
+ * the facts re-read to the end of the effect one at a time, so the drift
+ * check still holds when the effect starts. `InProcessSections` holds within
+ * a process; `SharedSections` adds the store's, across processes.
  */
 export interface SectionLocks {
   /** Waits (first come, first served) until the section is free or `waitMs` passes or `signal` aborts; null if it was not acquired. */
@@ -63,6 +64,59 @@ export class InProcessSections implements SectionLocks {
       if (next) next.grant(this.releaser(key));
       else this.held.delete(key);
     };
+  }
+}
+
+/**
+ * A section held in this process first (a FIFO queue, no I/O), then in the
+ * store across processes, both within one wait budget. So a process sends at
+ * most one waiter per key to the store, and in-process waiters keep the fast
+ * path. The store's section is released before the local one, so a waiter of
+ * another process, already queued in the store, is not overtaken by ours.
+ */
+export class SharedSections implements SectionLocks {
+  /** Releases still on their way to the store; `settle` waits for them before the store closes. */
+  private readonly releasing = new Set<Promise<void>>();
+
+  constructor(
+    private readonly local: SectionLocks,
+    private readonly shared: StoreSections,
+    private readonly now: () => number,
+    private readonly onReleaseError: (err: unknown) => void,
+  ) {}
+
+  async acquire(key: string, waitMs: number, signal?: AbortSignal): Promise<Release | null> {
+    const from = this.now();
+    const local = await this.local.acquire(key, waitMs, signal);
+    if (!local) return null;
+    let release: (() => Promise<void>) | null;
+    try {
+      release = await this.shared.acquire(key, Math.max(waitMs - (this.now() - from), 0), signal);
+    } catch (err) {
+      local();
+      throw err;
+    }
+    if (!release) {
+      local();
+      return null;
+    }
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      const p = release()
+        .catch(this.onReleaseError)
+        .finally(() => {
+          local();
+          this.releasing.delete(p);
+        });
+      this.releasing.add(p);
+    };
+  }
+
+  /** Resolves once every release has reached the store. */
+  async settle(): Promise<void> {
+    await Promise.all([...this.releasing]);
   }
 }
 

@@ -5,7 +5,7 @@ import { dirname } from 'node:path';
 export type Db = Database.Database;
 
 // Kept equal to MIGRATIONS.length (checked at module load below).
-const SCHEMA_VERSION = 7;
+const SCHEMA_VERSION = 8;
 
 // One migration list; each entry runs once, in order, inside a transaction.
 const MIGRATIONS: string[] = [
@@ -280,6 +280,17 @@ const MIGRATIONS: string[] = [
   );
   CREATE INDEX tasks_agent ON tasks(agent, created_at, id);
   CREATE INDEX tasks_expiry ON tasks(expires_at);
+  `,
+  // 8: effect sections across processes (ADR-019): per key, the lowest live ticket holds the section.
+  `
+  CREATE TABLE section_tickets (
+    ticket INTEGER PRIMARY KEY AUTOINCREMENT,
+    key TEXT NOT NULL,
+    host TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    created_at INTEGER NOT NULL
+  );
+  CREATE INDEX section_tickets_key ON section_tickets(key, ticket);
   `,
 ];
 

@@ -66,6 +66,12 @@ export type Op =
   | { op: 'note.take'; agent: string; now: number }
   | { op: 'note.add'; row: { intervention_id: string; agent: string; note: string; created_at: number; expires_at: number } }
   | { op: 'usage.add'; agent: string; capability: string; field: string; amount: number; at: number }
+  /**
+   * Guard: each budget's window total, read inside the commit, plus its
+   * amount stays within its max. Placed before the unit's `usage.add`s, it
+   * makes admission and the usage it adds one atomic step across processes.
+   */
+  | { op: 'usage.admit'; agent: string; capability: string; at: number; budgets: BudgetCheck[] }
   | { op: 'monitors.observe'; agent: string; evaluate: (windows: MonitorWindows) => unknown }
   | { op: 'monitors.reset'; agent: string }
   | { op: 'agent.status'; agent: string; status: AgentStatus; by: string; reason_hash: string | null; at: number }
@@ -87,9 +93,20 @@ export type Op =
   | { op: 'tasks.purge'; now: number }
   | { op: 'memory.write'; write: { scope: string; key: string; value: unknown; sensitivity: 'standard' | 'elevated' | 'restricted'; provenance: string; expected: number; at: number } };
 
+/** One budget a `usage.admit` checks: `field`'s total over `windowMs` plus `amount` must not exceed `max`. */
+export interface BudgetCheck {
+  /** The contract's name for the window (`1h`, `24h`), for the refusal. */
+  window: string;
+  windowMs: number;
+  field: string;
+  amount: number;
+  max: number;
+}
+
 /** Why a unit was rolled back: the guard that did not hold. */
 export type UnitConflict =
   | { kind: 'key_taken'; existing: IdempotencyRecord }
+  | { kind: 'budget_exceeded'; window: string; field: string; used: number; max: number }
   | { kind: 'not_pending'; id: string }
   | { kind: 'flow_limit'; count: number }
   | { kind: 'version_moved'; scope: string; key: string }
@@ -142,6 +159,16 @@ export interface StoreNotifications {
 }
 
 /**
+ * Effect sections held across processes (ADR-019): a PostgreSQL session
+ * advisory lock, or a SQLite lease queue. The kernel asks only with its own
+ * in-process section held, so a process waits here with one call per key.
+ */
+export interface StoreSections {
+  /** Resolves with the release once held, or null if `waitMs` passed or `signal` aborted first; throws if the store does not answer. */
+  acquire(key: string, waitMs: number, signal?: AbortSignal): Promise<(() => Promise<void>) | null>;
+}
+
+/**
  * The store as the kernel and the edges see it (ADR-010): reads are
  * awaitable, and every write goes through `commit`, one unit at a time. A
  * store may join units that arrive while a commit runs into one transaction
@@ -155,9 +182,9 @@ export interface StorePort {
   commit(unit: Op[]): Promise<CommitResult>;
   /**
    * Effect sections that hold across every process sharing this store
-   * (ADR-017); absent: the kernel holds them within its process.
+   * (ADR-019); absent: the kernel holds them within its process only.
    */
-  readonly sections?: { acquire(key: string, waitMs: number, signal?: AbortSignal): Promise<(() => void) | null> } | undefined;
+  readonly sections?: StoreSections | undefined;
   /** Resolves if the store answers (readiness checks). */
   ping(): Promise<void>;
   /** Present where the store pushes changes made by other processes (PostgreSQL's LISTEN/NOTIFY). */

@@ -1,7 +1,9 @@
 import type { Receipt } from '../core/types.js';
 import { GroupCommitter, type Settlement } from './group-commit.js';
 import { UnitConflictSignal as Conflict, type CommitResult, type Op, type StorePort, type UnitContext, type UnitResult } from './port.js';
+import { sqliteSections } from './sections-sqlite.js';
 import type { Store } from './store.js';
+import { processAlive } from '../core/process.js';
 
 
 /**
@@ -42,6 +44,8 @@ export function sqlitePort(store: Store, location: string): StorePort {
     kind: 'sqlite',
     location,
     commit: (unit) => committer.submit(unit),
+    // Several processes may share the file (two MCP clients on one workspace): sections hold across them (ADR-019).
+    sections: sqliteSections(db, { pidAlive: processAlive }),
     ping: async () => {
       db.prepare('SELECT 1').get();
     },
@@ -123,6 +127,12 @@ function applyOps(store: Store, unit: Op[]): UnitResult {
         return;
       case 'usage.add':
         store.usage.add(op.agent, op.capability, op.field, op.amount, op.at);
+        return;
+      case 'usage.admit':
+        for (const b of op.budgets) {
+          const used = store.usage.sum(op.agent, op.capability, b.field, b.windowMs, op.at);
+          if (!(used + b.amount <= b.max)) throw new Conflict({ kind: 'budget_exceeded', window: b.window, field: b.field, used, max: b.max });
+        }
         return;
       case 'monitors.observe':
         store.monitors.countExecuted(op.agent);

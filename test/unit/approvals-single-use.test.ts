@@ -40,24 +40,29 @@ describe('approvals', () => {
     expect(readBook(env.dir).transfers).toHaveLength(0);
   });
 
-  it('approval after the facts changed is STATE_DRIFT: nothing runs and the key is released for a fresh decision', async () => {
+  it('approval after a fact judged exact changed is STATE_DRIFT: nothing runs and the key is released for a fresh decision', async () => {
     const env = await setup();
     const esc = await escalate(env, 20_000);
-    // Someone else moves the book between the escalation and the approval.
+    // Someone else moves the book between the escalation and the approval: the account's currency
+    // (judged exact) changes; the balance and version (re-validated, ADR-019) move with it.
     const book = readBook(env.dir);
-    (book.accounts['operating'] as { balance_minor: number }).balance_minor -= 1;
+    const acct = book.accounts['operating'] as { balance_minor: number; currency?: string };
+    acct.balance_minor -= 1;
+    acct.currency = 'USD';
     book.version += 1;
     writeFileSync(join(env.dir, 'data', 'books.json'), JSON.stringify(book));
 
     const r = await env.rt.kernel.approve(esc.decision_id, 'ops', 'checked');
     expect(r).toMatchObject({ verdict: 'rejected', status: 'failed', decision_id: esc.decision_id });
     expect(r.reasons).toEqual(['STATE_DRIFT']);
-    expect(r.details.map((d) => d.path)).toEqual(expect.arrayContaining(['facts.version', 'facts.balance_minor']));
+    expect(r.details.map((d) => d.path)).toEqual(['facts.account_currency']);
     expect(typesOf(env.rt, esc.decision_id)).not.toContain('ActionStarted');
     expect(readBook(env.dir).transfers).toHaveLength(0);
     expect(balance(env)).toBe(499_999);
-    // The approval is spent, but the key is free: the same request is decided afresh.
+    // The approval is spent, but the key is free: the same request is decided afresh (on the account as it was).
     await expect(env.rt.kernel.approve(esc.decision_id, 'ops', null)).rejects.toMatchObject({ code: 'DECISION_NOT_FOUND' });
+    acct.currency = 'EUR';
+    writeFileSync(join(env.dir, 'data', 'books.json'), JSON.stringify(book));
     const retry = await env.rt.kernel.govern(call('alice', transfer(20_000)));
     expect(retry.verdict).toBe('escalated');
     expect(retry.replay_of).toBeUndefined();

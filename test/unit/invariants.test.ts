@@ -297,7 +297,7 @@ export const GUARANTEES: Record<string, Guarantee> = {
     },
   },
   TOCTOU_CHECKED: {
-    statement: 'The state a decision relied on is checked again right before the effect; any move beyond tolerance is STATE_DRIFT.',
+    statement: 'The state a decision relied on is checked again right before the effect; any move beyond tolerance, or one after which the decision no longer holds (revalidate), is STATE_DRIFT.',
     proofs: {
       'dim.test.ts': ['observed_version that differs from the facts version is STATE_DRIFT; the current one passes'],
       'kernel.test.ts': [
@@ -506,7 +506,7 @@ export const GUARANTEES: Record<string, Guarantee> = {
     statement: 'Approval runs the stored request only if facts, limits, budgets, constraints and policies (with current usage) still allow it at approval time.',
     proofs: {
       'approvals-single-use.test.ts': [
-        'approval after the facts changed is STATE_DRIFT: nothing runs and the key is released for a fresh decision',
+        'approval after a fact judged exact changed is STATE_DRIFT: nothing runs and the key is released for a fresh decision',
         'approve re-checks budgets: three escalations approved against a 1-call budget, only the first runs',
         'approve re-checks policies: a forbid added after the escalation wins',
         'approve re-checks policies with the rolling usage as it stands at approval time',
@@ -772,14 +772,43 @@ export const GUARANTEES: Record<string, Guarantee> = {
     },
   },
   EFFECT_SECTIONS: {
-    statement: 'Calls on one resource run from their facts re-read to the end of their effect one at a time (write and destructive capabilities per capability by default), so an accepted decision is exactly one effect; waiting counts against the deadline (ADR-017).',
+    statement: 'Calls on one resource run from their facts re-read to the end of their effect one at a time (write and destructive capabilities per capability by default), across every process sharing the store, so an accepted decision is exactly one effect; waiting counts against the deadline (ADR-017, ADR-019).',
     proofs: {
+      '../store/sections-suite.ts': [
+        'a section is held by one port at a time across two ports on one store, granted in order, and a waiter out of time gets nothing',
+        'a waiter that is cancelled gives up its place, and distinct resources never wait for each other',
+        'a section whose holding process is killed with SIGKILL is freed for the next waiter',
+      ],
+      '../torture-fleet.test.ts': [
+        'three processes on one SQLite file and two and three PostgreSQL replicas, with and without kill -9: nothing accepted without its transfer, no transfer without an accepted decision, the book balances',
+      ],
       'effect-sections.test.ts': [
         'four transfers at once, five times over: every accepted decision moved money exactly once and every refused one moved none',
         'write and destructive capabilities are serialised per capability by default, per resource when they say so; reads and self-managed ones are not',
         'a section is granted first come, first served, and a waiter that runs out of time gets nothing',
         'waiting for a section counts against the deadline: a call queued behind a slow one on the same resource is refused before its effect',
         'a capability that manages its own concurrency runs calls side by side',
+      ],
+    },
+  },
+  BUDGETS_ATOMIC: {
+    statement: "A call is admitted against its budgets inside the commit that lets its effect start, so the usage it was admitted on is the usage it adds to, whatever other processes or replicas commit; an effect that fails gives its usage back (ADR-019).",
+    proofs: {
+      '../store/sections-suite.ts': ['budgets are admitted inside the commit: admissions racing on two ports never pass the max, and a refusal names the window and the total'],
+      'kernel.test.ts': ['a budget never admits more than max_calls within any rolling window'],
+    },
+  },
+  DRIFT_JUDGED_PER_FACT: {
+    statement: "Each fact's change between decision and effect is judged as its capability declares: exact, within a numeric tolerance, or re-validated inside the effect section (same derived values, every invariant, the same policy verdict), refused STATE_DRIFT naming the fact and the check (ADR-019).",
+    proofs: {
+      'drift-judgements.test.ts': [
+        'exact refuses on any change of the fact, and lets an unchanged one through',
+        'a numeric tolerance lets the fact move up to it and refuses beyond, as driftTolerance always did',
+        'revalidate accepts while the invariant holds on the fresh facts, and refuses naming the fact and the invariant once it does not',
+        'revalidate refuses when the fresh facts change the derived values or the policy verdict, naming the check',
+        'a fact that is not judged revalidate still refuses on its own change, whatever the others say',
+        'an approval proceeds on a moved balance that still covers the transfer, although the policy would escalate again, and is refused naming the invariant once it does not',
+        'four transfers at once from a funded account, twelve rounds: at least 95 % accepted, and the book holds exactly the accepted ones',
       ],
     },
   },

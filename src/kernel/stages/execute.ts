@@ -9,7 +9,7 @@ export const execute: Stage = (k, s) => {
     k,
     s.flow,
     s.capability as Capability,
-    { params: v.params, facts: v.facts, values: v.values, requestHash: s.keyHash as string, policies: s.verdict?.policies ?? [] },
+    { params: v.params, facts: v.facts, values: v.values, requestHash: s.keyHash as string, policies: s.verdict?.policies ?? [], observedVersion: s.intent?.observed_version },
     'fresh',
     s.call.signal,
   );

@@ -234,6 +234,15 @@ export async function applyUnitPg(c: PoolClient, unit: Op[], st: BatchState, ann
           [op.agent, op.capability, op.field, Math.floor(op.at / BUCKET_MS), op.amount],
         );
         break;
+      case 'usage.admit':
+        // Every batch holds the chain head's row lock, so no other commit adds usage between this sum and this unit's adds.
+        for (const b of op.budgets) {
+          q('SELECT COALESCE(SUM(total), 0) AS total FROM usage WHERE agent = $1 AND capability = $2 AND field = $3 AND bucket >= $4', [op.agent, op.capability, b.field, Math.floor((op.at - b.windowMs) / BUCKET_MS)], (r) => {
+            const used = (r.rows[0] as { total: number } | undefined)?.total ?? 0;
+            if (!(used + b.amount <= b.max)) throw new Conflict({ kind: 'budget_exceeded', window: b.window, field: b.field, used, max: b.max });
+          });
+        }
+        break;
       case 'monitors.observe': {
         let states: StateRow[] = [];
         let samples: SampleRow[] = [];

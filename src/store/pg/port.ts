@@ -7,10 +7,13 @@ import { checkout, classify, describeUrl, isUnavailable, openPool, type PoolOpti
 import { channelOf, PgListener } from './listener.js';
 import { migrate } from './migrations.js';
 import { pgReads } from './reads.js';
+import { pgSections } from './sections.js';
 
 export interface PgPortOptions extends PoolOptions {
   /** Apply pending migrations at open (default true; `mandate store status` passes false). */
   migrate?: boolean;
+  /** Connections for effect sections (default 16): how many resources one process can hold or await at once. */
+  sectionsMax?: number;
 }
 
 /** A StorePort over PostgreSQL that also exposes its pool (the fleet-wide rate limiter and breakers share it). */
@@ -44,10 +47,14 @@ export async function openPgPort(url: string, world: World, opts: PgPortOptions 
     if (isUnavailable(err)) throw new StoreUnavailableError(`cannot reach the PostgreSQL store at ${describeUrl(url)}: ${(err as Error).message}`, { cause: err });
     throw err;
   }
-  return pgPort(pool, openPool(url, { max: 4, volatile: true }), url, world);
+  // Held effect sections each keep a session of their own (ADR-019): a pool apart from the commits'.
+  return pgPort(pool, openPool(url, { max: 4, volatile: true }), openPool(url, { max: opts.sectionsMax ?? SECTIONS_MAX }), url, world);
 }
 
-function pgPort(pool: pg.Pool, volatilePool: pg.Pool, url: string, world: World): PgStorePort {
+/** Sections held or awaited at once by one process (one connection each; in-process waiters queue before this). */
+const SECTIONS_MAX = 16;
+
+function pgPort(pool: pg.Pool, volatilePool: pg.Pool, sectionsPool: pg.Pool, url: string, world: World): PgStorePort {
   // Reads are named, so each connection prepares a statement once and reuses its plan.
   const names = new Map<string, string>();
   const nameOf = (sql: string) => {
@@ -117,11 +124,12 @@ function pgPort(pool: pg.Pool, volatilePool: pg.Pool, url: string, world: World)
       await q('SELECT 1');
     },
     notifications: listener,
+    sections: pgSections(sectionsPool),
     ...pgReads(pool, q),
     close: async () => {
       await committer.drain();
       await listener.close();
-      await Promise.all([pool.end(), volatilePool.end()]);
+      await Promise.all([pool.end(), volatilePool.end(), sectionsPool.end()]);
     },
   };
 }

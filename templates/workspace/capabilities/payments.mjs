@@ -90,8 +90,13 @@ export default function define({ z }) {
       payee_known: z.boolean(),
       payee_blocked: z.boolean(),
     }),
-    // Any change to the book between decision and effect is drift.
-    driftTolerance: {},
+    // How a change between decision and effect is judged. Other transfers move the balance
+    // and the book's version all the time, so those two are re-validated: inside the effect
+    // section, on the fresh book, the invariants (sufficient funds) and the policies are
+    // evaluated again, and the transfer goes ahead only if the decision still holds. Any
+    // other fact (the account, its currency, the payee and whether it is blocked) must be
+    // exactly as decided. An agent that passes observed_version still pins the version.
+    drift: { balance_minor: 'revalidate', version: 'revalidate' },
     // Every transfer rewrites the one book file, so the book is the resource: Mandate runs
     // transfers one at a time from their facts re-read to the end of their write.
     serializeBy: () => 'payments:book',
