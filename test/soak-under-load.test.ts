@@ -8,10 +8,12 @@
 import { describe, expect, it } from 'vitest';
 import { formatSoak, SOAK_IN_FLIGHT } from '../scripts/torture/run.js';
 import { soak, soakFailures, SOAK_MATRIX, type SoakFigures } from '../scripts/torture/soak.js';
+import { POSTGRES, requires } from './helpers/requires.js';
 
 const SECONDS = 15;
+const need = await requires(import.meta.url, [POSTGRES]);
 
-describe('soak under load, short', () => {
+describe.skipIf(need.skip)(need.title('soak under load, short'), () => {
   const rows: SoakFigures[] = [];
 
   for (const c of SOAK_MATRIX) {

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ensureNodeLine } from '../scripts/node-line.js';
 import { v8LineAffected } from '../src/core/v8-guard.js';
+import { nodeLine, requires } from './helpers/requires.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const REPRO = join(ROOT, 'test/fixtures/v8-wasm-externref-deopt.mjs');
@@ -21,10 +22,10 @@ function run(node: string, preload: string[] = [], env: NodeJS.ProcessEnv = {}) 
 }
 
 for (const major of [20, 22, 24]) {
-  const node = ensureNodeLine(major);
   // Under CI every line must be tested; elsewhere a line that cannot be fetched is skipped loudly.
-  if (!node && process.env['CI'] !== 'true') process.stderr.write(`SKIPPED: Node ${major} could not be fetched from the npm registry; the V8 guard is not checked on it\n`);
-  describe.skipIf(!node && process.env['CI'] !== 'true')(`Node ${major}`, () => {
+  const need = await requires(import.meta.url, [nodeLine(major)]);
+  describe.skipIf(need.skip)(need.title(`Node ${major}`), () => {
+    const node = ensureNodeLine(major);
     const bin = node as string;
     const v8 = () => spawnSync(bin, ['-p', 'process.versions.v8'], { encoding: 'utf8' }).stdout.trim();
 

