@@ -7,12 +7,11 @@
  */
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import pg from 'pg';
 import { parse, stringify } from 'yaml';
 import { benchWorkspace, connectHttp, percentile } from '../../bench/lib.js';
+import { tortureDatabase } from './fleet.js';
 import { cli, errorLogLines, startHttp, type HttpProc } from './workspace.js';
 
 export interface SoakConfig {
@@ -51,7 +50,6 @@ export interface SoakFigures {
   errorLogLines: number;
 }
 
-export const PG_ADMIN_URL = process.env['MANDATE_TEST_PG_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const AGENT = 'soak';
 const CALL_TIMEOUT_MS = 30_000;
 /** The quiet start's length in calls (or half the time): about as many as the benchmark's one-in-flight run that showed the abort. */
@@ -95,16 +93,6 @@ const KINDS = ['read', 'write', 'read', 'read', 'write', 'read', 'gated', 'read'
 const EXPECTED: Record<(typeof KINDS)[number], string> = { read: 'accepted', write: 'accepted', gated: 'escalated' };
 const CAPABILITY: Record<(typeof KINDS)[number], string> = { read: 'soak.read', write: 'bench.noop', gated: 'bench.gated' };
 
-async function pgAdmin(sql: string): Promise<void> {
-  const c = new pg.Client({ connectionString: PG_ADMIN_URL });
-  await c.connect();
-  try {
-    await c.query(sql);
-  } finally {
-    await c.end();
-  }
-}
-
 /**
  * The benchmark's workspace (the kernel's hot path, as `npm run bench` drives
  * it: the workload that first showed the abort) plus a read and the soak
@@ -117,12 +105,9 @@ async function soakWorkspace(store: SoakConfig['store']): Promise<{ dir: string;
   let env: Record<string, string> = {};
   let drop: () => Promise<void> = async () => undefined;
   if (store === 'postgres') {
-    const db = `mandate_soak_${randomBytes(4).toString('hex')}`;
-    await pgAdmin(`CREATE DATABASE ${db}`);
-    const url = new URL(PG_ADMIN_URL);
-    url.pathname = `/${db}`;
-    env = { MANDATE_DATABASE_URL: url.toString() };
-    drop = () => pgAdmin(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+    const db = await tortureDatabase();
+    env = { MANDATE_DATABASE_URL: db.url };
+    drop = db.drop;
     const cfgPath = join(dir, 'mandate.yaml');
     const cfg = parse(readFileSync(cfgPath, 'utf8')) as Record<string, unknown>;
     cfg['store'] = { kind: 'postgres', url_env: 'MANDATE_DATABASE_URL' };
