@@ -91,7 +91,7 @@ describe('typed policies', () => {
     expect(problems).toHaveLength(1);
     expect(problems[0]?.path).toBe('line 3, column 8 (@id typo)');
     expect(problems[0]?.message).toMatch(/attribute `values.amount` .* not found/);
-    expect(problems[0]?.hint).toMatch(/values: order_id, amount_eur, reason; facts: order_age_days/);
+    expect(problems[0]?.hint).toMatch(/did you mean `amount_eur`\? Its values, most alike first: amount_eur, reason, order_id; its facts: order_age_days/);
   });
 
   it('a contract\'s escalation rule is checked against the capability its grant governs', async () => {
