@@ -866,6 +866,18 @@ export const GUARANTEES: Record<string, Guarantee> = {
       ],
     },
   },
+  PROTOCOL_ERA_ROUTING: {
+    statement: 'One stdio connection serves both protocol revisions: only the 2026-07-28 envelope claims the new one, every message reaches the server of its revision in order, and an answer goes only to the server that asked (ADR-020).',
+    proofs: {
+      'era-router.test.ts': [
+        'only the 2026 _meta envelope claims the modern era; a bare server/discover stays legacy',
+        'messages read in one chunk, before the server listens, all reach it in order',
+        'a discover and an initialize sent back to back each reach the server of their era, each started once',
+        'an answer goes to the 2025 server, the only one that asks; with none, it is dropped',
+        'the end of the connection closes every lane and resolves closed',
+      ],
+    },
+  },
   TASK_FOLLOWS_DECISION: {
     statement: 'An MCP task is input_required while its escalation waits (saying for what and until when), then completed or failed with the governed outcome, whoever decided, in whatever process; it survives a restart.',
     proofs: {
