@@ -19,28 +19,23 @@ afterAll(async () => {
 });
 
 const urls = new WeakMap<StorePort, string>();
+/** A port on a fresh schema; its twin opens the same schema as another process would. */
+async function freshPort(): Promise<StorePort> {
+  const url = await freshSchema(db.url);
+  const port = await openPgPort(url, new FakeWorld());
+  urls.set(port, url);
+  return port;
+}
+const twin = (of: StorePort) => openPgPort(urls.get(of) as string, new FakeWorld(undefined, 'twin'));
+
 describe.skipIf(need.skip)(need.title('PostgreSQL'), () => {
-  describePortSuite(
-    'postgres',
-    async () => {
-      const url = await freshSchema(db.url);
-      const port = await openPgPort(url, new FakeWorld());
-      urls.set(port, url);
-      return port;
-    },
-    { twin: async (of) => openPgPort(urls.get(of) as string, new FakeWorld(undefined, 'twin')), pushes: true },
-  );
+  describePortSuite('postgres', freshPort, { twin, pushes: true });
 
   describeSectionsSuite(
     'postgres',
-    async () => {
-      const url = await freshSchema(db.url);
-      const port = await openPgPort(url, new FakeWorld());
-      urls.set(port, url);
-      return port;
-    },
+    freshPort,
     {
-      twin: async (of) => openPgPort(urls.get(of) as string, new FakeWorld(undefined, 'twin')),
+      twin,
       childOpening: (of) => `import { openPgPort } from './dist/src/store/pg/port.js';\nimport { systemWorld } from './dist/src/core/world.js';\nconst port = await openPgPort(${JSON.stringify(urls.get(of))}, systemWorld);`,
     },
   );

@@ -7,8 +7,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import { fleetMissed, fleetRuns, formatFleet, type FleetFigures } from '../scripts/torture/fleet.js';
+import { POSTGRES, requires } from './helpers/requires.js';
 
-describe('torture: several processes on one store, small', () => {
+const need = await requires(import.meta.url, [POSTGRES]);
+
+describe.skipIf(need.skip)(need.title('torture: several processes on one store, small'), () => {
   let figures: FleetFigures[] = [];
 
   it('three processes on one SQLite file and two and three PostgreSQL replicas, with and without kill -9: nothing accepted without its transfer, no transfer without an accepted decision, the book balances', async () => {

@@ -37,6 +37,8 @@ export interface SoakFigures {
   p99ms: number;
   /** Answered with the expected verdict: read and write accepted, gated escalated. */
   expected: number;
+  /** Of those, answered during the burst (16 in flight, mixed), by kind. */
+  burst: Record<'read' | 'write' | 'gated', number>;
   /** Answered, but not as expected; by verdict and reason codes. */
   unexpected: Record<string, number>;
   /** Calls that got no answer: a transport error, a dead server, or the per-call timeout. */
@@ -150,7 +152,7 @@ export async function soak(config: SoakConfig, log: (line: string) => void = () 
   const env = { ...ws.env, ...config.env };
   const replicas: Replica[] = [];
   const clients: Client[] = [];
-  const f: SoakFigures = { store: config.store, replicas: config.replicas, inFlight: config.inFlight, node: process.version, seconds: 0, calls: 0, callsPerSec: 0, p50ms: 0, p99ms: 0, expected: 0, unexpected: {}, unanswered: 0, exits: 0, fatalLines: 0, uncleanStops: 0, errorLogLines: 0 };
+  const f: SoakFigures = { store: config.store, replicas: config.replicas, inFlight: config.inFlight, node: process.version, seconds: 0, calls: 0, callsPerSec: 0, p50ms: 0, p99ms: 0, expected: 0, burst: { read: 0, write: 0, gated: 0 }, unexpected: {}, unanswered: 0, exits: 0, fatalLines: 0, uncleanStops: 0, errorLogLines: 0 };
   try {
     for (let i = 0; i < config.replicas; i++) replicas.push(await startReplica(ws.dir, env));
     for (const r of replicas) clients.push(await connectHttp(`${r.http.url}/mcp`, { Authorization: `Bearer ${ws.key}` }));
@@ -159,7 +161,7 @@ export async function soak(config: SoakConfig, log: (line: string) => void = () 
     const maxCalls = config.maxCalls ?? Number.MAX_SAFE_INTEGER;
     const latencies: number[] = [];
     let next = 0;
-    const worker = async (w: number, until: number, callLimit: number, kinds: readonly (typeof KINDS)[number][]) => {
+    const worker = async (w: number, until: number, callLimit: number, kinds: readonly (typeof KINDS)[number][], burst: boolean) => {
       const client = clients[w % clients.length] as Client;
       const replica = replicas[w % replicas.length] as Replica;
       while (performance.now() < until && next < callLimit && !replica.exitedUnasked) {
@@ -174,7 +176,10 @@ export async function soak(config: SoakConfig, log: (line: string) => void = () 
           )) as CallToolResult;
           latencies.push(performance.now() - t0);
           const s = r.structuredContent as { verdict?: string; reasons?: string[] } | undefined;
-          if (s?.verdict === EXPECTED[kind]) f.expected++;
+          if (s?.verdict === EXPECTED[kind]) {
+            f.expected++;
+            if (burst) f.burst[kind]++;
+          }
           else {
             const what = `${kind}: ${s?.verdict ?? 'no verdict'} ${(s?.reasons ?? []).join(',')}`.trim();
             f.unexpected[what] = (f.unexpected[what] ?? 0) + 1;
@@ -189,8 +194,8 @@ export async function soak(config: SoakConfig, log: (line: string) => void = () 
     // hot path for one shape of work; the mixed load at full concurrency then
     // deoptimises it, which is what tripped the abort of ADR-018.
     const quiet = Math.min(started + (config.seconds * 1000) / 2, deadline);
-    await Promise.all(clients.map((_, w) => worker(w, quiet, Math.min(QUIET_CALLS, Math.floor(maxCalls / 2)), ['write'])));
-    await Promise.all(Array.from({ length: config.inFlight }, (_, w) => worker(w, deadline, maxCalls, KINDS)));
+    await Promise.all(clients.map((_, w) => worker(w, quiet, Math.min(QUIET_CALLS, Math.floor(maxCalls / 2)), ['write'], false)));
+    await Promise.all(Array.from({ length: config.inFlight }, (_, w) => worker(w, deadline, maxCalls, KINDS, true)));
     f.seconds = (performance.now() - started) / 1000;
     f.callsPerSec = f.calls / f.seconds;
     latencies.sort((a, b) => a - b);

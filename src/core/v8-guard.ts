@@ -16,7 +16,7 @@
  */
 import { setFlagsFromString } from 'node:v8';
 
-export const V8_GUARD_FLAG = '--no-turbo-inline-js-wasm-calls';
+const V8_GUARD_FLAG = '--no-turbo-inline-js-wasm-calls';
 /** Set to `off` to run without the guard: only to reproduce the crash (the soak does). */
 export const V8_GUARD_ENV = 'MANDATE_V8_GUARD';
 
@@ -27,7 +27,7 @@ export function v8LineAffected(v8Version: string = process.versions.v8): boolean
   return Number(v8Version.split('.')[0]) < 13;
 }
 
-export function applyV8Guard(env: NodeJS.ProcessEnv = process.env, v8Version: string = process.versions.v8): V8GuardState {
+function applyV8Guard(env: NodeJS.ProcessEnv = process.env, v8Version: string = process.versions.v8): V8GuardState {
   if (!v8LineAffected(v8Version)) return 'not_needed';
   if (env[V8_GUARD_ENV] === 'off') return 'disabled';
   setFlagsFromString(V8_GUARD_FLAG);
