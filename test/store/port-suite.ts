@@ -1,7 +1,7 @@
 // One behavioural suite for every implementation of the store port (ADR-010).
 import { describe, expect, it } from 'vitest';
 import type { Outcome } from '../../src/core/types.js';
-import type { Op, StorePort } from '../../src/store/port.js';
+import type { Op, StorePort } from '../../src/store/port/index.js';
 
 const T = Date.UTC(2030, 0, 1);
 
