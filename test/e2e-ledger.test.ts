@@ -15,10 +15,22 @@ const SECRET_MEMO = 'SECRET-MEMO-123';
 const SECRET_RATIONALE = 'RATIONALE-TEXT-456';
 const GENESIS = '0'.repeat(64);
 
-/** The hash ADR-002 specifies, recomputed independently of src/: SHA-256 over RFC 8785 JSON of the logical fields. */
-function recomputeHash(e: LedgerEvent): string {
-  const { seq, id, dfid, agent, type, time, decision_id, reasons, data, prev_hash } = e;
-  return createHash('sha256').update(canonicalize({ seq, id, dfid, agent, type, time, decision_id, reasons, data, prev_hash })).digest('hex');
+/**
+ * The hash an exported event must carry, recomputed independently of src/: for an event alone (ADR-002), SHA-256
+ * over RFC 8785 JSON of its logical fields; for the events of a commit point's record (ADR-021), SHA-256 over RFC
+ * 8785 JSON of { dfid, events, first_seq, prev_hash, seq, v: 2 }, the events without their chain fields.
+ */
+function recomputeHash(e: LedgerEvent, all: LedgerEvent[]): string {
+  const sha = (v: unknown) => createHash('sha256').update(canonicalize(v)).digest('hex');
+  if (!e.record) {
+    const { seq, id, dfid, agent, type, time, decision_id, reasons, data, prev_hash } = e;
+    return sha({ seq, id, dfid, agent, type, time, decision_id, reasons, data, prev_hash });
+  }
+  const { first_seq, last_seq } = e.record;
+  const members = all.filter((x) => x.seq >= first_seq && x.seq <= last_seq);
+  const events = members.map(({ id, dfid, agent, type, time, decision_id, reasons, data }) => ({ id, dfid, agent, type, time, decision_id, reasons, data }));
+  const dfid = members.every((x) => x.dfid === e.dfid) ? e.dfid : '*';
+  return sha({ dfid, events, first_seq, prev_hash: e.prev_hash, seq: last_seq, v: 2 });
 }
 
 const e2e = new E2E();
@@ -74,9 +86,11 @@ describe('the ledger', () => {
       expect(e.seq).toBe(i + 1);
       expect(e.dfid).toMatch(/^[0-9a-f]{32}$/);
       expect(typeof e.type).toBe('string');
-      expect(e.prev_hash).toBe(i === 0 ? GENESIS : events[i - 1]?.hash);
+      // An event starts a record, or is alone, or follows its record's first: the chain links records.
+      const first = !e.record || e.record.first_seq === e.seq;
+      expect(e.prev_hash).toBe(first ? (i === 0 ? GENESIS : events[i - 1]?.hash) : events[i - 1]?.prev_hash);
       expect(e.hash).toMatch(/^[0-9a-f]{64}$/);
-      expect(recomputeHash(e), `seq ${e.seq}`).toBe(e.hash);
+      expect(recomputeHash(e, events), `seq ${e.seq}`).toBe(e.hash);
     });
     const types = new Set(events.map((e) => e.type));
     for (const t of ['IntentReceived', 'IntentValidated', 'IntentRejected', 'PolicyDecided', 'EscalationOpened', 'ActionStarted', 'ActionOutcome', 'IntentReplayed', 'MemoryRead', 'InterventionIssued', 'InterventionApplied']) {
@@ -132,26 +146,31 @@ describe('the ledger', () => {
     await Promise.all([alice.close(), scribe.close(), supervisor.close()]);
     const dbPath = join(ws, 'mandate.db');
     const db = new Database(dbPath);
+    // Rows are commit points' records (ADR-021): the row holding seq 4 is the one ending at or after it.
+    let target = { seq: 0, first_seq: null as number | null };
     try {
       const count = (db.prepare('SELECT COUNT(*) AS n FROM events').get() as { n: number }).n;
-      expect(() => db.prepare("UPDATE events SET type = 'X' WHERE seq = 3").run()).toThrow(/append-only/);
-      expect(() => db.prepare('DELETE FROM events WHERE seq = 3').run()).toThrow(/append-only/);
+      target = (db.prepare('SELECT seq, first_seq FROM events WHERE seq >= 4 ORDER BY seq LIMIT 1').get() as { seq: number; first_seq: number | null });
+      expect(() => db.prepare("UPDATE events SET type = 'X' WHERE seq = ?").run(target.seq)).toThrow(/append-only/);
+      expect(() => db.prepare('DELETE FROM events WHERE seq = ?').run(target.seq)).toThrow(/append-only/);
       expect(() => db.prepare('DELETE FROM events').run()).toThrow(/append-only/);
       expect((db.prepare('SELECT COUNT(*) AS n FROM events').get() as { n: number }).n).toBe(count);
       expect((await runCli(['ledger', 'verify', '-w', ws])).code).toBe(0);
 
-      // An attacker with file access drops the triggers and edits one event's data.
-      const target = 4;
+      // An attacker with file access drops the triggers and edits one event's data (in its record, the last event's).
       db.exec('DROP TRIGGER events_no_update; DROP TRIGGER events_no_delete;');
-      const row = db.prepare('SELECT data FROM events WHERE seq = ?').get(target) as { data: string };
-      const data = JSON.parse(row.data) as Record<string, unknown>;
-      db.prepare('UPDATE events SET data = ? WHERE seq = ?').run(JSON.stringify({ ...data, tampered: true }), target);
+      const row = db.prepare('SELECT data FROM events WHERE seq = ?').get(target.seq) as { data: string };
+      const data = JSON.parse(row.data) as { data: Record<string, unknown> }[];
+      const last = data[data.length - 1] as { data: Record<string, unknown> };
+      last.data = { ...last.data, tampered: true };
+      db.prepare('UPDATE events SET data = ? WHERE seq = ?').run(canonicalize(data), target.seq);
     } finally {
       db.close();
     }
     const r = await runCli(['ledger', 'verify', '-w', ws]);
     expect(r.code).toBe(1);
-    expect(r.stdout).toMatch(/BROKEN at seq 4\b/);
+    // A record is named by its first event.
+    expect(r.stdout).toMatch(new RegExp(`BROKEN at seq ${target.first_seq ?? target.seq}\\b`));
     expect(r.stdout).toContain('hash does not match');
   });
 });

@@ -151,10 +151,9 @@ export async function crashSeries(opts: { dir: string; key: string; transport: '
     const store = openStore(join(opts.dir, 'mandate.db'), systemWorld);
     try {
       if (!store.ledger.verify().ok) f.chainFailures++;
-      const at = store.db.prepare<[number], { hash: string }>('SELECT hash FROM events WHERE seq = ?');
       for (const a of acked) {
         const r = a.answer?.receipt;
-        const recorded = r ? at.get(r.seq)?.hash === r.hash : false;
+        const recorded = r ? store.ledger.page(r.seq - 1, 1)[0]?.hash === r.hash : false;
         if (!recorded || !store.decisions.get(a.answer?.decision_id ?? '')) f.lost++;
       }
     } finally {

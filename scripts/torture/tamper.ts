@@ -9,7 +9,8 @@ import { generateKeyPairSync, randomInt } from 'node:crypto';
 import { appendFileSync } from 'node:fs';
 import { signCheckpoint } from '../../src/anchor/checkpoint.js';
 import { canonicalJson } from '../../src/core/canonical.js';
-import { eventHash, GENESIS_HASH, type EventRow, type LedgerEvent } from '../../src/store/port/index.js';
+import { storedRowHash } from '../../src/store/port/events.js';
+import { GENESIS_HASH, type EventRow } from '../../src/store/port/index.js';
 
 export const TAMPERS = ['truncate', 'forged_append', 'truncate_and_forge', 'rehash_from', 'edit_one', 'forged_checkpoint'] as const;
 export type TamperKind = (typeof TAMPERS)[number];
@@ -22,14 +23,13 @@ function open(dbPath: string): Database.Database {
   return db;
 }
 
-function rowHash(r: Omit<Row, 'hash'>): string {
-  return eventHash({ ...r, type: r.type as LedgerEvent['type'], reasons: JSON.parse(r.reasons) as LedgerEvent['reasons'], data: JSON.parse(r.data) as Record<string, unknown> });
-}
+// Rows are single events (format 1) or one commit point's record of events (format 2, ADR-021); `seq` is a row's last event.
+const rowHash = storedRowHash;
 
-/** Re-links and re-hashes every event from `fromSeq` on, as a careful forger would. */
+/** Re-links and re-hashes every row from `fromSeq` on, as a careful forger would. */
 function rehash(db: Database.Database, fromSeq: number): void {
   const rows = db.prepare<[number], Row>('SELECT * FROM events WHERE seq >= ? ORDER BY seq').all(fromSeq);
-  let prev = fromSeq > 1 ? (db.prepare<[number], { hash: string }>('SELECT hash FROM events WHERE seq = ?').get(fromSeq - 1)?.hash ?? GENESIS_HASH) : GENESIS_HASH;
+  let prev = db.prepare<[number], { hash: string }>('SELECT hash FROM events WHERE seq < ? ORDER BY seq DESC LIMIT 1').get(fromSeq)?.hash ?? GENESIS_HASH;
   const upd = db.prepare('UPDATE events SET prev_hash = ?, hash = ? WHERE seq = ?');
   for (const r of rows) {
     const hash = rowHash({ ...r, prev_hash: prev });
@@ -57,11 +57,21 @@ function forgeAfter(db: Database.Database, n: number): void {
       reasons: '[]',
       data: canonicalJson({ capability: 'payments.transfer', ok: true }),
       prev_hash: prev,
+      format: 1,
+      first_seq: null,
     };
     const hash = rowHash(r);
     ins.run(r.seq, r.id, r.dfid, r.agent, r.type, r.time, r.decision_id, r.reasons, r.data, r.prev_hash, hash);
     prev = hash;
   }
+}
+
+/** A row's stored content with one event marked `tampered` (a record's first event). */
+function tampered(r: Row): string {
+  const data = JSON.parse(r.data) as Record<string, unknown> | { data: Record<string, unknown> }[];
+  if (!Array.isArray(data)) return canonicalJson({ ...data, tampered: true });
+  const [first, ...rest] = data;
+  return canonicalJson([{ ...first, data: { ...first?.data, tampered: true } }, ...rest]);
 }
 
 /**
@@ -71,41 +81,46 @@ function forgeAfter(db: Database.Database, n: number): void {
 export function tamper(kind: TamperKind, dbPath: string, checkpointFile: string): string {
   const db = open(dbPath);
   try {
-    const n = db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM events').get()?.n ?? 0;
+    // Tampers pick rows; `n` is the number of rows, `seqAt(i)` the last event of the i-th (1-based).
+    const seqs = db.prepare<[], { seq: number }>('SELECT seq FROM events ORDER BY seq').all().map((r) => r.seq);
+    const n = seqs.length;
     if (n < 3) throw new Error('ledger too short to tamper with');
+    const seqAt = (i: number): number => seqs[i - 1] ?? 0;
     switch (kind) {
       case 'truncate': {
         const k = randomInt(1, n);
-        db.prepare('DELETE FROM events WHERE seq > ?').run(n - k);
-        return `deleted the last ${k} of ${n} events`;
+        db.prepare('DELETE FROM events WHERE seq > ?').run(seqAt(n - k));
+        return `deleted the last ${k} of ${n} ledger rows`;
       }
       case 'forged_append': {
         const k = randomInt(1, 4);
         forgeAfter(db, k);
-        return `appended ${k} forged, correctly chained events after seq ${n}`;
+        return `appended ${k} forged, correctly chained events after seq ${seqAt(n)}`;
       }
       case 'truncate_and_forge': {
         const k = randomInt(1, n);
-        db.prepare('DELETE FROM events WHERE seq > ?').run(n - k);
-        forgeAfter(db, k);
-        return `replaced the last ${k} of ${n} events with forged ones (same length, valid chain)`;
+        const cut = seqAt(n - k);
+        db.prepare('DELETE FROM events WHERE seq > ?').run(cut);
+        forgeAfter(db, seqAt(n) - cut);
+        return `replaced the last ${k} of ${n} ledger rows with forged events (same length, valid chain)`;
       }
       case 'rehash_from': {
-        const at = randomInt(1, n + 1);
+        const at = seqAt(randomInt(1, n + 1));
         const r = db.prepare<[number], Row>('SELECT * FROM events WHERE seq = ?').get(at) as Row;
-        const data = JSON.parse(r.data) as Record<string, unknown>;
-        db.prepare('UPDATE events SET data = ? WHERE seq = ?').run(canonicalJson({ ...data, tampered: true }), at);
+        db.prepare('UPDATE events SET data = ? WHERE seq = ?').run(tampered(r), at);
         rehash(db, at);
-        return `changed event ${at} and re-hashed the chain from it to the end`;
+        return `changed the ledger row ending at seq ${at} and re-hashed the chain from it to the end`;
       }
       case 'edit_one': {
-        const at = randomInt(1, n + 1);
-        db.prepare("UPDATE events SET agent = agent || 'x' WHERE seq = ?").run(at);
-        return `changed one field of event ${at} without re-hashing`;
+        const at = seqAt(randomInt(1, n + 1));
+        const r = db.prepare<[number], Row>('SELECT * FROM events WHERE seq = ?').get(at) as Row;
+        if (r.format === 1) db.prepare("UPDATE events SET agent = agent || 'x' WHERE seq = ?").run(at);
+        else db.prepare('UPDATE events SET data = ? WHERE seq = ?').run(r.data.replace('"agent":"', '"agent":"x'), at);
+        return `changed one field of the ledger row ending at seq ${at} without re-hashing`;
       }
       case 'forged_checkpoint': {
         // The attacker cannot sign with the workspace key: a checkpoint for a shorter chain, signed with their own.
-        db.prepare('DELETE FROM events WHERE seq > ?').run(n - 1);
+        db.prepare('DELETE FROM events WHERE seq > ?').run(seqAt(n - 1));
         const last = db.prepare<[], Row>('SELECT * FROM events ORDER BY seq DESC LIMIT 1').get() as Row;
         const { privateKey } = generateKeyPairSync('ed25519');
         const forged = signCheckpoint({ v: 1, seq: last.seq, hash: last.hash, time: new Date().toISOString() }, privateKey);

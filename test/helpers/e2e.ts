@@ -203,6 +203,8 @@ export interface LedgerEvent {
   data: Record<string, unknown>;
   prev_hash: string;
   hash: string;
+  /** The commit point's record the event belongs to (ADR-021), when it was written as one. */
+  record?: { first_seq: number; last_seq: number };
 }
 
 /** `mandate ledger export`, parsed; also returns the raw text. */

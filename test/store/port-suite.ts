@@ -190,7 +190,7 @@ export function describePortSuite(name: string, open: () => Promise<StorePort>, 
       }
     });
 
-    it('a committed unit is all there: events chained in order, the decision with the receipt of its last event', async () => {
+    it('a committed unit is all there: its events one record in order (ADR-021), the decision with the receipt of its last event', async () => {
       const store = await open();
       try {
         const r = await store.commit([...received('d1'), { op: 'event', event: { dfid: 'f'.repeat(32), agent: 'alice', type: 'IntentValidated', decision_id: 'd1' } }, finish('d1')]);
@@ -199,7 +199,11 @@ export function describePortSuite(name: string, open: () => Promise<StorePort>, 
         expect(r.receipts.map((x) => x.seq)).toEqual([1, 2]);
         const events = await store.ledger.page(0, 10);
         expect(events.map((e) => e.type)).toEqual(['IntentReceived', 'IntentValidated']);
-        expect(events[1]?.prev_hash).toBe(events[0]?.hash);
+        expect(events.map((e) => [e.prev_hash, e.hash, e.record])).toEqual(events.map(() => ['0'.repeat(64), r.receipts[0]?.hash, { first_seq: 1, last_seq: 2 }]));
+        // A unit's events after its outcome are a record of their own, chained to the first.
+        const more = await store.commit([{ op: 'event', event: { dfid: 'f'.repeat(32), agent: 'alice', type: 'ActionStarted', decision_id: 'd1' } }]);
+        expect((await store.ledger.page(2, 1))[0]?.prev_hash).toBe(r.receipts[1]?.hash);
+        expect(more.ok && more.receipts).toEqual([{ seq: 3, hash: (await store.ledger.page(2, 1))[0]?.hash }]);
         expect((await store.decisions.get('d1'))?.outcome?.receipt).toEqual(r.receipts[1]);
         expect((await store.ledger.verify()).ok).toBe(true);
       } finally {

@@ -2,8 +2,11 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { canonicalJson, hashOf, sha256Hex } from '../../src/core/canonical.js';
 import { openDb, type Db } from '../../src/store/sqlite/db.js';
+import { rowParams, sealEvent } from '../../src/store/port/events.js';
 import { eventHash, GENESIS_HASH, type LedgerEvent, type NewEvent } from '../../src/store/port/index.js';
 import { Ledger } from '../../src/store/sqlite/ledger.js';
+import { events as eventsSql } from '../../src/store/tables/events.js';
+import { prepare } from '../../src/store/sqlite/stmt.js';
 import { FakeWorld, tempDir } from './helpers.js';
 
 const ev = (i: number, over: Partial<NewEvent> = {}): NewEvent => ({
@@ -39,9 +42,17 @@ describe('ledger', () => {
     tmp.cleanup();
   });
 
+  /** Appends one event as a format-1 row, as every ledger was written before ADR-021 (each event hashed alone, ADR-002). */
+  function appendV1(event: NewEvent): { seq: number; hash: string } {
+    const head = db.prepare<[], { seq: number; hash: string }>('SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1').get() ?? { seq: 0, hash: GENESIS_HASH };
+    const row = sealEvent(event, head, world);
+    prepare(db, eventsSql.insert).run(...rowParams(row));
+    return { seq: row.seq, hash: row.hash };
+  }
+
   function appendN(n: number): void {
     for (let i = 1; i <= n; i++) {
-      ledger.append(ev(i));
+      appendV1(ev(i));
       world.advance(1_000);
     }
   }
@@ -53,9 +64,9 @@ describe('ledger', () => {
     expect(hashOf({ b: 1, a: 2 })).toBe(sha256Hex('{"a":2,"b":1}'));
   });
 
-  it('appends chain with prev_hash (the first is 64 zeros) and each hash is eventHash of the logical fields', () => {
+  it('format-1 rows (written before ADR-021) chain with prev_hash (the first is 64 zeros) and each hash is eventHash of the logical fields', () => {
     const receipts = [1, 2, 3, 4].map((i) => {
-      const r = ledger.append(ev(i));
+      const r = appendV1(ev(i));
       world.advance(1_000);
       return r;
     });
@@ -172,5 +183,61 @@ describe('ledger', () => {
       [1, 'IntentReceived'],
       [3, 'IntentRejected'],
     ]);
+  });
+
+  it('a commit point is one format-2 row: its events share one hash, SHA-256 of the canonical record, and show one by one', () => {
+    appendN(2); // an older ledger's format-1 rows, continued by records
+    const receipts = db.transaction(() => ledger.inTransaction(() => ledger.appendInTransaction([ev(3), ev(4, { type: 'IntentValidated' }), ev(5, { type: 'PolicyDecided' })])))();
+    expect((db.prepare('SELECT COUNT(*) AS n FROM events').get() as { n: number }).n).toBe(3);
+    const all = ledger.page(0, 100);
+    expect(all.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5]);
+    const record = all.slice(2);
+    const hash = record[0]?.hash as string;
+    expect(receipts).toEqual([3, 4, 5].map((seq) => ({ seq, hash })));
+    expect(record.map((e) => [e.type, e.prev_hash, e.hash, e.record])).toEqual(
+      ['IntentReceived', 'IntentValidated', 'PolicyDecided'].map((t) => [t, all[1]?.hash, hash, { first_seq: 3, last_seq: 5 }]),
+    );
+    // Independently, as a verifier reading the export would: the events without their chain fields, canonicalised and hashed once.
+    const events = record.map(({ seq: _s, prev_hash: _p, hash: _h, record: _r, ...e }) => e);
+    expect(hash).toBe(sha256Hex(canonicalJson({ dfid: 'f'.repeat(32), events, first_seq: 3, prev_hash: all[1]?.hash, seq: 5, v: 2 })));
+    expect(ledger.verify()).toEqual({ ok: true, events: 5, head: hash });
+    // A page may start inside a record, and a checkpoint's seq finds its record's hash.
+    expect(ledger.page(3, 1).map((e) => [e.seq, e.hash])).toEqual([[4, hash]]);
+  });
+
+  it('a changed record is named by its first event, and a record of several flows is found by each', () => {
+    appendN(1);
+    ledger.append(ev(2));
+    db.transaction(() => ledger.inTransaction(() => ledger.appendInTransaction([ev(3, { dfid: 'a'.repeat(32) }), ev(4, { dfid: 'b'.repeat(32) })])))();
+    expect(ledger.byDfid('a'.repeat(32)).map((e) => e.seq)).toEqual([3]);
+    expect(ledger.byDfid('b'.repeat(32)).map((e) => e.seq)).toEqual([4]);
+    dropTriggers(db);
+    db.prepare('UPDATE events SET data = replace(data, \'"n":4\', \'"n":5\') WHERE seq = 4').run();
+    expect(ledger.verify()).toEqual({ ok: false, events: 2, firstBadSeq: 3, problem: "hash does not match the record's events" });
+    // Its lookup key is hashed too: moving it to another flow is seen.
+    db.prepare('UPDATE events SET data = replace(data, \'"n":5\', \'"n":4\'), dfid = ? WHERE seq = 4').run('c'.repeat(32));
+    expect(ledger.verify()).toMatchObject({ ok: false, firstBadSeq: 3 });
+  });
+
+  it('a ledger of schema 8 (format-1 rows) migrates: its old chain and the records after it verify as one', () => {
+    // The file as mandate left it before ADR-021: schema version 8, events without the format columns.
+    db.exec('ALTER TABLE events DROP COLUMN first_seq; ALTER TABLE events DROP COLUMN format;');
+    db.pragma('user_version = 8');
+    let head = { seq: 0, hash: GENESIS_HASH };
+    for (let i = 1; i <= 3; i++) {
+      const r = sealEvent(ev(i), head, world);
+      db.prepare('INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').run(r.seq, r.id, r.dfid, r.agent, r.type, r.time, r.decision_id, r.reasons, r.data, r.prev_hash, r.hash);
+      head = { seq: r.seq, hash: r.hash };
+    }
+    db.close();
+    db = openDb(path); // migration 9
+    expect(db.pragma('user_version', { simple: true })).toBe(9);
+    ledger = new Ledger(db, world);
+    expect(ledger.verify()).toEqual({ ok: true, events: 3, head: head.hash });
+    const receipts = db.transaction(() => ledger.inTransaction(() => ledger.appendInTransaction([ev(4), ev(5)])))();
+    expect(receipts.map((r) => r.seq)).toEqual([4, 5]);
+    expect(ledger.page(0, 10).map((e) => [e.seq, e.record?.first_seq ?? null])).toEqual([[1, null], [2, null], [3, null], [4, 4], [5, 4]]);
+    expect(ledger.page(3, 1)[0]?.prev_hash).toBe(head.hash);
+    expect(ledger.verify()).toEqual({ ok: true, events: 5, head: receipts[1]?.hash });
   });
 });

@@ -1,7 +1,7 @@
 import type { PoolClient, QueryResult } from 'pg';
 import type { Receipt } from '../../core/types.js';
 import type { World } from '../../core/world.js';
-import { sealEvent } from '../port/events.js';
+import { openEvent, rowParams, sealRecord } from '../port/events.js';
 import { UnitConflictSignal as Conflict, type Op, type OpHandlers, type StoreTopic, type UnitContext, type UnitResult } from '../port/port.js';
 import type { IdempotencyRecord, NewEvent } from '../port/rows.js';
 import { addParams as interventionParams, agents, constraints, interventions, notes } from '../tables/agents.js';
@@ -40,16 +40,26 @@ interface Tx {
   results: Map<number, unknown>;
   /** A `note.take` was queued whose text a later `decision.finish` needs. */
   notePending: boolean;
+  /** The commit point's events not yet queued: they become one ledger record (ADR-021). */
+  events: NewEvent[];
 }
 
 const q = (tx: Tx, sql: Sql, params: unknown[], check?: (r: QueryResult) => void): void => tx.seg.add(sql, params, check);
 
-const append = (tx: Tx, event: NewEvent): void => {
-  const r = sealEvent(event, tx.st.head, tx.st.world);
-  q(tx, events.insert, [r.seq, r.id, r.dfid, r.agent, r.type, r.time, r.decision_id, r.reasons, r.data, r.prev_hash, r.hash]);
-  tx.st.head = { seq: r.seq, hash: r.hash };
-  tx.ctx.receipt = tx.st.head;
-  tx.receipts.push(tx.st.head);
+const append = (tx: Tx, event: NewEvent): void => void tx.events.push(event);
+
+/** Queues the pending events as one record, sealed onto the batch's head; their receipts are known from here on. */
+const seal = (tx: Tx): void => {
+  if (!tx.events.length) return;
+  const { row, receipts } = sealRecord(
+    tx.events.map((e) => openEvent(e, tx.st.world)),
+    tx.st.head,
+  );
+  tx.events = [];
+  q(tx, events.insert, rowParams(row));
+  tx.st.head = { seq: row.seq, hash: row.hash };
+  tx.receipts.push(...receipts);
+  tx.ctx.receipt = receipts[receipts.length - 1] ?? tx.ctx.receipt;
 };
 
 /** A guard on a statement's row count. */
@@ -69,6 +79,7 @@ export const PG_OPS = {
   event: (tx, op) => append(tx, op.event),
   'decision.open': (tx, op) => q(tx, decisions.open, [op.id, op.dfid, op.agent, op.capability, op.request_hash, op.created_at]),
   'decision.finish': async (tx, op) => {
+    seal(tx); // the outcome carries the receipt of the unit's events so far
     if (tx.notePending) {
       await tx.seg.flush();
       tx.notePending = false;
@@ -189,15 +200,15 @@ export const PG_OPS = {
  */
 export async function applyUnitPg(c: PoolClient, unit: Op[], st: BatchState, announce: Announcement[], savepoint: { name: string; opened: boolean }): Promise<UnitResult> {
   const seg = new Segment(c);
-  const tx: Tx = { c, seg, st, announce, ctx: { receipt: null, note: undefined }, receipts: [], results: new Map(), notePending: false };
+  const tx: Tx = { c, seg, st, announce, ctx: { receipt: null, note: undefined }, receipts: [], results: new Map(), notePending: false, events: [] };
   seg.add(`SAVEPOINT ${savepoint.name}`);
   seg.onSend = () => void (savepoint.opened = true);
   for (const [i, op] of unit.entries()) {
     // The table is complete and keyed by kind, so the handler found is the one for this op's kind.
     const pending = (PG_OPS[op.op] as (tx: Tx, op: Op, i: number) => void | Promise<void>)(tx, op, i);
     if (pending) await pending; // only barriers wait
-
   }
+  seal(tx);
   await seg.flush();
   return { receipts: tx.receipts, note: tx.ctx.note, results: tx.results };
 }

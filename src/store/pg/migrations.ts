@@ -269,6 +269,14 @@ export const PG_MIGRATIONS: { name: string; sql: string }[] = [
   CREATE INDEX tasks_expiry ON tasks(expires_at);
   `,
   },
+  {
+    // One ledger row per commit point (ADR-021): rows written from here on are format-2 records; earlier rows stay format 1 and keep verifying.
+    name: 'ledger-records',
+    sql: `
+  ALTER TABLE events ADD COLUMN format SMALLINT NOT NULL DEFAULT 1;
+  ALTER TABLE events ADD COLUMN first_seq BIGINT;
+  `,
+  },
 ];
 
 /** The advisory lock that makes concurrent starts migrate one at a time. */

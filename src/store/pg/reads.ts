@@ -1,6 +1,6 @@
 import type { Pool } from 'pg';
 import { MEMORY_LIST_LIMIT, VERIFY_PAGE } from '../port/constants.js';
-import { checkRow, eventFromRow, GENESIS_HASH } from '../port/events.js';
+import { checkRow, eventCount, eventsOfRows, GENESIS_HASH } from '../port/events.js';
 import type { StorePort } from '../port/port.js';
 import type { AgentStatus, AgentStatusRow, ConstraintRow, CredentialRow, DecisionRow, EventRow, FlowStatus, IdempotencyRecord, InterventionRow, MemoryRow, PinDbRow, RunnerRow, TaskRow, VerifyResult } from '../port/rows.js';
 import { agents, constraints, interventions } from '../tables/agents.js';
@@ -31,8 +31,11 @@ export function pgReads(pool: Pool, run: <R>(sql: string, params?: unknown[]) =>
   const count = async (sql: Sql, params: unknown[]): Promise<number> => (await pool.query(sqlFor(sql, 'pg'), params).catch(rethrow)).rowCount ?? 0;
   return {
     ledger: {
-      page: async (afterSeq, limit) => (await q<EventRow>(events.page, [afterSeq, limit])).map(eventFromRow),
-      byDfid: async (dfid) => (await q<EventRow>(events.byDfid, [dfid])).map(eventFromRow),
+      page: async (afterSeq, limit) =>
+        eventsOfRows(await q<EventRow>(events.page, [afterSeq, limit]))
+          .filter((e) => e.seq > afterSeq)
+          .slice(0, limit),
+      byDfid: async (dfid) => eventsOfRows(await q<EventRow>(events.byDfid, [dfid])).filter((e) => e.dfid === dfid),
       headSeq: async () => (await one<{ seq: number }>(events.chainHead))?.seq ?? 0,
       verify: async (): Promise<VerifyResult> => {
         // In pages by sequence, so memory stays bounded however long the chain is.
@@ -43,10 +46,11 @@ export function pgReads(pool: Pool, run: <R>(sql: string, params?: unknown[]) =>
           const rows = await q<EventRow>(events.from, [expectedSeq, VERIFY_PAGE]);
           for (const row of rows) {
             const problem = checkRow(row, expectedSeq, prev);
-            if (problem) return { ok: false, events: n, firstBadSeq: row.seq, problem };
+            if (problem) return { ok: false, events: n, firstBadSeq: (row.format === 2 ? row.first_seq : null) ?? row.seq, problem };
+            const k = eventCount(row);
             prev = row.hash;
-            expectedSeq++;
-            n++;
+            expectedSeq += k;
+            n += k;
           }
           if (rows.length < VERIFY_PAGE) break;
         }

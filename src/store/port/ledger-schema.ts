@@ -57,7 +57,16 @@ export const LedgerEventSchema = z
     hash: z
       .string()
       .regex(HASH)
-      .describe('SHA-256 (hex) of the RFC 8785 canonical JSON of every other field of this event (see ADR-002).'),
+      .describe(
+        'SHA-256 (hex) of the RFC 8785 canonical JSON of every other field of this event (ADR-002); for the events of a `record`, the record\'s hash, which they share (ADR-021).',
+      ),
+    record: z
+      .object({ first_seq: z.number().int().positive(), last_seq: z.number().int().positive() })
+      .strict()
+      .optional()
+      .describe(
+        'Present on the events of one commit point, stored and hashed as one record (ADR-021): they share `prev_hash` and `hash`, which is SHA-256 of the RFC 8785 JSON of { dfid: the events\' dfid (`*` if they differ), events: [each event without seq, prev_hash, hash and record], first_seq, prev_hash, seq: last_seq, v: 2 }.',
+      ),
   })
   .strict();
 

@@ -54,9 +54,14 @@ export interface LedgerEvent {
   data: Record<string, unknown>;
   prev_hash: string;
   hash: string;
+  /**
+   * Present on the events of a format-2 row (ADR-021): the events of one
+   * commit point, hashed together; they share `prev_hash` and `hash`.
+   */
+  record?: { first_seq: number; last_seq: number };
 }
 
-/** An event as stored: `reasons` and `data` as their canonical JSON text. */
+/** A ledger row as stored: one event (format 1, `reasons` and `data` as canonical JSON text), or one commit point's record of events (format 2). */
 export interface EventRow {
   seq: number;
   id: string;
@@ -69,6 +74,10 @@ export interface EventRow {
   data: string;
   prev_hash: string;
   hash: string;
+  /** 1: one event hashed alone (ADR-002); 2: a record (ADR-021), `data` the canonical array of its events. */
+  format: number;
+  /** A record's first event (format 2); null for format 1. */
+  first_seq: number | null;
 }
 
 export type VerifyResult = { ok: true; events: number; head: string } | { ok: false; events: number; firstBadSeq: number; problem: string };

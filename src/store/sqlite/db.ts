@@ -5,7 +5,7 @@ import { dirname } from 'node:path';
 export type Db = Database.Database;
 
 // Kept equal to MIGRATIONS.length (checked at module load below).
-const SCHEMA_VERSION = 8;
+const SCHEMA_VERSION = 9;
 
 // One migration list; each entry runs once, in order, inside a transaction.
 const MIGRATIONS: string[] = [
@@ -291,6 +291,11 @@ const MIGRATIONS: string[] = [
     created_at INTEGER NOT NULL
   );
   CREATE INDEX section_tickets_key ON section_tickets(key, ticket);
+  `,
+  // 9: one ledger row per commit point (ADR-021): rows written from here on are format-2 records; earlier rows stay format 1 and keep verifying.
+  `
+  ALTER TABLE events ADD COLUMN format INTEGER NOT NULL DEFAULT 1;
+  ALTER TABLE events ADD COLUMN first_seq INTEGER;
   `,
 ];
 

@@ -9,11 +9,19 @@ interface Tx {
   ctx: UnitContext;
   receipts: Receipt[];
   results: Map<number, unknown>;
+  /** The commit point's events not yet written: they become one ledger record (ADR-021). */
+  events: NewEvent[];
 }
 
-const append = (tx: Tx, event: NewEvent): void => {
-  tx.ctx.receipt = tx.store.ledger.appendInTransaction(event);
-  tx.receipts.push(tx.ctx.receipt);
+const append = (tx: Tx, event: NewEvent): void => void tx.events.push(event);
+
+/** Writes the pending events as one record; their receipts are known from here on. */
+const seal = (tx: Tx): void => {
+  if (!tx.events.length) return;
+  const receipts = tx.store.ledger.appendInTransaction(tx.events);
+  tx.events = [];
+  tx.receipts.push(...receipts);
+  tx.ctx.receipt = receipts[receipts.length - 1] ?? tx.ctx.receipt;
 };
 
 /**
@@ -25,7 +33,10 @@ const append = (tx: Tx, event: NewEvent): void => {
 export const SQLITE_OPS = {
   event: (tx, op) => append(tx, op.event),
   'decision.open': ({ store }, op) => store.decisions.open(op),
-  'decision.finish': ({ store, ctx }, op) => store.decisions.finish(op.id, op.outcome(ctx), op.pending ?? {}),
+  'decision.finish': (tx, op) => {
+    seal(tx); // the outcome carries the receipt of the unit's events so far
+    tx.store.decisions.finish(op.id, op.outcome(tx.ctx), op.pending ?? {});
+  },
   'decision.resolve': ({ store }, op) => {
     if (!store.decisions.resolve(op.id, op.status, op.by, op.note, op.at)) throw new Conflict({ kind: 'not_pending', id: op.id });
   },
@@ -90,10 +101,11 @@ export const SQLITE_OPS = {
 
 /** Applies one unit's ops in order, inside the caller's transaction. */
 export function applyOps(store: Store, unit: Op[]): UnitResult {
-  const tx: Tx = { store, ctx: { receipt: null, note: undefined }, receipts: [], results: new Map() };
+  const tx: Tx = { store, ctx: { receipt: null, note: undefined }, receipts: [], results: new Map(), events: [] };
   unit.forEach((op, i) => {
     // The table is complete and keyed by kind, so the handler found is the one for this op's kind.
     (SQLITE_OPS[op.op] as (tx: Tx, op: Op, i: number) => void)(tx, op, i);
   });
+  seal(tx);
   return { receipts: tx.receipts, note: tx.ctx.note, results: tx.results };
 }

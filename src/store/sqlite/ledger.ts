@@ -1,7 +1,6 @@
-import { sha256Hex } from '../../core/canonical.js';
 import type { Receipt } from '../../core/types.js';
 import type { World } from '../../core/world.js';
-import { checkRow, EVENT_COLUMNS, eventFromRow, GENESIS_HASH, logicalText, sealEvent } from '../port/events.js';
+import { checkRow, EVENT_COLUMNS, eventCount, eventsOfRows, GENESIS_HASH, openEvent, rowIntact, rowParams, sealRecord } from '../port/events.js';
 import type { LedgerReads, Sync } from '../port/port.js';
 import type { EventRow, LedgerEvent, NewEvent, VerifyResult } from '../port/rows.js';
 import { events as sql } from '../tables/events.js';
@@ -31,21 +30,24 @@ export class Ledger implements Sync<LedgerReads> {
     this.dfidStmt = prepare<EventRow>(db, sql.byDfid);
   }
 
-  /** Appends one event in a transaction of its own (tools and tests; serving processes commit units through the port). */
+  /** Appends one event, as a record of its own, in a transaction of its own (tools and tests; serving processes commit units through the port). */
   append(event: NewEvent): Receipt {
-    return this.db.transaction(() => this.appendInTransaction(event)).immediate();
+    return this.db.transaction(() => this.appendInTransaction([event])[0] as Receipt).immediate();
   }
 
   /**
-   * Appends one event inside the caller's open write transaction (a group
-   * commit's); the chain head is read under that transaction's lock.
+   * Appends one commit point's events as one record (ADR-021) inside the
+   * caller's open write transaction (a group commit's); the chain head is read
+   * under that transaction's lock. Returns each event's receipt.
    */
-  appendInTransaction(event: NewEvent): Receipt {
-    const row = sealEvent(event, this.batchHead ?? this.readHead(), this.world);
-    this.insert.run(row.seq, row.id, row.dfid, row.agent, row.type, row.time, row.decision_id, row.reasons, row.data, row.prev_hash, row.hash);
-    const receipt = { seq: row.seq, hash: row.hash };
-    if (this.batchHead !== undefined) this.batchHead = receipt;
-    return receipt;
+  appendInTransaction(events: NewEvent[]): Receipt[] {
+    const { row, receipts } = sealRecord(
+      events.map((e) => openEvent(e, this.world)),
+      this.batchHead ?? this.readHead(),
+    );
+    this.insert.run(...rowParams(row));
+    if (this.batchHead !== undefined) this.batchHead = { seq: row.seq, hash: row.hash };
+    return receipts;
   }
 
   /**
@@ -73,11 +75,13 @@ export class Ledger implements Sync<LedgerReads> {
   }
 
   page(afterSeq: number, limit: number): LedgerEvent[] {
-    return this.pageStmt.all(afterSeq, limit).map(eventFromRow);
+    return eventsOfRows(this.pageStmt.all(afterSeq, limit))
+      .filter((e) => e.seq > afterSeq)
+      .slice(0, limit);
   }
 
   byDfid(dfid: string): LedgerEvent[] {
-    return this.dfidStmt.all(dfid).map(eventFromRow);
+    return eventsOfRows(this.dfidStmt.all(dfid)).filter((e) => e.dfid === dfid);
   }
 
   headSeq(): number {
@@ -92,15 +96,15 @@ export class Ledger implements Sync<LedgerReads> {
     // Rows as arrays, in column order: no object per row, which is most of the cost of a million (docs/performance.md).
     const iter = this.db.prepare<[], unknown[]>(`SELECT ${EVENT_COLUMNS.join(', ')} FROM events ORDER BY seq`).raw().iterate();
     for (const r of iter) {
-      const [seq, id, dfid, agent, type, time, decisionId, reasons, data, prevHash, hash] = r as [number, string, string, string, string, string, string | null, string, string, string, string];
-      const intact = seq === expectedSeq && prevHash === prev && sha256Hex(logicalText(agent, data, decisionId, dfid, id, prevHash, reasons, seq, time, type)) === hash;
-      if (!intact) {
-        const row: EventRow = { seq, id, dfid, agent, type, time, decision_id: decisionId, reasons, data, prev_hash: prevHash, hash };
-        return { ok: false, events: count, firstBadSeq: seq, problem: checkRow(row, expectedSeq, prev) ?? 'hash does not match the event fields' };
+      const [seq, id, dfid, agent, type, time, decisionId, reasons, data, prevHash, hash, format, firstSeq] = r as [number, string, string, string, string, string, string | null, string, string, string, string, number, number | null];
+      if (!rowIntact(seq, id, dfid, agent, type, time, decisionId, reasons, data, prevHash, hash, format, firstSeq, expectedSeq, prev)) {
+        const row: EventRow = { seq, id, dfid, agent, type, time, decision_id: decisionId, reasons, data, prev_hash: prevHash, hash, format, first_seq: firstSeq };
+        return { ok: false, events: count, firstBadSeq: (format === 2 ? firstSeq : null) ?? seq, problem: checkRow(row, expectedSeq, prev) ?? 'hash does not match the event fields' };
       }
+      const n = eventCount({ seq, format, first_seq: firstSeq });
       prev = hash;
-      expectedSeq++;
-      count++;
+      expectedSeq += n;
+      count += n;
     }
     return { ok: true, events: count, head: prev };
   }
