@@ -3,7 +3,7 @@
  * Client and server are separate processes over real pipes; loopback only;
  * every loop bounded. Prints tables and writes bench/results/<date>.json.
  * `--smoke` runs each scenario small, so CI keeps the harness from rotting.
- * `--only a,b` runs some scenarios: throughput, stages, ledger, rss, policy, approval, store.
+ * `--only a,b` runs some scenarios: throughput, stages, ledger, rss, policy, approval, store, pgtrips.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
@@ -11,6 +11,7 @@ import { dirname, join } from 'node:path';
 import { FULL, fmt, ROOT, SMOKE, table } from './lib.js';
 import { approvalScenario } from './scenarios/approval.js';
 import { ledgerScenarios } from './scenarios/ledger.js';
+import { pgTripsScenario } from './scenarios/pg-trips.js';
 import { policyScenario } from './scenarios/policy.js';
 import { rssScenario } from './scenarios/rss.js';
 import { stageScenario } from './scenarios/stages.js';
@@ -118,6 +119,14 @@ if (want('store')) {
     ),
   );
   if (sqlite16 && pg1r16) console.log(`   PostgreSQL, one replica, 16 in flight: ${fmt(pg1r16 / sqlite16)} × SQLite (target ≥ 0.5)`);
+  console.log();
+}
+
+if (want('pgtrips')) {
+  const rows = await pgTripsScenario(sizes);
+  results['pgtrips'] = rows;
+  console.log('9. PostgreSQL round trips per accepted write: governed no-op, kernel in-process, every query of its pools counted (target ≤ 4)');
+  console.log(table(['in flight', 'calls', 'accepted', 'round trips per write', 'mean µs per call'], rows.map((r) => [r.inFlight, r.calls, r.accepted, fmt(r.roundTripsPerWrite, 2), fmt(r.meanUs, 0)])));
   console.log();
 }
 

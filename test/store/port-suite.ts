@@ -321,6 +321,25 @@ export function describePortSuite(name: string, open: () => Promise<StorePort>, 
       }
     });
 
+    it('a port that predicts the chain head (its own last commit) finds it moved by another port, and commits on the real head', async () => {
+      const a = await open();
+      const b = await opts.twin(a);
+      try {
+        for (const id of ['d1', 'd2', 'd3']) expect((await a.commit([...received(id), finish(id)])).ok).toBe(true);
+        expect((await b.commit([...received('d4'), finish('d4')])).ok).toBe(true);
+        // a's guard fails on the moved head, and a unit of its first try is refused after that: both must leave no trace.
+        const [moved, taken] = await Promise.all([a.commit([...received('d5'), reserve('d5', 'k'), finish('d5')]), a.commit([...received('d6'), reserve('d6', 'k')])]);
+        expect(moved.ok && moved.receipts.map((r) => r.seq)).toEqual([5]);
+        expect(taken).toMatchObject({ ok: false, conflict: { kind: 'key_taken' } });
+        expect((await a.commit([...received('d7'), finish('d7')])).ok).toBe(true);
+        expect((await b.ledger.page(0, 10)).map((e) => e.decision_id)).toEqual(['d1', 'd2', 'd3', 'd4', 'd5', 'd7']);
+        expect(await b.ledger.verify()).toMatchObject({ ok: true, events: 6 });
+      } finally {
+        await b.close();
+        await a.close();
+      }
+    });
+
     it('an idempotency key reserved on two ports at once goes to exactly one of them', async () => {
       const a = await open();
       const b = await opts.twin(a);

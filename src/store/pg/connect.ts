@@ -45,6 +45,27 @@ export function openPool(url: string, opts: PoolOptions = {}): pg.Pool {
   return pool;
 }
 
+/**
+ * Counts the round trips `pools` make from now on (each query sent is one; a
+ * multi-statement query is one): the benchmark's figure per accepted write.
+ */
+export function countRoundTrips(pools: pg.Pool[]): { readonly n: number } {
+  const counter = { n: 0 };
+  const patched = new WeakSet<pg.PoolClient>();
+  for (const pool of pools) {
+    pool.on('acquire', (client) => {
+      if (patched.has(client)) return;
+      patched.add(client);
+      const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+      (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
+        counter.n++;
+        return query(...args);
+      };
+    });
+  }
+  return counter;
+}
+
 /** Where the store lives, for messages: host, port and database, never credentials. */
 export function describeUrl(url: string): string {
   try {

@@ -163,7 +163,6 @@ export const PG_OPS = {
   },
   'interventions.expire': async (tx, op, i) => {
     await tx.seg.flush();
-    Segment.roundTrips++;
     const r = await tx.c.query<{ id: string; dfid: string; target_agent: string }>(sqlFor(interventions.expire, 'pg'), [op.now]);
     for (const row of r.rows) append(tx, { dfid: row.dfid, agent: row.target_agent, type: 'InterventionExpired', decision_id: row.id, data: {} });
     tx.results.set(i, r.rows.length);
@@ -198,8 +197,17 @@ export const PG_OPS = {
  * `savepoint.opened` (the caller rolls back to it when the unit fails; nothing
  * was sent when it is not open). It pushes what the unit changed to `announce`.
  */
-export async function applyUnitPg(c: PoolClient, unit: Op[], st: BatchState, announce: Announcement[], savepoint: { name: string; opened: boolean }): Promise<UnitResult> {
+export async function applyUnitPg(
+  c: PoolClient,
+  unit: Op[],
+  st: BatchState,
+  announce: Announcement[],
+  savepoint: { name: string; opened: boolean },
+  /** Statements to send ahead of the unit's savepoint, in its first round trip (the batch's BEGIN and head lock). */
+  open?: (seg: Segment) => void,
+): Promise<UnitResult> {
   const seg = new Segment(c);
+  open?.(seg);
   const tx: Tx = { c, seg, st, announce, ctx: { receipt: null, note: undefined }, receipts: [], results: new Map(), notePending: false, events: [] };
   seg.add(`SAVEPOINT ${savepoint.name}`);
   seg.onSend = () => void (savepoint.opened = true);

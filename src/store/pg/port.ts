@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import type { Receipt } from '../../core/types.js';
 import type { World } from '../../core/world.js';
 import { GroupCommitter, type Settlement } from '../port/group-commit.js';
 import { StoreUnavailableError, UnitConflictSignal, type CommitResult, type Op, type StorePort } from '../port/port.js';
@@ -10,6 +11,9 @@ import { channelOf, PgListener } from './listener.js';
 import { migrate } from './migrations.js';
 import { pgReads } from './reads.js';
 import { pgSections } from './sections.js';
+
+/** The head a batch predicted was not the head it locked. */
+class HeadMoved extends Error {}
 
 export interface PgPortOptions extends PoolOptions {
   /** Apply pending migrations at open (default true; `mandate store status` passes false). */
@@ -71,16 +75,57 @@ function pgPort(pool: pg.Pool, volatilePool: pg.Pool, sectionsPool: pg.Pool, url
       throw classify(err);
     }
   };
+  /**
+   * The chain head this port left at its last commit, while nobody else has
+   * moved it since as far as this port saw (ADR-021). A batch then seals its
+   * events onto it and opens the transaction and takes the head's lock in its
+   * first unit's first round trip; if the head moved (another replica, the
+   * CLI), that transaction is rolled back and the batch runs again the
+   * classic way, lock first.
+   */
+  let predicted: Receipt | null = null;
+  /** The head this port's last commit left, predicted or not. */
+  let left: Receipt | null = null;
   const runBatch = async (units: Op[][]): Promise<Settlement<CommitResult>[]> => {
+    const guess = predicted;
+    predicted = null;
+    if (guess) {
+      const fast = await attempt(units, guess);
+      if (fast) return fast;
+    }
+    return (await attempt(units, null)) as Settlement<CommitResult>[];
+  };
+  /** One try of a batch: lock first (`guess` null), or on the predicted head; null if the prediction failed (nothing kept). */
+  const attempt = async (units: Op[][], guess: Receipt | null): Promise<Settlement<CommitResult>[] | null> => {
     const { client: c, done } = await checkout(pool);
     let broken: unknown;
     try {
-      // One round trip opens the transaction and takes the chain head.
-      Segment.roundTrips++;
-      const opened = (await c.query(`BEGIN; ${events.lockChainHead}`)) as unknown as pg.QueryResult[];
-      const head = opened[1]?.rows[0] as { seq: number; hash: string } | undefined;
-      if (!head) throw new Error('the chain head row is missing; run `mandate store migrate`');
-      const st: BatchState = { head: { seq: head.seq, hash: head.hash }, world };
+      let head: Receipt;
+      let confirmed = false;
+      // Whether the head is where this port left it: then the next batch predicts it.
+      let steady = guess !== null;
+      let open: ((seg: Segment) => void) | undefined;
+      if (guess) {
+        head = guess;
+        // The first round trip opens the transaction, takes the head's lock and checks the guess, ahead of the first unit.
+        open = (seg) => {
+          seg.add('BEGIN');
+          seg.add(events.lockChainHead, [], (r) => {
+            const row = r.rows[0] as Receipt | undefined;
+            if (!row || row.seq !== guess.seq || row.hash !== guess.hash) throw new HeadMoved();
+            confirmed = true;
+          });
+        };
+      } else {
+        // One round trip opens the transaction and takes the chain head.
+        const opened = (await c.query(`BEGIN; ${events.lockChainHead}`)) as unknown as pg.QueryResult[];
+        const row = opened[1]?.rows[0] as Receipt | undefined;
+        if (!row) throw new Error('the chain head row is missing; run `mandate store migrate`');
+        head = { seq: row.seq, hash: row.hash };
+        confirmed = true;
+        steady = left !== null && left.seq === head.seq && left.hash === head.hash;
+      }
+      const st: BatchState = { head, world };
       const announced: Announcement[] = [];
       const settled: Settlement<CommitResult>[] = [];
       for (const [n, unit] of units.entries()) {
@@ -90,16 +135,18 @@ function pgPort(pool: pg.Pool, volatilePool: pg.Pool, sectionsPool: pg.Pool, url
         // A unique name means a rollback can only ever reach this unit's own writes.
         const savepoint = { name: `unit_${n}`, opened: false };
         try {
-          const result = await applyUnitPg(c, unit, st, mine, savepoint);
+          const result = await applyUnitPg(c, unit, st, mine, savepoint, n === 0 ? open : undefined);
           announced.push(...mine);
           settled.push({ ok: true, value: { ok: true, ...result } });
         } catch (err) {
           if (isUnavailable(err)) throw err; // the connection is gone: the whole batch fails
-          st.head = before;
-          if (savepoint.opened) {
-            Segment.roundTrips++;
-            await c.query(`ROLLBACK TO SAVEPOINT ${savepoint.name}`);
+          // A wrong guess, or a statement refused before the guess was confirmed: nothing of this try is kept.
+          if (!confirmed) {
+            await c.query('ROLLBACK').catch(() => undefined);
+            return null;
           }
+          st.head = before;
+          if (savepoint.opened) await c.query(`ROLLBACK TO SAVEPOINT ${savepoint.name}`);
           settled.push(err instanceof UnitConflictSignal ? { ok: true, value: { ok: false, conflict: err.conflict } } : { ok: false, error: err });
         }
       }
@@ -109,6 +156,8 @@ function pgPort(pool: pg.Pool, volatilePool: pg.Pool, sectionsPool: pg.Pool, url
       for (const key of new Set(announced.map(([t, p]) => `${channelOf(t)}\n${p}`))) end.add('SELECT pg_notify($1, $2)', key.split('\n'));
       end.add('COMMIT');
       await end.flush();
+      left = st.head;
+      predicted = steady ? st.head : null;
       return settled;
     } catch (err) {
       broken = err;

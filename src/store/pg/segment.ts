@@ -25,17 +25,11 @@ export class Segment {
   private statements: { sql: string; check: ((r: QueryResult) => void) | undefined }[] = [];
   /** Called before the first query is sent (the unit's savepoint exists from then on). */
   onSend: (() => void) | null = null;
-  /** Round trips sent so far (the benchmark reports them per write). */
-  static roundTrips = 0;
 
   constructor(private readonly c: PoolClient) {}
 
   add(sql: Sql, params: unknown[] = [], check?: (r: QueryResult) => void): void {
     this.statements.push({ sql: sqlFor(sql, 'pg').replace(/\$(\d+)/g, (_, n: string) => literal(params[Number(n) - 1])), check });
-  }
-
-  get pending(): number {
-    return this.statements.length;
   }
 
   async flush(): Promise<void> {
@@ -44,7 +38,6 @@ export class Segment {
     this.statements = [];
     this.onSend?.();
     this.onSend = null;
-    Segment.roundTrips++;
     const res = (await this.c.query(list.map((x) => x.sql).join(';\n'))) as QueryResult | QueryResult[];
     const results = Array.isArray(res) ? res : [res];
     list.forEach((x, i) => x.check?.(results[i] as QueryResult));
