@@ -2,19 +2,47 @@
  * Scenarios 3 and 4: verification speed of a large ledger, and a governed
  * call's latency with an empty ledger against one with that many events.
  * The large ledger is written in bulk (one transaction per 10k events) with
- * the real hash chain, so verification checks a genuine chain.
+ * the real hash chain, so verification checks a genuine chain: as records of
+ * a governed call's two commit points (ADR-021: received, validated, decided
+ * and started; then the outcome), and, for comparison, as format-1 rows of
+ * one event each, as ledgers were written before.
  */
 import { join } from 'node:path';
 import { hashOf } from '../../src/core/canonical.js';
 import { openDb } from '../../src/store/sqlite/db.js';
-import { eventHash, GENESIS_HASH, type LedgerEvent } from '../../src/store/port/index.js';
+import { openEvent, rowParams, sealRecord } from '../../src/store/port/events.js';
+import { eventHash, GENESIS_HASH, type LedgerEvent, type NewEvent } from '../../src/store/port/index.js';
+import { events as eventsSql } from '../../src/store/tables/events.js';
+import { prepare } from '../../src/store/sqlite/stmt.js';
 import { Ledger } from '../../src/store/sqlite/ledger.js';
 import { systemWorld } from '../../src/core/world.js';
 import { benchWorkspace, governedStdio, measure, noopCall, type Latency, type Sizes } from '../lib.js';
 
 const BATCH = 10_000;
 
-/** Fills `dbPath` with `n` chained events shaped like a governed call's lineage. */
+/** Fills `dbPath` with about `n` chained events shaped like governed calls' lineage, as one record per commit point. */
+export function fillRecords(dbPath: string, n: number): void {
+  const db = openDb(dbPath);
+  const insert = prepare(db, eventsSql.insert);
+  let head = { seq: 0, hash: GENESIS_HASH };
+  let flow = 0;
+  while (head.seq < n) {
+    db.transaction(() => {
+      for (let k = 0; k < BATCH / 5 && head.seq < n; k++) {
+        flow++;
+        const e = (type: NewEvent['type']): NewEvent => ({ dfid: flow.toString(16).padStart(32, '0'), agent: 'bench', type, decision_id: `d${flow}`, data: { capability: 'bench.noop', request_hash: hashOf({ n: flow }) } });
+        for (const point of [[e('IntentReceived'), e('IntentValidated'), e('PolicyDecided'), e('ActionStarted')], [e('ActionOutcome')]]) {
+          const { row } = sealRecord(point.map((x) => openEvent(x, systemWorld)), head);
+          insert.run(...rowParams(row));
+          head = { seq: row.seq, hash: row.hash };
+        }
+      }
+    })();
+  }
+  db.close();
+}
+
+/** Fills `dbPath` with `n` chained format-1 events (one row and one hash each, as before ADR-021) shaped like a governed call's lineage. */
 export function fillLedger(dbPath: string, n: number): void {
   const db = openDb(dbPath);
   const insert = db.prepare(
@@ -73,14 +101,20 @@ export interface LedgerSizeResult {
   events: number;
   empty: Latency;
   large: Latency;
+  /** A ledger of records (ADR-021), as this build writes. */
   verify: VerifyResult;
+  /** A ledger of format-1 rows, as builds before ADR-021 wrote. */
+  verifyFormat1: VerifyResult;
 }
 
 export async function ledgerScenarios(sizes: Sizes): Promise<LedgerSizeResult> {
   const emptyWs = benchWorkspace();
   const largeWs = benchWorkspace();
-  fillLedger(join(largeWs, 'mandate.db'), sizes.ledgerEvents);
+  fillRecords(join(largeWs, 'mandate.db'), sizes.ledgerEvents);
   const verify = verifySpeed(join(largeWs, 'mandate.db'));
+  const oldWs = benchWorkspace();
+  fillLedger(join(oldWs, 'mandate.db'), sizes.ledgerEvents);
+  const verifyFormat1 = verifySpeed(join(oldWs, 'mandate.db'));
   const run = async (ws: string, tag: string) => {
     const g = await governedStdio(ws);
     try {
@@ -91,5 +125,5 @@ export async function ledgerScenarios(sizes: Sizes): Promise<LedgerSizeResult> {
   };
   const empty = await run(emptyWs, 'empty');
   const large = await run(largeWs, 'large');
-  return { events: sizes.ledgerEvents, empty, large, verify };
+  return { events: sizes.ledgerEvents, empty, large, verify, verifyFormat1 };
 }
