@@ -34,6 +34,13 @@ export interface DecisionReview {
   at: number;
 }
 
+/** Decisions opened in one minute (epoch ms / 60 000) that now have one status. */
+export interface MinuteCount {
+  minute: number;
+  status: DecisionStatus;
+  n: number;
+}
+
 export interface DecisionRow extends Omit<DecisionRecord, 'intent' | 'facts' | 'policies' | 'outcome' | 'review'> {
   intent: string | null;
   facts: string | null;
@@ -60,6 +67,8 @@ export class Decisions {
   private readonly reviewStmt;
   private readonly byDfidStmt;
   private readonly pendingCountStmt;
+  private readonly recentStmt;
+  private readonly perMinuteStmt;
 
   constructor(db: Db) {
     this.insertStmt = db.prepare(
@@ -77,6 +86,8 @@ export class Decisions {
     this.pendingStmt = db.prepare<[], DecisionRow>("SELECT * FROM decisions WHERE status = 'pending' ORDER BY created_at, id");
     this.byDfidStmt = db.prepare<[string, number], DecisionRow>('SELECT * FROM decisions WHERE dfid = ? ORDER BY created_at, id LIMIT ?');
     this.pendingCountStmt = db.prepare<[], { n: number }>("SELECT count(*) AS n FROM decisions WHERE status = 'pending'");
+    this.recentStmt = db.prepare<[string, number], DecisionRow>('SELECT * FROM decisions WHERE agent = ? ORDER BY created_at DESC, id DESC LIMIT ?');
+    this.perMinuteStmt = db.prepare<[number], MinuteCount>('SELECT created_at / 60000 AS minute, status, count(*) AS n FROM decisions WHERE created_at >= ? GROUP BY minute, status ORDER BY minute');
     this.runningStmt = db.prepare("UPDATE decisions SET status = 'running', runner = @runner, idempotency_key = @key, intent = COALESCE(intent, @intent) WHERE id = @id");
     this.transitionStmt = db.prepare('UPDATE decisions SET status = @to WHERE id = @id AND status = @from');
     this.startedStmt = db.prepare<[], DecisionRow>("SELECT * FROM decisions WHERE status IN ('running', 'outcome_unknown') ORDER BY created_at, id");
@@ -124,6 +135,16 @@ export class Decisions {
   /** The decisions of one flow, oldest first. */
   byDfid(dfid: string, limit = 1000): DecisionRecord[] {
     return this.byDfidStmt.all(dfid, limit).map(decisionFromRow);
+  }
+
+  /** The agent's newest decisions, newest first (the console's agent page). */
+  recent(agent: string, limit = 20): DecisionRecord[] {
+    return this.recentStmt.all(agent, limit).map(decisionFromRow);
+  }
+
+  /** How many decisions opened in each minute since `from` (epoch ms), per status (the console's rate chart). */
+  perMinute(from: number): MinuteCount[] {
+    return this.perMinuteStmt.all(from);
   }
 
   /** The decision's effect is about to start in process `runner`; its request is kept for reconciliation after a crash. */

@@ -7,6 +7,11 @@ export interface WindowStats {
   firstAt: number | null;
 }
 
+export interface MonitorSample {
+  at: number;
+  value: number;
+}
+
 /**
  * Drift-monitor windows and steward counters, kept incrementally: each
  * monitor holds at most its window of samples, so evaluating it costs the
@@ -24,6 +29,7 @@ export class Monitors {
   private readonly executedStmt;
   private readonly resetSamplesStmt;
   private readonly resetStateStmt;
+  private readonly samplesStmt;
 
   constructor(db: Db) {
     this.addStmt = db.prepare('INSERT INTO monitor_samples (agent, monitor, at, value) VALUES (?, ?, ?, ?)');
@@ -48,6 +54,7 @@ export class Monitors {
     );
     this.resetSamplesStmt = db.prepare('DELETE FROM monitor_samples WHERE agent = ?');
     this.resetStateStmt = db.prepare('DELETE FROM monitor_state WHERE agent = ?');
+    this.samplesStmt = db.prepare<[string, string], MonitorSample>('SELECT at, value FROM monitor_samples WHERE agent = ? AND monitor = ? ORDER BY id');
     this.executedStmt = db.prepare<[string], { executed: number }>('SELECT executed FROM steward_counts WHERE agent = ?');
   }
 
@@ -81,6 +88,11 @@ export class Monitors {
   reset(agent: string): void {
     this.resetSamplesStmt.run(agent);
     this.resetStateStmt.run(agent);
+  }
+
+  /** The samples in a monitor's window as the store holds them, oldest first (the console's monitor chart). */
+  samples(agent: string, monitor: string): MonitorSample[] {
+    return this.samplesStmt.all(agent, monitor);
   }
 
   /** Executed calls of the agent so far (for every-N steward gates). */

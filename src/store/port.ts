@@ -190,13 +190,13 @@ export interface StorePort {
   /** Present where the store pushes changes made by other processes (PostgreSQL's LISTEN/NOTIFY). */
   readonly notifications?: StoreNotifications | undefined;
   ledger: Async<Ledger, 'page' | 'byDfid' | 'headSeq' | 'verify'>;
-  decisions: Async<Decisions, 'get' | 'flowHasCalls' | 'pending' | 'pendingCount' | 'byDfid' | 'started'>;
+  decisions: Async<Decisions, 'get' | 'flowHasCalls' | 'pending' | 'pendingCount' | 'byDfid' | 'started' | 'recent' | 'perMinute'>;
   runners: Async<Runners, 'list'>;
   idempotency: Async<Idempotency, 'peek' | 'purgeExpired'>;
   agents: Async<Agents, 'status' | 'statusRow' | 'flowStatus' | 'interventions' | 'intervention' | 'terminationsSince' | 'constraints'>;
   memory: Async<Memory, 'get' | 'list' | 'pack' | 'seed'>;
   usage: Async<Usage, 'sum'>;
-  monitors: Async<Monitors, 'executed'>;
+  monitors: Async<Monitors, 'executed' | 'samples'>;
   credentials: Async<Credentials, 'byHash' | 'get' | 'list'>;
   mcpEvents: Async<McpEvents, 'add' | 'trim' | 'streamOf' | 'after' | 'dropSession' | 'dropOlderThan'>;
   pins: Async<Pins, 'list' | 'generation'>;

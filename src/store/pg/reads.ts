@@ -2,10 +2,11 @@ import type { Pool } from 'pg';
 import type { Sensitivity } from '../../core/types.js';
 import type { AgentStatus, AgentStatusRow, ConstraintRow, FlowStatus, InterventionRow } from '../agents.js';
 import type { CredentialRow } from '../credentials.js';
-import { decisionFromRow, type DecisionRow } from '../decisions.js';
+import { decisionFromRow, type DecisionRow, type MinuteCount } from '../decisions.js';
 import type { IdempotencyRecord } from '../idempotency.js';
 import { checkRow, eventFromRow, GENESIS_HASH, type EventRow, type VerifyResult } from '../ledger.js';
 import type { MemoryRecord } from '../memory.js';
+import type { MonitorSample } from '../monitors.js';
 import type { PinnedDefinition, PinRow } from '../pins.js';
 import type { StorePort } from '../port.js';
 import type { RunnerRow } from '../runners.js';
@@ -64,6 +65,9 @@ export function pgReads(pool: Pool, q: <R>(sql: string, params?: unknown[]) => P
       pendingCount: async () => (await one<{ n: number }>("SELECT count(*) AS n FROM decisions WHERE status = 'pending'"))?.n ?? 0,
       byDfid: async (dfid, limit = 1000) => (await q<DecisionRow>('SELECT * FROM decisions WHERE dfid = $1 ORDER BY created_at, id LIMIT $2', [dfid, limit])).map(decisionFromRow),
       started: async () => (await q<DecisionRow>("SELECT * FROM decisions WHERE status IN ('running', 'outcome_unknown') ORDER BY created_at, id")).map(decisionFromRow),
+      recent: async (agent, limit = 20) => (await q<DecisionRow>('SELECT * FROM decisions WHERE agent = $1 ORDER BY created_at DESC, id DESC LIMIT $2', [agent, limit])).map(decisionFromRow),
+      perMinute: async (from) =>
+        (await q<MinuteCount>('SELECT created_at / 60000 AS minute, status, count(*) AS n FROM decisions WHERE created_at >= $1 GROUP BY minute, status ORDER BY minute', [from])).map((r) => ({ minute: Number(r.minute), status: r.status, n: Number(r.n) })),
     },
     runners: {
       list: async () => q<RunnerRow>('SELECT * FROM runners ORDER BY started_at, id'),
@@ -157,6 +161,7 @@ export function pgReads(pool: Pool, q: <R>(sql: string, params?: unknown[]) => P
         ]))?.total ?? 0,
     },
     monitors: {
+      samples: async (agent, monitor) => (await q<MonitorSample>('SELECT at, value FROM monitor_samples WHERE agent = $1 AND monitor = $2 ORDER BY id', [agent, monitor])).map((r) => ({ at: Number(r.at), value: Number(r.value) })),
       executed: async (agent) => (await one<{ executed: number }>('SELECT executed FROM steward_counts WHERE agent = $1', [agent]))?.executed ?? 0,
     },
     credentials: {
