@@ -9,7 +9,11 @@ const text = (v) => (typeof v === 'string' ? v : JSON.stringify(v));
 
 function limitsText(limits) {
   const parts = [];
-  for (const [k, v] of Object.entries(limits || {})) if (k !== 'budgets') parts.push(`${k} ${text(v)}`);
+  for (const [k, v] of Object.entries(limits || {})) {
+    if (k === 'budgets') continue;
+    if (v && typeof v === 'object' && !Array.isArray(v)) for (const [field, x] of Object.entries(v)) parts.push(`${k} ${field} ${text(x)}`);
+    else parts.push(`${k} ${text(v)}`);
+  }
   for (const b of (limits && limits.budgets) || []) parts.push(`budget ${b.window}: ${b.max_calls !== undefined ? `${b.max_calls} calls` : ''}${b.sum ? ` ${b.sum} ≤ ${b.max}` : ''}`);
   return parts.join('; ') || 'none';
 }

@@ -1,5 +1,6 @@
 import { createPublicKey } from 'node:crypto';
 import { grantFor, windowMs, type Contract } from '../config/contract-schema.js';
+import { withSignedReceipt } from '../core/receipt.js';
 import { keyId } from '../core/signed.js';
 import type { Kernel } from '../kernel/kernel.js';
 import type { DecisionStatus } from '../core/types.js';
@@ -159,7 +160,8 @@ export async function decisionStory(ctx: HttpContext, r: Req, m: RegExpExecArray
     events,
     approval: resolved ? { resolution: resolved.data['resolution'] ?? null, by: resolved.data['by'] ?? d.resolved_by, at: resolved.time, note_hash: resolved.data['note_hash'] ?? null, seq: resolved.seq } : null,
     receipt: d.outcome?.receipt ?? null,
-    signed_receipt: d.outcome?.signed_receipt ?? null,
+    // The receipt as the kernel signs an answer: Ed25519 is deterministic, so this is the receipt the agent was given (or would have been, for an approval answered elsewhere).
+    signed_receipt: d.outcome ? (withSignedReceipt(kernel.deps.receipts, d.outcome, d.request_hash).signed_receipt ?? null) : null,
     upstream: cap?.upstream
       ? { server: cap.upstream.server, tool: cap.upstream.tool, pin_hash: cap.upstream.pinHash, ran: ran?.data['ok'] === true, upstream_error: ran?.data['upstream_error'] ?? null, duration_ms: ran?.data['duration_ms'] ?? null }
       : null,
