@@ -76,7 +76,7 @@ function render(story) {
   const d = story.decision;
   const o = d.outcome || {};
   $('decision-title').textContent = `Decision ${d.decision_id}`;
-  $('decision-body').replaceChildren(
+  const parts = [
     dl([
       ['Agent', agentLink(d.agent)],
       ['Capability', mono(d.capability || '—')],
@@ -100,7 +100,8 @@ function render(story) {
       ? el('section', { 'aria-labelledby': 'upstream-title' }, el('h3', { id: 'upstream-title', text: 'Upstream call' }), dl([['Server', mono(story.upstream.server)], ['Tool', mono(story.upstream.tool)], ['Pinned definition', mono(story.upstream.pin_hash)], ['Ran', story.upstream.ran ? 'yes' : 'no'], ['Upstream error', String(story.upstream.upstream_error)], ['Duration', story.upstream.duration_ms === null ? '—' : `${story.upstream.duration_ms} ms`]]))
       : null,
     el('section', { 'aria-labelledby': 'receipt-title' }, el('h3', { id: 'receipt-title', text: 'Receipt' }), receiptSection(story)),
-  );
+  ];
+  $('decision-body').replaceChildren(...parts.filter(Boolean));
 }
 
 /** Opens a decision by id, or by DFID (one decision: opened; several: listed). */
