@@ -246,6 +246,9 @@ describe.skipIf(need.skip)(need.title('console pages in headless chromium'), () 
     expect(await page.locator('#filter-agent').inputValue()).toBe('alice');
     expect(new Set(await page.locator('#feed li').evaluateAll((lis) => lis.map((li) => li.getAttribute('data-verdict'))))).toEqual(new Set(['rejected']));
     expect(await page.locator('#feed').textContent()).toContain('LIMIT');
+    // The feed drawn: the last five minutes of the shown events, by verdict (only rejections pass this filter).
+    expect(Number(await page.locator('#feed-strip figure').getAttribute('data-rejected'))).toBeGreaterThanOrEqual(1);
+    expect(await page.locator('#feed-strip figure').getAttribute('data-accepted')).toBe('0');
 
     await page.locator('#filter-verdict').selectOption('escalated');
     await expect.poll(() => page.url(), { timeout: 5_000 }).toContain('verdict=escalated');

@@ -5,6 +5,7 @@
 // filtered view can be bookmarked and shared.
 
 import { $, AuthError, agentLink, decisionLink, el, session } from './dom.js';
+import { rateChart } from './svg.js';
 
 const KEEP = 1000;
 const SHOWN = 100;
@@ -47,8 +48,27 @@ function item(e) {
   );
 }
 
+const STEP_MS = 10_000;
+const STEPS = 30;
+
+/** The feed drawn: the shown events of the last five minutes, per ten seconds, by verdict. */
+function drawStrip() {
+  const first = Math.floor(Date.now() / STEP_MS) - STEPS + 1;
+  const buckets = Array.from({ length: STEPS }, (_, i) => ({ at: new Date((first + i) * STEP_MS).toISOString(), accepted: 0, rejected: 0, escalated: 0 }));
+  for (const e of feed.events) {
+    const v = verdictOf(e);
+    const b = buckets[Math.floor(Date.parse(e.time) / STEP_MS) - first];
+    if (v && b && matches(e, feed.filters)) b[v] += 1;
+  }
+  $('feed-strip').replaceChildren(rateChart(buckets, { what: 'Live feed, last 5 minutes in 10-second steps', barWidth: 16, height: 48, step: '10 s' }));
+}
+setInterval(() => {
+  if (feed.stream) drawStrip();
+}, STEP_MS);
+
 /** Redraws the list from the kept events and the current filters. */
 export function drawFeed() {
+  drawStrip();
   const shown = feed.events.filter((e) => matches(e, feed.filters)).slice(0, SHOWN);
   $('feed').replaceChildren(...shown.map(item));
   $('feed-count').textContent = `${shown.length} shown of ${feed.events.length} received`;
@@ -106,6 +126,7 @@ function received(category, data) {
     list.prepend(item(e));
     while (list.children.length > SHOWN) list.lastElementChild.remove();
     $('feed-count').textContent = `${list.children.length} shown of ${feed.events.length} received`;
+    drawStrip();
   }
   for (const fn of feed.listeners) fn(category, e);
 }

@@ -33,7 +33,7 @@ export function budgetBar(b) {
     el('span', { class: 'budget-name' }, el('span', { class: 'mono', text: b.capability }), ` ${what} · ${b.window}`),
     svg(
       'svg',
-      { class: 'bar', width: W, height: H, viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': label },
+      { class: 'budget-bar', width: W, height: H, viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': label },
       title(label),
       svg('rect', { x: 0, y: 0, width: W, height: H, rx: 3, fill: COLOURS.track, stroke: COLOURS.grid }),
       svg('rect', { class: 'used', x: 0, y: 0, width: Math.round(W * frac * 10) / 10, height: H, rx: 3, fill: level === 'ok' ? COLOURS.line : level === 'high' ? COLOURS.escalated : COLOURS.rejected }),
@@ -76,30 +76,34 @@ export function monitorChart(m) {
 
 const VERDICTS = ['accepted', 'rejected', 'escalated'];
 
-/** Decisions per minute by verdict, stacked, oldest minute on the left. */
-export function rateChart(minutes) {
-  const BW = 8;
-  const W = minutes.length * BW;
-  const H = 120;
-  const peak = Math.max(1, ...minutes.map((b) => b.accepted + b.rejected + b.escalated));
-  const totals = Object.fromEntries(VERDICTS.map((v) => [v, minutes.reduce((a, b) => a + b[v], 0)]));
-  const text = `Last ${minutes.length} minutes: ${totals.accepted} accepted, ${totals.rejected} rejected, ${totals.escalated} escalated; busiest minute ${peak}`;
+/**
+ * Decisions by verdict per time step, stacked, oldest on the left: the last
+ * hour per minute (the API's buckets), or the live feed in short steps.
+ */
+export function rateChart(buckets, opts) {
+  const o = Object.assign({ what: `Last ${buckets.length} minutes`, barWidth: 8, height: 120, step: 'minute' }, opts || {});
+  const BW = o.barWidth;
+  const W = buckets.length * BW;
+  const H = o.height;
+  const peak = Math.max(1, ...buckets.map((b) => b.accepted + b.rejected + b.escalated));
+  const totals = Object.fromEntries(VERDICTS.map((v) => [v, buckets.reduce((a, b) => a + b[v], 0)]));
+  const text = `${o.what}: ${totals.accepted} accepted, ${totals.rejected} rejected, ${totals.escalated} escalated; busiest ${o.step} ${peak}`;
   const bars = [];
-  minutes.forEach((b, i) => {
+  buckets.forEach((b, i) => {
     let base = H;
     for (const v of VERDICTS) {
       if (!b[v]) continue;
       const h = ((H - 4) * b[v]) / peak;
       base -= h;
-      bars.push(svg('rect', { class: v, x: i * BW + 1, y: base, width: BW - 2, height: h, fill: COLOURS[v] }, title(`${time(b.minute)}: ${b[v]} ${v}`)));
+      bars.push(svg('rect', { class: v, x: i * BW + 1, y: base, width: BW - 2, height: h, fill: COLOURS[v] }, title(`${time(b.minute || b.at)}: ${b[v]} ${v}`)));
     }
   });
   return el(
     'figure',
     { class: 'rate', 'data-accepted': totals.accepted, 'data-rejected': totals.rejected, 'data-escalated': totals.escalated },
     svg('svg', { class: 'chart', width: W, height: H, viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': text }, title(text), svg('line', { x1: 0, x2: W, y1: H - 0.5, y2: H - 0.5, stroke: COLOURS.grid }), bars),
-    el('figcaption', {}, el('ul', { class: 'legend' }, VERDICTS.map((v) => el('li', { class: `key-${v}` }, el('span', { class: 'swatch', 'aria-hidden': 'true' }), `${v}: ${totals[v]}`))), el('span', { class: 'hint', text: `busiest minute: ${peak} decisions` })),
+    el('figcaption', {}, el('ul', { class: 'legend' }, VERDICTS.map((v) => el('li', { class: `key-${v}` }, el('span', { class: 'swatch', 'aria-hidden': 'true' }), `${v}: ${totals[v]}`))), el('span', { class: 'hint', text: `busiest ${o.step}: ${peak} decisions` })),
   );
 }
 
-const time = (iso) => new Date(iso).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+const time = (iso) => new Date(iso).toLocaleTimeString();
