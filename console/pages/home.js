@@ -63,10 +63,10 @@ export async function loadApprovals(guard) {
   const active = document.activeElement && list.contains(document.activeElement) ? document.activeElement : null;
   const typing = active ? active.id : null;
   const typed = active && active.tagName === 'INPUT' ? active.value : null;
-  const shown = new Set([...list.children].map((li) => li.dataset.decisionId));
-  const next = r.body.approvals.map((a) => a.decision_id);
-  // Redraw only when the queue changed, so focus and typing are not disturbed by the poll.
-  if (shown.size !== next.length || next.some((id) => !shown.has(id))) {
+  // Redraw only when the queue changed (an item, or what an item shows), so the poll does not disturb focus and typing.
+  const sig = JSON.stringify(r.body.approvals);
+  if (list.dataset.sig !== sig) {
+    list.dataset.sig = sig;
     list.replaceChildren(...r.body.approvals.map((a) => approvalItem(a, guard)));
     if (typing && document.getElementById(typing)) {
       if (typed !== null) document.getElementById(typing).value = typed;
