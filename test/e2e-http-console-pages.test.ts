@@ -9,12 +9,13 @@
  * the contract and the interventions; axe-core finds no serious or critical
  * violation. Screenshots go to test-artifacts/console-pages/.
  */
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { E2E, REPO_ROOT, exportLedger, runCli, transfer } from './helpers/e2e.js';
+import { FIXTURES, NODE, appendConfig, pin, writeContract, y } from './helpers/gateway.js';
 import { api, createKey, httpAgent, startHttp, type HttpAgent, type HttpServer } from './helpers/http.js';
 import { CHROMIUM, CHROMIUM_PATH, requires } from './helpers/requires.js';
 
@@ -26,6 +27,7 @@ const e2e = new E2E();
 let s: HttpServer;
 let browser: Browser | undefined;
 let alice: HttpAgent;
+let gw: HttpAgent;
 let opKey: string;
 let viewerKey: string;
 let ws: string;
@@ -35,19 +37,28 @@ let approved: { decision_id: string; dfid: string };
 beforeAll(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
   ws = await e2e.workspace();
-  const keys = await Promise.all([createKey(ws, { operator: 'anna' }), createKey(ws, { operator: 'vera', role: 'viewer' }), createKey(ws, { agent: 'alice' })]);
-  [opKey, viewerKey] = [keys[0].key, keys[1].key];
+  // An upstream MCP server behind the gateway, for a decision with an upstream call.
+  writeFileSync(join(ws, 'state.json'), JSON.stringify({ description: 'Say hello to someone by name.' }));
+  appendConfig(ws, `upstreams:\n  drift:\n    command: ${y(NODE)}\n    args: [${y(join(FIXTURES, 'drifting.mjs'))}, state.json]`);
+  writeContract(ws, 'gw', 'grants:\n  - capability: drift.greet\n');
+  await pin(ws, 'drift');
+  // One CLI at a time: four at once can outlast the CLI's bound on a loaded machine.
+  const keys = [];
+  for (const holder of [{ operator: 'anna' }, { operator: 'vera', role: 'viewer' as const }, { agent: 'alice' }, { agent: 'gw' }]) keys.push(await createKey(ws, holder));
+  [opKey, viewerKey] = [keys[0]?.key as string, keys[1]?.key as string];
   s = await startHttp(ws);
-  alice = await httpAgent(s.url, keys[2].key);
+  alice = await httpAgent(s.url, keys[2]?.key as string);
+  gw = await httpAgent(s.url, keys[3]?.key as string);
   browser = await chromium.launch({
     executablePath: CHROMIUM_PATH,
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
   });
-}, 60_000);
+}, 120_000);
 
 afterAll(async () => {
   await browser?.close();
   await alice?.close().catch(() => undefined);
+  await gw?.close().catch(() => undefined);
   await s?.stop();
   await e2e.cleanup();
 });
@@ -290,6 +301,28 @@ describe.skipIf(need.skip)(need.title('console pages in headless chromium'), () 
     expect(rows.map((r) => r[0])).toEqual(expect.arrayContaining(['pause', 'resume']));
     expect(await axeViolations(page)).toEqual([]);
     await page.screenshot({ path: join(ARTIFACTS, '7-agent.png'), fullPage: true });
+    await done();
+  });
+
+  it('a gateway call\'s decision page names the upstream server and tool, and carries the very receipt the agent was given', async () => {
+    const g = await gw.call('invoke_capability', { capability: 'drift.greet', params: { name: 'bob' } });
+    expect(g.outcome.verdict).toBe('accepted');
+    const given = (g.result.structuredContent as { signed_receipt?: unknown }).signed_receipt;
+    expect(given).toEqual(expect.objectContaining({ decision_id: g.outcome.decision_id, verdict: 'accepted' }));
+    const story = (await api(s.url, opKey, `/api/v1/decisions/${g.outcome.decision_id}/story`)).body;
+    expect(story['upstream']).toEqual(expect.objectContaining({ server: 'drift', tool: 'greet', ran: true, upstream_error: false }));
+    expect(story['signed_receipt']).toEqual(given);
+
+    const { page, done } = await open(opKey, `#/decisions/${g.outcome.decision_id}`);
+    await expect.poll(() => page.locator('#decision-title').textContent(), { timeout: 10_000 }).toBe(`Decision ${g.outcome.decision_id}`);
+    const upstream = page.locator('section[aria-labelledby="upstream-title"]');
+    await upstream.waitFor({ timeout: 10_000 });
+    expect(await upstream.textContent()).toContain('drift');
+    expect(await upstream.textContent()).toContain('greet');
+    expect(JSON.parse(await page.locator('#receipt-json').inputValue())).toEqual(given);
+    await page.getByRole('button', { name: 'Verify receipt' }).click();
+    await expect.poll(() => page.locator('#receipt-result').getAttribute('class'), { timeout: 10_000 }).toContain('pass');
+    await page.screenshot({ path: join(ARTIFACTS, '8-upstream-decision.png'), fullPage: true });
     await done();
   });
 

@@ -29,10 +29,12 @@ let ws: string;
 beforeAll(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
   ws = await e2e.workspace();
-  const keys = await Promise.all([createKey(ws, { operator: 'anna' }), createKey(ws, { operator: 'vera', role: 'viewer' }), createKey(ws, { agent: 'alice' })]);
-  [opKey, viewerKey] = [keys[0].key, keys[1].key];
+  // One CLI at a time: several at once can outlast the CLI's bound on a loaded machine.
+  opKey = (await createKey(ws, { operator: 'anna' })).key;
+  viewerKey = (await createKey(ws, { operator: 'vera', role: 'viewer' })).key;
+  const agentKey = (await createKey(ws, { agent: 'alice' })).key;
   s = await startHttp(ws);
-  alice = await httpAgent(s.url, keys[2].key);
+  alice = await httpAgent(s.url, agentKey);
   browser = await chromium.launch({
     executablePath: CHROMIUM_PATH,
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
