@@ -70,7 +70,7 @@ export function monitorChart(m) {
       values.length > 1 ? svg('polyline', { points, fill: 'none', stroke: COLOURS.line, 'stroke-width': 2 }) : null,
       values.map((v, i) => svg('circle', { class: 'sample', cx: x(i), cy: y(v), r: 3, fill: COLOURS.line, 'data-value': v }, title(`sample ${i + 1}: ${num(v)}`))),
     ),
-    el('figcaption', {}, el('strong', { class: 'mono', text: `${m.agent} · ${m.monitor}` }), el('br'), el('span', { class: 'monitor-figures', text }), m.samples === null ? el('span', { class: 'hint', text: ' (samples hidden from viewers: the capability does not opt in)' }) : null),
+    el('figcaption', {}, el('strong', { class: 'mono', text: `${m.agent} · ${m.monitor}` }), el('br'), el('span', { class: 'monitor-figures', text }), el('br'), el('span', { class: 'hint', text: 'dots: samples; dashed: threshold; thin line: value' }), m.samples === null ? el('span', { class: 'hint', text: ' (samples hidden from viewers: the capability does not opt in)' }) : null),
   );
 }
 
