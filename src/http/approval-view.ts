@@ -1,6 +1,6 @@
 import type { ReasonDetail } from '../core/types.js';
 import type { Kernel } from '../kernel/kernel.js';
-import type { DecisionRecord } from '../store/decisions.js';
+import type { DecisionRecord } from '../store/port/index.js';
 
 /**
  * The one view of an escalated call, for the console, the operator API and

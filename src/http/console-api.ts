@@ -4,7 +4,7 @@ import { withSignedReceipt } from '../core/receipt.js';
 import { keyId } from '../core/signed.js';
 import type { Kernel } from '../kernel/kernel.js';
 import type { DecisionStatus } from '../core/types.js';
-import { CALLS_FIELD } from '../store/usage.js';
+import { CALLS_FIELD } from '../store/port/index.js';
 import { approvalView, audienceOf } from './approval-view.js';
 import type { HttpContext, RouteRequest } from './context.js';
 import { sendError, sendJson } from './errors.js';
