@@ -1,9 +1,9 @@
 // Checks a signed receipt in the browser's own Web Crypto, not by asking the
 // server: the Ed25519 signature over `mandate-receipt-v1\n` + the RFC 8785
 // JSON of its fields (src/core/signed.ts), the key id, and the chain link:
-// the ledger event at the receipt's position, rehashed here, has the
-// receipt's hash, and its prev_hash is the rehashed event before it
-// (src/store/ledger.ts).
+// the ledger event at the receipt's position, rehashed here (alone, or with
+// its commit point's record: ADR-021), has the receipt's hash, and its
+// prev_hash is the rehashed row before it (src/store/port/events.ts).
 
 const RECEIPT_TAG = 'mandate-receipt-v1';
 const GENESIS = '0'.repeat(64);
@@ -31,15 +31,29 @@ function fromBase64(text, url) {
   return Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
 }
 
-/** The hash of a ledger event from its logical fields, as the ledger computes it. */
-export function eventHash(e) {
-  const { agent, data, decision_id, dfid, id, prev_hash, reasons, seq, time, type } = e;
-  return sha256Hex(jcs({ agent, data, decision_id, dfid, id, prev_hash, reasons, seq, time, type }));
+/**
+ * The hash the ledger gives an event, from `events` (which must hold its
+ * record's events): an event alone is hashed over its logical fields
+ * (ADR-002); a commit point's record over { dfid, events, first_seq,
+ * prev_hash, seq, v: 2 } (ADR-021). Null if a record's events are missing.
+ */
+export function eventHash(e, events = [e]) {
+  if (!e.record) {
+    const { agent, data, decision_id, dfid, id, prev_hash, reasons, seq, time, type } = e;
+    return sha256Hex(jcs({ agent, data, decision_id, dfid, id, prev_hash, reasons, seq, time, type }));
+  }
+  const { first_seq, last_seq } = e.record;
+  const members = events.filter((x) => x.seq >= first_seq && x.seq <= last_seq).sort((a, b) => a.seq - b.seq);
+  if (members.length !== last_seq - first_seq + 1) return Promise.resolve(null);
+  const strip = ({ agent, data, decision_id, dfid, id, reasons, time, type }) => ({ agent, data, decision_id, dfid, id, reasons, time, type });
+  const dfid = members.every((x) => x.dfid === e.dfid) ? e.dfid : '*';
+  return sha256Hex(jcs({ dfid, events: members.map(strip), first_seq, prev_hash: e.prev_hash, seq: last_seq, v: 2 }));
 }
 
 /**
  * Verifies `receipt` against the public key (`{ key_id, spki }`, base64 DER)
- * and the two ledger events ending at its seq (`events`, from the API).
+ * and the ledger events around its seq (`events`, from the API): the event
+ * with its record's events, and the row before it with its record's.
  * Returns each check with its result; `ok` only if all hold.
  */
 export async function verifyReceipt(receipt, key, events, expect) {
@@ -62,16 +76,18 @@ export async function verifyReceipt(receipt, key, events, expect) {
   }
   if (!checks.some((c) => c.name === 'signature')) check('signature', signed, signed ? 'Ed25519 signature verifies (Web Crypto)' : 'signature does not verify: the receipt was changed or forged');
   const at = events.find((e) => e.seq === receipt.seq);
-  const before = events.find((e) => e.seq === receipt.seq - 1);
   if (!at) {
     check('chain', false, `no ledger event at seq ${receipt.seq}`);
   } else {
-    const h = await eventHash(at);
-    const prev = receipt.seq === 1 ? GENESIS : before ? await eventHash(before) : null;
-    const same = h === at.hash && h === receipt.hash && at.decision_id === receipt.decision_id && at.dfid === receipt.dfid;
-    check('event', same, same ? `ledger event #${at.seq} (${at.type}) rehashes to the receipt's hash` : `ledger event #${at.seq} does not match the receipt (hash ${h.slice(0, 16)}…, receipt ${String(receipt.hash).slice(0, 16)}…)`);
+    const first = at.record ? at.record.first_seq : at.seq;
+    const before = events.find((e) => e.seq === first - 1);
+    const h = await eventHash(at, events);
+    const prev = first === 1 ? GENESIS : before ? await eventHash(before, events) : null;
+    const same = h !== null && h === at.hash && h === receipt.hash && at.decision_id === receipt.decision_id && at.dfid === receipt.dfid;
+    const what = at.record ? `ledger event #${at.seq} (${at.type}), with its record #${at.record.first_seq}–#${at.record.last_seq},` : `ledger event #${at.seq} (${at.type})`;
+    check('event', same, same ? `${what} rehashes to the receipt's hash` : `${what} does not match the receipt (hash ${String(h).slice(0, 16)}…, receipt ${String(receipt.hash).slice(0, 16)}…)`);
     const linked = prev !== null && at.prev_hash === prev;
-    check('link', linked, linked ? `linked to #${receipt.seq - 1} (prev_hash ${prev.slice(0, 16)}…)` : `prev_hash of #${at.seq} is not the hash of #${receipt.seq - 1}`);
+    check('link', linked, linked ? `linked to #${first - 1} (prev_hash ${prev.slice(0, 16)}…)` : `prev_hash of #${first} is not the hash of #${first - 1}`);
   }
   if (expect && expect.request_hash) check('request', receipt.request_hash === expect.request_hash, receipt.request_hash === expect.request_hash ? 'binds the request hash shown above' : 'binds another request than the one shown');
   return { ok: checks.every((c) => c.ok), checks };

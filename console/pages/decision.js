@@ -53,8 +53,7 @@ function receiptSection(story) {
       return;
     }
     const seq = Number(receipt && receipt.seq);
-    const page = Number.isInteger(seq) && seq > 0 ? await api(`/api/v1/ledger?after=${Math.max(0, seq - 2)}&limit=2`) : { status: 0, body: { events: [] } };
-    const v = await verifyReceipt(receipt, key.body, page.body ? page.body.events : [], { request_hash: story.call.request_hash });
+    const v = await verifyReceipt(receipt, key.body, Number.isInteger(seq) && seq > 0 ? await chainAround(seq) : [], { request_hash: story.call.request_hash });
     result.classList.add(v.ok ? 'pass' : 'fail');
     result.replaceChildren(
       el('p', { class: 'verdict-line', text: v.ok ? 'VERIFIED in this browser (Web Crypto)' : 'FAILS verification' }),
@@ -70,6 +69,22 @@ function receiptSection(story) {
     el('p', {}, el('button', { type: 'button', id: 'receipt-verify', onclick: () => void run(), text: 'Verify receipt' })),
     result,
   );
+}
+
+/** What the chain check needs (ADR-021): the event at `seq` with every event of its record, and the row before it with every event of its record. */
+async function chainAround(seq) {
+  const got = new Map();
+  const fetchRange = async (from, to) => {
+    const page = await api(`/api/v1/ledger?after=${Math.max(0, from - 1)}&limit=${Math.max(1, to - from + 1)}`);
+    for (const e of (page.body && page.body.events) || []) if (e.seq <= to) got.set(e.seq, e);
+  };
+  await fetchRange(Math.max(1, seq - 1), seq);
+  const at = got.get(seq);
+  const first = at && at.record ? at.record.first_seq : seq;
+  if (at && at.record) await fetchRange(Math.max(1, first - 1), at.record.last_seq);
+  const before = got.get(first - 1);
+  if (before && before.record) await fetchRange(before.record.first_seq, before.record.last_seq);
+  return [...got.values()].sort((a, b) => a.seq - b.seq);
 }
 
 function render(story) {

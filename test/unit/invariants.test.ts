@@ -40,10 +40,13 @@ export const GUARANTEES: Record<string, Guarantee> = {
     proofs: { 'kernel.test.ts': ['after idempotency_window_hours pass the same key runs afresh'] },
   },
   CHAIN_UNBROKEN: {
-    statement: 'Every event links to its predecessor by the SHA-256 of its canonical logical fields, from a genesis of 64 zeros, across processes.',
+    statement:
+      'Every ledger row links to its predecessor by the SHA-256 of its canonical logical fields (an event alone, or a commit point\'s record of events: ADR-021), from a genesis of 64 zeros, across processes and across the change of format.',
     proofs: {
       'ledger.test.ts': [
-        'appends chain with prev_hash (the first is 64 zeros) and each hash is eventHash of the logical fields',
+        'format-1 rows (written before ADR-021) chain with prev_hash (the first is 64 zeros) and each hash is eventHash of the logical fields',
+        'a commit point is one format-2 row: its events share one hash, SHA-256 of the canonical record, and show one by one',
+        'a ledger of schema 8 (format-1 rows) migrates: its old chain and the records after it verify as one',
         'verify is ok on an intact chain and names its head',
         'two Ledger instances on two connections to the same file, interleaving appends, keep one valid chain',
       ],
