@@ -8,6 +8,7 @@ import type { World } from '../core/world.js';
 import type { PolicyEngine } from '../policy/engine.js';
 import type { StorePort } from '../store/port.js';
 import type { Breakers } from './breaker.js';
+import type { DelegationRegistry } from './delegation/chain.js';
 import type { Inflight } from './inflight.js';
 import type { KernelObserver } from './observer.js';
 import type { SectionLocks } from './sections.js';
@@ -35,6 +36,8 @@ export interface KernelCore {
   readonly inflight: Inflight;
   /** Effect sections: one call at a time per resource (ADR-017). */
   readonly sections: SectionLocks;
+  /** Sub-mandates: delegated agents and their chains (ADR-022). */
+  readonly delegations: DelegationRegistry;
   contractOf(agent: string): Contract | undefined;
   grantedCapabilities(agent: string): Capability[];
 }

@@ -14,6 +14,7 @@ import { commitFlow, commitSure, refuseBeforeEffect, repeat } from './record.js'
 import { sectionKey } from './sections.js';
 import { CALLS_FIELD } from '../store/usage.js';
 import { upstreamErrorDetails } from './upstream-result.js';
+import { ancestors, ancestorsUsage } from './delegation/call-checks.js';
 import { keyExpiry } from './stages/escalate.js';
 
 const CANCELLED_BEFORE = { code: 'CANCELLED', message: 'the caller cancelled the request before the effect started; nothing ran' } as const;
@@ -86,15 +87,14 @@ async function admitAndRun(k: KernelCore, flow: Flow, cap: Capability, req: Effe
     if (signal?.aborted) return refuseBeforeEffect(k, flow, [CANCELLED_BEFORE], req.policies);
     return refuseBeforeEffect(k, flow, [{ code: 'DEADLINE_EXCEEDED', message: `waited ${deadlineMs} ms for another call on the same resource; nothing ran` }], req.policies);
   }
-  let span: { outcome: Outcome; monitored?: Promise<Breach[]> };
+  let span: { outcome: Outcome; monitored?: Promise<[string, Breach[]][]> };
   try {
     span = await effectSpan(k, flow, cap, req, mode, circuit, Math.max(deadlineMs - (world.now() - waitFrom), 1), signal);
   } finally {
     release();
   }
   if (!span.monitored) return span.outcome;
-  const breaches = await span.monitored;
-  if (breaches.length) await suspend(k, flow, breaches);
+  for (const [agent, breaches] of await span.monitored) if (breaches.length) await suspend(k, flow, breaches, agent);
   return span.outcome;
 }
 
@@ -113,7 +113,7 @@ async function effectSpan(
   circuit: string,
   deadlineMs: number,
   signal?: AbortSignal,
-): Promise<{ outcome: Outcome; monitored?: Promise<Breach[]> }> {
+): Promise<{ outcome: Outcome; monitored?: Promise<[string, Breach[]][]> }> {
   const { world, workspace } = k.deps;
   const limits = workspace.config.limits;
   const fresh = await resolveFacts(k, cap, req.params, flow, signal);
@@ -146,6 +146,8 @@ async function effectSpan(
     { op: 'flow.bump', dfid: flow.dfid, max: limits.max_invocations_per_flow },
     // Budgets are admitted and their usage added in this commit, atomically in the store (ADR-019).
     ...usageAdmitted(k, flow.agent, cap.def.id, budgets, req.values, now),
+    // A delegated call's usage is carved from every ancestor's budgets in the same commit (ADR-022).
+    ...ancestorsUsage(k, flow.chain, cap, req.values, now),
     { op: 'decision.running', id: flow.decisionId, runner: k.deps.runner ?? null, key, intent: { capability: cap.def.id, params: req.params } },
     event(flow, 'ActionStarted', { data: { capability: cap.def.id, facts_hash: hashOf(fresh.facts), ...(drift.revalidate.length ? { revalidated: drift.revalidate } : {}) } }),
   ];
@@ -183,7 +185,7 @@ async function effectSpan(
       },
     }),
     { op: 'key.state', agent: flow.agent, key, state: result.ok ? 'done' : 'failed', decision_id: flow.decisionId },
-    ...(result.ok ? [] : usageReturned(k, flow.agent, cap.def.id, budgets, req.values, now)),
+    ...(result.ok ? [] : [...usageReturned(k, flow.agent, cap.def.id, budgets, req.values, now), ...ancestorsUsage(k, flow.chain, cap, req.values, now, true)]),
     finishOp(flow, outcome),
     ...(transition ? [circuitEvent(flow, circuit, transition.from, transition.to)] : []),
   ];
@@ -194,7 +196,7 @@ async function effectSpan(
   const recorded = folded ? undefined : commitSure(k, flow, post);
   // Drift monitors see every executed outcome (not an abort by intervention), in
   // a unit of their own submitted after the outcome's: they can never lose it.
-  const monitored = aborted ? Promise.resolve([]) : observeMonitors(k, flow, cap, result.ok, req.values, started);
+  const monitored = aborted ? Promise.resolve([]) : observeAll(k, flow, cap, result.ok, req.values, started);
   await recorded;
   mark(k, flow, 'record');
   flow.log.info({ step: 'engine', decision_id: flow.decisionId, ok: result.ok, reasons: outcome.reasons, duration_ms: durationMs }, 'action finished');
@@ -206,9 +208,11 @@ function lostPreEffect(k: KernelCore, flow: Flow, circuit: string, conflict: Uni
   k.breakers.release(circuit);
   if (conflict.kind === 'key_taken') return repeat(k, flow, conflict.existing, req.requestHash);
   if (conflict.kind === 'budget_exceeded') {
-    const { window, field, used, max } = conflict;
+    const { window, field, used, max, agent } = conflict;
     const what = field === CALLS_FIELD ? 'calls' : `\`${field}\``;
-    return refuseBeforeEffect(k, flow, [{ code: 'BUDGET_EXCEEDED', message: `${what} in ${window} would exceed ${max} (${used} already, counting calls that committed meanwhile)`, path: `budgets.${window}.${field === CALLS_FIELD ? 'calls' : field}` }], req.policies);
+    // A carved budget names the ancestor whose budget it is (ADR-022).
+    const whose = agent && agent !== flow.agent ? { prefix: `as its ancestor \`${agent}\`: `, path: `delegation.${agent}.` } : { prefix: '', path: '' };
+    return refuseBeforeEffect(k, flow, [{ code: 'BUDGET_EXCEEDED', message: `${whose.prefix}${what} in ${window} would exceed ${max} (${used} already, counting calls that committed meanwhile)`, path: `${whose.path}budgets.${window}.${field === CALLS_FIELD ? 'calls' : field}` }], req.policies);
   }
   if (conflict.kind === 'flow_limit') {
     const max = k.deps.workspace.config.limits.max_invocations_per_flow;
@@ -237,12 +241,19 @@ async function runHandler(k: KernelCore, flow: Flow, cap: Capability, params: Va
   }
 }
 
+/** The caller's monitors, then each ancestor's: an ancestor's drift monitors see its whole subtree's actions (ADR-022). */
+async function observeAll(k: KernelCore, flow: Flow, cap: Capability, ok: boolean, values: Values, at: number): Promise<[string, Breach[]][]> {
+  const out: [string, Breach[]][] = [[flow.agent, await observeMonitors(k, flow, flow.agent, cap, ok, values, at)]];
+  for (const link of ancestors(flow.chain)) out.push([link.agent, await observeMonitors(k, flow, link.agent, cap, ok, values, at)]);
+  return out;
+}
+
 /** Feeds the outcome to the contract's drift monitors; a monitor that cannot be evaluated counts as a breach (fail closed). */
-async function observeMonitors(k: KernelCore, flow: Flow, cap: Capability, ok: boolean, values: Values, at: number): Promise<Breach[]> {
-  const contract = k.contractOf(flow.agent);
+async function observeMonitors(k: KernelCore, flow: Flow, agent: string, cap: Capability, ok: boolean, values: Values, at: number): Promise<Breach[]> {
+  const contract = k.contractOf(agent);
   try {
     const r = await k.deps.store.commit([
-      { op: 'monitors.observe', agent: flow.agent, evaluate: (windows) => (contract ? evaluateMonitors(contract, windows, cap.def.id, ok, values, at) : []) },
+      { op: 'monitors.observe', agent, evaluate: (windows) => (contract ? evaluateMonitors(contract, windows, cap.def.id, ok, values, at) : []) },
     ]);
     return r.ok ? ((r.results.get(0) as Breach[] | undefined) ?? []) : [];
   } catch (err) {
@@ -252,21 +263,21 @@ async function observeMonitors(k: KernelCore, flow: Flow, cap: Capability, ok: b
 }
 
 /** Suspends an agent whose drift monitor breached; only an operator can resume it. */
-async function suspend(k: KernelCore, flow: Flow, breaches: Breach[]): Promise<void> {
+async function suspend(k: KernelCore, flow: Flow, breaches: Breach[], agent: string): Promise<void> {
   const { world } = k.deps;
   const now = world.now();
   const id = world.newId();
   const by = `system:monitor:${breaches.map((b) => b.monitor).join(',')}`;
   await k.deps.store.commit([
-    { op: 'event', event: { dfid: flow.dfid, agent: flow.agent, type: 'AgentSuspended', decision_id: flow.decisionId, reasons: ['DRIFT_MONITOR_BREACHED'], data: { breaches, intervention_id: id } } },
+    { op: 'event', event: { dfid: flow.dfid, agent, type: 'AgentSuspended', decision_id: flow.decisionId, reasons: ['DRIFT_MONITOR_BREACHED'], data: { breaches, intervention_id: id } } },
     {
       op: 'intervention.add',
       row: {
         id,
         dfid: flow.dfid,
         target_kind: 'agent',
-        target: flow.agent,
-        target_agent: flow.agent,
+        target: agent,
+        target_agent: agent,
         act: 'suspend',
         args: JSON.stringify({ breaches }),
         issued_by: by,
@@ -278,9 +289,9 @@ async function suspend(k: KernelCore, flow: Flow, breaches: Breach[]): Promise<v
         expires_at: null,
       },
     },
-    { op: 'agent.status', agent: flow.agent, status: 'suspended', by, reason_hash: null, at: now },
+    { op: 'agent.status', agent, status: 'suspended', by, reason_hash: null, at: now },
   ]);
-  flow.log.warn({ step: 'monitor', breaches: breaches.map((b) => b.monitor) }, 'drift monitor breached; agent suspended');
+  flow.log.warn({ step: 'monitor', agent, breaches: breaches.map((b) => b.monitor) }, 'drift monitor breached; agent suspended');
 }
 
 function circuitEvent(flow: Flow, circuit: string, from: string, to: string): Op {

@@ -8,6 +8,7 @@ import * as approvals from './approvals.js';
 import { Breakers } from './breaker.js';
 import { settleChallenges } from './challenger.js';
 import type { KernelCore, KernelDeps } from './context.js';
+import { DelegationRegistry } from './delegation/chain.js';
 import { Inflight } from './inflight.js';
 import { govern } from './pipeline.js';
 import { recoverStarted, settleDecision } from './recovery.js';
@@ -27,8 +28,10 @@ export class Kernel implements KernelCore {
   readonly breakers: Breakers;
   readonly inflight = new Inflight();
   readonly sections: SectionLocks;
+  readonly delegations: DelegationRegistry;
 
   constructor(readonly deps: KernelDeps) {
+    this.delegations = new DelegationRegistry(deps.store, deps.workspace.contracts);
     this.policy = new PolicyEngine(deps.workspace.policySet);
     const { breaker } = deps.workspace.config;
     this.breakers = new Breakers({ failureThreshold: breaker.failure_threshold, cooldownMs: breaker.cooldown_ms });
@@ -45,7 +48,7 @@ export class Kernel implements KernelCore {
   }
 
   contractOf(agent: string): Contract | undefined {
-    return this.deps.workspace.contracts.get(agent);
+    return this.deps.workspace.contracts.get(agent) ?? this.delegations.cached(agent);
   }
 
   /** Capabilities this agent's contract grants, in contract order (a glob's matches sorted by id). */

@@ -1,11 +1,12 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { DELEGATIONS_DDL } from './delegations.js';
 
 export type Db = Database.Database;
 
 // Kept equal to MIGRATIONS.length (checked at module load below).
-const SCHEMA_VERSION = 8;
+const SCHEMA_VERSION = 9;
 
 // One migration list; each entry runs once, in order, inside a transaction.
 const MIGRATIONS: string[] = [
@@ -292,6 +293,8 @@ const MIGRATIONS: string[] = [
   );
   CREATE INDEX section_tickets_key ON section_tickets(key, ticket);
   `,
+  // 9: sub-mandates (ADR-022), self-contained.
+  DELEGATIONS_DDL('INTEGER'),
 ];
 
 /**

@@ -33,7 +33,10 @@ export type EventType =
   | 'UpstreamPinned'
   | 'ResourceAccessed'
   | 'PromptAccessed'
-  | 'ClientRequestRelayed';
+  | 'ClientRequestRelayed'
+  | 'Delegated'
+  | 'DelegationRevoked'
+  | 'DelegationExpired';
 
 export interface NewEvent {
   dfid: string;

@@ -3,6 +3,7 @@ import type { Intent } from '../core/types.js';
 import type { Agents, AgentStatus, ConstraintRow, FlowStatus, InterventionRow, InterventionState } from './agents.js';
 import type { Credentials, CredentialRow } from './credentials.js';
 import type { DecisionReview, Decisions } from './decisions.js';
+import type { DelegationRow, Delegations } from './delegations.js';
 import type { Idempotency, IdempotencyRecord, IdempotencyState } from './idempotency.js';
 import type { Ledger, NewEvent } from './ledger.js';
 import type { McpEvents } from './mcp-events.js';
@@ -91,6 +92,10 @@ export type Op =
   | { op: 'task.finish'; agent: string; id: string; status: 'completed' | 'failed'; result: Record<string, unknown>; message: string | null; at: number }
   | { op: 'task.attach'; agent: string; id: string; result: Record<string, unknown> }
   | { op: 'tasks.purge'; now: number }
+  /** Guard: the child's id is free and the parent holds fewer than `maxChildren` live sub-mandates at `now` (ADR-022). */
+  | { op: 'delegation.add'; row: Omit<DelegationRow, 'status' | 'ended_at' | 'ended_by'>; maxChildren: number; now: number }
+  /** Ends a child's live sub-mandate (revoked or expired) and revokes its keys; results: whether it was live. */
+  | { op: 'delegation.end'; child: string; status: 'revoked' | 'expired'; by: string; at: number }
   | { op: 'memory.write'; write: { scope: string; key: string; value: unknown; sensitivity: 'standard' | 'elevated' | 'restricted'; provenance: string; expected: number; at: number } };
 
 /** One budget a `usage.admit` checks: `field`'s total over `windowMs` plus `amount` must not exceed `max`. */
@@ -106,12 +111,14 @@ export interface BudgetCheck {
 /** Why a unit was rolled back: the guard that did not hold. */
 export type UnitConflict =
   | { kind: 'key_taken'; existing: IdempotencyRecord }
-  | { kind: 'budget_exceeded'; window: string; field: string; used: number; max: number }
+  | { kind: 'budget_exceeded'; window: string; field: string; used: number; max: number; agent?: string }
   | { kind: 'not_pending'; id: string }
   | { kind: 'flow_limit'; count: number }
   | { kind: 'version_moved'; scope: string; key: string }
   | { kind: 'not_found'; id: string }
-  | { kind: 'status_moved'; id: string };
+  | { kind: 'status_moved'; id: string }
+  | { kind: 'child_taken'; child: string }
+  | { kind: 'children_limit'; count: number; max: number };
 
 /** Thrown inside a unit when a guard does not hold; a store turns it into its unit's conflict and never lets it escape. */
 export class UnitConflictSignal extends Error {
@@ -201,5 +208,6 @@ export interface StorePort {
   mcpEvents: Async<McpEvents, 'add' | 'trim' | 'streamOf' | 'after' | 'dropSession' | 'dropOlderThan'>;
   pins: Async<Pins, 'list' | 'generation'>;
   tasks: Async<Tasks, 'get' | 'list'>;
+  delegations: Async<Delegations, 'liveChildren' | 'byChild' | 'get' | 'list' | 'dueToExpire'>;
   close(): Promise<void>;
 }

@@ -61,6 +61,7 @@ export function sqlitePort(store: Store, location: string): StorePort {
     mcpEvents: wrap(store.mcpEvents, ['add', 'trim', 'streamOf', 'after', 'dropSession', 'dropOlderThan']),
     pins: wrap(store.pins, ['list', 'generation']),
     tasks: wrap(store.tasks, ['get', 'list']),
+    delegations: wrap(store.delegations, ['liveChildren', 'byChild', 'get', 'list', 'dueToExpire']),
     close: async () => {
       await committer.drain();
       store.close();
@@ -131,7 +132,7 @@ function applyOps(store: Store, unit: Op[]): UnitResult {
       case 'usage.admit':
         for (const b of op.budgets) {
           const used = store.usage.sum(op.agent, op.capability, b.field, b.windowMs, op.at);
-          if (!(used + b.amount <= b.max)) throw new Conflict({ kind: 'budget_exceeded', window: b.window, field: b.field, used, max: b.max });
+          if (!(used + b.amount <= b.max)) throw new Conflict({ kind: 'budget_exceeded', window: b.window, field: b.field, used, max: b.max, agent: op.agent });
         }
         return;
       case 'monitors.observe':
@@ -191,6 +192,15 @@ function applyOps(store: Store, unit: Op[]): UnitResult {
         return;
       case 'tasks.purge':
         results.set(i, store.tasks.purgeExpired(op.now));
+        return;
+      case 'delegation.add': {
+        const count = store.delegations.liveChildren(op.row.parent, op.now);
+        if (count >= op.maxChildren) throw new Conflict({ kind: 'children_limit', count, max: op.maxChildren });
+        if (!store.delegations.add(op.row)) throw new Conflict({ kind: 'child_taken', child: op.row.child });
+        return;
+      }
+      case 'delegation.end':
+        results.set(i, store.delegations.end(op.child, op.status, op.by, op.at));
         return;
       case 'memory.write': {
         const version = store.memory.write(op.write);

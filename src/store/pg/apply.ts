@@ -2,6 +2,7 @@ import pg, { type PoolClient, type QueryResult } from 'pg';
 import type { Receipt } from '../../core/types.js';
 import type { World } from '../../core/world.js';
 import { finishValues } from '../decisions.js';
+import { DELEGATION_SQL } from '../delegations.js';
 import type { IdempotencyRecord } from '../idempotency.js';
 import { sealEvent } from '../ledger.js';
 import { UnitConflictSignal as Conflict, type Op, type StoreTopic, type UnitContext, type UnitResult } from '../port.js';
@@ -239,7 +240,7 @@ export async function applyUnitPg(c: PoolClient, unit: Op[], st: BatchState, ann
         for (const b of op.budgets) {
           q('SELECT COALESCE(SUM(total), 0) AS total FROM usage WHERE agent = $1 AND capability = $2 AND field = $3 AND bucket >= $4', [op.agent, op.capability, b.field, Math.floor((op.at - b.windowMs) / BUCKET_MS)], (r) => {
             const used = (r.rows[0] as { total: number } | undefined)?.total ?? 0;
-            if (!(used + b.amount <= b.max)) throw new Conflict({ kind: 'budget_exceeded', window: b.window, field: b.field, used, max: b.max });
+            if (!(used + b.amount <= b.max)) throw new Conflict({ kind: 'budget_exceeded', window: b.window, field: b.field, used, max: b.max, agent: op.agent });
           });
         }
         break;
@@ -360,6 +361,24 @@ export async function applyUnitPg(c: PoolClient, unit: Op[], st: BatchState, ann
         }
         break;
       }
+      case 'delegation.add': {
+        const r = op.row;
+        // Every batch holds the chain head's row lock, so no other commit adds a child between this count and this insert.
+        q(DELEGATION_SQL.liveChildren, [r.parent, 'live', op.now], (res) => {
+          const count = Number((res.rows[0] as { n: number | string } | undefined)?.n ?? 0);
+          if (count >= op.maxChildren) throw new Conflict({ kind: 'children_limit', count, max: op.maxChildren });
+        });
+        q(`${DELEGATION_SQL.insert} ON CONFLICT (child) DO NOTHING`, [r.id, r.child, r.parent, r.root, r.depth, r.max_depth, r.may_delegate, r.purpose, r.grants, r.memory, r.created_at, r.expires_at, r.created_by, r.decision_id], (res) => {
+          if (res.rowCount !== 1) throw new Conflict({ kind: 'child_taken', child: r.child });
+        });
+        break;
+      }
+      case 'delegation.end':
+        q(DELEGATION_SQL.end, [op.status, op.at, op.by, op.child, 'live'], (res) => void results.set(i, res.rowCount === 1));
+        // Keys of a child whose sub-mandate ended (now or before) are revoked; revoking twice changes nothing.
+        q(DELEGATION_SQL.revokeCredentials, [op.at, op.by, op.child]);
+        announce.push(['intervention', op.child]);
+        break;
       default: {
         // A new op must be interpreted here as in src/store/sqlite-port.ts: this does not compile until it is.
         const unknown: never = op;

@@ -2,6 +2,7 @@ import type { Pool } from 'pg';
 import type { Sensitivity } from '../../core/types.js';
 import type { AgentStatus, AgentStatusRow, ConstraintRow, FlowStatus, InterventionRow } from '../agents.js';
 import type { CredentialRow } from '../credentials.js';
+import { DELEGATION_SQL, type DelegationRow } from '../delegations.js';
 import { decisionFromRow, type DecisionRow } from '../decisions.js';
 import type { IdempotencyRecord } from '../idempotency.js';
 import { checkRow, eventFromRow, GENESIS_HASH, type EventRow, type VerifyResult } from '../ledger.js';
@@ -67,6 +68,13 @@ export function pgReads(pool: Pool, q: <R>(sql: string, params?: unknown[]) => P
     },
     runners: {
       list: async () => q<RunnerRow>('SELECT * FROM runners ORDER BY started_at, id'),
+    },
+    delegations: {
+      liveChildren: async (parent, now) => Number((await one<{ n: number | string }>(DELEGATION_SQL.liveChildren, [parent, 'live', now]))?.n ?? 0),
+      byChild: async (child) => (await one<DelegationRow>(DELEGATION_SQL.byChild, [child])) ?? null,
+      get: async (id) => (await one<DelegationRow>(DELEGATION_SQL.byId, [id])) ?? null,
+      list: async () => q<DelegationRow>(DELEGATION_SQL.list),
+      dueToExpire: async (now) => q<DelegationRow>(DELEGATION_SQL.dueToExpire, [now]),
     },
     tasks: {
       get: async (agent, id, now) => {
