@@ -220,6 +220,7 @@ export function startHousekeeping(rt: Runtime, log: Logger): () => void {
         await checkTerminations();
         await rt.kernel.expireOverdue();
         await rt.kernel.expireInterventions();
+        await rt.kernel.expireDelegations(); // sub-mandates past their expiry, on the ledger (ADR-022)
         await rt.store.commit([{ op: 'tasks.purge', now: rt.kernel.deps.world.now() }]); // MCP tasks past their TTL (ADR-014)
         await rt.gateway.refresh(); // pick up upstream tools re-pinned by another process
       } catch (err) {

@@ -99,6 +99,8 @@ export function delegateCapability(store: StorePort | null, registry: () => Dele
         if (r.conflict.kind === 'children_limit') throw new CapabilityError('DELEGATION_CHILDREN_EXCEEDED', `\`${f.parent}\` already holds ${r.conflict.count} live sub-mandates`);
         throw new Error(`delegation refused by the store: ${r.conflict.kind}`);
       }
+      // Known to this process at once (credentials, tool lists); other processes read it at its first call.
+      await registry()?.chain(req.child);
       return { delegation_id: id, child: req.child, parent: f.parent, root: f.root, depth: row.depth, max_depth: row.max_depth, expires_at: new Date(row.expires_at).toISOString() };
     },
   };
