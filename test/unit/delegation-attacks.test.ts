@@ -101,7 +101,7 @@ describe('delegation: attacks are refused with a structured reason and recorded'
     expect((await env.rt.kernel.govern(call('worker-1', transfer(100)))).verdict).toBe('accepted');
   });
 
-  it("a child's escalation goes to the root's approvers: neither the child, a sibling, nor the parent can decide it", async () => {
+  it('an escalation of a child goes to the approvers of the root: neither the child, a sibling, nor the parent can decide it', async () => {
     // The template's supervisor approves alice's escalations, so it decides her workers' too.
     const env = await setupRuntime({
       // alice herself is made a supervisor (one that approves scribe), to prove she still may not approve her own subtree.

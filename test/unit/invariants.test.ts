@@ -35,7 +35,7 @@ export const GUARANTEES: Record<string, Guarantee> = {
         'a request for anything the parent lacks is refused per dimension, never clipped, and nothing is created',
         'an agent without a delegation section cannot delegate, and a child without may_delegate cannot either',
         'delegating past the depth the chain allows is refused with DELEGATION_DEPTH_EXCEEDED',
-        "a child's escalation goes to the root's approvers: neither the child, a sibling, nor the parent can decide it",
+        'an escalation of a child goes to the approvers of the root: neither the child, a sibling, nor the parent can decide it',
       ],
     },
   },
