@@ -62,6 +62,7 @@ export function createModernServer(kernel: Kernel, agent: string, channel: Chann
         relay,
         traceparent: meta.traceparent,
         idempotencyKey: meta.idempotencyKey,
+        delegationToken: meta.delegationToken,
         onEscalated: async (outcome) => {
           escalated = outcome;
           return outcome;
