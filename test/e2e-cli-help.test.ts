@@ -1,7 +1,7 @@
 /**
  * The CLI's --help texts, walked command by command through the built CLI:
  * one wording for the options every command shares, defaults shown as they
- * are typed, and descriptions that say what the code and the README say.
+ * are typed, and descriptions that say what the code and the docs say.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -85,8 +85,8 @@ describe('mandate --help, every command', () => {
     }
   });
 
-  it("test --help says what the README says about facts: the case's own, else the capability's resolver", () => {
-    const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
+  it("test --help says what the contract guide says about facts: the case's own, else the capability's resolver", () => {
+    const readme = readFileSync(join(REPO_ROOT, 'docs', 'guides', 'writing-a-contract.md'), 'utf8');
     const help = (helps.get('test') as string).replace(/\s+/g, ' ');
     expect(help).not.toContain('stubbed');
     expect(help).toContain("with the facts the case gives (else the capability's own resolver, read-only)");
