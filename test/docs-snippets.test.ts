@@ -154,6 +154,12 @@ describe('the docs: README.md and docs/', () => {
     expect(spans).toBeGreaterThan(20);
   });
 
+  it('defers nothing that works to "a later issue"', () => {
+    // The README once called the operator API and console "a later issue" while both worked.
+    const deferred = FILES.flatMap((f) => f.text.split('\n').flatMap((l, i) => (/later issue/i.test(l) ? [`${f.path}:${i + 1}`] : [])));
+    expect(deferred).toEqual([]);
+  });
+
   it('links only to files that exist, and to headings that exist', () => {
     let checked = 0;
     const problems: string[] = [];

@@ -19,13 +19,13 @@ export interface CliNode {
 export async function cliTree(): Promise<Map<string, CliNode>> {
   const tree = new Map<string, CliNode>();
   const walk = async (path: string[]): Promise<void> => {
-    const r = await runCli([...path, '--help']);
+    const r = await runCli([...path, '--help'], { timeoutMs: 60_000 });
     if (r.code !== 0) throw new Error(`mandate ${path.join(' ')} --help exited ${r.code}: ${r.stderr}`);
     const node = parseHelp(r.stdout);
     tree.set(path.join(' '), node);
     const subs = [...node.subcommands];
     // A few at a time: each is a node process.
-    for (let i = 0; i < subs.length; i += 4) await Promise.all(subs.slice(i, i + 4).map((c) => walk([...path, c])));
+    for (let i = 0; i < subs.length; i += 3) await Promise.all(subs.slice(i, i + 3).map((c) => walk([...path, c])));
   };
   await walk([]);
   return tree;
