@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { renderSchemas } from '../scripts/write-schemas.js';
 import { REASON_CODES, REASONS } from '../src/core/reasons.js';
 import { InterveneArgsSchema } from '../src/mcp/tools.js';
-import { LEDGER_EVENT_TYPES } from '../src/store/ledger-schema.js';
+import { LEDGER_EVENT_TYPES } from '../src/store/port/index.js';
 import { readDoc } from './helpers/markdown.js';
 
 describe('docs/reference', () => {

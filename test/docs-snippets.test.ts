@@ -9,6 +9,7 @@
  * - ```sh commands that run `mandate` (`npx mandate`, `node dist/src/cli/main.js`)
  *   name real subcommands and options, read from the built CLI's --help;
  * - relative links point at files that exist, and #anchors at headings;
+ * - repository paths in inline code (`src/…`, `test/…`) exist;
  * - the README's two first commands are `npm install && npm run demo` and `npm test`.
  * A block is exempt only after `<!-- snippet: illustrative: <why> -->`; the
  * exemptions are counted and printed. The quick start itself really runs in
@@ -152,6 +153,21 @@ describe('the docs: README.md and docs/', () => {
     }
     expect(problems).toEqual([]);
     expect(spans).toBeGreaterThan(20);
+  });
+
+  it('names only repository paths that exist in inline code (`src/…`, `test/…`, …)', () => {
+    let paths = 0;
+    const problems: string[] = [];
+    for (const file of FILES) {
+      for (const { line, code } of inlineCode(file)) {
+        // Placeholders (`<id>`, `*`, `…`) name a family of files, not one.
+        if (!/^(src|test|scripts|bench|templates|console|contracts|examples|adr|docs|conformance)\/[\w./-]+$/.test(code) || /[<*…]/.test(code)) continue;
+        paths++;
+        if (!existsSync(join(REPO_ROOT, code))) problems.push(`${file.path}:${line}: \`${code}\` does not exist`);
+      }
+    }
+    expect(problems).toEqual([]);
+    expect(paths).toBeGreaterThan(50);
   });
 
   it('defers nothing that works to "a later issue"', () => {

@@ -1,8 +1,8 @@
 import type { Outcome } from '../core/types.js';
 import type { Kernel } from '../kernel/kernel.js';
-import type { AgentStatusRow, InterventionRow } from '../store/agents.js';
-import type { DecisionRecord } from '../store/decisions.js';
-import type { EventType, LedgerEvent } from '../store/ledger.js';
+import type { AgentStatusRow, InterventionRow } from '../store/port/index.js';
+import type { DecisionRecord } from '../store/port/index.js';
+import type { EventType, LedgerEvent } from '../store/port/index.js';
 
 /**
  * What the operator API and the event stream show. Content-safe by default:

@@ -19,9 +19,9 @@ import { RateLimiter } from '../../src/http/rate-limit.js';
 import { approvalView, categoryOf, outcomeView } from '../../src/http/views.js';
 import type { KernelObserver, PipelineStage } from '../../src/kernel/observer.js';
 import { openRuntime, type Runtime } from '../../src/runtime.js';
-import { LEDGER_EVENT_TYPES } from '../../src/store/ledger-schema.js';
-import { sqlitePort } from '../../src/store/sqlite-port.js';
-import { openStore } from '../../src/store/store.js';
+import { LEDGER_EVENT_TYPES } from '../../src/store/port/index.js';
+import { sqlitePort } from '../../src/store/sqlite/port.js';
+import { openStore } from '../../src/store/sqlite/store.js';
 import { FakeWorld, ROOT, call, copyTemplate, replaceOnce, transfer } from './helpers.js';
 
 describe('RateLimiter', () => {

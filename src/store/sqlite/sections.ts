@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Db } from './db.js';
-import type { StoreSections } from './port.js';
+import type { StoreSections } from '../port/port.js';
 
 interface Ticket {
   ticket: number;

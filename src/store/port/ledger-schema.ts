@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { ReasonCodeSchema } from '../core/wire.js';
-import type { EventType, LedgerEvent } from './ledger.js';
+import { ReasonCodeSchema } from '../../core/wire.js';
+import type { EventType, LedgerEvent } from './rows.js';
 
 /** Every ledger event type, as a runtime list; checked against `EventType` below. */
 export const LEDGER_EVENT_TYPES = [
@@ -37,7 +37,7 @@ const HASH = /^[0-9a-f]{64}$/;
 
 /**
  * One line of `mandate ledger export` (and of `ledger tail --json`):
- * a `LedgerEvent` as src/store/ledger.ts stores it. Published as
+ * a `LedgerEvent` as src/store/sqlite/ledger.ts stores it. Published as
  * contracts/schema/ledger-event.schema.json.
  */
 export const LedgerEventSchema = z

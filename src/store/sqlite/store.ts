@@ -1,4 +1,4 @@
-import type { World } from '../core/world.js';
+import type { World } from '../../core/world.js';
 import { Agents } from './agents.js';
 import { Credentials } from './credentials.js';
 import { openDb, type Db } from './db.js';

@@ -1,22 +1,27 @@
-import type { DecisionStatus, Outcome, Receipt } from '../core/types.js';
-import type { Intent } from '../core/types.js';
-import type { Agents, AgentStatus, ConstraintRow, FlowStatus, InterventionRow, InterventionState } from './agents.js';
-import type { Credentials, CredentialRow } from './credentials.js';
-import type { DecisionReview, Decisions } from './decisions.js';
-import type { Idempotency, IdempotencyRecord, IdempotencyState } from './idempotency.js';
-import type { Ledger, NewEvent } from './ledger.js';
-import type { McpEvents } from './mcp-events.js';
-import type { Memory } from './memory.js';
-import type { Monitors, WindowStats } from './monitors.js';
-import type { Pins, PinRow } from './pins.js';
-import type { RunnerRow, Runners } from './runners.js';
-import type { TaskRecord, Tasks, TaskStatus } from './tasks.js';
-import type { Usage } from './usage.js';
-
-/** The awaitable twin of a repository's read methods. */
-type Async<T, K extends keyof T> = {
-  [P in K]: T[P] extends (...args: infer A) => infer R ? (...args: A) => Promise<R> : never;
-};
+import type { DecisionStatus, Intent, Outcome, Receipt, Sensitivity } from '../../core/types.js';
+import type {
+  AgentStatus,
+  AgentStatusRow,
+  ConstraintRow,
+  CredentialRow,
+  DecisionRecord,
+  DecisionReview,
+  FlowStatus,
+  IdempotencyRecord,
+  IdempotencyState,
+  InterventionRow,
+  InterventionState,
+  LedgerEvent,
+  MemoryRecord,
+  NewEvent,
+  NoteRow,
+  PinRow,
+  RunnerRow,
+  TaskRecord,
+  TaskStatus,
+  VerifyResult,
+  WindowStats,
+} from './rows.js';
 
 /**
  * A monitor's window as evaluation sees it: synchronous, because a store may
@@ -64,7 +69,7 @@ export type Op =
   | { op: 'key.release'; agent: string; key: string; decision_id: string }
   | { op: 'flow.bump'; dfid: string; max: number }
   | { op: 'note.take'; agent: string; now: number }
-  | { op: 'note.add'; row: { intervention_id: string; agent: string; note: string; created_at: number; expires_at: number } }
+  | { op: 'note.add'; row: NoteRow }
   | { op: 'usage.add'; agent: string; capability: string; field: string; amount: number; at: number }
   /**
    * Guard: each budget's window total, read inside the commit, plus its
@@ -91,7 +96,7 @@ export type Op =
   | { op: 'task.finish'; agent: string; id: string; status: 'completed' | 'failed'; result: Record<string, unknown>; message: string | null; at: number }
   | { op: 'task.attach'; agent: string; id: string; result: Record<string, unknown> }
   | { op: 'tasks.purge'; now: number }
-  | { op: 'memory.write'; write: { scope: string; key: string; value: unknown; sensitivity: 'standard' | 'elevated' | 'restricted'; provenance: string; expected: number; at: number } };
+  | { op: 'memory.write'; write: { scope: string; key: string; value: unknown; sensitivity: Sensitivity; provenance: string; expected: number; at: number } };
 
 /** One budget a `usage.admit` checks: `field`'s total over `windowMs` plus `amount` must not exceed `max`. */
 export interface BudgetCheck {
@@ -189,17 +194,133 @@ export interface StorePort {
   ping(): Promise<void>;
   /** Present where the store pushes changes made by other processes (PostgreSQL's LISTEN/NOTIFY). */
   readonly notifications?: StoreNotifications | undefined;
-  ledger: Async<Ledger, 'page' | 'byDfid' | 'headSeq' | 'verify'>;
-  decisions: Async<Decisions, 'get' | 'flowHasCalls' | 'pending' | 'pendingCount' | 'byDfid' | 'started'>;
-  runners: Async<Runners, 'list'>;
-  idempotency: Async<Idempotency, 'peek' | 'purgeExpired'>;
-  agents: Async<Agents, 'status' | 'statusRow' | 'flowStatus' | 'interventions' | 'intervention' | 'terminationsSince' | 'constraints'>;
-  memory: Async<Memory, 'get' | 'list' | 'pack' | 'seed'>;
-  usage: Async<Usage, 'sum'>;
-  monitors: Async<Monitors, 'executed'>;
-  credentials: Async<Credentials, 'byHash' | 'get' | 'list'>;
-  mcpEvents: Async<McpEvents, 'add' | 'trim' | 'streamOf' | 'after' | 'dropSession' | 'dropOlderThan'>;
-  pins: Async<Pins, 'list' | 'generation'>;
-  tasks: Async<Tasks, 'get' | 'list'>;
+  ledger: LedgerReads;
+  decisions: DecisionReads;
+  runners: RunnerReads;
+  idempotency: IdempotencyReads;
+  agents: AgentReads;
+  memory: MemoryReads;
+  usage: UsageReads;
+  monitors: MonitorReads;
+  credentials: CredentialReads;
+  mcpEvents: McpEventStore;
+  pins: PinReads;
+  tasks: TaskReads;
   close(): Promise<void>;
 }
+
+/*
+ * The port's reads, one group per table. Every store answers them alike;
+ * src/store/sqlite/ implements each synchronously (`Sync<...>`) and its port
+ * awaits them, src/store/pg/reads.ts queries for each.
+ */
+
+export interface LedgerReads {
+  /** Events after `afterSeq`, in chain order, at most `limit`. */
+  page(afterSeq: number, limit: number): Promise<LedgerEvent[]>;
+  byDfid(dfid: string): Promise<LedgerEvent[]>;
+  headSeq(): Promise<number>;
+  /** Recomputes every hash and link; names the first sequence that does not hold. */
+  verify(): Promise<VerifyResult>;
+}
+
+export interface DecisionReads {
+  get(id: string): Promise<DecisionRecord | null>;
+  /** Whether `agent` (or any agent, '*') has made calls in flow `dfid`. */
+  flowHasCalls(dfid: string, agent: string): Promise<boolean>;
+  pending(): Promise<DecisionRecord[]>;
+  pendingCount(): Promise<number>;
+  /** The decisions of one flow, oldest first. */
+  byDfid(dfid: string, limit?: number): Promise<DecisionRecord[]>;
+  /** Decisions whose effect started and has no recorded outcome, oldest first. */
+  started(): Promise<DecisionRecord[]>;
+}
+
+export interface RunnerReads {
+  list(): Promise<RunnerRow[]>;
+}
+
+export interface IdempotencyReads {
+  /** A live record for this key, or null (an expired one counts as absent). */
+  peek(agent: string, key: string, now: number): Promise<IdempotencyRecord | null>;
+  purgeExpired(now: number): Promise<number>;
+}
+
+export interface AgentReads {
+  status(agent: string): Promise<AgentStatus>;
+  /** The agent's status with who set it and when (null: never changed, so active). */
+  statusRow(agent: string): Promise<AgentStatusRow | null>;
+  /** The status of `agent`'s calls in flow `dfid` (pass '*' for the whole-flow status). */
+  flowStatus(dfid: string, agent: string): Promise<FlowStatus>;
+  interventions(limit?: number): Promise<InterventionRow[]>;
+  intervention(id: string): Promise<InterventionRow | null>;
+  /** Terminations applied since `at` (a serving process polls this to abort its in-flight calls). */
+  terminationsSince(at: number, kind: 'agent' | 'flow'): Promise<InterventionRow[]>;
+  constraints(agent: string, capability: string, now: number): Promise<ConstraintRow[]>;
+}
+
+export interface MemoryReads {
+  get(scope: string, key: string): Promise<MemoryRecord | null>;
+  /** The scope's records in key order, at most MEMORY_LIST_LIMIT. */
+  list(scope: string): Promise<MemoryRecord[]>;
+  pack(scope: string, pack: string): Promise<string[] | null>;
+  /** Creates seeded records, or moves still-seeded ones to a newer seeded value; never overwrites what an agent wrote since. */
+  seed(records: { scope: string; key: string; sensitivity: Sensitivity; value: unknown }[], packs: { scope: string; pack: string; keys: string[] }[], at: number): Promise<void>;
+}
+
+export interface UsageReads {
+  /** Total over the window ending at `now`, bucket-granular and conservative. */
+  sum(agent: string, capability: string, field: string, windowMs: number, now: number): Promise<number>;
+}
+
+export interface MonitorReads {
+  /** Executed calls of the agent so far (for every-N steward gates). */
+  executed(agent: string): Promise<number>;
+}
+
+export interface CredentialReads {
+  /** The live (not revoked) credential with this key hash. */
+  byHash(keyHash: string): Promise<CredentialRow | null>;
+  get(id: string): Promise<CredentialRow | null>;
+  list(): Promise<CredentialRow[]>;
+}
+
+/** The MCP stream events kept for resumption (not ledger state: written directly, outside units). */
+export interface McpEventStore {
+  /** Stores one message; returns its event id (the row's sequence). */
+  add(sessionId: string, streamId: string, message: string, at: number): Promise<number>;
+  /** Keeps only the newest `keep` rows of a session. */
+  trim(sessionId: string, keep: number): Promise<void>;
+  /** The stream an event of this session belongs to, or null (unknown, or another session's). */
+  streamOf(sessionId: string, seq: number): Promise<string | null>;
+  /** The messages of one stream after `seq`, oldest first, at most `limit`. */
+  after(sessionId: string, streamId: string, seq: number, limit: number): Promise<{ seq: number; message: string }[]>;
+  dropSession(sessionId: string): Promise<void>;
+  dropOlderThan(at: number): Promise<number>;
+}
+
+export interface PinReads {
+  list(server?: string): Promise<PinRow[]>;
+  /** A cheap fingerprint of every pin: it changes whenever any pin does (a serving process polls it). */
+  generation(): Promise<string>;
+}
+
+export interface TaskReads {
+  get(agent: string, id: string, now: number): Promise<TaskRecord | null>;
+  /** The agent's live tasks, oldest first, after the cursor (created_at, id). */
+  list(agent: string, now: number, after: { at: number; id: string } | null, limit: number): Promise<TaskRecord[]>;
+}
+
+/** The synchronous twin of a read group (what an embedded store implements). */
+export type Sync<T> = { [P in keyof T]: T[P] extends (...args: infer A) => Promise<infer R> ? (...args: A) => R : never };
+
+/** The kinds of op, and the op of one kind. */
+export type OpKind = Op['op'];
+export type OpOf<K extends OpKind> = Extract<Op, { op: K }>;
+
+/**
+ * A store's interpretation of every op, one handler per kind: a store's table
+ * is declared `satisfies OpHandlers<...>`, so a new op does not compile until
+ * each store handles it. `i` is the op's index in its unit (for results).
+ */
+export type OpHandlers<Tx, R> = { [K in OpKind]: (tx: Tx, op: OpOf<K>, i: number) => R };

@@ -1,14 +1,13 @@
+import { flows as sql } from '../tables/flows.js';
 import type { Db } from './db.js';
+import { prepare } from './stmt.js';
 
 /** Invocations per flow (dfid), counted at reservation time. */
 export class Flows {
   private readonly bumpStmt;
 
   constructor(db: Db) {
-    this.bumpStmt = db.prepare<[string], { invocations: number }>(
-      `INSERT INTO flows (dfid, invocations) VALUES (?, 1)
-       ON CONFLICT (dfid) DO UPDATE SET invocations = invocations + 1 RETURNING invocations`,
-    );
+    this.bumpStmt = prepare<{ invocations: number }>(db, sql.bump);
   }
 
   /** Counts one more invocation and returns the new total. */
