@@ -40,7 +40,7 @@ const SHELL = new Set(['sh', 'bash', 'shell']);
 let tree: Map<string, CliNode>;
 beforeAll(async () => {
   tree = await cliTree();
-}, 120_000);
+}, 300_000);
 
 describe('the docs: README.md and docs/', () => {
   it('finds the documentation, and prints every block exempted from the checks with its reason', () => {

@@ -26,7 +26,7 @@ function optionHelp(help: string, flag: string): string | undefined {
 
 beforeAll(async () => {
   for (const [command, node] of await cliTree()) helps.set(command, node.help);
-}, 180_000);
+}, 300_000);
 
 describe('mandate --help, every command', () => {
   it('reaches every command, nested ones included', () => {
