@@ -392,6 +392,32 @@ export function describePortSuite(name: string, open: () => Promise<StorePort>, 
       }
     });
 
+    it('console reads: a monitor window\'s samples in order, an agent\'s newest decisions, decisions per minute by status', async () => {
+      const store = await open();
+      try {
+        for (const [i, v] of [5, 7, 9, 11].entries()) {
+          await store.commit([{ op: 'monitors.observe', agent: 'alice', evaluate: (w) => w.sample('alice', 'spend', v, T + i * 1000, { last: 3 }) }]);
+        }
+        expect(await store.monitors.samples('alice', 'spend')).toEqual([
+          { at: T + 1000, value: 7 },
+          { at: T + 2000, value: 9 },
+          { at: T + 3000, value: 11 },
+        ]);
+        expect(await store.monitors.samples('bob', 'spend')).toEqual([]);
+        const open1 = (id: string, agent: string, at: number): Op => ({ op: 'decision.open', id, dfid: 'f'.repeat(32), agent, capability: 'c', request_hash: 'h', created_at: at });
+        await store.commit([open1('a1', 'alice', T), open1('a2', 'alice', T + 61_000), open1('b1', 'bob', T + 62_000), open1('a3', 'alice', T + 125_000), finish('a3')]);
+        expect((await store.decisions.recent('alice', 2)).map((d) => d.id)).toEqual(['a3', 'a2']);
+        const minute = Math.floor(T / 60_000);
+        // An opened decision is `rejected` until it finishes (src/store/decisions.ts).
+        expect(await store.decisions.perMinute(T + 60_000)).toEqual([
+          { minute: minute + 1, status: 'rejected', n: 2 },
+          { minute: minute + 2, status: 'accepted', n: 1 },
+        ]);
+      } finally {
+        await store.close();
+      }
+    });
+
     it('interventions, statuses, constraints, usage and expiry read back the same', async () => {
       const store = await open();
       try {

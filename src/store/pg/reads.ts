@@ -2,7 +2,7 @@ import type { Pool } from 'pg';
 import { MEMORY_LIST_LIMIT, VERIFY_PAGE } from '../port/constants.js';
 import { checkRow, eventFromRow, GENESIS_HASH } from '../port/events.js';
 import type { StorePort } from '../port/port.js';
-import type { AgentStatus, AgentStatusRow, ConstraintRow, CredentialRow, DecisionRow, EventRow, FlowStatus, IdempotencyRecord, InterventionRow, MemoryRow, PinDbRow, RunnerRow, TaskRow, VerifyResult } from '../port/rows.js';
+import type { AgentStatus, AgentStatusRow, ConstraintRow, CredentialRow, DecisionRow, EventRow, FlowStatus, IdempotencyRecord, InterventionRow, MemoryRow, MinuteCount, MonitorSample, PinDbRow, RunnerRow, TaskRow, VerifyResult } from '../port/rows.js';
 import { agents, constraints, interventions } from '../tables/agents.js';
 import { credentials } from '../tables/credentials.js';
 import { decisionFromRow, decisions } from '../tables/decisions.js';
@@ -68,6 +68,8 @@ export function pgReads(pool: Pool, run: <R>(sql: string, params?: unknown[]) =>
       pendingCount: async () => (await one<{ n: number }>(decisions.pendingCount))?.n ?? 0,
       byDfid: async (dfid, limit = 1000) => (await q<DecisionRow>(decisions.byDfid, [dfid, limit])).map(decisionFromRow),
       started: async () => (await q<DecisionRow>(decisions.started)).map(decisionFromRow),
+      recent: async (agent, limit = 20) => (await q<DecisionRow>(decisions.recent, [agent, limit])).map(decisionFromRow),
+      perMinute: async (from) => (await q<MinuteCount>(decisions.perMinute, [from])).map((r) => ({ minute: Number(r.minute), status: r.status, n: Number(r.n) })),
     },
     runners: {
       list: async () => q<RunnerRow>(runners.list),
@@ -127,6 +129,7 @@ export function pgReads(pool: Pool, run: <R>(sql: string, params?: unknown[]) =>
     },
     monitors: {
       executed: async (agent) => (await one<{ executed: number }>(monitors.executed, [agent]))?.executed ?? 0,
+      samples: async (agent, monitor) => (await q<MonitorSample>(monitors.samples, [agent, monitor])).map((r) => ({ at: Number(r.at), value: Number(r.value) })),
     },
     credentials: {
       byHash: async (keyHash) => (await one<CredentialRow>(credentials.byHash, [keyHash])) ?? null,

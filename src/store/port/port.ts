@@ -13,6 +13,8 @@ import type {
   InterventionState,
   LedgerEvent,
   MemoryRecord,
+  MinuteCount,
+  MonitorSample,
   NewEvent,
   NoteRow,
   PinRow,
@@ -234,6 +236,10 @@ export interface DecisionReads {
   byDfid(dfid: string, limit?: number): Promise<DecisionRecord[]>;
   /** Decisions whose effect started and has no recorded outcome, oldest first. */
   started(): Promise<DecisionRecord[]>;
+  /** The agent's newest decisions, newest first (the console's agent page). */
+  recent(agent: string, limit?: number): Promise<DecisionRecord[]>;
+  /** How many decisions opened in each minute since `from` (epoch ms), per status (the console's rate chart). */
+  perMinute(from: number): Promise<MinuteCount[]>;
 }
 
 export interface RunnerReads {
@@ -276,6 +282,8 @@ export interface UsageReads {
 export interface MonitorReads {
   /** Executed calls of the agent so far (for every-N steward gates). */
   executed(agent: string): Promise<number>;
+  /** The samples in a monitor's window as the store holds them, oldest first (the console's monitor chart). */
+  samples(agent: string, monitor: string): Promise<MonitorSample[]>;
 }
 
 export interface CredentialReads {

@@ -183,6 +183,19 @@ export interface MemoryRecord {
 
 export type MemoryRow = Omit<MemoryRecord, 'value'> & { value: string };
 
+/** One sample in a drift monitor's window. */
+export interface MonitorSample {
+  at: number;
+  value: number;
+}
+
+/** Decisions opened in one minute (epoch ms / 60 000) that now have one status. */
+export interface MinuteCount {
+  minute: number;
+  status: DecisionStatus;
+  n: number;
+}
+
 export interface WindowStats {
   count: number;
   sum: number;

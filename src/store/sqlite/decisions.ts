@@ -1,6 +1,6 @@
 import type { DecisionStatus, Intent, Outcome } from '../../core/types.js';
 import type { DecisionReads, Sync } from '../port/port.js';
-import type { DecisionRecord, DecisionReview, DecisionRow } from '../port/rows.js';
+import type { DecisionRecord, DecisionReview, DecisionRow, MinuteCount } from '../port/rows.js';
 import { decisionFromRow, decisions as sql, finishParams } from '../tables/decisions.js';
 import type { Db } from './db.js';
 import { prepare } from './stmt.js';
@@ -27,6 +27,8 @@ export class Decisions implements Sync<DecisionReads> {
       pendingCount: prepare<{ n: number }>(db, sql.pendingCount),
       byDfid: prepare<DecisionRow>(db, sql.byDfid),
       started: prepare<DecisionRow>(db, sql.started),
+      recent: prepare<DecisionRow>(db, sql.recent),
+      perMinute: prepare<MinuteCount>(db, sql.perMinute),
     };
   }
 
@@ -76,6 +78,14 @@ export class Decisions implements Sync<DecisionReads> {
 
   started(): DecisionRecord[] {
     return this.s.started.all().map(decisionFromRow);
+  }
+
+  recent(agent: string, limit = 20): DecisionRecord[] {
+    return this.s.recent.all(agent, limit).map(decisionFromRow);
+  }
+
+  perMinute(from: number): MinuteCount[] {
+    return this.s.perMinute.all(from);
   }
 
   /** Moves a pending decision to its resolution; false if somebody else resolved it first. */

@@ -1,5 +1,5 @@
 import type { MonitorReads, Sync } from '../port/port.js';
-import type { WindowStats } from '../port/rows.js';
+import type { MonitorSample, WindowStats } from '../port/rows.js';
 import { monitors as sql } from '../tables/monitors.js';
 import type { Db } from './db.js';
 import { prepare } from './stmt.js';
@@ -25,6 +25,7 @@ export class Monitors implements Sync<MonitorReads> {
       setState: prepare(db, sql.setState),
       countExecuted: prepare<{ executed: number }>(db, sql.countExecuted),
       executed: prepare<{ executed: number }>(db, sql.executed),
+      samples: prepare<MonitorSample>(db, sql.samples),
       resetSamples: prepare(db, sql.resetSamples),
       resetState: prepare(db, sql.resetState),
     };
@@ -64,6 +65,10 @@ export class Monitors implements Sync<MonitorReads> {
 
   executed(agent: string): number {
     return this.s.executed.get(agent)?.executed ?? 0;
+  }
+
+  samples(agent: string, monitor: string): MonitorSample[] {
+    return this.s.samples.all(agent, monitor);
   }
 
   countExecuted(agent: string): number {

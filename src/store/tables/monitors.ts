@@ -6,6 +6,7 @@ import type { Sql } from './sql.js';
 export const monitors = {
   countExecuted: 'INSERT INTO steward_counts (agent, executed) VALUES ($1, 1) ON CONFLICT (agent) DO UPDATE SET executed = steward_counts.executed + 1 RETURNING executed',
   executed: 'SELECT executed FROM steward_counts WHERE agent = $1',
+  samples: 'SELECT at, value FROM monitor_samples WHERE agent = $1 AND monitor = $2 ORDER BY id',
   resetSamples: 'DELETE FROM monitor_samples WHERE agent = $1',
   resetState: 'DELETE FROM monitor_state WHERE agent = $1',
   addSample: 'INSERT INTO monitor_samples (agent, monitor, at, value) VALUES ($1, $2, $3, $4)',
