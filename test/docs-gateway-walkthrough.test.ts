@@ -83,5 +83,5 @@ describe('the gateway walkthrough, as the page says', () => {
     const verify = await runCli(['ledger', 'verify', '-w', ws]);
     expect(verify.code).toBe(0);
     expect(verify.stdout).toContain('ledger intact');
-  });
+  }, 240_000);
 });

@@ -14,13 +14,16 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CALL_TIMEOUT_MS, CLI, cleanEnv, E2E, runCli, transfer, type Outcome } from './helpers/e2e.js';
+import { CLI, cleanEnv, E2E, runCli, transfer, type Outcome } from './helpers/e2e.js';
 import { docFiles, fencedBlocks, type FencedBlock } from './helpers/markdown.js';
 import { mandateWords, simpleCommands } from './helpers/shell-words.js';
 
 const README = docFiles().find((f) => f.path === 'README.md');
 const BLOCKS: FencedBlock[] = README ? fencedBlocks(README) : [];
 const e2e = new E2E();
+/** Bounds for one request and one test: generous, since a loaded 2-core machine runs these beside other suites. */
+const CALL_TIMEOUT_MS = 60_000;
+const TEST_TIMEOUT_MS = 240_000;
 const clients: Client[] = [];
 let scratch: string;
 
@@ -74,7 +77,7 @@ describe("the README's quick start, run as written", () => {
     const names = (await client.listTools(undefined, { timeout: CALL_TIMEOUT_MS })).tools.map((t) => t.name);
     expect(names).toEqual(expect.arrayContaining(['submit_intent', 'invoke_capability', 'read_memory', 'intervene', 'get_decision', 'list_capabilities']));
     expect((await invoke(client, transfer())).verdict).toBe('accepted');
-  });
+  }, TEST_TIMEOUT_MS);
 
   it("the Claude Desktop and Cursor configs start a server for alice in the workspace they name", async () => {
     const ws = join(scratch, 'my-workspace');
@@ -88,7 +91,7 @@ describe("the README's quick start, run as written", () => {
       expect(JSON.stringify(caps.structuredContent)).toContain('payments.transfer');
       await client.close();
     }
-  });
+  }, TEST_TIMEOUT_MS);
 
   it('an escalation from the agent is listed and approved by the approvals commands as written', async () => {
     const ws = join(scratch, 'my-workspace');
@@ -96,11 +99,11 @@ describe("the README's quick start, run as written", () => {
     const escalated = await invoke(client, transfer({ amount_minor: 25_000, memo: 'docs quick start' }));
     expect(escalated.verdict).toBe('escalated');
     const [list, approve] = commandsOf('approvals approve <decision_id>').map((w) => w.map((x) => x.replace('/abs/path/my-workspace', ws).replace('<decision_id>', escalated.decision_id)));
-    const listed = await runCli(list as string[], { cwd: scratch });
+    const listed = await runCli(list as string[], { cwd: scratch, timeoutMs: 60_000 });
     expect(listed.code).toBe(0);
     expect(listed.stdout).toContain(escalated.decision_id);
     const approved = await runCli(approve as string[], { cwd: scratch, timeoutMs: 60_000 });
     expect(approved.code, approved.stderr).toBe(0);
     expect((JSON.parse(approved.stdout) as Outcome).verdict).toBe('accepted');
-  });
+  }, TEST_TIMEOUT_MS);
 });
