@@ -34,6 +34,8 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 export const ROOT = existsSync(join(HERE, '..', 'package.json')) ? resolve(HERE, '..') : resolve(HERE, '..', '..');
 const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
 const SUITE = join(ROOT, 'node_modules', '@modelcontextprotocol', 'conformance', 'dist', 'index.js');
+/** The 0.2 line (devDependency alias mcp-conformance-next): each revision's requirements at that revision's wire. */
+export const SUITE_NEXT = join(ROOT, 'node_modules', 'mcp-conformance-next', 'dist', 'index.js');
 export const BASELINE = join(ROOT, 'conformance', 'baseline.yml');
 
 /** Scenarios that need nothing but a correct MCP server: they must pass, never be baselined. */
@@ -135,7 +137,18 @@ function readChecks(outDir: string): Record<string, Check[]> {
   return out;
 }
 
-export async function runConformance(opts: { suite?: string; keep?: boolean } = {}): Promise<ConformanceRun> {
+export interface RunOptions {
+  suite?: string;
+  keep?: boolean;
+  /** Run the 0.2 line with `--requirements <revision>` instead of the 0.1 line with the baseline of expected failures. */
+  requirements?: string;
+  /** Extra `--scenario` selection (0.2 line only). */
+  scenario?: string;
+  /** A different URL to test (a reference server), instead of starting Mandate. */
+  url?: string;
+}
+
+export async function runConformance(opts: RunOptions = {}): Promise<ConformanceRun> {
   const node = suiteNode();
   if (!node) throw new Error(`the conformance suite needs Node >= 22: run under Node 22, or let it fetch ${NODE22_PACKAGE} from the npm registry`);
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build first`);
@@ -157,9 +170,12 @@ export async function runConformance(opts: { suite?: string; keep?: boolean } = 
     mandate = started.proc;
     p.target.port = started.port;
     const outDir = join(dir, 'results');
-    const args = [SUITE, 'server', '--url', `http://127.0.0.1:${p.port}/mcp`, '--suite', opts.suite ?? 'all', '--expected-failures', BASELINE, '-o', outDir];
+    const url = `http://127.0.0.1:${p.port}/mcp`;
+    const args = opts.requirements
+      ? [SUITE_NEXT, 'server', '--url', url, ...(opts.scenario ? ['--scenario', opts.scenario] : ['--requirements', opts.requirements]), ...(opts.scenario ? ['--spec-version', opts.requirements] : []), '-o', outDir]
+      : [SUITE, 'server', '--url', url, '--suite', opts.suite ?? 'all', '--expected-failures', BASELINE, '-o', outDir];
     const result = await new Promise<{ code: number; stdout: string; stderr: string }>((ok) =>
-      execFile(node, args, { timeout: 120_000, maxBuffer: 16 * 1024 * 1024, env: { ...stripMandateEnv(), NO_COLOR: '1' } }, (err, stdout, stderr) =>
+      execFile(node, args, { timeout: 300_000, maxBuffer: 16 * 1024 * 1024, env: { ...stripMandateEnv(), NO_COLOR: '1' } }, (err, stdout, stderr) =>
         ok({ code: err ? (typeof (err as { code?: unknown }).code === 'number' ? Number((err as { code: number }).code) : 1) : 0, stdout: String(stdout), stderr: String(stderr) }),
       ),
     );
