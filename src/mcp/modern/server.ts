@@ -65,8 +65,11 @@ export function createModernServer(kernel: Kernel, agent: string, channel: Chann
     // A request that declared the tasks extension may be answered with a task: the call then runs on past its request.
     const form = declaredTasks(ctx) ? taskForm(name) : null;
     const decisionId = form ? kernel.deps.world.newId() : undefined;
+    // `abort`: tasks/cancel, and on stdio the request's own cancel (ADR-014). Over HTTP, closing the response stream
+    // stops the call only before its effect starts; after that it runs to its end and is recorded (ADR-024).
     const abort = new AbortController();
-    const cancel = () => abort.abort(ctx.mcpReq.signal.reason);
+    const stream = channel === 'http' ? new AbortController() : abort;
+    const cancel = () => stream.abort(ctx.mcpReq.signal.reason);
     if (ctx.mcpReq.signal.aborted) cancel();
     else ctx.mcpReq.signal.addEventListener('abort', cancel, { once: true });
     let answered = false;
@@ -81,6 +84,7 @@ export function createModernServer(kernel: Kernel, agent: string, channel: Chann
     let escalated: Outcome | null = null;
     const call = governed.call(name, args, {
       signal: abort.signal,
+      cancelBeforeEffect: stream === abort ? undefined : stream.signal,
       relay,
       decisionId,
       traceparent: meta.traceparent,
