@@ -18,7 +18,7 @@ import { approvalStateCodec, type ApprovalState } from './request-state.js';
 import { registerMemoryResources } from './resources.js';
 import { declaredTasks, ModernTasks, TASK_AFTER_MS, TASKS_EXTENSION } from './tasks.js';
 import { TASK_TOOLS } from '../tasks.js';
-import type { TaskResultForm } from '../../store/tasks.js';
+import type { TaskResultForm } from '../../store/port/index.js';
 
 export interface ModernServerOptions {
   /** The HMAC key sealing approval `requestState` (request-state.ts). */

@@ -22,7 +22,7 @@ import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import type { ProgressUpdate } from '../../core/types.js';
 import type { Kernel } from '../../kernel/kernel.js';
-import type { TaskRecord, TaskResultForm } from '../../store/tasks.js';
+import type { TaskRecord, TaskResultForm } from '../../store/port/index.js';
 import { APPROVAL_FORM, ApprovalAnswer, applyApproval, approvalQuestion, clientMayApprove } from '../client-approval.js';
 import { isTerminalStatus, MandateTaskStore } from '../task-store.js';
 import { McpTasks, progressText } from '../tasks.js';
