@@ -110,6 +110,9 @@ const CATEGORY: Record<EventType, EventCategory> = {
   ResourceAccessed: 'decision',
   PromptAccessed: 'decision',
   ClientRequestRelayed: 'decision',
+  Delegated: 'intervention',
+  DelegationRevoked: 'intervention',
+  DelegationExpired: 'intervention',
 };
 
 export function categoryOf(type: EventType): EventCategory {

@@ -21,14 +21,16 @@ export const escalateIfNeeded: Stage = async (k, s) => {
   const { store, world, workspace } = k.deps;
   const verdict = s.verdict as PolicyVerdict;
   const contract = s.contract as Contract;
+  // Steward gates are the root's for a delegated call: splitting work across children cannot dodge them (ADR-022).
+  const governing = flow.chain?.[0] ?? { agent: flow.agent, contract };
   const cap = s.capability as Capability;
   const v = s.validated as NonNullable<typeof s.validated>;
   let gates: { id: string; reason: string }[] = [];
   if (verdict.kind === 'permit') {
     const sums = new Map<string, number>();
-    for (const c of contract.stewards.cumulative ?? []) sums.set(`${c.window}:${c.sum}`, await store.usage.sum(flow.agent, cap.def.id, c.sum, windowMs(c.window), world.now()));
-    const executed = await store.monitors.executed(flow.agent);
-    gates = stewardGates(contract, cap, executed, (window, field) => sums.get(`${window}:${field}`) ?? 0, v.values);
+    for (const c of governing.contract.stewards.cumulative ?? []) sums.set(`${c.window}:${c.sum}`, await store.usage.sum(governing.agent, cap.def.id, c.sum, windowMs(c.window), world.now()));
+    const executed = await store.monitors.executed(governing.agent);
+    gates = stewardGates(governing.contract, cap, executed, (window, field) => sums.get(`${window}:${field}`) ?? 0, v.values);
   }
   if (verdict.kind !== 'escalate' && !gates.length) {
     flow.journal.push(policyEvent(k, s));

@@ -6,14 +6,17 @@ import type { ReasonDetail } from '../../core/types.js';
 import type { PolicyVerdict } from '../../policy/engine.js';
 import type { KernelCore } from '../context.js';
 import { contractRef } from '../decision-record.js';
+import { chainRef, policyPrincipal, type Chain, type Link } from '../delegation/chain.js';
 import { event, mark } from '../flow.js';
 import { finishRejected } from '../record.js';
 import type { Stage } from './state.js';
 
 /** Cedar's answer for this agent, capability and request context (see `policyContext`). */
-export function evaluatePolicy(k: KernelCore, contract: Contract, cap: Capability, context: Record<string, CedarValueJson>): PolicyVerdict {
+export function evaluatePolicy(k: KernelCore, contract: Contract, cap: Capability, context: Record<string, CedarValueJson>, chain?: Chain): PolicyVerdict {
+  // A delegated call is decided as its root, whose contract answers for the subtree, told the caller's place (ADR-022).
+  const governing = chain && chain.length > 1 ? (chain[0] as Link).contract : contract;
   return k.policy.evaluate({
-    agent: { id: contract.agent, role: contract.role },
+    agent: policyPrincipal(chain, { id: governing.agent, role: governing.role }),
     capability: { id: cap.def.id, version: cap.def.version, sideEffect: cap.def.sideEffect, upstream: cap.upstream?.server },
     context,
   });
@@ -42,7 +45,7 @@ export function policyReasons(verdict: PolicyVerdict): ReasonCode[] {
  */
 export const decidePolicy: Stage = (k, s) => {
   const { flow } = s;
-  const verdict = evaluatePolicy(k, s.contract as Contract, s.capability as Capability, s.policyContext ?? {});
+  const verdict = evaluatePolicy(k, s.contract as Contract, s.capability as Capability, s.policyContext ?? {}, flow.chain);
   s.verdict = verdict;
   const reasons = policyReasons(verdict);
   flow.log.info({ step: 'policy', decision_id: flow.decisionId, decision: verdict.kind, policies: verdict.policies, reasons }, 'policy decided');
@@ -61,7 +64,7 @@ export const decidePolicy: Stage = (k, s) => {
 export function policyEvent(k: KernelCore, s: Parameters<Stage>[1], gates: string[] = []) {
   const verdict = s.verdict as PolicyVerdict;
   if (gates.length) {
-    return event(s.flow, 'PolicyDecided', { reasons: ['ESCALATION_REQUIRED'], data: { decision: 'escalate', policies: verdict.policies, policy_set_hash: k.policy.set.hash, steward_gates: gates, ...contractRef(s.contract) } });
+    return event(s.flow, 'PolicyDecided', { reasons: ['ESCALATION_REQUIRED'], data: { decision: 'escalate', policies: verdict.policies, policy_set_hash: k.policy.set.hash, steward_gates: gates, ...contractRef(s.contract), ...chainRef(s.flow.chain) } });
   }
-  return event(s.flow, 'PolicyDecided', { reasons: policyReasons(verdict), data: { decision: verdict.kind, policies: verdict.policies, policy_set_hash: k.policy.set.hash, ...contractRef(s.contract) } });
+  return event(s.flow, 'PolicyDecided', { reasons: policyReasons(verdict), data: { decision: verdict.kind, policies: verdict.policies, policy_set_hash: k.policy.set.hash, ...contractRef(s.contract), ...chainRef(s.flow.chain) } });
 }

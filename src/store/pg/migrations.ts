@@ -1,4 +1,5 @@
 import type { Pool, PoolClient } from 'pg';
+import { DELEGATIONS_DDL } from '../tables/delegations.js';
 import { GENESIS_HASH } from '../port/events.js';
 import { checkout } from './connect.js';
 
@@ -269,6 +270,8 @@ export const PG_MIGRATIONS: { name: string; sql: string }[] = [
   CREATE INDEX tasks_expiry ON tasks(expires_at);
   `,
   },
+  // Sub-mandates (ADR-022), self-contained.
+  { name: 'delegations', sql: DELEGATIONS_DDL('BIGINT') },
   {
     // One ledger row per commit point (ADR-021): rows written from here on are format-2 records; earlier rows stay format 1 and keep verifying.
     name: 'ledger-records',

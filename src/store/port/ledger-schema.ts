@@ -31,6 +31,9 @@ export const LEDGER_EVENT_TYPES = [
   'ResourceAccessed',
   'PromptAccessed',
   'ClientRequestRelayed',
+  'Delegated',
+  'DelegationRevoked',
+  'DelegationExpired',
 ] as const satisfies readonly EventType[];
 
 const HASH = /^[0-9a-f]{64}$/;

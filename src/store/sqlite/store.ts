@@ -3,6 +3,7 @@ import { Agents } from './agents.js';
 import { Credentials } from './credentials.js';
 import { openDb, type Db } from './db.js';
 import { Decisions } from './decisions.js';
+import { Delegations } from './delegations.js';
 import { Flows } from './flows.js';
 import { Idempotency } from './idempotency.js';
 import { Ledger } from './ledger.js';
@@ -30,6 +31,7 @@ export interface Store {
   pins: Pins;
   runners: Runners;
   tasks: Tasks;
+  delegations: Delegations;
   close(): void;
 }
 
@@ -50,6 +52,7 @@ export function openStore(path: string, world: World): Store {
     pins: new Pins(db),
     runners: new Runners(db),
     tasks: new Tasks(db),
+    delegations: new Delegations(db),
     close: () => db.close(),
   };
 }
