@@ -90,6 +90,8 @@ export interface GovernedCall {
   decisionId?: string | undefined;
   /** Problems the transport found in its own tool arguments; the kernel records and refuses them. */
   argumentIssues?: { path: string; message: string }[] | undefined;
+  /** The plan this call is a step of (`_meta["mandate/plan"]`, ADR-025). */
+  planId?: string | undefined;
 }
 
 export interface Receipt {

@@ -4,6 +4,7 @@ import type { Agents, AgentStatus, ConstraintRow, FlowStatus, InterventionRow, I
 import type { Credentials, CredentialRow } from './credentials.js';
 import type { DecisionReview, Decisions } from './decisions.js';
 import type { DelegationRow, Delegations } from './delegations.js';
+import type { PlanAttemptRow, PlanRow, Plans, PlanStatus, StepStatus } from './plans.js';
 import type { Idempotency, IdempotencyRecord, IdempotencyState } from './idempotency.js';
 import type { Ledger, NewEvent } from './ledger.js';
 import type { McpEvents } from './mcp-events.js';
@@ -96,6 +97,17 @@ export type Op =
   | { op: 'delegation.add'; row: Omit<DelegationRow, 'status' | 'ended_at' | 'ended_by'>; maxChildren: number; now: number }
   /** Ends a child's live sub-mandate (revoked or expired) and revokes its keys; results: whether it was live. */
   | { op: 'delegation.end'; child: string; status: 'revoked' | 'expired'; by: string; at: number }
+  /** A plan and its steps, all pending (ADR-025). */
+  | { op: 'plan.add'; row: Omit<PlanRow, 'failed_step' | 'updated_at' | 'ended_by'>; facts: (string | null)[] }
+  /** The facts each pending step was decided on, again (an approval re-decides the plan). */
+  | { op: 'plan.facts'; id: string; facts: (string | null)[] }
+  /** Guard: the plan is in `from` (`soft`: no guard, a plan moved meanwhile stays as it is). */
+  | { op: 'plan.status'; id: string; from: PlanStatus; to: PlanStatus; at: number; by: string | null; failed_step: number | null; soft?: boolean }
+  /** Guard: the step is in `from` (a step runs once: two calls racing for it cannot both start it). */
+  | { op: 'plan.step'; id: string; step: number; from: StepStatus; to: StepStatus; decision_id: string | null; at: number; soft?: boolean }
+  /** Completes a running plan with no step pending or running; results: whether it did. */
+  | { op: 'plan.settle'; id: string; at: number }
+  | { op: 'plan.attempt'; row: PlanAttemptRow }
   | { op: 'memory.write'; write: { scope: string; key: string; value: unknown; sensitivity: 'standard' | 'elevated' | 'restricted'; provenance: string; expected: number; at: number } };
 
 /** One budget a `usage.admit` checks: `field`'s total over `windowMs` plus `amount` must not exceed `max`. */
@@ -118,7 +130,8 @@ export type UnitConflict =
   | { kind: 'not_found'; id: string }
   | { kind: 'status_moved'; id: string }
   | { kind: 'child_taken'; child: string }
-  | { kind: 'children_limit'; count: number; max: number };
+  | { kind: 'children_limit'; count: number; max: number }
+  | { kind: 'plan_moved'; id: string; step?: number };
 
 /** Thrown inside a unit when a guard does not hold; a store turns it into its unit's conflict and never lets it escape. */
 export class UnitConflictSignal extends Error {
@@ -209,5 +222,6 @@ export interface StorePort {
   pins: Async<Pins, 'list' | 'generation'>;
   tasks: Async<Tasks, 'get' | 'list'>;
   delegations: Async<Delegations, 'liveChildren' | 'byChild' | 'get' | 'list' | 'dueToExpire'>;
+  plans: Async<Plans, 'get' | 'byChild' | 'running' | 'list' | 'steps' | 'attempts'>;
   close(): Promise<void>;
 }

@@ -62,6 +62,7 @@ export function sqlitePort(store: Store, location: string): StorePort {
     pins: wrap(store.pins, ['list', 'generation']),
     tasks: wrap(store.tasks, ['get', 'list']),
     delegations: wrap(store.delegations, ['liveChildren', 'byChild', 'get', 'list', 'dueToExpire']),
+    plans: wrap(store.plans, ['get', 'byChild', 'running', 'list', 'steps', 'attempts']),
     close: async () => {
       await committer.drain();
       store.close();
@@ -201,6 +202,24 @@ function applyOps(store: Store, unit: Op[]): UnitResult {
       }
       case 'delegation.end':
         results.set(i, store.delegations.end(op.child, op.status, op.by, op.at));
+        return;
+      case 'plan.add':
+        store.plans.add(op.row, op.facts);
+        return;
+      case 'plan.facts':
+        store.plans.setFacts(op.id, op.facts);
+        return;
+      case 'plan.status':
+        if (!store.plans.setStatus(op.id, op.from, op.to, op.at, op.by, op.failed_step) && !op.soft) throw new Conflict({ kind: 'plan_moved', id: op.id });
+        return;
+      case 'plan.step':
+        if (!store.plans.setStep(op.id, op.step, op.from, op.to, op.decision_id, op.at) && !op.soft) throw new Conflict({ kind: 'plan_moved', id: op.id, step: op.step });
+        return;
+      case 'plan.settle':
+        results.set(i, store.plans.settle(op.id, op.at));
+        return;
+      case 'plan.attempt':
+        store.plans.attempt(op.row);
         return;
       case 'memory.write': {
         const version = store.memory.write(op.write);

@@ -62,6 +62,7 @@ export function createModernServer(kernel: Kernel, agent: string, channel: Chann
         relay,
         traceparent: meta.traceparent,
         idempotencyKey: meta.idempotencyKey,
+        planId: meta.planId,
         onEscalated: async (outcome) => {
           escalated = outcome;
           return outcome;

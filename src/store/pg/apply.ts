@@ -3,6 +3,7 @@ import type { Receipt } from '../../core/types.js';
 import type { World } from '../../core/world.js';
 import { finishValues } from '../decisions.js';
 import { DELEGATION_SQL } from '../delegations.js';
+import { PLAN_SQL } from '../plans.js';
 import type { IdempotencyRecord } from '../idempotency.js';
 import { sealEvent } from '../ledger.js';
 import { UnitConflictSignal as Conflict, type Op, type StoreTopic, type UnitContext, type UnitResult } from '../port.js';
@@ -378,6 +379,29 @@ export async function applyUnitPg(c: PoolClient, unit: Op[], st: BatchState, ann
         // Keys of a child whose sub-mandate ended (now or before) are revoked; revoking twice changes nothing.
         q(DELEGATION_SQL.revokeCredentials, [op.at, op.by, op.child]);
         announce.push(['intervention', op.child]);
+        break;
+      case 'plan.add':
+        q(PLAN_SQL.insert, [op.row.id, op.row.agent, op.row.child, op.row.digest, op.row.status, op.row.request, op.row.decision_id, op.row.created_at, op.row.expires_at]);
+        op.facts.forEach((f, s) => q(PLAN_SQL.insertStep, [op.row.id, s, f, op.row.created_at]));
+        break;
+      case 'plan.facts':
+        op.facts.forEach((f, s) => q(PLAN_SQL.facts, [f, op.id, s]));
+        break;
+      case 'plan.status':
+        q(PLAN_SQL.status, [op.to, op.at, op.by, op.failed_step, op.id, op.from], (r) => {
+          if (r.rowCount !== 1 && !op.soft) throw new Conflict({ kind: 'plan_moved', id: op.id });
+        });
+        break;
+      case 'plan.step':
+        q(PLAN_SQL.step, [op.to, op.decision_id, op.at, op.id, op.step, op.from], (r) => {
+          if (r.rowCount !== 1 && !op.soft) throw new Conflict({ kind: 'plan_moved', id: op.id, step: op.step });
+        });
+        break;
+      case 'plan.settle':
+        q(PLAN_SQL.settle, [op.at, op.id], (r) => void results.set(i, r.rowCount === 1));
+        break;
+      case 'plan.attempt':
+        q(PLAN_SQL.attempt, [op.row.plan_id, op.row.decision_id, op.row.capability, op.row.code, op.row.at]);
         break;
       default: {
         // A new op must be interpreted here as in src/store/sqlite-port.ts: this does not compile until it is.

@@ -3,6 +3,7 @@ import type { Sensitivity } from '../../core/types.js';
 import type { AgentStatus, AgentStatusRow, ConstraintRow, FlowStatus, InterventionRow } from '../agents.js';
 import type { CredentialRow } from '../credentials.js';
 import { DELEGATION_SQL, type DelegationRow } from '../delegations.js';
+import { PLAN_SQL, type PlanAttemptRow, type PlanRow, type PlanStepRow } from '../plans.js';
 import { decisionFromRow, type DecisionRow } from '../decisions.js';
 import type { IdempotencyRecord } from '../idempotency.js';
 import { checkRow, eventFromRow, GENESIS_HASH, type EventRow, type VerifyResult } from '../ledger.js';
@@ -75,6 +76,14 @@ export function pgReads(pool: Pool, q: <R>(sql: string, params?: unknown[]) => P
       get: async (id) => (await one<DelegationRow>(DELEGATION_SQL.byId, [id])) ?? null,
       list: async () => q<DelegationRow>(DELEGATION_SQL.list),
       dueToExpire: async (now) => q<DelegationRow>(DELEGATION_SQL.dueToExpire, [now]),
+    },
+    plans: {
+      get: async (id) => (await one<PlanRow>(PLAN_SQL.get, [id])) ?? null,
+      byChild: async (child) => (await one<PlanRow>(PLAN_SQL.byChild, [child])) ?? null,
+      running: async (agent, now) => q<PlanRow>(PLAN_SQL.running, [agent, now]),
+      list: async () => q<PlanRow>(PLAN_SQL.list),
+      steps: async (id) => q<PlanStepRow>(PLAN_SQL.steps, [id]),
+      attempts: async (id) => q<PlanAttemptRow>(PLAN_SQL.attempts, [id]),
     },
     tasks: {
       get: async (agent, id, now) => {
