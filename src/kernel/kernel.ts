@@ -10,6 +10,8 @@ import { settleChallenges } from './challenger.js';
 import type { KernelCore, KernelDeps } from './context.js';
 import { DelegationRegistry } from './delegation/chain.js';
 import { Inflight } from './inflight.js';
+import { delegationTree, expireDelegations, revokeDelegation, type TreeNode } from './delegation/lifecycle.js';
+import type { DelegationRow } from '../store/delegations.js';
 import { govern } from './pipeline.js';
 import { recoverStarted, settleDecision } from './recovery.js';
 import { abandonPlan, planReport, resumePlan, type PlanReport } from './plans/operate.js';
@@ -140,6 +142,21 @@ export class Kernel implements KernelCore {
   /** An operator settles a decision whose outcome a crash left unknown. */
   settleOutcome(decisionId: string, applied: boolean, by: string, reason: string | null): Promise<Outcome> {
     return settleDecision(this, decisionId, applied ? { status: 'applied' } : { status: 'not_applied' }, by, reason);
+  }
+
+  /** Revokes a child's sub-mandate, its subtree's and all their keys (ADR-022). */
+  revokeDelegation(child: string, by: { kind: 'operator' | 'agent'; id: string }, reason: string | null): Promise<DelegationRow[]> {
+    return revokeDelegation(this, child, by, reason);
+  }
+
+  /** Records sub-mandates past their expiry as expired. */
+  expireDelegations(): Promise<number> {
+    return expireDelegations(this);
+  }
+
+  /** The delegation tree, with remaining budgets and expiry per node. */
+  delegationTree(root?: string): Promise<TreeNode[]> {
+    return delegationTree(this, root);
   }
 
   /** Waits for running challenger calls (tests, and a server before it closes its store). */
