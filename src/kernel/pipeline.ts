@@ -50,7 +50,7 @@ export async function govern(k: KernelCore, call: GovernedCall): Promise<Outcome
     for (const stage of STAGES) {
       const outcome = await stage(k, state);
       // The answer carries a signed receipt where the workspace signs (ADR-016).
-      if (outcome && flow.plan) await afterStep(k, flow, outcome);
+      if (outcome && flow.plan) await afterStep(k, flow, outcome, call.channel, (c) => govern(k, c));
       if (outcome) return observed(k, flow, withSignedReceipt(k.deps.receipts, outcome, state.requestHash || undefined));
     }
     throw new Error('the pipeline ended without an outcome');

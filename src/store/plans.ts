@@ -31,6 +31,8 @@ export interface PlanStepRow {
   decision_id: string | null;
   /** The facts (JSON) the step was decided on: a call finds them moved, it is refused with STATE_DRIFT. */
   facts: string | null;
+  /** The governed call that undid this step, once compensated. */
+  compensated_by: string | null;
   updated_at: number;
 }
 
@@ -66,6 +68,7 @@ export const PLANS_DDL = (bigint: 'INTEGER' | 'BIGINT') => `
     status TEXT NOT NULL CHECK (status IN ('pending', 'running', 'done', 'failed', 'compensated')),
     decision_id TEXT,
     facts TEXT,
+    compensated_by TEXT,
     updated_at ${bigint} NOT NULL,
     PRIMARY KEY (plan_id, step)
   );
@@ -83,10 +86,10 @@ export const PLANS_DDL = (bigint: 'INTEGER' | 'BIGINT') => `
 export const PLAN_SQL = {
   insert: `INSERT INTO plans (id, agent, child, digest, status, request, decision_id, failed_step, created_at, expires_at, updated_at, ended_by)
     VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8, $9, $8, NULL)`,
-  insertStep: "INSERT INTO plan_steps (plan_id, step, status, decision_id, facts, updated_at) VALUES ($1, $2, 'pending', NULL, $3, $4)",
+  insertStep: "INSERT INTO plan_steps (plan_id, step, status, decision_id, facts, compensated_by, updated_at) VALUES ($1, $2, 'pending', NULL, $3, NULL, $4)",
   facts: "UPDATE plan_steps SET facts = $1 WHERE plan_id = $2 AND step = $3 AND status = 'pending'",
   status: 'UPDATE plans SET status = $1, updated_at = $2, ended_by = COALESCE($3, ended_by), failed_step = $4 WHERE id = $5 AND status = $6',
-  step: 'UPDATE plan_steps SET status = $1, decision_id = COALESCE($2, decision_id), updated_at = $3 WHERE plan_id = $4 AND step = $5 AND status = $6',
+  step: 'UPDATE plan_steps SET status = $1, decision_id = COALESCE($2, decision_id), compensated_by = COALESCE($7, compensated_by), updated_at = $3 WHERE plan_id = $4 AND step = $5 AND status = $6',
   settle: `UPDATE plans SET status = 'completed', updated_at = $1 WHERE id = $2 AND status = 'running'
     AND NOT EXISTS (SELECT 1 FROM plan_steps WHERE plan_id = $2 AND status IN ('pending', 'running'))`,
   attempt: 'INSERT INTO plan_attempts (plan_id, decision_id, capability, code, at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (plan_id, decision_id) DO NOTHING',
@@ -135,8 +138,8 @@ export class Plans {
   }
 
   /** Moves a step from `from` to `to`; false if it was not in `from`. */
-  setStep(id: string, step: number, from: StepStatus, to: StepStatus, decisionId: string | null, at: number): boolean {
-    return this.stmts.step.run(to, decisionId, at, id, step, from).changes === 1;
+  setStep(id: string, step: number, from: StepStatus, to: StepStatus, decisionId: string | null, at: number, compensatedBy: string | null = null): boolean {
+    return this.stmts.step.run(to, decisionId, at, id, step, from, compensatedBy).changes === 1;
   }
 
   /** Completes a running plan none of whose steps is pending or running; whether it did. */

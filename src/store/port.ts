@@ -104,7 +104,7 @@ export type Op =
   /** Guard: the plan is in `from` (`soft`: no guard, a plan moved meanwhile stays as it is). */
   | { op: 'plan.status'; id: string; from: PlanStatus; to: PlanStatus; at: number; by: string | null; failed_step: number | null; soft?: boolean }
   /** Guard: the step is in `from` (a step runs once: two calls racing for it cannot both start it). */
-  | { op: 'plan.step'; id: string; step: number; from: StepStatus; to: StepStatus; decision_id: string | null; at: number; soft?: boolean }
+  | { op: 'plan.step'; id: string; step: number; from: StepStatus; to: StepStatus; decision_id: string | null; at: number; soft?: boolean; compensated_by?: string }
   /** Completes a running plan with no step pending or running; results: whether it did. */
   | { op: 'plan.settle'; id: string; at: number }
   | { op: 'plan.attempt'; row: PlanAttemptRow }

@@ -213,7 +213,7 @@ function applyOps(store: Store, unit: Op[]): UnitResult {
         if (!store.plans.setStatus(op.id, op.from, op.to, op.at, op.by, op.failed_step) && !op.soft) throw new Conflict({ kind: 'plan_moved', id: op.id });
         return;
       case 'plan.step':
-        if (!store.plans.setStep(op.id, op.step, op.from, op.to, op.decision_id, op.at) && !op.soft) throw new Conflict({ kind: 'plan_moved', id: op.id, step: op.step });
+        if (!store.plans.setStep(op.id, op.step, op.from, op.to, op.decision_id, op.at, op.compensated_by ?? null) && !op.soft) throw new Conflict({ kind: 'plan_moved', id: op.id, step: op.step });
         return;
       case 'plan.settle':
         results.set(i, store.plans.settle(op.id, op.at));

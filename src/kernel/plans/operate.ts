@@ -17,7 +17,7 @@ export interface PlanReport {
   created_at: string;
   expires_at: string;
   ordered: boolean;
-  planned: { step: number; capability: string; optional: boolean; status: string; decision_id: string | null; bounded: string[] }[];
+  planned: { step: number; capability: string; optional: boolean; status: string; decision_id: string | null; compensated_by: string | null; bounded: string[] }[];
   executed: { step: number; capability: string; decision_id: string; status: string; reasons: string[] }[];
   unplanned: { decision_id: string; capability: string | null; code: string; at: string }[];
   missed: number[];
@@ -72,7 +72,7 @@ export async function planReport(k: KernelCore, id: string, agent: string | null
     created_at: new Date(row.created_at).toISOString(),
     expires_at: new Date(row.expires_at).toISOString(),
     ordered: req.ordered,
-    planned: req.steps.map((s, i) => ({ step: i, capability: s.capability, optional: s.optional, status: states[i] ?? 'pending', decision_id: steps[i]?.decision_id ?? null, bounded: Object.keys(s.bounds ?? {}) })),
+    planned: req.steps.map((s, i) => ({ step: i, capability: s.capability, optional: s.optional, status: states[i] ?? 'pending', decision_id: steps[i]?.decision_id ?? null, compensated_by: steps[i]?.compensated_by ?? null, bounded: Object.keys(s.bounds ?? {}) })),
     executed,
     unplanned: (await store.plans.attempts(row.id)).map((a) => ({ decision_id: a.decision_id, capability: a.capability, code: a.code, at: new Date(a.at).toISOString() })),
     // Steps that did not run and now will not (or not unless it is resumed): a pending step of an ended plan, and every failed one.

@@ -1,7 +1,8 @@
 import type { Values } from '../../capabilities/manifest.js';
 import { plansOf } from '../../config/contract-schema.js';
 import type { ReasonCode } from '../../core/reasons.js';
-import type { Outcome } from '../../core/types.js';
+import type { Channel, GovernedCall, Outcome } from '../../core/types.js';
+import { compensatePlan } from './compensate.js';
 import type { Capability, Facts } from '../../capabilities/manifest.js';
 import type { PlanRow, PlanStepRow } from '../../store/plans.js';
 import { driftJudgements, judgeDrift } from '../drift.js';
@@ -30,7 +31,7 @@ const NOT_THE_STEP: ReadonlySet<ReasonCode> = new Set(['IN_PROGRESS', 'IDEMPOTEN
  */
 export const routePlan: Stage = async (k, s) => {
   const id = s.call.planId;
-  if (id === undefined) return undefined;
+  if (id === undefined || s.call.compensates) return undefined;
   const row = await k.deps.store.plans.get(id);
   if (!row || row.agent !== s.call.agent) return undefined;
   s.plan = { row, req: PlanRequestSchema.parse(JSON.parse(row.request)) };
@@ -49,6 +50,8 @@ export const routePlan: Stage = async (k, s) => {
 export const holdPlanMode: Stage = async (k, s) => {
   const { flow, call } = s;
   const now = k.deps.world.now();
+  // A compensation is the kernel's own call, made for a plan that failed (compensate.ts).
+  if (call.compensates) return undefined;
   if (call.planId !== undefined && !s.plan) return reject(k, flow, [{ code: 'PLAN_NOT_FOUND', message: `no plan \`${call.planId.slice(0, 64)}\` of yours` }]);
   if (s.plan) {
     const { row } = s.plan;
@@ -148,14 +151,16 @@ function stopOps(flow: Flow, at: number): Op[] {
  * policies, drift, a budget) fails the step like a failed effect; then a
  * plan with nothing left pending completes, and its sub-mandate ends.
  */
-export async function afterStep(k: KernelCore, flow: Flow, outcome: Outcome): Promise<void> {
+export async function afterStep(k: KernelCore, flow: Flow, outcome: Outcome, channel: Channel, govern: (call: GovernedCall) => Promise<Outcome>): Promise<void> {
   const p = flow.plan;
   if (!p) return;
   const at = k.deps.world.now();
   if (!p.ran && outcome.verdict === 'rejected' && !outcome.replay_of && !outcome.reasons.some((r) => NOT_THE_STEP.has(r))) {
     await k.deps.store.commit([{ op: 'plan.step', id: p.id, step: p.step, from: 'pending', to: 'failed', decision_id: flow.decisionId, at, soft: true }, ...stopOps(flow, at)]);
   }
-  await settlePlan(k, flow, p.id);
+  const failed = outcome.verdict === 'rejected' && !p.optional && (await k.deps.store.plans.get(p.id))?.status === 'failed';
+  if (failed) await compensatePlan(k, p.id, flow.dfid, channel, govern);
+  else await settlePlan(k, flow, p.id);
 }
 
 /** Completes a running plan with no step pending or running; its sub-mandate then ends. */

@@ -393,7 +393,7 @@ export async function applyUnitPg(c: PoolClient, unit: Op[], st: BatchState, ann
         });
         break;
       case 'plan.step':
-        q(PLAN_SQL.step, [op.to, op.decision_id, op.at, op.id, op.step, op.from], (r) => {
+        q(PLAN_SQL.step, [op.to, op.decision_id, op.at, op.id, op.step, op.from, op.compensated_by ?? null], (r) => {
           if (r.rowCount !== 1 && !op.soft) throw new Conflict({ kind: 'plan_moved', id: op.id, step: op.step });
         });
         break;
