@@ -156,6 +156,19 @@ describe('plans over stdio', () => {
     const third = await carol.call('payments_transfer', transfer({ amount_minor: 3_000, memo: 'c' }), { [PLAN]: planId });
     expect(third.outcome.reasons).toEqual(['PLAN_NOT_RUNNING']);
     expect(third.outcome.details[0]?.message).toMatch(/failed at step 2/);
+    // An operator resumes it: the steps after the one it stopped at may run; that one stays missed.
+    expect((await runCli(['plans', 'resume', 'nope', '-w', fresh])).code).toBe(1);
+    const resumed = await runCli(['plans', 'resume', planId, '--as', 'ops-anna', '-w', fresh]);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(JSON.parse(resumed.stdout)).toMatchObject({ status: 'running', failed_step: 1 });
+    const again = await carol.call('payments_transfer', transfer({ amount_minor: 3_000, memo: 'c' }), { [PLAN]: planId, idempotency_key: 'step-three-after-resume' });
+    // The book's currency moved for step 3 too: its own facts were decided on EUR, so it is refused in turn.
+    expect(again.outcome.reasons).toEqual(['STATE_DRIFT']);
+    expect((await runCli(['plans', 'abandon', planId, '--reason', 'books changed', '-w', fresh])).code).toBe(0);
+    const ended = await show(fresh, planId);
+    expect(ended).toMatchObject({ status: 'abandoned', missed: [1, 2] });
+    // Abandoned: alice is out of plan mode and her own calls are governed by her contract again.
+    expect((await runCli(['plans', 'resume', planId, '-w', fresh])).stderr).toMatch(/PLAN_RESUME_INVALID_STATE/);
   });
 
   it('kill -9 between steps: after a restart the plan is at the right step, a retried step is answered from its record, and the rest runs once', async () => {

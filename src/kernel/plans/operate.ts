@@ -3,7 +3,7 @@ import type { PlanRow } from '../../store/plans.js';
 import { deny, KernelError } from '../approvals.js';
 import type { KernelCore } from '../context.js';
 import { PlanRequestSchema, type PlanRequest } from './request.js';
-import { reconcileSteps } from './steps.js';
+import { reconcileSteps, settlePlan } from './steps.js';
 
 /** A plan's report (ADR-025): what was planned, what ran, what was tried outside it, what was missed, and the totals against its budgets. */
 export interface PlanReport {
@@ -97,6 +97,8 @@ export async function resumePlan(k: KernelCore, id: string, by: string): Promise
     { op: 'event', event: { dfid: k.deps.world.newTraceId(), agent: row.agent, type: 'PlanStateChanged', decision_id: row.decision_id, data: { plan_id: row.id, from: 'failed', to: 'running', step: row.failed_step, by, how: 'resumed' } } },
   ]);
   if (!r.ok) throw new KernelError('PLAN_RESUME_INVALID_STATE', `plan ${row.id} changed meanwhile`);
+  // Nothing left to run: the plan completes as it resumes.
+  await settlePlan(k, { dfid: k.deps.world.newTraceId(), agent: row.agent, decisionId: row.decision_id }, row.id);
   return planReport(k, row.id);
 }
 
