@@ -78,7 +78,7 @@ export async function openRuntime(dir: string, logger: Logger | ((configLevel: s
     heartbeat.unref();
     const signingKey = openSigningKey(workspace, log, opts);
     const receipts = signingKey && workspace.config.signing?.receipts ? receiptSigner(signingKey) : undefined;
-    const kernel = new Kernel({ workspace, store, world, log, normalizer, observer: opts.observer, runner: runner.id, receipts });
+    const kernel = new Kernel({ workspace, store, world, log, normalizer, observer: opts.observer, runner: runner.id, receipts, tokenKey: signingKey });
     delegations = kernel.delegations;
     // Delegated agents are known from the start (credentials, tool lists); each call re-reads its chain anyway (ADR-022).
     await kernel.delegations.preload();

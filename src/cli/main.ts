@@ -8,7 +8,7 @@ import { plansAbandon, plansList, plansResume, plansShow } from './commands/plan
 import { INIT_CREATES, initWorkspace } from './commands/init.js';
 import { interveneCommand, interventionsList, type InterveneOptions } from './commands/intervene.js';
 import { keysCreate, keysList, keysRevoke, type KeysCreateOptions } from './commands/keys.js';
-import { delegationsCreate, delegationsRevoke, delegationsShow, delegationsTree, type DelegationsCreateOptions } from './commands/delegations.js';
+import { delegationsAttenuate, delegationsCreate, delegationsRevoke, delegationsShow, delegationsToken, delegationsTree, type DelegationsCreateOptions } from './commands/delegations.js';
 import type { InterventionAct } from '../kernel/interventions.js';
 import { ledgerExport, ledgerTail, ledgerVerify, type LedgerVerifyOptions } from './commands/ledger.js';
 import { receiptVerify } from './commands/receipt.js';
@@ -261,6 +261,15 @@ delegations
   .addOption(operatorOption('the revocation'))
   .addOption(workspaceOption())
   .action(run((child: string, opts: { workspace?: string; as?: string; reason?: string }) => delegationsRevoke(child, opts)));
+
+delegations.command('token').description("print a Biscuit token for a live sub-mandate, signed with the workspace key; its holder may narrow it offline and present it in _meta['mandate/delegation_token']").argument('<child>').addOption(workspaceOption()).action(run((child: string, opts: { workspace?: string }) => delegationsToken(child, opts)));
+delegations
+  .command('attenuate')
+  .description('append a narrower block (Datalog checks) to a token, offline; prints the new token')
+  .argument('<token>')
+  .requiredOption('--check <datalog>', 'e.g. check if value("amount_minor", $a), $a <= 5000;')
+  .requiredOption('--pubkey <file>', "the workspace's public key (keys/signing.pub)")
+  .action(run((token: string, opts: { pubkey?: string; check?: string }) => delegationsAttenuate(token, opts)));
 
 const store = program.command('store').description('the store: SQLite (default) or PostgreSQL shared by several replicas');
 store

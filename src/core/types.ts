@@ -83,6 +83,8 @@ export interface GovernedCall {
   traceparent?: string | undefined;
   /** Idempotency key from `_meta`, used when the intent carries none. */
   metaIdempotencyKey?: string | undefined;
+  /** A Biscuit delegation token (`mdb_…`, `_meta['mandate/delegation_token']`): verified with the call's values on top of every other check (ADR-022). */
+  delegationToken?: string | undefined;
   signal?: AbortSignal | undefined;
   /** Where progress and log messages of a running capability go (MCP: the tools/call request). */
   relay?: CallRelay | undefined;

@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import type { Capability } from '../capabilities/manifest.js';
 import type { Contract } from '../config/contract-schema.js';
 import type { Workspace } from '../config/load-workspace.js';
@@ -24,6 +25,8 @@ export interface KernelDeps {
   runner?: string | undefined;
   /** Signs each governed answer's receipt (ADR-016); absent: receipts are `{ seq, hash }` only. */
   receipts?: ReceiptSigner | undefined;
+  /** The workspace's signing key: verifies delegation tokens (ADR-022); absent: a call with a token is refused. */
+  tokenKey?: KeyObject | undefined;
   /** Timing hooks (metrics); absent by default. */
   observer?: KernelObserver | undefined;
 }

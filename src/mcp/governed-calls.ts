@@ -52,6 +52,8 @@ export interface CallContext {
   idempotencyKey?: string | undefined;
   /** The plan this call is a step of (ADR-025). */
   planId?: string | undefined;
+  /** A delegation token the caller presented in `_meta` (ADR-022). */
+  delegationToken?: string | undefined;
   /** What an escalated outcome becomes on this wire (a question to the client's human, where the wire can ask). */
   onEscalated?: ((outcome: Outcome) => Promise<Outcome>) | undefined;
 }
@@ -65,9 +67,13 @@ export interface GovernedTools {
   call(name: string, rawArgs: unknown, ctx: CallContext): Promise<Record<string, unknown>>;
 }
 
+/** Where a call carries a delegation token. */
+export const DELEGATION_TOKEN_META = 'mandate/delegation_token';
+
 /** Reads Mandate's own `_meta` keys of a call: W3C trace context and an idempotency key. */
-export function readCallMeta(meta: Record<string, unknown> | undefined): { traceparent?: string; idempotencyKey?: string; planId?: string } {
-  const out: { traceparent?: string; idempotencyKey?: string; planId?: string } = {};
+export function readCallMeta(meta: Record<string, unknown> | undefined): { traceparent?: string; idempotencyKey?: string; delegationToken?: string; planId?: string } {
+  const out: { traceparent?: string; idempotencyKey?: string; delegationToken?: string; planId?: string } = {};
+  if (typeof meta?.[DELEGATION_TOKEN_META] === 'string') out.delegationToken = meta[DELEGATION_TOKEN_META];
   const plan = meta?.[PLAN_META_KEY] ?? meta?.['plan_id'];
   if (typeof plan === 'string') out.planId = plan.slice(0, 128);
   if (typeof meta?.['traceparent'] === 'string') out.traceparent = meta['traceparent'];
@@ -110,6 +116,7 @@ export function governedTools(kernel: Kernel, agent: string, channel: Channel): 
         channel,
         traceparent: ctx.traceparent,
         metaIdempotencyKey: ctx.idempotencyKey,
+        delegationToken: ctx.delegationToken,
         signal: ctx.signal,
         relay: ctx.relay,
         decisionId: ctx.decisionId,

@@ -28,6 +28,17 @@ export const GUARANTEES: Record<string, Guarantee> = {
       ],
     },
   },
+  DELEGATION_TOKENS_VERIFIED: {
+    statement: 'A delegation token (Biscuit) is verified block by block against the workspace key and authorized on each call it carries; a forged, widened, foreign or revoked-link token is refused, and every other check still applies (ADR-022).',
+    proofs: {
+      'delegation-tokens.test.ts': [
+        'a token signed with the workspace key verifies and names its agent and sub-mandate',
+        'a holder narrows a token offline; the narrower block binds every later call',
+        'forged, widened or expired tokens are refused',
+        'a narrowed token binds the calls that carry it; a token for another agent, a forged one, or one from a revoked link is refused and recorded',
+      ],
+    },
+  },
   DELEGATION_NEVER_BROADER: {
     statement: 'A sub-mandate asking for more than its parent holds, in any dimension, is refused with a reason per dimension and never clipped; nobody in a subtree decides its escalations (ADR-022).',
     proofs: {

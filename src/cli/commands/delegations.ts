@@ -3,6 +3,8 @@ import { agentKeyUnit } from '../../http/api-keys.js';
 import type { TreeNode } from '../../kernel/delegation/lifecycle.js';
 import { DELEGATE_ID, DelegationRequestSchema } from '../../kernel/delegation/request.js';
 import { KernelError } from '../../kernel/kernel.js';
+import { attenuateToken, mintToken } from '../../kernel/delegation/token.js';
+import { readPublicKey } from '../../anchor/signing-key.js';
 import { EXIT, UsageError, operatorName, printJson, withRuntime } from '../common.js';
 
 export interface DelegationsCreateOptions {
@@ -90,4 +92,27 @@ export async function delegationsRevoke(child: string, opts: { workspace?: strin
       throw err;
     }
   });
+}
+
+/** Mints the Biscuit token of a live sub-mandate, signed with the workspace key (printed once; it is a bearer credential). */
+export async function delegationsToken(child: string, opts: { workspace?: string }): Promise<number> {
+  return withRuntime(opts.workspace, undefined, async ({ store, signingKey, kernel }) => {
+    if (!signingKey) throw new UsageError('this workspace has no signing key (mandate.yaml `signing:`), so it issues no tokens');
+    const row = await store.delegations.byChild(child);
+    if (!row || row.status !== 'live' || row.expires_at <= kernel.deps.world.now()) throw new UsageError(`no live sub-mandate for \`${child}\``);
+    process.stdout.write(`${await mintToken(signingKey, { agent: child, delegationId: row.id, expiresAt: row.expires_at })}\n`);
+    return EXIT.ok;
+  });
+}
+
+/** Appends a narrower block to a token, offline: only the workspace's public key is needed. */
+export async function delegationsAttenuate(token: string, opts: { pubkey?: string; check?: string }): Promise<number> {
+  if (!opts.pubkey) throw new UsageError('give the workspace public key: --pubkey <file> (keys/signing.pub)');
+  if (!opts.check) throw new UsageError('give the narrower block: --check \'check if value("amount_minor", $a), $a <= 5000;\'');
+  try {
+    process.stdout.write(`${await attenuateToken(token, readPublicKey(opts.pubkey), opts.check)}\n`);
+  } catch (err) {
+    throw new UsageError(`cannot attenuate: ${(err as Error)?.message ?? String(err)}`);
+  }
+  return EXIT.ok;
 }

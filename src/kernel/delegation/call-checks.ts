@@ -9,6 +9,7 @@ import { usageAdmitted, usageReturned, usageSnapshot } from '../facts.js';
 import { statusCode } from '../status.js';
 import { withConstraints } from '../stewards.js';
 import { chainStanding, type Chain, type Link } from './chain.js';
+import { verifyToken } from './token.js';
 
 /** The ancestors of a chain's caller, nearest first (the caller's own link is checked by the ordinary stages). */
 export function ancestors(chain: Chain | undefined): Link[] {
@@ -73,4 +74,22 @@ export function ancestorsUsage(k: KernelCore, chain: Chain | undefined, cap: Cap
     ops.push(...(returned ? usageReturned(k, link.agent, cap.def.id, budgets, values, at) : usageAdmitted(k, link.agent, cap.def.id, budgets, values, at)));
   }
   return ops;
+}
+
+/**
+ * A delegation token presented with a call (ADR-022): its whole chain of
+ * blocks verified against the workspace key and authorized on this call's
+ * capability, values and time; it must be this agent's and derive from the
+ * sub-mandate it holds now (a revoked link's tokens are refused before this,
+ * with the chain). Every other check applies as without a token.
+ */
+export async function tokenRefusal(k: KernelCore, flow: { agent: string; chain?: Chain | undefined }, token: string, capability: string, values: Values): Promise<ReasonDetail | null> {
+  const refuse = (message: string): ReasonDetail => ({ code: 'DELEGATION_TOKEN_INVALID', message, path: '_meta.mandate/delegation_token' });
+  if (!k.deps.tokenKey) return refuse('this workspace has no signing key, so it accepts no delegation tokens');
+  const v = await verifyToken(token, k.deps.tokenKey, { capability, values, now: k.deps.world.now() });
+  if (!v.ok) return refuse(v.message);
+  if (v.agent !== flow.agent) return refuse(`the token is for \`${v.agent}\`, not for this agent`);
+  const held = flow.chain?.at(-1)?.row?.id;
+  if (held !== v.delegationId) return refuse('the token derives from a sub-mandate this agent does not hold');
+  return null;
 }

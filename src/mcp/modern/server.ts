@@ -63,6 +63,7 @@ export function createModernServer(kernel: Kernel, agent: string, channel: Chann
         traceparent: meta.traceparent,
         idempotencyKey: meta.idempotencyKey,
         planId: meta.planId,
+        delegationToken: meta.delegationToken,
         onEscalated: async (outcome) => {
           escalated = outcome;
           return outcome;
