@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../src/core/log.js';
 import { openRuntime, type Runtime } from '../src/runtime.js';
-import { CALLS_FIELD } from '../src/store/usage.js';
+import { CALLS_FIELD } from '../src/store/port/index.js';
 import { freshDatabase } from './helpers/postgres.js';
 import { POSTGRES, requires } from './helpers/requires.js';
 import { copyTemplate, FakeWorld, replaceOnce } from './unit/helpers.js';

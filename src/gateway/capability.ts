@@ -9,7 +9,7 @@
 import { CallToolResultSchema, JsonSchemaParams } from '../capabilities/json-schema.js';
 import type { Capability, CapabilityDefinition, ReadyResult } from '../capabilities/manifest.js';
 import type { UpstreamConfig } from '../config/workspace-schema.js';
-import type { PinRow } from '../store/pins.js';
+import type { PinRow } from '../store/port/index.js';
 import { sideEffectOf } from './definition.js';
 import type { Upstream } from './upstream.js';
 

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { World } from '../core/world.js';
-import type { Op } from '../store/port.js';
+import type { Op } from '../store/port/index.js';
 
 /** Every Mandate API key starts with this, so leaked keys are easy to scan for. */
 export const KEY_PREFIX = 'mdt_';

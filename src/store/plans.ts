@@ -1,4 +1,4 @@
-import type { Db } from './db.js';
+import type { Db } from './sqlite/db.js';
 
 export type PlanStatus = 'rejected' | 'pending_approval' | 'running' | 'completed' | 'failed' | 'abandoned';
 export type StepStatus = 'pending' | 'running' | 'done' | 'failed' | 'compensated';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CALLS_FIELD } from '../../src/store/usage.js';
+import { CALLS_FIELD } from '../../src/store/port/index.js';
 import { delegate, DELEGATING_ALICE, workerRequest } from './delegation-fixtures.js';
 import { call, events, setupRuntime, transfer } from './helpers.js';
 

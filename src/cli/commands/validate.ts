@@ -4,7 +4,7 @@ import { formatProblems, type Problem } from '../../config/problems.js';
 import { systemWorld } from '../../core/world.js';
 import { collisions } from '../../gateway/exposure.js';
 import { workspaceSchemas } from '../../policy/typecheck.js';
-import { openStore } from '../../store/store.js';
+import { openStore } from '../../store/sqlite/store.js';
 import { loadSigningKey } from '../../anchor/signing-key.js';
 import { ConfigError } from '../../config/problems.js';
 import type { WorkspaceConfig } from '../../config/workspace-schema.js';

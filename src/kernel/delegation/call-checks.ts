@@ -1,7 +1,7 @@
 import type { Capability, Values } from '../../capabilities/manifest.js';
 import { grantFor } from '../../config/contract-schema.js';
 import type { ReasonDetail } from '../../core/types.js';
-import type { Op } from '../../store/port.js';
+import type { Op } from '../../store/port/index.js';
 import type { KernelCore } from '../context.js';
 import { contractPeriod } from '../contract-period.js';
 import { recheckLimits, type UsageSnapshot } from '../dim.js';

@@ -1,7 +1,7 @@
 import type { Contract } from '../../config/contract-schema.js';
 import type { ReasonDetail } from '../../core/types.js';
 import type { DelegationRow } from '../../store/delegations.js';
-import type { StorePort } from '../../store/port.js';
+import type { StorePort } from '../../store/port/index.js';
 import { subMandateContract } from './contract.js';
 
 /** One agent of a delegation chain: its contract (a sub-mandate's, as a contract) and, below the root, its sub-mandate. */

@@ -1,8 +1,8 @@
 import { windowMs } from '../../config/contract-schema.js';
 import { hashOf } from '../../core/canonical.js';
 import type { DelegationRow, DelegationStatus } from '../../store/delegations.js';
-import type { Op } from '../../store/port.js';
-import { CALLS_FIELD } from '../../store/usage.js';
+import type { Op } from '../../store/port/index.js';
+import { CALLS_FIELD } from '../../store/port/index.js';
 import type { KernelCore } from '../context.js';
 import { KernelError } from '../approvals.js';
 import type { ChildGrant } from './request.js';

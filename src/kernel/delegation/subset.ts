@@ -1,6 +1,6 @@
 import { capabilityMatches, isGlob, type Contract, type Grant } from '../../config/contract-schema.js';
 import { SENSITIVITY_ORDER, type ReasonDetail } from '../../core/types.js';
-import { CALLS_FIELD } from '../../store/usage.js';
+import { CALLS_FIELD } from '../../store/port/index.js';
 import { DELEGATE_ID, type ChildGrant, type DelegationRequest } from './request.js';
 
 /**

@@ -1,5 +1,5 @@
 import type { Intent, Outcome } from '../../core/types.js';
-import type { DecisionRecord } from '../../store/decisions.js';
+import type { DecisionRecord } from '../../store/port/index.js';
 import type { KernelCore } from '../context.js';
 import { event, finishOp, outcomeOf, type Flow } from '../flow.js';
 import { commitSure, refuseBeforeEffect } from '../record.js';

@@ -3,7 +3,7 @@ import { grantFor, windowMs, type Contract } from '../../config/contract-schema.
 import { canonicalJson } from '../../core/canonical.js';
 import type { ReasonDetail } from '../../core/types.js';
 import { policyContext } from '../../policy/context.js';
-import { CALLS_FIELD } from '../../store/usage.js';
+import { CALLS_FIELD } from '../../store/port/index.js';
 import type { KernelCore } from '../context.js';
 import { ancestorsAllow } from '../delegation/call-checks.js';
 import { usageKey, validateIntent, type UsageSnapshot } from '../dim.js';

@@ -7,7 +7,7 @@ import type { Capability, Facts } from '../../capabilities/manifest.js';
 import type { PlanRow, PlanStepRow } from '../../store/plans.js';
 import { driftJudgements, judgeDrift } from '../drift.js';
 import { resolveFacts } from '../facts.js';
-import type { Op } from '../../store/port.js';
+import type { Op } from '../../store/port/index.js';
 import type { KernelCore } from '../context.js';
 import { event, type Flow } from '../flow.js';
 import { reject } from '../record.js';

@@ -3,7 +3,7 @@ import { hashOf } from '../../core/canonical.js';
 import type { Channel, Outcome, ReasonDetail } from '../../core/types.js';
 import type { DelegationRow } from '../../store/delegations.js';
 import type { PlanRow } from '../../store/plans.js';
-import type { Op } from '../../store/port.js';
+import type { Op } from '../../store/port/index.js';
 import type { KernelCore } from '../context.js';
 import { contractRef, failedChecks } from '../decision-record.js';
 import { resolveDfid } from '../dfid.js';
