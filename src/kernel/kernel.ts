@@ -11,7 +11,7 @@ import type { KernelCore, KernelDeps } from './context.js';
 import { DelegationRegistry } from './delegation/chain.js';
 import { Inflight } from './inflight.js';
 import { delegationTree, expireDelegations, revokeDelegation, type TreeNode } from './delegation/lifecycle.js';
-import type { DelegationRow } from '../store/delegations.js';
+import type { DelegationRow } from '../store/port/index.js';
 import { govern } from './pipeline.js';
 import { recoverStarted, settleDecision } from './recovery.js';
 import { abandonPlan, planReport, resumePlan, type PlanReport } from './plans/operate.js';

@@ -1,6 +1,6 @@
 import type { Contract } from '../../config/contract-schema.js';
 import type { ReasonDetail } from '../../core/types.js';
-import type { DelegationRow } from '../../store/delegations.js';
+import type { DelegationRow } from '../../store/port/index.js';
 import type { StorePort } from '../../store/port/index.js';
 import { subMandateContract } from './contract.js';
 

@@ -1,5 +1,5 @@
 import type { Contract } from '../../config/contract-schema.js';
-import type { DelegationRow } from '../../store/delegations.js';
+import type { DelegationRow } from '../../store/port/index.js';
 import { DELEGATE_ID, type ChildGrant } from './request.js';
 
 /**

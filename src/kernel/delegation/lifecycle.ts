@@ -1,6 +1,6 @@
 import { windowMs } from '../../config/contract-schema.js';
 import { hashOf } from '../../core/canonical.js';
-import type { DelegationRow, DelegationStatus } from '../../store/delegations.js';
+import type { DelegationRow, DelegationStatus } from '../../store/port/index.js';
 import type { Op } from '../../store/port/index.js';
 import { CALLS_FIELD } from '../../store/port/index.js';
 import type { KernelCore } from '../context.js';

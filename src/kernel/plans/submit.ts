@@ -1,7 +1,7 @@
 import { plansOf, type Contract } from '../../config/contract-schema.js';
 import { hashOf } from '../../core/canonical.js';
 import type { Channel, Outcome, ReasonDetail } from '../../core/types.js';
-import type { DelegationRow } from '../../store/delegations.js';
+import type { DelegationRow } from '../../store/port/index.js';
 import type { PlanRow } from '../../store/plans.js';
 import type { Op } from '../../store/port/index.js';
 import type { KernelCore } from '../context.js';

@@ -6,6 +6,7 @@ import { UnitConflictSignal as Conflict, type Op, type OpHandlers, type StoreTop
 import type { IdempotencyRecord, NewEvent } from '../port/rows.js';
 import { addParams as interventionParams, agents, constraints, interventions, notes } from '../tables/agents.js';
 import { addParams as credentialParams, credentials } from '../tables/credentials.js';
+import { addParams as delegationParams, delegations } from '../tables/delegations.js';
 import { decisions, finishParams } from '../tables/decisions.js';
 import { events } from '../tables/events.js';
 import { flows } from '../tables/flows.js';
@@ -17,7 +18,6 @@ import { runners } from '../tables/runners.js';
 import { sqlFor, type Sql } from '../tables/sql.js';
 import { createParams, tasks } from '../tables/tasks.js';
 import { bucketOf, usage, windowStart } from '../tables/usage.js';
-import { DELEGATION_SQL } from '../delegations.js';
 import { PLAN_SQL } from '../plans.js';
 import { Segment } from './segment.js';
 import { windowsOf, type SampleRow, type StateRow } from './windows.js';
@@ -173,20 +173,17 @@ export const PG_OPS = {
   'task.attach': (tx, op) => q(tx, tasks.attach, [op.agent, op.id, JSON.stringify(op.result)]),
   'tasks.purge': (tx, op, i) => q(tx, tasks.purge, [op.now], (r) => void tx.results.set(i, r.rowCount ?? 0)),
   'delegation.add': (tx, op) => {
-    const r = op.row;
     // Every batch holds the chain head's row lock, so no other commit adds a child between this count and this insert.
-    q(tx, DELEGATION_SQL.liveChildren, [r.parent, 'live', op.now], (res) => {
-      const count = Number((res.rows[0] as { n: number | string } | undefined)?.n ?? 0);
+    q(tx, delegations.liveChildren, [op.row.parent, op.now], (r) => {
+      const count = Number((r.rows[0] as { n: number | string } | undefined)?.n ?? 0);
       if (count >= op.maxChildren) throw new Conflict({ kind: 'children_limit', count, max: op.maxChildren });
     });
-    q(tx, `${DELEGATION_SQL.insert} ON CONFLICT (child) DO NOTHING`, [r.id, r.child, r.parent, r.root, r.depth, r.max_depth, r.may_delegate, r.purpose, r.grants, r.memory, r.created_at, r.expires_at, r.created_by, r.decision_id], (res) => {
-      if (res.rowCount !== 1) throw new Conflict({ kind: 'child_taken', child: r.child });
-    });
+    q(tx, delegations.add, delegationParams(op.row), exactlyOne(() => ({ kind: 'child_taken', child: op.row.child })));
   },
   'delegation.end': (tx, op, i) => {
-    q(tx, DELEGATION_SQL.end, [op.status, op.at, op.by, op.child, 'live'], (res) => void tx.results.set(i, res.rowCount === 1));
+    q(tx, delegations.end, [op.status, op.at, op.by, op.child], (r) => void tx.results.set(i, r.rowCount === 1));
     // Keys of a child whose sub-mandate ended (now or before) are revoked; revoking twice changes nothing.
-    q(tx, DELEGATION_SQL.revokeCredentials, [op.at, op.by, op.child]);
+    q(tx, delegations.revokeCredentials, [op.at, op.by, op.child]);
     tx.announce.push(['intervention', op.child]);
   },
   'plan.add': (tx, op) => {

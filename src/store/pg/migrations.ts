@@ -1,5 +1,5 @@
 import type { Pool, PoolClient } from 'pg';
-import { DELEGATIONS_DDL } from '../delegations.js';
+import { DELEGATIONS_DDL } from '../tables/delegations.js';
 import { PLANS_DDL } from '../plans.js';
 import { GENESIS_HASH } from '../port/events.js';
 import { checkout } from './connect.js';

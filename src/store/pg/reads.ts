@@ -2,9 +2,10 @@ import type { Pool } from 'pg';
 import { MEMORY_LIST_LIMIT, VERIFY_PAGE } from '../port/constants.js';
 import { checkRow, eventFromRow, GENESIS_HASH } from '../port/events.js';
 import type { StorePort } from '../port/port.js';
-import type { AgentStatus, AgentStatusRow, ConstraintRow, CredentialRow, DecisionRow, EventRow, FlowStatus, IdempotencyRecord, InterventionRow, MemoryRow, MinuteCount, MonitorSample, PinDbRow, RunnerRow, TaskRow, VerifyResult } from '../port/rows.js';
+import type { AgentStatus, AgentStatusRow, ConstraintRow, CredentialRow, DecisionRow, DelegationRow, EventRow, FlowStatus, IdempotencyRecord, InterventionRow, MemoryRow, MinuteCount, MonitorSample, PinDbRow, RunnerRow, TaskRow, VerifyResult } from '../port/rows.js';
 import { agents, constraints, interventions } from '../tables/agents.js';
 import { credentials } from '../tables/credentials.js';
+import { delegations } from '../tables/delegations.js';
 import { decisionFromRow, decisions } from '../tables/decisions.js';
 import { events } from '../tables/events.js';
 import { idempotency, isLive } from '../tables/idempotency.js';
@@ -16,7 +17,6 @@ import { runners } from '../tables/runners.js';
 import { sqlFor, type Sql } from '../tables/sql.js';
 import { listParams, taskFromRow, tasks } from '../tables/tasks.js';
 import { usage, windowStart } from '../tables/usage.js';
-import { DELEGATION_SQL, type DelegationRow } from '../delegations.js';
 import { PLAN_SQL, type PlanAttemptRow, type PlanRow, type PlanStepRow } from '../plans.js';
 import { checkout, classify } from './connect.js';
 
@@ -77,11 +77,11 @@ export function pgReads(pool: Pool, run: <R>(sql: string, params?: unknown[]) =>
       list: async () => q<RunnerRow>(runners.list),
     },
     delegations: {
-      liveChildren: async (parent, now) => Number((await one<{ n: number | string }>(DELEGATION_SQL.liveChildren, [parent, 'live', now]))?.n ?? 0),
-      byChild: async (child) => (await one<DelegationRow>(DELEGATION_SQL.byChild, [child])) ?? null,
-      get: async (id) => (await one<DelegationRow>(DELEGATION_SQL.byId, [id])) ?? null,
-      list: async () => q<DelegationRow>(DELEGATION_SQL.list),
-      dueToExpire: async (now) => q<DelegationRow>(DELEGATION_SQL.dueToExpire, [now]),
+      liveChildren: async (parent, now) => Number((await one<{ n: number | string }>(delegations.liveChildren, [parent, now]))?.n ?? 0),
+      byChild: async (child) => (await one<DelegationRow>(delegations.byChild, [child])) ?? null,
+      get: async (id) => (await one<DelegationRow>(delegations.get, [id])) ?? null,
+      list: async () => q<DelegationRow>(delegations.list),
+      dueToExpire: async (now) => q<DelegationRow>(delegations.dueToExpire, [now]),
     },
     plans: {
       get: async (id) => (await one<PlanRow>(PLAN_SQL.get, [id])) ?? null,

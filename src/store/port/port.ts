@@ -6,6 +6,7 @@ import type {
   CredentialRow,
   DecisionRecord,
   DecisionReview,
+  DelegationRow,
   FlowStatus,
   IdempotencyRecord,
   IdempotencyState,
@@ -24,7 +25,6 @@ import type {
   VerifyResult,
   WindowStats,
 } from './rows.js';
-import type { DelegationRow } from '../delegations.js';
 import type { PlanAttemptRow, PlanRow, PlanStatus, PlanStepRow, StepStatus } from '../plans.js';
 
 /**
@@ -308,6 +308,16 @@ export interface MonitorReads {
   samples(agent: string, monitor: string): Promise<MonitorSample[]>;
 }
 
+export interface DelegationReads {
+  /** Live sub-mandates `parent` holds at `now`. */
+  liveChildren(parent: string, now: number): Promise<number>;
+  byChild(child: string): Promise<DelegationRow | null>;
+  get(id: string): Promise<DelegationRow | null>;
+  list(): Promise<DelegationRow[]>;
+  /** Live sub-mandates whose expiry has passed, parents first. */
+  dueToExpire(now: number): Promise<DelegationRow[]>;
+}
+
 export interface CredentialReads {
   /** The live (not revoked) credential with this key hash. */
   byHash(keyHash: string): Promise<CredentialRow | null>;
@@ -342,17 +352,6 @@ export interface TaskReads {
 }
 
 /** The synchronous twin of a read group (what an embedded store implements). */
-/** Sub-mandates (ADR-022). */
-export interface DelegationReads {
-  /** Live sub-mandates `parent` holds at `now`. */
-  liveChildren(parent: string, now: number): Promise<number>;
-  byChild(child: string): Promise<DelegationRow | null>;
-  get(id: string): Promise<DelegationRow | null>;
-  list(): Promise<DelegationRow[]>;
-  /** Live sub-mandates whose expiry has passed, parents first. */
-  dueToExpire(now: number): Promise<DelegationRow[]>;
-}
-
 /** Plans (ADR-025). */
 export interface PlanReads {
   get(id: string): Promise<PlanRow | null>;

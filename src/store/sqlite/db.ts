@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { DELEGATIONS_DDL } from '../delegations.js';
+import { DELEGATIONS_DDL } from '../tables/delegations.js';
 import { PLANS_DDL } from '../plans.js';
 
 export type Db = Database.Database;

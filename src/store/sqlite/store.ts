@@ -3,7 +3,7 @@ import { Agents } from './agents.js';
 import { Credentials } from './credentials.js';
 import { openDb, type Db } from './db.js';
 import { Decisions } from './decisions.js';
-import { Delegations } from '../delegations.js';
+import { Delegations } from './delegations.js';
 import { Plans } from '../plans.js';
 import { Flows } from './flows.js';
 import { Idempotency } from './idempotency.js';
