@@ -39,7 +39,7 @@ export interface EffectRequest {
  * usage, decision). A read-only capability has no effect to protect and folds
  * both commits into one, after the read (ADR-010).
  */
-export async function performEffect(k: KernelCore, flow: Flow, cap: Capability, req: EffectRequest, mode: 'fresh' | 'approved', signal?: AbortSignal): Promise<Outcome> {
+export async function performEffect(k: KernelCore, flow: Flow, cap: Capability, req: EffectRequest, mode: 'fresh' | 'approved', signal?: AbortSignal, handlerSignal: AbortSignal | undefined = signal): Promise<Outcome> {
   const key = flow.key as string;
   const held = mode === 'fresh' ? k.inflight.claim(flow.agent, key, flow.decisionId, req.requestHash) : null;
   if (held) {
@@ -47,13 +47,13 @@ export async function performEffect(k: KernelCore, flow: Flow, cap: Capability, 
     return repeat(k, flow, { agent: flow.agent, key, request_hash: held.requestHash, state: 'in_flight', decision_id: held.decisionId, created_at: now, expires_at: keyExpiry(k, now) }, req.requestHash);
   }
   try {
-    return await admitAndRun(k, flow, cap, req, mode, signal);
+    return await admitAndRun(k, flow, cap, req, mode, signal, handlerSignal);
   } finally {
     if (mode === 'fresh') k.inflight.unclaim(flow.agent, key, flow.decisionId);
   }
 }
 
-async function admitAndRun(k: KernelCore, flow: Flow, cap: Capability, req: EffectRequest, mode: 'fresh' | 'approved', signal?: AbortSignal): Promise<Outcome> {
+async function admitAndRun(k: KernelCore, flow: Flow, cap: Capability, req: EffectRequest, mode: 'fresh' | 'approved', signal: AbortSignal | undefined, handlerSignal: AbortSignal | undefined): Promise<Outcome> {
   const { world, workspace } = k.deps;
   const limits = workspace.config.limits;
 
@@ -90,7 +90,7 @@ async function admitAndRun(k: KernelCore, flow: Flow, cap: Capability, req: Effe
   }
   let span: { outcome: Outcome; monitored?: Promise<[string, Breach[]][]> };
   try {
-    span = await effectSpan(k, flow, cap, req, mode, circuit, Math.max(deadlineMs - (world.now() - waitFrom), 1), signal);
+    span = await effectSpan(k, flow, cap, req, mode, circuit, Math.max(deadlineMs - (world.now() - waitFrom), 1), signal, handlerSignal);
   } finally {
     release();
   }
@@ -113,7 +113,9 @@ async function effectSpan(
   mode: 'fresh' | 'approved',
   circuit: string,
   deadlineMs: number,
-  signal?: AbortSignal,
+  signal: AbortSignal | undefined,
+  /** What may abort the handler once it runs: the caller's cancel, unless that cancel only counts before the effect. */
+  handlerSignal: AbortSignal | undefined,
 ): Promise<{ outcome: Outcome; monitored?: Promise<[string, Breach[]][]> }> {
   const { world, workspace } = k.deps;
   const limits = workspace.config.limits;
@@ -163,7 +165,7 @@ async function effectSpan(
   mark(k, flow, 'pre_effect');
 
   const started = world.now();
-  const result = await runHandler(k, flow, cap, req.params, fresh.facts, started, deadlineMs, signal);
+  const result = await runHandler(k, flow, cap, req.params, fresh.facts, started, deadlineMs, handlerSignal);
   mark(k, flow, 'handler');
   const durationMs = world.now() - started;
   // An abort by intervention, or the caller's cancel, says nothing about the capability's health.

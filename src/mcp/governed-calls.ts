@@ -45,6 +45,8 @@ export interface CapabilityToolEntry {
 /** What one call needs from its wire. */
 export interface CallContext {
   signal: AbortSignal;
+  /** A cancel that counts only before the effect starts (2026-07-28 over HTTP: the response stream closed). */
+  cancelBeforeEffect?: AbortSignal | undefined;
   relay: CallRelay;
   /** A task's own decision id (ADR-014). */
   decisionId?: string | undefined;
@@ -118,6 +120,7 @@ export function governedTools(kernel: Kernel, agent: string, channel: Channel): 
         metaIdempotencyKey: ctx.idempotencyKey,
         delegationToken: ctx.delegationToken,
         signal: ctx.signal,
+        cancelBeforeEffect: ctx.cancelBeforeEffect,
         relay: ctx.relay,
         decisionId: ctx.decisionId,
         planId: ctx.planId,

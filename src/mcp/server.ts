@@ -41,8 +41,8 @@ export function createMcpServer(kernel: Kernel, agent: string, channel: Channel,
   const instructions = mandateTools ? INSTRUCTIONS : identity?.instructions;
   const taskStore = new MandateTaskStore(kernel, agent);
   const server = new Server(identity?.serverInfo ?? SERVER_INFO, { capabilities, ...(instructions !== undefined ? { instructions } : {}), taskStore });
-  const tasks = new McpTasks(kernel, agent, server, taskStore);
-  tasks.install();
+  const tasks = new McpTasks(kernel, agent, (n) => server.notification(n), taskStore);
+  tasks.install(server);
   const governed = governedTools(kernel, agent, channel);
   const { fixed, capabilityTools } = governed;
 
