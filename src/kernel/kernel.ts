@@ -14,6 +14,8 @@ import { delegationTree, expireDelegations, revokeDelegation, type TreeNode } fr
 import type { DelegationRow } from '../store/port/index.js';
 import { govern } from './pipeline.js';
 import { recoverStarted, settleDecision } from './recovery.js';
+import { abandonPlan, planReport, resumePlan, type PlanReport } from './plans/operate.js';
+import { submitPlan, type PlanSubmission } from './plans/submit.js';
 import { InProcessSections, SharedSections, type SectionLocks } from './sections.js';
 
 export type { KernelDeps } from './context.js';
@@ -67,6 +69,24 @@ export class Kernel implements KernelCore {
 
   govern(call: GovernedCall): Promise<Outcome> {
     return govern(this, call);
+  }
+
+  /** A plan, decided as a whole (ADR-025). */
+  submitPlan(sub: PlanSubmission): Promise<Outcome> {
+    return submitPlan(this, sub);
+  }
+
+  /** A plan's report; with `agent`, only that agent's plan. */
+  planReport(id: string, agent: string | null = null): Promise<PlanReport> {
+    return planReport(this, id, agent);
+  }
+
+  resumePlan(id: string, by: string): Promise<PlanReport> {
+    return resumePlan(this, id, by);
+  }
+
+  abandonPlan(id: string, by: string, reason: string | null): Promise<PlanReport> {
+    return abandonPlan(this, id, by, reason);
   }
 
   approve(decisionId: string, operator: string, note: string | null): Promise<Outcome> {

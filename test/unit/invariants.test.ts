@@ -80,7 +80,7 @@ export const GUARANTEES: Record<string, Guarantee> = {
       'ledger.test.ts': [
         'format-1 rows (written before ADR-021) chain with prev_hash (the first is 64 zeros) and each hash is eventHash of the logical fields',
         'a commit point is one format-2 row: its events share one hash, SHA-256 of the canonical record, and show one by one',
-        'a ledger written before ADR-021 (schema 9, format-1 rows) migrates: its old chain and the records after it verify as one',
+        'a ledger written before ADR-021 (schema 10, format-1 rows) migrates: its old chain and the records after it verify as one',
         'verify is ok on an intact chain and names its head',
         'two Ledger instances on two connections to the same file, interleaving appends, keep one valid chain',
       ],

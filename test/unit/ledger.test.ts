@@ -219,10 +219,10 @@ describe('ledger', () => {
     expect(ledger.verify()).toMatchObject({ ok: false, firstBadSeq: 3 });
   });
 
-  it('a ledger written before ADR-021 (schema 9, format-1 rows) migrates: its old chain and the records after it verify as one', () => {
-    // The file as mandate left it before ADR-021: schema version 9, events without the format columns.
+  it('a ledger written before ADR-021 (schema 10, format-1 rows) migrates: its old chain and the records after it verify as one', () => {
+    // The file as mandate left it before ADR-021: schema version 10, events without the format columns.
     db.exec('ALTER TABLE events DROP COLUMN first_seq; ALTER TABLE events DROP COLUMN format;');
-    db.pragma('user_version = 9');
+    db.pragma('user_version = 10');
     let head = { seq: 0, hash: GENESIS_HASH };
     for (let i = 1; i <= 3; i++) {
       const r = sealEvent(ev(i), head, world);
@@ -230,8 +230,8 @@ describe('ledger', () => {
       head = { seq: r.seq, hash: r.hash };
     }
     db.close();
-    db = openDb(path); // migration 10
-    expect(db.pragma('user_version', { simple: true })).toBe(10);
+    db = openDb(path); // migration 11
+    expect(db.pragma('user_version', { simple: true })).toBe(11);
     ledger = new Ledger(db, world);
     expect(ledger.verify()).toEqual({ ok: true, events: 3, head: head.hash });
     const receipts = db.transaction(() => ledger.inTransaction(() => ledger.appendInTransaction([ev(4), ev(5)])))();

@@ -26,6 +26,11 @@ export const escalateIfNeeded: Stage = async (k, s) => {
   const cap = s.capability as Capability;
   const v = s.validated as NonNullable<typeof s.validated>;
   let gates: { id: string; reason: string }[] = [];
+  // A plan's step was decided with the whole plan, escalations and steward gates included, and approved with it (ADR-025).
+  if (flow.plan) {
+    flow.journal.push(policyEvent(k, s));
+    return undefined;
+  }
   if (verdict.kind === 'permit') {
     const sums = new Map<string, number>();
     for (const c of governing.contract.stewards.cumulative ?? []) sums.set(`${c.window}:${c.sum}`, await store.usage.sum(governing.agent, cap.def.id, c.sum, windowMs(c.window), world.now()));

@@ -34,6 +34,9 @@ export const LEDGER_EVENT_TYPES = [
   'Delegated',
   'DelegationRevoked',
   'DelegationExpired',
+  'PlanDecided',
+  'PlanStateChanged',
+  'PlanUnplannedCall',
 ] as const satisfies readonly EventType[];
 
 const HASH = /^[0-9a-f]{64}$/;

@@ -33,7 +33,10 @@ export type EventType =
   | 'ClientRequestRelayed'
   | 'Delegated'
   | 'DelegationRevoked'
-  | 'DelegationExpired';
+  | 'DelegationExpired'
+  | 'PlanDecided'
+  | 'PlanStateChanged'
+  | 'PlanUnplannedCall';
 
 export interface NewEvent {
   dfid: string;
