@@ -9,6 +9,7 @@ import type { Logger } from './core/log.js';
 import { receiptSigner } from './core/receipt.js';
 import { keyId } from './core/signed.js';
 import { systemWorld, type World } from './core/world.js';
+import { pinnedToolTypes } from './gateway/capability.js';
 import { Gateway } from './gateway/gateway.js';
 import type { Environment } from './gateway/secrets.js';
 import { Kernel } from './kernel/kernel.js';
@@ -49,11 +50,13 @@ export interface RuntimeOptions {
 
 /** The composition root: the only place that wires the concrete store, world, normalizer, gateway and kernel together. */
 export async function openRuntime(dir: string, logger: Logger | ((configLevel: string) => Logger), world: World = systemWorld, opts: RuntimeOptions = {}): Promise<Runtime> {
-  const workspace = await requireWorkspace(dir);
-  const log = typeof logger === 'function' ? logger(workspace.config.log.level) : logger;
+  const loaded = await requireWorkspace(dir);
+  const log = typeof logger === 'function' ? logger(loaded.config.log.level) : logger;
   // `mandate test` runs on a temporary SQLite file, whatever store the workspace names.
-  const store = await openStorePort(opts.storePath ? { config: { store: { kind: 'sqlite', path: opts.storePath } }, storePath: opts.storePath } : workspace, world);
+  const store = await openStorePort(opts.storePath ? { config: { store: { kind: 'sqlite', path: opts.storePath } }, storePath: opts.storePath } : loaded, world);
   try {
+    // Grants and policies on pinned upstream tools are compiled and type-checked against the pins (ADR-012).
+    const workspace = await withPinnedTypes(loaded, store);
     const seeds = workspace.memorySeeds.flatMap((s) => s.records.map((r) => ({ scope: s.scope, key: r.key, sensitivity: r.sensitivity, value: r.value })));
     const packs = workspace.memorySeeds.flatMap((s) => Object.entries(s.packs).map(([pack, keys]) => ({ scope: s.scope, pack, keys })));
     await store.memory.seed(seeds, packs, world.now());
@@ -105,6 +108,13 @@ export async function openRuntime(dir: string, logger: Logger | ((configLevel: s
     await store.close();
     throw err;
   }
+}
+
+/** The workspace loaded again with its pinned upstream tools typed, when any configured upstream has pins. */
+export async function withPinnedTypes(workspace: Workspace, store: StorePort): Promise<Workspace> {
+  const pins = (await store.pins.list()).filter((p) => workspace.config.upstreams[p.server]);
+  if (!pins.length) return workspace;
+  return requireWorkspace(workspace.dir, { pinnedTools: (config) => pinnedToolTypes(pins, config) });
 }
 
 function openSigningKey(workspace: Workspace, log: Logger, opts: RuntimeOptions): KeyObject | undefined {

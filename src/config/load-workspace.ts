@@ -73,8 +73,17 @@ export function loadConfig(dirArg: string): { config: WorkspaceConfig | null; pr
   return { config: parsedConfig.data, problems };
 }
 
+export interface LoadOptions {
+  /**
+   * The pinned upstream tools, typed from their pinned input schemas: their
+   * grants and policies are compiled and type-checked like a module's. They
+   * are not added to the workspace's capabilities (the gateway does that).
+   */
+  pinnedTools?: (config: WorkspaceConfig) => Promise<Capability[]> | Capability[];
+}
+
 /** Loads and checks a whole workspace, collecting every problem rather than stopping at the first. */
-export async function loadWorkspace(dirArg: string): Promise<LoadResult> {
+export async function loadWorkspace(dirArg: string, opts: LoadOptions = {}): Promise<LoadResult> {
   const dir = resolve(dirArg);
   const loaded = loadConfig(dir);
   const problems = loaded.problems;
@@ -136,18 +145,21 @@ export async function loadWorkspace(dirArg: string): Promise<LoadResult> {
     }
   }
 
+  // What is typed: the modules, and the pinned tools no module's id shadows.
+  const typed = new Map(capabilities);
+  for (const cap of (await opts.pinnedTools?.(config)) ?? []) if (!typed.has(cap.def.id)) typed.set(cap.def.id, cap);
   const policiesDir = join(dir, config.paths.policies);
   const policyFiles = listFiles(policiesDir, /\.cedar$/).map((name) => ({ file: rel(join(policiesDir, name)), text: readFileSync(join(policiesDir, name), 'utf8') }));
   const kindOf = (pattern: string, field: string) => {
-    const kinds = new Set([...capabilities.values()].filter((cap) => capabilityMatches(pattern, cap.def.id)).map((cap) => numericKind(cap, field)));
-    // No loaded capability matches (an upstream's tools are pinned later): integers, as before types.
+    const kinds = new Set([...typed.values()].filter((cap) => capabilityMatches(pattern, cap.def.id)).map((cap) => numericKind(cap, field)));
+    // No capability matches (an upstream tool not pinned yet): integers, as before types.
     return kinds.size === 0 ? 'long' : kinds.size === 1 ? ([...kinds][0] as 'long' | 'decimal' | 'other') : 'other';
   };
   const policyProblems: Problem[] = [];
   const policySet = compilePolicySet([...contracts.values()], policyFiles, policyProblems, kindOf);
   problems.push(...policyProblems);
   // Types are checked once every policy parses: a syntax error is reported alone.
-  const untypedCapabilities = policyProblems.length ? [] : typecheckPolicies({ set: policySet, files: policyFiles, contracts: [...contracts.values()], contractFiles: contractSource, capabilities }, problems);
+  const untypedCapabilities = policyProblems.length ? [] : typecheckPolicies({ set: policySet, files: policyFiles, contracts: [...contracts.values()], contractFiles: contractSource, capabilities: typed }, problems);
 
   const memorySeeds: MemorySeed[] = [];
   const memoryDir = join(dir, config.paths.memory);
@@ -168,8 +180,8 @@ export async function loadWorkspace(dirArg: string): Promise<LoadResult> {
 }
 
 /** Like loadWorkspace, but throws a ConfigError listing every problem. */
-export async function requireWorkspace(dir: string): Promise<Workspace> {
-  const { workspace, problems } = await loadWorkspace(dir);
+export async function requireWorkspace(dir: string, opts: LoadOptions = {}): Promise<Workspace> {
+  const { workspace, problems } = await loadWorkspace(dir, opts);
   if (!workspace) throw new ConfigError(problems);
   return workspace;
 }

@@ -4,6 +4,7 @@ import type { Contract } from '../../config/contract-schema.js';
 import type { ReasonCode } from '../../core/reasons.js';
 import type { ReasonDetail } from '../../core/types.js';
 import type { PolicyVerdict } from '../../policy/engine.js';
+import { failureMessage } from '../../policy/errors.js';
 import type { KernelCore } from '../context.js';
 import { contractRef } from '../decision-record.js';
 import { event, mark } from '../flow.js';
@@ -45,17 +46,20 @@ export const decidePolicy: Stage = (k, s) => {
   const verdict = evaluatePolicy(k, s.contract as Contract, s.capability as Capability, s.policyContext ?? {});
   s.verdict = verdict;
   const reasons = policyReasons(verdict);
-  flow.log.info({ step: 'policy', decision_id: flow.decisionId, decision: verdict.kind, policies: verdict.policies, reasons }, 'policy decided');
+  // An erroring policy is a fault in the workspace, not the agent's: an operator must see which and why.
+  if (verdict.kind === 'error') flow.log.warn({ step: 'policy', decision_id: flow.decisionId, decision: 'error', policies: verdict.policies, policy_errors: verdict.failures.map(({ policy, kind, summary }) => ({ policy, kind, summary })), reasons }, 'a policy failed to evaluate; failing closed');
+  else flow.log.info({ step: 'policy', decision_id: flow.decisionId, decision: verdict.kind, policies: verdict.policies, reasons }, 'policy decided');
   mark(k, flow, 'policy');
   if (verdict.kind === 'permit' || verdict.kind === 'escalate') return undefined;
-  const details: ReasonDetail[] = [
-    {
-      code: reasons[0] as ReasonCode,
-      message: verdict.kind === 'forbid' ? `forbidden by ${verdict.policies.join(', ')}` : verdict.kind === 'error' ? 'a policy failed to evaluate' : 'no policy permits this request',
-    },
-  ];
-  return finishRejected(k, flow, policyEvent(k, s), details, verdict.policies);
+  return finishRejected(k, flow, policyEvent(k, s), verdictDetails(verdict), verdict.policies);
 };
+
+/** The refusal's details for a verdict that refuses: an evaluation error names each failing policy and its kind, never a value. */
+export function verdictDetails(verdict: Exclude<PolicyVerdict, { kind: 'permit' | 'escalate' }>, prefix = ''): ReasonDetail[] {
+  if (verdict.kind === 'error') return verdict.failures.map((f) => ({ code: 'POLICY_ERROR' as const, message: `${prefix}${failureMessage(f)}` }));
+  const code = policyReasons(verdict)[0] as ReasonCode;
+  return [{ code, message: `${prefix}${verdict.kind === 'forbid' ? `forbidden by ${verdict.policies.join(', ')}` : 'no policy permits this request'}` }];
+}
 
 /** The `PolicyDecided` event as the verdict stands. */
 export function policyEvent(k: KernelCore, s: Parameters<Stage>[1], gates: string[] = []) {
@@ -63,5 +67,7 @@ export function policyEvent(k: KernelCore, s: Parameters<Stage>[1], gates: strin
   if (gates.length) {
     return event(s.flow, 'PolicyDecided', { reasons: ['ESCALATION_REQUIRED'], data: { decision: 'escalate', policies: verdict.policies, policy_set_hash: k.policy.set.hash, steward_gates: gates, ...contractRef(s.contract) } });
   }
-  return event(s.flow, 'PolicyDecided', { reasons: policyReasons(verdict), data: { decision: verdict.kind, policies: verdict.policies, policy_set_hash: k.policy.set.hash, ...contractRef(s.contract) } });
+  // An evaluation error is on the record with each policy and kind (never Cedar's message, which quotes values).
+  const errors = verdict.kind === 'error' ? { policy_errors: verdict.failures.map(({ policy, kind, summary }) => ({ policy, kind, summary })) } : {};
+  return event(s.flow, 'PolicyDecided', { reasons: policyReasons(verdict), data: { decision: verdict.kind, policies: verdict.policies, policy_set_hash: k.policy.set.hash, ...errors, ...contractRef(s.contract) } });
 }
