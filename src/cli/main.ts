@@ -2,6 +2,7 @@
 import { Argument, Command, CommanderError, Option } from 'commander';
 import { SERVER_INFO } from '../mcp/server.js';
 import { capabilityNew, capabilityTest } from './commands/capability.js';
+import { checkCommand, type CheckOptions } from './commands/check.js';
 import { approvalsApprove, approvalsDeny, approvalsList, approvalsShow, decisionsSettle } from './commands/approvals.js';
 import { doctorCommand } from './commands/doctor.js';
 import { INIT_CREATES, initWorkspace } from './commands/init.js';
@@ -179,6 +180,18 @@ approvals
   .option('--note <text>', 'why (recorded as a hash)')
   .addOption(workspaceOption())
   .action(run((id: string, opts: { workspace?: string; as?: string; note?: string }) => approvalsDeny(id, opts)));
+
+program
+  .command('check')
+  .description('would this call be allowed? runs the pipeline up to the effect, with no effect and no idempotency key reserved, and prints the verdict, reasons, values, facts, matched policies and who an escalation would wait for; recorded as a check, never a decision; exit 0 would be accepted, 1 refused or escalated')
+  .option('--agent <id>', 'the agent that would call')
+  .option('--capability <id>', 'the capability it would invoke')
+  .option('--params <json>', 'its params as a JSON object (default: {})')
+  .option('--at <time>', 'judge as of this ISO 8601 time (default: now)')
+  .addOption(operatorOption('the check'))
+  .addOption(jsonOption())
+  .addOption(workspaceOption())
+  .action(run((opts: CheckOptions) => checkCommand(opts)));
 
 program
   .command('intervene')

@@ -145,6 +145,7 @@ const CATEGORY: Record<EventType, EventCategory> = {
   ResourceAccessed: 'decision',
   PromptAccessed: 'decision',
   ClientRequestRelayed: 'decision',
+  PolicyChecked: 'system',
 };
 
 export function categoryOf(type: EventType): EventCategory {

@@ -6,6 +6,7 @@ import type { GovernedCall, Outcome } from '../core/types.js';
 import { PolicyEngine } from '../policy/engine.js';
 import * as approvals from './approvals.js';
 import { Breakers } from './breaker.js';
+import { checkCall, type CheckRequest, type CheckResult } from './check.js';
 import { settleChallenges } from './challenger.js';
 import type { KernelCore, KernelDeps } from './context.js';
 import { Inflight } from './inflight.js';
@@ -62,6 +63,11 @@ export class Kernel implements KernelCore {
 
   govern(call: GovernedCall): Promise<Outcome> {
     return govern(this, call);
+  }
+
+  /** "Would this call be allowed?": the pipeline up to the effect, with nothing written but the check's own record. */
+  check(req: CheckRequest): Promise<CheckResult> {
+    return checkCall(this, req);
   }
 
   approve(decisionId: string, operator: string, note: string | null): Promise<Outcome> {

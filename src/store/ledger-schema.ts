@@ -31,6 +31,7 @@ export const LEDGER_EVENT_TYPES = [
   'ResourceAccessed',
   'PromptAccessed',
   'ClientRequestRelayed',
+  'PolicyChecked',
 ] as const satisfies readonly EventType[];
 
 const HASH = /^[0-9a-f]{64}$/;

@@ -33,7 +33,9 @@ export type EventType =
   | 'UpstreamPinned'
   | 'ResourceAccessed'
   | 'PromptAccessed'
-  | 'ClientRequestRelayed';
+  | 'ClientRequestRelayed'
+  /** An operator asked whether a call would be allowed (`mandate check`): a check, never a decision. */
+  | 'PolicyChecked';
 
 export interface NewEvent {
   dfid: string;

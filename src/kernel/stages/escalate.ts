@@ -8,7 +8,8 @@ import { event, finishOp, mark, outcomeOf } from '../flow.js';
 import { commitFlow, repeat } from '../record.js';
 import { stewardGates } from '../stewards.js';
 import { policyEvent } from './policy.js';
-import type { Stage } from './state.js';
+import type { KernelCore } from '../context.js';
+import type { CallState, Stage } from './state.js';
 
 /**
  * Steward gates turn a permit into a human decision; an `@escalate` policy
@@ -18,18 +19,12 @@ import type { Stage } from './state.js';
  */
 export const escalateIfNeeded: Stage = async (k, s) => {
   const { flow } = s;
-  const { store, world, workspace } = k.deps;
+  const { world, workspace } = k.deps;
   const verdict = s.verdict as PolicyVerdict;
   const contract = s.contract as Contract;
   const cap = s.capability as Capability;
   const v = s.validated as NonNullable<typeof s.validated>;
-  let gates: { id: string; reason: string }[] = [];
-  if (verdict.kind === 'permit') {
-    const sums = new Map<string, number>();
-    for (const c of contract.stewards.cumulative ?? []) sums.set(`${c.window}:${c.sum}`, await store.usage.sum(flow.agent, cap.def.id, c.sum, windowMs(c.window), world.now()));
-    const executed = await store.monitors.executed(flow.agent);
-    gates = stewardGates(contract, cap, executed, (window, field) => sums.get(`${window}:${field}`) ?? 0, v.values);
-  }
+  const gates = verdict.kind === 'permit' ? await gatesFor(k, s) : [];
   if (verdict.kind !== 'escalate' && !gates.length) {
     flow.journal.push(policyEvent(k, s));
     return undefined;
@@ -60,6 +55,18 @@ export const escalateIfNeeded: Stage = async (k, s) => {
   challenge(k, flow, cap, v.params, reasons, 'text' in (s.shaped ?? {}) ? (s.shaped as { text: string }).text : undefined);
   return outcome;
 };
+
+/** The steward gates that turn this permitted call into a human decision (none: it may run). */
+export async function gatesFor(k: KernelCore, s: CallState): Promise<{ id: string; reason: string }[]> {
+  const { store, world } = k.deps;
+  const contract = s.contract as Contract;
+  const cap = s.capability as Capability;
+  const v = s.validated as NonNullable<typeof s.validated>;
+  const sums = new Map<string, number>();
+  for (const c of contract.stewards.cumulative ?? []) sums.set(`${c.window}:${c.sum}`, await store.usage.sum(s.flow.agent, cap.def.id, c.sum, windowMs(c.window), world.now()));
+  const executed = await store.monitors.executed(s.flow.agent);
+  return stewardGates(contract, cap, executed, (window, field) => sums.get(`${window}:${field}`) ?? 0, v.values);
+}
 
 export function keyExpiry(k: { deps: { workspace: { config: { limits: { idempotency_window_hours: number } } } } }, now: number): number {
   return now + k.deps.workspace.config.limits.idempotency_window_hours * 3_600_000;
