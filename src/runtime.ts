@@ -62,6 +62,8 @@ export async function openRuntime(dir: string, logger: Logger | ((configLevel: s
     await store.memory.seed(seeds, packs, world.now());
     await store.idempotency.purgeExpired(world.now());
     await store.commit([{ op: 'tasks.purge', now: world.now() }]);
+    // Policy inputs past their retention (ADR-023); 0 days keeps none.
+    await store.commit([{ op: 'policy_inputs.purge', before: world.now() - workspace.config.retention.policy_inputs_days * 86_400_000 + (workspace.config.retention.policy_inputs_days ? 0 : 1) }]);
     workspace.capabilities.set(MEMORY_WRITE_ID, memoryWriteCapability(store, workspace.contracts));
     // Free-text intents only where mandate.yaml has a `normalizer:` block (ADR-006).
     const normalizer = workspace.config.normalizer && !opts.noNormalizer ? new OllamaNormalizer(workspace.config.normalizer) : undefined;

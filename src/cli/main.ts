@@ -3,6 +3,7 @@ import { Argument, Command, CommanderError, Option } from 'commander';
 import { SERVER_INFO } from '../mcp/server.js';
 import { capabilityNew, capabilityTest } from './commands/capability.js';
 import { checkCommand, type CheckOptions } from './commands/check.js';
+import { policyImpactCommand, type ImpactOptions } from './commands/policy.js';
 import { approvalsApprove, approvalsDeny, approvalsList, approvalsShow, decisionsSettle } from './commands/approvals.js';
 import { doctorCommand } from './commands/doctor.js';
 import { INIT_CREATES, initWorkspace } from './commands/init.js';
@@ -192,6 +193,19 @@ program
   .addOption(jsonOption())
   .addOption(workspaceOption())
   .action(run((opts: CheckOptions) => checkCommand(opts)));
+
+const policy = program.command('policy').description('foresee what a change of contracts or policies would do');
+policy
+  .command('impact')
+  .description('replay past decisions against a proposed workspace (other contracts or policies) and report each whose verdict would change (allowed→refused, refused→allowed, →escalated), by agent and capability with the totals of their amounts; exit 0 nothing would change, 1 something would (unless --allow-changes) or a stored input does not match the ledger, 2 the proposed workspace does not load')
+  .option('--proposed <dir>', 'the workspace folder with the proposed contracts and policies')
+  .option('--since <time>', 'only decisions since this ISO 8601 time or duration back (90m, 24h, 7d)')
+  .option('--agent <id>', "only this agent's decisions")
+  .option('--capability <id>', 'only decisions on this capability')
+  .option('--allow-changes', 'exit 0 even when verdicts would change (report only)')
+  .addOption(jsonOption())
+  .addOption(workspaceOption())
+  .action(run((opts: ImpactOptions) => policyImpactCommand(opts)));
 
 program
   .command('intervene')

@@ -5,7 +5,7 @@ import { dirname } from 'node:path';
 export type Db = Database.Database;
 
 // Kept equal to MIGRATIONS.length (checked at module load below).
-const SCHEMA_VERSION = 8;
+const SCHEMA_VERSION = 9;
 
 // One migration list; each entry runs once, in order, inside a transaction.
 const MIGRATIONS: string[] = [
@@ -291,6 +291,21 @@ const MIGRATIONS: string[] = [
     created_at INTEGER NOT NULL
   );
   CREATE INDEX section_tickets_key ON section_tickets(key, ticket);
+  `,
+  // 9: what each decision's policy request saw, for policy impact (ADR-023); the ledger keeps its hash.
+  `
+  CREATE TABLE policy_inputs (
+    decision_id TEXT PRIMARY KEY,
+    dfid TEXT NOT NULL,
+    agent TEXT NOT NULL,
+    capability TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    verdict TEXT NOT NULL,
+    gates TEXT NOT NULL,
+    input TEXT NOT NULL,
+    input_hash TEXT NOT NULL
+  );
+  CREATE INDEX policy_inputs_at ON policy_inputs(at, decision_id);
   `,
 ];
 

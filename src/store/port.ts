@@ -9,6 +9,7 @@ import type { McpEvents } from './mcp-events.js';
 import type { Memory } from './memory.js';
 import type { Monitors, WindowStats } from './monitors.js';
 import type { Pins, PinRow } from './pins.js';
+import type { PolicyInputRow, PolicyInputs } from './policy-inputs.js';
 import type { RunnerRow, Runners } from './runners.js';
 import type { TaskRecord, Tasks, TaskStatus } from './tasks.js';
 import type { Usage } from './usage.js';
@@ -84,6 +85,10 @@ export type Op =
   | { op: 'credential.add'; row: Omit<CredentialRow, 'revoked_at' | 'revoked_by'> }
   | { op: 'credential.revoke'; id: string; by: string; at: number }
   | { op: 'pins.replace'; server: string; rows: Omit<PinRow, 'server'>[] }
+  /** What a decision's policy request saw (ADR-023); kept beside the decision, never in the ledger. */
+  | { op: 'policy_input.put'; row: PolicyInputRow }
+  /** Drops policy inputs older than `before` (retention). */
+  | { op: 'policy_inputs.purge'; before: number }
   /** MCP tasks (ADR-014): an open task's status and message change; a terminal one never does. */
   | { op: 'task.create'; row: Omit<TaskRecord, 'result'> }
   | { op: 'task.status'; agent: string; id: string; status: TaskStatus; message: string | null; at: number }
@@ -200,6 +205,7 @@ export interface StorePort {
   credentials: Async<Credentials, 'byHash' | 'get' | 'list'>;
   mcpEvents: Async<McpEvents, 'add' | 'trim' | 'streamOf' | 'after' | 'dropSession' | 'dropOlderThan'>;
   pins: Async<Pins, 'list' | 'generation'>;
+  policyInputs: Async<PolicyInputs, 'list'>;
   tasks: Async<Tasks, 'get' | 'list'>;
   close(): Promise<void>;
 }

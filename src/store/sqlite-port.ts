@@ -60,6 +60,7 @@ export function sqlitePort(store: Store, location: string): StorePort {
     credentials: wrap(store.credentials, ['byHash', 'get', 'list']),
     mcpEvents: wrap(store.mcpEvents, ['add', 'trim', 'streamOf', 'after', 'dropSession', 'dropOlderThan']),
     pins: wrap(store.pins, ['list', 'generation']),
+    policyInputs: wrap(store.policyInputs, ['list']),
     tasks: wrap(store.tasks, ['get', 'list']),
     close: async () => {
       await committer.drain();
@@ -173,6 +174,12 @@ function applyOps(store: Store, unit: Op[]): UnitResult {
         return;
       case 'pins.replace':
         store.pins.replace(op.server, op.rows);
+        return;
+      case 'policy_input.put':
+        store.policyInputs.put(op.row);
+        return;
+      case 'policy_inputs.purge':
+        store.policyInputs.purge(op.before);
         return;
       case 'task.create':
         store.tasks.create(op.row);

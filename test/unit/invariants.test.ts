@@ -950,6 +950,16 @@ export const GUARANTEES: Record<string, Guarantee> = {
       ],
     },
   },
+  POLICY_IMPACT_MATCHES_REAL_RERUN: {
+    statement: 'Policy impact replays the policy inputs stored beside past decisions, each proven by its ledger hash, against a proposed workspace, and reports exactly the decisions a real re-run in a copy of that workspace decides otherwise; a tampered input is not replayed.',
+    proofs: {
+      'policy-impact-replay.test.ts': [
+        'a tightened limit reports exactly the decisions above it, as re-running them for real does',
+        'a loosened forbid reports exactly the decisions it refused, as re-running them for real does; the CLI exits 1 unless allowed',
+        'a stored input changed after the fact no longer matches the ledger hash and is not replayed',
+      ],
+    },
+  },
   CHECK_WRITES_NOTHING_BUT_ITS_RECORD: {
     statement: 'A check runs the pipeline up to the effect and gives the real call\'s verdict, reasons and policies, with no effect, no decision, no key and no usage written; only its PolicyChecked event.',
     proofs: {

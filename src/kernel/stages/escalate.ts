@@ -7,7 +7,7 @@ import { challenge } from '../challenger.js';
 import { event, finishOp, mark, outcomeOf } from '../flow.js';
 import { commitFlow, repeat } from '../record.js';
 import { stewardGates } from '../stewards.js';
-import { policyEvent } from './policy.js';
+import { policyEvent, policyInputOps } from './policy.js';
 import type { KernelCore } from '../context.js';
 import type { CallState, Stage } from './state.js';
 
@@ -26,12 +26,12 @@ export const escalateIfNeeded: Stage = async (k, s) => {
   const v = s.validated as NonNullable<typeof s.validated>;
   const gates = verdict.kind === 'permit' ? await gatesFor(k, s) : [];
   if (verdict.kind !== 'escalate' && !gates.length) {
-    flow.journal.push(policyEvent(k, s));
+    flow.journal.push(policyEvent(k, s), ...policyInputOps(k, s));
     return undefined;
   }
   const policies = [...verdict.policies, ...gates.map((g) => g.id)];
   const reasons = verdict.kind === 'escalate' ? [...verdict.reasons, ...gates.map((g) => g.reason)] : gates.map((g) => g.reason);
-  flow.journal.push(policyEvent(k, s, gates.map((g) => g.id)));
+  flow.journal.push(policyEvent(k, s, gates.map((g) => g.id)), ...policyInputOps(k, s, gates.map((g) => g.id)));
 
   const now = world.now();
   const expiresAt = now + (contract.escalation.expiry_minutes ?? workspace.config.limits.escalation_expiry_minutes) * 60_000;

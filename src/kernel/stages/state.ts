@@ -31,6 +31,8 @@ export interface CallState {
   /** The context Cedar sees, each value as the capability's schema types it. */
   policyContext?: Record<string, CedarValueJson>;
   verdict?: PolicyVerdict;
+  /** The policy request as Cedar was given it (canonical JSON) and its hash, for the record (ADR-023). */
+  policyInput?: { text: string; hash: string };
 }
 
 /** A stage goes on (undefined) or ends the call with its outcome. */

@@ -337,6 +337,24 @@ export async function applyUnitPg(c: PoolClient, unit: Op[], st: BatchState, ann
           ]);
         }
         break;
+      case 'policy_input.put': {
+        const r = op.row;
+        q('INSERT INTO policy_inputs (decision_id, dfid, agent, capability, at, verdict, gates, input, input_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (decision_id) DO NOTHING', [
+          r.decision_id,
+          r.dfid,
+          r.agent,
+          r.capability,
+          r.at,
+          r.verdict,
+          JSON.stringify(r.gates),
+          r.input,
+          r.input_hash,
+        ]);
+        break;
+      }
+      case 'policy_inputs.purge':
+        q('DELETE FROM policy_inputs WHERE at < $1', [op.before]);
+        break;
       case 'memory.write': {
         const w = op.write;
         const value = JSON.stringify(w.value ?? null);

@@ -7,6 +7,7 @@ import type { IdempotencyRecord } from '../idempotency.js';
 import { checkRow, eventFromRow, GENESIS_HASH, type EventRow, type VerifyResult } from '../ledger.js';
 import type { MemoryRecord } from '../memory.js';
 import type { PinnedDefinition, PinRow } from '../pins.js';
+import { fromPolicyInputRow } from '../policy-inputs.js';
 import type { StorePort } from '../port.js';
 import type { RunnerRow } from '../runners.js';
 import { taskFromRow, type TaskRow } from '../tasks.js';
@@ -188,6 +189,18 @@ export function pgReads(pool: Pool, q: <R>(sql: string, params?: unknown[]) => P
       },
       generation: async () =>
         (await one<{ g: string | null }>("SELECT string_agg(server || '.' || tool || '=' || hash, ';' ORDER BY server, tool) AS g FROM upstream_pins"))?.g ?? '',
+    },
+    policyInputs: {
+      list: async (f) =>
+        (
+          await q<Parameters<typeof fromPolicyInputRow>[0]>(
+            `SELECT * FROM policy_inputs
+             WHERE at >= $1 AND ($2::text IS NULL OR agent = $2) AND ($3::text IS NULL OR capability = $3)
+               AND (at > $4 OR (at = $4 AND decision_id > $5))
+             ORDER BY at, decision_id LIMIT $6`,
+            [f.since ?? 0, f.agent ?? null, f.capability ?? null, f.after?.at ?? -1, f.after?.decision_id ?? '', f.limit],
+          )
+        ).map(fromPolicyInputRow),
     },
   };
 }
