@@ -10,6 +10,7 @@ import { receiptSigner } from './core/receipt.js';
 import { keyId } from './core/signed.js';
 import { systemWorld, type World } from './core/world.js';
 import { pinnedToolTypes } from './gateway/capability.js';
+import { reloadWorkspace, type ReloadResult } from './reload.js';
 import { Gateway } from './gateway/gateway.js';
 import type { Environment } from './gateway/secrets.js';
 import { Kernel } from './kernel/kernel.js';
@@ -22,13 +23,18 @@ import { isPgPort } from './store/pg/port.js';
 import { shareBreakers } from './store/pg/shared-breakers.js';
 
 export interface Runtime {
-  workspace: Workspace;
+  /** The set being served now (a live reload replaces it). */
+  readonly workspace: Workspace;
   store: StorePort;
   kernel: Kernel;
   /** The upstream MCP servers and their pinned tools (ADR-008). */
   gateway: Gateway;
   /** The workspace's Ed25519 signing key, when mandate.yaml has a `signing:` block and the key loads (ADR-016). */
   signingKey?: KeyObject | undefined;
+  /** Live reload (src/reload.ts): one at a time; `by` is who asked, for the ledger. */
+  reload(by: string): Promise<ReloadResult>;
+  /** Called after each reload that was applied. */
+  onReload(listener: (r: Extract<ReloadResult, { ok: true }>) => void): void;
   /** Closes the store. Upstreams a command started must be stopped first: `shutdown()`. */
   close(): Promise<void>;
   /** Stops every upstream this runtime started, then closes the store. */
@@ -90,8 +96,23 @@ export async function openRuntime(dir: string, logger: Logger | ((configLevel: s
     const unshare = isPgPort(store)
       ? await shareBreakers(kernel.breakers, store, () => world.now(), (err) => log.warn({ err: { name: (err as Error).name } }, 'sharing a circuit breaker failed'))
       : () => undefined;
-    return {
-      workspace,
+    let reloading: Promise<unknown> = Promise.resolve();
+    const reloadListeners: ((r: Extract<ReloadResult, { ok: true }>) => void)[] = [];
+    const rt: Runtime = {
+      reload: (by) => {
+        const next = reloading.then(async () => {
+          const r = await reloadWorkspace(rt, by, log);
+          if (r.ok) for (const l of reloadListeners) l(r);
+          return r;
+        });
+        reloading = next.catch(() => undefined);
+        return next;
+      },
+      onReload: (listener) => void reloadListeners.push(listener),
+      // The set being served: a live reload replaces it (src/reload.ts).
+      get workspace() {
+        return kernel.deps.workspace;
+      },
       store,
       kernel,
       gateway,
@@ -106,6 +127,7 @@ export async function openRuntime(dir: string, logger: Logger | ((configLevel: s
         await closeStore();
       },
     };
+    return rt;
   } catch (err) {
     await store.close();
     throw err;

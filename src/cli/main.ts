@@ -4,6 +4,7 @@ import { SERVER_INFO } from '../mcp/server.js';
 import { capabilityNew, capabilityTest } from './commands/capability.js';
 import { checkCommand, type CheckOptions } from './commands/check.js';
 import { policyImpactCommand, type ImpactOptions } from './commands/policy.js';
+import { reloadCommand, type ReloadOptions } from './commands/reload.js';
 import { approvalsApprove, approvalsDeny, approvalsList, approvalsShow, decisionsSettle } from './commands/approvals.js';
 import { doctorCommand } from './commands/doctor.js';
 import { INIT_CREATES, initWorkspace } from './commands/init.js';
@@ -193,6 +194,14 @@ program
   .addOption(jsonOption())
   .addOption(workspaceOption())
   .action(run((opts: CheckOptions) => checkCommand(opts)));
+
+program
+  .command('reload')
+  .description("check the workspace's contracts, policies and capability modules, then ask every serving process of it on this host to reload them (SIGHUP); a broken set is reported and nothing is signalled (exit 2); calls in flight finish under the set they started with; replicas elsewhere: POST /api/v1/reload")
+  .addOption(operatorOption('the reload'))
+  .addOption(jsonOption())
+  .addOption(workspaceOption())
+  .action(run((opts: ReloadOptions) => reloadCommand(opts)));
 
 const policy = program.command('policy').description('foresee what a change of contracts or policies would do');
 policy

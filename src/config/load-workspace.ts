@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, extname, join, relative, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
+import { hashOf } from '../core/canonical.js';
 import { MEMORY_WRITE_ID, memoryWriteCapability } from '../capabilities/builtin/memory-write.js';
 import { loadCapabilities } from '../capabilities/load.js';
 import type { Capability } from '../capabilities/manifest.js';
@@ -80,6 +81,8 @@ export interface LoadOptions {
    * are not added to the workspace's capabilities (the gateway does that).
    */
   pinnedTools?: (config: WorkspaceConfig) => Promise<Capability[]> | Capability[];
+  /** A live reload: capability modules are imported anew under this token, not taken from the module cache. */
+  fresh?: string;
 }
 
 /** Loads and checks a whole workspace, collecting every problem rather than stopping at the first. */
@@ -92,7 +95,7 @@ export async function loadWorkspace(dirArg: string, opts: LoadOptions = {}): Pro
   const rel = (p: string) => relative(dir, p);
 
   const capabilityProblems: Problem[] = [];
-  const capabilities = await loadCapabilities(join(dir, config.paths.capabilities), dir, capabilityProblems);
+  const capabilities = await loadCapabilities(join(dir, config.paths.capabilities), dir, capabilityProblems, opts.fresh);
   problems.push(...capabilityProblems);
   if (capabilities.has(MEMORY_WRITE_ID)) problems.push({ file: capabilities.get(MEMORY_WRITE_ID)?.source ?? '', path: 'id', message: `\`${MEMORY_WRITE_ID}\` is built in`, hint: 'choose another id' });
 
@@ -177,6 +180,16 @@ export async function loadWorkspace(dirArg: string, opts: LoadOptions = {}): Pro
     workspace: { dir, config, storePath: config.store.kind === 'postgres' ? '' : resolve(dir, config.store.path), contracts, capabilities, policySet, memorySeeds, untypedCapabilities },
     problems,
   };
+}
+
+/**
+ * The hash of the set a process serves: the compiled policy set (contracts
+ * and policies) and each in-process capability's id, version and source
+ * (ADR-023). Replicas that report different hashes serve different sets.
+ */
+export function loadedSetHash(workspace: Pick<Workspace, 'policySet' | 'capabilities'>): string {
+  const modules = [...workspace.capabilities.values()].filter((c) => !c.upstream).map((c) => [c.def.id, c.def.version, c.source]).sort((a, b) => String(a[0]).localeCompare(String(b[0])));
+  return hashOf({ policy_set: workspace.policySet.hash, capabilities: modules });
 }
 
 /** Like loadWorkspace, but throws a ConfigError listing every problem. */

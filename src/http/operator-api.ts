@@ -56,6 +56,7 @@ const ROUTES: { method: 'GET' | 'POST'; pattern: RegExp; handler: Handler }[] = 
   { method: 'GET', pattern: new RegExp(`^/api/v1/decisions/${ID}$`), handler: getDecision },
   { method: 'POST', pattern: new RegExp(`^/api/v1/decisions/${ID}/settle$`), handler: settle },
   { method: 'POST', pattern: /^\/api\/v1\/check$/, handler: checkCall },
+  { method: 'POST', pattern: /^\/api\/v1\/reload$/, handler: reload },
   { method: 'GET', pattern: /^\/api\/v1\/ledger$/, handler: ledgerPage },
   { method: 'GET', pattern: /^\/api\/v1\/ledger\/verify$/, handler: ledgerVerify },
 ];
@@ -221,6 +222,14 @@ async function checkCall(ctx: HttpContext, r: OperatorRequest): Promise<void> {
   if (!b) return;
   const result = await ctx.rt.kernel.check({ agent: b.agent, capability: b.capability, params: b.params, observed_version: b.observed_version, at: b.at === undefined ? undefined : Date.parse(b.at), by: `operator:${r.principal.id}` });
   sendJson(r.res, 200, { check: result });
+}
+
+/** Live reload of this process's contracts, policies and capability modules (operator role); 422 when the new set is refused. */
+async function reload(ctx: HttpContext, r: OperatorRequest): Promise<void> {
+  const b = await body(ctx, r, z.object({}).strict());
+  if (!b) return;
+  const result = await ctx.rt.reload(`operator:${r.principal.id}`);
+  sendJson(r.res, result.ok ? 200 : 422, { reload: result });
 }
 
 const PAGE_MAX = 500;

@@ -146,6 +146,8 @@ const CATEGORY: Record<EventType, EventCategory> = {
   PromptAccessed: 'decision',
   ClientRequestRelayed: 'decision',
   PolicyChecked: 'system',
+  WorkspaceReloaded: 'system',
+  ReloadRequested: 'system',
 };
 
 export function categoryOf(type: EventType): EventCategory {

@@ -24,12 +24,13 @@ export { KernelError, MAX_WAIT_MS } from './approvals.js';
  * points (ADR-010).
  */
 export class Kernel implements KernelCore {
-  readonly policy: PolicyEngine;
+  /** Replaced whole by a live reload (`replaceSet`); a call in flight keeps the one it started with. */
+  policy: PolicyEngine;
   readonly breakers: Breakers;
   readonly inflight = new Inflight();
   readonly sections: SectionLocks;
 
-  constructor(readonly deps: KernelDeps) {
+  constructor(public deps: KernelDeps) {
     this.policy = new PolicyEngine(deps.workspace.policySet);
     const { breaker } = deps.workspace.config;
     this.breakers = new Breakers({ failureThreshold: breaker.failure_threshold, cooldownMs: breaker.cooldown_ms });
@@ -61,8 +62,26 @@ export class Kernel implements KernelCore {
     return [...out.values()];
   }
 
+  /** Governs one call under the set loaded now, to the end, whatever a reload swaps in meanwhile. */
   govern(call: GovernedCall): Promise<Outcome> {
-    return govern(this, call);
+    return govern(this.pinned(), call);
+  }
+
+  /**
+   * Serves a new set of contracts, policies and capability modules from the
+   * next call on (live reload). The set must be loaded, compiled and
+   * type-checked already; the policy engine is built here and a set that
+   * fails to parse throws before anything changes.
+   */
+  replaceSet(workspace: Workspace): void {
+    const policy = new PolicyEngine(workspace.policySet);
+    this.deps = { ...this.deps, workspace };
+    this.policy = policy;
+  }
+
+  /** This kernel with its set fixed: what one call sees from start to end. */
+  private pinned(): KernelCore {
+    return Object.create(this, { deps: { value: this.deps }, policy: { value: this.policy } }) as KernelCore;
   }
 
   /** "Would this call be allowed?": the pipeline up to the effect, with nothing written but the check's own record. */

@@ -32,6 +32,8 @@ export const LEDGER_EVENT_TYPES = [
   'PromptAccessed',
   'ClientRequestRelayed',
   'PolicyChecked',
+  'WorkspaceReloaded',
+  'ReloadRequested',
 ] as const satisfies readonly EventType[];
 
 const HASH = /^[0-9a-f]{64}$/;

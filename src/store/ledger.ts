@@ -35,7 +35,11 @@ export type EventType =
   | 'PromptAccessed'
   | 'ClientRequestRelayed'
   /** An operator asked whether a call would be allowed (`mandate check`): a check, never a decision. */
-  | 'PolicyChecked';
+  | 'PolicyChecked'
+  /** A live reload of contracts, policies and capability modules was applied or refused, with who asked. */
+  | 'WorkspaceReloaded'
+  /** `mandate reload` asked this host's serving processes to reload. */
+  | 'ReloadRequested';
 
 export interface NewEvent {
   dfid: string;

@@ -960,6 +960,16 @@ export const GUARANTEES: Record<string, Guarantee> = {
       ],
     },
   },
+  LIVE_RELOAD_WHOLE_OR_NOTHING: {
+    statement: 'A live reload applies a new set of contracts, policies and capability modules from the next call, or, if anything in it is broken, none of it; a call in flight finishes under its set; every attempt is on the ledger with who asked.',
+    proofs: {
+      'live-reload.test.ts': [
+        'applies a tightened limit from the next call, with a new set hash and who asked on the ledger',
+        'refuses a set with a broken policy whole; the old set keeps serving',
+        'a call in flight finishes under the set it started with; the next call is judged by the new one',
+      ],
+    },
+  },
   CHECK_WRITES_NOTHING_BUT_ITS_RECORD: {
     statement: 'A check runs the pipeline up to the effect and gives the real call\'s verdict, reasons and policies, with no effect, no decision, no key and no usage written; only its PolicyChecked event.',
     proofs: {
