@@ -968,6 +968,10 @@ export const GUARANTEES: Record<string, Guarantee> = {
         'refuses a set with a broken policy whole; the old set keeps serving',
         'a call in flight finishes under the set it started with; the next call is judged by the new one',
       ],
+      '../e2e-live-reload.test.ts': [
+        'a broken policy is refused and the old set serves; a tightened limit applies from the next call; nothing is dropped',
+        '/readyz and /metrics differ after one reloads over the API, and agree after mandate reload reaches the other',
+      ],
     },
   },
   CHECK_WRITES_NOTHING_BUT_ITS_RECORD: {
