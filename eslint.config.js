@@ -87,13 +87,14 @@ export default tseslint.config(
     },
   },
   {
-    // The operator console runs in the browser, as a classic script.
+    // The operator console runs in the browser, as same-origin ES modules.
     files: ['console/**/*.js'],
     languageOptions: {
-      sourceType: 'script',
+      sourceType: 'module',
       globals: {
         window: 'readonly', document: 'readonly', sessionStorage: 'readonly', fetch: 'readonly', AbortController: 'readonly',
         TextDecoderStream: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly',
+        location: 'readonly', history: 'readonly', URLSearchParams: 'readonly', crypto: 'readonly', TextEncoder: 'readonly', atob: 'readonly',
       },
     },
   },

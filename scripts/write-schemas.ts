@@ -15,7 +15,7 @@ import { ContractTestFileSchema } from '../src/config/test-schema.js';
 import { WorkspaceConfigSchema } from '../src/config/workspace-schema.js';
 import { OutcomeSchema, ProposalSchema } from '../src/core/wire.js';
 import { ListCapabilitiesOutputSchema, fixedTools } from '../src/mcp/tools.js';
-import { LedgerEventSchema } from '../src/store/ledger-schema.js';
+import { LedgerEventSchema } from '../src/store/port/index.js';
 
 export const SCHEMA_DIR = join('contracts', 'schema');
 const DRAFT_07 = 'http://json-schema.org/draft-07/schema#';

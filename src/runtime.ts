@@ -16,7 +16,7 @@ import type { Environment } from './gateway/secrets.js';
 import { Kernel } from './kernel/kernel.js';
 import { OllamaNormalizer } from './normalize/ollama.js';
 import type { KernelObserver } from './kernel/observer.js';
-import type { StorePort } from './store/port.js';
+import type { StorePort } from './store/port/index.js';
 import { openStorePort } from './store/open.js';
 import { hostname } from 'node:os';
 import { isPgPort } from './store/pg/port.js';

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { renderSchemas } from '../scripts/write-schemas.js';
 import { REASON_CODES, REASONS } from '../src/core/reasons.js';
 import { InterveneArgsSchema } from '../src/mcp/tools.js';
-import { LEDGER_EVENT_TYPES } from '../src/store/ledger-schema.js';
+import { LEDGER_EVENT_TYPES } from '../src/store/port/index.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const README = readFileSync(join(ROOT, 'README.md'), 'utf8');

@@ -14,29 +14,14 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { CALL_TIMEOUT_MS, CLI, E2E } from './helpers/e2e.js';
+import { crewai, crewaiStdioArgs, CREWAI_SCRIPT } from './helpers/crewai-config.js';
+import { CALL_TIMEOUT_MS, E2E } from './helpers/e2e.js';
 import { EXAMPLES, finopsWorkspace } from './helpers/examples.js';
 import { createKey, startHttp, type HttpServer } from './helpers/http.js';
 import { PYTHON3, requires } from './helpers/requires.js';
 
-const SCRIPT = join(EXAMPLES, 'crewai', 'finops_crew.py');
-const source = readFileSync(SCRIPT, 'utf8');
-
-function must(re: RegExp, what: string): RegExpExecArray {
-  const m = re.exec(source);
-  if (!m) throw new Error(`finops_crew.py: cannot find ${what}`);
-  return m;
-}
-
-/** The adapter configuration as the Python file states it. */
-const agent = must(/^AGENT = "([a-z][a-z0-9_-]*)"$/m, 'AGENT')[1] as string;
-const toolNames = [...must(/^TOOL_NAMES = \(([^)]*)\)$/m, 'TOOL_NAMES')[1]!.matchAll(/"([^"]+)"/g)].map((m) => m[1] as string);
-const stdio = must(/STDIO_SERVER = StdioServerParameters\(\s*command="([^"]+)",\s*args=\[([^\]]*)\]/s, 'STDIO_SERVER');
-const stdioCommand = stdio[1] as string;
-const stdioArgs = (stdio[2] as string).split(',').map((t) => t.trim()).filter(Boolean);
-const httpUrl = must(/os\.environ\.get\("MANDATE_URL", "([^"]+)"\)/, 'the default MANDATE_URL')[1] as string;
-const httpTransport = must(/"transport": "([^"]+)"/, 'the HTTP transport')[1] as string;
-const httpAuth = must(/"headers": \{"Authorization": f"Bearer \{os\.environ\.get\('MANDATE_KEY'/, 'the Authorization header');
+const { agent, toolNames, stdioCommand, httpUrl, httpTransport, httpAuth } = crewai;
+const SCRIPT = CREWAI_SCRIPT;
 
 const e2e = new E2E();
 const clients: Client[] = [];
@@ -80,8 +65,7 @@ describe('examples/crewai (checked, not run)', () => {
   it('stdio: `node <MANDATE_CLI> serve --stdio --agent finops -w <ws>` as StdioServerParameters states it serves every tool the crew asks for', async () => {
     expect(stdioCommand).toBe('node');
     const ws = await finopsWorkspace(e2e);
-    const values: Record<string, string> = { MANDATE_CLI: CLI, AGENT: agent, WORKSPACE: ws };
-    const args = stdioArgs.map((t) => (/^".*"$/.test(t) ? t.slice(1, -1) : (values[t] ?? `<unknown ${t}>`)));
+    const args = crewaiStdioArgs(ws);
     expect(args.slice(1)).toEqual(['serve', '--stdio', '--agent', agent, '-w', ws]);
     const { names, caps } = await toolsVia(new Client({ name: 'crewai-config-check', version: '0' }), new StdioClientTransport({ command: stdioCommand, args, env: { ...getDefaultEnvironment(), MANDATE_LOG_LEVEL: 'warn' }, stderr: 'pipe' }));
     for (const t of toolNames) expect(names).toContain(t);

@@ -12,8 +12,8 @@ import { MemorySeedSchema } from '../src/config/memory-schema.js';
 import { WorkspaceConfigSchema } from '../src/config/workspace-schema.js';
 import { systemWorld } from '../src/core/world.js';
 import { fixedTools } from '../src/mcp/tools.js';
-import { LedgerEventSchema } from '../src/store/ledger-schema.js';
-import { openStore } from '../src/store/store.js';
+import { LedgerEventSchema } from '../src/store/port/index.js';
+import { openStore } from '../src/store/sqlite/store.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const DIR = join(ROOT, SCHEMA_DIR);

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe } from 'vitest';
 import { openPgPort } from '../src/store/pg/port.js';
-import type { StorePort } from '../src/store/port.js';
+import type { StorePort } from '../src/store/port/index.js';
 import { FakeWorld } from './unit/helpers.js';
 import { freshDatabase, freshSchema } from './helpers/postgres.js';
 import { POSTGRES, requires } from './helpers/requires.js';

@@ -2,8 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll } from 'vitest';
-import { sqlitePort } from '../src/store/sqlite-port.js';
-import { openStore } from '../src/store/store.js';
+import { sqlitePort } from '../src/store/sqlite/port.js';
+import { openStore } from '../src/store/sqlite/store.js';
 import { FakeWorld } from './unit/helpers.js';
 import { describePortSuite } from './store/port-suite.js';
 import { describeSectionsSuite } from './store/sections-suite.js';
@@ -28,5 +28,5 @@ describeSectionsSuite('sqlite', async () => {
   return sqlitePort(openStore(path, new FakeWorld()), path);
 }, {
   twin: async (of) => sqlitePort(openStore(of.location, new FakeWorld(undefined, 'twin')), of.location),
-  childOpening: (of) => `import { sqlitePort } from './dist/src/store/sqlite-port.js';\nimport { openStore } from './dist/src/store/store.js';\nimport { systemWorld } from './dist/src/core/world.js';\nconst port = sqlitePort(openStore(${JSON.stringify(of.location)}, systemWorld), ${JSON.stringify(of.location)});`,
+  childOpening: (of) => `import { sqlitePort } from './dist/src/store/sqlite/port.js';\nimport { openStore } from './dist/src/store/sqlite/store.js';\nimport { systemWorld } from './dist/src/core/world.js';\nconst port = sqlitePort(openStore(${JSON.stringify(of.location)}, systemWorld), ${JSON.stringify(of.location)});`,
 });

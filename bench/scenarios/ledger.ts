@@ -6,8 +6,9 @@
  */
 import { join } from 'node:path';
 import { hashOf } from '../../src/core/canonical.js';
-import { openDb } from '../../src/store/db.js';
-import { eventHash, GENESIS_HASH, Ledger, type LedgerEvent } from '../../src/store/ledger.js';
+import { openDb } from '../../src/store/sqlite/db.js';
+import { eventHash, GENESIS_HASH, type LedgerEvent } from '../../src/store/port/index.js';
+import { Ledger } from '../../src/store/sqlite/ledger.js';
 import { systemWorld } from '../../src/core/world.js';
 import { benchWorkspace, governedStdio, measure, noopCall, type Latency, type Sizes } from '../lib.js';
 

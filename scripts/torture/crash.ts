@@ -14,7 +14,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { systemWorld } from '../../src/core/world.js';
 import { processAlive } from '../../src/kernel/recovery.js';
-import { openStore } from '../../src/store/store.js';
+import { openStore } from '../../src/store/sqlite/store.js';
 import { AGENT, CLI, errorLogLines, randomTraceparent, startHttp } from './workspace.js';
 
 export interface CrashFigures {

@@ -15,9 +15,9 @@ import { dirname, join } from 'node:path';
 import pg from 'pg';
 import { systemWorld } from '../../src/core/world.js';
 import { openPgPort } from '../../src/store/pg/port.js';
-import type { StorePort } from '../../src/store/port.js';
-import { sqlitePort } from '../../src/store/sqlite-port.js';
-import { openStore } from '../../src/store/store.js';
+import type { StorePort } from '../../src/store/port/index.js';
+import { sqlitePort } from '../../src/store/sqlite/port.js';
+import { openStore } from '../../src/store/sqlite/store.js';
 import { startServer, waitDead, type Server } from './crash.js';
 import { AGENT, errorLogLines, PG_URL_ENV, randomTraceparent, tortureWorkspace } from './workspace.js';
 

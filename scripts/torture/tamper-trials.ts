@@ -11,8 +11,8 @@ import { join } from 'node:path';
 import { readPublicKey } from '../../src/anchor/signing-key.js';
 import { verifyAnchoredLedger } from '../../src/anchor/verify-ledger.js';
 import { systemWorld } from '../../src/core/world.js';
-import { sqlitePort } from '../../src/store/sqlite-port.js';
-import { openStore } from '../../src/store/store.js';
+import { sqlitePort } from '../../src/store/sqlite/port.js';
+import { openStore } from '../../src/store/sqlite/store.js';
 import { tamper, TAMPERS, type TamperKind } from './tamper.js';
 
 export interface TamperFigures {

@@ -9,7 +9,7 @@ import { generateKeyPairSync, randomInt } from 'node:crypto';
 import { appendFileSync } from 'node:fs';
 import { signCheckpoint } from '../../src/anchor/checkpoint.js';
 import { canonicalJson } from '../../src/core/canonical.js';
-import { eventHash, GENESIS_HASH, type EventRow, type LedgerEvent } from '../../src/store/ledger.js';
+import { eventHash, GENESIS_HASH, type EventRow, type LedgerEvent } from '../../src/store/port/index.js';
 
 export const TAMPERS = ['truncate', 'forged_append', 'truncate_and_forge', 'rehash_from', 'edit_one', 'forged_checkpoint'] as const;
 export type TamperKind = (typeof TAMPERS)[number];

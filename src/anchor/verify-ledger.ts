@@ -1,6 +1,6 @@
 import type { KeyObject } from 'node:crypto';
-import type { VerifyResult } from '../store/ledger.js';
-import type { StorePort } from '../store/port.js';
+import type { VerifyResult } from '../store/port/index.js';
+import type { StorePort } from '../store/port/index.js';
 import { checkAnchors, type AnchorReport } from './anchored-verify.js';
 import { readCheckpoints } from './checkpoint.js';
 

@@ -4,7 +4,7 @@ import { ConfigError, formatProblems } from '../config/problems.js';
 import { createLogger, type Logger } from '../core/log.js';
 import { KernelError } from '../kernel/kernel.js';
 import { openRuntime, type Runtime } from '../runtime.js';
-import { StoreUnavailableError } from '../store/port.js';
+import { StoreUnavailableError } from '../store/port/index.js';
 
 /** CLI exit codes: one table, used by every command. */
 export const EXIT = { ok: 0, failed: 1, config: 2, unavailable: 3 } as const;

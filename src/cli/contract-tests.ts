@@ -18,7 +18,7 @@ import { silentLogger } from '../core/log.js';
 import type { Outcome } from '../core/types.js';
 import { fixedWorld } from '../core/world.js';
 import { openRuntime } from '../runtime.js';
-import { CALLS_FIELD } from '../store/usage.js';
+import { CALLS_FIELD } from '../store/port/index.js';
 
 /** A case without `now` runs at this time, so that it is the same on every run. */
 export const DEFAULT_NOW = '2030-01-01T00:00:00Z';

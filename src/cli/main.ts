@@ -165,7 +165,7 @@ receipt
 
 const approvals = program.command('approvals').description('decide escalated requests as a human operator');
 approvals.command('list').description('pending escalations (overdue ones are expired first)').addOption(jsonOption()).addOption(workspaceOption()).action(run((opts: { workspace?: string; json?: boolean }) => approvalsList(opts)));
-approvals.command('show').description('one decision, with the params of the request').argument('<decision_id>').addOption(workspaceOption()).action(run((id: string, opts: { workspace?: string }) => approvalsShow(id, opts)));
+approvals.command('show').description('one decision with the exact call: params as sent and as derived, facts, reasons, the request hash it binds').argument('<decision_id>').addOption(workspaceOption()).action(run((id: string, opts: { workspace?: string }) => approvalsShow(id, opts)));
 approvals
   .command('approve')
   .description('approve a pending escalation: the stored request runs now, after its facts are re-checked; prints the JSON outcome (or the error and the recorded outcome when it is not pending); exit 0 ran, 1 refused, failed, expired or not pending')

@@ -10,7 +10,7 @@ import { CallToolResultSchema, JsonSchemaParams } from '../capabilities/json-sch
 import { CapabilityError, type Capability, type CapabilityDefinition, type ReadyResult } from '../capabilities/manifest.js';
 import type { WorkspaceConfig } from '../config/workspace-schema.js';
 import type { UpstreamConfig } from '../config/workspace-schema.js';
-import type { PinRow } from '../store/pins.js';
+import type { PinRow } from '../store/port/index.js';
 import { sideEffectOf } from './definition.js';
 import type { Upstream } from './upstream.js';
 

@@ -10,7 +10,7 @@
 import type { Implementation, Prompt, Resource, ResourceTemplate, ServerCapabilities, Tool } from '@modelcontextprotocol/sdk/types.js';
 import { hashOf } from '../core/canonical.js';
 import type { SideEffect } from '../core/types.js';
-import type { PinnedDefinition } from '../store/pins.js';
+import type { PinnedDefinition } from '../store/port/index.js';
 
 /** A tool name Mandate can expose as `<server>.<tool>`: MCP's characters, dot-separated segments. */
 const TOOL_NAME = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;

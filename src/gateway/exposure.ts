@@ -6,7 +6,7 @@
  * is already global); a URI template likewise.
  */
 import type { WorkspaceConfig } from '../config/workspace-schema.js';
-import type { PinRow } from '../store/pins.js';
+import type { PinRow } from '../store/port/index.js';
 import { parsePinKey } from './definition.js';
 
 export type ExposeMode = 'prefixed' | 'transparent';

@@ -7,7 +7,7 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { Tool } from '@modelcontextprotocol/sdk/types.js';
 import { definitionOf, defined, pinHash, pinKey, primitiveName, type PrimitiveDefinition, type PrimitiveKind } from './definition.js';
-import type { PinnedDefinition } from '../store/pins.js';
+import type { PinnedDefinition } from '../store/port/index.js';
 
 /** Most entries of one kind kept from an upstream's lists. */
 export const MAX_LISTED = 1_000;

@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { principalKey, type HttpPrincipal } from './auth.js';
 import { serveConsole, type ConsoleAssets } from './console.js';
 import type { HttpContext, RouteRequest } from './context.js';
-import { StoreUnavailableError } from '../store/port.js';
+import { StoreUnavailableError } from '../store/port/index.js';
 import { HTTP_ERRORS, sendError, sendJson, type ErrorOptions, type HttpErrorCode } from './errors.js';
 import { handleEvents } from './events.js';
 import { handleMcp } from './mcp-route.js';

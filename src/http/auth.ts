@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import type { StorePort } from '../store/port.js';
+import type { StorePort } from '../store/port/index.js';
 import { hashKey, looksLikeKey } from './api-keys.js';
 import type { HttpErrorCode } from './errors.js';
 import type { JwtVerifier } from './jwt.js';

@@ -1,20 +1,16 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { BASE_HEADERS } from './errors.js';
 
 /**
- * The operator console: three static files from the package's console/
- * folder, read once at start-up and served from memory. The CSP allows
- * nothing but this origin, so the page can fetch nothing from outside.
+ * The operator console: the static files of the package's console/ folder
+ * (an HTML page, a stylesheet and ES modules, no build step), read once at
+ * start-up and served from memory. The CSP allows nothing but this origin, so
+ * the page can fetch nothing from outside.
  */
-const FILES = {
-  '/console': { file: 'index.html', type: 'text/html; charset=utf-8' },
-  '/console/': { file: 'index.html', type: 'text/html; charset=utf-8' },
-  '/console/console.js': { file: 'console.js', type: 'text/javascript; charset=utf-8' },
-  '/console/console.css': { file: 'console.css', type: 'text/css; charset=utf-8' },
-} as const;
+const TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8' };
 
 const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
@@ -32,7 +28,17 @@ function packageRoot(): string {
 
 export function loadConsoleAssets(dir = join(packageRoot(), 'console')): ConsoleAssets {
   const assets: ConsoleAssets = new Map();
-  for (const [path, { file, type }] of Object.entries(FILES)) assets.set(path, { body: readFileSync(join(dir, file)), type });
+  const index = { body: readFileSync(join(dir, 'index.html')), type: TYPES['.html'] as string };
+  assets.set('/console', index);
+  assets.set('/console/', index);
+  const walk = (sub: string): void => {
+    for (const entry of readdirSync(join(dir, sub), { withFileTypes: true })) {
+      const rel = sub ? `${sub}/${entry.name}` : entry.name;
+      if (entry.isDirectory()) walk(rel);
+      else if (TYPES[extname(entry.name)] && entry.name !== 'index.html') assets.set(`/console/${rel}`, { body: readFileSync(join(dir, rel)), type: TYPES[extname(entry.name)] as string });
+    }
+  };
+  walk('');
   return assets;
 }
 

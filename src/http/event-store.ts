@@ -1,6 +1,6 @@
 import type { EventStore } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
-import type { StorePort } from '../store/port.js';
+import type { StorePort } from '../store/port/index.js';
 
 const REPLAY_PAGE = 200;
 const TRIM_EVERY = 32;

@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { LedgerEvent } from '../store/ledger.js';
+import type { LedgerEvent } from '../store/port/index.js';
 import type { HttpContext, RouteRequest } from './context.js';
 import { BASE_HEADERS, sendError, type HttpErrorCode } from './errors.js';
 import { EVENT_CATEGORIES, categoryOf, streamEventView, type EventCategory } from './views.js';

@@ -4,7 +4,9 @@ import { KernelError } from '../kernel/kernel.js';
 import { parseJson, readBody } from './body.js';
 import type { HttpContext, RouteRequest } from './context.js';
 import { sendError, sendJson, type HttpErrorCode } from './errors.js';
-import { agentView, approvalView, decisionView, interventionView, outcomeView } from './views.js';
+import { approvalView, audienceOf } from './approval-view.js';
+import { agentOverview, decisionRate, decisionStory, listBudgets, listMonitors, receiptKey } from './console-api.js';
+import { agentView, decisionView, interventionView, outcomeView } from './views.js';
 
 /**
  * The operator REST API under /api/v1 (operator and viewer credentials; the
@@ -50,10 +52,16 @@ const ROUTES: { method: 'GET' | 'POST'; pattern: RegExp; handler: Handler }[] = 
   { method: 'POST', pattern: new RegExp(`^/api/v1/approvals/${ID}/(approve|deny)$`), handler: decide },
   { method: 'GET', pattern: /^\/api\/v1\/agents$/, handler: listAgents },
   { method: 'GET', pattern: new RegExp(`^/api/v1/agents/${ID}$`), handler: getAgent },
+  { method: 'GET', pattern: new RegExp(`^/api/v1/agents/${ID}/overview$`), handler: agentOverview },
+  { method: 'GET', pattern: /^\/api\/v1\/budgets$/, handler: listBudgets },
+  { method: 'GET', pattern: /^\/api\/v1\/monitors$/, handler: listMonitors },
+  { method: 'GET', pattern: /^\/api\/v1\/stats\/decisions$/, handler: decisionRate },
+  { method: 'GET', pattern: /^\/api\/v1\/keys\/receipts$/, handler: receiptKey },
   { method: 'GET', pattern: /^\/api\/v1\/interventions$/, handler: listInterventions },
   { method: 'POST', pattern: /^\/api\/v1\/interventions$/, handler: issueIntervention },
   { method: 'GET', pattern: /^\/api\/v1\/decisions$/, handler: decisionsOfFlow },
   { method: 'GET', pattern: new RegExp(`^/api/v1/decisions/${ID}$`), handler: getDecision },
+  { method: 'GET', pattern: new RegExp(`^/api/v1/decisions/${ID}/story$`), handler: decisionStory },
   { method: 'POST', pattern: new RegExp(`^/api/v1/decisions/${ID}/settle$`), handler: settle },
   { method: 'POST', pattern: /^\/api\/v1\/check$/, handler: checkCall },
   { method: 'POST', pattern: /^\/api\/v1\/reload$/, handler: reload },
@@ -119,13 +127,13 @@ async function listApprovals(ctx: HttpContext, r: OperatorRequest): Promise<void
   const { kernel, store } = ctx.rt;
   const now = kernel.deps.world.now();
   const pending = (await store.decisions.pending()).filter((d) => d.expires_at === null || d.expires_at > now);
-  sendJson(r.res, 200, { approvals: pending.map((d) => approvalView(kernel, d)), now: new Date(now).toISOString() });
+  sendJson(r.res, 200, { approvals: pending.map((d) => approvalView(kernel, d, audienceOf(r.principal.role))), now: new Date(now).toISOString() });
 }
 
 async function getApproval(ctx: HttpContext, r: OperatorRequest, m: RegExpExecArray): Promise<void> {
   const d = await ctx.rt.store.decisions.get(m[1] as string);
   if (!d) return reject(ctx, r, 'NOT_FOUND', { message: `no decision \`${m[1]}\`` });
-  sendJson(r.res, 200, { approval: { ...approvalView(ctx.rt.kernel, d), status: d.status } });
+  sendJson(r.res, 200, { approval: approvalView(ctx.rt.kernel, d, audienceOf(r.principal.role)) });
 }
 
 async function decide(ctx: HttpContext, r: OperatorRequest, m: RegExpExecArray): Promise<void> {

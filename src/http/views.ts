@@ -1,8 +1,8 @@
 import type { Outcome } from '../core/types.js';
 import type { Kernel } from '../kernel/kernel.js';
-import type { AgentStatusRow, InterventionRow } from '../store/agents.js';
-import type { DecisionRecord } from '../store/decisions.js';
-import type { EventType, LedgerEvent } from '../store/ledger.js';
+import type { AgentStatusRow, InterventionRow } from '../store/port/index.js';
+import type { DecisionRecord } from '../store/port/index.js';
+import type { EventType, LedgerEvent } from '../store/port/index.js';
 
 /**
  * What the operator API and the event stream show. Content-safe by default:
@@ -11,41 +11,6 @@ import type { EventType, LedgerEvent } from '../store/ledger.js';
  */
 
 const iso = (ms: number | null | undefined): string | null => (typeof ms === 'number' ? new Date(ms).toISOString() : null);
-
-export interface ApprovalView {
-  decision_id: string;
-  agent: string;
-  capability: string | null;
-  capability_version: string | null;
-  side_effect: string | null;
-  dfid: string;
-  policies: string[];
-  /** Why it escalated: the policies' and steward gates' own texts. */
-  reason: string | null;
-  params: Record<string, unknown> | null;
-  params_redacted: boolean;
-  created_at: string | null;
-  expires_at: string | null;
-}
-
-export function approvalView(kernel: Kernel, d: DecisionRecord): ApprovalView {
-  const cap = d.capability ? kernel.workspace.capabilities.get(d.capability) : undefined;
-  const optIn = cap?.def.audit?.recordParams === true;
-  return {
-    decision_id: d.id,
-    agent: d.agent,
-    capability: d.capability,
-    capability_version: cap?.def.version ?? null,
-    side_effect: cap?.def.sideEffect ?? null,
-    dfid: d.dfid,
-    policies: d.policies,
-    reason: d.outcome?.details.find((x) => x.code === 'ESCALATION_REQUIRED')?.message ?? null,
-    params: optIn ? (d.intent?.params ?? null) : null,
-    params_redacted: !optIn,
-    created_at: iso(d.created_at),
-    expires_at: iso(d.expires_at),
-  };
-}
 
 /** An outcome as operators see it: the output only where the capability opts in. */
 export function outcomeView(kernel: Kernel, outcome: Outcome | null): (Outcome & { output_redacted?: boolean }) | null {

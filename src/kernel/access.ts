@@ -13,8 +13,8 @@ import type { ReasonDetail, Receipt } from '../core/types.js';
 import { PROMPT_TYPE, RESOURCE_TYPE, UPSTREAM_TYPE, type AccessKind } from '../policy/compile.js';
 import type { PolicyVerdict } from '../policy/engine.js';
 import { failureMessage, policyFailure } from '../policy/errors.js';
-import type { NewEvent } from '../store/ledger.js';
-import type { StorePort } from '../store/port.js';
+import type { NewEvent } from '../store/port/index.js';
+import type { StorePort } from '../store/port/index.js';
 import type { Kernel } from './kernel.js';
 import { statusCode } from './status.js';
 

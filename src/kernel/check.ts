@@ -4,7 +4,7 @@ import { hashOf } from '../core/canonical.js';
 import type { ReasonCode } from '../core/reasons.js';
 import type { Outcome, ReasonDetail, Receipt } from '../core/types.js';
 import type { World } from '../core/world.js';
-import type { StorePort } from '../store/port.js';
+import type { StorePort } from '../store/port/index.js';
 import type { KernelCore } from './context.js';
 import { newFlow, outcomeOf } from './flow.js';
 import { gatesFor } from './stages/escalate.js';

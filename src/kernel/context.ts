@@ -6,7 +6,7 @@ import type { ReceiptSigner } from '../core/receipt.js';
 import type { Normalizer } from '../core/normalizer.js';
 import type { World } from '../core/world.js';
 import type { PolicyEngine } from '../policy/engine.js';
-import type { StorePort } from '../store/port.js';
+import type { StorePort } from '../store/port/index.js';
 import type { Breakers } from './breaker.js';
 import type { Inflight } from './inflight.js';
 import type { KernelObserver } from './observer.js';

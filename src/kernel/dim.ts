@@ -1,7 +1,7 @@
 import type { Capability, Facts, SchemaParse, Values } from '../capabilities/manifest.js';
 import { grantFor, windowMs, type Contract, type Grant } from '../config/contract-schema.js';
 import type { Intent, ReasonDetail } from '../core/types.js';
-import { CALLS_FIELD } from '../store/usage.js';
+import { CALLS_FIELD } from '../store/port/index.js';
 
 /** Usage totals the kernel read for this grant's budgets, keyed `${window}:${field}`. */
 export type UsageSnapshot = Record<string, number>;

@@ -2,7 +2,7 @@ import type { Capability, Facts, Values } from '../capabilities/manifest.js';
 import { grantFor } from '../config/contract-schema.js';
 import { hashOf } from '../core/canonical.js';
 import type { Outcome, ReasonDetail } from '../core/types.js';
-import type { Op, UnitConflict } from '../store/port.js';
+import type { Op, UnitConflict } from '../store/port/index.js';
 import type { KernelCore } from './context.js';
 import { driftJudgements, judgeDrift } from './drift.js';
 import { revalidate } from './revalidate.js';
@@ -12,7 +12,7 @@ import { event, finishOp, mark, outcomeOf, type Flow } from './flow.js';
 import { evaluateMonitors, type Breach } from './monitors.js';
 import { commitFlow, commitSure, refuseBeforeEffect, repeat } from './record.js';
 import { sectionKey } from './sections.js';
-import { CALLS_FIELD } from '../store/usage.js';
+import { CALLS_FIELD } from '../store/port/index.js';
 import { upstreamErrorDetails } from './upstream-result.js';
 import { keyExpiry } from './stages/escalate.js';
 

@@ -1,7 +1,7 @@
 import type { Capability, Facts, ReadyResult, Values } from '../capabilities/manifest.js';
 import { windowMs, type Contract } from '../config/contract-schema.js';
-import type { BudgetCheck, Op } from '../store/port.js';
-import { CALLS_FIELD } from '../store/usage.js';
+import type { BudgetCheck, Op } from '../store/port/index.js';
+import { CALLS_FIELD } from '../store/port/index.js';
 import type { KernelCore } from './context.js';
 import { usageKey, type UsageSnapshot } from './dim.js';
 import type { Flow } from './flow.js';

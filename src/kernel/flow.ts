@@ -1,7 +1,7 @@
 import type { Logger } from '../core/log.js';
 import type { CallRelay, DecisionStatus, NormalizedProposal, Outcome, ReasonDetail } from '../core/types.js';
-import type { NewEvent } from '../store/ledger.js';
-import type { Op } from '../store/port.js';
+import type { NewEvent } from '../store/port/index.js';
+import type { Op } from '../store/port/index.js';
 import type { KernelCore } from './context.js';
 import type { PipelineStage } from './observer.js';
 

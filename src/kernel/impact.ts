@@ -3,8 +3,7 @@ import { grantFor, type Contract } from '../config/contract-schema.js';
 import { sha256Hex } from '../core/canonical.js';
 import type { ReasonCode } from '../core/reasons.js';
 import type { PolicyEngine, PolicyRequest, PolicyVerdict } from '../policy/engine.js';
-import type { PolicyInputRow } from '../store/policy-inputs.js';
-import type { StorePort } from '../store/port.js';
+import type { PolicyInputRow, StorePort } from '../store/port/index.js';
 import { contractPeriod } from './contract-period.js';
 import { policyReasons } from './stages/policy.js';
 

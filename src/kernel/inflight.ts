@@ -1,4 +1,4 @@
-import type { StorePort } from '../store/port.js';
+import type { StorePort } from '../store/port/index.js';
 import { InterventionAbort } from './engine.js';
 
 interface Run {

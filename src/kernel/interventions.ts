@@ -1,8 +1,8 @@
 import { grantFor, isGlob } from '../config/contract-schema.js';
 import { hashOf } from '../core/canonical.js';
 import type { Outcome, ReasonDetail, Receipt } from '../core/types.js';
-import type { Op } from '../store/port.js';
-import type { AgentStatus, FlowStatus } from '../store/agents.js';
+import type { Op } from '../store/port/index.js';
+import type { AgentStatus, FlowStatus } from '../store/port/index.js';
 import { resolveDfid } from './dfid.js';
 import { KernelError, type Kernel } from './kernel.js';
 import { statusCode } from './status.js';

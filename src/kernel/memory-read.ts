@@ -1,7 +1,7 @@
 import { hashOf } from '../core/canonical.js';
 import { logName } from '../core/log-names.js';
 import { SENSITIVITY_ORDER, type Outcome, type ReasonDetail, type Sensitivity } from '../core/types.js';
-import type { MemoryRecord } from '../store/memory.js';
+import type { MemoryRecord } from '../store/port/index.js';
 import { resolveDfid } from './dfid.js';
 import type { Kernel } from './kernel.js';
 import { statusCode } from './status.js';

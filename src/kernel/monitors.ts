@@ -1,6 +1,6 @@
 import type { Values } from '../capabilities/manifest.js';
 import { windowMs, type Contract, type Monitor } from '../config/contract-schema.js';
-import type { MonitorWindows } from '../store/port.js';
+import type { MonitorWindows } from '../store/port/index.js';
 
 export interface Breach {
   monitor: string;

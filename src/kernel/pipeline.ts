@@ -4,7 +4,7 @@ import type { KernelCore } from './context.js';
 import { newFlow, observed, outcomeOf } from './flow.js';
 import { resolveDfid } from './dfid.js';
 import { reject } from './record.js';
-import { StoreUnavailableError } from '../store/port.js';
+import { StoreUnavailableError } from '../store/port/index.js';
 import { escalateIfNeeded } from './stages/escalate.js';
 import { execute } from './stages/execute.js';
 import { answerRepeats } from './stages/idempotency.js';

@@ -1,7 +1,7 @@
 import type { ReasonCode } from '../core/reasons.js';
 import type { Outcome, ReasonDetail } from '../core/types.js';
-import type { IdempotencyRecord } from '../store/idempotency.js';
-import type { CommitResult, Op, UnitConflict } from '../store/port.js';
+import type { IdempotencyRecord } from '../store/port/index.js';
+import type { CommitResult, Op, UnitConflict } from '../store/port/index.js';
 import type { KernelCore } from './context.js';
 import { contractRef, failedChecks } from './decision-record.js';
 import { event, finishOp, outcomeOf, type Flow } from './flow.js';

@@ -1,5 +1,5 @@
 import type { Capability, Values } from '../capabilities/manifest.js';
-import type { StoreSections } from '../store/port.js';
+import type { StoreSections } from '../store/port/index.js';
 
 /** Ends a held section. */
 export type Release = () => void;

@@ -1,6 +1,6 @@
 import type { Capability, Values } from '../capabilities/manifest.js';
 import { grantFor, type Contract } from '../config/contract-schema.js';
-import type { ConstraintRow } from '../store/agents.js';
+import type { ConstraintRow } from '../store/port/index.js';
 
 export interface StewardGate {
   id: string;

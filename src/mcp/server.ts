@@ -4,7 +4,7 @@ import { Protocol } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import { z } from 'zod';
 import type { CallRelay, Channel, Outcome } from '../core/types.js';
 import type { Kernel } from '../kernel/kernel.js';
-import type { TaskResultForm } from '../store/tasks.js';
+import type { TaskResultForm } from '../store/port/index.js';
 import { MandateTaskStore } from './task-store.js';
 import { McpTasks, TASK_TOOLS, TASKS_CAPABILITY, withTaskSupport, type TaskRun } from './tasks.js';
 import type { Gateway } from '../gateway/gateway.js';

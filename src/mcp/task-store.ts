@@ -2,9 +2,9 @@ import type { CreateTaskOptions, TaskStore } from '@modelcontextprotocol/sdk/exp
 import type { Request, RequestId, Result, Task } from '@modelcontextprotocol/sdk/types.js';
 import type { Outcome } from '../core/types.js';
 import type { Kernel } from '../kernel/kernel.js';
-import type { DecisionRecord } from '../store/decisions.js';
-import type { Op } from '../store/port.js';
-import type { TaskRecord, TaskResultForm, TaskStatus } from '../store/tasks.js';
+import type { DecisionRecord } from '../store/port/index.js';
+import type { Op } from '../store/port/index.js';
+import type { TaskRecord, TaskResultForm, TaskStatus } from '../store/port/index.js';
 import { toPassthroughResult, toToolResult } from './tools.js';
 
 /** How often a client is told to poll a task. */

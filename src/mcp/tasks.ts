@@ -4,7 +4,7 @@ import { CancelTaskRequestSchema, ErrorCode, McpError, type CallToolRequest, typ
 import type { CallRelay, Outcome, ProgressUpdate } from '../core/types.js';
 import { intervene } from '../kernel/interventions.js';
 import type { Kernel } from '../kernel/kernel.js';
-import type { TaskResultForm } from '../store/tasks.js';
+import type { TaskResultForm } from '../store/port/index.js';
 import { isTerminalStatus, MandateTaskStore, type TaskLink } from './task-store.js';
 import type { ToolDefinition } from './tools.js';
 

@@ -2,9 +2,9 @@ import type { StoreConfig } from '../config/workspace-schema.js';
 import { ConfigError } from '../config/problems.js';
 import type { World } from '../core/world.js';
 import { openPgPort, type PgPortOptions } from './pg/port.js';
-import type { StorePort } from './port.js';
-import { sqlitePort } from './sqlite-port.js';
-import { openStore } from './store.js';
+import type { StorePort } from './port/port.js';
+import { sqlitePort } from './sqlite/port.js';
+import { openStore } from './sqlite/store.js';
 
 export interface StoreTarget {
   config: { store: StoreConfig };

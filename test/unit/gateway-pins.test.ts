@@ -7,7 +7,7 @@ import type { Tool } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { definitionOf, pinHash, sideEffectOf, unsupported } from '../../src/gateway/definition.js';
 import type { Runtime } from '../../src/runtime.js';
-import { openStore } from '../../src/store/store.js';
+import { openStore } from '../../src/store/sqlite/store.js';
 import { FakeWorld, ROOT, call, copyTemplate, openTest, raw } from './helpers.js';
 
 const NODE = process.execPath;

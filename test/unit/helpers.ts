@@ -11,8 +11,8 @@ import { silentLogger } from '../../src/core/log.js';
 import type { GovernedCall, Intent } from '../../src/core/types.js';
 import type { World } from '../../src/core/world.js';
 import { openRuntime, type Runtime } from '../../src/runtime.js';
-import type { LedgerEvent } from '../../src/store/ledger.js';
-import { openStore, type Store } from '../../src/store/store.js';
+import type { LedgerEvent } from '../../src/store/port/index.js';
+import { openStore, type Store } from '../../src/store/sqlite/store.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const TEMPLATE = join(ROOT, 'templates', 'workspace');

@@ -16,12 +16,13 @@ import { HTTP_ERRORS } from '../../src/http/errors.js';
 import { SessionEventStore } from '../../src/http/event-store.js';
 import { createOriginGuard } from '../../src/http/guard.js';
 import { RateLimiter } from '../../src/http/rate-limit.js';
-import { approvalView, categoryOf, outcomeView } from '../../src/http/views.js';
+import { approvalView } from '../../src/http/approval-view.js';
+import { categoryOf, outcomeView } from '../../src/http/views.js';
 import type { KernelObserver, PipelineStage } from '../../src/kernel/observer.js';
 import { openRuntime, type Runtime } from '../../src/runtime.js';
-import { LEDGER_EVENT_TYPES } from '../../src/store/ledger-schema.js';
-import { sqlitePort } from '../../src/store/sqlite-port.js';
-import { openStore } from '../../src/store/store.js';
+import { LEDGER_EVENT_TYPES } from '../../src/store/port/index.js';
+import { sqlitePort } from '../../src/store/sqlite/port.js';
+import { openStore } from '../../src/store/sqlite/store.js';
 import { FakeWorld, ROOT, call, copyTemplate, replaceOnce, transfer } from './helpers.js';
 
 describe('RateLimiter', () => {
@@ -241,6 +242,25 @@ describe('operator views and the kernel observer', () => {
     const ok = await rt.kernel.govern(call('alice', transfer(100)));
     expect(outcomeView(rt.kernel, ok)).toEqual(expect.objectContaining({ output_redacted: true }));
     expect(outcomeView(rt.kernel, ok)).not.toHaveProperty('output');
+  });
+
+  it('an approver sees the exact call the kernel keeps to run on approval (params as sent, values as derived, facts, request hash); a viewer does not', async () => {
+    const ws = copyTemplate();
+    cleanup = ws.cleanup;
+    rt = await openRuntime(ws.dir, silentLogger, new FakeWorld(Date.now()));
+    const esc = await rt.kernel.govern(call('alice', transfer(20_000)));
+    const d = (await rt.store.decisions.get(esc.decision_id)) as NonNullable<Awaited<ReturnType<typeof rt.store.decisions.get>>>;
+    const approver = approvalView(rt.kernel, d, 'approver');
+    expect(approver.params_redacted).toBe(false);
+    expect(approver.params).toEqual(d.intent?.params);
+    expect(approver.params).toEqual(expect.objectContaining({ amount_minor: 20_000, payee: 'acme-supplies' }));
+    expect(approver.values).toEqual(expect.objectContaining({ amount_minor: 20_000, payee: 'acme-supplies' }));
+    expect(approver.facts).toEqual(d.facts);
+    expect(approver.facts).toEqual(expect.objectContaining({ payee_known: true }));
+    expect(approver).toEqual(expect.objectContaining({ request_hash: d.request_hash, facts_hash: d.facts_hash, policies: esc.policies, reason: 'transfers above 100.00 need a human approval' }));
+    expect(approver.details.map((x) => x.code)).toContain('ESCALATION_REQUIRED');
+    const viewer = approvalView(rt.kernel, d, 'viewer');
+    expect(viewer).toEqual(expect.objectContaining({ params: null, values: null, facts: null, params_redacted: true, request_hash: d.request_hash }));
   });
 
   it('with the opt-in, the operator sees the params and the output', async () => {

@@ -3,7 +3,7 @@
 // the target exactly as it was.
 import { describe, expect, it } from 'vitest';
 import { interventionAllowed, type InterventionAct, type Principal } from '../../src/kernel/interventions.js';
-import type { AgentStatus } from '../../src/store/agents.js';
+import type { AgentStatus } from '../../src/store/port/index.js';
 import { call, readBook, replaceOnce, traceparent, transfer } from './helpers.js';
 import { act, agent, expectRefused, oversightEdits, operator, setup, typesOf } from './oversight-fixtures.js';
 

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { hashOf } from '../../src/core/canonical.js';
 import { intervene, interventionAllowed, type InterventionAct, type Principal } from '../../src/kernel/interventions.js';
 import type { Runtime } from '../../src/runtime.js';
-import type { AgentStatus } from '../../src/store/agents.js';
+import type { AgentStatus } from '../../src/store/port/index.js';
 import { call, copyTemplate, FakeWorld, openTest, transfer, raw } from './helpers.js';
 
 const agent = (id: string): Principal => ({ kind: 'agent', id });

@@ -1,8 +1,9 @@
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { canonicalJson, hashOf, sha256Hex } from '../../src/core/canonical.js';
-import { openDb, type Db } from '../../src/store/db.js';
-import { eventHash, GENESIS_HASH, Ledger, type LedgerEvent, type NewEvent } from '../../src/store/ledger.js';
+import { openDb, type Db } from '../../src/store/sqlite/db.js';
+import { eventHash, GENESIS_HASH, type LedgerEvent, type NewEvent } from '../../src/store/port/index.js';
+import { Ledger } from '../../src/store/sqlite/ledger.js';
 import { FakeWorld, tempDir } from './helpers.js';
 
 const ev = (i: number, over: Partial<NewEvent> = {}): NewEvent => ({

@@ -8,7 +8,7 @@ import { sha256Hex } from '../../src/core/canonical.js';
 import { createLogger } from '../../src/core/log.js';
 import type { Outcome } from '../../src/core/types.js';
 import { openRuntime, type Runtime } from '../../src/runtime.js';
-import type { LedgerEvent } from '../../src/store/ledger.js';
+import type { LedgerEvent } from '../../src/store/port/index.js';
 import { OllamaStub, startOllamaStub, transferProposal, type ChatRequestSeen, type StubReply } from '../helpers/ollama-stub.js';
 import { call, copyTemplate, FakeWorld, readBook, transfer, raw } from './helpers.js';
 

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { Contract } from '../../config/contract-schema.js';
 import { hashOf } from '../../core/canonical.js';
 import { SENSITIVITY_ORDER, type Sensitivity } from '../../core/types.js';
-import type { StorePort } from '../../store/port.js';
+import type { StorePort } from '../../store/port/index.js';
 import { toCapability, type Capability, type CapabilityDefinition } from '../manifest.js';
 
 export const MEMORY_WRITE_ID = 'memory.write';

@@ -1,3 +1,4 @@
+import { approvalView } from '../../http/approval-view.js';
 import { KernelError } from '../../kernel/kernel.js';
 import type { Outcome } from '../../core/types.js';
 import type { Runtime } from '../../runtime.js';
@@ -28,13 +29,12 @@ export async function approvalsList(opts: Opts): Promise<number> {
 }
 
 export async function approvalsShow(id: string, opts: Opts): Promise<number> {
-  return withRuntime(opts.workspace, undefined, async ({ store }) => {
+  return withRuntime(opts.workspace, undefined, async ({ kernel, store }) => {
     const d = await store.decisions.get(id);
     if (!d) throw new KernelError('DECISION_NOT_FOUND', `no decision \`${id}\``);
+    // The same view the console shows an operator who may approve: the call as sent and as derived, facts, reasons, the request hash.
     // Params are shown to the operator who decides; they never go to logs or the ledger.
-    // The challenger's risk summary, if enabled and written: advisory, for the human who decides.
-    const review = d.review ? { risk: d.review.risk, summary: d.review.summary, model: d.review.model, note: 'advisory, written by a model; it does not decide' } : null;
-    printJson({ decision_id: d.id, status: d.status, agent: d.agent, capability: d.capability, dfid: d.dfid, policies: d.policies, request_hash: d.request_hash, facts_hash: d.facts_hash, params: d.intent?.params ?? null, normalized_from_text: !!d.outcome?.normalized, review, expires_at: d.expires_at ? new Date(d.expires_at).toISOString() : null, resolved_by: d.resolved_by });
+    printJson(approvalView(kernel, d, 'approver'));
     return EXIT.ok;
   });
 }

@@ -1,5 +1,5 @@
 import { mintKey, newCredentialId } from '../../http/api-keys.js';
-import type { CredentialRow } from '../../store/credentials.js';
+import type { CredentialRow } from '../../store/port/index.js';
 import { EXIT, UsageError, operatorName, printJson, withRuntime } from '../common.js';
 
 export interface KeysCreateOptions {

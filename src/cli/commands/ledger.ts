@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AnchorReport } from '../../anchor/anchored-verify.js';
 import { verifyAnchoredLedger } from '../../anchor/verify-ledger.js';
-import type { LedgerEvent } from '../../store/ledger.js';
+import type { LedgerEvent } from '../../store/port/index.js';
 import { EXIT, UsageError, withRuntime } from '../common.js';
 import { checkpointsPath, verifyKey } from '../verify-keys.js';
 

@@ -5,7 +5,7 @@ import type { ReasonCode } from '../../core/reasons.js';
 import type { ReasonDetail } from '../../core/types.js';
 import type { PolicyRequest, PolicyVerdict } from '../../policy/engine.js';
 import { canonicalJson, sha256Hex } from '../../core/canonical.js';
-import type { Op } from '../../store/port.js';
+import type { Op } from '../../store/port/index.js';
 import { failureMessage } from '../../policy/errors.js';
 import type { KernelCore } from '../context.js';
 import { contractRef } from '../decision-record.js';

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { StoreUnavailableError } from '../port.js';
+import { StoreUnavailableError } from '../port/port.js';
 
 /** int8 (counts, epoch milliseconds) and numeric (sums) as JS numbers: every value the store keeps fits. */
 const types = {

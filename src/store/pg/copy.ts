@@ -1,6 +1,6 @@
 import type pg from 'pg';
-import type { Db } from '../db.js';
-import { GENESIS_HASH } from '../ledger.js';
+import type { Db } from '../sqlite/db.js';
+import { GENESIS_HASH } from '../port/events.js';
 import { checkout } from './connect.js';
 
 /**

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { StoreNotifications, StoreTopic } from '../port.js';
+import type { StoreNotifications, StoreTopic } from '../port/port.js';
 
 const TOPICS: readonly StoreTopic[] = ['decision', 'intervention', 'breaker'];
 const RETRY_MS = 1_000;

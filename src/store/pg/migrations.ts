@@ -1,11 +1,11 @@
 import type { Pool, PoolClient } from 'pg';
-import { GENESIS_HASH } from '../ledger.js';
+import { GENESIS_HASH } from '../port/events.js';
 import { checkout } from './connect.js';
 
 /**
  * The PostgreSQL schema, as versioned migrations (ADR-015). Each runs once, in
  * order, in one transaction, recorded in `mandate_migrations`. The tables
- * mirror src/store/db.ts; times are epoch milliseconds (BIGINT), JSON columns
+ * mirror src/store/sqlite/db.ts; times are epoch milliseconds (BIGINT), JSON columns
  * are TEXT because the ledger hashes the stored canonical text as it is.
  */
 export const PG_MIGRATIONS: { name: string; sql: string }[] = [

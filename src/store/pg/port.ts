@@ -1,8 +1,10 @@
 import type pg from 'pg';
 import type { World } from '../../core/world.js';
-import { GroupCommitter, type Settlement } from '../group-commit.js';
-import { StoreUnavailableError, UnitConflictSignal, type CommitResult, type Op, type StorePort } from '../port.js';
-import { applyUnitPg, Segment, type Announcement, type BatchState } from './apply.js';
+import { GroupCommitter, type Settlement } from '../port/group-commit.js';
+import { StoreUnavailableError, UnitConflictSignal, type CommitResult, type Op, type StorePort } from '../port/port.js';
+import { events } from '../tables/events.js';
+import { applyUnitPg, type Announcement, type BatchState } from './handlers.js';
+import { Segment } from './segment.js';
 import { checkout, classify, describeUrl, isUnavailable, openPool, type PoolOptions } from './connect.js';
 import { channelOf, PgListener } from './listener.js';
 import { migrate } from './migrations.js';
@@ -74,7 +76,8 @@ function pgPort(pool: pg.Pool, volatilePool: pg.Pool, sectionsPool: pg.Pool, url
     let broken: unknown;
     try {
       // One round trip opens the transaction and takes the chain head.
-      const opened = (await c.query('BEGIN; SELECT seq, hash FROM chain_head WHERE id = 1 FOR UPDATE')) as unknown as pg.QueryResult[];
+      Segment.roundTrips++;
+      const opened = (await c.query(`BEGIN; ${events.lockChainHead}`)) as unknown as pg.QueryResult[];
       const head = opened[1]?.rows[0] as { seq: number; hash: string } | undefined;
       if (!head) throw new Error('the chain head row is missing; run `mandate store migrate`');
       const st: BatchState = { head: { seq: head.seq, hash: head.hash }, world };
@@ -93,13 +96,16 @@ function pgPort(pool: pg.Pool, volatilePool: pg.Pool, sectionsPool: pg.Pool, url
         } catch (err) {
           if (isUnavailable(err)) throw err; // the connection is gone: the whole batch fails
           st.head = before;
-          if (savepoint.opened) await c.query(`ROLLBACK TO SAVEPOINT ${savepoint.name}`);
+          if (savepoint.opened) {
+            Segment.roundTrips++;
+            await c.query(`ROLLBACK TO SAVEPOINT ${savepoint.name}`);
+          }
           settled.push(err instanceof UnitConflictSignal ? { ok: true, value: { ok: false, conflict: err.conflict } } : { ok: false, error: err });
         }
       }
       // And one closes it: the new head, the announcements (delivered only if it commits), COMMIT.
       const end = new Segment(c);
-      if (st.head.seq !== head.seq) end.add('UPDATE chain_head SET seq = $1, hash = $2 WHERE id = 1', [st.head.seq, st.head.hash]);
+      if (st.head.seq !== head.seq) end.add(events.setChainHead, [st.head.seq, st.head.hash]);
       for (const key of new Set(announced.map(([t, p]) => `${channelOf(t)}\n${p}`))) end.add('SELECT pg_notify($1, $2)', key.split('\n'));
       end.add('COMMIT');
       await end.flush();

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
-import type { StoreSections } from '../port.js';
+import type { StoreSections } from '../port/port.js';
 import { classify } from './connect.js';
 
 /** The first key of every section's advisory lock ('msec'); the second is the section's hash. The migration lock uses the one-key form, a separate space. */

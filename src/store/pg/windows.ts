@@ -1,5 +1,6 @@
-import type { WindowStats } from '../monitors.js';
-import type { MonitorWindows } from '../port.js';
+import type { WindowStats } from '../port/rows.js';
+import type { MonitorWindows } from '../port/port.js';
+import { monitors as sql } from '../tables/monitors.js';
 
 interface Sample {
   id: number | null; // null: added in this unit, not stored yet
@@ -11,13 +12,10 @@ interface Sample {
 export type StateRow = { monitor: string; first_at: number; consecutive: number };
 export type SampleRow = { id: number; monitor: string; at: number; value: number };
 
-/** The queries that load one agent's windows inside the committing transaction (its state rows FOR UPDATE). */
-export const LOAD_STATE = 'SELECT monitor, first_at, consecutive FROM monitor_state WHERE agent = $1 FOR UPDATE';
-export const LOAD_SAMPLES = 'SELECT id, monitor, at, value FROM monitor_samples WHERE agent = $1 ORDER BY id';
 
 /**
- * One agent's monitor windows, as loaded with LOAD_STATE and LOAD_SAMPLES,
- * evaluated in memory with the same semantics as src/store/monitors.ts, and
+ * One agent's monitor windows, as loaded with `loadState` and `loadSamples`,
+ * evaluated in memory with the same semantics as src/store/sqlite/monitors.ts, and
  * written back (as statements handed to `write`) before the unit ends
  * (ADR-015).
  */
@@ -76,16 +74,12 @@ export function windowsOf(agent: string, stateRows: StateRow[], sampleRows: Samp
       else states.set(monitor, { firstAt, consecutive, dirty: true });
     },
     writeBack(write) {
-      if (removed.length) write('DELETE FROM monitor_samples WHERE id = ANY($1::bigint[])', [removed]);
+      if (removed.length) write(sql.dropSamples, [removed]);
       // In order, so the serial ids keep the samples' order.
-      for (const s of samples) if (s.id === null) write('INSERT INTO monitor_samples (agent, monitor, at, value) VALUES ($1, $2, $3, $4)', [agent, s.monitor, s.at, s.value]);
+      for (const s of samples) if (s.id === null) write(sql.addSample, [agent, s.monitor, s.at, s.value]);
       for (const [monitor, s] of states) {
         if (!s.dirty) continue;
-        write(
-          `INSERT INTO monitor_state (agent, monitor, first_at, consecutive) VALUES ($1, $2, $3, $4)
-           ON CONFLICT (agent, monitor) DO UPDATE SET consecutive = EXCLUDED.consecutive`,
-          [agent, monitor, s.firstAt, s.consecutive],
-        );
+        write(sql.setState, [agent, monitor, s.firstAt, s.consecutive]);
       }
     },
   };

@@ -1,0 +1,101 @@
+import type { Receipt } from '../../core/types.js';
+import { UnitConflictSignal as Conflict, type Op, type OpHandlers, type UnitContext, type UnitResult } from '../port/port.js';
+import type { NewEvent } from '../port/rows.js';
+import type { Store } from './store.js';
+
+/** What one unit's handlers share: the store, inside the caller's write transaction, and what the unit gives back. */
+interface Tx {
+  store: Store;
+  ctx: UnitContext;
+  receipts: Receipt[];
+  results: Map<number, unknown>;
+}
+
+const append = (tx: Tx, event: NewEvent): void => {
+  tx.ctx.receipt = tx.store.ledger.appendInTransaction(event);
+  tx.receipts.push(tx.ctx.receipt);
+};
+
+/**
+ * How SQLite applies each op (ADR-021), synchronously, inside the batch's
+ * IMMEDIATE transaction. Declared `satisfies OpHandlers`: an op without a
+ * handler here does not compile. A guard throws its conflict, which rolls back
+ * the unit's savepoint.
+ */
+export const SQLITE_OPS = {
+  event: (tx, op) => append(tx, op.event),
+  'decision.open': ({ store }, op) => store.decisions.open(op),
+  'decision.finish': ({ store, ctx }, op) => store.decisions.finish(op.id, op.outcome(ctx), op.pending ?? {}),
+  'decision.resolve': ({ store }, op) => {
+    if (!store.decisions.resolve(op.id, op.status, op.by, op.note, op.at)) throw new Conflict({ kind: 'not_pending', id: op.id });
+  },
+  'decision.review': ({ store, results }, op, i) => void results.set(i, store.decisions.setReview(op.id, op.review)),
+  'decision.running': ({ store }, op) => store.decisions.markRunning(op.id, op.runner, op.key, op.intent),
+  'decision.transition': ({ store }, op) => {
+    if (!store.decisions.transition(op.id, op.from, op.to)) throw new Conflict({ kind: 'status_moved', id: op.id });
+  },
+  'runner.beat': ({ store }, op) => store.runners.beat(op.row),
+  'runner.remove': ({ store }, op) => store.runners.remove(op.id),
+  'key.reserve': ({ store }, op) => {
+    const r = store.idempotency.reserve(op.record, op.now);
+    if (!r.reserved) throw new Conflict({ kind: 'key_taken', existing: r.existing });
+  },
+  'key.state': ({ store }, op) => store.idempotency.setState(op.agent, op.key, op.state, op.decision_id),
+  'key.release': ({ store }, op) => store.idempotency.release(op.agent, op.key, op.decision_id),
+  'flow.bump': ({ store }, op) => {
+    const count = store.flows.bump(op.dfid);
+    if (count > op.max) throw new Conflict({ kind: 'flow_limit', count });
+  },
+  'note.take': ({ store, ctx }, op) => void (ctx.note = store.agents.takeNote(op.agent, op.now)),
+  'note.add': ({ store }, op) => store.agents.addNote(op.row),
+  'usage.add': ({ store }, op) => store.usage.add(op.agent, op.capability, op.field, op.amount, op.at),
+  'usage.admit': ({ store }, op) => {
+    for (const b of op.budgets) {
+      const used = store.usage.sum(op.agent, op.capability, b.field, b.windowMs, op.at);
+      if (!(used + b.amount <= b.max)) throw new Conflict({ kind: 'budget_exceeded', window: b.window, field: b.field, used, max: b.max });
+    }
+  },
+  'monitors.observe': ({ store, results }, op, i) => {
+    store.monitors.countExecuted(op.agent);
+    results.set(i, op.evaluate(store.monitors));
+  },
+  'monitors.reset': ({ store }, op) => store.monitors.reset(op.agent),
+  'agent.status': ({ store }, op) => store.agents.setStatus(op.agent, op.status, op.by, op.reason_hash, op.at),
+  'flow.status': ({ store }, op) => store.agents.setFlowStatus(op.dfid, op.agent, op.status, op.at),
+  'intervention.add': ({ store }, op) => store.agents.addIntervention(op.row),
+  'intervention.state': ({ store }, op) => store.agents.setInterventionState(op.id, op.state, op.at),
+  'interventions.expire': (tx, op, i) => {
+    const rows = tx.store.agents.expireDue(op.now);
+    for (const r of rows) append(tx, { dfid: r.dfid, agent: r.target_agent, type: 'InterventionExpired', decision_id: r.id, data: {} });
+    tx.results.set(i, rows.length);
+  },
+  'constraint.add': ({ store }, op) => store.agents.addConstraint(op.row),
+  'credential.add': ({ store }, op) => store.credentials.add(op.row),
+  'credential.revoke': ({ store }, op) => {
+    if (!store.credentials.revoke(op.id, op.by, op.at)) throw new Conflict({ kind: 'not_found', id: op.id });
+  },
+  'pins.replace': ({ store }, op) => store.pins.replace(op.server, op.rows),
+  'task.create': ({ store }, op) => store.tasks.create(op.row),
+  'task.status': ({ store }, op) => void store.tasks.setStatus(op.agent, op.id, op.status, op.message, op.at),
+  'task.message': ({ store }, op) => void store.tasks.setMessage(op.agent, op.id, op.message, op.at),
+  'task.finish': ({ store }, op) => void store.tasks.finish(op.agent, op.id, op.status, op.result, op.message, op.at),
+  'task.attach': ({ store }, op) => store.tasks.attachResult(op.agent, op.id, op.result),
+  'policy_input.put': ({ store }, op) => store.policyInputs.put(op.row),
+  'policy_inputs.purge': ({ store }, op) => void store.policyInputs.purge(op.before),
+  'tasks.purge': ({ store, results }, op, i) => void results.set(i, store.tasks.purgeExpired(op.now)),
+  'memory.write': ({ store, results }, op, i) => {
+    const version = store.memory.write(op.write);
+    if (version === null) throw new Conflict({ kind: 'version_moved', scope: op.write.scope, key: op.write.key });
+    results.set(i, version);
+  },
+} satisfies OpHandlers<Tx, void>;
+
+/** Applies one unit's ops in order, inside the caller's transaction. */
+export function applyOps(store: Store, unit: Op[]): UnitResult {
+  const tx: Tx = { store, ctx: { receipt: null, note: undefined }, receipts: [], results: new Map() };
+  unit.forEach((op, i) => {
+    // The table is complete and keyed by kind, so the handler found is the one for this op's kind.
+    (SQLITE_OPS[op.op] as (tx: Tx, op: Op, i: number) => void)(tx, op, i);
+  });
+  return { receipts: tx.receipts, note: tx.ctx.note, results: tx.results };
+}

@@ -1,0 +1,59 @@
+// The decisions table: operational state of each decision, one row each.
+import type { Intent, Outcome } from '../../core/types.js';
+import type { DecisionRecord, DecisionReview, DecisionRow } from '../port/rows.js';
+import type { Sql } from './sql.js';
+
+export const decisions = {
+  open: "INSERT INTO decisions (id, dfid, agent, capability, status, request_hash, idempotency_key, created_at) VALUES ($1, $2, $3, $4, 'rejected', $5, NULL, $6)",
+  /** Parameters in the order of `finishParams`. */
+  finish: `UPDATE decisions SET status = $2, capability = COALESCE(capability, $3), idempotency_key = $4, outcome = $5, policies = $6,
+    intent = COALESCE($7, intent), facts = COALESCE($8, facts), facts_hash = $9, expires_at = $10 WHERE id = $1`,
+  resolve: "UPDATE decisions SET status = $2, resolved_at = $3, resolved_by = $4, resolution_note = $5 WHERE id = $1 AND status = 'pending'",
+  review: "UPDATE decisions SET review = $2 WHERE id = $1 AND status = 'pending'",
+  running: "UPDATE decisions SET status = 'running', runner = $2, idempotency_key = $3, intent = COALESCE(intent, $4) WHERE id = $1",
+  transition: 'UPDATE decisions SET status = $3 WHERE id = $1 AND status = $2',
+  get: 'SELECT * FROM decisions WHERE id = $1',
+  flowHasCalls: "SELECT 1 AS one FROM decisions WHERE dfid = $1 AND ($2 = '*' OR agent = $2) LIMIT 1",
+  pending: "SELECT * FROM decisions WHERE status = 'pending' ORDER BY created_at, id",
+  pendingCount: "SELECT count(*) AS n FROM decisions WHERE status = 'pending'",
+  byDfid: 'SELECT * FROM decisions WHERE dfid = $1 ORDER BY created_at, id LIMIT $2',
+  started: "SELECT * FROM decisions WHERE status IN ('running', 'outcome_unknown') ORDER BY created_at, id",
+  // The console's reads (no index on created_at: a scan, see docs/console.md).
+  recent: 'SELECT * FROM decisions WHERE agent = $1 ORDER BY created_at DESC, id DESC LIMIT $2',
+  perMinute: 'SELECT created_at / 60000 AS minute, status, count(*) AS n FROM decisions WHERE created_at >= $1 GROUP BY created_at / 60000, status ORDER BY minute, status',
+} satisfies Record<string, Sql>;
+
+/** The parameters of `decisions.finish` (every store writes the same). */
+export function finishParams(
+  id: string,
+  outcome: Outcome,
+  extra: { intent?: Intent | null; facts?: Record<string, unknown> | null; facts_hash?: string | null; expires_at?: number | null },
+): unknown[] {
+  return [
+    id,
+    // A repeat of a pending escalation answers "pending" to its caller but is
+    // not itself awaiting a human: only the original enters the approval queue.
+    outcome.replay_of && outcome.status === 'pending' ? 'rejected' : outcome.status,
+    // A free-text intent learns its capability only once normalised.
+    outcome.capability,
+    outcome.idempotency_key,
+    JSON.stringify(outcome),
+    JSON.stringify(outcome.policies),
+    extra.intent ? JSON.stringify(extra.intent) : null,
+    extra.facts ? JSON.stringify(extra.facts) : null,
+    extra.facts_hash ?? null,
+    extra.expires_at ?? null,
+  ];
+}
+
+/** A stored row as a record (every store stores JSON columns as text). */
+export function decisionFromRow(row: DecisionRow): DecisionRecord {
+  return {
+    ...row,
+    intent: row.intent ? (JSON.parse(row.intent) as Intent) : null,
+    facts: row.facts ? (JSON.parse(row.facts) as Record<string, unknown>) : null,
+    policies: JSON.parse(row.policies) as string[],
+    outcome: row.outcome ? (JSON.parse(row.outcome) as Outcome) : null,
+    review: row.review ? (JSON.parse(row.review) as DecisionReview) : null,
+  };
+}

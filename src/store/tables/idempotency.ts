@@ -1,0 +1,20 @@
+// The idempotency table: one reservation per (agent, key); the first caller wins.
+import type { IdempotencyRecord } from '../port/rows.js';
+import type { Sql } from './sql.js';
+
+export const idempotency = {
+  get: 'SELECT * FROM idempotency WHERE agent = $1 AND key = $2',
+  // A key whose effect may be running, or whose outcome a crash left unknown, never lapses: it would run twice (ADR-017).
+  dropExpired: "DELETE FROM idempotency WHERE agent = $1 AND key = $2 AND expires_at <= $3 AND state NOT IN ('in_flight', 'outcome_unknown')",
+  // The primary key (agent, key) makes the first reservation win in every process and replica.
+  insert: `INSERT INTO idempotency (agent, key, request_hash, state, decision_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
+    ON CONFLICT (agent, key) DO NOTHING`,
+  setState: 'UPDATE idempotency SET state = $1, decision_id = $2 WHERE agent = $3 AND key = $4',
+  release: 'DELETE FROM idempotency WHERE agent = $1 AND key = $2 AND decision_id = $3',
+  purge: "DELETE FROM idempotency WHERE expires_at <= $1 AND state NOT IN ('in_flight', 'outcome_unknown')",
+} satisfies Record<string, Sql>;
+
+export const insertParams = (k: IdempotencyRecord): unknown[] => [k.agent, k.key, k.request_hash, k.state, k.decision_id, k.created_at, k.expires_at];
+
+/** Whether a stored record still holds its key at `now` (an expired one counts as absent). */
+export const isLive = (rec: IdempotencyRecord, now: number): boolean => rec.expires_at > now || rec.state === 'in_flight' || rec.state === 'outcome_unknown';
