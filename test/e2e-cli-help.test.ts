@@ -1,25 +1,16 @@
 /**
  * The CLI's --help texts, walked command by command through the built CLI:
  * one wording for the options every command shares, defaults shown as they
- * are typed, and descriptions that say what the code and the README say.
+ * are typed, and descriptions that say what the code and the docs say.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { cliTree } from './helpers/cli-tree.js';
 import { E2E, REPO_ROOT, runCli } from './helpers/e2e.js';
 
-/** Every command path (`[]` is the program itself), each with its --help text. */
+/** Every command path (`''` is the program itself), each with its --help text. */
 const helps = new Map<string, string>();
-
-async function walk(path: string[]): Promise<void> {
-  const r = await runCli([...path, '--help']);
-  if (r.code !== 0) throw new Error(`mandate ${path.join(' ')} --help exited ${r.code}: ${r.stderr}`);
-  helps.set(path.join(' '), r.stdout);
-  const list = r.stdout.split('\nCommands:\n')[1] ?? '';
-  const subs = [...list.matchAll(/^ {2}([a-z][a-z-]*)/gm)].map((m) => m[1] as string).filter((c) => c !== 'help');
-  // A few at a time: each is a node process.
-  for (let i = 0; i < subs.length; i += 4) await Promise.all(subs.slice(i, i + 4).map((c) => walk([...path, c])));
-}
 
 /** The help text of one option (its flags through to the next option), on one line. */
 function optionHelp(help: string, flag: string): string | undefined {
@@ -34,8 +25,8 @@ function optionHelp(help: string, flag: string): string | undefined {
 }
 
 beforeAll(async () => {
-  await walk([]);
-}, 120_000);
+  for (const [command, node] of await cliTree()) helps.set(command, node.help);
+}, 300_000);
 
 describe('mandate --help, every command', () => {
   it('reaches every command, nested ones included', () => {
@@ -85,8 +76,8 @@ describe('mandate --help, every command', () => {
     }
   });
 
-  it("test --help says what the README says about facts: the case's own, else the capability's resolver", () => {
-    const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
+  it("test --help says what the contract guide says about facts: the case's own, else the capability's resolver", () => {
+    const readme = readFileSync(join(REPO_ROOT, 'docs', 'guides', 'writing-a-contract.md'), 'utf8');
     const help = (helps.get('test') as string).replace(/\s+/g, ' ');
     expect(help).not.toContain('stubbed');
     expect(help).toContain("with the facts the case gives (else the capability's own resolver, read-only)");

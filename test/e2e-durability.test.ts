@@ -128,7 +128,7 @@ describe('durability under kill -9', () => {
     const decision = started[0]?.decision_id as string;
     expect(events.filter((e) => e.decision_id === decision).map((e) => e.type)).toEqual(['IntentReceived', 'IntentValidated', 'PolicyDecided', 'ActionStarted']);
 
-    // Whether the effect happened is unknown after a crash, so the key must not run again (README, "Idempotency").
+    // Whether the effect happened is unknown after a crash, so the key must not run again (docs/reference/idempotency-and-dfid.md).
     const again = await e2e.client(ws, 'tester');
     const retry = await again.call('invoke_capability', { capability: 'fixtures.slow', params: { ms: 10 }, idempotency_key: 'crash-1' });
     expect(retry.outcome.reasons).toEqual(['IDEMPOTENCY_CONFLICT']);

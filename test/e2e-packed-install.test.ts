@@ -47,7 +47,7 @@ beforeAll(async () => {
   prefix = join(dir, 'global');
   scratch = join(dir, 'elsewhere');
   mkdirSync(scratch);
-  // The tarball holds the built dist/ (npm test builds first); --ignore-scripts skips `prepare` building it again.
+  // The tarball holds the built dist/ (npm test builds first); --ignore-scripts skips `prepack` building it again.
   await run('npm', ['pack', '--ignore-scripts', '--pack-destination', dir], { cwd: REPO_ROOT, timeout: 60_000 });
   const tarball = readdirSync(dir).find((f) => /^mandate-.*\.tgz$/.test(f));
   if (!tarball) throw new Error(`npm pack wrote no mandate-*.tgz to ${dir}`);

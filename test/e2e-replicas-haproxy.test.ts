@@ -1,6 +1,6 @@
 /**
- * The load-balancer setup the README documents, run for real: HAProxy with
- * the README's haproxy.cfg (ports filled in) in front of two replicas on one
+ * The load-balancer setup docs/guides/postgresql-and-replicas.md documents, run for real: HAProxy with
+ * its haproxy.cfg (ports filled in) in front of two replicas on one
  * PostgreSQL store. A session sticks to the replica that issued it; when
  * that replica is killed, the client gets a clean 404 for its session id,
  * re-initialises through the same address on the other replica and carries
@@ -27,11 +27,11 @@ let proxyUrl: string;
 let key: string;
 const clients: HttpAgent[] = [];
 
-/** The README's haproxy.cfg block, with the listen port and the two replicas' ports filled in. */
+/** The documented haproxy.cfg block, with the listen port and the two replicas' ports filled in. */
 function readmeConfig(listen: number, ports: number[]): string {
-  const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
+  const readme = readFileSync(join(REPO_ROOT, 'docs', 'guides', 'postgresql-and-replicas.md'), 'utf8');
   const block = /```haproxy\n([\s\S]*?)```/.exec(readme)?.[1];
-  if (!block) throw new Error('README.md has no ```haproxy block');
+  if (!block) throw new Error('docs/guides/postgresql-and-replicas.md has no ```haproxy block');
   return block
     .replace('bind 127.0.0.1:8080', `bind 127.0.0.1:${listen}`)
     .replace('127.0.0.1:8081', `127.0.0.1:${ports[0]}`)
@@ -60,7 +60,7 @@ beforeAll(async () => {
   ws = await e2e.workspace();
   const listen = await freePort();
   proxyUrl = `http://127.0.0.1:${listen}`;
-  // As the README says for a proxy: the public origin is the proxy's.
+  // As the HTTP guide says for a proxy: the public origin is the proxy's.
   fleetWorkspace(ws, ['a1'], { http: { public_url: proxyUrl } });
   const r = await runCli(['keys', 'create', '--agent', 'a1', '--json', '--as', 'test-admin', '-w', ws], { env });
   expect(r.code).toBe(0);
@@ -88,7 +88,7 @@ afterAll(async () => {
   await db?.drop();
 });
 
-describe.skipIf(need.skip)(need.title('behind HAProxy with the README configuration'), () => {
+describe.skipIf(need.skip)(need.title('behind HAProxy with the documented configuration'), () => {
   it('a session sticks to its replica; when that replica dies the client gets 404, re-initialises through the same address and carries on', async () => {
     const c = await httpAgent(proxyUrl, key);
     clients.push(c);

@@ -9,7 +9,7 @@ import { closestName, rankBySimilarity, similarity } from '../config/suggest.js'
 import { CAPABILITY_TYPE } from './compile.js';
 import { capabilityTyping, type RecordType } from './cedar-schema.js';
 
-const COMPARING_AMOUNTS = 'see "Comparing amounts" in the README';
+const COMPARING_AMOUNTS = 'see "Comparing amounts" in docs/guides/writing-a-contract.md';
 const RECORDS = ['values', 'facts'] as const;
 
 export interface HintContext {
@@ -75,5 +75,5 @@ export function policyHint(message: string, help: string | null | undefined, ctx
     const list = (r: { attributes: Record<string, unknown> }) => Object.keys(r.attributes).join(', ') || '(none)';
     return `${help ? `${help}; ` : ''}\`${ctx.cap.def.id}\` gives policies values: ${list(t.values)}; facts: ${list(t.facts)}`;
   }
-  return help ?? 'see "Typed policies" in the README';
+  return help ?? 'see "Typed policies" in docs/guides/writing-a-contract.md';
 }

@@ -34,7 +34,7 @@ export async function doctorCommand(opts: { workspace?: string; json?: boolean }
       process.stdout.write(
         'normalizer: not configured in mandate.yaml\n' +
           '  free-text intents (submit_intent with `text`) are refused with NORMALIZER_UNAVAILABLE; structured intents are unaffected.\n' +
-          '  to enable them, add a `normalizer:` block (see the README, "Free-text intents") and run `mandate doctor` again.\n' +
+          '  to enable them, add a `normalizer:` block (see docs/guides/free-text-intents.md) and run `mandate doctor` again.\n' +
           upstreamReport(upstreams),
       );
     }
