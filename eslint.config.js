@@ -22,11 +22,15 @@ export default tseslint.config(
       '@typescript-eslint/no-restricted-imports': [
         'error',
         {
-          paths: ['@cedar-policy/cedar-wasm', '@cedar-policy/cedar-wasm/nodejs'].map((name) => ({
-            name,
-            allowTypeImports: true,
-            message: 'import Cedar from src/policy/cedar.ts, which applies the V8 guard first (ADR-018)',
-          })),
+          paths: [
+            ...['@cedar-policy/cedar-wasm', '@cedar-policy/cedar-wasm/nodejs'].map((name) => ({
+              name,
+              allowTypeImports: true,
+              message: 'import Cedar from src/policy/cedar.ts, which applies the V8 guard first (ADR-018)',
+            })),
+            // ADR-022: Biscuit's wasm-bindgen module is instantiated only in src/kernel/delegation/token.ts, after the V8 guard.
+            { name: '@biscuit-auth/biscuit-wasm', allowTypeImports: true, message: 'use src/kernel/delegation/token.ts, which applies the V8 guard first and loads the bundler build for Node (ADR-022)' },
+          ],
         },
       ],
     },

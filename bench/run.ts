@@ -16,6 +16,7 @@ import { rssScenario } from './scenarios/rss.js';
 import { stageScenario } from './scenarios/stages.js';
 import { storeScenario } from './scenarios/store.js';
 import { throughputHttp } from './scenarios/throughput-http.js';
+import { throughputHttp2026 } from './scenarios/throughput-http-2026.js';
 import { throughputStdio, type ThroughputRow } from './scenarios/throughput.js';
 
 const smoke = process.argv.includes('--smoke');
@@ -30,7 +31,7 @@ console.log(`Mandate benchmarks${smoke ? ' (smoke run: small sizes, figures not 
 
 let stdioMandateP50: number | undefined;
 if (want('throughput')) {
-  const rows: ThroughputRow[] = [...(await throughputStdio(sizes)), ...(await throughputHttp(sizes))];
+  const rows: ThroughputRow[] = [...(await throughputStdio(sizes)), ...(await throughputHttp(sizes)), ...(await throughputHttp2026(sizes))];
   stdioMandateP50 = rows.find((r) => r.server === 'mandate' && r.transport === 'stdio' && r.inFlight === 1)?.p50ms;
   results['throughput'] = rows;
   console.log('1. Throughput and latency: bare SDK no-op tool vs governed no-op capability (full lineage durably recorded)');

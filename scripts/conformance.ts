@@ -34,7 +34,14 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 export const ROOT = existsSync(join(HERE, '..', 'package.json')) ? resolve(HERE, '..') : resolve(HERE, '..', '..');
 const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
 const SUITE = join(ROOT, 'node_modules', '@modelcontextprotocol', 'conformance', 'dist', 'index.js');
+/** The 0.2 line (devDependency alias mcp-conformance-next): each revision's requirements at that revision's wire. */
+export const SUITE_NEXT = join(ROOT, 'node_modules', 'mcp-conformance-next', 'dist', 'index.js');
 export const BASELINE = join(ROOT, 'conformance', 'baseline.yml');
+/** The scenarios that must pass at each wire (the 0.2 line's `--requirements <revision>`): a regression fails the run. */
+export const EXPECTED_PASSES = join(ROOT, 'conformance', 'expected-passes.yml');
+/** The two protocol eras Mandate serves, each run at its own wire. */
+export const WIRES = ['2025-11-25', '2026-07-28'] as const;
+export type Wire = (typeof WIRES)[number];
 
 /** Scenarios that need nothing but a correct MCP server: they must pass, never be baselined. */
 export const GENERIC = ['server-initialize', 'ping', 'tools-list', 'server-sse-multiple-streams', 'dns-rebinding-protection', 'resources-list', 'logging-set-level'];
@@ -121,6 +128,52 @@ function stop(proc: ChildProcess): Promise<void> {
   });
 }
 
+/** A scenario passes when it has a success and no failure or warning. */
+export function scenarioPassed(checks: Check[] | undefined): boolean {
+  return !!checks?.some((c) => c.status === 'SUCCESS') && !checks.some((c) => c.status === 'FAILURE' || c.status === 'WARNING');
+}
+
+/** What must pass at one wire: whole scenarios, and single checks (`scenario/check-id`) of scenarios that need the suite's fixtures. */
+export interface Expected {
+  scenarios: string[];
+  checks: string[];
+}
+
+export function readExpectedPasses(path = EXPECTED_PASSES): Record<Wire, Expected> {
+  const doc = parse(readFileSync(path, 'utf8')) as Partial<Record<Wire, Partial<Expected> | null>>;
+  const one = (w: Wire): Expected => ({ scenarios: (doc[w]?.scenarios ?? []).map(String), checks: (doc[w]?.checks ?? []).map(String) });
+  return { '2025-11-25': one('2025-11-25'), '2026-07-28': one('2026-07-28') };
+}
+
+export interface WireVerdict {
+  wire: Wire;
+  passed: string[];
+  ran: number;
+  /** Successful checks (`scenario/check-id`) and how many checks ran. */
+  checksPassed: string[];
+  checksRan: number;
+  /** Expected to pass, and did not (or did not run): fails the run. */
+  regressions: string[];
+  /** Scenarios that passed and are not yet in the expected list: add them. */
+  newPasses: string[];
+}
+
+export function judgeWire(wire: Wire, run: ConformanceRun, expected: Expected): WireVerdict {
+  const names = Object.keys(run.scenarios).sort();
+  const passed = names.filter((s) => scenarioPassed(run.scenarios[s]));
+  const checks = names.flatMap((s) => (run.scenarios[s] ?? []).map((c) => ({ key: `${s}/${c.id}`, ok: c.status === 'SUCCESS' })));
+  const checksPassed = checks.filter((c) => c.ok).map((c) => c.key);
+  return {
+    wire,
+    passed,
+    ran: names.length,
+    checksPassed,
+    checksRan: checks.length,
+    regressions: [...expected.scenarios.filter((s) => !passed.includes(s)), ...expected.checks.filter((c) => !checksPassed.includes(c))],
+    newPasses: passed.filter((s) => !expected.scenarios.includes(s)),
+  };
+}
+
 export function readBaseline(path = BASELINE): string[] {
   return ((parse(readFileSync(path, 'utf8')) as { server?: string[] }).server ?? []).map(String);
 }
@@ -135,7 +188,18 @@ function readChecks(outDir: string): Record<string, Check[]> {
   return out;
 }
 
-export async function runConformance(opts: { suite?: string; keep?: boolean } = {}): Promise<ConformanceRun> {
+export interface RunOptions {
+  suite?: string;
+  keep?: boolean;
+  /** Run the 0.2 line with `--requirements <revision>` instead of the 0.1 line with the baseline of expected failures. */
+  requirements?: string;
+  /** Extra `--scenario` selection (0.2 line only). */
+  scenario?: string;
+  /** A different URL to test (a reference server), instead of starting Mandate. */
+  url?: string;
+}
+
+export async function runConformance(opts: RunOptions = {}): Promise<ConformanceRun> {
   const node = suiteNode();
   if (!node) throw new Error(`the conformance suite needs Node >= 22: run under Node 22, or let it fetch ${NODE22_PACKAGE} from the npm registry`);
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build first`);
@@ -157,9 +221,12 @@ export async function runConformance(opts: { suite?: string; keep?: boolean } = 
     mandate = started.proc;
     p.target.port = started.port;
     const outDir = join(dir, 'results');
-    const args = [SUITE, 'server', '--url', `http://127.0.0.1:${p.port}/mcp`, '--suite', opts.suite ?? 'all', '--expected-failures', BASELINE, '-o', outDir];
+    const url = `http://127.0.0.1:${p.port}/mcp`;
+    const args = opts.requirements
+      ? [SUITE_NEXT, 'server', '--url', url, ...(opts.scenario ? ['--scenario', opts.scenario] : ['--requirements', opts.requirements]), ...(opts.scenario ? ['--spec-version', opts.requirements] : []), '-o', outDir]
+      : [SUITE, 'server', '--url', url, '--suite', opts.suite ?? 'all', '--expected-failures', BASELINE, '-o', outDir];
     const result = await new Promise<{ code: number; stdout: string; stderr: string }>((ok) =>
-      execFile(node, args, { timeout: 120_000, maxBuffer: 16 * 1024 * 1024, env: { ...stripMandateEnv(), NO_COLOR: '1' } }, (err, stdout, stderr) =>
+      execFile(node, args, { timeout: 300_000, maxBuffer: 16 * 1024 * 1024, env: { ...stripMandateEnv(), NO_COLOR: '1' } }, (err, stdout, stderr) =>
         ok({ code: err ? (typeof (err as { code?: unknown }).code === 'number' ? Number((err as { code: number }).code) : 1) : 0, stdout: String(stdout), stderr: String(stderr) }),
       ),
     );
@@ -171,15 +238,35 @@ export async function runConformance(opts: { suite?: string; keep?: boolean } = 
   }
 }
 
+/**
+ * `npm run conformance [-- --wire 2025-11-25|2026-07-28|legacy]`: the 0.1 line with its baseline of expected
+ * failures, then the 0.2 line at each wire against conformance/expected-passes.yml. Exit 1 on any regression.
+ */
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const run = await runConformance({ keep: process.env['MANDATE_CONFORMANCE_KEEP'] === '1' });
-  process.stdout.write(run.stdout.slice(run.stdout.indexOf('=== SUMMARY ===')));
-  for (const s of GENERIC) {
-    const checks = run.scenarios[s] ?? [];
-    const ok = checks.some((c) => c.status === 'SUCCESS') && !checks.some((c) => c.status === 'FAILURE' || c.status === 'WARNING');
-    process.stdout.write(`${ok ? 'PASS' : 'FAIL'} generic scenario ${s}\n`);
-    if (!ok) run.code = run.code || 1;
+  const keep = process.env['MANDATE_CONFORMANCE_KEEP'] === '1';
+  const only = process.argv.includes('--wire') ? process.argv[process.argv.indexOf('--wire') + 1] : undefined;
+  let code = 0;
+  if (!only || only === 'legacy') {
+    const run = await runConformance({ keep });
+    process.stdout.write(run.stdout.slice(run.stdout.indexOf('=== SUMMARY ===')));
+    for (const s of GENERIC) {
+      const ok = scenarioPassed(run.scenarios[s]);
+      process.stdout.write(`${ok ? 'PASS' : 'FAIL'} generic scenario ${s}\n`);
+      if (!ok) run.code = run.code || 1;
+    }
+    process.stdout.write(`conformance suite 0.1 under node ${run.node}: exit ${run.code}\n`);
+    code ||= run.code;
   }
-  process.stdout.write(`conformance suite under node ${run.node}: exit ${run.code}\n`);
-  process.exit(run.code);
+  const expected = readExpectedPasses();
+  for (const wire of WIRES) {
+    if (only && only !== wire) continue;
+    const v = judgeWire(wire, await runConformance({ keep, requirements: wire }), expected[wire]);
+    if (process.env['MANDATE_CONFORMANCE_LIST'] === '1') for (const c of v.checksPassed) process.stdout.write(`check ${wire} ${c}\n`);
+    const e = expected[wire];
+    process.stdout.write(`\nwire ${wire}: ${v.passed.length} of ${v.ran} scenarios pass (${e.scenarios.length} expected), ${v.checksPassed.length} of ${v.checksRan} checks\n`);
+    for (const s of v.regressions) process.stdout.write(`REGRESSION ${wire} ${s}: expected to pass\n`);
+    for (const s of v.newPasses) process.stdout.write(`NEW PASS ${wire} ${s}: add it to conformance/expected-passes.yml\n`);
+    if (v.regressions.length > 0) code = 1;
+  }
+  process.exit(code);
 }

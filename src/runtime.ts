@@ -4,6 +4,8 @@ import { lastCheckpoint } from './anchor/checkpoint.js';
 import { Checkpointer } from './anchor/checkpointer.js';
 import { loadSigningKey } from './anchor/signing-key.js';
 import { MEMORY_WRITE_ID, memoryWriteCapability } from './capabilities/builtin/memory-write.js';
+import { delegateCapability } from './kernel/delegation/capability.js';
+import { DELEGATE_ID } from './kernel/delegation/request.js';
 import { requireWorkspace, type Workspace } from './config/load-workspace.js';
 import type { Logger } from './core/log.js';
 import { receiptSigner } from './core/receipt.js';
@@ -71,6 +73,8 @@ export async function openRuntime(dir: string, logger: Logger | ((configLevel: s
     // Policy inputs past their retention (ADR-023); 0 days keeps none.
     await store.commit([{ op: 'policy_inputs.purge', before: world.now() - workspace.config.retention.policy_inputs_days * 86_400_000 + (workspace.config.retention.policy_inputs_days ? 0 : 1) }]);
     workspace.capabilities.set(MEMORY_WRITE_ID, memoryWriteCapability(store, workspace.contracts));
+    let delegations: Kernel['delegations'] | null = null;
+    workspace.capabilities.set(DELEGATE_ID, delegateCapability(store, () => delegations, workspace.contracts));
     // Free-text intents only where mandate.yaml has a `normalizer:` block (ADR-006).
     const normalizer = workspace.config.normalizer && !opts.noNormalizer ? new OllamaNormalizer(workspace.config.normalizer) : undefined;
     // Pinned upstream tools join the capabilities; upstreams themselves start on first use.
@@ -85,7 +89,10 @@ export async function openRuntime(dir: string, logger: Logger | ((configLevel: s
     heartbeat.unref();
     const signingKey = openSigningKey(workspace, log, opts);
     const receipts = signingKey && workspace.config.signing?.receipts ? receiptSigner(signingKey) : undefined;
-    const kernel = new Kernel({ workspace, store, world, log, normalizer, observer: opts.observer, runner: runner.id, receipts });
+    const kernel = new Kernel({ workspace, store, world, log, normalizer, observer: opts.observer, runner: runner.id, receipts, tokenKey: signingKey });
+    delegations = kernel.delegations;
+    // Delegated agents are known from the start (credentials, tool lists); each call re-reads its chain anyway (ADR-022).
+    await kernel.delegations.preload();
     const closeStore = async () => {
       clearInterval(heartbeat);
       await kernel.settle();
@@ -247,6 +254,7 @@ export function startHousekeeping(rt: Runtime, log: Logger): () => void {
         await checkTerminations();
         await rt.kernel.expireOverdue();
         await rt.kernel.expireInterventions();
+        await rt.kernel.expireDelegations(); // sub-mandates past their expiry, on the ledger (ADR-022)
         await rt.store.commit([{ op: 'tasks.purge', now: rt.kernel.deps.world.now() }]); // MCP tasks past their TTL (ADR-014)
         await rt.gateway.refresh(); // pick up upstream tools re-pinned by another process
       } catch (err) {

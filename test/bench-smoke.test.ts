@@ -28,7 +28,7 @@ describe.skipIf(need.skip)(need.title('npm run bench -- --smoke'), () => {
       for (const inFlight of [1, 16]) expect(stores.find((r) => r.store === store && r.replicas === replicas && r.inFlight === inFlight)?.calls).toBeGreaterThan(0);
     }
     const rows = json.results['throughput'] as { server: string; transport: string; inFlight: number; calls: number }[];
-    for (const transport of ['stdio', 'http']) {
+    for (const transport of ['stdio', 'http', 'http 2026-07-28']) {
       for (const inFlight of [1, 16]) {
         for (const server of ['bare SDK', 'mandate']) expect(rows.find((r) => r.server === server && r.transport === transport && r.inFlight === inFlight)?.calls).toBeGreaterThan(0);
       }

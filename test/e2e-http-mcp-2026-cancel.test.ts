@@ -3,8 +3,8 @@
  * client that aborts a call closes that request's response stream (no
  * notifications/cancelled), and the server takes it as the caller's cancel.
  * Before the effect nothing runs, the key is released and the identical
- * retry runs; during the effect the handler is aborted, CANCELLED is recorded
- * and the retry replays it (today's caller-cancel semantics, ADR-014).
+ * retry runs; once the effect has started it runs to completion under its
+ * deadline and is recorded, and the retry replays that true outcome (ADR-024).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addFixtures, CALL_TIMEOUT_MS, E2E, exportLedger, waitFor, type LedgerEvent, type Outcome } from './helpers/e2e.js';
@@ -38,14 +38,15 @@ const fresh = () => ++next;
 const invoke = (capability: string, params: Record<string, unknown>, signal?: AbortSignal) =>
   runner.client.callTool({ name: 'invoke_capability', arguments: { capability, params } }, { timeout: CALL_TIMEOUT_MS, ...(signal ? { signal } : {}) });
 
-const outcomeEvent = async (capability: string, reason: string): Promise<LedgerEvent> => {
+/** The last ActionOutcome of `capability` with `reason`, or (reason null) one that succeeded. */
+const outcomeEvent = async (capability: string, reason: string | null): Promise<LedgerEvent> => {
   let found: LedgerEvent | undefined;
   for (let i = 0; i < 40 && !found; i++) {
     const { events } = await exportLedger(ws);
-    found = [...events].reverse().find((e) => e.type === 'ActionOutcome' && e.data['capability'] === capability && e.reasons.includes(reason));
+    found = [...events].reverse().find((e) => e.type === 'ActionOutcome' && e.data['capability'] === capability && (reason === null ? e.data['ok'] === true : e.reasons.includes(reason)));
     if (!found) await new Promise((r) => setTimeout(r, 250));
   }
-  if (!found) throw new Error(`no ActionOutcome ${reason} for ${capability}`);
+  if (!found) throw new Error(`no ActionOutcome ${reason ?? 'ok'} for ${capability}`);
   return found;
 };
 
@@ -68,20 +69,22 @@ describe('a 2026-07-28 call cancelled by closing its response stream', () => {
     expect(runs(ws).filter((l) => l === `gate run ${n}`)).toHaveLength(1);
   });
 
-  it('during the effect: the handler is aborted, CANCELLED is recorded, and the retry replays it without running again', async () => {
+  it('during the effect: the effect runs to completion and is recorded, and the retry replays its true outcome without running again', async () => {
     const n = fresh();
     const ac = new AbortController();
-    const call = invoke('test.hold', { n }, ac.signal);
-    await waitFor(() => runs(ws).includes(`hold start ${n}`), 10_000, 'the handler to start');
+    const call = invoke('test.steps', { n, ms: 700 }, ac.signal);
+    await waitFor(() => runs(ws).includes(`steps start ${n}`), 10_000, 'the handler to start');
     ac.abort('the user pressed stop');
     await expect(call).rejects.toThrow();
-    await waitFor(() => runs(ws).includes(`hold aborted ${n}`), 10_000, 'the handler to see its abort signal');
-    const cancelled = await outcomeEvent('test.hold', 'CANCELLED');
+    // Recorded as it ended: the handler ran its three steps although its caller had gone.
+    const done = await outcomeEvent('test.steps', null);
+    expect(done.reasons).not.toContain('CANCELLED');
 
-    const retry = await invoke('test.hold', { n });
+    const retry = await invoke('test.steps', { n, ms: 700 });
     const outcome = retry.structuredContent as unknown as Outcome;
-    expect(outcome.reasons).toEqual(['CANCELLED', 'IDEMPOTENT_REPLAY']);
-    expect(outcome.replay_of).toBe(cancelled.decision_id);
-    expect(runs(ws).filter((l) => l === `hold start ${n}`)).toHaveLength(1);
+    expect(outcome).toMatchObject({ verdict: 'accepted', output: { steps: 3 } });
+    expect(outcome.reasons).toContain('IDEMPOTENT_REPLAY');
+    expect(outcome.replay_of).toBe(done.decision_id);
+    expect(runs(ws).filter((l) => l === `steps start ${n}`)).toHaveLength(1);
   });
 });

@@ -3,7 +3,7 @@ import { BARE_SERVER, benchWorkspace, connectStdio, governedStdio, measure, noop
 
 export interface ThroughputRow extends Latency {
   server: 'bare SDK' | 'mandate';
-  transport: 'stdio' | 'http';
+  transport: 'stdio' | 'http' | 'http 2026-07-28';
   inFlight: number;
 }
 

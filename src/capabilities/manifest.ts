@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { REASON_CODES, type ReasonCode } from '../core/reasons.js';
-import type { CallRelay, SideEffect } from '../core/types.js';
+import type { CallRelay, ReasonDetail, SideEffect } from '../core/types.js';
 
 /** What a handler and a facts resolver are given; no clock or id is read ad hoc. */
 export interface CapabilityContext {
@@ -54,7 +54,7 @@ export interface OutputSchema {
  */
 export class CapabilityError extends Error {
   constructor(
-    readonly code: Extract<ReasonCode, 'UPSTREAM_UNAVAILABLE'>,
+    readonly code: Extract<ReasonCode, 'UPSTREAM_UNAVAILABLE' | 'DELEGATION_CHILD_TAKEN' | 'DELEGATION_CHILDREN_EXCEEDED'>,
     message: string,
   ) {
     super(message);
@@ -71,6 +71,8 @@ export interface Invariant {
   /** STATE_DRIFT for a check that the state is still what the agent saw; INVARIANT_VIOLATED by default. */
   code?: 'INVARIANT_VIOLATED' | 'STATE_DRIFT';
   check(input: { params: Values; facts: Facts; values: Values }): boolean;
+  /** When the check fails: the refusals in detail, each with its own code (built-in capabilities only; default: one with `code` and `message`). */
+  explain?(input: { params: Values; facts: Facts; values: Values }): ReasonDetail[];
 }
 
 /** A capability as its module defines it. See docs/capabilities.md. */
@@ -175,6 +177,7 @@ export const CapabilityDefinitionSchema = z.object({
         message: z.string().min(1),
         code: z.enum(['INVARIANT_VIOLATED', 'STATE_DRIFT']).optional(),
         check: z.custom<(...a: unknown[]) => unknown>((v) => typeof v === 'function', 'a function'),
+        explain: z.custom<(...a: unknown[]) => unknown>((v) => typeof v === 'function', 'a function').optional(),
       }),
     )
     .optional(),

@@ -10,6 +10,7 @@ import { doctorCommand } from './commands/doctor.js';
 import { INIT_CREATES, initWorkspace } from './commands/init.js';
 import { interveneCommand, interventionsList, type InterveneOptions } from './commands/intervene.js';
 import { keysCreate, keysList, keysRevoke, type KeysCreateOptions } from './commands/keys.js';
+import { delegationsAttenuate, delegationsCreate, delegationsRevoke, delegationsShow, delegationsToken, delegationsTree, type DelegationsCreateOptions } from './commands/delegations.js';
 import type { InterventionAct } from '../kernel/interventions.js';
 import { ledgerExport, ledgerTail, ledgerVerify, type LedgerVerifyOptions } from './commands/ledger.js';
 import { receiptVerify } from './commands/receipt.js';
@@ -238,6 +239,42 @@ program
   .addOption(jsonOption())
   .addOption(workspaceOption())
   .action(run((opts: { workspace?: string; json?: boolean }) => interventionsList(opts)));
+
+const delegations = program.command('delegations').description('sub-mandates: agents holding part of another agent\'s authority (ADR-022)');
+delegations
+  .command('create')
+  .description("create a sub-mandate on a parent's behalf, decided as the parent's own delegate call; prints the JSON outcome; exit 0 created, 1 refused or escalated")
+  .requiredOption('--parent <id>', 'the delegating agent')
+  .requiredOption('--request <file>', 'the request as JSON (child, purpose, grants, memory, expires_in_minutes, may_delegate, max_depth), or - for stdin')
+  .option('--key', 'mint an agent key for the child (printed once)')
+  .addOption(operatorOption('the creation'))
+  .addOption(workspaceOption())
+  .action(run((opts: DelegationsCreateOptions) => delegationsCreate(opts)));
+delegations
+  .command('tree')
+  .description('the delegation tree: each node with its status, expiry and remaining budgets')
+  .option('--root <agent>', 'only the tree under this root contract')
+  .addOption(jsonOption())
+  .addOption(workspaceOption())
+  .action(run((opts: { workspace?: string; root?: string; json?: boolean }) => delegationsTree(opts)));
+delegations.command('show').description('one sub-mandate as JSON, with its chain up to the root').argument('<child>').addOption(workspaceOption()).action(run((child: string, opts: { workspace?: string }) => delegationsShow(child, opts)));
+delegations
+  .command('revoke')
+  .description('revoke a sub-mandate, every sub-mandate below it and all their keys; exit 0 revoked, 1 already ended')
+  .argument('<child>')
+  .option('--reason <text>', 'why (recorded as a hash)')
+  .addOption(operatorOption('the revocation'))
+  .addOption(workspaceOption())
+  .action(run((child: string, opts: { workspace?: string; as?: string; reason?: string }) => delegationsRevoke(child, opts)));
+
+delegations.command('token').description("print a Biscuit token for a live sub-mandate, signed with the workspace key; its holder may narrow it offline and present it in _meta['mandate/delegation_token']").argument('<child>').addOption(workspaceOption()).action(run((child: string, opts: { workspace?: string }) => delegationsToken(child, opts)));
+delegations
+  .command('attenuate')
+  .description('append a narrower block (Datalog checks) to a token, offline; prints the new token')
+  .argument('<token>')
+  .requiredOption('--check <datalog>', 'e.g. check if value("amount_minor", $a), $a <= 5000;')
+  .requiredOption('--pubkey <file>', "the workspace's public key (keys/signing.pub)")
+  .action(run((token: string, opts: { pubkey?: string; check?: string }) => delegationsAttenuate(token, opts)));
 
 const store = program.command('store').description('the store: SQLite (default) or PostgreSQL shared by several replicas');
 store

@@ -16,7 +16,7 @@ const WINDOW = /^[1-9][0-9]*(m|h|d)$/;
 const SEMVER = /^(?:(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?|[1-9]\d*)$/;
 const FIELD = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
-const BudgetSchema = z
+export const BudgetSchema = z
   .object({
     window: z.string().regex(WINDOW, 'a window such as 15m, 1h or 1d'),
     max_calls: z.number().int().positive().optional().describe('Most executed calls within the window.'),
@@ -28,7 +28,7 @@ const BudgetSchema = z
     message: 'a budget needs max_calls, or sum together with max',
   });
 
-const GrantSchema = z
+export const GrantSchema = z
   .object({
     capability: z
       .string()
@@ -151,6 +151,24 @@ const EscalationRuleSchema = z
   })
   .strict();
 
+/**
+ * Whether and how this agent may hand part of its mandate to sub-agents
+ * (ADR-022). Absent: it may not delegate at all (deny by default).
+ */
+const DelegationSchema = z
+  .object({
+    capabilities: z
+      .array(z.string().regex(CAPABILITY_PATTERN, 'a capability id, or a glob such as fs.*'))
+      .min(1)
+      .describe('Capabilities (ids or globs) this agent may hand on; a sub-mandate may name only capabilities the agent itself holds and that match one of these.'),
+    max_depth: z.number().int().min(1).max(8).default(1).describe('How many levels of sub-agents may hang below this agent (1: children only, who may not delegate further).'),
+    max_children: z.number().int().min(1).max(1000).default(5).describe('Most live (not revoked, not expired) sub-mandates this agent may hold at once.'),
+    default_expiry_minutes: z.number().int().positive().max(7 * 24 * 60).default(60).describe('Expiry of a sub-mandate that asks for none.'),
+    max_expiry_minutes: z.number().int().positive().max(30 * 24 * 60).default(24 * 60).describe('Longest a sub-mandate may live; never beyond this contract\'s effective_until either.'),
+  })
+  .strict()
+  .refine((d) => d.default_expiry_minutes <= d.max_expiry_minutes, { message: 'default_expiry_minutes must not exceed max_expiry_minutes', path: ['default_expiry_minutes'] });
+
 export const ContractSchema = z
   .object({
     agent: z.string().regex(ID, 'lowercase letters, digits, _ or -, starting with a letter'),
@@ -206,6 +224,7 @@ export const ContractSchema = z
       .default([])
       .describe('Agents whose escalations this supervisor may approve or deny (never its own).'),
     supervises: z.array(z.string().regex(ID)).default([]).describe('Agents a supervisor may pause or terminate.'),
+    delegation: DelegationSchema.optional().describe('Sub-mandates: what this agent may hand on to sub-agents, how deep and for how long (absent: nothing). Grants the built-in capability delegation.create (the `delegate` tool).'),
   })
   .strict()
   .refine((c) => !c.effective_from || !c.effective_until || Date.parse(c.effective_from) < Date.parse(c.effective_until), {
@@ -220,6 +239,7 @@ export type Monitor = Contract['monitors'][number];
 export type ResourceGrant = Contract['resources'][number];
 export type PromptGrant = Contract['prompts'][number];
 export type ClientRequestGrant = Contract['client_requests'][number];
+export type DelegationSection = NonNullable<Contract['delegation']>;
 
 /** True when a grant or rule names a glob rather than one capability. */
 export function isGlob(pattern: string): boolean {

@@ -3,6 +3,8 @@ import { basename, extname, join, relative, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { hashOf } from '../core/canonical.js';
 import { MEMORY_WRITE_ID, memoryWriteCapability } from '../capabilities/builtin/memory-write.js';
+import { delegateCapability } from '../kernel/delegation/capability.js';
+import { DELEGATE_ID } from '../kernel/delegation/request.js';
 import { loadCapabilities } from '../capabilities/load.js';
 import type { Capability } from '../capabilities/manifest.js';
 import { numericKind } from '../policy/cedar-schema.js';
@@ -97,11 +99,13 @@ export async function loadWorkspace(dirArg: string, opts: LoadOptions = {}): Pro
   const capabilityProblems: Problem[] = [];
   const capabilities = await loadCapabilities(join(dir, config.paths.capabilities), dir, capabilityProblems, opts.fresh);
   problems.push(...capabilityProblems);
+  if (capabilities.has(DELEGATE_ID)) problems.push({ file: capabilities.get(DELEGATE_ID)?.source ?? '', path: 'id', message: `\`${DELEGATE_ID}\` is built in`, hint: 'choose another id' });
   if (capabilities.has(MEMORY_WRITE_ID)) problems.push({ file: capabilities.get(MEMORY_WRITE_ID)?.source ?? '', path: 'id', message: `\`${MEMORY_WRITE_ID}\` is built in`, hint: 'choose another id' });
 
   const contracts = new Map<string, Contract>();
   // Built-in capabilities: listed for validation here; the runtime binds them to the store.
   capabilities.set(MEMORY_WRITE_ID, memoryWriteCapability(null, contracts));
+  capabilities.set(DELEGATE_ID, delegateCapability(null, () => null, contracts));
   // An upstream's tools are `<name>.<tool>`: its name must not be a namespace of another capability.
   const upstreams = new Set(Object.keys(config.upstreams));
   for (const name of upstreams) {
@@ -126,7 +130,7 @@ export async function loadWorkspace(dirArg: string, opts: LoadOptions = {}): Pro
       if (parsed) problems.push(...zodProblems(file, parsed.error, schemaHint('contract.schema.json'), { schema: ContractSchema, input: raw }));
       continue;
     }
-    const c = parsed.data;
+    const c = withDelegateGrant(parsed.data);
     if (contracts.has(c.agent)) {
       problems.push({ file, path: 'agent', message: `agent \`${c.agent}\` already has a contract in ${contractSource.get(c.agent)}`, hint: 'one contract per agent' });
       continue;
@@ -248,4 +252,10 @@ function checkContractRefs(c: Contract, file: string, capabilities: Map<string, 
   c.escalation.rules.forEach((r, i) => {
     if (!covered(r.capability)) problems.push({ file, path: `escalation.rules.${i}.capability`, message: `\`${r.capability}\` is not granted by this contract`, hint: 'escalation rules apply to granted capabilities only' });
   });
+}
+
+/** A `delegation:` section grants the built-in `delegation.create` (the `delegate` tool), so Cedar and DIM govern it like any grant (ADR-022). */
+function withDelegateGrant(c: Contract): Contract {
+  if (!c.delegation || c.grants.some((g) => g.capability === DELEGATE_ID)) return c;
+  return { ...c, grants: [...c.grants, { capability: DELEGATE_ID, limits: {} }] };
 }

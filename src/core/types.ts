@@ -83,7 +83,15 @@ export interface GovernedCall {
   traceparent?: string | undefined;
   /** Idempotency key from `_meta`, used when the intent carries none. */
   metaIdempotencyKey?: string | undefined;
+  /** A Biscuit delegation token (`mdb_…`, `_meta['mandate/delegation_token']`): verified with the call's values on top of every other check (ADR-022). */
+  delegationToken?: string | undefined;
   signal?: AbortSignal | undefined;
+  /**
+   * A cancel that stops the call only before the pre-effect commit: once the effect has started it runs to
+   * completion under its deadline and is recorded, so a retry replays the true outcome (MCP 2026-07-28 over HTTP,
+   * where closing the response stream is the cancel; ADR-024). `signal` also aborts a running handler (ADR-014).
+   */
+  cancelBeforeEffect?: AbortSignal | undefined;
   /** Where progress and log messages of a running capability go (MCP: the tools/call request). */
   relay?: CallRelay | undefined;
   /** A decision id minted by the transport (an MCP task links to it before the call starts); default: a fresh one. */

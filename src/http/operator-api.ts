@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { intervene } from '../kernel/interventions.js';
 import { KernelError } from '../kernel/kernel.js';
 import { parseJson, readBody } from './body.js';
+import * as delegations from './delegations-api.js';
 import type { HttpContext, RouteRequest } from './context.js';
 import { sendError, sendJson, type HttpErrorCode } from './errors.js';
 import { approvalView, audienceOf } from './approval-view.js';
@@ -65,6 +66,10 @@ const ROUTES: { method: 'GET' | 'POST'; pattern: RegExp; handler: Handler }[] = 
   { method: 'POST', pattern: new RegExp(`^/api/v1/decisions/${ID}/settle$`), handler: settle },
   { method: 'POST', pattern: /^\/api\/v1\/check$/, handler: checkCall },
   { method: 'POST', pattern: /^\/api\/v1\/reload$/, handler: reload },
+  { method: 'GET', pattern: /^\/api\/v1\/delegations$/, handler: (ctx, r) => delegations.delegationTree(ctx, r) },
+  { method: 'POST', pattern: /^\/api\/v1\/delegations$/, handler: (ctx, r) => delegations.delegationCreate(ctx, r, (schema) => body(ctx, r, schema)) },
+  { method: 'GET', pattern: new RegExp(`^/api/v1/delegations/${ID}$`), handler: (ctx, r, m) => delegations.delegationShow(ctx, r, m[1] as string, replies(ctx, r)) },
+  { method: 'POST', pattern: new RegExp(`^/api/v1/delegations/${ID}/revoke$`), handler: (ctx, r, m) => delegations.delegationRevoke(ctx, r, m[1] as string, (schema) => body(ctx, r, schema), replies(ctx, r)) },
   { method: 'GET', pattern: /^\/api\/v1\/ledger$/, handler: ledgerPage },
   { method: 'GET', pattern: /^\/api\/v1\/ledger\/verify$/, handler: ledgerVerify },
 ];
@@ -80,6 +85,10 @@ export async function handleApi(ctx: HttpContext, r: OperatorRequest): Promise<v
   if (!route) return reject(ctx, r, 'METHOD_NOT_ALLOWED', { headers: { Allow: [...new Set(sameUrl.map((x) => x.method))].join(', ') } });
   if (route.method === 'POST' && r.principal.role !== 'operator') return reject(ctx, r, 'READ_ONLY_ROLE');
   await route.handler(ctx, r, route.pattern.exec(path) as RegExpExecArray);
+}
+
+function replies(ctx: HttpContext, r: RouteRequest) {
+  return { reject: (code: 'NOT_FOUND' | 'INVALID_REQUEST', message: string) => reject(ctx, r, code, { message }) };
 }
 
 function reject(ctx: HttpContext, r: RouteRequest, code: HttpErrorCode, opts: Parameters<typeof sendError>[2] = {}): void {

@@ -113,6 +113,9 @@ const CATEGORY: Record<EventType, EventCategory> = {
   PolicyChecked: 'system',
   WorkspaceReloaded: 'system',
   ReloadRequested: 'system',
+  Delegated: 'intervention',
+  DelegationRevoked: 'intervention',
+  DelegationExpired: 'intervention',
 };
 
 export function categoryOf(type: EventType): EventCategory {

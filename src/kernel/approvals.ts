@@ -16,6 +16,7 @@ import { commitFlow, refuseBeforeEffect } from './record.js';
 import { evaluatePolicy, verdictDetails } from './stages/policy.js';
 import { statusCode } from './status.js';
 import { withConstraints } from './stewards.js';
+import { ancestorsAllow, chainHolds } from './delegation/call-checks.js';
 
 /** get_decision's long poll: at most a minute, checking the store every 200 ms. */
 export const MAX_WAIT_MS = 60_000;
@@ -64,6 +65,13 @@ async function approveFlow(k: KernelCore, d: DecisionRecord, flow: Flow, operato
     const code: ReasonCode = !contract ? 'UNKNOWN_AGENT' : !cap ? 'CAPABILITY_UNKNOWN' : !grantFor(contract, cap.def.id) ? 'CAPABILITY_NOT_GRANTED' : 'SCHEMA_INVALID';
     return refuseBeforeEffect(k, flow, [{ code, message: 'the contract or capability changed since the escalation' }], d.policies);
   }
+  // A delegated caller's chain as it stands now: a revoke, an expiry or an intervention above it since the escalation wins (ADR-022).
+  const chain = await k.delegations.chain(d.agent);
+  if (chain && chain.length > 1) {
+    flow.chain = chain;
+    const held = await chainHolds(k, chain, d.agent, d.dfid, world.now());
+    if (held.length) return refuseBeforeEffect(k, flow, held, d.policies);
+  }
   const lapsed = contractPeriod(contract, world.now());
   if (lapsed.length) return refuseBeforeEffect(k, flow, lapsed, d.policies);
   const flowStatus = await store.agents.flowStatus(d.dfid, d.agent);
@@ -79,10 +87,12 @@ async function approveFlow(k: KernelCore, d: DecisionRecord, flow: Flow, operato
   const usage = grant ? await usageSnapshot(k, d.agent, cap.def.id, grant.limits.budgets ?? []) : {};
   const over = grant ? recheckLimits(grant, values, usage) : [];
   if (over.length) return refuseBeforeEffect(k, flow, over, d.policies);
+  const above = await ancestorsAllow(k, flow.chain, cap, values);
+  if (above.details.length) return refuseBeforeEffect(k, flow, above.details, d.policies);
   // Policies as they stand now: a forbid added since the escalation still wins.
-  const context = policyContext(cap, values, facts, usageForPolicy(usage), world.now());
+  const context = policyContext(cap, values, facts, usageForPolicy(above.rootUsage ?? usage), world.now());
   if (!context.ok) return refuseBeforeEffect(k, flow, context.details, d.policies);
-  const now = evaluatePolicy(k, contract, cap, context.context);
+  const now = evaluatePolicy(k, contract, cap, context.context, flow.chain);
   if (now.kind === 'forbid' || now.kind === 'no_permit' || now.kind === 'error') {
     return refuseBeforeEffect(k, flow, verdictDetails(now, 'the policies no longer permit this request: '), now.policies);
   }

@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import type { Capability } from '../capabilities/manifest.js';
 import type { Contract } from '../config/contract-schema.js';
 import type { Workspace } from '../config/load-workspace.js';
@@ -8,6 +9,7 @@ import type { World } from '../core/world.js';
 import type { PolicyEngine } from '../policy/engine.js';
 import type { StorePort } from '../store/port/index.js';
 import type { Breakers } from './breaker.js';
+import type { DelegationRegistry } from './delegation/chain.js';
 import type { Inflight } from './inflight.js';
 import type { KernelObserver } from './observer.js';
 import type { SectionLocks } from './sections.js';
@@ -23,6 +25,8 @@ export interface KernelDeps {
   runner?: string | undefined;
   /** Signs each governed answer's receipt (ADR-016); absent: receipts are `{ seq, hash }` only. */
   receipts?: ReceiptSigner | undefined;
+  /** The workspace's signing key: verifies delegation tokens (ADR-022); absent: a call with a token is refused. */
+  tokenKey?: KeyObject | undefined;
   /** Timing hooks (metrics); absent by default. */
   observer?: KernelObserver | undefined;
 }
@@ -35,6 +39,8 @@ export interface KernelCore {
   readonly inflight: Inflight;
   /** Effect sections: one call at a time per resource (ADR-017). */
   readonly sections: SectionLocks;
+  /** Sub-mandates: delegated agents and their chains (ADR-022). */
+  readonly delegations: DelegationRegistry;
   contractOf(agent: string): Contract | undefined;
   grantedCapabilities(agent: string): Capability[];
 }

@@ -81,7 +81,7 @@ export function validateIntent(input: DimInput): DimResult {
     } catch {
       holds = false; // an invariant that cannot be evaluated does not hold
     }
-    if (!holds) details.push({ code: inv.code ?? 'INVARIANT_VIOLATED', message: inv.message, invariant: inv.id });
+    if (!holds) details.push(...explained(inv, { params, facts, values }));
   }
   return details.length ? fail(details, grant) : { ok: true, grant, params, facts, values };
 }
@@ -93,6 +93,18 @@ export function validateIntent(input: DimInput): DimResult {
  */
 export function recheckLimits(grant: Grant, values: Values, usage: UsageSnapshot): ReasonDetail[] {
   return [...checkLimits(grant, values), ...checkBudgets(grant, values, usage)];
+}
+
+/** A failed invariant's refusals: its own detailed ones if it explains itself, else its code and message. */
+function explained(inv: NonNullable<Capability['def']['invariants']>[number], input: { params: Values; facts: Facts; values: Values }): ReasonDetail[] {
+  const plain: ReasonDetail = { code: inv.code ?? 'INVARIANT_VIOLATED', message: inv.message, invariant: inv.id };
+  if (!inv.explain) return [plain];
+  try {
+    const details = inv.explain(input);
+    return details.length ? details : [plain];
+  } catch {
+    return [plain];
+  }
 }
 
 function fail(details: ReasonDetail[], grant?: Grant): DimResult {

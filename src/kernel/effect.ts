@@ -14,6 +14,7 @@ import { commitFlow, commitSure, refuseBeforeEffect, repeat } from './record.js'
 import { sectionKey } from './sections.js';
 import { CALLS_FIELD } from '../store/port/index.js';
 import { upstreamErrorDetails } from './upstream-result.js';
+import { ancestors, ancestorsUsage } from './delegation/call-checks.js';
 import { keyExpiry } from './stages/escalate.js';
 
 const CANCELLED_BEFORE = { code: 'CANCELLED', message: 'the caller cancelled the request before the effect started; nothing ran' } as const;
@@ -37,7 +38,7 @@ export interface EffectRequest {
  * usage, decision). A read-only capability has no effect to protect and folds
  * both commits into one, after the read (ADR-010).
  */
-export async function performEffect(k: KernelCore, flow: Flow, cap: Capability, req: EffectRequest, mode: 'fresh' | 'approved', signal?: AbortSignal): Promise<Outcome> {
+export async function performEffect(k: KernelCore, flow: Flow, cap: Capability, req: EffectRequest, mode: 'fresh' | 'approved', signal?: AbortSignal, handlerSignal: AbortSignal | undefined = signal): Promise<Outcome> {
   const key = flow.key as string;
   const held = mode === 'fresh' ? k.inflight.claim(flow.agent, key, flow.decisionId, req.requestHash) : null;
   if (held) {
@@ -45,13 +46,13 @@ export async function performEffect(k: KernelCore, flow: Flow, cap: Capability, 
     return repeat(k, flow, { agent: flow.agent, key, request_hash: held.requestHash, state: 'in_flight', decision_id: held.decisionId, created_at: now, expires_at: keyExpiry(k, now) }, req.requestHash);
   }
   try {
-    return await admitAndRun(k, flow, cap, req, mode, signal);
+    return await admitAndRun(k, flow, cap, req, mode, signal, handlerSignal);
   } finally {
     if (mode === 'fresh') k.inflight.unclaim(flow.agent, key, flow.decisionId);
   }
 }
 
-async function admitAndRun(k: KernelCore, flow: Flow, cap: Capability, req: EffectRequest, mode: 'fresh' | 'approved', signal?: AbortSignal): Promise<Outcome> {
+async function admitAndRun(k: KernelCore, flow: Flow, cap: Capability, req: EffectRequest, mode: 'fresh' | 'approved', signal: AbortSignal | undefined, handlerSignal: AbortSignal | undefined): Promise<Outcome> {
   const { world, workspace } = k.deps;
   const limits = workspace.config.limits;
 
@@ -86,15 +87,14 @@ async function admitAndRun(k: KernelCore, flow: Flow, cap: Capability, req: Effe
     if (signal?.aborted) return refuseBeforeEffect(k, flow, [CANCELLED_BEFORE], req.policies);
     return refuseBeforeEffect(k, flow, [{ code: 'DEADLINE_EXCEEDED', message: `waited ${deadlineMs} ms for another call on the same resource; nothing ran` }], req.policies);
   }
-  let span: { outcome: Outcome; monitored?: Promise<Breach[]> };
+  let span: { outcome: Outcome; monitored?: Promise<[string, Breach[]][]> };
   try {
-    span = await effectSpan(k, flow, cap, req, mode, circuit, Math.max(deadlineMs - (world.now() - waitFrom), 1), signal);
+    span = await effectSpan(k, flow, cap, req, mode, circuit, Math.max(deadlineMs - (world.now() - waitFrom), 1), signal, handlerSignal);
   } finally {
     release();
   }
   if (!span.monitored) return span.outcome;
-  const breaches = await span.monitored;
-  if (breaches.length) await suspend(k, flow, breaches);
+  for (const [agent, breaches] of await span.monitored) if (breaches.length) await suspend(k, flow, breaches, agent);
   return span.outcome;
 }
 
@@ -112,8 +112,10 @@ async function effectSpan(
   mode: 'fresh' | 'approved',
   circuit: string,
   deadlineMs: number,
-  signal?: AbortSignal,
-): Promise<{ outcome: Outcome; monitored?: Promise<Breach[]> }> {
+  signal: AbortSignal | undefined,
+  /** What may abort the handler once it runs: the caller's cancel, unless that cancel only counts before the effect. */
+  handlerSignal: AbortSignal | undefined,
+): Promise<{ outcome: Outcome; monitored?: Promise<[string, Breach[]][]> }> {
   const { world, workspace } = k.deps;
   const limits = workspace.config.limits;
   const fresh = await resolveFacts(k, cap, req.params, flow, signal);
@@ -146,6 +148,8 @@ async function effectSpan(
     { op: 'flow.bump', dfid: flow.dfid, max: limits.max_invocations_per_flow },
     // Budgets are admitted and their usage added in this commit, atomically in the store (ADR-019).
     ...usageAdmitted(k, flow.agent, cap.def.id, budgets, req.values, now),
+    // A delegated call's usage is carved from every ancestor's budgets in the same commit (ADR-022).
+    ...ancestorsUsage(k, flow.chain, cap, req.values, now),
     { op: 'decision.running', id: flow.decisionId, runner: k.deps.runner ?? null, key, intent: { capability: cap.def.id, params: req.params } },
     event(flow, 'ActionStarted', { data: { capability: cap.def.id, facts_hash: hashOf(fresh.facts), ...(drift.revalidate.length ? { revalidated: drift.revalidate } : {}) } }),
   ];
@@ -157,7 +161,7 @@ async function effectSpan(
   mark(k, flow, 'pre_effect');
 
   const started = world.now();
-  const result = await runHandler(k, flow, cap, req.params, fresh.facts, started, deadlineMs, signal);
+  const result = await runHandler(k, flow, cap, req.params, fresh.facts, started, deadlineMs, handlerSignal);
   mark(k, flow, 'handler');
   const durationMs = world.now() - started;
   // An abort by intervention, or the caller's cancel, says nothing about the capability's health.
@@ -183,7 +187,7 @@ async function effectSpan(
       },
     }),
     { op: 'key.state', agent: flow.agent, key, state: result.ok ? 'done' : 'failed', decision_id: flow.decisionId },
-    ...(result.ok ? [] : usageReturned(k, flow.agent, cap.def.id, budgets, req.values, now)),
+    ...(result.ok ? [] : [...usageReturned(k, flow.agent, cap.def.id, budgets, req.values, now), ...ancestorsUsage(k, flow.chain, cap, req.values, now, true)]),
     finishOp(flow, outcome),
     ...(transition ? [circuitEvent(flow, circuit, transition.from, transition.to)] : []),
   ];
@@ -194,7 +198,7 @@ async function effectSpan(
   const recorded = folded ? undefined : commitSure(k, flow, post);
   // Drift monitors see every executed outcome (not an abort by intervention), in
   // a unit of their own submitted after the outcome's: they can never lose it.
-  const monitored = aborted ? Promise.resolve([]) : observeMonitors(k, flow, cap, result.ok, req.values, started);
+  const monitored = aborted ? Promise.resolve([]) : observeAll(k, flow, cap, result.ok, req.values, started);
   await recorded;
   mark(k, flow, 'record');
   flow.log.info({ step: 'engine', decision_id: flow.decisionId, ok: result.ok, reasons: outcome.reasons, duration_ms: durationMs }, 'action finished');
@@ -206,9 +210,11 @@ function lostPreEffect(k: KernelCore, flow: Flow, circuit: string, conflict: Uni
   k.breakers.release(circuit);
   if (conflict.kind === 'key_taken') return repeat(k, flow, conflict.existing, req.requestHash);
   if (conflict.kind === 'budget_exceeded') {
-    const { window, field, used, max } = conflict;
+    const { window, field, used, max, agent } = conflict;
     const what = field === CALLS_FIELD ? 'calls' : `\`${field}\``;
-    return refuseBeforeEffect(k, flow, [{ code: 'BUDGET_EXCEEDED', message: `${what} in ${window} would exceed ${max} (${used} already, counting calls that committed meanwhile)`, path: `budgets.${window}.${field === CALLS_FIELD ? 'calls' : field}` }], req.policies);
+    // A carved budget names the ancestor whose budget it is (ADR-022).
+    const whose = agent && agent !== flow.agent ? { prefix: `as its ancestor \`${agent}\`: `, path: `delegation.${agent}.` } : { prefix: '', path: '' };
+    return refuseBeforeEffect(k, flow, [{ code: 'BUDGET_EXCEEDED', message: `${whose.prefix}${what} in ${window} would exceed ${max} (${used} already, counting calls that committed meanwhile)`, path: `${whose.path}budgets.${window}.${field === CALLS_FIELD ? 'calls' : field}` }], req.policies);
   }
   if (conflict.kind === 'flow_limit') {
     const max = k.deps.workspace.config.limits.max_invocations_per_flow;
@@ -237,12 +243,19 @@ async function runHandler(k: KernelCore, flow: Flow, cap: Capability, params: Va
   }
 }
 
+/** The caller's monitors, then each ancestor's: an ancestor's drift monitors see its whole subtree's actions (ADR-022). */
+async function observeAll(k: KernelCore, flow: Flow, cap: Capability, ok: boolean, values: Values, at: number): Promise<[string, Breach[]][]> {
+  const out: [string, Breach[]][] = [[flow.agent, await observeMonitors(k, flow, flow.agent, cap, ok, values, at)]];
+  for (const link of ancestors(flow.chain)) out.push([link.agent, await observeMonitors(k, flow, link.agent, cap, ok, values, at)]);
+  return out;
+}
+
 /** Feeds the outcome to the contract's drift monitors; a monitor that cannot be evaluated counts as a breach (fail closed). */
-async function observeMonitors(k: KernelCore, flow: Flow, cap: Capability, ok: boolean, values: Values, at: number): Promise<Breach[]> {
-  const contract = k.contractOf(flow.agent);
+async function observeMonitors(k: KernelCore, flow: Flow, agent: string, cap: Capability, ok: boolean, values: Values, at: number): Promise<Breach[]> {
+  const contract = k.contractOf(agent);
   try {
     const r = await k.deps.store.commit([
-      { op: 'monitors.observe', agent: flow.agent, evaluate: (windows) => (contract ? evaluateMonitors(contract, windows, cap.def.id, ok, values, at) : []) },
+      { op: 'monitors.observe', agent, evaluate: (windows) => (contract ? evaluateMonitors(contract, windows, cap.def.id, ok, values, at) : []) },
     ]);
     return r.ok ? ((r.results.get(0) as Breach[] | undefined) ?? []) : [];
   } catch (err) {
@@ -252,21 +265,21 @@ async function observeMonitors(k: KernelCore, flow: Flow, cap: Capability, ok: b
 }
 
 /** Suspends an agent whose drift monitor breached; only an operator can resume it. */
-async function suspend(k: KernelCore, flow: Flow, breaches: Breach[]): Promise<void> {
+async function suspend(k: KernelCore, flow: Flow, breaches: Breach[], agent: string): Promise<void> {
   const { world } = k.deps;
   const now = world.now();
   const id = world.newId();
   const by = `system:monitor:${breaches.map((b) => b.monitor).join(',')}`;
   await k.deps.store.commit([
-    { op: 'event', event: { dfid: flow.dfid, agent: flow.agent, type: 'AgentSuspended', decision_id: flow.decisionId, reasons: ['DRIFT_MONITOR_BREACHED'], data: { breaches, intervention_id: id } } },
+    { op: 'event', event: { dfid: flow.dfid, agent, type: 'AgentSuspended', decision_id: flow.decisionId, reasons: ['DRIFT_MONITOR_BREACHED'], data: { breaches, intervention_id: id } } },
     {
       op: 'intervention.add',
       row: {
         id,
         dfid: flow.dfid,
         target_kind: 'agent',
-        target: flow.agent,
-        target_agent: flow.agent,
+        target: agent,
+        target_agent: agent,
         act: 'suspend',
         args: JSON.stringify({ breaches }),
         issued_by: by,
@@ -278,9 +291,9 @@ async function suspend(k: KernelCore, flow: Flow, breaches: Breach[]): Promise<v
         expires_at: null,
       },
     },
-    { op: 'agent.status', agent: flow.agent, status: 'suspended', by, reason_hash: null, at: now },
+    { op: 'agent.status', agent, status: 'suspended', by, reason_hash: null, at: now },
   ]);
-  flow.log.warn({ step: 'monitor', breaches: breaches.map((b) => b.monitor) }, 'drift monitor breached; agent suspended');
+  flow.log.warn({ step: 'monitor', agent, breaches: breaches.map((b) => b.monitor) }, 'drift monitor breached; agent suspended');
 }
 
 function circuitEvent(flow: Flow, circuit: string, from: string, to: string): Op {

@@ -4,7 +4,7 @@ import { progressReporter } from './progress.js';
 
 export type RunResult =
   | { ok: true; output: unknown; bytes: number }
-  | { ok: false; code: Extract<ReasonCode, 'DEADLINE_EXCEEDED' | 'OUTPUT_TOO_LARGE' | 'OUTPUT_INVALID' | 'HANDLER_FAILED' | 'ABORTED_BY_INTERVENTION' | 'CANCELLED' | 'UPSTREAM_UNAVAILABLE'>; message: string };
+  | { ok: false; code: Extract<ReasonCode, 'DEADLINE_EXCEEDED' | 'OUTPUT_TOO_LARGE' | 'OUTPUT_INVALID' | 'HANDLER_FAILED' | 'ABORTED_BY_INTERVENTION' | 'CANCELLED' | CapabilityError['code']>; message: string };
 
 /** The abort reason used when a termination stops a running handler. */
 export class InterventionAbort extends Error {

@@ -3,6 +3,7 @@ import type { CallRelay, DecisionStatus, NormalizedProposal, Outcome, ReasonDeta
 import type { NewEvent } from '../store/port/index.js';
 import type { Op } from '../store/port/index.js';
 import type { KernelCore } from './context.js';
+import type { Chain } from './delegation/chain.js';
 import type { PipelineStage } from './observer.js';
 
 /**
@@ -28,6 +29,8 @@ export interface Flow {
   t?: number | undefined;
   /** The caller's progress/notification channel, handed to the handler (absent on an approval). */
   relay?: CallRelay | undefined;
+  /** A delegated caller's chain, root first (ADR-022); absent for an agent with a contract of its own. */
+  chain?: Chain | undefined;
 }
 
 export function newFlow(k: KernelCore, f: { agent: string; dfid: string; decisionId: string; capability: string | null; key: string | null; relay?: CallRelay | undefined }): Flow {

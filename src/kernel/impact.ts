@@ -131,12 +131,13 @@ type Judged = { kind: 'refused'; reason: ReasonCode } | { kind: 'cedar'; verdict
 
 /** The proposed workspace's answer to one stored request, as the pipeline would give it from identity to Cedar. */
 function judge(set: ReplaySet, row: PolicyInputRow, input: StoredInput): Judged {
-  const contract = set.contracts.get(row.agent);
+  // A delegated call was decided as its root (ADR-022): the root's proposed contract judges it; the sub-mandate itself is not re-judged.
+  const contract = set.contracts.get(input.principal.id);
   if (!contract) return { kind: 'refused', reason: 'UNKNOWN_AGENT' };
   const lapsed = contractPeriod(contract, row.at)[0];
   if (lapsed) return { kind: 'refused', reason: lapsed.code };
   if (!grantFor(contract, row.capability)) return { kind: 'refused', reason: 'CAPABILITY_NOT_GRANTED' };
-  return { kind: 'cedar', verdict: set.engine.evaluate({ agent: { id: contract.agent, role: contract.role }, capability: input.resource, context: input.context }) };
+  return { kind: 'cedar', verdict: set.engine.evaluate({ agent: { ...input.principal, role: contract.role }, capability: input.resource, context: input.context }) };
 }
 
 /** The PolicyDecided hash the ledger holds for a decision (its flow's events, read once per flow). */

@@ -57,14 +57,18 @@ export function interventionAllowed(
   principalContract: PrincipalContract | undefined,
   targetStatus: AgentStatus | 'flow',
   flowStatus: FlowStatus = 'active',
+  above: readonly string[] = [],
 ): { ok: true } | { ok: false; message: string } {
   if (principal.kind === 'operator') return { ok: true };
   if (!principalContract) return { ok: false, message: 'caller has no contract' };
   const self = principal.id === targetAgent;
+  // A delegated target answers to its root: the root's approvers and supervisors act on it (ADR-022).
+  const answersAs = above[0] ?? targetAgent;
   if (act === 'cancel' && self) return { ok: true };
   if (act === 'approve' || act === 'deny' || act === 'cancel') {
     if (self) return { ok: false, message: 'an agent can never decide its own escalation' };
-    if (principalContract.role !== 'supervisor' || !principalContract.approves.includes(targetAgent)) {
+    if (above.includes(principal.id)) return { ok: false, message: `\`${principal.id}\` delegated to \`${targetAgent}\`: an agent can never decide an escalation of its own subtree` };
+    if (principalContract.role !== 'supervisor' || !principalContract.approves.includes(answersAs)) {
       return { ok: false, message: `\`${principal.id}\` may not decide escalations of \`${targetAgent}\`` };
     }
     return { ok: true };
@@ -80,7 +84,9 @@ export function interventionAllowed(
     if (act === 'pause' || act === 'constrain' || (act === 'terminate' && targetStatus === 'flow')) return { ok: true };
     return { ok: false, message: `an agent can never ${act} itself` };
   }
-  if (principalContract.role !== 'supervisor' || !principalContract.supervises.includes(targetAgent)) {
+  // An ancestor may narrow its subtree (pause, terminate, constrain, redirect), never lift what it did.
+  if (above.includes(principal.id) && act !== 'resume') return { ok: true };
+  if (principalContract.role !== 'supervisor' || !principalContract.supervises.includes(answersAs)) {
     return { ok: false, message: `\`${principal.id}\` does not supervise \`${targetAgent}\`` };
   }
   return { ok: true };
@@ -150,7 +156,7 @@ export async function intervene(kernel: Kernel, principal: Principal, req: Inter
   if (targetAgent === '*' && principal.kind !== 'operator') {
     return refuse([{ code: 'INTERVENTION_NOT_ALLOWED', message: 'only an operator acts on every agent of a flow', path: 'agent' }]);
   }
-  if (!targetAgent || (targetAgent !== '*' && !kernel.contractOf(targetAgent))) {
+  if (!targetAgent || (targetAgent !== '*' && !(kernel.contractOf(targetAgent) ?? (await kernel.delegations.chain(targetAgent))?.at(-1)))) {
     if ('decision_id' in req.target) return refuse([{ code: 'DECISION_NOT_FOUND', message: 'no such decision', path: 'decision_id' }]);
     return refuse([{ code: 'UNKNOWN_AGENT', message: `no contract for \`${targetAgent ?? target}\``, path: 'agent' }]);
   }
@@ -168,6 +174,7 @@ export async function intervene(kernel: Kernel, principal: Principal, req: Inter
     principal.kind === 'agent' ? kernel.contractOf(principal.id) : undefined,
     targetKind === 'flow' ? 'flow' : agentStatus,
     targetKind === 'flow' ? await store.agents.flowStatus(target, targetAgent) : 'active',
+    targetAgent === '*' ? [] : ((await kernel.delegations.chain(targetAgent)) ?? []).slice(0, -1).map((l) => l.agent),
   );
   if (!allowed.ok) return refuse([{ code: 'INTERVENTION_NOT_ALLOWED', message: allowed.message }]);
   // A paused, suspended or terminated agent may still pause itself or withdraw its own request, and nothing else.

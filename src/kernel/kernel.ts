@@ -9,7 +9,10 @@ import { Breakers } from './breaker.js';
 import { checkCall, type CheckRequest, type CheckResult } from './check.js';
 import { settleChallenges } from './challenger.js';
 import type { KernelCore, KernelDeps } from './context.js';
+import { DelegationRegistry } from './delegation/chain.js';
 import { Inflight } from './inflight.js';
+import { delegationTree, expireDelegations, revokeDelegation, type TreeNode } from './delegation/lifecycle.js';
+import type { DelegationRow } from '../store/port/index.js';
 import { govern } from './pipeline.js';
 import { recoverStarted, settleDecision } from './recovery.js';
 import { InProcessSections, SharedSections, type SectionLocks } from './sections.js';
@@ -29,8 +32,10 @@ export class Kernel implements KernelCore {
   readonly breakers: Breakers;
   readonly inflight = new Inflight();
   readonly sections: SectionLocks;
+  readonly delegations: DelegationRegistry;
 
   constructor(public deps: KernelDeps) {
+    this.delegations = new DelegationRegistry(deps.store, deps.workspace.contracts);
     this.policy = new PolicyEngine(deps.workspace.policySet);
     const { breaker } = deps.workspace.config;
     this.breakers = new Breakers({ failureThreshold: breaker.failure_threshold, cooldownMs: breaker.cooldown_ms });
@@ -47,7 +52,7 @@ export class Kernel implements KernelCore {
   }
 
   contractOf(agent: string): Contract | undefined {
-    return this.deps.workspace.contracts.get(agent);
+    return this.deps.workspace.contracts.get(agent) ?? this.delegations.cached(agent);
   }
 
   /** Capabilities this agent's contract grants, in contract order (a glob's matches sorted by id). */
@@ -142,6 +147,21 @@ export class Kernel implements KernelCore {
   /** An operator settles a decision whose outcome a crash left unknown. */
   settleOutcome(decisionId: string, applied: boolean, by: string, reason: string | null): Promise<Outcome> {
     return settleDecision(this, decisionId, applied ? { status: 'applied' } : { status: 'not_applied' }, by, reason);
+  }
+
+  /** Revokes a child's sub-mandate, its subtree's and all their keys (ADR-022). */
+  revokeDelegation(child: string, by: { kind: 'operator' | 'agent'; id: string }, reason: string | null): Promise<DelegationRow[]> {
+    return revokeDelegation(this, child, by, reason);
+  }
+
+  /** Records sub-mandates past their expiry as expired. */
+  expireDelegations(): Promise<number> {
+    return expireDelegations(this);
+  }
+
+  /** The delegation tree, with remaining budgets and expiry per node. */
+  delegationTree(root?: string): Promise<TreeNode[]> {
+    return delegationTree(this, root);
   }
 
   /** Waits for running challenger calls (tests, and a server before it closes its store). */

@@ -4,6 +4,7 @@ import type { IdempotencyRecord } from '../store/port/index.js';
 import type { CommitResult, Op, UnitConflict } from '../store/port/index.js';
 import type { KernelCore } from './context.js';
 import { contractRef, failedChecks } from './decision-record.js';
+import { chainRef } from './delegation/chain.js';
 import { event, finishOp, outcomeOf, type Flow } from './flow.js';
 
 /**
@@ -44,7 +45,7 @@ export async function finishRejected(k: KernelCore, flow: Flow, final: Op, detai
 export function reject(k: KernelCore, flow: Flow, details: ReasonDetail[], data: Record<string, unknown> = {}): Promise<Outcome> {
   const reasons = [...new Set(details.map((d) => d.code))];
   flow.log.info({ step: 'rejected', decision_id: flow.decisionId, reasons }, 'intent rejected');
-  return finishRejected(k, flow, event(flow, 'IntentRejected', { reasons, data: { capability: flow.capability, checks: failedChecks(details), ...contractRef(k.contractOf(flow.agent)), ...data } }), details, []);
+  return finishRejected(k, flow, event(flow, 'IntentRejected', { reasons, data: { capability: flow.capability, checks: failedChecks(details), ...contractRef(k.contractOf(flow.agent)), ...chainRef(flow.chain), ...data } }), details, []);
 }
 
 /**

@@ -51,10 +51,12 @@ export async function revalidate(k: KernelCore, flow: Flow, cap: Capability, req
   const contract = k.contractOf(flow.agent);
   const grant = contract ? grantFor(contract, cap.def.id) : undefined;
   if (!contract || !grant) return [drift('the contract no longer grants the capability')];
-  const usage = await usageSnapshot(k, flow.agent, cap.def.id, grant.limits.budgets ?? []);
+  // A delegated call is decided as its root, on the root's usage (ADR-022).
+  const governing = flow.chain?.[0] ?? { agent: flow.agent, contract };
+  const usage = await usageSnapshot(k, governing.agent, cap.def.id, grantFor(governing.contract, cap.def.id)?.limits.budgets ?? []);
   const context = policyContext(cap, values, fresh, usageForPolicy(usage), k.deps.world.now());
   if (!context.ok) return context.details;
-  const verdict = evaluatePolicy(k, contract, cap, context.context);
+  const verdict = evaluatePolicy(k, contract, cap, context.context, flow.chain);
   const holds = verdict.kind === 'permit' || (mode === 'approved' && verdict.kind === 'escalate');
   return holds ? [] : [drift(`the policy verdict is now \`${verdict.kind}\`${verdict.policies.length ? ` (${verdict.policies.join(', ')})` : ''}`)];
 }

@@ -44,11 +44,15 @@ export interface CapabilityToolEntry {
 /** What one call needs from its wire. */
 export interface CallContext {
   signal: AbortSignal;
+  /** A cancel that counts only before the effect starts (2026-07-28 over HTTP: the response stream closed). */
+  cancelBeforeEffect?: AbortSignal | undefined;
   relay: CallRelay;
   /** A task's own decision id (ADR-014). */
   decisionId?: string | undefined;
   traceparent?: string | undefined;
   idempotencyKey?: string | undefined;
+  /** A delegation token the caller presented in `_meta` (ADR-022). */
+  delegationToken?: string | undefined;
   /** What an escalated outcome becomes on this wire (a question to the client's human, where the wire can ask). */
   onEscalated?: ((outcome: Outcome) => Promise<Outcome>) | undefined;
 }
@@ -62,9 +66,13 @@ export interface GovernedTools {
   call(name: string, rawArgs: unknown, ctx: CallContext): Promise<Record<string, unknown>>;
 }
 
+/** Where a call carries a delegation token. */
+export const DELEGATION_TOKEN_META = 'mandate/delegation_token';
+
 /** Reads Mandate's own `_meta` keys of a call: W3C trace context and an idempotency key. */
-export function readCallMeta(meta: Record<string, unknown> | undefined): { traceparent?: string; idempotencyKey?: string } {
-  const out: { traceparent?: string; idempotencyKey?: string } = {};
+export function readCallMeta(meta: Record<string, unknown> | undefined): { traceparent?: string; idempotencyKey?: string; delegationToken?: string } {
+  const out: { traceparent?: string; idempotencyKey?: string; delegationToken?: string } = {};
+  if (typeof meta?.[DELEGATION_TOKEN_META] === 'string') out.delegationToken = meta[DELEGATION_TOKEN_META];
   if (typeof meta?.['traceparent'] === 'string') out.traceparent = meta['traceparent'];
   if (typeof meta?.['idempotency_key'] === 'string') out.idempotencyKey = meta['idempotency_key'];
   return out;
@@ -105,7 +113,9 @@ export function governedTools(kernel: Kernel, agent: string, channel: Channel): 
         channel,
         traceparent: ctx.traceparent,
         metaIdempotencyKey: ctx.idempotencyKey,
+        delegationToken: ctx.delegationToken,
         signal: ctx.signal,
+        cancelBeforeEffect: ctx.cancelBeforeEffect,
         relay: ctx.relay,
         decisionId: ctx.decisionId,
         argumentIssues: argumentIssues?.issues.map((i) => ({ path: i.path.map(String).join('.') || '(arguments)', message: i.message })),

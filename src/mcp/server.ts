@@ -41,8 +41,8 @@ export function createMcpServer(kernel: Kernel, agent: string, channel: Channel,
   const instructions = mandateTools ? INSTRUCTIONS : identity?.instructions;
   const taskStore = new MandateTaskStore(kernel, agent);
   const server = new Server(identity?.serverInfo ?? SERVER_INFO, { capabilities, ...(instructions !== undefined ? { instructions } : {}), taskStore });
-  const tasks = new McpTasks(kernel, agent, server, taskStore);
-  tasks.install();
+  const tasks = new McpTasks(kernel, agent, (n) => server.notification(n), taskStore);
+  tasks.install(server);
   const governed = governedTools(kernel, agent, channel);
   const { fixed, capabilityTools } = governed;
 
@@ -80,6 +80,7 @@ export function createMcpServer(kernel: Kernel, agent: string, channel: Channel,
         decisionId: run?.decisionId,
         traceparent: meta.traceparent,
         idempotencyKey: meta.idempotencyKey,
+        delegationToken: meta.delegationToken,
         // A task waits for the human as input_required instead of asking the client.
         onEscalated: run ? undefined : (outcome) => askClientHuman(server, kernel, agent, outcome),
       });

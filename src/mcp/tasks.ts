@@ -47,7 +47,8 @@ export class McpTasks {
   constructor(
     private readonly kernel: Kernel,
     private readonly agent: string,
-    private readonly server: Server,
+    /** Sends a notification outside any request (a task's progress); the 2026 wire has none to send it on. */
+    private readonly notify: (n: ServerNotification) => Promise<void>,
     readonly store: MandateTaskStore,
   ) {
     let runs = running.get(kernel);
@@ -56,8 +57,8 @@ export class McpTasks {
   }
 
   /** Replaces the SDK's tasks/cancel (which would only flip the status) with the governed one. */
-  install(): void {
-    this.server.setRequestHandler(CancelTaskRequestSchema, async (request) => ({ ...(await this.cancel(request.params.taskId)) }));
+  install(server: Server): void {
+    server.setRequestHandler(CancelTaskRequestSchema, async (request) => ({ ...(await this.cancel(request.params.taskId)) }));
   }
 
   /** A task-augmented tools/call: records the task, starts `run` in the background, answers with the task. */
@@ -70,11 +71,28 @@ export class McpTasks {
     const relay: CallRelay = {
       // The client's progress token stays valid for the task's life; the notifications are no longer tied to the answered request.
       progressToken: request.params._meta?.progressToken,
-      notify: (n) => this.server.notification(n as ServerNotification),
+      notify: (n) => this.notify(n as ServerNotification),
       onProgress: (u) => void this.store.setMessage(task.taskId, progressText(u)).catch(() => undefined),
     };
-    void this.follow(task.taskId, run({ decisionId, signal: abort.signal, relay }), abort);
+    this.track(task.taskId, run({ decisionId, signal: abort.signal, relay }), abort);
     return { task };
+  }
+
+  /**
+   * A task for a call that already runs (or has ended) under its own decision
+   * id and abort controller: the 2026-07-28 wire decides to answer with a task
+   * only once a call turns out to wait or take long (modern/tasks.ts).
+   */
+  async adopt(decisionId: string, form: TaskResultForm, call: Promise<Record<string, unknown>>, abort: AbortController): Promise<Task> {
+    const link: TaskLink = { decisionId, form };
+    const task = await this.store.createTask({ context: { ...link } }, 0, { method: 'tools/call' });
+    this.track(task.taskId, call, abort);
+    return task;
+  }
+
+  private track(taskId: string, call: Promise<Record<string, unknown>>, abort: AbortController): void {
+    this.runs.set(taskId, abort);
+    void this.follow(taskId, call, abort);
   }
 
   /**
@@ -146,6 +164,6 @@ export class McpTasks {
   }
 }
 
-function progressText(u: ProgressUpdate): string {
+export function progressText(u: ProgressUpdate): string {
   return `running: ${u.progress}${u.total !== undefined ? `/${u.total}` : ''}${u.message ? ` (${u.message})` : ''}`;
 }

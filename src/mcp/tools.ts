@@ -4,6 +4,7 @@ import { capabilityMatches, grantFor } from '../config/contract-schema.js';
 import type { Outcome } from '../core/types.js';
 import { IdempotencyKeySchema, IntentSchema, OutcomeSchema, SubmitIntentArgsSchema } from '../core/wire.js';
 import type { Kernel } from '../kernel/kernel.js';
+import { DELEGATE_ID, DELEGATE_TOOL } from '../kernel/delegation/request.js';
 import { wireName } from '../gateway/exposure.js';
 
 /** Tool arguments of the fixed governed tools (the intent schema is shared with the kernel). */
@@ -160,6 +161,8 @@ export function fixedTools(): ToolDefinition[] {
 }
 
 export function capabilityToolName(id: string): string {
+  // The built-in delegation.create is the `delegate` tool (ADR-022).
+  if (id === DELEGATE_ID) return DELEGATE_TOOL;
   return id.replace(/\./g, '_');
 }
 

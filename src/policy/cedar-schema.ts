@@ -130,7 +130,8 @@ export function cedarSchema(context: RecordType): Record<string, unknown> {
   return {
     Mandate: {
       entityTypes: {
-        Agent: { shape: { type: 'Record', attributes: { role: str } } },
+        // depth, root, caller, delegated_by: the caller's place in a delegation chain (ADR-022).
+        Agent: { shape: { type: 'Record', attributes: { role: str, depth: LONG, root: str, caller: str, delegated_by: { ...str, required: false } } } },
         Capability: { shape: { type: 'Record', attributes: { id: str, version: str, side_effect: str, upstream: { ...str, required: false } } } },
       },
       actions: { invoke: { appliesTo: { principalTypes: ['Agent'], resourceTypes: ['Capability'], context } } },

@@ -3,8 +3,22 @@ import { policyFailure, type PolicyFailure } from './errors.js';
 import type { CedarValueJson, EntityJson } from '@cedar-policy/cedar-wasm/nodejs';
 import { ACCESS_ACTIONS, ACTION_TYPE, AGENT_TYPE, CAPABILITY_TYPE, INVOKE_ACTION, type AccessKind, type CompiledPolicySet } from './compile.js';
 
+/**
+ * The principal Cedar sees. For a delegated call it is the root agent (whose
+ * contract answers for its subtree), with the caller's place in the chain
+ * (ADR-022); otherwise depth 0 and root = caller = the agent.
+ */
+export interface PolicyAgent {
+  id: string;
+  role: string;
+  depth?: number;
+  root?: string;
+  caller?: string;
+  delegated_by?: string;
+}
+
 export interface PolicyRequest {
-  agent: { id: string; role: string };
+  agent: PolicyAgent;
   /** `upstream`: the upstream server of a gateway tool (policies see `resource.upstream`). */
   capability: { id: string; version: string; sideEffect: string; upstream?: string | undefined };
   context: Record<string, CedarValueJson>;
@@ -139,8 +153,8 @@ export class PolicyEngine {
    * (`resource.side_effect`, `resource has upstream`, `resource["id"]`) needs
    * its name in the policy text, so leaving out the others changes no answer.
    */
-  private entitiesFor(agent: { id: string; role: string }, action: string, resource: { type: string; id: string }, attrs: Record<string, CedarValueJson>, subset: Subset, mentions: (name: string) => boolean): EntityJson[] {
-    const key = JSON.stringify([subset.id, agent.id, agent.role, action, resource.type, resource.id, attrs]);
+  private entitiesFor(agent: PolicyAgent, action: string, resource: { type: string; id: string }, attrs: Record<string, CedarValueJson>, subset: Subset, mentions: (name: string) => boolean): EntityJson[] {
+    const key = JSON.stringify([subset.id, agent.id, agent.role, agent.depth ?? 0, agent.root ?? agent.id, agent.caller ?? agent.id, agent.delegated_by ?? null, action, resource.type, resource.id, attrs]);
     const known = this.entities.get(key);
     if (known) return known;
     const named = (all: Record<string, CedarValueJson>) => {
@@ -149,7 +163,11 @@ export class PolicyEngine {
       return out;
     };
     const built: EntityJson[] = [
-      { uid: { type: AGENT_TYPE, id: agent.id }, attrs: named({ role: agent.role }), parents: [] },
+      {
+        uid: { type: AGENT_TYPE, id: agent.id },
+        attrs: named({ role: agent.role, depth: agent.depth ?? 0, root: agent.root ?? agent.id, caller: agent.caller ?? agent.id, ...(agent.delegated_by ? { delegated_by: agent.delegated_by } : {}) }),
+        parents: [],
+      },
       { uid: resource, attrs: named(attrs), parents: [] },
     ];
     // Bounded by agents × capabilities (and pinned primitives) of the workspace.
@@ -168,7 +186,7 @@ export class PolicyEngine {
     return this.decide(req.agent, ACCESS_ACTIONS[req.kind], { type: req.resource.type, id: req.resource.id }, req.resource.attrs, req.context);
   }
 
-  private decide(agent: { id: string; role: string }, action: string, resource: { type: string; id: string }, attrs: Record<string, CedarValueJson>, context: Record<string, CedarValueJson>): PolicyVerdict {
+  private decide(agent: PolicyAgent, action: string, resource: { type: string; id: string }, attrs: Record<string, CedarValueJson>, context: Record<string, CedarValueJson>): PolicyVerdict {
     const subset = this.setFor(agent.id);
     const mentions = this.mentionsFor(subset, action, resource);
     // Likewise for the context's top-level fields (values, facts, usage, now).

@@ -32,6 +32,7 @@ const intent = { capability: 'c', params: { amount: 1 } } as never;
 const interventionRow = { id: 'i9', dfid: D, target_kind: 'agent' as const, target: 'alice', target_agent: 'alice', act: 'pause', args: '{}', issued_by: 'op', issuer_role: 'operator', state: 'pending' as const, reason_hash: null, created_at: T, updated_at: T, expires_at: T + 1000 };
 const policyInput = (decision_id: string, at: number) => ({ decision_id, dfid: 'a'.repeat(32), agent: 'alice', capability: 'payments.transfer', at, verdict: 'permit', gates: ['g1'], input: '{"context":{}}', input_hash: 'h'.repeat(64) });
 const taskRow = { id: 't9', agent: 'alice', decision_id: 'd9', result_form: 'outcome' as const, status: 'working' as const, status_message: null, ttl_ms: 60_000, poll_ms: 500, created_at: T, updated_at: T, expires_at: T + 60_000 };
+const delegationRow = { id: 'dlg-1', child: 'w1', parent: 'alice', root: 'alice', depth: 1, max_depth: 1, may_delegate: 0, purpose: 'p', grants: '[]', memory: '[]', created_at: T, expires_at: T + 60_000, created_by: 'agent:alice', decision_id: 'd1' };
 const credentialRow = { id: 'k9', kind: 'agent' as const, principal: 'alice', role: 'agent' as const, key_hash: 'h'.repeat(64), key_prefix: 'mk_', label: null, created_at: T, created_by: 'op' };
 const pending = { intent, facts: { balance: 5 }, facts_hash: 'fh', expires_at: T + 1000 };
 const escalated = { verdict: 'escalated', reasons: [], details: [], dfid: D, decision_id: 'd9', capability: 'c', idempotency_key: 'k', status: 'pending', policies: ['p'], receipt: null } as unknown as Outcome;
@@ -154,6 +155,26 @@ const EVERY_OP: { [K in OpKind]: OpCase<K> } = {
     expect(r.get(0)).toBe(1);
     expect(await s.tasks.list('alice', T, null, 10)).toEqual([]);
   } },
+  'delegation.add': {
+    op: { op: 'delegation.add', row: delegationRow, maxChildren: 2, now: T },
+    check: async (s) => {
+      expect(await s.delegations.byChild('w1')).toMatchObject({ id: 'dlg-1', parent: 'alice', status: 'live', expires_at: T + 60_000 });
+      expect(await s.delegations.liveChildren('alice', T)).toBe(1);
+      expect(await s.delegations.liveChildren('alice', T + 60_000)).toBe(0);
+      expect(await s.commit([{ op: 'delegation.add', row: delegationRow, maxChildren: 5, now: T }])).toMatchObject({ ok: false, conflict: { kind: 'child_taken' } });
+      expect(await s.commit([{ op: 'delegation.add', row: { ...delegationRow, id: 'dlg-2', child: 'w2' }, maxChildren: 1, now: T }])).toMatchObject({ ok: false, conflict: { kind: 'children_limit', count: 1 } });
+    },
+  },
+  'delegation.end': {
+    before: [{ op: 'delegation.add', row: delegationRow, maxChildren: 2, now: T }, { op: 'credential.add', row: { ...credentialRow, id: 'kw1', principal: 'w1', key_hash: 'w'.repeat(64) } }],
+    op: { op: 'delegation.end', child: 'w1', status: 'revoked', by: 'operator:op', at: T + 1 },
+    check: async (s, r) => {
+      expect(r.get(0)).toBe(true);
+      expect(await s.delegations.get('dlg-1')).toMatchObject({ status: 'revoked', ended_at: T + 1, ended_by: 'operator:op' });
+      expect(await s.credentials.get('kw1')).toMatchObject({ revoked_at: T + 1 });
+      expect(await s.delegations.dueToExpire(T + 120_000)).toEqual([]);
+    },
+  },
   'memory.write': { op: { op: 'memory.write', write: { scope: 's', key: 'k', value: [1], sensitivity: 'elevated', provenance: 'agent:alice', expected: 0, at: T } }, check: async (s, r) => {
     expect(r.get(0)).toBe(1);
     expect(await s.memory.list('s')).toMatchObject([{ key: 'k', value: [1], sensitivity: 'elevated', version: 1 }]);

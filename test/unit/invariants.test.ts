@@ -16,6 +16,40 @@ interface Guarantee {
 }
 
 export const GUARANTEES: Record<string, Guarantee> = {
+  DELEGATION_MONOTONIC: {
+    statement: "A delegated call passes its own sub-mandate and every ancestor's current contract, standing and budgets; a child is never allowed what any ancestor would be refused at that moment (ADR-022).",
+    proofs: {
+      'delegation-monotonic.test.ts': ['a child is never allowed a call any ancestor would refuse at that moment: limits, allowed values, budgets, expiry, interventions mid-sequence'],
+      'delegation-call-time.test.ts': ['a parent delegates within its mandate; the child is held to its own limits and its spend counts against the parent too'],
+      'delegation-attacks.test.ts': [
+        'suspending or pausing the parent stops its whole subtree at the next call',
+        'a child never outlives its parent: when the parent expires its child is refused, and the sweep records both expiries',
+        'revoking a parent revokes its subtree and their keys; their next calls are refused with DELEGATION_REVOKED',
+      ],
+    },
+  },
+  DELEGATION_TOKENS_VERIFIED: {
+    statement: 'A delegation token (Biscuit) is verified block by block against the workspace key and authorized on each call it carries; a forged, widened, foreign or revoked-link token is refused, and every other check still applies (ADR-022).',
+    proofs: {
+      'delegation-tokens.test.ts': [
+        'a token signed with the workspace key verifies and names its agent and sub-mandate',
+        'a holder narrows a token offline; the narrower block binds every later call',
+        'forged, widened or expired tokens are refused',
+        'a narrowed token binds the calls that carry it; a token for another agent, a forged one, or one from a revoked link is refused and recorded',
+      ],
+    },
+  },
+  DELEGATION_NEVER_BROADER: {
+    statement: 'A sub-mandate asking for more than its parent holds, in any dimension, is refused with a reason per dimension and never clipped; nobody in a subtree decides its escalations (ADR-022).',
+    proofs: {
+      'delegation-attacks.test.ts': [
+        'a request for anything the parent lacks is refused per dimension, never clipped, and nothing is created',
+        'an agent without a delegation section cannot delegate, and a child without may_delegate cannot either',
+        'delegating past the depth the chain allows is refused with DELEGATION_DEPTH_EXCEEDED',
+        'an escalation of a child goes to the approvers of the root: neither the child, a sibling, nor the parent can decide it',
+      ],
+    },
+  },
   NO_EFFECT_WITHOUT_RESERVATION: {
     statement: 'A side effect runs only for the call that reserved its idempotency key; anyone else holding the key gets IN_PROGRESS or a replay.',
     proofs: {

@@ -59,13 +59,14 @@ export const escalateIfNeeded: Stage = async (k, s) => {
 /** The steward gates that turn this permitted call into a human decision (none: it may run). */
 export async function gatesFor(k: KernelCore, s: CallState): Promise<{ id: string; reason: string }[]> {
   const { store, world } = k.deps;
-  const contract = s.contract as Contract;
   const cap = s.capability as Capability;
   const v = s.validated as NonNullable<typeof s.validated>;
+  // Steward gates are the root's for a delegated call: splitting work across children cannot dodge them (ADR-022).
+  const governing = s.flow.chain?.[0] ?? { agent: s.flow.agent, contract: s.contract as Contract };
   const sums = new Map<string, number>();
-  for (const c of contract.stewards.cumulative ?? []) sums.set(`${c.window}:${c.sum}`, await store.usage.sum(s.flow.agent, cap.def.id, c.sum, windowMs(c.window), world.now()));
-  const executed = await store.monitors.executed(s.flow.agent);
-  return stewardGates(contract, cap, executed, (window, field) => sums.get(`${window}:${field}`) ?? 0, v.values);
+  for (const c of governing.contract.stewards.cumulative ?? []) sums.set(`${c.window}:${c.sum}`, await store.usage.sum(governing.agent, cap.def.id, c.sum, windowMs(c.window), world.now()));
+  const executed = await store.monitors.executed(governing.agent);
+  return stewardGates(governing.contract, cap, executed, (window, field) => sums.get(`${window}:${field}`) ?? 0, v.values);
 }
 
 export function keyExpiry(k: { deps: { workspace: { config: { limits: { idempotency_window_hours: number } } } } }, now: number): number {

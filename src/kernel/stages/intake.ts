@@ -5,6 +5,7 @@ import { IntentSchema, TextIntentSchema } from '../../core/wire.js';
 import { event, mark } from '../flow.js';
 import { reject } from '../record.js';
 import { contractPeriod } from '../contract-period.js';
+import { chainHolds } from '../delegation/call-checks.js';
 import { statusCode } from '../status.js';
 import type { Stage } from './state.js';
 
@@ -36,13 +37,20 @@ export const receive: Stage = (k, s) => {
 export const checkStanding: Stage = async (k, s) => {
   const { flow, call } = s;
   const { store } = k.deps;
-  const contract = k.contractOf(call.agent);
-  if (!contract) return reject(k, flow, [{ code: 'UNKNOWN_AGENT', message: 'no contract for this agent' }]);
+  // A delegated agent's chain is re-read from the store at every call: a revoke anywhere above counts now (ADR-022).
+  const chain = await k.delegations.chain(call.agent);
+  const contract = chain?.at(-1)?.contract;
+  if (!chain || !contract) return reject(k, flow, [{ code: 'UNKNOWN_AGENT', message: 'no contract for this agent' }]);
   s.contract = contract;
+  if (chain.length > 1) flow.chain = chain;
   const status = await store.agents.status(call.agent);
   if (status !== 'active') return reject(k, flow, [{ code: statusCode(status), message: `agent is ${status}` }]);
   const flowStatus = await store.agents.flowStatus(flow.dfid, flow.agent);
   if (flowStatus !== 'active') return reject(k, flow, [{ code: flowStatus === 'paused' ? 'FLOW_PAUSED' : 'FLOW_TERMINATED', message: `flow is ${flowStatus}` }]);
+  if (flow.chain) {
+    const held = await chainHolds(k, flow.chain, call.agent, flow.dfid, s.receivedAt);
+    if (held.length) return reject(k, flow, held);
+  }
   // Outside its effective period a contract grants nothing.
   const lapsed = contractPeriod(contract, s.receivedAt);
   if (lapsed.length) return reject(k, flow, lapsed);

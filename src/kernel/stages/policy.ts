@@ -9,18 +9,21 @@ import type { Op } from '../../store/port/index.js';
 import { failureMessage } from '../../policy/errors.js';
 import type { KernelCore } from '../context.js';
 import { contractRef } from '../decision-record.js';
+import { chainRef, policyPrincipal, type Chain, type Link } from '../delegation/chain.js';
 import { event, mark } from '../flow.js';
 import { finishRejected } from '../record.js';
 import type { Stage } from './state.js';
 
 /** Cedar's answer for this agent, capability and request context (see `policyContext`). */
-export function evaluatePolicy(k: KernelCore, contract: Contract, cap: Capability, context: Record<string, CedarValueJson>): PolicyVerdict {
-  return k.policy.evaluate(policyRequest(contract, cap, context));
+export function evaluatePolicy(k: KernelCore, contract: Contract, cap: Capability, context: Record<string, CedarValueJson>, chain?: Chain): PolicyVerdict {
+  return k.policy.evaluate(policyRequest(contract, cap, context, chain));
 }
 
-export function policyRequest(contract: Contract, cap: Capability, context: Record<string, CedarValueJson>): PolicyRequest {
+export function policyRequest(contract: Contract, cap: Capability, context: Record<string, CedarValueJson>, chain?: Chain): PolicyRequest {
+  // A delegated call is decided as its root, whose contract answers for the subtree, told the caller's place (ADR-022).
+  const governing = chain && chain.length > 1 ? (chain[0] as Link).contract : contract;
   return {
-    agent: { id: contract.agent, role: contract.role },
+    agent: policyPrincipal(chain, { id: governing.agent, role: governing.role }),
     capability: { id: cap.def.id, version: cap.def.version, sideEffect: cap.def.sideEffect, ...(cap.upstream ? { upstream: cap.upstream.server } : {}) },
     context,
   };
@@ -49,7 +52,7 @@ export function policyReasons(verdict: PolicyVerdict): ReasonCode[] {
  */
 export const decidePolicy: Stage = (k, s) => {
   const { flow } = s;
-  const request = policyRequest(s.contract as Contract, s.capability as Capability, s.policyContext ?? {});
+  const request = policyRequest(s.contract as Contract, s.capability as Capability, s.policyContext ?? {}, flow.chain);
   const verdict = k.policy.evaluate(request);
   s.verdict = verdict;
   const text = canonicalJson({ principal: request.agent, resource: request.capability, context: request.context });
@@ -87,11 +90,11 @@ export function verdictDetails(verdict: Exclude<PolicyVerdict, { kind: 'permit' 
 export function policyEvent(k: KernelCore, s: Parameters<Stage>[1], gates: string[] = []) {
   const verdict = s.verdict as PolicyVerdict;
   if (gates.length) {
-    return event(s.flow, 'PolicyDecided', { reasons: ['ESCALATION_REQUIRED'], data: { decision: 'escalate', policies: verdict.policies, policy_set_hash: k.policy.set.hash, steward_gates: gates, ...inputHash(s), ...contractRef(s.contract) } });
+    return event(s.flow, 'PolicyDecided', { reasons: ['ESCALATION_REQUIRED'], data: { decision: 'escalate', policies: verdict.policies, policy_set_hash: k.policy.set.hash, steward_gates: gates, ...inputHash(s), ...contractRef(s.contract), ...chainRef(s.flow.chain) } });
   }
   // An evaluation error is on the record with each policy and kind (never Cedar's message, which quotes values).
   const errors = verdict.kind === 'error' ? { policy_errors: verdict.failures.map(({ policy, kind, summary }) => ({ policy, kind, summary })) } : {};
-  return event(s.flow, 'PolicyDecided', { reasons: policyReasons(verdict), data: { decision: verdict.kind, policies: verdict.policies, policy_set_hash: k.policy.set.hash, ...errors, ...inputHash(s), ...contractRef(s.contract) } });
+  return event(s.flow, 'PolicyDecided', { reasons: policyReasons(verdict), data: { decision: verdict.kind, policies: verdict.policies, policy_set_hash: k.policy.set.hash, ...errors, ...inputHash(s), ...contractRef(s.contract), ...chainRef(s.flow.chain) } });
 }
 
 /** The hash of the policy request's input: what proves a stored replay input untampered (ADR-023). */

@@ -8,6 +8,7 @@ import { resolveFacts, usageForPolicy, usageSnapshot } from '../facts.js';
 import { event, mark } from '../flow.js';
 import { reject } from '../record.js';
 import { withConstraints } from '../stewards.js';
+import { ancestorsAllow, tokenRefusal } from '../delegation/call-checks.js';
 import type { Stage } from './state.js';
 
 /**
@@ -29,8 +30,15 @@ export const validate: Stage = async (k, s) => {
   const dim = validateIntent({ intent, contract: effective, capability, params: s.params, facts, usage: s.usage, receivedAt: s.receivedAt, now: world.now() });
   if (!dim.ok) return reject(k, flow, dim.details);
   const cap = capability as Capability;
+  // A delegated call passes every ancestor's contract as if it made the call itself (ADR-022).
+  const above = await ancestorsAllow(k, flow.chain, cap, dim.values);
+  if (above.details.length) return reject(k, flow, above.details);
+  if (s.call.delegationToken !== undefined) {
+    const refused = await tokenRefusal(k, flow, s.call.delegationToken, cap.def.id, dim.values);
+    if (refused) return reject(k, flow, [refused]);
+  }
   // Values as Cedar will see them; one it cannot hold exactly is refused here, never rounded or dropped.
-  const context = policyContext(cap, dim.values, dim.facts, usageForPolicy(s.usage), world.now());
+  const context = policyContext(cap, dim.values, dim.facts, usageForPolicy(above.rootUsage ?? s.usage), world.now());
   if (!context.ok) return reject(k, flow, context.details);
   s.policyContext = context.context;
   const factsHash = hashOf(dim.facts);

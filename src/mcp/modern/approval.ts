@@ -21,7 +21,7 @@ export function callHash(tool: string, args: unknown): string {
   return hashOf({ tool, arguments: args ?? {} });
 }
 
-function declaredElicitation(ctx: ServerContext): boolean {
+export function declaredElicitation(ctx: ServerContext): boolean {
   const envelope = ctx.mcpReq.envelope as Record<string, unknown> | undefined;
   const caps = envelope?.[CLIENT_CAPABILITIES_META_KEY] as { elicitation?: Record<string, unknown> } | undefined;
   // A bare `elicitation: {}` means form support (the pre-mode meaning, as in the SDK's own gate).

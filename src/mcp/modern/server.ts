@@ -16,6 +16,9 @@ import { toPassthroughResult, toToolResult } from '../tools.js';
 import { answerApproval, askForApproval, callHash, mayAskInBand } from './approval.js';
 import { approvalStateCodec, type ApprovalState } from './request-state.js';
 import { registerMemoryResources } from './resources.js';
+import { declaredTasks, ModernTasks, TASK_AFTER_MS, TASKS_EXTENSION } from './tasks.js';
+import { TASK_TOOLS } from '../tasks.js';
+import type { TaskResultForm } from '../../store/port/index.js';
 
 export interface ModernServerOptions {
   /** The HMAC key sealing approval `requestState` (request-state.ts). */
@@ -26,16 +29,25 @@ export function createModernServer(kernel: Kernel, agent: string, channel: Chann
   const codec = approvalStateCodec(opts.stateKey, agent);
   // Tools and memory resources; prompts, completions and upstream primitives stay on the 2025-era wire for now (ADR-020).
   const memory = kernel.workspace.config.tools.mandate_tools;
-  const capabilities = memory ? { tools: {}, resources: {} } : { tools: {} };
+  // Tasks are the extension on this revision (ADR-024): declared here, never per tool (no `execution.taskSupport`).
+  const extensions = { [TASKS_EXTENSION]: {} };
+  const capabilities = memory ? { tools: {}, resources: {}, extensions } : { tools: {}, extensions };
   const server = new Server(SERVER_INFO, { capabilities, instructions: INSTRUCTIONS, requestState: { verify: codec.verify } });
   if (memory) registerMemoryResources(server, kernel, agent);
+  const tasks = new ModernTasks(kernel, agent);
+  tasks.register(server);
   const governed = governedTools(kernel, agent, channel);
-  // Tasks are not served on this wire yet, so no tool advertises `execution.taskSupport`.
   server.setRequestHandler('tools/list', () => ({ tools: [...governed.fixed, ...governed.capabilityTools().map((t) => t.tool)] as never }));
 
   /** The wire form of an outcome for the tool that was called: an upstream tool passes the upstream's own result through. */
   const resultFor = (name: string, outcome: Outcome) =>
     (governed.capabilityTools().find((t) => t.tool.name === name)?.passthrough ? toPassthroughResult(outcome) : toToolResult(outcome)) as CallToolResult;
+  /** Which tools may answer with a task, and how its result looks: the governed calls only, as on the 2025 wire. */
+  const taskForm = (name: string): TaskResultForm | null => {
+    if (TASK_TOOLS.has(name)) return 'outcome';
+    const target = governed.capabilityTools().find((t) => t.tool.name === name);
+    return target ? (target.passthrough ? 'passthrough' : 'outcome') : null;
+  };
 
   server.setRequestHandler('tools/call', async (request, ctx: ServerContext) => {
     const { name } = request.params;
@@ -50,29 +62,70 @@ export function createModernServer(kernel: Kernel, agent: string, channel: Chann
       return resultFor(name, retry.outcome);
     }
     const meta = readCallMeta(ctx.mcpReq._meta as Record<string, unknown> | undefined);
+    // A request that declared the tasks extension may be answered with a task: the call then runs on past its request.
+    const form = declaredTasks(ctx) ? taskForm(name) : null;
+    const decisionId = form ? kernel.deps.world.newId() : undefined;
+    // `abort`: tasks/cancel, and on stdio the request's own cancel (ADR-014). Over HTTP, closing the response stream
+    // stops the call only before its effect starts; after that it runs to its end and is recorded (ADR-024).
+    const abort = new AbortController();
+    const stream = channel === 'http' ? new AbortController() : abort;
+    const cancel = () => stream.abort(ctx.mcpReq.signal.reason);
+    if (ctx.mcpReq.signal.aborted) cancel();
+    else ctx.mcpReq.signal.addEventListener('abort', cancel, { once: true });
+    let answered = false;
+    let taskId: string | undefined;
     const relay: CallRelay = {
       progressToken: ctx.mcpReq._meta?.progressToken,
-      notify: (n) => ctx.mcpReq.notify(n as Parameters<typeof ctx.mcpReq.notify>[0]),
+      // Notifications go on the request's own stream while it is open; a task's progress goes into its status message.
+      notify: (n) => (answered ? Promise.resolve() : ctx.mcpReq.notify(n as Parameters<typeof ctx.mcpReq.notify>[0])),
+      ...(form ? { onProgress: (u) => taskId && tasks.progress(taskId, u) } : {}),
       // No `ask`: this revision has no server-sent requests, so an upstream's sampling or elicitation is refused (gateway bridging: issue 19).
     };
     let escalated: Outcome | null = null;
+    const call = governed.call(name, args, {
+      signal: abort.signal,
+      cancelBeforeEffect: stream === abort ? undefined : stream.signal,
+      relay,
+      decisionId,
+      traceparent: meta.traceparent,
+      idempotencyKey: meta.idempotencyKey,
+      delegationToken: meta.delegationToken,
+      onEscalated: async (outcome) => {
+        escalated = outcome;
+        return outcome;
+      },
+    });
     try {
-      const result = await governed.call(name, args, {
-        signal: ctx.mcpReq.signal,
-        relay,
-        traceparent: meta.traceparent,
-        idempotencyKey: meta.idempotencyKey,
-        onEscalated: async (outcome) => {
-          escalated = outcome;
-          return outcome;
-        },
-      });
-      if (escalated && mayAskInBand(kernel, agent, ctx)) return (await askForApproval(kernel, agent, codec, escalated, hash, ctx)) ?? (result as CallToolResult);
-      return result as CallToolResult;
+      const early = form ? await settledWithin(call, TASK_AFTER_MS) : { result: await call };
+      if (early && !escalated) return early.result as CallToolResult;
+      // An approval the client's own human may give is asked now, before any task (SEP-2663: input rounds first).
+      if (early && escalated && mayAskInBand(kernel, agent, ctx)) return (await askForApproval(kernel, agent, codec, escalated, hash, ctx)) ?? (early.result as CallToolResult);
+      if (!form || !decisionId) return (early as { result: unknown }).result as CallToolResult;
+      // Still running, or waiting for an operator: a task, which the request's end no longer cancels (tasks/cancel does).
+      answered = true;
+      ctx.mcpReq.signal.removeEventListener('abort', cancel);
+      const task = await tasks.adopt(decisionId, form, call, abort);
+      taskId = task.taskId;
+      return task.result as CallToolResult;
     } catch (err) {
       if (err instanceof UnknownToolError) throw new ProtocolError(ProtocolErrorCode.InvalidParams, err.message);
       throw err;
+    } finally {
+      if (!answered) ctx.mcpReq.signal.removeEventListener('abort', cancel);
     }
   });
   return server;
+}
+
+/** The call's result if it ends within `ms`; undefined if it is still running then. A rejection is thrown. */
+async function settledWithin<T>(call: Promise<T>, ms: number): Promise<{ result: T } | undefined> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms);
+  });
+  try {
+    return await Promise.race([call.then((result) => ({ result })), late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -6,6 +6,7 @@ import { UnitConflictSignal as Conflict, type Op, type OpHandlers, type StoreTop
 import type { IdempotencyRecord, NewEvent } from '../port/rows.js';
 import { addParams as interventionParams, agents, constraints, interventions, notes } from '../tables/agents.js';
 import { addParams as credentialParams, credentials } from '../tables/credentials.js';
+import { addParams as delegationParams, delegations } from '../tables/delegations.js';
 import { decisions, finishParams } from '../tables/decisions.js';
 import { events } from '../tables/events.js';
 import { flows } from '../tables/flows.js';
@@ -116,7 +117,7 @@ export const PG_OPS = {
     for (const b of op.budgets) {
       q(tx, usage.sum, [op.agent, op.capability, b.field, windowStart(op.at, b.windowMs)], (r) => {
         const used = (r.rows[0] as { total: number } | undefined)?.total ?? 0;
-        if (!(used + b.amount <= b.max)) throw new Conflict({ kind: 'budget_exceeded', window: b.window, field: b.field, used, max: b.max });
+        if (!(used + b.amount <= b.max)) throw new Conflict({ kind: 'budget_exceeded', window: b.window, field: b.field, used, max: b.max, agent: op.agent });
       });
     }
   },
@@ -173,6 +174,20 @@ export const PG_OPS = {
   'task.finish': (tx, op) => q(tx, tasks.finish, [op.agent, op.id, op.status, op.message, JSON.stringify(op.result), op.at]),
   'task.attach': (tx, op) => q(tx, tasks.attach, [op.agent, op.id, JSON.stringify(op.result)]),
   'tasks.purge': (tx, op, i) => q(tx, tasks.purge, [op.now], (r) => void tx.results.set(i, r.rowCount ?? 0)),
+  'delegation.add': (tx, op) => {
+    // Every batch holds the chain head's row lock, so no other commit adds a child between this count and this insert.
+    q(tx, delegations.liveChildren, [op.row.parent, op.now], (r) => {
+      const count = Number((r.rows[0] as { n: number | string } | undefined)?.n ?? 0);
+      if (count >= op.maxChildren) throw new Conflict({ kind: 'children_limit', count, max: op.maxChildren });
+    });
+    q(tx, delegations.add, delegationParams(op.row), exactlyOne(() => ({ kind: 'child_taken', child: op.row.child })));
+  },
+  'delegation.end': (tx, op, i) => {
+    q(tx, delegations.end, [op.status, op.at, op.by, op.child], (r) => void tx.results.set(i, r.rowCount === 1));
+    // Keys of a child whose sub-mandate ended (now or before) are revoked; revoking twice changes nothing.
+    q(tx, delegations.revokeCredentials, [op.at, op.by, op.child]);
+    tx.announce.push(['intervention', op.child]);
+  },
   'memory.write': (tx, { write: w }, i) => {
     const value = JSON.stringify(w.value ?? null);
     const settle = (version: number) => (r: QueryResult) => {

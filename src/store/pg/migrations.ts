@@ -1,4 +1,5 @@
 import type { Pool, PoolClient } from 'pg';
+import { DELEGATIONS_DDL } from '../tables/delegations.js';
 import { GENESIS_HASH } from '../port/events.js';
 import { checkout } from './connect.js';
 
@@ -269,6 +270,8 @@ export const PG_MIGRATIONS: { name: string; sql: string }[] = [
   CREATE INDEX tasks_expiry ON tasks(expires_at);
   `,
   },
+  // Sub-mandates (ADR-022), self-contained.
+  { name: 'delegations', sql: DELEGATIONS_DDL('BIGINT') },
   {
     // What each decision's policy request saw, for policy impact (ADR-023); the ledger keeps its hash.
     name: 'policy_inputs',

@@ -2,9 +2,10 @@ import type { Pool } from 'pg';
 import { MEMORY_LIST_LIMIT, VERIFY_PAGE } from '../port/constants.js';
 import { checkRow, eventFromRow, GENESIS_HASH } from '../port/events.js';
 import type { StorePort } from '../port/port.js';
-import type { AgentStatus, AgentStatusRow, ConstraintRow, CredentialRow, DecisionRow, EventRow, FlowStatus, IdempotencyRecord, InterventionRow, MemoryRow, MinuteCount, MonitorSample, PinDbRow, PolicyInputDbRow, RunnerRow, TaskRow, VerifyResult } from '../port/rows.js';
+import type { AgentStatus, AgentStatusRow, ConstraintRow, CredentialRow, DecisionRow, DelegationRow, EventRow, FlowStatus, IdempotencyRecord, InterventionRow, MemoryRow, MinuteCount, MonitorSample, PinDbRow, PolicyInputDbRow, RunnerRow, TaskRow, VerifyResult } from '../port/rows.js';
 import { agents, constraints, interventions } from '../tables/agents.js';
 import { credentials } from '../tables/credentials.js';
+import { delegations } from '../tables/delegations.js';
 import { decisionFromRow, decisions } from '../tables/decisions.js';
 import { events } from '../tables/events.js';
 import { idempotency, isLive } from '../tables/idempotency.js';
@@ -74,6 +75,13 @@ export function pgReads(pool: Pool, run: <R>(sql: string, params?: unknown[]) =>
     },
     runners: {
       list: async () => q<RunnerRow>(runners.list),
+    },
+    delegations: {
+      liveChildren: async (parent, now) => Number((await one<{ n: number | string }>(delegations.liveChildren, [parent, now]))?.n ?? 0),
+      byChild: async (child) => (await one<DelegationRow>(delegations.byChild, [child])) ?? null,
+      get: async (id) => (await one<DelegationRow>(delegations.get, [id])) ?? null,
+      list: async () => q<DelegationRow>(delegations.list),
+      dueToExpire: async (now) => q<DelegationRow>(delegations.dueToExpire, [now]),
     },
     tasks: {
       get: async (agent, id, now) => {

@@ -6,6 +6,7 @@ import type {
   CredentialRow,
   DecisionRecord,
   DecisionReview,
+  DelegationRow,
   FlowStatus,
   IdempotencyRecord,
   IdempotencyState,
@@ -100,6 +101,10 @@ export type Op =
   | { op: 'task.finish'; agent: string; id: string; status: 'completed' | 'failed'; result: Record<string, unknown>; message: string | null; at: number }
   | { op: 'task.attach'; agent: string; id: string; result: Record<string, unknown> }
   | { op: 'tasks.purge'; now: number }
+  /** Guard: the child's id is free and the parent holds fewer than `maxChildren` live sub-mandates at `now` (ADR-022). */
+  | { op: 'delegation.add'; row: Omit<DelegationRow, 'status' | 'ended_at' | 'ended_by'>; maxChildren: number; now: number }
+  /** Ends a child's live sub-mandate (revoked or expired) and revokes its keys; results: whether it was live. */
+  | { op: 'delegation.end'; child: string; status: 'revoked' | 'expired'; by: string; at: number }
   /** What a decision's policy request saw (ADR-023); kept beside the decision, never in the ledger. */
   | { op: 'policy_input.put'; row: PolicyInputRow }
   /** Drops policy inputs older than `before` (retention). */
@@ -119,12 +124,14 @@ export interface BudgetCheck {
 /** Why a unit was rolled back: the guard that did not hold. */
 export type UnitConflict =
   | { kind: 'key_taken'; existing: IdempotencyRecord }
-  | { kind: 'budget_exceeded'; window: string; field: string; used: number; max: number }
+  | { kind: 'budget_exceeded'; window: string; field: string; used: number; max: number; agent?: string }
   | { kind: 'not_pending'; id: string }
   | { kind: 'flow_limit'; count: number }
   | { kind: 'version_moved'; scope: string; key: string }
   | { kind: 'not_found'; id: string }
-  | { kind: 'status_moved'; id: string };
+  | { kind: 'status_moved'; id: string }
+  | { kind: 'child_taken'; child: string }
+  | { kind: 'children_limit'; count: number; max: number };
 
 /** Thrown inside a unit when a guard does not hold; a store turns it into its unit's conflict and never lets it escape. */
 export class UnitConflictSignal extends Error {
@@ -215,6 +222,7 @@ export interface StorePort {
   pins: PinReads;
   policyInputs: PolicyInputReads;
   tasks: TaskReads;
+  delegations: DelegationReads;
   close(): Promise<void>;
 }
 
@@ -291,6 +299,16 @@ export interface MonitorReads {
   executed(agent: string): Promise<number>;
   /** The samples in a monitor's window as the store holds them, oldest first (the console's monitor chart). */
   samples(agent: string, monitor: string): Promise<MonitorSample[]>;
+}
+
+export interface DelegationReads {
+  /** Live sub-mandates `parent` holds at `now`. */
+  liveChildren(parent: string, now: number): Promise<number>;
+  byChild(child: string): Promise<DelegationRow | null>;
+  get(id: string): Promise<DelegationRow | null>;
+  list(): Promise<DelegationRow[]>;
+  /** Live sub-mandates whose expiry has passed, parents first. */
+  dueToExpire(now: number): Promise<DelegationRow[]>;
 }
 
 export interface CredentialReads {

@@ -31,6 +31,9 @@ export type EventType =
   | 'ResourceAccessed'
   | 'PromptAccessed'
   | 'ClientRequestRelayed'
+  | 'Delegated'
+  | 'DelegationRevoked'
+  | 'DelegationExpired'
   /** An operator asked whether a call would be allowed (`mandate check`): a check, never a decision. */
   | 'PolicyChecked'
   /** A live reload of contracts, policies and capability modules was applied or refused, with who asked. */
@@ -319,4 +322,32 @@ export interface TaskRecord {
 
 export interface TaskRow extends Omit<TaskRecord, 'result'> {
   result: string | null;
+}
+
+export type DelegationStatus = 'live' | 'revoked' | 'expired';
+
+/**
+ * One sub-mandate (ADR-022): the part of `parent`'s authority handed to the
+ * agent `child`. Grants and memory scopes are JSON text as the kernel checked
+ * them; `max_depth` is the deepest level (the root contract is level 0) that
+ * any descendant of this child may reach.
+ */
+export interface DelegationRow {
+  id: string;
+  child: string;
+  parent: string;
+  root: string;
+  depth: number;
+  max_depth: number;
+  may_delegate: number;
+  purpose: string;
+  grants: string;
+  memory: string;
+  created_at: number;
+  expires_at: number;
+  created_by: string;
+  decision_id: string;
+  status: DelegationStatus;
+  ended_at: number | null;
+  ended_by: string | null;
 }

@@ -52,7 +52,7 @@ export const SQLITE_OPS = {
   'usage.admit': ({ store }, op) => {
     for (const b of op.budgets) {
       const used = store.usage.sum(op.agent, op.capability, b.field, b.windowMs, op.at);
-      if (!(used + b.amount <= b.max)) throw new Conflict({ kind: 'budget_exceeded', window: b.window, field: b.field, used, max: b.max });
+      if (!(used + b.amount <= b.max)) throw new Conflict({ kind: 'budget_exceeded', window: b.window, field: b.field, used, max: b.max, agent: op.agent });
     }
   },
   'monitors.observe': ({ store, results }, op, i) => {
@@ -83,6 +83,12 @@ export const SQLITE_OPS = {
   'policy_input.put': ({ store }, op) => store.policyInputs.put(op.row),
   'policy_inputs.purge': ({ store }, op) => void store.policyInputs.purge(op.before),
   'tasks.purge': ({ store, results }, op, i) => void results.set(i, store.tasks.purgeExpired(op.now)),
+  'delegation.add': ({ store }, op) => {
+    const count = store.delegations.liveChildren(op.row.parent, op.now);
+    if (count >= op.maxChildren) throw new Conflict({ kind: 'children_limit', count, max: op.maxChildren });
+    if (!store.delegations.add(op.row)) throw new Conflict({ kind: 'child_taken', child: op.row.child });
+  },
+  'delegation.end': ({ store, results }, op, i) => void results.set(i, store.delegations.end(op.child, op.status, op.by, op.at)),
   'memory.write': ({ store, results }, op, i) => {
     const version = store.memory.write(op.write);
     if (version === null) throw new Conflict({ kind: 'version_moved', scope: op.write.scope, key: op.write.key });

@@ -3,6 +3,7 @@ import { Agents } from './agents.js';
 import { Credentials } from './credentials.js';
 import { openDb, type Db } from './db.js';
 import { Decisions } from './decisions.js';
+import { Delegations } from './delegations.js';
 import { Flows } from './flows.js';
 import { Idempotency } from './idempotency.js';
 import { Ledger } from './ledger.js';
@@ -32,6 +33,7 @@ export interface Store {
   policyInputs: PolicyInputs;
   runners: Runners;
   tasks: Tasks;
+  delegations: Delegations;
   close(): void;
 }
 
@@ -53,6 +55,7 @@ export function openStore(path: string, world: World): Store {
     policyInputs: new PolicyInputs(db),
     runners: new Runners(db),
     tasks: new Tasks(db),
+    delegations: new Delegations(db),
     close: () => db.close(),
   };
 }
