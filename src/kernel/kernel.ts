@@ -32,7 +32,8 @@ export class Kernel implements KernelCore {
   readonly breakers: Breakers;
   readonly inflight = new Inflight();
   readonly sections: SectionLocks;
-  readonly delegations: DelegationRegistry;
+  /** Rebuilt by a live reload: it resolves chains against the contracts being served. */
+  delegations: DelegationRegistry;
 
   constructor(public deps: KernelDeps) {
     this.delegations = new DelegationRegistry(deps.store, deps.workspace.contracts);
@@ -82,11 +83,12 @@ export class Kernel implements KernelCore {
     const policy = new PolicyEngine(workspace.policySet);
     this.deps = { ...this.deps, workspace };
     this.policy = policy;
+    this.delegations = new DelegationRegistry(this.deps.store, workspace.contracts);
   }
 
   /** This kernel with its set fixed: what one call sees from start to end. */
   private pinned(): KernelCore {
-    return Object.create(this, { deps: { value: this.deps }, policy: { value: this.policy } }) as KernelCore;
+    return Object.create(this, { deps: { value: this.deps }, policy: { value: this.policy }, delegations: { value: this.delegations } }) as KernelCore;
   }
 
   /** "Would this call be allowed?": the pipeline up to the effect, with nothing written but the check's own record. */
