@@ -29,7 +29,7 @@ afterAll(async () => {
 
 function check(ws: string, out: OpenAiRun) {
   const names = out.tools.map((t) => t.name);
-  expect(names).toEqual(['submit_intent', 'invoke_capability', 'read_memory', 'intervene', 'get_decision', 'list_capabilities', 'cloud_list_instances', 'cloud_stop_instance']);
+  expect(names).toEqual(['submit_intent', 'invoke_capability', 'read_memory', 'intervene', 'get_decision', 'submit_plan', 'list_capabilities', 'cloud_list_instances', 'cloud_stop_instance']);
   // Annotations follow the side-effect class: the read capability is read-only, the write one is not.
   expect(out.tools.find((t) => t.name === 'cloud_list_instances')?.readOnly).toBe(true);
   expect(out.tools.find((t) => t.name === 'cloud_stop_instance')?.readOnly).toBe(false);

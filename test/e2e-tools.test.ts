@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { E2E, type AgentClient } from './helpers/e2e.js';
 
-const FIXED = ['submit_intent', 'invoke_capability', 'read_memory', 'intervene', 'get_decision', 'list_capabilities'];
+const FIXED = ['submit_intent', 'invoke_capability', 'read_memory', 'intervene', 'get_decision', 'submit_plan', 'list_capabilities'];
 const READ_ONLY = new Set(['read_memory', 'get_decision', 'list_capabilities']);
 
 interface ListedCapability {
@@ -40,7 +40,7 @@ describe('tools over stdio', () => {
     expect(alice.client.getInstructions()).toMatch(/list_capabilities/);
   });
 
-  it('tools/list has the six governed tools, each with description, inputSchema, outputSchema and honest annotations', async () => {
+  it('tools/list has the seven governed tools, each with description, inputSchema, outputSchema and honest annotations', async () => {
     const { tools } = await alice.client.listTools();
     const byName = new Map(tools.map((t) => [t.name, t]));
     for (const name of FIXED) {
@@ -75,7 +75,7 @@ describe('tools over stdio', () => {
     const scribeTools = (await scribe.client.listTools()).tools;
     const aliceNames = aliceTools.map((t) => t.name);
     const scribeNames = scribeTools.map((t) => t.name);
-    expect(aliceNames.sort()).toEqual([...FIXED, 'payments_get_balance', 'payments_transfer'].sort());
+    expect(aliceNames.sort()).toEqual([...FIXED, 'payments_get_balance', 'payments_reverse_transfer', 'payments_transfer'].sort());
     expect(scribeNames.sort()).toEqual([...FIXED, 'files_delete', 'files_write', 'memory_write'].sort());
     expect(scribeNames).not.toContain('payments_transfer');
 
@@ -98,7 +98,7 @@ describe('tools over stdio', () => {
     expect(result.isError).toBeFalsy();
     const sc = result.structuredContent as { agent: string; capabilities: ListedCapability[] };
     expect(sc.agent).toBe('alice');
-    expect(sc.capabilities.map((c) => c.id)).toEqual(['payments.get_balance', 'payments.transfer']);
+    expect(sc.capabilities.map((c) => c.id)).toEqual(['payments.get_balance', 'payments.reverse_transfer', 'payments.transfer']);
     const transfer = sc.capabilities.find((c) => c.id === 'payments.transfer') as ListedCapability;
     expect(transfer.version).toMatch(/^\d+\.\d+\.\d+$/);
     expect(transfer.side_effect).toBe('write');

@@ -119,6 +119,13 @@ export interface CapabilityDefinition {
    * it can tell), `not_applied`, or `unknown` (an operator settles it).
    */
   reconcile?: (params: Values, ctx: CapabilityContext & { decisionId: string }) => Promise<ReconcileResult> | ReconcileResult;
+  /**
+   * How to undo a completed call (ADR-025): given its params, its output and
+   * the context, the call that reverses it, which the kernel then governs and
+   * records like any other (a plan that fails asks for it, in reverse order);
+   * null when there is nothing to undo. Pure: it decides nothing and has no effect.
+   */
+  compensate?: (params: Values, output: unknown, ctx: { agent: string; dfid: string; decisionId: string }) => { capability: string; params: Values } | null;
   /** Content opt-in: record param/output values in the ledger instead of only their hashes. */
   audit?: { recordParams?: boolean; recordOutput?: boolean };
   /** Example requests and the verdicts they must get; checked by `mandate capability test`, never used at run time. */
@@ -185,6 +192,7 @@ export const CapabilityDefinitionSchema = z.object({
   serializeBy: z.custom<(...a: unknown[]) => unknown>((v) => typeof v === 'function', 'a function').optional(),
   concurrency: z.enum(['serialized', 'self']).optional(),
   reconcile: z.custom<(...a: unknown[]) => unknown>((v) => typeof v === 'function', 'a function').optional(),
+  compensate: z.custom<(...a: unknown[]) => unknown>((v) => typeof v === 'function', 'a function').optional(),
   audit: z.object({ recordParams: z.boolean().optional(), recordOutput: z.boolean().optional() }).strict().optional(),
   examples: z.array(CapabilityExampleSchema).max(100).optional(),
 });

@@ -7,6 +7,7 @@ import { policyImpactCommand, type ImpactOptions } from './commands/policy.js';
 import { reloadCommand, type ReloadOptions } from './commands/reload.js';
 import { approvalsApprove, approvalsDeny, approvalsList, approvalsShow, decisionsSettle } from './commands/approvals.js';
 import { doctorCommand } from './commands/doctor.js';
+import { plansAbandon, plansList, plansResume, plansShow } from './commands/plans.js';
 import { INIT_CREATES, initWorkspace } from './commands/init.js';
 import { interveneCommand, interventionsList, type InterveneOptions } from './commands/intervene.js';
 import { keysCreate, keysList, keysRevoke, type KeysCreateOptions } from './commands/keys.js';
@@ -183,6 +184,36 @@ approvals
   .option('--note <text>', 'why (recorded as a hash)')
   .addOption(workspaceOption())
   .action(run((id: string, opts: { workspace?: string; as?: string; note?: string }) => approvalsDeny(id, opts)));
+
+const plans = program.command('plans').description('bounded multi-step plans of agents: their reports, resume and abandon (ADR-025)');
+plans
+  .command('list')
+  .description('every plan: id, agent, status (running, failed at a step, completed, ...), decision and expiry')
+  .option('--agent <id>', "only this agent's plans")
+  .addOption(jsonOption())
+  .addOption(workspaceOption())
+  .action(run((opts: { workspace?: string; agent?: string; json?: boolean }) => plansList(opts)));
+plans
+  .command('show')
+  .description("a plan's report as JSON: planned steps and their state, executed steps, unplanned attempts, missed steps, totals against the plan's budgets")
+  .argument('<plan_id>')
+  .addOption(workspaceOption())
+  .action(run((id: string, opts: { workspace?: string }) => plansShow(id, opts)));
+plans
+  .command('resume')
+  .description('resume a failed plan: the steps after the one it stopped at may run again (that step stays failed); prints the report')
+  .argument('<plan_id>')
+  .addOption(operatorOption('the resume'))
+  .addOption(workspaceOption())
+  .action(run((id: string, opts: { workspace?: string; as?: string }) => plansResume(id, opts)));
+plans
+  .command('abandon')
+  .description('abandon a pending, running or failed plan: nothing more of it runs and its sub-mandate is revoked; prints the report')
+  .argument('<plan_id>')
+  .addOption(operatorOption('the abandonment'))
+  .option('--reason <text>', 'why (recorded as a hash)')
+  .addOption(workspaceOption())
+  .action(run((id: string, opts: { workspace?: string; as?: string; reason?: string }) => plansAbandon(id, opts)));
 
 program
   .command('check')

@@ -169,6 +169,24 @@ const DelegationSchema = z
   .strict()
   .refine((d) => d.default_expiry_minutes <= d.max_expiry_minutes, { message: 'default_expiry_minutes must not exceed max_expiry_minutes', path: ['default_expiry_minutes'] });
 
+/**
+ * Plans (ADR-025): how many steps a plan of this agent may have, how long it
+ * may run, and whether the agent's ordinary grants still apply outside a
+ * running plan. Absent: the defaults below.
+ */
+const PlansSchema = z
+  .object({
+    max_steps: z.number().int().min(1).max(100).default(20).describe('Most steps one plan may have.'),
+    max_minutes: z.number().int().positive().max(7 * 24 * 60).default(24 * 60).describe('Longest time limit a plan may ask for.'),
+    default_minutes: z.number().int().positive().max(7 * 24 * 60).default(60).describe('Time limit of a plan that asks for none.'),
+    outside: z
+      .enum(['refuse', 'allow'])
+      .default('refuse')
+      .describe('While a plan of this agent runs, a call that names no plan is refused (PLAN_CALL_OUTSIDE_PLAN), or governed by the ordinary grants (allow).'),
+  })
+  .strict()
+  .refine((p) => p.default_minutes <= p.max_minutes, { message: 'default_minutes must not exceed max_minutes', path: ['default_minutes'] });
+
 export const ContractSchema = z
   .object({
     agent: z.string().regex(ID, 'lowercase letters, digits, _ or -, starting with a letter'),
@@ -224,6 +242,7 @@ export const ContractSchema = z
       .default([])
       .describe('Agents whose escalations this supervisor may approve or deny (never its own).'),
     supervises: z.array(z.string().regex(ID)).default([]).describe('Agents a supervisor may pause or terminate.'),
+    plans: PlansSchema.optional().describe('Plans: bounded multi-step plans decided and approved as a whole (ADR-025).'),
     delegation: DelegationSchema.optional().describe('Sub-mandates: what this agent may hand on to sub-agents, how deep and for how long (absent: nothing). Grants the built-in capability delegation.create (the `delegate` tool).'),
   })
   .strict()
@@ -240,6 +259,12 @@ export type ResourceGrant = Contract['resources'][number];
 export type PromptGrant = Contract['prompts'][number];
 export type ClientRequestGrant = Contract['client_requests'][number];
 export type DelegationSection = NonNullable<Contract['delegation']>;
+export type PlansSection = z.infer<typeof PlansSchema>;
+
+/** A contract's plans section with its defaults (absent: every default). */
+export function plansOf(contract: Pick<Contract, 'plans'>): PlansSection {
+  return contract.plans ?? PlansSchema.parse({});
+}
 
 /** True when a grant or rule names a glob rather than one capability. */
 export function isGlob(pattern: string): boolean {

@@ -98,6 +98,10 @@ export interface GovernedCall {
   decisionId?: string | undefined;
   /** Problems the transport found in its own tool arguments; the kernel records and refuses them. */
   argumentIssues?: { path: string; message: string }[] | undefined;
+  /** The plan this call is a step of (`_meta["mandate/plan"]`, ADR-025). */
+  planId?: string | undefined;
+  /** Set by the kernel only: this call undoes step `step` of a failed plan, as the agent itself (ADR-025). */
+  compensates?: { planId: string; step: number } | undefined;
 }
 
 export interface Receipt {

@@ -12,7 +12,7 @@ import { parsePinKey } from './definition.js';
 export type ExposeMode = 'prefixed' | 'transparent';
 
 /** Mandate's own tools: a transparent upstream's tool may not take one of these names while they are listed. */
-export const MANDATE_TOOL_NAMES = ['submit_intent', 'invoke_capability', 'read_memory', 'intervene', 'get_decision', 'list_capabilities'] as const;
+export const MANDATE_TOOL_NAMES = ['submit_intent', 'invoke_capability', 'read_memory', 'intervene', 'get_decision', 'submit_plan', 'list_capabilities'] as const;
 
 export function exposeMode(config: WorkspaceConfig, server: string): ExposeMode {
   return config.upstreams[server]?.expose ?? 'prefixed';

@@ -20,6 +20,7 @@ export const HTTP_ERRORS = {
   METHOD_NOT_ALLOWED: { status: 405, message: 'method not allowed here' },
   NOT_ACCEPTABLE: { status: 406, message: 'the Accept header must allow text/event-stream' },
   DECISION_NOT_PENDING: { status: 409, message: 'the decision is not pending' },
+  PLAN_STATE_CONFLICT: { status: 409, message: 'the plan is not in a state that allows this' },
   PAYLOAD_TOO_LARGE: { status: 413, message: 'the request body is larger than http.max_body_bytes' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'send Content-Type: application/json' },
   RATE_LIMITED: { status: 429, message: 'rate limit exceeded; retry after the Retry-After header' },

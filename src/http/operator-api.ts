@@ -3,6 +3,7 @@ import { intervene } from '../kernel/interventions.js';
 import { KernelError } from '../kernel/kernel.js';
 import { parseJson, readBody } from './body.js';
 import * as delegations from './delegations-api.js';
+import * as plans from './plans-api.js';
 import type { HttpContext, RouteRequest } from './context.js';
 import { sendError, sendJson, type HttpErrorCode } from './errors.js';
 import { approvalView, audienceOf } from './approval-view.js';
@@ -70,6 +71,9 @@ const ROUTES: { method: 'GET' | 'POST'; pattern: RegExp; handler: Handler }[] = 
   { method: 'POST', pattern: /^\/api\/v1\/delegations$/, handler: (ctx, r) => delegations.delegationCreate(ctx, r, (schema) => body(ctx, r, schema)) },
   { method: 'GET', pattern: new RegExp(`^/api/v1/delegations/${ID}$`), handler: (ctx, r, m) => delegations.delegationShow(ctx, r, m[1] as string, replies(ctx, r)) },
   { method: 'POST', pattern: new RegExp(`^/api/v1/delegations/${ID}/revoke$`), handler: (ctx, r, m) => delegations.delegationRevoke(ctx, r, m[1] as string, (schema) => body(ctx, r, schema), replies(ctx, r)) },
+  { method: 'GET', pattern: /^\/api\/v1\/plans$/, handler: (ctx, r) => plans.planList(ctx, r) },
+  { method: 'GET', pattern: new RegExp(`^/api/v1/plans/${ID}$`), handler: (ctx, r, m) => plans.planShow(ctx, r, m[1] as string, planReplies(ctx, r)) },
+  { method: 'POST', pattern: new RegExp(`^/api/v1/plans/${ID}/(resume|abandon)$`), handler: (ctx, r, m) => plans.planAct(ctx, r, m[1] as string, m[2] as 'resume' | 'abandon', (schema) => body(ctx, r, schema), planReplies(ctx, r)) },
   { method: 'GET', pattern: /^\/api\/v1\/ledger$/, handler: ledgerPage },
   { method: 'GET', pattern: /^\/api\/v1\/ledger\/verify$/, handler: ledgerVerify },
 ];
@@ -89,6 +93,10 @@ export async function handleApi(ctx: HttpContext, r: OperatorRequest): Promise<v
 
 function replies(ctx: HttpContext, r: RouteRequest) {
   return { reject: (code: 'NOT_FOUND' | 'INVALID_REQUEST', message: string) => reject(ctx, r, code, { message }) };
+}
+
+function planReplies(ctx: HttpContext, r: RouteRequest) {
+  return { reject: (code: 'NOT_FOUND' | 'PLAN_STATE_CONFLICT', message: string) => reject(ctx, r, code, { message }) };
 }
 
 function reject(ctx: HttpContext, r: RouteRequest, code: HttpErrorCode, opts: Parameters<typeof sendError>[2] = {}): void {

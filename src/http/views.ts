@@ -116,6 +116,9 @@ const CATEGORY: Record<EventType, EventCategory> = {
   Delegated: 'intervention',
   DelegationRevoked: 'intervention',
   DelegationExpired: 'intervention',
+  PlanDecided: 'decision',
+  PlanStateChanged: 'decision',
+  PlanUnplannedCall: 'decision',
 };
 
 export function categoryOf(type: EventType): EventCategory {

@@ -16,6 +16,8 @@ import { commitFlow, refuseBeforeEffect } from './record.js';
 import { evaluatePolicy, verdictDetails } from './stages/policy.js';
 import { statusCode } from './status.js';
 import { withConstraints } from './stewards.js';
+import { approvePlan } from './plans/approve.js';
+import { PLAN_CAPABILITY } from './plans/request.js';
 import { ancestorsAllow, chainHolds } from './delegation/call-checks.js';
 
 /** get_decision's long poll: at most a minute, checking the store every 200 ms. */
@@ -58,6 +60,8 @@ async function approveFlow(k: KernelCore, d: DecisionRecord, flow: Flow, operato
 
   // Resume with exactly the stored request; nothing the agent sends now can change it.
   const intent = d.intent as Intent;
+  // A plan's approval starts the plan it binds (ADR-025).
+  if (intent.capability === PLAN_CAPABILITY) return approvePlan(k, flow, d, operator);
   const contract = k.contractOf(d.agent);
   const cap = k.deps.workspace.capabilities.get(intent.capability);
   const parsed = cap?.def.input.safeParse(intent.params);
@@ -139,7 +143,8 @@ export async function expireOverdue(k: KernelCore): Promise<number> {
 /** The recorded outcome of a decision, if it belongs to `agent` (operators pass null). */
 export async function getDecision(k: KernelCore, agent: string | null, decisionId: string): Promise<Outcome | null> {
   const d = await k.deps.store.decisions.get(decisionId);
-  if (!d || (agent !== null && d.agent !== agent)) return null;
+  // An agent's plan steps run as the plan's sub-mandate, and are the agent's own decisions (ADR-025).
+  if (!d || (agent !== null && d.agent !== agent && !(await isPlanOf(k, d.agent, agent)))) return null;
   if (d.status === 'pending' && d.expires_at !== null && d.expires_at <= k.deps.world.now()) {
     try {
       return await expire(k, decisionId);
@@ -223,6 +228,10 @@ async function closeEscalation(k: KernelCore, flow: Flow, status: 'denied' | 'ex
   if (!r.ok) throw new KernelError('DECISION_NOT_FOUND', 'decision is no longer pending');
   flow.log.info({ step: 'approval', decision_id: flow.decisionId, resolution: withdrawn ? 'cancelled' : status }, 'escalation closed');
   return outcome;
+}
+
+async function isPlanOf(k: KernelCore, child: string, agent: string): Promise<boolean> {
+  return child.startsWith(`${agent}/plan/`) && (await k.deps.store.plans.byChild(child))?.agent === agent;
 }
 
 async function pendingOrThrow(k: KernelCore, decisionId: string): Promise<DecisionRecord> {

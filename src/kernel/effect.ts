@@ -16,6 +16,7 @@ import { CALLS_FIELD } from '../store/port/index.js';
 import { upstreamErrorDetails } from './upstream-result.js';
 import { ancestors, ancestorsUsage } from './delegation/call-checks.js';
 import { keyExpiry } from './stages/escalate.js';
+import { stepOps } from './plans/steps.js';
 
 const CANCELLED_BEFORE = { code: 'CANCELLED', message: 'the caller cancelled the request before the effect started; nothing ran' } as const;
 
@@ -151,6 +152,8 @@ async function effectSpan(
     // A delegated call's usage is carved from every ancestor's budgets in the same commit (ADR-022).
     ...ancestorsUsage(k, flow.chain, cap, req.values, now),
     { op: 'decision.running', id: flow.decisionId, runner: k.deps.runner ?? null, key, intent: { capability: cap.def.id, params: req.params } },
+    // A plan's step starts once, in the same commit (ADR-025).
+    ...stepOps(k, flow, 'start'),
     event(flow, 'ActionStarted', { data: { capability: cap.def.id, facts_hash: hashOf(fresh.facts), ...(drift.revalidate.length ? { revalidated: drift.revalidate } : {}) } }),
   ];
   const folded = cap.def.sideEffect === 'read';
@@ -158,6 +161,7 @@ async function effectSpan(
     const r = await commitFlow(k, flow, pre);
     if (!r.ok) return { outcome: await lostPreEffect(k, flow, circuit, r.conflict, req) };
   }
+  if (flow.plan) flow.plan.ran = true;
   mark(k, flow, 'pre_effect');
 
   const started = world.now();
@@ -188,6 +192,7 @@ async function effectSpan(
     }),
     { op: 'key.state', agent: flow.agent, key, state: result.ok ? 'done' : 'failed', decision_id: flow.decisionId },
     ...(result.ok ? [] : [...usageReturned(k, flow.agent, cap.def.id, budgets, req.values, now), ...ancestorsUsage(k, flow.chain, cap, req.values, now, true)]),
+    ...stepOps(k, flow, result.ok ? 'done' : 'failed'),
     finishOp(flow, outcome),
     ...(transition ? [circuitEvent(flow, circuit, transition.from, transition.to)] : []),
   ];
@@ -216,6 +221,7 @@ function lostPreEffect(k: KernelCore, flow: Flow, circuit: string, conflict: Uni
     const whose = agent && agent !== flow.agent ? { prefix: `as its ancestor \`${agent}\`: `, path: `delegation.${agent}.` } : { prefix: '', path: '' };
     return refuseBeforeEffect(k, flow, [{ code: 'BUDGET_EXCEEDED', message: `${whose.prefix}${what} in ${window} would exceed ${max} (${used} already, counting calls that committed meanwhile)`, path: `${whose.path}budgets.${window}.${field === CALLS_FIELD ? 'calls' : field}` }], req.policies);
   }
+  if (conflict.kind === 'plan_moved') return refuseBeforeEffect(k, flow, [{ code: 'IN_PROGRESS', message: 'another call started this plan step first' }], req.policies);
   if (conflict.kind === 'flow_limit') {
     const max = k.deps.workspace.config.limits.max_invocations_per_flow;
     return refuseBeforeEffect(k, flow, [{ code: 'FLOW_LIMIT_EXCEEDED', message: `more than ${max} invocations in this flow` }], req.policies);

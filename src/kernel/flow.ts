@@ -31,6 +31,8 @@ export interface Flow {
   relay?: CallRelay | undefined;
   /** A delegated caller's chain, root first (ADR-022); absent for an agent with a contract of its own. */
   chain?: Chain | undefined;
+  /** The plan step this call was matched to (ADR-025); `ran` once its pre-effect commit started it. */
+  plan?: { id: string; step: number; optional: boolean; ran: boolean } | undefined;
 }
 
 export function newFlow(k: KernelCore, f: { agent: string; dfid: string; decisionId: string; capability: string | null; key: string | null; relay?: CallRelay | undefined }): Flow {

@@ -15,6 +15,8 @@ import { delegationTree, expireDelegations, revokeDelegation, type TreeNode } fr
 import type { DelegationRow } from '../store/port/index.js';
 import { govern } from './pipeline.js';
 import { recoverStarted, settleDecision } from './recovery.js';
+import { abandonPlan, planReport, resumePlan, type PlanReport } from './plans/operate.js';
+import { submitPlan, type PlanSubmission } from './plans/submit.js';
 import { InProcessSections, SharedSections, type SectionLocks } from './sections.js';
 
 export type { KernelDeps } from './context.js';
@@ -94,6 +96,24 @@ export class Kernel implements KernelCore {
   /** "Would this call be allowed?": the pipeline up to the effect, with nothing written but the check's own record. */
   check(req: CheckRequest): Promise<CheckResult> {
     return checkCall(this, req);
+  }
+
+  /** A plan, decided as a whole (ADR-025). */
+  submitPlan(sub: PlanSubmission): Promise<Outcome> {
+    return submitPlan(this, sub);
+  }
+
+  /** A plan's report; with `agent`, only that agent's plan. */
+  planReport(id: string, agent: string | null = null): Promise<PlanReport> {
+    return planReport(this, id, agent);
+  }
+
+  resumePlan(id: string, by: string): Promise<PlanReport> {
+    return resumePlan(this, id, by);
+  }
+
+  abandonPlan(id: string, by: string, reason: string | null): Promise<PlanReport> {
+    return abandonPlan(this, id, by, reason);
   }
 
   approve(decisionId: string, operator: string, note: string | null): Promise<Outcome> {

@@ -13,17 +13,21 @@ import { normalize } from './stages/normalize.js';
 import { decidePolicy } from './stages/policy.js';
 import type { CallState, Stage } from './stages/state.js';
 import { validate } from './stages/validate.js';
+import { afterStep, holdPlanMode, holdToStep, routePlan } from './plans/steps.js';
 
 /**
  * The pipeline of BRIEF.md, in order. Each stage goes on or ends the call with
  * an outcome; the last one always ends it. Adding a stage is a file and a line.
  */
 export const STAGES: readonly Stage[] = [
+  routePlan, // a step of a plan runs as the plan's sub-mandate (ADR-025)
   receive, // IntentReceived (journaled) and the operator note
+  holdPlanMode, // the named plan runs; no call outside a running plan where the contract says so
   checkStanding, // identity, agent and flow status
   checkShape, // payload bound, intent schema, the caller's key
   normalize, // free text → a proposal (ADR-006)
   answerRepeats, // the idempotency key, and repeats answered from the record
+  holdToStep, // a plan's call is one of its steps that may run now
   validate, // facts, usage, DIM
   decidePolicy, // Cedar
   escalateIfNeeded, // steward gates and escalations (one commit)
@@ -46,6 +50,7 @@ export async function govern(k: KernelCore, call: GovernedCall): Promise<Outcome
     for (const stage of STAGES) {
       const outcome = await stage(k, state);
       // The answer carries a signed receipt where the workspace signs (ADR-016).
+      if (outcome && flow.plan) await afterStep(k, flow, outcome, call.channel, (c) => govern(k, c));
       if (outcome) return observed(k, flow, withSignedReceipt(k.deps.receipts, outcome, state.requestHash || undefined));
     }
     throw new Error('the pipeline ended without an outcome');

@@ -10,6 +10,7 @@ import type { Capability } from '../capabilities/manifest.js';
 import { isJsonObject, jsonProblem } from '../core/json-guard.js';
 import type { CallRelay, Channel, Intent, Outcome, Proposal, ReasonDetail } from '../core/types.js';
 import { intervene } from '../kernel/interventions.js';
+import { PLAN_CAPABILITY, PLAN_META_KEY } from '../kernel/plans/request.js';
 import type { Kernel } from '../kernel/kernel.js';
 import { readMemory } from '../kernel/memory-read.js';
 import {
@@ -51,6 +52,8 @@ export interface CallContext {
   decisionId?: string | undefined;
   traceparent?: string | undefined;
   idempotencyKey?: string | undefined;
+  /** The plan this call is a step of (ADR-025). */
+  planId?: string | undefined;
   /** A delegation token the caller presented in `_meta` (ADR-022). */
   delegationToken?: string | undefined;
   /** What an escalated outcome becomes on this wire (a question to the client's human, where the wire can ask). */
@@ -70,9 +73,11 @@ export interface GovernedTools {
 export const DELEGATION_TOKEN_META = 'mandate/delegation_token';
 
 /** Reads Mandate's own `_meta` keys of a call: W3C trace context and an idempotency key. */
-export function readCallMeta(meta: Record<string, unknown> | undefined): { traceparent?: string; idempotencyKey?: string; delegationToken?: string } {
-  const out: { traceparent?: string; idempotencyKey?: string; delegationToken?: string } = {};
+export function readCallMeta(meta: Record<string, unknown> | undefined): { traceparent?: string; idempotencyKey?: string; delegationToken?: string; planId?: string } {
+  const out: { traceparent?: string; idempotencyKey?: string; delegationToken?: string; planId?: string } = {};
   if (typeof meta?.[DELEGATION_TOKEN_META] === 'string') out.delegationToken = meta[DELEGATION_TOKEN_META];
+  const plan = meta?.[PLAN_META_KEY] ?? meta?.['plan_id'];
+  if (typeof plan === 'string') out.planId = plan.slice(0, 128);
   if (typeof meta?.['traceparent'] === 'string') out.traceparent = meta['traceparent'];
   if (typeof meta?.['idempotency_key'] === 'string') out.idempotencyKey = meta['idempotency_key'];
   return out;
@@ -118,6 +123,7 @@ export function governedTools(kernel: Kernel, agent: string, channel: Channel): 
         cancelBeforeEffect: ctx.cancelBeforeEffect,
         relay: ctx.relay,
         decisionId: ctx.decisionId,
+        planId: ctx.planId,
         argumentIssues: argumentIssues?.issues.map((i) => ({ path: i.path.map(String).join('.') || '(arguments)', message: i.message })),
       });
       return outcome.verdict === 'escalated' && ctx.onEscalated ? ctx.onEscalated(outcome) : outcome;
@@ -174,8 +180,11 @@ export function governedTools(kernel: Kernel, agent: string, channel: Channel): 
         if (!parsed.success) return toToolResult(argumentError(kernel, parsed.error));
         const outcome = await kernel.waitForDecision(agent, parsed.data.decision_id, (parsed.data.wait_seconds ?? 0) * 1000, ctx.signal);
         if (!outcome) return toToolResult(notFound(kernel, parsed.data.decision_id));
-        return { ...toToolResult(outcome), isError: false };
+        return { ...toToolResult(await withPlanReport(kernel, agent, outcome)), isError: false };
       }
+      case 'submit_plan':
+        // The kernel checks the plan's shape itself, so a malformed plan is a recorded refusal too (ADR-025).
+        return toToolResult(await kernel.submitPlan({ agent, request: args, channel, traceparent: ctx.traceparent, decisionId: ctx.decisionId }));
       case 'list_capabilities': {
         const result = listCapabilities(kernel, agent, expose);
         return { content: [{ type: 'text' as const, text: JSON.stringify(result) }], structuredContent: result };
@@ -197,6 +206,13 @@ export function governedTools(kernel: Kernel, agent: string, channel: Channel): 
   };
 
   return { fixed, capabilityTools, call };
+}
+
+/** A plan's decision carries the plan's report as it stands now (ADR-025). */
+async function withPlanReport(kernel: Kernel, agent: string, outcome: Outcome): Promise<Outcome> {
+  const planId = (outcome.output as { plan_id?: unknown } | undefined)?.plan_id;
+  if (outcome.capability !== PLAN_CAPABILITY || typeof planId !== 'string') return outcome;
+  return { ...outcome, output: { ...(outcome.output as object), report: await kernel.planReport(planId, agent) } };
 }
 
 function prefixIssues(error: z.ZodError, prefix: string): z.ZodError {

@@ -80,6 +80,7 @@ export function createMcpServer(kernel: Kernel, agent: string, channel: Channel,
         decisionId: run?.decisionId,
         traceparent: meta.traceparent,
         idempotencyKey: meta.idempotencyKey,
+        planId: meta.planId,
         delegationToken: meta.delegationToken,
         // A task waits for the human as input_required instead of asking the client.
         onEscalated: run ? undefined : (outcome) => askClientHuman(server, kernel, agent, outcome),

@@ -6,6 +6,7 @@ import { IdempotencyKeySchema, IntentSchema, OutcomeSchema, SubmitIntentArgsSche
 import type { Kernel } from '../kernel/kernel.js';
 import { DELEGATE_ID, DELEGATE_TOOL } from '../kernel/delegation/request.js';
 import { wireName } from '../gateway/exposure.js';
+import { PLAN_META_KEY, PlanRequestSchema } from '../kernel/plans/request.js';
 
 /** Tool arguments of the fixed governed tools (the intent schema is shared with the kernel). */
 export const InvokeArgsSchema = z
@@ -148,6 +149,14 @@ export function fixedTools(): ToolDefinition[] {
       inputSchema: json(GetDecisionArgsSchema),
       outputSchema: OUTCOME_JSON,
       annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+    },
+    {
+      name: 'submit_plan',
+      title: 'Submit a plan',
+      description: `Propose a bounded plan of 1 to N steps (N is your contract's plans.max_steps, 20 by default), each a capability with its exact params or with declared bounds on some fields (e.g. { "amount_minor": { "max": 20000 } }, { "payee": { "allowed": ["a", "b"] } }), in order unless ordered is false, with optional plan-wide budgets and a time limit. The plan is decided as a whole, every step as if run in sequence with usage adding up: any step refused rejects the plan, naming the step; any step needing a human makes the plan wait for one approval of the whole. Once accepted (output.plan_id), call each step as usual with _meta["${PLAN_META_KEY}"] set to the plan id; each is checked against its step and still passes its own checks when it runs. While a plan runs, calls outside it are refused unless your contract allows them. A failed step stops the plan. get_decision on this decision_id shows the plan's report. ${OUTCOME_NOTE}`,
+      inputSchema: json(PlanRequestSchema),
+      outputSchema: OUTCOME_JSON,
+      annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
     },
     {
       name: 'list_capabilities',

@@ -36,6 +36,7 @@ const delegationRow = { id: 'dlg-1', child: 'w1', parent: 'alice', root: 'alice'
 const credentialRow = { id: 'k9', kind: 'agent' as const, principal: 'alice', role: 'agent' as const, key_hash: 'h'.repeat(64), key_prefix: 'mk_', label: null, created_at: T, created_by: 'op' };
 const pending = { intent, facts: { balance: 5 }, facts_hash: 'fh', expires_at: T + 1000 };
 const escalated = { verdict: 'escalated', reasons: [], details: [], dfid: D, decision_id: 'd9', capability: 'c', idempotency_key: 'k', status: 'pending', policies: ['p'], receipt: null } as unknown as Outcome;
+const planRow = { id: 'p9', agent: 'alice', child: 'alice/plan/p9', digest: 'dg', status: 'running' as const, request: '{}', decision_id: 'd9', created_at: T, expires_at: T + 60_000 };
 const EVERY_OP: { [K in OpKind]: OpCase<K> } = {
   event: { op: { op: 'event', event: { dfid: D, agent: 'alice', type: 'IntentReceived', decision_id: 'd9' } }, check: async (s) => expect((await s.ledger.page(0, 5)).map((e) => e.type)).toEqual(['IntentReceived']) },
   'decision.open': { op: received('d9')[1] as OpOf<'decision.open'>, check: async (s) => expect(await s.decisions.get('d9')).toMatchObject({ status: 'rejected', agent: 'alice', capability: 'c' }) },
@@ -175,6 +176,18 @@ const EVERY_OP: { [K in OpKind]: OpCase<K> } = {
       expect(await s.delegations.dueToExpire(T + 120_000)).toEqual([]);
     },
   },
+  'plan.add': { op: { op: 'plan.add', row: planRow, facts: ['{}', null] }, check: async (s) => {
+    expect(await s.plans.get('p9')).toMatchObject({ agent: 'alice', status: 'running', failed_step: null });
+    expect((await s.plans.steps('p9')).map((x) => [x.step, x.status, x.facts])).toEqual([[0, 'pending', '{}'], [1, 'pending', null]]);
+  } },
+  'plan.facts': { before: [{ op: 'plan.add', row: planRow, facts: [null, null] }], op: { op: 'plan.facts', id: 'p9', facts: ['{"a":1}', null] }, check: async (s) => expect((await s.plans.steps('p9')).map((x) => x.facts)).toEqual(['{"a":1}', null]) },
+  'plan.status': { before: [{ op: 'plan.add', row: planRow, facts: [null] }], op: { op: 'plan.status', id: 'p9', from: 'running', to: 'failed', at: T + 1, by: null, failed_step: 0 }, check: async (s) => expect(await s.plans.get('p9')).toMatchObject({ status: 'failed', failed_step: 0, updated_at: T + 1 }) },
+  'plan.step': { before: [{ op: 'plan.add', row: planRow, facts: [null] }], op: { op: 'plan.step', id: 'p9', step: 0, from: 'pending', to: 'running', decision_id: 'd9', at: T + 1 }, check: async (s) => expect((await s.plans.steps('p9'))[0]).toMatchObject({ status: 'running', decision_id: 'd9' }) },
+  'plan.settle': { before: [{ op: 'plan.add', row: planRow, facts: [null] }, { op: 'plan.step', id: 'p9', step: 0, from: 'pending', to: 'failed', decision_id: 'd9', at: T }], op: { op: 'plan.settle', id: 'p9', at: T + 2 }, check: async (s, r) => {
+    expect(r.get(0)).toBe(true);
+    expect((await s.plans.get('p9'))?.status).toBe('completed');
+  } },
+  'plan.attempt': { before: [{ op: 'plan.add', row: planRow, facts: [null] }], op: { op: 'plan.attempt', row: { plan_id: 'p9', decision_id: 'd9', capability: 'c', code: 'PLAN_STEP_MISMATCH', at: T } }, check: async (s) => expect(await s.plans.attempts('p9')).toEqual([{ plan_id: 'p9', decision_id: 'd9', capability: 'c', code: 'PLAN_STEP_MISMATCH', at: T }]) },
   'memory.write': { op: { op: 'memory.write', write: { scope: 's', key: 'k', value: [1], sensitivity: 'elevated', provenance: 'agent:alice', expected: 0, at: T } }, check: async (s, r) => {
     expect(r.get(0)).toBe(1);
     expect(await s.memory.list('s')).toMatchObject([{ key: 'k', value: [1], sensitivity: 'elevated', version: 1 }]);

@@ -24,6 +24,11 @@ export const escalateIfNeeded: Stage = async (k, s) => {
   const contract = s.contract as Contract;
   const cap = s.capability as Capability;
   const v = s.validated as NonNullable<typeof s.validated>;
+  // A plan's step was decided with the whole plan, escalations and steward gates included, and approved with it (ADR-025).
+  if (flow.plan) {
+    flow.journal.push(policyEvent(k, s), ...policyInputOps(k, s));
+    return undefined;
+  }
   const gates = verdict.kind === 'permit' ? await gatesFor(k, s) : [];
   if (verdict.kind !== 'escalate' && !gates.length) {
     flow.journal.push(policyEvent(k, s), ...policyInputOps(k, s));

@@ -6,6 +6,7 @@ import type { PolicyVerdict } from '../../policy/engine.js';
 import type { KernelCore } from '../context.js';
 import type { UsageSnapshot } from '../dim.js';
 import type { Flow } from '../flow.js';
+import type { HeldPlan } from '../plans/steps.js';
 
 /** What the stages of one governed call learn, in pipeline order; each stage fills its part. */
 export interface CallState {
@@ -31,6 +32,8 @@ export interface CallState {
   /** The context Cedar sees, each value as the capability's schema types it. */
   policyContext?: Record<string, CedarValueJson>;
   verdict?: PolicyVerdict;
+  /** The caller's plan, when the call names one of its own (ADR-025). */
+  plan?: HeldPlan;
   /** The policy request as Cedar was given it (canonical JSON) and its hash, for the record (ADR-023). */
   policyInput?: { text: string; hash: string };
 }

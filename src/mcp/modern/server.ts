@@ -89,6 +89,7 @@ export function createModernServer(kernel: Kernel, agent: string, channel: Chann
       decisionId,
       traceparent: meta.traceparent,
       idempotencyKey: meta.idempotencyKey,
+      planId: meta.planId,
       delegationToken: meta.delegationToken,
       onEscalated: async (outcome) => {
         escalated = outcome;

@@ -19,6 +19,7 @@ import { runners } from '../tables/runners.js';
 import { sqlFor, type Sql } from '../tables/sql.js';
 import { createParams, tasks } from '../tables/tasks.js';
 import { bucketOf, usage, windowStart } from '../tables/usage.js';
+import { PLAN_SQL } from '../plans.js';
 import { Segment } from './segment.js';
 import { windowsOf, type SampleRow, type StateRow } from './windows.js';
 
@@ -188,6 +189,21 @@ export const PG_OPS = {
     q(tx, delegations.revokeCredentials, [op.at, op.by, op.child]);
     tx.announce.push(['intervention', op.child]);
   },
+  'plan.add': (tx, op) => {
+    q(tx, PLAN_SQL.insert, [op.row.id, op.row.agent, op.row.child, op.row.digest, op.row.status, op.row.request, op.row.decision_id, op.row.created_at, op.row.expires_at]);
+    op.facts.forEach((f, s) => q(tx, PLAN_SQL.insertStep, [op.row.id, s, f, op.row.created_at]));
+  },
+  'plan.facts': (tx, op) => op.facts.forEach((f, s) => q(tx, PLAN_SQL.facts, [f, op.id, s])),
+  'plan.status': (tx, op) =>
+    q(tx, PLAN_SQL.status, [op.to, op.at, op.by, op.failed_step, op.id, op.from], (r) => {
+      if (r.rowCount !== 1 && !op.soft) throw new Conflict({ kind: 'plan_moved', id: op.id });
+    }),
+  'plan.step': (tx, op) =>
+    q(tx, PLAN_SQL.step, [op.to, op.decision_id, op.at, op.id, op.step, op.from, op.compensated_by ?? null], (r) => {
+      if (r.rowCount !== 1 && !op.soft) throw new Conflict({ kind: 'plan_moved', id: op.id, step: op.step });
+    }),
+  'plan.settle': (tx, op, i) => q(tx, PLAN_SQL.settle, [op.at, op.id], (r) => void tx.results.set(i, r.rowCount === 1)),
+  'plan.attempt': (tx, op) => q(tx, PLAN_SQL.attempt, [op.row.plan_id, op.row.decision_id, op.row.capability, op.row.code, op.row.at]),
   'memory.write': (tx, { write: w }, i) => {
     const value = JSON.stringify(w.value ?? null);
     const settle = (version: number) => (r: QueryResult) => {

@@ -1,5 +1,6 @@
 import type { Pool, PoolClient } from 'pg';
 import { DELEGATIONS_DDL } from '../tables/delegations.js';
+import { PLANS_DDL } from '../plans.js';
 import { GENESIS_HASH } from '../port/events.js';
 import { checkout } from './connect.js';
 
@@ -272,6 +273,8 @@ export const PG_MIGRATIONS: { name: string; sql: string }[] = [
   },
   // Sub-mandates (ADR-022), self-contained.
   { name: 'delegations', sql: DELEGATIONS_DDL('BIGINT') },
+  // Plans (ADR-025), self-contained.
+  { name: 'plans', sql: PLANS_DDL('BIGINT') },
   {
     // What each decision's policy request saw, for policy impact (ADR-023); the ledger keeps its hash.
     name: 'policy_inputs',

@@ -18,6 +18,7 @@ import { runners } from '../tables/runners.js';
 import { sqlFor, type Sql } from '../tables/sql.js';
 import { listParams, taskFromRow, tasks } from '../tables/tasks.js';
 import { usage, windowStart } from '../tables/usage.js';
+import { PLAN_SQL, type PlanAttemptRow, type PlanRow, type PlanStepRow } from '../plans.js';
 import { checkout, classify } from './connect.js';
 
 type Reads = Omit<StorePort, 'kind' | 'location' | 'commit' | 'ping' | 'close' | 'notifications' | 'sections'>;
@@ -82,6 +83,14 @@ export function pgReads(pool: Pool, run: <R>(sql: string, params?: unknown[]) =>
       get: async (id) => (await one<DelegationRow>(delegations.get, [id])) ?? null,
       list: async () => q<DelegationRow>(delegations.list),
       dueToExpire: async (now) => q<DelegationRow>(delegations.dueToExpire, [now]),
+    },
+    plans: {
+      get: async (id) => (await one<PlanRow>(PLAN_SQL.get, [id])) ?? null,
+      byChild: async (child) => (await one<PlanRow>(PLAN_SQL.byChild, [child])) ?? null,
+      running: async (agent, now) => q<PlanRow>(PLAN_SQL.running, [agent, now]),
+      list: async () => q<PlanRow>(PLAN_SQL.list),
+      steps: async (id) => q<PlanStepRow>(PLAN_SQL.steps, [id]),
+      attempts: async (id) => q<PlanAttemptRow>(PLAN_SQL.attempts, [id]),
     },
     tasks: {
       get: async (agent, id, now) => {

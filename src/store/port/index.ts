@@ -6,3 +6,4 @@ export * from './rows.js';
 export * from './constants.js';
 export { GENESIS_HASH, eventHash } from './events.js';
 export { LEDGER_EVENT_TYPES, LedgerEventSchema } from './ledger-schema.js';
+export type { PlanAttemptRow, PlanRow, PlanStatus, PlanStepRow, StepStatus } from '../plans.js';

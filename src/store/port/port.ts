@@ -27,6 +27,7 @@ import type {
   VerifyResult,
   WindowStats,
 } from './rows.js';
+import type { PlanAttemptRow, PlanRow, PlanStatus, PlanStepRow, StepStatus } from '../plans.js';
 
 /**
  * A monitor's window as evaluation sees it: synchronous, because a store may
@@ -105,6 +106,17 @@ export type Op =
   | { op: 'delegation.add'; row: Omit<DelegationRow, 'status' | 'ended_at' | 'ended_by'>; maxChildren: number; now: number }
   /** Ends a child's live sub-mandate (revoked or expired) and revokes its keys; results: whether it was live. */
   | { op: 'delegation.end'; child: string; status: 'revoked' | 'expired'; by: string; at: number }
+  /** A plan and its steps, all pending (ADR-025). */
+  | { op: 'plan.add'; row: Omit<PlanRow, 'failed_step' | 'updated_at' | 'ended_by'>; facts: (string | null)[] }
+  /** The facts each pending step was decided on, again (an approval re-decides the plan). */
+  | { op: 'plan.facts'; id: string; facts: (string | null)[] }
+  /** Guard: the plan is in `from` (`soft`: no guard, a plan moved meanwhile stays as it is). */
+  | { op: 'plan.status'; id: string; from: PlanStatus; to: PlanStatus; at: number; by: string | null; failed_step: number | null; soft?: boolean }
+  /** Guard: the step is in `from` (a step runs once: two calls racing for it cannot both start it). */
+  | { op: 'plan.step'; id: string; step: number; from: StepStatus; to: StepStatus; decision_id: string | null; at: number; soft?: boolean; compensated_by?: string }
+  /** Completes a running plan with no step pending or running; results: whether it did. */
+  | { op: 'plan.settle'; id: string; at: number }
+  | { op: 'plan.attempt'; row: PlanAttemptRow }
   /** What a decision's policy request saw (ADR-023); kept beside the decision, never in the ledger. */
   | { op: 'policy_input.put'; row: PolicyInputRow }
   /** Drops policy inputs older than `before` (retention). */
@@ -131,7 +143,8 @@ export type UnitConflict =
   | { kind: 'not_found'; id: string }
   | { kind: 'status_moved'; id: string }
   | { kind: 'child_taken'; child: string }
-  | { kind: 'children_limit'; count: number; max: number };
+  | { kind: 'children_limit'; count: number; max: number }
+  | { kind: 'plan_moved'; id: string; step?: number };
 
 /** Thrown inside a unit when a guard does not hold; a store turns it into its unit's conflict and never lets it escape. */
 export class UnitConflictSignal extends Error {
@@ -223,6 +236,7 @@ export interface StorePort {
   policyInputs: PolicyInputReads;
   tasks: TaskReads;
   delegations: DelegationReads;
+  plans: PlanReads;
   close(): Promise<void>;
 }
 
@@ -350,6 +364,17 @@ export interface TaskReads {
 }
 
 /** The synchronous twin of a read group (what an embedded store implements). */
+/** Plans (ADR-025). */
+export interface PlanReads {
+  get(id: string): Promise<PlanRow | null>;
+  byChild(child: string): Promise<PlanRow | null>;
+  /** The agent's running plans at `now`, oldest first. */
+  running(agent: string, now: number): Promise<PlanRow[]>;
+  list(): Promise<PlanRow[]>;
+  steps(id: string): Promise<PlanStepRow[]>;
+  attempts(id: string): Promise<PlanAttemptRow[]>;
+}
+
 export type Sync<T> = { [P in keyof T]: T[P] extends (...args: infer A) => Promise<infer R> ? (...args: A) => R : never };
 
 /** The kinds of op, and the op of one kind. */

@@ -34,6 +34,9 @@ export type EventType =
   | 'Delegated'
   | 'DelegationRevoked'
   | 'DelegationExpired'
+  | 'PlanDecided'
+  | 'PlanStateChanged'
+  | 'PlanUnplannedCall'
   /** An operator asked whether a call would be allowed (`mandate check`): a check, never a decision. */
   | 'PolicyChecked'
   /** A live reload of contracts, policies and capability modules was applied or refused, with who asked. */

@@ -2,11 +2,12 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DELEGATIONS_DDL } from '../tables/delegations.js';
+import { PLANS_DDL } from '../plans.js';
 
 export type Db = Database.Database;
 
 // Kept equal to MIGRATIONS.length (checked at module load below).
-const SCHEMA_VERSION = 10;
+const SCHEMA_VERSION = 11;
 
 // One migration list; each entry runs once, in order, inside a transaction.
 const MIGRATIONS: string[] = [
@@ -295,7 +296,9 @@ const MIGRATIONS: string[] = [
   `,
   // 9: sub-mandates (ADR-022), self-contained.
   DELEGATIONS_DDL('INTEGER'),
-  // 10: what each decision's policy request saw, for policy impact (ADR-023); the ledger keeps its hash.
+  // 10: plans (ADR-025), self-contained.
+  PLANS_DDL('INTEGER'),
+  // 11: what each decision's policy request saw, for policy impact (ADR-023); the ledger keeps its hash.
   `
   CREATE TABLE policy_inputs (
     decision_id TEXT PRIMARY KEY,

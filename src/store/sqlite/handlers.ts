@@ -89,6 +89,16 @@ export const SQLITE_OPS = {
     if (!store.delegations.add(op.row)) throw new Conflict({ kind: 'child_taken', child: op.row.child });
   },
   'delegation.end': ({ store, results }, op, i) => void results.set(i, store.delegations.end(op.child, op.status, op.by, op.at)),
+  'plan.add': ({ store }, op) => store.plans.add(op.row, op.facts),
+  'plan.facts': ({ store }, op) => store.plans.setFacts(op.id, op.facts),
+  'plan.status': ({ store }, op) => {
+    if (!store.plans.setStatus(op.id, op.from, op.to, op.at, op.by, op.failed_step) && !op.soft) throw new Conflict({ kind: 'plan_moved', id: op.id });
+  },
+  'plan.step': ({ store }, op) => {
+    if (!store.plans.setStep(op.id, op.step, op.from, op.to, op.decision_id, op.at, op.compensated_by ?? null) && !op.soft) throw new Conflict({ kind: 'plan_moved', id: op.id, step: op.step });
+  },
+  'plan.settle': ({ store, results }, op, i) => void results.set(i, store.plans.settle(op.id, op.at)),
+  'plan.attempt': ({ store }, op) => store.plans.attempt(op.row),
   'memory.write': ({ store, results }, op, i) => {
     const version = store.memory.write(op.write);
     if (version === null) throw new Conflict({ kind: 'version_moved', scope: op.write.scope, key: op.write.key });

@@ -4,6 +4,7 @@ import { Credentials } from './credentials.js';
 import { openDb, type Db } from './db.js';
 import { Decisions } from './decisions.js';
 import { Delegations } from './delegations.js';
+import { Plans } from '../plans.js';
 import { Flows } from './flows.js';
 import { Idempotency } from './idempotency.js';
 import { Ledger } from './ledger.js';
@@ -34,6 +35,7 @@ export interface Store {
   runners: Runners;
   tasks: Tasks;
   delegations: Delegations;
+  plans: Plans;
   close(): void;
 }
 
@@ -56,6 +58,7 @@ export function openStore(path: string, world: World): Store {
     runners: new Runners(db),
     tasks: new Tasks(db),
     delegations: new Delegations(db),
+    plans: new Plans(db),
     close: () => db.close(),
   };
 }

@@ -117,7 +117,7 @@ export default function define({ z }) {
       acct.balance_minor -= params.amount_minor;
       book.version += 1;
       const transferId = `t-${book.version}`;
-      book.transfers.push({ id: transferId, dfid: ctx.dfid, decision_id: ctx.decisionId, payee: params.payee, amount_minor: params.amount_minor, currency: params.currency, at: new Date(ctx.now).toISOString() });
+      book.transfers.push({ id: transferId, dfid: ctx.dfid, decision_id: ctx.decisionId, from_account: params.from_account, payee: params.payee, amount_minor: params.amount_minor, currency: params.currency, at: new Date(ctx.now).toISOString() });
       await writeBook(ctx.workspaceDir, book);
       return { transfer_id: transferId, balance_minor: acct.balance_minor, version: String(book.version) };
     },
@@ -129,6 +129,11 @@ export default function define({ z }) {
       if (!done) return { status: 'not_applied' };
       return { status: 'applied', output: { transfer_id: done.id, balance_minor: book.accounts[params.from_account]?.balance_minor ?? 0, version: String(book.version) } };
     },
+    // How to undo a transfer that happened: the reversing transfer, itself a governed and
+    // recorded call. A plan that fails asks for it, in reverse order (docs/capabilities.md).
+    compensate(params, output) {
+      return output && output.transfer_id ? { capability: 'payments.reverse_transfer', params: { transfer_id: output.transfer_id } } : null;
+    },
     // Example requests and the verdicts alice's contract and the policies give them, each
     // checked by `mandate capability test payments.transfer` on a fresh copy of the workspace.
     examples: [
@@ -139,5 +144,49 @@ export default function define({ z }) {
     ],
   };
 
-  return [getBalance, transfer];
+  const reverseTransfer = {
+    id: 'payments.reverse_transfer',
+    version: '1.0.0',
+    title: 'Reverse a transfer',
+    description: 'Undo one transfer of the book: its amount goes back to the account it left. A transfer is reversed at most once.',
+    sideEffect: 'write',
+    input: z.object({ transfer_id: z.string().regex(/^t-[0-9]{1,12}$/).describe('The transfer to undo, e.g. t-42.') }),
+    output: z.object({ reversal_id: z.string(), transfer_id: z.string(), balance_minor: z.number().int(), version: z.string() }),
+    limits: { deadlineMs: 2000, maxOutputBytes: 1024 },
+    async facts(params, ctx) {
+      const book = await readBook(ctx.workspaceDir);
+      const t = book.transfers.find((x) => x.id === params.transfer_id);
+      return { version: String(book.version), transfer_known: Boolean(t), already_reversed: Boolean(t && t.reversed_by), amount_minor: t ? t.amount_minor : 0 };
+    },
+    factsSchema: z.object({ version: z.string(), transfer_known: z.boolean(), already_reversed: z.boolean(), amount_minor: z.number().int() }),
+    drift: { version: 'revalidate' },
+    serializeBy: () => 'payments:book',
+    invariants: [
+      { id: 'transfer_known', message: 'no such transfer in the book', check: ({ facts }) => facts.transfer_known === true },
+      { id: 'not_yet_reversed', message: 'the transfer was reversed already', check: ({ facts }) => facts.already_reversed === false },
+    ],
+    async handler(params, ctx) {
+      const book = await readBook(ctx.workspaceDir);
+      ctx.signal.throwIfAborted();
+      const t = book.transfers.find((x) => x.id === params.transfer_id);
+      if (!t || t.reversed_by) throw new Error('transfer unknown or reversed');
+      const acct = book.accounts[t.from_account ?? 'operating'];
+      acct.balance_minor += t.amount_minor;
+      book.version += 1;
+      const reversalId = `r-${book.version}`;
+      t.reversed_by = reversalId;
+      book.reversals = [...(book.reversals ?? []), { id: reversalId, transfer_id: t.id, decision_id: ctx.decisionId, amount_minor: t.amount_minor, at: new Date(ctx.now).toISOString() }];
+      await writeBook(ctx.workspaceDir, book);
+      return { reversal_id: reversalId, transfer_id: t.id, balance_minor: acct.balance_minor, version: String(book.version) };
+    },
+    async reconcile(params, ctx) {
+      const book = await readBook(ctx.workspaceDir);
+      const done = (book.reversals ?? []).find((r) => r.decision_id === ctx.decisionId);
+      if (!done) return { status: 'not_applied' };
+      const t = book.transfers.find((x) => x.id === done.transfer_id);
+      return { status: 'applied', output: { reversal_id: done.id, transfer_id: done.transfer_id, balance_minor: book.accounts[t?.from_account ?? 'operating']?.balance_minor ?? 0, version: String(book.version) } };
+    },
+  };
+
+  return [getBalance, transfer, reverseTransfer];
 }

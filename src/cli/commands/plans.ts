@@ -1,0 +1,51 @@
+import { EXIT, operatorName, printJson, withRuntime } from '../common.js';
+
+interface Opts {
+  workspace?: string;
+  as?: string;
+  reason?: string;
+  agent?: string;
+  json?: boolean;
+}
+
+/** `mandate plans list`: every plan (or one agent's), newest last. */
+export async function plansList(opts: Opts): Promise<number> {
+  return withRuntime(opts.workspace, undefined, async ({ store }) => {
+    const rows = (await store.plans.list()).filter((p) => !opts.agent || p.agent === opts.agent);
+    const now = Date.now();
+    const status = (p: (typeof rows)[number]) => ((p.status === 'running' || p.status === 'pending_approval') && p.expires_at <= now ? 'expired' : p.status);
+    if (opts.json) {
+      printJson(rows.map((p) => ({ plan_id: p.id, agent: p.agent, status: status(p), failed_step: p.failed_step, decision_id: p.decision_id, created_at: new Date(p.created_at).toISOString(), expires_at: new Date(p.expires_at).toISOString() })));
+      return EXIT.ok;
+    }
+    if (!rows.length) process.stdout.write('no plans\n');
+    for (const p of rows) process.stdout.write(`${p.id}  agent=${p.agent}  status=${status(p)}${p.failed_step !== null ? `  failed_step=${p.failed_step + 1}` : ''}  decision=${p.decision_id}  expires=${new Date(p.expires_at).toISOString()}\n`);
+    return EXIT.ok;
+  });
+}
+
+/** `mandate plans show <id>`: the plan's report (JSON). */
+export async function plansShow(id: string, opts: Opts): Promise<number> {
+  return withRuntime(opts.workspace, undefined, async ({ kernel }) => {
+    printJson(await kernel.planReport(id));
+    return EXIT.ok;
+  });
+}
+
+/** `mandate plans resume <id>`: a failed plan runs again from the step after the one it stopped at. */
+export async function plansResume(id: string, opts: Opts): Promise<number> {
+  const operator = operatorName(opts.as);
+  return withRuntime(opts.workspace, undefined, async ({ kernel }) => {
+    printJson(await kernel.resumePlan(id, `operator:${operator}`));
+    return EXIT.ok;
+  });
+}
+
+/** `mandate plans abandon <id>`: nothing more of the plan runs; its sub-mandate is revoked. */
+export async function plansAbandon(id: string, opts: Opts): Promise<number> {
+  const operator = operatorName(opts.as);
+  return withRuntime(opts.workspace, undefined, async ({ kernel }) => {
+    printJson(await kernel.abandonPlan(id, `operator:${operator}`, opts.reason ?? null));
+    return EXIT.ok;
+  });
+}

@@ -1,0 +1,76 @@
+/**
+ * Plans over Streamable HTTP and the operator API (ADR-025): a plan submitted
+ * by an agent over /mcp waits for one approval, which an operator gives
+ * through POST /api/v1/approvals/{id}/approve; its first step runs; the
+ * operator reads the report (GET /api/v1/plans/{id}), cannot resume a plan
+ * that has not failed (409), abandons it (a viewer may not: 403), and the
+ * next step is refused.
+ */
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { E2E, transfer, type Outcome } from './helpers/e2e.js';
+import { api, createKey, httpAgent, startHttp, type HttpAgent, type HttpServer } from './helpers/http.js';
+
+const e2e = new E2E();
+let s: HttpServer;
+let alice: HttpAgent;
+let opKey: string;
+let viewerKey: string;
+
+beforeAll(async () => {
+  const ws = await e2e.workspace();
+  const keys = await Promise.all([createKey(ws, { operator: 'anna' }), createKey(ws, { operator: 'vera', role: 'viewer' }), createKey(ws, { agent: 'alice' })]);
+  [opKey, viewerKey] = [keys[0].key, keys[1].key];
+  s = await startHttp(ws);
+  alice = await httpAgent(s.url, keys[2].key);
+});
+
+afterAll(async () => {
+  await alice?.close().catch(() => undefined);
+  await s?.stop();
+  await e2e.cleanup();
+});
+
+const step = async (planId: string, amount: number, memo: string): Promise<Outcome> => {
+  const r = (await alice.client.callTool({ name: 'payments_transfer', arguments: transfer({ amount_minor: amount, memo }), _meta: { 'mandate/plan': planId } })) as CallToolResult;
+  return r.structuredContent as unknown as Outcome;
+};
+
+describe('plans over HTTP and the operator API', () => {
+  it('one approval through the API, a step, the report, resume refused, abandon by an operator only, and the next step refused', async () => {
+    const submitted = await alice.call('submit_plan', {
+      purpose: 'two invoices',
+      steps: [
+        { capability: 'payments.transfer', params: transfer({ amount_minor: 20_000, memo: 'one' }) },
+        { capability: 'payments.transfer', params: transfer({ memo: 'two' }), bounds: { amount_minor: { max: 5_000 } } },
+      ],
+    });
+    expect(submitted.outcome).toMatchObject({ verdict: 'escalated', capability: 'plan.submit' });
+    const planId = (submitted.outcome.output as { plan_id: string }).plan_id;
+    const pending = await api(s.url, opKey, `/api/v1/approvals/${submitted.outcome.decision_id}`);
+    expect(pending.status).toBe(200);
+    const approved = await api(s.url, opKey, `/api/v1/approvals/${submitted.outcome.decision_id}/approve`, { json: { reason: 'both invoices checked' } });
+    expect(approved.status, JSON.stringify(approved.body)).toBe(200);
+    expect(approved.body['outcome']).toMatchObject({ verdict: 'accepted', status: 'approved' });
+
+    expect((await step(planId, 20_000, 'one')).verdict).toBe('accepted');
+    // Bounded: above its max is no step; within it runs (below).
+    expect((await step(planId, 5_001, 'two')).reasons).toEqual(['PLAN_STEP_MISMATCH']);
+
+    const listed = await api(s.url, viewerKey, '/api/v1/plans?agent=alice');
+    expect((listed.body['plans'] as { plan_id: string; status: string }[]).map((p) => [p.plan_id, p.status])).toEqual([[planId, 'running']]);
+    const shown = await api(s.url, viewerKey, `/api/v1/plans/${planId}`);
+    expect(shown.body['report']).toMatchObject({ status: 'running', planned: [{ status: 'done' }, { status: 'pending', bounded: ['amount_minor'] }], unplanned: [{ code: 'PLAN_STEP_MISMATCH' }] });
+    expect((await api(s.url, opKey, '/api/v1/plans/nope')).status).toBe(404);
+    const resume = await api(s.url, opKey, `/api/v1/plans/${planId}/resume`, { json: {} });
+    expect([resume.status, (resume.body['error'] as { code: string }).code]).toEqual([409, 'PLAN_STATE_CONFLICT']);
+    expect((await api(s.url, viewerKey, `/api/v1/plans/${planId}/abandon`, { json: {} })).status).toBe(403);
+
+    const abandoned = await api(s.url, opKey, `/api/v1/plans/${planId}/abandon`, { json: { reason: 'supplier called' } });
+    expect(abandoned.status).toBe(200);
+    expect(abandoned.body['report']).toMatchObject({ status: 'abandoned', missed: [1] });
+    expect((await step(planId, 4_000, 'two')).reasons).toEqual(['PLAN_NOT_RUNNING']);
+    // Out of plan mode: alice's ordinary grants govern her calls again.
+    expect((await alice.call('payments_transfer', transfer({ amount_minor: 100 }))).outcome.verdict).toBe('accepted');
+  });
+});
