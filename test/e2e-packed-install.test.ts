@@ -28,6 +28,8 @@ let prefix: string;
 let scratch: string;
 let installed: string;
 let env: Record<string, string>;
+/** What npm warned about while installing the tarball. */
+let installWarnings: string[] = [];
 
 /** `mandate <args>` as a user runs it: the binary on the PATH, in the scratch folder. */
 async function mandate(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -51,7 +53,8 @@ beforeAll(async () => {
   await run('npm', ['pack', '--ignore-scripts', '--pack-destination', dir], { cwd: REPO_ROOT, timeout: 60_000 });
   const tarball = readdirSync(dir).find((f) => /^mandate-.*\.tgz$/.test(f));
   if (!tarball) throw new Error(`npm pack wrote no mandate-*.tgz to ${dir}`);
-  await run('npm', ['install', '-g', '--prefix', prefix, '--prefer-offline', '--ignore-scripts', '--no-audit', '--no-fund', join(dir, tarball)], { cwd: scratch, timeout: 150_000 });
+  const install = await run('npm', ['install', '-g', '--prefix', prefix, '--prefer-offline', '--ignore-scripts', '--no-audit', '--no-fund', join(dir, tarball)], { cwd: scratch, timeout: 150_000 });
+  installWarnings = `${install.stdout}\n${install.stderr}`.split('\n').filter((l) => /^npm warn/i.test(l));
   installed = join(prefix, 'lib', 'node_modules', 'mandate');
   const addon = join(installed, 'node_modules', 'better-sqlite3');
   const ours = join(REPO_ROOT, 'node_modules', 'better-sqlite3');
@@ -69,6 +72,10 @@ describe('a packed install outside the repository', () => {
     for (const name of Object.keys(PKG.dependencies)) expect(present(name), name).toBe(true);
     for (const name of Object.keys(PKG.devDependencies)) expect(present(name), name).toBe(false);
     expect(existsSync(join(installed, 'test')), 'no tests in the package').toBe(false);
+  });
+
+  it('installs without an unsupported-engine or deprecation warning on this Node', () => {
+    expect(installWarnings.filter((l) => /EBADENGINE|deprecated/i.test(l))).toEqual([]);
   });
 
   it('mandate --version, from the PATH in a folder outside the repository, prints the package version', async () => {

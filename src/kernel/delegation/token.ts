@@ -21,11 +21,17 @@ interface BiscuitLib {
     block_builder(): { addCodeWithParameters(code: string, params: Record<string, unknown>, scope: Map<string, unknown>): void; addCode(code: string): void };
     fromBase64(data: string, root: unknown): Token;
   };
-  AuthorizerBuilder: new () => { addCodeWithParameters(code: string, params: Record<string, unknown>, scope: Map<string, unknown>): void; addCode(code: string): void; buildAuthenticated(t: Token): { authorizeWithLimits(limits: Record<string, number>): number; queryWithLimits(rule: unknown, limits: Record<string, number>): { toString(): string }[] } };
+  Authorizer: new () => {
+    addToken(t: Token): void;
+    addCodeWithParameters(code: string, params: Record<string, unknown>, scope: Map<string, unknown>): void;
+    addCode(code: string): void;
+    authorizeWithLimits(limits: Record<string, number>): number;
+    queryWithLimits(rule: unknown, limits: Record<string, number>): { toString(): string }[];
+  };
   Rule: { fromString(s: string): unknown };
-  PrivateKey: { fromBytes(data: Uint8Array, alg: number): unknown };
-  PublicKey: { fromBytes(data: Uint8Array, alg: number): unknown };
-  SignatureAlgorithm: { Ed25519: number };
+  // Ed25519 keys (the only algorithm of this library line).
+  PrivateKey: { fromBytes(data: Uint8Array): unknown };
+  PublicKey: { fromBytes(data: Uint8Array): unknown };
 }
 interface Token {
   appendBlock(b: unknown): Token;
@@ -102,7 +108,7 @@ export async function mintToken(signingKey: KeyObject, link: { agent: string; de
   const b = await biscuit();
   const builder = b.Biscuit.builder();
   builder.addCodeWithParameters(`agent({agent}); delegation({delegation}); check if time($t), $t < ${datalogTime(link.expiresAt)};`, { agent: link.agent, delegation: link.delegationId }, new Map());
-  const token = builder.build(b.PrivateKey.fromBytes(rawKeys(signingKey).priv, b.SignatureAlgorithm.Ed25519));
+  const token = builder.build(b.PrivateKey.fromBytes(rawKeys(signingKey).priv));
   return `${TOKEN_PREFIX}${token.toBase64()}`;
 }
 
@@ -114,7 +120,7 @@ export async function mintToken(signingKey: KeyObject, link: { agent: string; de
  */
 export async function attenuateToken(token: string, publicKey: KeyObject, checks: string): Promise<string> {
   const b = await biscuit();
-  const parsed = b.Biscuit.fromBase64(token.slice(TOKEN_PREFIX.length), b.PublicKey.fromBytes(publicRaw(publicKey), b.SignatureAlgorithm.Ed25519));
+  const parsed = b.Biscuit.fromBase64(token.slice(TOKEN_PREFIX.length), b.PublicKey.fromBytes(publicRaw(publicKey)));
   const block = b.Biscuit.block_builder();
   block.addCode(checks);
   return `${TOKEN_PREFIX}${parsed.appendBlock(block).toBase64()}`;
@@ -131,19 +137,19 @@ export async function verifyToken(token: string, signingKey: KeyObject, call: { 
   if (!token.startsWith(TOKEN_PREFIX)) return { ok: false, message: 'not a delegation token' };
   try {
     const b = await biscuit();
-    const parsed = b.Biscuit.fromBase64(token.slice(TOKEN_PREFIX.length), b.PublicKey.fromBytes(publicRaw(signingKey), b.SignatureAlgorithm.Ed25519));
-    const az = new b.AuthorizerBuilder();
+    const parsed = b.Biscuit.fromBase64(token.slice(TOKEN_PREFIX.length), b.PublicKey.fromBytes(publicRaw(signingKey)));
+    const az = new b.Authorizer();
+    az.addToken(parsed);
     az.addCodeWithParameters(`time(${datalogTime(call.now)}); capability({capability});`, { capability: call.capability }, new Map());
     for (const [field, v] of Object.entries(call.values)) {
       // Integers, strings and booleans become facts; other values are not checkable by a block (and so constrain nothing).
       if ((typeof v === 'number' && Number.isSafeInteger(v)) || typeof v === 'string' || typeof v === 'boolean') az.addCodeWithParameters('value({field}, {v});', { field, v }, new Map());
     }
     az.addCode('allow if agent($a), delegation($d);');
-    const authorizer = az.buildAuthenticated(parsed);
     // Bounded: a token's Datalog runs within these limits or the call is refused (the library's default time limit is too tight for a cold start).
-    authorizer.authorizeWithLimits(AUTHORIZER_LIMITS);
-    const agent = authorizer.queryWithLimits(b.Rule.fromString('who($a) <- agent($a)'), AUTHORIZER_LIMITS)[0]?.toString();
-    const link = authorizer.queryWithLimits(b.Rule.fromString('link($d) <- delegation($d)'), AUTHORIZER_LIMITS)[0]?.toString();
+    az.authorizeWithLimits(AUTHORIZER_LIMITS);
+    const agent = az.queryWithLimits(b.Rule.fromString('who($a) <- agent($a)'), AUTHORIZER_LIMITS)[0]?.toString();
+    const link = az.queryWithLimits(b.Rule.fromString('link($d) <- delegation($d)'), AUTHORIZER_LIMITS)[0]?.toString();
     const unquote = (fact: string | undefined) => /^\w+\("(.*)"\)$/.exec(fact ?? '')?.[1];
     const a = unquote(agent);
     const d = unquote(link);
