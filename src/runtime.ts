@@ -11,6 +11,8 @@ import type { Logger } from './core/log.js';
 import { receiptSigner } from './core/receipt.js';
 import { keyId } from './core/signed.js';
 import { systemWorld, type World } from './core/world.js';
+import { pinnedToolTypes } from './gateway/capability.js';
+import { reloadWorkspace, type ReloadResult } from './reload.js';
 import { Gateway } from './gateway/gateway.js';
 import type { Environment } from './gateway/secrets.js';
 import { Kernel } from './kernel/kernel.js';
@@ -23,13 +25,18 @@ import { isPgPort } from './store/pg/port.js';
 import { shareBreakers } from './store/pg/shared-breakers.js';
 
 export interface Runtime {
-  workspace: Workspace;
+  /** The set being served now (a live reload replaces it). */
+  readonly workspace: Workspace;
   store: StorePort;
   kernel: Kernel;
   /** The upstream MCP servers and their pinned tools (ADR-008). */
   gateway: Gateway;
   /** The workspace's Ed25519 signing key, when mandate.yaml has a `signing:` block and the key loads (ADR-016). */
   signingKey?: KeyObject | undefined;
+  /** Live reload (src/reload.ts): one at a time; `by` is who asked, for the ledger. */
+  reload(by: string): Promise<ReloadResult>;
+  /** Called after each reload that was applied. */
+  onReload(listener: (r: Extract<ReloadResult, { ok: true }>) => void): void;
   /** Closes the store. Upstreams a command started must be stopped first: `shutdown()`. */
   close(): Promise<void>;
   /** Stops every upstream this runtime started, then closes the store. */
@@ -51,16 +58,20 @@ export interface RuntimeOptions {
 
 /** The composition root: the only place that wires the concrete store, world, normalizer, gateway and kernel together. */
 export async function openRuntime(dir: string, logger: Logger | ((configLevel: string) => Logger), world: World = systemWorld, opts: RuntimeOptions = {}): Promise<Runtime> {
-  const workspace = await requireWorkspace(dir);
-  const log = typeof logger === 'function' ? logger(workspace.config.log.level) : logger;
+  const loaded = await requireWorkspace(dir);
+  const log = typeof logger === 'function' ? logger(loaded.config.log.level) : logger;
   // `mandate test` runs on a temporary SQLite file, whatever store the workspace names.
-  const store = await openStorePort(opts.storePath ? { config: { store: { kind: 'sqlite', path: opts.storePath } }, storePath: opts.storePath } : workspace, world);
+  const store = await openStorePort(opts.storePath ? { config: { store: { kind: 'sqlite', path: opts.storePath } }, storePath: opts.storePath } : loaded, world);
   try {
+    // Grants and policies on pinned upstream tools are compiled and type-checked against the pins (ADR-012).
+    const workspace = await withPinnedTypes(loaded, store);
     const seeds = workspace.memorySeeds.flatMap((s) => s.records.map((r) => ({ scope: s.scope, key: r.key, sensitivity: r.sensitivity, value: r.value })));
     const packs = workspace.memorySeeds.flatMap((s) => Object.entries(s.packs).map(([pack, keys]) => ({ scope: s.scope, pack, keys })));
     await store.memory.seed(seeds, packs, world.now());
     await store.idempotency.purgeExpired(world.now());
     await store.commit([{ op: 'tasks.purge', now: world.now() }]);
+    // Policy inputs past their retention (ADR-023); 0 days keeps none.
+    await store.commit([{ op: 'policy_inputs.purge', before: world.now() - workspace.config.retention.policy_inputs_days * 86_400_000 + (workspace.config.retention.policy_inputs_days ? 0 : 1) }]);
     workspace.capabilities.set(MEMORY_WRITE_ID, memoryWriteCapability(store, workspace.contracts));
     let delegations: Kernel['delegations'] | null = null;
     workspace.capabilities.set(DELEGATE_ID, delegateCapability(store, () => delegations, workspace.contracts));
@@ -92,8 +103,23 @@ export async function openRuntime(dir: string, logger: Logger | ((configLevel: s
     const unshare = isPgPort(store)
       ? await shareBreakers(kernel.breakers, store, () => world.now(), (err) => log.warn({ err: { name: (err as Error).name } }, 'sharing a circuit breaker failed'))
       : () => undefined;
-    return {
-      workspace,
+    let reloading: Promise<unknown> = Promise.resolve();
+    const reloadListeners: ((r: Extract<ReloadResult, { ok: true }>) => void)[] = [];
+    const rt: Runtime = {
+      reload: (by) => {
+        const next = reloading.then(async () => {
+          const r = await reloadWorkspace(rt, by, log);
+          if (r.ok) for (const l of reloadListeners) l(r);
+          return r;
+        });
+        reloading = next.catch(() => undefined);
+        return next;
+      },
+      onReload: (listener) => void reloadListeners.push(listener),
+      // The set being served: a live reload replaces it (src/reload.ts).
+      get workspace() {
+        return kernel.deps.workspace;
+      },
       store,
       kernel,
       gateway,
@@ -108,10 +134,18 @@ export async function openRuntime(dir: string, logger: Logger | ((configLevel: s
         await closeStore();
       },
     };
+    return rt;
   } catch (err) {
     await store.close();
     throw err;
   }
+}
+
+/** The workspace loaded again with its pinned upstream tools typed, when any configured upstream has pins. */
+export async function withPinnedTypes(workspace: Workspace, store: StorePort): Promise<Workspace> {
+  const pins = (await store.pins.list()).filter((p) => workspace.config.upstreams[p.server]);
+  if (!pins.length) return workspace;
+  return requireWorkspace(workspace.dir, { pinnedTools: (config) => pinnedToolTypes(pins, config) });
 }
 
 function openSigningKey(workspace: Workspace, log: Logger, opts: RuntimeOptions): KeyObject | undefined {

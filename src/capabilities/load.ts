@@ -14,8 +14,9 @@ export interface CapabilityKit {
 /**
  * Imports every `*.mjs` / `*.js` module in the capabilities folder. Each
  * default-exports `define({ z })` returning one definition or an array of them.
+ * `fresh` (a live reload) imports them again rather than from the module cache.
  */
-export async function loadCapabilities(dir: string, workspaceDir: string, problems: Problem[]): Promise<Map<string, Capability>> {
+export async function loadCapabilities(dir: string, workspaceDir: string, problems: Problem[], fresh?: string): Promise<Map<string, Capability>> {
   const out = new Map<string, Capability>();
   let files: string[];
   try {
@@ -29,7 +30,8 @@ export async function loadCapabilities(dir: string, workspaceDir: string, proble
     const file = relative(workspaceDir, path);
     let defs: unknown;
     try {
-      const mod = (await import(pathToFileURL(path).href)) as { default?: unknown };
+      // A live reload imports each module anew (`fresh` is a query Node's module cache keys on); the old copies stay in memory.
+      const mod = (await import(`${pathToFileURL(path).href}${fresh ? `?reload=${fresh}` : ''}`)) as { default?: unknown };
       if (typeof mod.default !== 'function') {
         problems.push({ file, path: 'default export', message: 'module does not default-export a function', hint: 'export default function define({ z }) { return { id, ... } }' });
         continue;

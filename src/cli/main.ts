@@ -2,6 +2,9 @@
 import { Argument, Command, CommanderError, Option } from 'commander';
 import { SERVER_INFO } from '../mcp/server.js';
 import { capabilityNew, capabilityTest } from './commands/capability.js';
+import { checkCommand, type CheckOptions } from './commands/check.js';
+import { policyImpactCommand, type ImpactOptions } from './commands/policy.js';
+import { reloadCommand, type ReloadOptions } from './commands/reload.js';
 import { approvalsApprove, approvalsDeny, approvalsList, approvalsShow, decisionsSettle } from './commands/approvals.js';
 import { doctorCommand } from './commands/doctor.js';
 import { plansAbandon, plansList, plansResume, plansShow } from './commands/plans.js';
@@ -211,6 +214,39 @@ plans
   .option('--reason <text>', 'why (recorded as a hash)')
   .addOption(workspaceOption())
   .action(run((id: string, opts: { workspace?: string; as?: string; reason?: string }) => plansAbandon(id, opts)));
+
+program
+  .command('check')
+  .description('would this call be allowed? runs the pipeline up to the effect, with no effect and no idempotency key reserved, and prints the verdict, reasons, values, facts, matched policies and who an escalation would wait for; recorded as a check, never a decision; exit 0 would be accepted, 1 refused or escalated')
+  .option('--agent <id>', 'the agent that would call')
+  .option('--capability <id>', 'the capability it would invoke')
+  .option('--params <json>', 'its params as a JSON object (default: {})')
+  .option('--at <time>', 'judge as of this ISO 8601 time (default: now)')
+  .addOption(operatorOption('the check'))
+  .addOption(jsonOption())
+  .addOption(workspaceOption())
+  .action(run((opts: CheckOptions) => checkCommand(opts)));
+
+program
+  .command('reload')
+  .description("check the workspace's contracts, policies and capability modules, then ask every serving process of it on this host to reload them (SIGHUP); a broken set is reported and nothing is signalled (exit 2); calls in flight finish under the set they started with; replicas elsewhere: POST /api/v1/reload")
+  .addOption(operatorOption('the reload'))
+  .addOption(jsonOption())
+  .addOption(workspaceOption())
+  .action(run((opts: ReloadOptions) => reloadCommand(opts)));
+
+const policy = program.command('policy').description('foresee what a change of contracts or policies would do');
+policy
+  .command('impact')
+  .description('replay past decisions against a proposed workspace (other contracts or policies) and report each whose verdict would change (allowed→refused, refused→allowed, →escalated), by agent and capability with the totals of their amounts; exit 0 nothing would change, 1 something would (unless --allow-changes) or a stored input does not match the ledger, 2 the proposed workspace does not load')
+  .option('--proposed <dir>', 'the workspace folder with the proposed contracts and policies')
+  .option('--since <time>', 'only decisions since this ISO 8601 time or duration back (90m, 24h, 7d)')
+  .option('--agent <id>', "only this agent's decisions")
+  .option('--capability <id>', 'only decisions on this capability')
+  .option('--allow-changes', 'exit 0 even when verdicts would change (report only)')
+  .addOption(jsonOption())
+  .addOption(workspaceOption())
+  .action(run((opts: ImpactOptions) => policyImpactCommand(opts)));
 
 program
   .command('intervene')

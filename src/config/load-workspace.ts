@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, extname, join, relative, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
+import { hashOf } from '../core/canonical.js';
 import { MEMORY_WRITE_ID, memoryWriteCapability } from '../capabilities/builtin/memory-write.js';
 import { delegateCapability } from '../kernel/delegation/capability.js';
 import { DELEGATE_ID } from '../kernel/delegation/request.js';
@@ -75,8 +76,19 @@ export function loadConfig(dirArg: string): { config: WorkspaceConfig | null; pr
   return { config: parsedConfig.data, problems };
 }
 
+export interface LoadOptions {
+  /**
+   * The pinned upstream tools, typed from their pinned input schemas: their
+   * grants and policies are compiled and type-checked like a module's. They
+   * are not added to the workspace's capabilities (the gateway does that).
+   */
+  pinnedTools?: (config: WorkspaceConfig) => Promise<Capability[]> | Capability[];
+  /** A live reload: capability modules are imported anew under this token, not taken from the module cache. */
+  fresh?: string;
+}
+
 /** Loads and checks a whole workspace, collecting every problem rather than stopping at the first. */
-export async function loadWorkspace(dirArg: string): Promise<LoadResult> {
+export async function loadWorkspace(dirArg: string, opts: LoadOptions = {}): Promise<LoadResult> {
   const dir = resolve(dirArg);
   const loaded = loadConfig(dir);
   const problems = loaded.problems;
@@ -85,7 +97,7 @@ export async function loadWorkspace(dirArg: string): Promise<LoadResult> {
   const rel = (p: string) => relative(dir, p);
 
   const capabilityProblems: Problem[] = [];
-  const capabilities = await loadCapabilities(join(dir, config.paths.capabilities), dir, capabilityProblems);
+  const capabilities = await loadCapabilities(join(dir, config.paths.capabilities), dir, capabilityProblems, opts.fresh);
   problems.push(...capabilityProblems);
   if (capabilities.has(DELEGATE_ID)) problems.push({ file: capabilities.get(DELEGATE_ID)?.source ?? '', path: 'id', message: `\`${DELEGATE_ID}\` is built in`, hint: 'choose another id' });
   if (capabilities.has(MEMORY_WRITE_ID)) problems.push({ file: capabilities.get(MEMORY_WRITE_ID)?.source ?? '', path: 'id', message: `\`${MEMORY_WRITE_ID}\` is built in`, hint: 'choose another id' });
@@ -140,18 +152,21 @@ export async function loadWorkspace(dirArg: string): Promise<LoadResult> {
     }
   }
 
+  // What is typed: the modules, and the pinned tools no module's id shadows.
+  const typed = new Map(capabilities);
+  for (const cap of (await opts.pinnedTools?.(config)) ?? []) if (!typed.has(cap.def.id)) typed.set(cap.def.id, cap);
   const policiesDir = join(dir, config.paths.policies);
   const policyFiles = listFiles(policiesDir, /\.cedar$/).map((name) => ({ file: rel(join(policiesDir, name)), text: readFileSync(join(policiesDir, name), 'utf8') }));
   const kindOf = (pattern: string, field: string) => {
-    const kinds = new Set([...capabilities.values()].filter((cap) => capabilityMatches(pattern, cap.def.id)).map((cap) => numericKind(cap, field)));
-    // No loaded capability matches (an upstream's tools are pinned later): integers, as before types.
+    const kinds = new Set([...typed.values()].filter((cap) => capabilityMatches(pattern, cap.def.id)).map((cap) => numericKind(cap, field)));
+    // No capability matches (an upstream tool not pinned yet): integers, as before types.
     return kinds.size === 0 ? 'long' : kinds.size === 1 ? ([...kinds][0] as 'long' | 'decimal' | 'other') : 'other';
   };
   const policyProblems: Problem[] = [];
   const policySet = compilePolicySet([...contracts.values()], policyFiles, policyProblems, kindOf);
   problems.push(...policyProblems);
   // Types are checked once every policy parses: a syntax error is reported alone.
-  const untypedCapabilities = policyProblems.length ? [] : typecheckPolicies({ set: policySet, files: policyFiles, contracts: [...contracts.values()], contractFiles: contractSource, capabilities }, problems);
+  const untypedCapabilities = policyProblems.length ? [] : typecheckPolicies({ set: policySet, files: policyFiles, contracts: [...contracts.values()], contractFiles: contractSource, capabilities: typed }, problems);
 
   const memorySeeds: MemorySeed[] = [];
   const memoryDir = join(dir, config.paths.memory);
@@ -171,9 +186,19 @@ export async function loadWorkspace(dirArg: string): Promise<LoadResult> {
   };
 }
 
+/**
+ * The hash of the set a process serves: the compiled policy set (contracts
+ * and policies) and each in-process capability's id, version and source
+ * (ADR-023). Replicas that report different hashes serve different sets.
+ */
+export function loadedSetHash(workspace: Pick<Workspace, 'policySet' | 'capabilities'>): string {
+  const modules = [...workspace.capabilities.values()].filter((c) => !c.upstream).map((c) => [c.def.id, c.def.version, c.source]).sort((a, b) => String(a[0]).localeCompare(String(b[0])));
+  return hashOf({ policy_set: workspace.policySet.hash, capabilities: modules });
+}
+
 /** Like loadWorkspace, but throws a ConfigError listing every problem. */
-export async function requireWorkspace(dir: string): Promise<Workspace> {
-  const { workspace, problems } = await loadWorkspace(dir);
+export async function requireWorkspace(dir: string, opts: LoadOptions = {}): Promise<Workspace> {
+  const { workspace, problems } = await loadWorkspace(dir, opts);
   if (!workspace) throw new ConfigError(problems);
   return workspace;
 }

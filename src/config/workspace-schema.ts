@@ -14,6 +14,8 @@ export const DEFAULTS = {
     escalation_expiry_minutes: 15,
   },
   breaker: { failure_threshold: 5, cooldown_ms: 30_000 },
+  /** How long the store keeps what each decision's policy request saw, for `mandate policy impact` (ADR-023); 0 keeps none. */
+  retention: { policy_inputs_days: 90 },
   tools: { expose_capabilities: false, mandate_tools: true },
   log: { level: 'info' as const },
   /** Used when mandate.yaml has a `normalizer:` block; without one, free-text intents are refused. */
@@ -338,6 +340,18 @@ export const WorkspaceConfigSchema = z
       })
       .strict()
       .default(DEFAULTS.breaker),
+    retention: z
+      .object({
+        policy_inputs_days: z
+          .number()
+          .int()
+          .min(0)
+          .max(3_650)
+          .default(DEFAULTS.retention.policy_inputs_days)
+          .describe("Days the store keeps each decision's policy request input (principal and resource attributes, context, facts) beside the decision, for `mandate policy impact`; the ledger keeps only its hash. 0 keeps none."),
+      })
+      .strict()
+      .default(DEFAULTS.retention),
     tools: z
       .object({
         expose_capabilities: z

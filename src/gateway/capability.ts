@@ -7,7 +7,8 @@
  * lazily and refuses the call if the live definition is not the pinned one.
  */
 import { CallToolResultSchema, JsonSchemaParams } from '../capabilities/json-schema.js';
-import type { Capability, CapabilityDefinition, ReadyResult } from '../capabilities/manifest.js';
+import { CapabilityError, type Capability, type CapabilityDefinition, type ReadyResult } from '../capabilities/manifest.js';
+import type { WorkspaceConfig } from '../config/workspace-schema.js';
 import type { UpstreamConfig } from '../config/workspace-schema.js';
 import type { PinRow } from '../store/port/index.js';
 import { sideEffectOf } from './definition.js';
@@ -18,7 +19,8 @@ export interface UpstreamLimits {
   maxOutputBytes: number;
 }
 
-export function upstreamCapability(pin: PinRow, upstream: Upstream, config: UpstreamConfig, limits: UpstreamLimits): { ok: true; capability: Capability } | { ok: false; message: string } {
+/** With `upstream` null the capability is the pinned tool's shape only (types for `validate`): it never runs. */
+export function upstreamCapability(pin: PinRow, upstream: Upstream | null, config: UpstreamConfig, limits: UpstreamLimits): { ok: true; capability: Capability } | { ok: false; message: string } {
   const { server, tool, definition } = pin;
   const id = `${server}.${tool}`;
   const input = JsonSchemaParams.compile(definition.inputSchema);
@@ -36,10 +38,11 @@ export function upstreamCapability(pin: PinRow, upstream: Upstream, config: Upst
     input: input.params,
     output: output.output,
     limits: { deadlineMs: limits.deadlineMs, maxOutputBytes: limits.maxOutputBytes },
-    handler: (params, ctx) => upstream.call(tool, params, ctx),
+    handler: (params, ctx) => (upstream ? upstream.call(tool, params, ctx) : Promise.reject(new CapabilityError('UPSTREAM_UNAVAILABLE', `upstream \`${server}\` is not connected here`))),
   };
 
   const ready = async (signal: AbortSignal): Promise<ReadyResult> => {
+    if (!upstream) return { ok: false, code: 'UPSTREAM_UNAVAILABLE', message: `upstream \`${server}\` is not connected here` };
     const started = await upstream.start({ signal });
     if (!started.ok) return { ok: false, code: 'UPSTREAM_UNAVAILABLE', message: started.message };
     const live = upstream.liveHash(tool);
@@ -82,4 +85,20 @@ export function upstreamCapability(pin: PinRow, upstream: Upstream, config: Upst
       },
     },
   };
+}
+
+/**
+ * The pinned tools of the configured upstreams as capabilities that carry
+ * their types only, so contracts and policies on them are compiled and
+ * type-checked against the pinned input schemas like a module's (ADR-012).
+ */
+export function pinnedToolTypes(pins: PinRow[], config: WorkspaceConfig): Capability[] {
+  const out: Capability[] = [];
+  for (const pin of pins) {
+    const cfg = config.upstreams[pin.server];
+    if (!cfg || pin.tool.includes(':')) continue; // not configured, or a resource or prompt pin (ADR-013)
+    const built = upstreamCapability(pin, null, cfg, { deadlineMs: config.limits.default_deadline_ms, maxOutputBytes: config.limits.default_max_output_bytes });
+    if (built.ok) out.push(built.capability);
+  }
+  return out;
 }

@@ -123,6 +123,12 @@ export class Gateway {
     }
   }
 
+  /** A live reload's new capability map: the pinned upstream tools are added to it, and kept current there from now on. */
+  async rebind(capabilities: Map<string, Capability>): Promise<void> {
+    this.deps.capabilities = capabilities;
+    await this.load();
+  }
+
   /** Rebuilds the upstream capabilities from the pins if they changed since the last look; true if they did. */
   async refresh(): Promise<boolean> {
     const generation = await this.deps.store.pins.generation();

@@ -1,3 +1,4 @@
+import { loadedSetHash } from '../config/load-workspace.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { principalKey, type HttpPrincipal } from './auth.js';
 import { serveConsole, type ConsoleAssets } from './console.js';
@@ -141,5 +142,5 @@ async function readiness(ctx: HttpContext, res: ServerResponse): Promise<void> {
   checks['policies'] = Object.keys(ctx.rt.kernel.policy.set.policies).length > 0 ? 'ok' : 'no policies loaded';
   checks['accepting'] = ctx.shutdown.aborted ? 'shutting down' : 'ok';
   const ready = Object.values(checks).every((v) => v === 'ok');
-  sendJson(res, ready ? 200 : 503, { ready, checks, policy_set_hash: ctx.rt.kernel.policy.set.hash });
+  sendJson(res, ready ? 200 : 503, { ready, checks, policy_set_hash: ctx.rt.kernel.policy.set.hash, set_hash: loadedSetHash(ctx.rt.workspace) });
 }

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { loadedSetHash } from '../config/load-workspace.js';
 import type { Outcome } from '../core/types.js';
 import type { Kernel } from '../kernel/kernel.js';
 import type { KernelObserver, PipelineStage } from '../kernel/observer.js';
@@ -103,6 +104,17 @@ export class Metrics implements KernelObserver {
       registers,
       collect() {
         this.set(src()?.eventStreams() ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'mandate_loaded_set_info',
+      help: 'The set of contracts, policies and capability modules this process serves (1, labelled by its hash and the policy set hash): replicas with different hashes serve different sets.',
+      labelNames: ['set_hash', 'policy_set_hash'] as const,
+      registers,
+      collect() {
+        this.reset();
+        const ws = src()?.kernel.workspace;
+        if (ws) this.set({ set_hash: loadedSetHash(ws), policy_set_hash: ws.policySet.hash }, 1);
       },
     });
     collectDefaultMetrics({ register: this.registry, prefix: 'mandate_process_' });

@@ -35,6 +35,17 @@ const InterventionBody = z
   .strict()
   .refine((b) => (b.agent === undefined) !== (b.dfid === undefined), { message: 'name exactly one target: agent or dfid' });
 
+const CheckBody = z
+  .object({
+    agent: z.string().min(1).max(64),
+    capability: z.string().min(1).max(200),
+    params: z.record(z.string(), z.unknown()).default({}),
+    observed_version: z.union([z.string().max(200), z.number()]).optional(),
+    /** Judge as of this time (ISO 8601); default: now. */
+    at: z.iso.datetime({ offset: true }).optional(),
+  })
+  .strict();
+
 const ID = '([A-Za-z0-9._:-]{1,128})';
 const ROUTES: { method: 'GET' | 'POST'; pattern: RegExp; handler: Handler }[] = [
   { method: 'GET', pattern: /^\/api\/v1\/whoami$/, handler: whoami },
@@ -54,6 +65,8 @@ const ROUTES: { method: 'GET' | 'POST'; pattern: RegExp; handler: Handler }[] = 
   { method: 'GET', pattern: new RegExp(`^/api/v1/decisions/${ID}$`), handler: getDecision },
   { method: 'GET', pattern: new RegExp(`^/api/v1/decisions/${ID}/story$`), handler: decisionStory },
   { method: 'POST', pattern: new RegExp(`^/api/v1/decisions/${ID}/settle$`), handler: settle },
+  { method: 'POST', pattern: /^\/api\/v1\/check$/, handler: checkCall },
+  { method: 'POST', pattern: /^\/api\/v1\/reload$/, handler: reload },
   { method: 'GET', pattern: /^\/api\/v1\/delegations$/, handler: (ctx, r) => delegations.delegationTree(ctx, r) },
   { method: 'POST', pattern: /^\/api\/v1\/delegations$/, handler: (ctx, r) => delegations.delegationCreate(ctx, r, (schema) => body(ctx, r, schema)) },
   { method: 'GET', pattern: new RegExp(`^/api/v1/delegations/${ID}$`), handler: (ctx, r, m) => delegations.delegationShow(ctx, r, m[1] as string, replies(ctx, r)) },
@@ -226,6 +239,22 @@ async function settle(ctx: HttpContext, r: OperatorRequest, m: RegExpExecArray):
     if (err instanceof KernelError) return reject(ctx, r, 'DECISION_NOT_PENDING', { message: err.message });
     throw err;
   }
+}
+
+/** "Would this call be allowed?" (operator role): the pipeline up to the effect; recorded as a check, never a decision. */
+async function checkCall(ctx: HttpContext, r: OperatorRequest): Promise<void> {
+  const b = await body(ctx, r, CheckBody);
+  if (!b) return;
+  const result = await ctx.rt.kernel.check({ agent: b.agent, capability: b.capability, params: b.params, observed_version: b.observed_version, at: b.at === undefined ? undefined : Date.parse(b.at), by: `operator:${r.principal.id}` });
+  sendJson(r.res, 200, { check: result });
+}
+
+/** Live reload of this process's contracts, policies and capability modules (operator role); 422 when the new set is refused. */
+async function reload(ctx: HttpContext, r: OperatorRequest): Promise<void> {
+  const b = await body(ctx, r, z.object({}).strict());
+  if (!b) return;
+  const result = await ctx.rt.reload(`operator:${r.principal.id}`);
+  sendJson(r.res, result.ok ? 200 : 422, { reload: result });
 }
 
 const PAGE_MAX = 500;

@@ -12,6 +12,7 @@ import { promptGrantFor, resourceGrantFor } from '../config/contract-schema.js';
 import type { ReasonDetail, Receipt } from '../core/types.js';
 import { PROMPT_TYPE, RESOURCE_TYPE, UPSTREAM_TYPE, type AccessKind } from '../policy/compile.js';
 import type { PolicyVerdict } from '../policy/engine.js';
+import { failureMessage, policyFailure } from '../policy/errors.js';
 import type { NewEvent } from '../store/port/index.js';
 import type { StorePort } from '../store/port/index.js';
 import type { Kernel } from './kernel.js';
@@ -63,7 +64,7 @@ export async function decideAccess(kernel: Kernel, req: AccessRequest): Promise<
       context: { operation: req.operation, upstream: req.upstream, ...(req.context ?? {}) },
     });
   } catch (err) {
-    verdict = { kind: 'error', policies: [], errors: [(err as Error).message] };
+    verdict = { kind: 'error', policies: [], failures: [policyFailure('(request)', (err as Error).message)] };
   }
   switch (verdict.kind) {
     case 'permit':
@@ -76,7 +77,7 @@ export async function decideAccess(kernel: Kernel, req: AccessRequest): Promise<
       // There is no pending state for these: a request that would need a human is refused.
       return deny([{ code: 'ESCALATION_REQUIRED', message: `a policy requires a human decision (${verdict.reasons.join('; ')}), which this request cannot wait for; refused` }], verdict.policies);
     case 'error':
-      return deny([{ code: 'POLICY_ERROR', message: 'a policy failed to evaluate' }], verdict.policies);
+      return deny(verdict.failures.map((f) => ({ code: 'POLICY_ERROR' as const, message: failureMessage(f) })), verdict.policies);
   }
 }
 

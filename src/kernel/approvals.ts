@@ -13,7 +13,7 @@ import { contractPeriod } from './contract-period.js';
 import { usageForPolicy, usageSnapshot } from './facts.js';
 import { event, finishOp, newFlow, observed, outcomeOf, type Flow } from './flow.js';
 import { commitFlow, refuseBeforeEffect } from './record.js';
-import { evaluatePolicy } from './stages/policy.js';
+import { evaluatePolicy, verdictDetails } from './stages/policy.js';
 import { statusCode } from './status.js';
 import { withConstraints } from './stewards.js';
 import { approvePlan } from './plans/approve.js';
@@ -98,8 +98,7 @@ async function approveFlow(k: KernelCore, d: DecisionRecord, flow: Flow, operato
   if (!context.ok) return refuseBeforeEffect(k, flow, context.details, d.policies);
   const now = evaluatePolicy(k, contract, cap, context.context, flow.chain);
   if (now.kind === 'forbid' || now.kind === 'no_permit' || now.kind === 'error') {
-    const code: ReasonCode = now.kind === 'forbid' ? 'POLICY_FORBID' : now.kind === 'error' ? 'POLICY_ERROR' : 'POLICY_NO_PERMIT';
-    return refuseBeforeEffect(k, flow, [{ code, message: 'the policies no longer permit this request' }], now.policies);
+    return refuseBeforeEffect(k, flow, verdictDetails(now, 'the policies no longer permit this request: '), now.policies);
   }
   return performEffect(k, flow, cap, { params: parsed.data, facts, values, requestHash: d.request_hash, policies: d.policies, observedVersion: intent.observed_version }, 'approved');
 }

@@ -6,6 +6,7 @@ import type { GovernedCall, Outcome } from '../core/types.js';
 import { PolicyEngine } from '../policy/engine.js';
 import * as approvals from './approvals.js';
 import { Breakers } from './breaker.js';
+import { checkCall, type CheckRequest, type CheckResult } from './check.js';
 import { settleChallenges } from './challenger.js';
 import type { KernelCore, KernelDeps } from './context.js';
 import { DelegationRegistry } from './delegation/chain.js';
@@ -28,13 +29,15 @@ export { KernelError, MAX_WAIT_MS } from './approvals.js';
  * points (ADR-010).
  */
 export class Kernel implements KernelCore {
-  readonly policy: PolicyEngine;
+  /** Replaced whole by a live reload (`replaceSet`); a call in flight keeps the one it started with. */
+  policy: PolicyEngine;
   readonly breakers: Breakers;
   readonly inflight = new Inflight();
   readonly sections: SectionLocks;
-  readonly delegations: DelegationRegistry;
+  /** Rebuilt by a live reload: it resolves chains against the contracts being served. */
+  delegations: DelegationRegistry;
 
-  constructor(readonly deps: KernelDeps) {
+  constructor(public deps: KernelDeps) {
     this.delegations = new DelegationRegistry(deps.store, deps.workspace.contracts);
     this.policy = new PolicyEngine(deps.workspace.policySet);
     const { breaker } = deps.workspace.config;
@@ -67,8 +70,32 @@ export class Kernel implements KernelCore {
     return [...out.values()];
   }
 
+  /** Governs one call under the set loaded now, to the end, whatever a reload swaps in meanwhile. */
   govern(call: GovernedCall): Promise<Outcome> {
-    return govern(this, call);
+    return govern(this.pinned(), call);
+  }
+
+  /**
+   * Serves a new set of contracts, policies and capability modules from the
+   * next call on (live reload). The set must be loaded, compiled and
+   * type-checked already; the policy engine is built here and a set that
+   * fails to parse throws before anything changes.
+   */
+  replaceSet(workspace: Workspace): void {
+    const policy = new PolicyEngine(workspace.policySet);
+    this.deps = { ...this.deps, workspace };
+    this.policy = policy;
+    this.delegations = new DelegationRegistry(this.deps.store, workspace.contracts);
+  }
+
+  /** This kernel with its set fixed: what one call sees from start to end. */
+  private pinned(): KernelCore {
+    return Object.create(this, { deps: { value: this.deps }, policy: { value: this.policy }, delegations: { value: this.delegations } }) as KernelCore;
+  }
+
+  /** "Would this call be allowed?": the pipeline up to the effect, with nothing written but the check's own record. */
+  check(req: CheckRequest): Promise<CheckResult> {
+    return checkCall(this, req);
   }
 
   /** A plan, decided as a whole (ADR-025). */

@@ -1,4 +1,5 @@
 import * as cedar from './cedar.js';
+import { policyFailure, type PolicyFailure } from './errors.js';
 import type { CedarValueJson, EntityJson } from '@cedar-policy/cedar-wasm/nodejs';
 import { ACCESS_ACTIONS, ACTION_TYPE, AGENT_TYPE, CAPABILITY_TYPE, INVOKE_ACTION, type AccessKind, type CompiledPolicySet } from './compile.js';
 
@@ -37,7 +38,7 @@ export type PolicyVerdict =
   | { kind: 'escalate'; policies: string[]; reasons: string[] }
   | { kind: 'forbid'; policies: string[] }
   | { kind: 'no_permit'; policies: [] }
-  | { kind: 'error'; policies: string[]; errors: string[] };
+  | { kind: 'error'; policies: string[]; failures: PolicyFailure[] };
 
 /**
  * Evaluates requests against pre-parsed policy sets. Fails closed: any
@@ -200,18 +201,16 @@ export class PolicyEngine {
       preparsedPolicySetId: subset.id,
     });
     if (answer.type === 'failure') {
-      return { kind: 'error', policies: [], errors: answer.errors.map((e) => e.message) };
+      // The request itself could not be evaluated (a malformed entity or context): no policy to name.
+      return { kind: 'error', policies: [], failures: [policyFailure('(request)', answer.errors.map((e) => e.message).join('; '))] };
     }
     const { decision, diagnostics } = answer.response;
     const policies = [...diagnostics.reason].sort();
     if (diagnostics.errors.length) {
-      const failed: string[] = [];
-      const errors: string[] = [];
-      for (const e of diagnostics.errors) {
-        failed.push(e.policyId);
-        errors.push(`${e.policyId}: ${e.error.message}`);
-      }
-      return { kind: 'error', policies: failed.sort(), errors };
+      const failures: PolicyFailure[] = [];
+      for (const e of diagnostics.errors) failures.push(policyFailure(e.policyId, e.error.message));
+      failures.sort((a, b) => a.policy.localeCompare(b.policy));
+      return { kind: 'error', policies: failures.map((f) => f.policy), failures };
     }
     if (decision === 'deny') return policies.length ? { kind: 'forbid', policies } : { kind: 'no_permit', policies: [] };
     // An @escalate permit turns an allowed request into a pending one; on its own it allows nothing.

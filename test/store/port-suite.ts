@@ -30,6 +30,7 @@ type OpCase<K extends OpKind> = { before?: Op[]; op: OpOf<K>; check(store: Store
 const D = 'f'.repeat(32);
 const intent = { capability: 'c', params: { amount: 1 } } as never;
 const interventionRow = { id: 'i9', dfid: D, target_kind: 'agent' as const, target: 'alice', target_agent: 'alice', act: 'pause', args: '{}', issued_by: 'op', issuer_role: 'operator', state: 'pending' as const, reason_hash: null, created_at: T, updated_at: T, expires_at: T + 1000 };
+const policyInput = (decision_id: string, at: number) => ({ decision_id, dfid: 'a'.repeat(32), agent: 'alice', capability: 'payments.transfer', at, verdict: 'permit', gates: ['g1'], input: '{"context":{}}', input_hash: 'h'.repeat(64) });
 const taskRow = { id: 't9', agent: 'alice', decision_id: 'd9', result_form: 'outcome' as const, status: 'working' as const, status_message: null, ttl_ms: 60_000, poll_ms: 500, created_at: T, updated_at: T, expires_at: T + 60_000 };
 const delegationRow = { id: 'dlg-1', child: 'w1', parent: 'alice', root: 'alice', depth: 1, max_depth: 1, may_delegate: 0, purpose: 'p', grants: '[]', memory: '[]', created_at: T, expires_at: T + 60_000, created_by: 'agent:alice', decision_id: 'd1' };
 const credentialRow = { id: 'k9', kind: 'agent' as const, principal: 'alice', role: 'agent' as const, key_hash: 'h'.repeat(64), key_prefix: 'mk_', label: null, created_at: T, created_by: 'op' };
@@ -125,6 +126,22 @@ const EVERY_OP: { [K in OpKind]: OpCase<K> } = {
       expect((await s.pins.list('fs')).map((p) => [p.tool, p.definition])).toEqual([['read', { name: 'read', inputSchema: { type: 'object' } }]]);
       expect(await s.pins.generation()).toBe('fs.read=h1');
     },
+  },
+  'policy_input.put': {
+    op: { op: 'policy_input.put', row: policyInput('d1', T) },
+    check: async (s) => {
+      await s.commit([{ op: 'policy_input.put', row: { ...policyInput('d1', T), verdict: 'forbid' } }]); // a second write of one decision changes nothing
+      await s.commit([{ op: 'policy_input.put', row: { ...policyInput('d2', T + 5), agent: 'bob' } }]);
+      expect(await s.policyInputs.list({ limit: 10 })).toEqual([policyInput('d1', T), { ...policyInput('d2', T + 5), agent: 'bob' }]);
+      expect((await s.policyInputs.list({ agent: 'bob', limit: 10 })).map((r) => r.decision_id)).toEqual(['d2']);
+      expect((await s.policyInputs.list({ since: T + 1, capability: 'payments.transfer', limit: 10 })).map((r) => r.decision_id)).toEqual(['d2']);
+      expect((await s.policyInputs.list({ after: { at: T, decision_id: 'd1' }, limit: 1 })).map((r) => r.decision_id)).toEqual(['d2']);
+    },
+  },
+  'policy_inputs.purge': {
+    before: [{ op: 'policy_input.put', row: policyInput('d1', T) }, { op: 'policy_input.put', row: policyInput('d2', T + 10) }],
+    op: { op: 'policy_inputs.purge', before: T + 5 },
+    check: async (s) => expect((await s.policyInputs.list({ limit: 10 })).map((r) => r.decision_id)).toEqual(['d2']),
   },
   'task.create': { op: { op: 'task.create', row: taskRow }, check: async (s) => expect(await s.tasks.get('alice', 't9', T)).toEqual({ ...taskRow, result: null }) },
   'task.status': { before: [{ op: 'task.create', row: taskRow }], op: { op: 'task.status', agent: 'alice', id: 't9', status: 'input_required', message: 'm', at: T + 1 }, check: async (s) => expect(await s.tasks.get('alice', 't9', T)).toMatchObject({ status: 'input_required', status_message: 'm' }) },

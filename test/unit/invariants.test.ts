@@ -978,6 +978,54 @@ export const GUARANTEES: Record<string, Guarantee> = {
       '../e2e-http-tasks.test.ts': ['progress of an in-process capability reaches an HTTP client'],
     },
   },
+  POLICY_ERRORS_NAMED_WITHOUT_VALUES: {
+    statement: 'Grants and policies on pinned upstream tools are type-checked against the pinned input schemas; a policy that fails to evaluate is named with its error kind in the refusal, the log at warn and the ledger, never with a value.',
+    proofs: {
+      '../e2e-policy-errors-teach.test.ts': [
+        '`< 100` on a number field is refused by validate with the decimal hint; the decimal method passes',
+        'in the refusal (kind, no value), in the log at warn and on the ledger',
+      ],
+    },
+  },
+  POLICY_IMPACT_MATCHES_REAL_RERUN: {
+    statement: 'Policy impact replays the policy inputs stored beside past decisions, each proven by its ledger hash, against a proposed workspace, and reports exactly the decisions a real re-run in a copy of that workspace decides otherwise; a tampered input is not replayed.',
+    proofs: {
+      'policy-impact-replay.test.ts': [
+        'a tightened limit reports exactly the decisions above it, as re-running them for real does',
+        'a loosened forbid reports exactly the decisions it refused, as re-running them for real does; the CLI exits 1 unless allowed',
+        'a stored input changed after the fact no longer matches the ledger hash and is not replayed',
+      ],
+    },
+  },
+  LIVE_RELOAD_WHOLE_OR_NOTHING: {
+    statement: 'A live reload applies a new set of contracts, policies and capability modules from the next call, or, if anything in it is broken, none of it; a call in flight finishes under its set; every attempt is on the ledger with who asked.',
+    proofs: {
+      'live-reload.test.ts': [
+        'applies a tightened limit from the next call, with a new set hash and who asked on the ledger',
+        'refuses a set with a broken policy whole; the old set keeps serving',
+        'a call in flight finishes under the set it started with; the next call is judged by the new one',
+      ],
+      '../e2e-live-reload.test.ts': [
+        'a broken policy is refused and the old set serves; a tightened limit applies from the next call; nothing is dropped',
+        '/readyz and /metrics differ after one reloads over the API, and agree after mandate reload reaches the other',
+      ],
+    },
+  },
+  CHECK_WRITES_NOTHING_BUT_ITS_RECORD: {
+    statement: 'A check runs the pipeline up to the effect and gives the real call\'s verdict, reasons and policies, with no effect, no decision, no key and no usage written; only its PolicyChecked event.',
+    proofs: {
+      'check-matches-real-call.test.ts': [
+        'accept: a small transfer; values and facts are shown, the real call then runs',
+        'reject: over the contract limit (DIM) and to a blocked payee (a forbid policy)',
+        'escalate: a transfer above 100.00 names the rule and who would decide',
+        'as of a given time: before the contract is in effect the check refuses, as the real call then would',
+      ],
+      '../e2e-check-cli-http.test.ts': [
+        'prints the verdict as JSON; exit 0 would be accepted, 1 escalated; a check is on the ledger, no decision is',
+        'answers an operator with the verdict, policies and facts; a viewer may not ask; a bad body is refused',
+      ],
+    },
+  },
 };
 
 /** Test titles declared in a test file: it('...'), test('...'), it.each(...)('...'), and first cells of it.each tables. */

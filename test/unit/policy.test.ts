@@ -120,7 +120,7 @@ forbid (principal, action, resource) when { context.facts.missing_attr == true }
     const v = new PolicyEngine(set).evaluate(request);
     expect(v.kind).toBe('error');
     expect(v.policies).toEqual(['forbid-reads-missing-fact']);
-    expect(v.kind === 'error' && v.errors[0]).toMatch(/^forbid-reads-missing-fact: /);
+    expect(v.kind === 'error' && v.failures[0]).toMatchObject({ policy: 'forbid-reads-missing-fact', kind: 'attribute_missing' });
   });
 
   it('reports a duplicate @id and a policy without @id as problems', () => {

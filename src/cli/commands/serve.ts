@@ -6,7 +6,7 @@ import { createMcpServer } from '../../mcp/server.js';
 import { BoundedStdioTransport } from '../../mcp/stdio-transport.js';
 import { EraMux } from '../../mcp/era-router.js';
 import { serveModernStdio } from '../../mcp/modern/stdio.js';
-import { openRuntime, startCheckpointer, startHousekeeping, type RuntimeOptions } from '../../runtime.js';
+import { openRuntime, startCheckpointer, startHousekeeping, type Runtime, type RuntimeOptions } from '../../runtime.js';
 import { UsageError, workspaceDir } from '../common.js';
 
 export interface ServeOptions {
@@ -45,9 +45,11 @@ async function open(opts: ServeOptions, runtime: RuntimeOptions = {}) {
   return { dir, log, rt };
 }
 
-function onSignals(shutdown: () => Promise<void>): void {
+function onSignals(shutdown: () => Promise<void>, rt: Runtime): void {
   process.once('SIGINT', () => void shutdown().then(() => process.exit(0)));
   process.once('SIGTERM', () => void shutdown().then(() => process.exit(0)));
+  // SIGHUP: a live reload of contracts, policies and capability modules (`mandate reload` sends it).
+  process.on('SIGHUP', () => void rt.reload('signal:SIGHUP').catch(() => undefined));
 }
 
 /** Serves one agent over stdio: stdout carries only the protocol, logs go to stderr. */
@@ -77,7 +79,7 @@ async function serveStdio(opts: ServeOptions): Promise<void> {
     log.info({ agent }, 'stopped');
     log.flush();
   };
-  onSignals(shutdown);
+  onSignals(shutdown, rt);
   // One message per line, refused beyond 4x limits.max_payload_bytes (at least 1 MiB); the end of stdin closes the session.
   const maxLine = Math.max(1_048_576, 4 * rt.workspace.config.limits.max_payload_bytes);
   const stdio = new BoundedStdioTransport(maxLine, process.stdin, process.stdout, (bytes) => log.warn({ bytes, max_bytes: maxLine }, 'stdio message too large; refused'));
@@ -92,6 +94,10 @@ async function serveStdio(opts: ServeOptions): Promise<void> {
     // A re-pin (`mandate upstream pin`, another process) changes the upstream tools this agent sees.
     rt.gateway.onChange((changed) => {
       if (changed.has('tools')) server.sendToolListChanged().catch(() => undefined);
+    });
+    // A reload that changed the set may change what this agent is granted.
+    rt.onReload((r) => {
+      if (r.changed) server.sendToolListChanged().catch(() => undefined);
     });
     closers.push(() => server.close());
     void server.connect(lane);
@@ -140,7 +146,7 @@ async function serveHttp(opts: ServeOptions): Promise<void> {
     log.info('stopped');
     log.flush();
   };
-  onSignals(shutdown);
+  onSignals(shutdown, rt);
   announce(log, handle.url, handle.listening, dir, rt.workspace.policySet.hash, handle.ctx.cfg.json_response);
 }
 

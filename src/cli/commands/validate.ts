@@ -2,7 +2,10 @@ import { existsSync } from 'node:fs';
 import { loadWorkspace, type Workspace } from '../../config/load-workspace.js';
 import { formatProblems, type Problem } from '../../config/problems.js';
 import { systemWorld } from '../../core/world.js';
+import { pinnedToolTypes } from '../../gateway/capability.js';
 import { collisions } from '../../gateway/exposure.js';
+import type { PinRow } from '../../store/port/index.js';
+import { resolve } from 'node:path';
 import { workspaceSchemas } from '../../policy/typecheck.js';
 import { openStore } from '../../store/sqlite/store.js';
 import { loadSigningKey } from '../../anchor/signing-key.js';
@@ -13,7 +16,8 @@ import { EXIT, printJson, workspaceDir } from '../common.js';
 /** Checks a workspace and reports every problem with file, path and a fix hint. */
 export async function validateCommand(opts: { workspace?: string; json?: boolean; cedarSchema?: boolean }): Promise<number> {
   const dir = workspaceDir(opts.workspace);
-  const loaded = await loadWorkspace(dir);
+  // Grants and policies on pinned upstream tools are type-checked against the pins in the store.
+  const loaded = await loadWorkspace(dir, { pinnedTools: (config) => pinnedToolTypes(storedPins(config, dir), config) });
   const problems = [...loaded.problems, ...(loaded.workspace ? [...pinnedNameCollisions(loaded.workspace), ...signingProblems(loaded.workspace.config, dir)] : [])];
   const workspace = problems.length ? null : loaded.workspace;
   if (opts.cedarSchema && workspace) {
@@ -56,6 +60,19 @@ function pinnedNameCollisions(workspace: Workspace): Problem[] {
       message: `the ${c.kind} name \`${c.name}\` would be exposed by ${c.servers.map((s) => (s === 'mandate' ? "Mandate's own tools" : `\`${s}\``)).join(' and ')}: a client could not tell them apart`,
       hint: 'set `expose: prefixed` on one of the upstreams (or `tools.mandate_tools: false`)',
     }));
+  } finally {
+    store.close();
+  }
+}
+
+/** The pins of a SQLite store that exists already (validate never creates one, nor connects to PostgreSQL). */
+function storedPins(config: WorkspaceConfig, dir: string): PinRow[] {
+  if (config.store.kind !== 'sqlite' || !Object.keys(config.upstreams).length) return [];
+  const path = resolve(dir, config.store.path);
+  if (!existsSync(path)) return [];
+  const store = openStore(path, systemWorld);
+  try {
+    return store.pins.list();
   } finally {
     store.close();
   }

@@ -7,8 +7,9 @@ import { challenge } from '../challenger.js';
 import { event, finishOp, mark, outcomeOf } from '../flow.js';
 import { commitFlow, repeat } from '../record.js';
 import { stewardGates } from '../stewards.js';
-import { policyEvent } from './policy.js';
-import type { Stage } from './state.js';
+import { policyEvent, policyInputOps } from './policy.js';
+import type { KernelCore } from '../context.js';
+import type { CallState, Stage } from './state.js';
 
 /**
  * Steward gates turn a permit into a human decision; an `@escalate` policy
@@ -18,32 +19,24 @@ import type { Stage } from './state.js';
  */
 export const escalateIfNeeded: Stage = async (k, s) => {
   const { flow } = s;
-  const { store, world, workspace } = k.deps;
+  const { world, workspace } = k.deps;
   const verdict = s.verdict as PolicyVerdict;
   const contract = s.contract as Contract;
-  // Steward gates are the root's for a delegated call: splitting work across children cannot dodge them (ADR-022).
-  const governing = flow.chain?.[0] ?? { agent: flow.agent, contract };
   const cap = s.capability as Capability;
   const v = s.validated as NonNullable<typeof s.validated>;
-  let gates: { id: string; reason: string }[] = [];
   // A plan's step was decided with the whole plan, escalations and steward gates included, and approved with it (ADR-025).
   if (flow.plan) {
-    flow.journal.push(policyEvent(k, s));
+    flow.journal.push(policyEvent(k, s), ...policyInputOps(k, s));
     return undefined;
   }
-  if (verdict.kind === 'permit') {
-    const sums = new Map<string, number>();
-    for (const c of governing.contract.stewards.cumulative ?? []) sums.set(`${c.window}:${c.sum}`, await store.usage.sum(governing.agent, cap.def.id, c.sum, windowMs(c.window), world.now()));
-    const executed = await store.monitors.executed(governing.agent);
-    gates = stewardGates(governing.contract, cap, executed, (window, field) => sums.get(`${window}:${field}`) ?? 0, v.values);
-  }
+  const gates = verdict.kind === 'permit' ? await gatesFor(k, s) : [];
   if (verdict.kind !== 'escalate' && !gates.length) {
-    flow.journal.push(policyEvent(k, s));
+    flow.journal.push(policyEvent(k, s), ...policyInputOps(k, s));
     return undefined;
   }
   const policies = [...verdict.policies, ...gates.map((g) => g.id)];
   const reasons = verdict.kind === 'escalate' ? [...verdict.reasons, ...gates.map((g) => g.reason)] : gates.map((g) => g.reason);
-  flow.journal.push(policyEvent(k, s, gates.map((g) => g.id)));
+  flow.journal.push(policyEvent(k, s, gates.map((g) => g.id)), ...policyInputOps(k, s, gates.map((g) => g.id)));
 
   const now = world.now();
   const expiresAt = now + (contract.escalation.expiry_minutes ?? workspace.config.limits.escalation_expiry_minutes) * 60_000;
@@ -67,6 +60,19 @@ export const escalateIfNeeded: Stage = async (k, s) => {
   challenge(k, flow, cap, v.params, reasons, 'text' in (s.shaped ?? {}) ? (s.shaped as { text: string }).text : undefined);
   return outcome;
 };
+
+/** The steward gates that turn this permitted call into a human decision (none: it may run). */
+export async function gatesFor(k: KernelCore, s: CallState): Promise<{ id: string; reason: string }[]> {
+  const { store, world } = k.deps;
+  const cap = s.capability as Capability;
+  const v = s.validated as NonNullable<typeof s.validated>;
+  // Steward gates are the root's for a delegated call: splitting work across children cannot dodge them (ADR-022).
+  const governing = s.flow.chain?.[0] ?? { agent: s.flow.agent, contract: s.contract as Contract };
+  const sums = new Map<string, number>();
+  for (const c of governing.contract.stewards.cumulative ?? []) sums.set(`${c.window}:${c.sum}`, await store.usage.sum(governing.agent, cap.def.id, c.sum, windowMs(c.window), world.now()));
+  const executed = await store.monitors.executed(governing.agent);
+  return stewardGates(governing.contract, cap, executed, (window, field) => sums.get(`${window}:${field}`) ?? 0, v.values);
+}
 
 export function keyExpiry(k: { deps: { workspace: { config: { limits: { idempotency_window_hours: number } } } } }, now: number): number {
   return now + k.deps.workspace.config.limits.idempotency_window_hours * 3_600_000;

@@ -2,7 +2,8 @@ import { grantFor } from '../../config/contract-schema.js';
 import { hashOf } from '../../core/canonical.js';
 import type { Intent } from '../../core/types.js';
 import { repeat } from '../record.js';
-import type { Stage } from './state.js';
+import type { KernelCore } from '../context.js';
+import type { CallState, Stage } from './state.js';
 
 /**
  * Fixes the idempotency key (the caller's, else derived from the canonical
@@ -12,18 +13,24 @@ import type { Stage } from './state.js';
  * the state has moved since (ADR-001).
  */
 export const answerRepeats: Stage = async (k, s) => {
-  const { flow, call } = s;
+  const { flow } = s;
+  const capability = bindCapability(k, s);
+  // A read has no effect to protect: without the caller's key it is answered afresh every time.
+  const derived = capability?.def.sideEffect === 'read' ? `fresh:${flow.decisionId}` : `derived:${s.keyHash}`;
+  flow.key = s.callerKey ?? derived;
+  if (flow.key.startsWith('fresh:')) return undefined;
+  const seen = await k.deps.store.idempotency.peek(flow.agent, flow.key, k.deps.world.now());
+  return seen ? repeat(k, flow, seen, s.keyHash as string) : undefined;
+};
+
+/** The capability the intent names and its params as it reads them (granted only), and the key's request identity. */
+export function bindCapability(k: KernelCore, s: CallState): CallState['capability'] {
   const intent = s.intent as Intent;
   const contract = s.contract as NonNullable<typeof s.contract>;
   const capability = k.deps.workspace.capabilities.get(intent.capability);
   const granted = !!capability && !!grantFor(contract, capability.def.id);
   s.capability = capability;
   s.params = capability && granted ? capability.def.input.safeParse(intent.params) : undefined;
-  s.keyHash = s.params?.success ? hashOf({ agent: call.agent, capability: intent.capability, params: s.params.data }) : s.requestHash;
-  // A read has no effect to protect: without the caller's key it is answered afresh every time.
-  const derived = capability?.def.sideEffect === 'read' ? `fresh:${flow.decisionId}` : `derived:${s.keyHash}`;
-  flow.key = s.callerKey ?? derived;
-  if (flow.key.startsWith('fresh:')) return undefined;
-  const seen = await k.deps.store.idempotency.peek(flow.agent, flow.key, k.deps.world.now());
-  return seen ? repeat(k, flow, seen, s.keyHash) : undefined;
-};
+  s.keyHash = s.params?.success ? hashOf({ agent: s.call.agent, capability: intent.capability, params: s.params.data }) : s.requestHash;
+  return capability;
+}

@@ -3,7 +3,10 @@ import type { Capability } from '../../capabilities/manifest.js';
 import type { Contract } from '../../config/contract-schema.js';
 import type { ReasonCode } from '../../core/reasons.js';
 import type { ReasonDetail } from '../../core/types.js';
-import type { PolicyVerdict } from '../../policy/engine.js';
+import type { PolicyRequest, PolicyVerdict } from '../../policy/engine.js';
+import { canonicalJson, sha256Hex } from '../../core/canonical.js';
+import type { Op } from '../../store/port/index.js';
+import { failureMessage } from '../../policy/errors.js';
 import type { KernelCore } from '../context.js';
 import { contractRef } from '../decision-record.js';
 import { chainRef, policyPrincipal, type Chain, type Link } from '../delegation/chain.js';
@@ -13,13 +16,17 @@ import type { Stage } from './state.js';
 
 /** Cedar's answer for this agent, capability and request context (see `policyContext`). */
 export function evaluatePolicy(k: KernelCore, contract: Contract, cap: Capability, context: Record<string, CedarValueJson>, chain?: Chain): PolicyVerdict {
+  return k.policy.evaluate(policyRequest(contract, cap, context, chain));
+}
+
+export function policyRequest(contract: Contract, cap: Capability, context: Record<string, CedarValueJson>, chain?: Chain): PolicyRequest {
   // A delegated call is decided as its root, whose contract answers for the subtree, told the caller's place (ADR-022).
   const governing = chain && chain.length > 1 ? (chain[0] as Link).contract : contract;
-  return k.policy.evaluate({
+  return {
     agent: policyPrincipal(chain, { id: governing.agent, role: governing.role }),
-    capability: { id: cap.def.id, version: cap.def.version, sideEffect: cap.def.sideEffect, upstream: cap.upstream?.server },
+    capability: { id: cap.def.id, version: cap.def.version, sideEffect: cap.def.sideEffect, ...(cap.upstream ? { upstream: cap.upstream.server } : {}) },
     context,
-  });
+  };
 }
 
 export function policyReasons(verdict: PolicyVerdict): ReasonCode[] {
@@ -45,26 +52,52 @@ export function policyReasons(verdict: PolicyVerdict): ReasonCode[] {
  */
 export const decidePolicy: Stage = (k, s) => {
   const { flow } = s;
-  const verdict = evaluatePolicy(k, s.contract as Contract, s.capability as Capability, s.policyContext ?? {}, flow.chain);
+  const request = policyRequest(s.contract as Contract, s.capability as Capability, s.policyContext ?? {}, flow.chain);
+  const verdict = k.policy.evaluate(request);
   s.verdict = verdict;
+  const text = canonicalJson({ principal: request.agent, resource: request.capability, context: request.context });
+  s.policyInput = { text, hash: sha256Hex(text) };
   const reasons = policyReasons(verdict);
-  flow.log.info({ step: 'policy', decision_id: flow.decisionId, decision: verdict.kind, policies: verdict.policies, reasons }, 'policy decided');
+  // An erroring policy is a fault in the workspace, not the agent's: an operator must see which and why.
+  if (verdict.kind === 'error') flow.log.warn({ step: 'policy', decision_id: flow.decisionId, decision: 'error', policies: verdict.policies, policy_errors: verdict.failures.map(({ policy, kind, summary }) => ({ policy, kind, summary })), reasons }, 'a policy failed to evaluate; failing closed');
+  else flow.log.info({ step: 'policy', decision_id: flow.decisionId, decision: verdict.kind, policies: verdict.policies, reasons }, 'policy decided');
   mark(k, flow, 'policy');
   if (verdict.kind === 'permit' || verdict.kind === 'escalate') return undefined;
-  const details: ReasonDetail[] = [
-    {
-      code: reasons[0] as ReasonCode,
-      message: verdict.kind === 'forbid' ? `forbidden by ${verdict.policies.join(', ')}` : verdict.kind === 'error' ? 'a policy failed to evaluate' : 'no policy permits this request',
-    },
-  ];
-  return finishRejected(k, flow, policyEvent(k, s), details, verdict.policies);
+  return finishRejected(k, flow, policyEvent(k, s), verdictDetails(verdict), verdict.policies, 'rejected', policyInputOps(k, s));
 };
+
+/**
+ * The policy request's input kept beside the decision for `mandate policy
+ * impact` (ADR-023), unless the workspace keeps none; the ledger's
+ * PolicyDecided holds its hash either way.
+ */
+export function policyInputOps(k: KernelCore, s: Parameters<Stage>[1], gates: string[] = []): Op[] {
+  const input = s.policyInput;
+  if (!input || k.deps.workspace.config.retention.policy_inputs_days === 0) return [];
+  const { flow } = s;
+  const row = { decision_id: flow.decisionId, dfid: flow.dfid, agent: flow.agent, capability: (s.capability as Capability).def.id, at: k.deps.world.now(), verdict: (s.verdict as PolicyVerdict).kind, gates, input: input.text, input_hash: input.hash };
+  return [{ op: 'policy_input.put', row }];
+}
+
+/** The refusal's details for a verdict that refuses: an evaluation error names each failing policy and its kind, never a value. */
+export function verdictDetails(verdict: Exclude<PolicyVerdict, { kind: 'permit' | 'escalate' }>, prefix = ''): ReasonDetail[] {
+  if (verdict.kind === 'error') return verdict.failures.map((f) => ({ code: 'POLICY_ERROR' as const, message: `${prefix}${failureMessage(f)}` }));
+  const code = policyReasons(verdict)[0] as ReasonCode;
+  return [{ code, message: `${prefix}${verdict.kind === 'forbid' ? `forbidden by ${verdict.policies.join(', ')}` : 'no policy permits this request'}` }];
+}
 
 /** The `PolicyDecided` event as the verdict stands. */
 export function policyEvent(k: KernelCore, s: Parameters<Stage>[1], gates: string[] = []) {
   const verdict = s.verdict as PolicyVerdict;
   if (gates.length) {
-    return event(s.flow, 'PolicyDecided', { reasons: ['ESCALATION_REQUIRED'], data: { decision: 'escalate', policies: verdict.policies, policy_set_hash: k.policy.set.hash, steward_gates: gates, ...contractRef(s.contract), ...chainRef(s.flow.chain) } });
+    return event(s.flow, 'PolicyDecided', { reasons: ['ESCALATION_REQUIRED'], data: { decision: 'escalate', policies: verdict.policies, policy_set_hash: k.policy.set.hash, steward_gates: gates, ...inputHash(s), ...contractRef(s.contract), ...chainRef(s.flow.chain) } });
   }
-  return event(s.flow, 'PolicyDecided', { reasons: policyReasons(verdict), data: { decision: verdict.kind, policies: verdict.policies, policy_set_hash: k.policy.set.hash, ...contractRef(s.contract), ...chainRef(s.flow.chain) } });
+  // An evaluation error is on the record with each policy and kind (never Cedar's message, which quotes values).
+  const errors = verdict.kind === 'error' ? { policy_errors: verdict.failures.map(({ policy, kind, summary }) => ({ policy, kind, summary })) } : {};
+  return event(s.flow, 'PolicyDecided', { reasons: policyReasons(verdict), data: { decision: verdict.kind, policies: verdict.policies, policy_set_hash: k.policy.set.hash, ...errors, ...inputHash(s), ...contractRef(s.contract), ...chainRef(s.flow.chain) } });
+}
+
+/** The hash of the policy request's input: what proves a stored replay input untampered (ADR-023). */
+function inputHash(s: Parameters<Stage>[1]): { policy_input_hash?: string } {
+  return s.policyInput ? { policy_input_hash: s.policyInput.hash } : {};
 }

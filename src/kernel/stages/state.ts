@@ -34,6 +34,8 @@ export interface CallState {
   verdict?: PolicyVerdict;
   /** The caller's plan, when the call names one of its own (ADR-025). */
   plan?: HeldPlan;
+  /** The policy request as Cedar was given it (canonical JSON) and its hash, for the record (ADR-023). */
+  policyInput?: { text: string; hash: string };
 }
 
 /** A stage goes on (undefined) or ends the call with its outcome. */

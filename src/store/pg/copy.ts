@@ -26,6 +26,7 @@ const TABLES = [
   'usage',
   'credentials',
   'upstream_pins',
+  'policy_inputs',
 ] as const;
 
 const CHUNK = 500;

@@ -14,6 +14,7 @@ import { idempotency, insertParams } from '../tables/idempotency.js';
 import { memory } from '../tables/memory.js';
 import { monitors } from '../tables/monitors.js';
 import { pins } from '../tables/pins.js';
+import { policyInputParams, policyInputs } from '../tables/policy-inputs.js';
 import { runners } from '../tables/runners.js';
 import { sqlFor, type Sql } from '../tables/sql.js';
 import { createParams, tasks } from '../tables/tasks.js';
@@ -176,6 +177,8 @@ export const PG_OPS = {
     q(tx, pins.dropServer, [op.server]);
     for (const r of op.rows) q(tx, pins.add, [op.server, r.tool, r.hash, JSON.stringify(r.definition), r.pinned_at, r.pinned_by]);
   },
+  'policy_input.put': (tx, op) => q(tx, policyInputs.put, policyInputParams(op.row)),
+  'policy_inputs.purge': (tx, op) => q(tx, policyInputs.purge, [op.before]),
   'task.create': (tx, op) => q(tx, tasks.create, createParams(op.row)),
   'task.status': (tx, op) => q(tx, tasks.status, [op.agent, op.id, op.status, op.message, op.at]),
   'task.message': (tx, op) => q(tx, tasks.message, [op.agent, op.id, op.message, op.at]),

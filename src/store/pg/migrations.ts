@@ -283,6 +283,24 @@ export const PG_MIGRATIONS: { name: string; sql: string }[] = [
   ALTER TABLE events ADD COLUMN first_seq BIGINT;
   `,
   },
+  {
+    // What each decision's policy request saw, for policy impact (ADR-023); the ledger keeps its hash.
+    name: 'policy_inputs',
+    sql: `
+  CREATE TABLE policy_inputs (
+    decision_id TEXT PRIMARY KEY,
+    dfid TEXT NOT NULL,
+    agent TEXT NOT NULL,
+    capability TEXT NOT NULL,
+    at BIGINT NOT NULL,
+    verdict TEXT NOT NULL,
+    gates TEXT NOT NULL,
+    input TEXT NOT NULL,
+    input_hash TEXT NOT NULL
+  );
+  CREATE INDEX policy_inputs_at ON policy_inputs(at, decision_id);
+  `,
+  },
 ];
 
 /** The advisory lock that makes concurrent starts migrate one at a time. */

@@ -2,7 +2,7 @@ import type { Pool } from 'pg';
 import { MEMORY_LIST_LIMIT, VERIFY_PAGE } from '../port/constants.js';
 import { checkRow, eventCount, eventsOfRows, GENESIS_HASH } from '../port/events.js';
 import type { StorePort } from '../port/port.js';
-import type { AgentStatus, AgentStatusRow, ConstraintRow, CredentialRow, DecisionRow, DelegationRow, EventRow, FlowStatus, IdempotencyRecord, InterventionRow, MemoryRow, MinuteCount, MonitorSample, PinDbRow, RunnerRow, TaskRow, VerifyResult } from '../port/rows.js';
+import type { AgentStatus, AgentStatusRow, ConstraintRow, CredentialRow, DecisionRow, DelegationRow, EventRow, FlowStatus, IdempotencyRecord, InterventionRow, MemoryRow, MinuteCount, MonitorSample, PinDbRow, PolicyInputDbRow, RunnerRow, TaskRow, VerifyResult } from '../port/rows.js';
 import { agents, constraints, interventions } from '../tables/agents.js';
 import { credentials } from '../tables/credentials.js';
 import { delegations } from '../tables/delegations.js';
@@ -13,6 +13,7 @@ import { mcpEvents } from '../tables/mcp-events.js';
 import { memory, memoryFromRow } from '../tables/memory.js';
 import { monitors } from '../tables/monitors.js';
 import { pinFromRow, pins } from '../tables/pins.js';
+import { policyInputFromRow, policyInputs } from '../tables/policy-inputs.js';
 import { runners } from '../tables/runners.js';
 import { sqlFor, type Sql } from '../tables/sql.js';
 import { listParams, taskFromRow, tasks } from '../tables/tasks.js';
@@ -172,6 +173,10 @@ export function pgReads(pool: Pool, run: <R>(sql: string, params?: unknown[]) =>
     pins: {
       list: async (server?: string) => (server === undefined ? await q<PinDbRow>(pins.all) : await q<PinDbRow>(pins.ofServer, [server])).map(pinFromRow),
       generation: async () => (await one<{ g: string | null }>(pins.generation))?.g ?? '',
+    },
+    policyInputs: {
+      list: async (f) =>
+        (await q<PolicyInputDbRow>(policyInputs.list, [f.since ?? 0, f.agent ?? null, f.capability ?? null, f.after?.at ?? -1, f.after?.decision_id ?? '', f.limit])).map(policyInputFromRow),
     },
   };
 }

@@ -37,6 +37,9 @@ export const LEDGER_EVENT_TYPES = [
   'PlanDecided',
   'PlanStateChanged',
   'PlanUnplannedCall',
+  'PolicyChecked',
+  'WorkspaceReloaded',
+  'ReloadRequested',
 ] as const satisfies readonly EventType[];
 
 const HASH = /^[0-9a-f]{64}$/;

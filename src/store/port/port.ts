@@ -19,6 +19,8 @@ import type {
   NewEvent,
   NoteRow,
   PinRow,
+  PolicyInputFilter,
+  PolicyInputRow,
   RunnerRow,
   TaskRecord,
   TaskStatus,
@@ -115,6 +117,10 @@ export type Op =
   /** Completes a running plan with no step pending or running; results: whether it did. */
   | { op: 'plan.settle'; id: string; at: number }
   | { op: 'plan.attempt'; row: PlanAttemptRow }
+  /** What a decision's policy request saw (ADR-023); kept beside the decision, never in the ledger. */
+  | { op: 'policy_input.put'; row: PolicyInputRow }
+  /** Drops policy inputs older than `before` (retention). */
+  | { op: 'policy_inputs.purge'; before: number }
   | { op: 'memory.write'; write: { scope: string; key: string; value: unknown; sensitivity: Sensitivity; provenance: string; expected: number; at: number } };
 
 /** One budget a `usage.admit` checks: `field`'s total over `windowMs` plus `amount` must not exceed `max`. */
@@ -227,6 +233,7 @@ export interface StorePort {
   credentials: CredentialReads;
   mcpEvents: McpEventStore;
   pins: PinReads;
+  policyInputs: PolicyInputReads;
   tasks: TaskReads;
   delegations: DelegationReads;
   plans: PlanReads;
@@ -343,6 +350,11 @@ export interface PinReads {
   list(server?: string): Promise<PinRow[]>;
   /** A cheap fingerprint of every pin: it changes whenever any pin does (a serving process polls it). */
   generation(): Promise<string>;
+}
+
+export interface PolicyInputReads {
+  /** Stored policy inputs in (at, decision_id) order, filtered, one page after `after`. */
+  list(filter: PolicyInputFilter): Promise<PolicyInputRow[]>;
 }
 
 export interface TaskReads {

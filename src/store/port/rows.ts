@@ -36,7 +36,13 @@ export type EventType =
   | 'DelegationExpired'
   | 'PlanDecided'
   | 'PlanStateChanged'
-  | 'PlanUnplannedCall';
+  | 'PlanUnplannedCall'
+  /** An operator asked whether a call would be allowed (`mandate check`): a check, never a decision. */
+  | 'PolicyChecked'
+  /** A live reload of contracts, policies and capability modules was applied or refused, with who asked. */
+  | 'WorkspaceReloaded'
+  /** `mandate reload` asked this host's serving processes to reload. */
+  | 'ReloadRequested';
 
 export interface NewEvent {
   dfid: string;
@@ -259,6 +265,42 @@ export interface PinRow {
 }
 
 export type PinDbRow = Omit<PinRow, 'definition'> & { definition: string };
+
+/**
+ * What one decision's policy request saw (ADR-023): the principal's and the
+ * resource's attributes and the context (values, facts, usage, now), exactly
+ * as Cedar was given them, kept beside the decision for `mandate policy
+ * impact`. Not the content-safe ledger: it holds values, under the
+ * workspace's `retention.policy_inputs_days`; the ledger's `PolicyDecided`
+ * keeps its hash, so a replay can prove the input untampered.
+ */
+export interface PolicyInputRow {
+  decision_id: string;
+  dfid: string;
+  agent: string;
+  capability: string;
+  /** When the decision was made (epoch ms). */
+  at: number;
+  /** Cedar's verdict then: permit, escalate, forbid, no_permit or error. */
+  verdict: string;
+  /** Steward gates that turned a permit into an escalation (ids), if any. */
+  gates: string[];
+  /** The canonical JSON of `{ principal, resource, context }`. */
+  input: string;
+  /** sha256 of `input`, as the ledger's PolicyDecided records it. */
+  input_hash: string;
+}
+
+export type PolicyInputDbRow = Omit<PolicyInputRow, 'gates'> & { gates: string };
+
+export interface PolicyInputFilter {
+  since?: number | undefined;
+  agent?: string | undefined;
+  capability?: string | undefined;
+  /** Rows after this (at, decision_id), for paging. */
+  after?: { at: number; decision_id: string } | undefined;
+  limit: number;
+}
 
 /** A process that may run effects: where it lives and when it last said so. */
 export interface RunnerRow {

@@ -7,7 +7,7 @@ import { PLANS_DDL } from '../plans.js';
 export type Db = Database.Database;
 
 // Kept equal to MIGRATIONS.length (checked at module load below).
-const SCHEMA_VERSION = 11;
+const SCHEMA_VERSION = 12;
 
 // One migration list; each entry runs once, in order, inside a transaction.
 const MIGRATIONS: string[] = [
@@ -302,6 +302,21 @@ const MIGRATIONS: string[] = [
   `
   ALTER TABLE events ADD COLUMN format INTEGER NOT NULL DEFAULT 1;
   ALTER TABLE events ADD COLUMN first_seq INTEGER;
+  `,
+  // 12: what each decision's policy request saw, for policy impact (ADR-023); the ledger keeps its hash.
+  `
+  CREATE TABLE policy_inputs (
+    decision_id TEXT PRIMARY KEY,
+    dfid TEXT NOT NULL,
+    agent TEXT NOT NULL,
+    capability TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    verdict TEXT NOT NULL,
+    gates TEXT NOT NULL,
+    input TEXT NOT NULL,
+    input_hash TEXT NOT NULL
+  );
+  CREATE INDEX policy_inputs_at ON policy_inputs(at, decision_id);
   `,
 ];
 

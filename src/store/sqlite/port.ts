@@ -1,7 +1,7 @@
 import { processAlive } from '../../core/process.js';
 import { GroupCommitter, type Settlement } from '../port/group-commit.js';
 import { UnitConflictSignal as Conflict, type CommitResult, type Op, type StorePort, type Sync, type UnitResult } from '../port/port.js';
-import type { AgentReads, CredentialReads, DelegationReads, PlanReads, DecisionReads, IdempotencyReads, LedgerReads, McpEventStore, MemoryReads, MonitorReads, PinReads, RunnerReads, TaskReads, UsageReads } from '../port/port.js';
+import type { AgentReads, CredentialReads, DelegationReads, PlanReads, DecisionReads, IdempotencyReads, LedgerReads, McpEventStore, MemoryReads, MonitorReads, PinReads, PolicyInputReads, RunnerReads, TaskReads, UsageReads } from '../port/port.js';
 import { applyOps } from './handlers.js';
 import { sqliteSections } from './sections.js';
 import type { Store } from './store.js';
@@ -63,6 +63,7 @@ export function sqlitePort(store: Store, location: string): StorePort {
     credentials: wrap<CredentialReads>(store.credentials, { byHash: true, get: true, list: true }),
     mcpEvents: wrap<McpEventStore>(store.mcpEvents, { add: true, trim: true, streamOf: true, after: true, dropSession: true, dropOlderThan: true }),
     pins: wrap<PinReads>(store.pins, { list: true, generation: true }),
+    policyInputs: wrap<PolicyInputReads>(store.policyInputs, { list: true }),
     tasks: wrap<TaskReads>(store.tasks, { get: true, list: true }),
     delegations: wrap<DelegationReads>(store.delegations, { liveChildren: true, byChild: true, get: true, list: true, dueToExpire: true }),
     plans: wrap<PlanReads>(store.plans, { get: true, byChild: true, running: true, list: true, steps: true, attempts: true }),

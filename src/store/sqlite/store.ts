@@ -12,6 +12,7 @@ import { McpEvents } from './mcp-events.js';
 import { Memory } from './memory.js';
 import { Monitors } from './monitors.js';
 import { Pins } from './pins.js';
+import { PolicyInputs } from './policy-inputs.js';
 import { Runners } from './runners.js';
 import { Tasks } from './tasks.js';
 import { Usage } from './usage.js';
@@ -30,6 +31,7 @@ export interface Store {
   credentials: Credentials;
   mcpEvents: McpEvents;
   pins: Pins;
+  policyInputs: PolicyInputs;
   runners: Runners;
   tasks: Tasks;
   delegations: Delegations;
@@ -52,6 +54,7 @@ export function openStore(path: string, world: World): Store {
     credentials: new Credentials(db),
     mcpEvents: new McpEvents(db),
     pins: new Pins(db),
+    policyInputs: new PolicyInputs(db),
     runners: new Runners(db),
     tasks: new Tasks(db),
     delegations: new Delegations(db),
