@@ -74,7 +74,7 @@ describe('mandate init + validate', () => {
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     // 4 template capabilities plus the built-in memory.write.
-    expect(r.stdout).toMatch(/is valid: 3 contracts, 5 capabilities/);
+    expect(r.stdout).toMatch(/is valid: 3 contracts, 7 capabilities/);
     const json = await runCli(['validate', '--json', '-w', ws]);
     expect(json.code).toBe(0);
     expect(JSON.parse(json.stdout)).toEqual({ ok: true, problems: [], notes: [] });
