@@ -8,8 +8,12 @@ import { forModel, parseReview } from './normalize.js';
 /** Longest challenger summary kept with a pending decision. */
 const MAX_REVIEW_CHARS = 500;
 
-/** Challenger calls still running (advisory; see settleChallenges()). */
-const running = new WeakMap<KernelCore, Set<Promise<void>>>();
+/**
+ * Challenger calls still running (advisory; see settleChallenges()), by the
+ * store they write to: each call runs on its own pinned view of the kernel
+ * (live reload), so the kernel object itself is not a stable key.
+ */
+const running = new WeakMap<object, Set<Promise<void>>>();
 
 /**
  * The optional challenger: one more model call writes a short risk summary
@@ -38,13 +42,13 @@ export function challenge(k: KernelCore, flow: Flow, cap: Capability, params: Va
       flow.log.warn({ step: 'challenger', decision_id: flow.decisionId, err: { name: (err as Error)?.name } }, 'challenger failed; ignored');
     }
   })();
-  const set = running.get(k) ?? new Set();
-  running.set(k, set);
+  const set = running.get(store) ?? new Set();
+  running.set(store, set);
   set.add(run);
   void run.finally(() => set.delete(run));
 }
 
 /** Waits for running challenger calls (tests, and a server before it closes its store). */
 export async function settleChallenges(k: KernelCore): Promise<void> {
-  await Promise.allSettled([...(running.get(k) ?? [])]);
+  await Promise.allSettled([...(running.get(k.deps.store) ?? [])]);
 }
