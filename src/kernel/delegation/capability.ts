@@ -46,6 +46,22 @@ export function delegateCapability(store: StorePort | null, registry: () => Dele
     drift: REVALIDATE,
     // Children of one parent are made one at a time (the store guards the count too).
     serializeBy: () => DELEGATE_ID,
+    // The parent's facts a policy may read (ParentFacts; its nested grants, memory and budgets are not typed for Cedar).
+    factsSchema: z.object({
+      parent: z.string(),
+      root: z.string(),
+      depth: z.number().int(),
+      max_depth: z.number().int(),
+      may_delegate: z.boolean(),
+      delegable: z.array(z.string()),
+      expires_at: z.number().int().nullable(),
+      default_expiry_minutes: z.number().int(),
+      max_expiry_minutes: z.number().int(),
+      max_children: z.number().int(),
+      live_children: z.number().int(),
+      child_taken: z.boolean(),
+      now: z.number().int(),
+    }),
     facts: async (params, ctx) => {
       const reg = registry();
       if (!store || !reg) throw new Error('delegation store unavailable');
