@@ -8,13 +8,13 @@
 import { randomBytes } from 'node:crypto';
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
-import pg from 'pg';
 import { silentLogger } from '../../src/core/log.js';
 import { systemWorld } from '../../src/core/world.js';
 import { openRuntime } from '../../src/runtime.js';
 import { countRoundTrips } from '../../src/store/pg/connect.js';
 import { isPgPort } from '../../src/store/pg/port.js';
 import { benchWorkspace, type Sizes } from '../lib.js';
+import { admin, ADMIN_URL } from './store.js';
 
 export interface PgTripsRow {
   inFlight: number;
@@ -22,18 +22,6 @@ export interface PgTripsRow {
   accepted: number;
   roundTripsPerWrite: number;
   meanUs: number;
-}
-
-const ADMIN_URL = process.env['MANDATE_BENCH_PG_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-
-async function admin(sql: string): Promise<void> {
-  const c = new pg.Client({ connectionString: ADMIN_URL });
-  await c.connect();
-  try {
-    await c.query(sql);
-  } finally {
-    await c.end();
-  }
 }
 
 export async function pgTripsScenario(sizes: Sizes): Promise<PgTripsRow[]> {

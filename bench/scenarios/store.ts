@@ -19,9 +19,10 @@ export interface StoreRow extends Latency {
   inFlight: number;
 }
 
-const ADMIN_URL = process.env['MANDATE_BENCH_PG_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+export const ADMIN_URL = process.env['MANDATE_BENCH_PG_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
-async function admin(sql: string): Promise<void> {
+/** Runs one statement on the bench's PostgreSQL admin database (create or drop a scratch database). */
+export async function admin(sql: string): Promise<void> {
   const c = new pg.Client({ connectionString: ADMIN_URL });
   await c.connect();
   try {
