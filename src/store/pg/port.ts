@@ -9,6 +9,7 @@ import { Segment } from './segment.js';
 import { checkout, classify, describeUrl, isUnavailable, openPool, type PoolOptions } from './connect.js';
 import { channelOf, PgListener } from './listener.js';
 import { migrate } from './migrations.js';
+import { readAheadPg } from './read-ahead.js';
 import { pgReads } from './reads.js';
 import { pgSections } from './sections.js';
 
@@ -180,6 +181,7 @@ function pgPort(pool: pg.Pool, volatilePool: pg.Pool, sectionsPool: pg.Pool, url
     },
     notifications: listener,
     sections: pgSections(sectionsPool),
+    readAhead: (req) => readAheadPg(pool, req),
     ...pgReads(pool, q),
     close: async () => {
       await committer.drain();

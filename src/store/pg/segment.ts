@@ -1,6 +1,11 @@
 import pg, { type PoolClient, type QueryResult } from 'pg';
 import { sqlFor, type Sql } from '../tables/sql.js';
 
+/** `sql` with each `$n` replaced by its parameter as a literal, for a multi-statement query (which binds none). */
+export function withLiterals(sql: Sql, params: unknown[]): string {
+  return sqlFor(sql, 'pg').replace(/\$(\d+)/g, (_, n: string) => literal(params[Number(n) - 1]));
+}
+
 /** A value as an SQL literal: strings through the driver's escaping, numbers only when finite. */
 function literal(v: unknown): string {
   if (v === null || v === undefined) return 'NULL';
@@ -29,7 +34,7 @@ export class Segment {
   constructor(private readonly c: PoolClient) {}
 
   add(sql: Sql, params: unknown[] = [], check?: (r: QueryResult) => void): void {
-    this.statements.push({ sql: sqlFor(sql, 'pg').replace(/\$(\d+)/g, (_, n: string) => literal(params[Number(n) - 1])), check });
+    this.statements.push({ sql: withLiterals(sql, params), check });
   }
 
   async flush(): Promise<void> {
