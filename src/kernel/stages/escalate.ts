@@ -64,7 +64,7 @@ export const escalateIfNeeded: Stage = async (k, s) => {
 
 /** The steward gates that turn this permitted call into a human decision (none: it may run). */
 export async function gatesFor(k: KernelCore, s: CallState): Promise<{ id: string; reason: string }[]> {
-  const { store, world } = k.deps;
+  const { world } = k.deps;
   const cap = s.capability as Capability;
   const v = s.validated as NonNullable<typeof s.validated>;
   // Steward gates are the root's for a delegated call: splitting work across children cannot dodge them (ADR-022).

@@ -37,7 +37,6 @@ export const receive: Stage = (k, s) => {
 /** Identity, then the intervention check: a paused, suspended or terminated agent or flow is refused before anything else. */
 export const checkStanding: Stage = async (k, s) => {
   const { flow, call } = s;
-  const { store } = k.deps;
   // A delegated agent's chain is re-read from the store at every call: a revoke anywhere above counts now (ADR-022).
   const chain = await k.delegations.chain(call.agent);
   const contract = chain?.at(-1)?.contract;

@@ -18,7 +18,7 @@ import type { Stage } from './state.js';
  */
 export const validate: Stage = async (k, s) => {
   const { flow } = s;
-  const { store, world } = k.deps;
+  const { world } = k.deps;
   const intent = s.intent as Intent;
   const contract = s.contract as NonNullable<typeof s.contract>;
   const capability = s.capability;
