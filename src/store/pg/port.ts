@@ -2,7 +2,7 @@ import type pg from 'pg';
 import type { Receipt } from '../../core/types.js';
 import type { World } from '../../core/world.js';
 import { GroupCommitter, type Settlement } from '../port/group-commit.js';
-import { StoreUnavailableError, UnitConflictSignal, type CommitResult, type Op, type StorePort, type UnitResult } from '../port/port.js';
+import { StoreUnavailableError, UnitConflictSignal, type CommitResult, type Op, type ReadAhead, type ReadAheadRequest, type StorePort, type UnitResult } from '../port/port.js';
 import { events } from '../tables/events.js';
 import { applyUnitPg, type Announcement, type BatchState } from './handlers.js';
 import { inDb } from './guards.js';
@@ -28,6 +28,7 @@ export interface PgStorePort extends StorePort {
   /** A small pool whose commits do not wait for the WAL flush: for rate-limit counters and breaker state, never the ledger (ADR-015). */
   readonly volatilePool: pg.Pool;
   readonly notifications: PgListener;
+  readAhead(req: ReadAheadRequest): Promise<ReadAhead>;
 }
 
 /** Whether the store is PostgreSQL (the composition root shares breakers and rate limits through it). */
