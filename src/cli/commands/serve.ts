@@ -5,6 +5,7 @@ import { startHttpServer } from '../../http/server.js';
 import { createMcpServer } from '../../mcp/server.js';
 import { BoundedStdioTransport } from '../../mcp/stdio-transport.js';
 import { EraMux } from '../../mcp/era-router.js';
+import { traceTransport } from '../../mcp/traced-transport.js';
 import { serveModernStdio } from '../../mcp/modern/stdio.js';
 import { openRuntime, startCheckpointer, startHousekeeping, type Runtime, type RuntimeOptions } from '../../runtime.js';
 import { UsageError, workspaceDir } from '../common.js';
@@ -57,7 +58,7 @@ async function serveStdio(opts: ServeOptions): Promise<void> {
   if (opts.host !== undefined || opts.port !== undefined || opts.jsonResponse) throw new UsageError('--host, --port and --json-response go with --http');
   const agent = opts.agent ?? process.env['MANDATE_AGENT'];
   if (!agent) throw new UsageError('name the agent: --agent <id> or MANDATE_AGENT');
-  const { dir, log, rt } = await open(opts);
+  const { dir, log, rt } = await open(opts, { tracing: true });
   if (!rt.kernel.contractOf(agent)) {
     await rt.close();
     throw new UsageError(`unknown agent \`${agent}\`: no contract in ${rt.workspace.config.paths.contracts}/ (known: ${[...rt.workspace.contracts.keys()].join(', ')})`);
@@ -82,7 +83,9 @@ async function serveStdio(opts: ServeOptions): Promise<void> {
   onSignals(shutdown, rt);
   // One message per line, refused beyond 4x limits.max_payload_bytes (at least 1 MiB); the end of stdin closes the session.
   const maxLine = Math.max(1_048_576, 4 * rt.workspace.config.limits.max_payload_bytes);
-  const stdio = new BoundedStdioTransport(maxLine, process.stdin, process.stdout, (bytes) => log.warn({ bytes, max_bytes: maxLine }, 'stdio message too large; refused'));
+  const bounded = new BoundedStdioTransport(maxLine, process.stdin, process.stdout, (bytes) => log.warn({ bytes, max_bytes: maxLine }, 'stdio message too large; refused'));
+  // A server span per request of either era (ADR-026); with tracing off this is the transport itself.
+  const stdio = traceTransport(bounded, rt.tracer, 'pipe');
   // Each message goes to the server of its protocol era, started on the first message of that era (ADR-020).
   const mux = new EraMux(stdio, (era, lane) => {
     if (era === 'modern') {
@@ -119,7 +122,7 @@ async function serveHttp(opts: ServeOptions): Promise<void> {
   if (opts.agent !== undefined) throw new UsageError('--agent goes with --stdio: over HTTP each credential names its agent');
   const port = parsePort(opts.port);
   const metrics = new Metrics();
-  const { dir, log, rt } = await open(opts, { observer: metrics });
+  const { dir, log, rt } = await open(opts, { observer: metrics, tracing: true });
   let handle;
   try {
     // Before serving: effects a crashed process left without an outcome are settled or marked (ADR-017).
