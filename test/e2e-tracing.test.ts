@@ -100,6 +100,7 @@ describe('tracing over stdio, MCP 2025 (SDK v1 client)', () => {
     const govern = await governSpan(span);
     expect(govern.attributes).toMatchObject({ 'mandate.contract.id': 'alice', 'mandate.contract.version': '1.0.0', 'mandate.verdict': 'accepted', 'mandate.agent': 'alice' });
     expect(String(govern.attributes['mandate.policy_set.hash'])).toMatch(/^[0-9a-f]{16,}/);
+    expect(g.outcome).not.toHaveProperty('replay_of');
     const stages = await spanWhen(() => {
       const s = childrenOf(govern).map((c) => c.attributes['mandate.stage']);
       return s.includes('execute') ? s : undefined;
@@ -154,5 +155,156 @@ describe('tracing over stdio, MCP 2025 (SDK v1 client)', () => {
     const escalated = lines.find((l) => l['msg'] === 'escalated; awaiting a human');
     expect(escalated).toMatchObject({ trace_id: tp.traceId, span_id: escalateStage.spanId, dfid: tp.traceId });
     expect(span.traceId).toBe(tp.traceId);
+  });
+});
+
+describe('tracing an upstream call through the gateway', () => {
+  it('the upstream call is a CLIENT span under the execute stage, and the upstream receives that span as its traceparent in _meta', async () => {
+    const gw = await e2e.client(ws, 'gw', { env });
+    const tp = traceparent();
+    const r = (await gw.client.callTool({ name: 'drift_greet', arguments: { name: NAME }, _meta: { traceparent: tp.traceparent } }, undefined, { timeout: 15_000 })) as CallToolResult;
+    expect((r.content[0] as { text: string }).text).toBe(`hello ${NAME}!`);
+    expect(((r._meta as Record<string, unknown>)[OUTCOME_META] as { dfid: string }).dfid).toBe(tp.traceId);
+    const seen = String((r._meta as Record<string, unknown>)['traceparent_seen']);
+    const server = await serverSpan(tp.traceId, 'tools/call drift_greet');
+    expect(server.attributes).toMatchObject({ 'gen_ai.tool.name': 'drift_greet', 'gen_ai.operation.name': 'execute_tool', 'mandate.verdict': 'accepted', 'mandate.capability': 'drift.greet' });
+    const client = await spanWhen(() => byTrace(tp.traceId).find((s) => s.kind === CLIENT), 'CLIENT span');
+    expect(client.name).toBe('tools/call greet');
+    expect(client.attributes).toMatchObject({ 'mcp.method.name': 'tools/call', 'gen_ai.tool.name': 'greet', 'gen_ai.operation.name': 'execute_tool', 'network.transport': 'pipe', 'mandate.upstream': 'drift', 'mandate.dfid': tp.traceId });
+    // The upstream's parent is the client span itself, in the caller's trace.
+    expect(seen).toBe(`00-${tp.traceId}-${client.spanId}-01`);
+    const execute = byTrace(tp.traceId).find((s) => s.spanId === client.parentSpanId);
+    expect(execute?.name).toBe('mandate.stage execute');
+    await gw.close();
+  });
+});
+
+describe('tracing over stdio, MCP 2026-07-28 (SDK v2 client)', () => {
+  it('a pinned v2 client gets the same SERVER span, with mcp.protocol.version 2026-07-28 from the request envelope', async () => {
+    const client = new V2Client({ name: 'tracing-2026', version: '1.0.0' }, { versionNegotiation: { mode: { pin: REVISION } } });
+    const transport = new V2StdioTransport({ command: process.execPath, args: [CLI, 'serve', '--stdio', '--agent', 'alice', '-w', ws, '--log-level', 'warn'], cwd: REPO_ROOT, env: cleanEnv(env), stderr: 'ignore' });
+    await client.connect(transport);
+    try {
+      const tp = traceparent();
+      const result = await client.callTool({ name: 'invoke_capability', arguments: { capability: 'payments.transfer', params: transfer({ amount_minor: 1601, memo: MEMO }) }, _meta: { traceparent: tp.traceparent } });
+      expect(result.structuredContent).toMatchObject({ dfid: tp.traceId, verdict: 'accepted' });
+      expect(result.structuredContent).not.toHaveProperty('replay_of');
+      const span = await serverSpan(tp.traceId, 'tools/call invoke_capability');
+      expect(span.parentSpanId).toBe(tp.traceparent.split('-')[2]);
+      expect(span.attributes).toMatchObject({ 'mcp.protocol.version': REVISION, 'network.transport': 'pipe', 'mandate.verdict': 'accepted' });
+      const govern = await governSpan(span);
+      // A call that runs: every stage of the pipeline is a span.
+      expect(childrenOf(govern)).toHaveLength(12);
+    } finally {
+      await client.close();
+    }
+  });
+});
+
+describe('tracing over HTTP, both eras', () => {
+  let http: HttpServer;
+  let key: string;
+
+  beforeAll(async () => {
+    key = (await createKey(ws, { agent: 'alice' })).key;
+    http = await startHttp(ws, { env });
+  }, 30_000);
+
+  afterAll(async () => {
+    await http.stop();
+  });
+
+  it('MCP 2025 over Streamable HTTP: the traceparent HTTP header is the parent when _meta has none', async () => {
+    const tp = traceparent();
+    const agent = await httpAgent(http.url, key, { requestInit: { headers: { Authorization: `Bearer ${key}`, traceparent: tp.traceparent } } });
+    try {
+      const g = await agent.call('invoke_capability', { capability: 'payments.transfer', params: transfer({ amount_minor: 1602, memo: MEMO }) });
+      expect(g.outcome).toMatchObject({ dfid: tp.traceId, verdict: 'accepted' });
+      const span = await serverSpan(tp.traceId, 'tools/call invoke_capability');
+      expect(span.parentSpanId).toBe(tp.traceparent.split('-')[2]);
+      expect(span.attributes).toMatchObject({ 'network.transport': 'tcp', 'mcp.protocol.version': expect.stringMatching(/^2025-/), 'mandate.verdict': 'accepted' });
+      // Every request of the session is a span: initialize and tools/list too.
+      await spanWhen(() => byTrace(tp.traceId).find((s) => s.kind === SERVER && s.name === 'initialize'), 'initialize span');
+      await spanWhen(() => byTrace(tp.traceId).find((s) => s.kind === SERVER && s.name === 'tools/list'), 'tools/list span');
+    } finally {
+      await agent.close();
+    }
+  });
+
+  it('MCP 2026-07-28 over HTTP: _meta traceparent wins over the header, and an unknown tool is error.type -32602', async () => {
+    const inMeta = traceparent();
+    const inHeader = traceparent();
+    const ok = await rawRequest(http.url, key, 'tools/call', { name: 'invoke_capability', arguments: { capability: 'payments.transfer', params: transfer({ amount_minor: 1603, memo: MEMO }) }, _meta: { traceparent: inMeta.traceparent } }, { headers: { traceparent: inHeader.traceparent } });
+    expect(ok.status).toBe(200);
+    const span = await serverSpan(inMeta.traceId, 'tools/call invoke_capability');
+    expect(span.parentSpanId).toBe(inMeta.traceparent.split('-')[2]);
+    expect(span.attributes).toMatchObject({ 'mcp.protocol.version': REVISION, 'network.transport': 'tcp', 'mandate.dfid': inMeta.traceId });
+    expect(byTrace(inHeader.traceId)).toEqual([]);
+
+    const bad = traceparent();
+    const unknown = await rawRequest(http.url, key, 'tools/call', { name: 'no_such_tool', arguments: {}, _meta: { traceparent: bad.traceparent } });
+    expect(unknown.body.error?.code).toBe(-32602);
+    const failed = await serverSpan(bad.traceId, 'tools/call no_such_tool');
+    expect(failed.attributes).toMatchObject({ 'error.type': '-32602', 'rpc.response.status_code': '-32602' });
+    expect(failed.status.code).toBe(2);
+  });
+});
+
+describe('off, and content opt-in', () => {
+  it('without an OTLP endpoint nothing is exported, and OTEL_SDK_DISABLED=true turns it off even with one', async () => {
+    const before = otlp.spans.length;
+    for (const extra of [{}, { ...env, OTEL_SDK_DISABLED: 'true' }]) {
+      const client = await e2e.client(ws, 'alice', { env: extra });
+      const tp = traceparent();
+      const g = await client.call('invoke_capability', { capability: 'payments.get_balance', params: { account: 'operating' } }, { traceparent: tp.traceparent });
+      expect(g.outcome.dfid).toBe(tp.traceId);
+      await client.close();
+      await new Promise((r) => setTimeout(r, 500));
+      expect(byTrace(tp.traceId)).toEqual([]);
+    }
+    expect(otlp.spans.slice(before).filter((s) => s.attributes['mandate.agent'] !== undefined)).toEqual([]);
+  });
+
+  it('values become gen_ai.tool.call.arguments and .result only where telemetry.record_content and the capability (audit.recordParams, recordOutput) both opt in', async () => {
+    const ws2 = await e2e.workspace();
+    const yamlPath = join(ws2, 'mandate.yaml');
+    const yaml = readFileSync(yamlPath, 'utf8');
+    writeFileSync(yamlPath, `${yaml.slice(0, yaml.indexOf('\nnormalizer:'))}\ntelemetry:\n  record_content: true\n`);
+    const module = join(ws2, 'capabilities', 'payments.mjs');
+    const source = readFileSync(module, 'utf8');
+    const opted = source.replace("sideEffect: 'read',", "sideEffect: 'read',\n    audit: { recordParams: true, recordOutput: true },");
+    expect(opted).not.toBe(source);
+    writeFileSync(module, opted);
+    const client = await e2e.client(ws2, 'alice', { env });
+    try {
+      const tp = traceparent();
+      const g = await client.call('invoke_capability', { capability: 'payments.get_balance', params: { account: 'operating' } }, { traceparent: tp.traceparent });
+      expect(g.outcome.verdict).toBe('accepted');
+      const govern = await spanWhen(() => byTrace(tp.traceId).find((s) => s.name === 'mandate.govern'), 'govern span');
+      expect(JSON.parse(String(govern.attributes['gen_ai.tool.call.arguments']))).toEqual({ account: 'operating' });
+      expect(JSON.parse(String(govern.attributes['gen_ai.tool.call.result']))).toMatchObject({ account: 'operating', balance_minor: expect.any(Number) });
+      // The transfer does not opt in: its memo stays out, in the same workspace.
+      const other = traceparent();
+      const t = await client.call('invoke_capability', { capability: 'payments.transfer', params: transfer({ amount_minor: 1604, memo: MEMO }) }, { traceparent: other.traceparent });
+      expect(t.outcome.verdict).toBe('accepted');
+      const plain = await spanWhen(() => byTrace(other.traceId).find((s) => s.name === 'mandate.govern'), 'govern span of the transfer');
+      expect(plain.attributes).not.toHaveProperty('gen_ai.tool.call.arguments');
+      expect(plain.attributes).not.toHaveProperty('gen_ai.tool.call.result');
+    } finally {
+      await client.close();
+    }
+  });
+});
+
+describe('content safety', () => {
+  it('no argument value was exported, in any span of any test above, and every body was OTLP JSON', async () => {
+    expect(otlp.spans.length).toBeGreaterThan(20);
+    expect(otlp.rejected).toEqual([]);
+    const raw = otlp.raw();
+    expect(raw).not.toContain(MEMO);
+    expect(raw).not.toContain(NAME);
+    expect(raw).not.toContain('acme-supplies');
+    // Only the one capability that opted in, in the workspace that opted in, exported its arguments.
+    expect(otlp.spans.filter((s) => 'gen_ai.tool.call.arguments' in s.attributes).map((s) => s.attributes['mandate.capability'])).toEqual(['payments.get_balance']);
   });
 });

@@ -1,5 +1,5 @@
 import pino, { type Logger } from 'pino';
-import { logTraceFields } from '../telemetry/log-fields.js';
+import { logTraceFields } from './log-fields.js';
 
 export type { Logger };
 

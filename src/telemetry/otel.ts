@@ -10,7 +10,7 @@ import { defaultResource, envDetector, detectResources, resourceFromAttributes }
 import { BatchSpanProcessor, ParentBasedSampler, AlwaysOnSampler, TracerProvider } from '@opentelemetry/sdk-trace';
 import { ATTR_ERROR_TYPE, ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
 import { AsyncLocalContextManager } from './async-context.js';
-import { setLogTraceFields } from './log-fields.js';
+import { setLogTraceFields } from '../core/log-fields.js';
 import type { ServerSpan, SpanAttributes, TraceCarrier, TraceSpan, Tracer } from './port.js';
 
 export interface OtelOptions {

@@ -1026,6 +1026,21 @@ export const GUARANTEES: Record<string, Guarantee> = {
       ],
     },
   },
+  TRACES_OFF_BY_DEFAULT_AND_CONTENT_SAFE: {
+    statement: 'Tracing is off unless the standard OTLP endpoint variables or telemetry.traces turn it on (the SDK is not even loaded); on, each MCP request of either era is a SERVER span with its stages, approval wait and upstream CLIENT spans, and no argument value is exported (ADR-026).',
+    proofs: {
+      'tracing-off.test.ts': [
+        'on only when an OTLP endpoint variable or telemetry.traces says so; OTEL_SDK_DISABLED=true and OTEL_TRACES_EXPORTER=none always win',
+        'off, the tracer is the no-op one: a span runs its function as it is, nothing is current, log lines get no trace fields',
+        'the SDK and the exporter are imported by one module, and that module only by a dynamic import once tracing is on',
+      ],
+      '../e2e-tracing.test.ts': [
+        'a tools/call is a SERVER span named `tools/call invoke_capability`, a child of the client traceparent in _meta, with the MCP attributes and the DFID',
+        'the upstream call is a CLIENT span under the execute stage, and the upstream receives that span as its traceparent in _meta',
+        'no argument value was exported, in any span of any test above, and every body was OTLP JSON',
+      ],
+    },
+  },
 };
 
 /** Test titles declared in a test file: it('...'), test('...'), it.each(...)('...'), and first cells of it.each tables. */
