@@ -82,6 +82,7 @@ program
   .option('--json-response', 'http: answer POST /mcp with plain JSON instead of an SSE stream (default: http.json_response)')
   .addOption(workspaceOption())
   .addOption(new Option('--log-level <level>', 'log level on stderr (or $MANDATE_LOG_LEVEL, else log.level)').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
+  .addHelpText('after', '\nTracing is off unless $OTEL_EXPORTER_OTLP_ENDPOINT (or $OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, or telemetry.traces in\nmandate.yaml) names an OTLP/HTTP collector; $OTEL_SDK_DISABLED=true turns it off. See docs/operations/tracing.md.')
   .action(run((opts: ServeOptions) => serve(opts)));
 
 program

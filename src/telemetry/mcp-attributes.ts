@@ -1,6 +1,6 @@
 /**
  * Span names and attributes of the OpenTelemetry MCP semantic conventions
- * (open-telemetry/semantic-conventions-genai, docs/gen-ai/mcp.md; status
+ * (open-telemetry/semantic-conventions-genai, docs/gen-ai/mcp.md there; status
  * Development), and Mandate's own under `mandate.*` (ADR-026). Names are
  * spelled here once; the conventions are not in the stable
  * @opentelemetry/semantic-conventions entry point yet.
