@@ -1009,6 +1009,7 @@ export const GUARANTEES: Record<string, Guarantee> = {
         'a broken policy is refused and the old set serves; a tightened limit applies from the next call; nothing is dropped',
         '/readyz and /metrics differ after one reloads over the API, and agree after mandate reload reaches the other',
       ],
+      '../e2e-live-reload-watch.test.ts': ['a burst of writes is one reload and the new limit applies; a broken policy file is refused and the old set keeps serving'],
     },
   },
   CHECK_WRITES_NOTHING_BUT_ITS_RECORD: {

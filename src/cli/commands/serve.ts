@@ -8,6 +8,7 @@ import { EraMux } from '../../mcp/era-router.js';
 import { traceTransport } from '../../mcp/traced-transport.js';
 import { serveModernStdio } from '../../mcp/modern/stdio.js';
 import { openRuntime, startCheckpointer, startHousekeeping, type Runtime, type RuntimeOptions } from '../../runtime.js';
+import { watchWorkspace } from '../../watch.js';
 import { UsageError, workspaceDir } from '../common.js';
 
 export interface ServeOptions {
@@ -19,6 +20,7 @@ export interface ServeOptions {
   jsonResponse?: boolean;
   workspace?: string;
   logLevel?: string;
+  watch?: boolean;
 }
 
 /** `mandate serve`: one agent over stdio, or every agent with a credential over Streamable HTTP. */
@@ -67,12 +69,14 @@ async function serveStdio(opts: ServeOptions): Promise<void> {
   await rt.kernel.recover({ retryUnknown: true });
   const stopHousekeeping = startHousekeeping(rt, log);
   const stopCheckpointer = startCheckpointer(rt, log);
+  const stopWatching = opts.watch ? watchWorkspace(rt, log) : () => undefined;
   const closers: (() => Promise<void>)[] = [];
   let closed = false;
   const shutdown = async () => {
     if (closed) return;
     closed = true;
     stopHousekeeping();
+    stopWatching();
     await Promise.all(closers.map((close) => close().catch(() => undefined)));
     await rt.kernel.settle(); // a running challenger call (bounded by normalizer.timeout_ms) records its result first
     await stopCheckpointer(); // the last checkpoint covers everything this process recorded
@@ -134,6 +138,7 @@ async function serveHttp(opts: ServeOptions): Promise<void> {
   }
   const stopHousekeeping = startHousekeeping(rt, log);
   const stopCheckpointer = startCheckpointer(rt, log);
+  const stopWatching = opts.watch ? watchWorkspace(rt, log) : () => undefined;
   if (!(await rt.store.credentials.list()).some((c) => c.revoked_at === null) && !handle.ctx.cfg.auth.jwt) {
     log.warn('no credentials yet: every request will get 401; create one with `mandate keys create --agent <id>` (and `--operator <name>` for the console)');
   }
@@ -142,6 +147,7 @@ async function serveHttp(opts: ServeOptions): Promise<void> {
     if (closed) return;
     closed = true;
     stopHousekeeping();
+    stopWatching();
     await handle.close();
     await rt.kernel.settle();
     await stopCheckpointer(); // the last checkpoint covers everything this process recorded
