@@ -153,6 +153,7 @@ describe.skipIf(need.skip)(need.title('console delegation, plans, check and impa
       expect(await bar.locator('.budget-figures').textContent()).toBe(`${budget?.used.toLocaleString('en-US')} of ${budget?.max.toLocaleString('en-US')} used, ${budget?.remaining.toLocaleString('en-US')} left`);
     }
     expect(await page.getByRole('button', { name: 'Revoke worker-a' }).count()).toBe(1);
+    expect(await page.locator('#delegations-body').textContent()).not.toContain('null');
     expect(await axeSerious(page)).toEqual([]);
     await page.screenshot({ path: join(ARTIFACTS, '1-tree.png'), fullPage: true });
 
@@ -375,13 +376,15 @@ describe.skipIf(need.skip)(need.title('console delegation, plans, check and impa
     await page.getByRole('button', { name: 'Show impact' }).click();
     const result = page.locator('#impact-result');
     await result.waitFor({ timeout: 20_000 });
-    const fromApi = (await api(s.url, opKey, '/api/v1/policy/impact', { json: { contracts: { files: { 'alice.yaml': tightened } } } })).body['impact'] as { replayed: number; changed: number; flips: { decision_id: string; from: string; to: string }[] };
+    const fromApi = (await api(s.url, opKey, '/api/v1/policy/impact', { json: { contracts: { files: { 'alice.yaml': tightened } } } })).body['impact'] as { replayed: number; changed: number; flips: { decision_id: string; from: string; to: string; amounts: Record<string, number> }[] };
     expect(fromApi.changed).toBeGreaterThan(0);
     expect([Number(await result.getAttribute('data-replayed')), Number(await result.getAttribute('data-changed'))]).toEqual([fromApi.replayed, fromApi.changed]);
     expect(await page.locator('table.impact-flips tbody tr').evaluateAll((trs) => trs.map((tr) => [tr.getAttribute('data-decision-id'), tr.getAttribute('data-change')]))).toEqual(fromApi.flips.map((f) => [f.decision_id, `${f.from}→${f.to}`]));
     // Tightened to 20.00: what was allowed above it would now be refused (worker-b's 30.00 was decided as alice, its root).
     expect(fromApi.flips.map((f) => f.decision_id)).toContain(paidByB.decision_id);
     expect(new Set(fromApi.flips.map((f) => `${f.from}→${f.to}`))).toEqual(new Set(['allowed→refused']));
+    // Its amount counts in the totals by the root's grant.
+    expect(fromApi.flips.find((f) => f.decision_id === paidByB.decision_id)?.amounts).toEqual({ amount_minor: 3_000 });
     expect(await axeSerious(page)).toEqual([]);
     await page.screenshot({ path: join(ARTIFACTS, '8-impact.png'), fullPage: true });
 

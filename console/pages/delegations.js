@@ -5,12 +5,9 @@
 // (with a confirm step); revoking ends it and everything below it, as the
 // kernel does, through POST /api/v1/delegations/<child>/revoke.
 
-import { $, agentLink, api, dateTime, el, errorText, link, mono, say, session } from '../lib/dom.js';
+import { $, PLAN_CHILD, agentLink, api, dateTime, el, errorText, link, mono, say, session } from '../lib/dom.js';
 import { confirmButton } from '../lib/confirm.js';
 import { budgetBar } from '../lib/svg.js';
-
-/** A plan's sub-mandate is the agent's own, named <agent>/plan/<plan id> (docs/plans.md). */
-const PLAN_CHILD = /^(.+)\/plan\/([A-Za-z0-9._:-]+)$/;
 
 function left(iso) {
   if (!iso) return 'no expiry';
@@ -97,9 +94,10 @@ export async function showDelegations(root) {
   const reload = () => showDelegations(root);
   const r = await api(`/api/v1/delegations${root ? `?root=${encodeURIComponent(root)}` : ''}`);
   if (r.status !== 200) return body.replaceChildren(el('p', { class: 'error', role: 'alert', text: `Cannot show the tree: ${errorText(r)}` }));
-  body.replaceChildren(
+  const parts = [
     root ? el('p', {}, `Only the tree of ${root}. `, link('#/delegations', 'Show every tree')) : null,
     session.role !== 'operator' ? el('p', { class: 'hint', text: 'Read-only: your viewer key cannot revoke.' }) : null,
     treeList(r.body.tree, reload),
-  );
+  ];
+  body.replaceChildren(...parts.filter(Boolean));
 }

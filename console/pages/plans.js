@@ -35,7 +35,8 @@ export function planTable(plans, caption) {
 export async function showPlans(agent) {
   const r = await api(`/api/v1/plans${agent ? `?agent=${encodeURIComponent(agent)}` : ''}`);
   if (r.status !== 200) return $('plans-body').replaceChildren(el('p', { class: 'error', role: 'alert', text: `Cannot list plans: ${errorText(r)}` }));
-  $('plans-body').replaceChildren(agent ? el('p', {}, `Plans of ${agent}. `, link('#/plans', 'Show every plan')) : null, r.body.plans.length ? planTable(r.body.plans, 'Newest first') : el('p', { class: 'empty', text: 'No plans yet.' }));
+  const list = r.body.plans.length ? planTable(r.body.plans, 'Newest first') : el('p', { class: 'empty', text: 'No plans yet.' });
+  $('plans-body').replaceChildren(...(agent ? [el('p', {}, `Plans of ${agent}. `, link('#/plans', 'Show every plan')), list] : [list]));
 }
 
 /** Where a planned step stands in the report: executed (done or failed), missed, or still planned. */
@@ -100,7 +101,7 @@ function render(rep, reload) {
     ),
     el('section', { 'aria-labelledby': 'plan-executed-title' }, el('h3', { id: 'plan-executed-title', text: 'Executed' }), table('Step calls that matched the plan', ['Step', 'Capability', 'Decision', 'Status', 'Reasons'], rep.executed.map((x) => el('tr', { 'data-step': x.step }, el('th', { scope: 'row', text: String(x.step + 1) }), el('td', { class: 'mono', text: x.capability }), el('td', {}, decisionLink(x.decision_id)), el('td', { text: x.status }), el('td', { class: 'mono', text: x.reasons.join(', ') }))), 'plan-executed')),
     el('section', { 'aria-labelledby': 'plan-unplanned-title' }, el('h3', { id: 'plan-unplanned-title', text: 'Unplanned attempts' }), table('Calls refused as outside the plan', ['Decision', 'Capability', 'Code', 'When'], rep.unplanned.map((u) => el('tr', { 'data-decision-id': u.decision_id }, el('td', {}, decisionLink(u.decision_id)), el('td', { class: 'mono', text: u.capability || '—' }), el('td', { class: 'mono', text: u.code }), el('td', { text: dateTime(u.at) }))), 'plan-unplanned')),
-    el('section', { 'aria-labelledby': 'plan-missed-title' }, el('h3', { id: 'plan-missed-title', text: 'Missed' }), el('p', { id: 'plan-missed', 'data-missed': rep.missed.join(','), text: rep.missed.length ? `Step${rep.missed.length === 1 ? '' : 's'} ${rep.missed.map((i) => i + 1).join(', ')}: did not run${rep.status === 'failed' ? ' (a resume runs the steps after the failed one)' : ''}.` : 'No step missed.' })),
+    el('section', { 'aria-labelledby': 'plan-missed-title' }, el('h3', { id: 'plan-missed-title', text: 'Missed' }), el('p', { id: 'plan-missed', 'data-missed': rep.missed.join(','), text: rep.missed.length ? `Step${rep.missed.length === 1 ? '' : 's'} ${rep.missed.map((i) => i + 1).join(', ')}: did not complete${rep.status === 'failed' ? ' (a resume runs the steps after the failed one)' : ''}.` : 'No step missed.' })),
   );
 }
 
