@@ -212,6 +212,11 @@ describe.skipIf(need.skip)(need.title('console delegation, plans, check and impa
     expect(await page.evaluate('document.activeElement.textContent')).toBe('Revoke worker-a');
     await page.getByRole('button', { name: 'Cancel' }).click();
     expect(await confirm.isVisible()).toBe(false);
+    // Escape closes it too, and the keyboard is back on the button that opened it.
+    await page.getByRole('button', { name: 'Revoke worker-a' }).click();
+    await page.keyboard.press('Escape');
+    expect(await confirm.isVisible()).toBe(false);
+    expect(await page.evaluate('document.activeElement.getAttribute("aria-label")')).toBe('Revoke worker-a');
     expect(find(await tree(), 'worker-a')?.status).toBe('live');
 
     await page.getByRole('button', { name: 'Revoke worker-a' }).click();
