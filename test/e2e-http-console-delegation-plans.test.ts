@@ -264,7 +264,7 @@ describe.skipIf(need.skip)(need.title('console delegation, plans, check and impa
     await done();
   });
 
-  it('the plan page shows each step\'s progress and the totals as the report does; a failed plan is resumed from its button and completes', async () => {
+  it('the plan page shows each step\'s progress and the totals as the report does; a failed plan is resumed from its button and the open page follows it to completed', async () => {
     const step = async (planId: string, amount: number, memo: string): Promise<Outcome> =>
       ((await alice.client.callTool({ name: 'payments_transfer', arguments: transfer({ amount_minor: amount, memo }), _meta: { [PLAN]: planId } })) as CallToolResult).structuredContent as unknown as Outcome;
     const submitted = await alice.call('submit_plan', {
@@ -325,8 +325,7 @@ describe.skipIf(need.skip)(need.title('console delegation, plans, check and impa
     await expect.poll(() => page.locator('#plan-state').textContent(), { timeout: 10_000 }).toBe('running');
     expect((await report()).status).toBe('running');
     expect((await step(planId, 2_500, 'c')).verdict).toBe('accepted');
-    await page.reload();
-    await page.locator('#app').waitFor({ timeout: 10_000 });
+    // The open page follows the plan's events from the live feed: no reload.
     await expect.poll(() => page.locator('#plan-state').textContent(), { timeout: 10_000 }).toBe('completed');
     const completed = await report();
     expect(completed).toMatchObject({ status: 'completed', missed: [1] });
