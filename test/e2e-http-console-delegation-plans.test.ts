@@ -11,7 +11,7 @@
  * buttons. axe-core finds no serious or critical violation on any new page.
  * Screenshots go to test-artifacts/console-delegation-plans/.
  */
-import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
@@ -396,7 +396,26 @@ describe.skipIf(need.skip)(need.title('console delegation, plans, check and impa
     await page.getByRole('button', { name: 'Show impact' }).click();
     await expect.poll(() => page.locator('.impact-problems').count(), { timeout: 10_000 }).toBe(1);
     expect(await page.locator('.impact-problems').textContent()).toContain('contracts/alice.yaml');
+
+    // Back to the workspace as it is, plus a new policy file that forbids every transfer.
+    await page.getByRole('button', { name: 'Undo my edits' }).click();
+    await page.locator('#impact-new').fill('../escape.cedar');
+    await page.getByRole('button', { name: 'Add file' }).click();
+    expect(await page.locator('#impact-changed').textContent()).toContain('Cannot add');
+    await page.locator('#impact-new').fill('stop.cedar');
+    await page.getByRole('button', { name: 'Add file' }).click();
+    expect(await page.locator('#impact-file').inputValue()).toBe('policies/stop.cedar');
+    const stop = '@id("stop-transfers")\nforbid (principal, action, resource == Mandate::Capability::"payments.transfer");\n';
+    await page.locator('#impact-text').fill(stop);
+    expect(await page.locator('#impact-changed').textContent()).toBe('Changed: policies/stop.cedar');
+    await page.getByRole('button', { name: 'Show impact' }).click();
+    await expect.poll(() => page.locator('#impact-result').getAttribute('data-changed'), { timeout: 20_000 }).not.toBeNull();
+    const forbidden = (await api(s.url, opKey, '/api/v1/policy/impact', { json: { policies: { files: { 'stop.cedar': stop } } } })).body['impact'] as { changed: number; totals: Record<string, { count: number }> };
+    expect(forbidden.changed).toBeGreaterThan(fromApi.changed);
+    expect(Number(await page.locator('#impact-result').getAttribute('data-changed'))).toBe(forbidden.changed);
+    expect(await page.locator('table.impact-totals tbody tr').evaluateAll((trs) => trs.map((tr) => [tr.getAttribute('data-change'), Number(tr.children[1]?.textContent)]))).toEqual(Object.entries(forbidden.totals).map(([c, t]) => [c, t.count]));
     await done();
+    expect(existsSync(join(ws, 'policies', 'stop.cedar'))).toBe(false);
     expect(readFileSync(join(ws, 'contracts', 'alice.yaml'), 'utf8')).toBe(before);
   });
 

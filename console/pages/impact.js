@@ -10,10 +10,14 @@ import { $, agentLink, api, dateTime, decisionLink, el, errorText, mono, num, se
 const state = { files: null, edits: new Map(), builtFor: null };
 const SINCE = [['', 'every stored decision'], ['60', 'the last hour'], ['1440', 'the last 24 hours'], ['10080', 'the last 7 days']];
 
+/** The file as it is in the workspace; a file added here has none (empty). */
 const original = (path) => {
   const [folder, name] = path.split('/');
-  return state.files[folder][name];
+  return state.files[folder][name] ?? '';
 };
+
+/** The names the server takes: one file name within the folder, no path (src/http/impact-api.ts). */
+const NEW_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)*\.(?:ya?ml|cedar)$/;
 
 function edited() {
   return [...state.edits].filter(([path, text]) => text !== original(path));
@@ -89,12 +93,29 @@ export async function showImpact() {
     state.edits.set(select.value, editor.value);
     note();
   });
+  const newName = el('input', { id: 'impact-new', type: 'text', spellcheck: 'false', autocomplete: 'off', placeholder: 'e.g. limits.cedar', 'aria-describedby': 'impact-new-help' });
+  const add = () => {
+    const name = newName.value.trim();
+    const path = `${name.endsWith('.cedar') ? 'policies' : 'contracts'}/${name}`;
+    if (!NEW_NAME.test(name) || [...select.options].some((o) => o.value === path)) {
+      changedNote.textContent = `Cannot add \`${name}\`: give a new file name ending in .cedar (a policy) or .yaml (a contract), without folders.`;
+      return;
+    }
+    select.append(el('option', { value: path, text: `${path} (new)` }));
+    select.value = path;
+    state.edits.set(path, '');
+    newName.value = '';
+    load();
+    editor.focus();
+  };
   const out = el('div', { id: 'impact-out', role: 'status', 'aria-live': 'polite' });
   const form = el(
     'form',
     { id: 'impact-form', class: 'stack', 'aria-label': 'Proposed change' },
     el('label', { for: 'impact-file', text: 'File' }),
     select,
+    el('div', { class: 'filters' }, el('label', { for: 'impact-new' }, 'Or add a file', newName), el('button', { type: 'button', text: 'Add file', onclick: add })),
+    el('p', { id: 'impact-new-help', class: 'hint', text: 'A new policy (name.cedar, in policies/) or contract (agent.yaml, in contracts/).' }),
     el('label', { for: 'impact-text', text: 'Its text as you propose it' }),
     editor,
     changedNote,
