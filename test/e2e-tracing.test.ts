@@ -162,7 +162,8 @@ describe('tracing an upstream call through the gateway', () => {
   it('the upstream call is a CLIENT span under the execute stage, and the upstream receives that span as its traceparent in _meta', async () => {
     const gw = await e2e.client(ws, 'gw', { env });
     const tp = traceparent();
-    const r = (await gw.client.callTool({ name: 'drift_greet', arguments: { name: NAME }, _meta: { traceparent: tp.traceparent } }, undefined, { timeout: 15_000 })) as CallToolResult;
+    // The first call starts the upstream process: on a loaded machine that alone can take seconds.
+    const r = (await gw.client.callTool({ name: 'drift_greet', arguments: { name: NAME }, _meta: { traceparent: tp.traceparent } }, undefined, { timeout: 45_000 })) as CallToolResult;
     expect((r.content[0] as { text: string }).text).toBe(`hello ${NAME}!`);
     expect(((r._meta as Record<string, unknown>)[OUTCOME_META] as { dfid: string }).dfid).toBe(tp.traceId);
     const seen = String((r._meta as Record<string, unknown>)['traceparent_seen']);
