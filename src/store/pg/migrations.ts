@@ -302,6 +302,14 @@ export const PG_MIGRATIONS: { name: string; sql: string }[] = [
   `,
   },
   {
+    // The console's reads by time: the decision rate (created_at) and an agent's recent decisions (agent, created_at), without a scan.
+    name: 'decisions_created_at',
+    sql: `
+  CREATE INDEX decisions_created ON decisions(created_at);
+  CREATE INDEX decisions_agent_created ON decisions(agent, created_at);
+  `,
+  },
+  {
     // A guard checked in the database (ADR-028): a commit point whose guards all fail there is sent with its COMMIT in one round trip.
     name: 'commit-guards',
     sql: `
