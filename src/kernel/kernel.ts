@@ -82,11 +82,11 @@ export class Kernel implements KernelCore {
    * type-checked already; the policy engine is built here and a set that
    * fails to parse throws before anything changes.
    */
-  replaceSet(workspace: Workspace): void {
+  replaceSet(workspace: Workspace, delegations = new DelegationRegistry(this.deps.store, workspace.contracts)): void {
     const policy = new PolicyEngine(workspace.policySet);
     this.deps = { ...this.deps, workspace };
     this.policy = policy;
-    this.delegations = new DelegationRegistry(this.deps.store, workspace.contracts);
+    this.delegations = delegations;
   }
 
   /** This kernel with its set fixed: what one call sees from start to end. */
