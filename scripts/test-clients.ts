@@ -89,5 +89,5 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
     process.stderr.write(`${clientsUnavailable}\n`);
     process.exit(1);
   }
-  process.stdout.write(`clients installed in ${clients.prefix}, to run under ${clients.node}:\n  ${clients.node} --import ./scripts/clients/resolve.mjs examples/vercel-ai/agent.mjs --workspace <ws>\n`);
+  process.stdout.write(`clients installed in ${clients.prefix}\nNODE22=${clients.node}\nrun an example with them from the repository root, Mandate on the node that built its better-sqlite3:\n  MANDATE_NODE=$(command -v node) $NODE22 --import ./scripts/clients/resolve.mjs examples/vercel-ai/agent.mjs --workspace <ws>\n`);
 }

@@ -4,6 +4,8 @@
 //  2. an Agent runs with those MCP servers and the SDK's own ScriptedModel
 //     (@openai/agents/testing) in place of an OpenAI model.
 // The agent works under the `finops` contract of examples/finops-workspace.
+// `openai` 7 needs Node >= 22: `npm run clients` installs the pinned clients and
+// prints how to run this file with them (README.md).
 //
 //   node examples/openai-agents/agent.mjs --workspace /tmp/finops-ws                       # stdio
 //   MANDATE_KEY=mdt_... node examples/openai-agents/agent.mjs --url http://127.0.0.1:8080/mcp  # HTTP

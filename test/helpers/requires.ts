@@ -16,7 +16,7 @@ import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { ensureNodeLine, nodeLinePackage } from '../../scripts/node-line.js';
+import { ensureNodeLine, ensureSqliteAddon, nodeLinePackage } from '../../scripts/node-line.js';
 import { crewaiMcpRequirement, ensurePythonMcp } from '../../scripts/python-mcp.js';
 import { clientsUnavailable, ensureClients } from '../../scripts/test-clients.js';
 import { PG_ADMIN_URL } from './postgres.js';
@@ -83,6 +83,15 @@ export function nodeLine(major: number): ExternalPart {
     name: `Node ${major}`,
     missing: () => Promise.resolve(ensureNodeLine(major) ? null : `no Node ${major}: ${nodeLinePackage(major)} could not be fetched from the npm registry into .cache/node${major} (linux x64 only)`),
     how: `let the tests fetch ${nodeLinePackage(major)} from the npm registry once`,
+  };
+}
+
+/** better-sqlite3's addon compiled for Node `major` into .cache/node<major>-sqlite (scripts/node-line.ts), for Mandate itself on that line. */
+export function sqliteAddon(major: number): ExternalPart {
+  return {
+    name: `better-sqlite3 for Node ${major}`,
+    missing: () => Promise.resolve(ensureSqliteAddon(major) ? null : `better-sqlite3 could not be built for Node ${major} in .cache/node${major}-sqlite (npm install with build-from-source: needs ${nodeLinePackage(major)}, python3, make and g++)`),
+    how: `install python3, make and g++, and let the tests fetch ${nodeLinePackage(major)} and better-sqlite3 from the npm registry once`,
   };
 }
 
