@@ -39,7 +39,7 @@ export function ensureNodeLine(major: number, orNewer = false): string | null {
  * better-sqlite3's native addon (its `build/` folder) compiled for Node `major`, at the version package-lock.json
  * pins, in .cache/node<major>-sqlite: Mandate itself running on another Node line needs it (the one in node_modules
  * is built for the Node that ran `npm ci`). Built from source with that line's own headers (from its registry
- * package), so no prebuilt binary is fetched from GitHub; a few minutes once, then cached. Null where it cannot be had.
+ * package), so no prebuilt binary is fetched from GitHub; minutes once, then cached. Null where it cannot be had.
  */
 export function ensureSqliteAddon(major: number): string | null {
   const node = ensureNodeLine(major);

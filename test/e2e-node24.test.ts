@@ -28,6 +28,7 @@ let cli = '';
 let ws = '';
 let env: Record<string, string> = {};
 let warnings: string[] = [];
+let installed = '';
 
 /** The installed CLI under Node 24. */
 async function mandate(...args: string[]): Promise<string> {
@@ -43,6 +44,7 @@ describe.skipIf(need.skip)(need.title('Mandate installed and served on Node 24, 
     mkdirSync(scratch);
     const packed = await installPacked(await packMandate(dir), join(dir, 'global'), { cwd: scratch, node: node24, addonBuild: ensureSqliteAddon(24) as string });
     warnings = packed.warnings;
+    installed = packed.installed;
     cli = join(packed.installed, 'dist', 'src', 'cli', 'main.js');
     env = cleanEnv({ PATH: packed.path });
     ws = join(scratch, 'ws');
@@ -51,9 +53,12 @@ describe.skipIf(need.skip)(need.title('Mandate installed and served on Node 24, 
 
   afterAll(() => e2e.cleanup());
 
-  it('the binary is Node 24, and the tarball installs on it with no unsupported-engine or deprecation warning', async () => {
+  it('the binary is Node 24, the tarball installs on it with no unsupported-engine or deprecation warning, and its better-sqlite3 is built for Node 24 only', async () => {
     expect((await run(node24, ['--version'])).stdout).toMatch(/^v24\./);
     expect(warnings.filter((l) => /EBADENGINE|deprecated/i.test(l))).toEqual([]);
+    const open = (node: string) => run(node, ['-e', `new (require(${JSON.stringify(join(installed, 'node_modules', 'better-sqlite3'))}))(':memory:').close()`]);
+    await expect(open(node24)).resolves.toBeDefined();
+    await expect(open(process.execPath)).rejects.toThrow(/NODE_MODULE_VERSION/);
   });
 
   it('the v1 SDK client (2025-11-25): accepted, refused, escalated, then approved by an operator through the CLI', async () => {
