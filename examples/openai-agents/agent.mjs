@@ -23,9 +23,12 @@ setTracingDisabled(true); // tracing would export to OpenAI, which needs a key
 
 /** Mandate as an MCP server of the Agents SDK, over stdio or Streamable HTTP. */
 export function mandateServer({ workspace, url, key, agent = 'finops' }) {
+  // The SDK's default request timeout is 5 s; a Mandate started over stdio on a busy machine can take longer to
+  // answer `initialize` (it loads and compiles the workspace's policies first).
+  const clientSessionTimeoutSeconds = 30;
   return url
-    ? new MCPServerStreamableHttp({ name: 'mandate', url, requestInit: { headers: { Authorization: `Bearer ${key}` } }, cacheToolsList: true })
-    : new MCPServerStdio({ name: 'mandate', command: MANDATE_NODE, args: [MANDATE_CLI, 'serve', '--stdio', '--agent', agent, '-w', workspace, '--log-level', 'warn'], cacheToolsList: true });
+    ? new MCPServerStreamableHttp({ name: 'mandate', url, requestInit: { headers: { Authorization: `Bearer ${key}` } }, cacheToolsList: true, clientSessionTimeoutSeconds })
+    : new MCPServerStdio({ name: 'mandate', command: MANDATE_NODE, args: [MANDATE_CLI, 'serve', '--stdio', '--agent', agent, '-w', workspace, '--log-level', 'warn'], cacheToolsList: true, clientSessionTimeoutSeconds });
 }
 
 /**
