@@ -14,7 +14,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureNode22, NODE22_PACKAGE } from './node22.js';
@@ -52,24 +52,36 @@ export function ensureClients(): Clients | null {
     return null;
   }
   const hash = lockHash();
-  if (existsSync(STAMP) && readFileSync(STAMP, 'utf8') === hash) return { node, prefix: CLIENTS_PREFIX };
-  rmSync(CLIENTS_PREFIX, { recursive: true, force: true });
-  mkdirSync(CLIENTS_PREFIX, { recursive: true });
-  for (const f of ['package.json', 'package-lock.json']) copyFileSync(join(CLIENTS_MANIFEST, f), join(CLIENTS_PREFIX, f));
+  const fresh = () => existsSync(STAMP) && readFileSync(STAMP, 'utf8') === hash;
+  if (fresh()) return { node, prefix: CLIENTS_PREFIX };
+  // Several test files may ask at once on a fresh machine: each installs into its own staging folder, and the
+  // first to finish moves it into place, so none reads a half-written or half-deleted tree.
+  const staging = `${CLIENTS_PREFIX}.${process.pid}`;
+  rmSync(staging, { recursive: true, force: true });
+  mkdirSync(staging, { recursive: true });
+  for (const f of ['package.json', 'package-lock.json']) copyFileSync(join(CLIENTS_MANIFEST, f), join(staging, f));
   try {
     // The machine's npm, run by the Node 22 first on the PATH (npm's bin is `#!/usr/bin/env node`), so npm checks engines against Node 22.
     // No client needs an install script.
-    execFileSync('npm', ['ci', '--prefix', CLIENTS_PREFIX, '--ignore-scripts', '--no-audit', '--no-fund'], {
+    execFileSync('npm', ['ci', '--prefix', staging, '--ignore-scripts', '--no-audit', '--no-fund'], {
       env: { ...process.env, PATH: `${dirname(node)}${delimiter}${process.env['PATH'] ?? ''}` },
       stdio: ['ignore', 'ignore', 'pipe'],
       timeout: 300_000,
     });
+    writeFileSync(join(staging, 'installed-from.sha256'), hash);
+    if (!fresh()) {
+      rmSync(CLIENTS_PREFIX, { recursive: true, force: true });
+      renameSync(staging, CLIENTS_PREFIX);
+    }
   } catch (err) {
-    const stderr = String((err as { stderr?: Buffer }).stderr ?? (err as Error).message).trim().split('\n').slice(-3).join(' ');
-    clientsUnavailable = `npm ci of scripts/clients/package-lock.json into .cache/clients failed: ${stderr}`;
-    return null;
+    if (!fresh()) {
+      const stderr = String((err as { stderr?: Buffer }).stderr ?? (err as Error).message).trim().split('\n').slice(-3).join(' ');
+      clientsUnavailable = `npm ci of scripts/clients/package-lock.json into .cache/clients failed: ${stderr}`;
+      return null;
+    }
+  } finally {
+    rmSync(staging, { recursive: true, force: true });
   }
-  writeFileSync(STAMP, hash);
   return { node, prefix: CLIENTS_PREFIX };
 }
 
