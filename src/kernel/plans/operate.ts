@@ -34,9 +34,11 @@ export async function planRow(k: KernelCore, id: string, agent: string | null): 
 /** The report as the store has it now; steps a crash left running follow their settled decisions first. */
 export async function planReport(k: KernelCore, id: string, agent: string | null = null): Promise<PlanReport> {
   const { store, world } = k.deps;
-  const row = await planRow(k, id, agent);
-  const req = PlanRequestSchema.parse(JSON.parse(row.request)) as PlanRequest;
-  const states = row.status === 'rejected' ? req.steps.map(() => 'pending') : await reconcileSteps(k, row);
+  const read = await planRow(k, id, agent);
+  const req = PlanRequestSchema.parse(JSON.parse(read.request)) as PlanRequest;
+  const states = read.status === 'rejected' ? req.steps.map(() => 'pending') : await reconcileSteps(k, read);
+  // Reconciling may have stopped or completed the plan.
+  const row = (await store.plans.get(id)) ?? read;
   const steps = await store.plans.steps(row.id);
   const now = world.now();
   const expired = (row.status === 'running' || row.status === 'pending_approval') && row.expires_at <= now;
