@@ -40,7 +40,7 @@ describe('MCP tasks over stdio', () => {
     expect(caps?.tasks).toMatchObject({ list: {}, cancel: {}, requests: { tools: { call: {} } } });
     const { tools } = await alice.client.listTools();
     const support = Object.fromEntries(tools.map((t) => [t.name, t.execution?.taskSupport ?? 'forbidden']));
-    expect(support).toMatchObject({ submit_intent: 'optional', invoke_capability: 'optional', get_decision: 'forbidden', read_memory: 'forbidden', intervene: 'forbidden' });
+    expect(support).toMatchObject({ submit_intent: 'optional', invoke_capability: 'optional', submit_plan: 'optional', get_decision: 'forbidden', read_memory: 'forbidden', intervene: 'forbidden' });
     // A call without a task keeps today's answer.
     const plain = await alice.call('invoke_capability', { capability: 'payments.get_balance', params: { account: 'operating' } });
     expect(plain.outcome.verdict).toBe('accepted');
