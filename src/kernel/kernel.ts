@@ -19,6 +19,7 @@ import { abandonPlan, planReport, resumePlan, type PlanReport } from './plans/op
 import { submitPlan, type PlanSubmission } from './plans/submit.js';
 import { changePlan } from './plans/amend.js';
 import { InProcessSections, SharedSections, type SectionLocks } from './sections.js';
+import { approvalWait } from '../telemetry/approval-span.js';
 
 export type { KernelDeps } from './context.js';
 export { KernelError, MAX_WAIT_MS } from './approvals.js';
@@ -82,11 +83,11 @@ export class Kernel implements KernelCore {
    * type-checked already; the policy engine is built here and a set that
    * fails to parse throws before anything changes.
    */
-  replaceSet(workspace: Workspace): void {
+  replaceSet(workspace: Workspace, delegations = new DelegationRegistry(this.deps.store, workspace.contracts)): void {
     const policy = new PolicyEngine(workspace.policySet);
     this.deps = { ...this.deps, workspace };
     this.policy = policy;
-    this.delegations = new DelegationRegistry(this.deps.store, workspace.contracts);
+    this.delegations = delegations;
   }
 
   /** This kernel with its set fixed: what one call sees from start to end. */
@@ -148,7 +149,8 @@ export class Kernel implements KernelCore {
   }
 
   waitForDecision(agent: string | null, decisionId: string, waitMs: number, signal?: AbortSignal): Promise<Outcome | null> {
-    return approvals.waitForDecision(this, agent, decisionId, waitMs, signal);
+    // The wait for a human is a span of its own (ADR-026): the time a call spent on approval, apart from the kernel's.
+    return approvalWait(this.deps.tracer, decisionId, 'wait', () => approvals.waitForDecision(this, agent, decisionId, waitMs, signal));
   }
 
   /** Aborts this process's running handlers of an agent or a flow; returns how many. */
