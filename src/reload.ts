@@ -4,6 +4,9 @@ import { ConfigError, type Problem } from './config/problems.js';
 import type { Logger } from './core/log.js';
 import type { Receipt } from './core/types.js';
 import { pinnedToolTypes } from './gateway/capability.js';
+import { delegateCapability } from './kernel/delegation/capability.js';
+import { DelegationRegistry } from './kernel/delegation/chain.js';
+import { DELEGATE_ID } from './kernel/delegation/request.js';
 import type { Runtime } from './runtime.js';
 
 export type ReloadResult =
@@ -35,10 +38,14 @@ export async function reloadWorkspace(rt: Runtime, by: string, log: Logger): Pro
     const loaded = await requireWorkspace(before.dir, { pinnedTools: (config) => pinnedToolTypes(pins, config), fresh: String(++reloads) });
     next = { ...loaded, config: before.config, storePath: before.storePath };
     next.capabilities.set(MEMORY_WRITE_ID, memoryWriteCapability(rt.store, next.contracts));
+    next.capabilities.set(DELEGATE_ID, delegateCapability(rt.store, () => rt.kernel.delegations, next.contracts));
+    // Delegated agents stay known to credentials and tool lists from the first call under the new set (as at start).
+    const delegations = new DelegationRegistry(rt.store, next.contracts);
+    await delegations.preload();
     // The pinned upstream tools join the new map first, so no call sees the set without them.
     await rt.gateway.rebind(next.capabilities);
     try {
-      rt.kernel.replaceSet(next);
+      rt.kernel.replaceSet(next, delegations);
     } catch (err) {
       await rt.gateway.rebind(before.capabilities);
       throw err;

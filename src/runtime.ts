@@ -80,8 +80,9 @@ export async function openRuntime(dir: string, logger: Logger | ((configLevel: s
     // Policy inputs past their retention (ADR-023); 0 days keeps none.
     await store.commit([{ op: 'policy_inputs.purge', before: world.now() - workspace.config.retention.policy_inputs_days * 86_400_000 + (workspace.config.retention.policy_inputs_days ? 0 : 1) }]);
     workspace.capabilities.set(MEMORY_WRITE_ID, memoryWriteCapability(store, workspace.contracts));
-    let delegations: Kernel['delegations'] | null = null;
-    workspace.capabilities.set(DELEGATE_ID, delegateCapability(store, () => delegations, workspace.contracts));
+    let kernelRef: Kernel | null = null;
+    // The registry is read at each call: a live reload replaces it.
+    workspace.capabilities.set(DELEGATE_ID, delegateCapability(store, () => kernelRef?.delegations ?? null, workspace.contracts));
     // Free-text intents only where mandate.yaml has a `normalizer:` block (ADR-006).
     const normalizer = workspace.config.normalizer && !opts.noNormalizer ? new OllamaNormalizer(workspace.config.normalizer) : undefined;
     const tracer = opts.tracing ? await openTracer(workspace.config.telemetry, process.env, log, SERVER_INFO.version) : noopTracer;
@@ -98,7 +99,7 @@ export async function openRuntime(dir: string, logger: Logger | ((configLevel: s
     const signingKey = openSigningKey(workspace, log, opts);
     const receipts = signingKey && workspace.config.signing?.receipts ? receiptSigner(signingKey) : undefined;
     const kernel = new Kernel({ workspace, store, world, log, normalizer, observer: opts.observer, runner: runner.id, receipts, tokenKey: signingKey, tracer });
-    delegations = kernel.delegations;
+    kernelRef = kernel;
     // Delegated agents are known from the start (credentials, tool lists); each call re-reads its chain anyway (ADR-022).
     await kernel.delegations.preload();
     const closeStore = async () => {

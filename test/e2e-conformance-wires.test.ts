@@ -9,9 +9,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { judgeWire, readExpectedPasses, runConformance, WIRES, type Wire, type WireVerdict } from '../scripts/conformance.js';
 import { assertBuilt } from './helpers/e2e.js';
-import { NODE22, requires } from './helpers/requires.js';
+import { NODE22_CLIENTS, requires } from './helpers/requires.js';
 
-const need = await requires(import.meta.url, [NODE22]);
+const need = await requires(import.meta.url, [NODE22_CLIENTS]);
 
 describe.skipIf(need.skip)(need.title('MCP conformance suite 0.2, server mode, at the 2025-11-25 and 2026-07-28 wires'), () => {
   const verdicts = {} as Record<Wire, WireVerdict>;

@@ -8,9 +8,9 @@ import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BASELINE, GENERIC, runConformance, type ConformanceRun } from '../scripts/conformance.js';
 import { assertBuilt } from './helpers/e2e.js';
-import { NODE22, requires } from './helpers/requires.js';
+import { NODE22_CLIENTS, requires } from './helpers/requires.js';
 
-const need = await requires(import.meta.url, [NODE22]);
+const need = await requires(import.meta.url, [NODE22_CLIENTS]);
 
 describe.skipIf(need.skip)(need.title('MCP conformance suite, server mode, against serve --http'), () => {
   let run: ConformanceRun;

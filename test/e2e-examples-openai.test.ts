@@ -2,11 +2,16 @@
  * examples/openai-agents: MCPServerStdio and MCPServerStreamableHttp from
  * @openai/agents list and call Mandate's tools with no API key, and an Agent
  * runs with them under the SDK's own ScriptedModel (@openai/agents/testing).
+ * openai 7 declares engines node >= 22: the example runs under Node 22 with the
+ * clients of scripts/test-clients.ts, Mandate under this repository's Node.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { E2E } from './helpers/e2e.js';
 import { finopsWorkspace, runExample, stateOf } from './helpers/examples.js';
 import { createKey, startHttp, type HttpServer } from './helpers/http.js';
+import { NODE22_CLIENTS, requires } from './helpers/requires.js';
+
+const clients = await requires(import.meta.url, [NODE22_CLIENTS]);
 
 interface Outcome {
   verdict: string;
@@ -50,10 +55,10 @@ function check(ws: string, out: OpenAiRun) {
   expect(stateOf(ws, 'i-dev-web-1')).toBe('running');
 }
 
-describe('examples/openai-agents', () => {
+describe.skipIf(clients.skip)(clients.title('examples/openai-agents under Node 22'), () => {
   it('MCPServerStdio: list, call, and an Agent with a ScriptedModel', async () => {
     const ws = await finopsWorkspace(e2e);
-    check(ws, await runExample<OpenAiRun>('openai-agents', ['--workspace', ws]));
+    check(ws, await runExample<OpenAiRun>('openai-agents', ['--workspace', ws], { node22Clients: true }));
   });
 
   it('MCPServerStreamableHttp: the same over HTTP with a bearer key', async () => {
@@ -61,6 +66,6 @@ describe('examples/openai-agents', () => {
     const key = await createKey(ws, { agent: 'finops' });
     const server = await startHttp(ws);
     servers.push(server);
-    check(ws, await runExample<OpenAiRun>('openai-agents', ['--url', `${server.url}/mcp`], { env: { MANDATE_KEY: key.key } }));
+    check(ws, await runExample<OpenAiRun>('openai-agents', ['--url', `${server.url}/mcp`], { node22Clients: true, env: { MANDATE_KEY: key.key } }));
   });
 });

@@ -1,19 +1,20 @@
 /**
  * examples/vercel-ai: createMCPClient (@ai-sdk/mcp) + generateText with
  * MockLanguageModelV4 (ai/test), with elicitation answered by the client's
- * human under a client_approval contract. Over stdio under this repo's Node,
- * over HTTP under Node 22 (ai 7 declares engines node >= 22).
+ * human under a client_approval contract, over stdio and HTTP. ai 7 declares
+ * engines node >= 22: the example runs under Node 22 with the clients of
+ * scripts/test-clients.ts, Mandate under this repository's Node.
  * Plus: Mandate's answer to the `server/discover` probe this client sends
  * before initialize, raw over stdio and HTTP.
  */
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI, cleanEnv, E2E, exportLedger, REPO_ROOT, runCli } from './helpers/e2e.js';
-import { eventsOf, finopsWorkspace, NODE22, runExample, stateOf } from './helpers/examples.js';
+import { eventsOf, finopsWorkspace, runExample, stateOf } from './helpers/examples.js';
 import { createKey, startHttp, type HttpServer } from './helpers/http.js';
-import { NODE22 as NODE_22, requires } from './helpers/requires.js';
+import { NODE22_CLIENTS, requires } from './helpers/requires.js';
 
-const node22 = await requires(import.meta.url, [NODE_22]);
+const clients = await requires(import.meta.url, [NODE22_CLIENTS]);
 
 interface VercelRun {
   tools: string[];
@@ -38,10 +39,10 @@ afterAll(async () => {
   await e2e.cleanup();
 });
 
-describe('examples/vercel-ai', () => {
+describe.skipIf(clients.skip)(clients.title('examples/vercel-ai under Node 22'), () => {
   it('stdio: the STG stop escalates, the human at the client approves through elicitation, PROD is an isError result', async () => {
     const ws = await finopsWorkspace(e2e);
-    const out = await runExample<VercelRun>('vercel-ai', ['--workspace', ws, '--human', 'approve']);
+    const out = await runExample<VercelRun>('vercel-ai', ['--workspace', ws, '--human', 'approve'], { node22Clients: true });
     expect(out.tools).toEqual(expect.arrayContaining(['cloud_stop_instance', 'get_decision']));
     expect(out.elicitations).toHaveLength(1);
     expect(out.elicitations[0]?.message).toContain('`finops-copilot` asks to run `cloud.stop_instance`');
@@ -58,9 +59,9 @@ describe('examples/vercel-ai', () => {
     expect(resolved).toMatchObject({ agent: 'finops-copilot', reasons: ['ESCALATION_APPROVED'], data: { by: 'client-human:finops-copilot' } });
   });
 
-  it.skipIf(node22.skip)(node22.title('HTTP under Node 22: the human denies in the client; nothing is stopped'), async () => {
+  it('HTTP: the human denies in the client; nothing is stopped', async () => {
     const ws = httpWs;
-    const out = await runExample<VercelRun>('vercel-ai', ['--url', `${server?.url}/mcp`, '--human', 'deny'], { node: NODE22, env: { MANDATE_KEY: copilotKey } });
+    const out = await runExample<VercelRun>('vercel-ai', ['--url', `${server?.url}/mcp`, '--human', 'deny'], { node22Clients: true, env: { MANDATE_KEY: copilotKey } });
     expect(out.elicitations).toHaveLength(1);
     const [stg, prod] = out.toolResults;
     expect(stg).toMatchObject({ isError: true, outcome: { verdict: 'rejected', status: 'denied', reasons: ['ESCALATION_DENIED'] } });

@@ -4,8 +4,12 @@
  * through POST /api/v1/approvals/{id}/approve; its first step runs; the
  * operator reads the report (GET /api/v1/plans/{id}), cannot resume a plan
  * that has not failed (409), abandons it (a viewer may not: 403), and the
- * next step is refused.
+ * next step is refused. A plan that failed is resumed through the API with
+ * its remaining steps changed: 202 and a pending approval, which an operator
+ * gives; a changed plan that does not pass is 422 and changes nothing.
  */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { E2E, transfer, type Outcome } from './helpers/e2e.js';
@@ -16,9 +20,10 @@ let s: HttpServer;
 let alice: HttpAgent;
 let opKey: string;
 let viewerKey: string;
+let ws: string;
 
 beforeAll(async () => {
-  const ws = await e2e.workspace();
+  ws = await e2e.workspace();
   const keys = await Promise.all([createKey(ws, { operator: 'anna' }), createKey(ws, { operator: 'vera', role: 'viewer' }), createKey(ws, { agent: 'alice' })]);
   [opKey, viewerKey] = [keys[0].key, keys[1].key];
   s = await startHttp(ws);
@@ -72,5 +77,38 @@ describe('plans over HTTP and the operator API', () => {
     expect((await step(planId, 4_000, 'two')).reasons).toEqual(['PLAN_NOT_RUNNING']);
     // Out of plan mode: alice's ordinary grants govern her calls again.
     expect((await alice.call('payments_transfer', transfer({ amount_minor: 100 }))).outcome.verdict).toBe('accepted');
+  });
+
+  it('a failed plan resumed through the API with changed steps: 422 for a change that does not pass, 202 and a fresh approval for one that does', async () => {
+    const submitted = await alice.call('submit_plan', {
+      purpose: 'two small invoices',
+      steps: [
+        { capability: 'payments.transfer', params: transfer({ amount_minor: 1_000, memo: 'h-1' }) },
+        { capability: 'payments.transfer', params: transfer({ amount_minor: 2_000, memo: 'h-2' }) },
+      ],
+    });
+    expect(submitted.outcome.verdict).toBe('accepted');
+    const planId = (submitted.outcome.output as { plan_id: string }).plan_id;
+    // Step 1 is refused (the account's currency moved), so the plan fails at step 1; the currency is then put back.
+    const path = join(ws, 'data', 'books.json');
+    const book = readFileSync(path, 'utf8');
+    writeFileSync(path, book.replace(/"currency":\s*"EUR"/, '"currency":"USD"'));
+    expect((await step(planId, 1_000, 'h-1')).reasons).toEqual(['STATE_DRIFT']);
+    writeFileSync(path, book);
+
+    const tooBig = await api(s.url, opKey, `/api/v1/plans/${planId}/resume`, { json: { steps: [{ capability: 'payments.transfer', params: transfer({ amount_minor: 60_000, memo: 'h-x' }) }] } });
+    expect(tooBig.status).toBe(422);
+    expect(tooBig.body['outcome']).toMatchObject({ verdict: 'rejected', reasons: ['PLAN_STEP_REJECTED', 'CONTRACT_LIMIT_EXCEEDED'] });
+    expect((await api(s.url, viewerKey, `/api/v1/plans/${planId}`)).body['report']).toMatchObject({ status: 'failed', failed_step: 0, planned: [{ status: 'failed' }, { status: 'pending' }] });
+
+    const changed = await api(s.url, opKey, `/api/v1/plans/${planId}/resume`, { json: { steps: [{ capability: 'payments.transfer', params: transfer({ amount_minor: 1_500, memo: 'h-3' }) }] } });
+    expect(changed.status, JSON.stringify(changed.body)).toBe(202);
+    const outcome = changed.body['outcome'] as Outcome;
+    expect(outcome).toMatchObject({ verdict: 'escalated', status: 'pending', output: { status: 'pending_approval', steps: 2 } });
+    expect((await step(planId, 1_500, 'h-3')).reasons).toEqual(['PLAN_NOT_RUNNING']);
+    const approved = await api(s.url, opKey, `/api/v1/approvals/${outcome.decision_id}/approve`, { json: { reason: 'new amount agreed' } });
+    expect(approved.status, JSON.stringify(approved.body)).toBe(200);
+    expect((await step(planId, 1_500, 'h-3')).verdict).toBe('accepted');
+    expect((await api(s.url, viewerKey, `/api/v1/plans/${planId}`)).body['report']).toMatchObject({ status: 'completed', missed: [0], planned: [{ status: 'failed' }, { status: 'done' }] });
   });
 });

@@ -40,7 +40,7 @@ describe('MCP tasks over stdio', () => {
     expect(caps?.tasks).toMatchObject({ list: {}, cancel: {}, requests: { tools: { call: {} } } });
     const { tools } = await alice.client.listTools();
     const support = Object.fromEntries(tools.map((t) => [t.name, t.execution?.taskSupport ?? 'forbidden']));
-    expect(support).toMatchObject({ submit_intent: 'optional', invoke_capability: 'optional', get_decision: 'forbidden', read_memory: 'forbidden', intervene: 'forbidden' });
+    expect(support).toMatchObject({ submit_intent: 'optional', invoke_capability: 'optional', submit_plan: 'optional', get_decision: 'forbidden', read_memory: 'forbidden', intervene: 'forbidden' });
     // A call without a task keeps today's answer.
     const plain = await alice.call('invoke_capability', { capability: 'payments.get_balance', params: { account: 'operating' } });
     expect(plain.outcome.verdict).toBe('accepted');
@@ -139,6 +139,25 @@ describe('MCP tasks over stdio', () => {
     const retry = await alice.call('invoke_capability', args);
     expect(retry.outcome).toMatchObject({ verdict: 'escalated', status: 'pending' });
     expect(retry.outcome.replay_of).toBeUndefined();
+  });
+
+  it('a task-augmented submit_plan is working with the steps done in its status message until the plan completes, then completed with the report', async () => {
+    const invoice = (amount: number, memo: string) => ({ capability: 'payments.transfer', params: transfer({ amount_minor: amount, memo }) });
+    const { taskId } = await startTask(alice.client, 'submit_plan', { purpose: 'two invoices', steps: [invoice(700, 'task-plan-1'), invoice(800, 'task-plan-2')] });
+    // The task exists before the plan is decided: it is working, and says which step it is at once the plan runs.
+    let first = await waitForStatus(alice.client, taskId, 'working');
+    for (let i = 0; i < 100 && !first.statusMessage; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      first = await alice.client.experimental.tasks.getTask(taskId);
+    }
+    expect(first.statusMessage).toMatch(/: 0 of 2 steps done$/);
+    const planId = /^plan (\S+):/.exec(first.statusMessage ?? '')?.[1] as string;
+    expect((await alice.call('payments_transfer', transfer({ amount_minor: 700, memo: 'task-plan-1' }), { 'mandate/plan': planId })).outcome.verdict).toBe('accepted');
+    expect((await alice.client.experimental.tasks.getTask(taskId)).statusMessage).toBe(`plan ${planId}: 1 of 2 steps done`);
+    expect((await alice.call('payments_transfer', transfer({ amount_minor: 800, memo: 'task-plan-2' }), { 'mandate/plan': planId })).outcome.verdict).toBe('accepted');
+    await waitForStatus(alice.client, taskId, 'completed');
+    const result = outcomeOf(await taskResult(alice.client, taskId));
+    expect(result).toMatchObject({ verdict: 'accepted', capability: 'plan.submit', output: { plan_id: planId, status: 'completed', report: { status: 'completed', missed: [] } } });
   });
 });
 

@@ -4,6 +4,8 @@
 //  2. an Agent runs with those MCP servers and the SDK's own ScriptedModel
 //     (@openai/agents/testing) in place of an OpenAI model.
 // The agent works under the `finops` contract of examples/finops-workspace.
+// `openai` 7 needs Node >= 22: `npm run clients` installs the pinned clients and
+// prints how to run this file with them (README.md).
 //
 //   node examples/openai-agents/agent.mjs --workspace /tmp/finops-ws                       # stdio
 //   MANDATE_KEY=mdt_... node examples/openai-agents/agent.mjs --url http://127.0.0.1:8080/mcp  # HTTP
@@ -21,9 +23,12 @@ setTracingDisabled(true); // tracing would export to OpenAI, which needs a key
 
 /** Mandate as an MCP server of the Agents SDK, over stdio or Streamable HTTP. */
 export function mandateServer({ workspace, url, key, agent = 'finops' }) {
+  // The SDK's default request timeout is 5 s; a Mandate started over stdio on a busy machine can take longer to
+  // answer `initialize` (it loads and compiles the workspace's policies first).
+  const clientSessionTimeoutSeconds = 30;
   return url
-    ? new MCPServerStreamableHttp({ name: 'mandate', url, requestInit: { headers: { Authorization: `Bearer ${key}` } }, cacheToolsList: true })
-    : new MCPServerStdio({ name: 'mandate', command: MANDATE_NODE, args: [MANDATE_CLI, 'serve', '--stdio', '--agent', agent, '-w', workspace, '--log-level', 'warn'], cacheToolsList: true });
+    ? new MCPServerStreamableHttp({ name: 'mandate', url, requestInit: { headers: { Authorization: `Bearer ${key}` } }, cacheToolsList: true, clientSessionTimeoutSeconds })
+    : new MCPServerStdio({ name: 'mandate', command: MANDATE_NODE, args: [MANDATE_CLI, 'serve', '--stdio', '--agent', agent, '-w', workspace, '--log-level', 'warn'], cacheToolsList: true, clientSessionTimeoutSeconds });
 }
 
 /**

@@ -4,7 +4,8 @@
 // (MockLanguageModelV4 from ai/test: no LLM, no API key). The agent runs
 // under the `finops-copilot` contract of examples/finops-workspace, whose
 // `escalation.client_approval: true` lets the human at this client approve an
-// escalated stop through MCP elicitation. `ai` 7 needs Node >= 22.
+// escalated stop through MCP elicitation. `ai` 7 needs Node >= 22: `npm run clients`
+// installs the pinned clients and prints how to run this file with them (README.md).
 //
 //   node examples/vercel-ai/agent.mjs --workspace /tmp/finops-ws                    # stdio, asks you on the terminal
 //   MANDATE_KEY=mdt_... node examples/vercel-ai/agent.mjs --url http://127.0.0.1:8080/mcp --human approve

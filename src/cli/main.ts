@@ -203,11 +203,12 @@ plans
   .action(run((id: string, opts: { workspace?: string }) => plansShow(id, opts)));
 plans
   .command('resume')
-  .description('resume a failed plan: the steps after the one it stopped at may run again (that step stays failed); prints the report')
+  .description('resume a failed plan: the steps after the one it stopped at may run again (that step stays failed); prints the report. With --steps, those steps are replaced: the change is decided again and waits for a new approval; prints that decision')
   .argument('<plan_id>')
+  .option('--steps <file>', 'a JSON array of steps (as in submit_plan) replacing those after the one it stopped at; - for stdin')
   .addOption(operatorOption('the resume'))
   .addOption(workspaceOption())
-  .action(run((id: string, opts: { workspace?: string; as?: string }) => plansResume(id, opts)));
+  .action(run((id: string, opts: { workspace?: string; as?: string; steps?: string }) => plansResume(id, opts)));
 plans
   .command('abandon')
   .description('abandon a pending, running or failed plan: nothing more of it runs and its sub-mandate is revoked; prints the report')

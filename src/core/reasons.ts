@@ -78,6 +78,7 @@ export const REASONS = {
   PLAN_NOT_RUNNING: 'The plan named by the call is not running: it is pending approval, completed, failed (stopped at a step), abandoned or expired.',
   PLAN_EXPIRED: "The plan's time limit has passed; its sub-mandate has lapsed.",
   PLAN_STEP_MISMATCH: 'A call that names a plan matches none of its steps that may run now (capability, exact params, bounds, order): an unplanned attempt, recorded on the plan.',
+  PLAN_STEP_WAITING: "A call matches a later step of an ordered plan while an earlier one is still running, or its outcome is unknown after a crash until an operator settles it: the later steps wait.",
   PLAN_CALL_OUTSIDE_PLAN: "The agent has a running plan and its contract (plans.outside: refuse, the default) refuses calls that do not name one: an unplanned attempt, recorded on every running plan.",
   PLAN_STEP_FAILED: 'A plan step failed or was refused; the plan stopped at that step (unless the step is optional).',
   PLAN_RESUME_INVALID_STATE: 'A plan can be resumed only when it failed, and abandoned only while it is pending, running or failed.',

@@ -8,7 +8,8 @@ import { sendJson } from './errors.js';
  * and abandon, each through the kernel as the operator the credential names.
  */
 
-const ReasonBody = z.object({ reason: z.string().max(2_000).optional() }).strict();
+// `steps` (resume only): the steps replacing those after the one the plan stopped at; checked by the kernel, which records a refusal.
+const ReasonBody = z.object({ reason: z.string().max(2_000).optional(), steps: z.array(z.unknown()).max(1_000).optional() }).strict();
 
 type Reply = { reject(code: 'NOT_FOUND' | 'PLAN_STATE_CONFLICT', message: string): void };
 type Operator = RouteRequest & { principal: { kind: 'operator'; id: string } };
@@ -40,6 +41,13 @@ export async function planAct(ctx: HttpContext, r: Operator, id: string, act: 'r
   if (!b) return;
   const by = `operator:${r.principal.id}`;
   await answer(reply, async () => {
+    if (act === 'resume' && b.steps !== undefined) {
+      // Changed steps: decided again, and pending a new approval (202), or refused (422); the plan is unchanged then.
+      const outcome = await ctx.rt.kernel.changePlan(id, by, b.steps, 'http');
+      ctx.log.info({ operator: r.principal.id, plan_id: id, act, verdict: outcome.verdict }, 'operator resumed a plan with changed steps');
+      sendJson(r.res, outcome.verdict === 'escalated' ? 202 : 422, { outcome });
+      return;
+    }
     const report = act === 'resume' ? await ctx.rt.kernel.resumePlan(id, by) : await ctx.rt.kernel.abandonPlan(id, by, b.reason ?? null);
     ctx.log.info({ operator: r.principal.id, plan_id: id, act }, `operator ${act === 'resume' ? 'resumed' : 'abandoned'} a plan`);
     sendJson(r.res, 200, { report });

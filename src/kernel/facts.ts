@@ -97,7 +97,8 @@ export function usageOps(k: KernelCore, agent: string, capability: string, budge
  * pre-effect commit: the store checks each window's total inside the commit
  * (ADR-019), so the usage a call is admitted on is the usage it adds to,
  * whatever other processes commit. An effect that then fails gives it back
- * (`usageReturned`); one a crash cut short keeps it counted (fail closed).
+ * (`usageReturned`); one a crash cut short keeps it counted (fail closed)
+ * until it is settled as not applied (recovery.ts).
  */
 export function usageAdmitted(k: KernelCore, agent: string, capability: string, budgets: Budgets, values: Values, at: number): Op[] {
   const checks: BudgetCheck[] = [];

@@ -2,7 +2,7 @@ import type { Capability } from '../capabilities/manifest.js';
 import type { Contract } from '../config/contract-schema.js';
 import { grantFor } from '../config/contract-schema.js';
 import type { Workspace } from '../config/load-workspace.js';
-import type { GovernedCall, Outcome } from '../core/types.js';
+import type { Channel, GovernedCall, Outcome } from '../core/types.js';
 import { PolicyEngine } from '../policy/engine.js';
 import * as approvals from './approvals.js';
 import { Breakers } from './breaker.js';
@@ -17,6 +17,7 @@ import { govern } from './pipeline.js';
 import { recoverStarted, settleDecision } from './recovery.js';
 import { abandonPlan, planReport, resumePlan, type PlanReport } from './plans/operate.js';
 import { submitPlan, type PlanSubmission } from './plans/submit.js';
+import { changePlan } from './plans/amend.js';
 import { InProcessSections, SharedSections, type SectionLocks } from './sections.js';
 import { approvalWait } from '../telemetry/approval-span.js';
 
@@ -82,11 +83,11 @@ export class Kernel implements KernelCore {
    * type-checked already; the policy engine is built here and a set that
    * fails to parse throws before anything changes.
    */
-  replaceSet(workspace: Workspace): void {
+  replaceSet(workspace: Workspace, delegations = new DelegationRegistry(this.deps.store, workspace.contracts)): void {
     const policy = new PolicyEngine(workspace.policySet);
     this.deps = { ...this.deps, workspace };
     this.policy = policy;
-    this.delegations = new DelegationRegistry(this.deps.store, workspace.contracts);
+    this.delegations = delegations;
   }
 
   /** This kernel with its set fixed: what one call sees from start to end. */
@@ -111,6 +112,11 @@ export class Kernel implements KernelCore {
 
   resumePlan(id: string, by: string): Promise<PlanReport> {
     return resumePlan(this, id, by);
+  }
+
+  /** Resumes a failed plan with its remaining steps changed: decided again, it waits for a new approval. */
+  changePlan(id: string, by: string, steps: unknown, channel: Channel): Promise<Outcome> {
+    return changePlan(this, id, by, steps, channel);
   }
 
   abandonPlan(id: string, by: string, reason: string | null): Promise<PlanReport> {

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { processAlive } from '../core/process.js';
-import type { Capability, ReconcileResult } from '../capabilities/manifest.js';
+import type { Capability, ReconcileResult, Values } from '../capabilities/manifest.js';
 import { hashOf } from '../core/canonical.js';
 import type { Outcome } from '../core/types.js';
 import type { DecisionRecord } from '../store/port/index.js';
@@ -9,6 +9,10 @@ import type { Op } from '../store/port/index.js';
 import { KernelError } from './approvals.js';
 import type { KernelCore } from './context.js';
 import { event, finishOp, newFlow, outcomeOf, type Flow } from './flow.js';
+import { followSettled } from './plans/steps.js';
+import { grantFor } from '../config/contract-schema.js';
+import { usageReturned } from './facts.js';
+import { ancestorsUsage } from './delegation/call-checks.js';
 
 export { processAlive };
 
@@ -101,6 +105,8 @@ export async function settleDecision(k: KernelCore, decisionId: string, result: 
   const key = flow.key as string;
   const ops: Op[] = [
     { op: 'decision.transition', id: d.id, from: 'outcome_unknown', to: applied ? 'accepted' : 'failed' },
+    // The effect did not happen: its usage goes back, as for a failed effect (a retry, a plan's step run again, is counted once).
+    ...(applied ? [] : await usageOfUnapplied(k, d)),
     applied ? { op: 'key.state', agent: d.agent, key, state: 'done', decision_id: d.id } : { op: 'key.release', agent: d.agent, key, decision_id: d.id },
     event(flow, 'ActionOutcome', {
       reasons: outcome.reasons,
@@ -111,7 +117,23 @@ export async function settleDecision(k: KernelCore, decisionId: string, result: 
   const r = await k.deps.store.commit(ops);
   if (!r.ok) throw new KernelError('DECISION_NOT_FOUND', `decision \`${decisionId}\` was settled meanwhile`);
   flow.log.info({ step: 'recovery', decision_id: d.id, settled: result.status, by }, 'decision settled');
+  // A plan's step follows its decision: the plan goes on, stops, or completes (ADR-025).
+  await followSettled(k, d.agent);
   return outcome;
+}
+
+/**
+ * The usage a decision's pre-effect commit added, given back for the agent and
+ * every ancestor. It is given back at the decision's creation, a little
+ * before it was added, so a window never counts the return without the use.
+ */
+async function usageOfUnapplied(k: KernelCore, d: DecisionRecord): Promise<Op[]> {
+  const cap = d.intent ? k.deps.workspace.capabilities.get(d.intent.capability) : undefined;
+  if (!cap || !d.intent) return [];
+  const values = d.intent.params as Values;
+  const budgets = grantFor(k.contractOf(d.agent) ?? { grants: [] }, cap.def.id)?.limits.budgets ?? [];
+  const chain = (await k.delegations.chain(d.agent)) ?? undefined;
+  return [...usageReturned(k, d.agent, cap.def.id, budgets, values, d.created_at), ...ancestorsUsage(k, chain, cap, values, d.created_at, true)];
 }
 
 function flowOf(k: KernelCore, d: DecisionRecord): Flow {

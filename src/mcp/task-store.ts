@@ -5,6 +5,7 @@ import type { Kernel } from '../kernel/kernel.js';
 import type { DecisionRecord } from '../store/port/index.js';
 import type { Op } from '../store/port/index.js';
 import type { TaskRecord, TaskResultForm, TaskStatus } from '../store/port/index.js';
+import { planTask } from './plan-task.js';
 import { toPassthroughResult, toToolResult } from './tools.js';
 
 /** How often a client is told to poll a task. */
@@ -138,10 +139,15 @@ export class MandateTaskStore implements TaskStore {
       }
       return (await store.tasks.get(this.agent, rec.id, now)) ?? rec;
     }
-    const status = outcome.verdict === 'accepted' ? 'completed' : 'failed';
-    await this.write([
-      { op: 'task.finish', agent: this.agent, id: rec.id, status, result: shape(rec.result_form, outcome), message: status === 'failed' ? failure(outcome) : null, at: now },
-    ]);
+    // A submitted plan's task follows the plan to its end, step by step (plan-task.ts).
+    const plan = await planTask(this.kernel, this.agent, d, outcome);
+    if (plan?.open) {
+      if (rec.status !== 'working' || rec.status_message !== plan.message) await this.write([{ op: 'task.status', agent: this.agent, id: rec.id, status: 'working', message: plan.message, at: now }]);
+      return (await store.tasks.get(this.agent, rec.id, now)) ?? rec;
+    }
+    const status = plan ? plan.status : outcome.verdict === 'accepted' ? 'completed' : 'failed';
+    const message = plan ? plan.message : status === 'failed' ? failure(outcome) : null;
+    await this.write([{ op: 'task.finish', agent: this.agent, id: rec.id, status, result: shape(rec.result_form, plan ? plan.outcome : outcome), message, at: now }]);
     return (await store.tasks.get(this.agent, rec.id, now)) ?? rec;
   }
 

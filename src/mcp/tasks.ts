@@ -11,8 +11,8 @@ import type { ToolDefinition } from './tools.js';
 /** The server capability: tasks for tools/call, listed and cancellable. */
 export const TASKS_CAPABILITY = { list: {}, cancel: {}, requests: { tools: { call: {} } } };
 
-/** The fixed tools that are governed calls (besides every per-capability tool). */
-export const TASK_TOOLS = new Set(['submit_intent', 'invoke_capability']);
+/** The fixed tools that are governed calls (besides every per-capability tool); a submitted plan's task follows the plan (plan-task.ts). */
+export const TASK_TOOLS = new Set(['submit_intent', 'invoke_capability', 'submit_plan']);
 
 /** How one governed call runs for a task: with the task's own decision id, abort signal and relay. */
 export interface TaskRun {

@@ -90,6 +90,11 @@ export const PLAN_SQL = {
   facts: "UPDATE plan_steps SET facts = $1 WHERE plan_id = $2 AND step = $3 AND status = 'pending'",
   status: 'UPDATE plans SET status = $1, updated_at = $2, ended_by = COALESCE($3, ended_by), failed_step = $4 WHERE id = $5 AND status = $6',
   step: 'UPDATE plan_steps SET status = $1, decision_id = COALESCE($2, decision_id), compensated_by = COALESCE($7, compensated_by), updated_at = $3 WHERE plan_id = $4 AND step = $5 AND status = $6',
+  amend: "UPDATE plans SET request = $1, digest = $2, status = 'pending_approval', updated_at = $3 WHERE id = $4 AND status = 'failed'",
+  dropSteps: 'DELETE FROM plan_steps WHERE plan_id = $1 AND step >= $2',
+  addStep: "INSERT INTO plan_steps (plan_id, step, status, decision_id, facts, compensated_by, updated_at) VALUES ($1, $2, 'pending', NULL, $3, NULL, $4)",
+  // The plan's own sub-mandate takes the changed steps' grants (ADR-025's amendment).
+  regrant: "UPDATE delegations SET grants = $1 WHERE child = $2 AND status = 'live'",
   settle: `UPDATE plans SET status = 'completed', updated_at = $1 WHERE id = $2 AND status = 'running'
     AND NOT EXISTS (SELECT 1 FROM plan_steps WHERE plan_id = $2 AND status IN ('pending', 'running'))`,
   attempt: 'INSERT INTO plan_attempts (plan_id, decision_id, capability, code, at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (plan_id, decision_id) DO NOTHING',
@@ -140,6 +145,20 @@ export class Plans {
   /** Moves a step from `from` to `to`; false if it was not in `from`. */
   setStep(id: string, step: number, from: StepStatus, to: StepStatus, decisionId: string | null, at: number, compensatedBy: string | null = null): boolean {
     return this.stmts.step.run(to, decisionId, at, id, step, from, compensatedBy).changes === 1;
+  }
+
+  /**
+   * A failed plan changed for a resume: its request and digest replaced, its
+   * steps from `keep` on replaced by new pending ones (with the facts they
+   * were decided on), its sub-mandate regranted; it then waits for approval.
+   * False if the plan was not failed.
+   */
+  amend(id: string, request: string, digest: string, keep: number, facts: (string | null)[], grants: string, child: string, at: number): boolean {
+    if (this.stmts.amend.run(request, digest, at, id).changes !== 1) return false;
+    this.stmts.dropSteps.run(id, keep);
+    facts.forEach((f, j) => this.stmts.addStep.run(id, keep + j, f, at));
+    this.stmts.regrant.run(grants, child);
+    return true;
   }
 
   /** Completes a running plan none of whose steps is pending or running; whether it did. */

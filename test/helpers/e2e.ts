@@ -135,6 +135,8 @@ export interface AgentClient {
 export interface ClientOptions {
   env?: Record<string, string>;
   logLevel?: string;
+  /** The server to run: this node and the repository's build unless given (e.g. an installed package on another Node line). */
+  server?: { node: string; cli: string };
   /** Capabilities the client declares, e.g. `{ elicitation: {} }`. */
   capabilities?: ClientCapabilities;
   /** Runs before connecting, e.g. to register the client's request handlers. */
@@ -143,9 +145,9 @@ export interface ClientOptions {
 
 export async function startClient(workspace: string, agent: string | null, opts: ClientOptions = {}): Promise<AgentClient> {
   assertBuilt();
-  const args = [CLI, 'serve', '--stdio', ...(agent === null ? [] : ['--agent', agent]), '-w', workspace];
+  const args = [opts.server?.cli ?? CLI, 'serve', '--stdio', ...(agent === null ? [] : ['--agent', agent]), '-w', workspace];
   if (opts.logLevel) args.push('--log-level', opts.logLevel);
-  const transport = new StdioClientTransport({ command: process.execPath, args, env: cleanEnv(opts.env), stderr: 'pipe', cwd: REPO_ROOT });
+  const transport = new StdioClientTransport({ command: opts.server?.node ?? process.execPath, args, env: cleanEnv(opts.env), stderr: 'pipe', cwd: REPO_ROOT });
   let stderr = '';
   transport.stderr?.on('data', (chunk: Buffer) => {
     stderr += chunk.toString('utf8');

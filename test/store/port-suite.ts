@@ -187,6 +187,21 @@ const EVERY_OP: { [K in OpKind]: OpCase<K> } = {
     expect(r.get(0)).toBe(true);
     expect((await s.plans.get('p9'))?.status).toBe('completed');
   } },
+  'plan.amend': {
+    before: [
+      { op: 'plan.add', row: planRow, facts: [null, '{"b":1}', null] },
+      { op: 'delegation.add', row: { ...delegationRow, id: 'plan-p9', child: 'alice/plan/p9' }, maxChildren: 5, now: T },
+      { op: 'plan.status', id: 'p9', from: 'running', to: 'failed', at: T + 1, by: null, failed_step: 0 },
+    ],
+    op: { op: 'plan.amend', id: 'p9', request: '{"changed":true}', digest: 'dg2', keep: 1, facts: ['{"c":2}'], grants: '[{"capability":"c"}]', child: 'alice/plan/p9', at: T + 2 },
+    check: async (s) => {
+      expect(await s.plans.get('p9')).toMatchObject({ status: 'pending_approval', digest: 'dg2', request: '{"changed":true}', failed_step: 0, updated_at: T + 2 });
+      expect((await s.plans.steps('p9')).map((x) => [x.step, x.status, x.facts])).toEqual([[0, 'pending', null], [1, 'pending', '{"c":2}']]);
+      expect((await s.delegations.byChild('alice/plan/p9'))?.grants).toBe('[{"capability":"c"}]');
+      // Only a failed plan can be changed.
+      expect(await s.commit([{ op: 'plan.amend', id: 'p9', request: '{}', digest: 'dg3', keep: 1, facts: [], grants: '[]', child: 'alice/plan/p9', at: T + 3 }])).toMatchObject({ ok: false, conflict: { kind: 'plan_moved' } });
+    },
+  },
   'plan.attempt': { before: [{ op: 'plan.add', row: planRow, facts: [null] }], op: { op: 'plan.attempt', row: { plan_id: 'p9', decision_id: 'd9', capability: 'c', code: 'PLAN_STEP_MISMATCH', at: T } }, check: async (s) => expect(await s.plans.attempts('p9')).toEqual([{ plan_id: 'p9', decision_id: 'd9', capability: 'c', code: 'PLAN_STEP_MISMATCH', at: T }]) },
   'memory.write': { op: { op: 'memory.write', write: { scope: 's', key: 'k', value: [1], sensitivity: 'elevated', provenance: 'agent:alice', expected: 0, at: T } }, check: async (s, r) => {
     expect(r.get(0)).toBe(1);

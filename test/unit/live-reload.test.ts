@@ -7,6 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadedSetHash, requireWorkspace } from '../../src/config/load-workspace.js';
+import { delegate, DELEGATING_ALICE, workerRequest } from './delegation-fixtures.js';
 import { call, events, setupRuntime, transfer } from './helpers.js';
 
 const CAP = 'amount_minor: 50000        # 500.00 per transfer; a 15.5 that became 15,500.00 is refused';
@@ -53,5 +54,27 @@ describe('live reload', () => {
     env.rt.kernel.replaceSet(next);
     expect((await inFlight).verdict).toBe('accepted');
     expect((await env.rt.kernel.govern(call('alice', transfer(1560)))).reasons).toEqual(['CONTRACT_LIMIT_EXCEEDED']);
+  });
+});
+
+describe('live reload and delegation', () => {
+  it('an unchanged set reloads as unchanged; delegate stays a tool and sub-mandates stay known; each call records the set it was decided under', async () => {
+    const env = await setupRuntime(DELEGATING_ALICE);
+    expect((await delegate(env, 'alice', workerRequest('worker-1'))).verdict).toBe('accepted');
+    const before = loadedSetHash(env.rt.workspace);
+    const same = await env.rt.reload('operator:dana');
+    expect(same).toMatchObject({ ok: true, changed: false, set_hash: before });
+    // Credentials and tool lists read the registry synchronously: the child is known before its first call under the new set.
+    expect(env.rt.kernel.delegations.cached('worker-1')).toBeDefined();
+    expect((await env.rt.kernel.govern(call('worker-1', transfer(100)))).verdict).toBe('accepted');
+    expect((await delegate(env, 'alice', workerRequest('worker-2'))).verdict).toBe('accepted');
+
+    tighten(env.dir);
+    const changed = await env.rt.reload('operator:dana');
+    expect(changed).toMatchObject({ ok: true, changed: true, previous_set_hash: before });
+    await env.rt.kernel.govern(call('alice', transfer(1550)));
+    const received = events(env.rt).filter((e) => e.type === 'IntentReceived').map((e) => e.data['set_hash']);
+    expect(received.slice(0, 3)).toEqual([before, before, before]);
+    expect(received.at(-1)).toBe(changed.set_hash);
   });
 });

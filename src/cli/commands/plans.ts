@@ -1,4 +1,5 @@
-import { EXIT, operatorName, printJson, withRuntime } from '../common.js';
+import { readFileSync } from 'node:fs';
+import { EXIT, operatorName, printJson, UsageError, withRuntime } from '../common.js';
 
 interface Opts {
   workspace?: string;
@@ -32,13 +33,32 @@ export async function plansShow(id: string, opts: Opts): Promise<number> {
   });
 }
 
-/** `mandate plans resume <id>`: a failed plan runs again from the step after the one it stopped at. */
-export async function plansResume(id: string, opts: Opts): Promise<number> {
+/**
+ * `mandate plans resume <id>`: a failed plan runs again from the step after
+ * the one it stopped at. With `--steps`, those steps are replaced: the change
+ * is decided and escalates (exit 0, the pending decision printed), or is
+ * refused (exit 1, the plan stays failed).
+ */
+export async function plansResume(id: string, opts: Opts & { steps?: string }): Promise<number> {
   const operator = operatorName(opts.as);
+  const steps = opts.steps === undefined ? undefined : readSteps(opts.steps);
   return withRuntime(opts.workspace, undefined, async ({ kernel }) => {
-    printJson(await kernel.resumePlan(id, `operator:${operator}`));
-    return EXIT.ok;
+    if (steps === undefined) {
+      printJson(await kernel.resumePlan(id, `operator:${operator}`));
+      return EXIT.ok;
+    }
+    const outcome = await kernel.changePlan(id, `operator:${operator}`, steps, 'cli');
+    printJson(outcome);
+    return outcome.verdict === 'escalated' ? EXIT.ok : EXIT.failed;
   });
+}
+
+function readSteps(file: string): unknown {
+  try {
+    return JSON.parse(readFileSync(file === '-' ? 0 : file, 'utf8')) as unknown;
+  } catch (err) {
+    throw new UsageError(`--steps: cannot read a JSON array of steps from ${file}: ${(err as Error).message}`);
+  }
 }
 
 /** `mandate plans abandon <id>`: nothing more of the plan runs; its sub-mandate is revoked. */

@@ -5,6 +5,7 @@ import { event, finishOp, outcomeOf, type Flow } from '../flow.js';
 import { commitSure, refuseBeforeEffect } from '../record.js';
 import { statusCode } from '../status.js';
 import { decideWhole } from './decide.js';
+import { planReport } from './operate.js';
 import { PlanRequestSchema } from './request.js';
 import { activationOps, planDigest, summary } from './submit.js';
 
@@ -29,16 +30,28 @@ export async function approvePlan(k: KernelCore, flow: Flow, d: DecisionRecord, 
   if (!chain || !contract) return refuseBeforeEffect(k, flow, [{ code: 'UNKNOWN_AGENT', message: 'no contract for this agent' }], d.policies);
   if (chain.length > 1) flow.chain = chain;
   const req = parsed.data;
-  const whole = await decideWhole(k, flow, contract, req, world.now());
+  // A plan changed at resume is decided again from the step after the one it stopped at; the steps that ran are in the totals.
+  const offset = plan.failed_step === null ? 0 : plan.failed_step + 1;
+  const rows = await store.plans.steps(plan.id);
+  const done = offset ? (await planReport(k, plan.id)).totals : {};
+  const whole = await decideWhole(k, flow, contract, { ...req, steps: req.steps.slice(offset) }, world.now(), { offset, done });
   if (whole.rejected.length) {
-    await commitSure(k, flow, [{ op: 'plan.status', id: plan.id, from: 'pending_approval', to: 'rejected', at: world.now(), by: operator, failed_step: null }]);
+    // A changed plan that no longer passes stays failed where it stopped; a new one is rejected.
+    await commitSure(k, flow, [{ op: 'plan.status', id: plan.id, from: 'pending_approval', to: offset ? 'failed' : 'rejected', at: world.now(), by: operator, failed_step: plan.failed_step }]);
     return refuseBeforeEffect(k, flow, [{ code: 'PLAN_STEP_REJECTED', message: 'approved, but the plan no longer passes as a whole; nothing ran' }, ...whole.rejected], d.policies);
   }
   const outcome: Outcome = { ...outcomeOf(flow, 'accepted', 'approved', [], d.policies), output: summary({ ...plan, status: 'running' }, req, whole) };
+  const start = offset
+    ? // Changed at resume: its sub-mandate is already regranted to the changed steps (plan.amend); it runs again.
+      [
+        { op: 'plan.status' as const, id: plan.id, from: 'pending_approval' as const, to: 'running' as const, at: world.now(), by: null, failed_step: plan.failed_step },
+        event(flow, 'PlanStateChanged', { data: { plan_id: plan.id, from: 'pending_approval', to: 'running', how: 'approved', changed_from: offset } }),
+      ]
+    : activationOps(k, flow, plan, req, 'approved');
   await commitSure(k, flow, [
     // Execution is held to the facts the approval was decided on.
-    { op: 'plan.facts', id: plan.id, facts: whole.facts },
-    ...activationOps(k, flow, plan, req, 'approved'),
+    { op: 'plan.facts', id: plan.id, facts: [...rows.slice(0, offset).map((st) => st.facts), ...whole.facts] },
+    ...start,
     { op: 'key.state', agent: flow.agent, key: flow.key as string, state: 'done', decision_id: d.id },
     event(flow, 'ActionOutcome', { data: { capability: d.capability, ok: true, plan_id: plan.id } }),
     finishOp(flow, outcome),

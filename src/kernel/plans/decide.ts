@@ -13,6 +13,16 @@ import { evaluatePolicy, policyReasons } from '../stages/policy.js';
 import { stewardGates, withConstraints } from '../stewards.js';
 import { stepVariants, type PlanRequest } from './request.js';
 
+/**
+ * The steps still to run of a plan decided again (an approval, a changed
+ * resume): `req.steps` are the plan's steps from `offset` on, and `done`
+ * the totals of those that ran.
+ */
+export interface Remainder {
+  offset: number;
+  done: Record<string, Record<string, number>>;
+}
+
 /** What deciding a plan as a whole found, step by step. */
 export interface WholeVerdict {
   /** Refusals, each path `steps.<k>.…` (or `budgets.<j>`): any one rejects the plan. */
@@ -35,14 +45,16 @@ export interface WholeVerdict {
  * do not are refused before anything runs. A bounded step is decided on each
  * combination of its worst-case values.
  */
-export async function decideWhole(k: KernelCore, flow: Flow, contract: Contract, req: PlanRequest, now: number): Promise<WholeVerdict> {
+export async function decideWhole(k: KernelCore, flow: Flow, contract: Contract, req: PlanRequest, now: number, rest: Remainder = { offset: 0, done: {} }): Promise<WholeVerdict> {
   const { store, workspace } = k.deps;
-  const out: WholeVerdict = { rejected: [], escalations: [], policies: [], decided: [], facts: [], totals: {} };
+  // The totals start from the steps already done: the plan's budgets are over the whole plan.
+  const out: WholeVerdict = { rejected: [], escalations: [], policies: [], decided: [], facts: [], totals: structuredClone(rest.done) };
   const governing = flow.chain?.[0] ?? { agent: flow.agent, contract };
   const base = new Map<string, UsageSnapshot>();
   const added: Record<string, Record<string, number>> = {};
   const executed = await store.monitors.executed(governing.agent);
-  for (const [i, step] of req.steps.entries()) {
+  for (const [j, step] of req.steps.entries()) {
+    const i = j + rest.offset;
     const at = (d: ReasonDetail): ReasonDetail => ({ ...d, path: `steps.${i}${d.path ? `.${d.path}` : ''}`, message: `step ${i + 1} (${step.capability}): ${d.message}` });
     const cap = workspace.capabilities.get(step.capability);
     const effective = cap ? withConstraints(contract, cap.def.id, await store.agents.constraints(flow.agent, cap.def.id, now)) : contract;
@@ -89,7 +101,7 @@ export async function decideWhole(k: KernelCore, flow: Flow, contract: Contract,
       const sums = async (window: string, field: string) => (await store.usage.sum(governing.agent, cap.def.id, field, windowMs(window), now)) + (mine[usageKey(window, field)] ?? 0);
       const cumulative = new Map<string, number>();
       for (const c of governing.contract.stewards.cumulative ?? []) cumulative.set(usageKey(c.window, c.sum), await sums(c.window, c.sum));
-      const gates = stewardGates(governing.contract, cap, executed + i, (w, f) => cumulative.get(usageKey(w, f)) ?? 0, dim.values);
+      const gates = stewardGates(governing.contract, cap, executed + j, (w, f) => cumulative.get(usageKey(w, f)) ?? 0, dim.values);
       const reasons = [...(verdict.kind === 'escalate' ? verdict.reasons : []), ...gates.map((g) => g.reason)];
       if (reasons.length) out.escalations.push(`step ${i + 1} (${step.capability}): ${[...new Set(reasons)].join('; ')}`);
       out.policies.push(...gates.map((g) => g.id));

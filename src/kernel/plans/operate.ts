@@ -34,9 +34,11 @@ export async function planRow(k: KernelCore, id: string, agent: string | null): 
 /** The report as the store has it now; steps a crash left running follow their settled decisions first. */
 export async function planReport(k: KernelCore, id: string, agent: string | null = null): Promise<PlanReport> {
   const { store, world } = k.deps;
-  const row = await planRow(k, id, agent);
-  const req = PlanRequestSchema.parse(JSON.parse(row.request)) as PlanRequest;
-  const states = row.status === 'rejected' ? req.steps.map(() => 'pending') : await reconcileSteps(k, row);
+  const read = await planRow(k, id, agent);
+  const req = PlanRequestSchema.parse(JSON.parse(read.request)) as PlanRequest;
+  const states = read.status === 'rejected' ? req.steps.map(() => 'pending') : await reconcileSteps(k, read);
+  // Reconciling may have stopped or completed the plan.
+  const row = (await store.plans.get(id)) ?? read;
   const steps = await store.plans.steps(row.id);
   const now = world.now();
   const expired = (row.status === 'running' || row.status === 'pending_approval') && row.expires_at <= now;
@@ -85,9 +87,10 @@ export async function planReport(k: KernelCore, id: string, agent: string | null
 /**
  * An operator resumes a failed plan: it runs again from the step after the
  * one it stopped at (that step stays failed, reported missed). The plan is
- * unchanged, so its approval still holds; a changed plan is a new plan.
+ * unchanged, so its approval still holds.
  */
 export async function resumePlan(k: KernelCore, id: string, by: string): Promise<PlanReport> {
+  // (A resume with changed steps is changePlan, amend.ts: it waits for a new approval.)
   const row = await planRow(k, id, null);
   const now = k.deps.world.now();
   if (row.status !== 'failed') throw new KernelError('PLAN_RESUME_INVALID_STATE', `plan ${row.id} is ${row.status}; only a failed plan can be resumed`);
@@ -108,9 +111,11 @@ export async function abandonPlan(k: KernelCore, id: string, by: string, reason:
   const now = k.deps.world.now();
   if (!['pending_approval', 'running', 'failed'].includes(row.status)) throw new KernelError('PLAN_RESUME_INVALID_STATE', `plan ${row.id} is ${row.status}; it cannot be abandoned`);
   if (row.status === 'pending_approval') {
-    const d = await k.deps.store.decisions.get(row.decision_id);
-    // Its escalation is closed as denied: an approval arriving later finds nothing pending.
-    if (d?.status === 'pending') await deny(k, row.decision_id, by, reason);
+    // Its escalation (the submission's, or that of a change at resume, keyed by the changed digest) is closed as denied: an approval arriving later finds nothing pending.
+    const changed = row.failed_step !== null ? await k.deps.store.idempotency.peek(row.agent, `plan:${row.id}:${row.digest}`, now) : null;
+    const id = changed?.decision_id ?? row.decision_id;
+    const d = await k.deps.store.decisions.get(id);
+    if (d?.status === 'pending') await deny(k, id, by, reason);
   }
   const r = await k.deps.store.commit([
     { op: 'plan.status', id: row.id, from: row.status, to: 'abandoned', at: now, by, failed_step: row.failed_step },

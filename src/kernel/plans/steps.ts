@@ -22,7 +22,7 @@ export interface HeldPlan {
 }
 
 /** Refusals that say nothing about the step itself: the step stays pending. */
-const NOT_THE_STEP: ReadonlySet<ReasonCode> = new Set(['IN_PROGRESS', 'IDEMPOTENT_REPLAY', 'IDEMPOTENCY_CONFLICT', 'CANCELLED', 'OUTCOME_UNKNOWN', 'STORE_UNAVAILABLE', 'INTERNAL_ERROR', 'PLAN_STEP_MISMATCH', 'PLAN_NOT_RUNNING', 'PLAN_EXPIRED', 'PLAN_NOT_FOUND']);
+const NOT_THE_STEP: ReadonlySet<ReasonCode> = new Set(['IN_PROGRESS', 'PLAN_STEP_WAITING', 'IDEMPOTENT_REPLAY', 'IDEMPOTENCY_CONFLICT', 'CANCELLED', 'OUTCOME_UNKNOWN', 'STORE_UNAVAILABLE', 'INTERNAL_ERROR', 'PLAN_STEP_MISMATCH', 'PLAN_NOT_RUNNING', 'PLAN_EXPIRED', 'PLAN_NOT_FOUND']);
 
 /**
  * First of all: a call that names a plan of its caller runs as the plan's
@@ -86,9 +86,13 @@ export const holdToStep: Stage = async (k, s) => {
   const states = await reconcileSteps(k, row, rows);
   const params = s.params?.success ? s.params.data : null;
   const cap = s.capability;
+  // An ordered plan's step still running (or whose outcome a crash left unknown) holds back the steps after it.
+  let waiting: number | undefined;
   for (const [i, step] of req.steps.entries()) {
+    if (states[i] === 'running' && req.ordered && !step.optional) waiting ??= i;
     if (states[i] !== 'pending') continue;
     if (params && cap && step.capability === cap.def.id && matchesStep(step, decidedParams(k, req, i), params)) {
+      if (waiting !== undefined) return reject(k, flow, [{ code: 'PLAN_STEP_WAITING', message: `step ${waiting + 1} of plan ${row.id} is still running, or its outcome is unknown until an operator settles it; step ${i + 1} waits for it` }]);
       flow.plan = { id: row.id, step: i, optional: step.optional, ran: false };
       return heldFacts(k, s, cap, params, rows[i]?.facts ?? null);
     }
@@ -178,15 +182,18 @@ export async function settlePlan(k: KernelCore, flow: Pick<Flow, 'dfid' | 'agent
 }
 
 /**
- * Steps left `running` by a process that died: once crash recovery has
- * settled their decision (ADR-017), the step follows it: done if the effect
- * happened, pending again if it did not (a retry may run it), failed if it
- * failed. Unknown outcomes stay running until an operator settles them.
+ * Steps left `running` by a process that died: once crash recovery, or an
+ * operator, has settled their decision (ADR-017), the step follows it: done
+ * if the effect happened, pending again if it did not (a retry may run it),
+ * failed if it failed. Unknown outcomes stay running until an operator
+ * settles them. A running plan then stops at a failed step, or completes
+ * with nothing left to run.
  */
 export async function reconcileSteps(k: KernelCore, row: PlanRow, read?: PlanStepRow[]): Promise<string[]> {
   const { store, world } = k.deps;
   const steps = read ?? (await store.plans.steps(row.id));
   const ops: Op[] = [];
+  let failed: number | undefined;
   for (const st of steps) {
     if (st.status !== 'running' || !st.decision_id) continue;
     const d = await store.decisions.get(st.decision_id);
@@ -196,7 +203,27 @@ export async function reconcileSteps(k: KernelCore, row: PlanRow, read?: PlanSte
     const to = applied ? 'done' : notApplied ? 'pending' : 'failed';
     ops.push({ op: 'plan.step', id: row.id, step: st.step, from: 'running', to, decision_id: null, at: world.now(), soft: true });
     st.status = to;
+    if (to === 'failed') failed ??= st.step;
   }
-  if (ops.length) await store.commit(ops);
+  if (!ops.length) return steps.map((st) => st.status);
+  const req = PlanRequestSchema.parse(JSON.parse(row.request));
+  const stops = failed !== undefined && row.status === 'running' && !req.steps[failed]?.optional;
+  const trace = { dfid: world.newTraceId(), agent: row.agent, decisionId: row.decision_id };
+  await store.commit([
+    ...ops,
+    ...(stops
+      ? [
+          { op: 'plan.status' as const, id: row.id, from: 'running' as const, to: 'failed' as const, at: world.now(), by: null, failed_step: failed ?? null, soft: true },
+          { op: 'event' as const, event: { dfid: trace.dfid, agent: row.agent, type: 'PlanStateChanged' as const, decision_id: row.decision_id, reasons: ['PLAN_STEP_FAILED' as const], data: { plan_id: row.id, from: 'running', to: 'failed', step: failed } } },
+        ]
+      : []),
+  ]);
+  if (!stops) await settlePlan(k, trace, row.id);
   return steps.map((st) => st.status);
+}
+
+/** After a decision of a plan's sub-mandate was settled (crash recovery, an operator): its plan follows it. */
+export async function followSettled(k: KernelCore, agent: string): Promise<void> {
+  const row = await k.deps.store.plans.byChild(agent);
+  if (row) await reconcileSteps(k, row);
 }

@@ -121,13 +121,7 @@ export function summary(row: Pick<PlanRow, 'id' | 'digest' | 'status' | 'expires
  */
 export function activationOps(k: KernelCore, flow: Flow, row: Omit<PlanRow, 'failed_step' | 'updated_at' | 'ended_by'>, req: PlanRequest, how: 'submitted' | 'approved'): Op[] {
   const now = k.deps.world.now();
-  const minutes = Math.max(1, Math.ceil((row.expires_at - row.created_at) / 60_000));
-  const counts = new Map<string, number>();
-  for (const step of req.steps) counts.set(step.capability, (counts.get(step.capability) ?? 0) + 1);
-  const grants = [...counts].map(([capability, n]) => ({
-    capability,
-    limits: { budgets: [{ window: `${minutes}m`, max_calls: n }, ...req.budgets.filter((b) => b.capability === capability).map(({ capability: _c, ...b }) => b)] },
-  }));
+  const grants = planGrants(row, req);
   const chain = flow.chain;
   const depth = chain ? chain.length : 1;
   const delegation: Omit<DelegationRow, 'status' | 'ended_at' | 'ended_by'> = {
@@ -155,8 +149,19 @@ export function activationOps(k: KernelCore, flow: Flow, row: Omit<PlanRow, 'fai
   ];
 }
 
+/** The grants of a plan's sub-mandate: each step's capability, with as many calls as it has steps, and the plan's budgets, for its time limit. */
+export function planGrants(row: Pick<PlanRow, 'created_at' | 'expires_at'>, req: PlanRequest) {
+  const minutes = Math.max(1, Math.ceil((row.expires_at - row.created_at) / 60_000));
+  const counts = new Map<string, number>();
+  for (const step of req.steps) counts.set(step.capability, (counts.get(step.capability) ?? 0) + 1);
+  return [...counts].map(([capability, n]) => ({
+    capability,
+    limits: { budgets: [{ window: `${minutes}m`, max_calls: n }, ...req.budgets.filter((b) => b.capability === capability).map(({ capability: _c, ...b }) => b)] },
+  }));
+}
+
 /** A plan's shape against its contract, before any step is decided. */
-function checkShape(contract: Contract, req: PlanRequest): ReasonDetail[] {
+export function checkShape(contract: Contract, req: PlanRequest): ReasonDetail[] {
   const limits = plansOf(contract);
   const out: ReasonDetail[] = [];
   if (req.steps.length > limits.max_steps) out.push({ code: 'PLAN_MAX_STEPS_EXCEEDED', message: `the plan has ${req.steps.length} steps; your contract allows ${limits.max_steps}`, path: 'steps' });

@@ -98,7 +98,8 @@ export function createModernServer(kernel: Kernel, agent: string, channel: Chann
     });
     try {
       const early = form ? await settledWithin(call, TASK_AFTER_MS) : { result: await call };
-      if (early && !escalated) return early.result as CallToolResult;
+      // A plan that runs (or waits for its approval) outlives the call: it is answered as a task that follows it step by step.
+      if (early && !escalated && !(name === 'submit_plan' && livePlan(early.result))) return early.result as CallToolResult;
       // An approval the client's own human may give is asked now, before any task (SEP-2663: input rounds first).
       if (early && escalated && mayAskInBand(kernel, agent, ctx)) return (await askForApproval(kernel, agent, codec, escalated, hash, ctx)) ?? (early.result as CallToolResult);
       if (!form || !decisionId) return (early as { result: unknown }).result as CallToolResult;
@@ -116,6 +117,12 @@ export function createModernServer(kernel: Kernel, agent: string, channel: Chann
     }
   });
   return server;
+}
+
+/** Whether a submit_plan result is a plan that runs or waits for its approval (not a refusal). */
+function livePlan(result: unknown): boolean {
+  const o = (result as { structuredContent?: { verdict?: unknown; output?: { status?: unknown } } } | undefined)?.structuredContent;
+  return o?.verdict !== 'rejected' && (o?.output?.status === 'running' || o?.output?.status === 'pending_approval');
 }
 
 /** The call's result if it ends within `ms`; undefined if it is still running then. A rejection is thrown. */

@@ -236,6 +236,14 @@ export const PG_OPS = {
     guard(tx, PLAN_SQL.step, [op.to, op.decision_id, op.at, op.id, op.step, op.from, op.compensated_by ?? null], (r) => {
       if (r.rowCount !== 1 && !op.soft) throw new Conflict({ kind: 'plan_moved', id: op.id, step: op.step });
     }),
+  'plan.amend': (tx, op) => {
+    q(tx, PLAN_SQL.amend, [op.request, op.digest, op.at, op.id], (r) => {
+      if (r.rowCount !== 1) throw new Conflict({ kind: 'plan_moved', id: op.id });
+    });
+    q(tx, PLAN_SQL.dropSteps, [op.id, op.keep]);
+    op.facts.forEach((f, j) => q(tx, PLAN_SQL.addStep, [op.id, op.keep + j, f, op.at]));
+    q(tx, PLAN_SQL.regrant, [op.grants, op.child]);
+  },
   'plan.settle': (tx, op, i) => q(tx, PLAN_SQL.settle, [op.at, op.id], (r) => void tx.results.set(i, r.rowCount === 1)),
   'plan.attempt': (tx, op) => q(tx, PLAN_SQL.attempt, [op.row.plan_id, op.row.decision_id, op.row.capability, op.row.code, op.row.at]),
   'memory.write': (tx, { write: w }, i) => {

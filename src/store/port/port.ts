@@ -114,6 +114,8 @@ export type Op =
   | { op: 'plan.status'; id: string; from: PlanStatus; to: PlanStatus; at: number; by: string | null; failed_step: number | null; soft?: boolean }
   /** Guard: the step is in `from` (a step runs once: two calls racing for it cannot both start it). */
   | { op: 'plan.step'; id: string; step: number; from: StepStatus; to: StepStatus; decision_id: string | null; at: number; soft?: boolean; compensated_by?: string }
+  /** Guard: the plan is failed. Its request and digest replaced, steps from `keep` on replaced (pending), its sub-mandate regranted; it waits for approval (ADR-025). */
+  | { op: 'plan.amend'; id: string; request: string; digest: string; keep: number; facts: (string | null)[]; grants: string; child: string; at: number }
   /** Completes a running plan with no step pending or running; results: whether it did. */
   | { op: 'plan.settle'; id: string; at: number }
   | { op: 'plan.attempt'; row: PlanAttemptRow }

@@ -108,6 +108,9 @@ export const SQLITE_OPS = {
   'plan.step': ({ store }, op) => {
     if (!store.plans.setStep(op.id, op.step, op.from, op.to, op.decision_id, op.at, op.compensated_by ?? null) && !op.soft) throw new Conflict({ kind: 'plan_moved', id: op.id, step: op.step });
   },
+  'plan.amend': ({ store }, op) => {
+    if (!store.plans.amend(op.id, op.request, op.digest, op.keep, op.facts, op.grants, op.child, op.at)) throw new Conflict({ kind: 'plan_moved', id: op.id });
+  },
   'plan.settle': ({ store, results }, op, i) => void results.set(i, store.plans.settle(op.id, op.at)),
   'plan.attempt': ({ store }, op) => store.plans.attempt(op.row),
   'memory.write': ({ store, results }, op, i) => {
