@@ -86,7 +86,8 @@ export async function listUpstream(client: Client, timeout: number): Promise<Lis
   const serverInfo = client.getServerVersion();
   if (serverInfo) {
     const instructions = client.getInstructions();
-    add('server', [{ serverInfo, ...(instructions !== undefined ? { instructions } : {}), capabilities: caps }]);
+    const protocolVersion = client.getNegotiatedProtocolVersion();
+    add('server', [{ serverInfo, ...(instructions !== undefined ? { instructions } : {}), capabilities: caps, ...(protocolVersion !== undefined ? { protocolVersion } : {}) }]);
   }
   return { tools: new Map(tools.map((tool) => [tool.name, { tool, hash: pinHash(definitionOf(tool)) }])), primitives };
 }

@@ -13,7 +13,7 @@
  * the rest of Mandate as the v1 `McpError` its 2025 wire answers with; and a
  * 2025 task-augmented call, which v2 no longer drives, is driven here.
  */
-import { Client, ProtocolError, SdkError, SdkErrorCode, type Transport } from '@modelcontextprotocol/client';
+import { Client, ProtocolError, SdkError, SdkErrorCode, SERVER_INFO_META_KEY, type Transport } from '@modelcontextprotocol/client';
 import { CancelTaskResultSchema, CreateTaskResultSchema, ErrorCode, GetTaskResultSchema, McpError } from '@modelcontextprotocol/sdk/types.js';
 import type { ZodType } from 'zod';
 import type { RelayNotification } from '../core/types.js';
@@ -58,6 +58,22 @@ export function upstreamClient(handlers: UpstreamHandlers): Client {
 export async function connectUpstream(client: Client, transport: Transport, timeout: number): Promise<string> {
   await client.connect(transport, { timeout });
   return client.getNegotiatedProtocolVersion() ?? 'unknown';
+}
+
+/**
+ * A 2026 upstream's result without its per-hop envelope: `serverInfo` in `_meta`
+ * names the upstream to Mandate, not to the agent (each wire of Mandate's
+ * stamps its own). Everything else is passed on as it came.
+ */
+export function withoutEnvelope(result: unknown): unknown {
+  if (!result || typeof result !== 'object') return result;
+  const meta = (result as { _meta?: Record<string, unknown> })._meta;
+  if (!meta || !(SERVER_INFO_META_KEY in meta)) return result;
+  const { [SERVER_INFO_META_KEY]: _dropped, ...rest } = meta;
+  const out: Record<string, unknown> = { ...(result as Record<string, unknown>) };
+  if (Object.keys(rest).length) out['_meta'] = rest;
+  else delete out['_meta'];
+  return out;
 }
 
 /** A JSON-RPC error the upstream answered, as the v1 `McpError` the rest of Mandate reads; null for anything else. */

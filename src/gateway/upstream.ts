@@ -18,7 +18,7 @@ import { CallRouting } from './call-routing.js';
 import { LIST_KINDS, listUpstream, liveSignatures, type ListKind, type LivePrimitive, type LiveTool } from './listing.js';
 import { resolveValues, type Environment } from './secrets.js';
 import { GroupStdioTransport } from './stdio-process.js';
-import { answeredError, connectUpstream, connectionLost, requestViaTask, upstreamClient } from './upstream-client.js';
+import { answeredError, connectUpstream, connectionLost, requestViaTask, upstreamClient, withoutEnvelope } from './upstream-client.js';
 
 export type UpstreamState = 'idle' | 'starting' | 'ready' | 'backoff' | 'failed' | 'closed';
 
@@ -317,7 +317,7 @@ export class Upstream {
       const meta = { traceparent: traceparentOf(ctx.dfid), ...(wantsProgress ? { progressToken: token } : {}) };
       const request = { method, params: { ...params, _meta: meta } };
       const options = { signal: ctx.signal, timeout: this.deps.deadlineMs + 1_000 };
-      const result = ctx.asTask ? await requestViaTask(client, request, schema, options, this.name) : await client.request(request, schema, options);
+      const result = withoutEnvelope(ctx.asTask ? await requestViaTask(client, request, schema, options, this.name) : await client.request(request, schema, options));
       this.crashes = 0; // a healthy answer ends a crash streak
       // Progress or log messages the upstream wrote right before its answer may still be in the
       // transport's buffer: let them be read, and relayed, before the caller gets the result.
