@@ -30,6 +30,7 @@ let agentKey: string;
 let pinOutput: string;
 let legacyAgent: AgentClient;
 let closedAgent: AgentClient;
+let modernAgent: Client;
 const asked: string[] = [];
 const v2Clients: { close(): Promise<unknown> }[] = [];
 const state = () => join(ws, 'era.json');
@@ -140,6 +141,7 @@ describe('an upstream that speaks only 2026-07-28', () => {
 
   it('a 2026 agent (SDK v2 client, auto mode) over stdio gets the same governed calls', async () => {
     const client = await modernStdioAgent('bridger');
+    modernAgent = client;
     expect(client.getProtocolEra()).toBe('modern');
     for (const tool of ['m26_greet', 'h26_greet']) {
       const r = (await client.callTool({ name: tool, arguments: { name: 'grace' } })) as CallToolResult;
@@ -189,6 +191,17 @@ describe('an upstream that speaks only 2026-07-28', () => {
     expect(asked).toEqual([]);
     const { events } = await exportLedger(ws);
     expect(events.some((e) => e.type === 'ClientRequestRelayed' && e.agent === 'closed' && e.data['allowed'] === false)).toBe(true);
+  });
+});
+
+describe('not bridged yet: an upstream asking a 2026 agent for input', () => {
+  it('is refused with a clear error: the agent is not asked, nothing is deleted (ADR-027 lists what bridging it needs)', async () => {
+    asked.length = 0;
+    const r = (await modernAgent.callTool({ name: 'm26_confirm_delete', arguments: { item: 'draft-4' } })) as CallToolResult;
+    expect(r.isError).toBe(true);
+    expect(textOf(r)).toContain('no client to relay `elicitation/create` to');
+    expect(textOf(r)).not.toContain('deleted');
+    expect(asked).toEqual([]);
   });
 });
 
