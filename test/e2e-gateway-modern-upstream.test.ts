@@ -183,10 +183,12 @@ describe('an upstream that speaks only 2026-07-28', () => {
     );
   });
 
-  it('without client_requests for it, the agent is never asked and the call does not succeed', async () => {
+  it('without client_requests for it, the agent is never asked and the call ends CLIENT_REQUEST_NOT_GRANTED', async () => {
     asked.length = 0;
     const r = (await closedAgent.client.callTool({ name: 'm26_confirm_delete', arguments: { item: 'draft-3' } })) as CallToolResult;
     expect(r.isError).toBe(true);
+    // A 2026 upstream never hears the refusal (its input rounds stop): the call ends with the contract's reason.
+    expect(outcomeOf(r)).toMatchObject({ verdict: 'rejected', reasons: ['CLIENT_REQUEST_NOT_GRANTED'] });
     expect(textOf(r)).not.toContain('deleted');
     expect(asked).toEqual([]);
     const { events } = await exportLedger(ws);
@@ -195,12 +197,13 @@ describe('an upstream that speaks only 2026-07-28', () => {
 });
 
 describe('not bridged yet: an upstream asking a 2026 agent for input', () => {
-  it('is refused with a clear error: the agent is not asked, nothing is deleted (ADR-027 lists what bridging it needs)', async () => {
+  it('ends the call with CLIENT_CAPABILITY_MISSING and says why; the agent is not asked (ADR-027 lists what bridging it needs)', async () => {
     asked.length = 0;
     const r = (await modernAgent.callTool({ name: 'm26_confirm_delete', arguments: { item: 'draft-4' } })) as CallToolResult;
     expect(r.isError).toBe(true);
-    expect(textOf(r)).toContain('no client to relay `elicitation/create` to');
-    expect(textOf(r)).not.toContain('deleted');
+    const outcome = JSON.parse(textOf(r)) as Outcome;
+    expect(outcome).toMatchObject({ verdict: 'rejected', reasons: ['CLIENT_CAPABILITY_MISSING'], capability: 'm26.confirm_delete' });
+    expect(outcome.details[0]?.message).toContain("upstream `m26` asked for `elicitation/create` during the call, and the agent's client cannot be asked: no client to relay");
     expect(asked).toEqual([]);
   });
 });

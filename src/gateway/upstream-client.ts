@@ -16,6 +16,7 @@
 import { Client, ProtocolError, SdkError, SdkErrorCode, SERVER_INFO_META_KEY, type Transport } from '@modelcontextprotocol/client';
 import { CancelTaskResultSchema, CreateTaskResultSchema, ErrorCode, GetTaskResultSchema, McpError } from '@modelcontextprotocol/sdk/types.js';
 import type { ZodType } from 'zod';
+import { CapabilityError } from '../capabilities/manifest.js';
 import type { RelayNotification } from '../core/types.js';
 
 export const CLIENT_INFO = { name: 'mandate-gateway', version: '0.1.0' };
@@ -49,9 +50,43 @@ export function upstreamClient(handlers: UpstreamHandlers): Client {
   client.setNotificationHandler('notifications/resources/updated', (n) => handlers.resourceUpdated(n.params as Record<string, unknown>));
   // Requests the upstream sends back (2025) or embeds in an input_required result (2026) go to the agent's own client, governed there.
   for (const method of ['sampling/createMessage', 'elicitation/create', 'roots/list'] as const) {
-    client.setRequestHandler(method, (r, ctx) => v2Errors(handlers.ask({ method: r.method, params: (r.params ?? {}) as Record<string, unknown> }, ctx.mcpReq.signal)) as never);
+    client.setRequestHandler(method, async (r, ctx) => {
+      try {
+        return (await handlers.ask({ method: r.method, params: (r.params ?? {}) as Record<string, unknown> }, ctx.mcpReq.signal)) as never;
+      } catch (err) {
+        // On 2026-07-28 a refusal never reaches the upstream (the SDK stops its input rounds): it ends the call, for a reason of Mandate's.
+        if (client.getProtocolEra() === 'modern') throw new InputNotRelayed(r.method, err);
+        throw v2Error(err);
+      }
+    });
   }
   return client;
+}
+
+/** Mandate did not give a 2026 upstream the input it asked for during a call: refused by the contract, or no client to ask. */
+export class InputNotRelayed extends Error {
+  constructor(
+    readonly method: string,
+    refusal: unknown,
+  ) {
+    super(`input for \`${method}\` not relayed`, { cause: refusal });
+    this.name = 'InputNotRelayed';
+  }
+}
+
+/**
+ * The call's failure when a 2026 upstream's input request was not relayed:
+ * the contract's refusal (its reason codes and message), or a client that
+ * cannot be asked, as the agent's own reason code.
+ */
+export function notRelayed(err: InputNotRelayed, upstream: string): CapabilityError {
+  const data = err.cause instanceof McpError ? (err.cause.data as { reasons?: unknown } | undefined) : undefined;
+  const reasons = Array.isArray(data?.reasons) ? data.reasons.map(String) : [];
+  const cause = err.cause instanceof Error ? err.cause.message.replace(/^MCP error -?\d+: /, '') : String(err.cause);
+  if (reasons.length && !reasons.includes('CLIENT_CAPABILITY_MISSING')) {
+    return new CapabilityError('CLIENT_REQUEST_NOT_GRANTED', `upstream \`${upstream}\` asked for \`${err.method}\` during the call, and it was refused: ${cause}`);
+  }
+  return new CapabilityError('CLIENT_CAPABILITY_MISSING', `upstream \`${upstream}\` asked for \`${err.method}\` during the call, and the agent's client cannot be asked: ${cause}`);
 }
 
 /** Connects and reports the revision the upstream speaks. */
@@ -83,20 +118,20 @@ export function answeredError(err: unknown): McpError | null {
   return null;
 }
 
-/** The connection is gone or the request timed out (not an answer of the upstream's). */
-export function connectionLost(err: unknown): boolean {
-  if (err instanceof SdkError) return err.code === SdkErrorCode.ConnectionClosed || err.code === SdkErrorCode.RequestTimeout || err.code === SdkErrorCode.NotConnected || err.code === SdkErrorCode.SendFailed;
-  return !(err instanceof ProtocolError || err instanceof McpError);
+/**
+ * Not an answer: `closed` when the connection closed or the request timed out
+ * (the close handler, if any, already counts it), `broken` for anything else
+ * (a failed send, an HTTP error), after which the connection is dropped and
+ * the next call reconnects, as with the v1 client.
+ */
+export function failureOf(err: unknown): 'closed' | 'broken' {
+  if (err instanceof SdkError && (err.code === SdkErrorCode.ConnectionClosed || err.code === SdkErrorCode.RequestTimeout)) return 'closed';
+  return 'broken';
 }
 
-/** A refusal of our relay (v1 `McpError`) answered to the upstream with its code and message, as v2 writes errors. */
-async function v2Errors<T>(answer: Promise<T>): Promise<T> {
-  try {
-    return await answer;
-  } catch (err) {
-    if (err instanceof McpError) throw new ProtocolError(err.code, err.message.replace(/^MCP error -?\d+: /, ''), err.data);
-    throw err;
-  }
+/** A refusal of our relay (v1 `McpError`), answered to a 2025 upstream with its code and message, as v2 writes errors. */
+function v2Error(err: unknown): unknown {
+  return err instanceof McpError ? new ProtocolError(err.code, err.message.replace(/^MCP error -?\d+: /, ''), err.data) : err;
 }
 
 /**

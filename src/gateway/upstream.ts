@@ -18,7 +18,7 @@ import { CallRouting } from './call-routing.js';
 import { LIST_KINDS, listUpstream, liveSignatures, type ListKind, type LivePrimitive, type LiveTool } from './listing.js';
 import { resolveValues, type Environment } from './secrets.js';
 import { GroupStdioTransport } from './stdio-process.js';
-import { answeredError, connectUpstream, connectionLost, requestViaTask, upstreamClient, withoutEnvelope } from './upstream-client.js';
+import { answeredError, connectUpstream, failureOf, InputNotRelayed, notRelayed, requestViaTask, upstreamClient, withoutEnvelope } from './upstream-client.js';
 
 export type UpstreamState = 'idle' | 'starting' | 'ready' | 'backoff' | 'failed' | 'closed';
 
@@ -326,12 +326,12 @@ export class Upstream {
       return result;
     } catch (err) {
       if (ctx.signal.aborted || err instanceof CapabilityError) throw err;
+      if (err instanceof InputNotRelayed) throw notRelayed(err, this.name);
       // A JSON-RPC error the upstream itself answered is its answer (HANDLER_FAILED); anything else means
       // the connection is gone or broken (a crashed process, an HTTP server that stopped answering).
       const answered = answeredError(err);
-      const lost = connectionLost(err);
-      if (answered && !lost && this.client) throw answered;
-      if (this.client && lost) this.broken(this.client);
+      if (answered && this.client) throw answered;
+      if (!answered && this.client && failureOf(err) === 'broken') this.broken(this.client);
       throw new CapabilityError('UPSTREAM_UNAVAILABLE', `upstream \`${this.name}\` went away during the call`);
     } finally {
       this.calls.close(id);
