@@ -7,8 +7,12 @@
 import { $, AuthError, say, session, api } from './lib/dom.js';
 import { onFeedEvent, setFilters, startFeed, stopFeed, wireFilters } from './lib/feed.js';
 import { showAgent } from './pages/agent.js';
+import { showCheck } from './pages/check.js';
 import { showDecision } from './pages/decision.js';
+import { showDelegations } from './pages/delegations.js';
 import { loadAgents, loadApprovals, loadCharts, verifyLedger } from './pages/home.js';
+import { showImpact } from './pages/impact.js';
+import { showPlan, showPlans } from './pages/plans.js';
 
 const KEY = 'mandate.operatorKey';
 const timers = [];
@@ -21,7 +25,19 @@ function guard(promise) {
   });
 }
 
-const VIEWS = ['view-home', 'view-decision', 'view-agent'];
+const VIEWS = ['view-home', 'view-decision', 'view-agent', 'view-delegations', 'view-plans', 'view-plan', 'view-check', 'view-impact'];
+
+/** Each page: the first path segment, whether it takes an id, its section and heading, and how it is drawn. */
+/** `live`: the ledger event types after which the page, while shown, is drawn again (the tree and the plans follow what agents do). */
+const PAGES = [
+  { path: 'decisions', id: true, view: 'view-decision', heading: 'decision-title', draw: (id) => showDecision(id) },
+  { path: 'agents', id: true, view: 'view-agent', heading: 'agent-title', draw: (id) => showAgent(id) },
+  { path: 'delegations', id: false, view: 'view-delegations', heading: 'delegations-title', draw: (_, q) => showDelegations(q.get('root')), live: /^(Delegat|ActionOutcome$)/ },
+  { path: 'plans', id: true, view: 'view-plan', heading: 'plan-title', draw: (id) => showPlan(id), live: /^(Plan|ActionOutcome$|IntentRejected$)/ },
+  { path: 'plans', id: false, view: 'view-plans', heading: 'plans-title', draw: (_, q) => showPlans(q.get('agent')), live: /^Plan/ },
+  { path: 'check', id: false, view: 'view-check', heading: 'check-title', draw: () => showCheck() },
+  { path: 'impact', id: false, view: 'view-impact', heading: 'impact-title', draw: () => showImpact() },
+];
 
 function show(view, heading) {
   for (const v of VIEWS) $(v).hidden = v !== view;
@@ -33,22 +49,48 @@ function show(view, heading) {
   if (heading) $(heading).focus();
 }
 
-/** The hash is the route: #/ (with feed filters), #/decisions/<id>, #/agents/<name>. */
-function route() {
-  if (!session.key) return;
+/**
+ * The hash is the route: #/ (with feed filters), #/decisions/<id>,
+ * #/agents/<name>, #/delegations[?root=], #/plans[?agent=], #/plans/<id>,
+ * #/check, #/impact.
+ */
+function current() {
   const hash = location.hash.replace(/^#/, '') || '/';
   const [path, query] = hash.split('?');
   const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
-  if (parts[0] === 'decisions' && parts[1]) {
-    show('view-decision', 'decision-title');
-    return guard(showDecision(parts[1]));
-  }
-  if (parts[0] === 'agents' && parts[1]) {
-    show('view-agent', 'agent-title');
-    return guard(showAgent(parts[1]));
+  return { page: PAGES.find((p) => p.path === parts[0] && p.id === !!parts[1]), id: parts[1], query: new URLSearchParams(query || '') };
+}
+
+function route() {
+  if (!session.key) return;
+  const { page, id, query } = current();
+  if (page) {
+    show(page.view, page.heading);
+    return guard(page.draw(id, query));
   }
   show('view-home', null);
-  setFilters(new URLSearchParams(query || ''));
+  setFilters(query);
+}
+
+/**
+ * Draws the shown page again after events it follows, unless the operator is
+ * in the middle of something there (a confirm step open, or the keyboard on
+ * one of its controls): a redraw would take that away.
+ */
+let liveTypes = new Set();
+let liveTimer = null;
+function redrawLive(type) {
+  liveTypes.add(type);
+  clearTimeout(liveTimer);
+  liveTimer = setTimeout(() => {
+    const types = [...liveTypes];
+    liveTypes = new Set();
+    const { page, id, query } = current();
+    if (!page || !page.live || $(page.view).hidden || !types.some((t) => page.live.test(t))) return;
+    const body = $(page.view);
+    const busy = body.querySelector('.confirm:not([hidden])') || (body.contains(document.activeElement) && document.activeElement.id !== page.heading);
+    if (!busy) void guard(page.draw(id, query));
+  }, 300);
 }
 
 function refresh() {
@@ -86,7 +128,8 @@ function logout(message) {
 }
 
 // Escalations and interventions change the queue and the agents; decisions change the charts.
-onFeedEvent((category) => {
+onFeedEvent((category, e) => {
+  redrawLive(e.type);
   clearTimeout(refreshTimer);
   refreshTimer = setTimeout(() => {
     if (category === 'escalation' || category === 'intervention') void refresh();

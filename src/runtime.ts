@@ -23,6 +23,9 @@ import { openStorePort } from './store/open.js';
 import { hostname } from 'node:os';
 import { isPgPort } from './store/pg/port.js';
 import { shareBreakers } from './store/pg/shared-breakers.js';
+import { SERVER_INFO } from './mcp/server-info.js';
+import { openTracer } from './telemetry/config.js';
+import { noopTracer, type Tracer } from './telemetry/port.js';
 
 export interface Runtime {
   /** The set being served now (a live reload replaces it). */
@@ -37,6 +40,8 @@ export interface Runtime {
   reload(by: string): Promise<ReloadResult>;
   /** Called after each reload that was applied. */
   onReload(listener: (r: Extract<ReloadResult, { ok: true }>) => void): void;
+  /** Spans of MCP requests, stages and upstream calls (ADR-026): the no-op tracer unless tracing is on. */
+  tracer: Tracer;
   /** Closes the store. Upstreams a command started must be stopped first: `shutdown()`. */
   close(): Promise<void>;
   /** Stops every upstream this runtime started, then closes the store. */
@@ -54,6 +59,8 @@ export interface RuntimeOptions {
   noNormalizer?: boolean;
   /** Fail when mandate.yaml configures a signing key that cannot be loaded (serve); otherwise warn and sign nothing. */
   requireSigningKey?: boolean;
+  /** A serving process: trace when OTEL_* or mandate.yaml `telemetry:` says so (ADR-026). Other commands never trace. */
+  tracing?: boolean;
 }
 
 /** The composition root: the only place that wires the concrete store, world, normalizer, gateway and kernel together. */
@@ -77,8 +84,9 @@ export async function openRuntime(dir: string, logger: Logger | ((configLevel: s
     workspace.capabilities.set(DELEGATE_ID, delegateCapability(store, () => delegations, workspace.contracts));
     // Free-text intents only where mandate.yaml has a `normalizer:` block (ADR-006).
     const normalizer = workspace.config.normalizer && !opts.noNormalizer ? new OllamaNormalizer(workspace.config.normalizer) : undefined;
+    const tracer = opts.tracing ? await openTracer(workspace.config.telemetry, process.env, log, SERVER_INFO.version) : noopTracer;
     // Pinned upstream tools join the capabilities; upstreams themselves start on first use.
-    const gateway = new Gateway({ config: workspace.config, workspaceDir: workspace.dir, capabilities: workspace.capabilities, store, world, log, env: opts.env });
+    const gateway = new Gateway({ config: workspace.config, workspaceDir: workspace.dir, capabilities: workspace.capabilities, store, world, log, env: opts.env, tracer });
     await gateway.refresh();
     // This process, as a runner of effects: crash recovery elsewhere must know it is alive (ADR-017).
     const runner = { id: world.newId(), host: hostname(), pid: process.pid, started_at: world.now(), heartbeat_at: world.now() };
@@ -89,7 +97,7 @@ export async function openRuntime(dir: string, logger: Logger | ((configLevel: s
     heartbeat.unref();
     const signingKey = openSigningKey(workspace, log, opts);
     const receipts = signingKey && workspace.config.signing?.receipts ? receiptSigner(signingKey) : undefined;
-    const kernel = new Kernel({ workspace, store, world, log, normalizer, observer: opts.observer, runner: runner.id, receipts, tokenKey: signingKey });
+    const kernel = new Kernel({ workspace, store, world, log, normalizer, observer: opts.observer, runner: runner.id, receipts, tokenKey: signingKey, tracer });
     delegations = kernel.delegations;
     // Delegated agents are known from the start (credentials, tool lists); each call re-reads its chain anyway (ADR-022).
     await kernel.delegations.preload();
@@ -124,6 +132,7 @@ export async function openRuntime(dir: string, logger: Logger | ((configLevel: s
       kernel,
       gateway,
       signingKey,
+      tracer,
       close: async () => {
         unshare();
         await closeStore();
@@ -132,6 +141,7 @@ export async function openRuntime(dir: string, logger: Logger | ((configLevel: s
         unshare();
         await gateway.close();
         await closeStore();
+        await tracer.close(); // the last spans are sent before the process ends
       },
     };
     return rt;

@@ -61,7 +61,12 @@ export const num = (n) => (typeof n === 'number' ? n.toLocaleString('en-US', { m
 
 /** A link into the console's own pages. */
 export const link = (hash, text, label) => el('a', { href: hash, text, 'aria-label': label });
-export const agentLink = (agent) => link(`#/agents/${encodeURIComponent(agent)}`, agent);
+/** A plan's sub-mandate acts as <agent>/plan/<plan id> (docs/plans.md): it links to its plan, any other agent to its page. */
+export const PLAN_CHILD = /^(.+)\/plan\/([A-Za-z0-9._:-]+)$/;
+export const agentLink = (agent) => {
+  const plan = PLAN_CHILD.exec(agent);
+  return plan ? link(`#/plans/${encodeURIComponent(plan[2])}`, agent) : link(`#/agents/${encodeURIComponent(agent)}`, agent);
+};
 export const decisionLink = (id, text) => link(`#/decisions/${encodeURIComponent(id)}`, text || id);
 
 /** A key/value table of a flat or nested object, values as JSON text. */

@@ -42,6 +42,20 @@ export function budgetBar(b) {
   );
 }
 
+/** Steps done of all, as a short bar (a plan's progress); the figures are beside it as text. */
+export function progressBar(done, total, label) {
+  const W = 160;
+  const H = 12;
+  const w = total > 0 ? Math.round((W * Math.min(done, total) * 10) / total) / 10 : 0;
+  return svg(
+    'svg',
+    { class: 'progress-bar', width: W, height: H, viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': label, 'data-done': done, 'data-total': total },
+    title(label),
+    svg('rect', { x: 0, y: 0, width: W, height: H, rx: 3, fill: COLOURS.track, stroke: COLOURS.grid }),
+    svg('rect', { class: 'done', x: 0, y: 0, width: w, height: H, rx: 3, fill: COLOURS.accepted }),
+  );
+}
+
 /** A drift monitor's window: each sample, the window's value and the threshold line. */
 export function monitorChart(m) {
   const W = 320;

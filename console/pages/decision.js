@@ -1,8 +1,9 @@
-// A decision's whole story (#/decisions/<id or DFID>): the call, the lineage
+// A decision's whole story (#/decisions/<id or DFID>): the delegation chain of
+// a delegated call, the call, the lineage
 // as a timeline of ledger events with their hashes and chain positions, the
 // approval, the upstream call, and the receipt, verified here with Web Crypto.
 
-import { $, agentLink, api, dateTime, decisionLink, dl, el, errorText, mono } from '../lib/dom.js';
+import { $, agentLink, api, dateTime, decisionLink, dl, el, errorText, link, mono } from '../lib/dom.js';
 import { verifyReceipt } from '../lib/verify.js';
 import { callDetails } from './call.js';
 
@@ -87,6 +88,38 @@ async function chainAround(seq) {
   return [...got.values()].sort((a, b) => a.seq - b.seq);
 }
 
+/** The chain a delegated call was decided under, root (the human-owned contract) first; each link as it stands now. */
+function chainSection(ch) {
+  if (!ch) return null;
+  const root = el(
+    'li',
+    { 'data-agent': ch.root.agent, 'data-link': 'root' },
+    el('strong', {}, agentLink(ch.root.agent)),
+    ` contract ${ch.root.version ? `v${ch.root.version} ` : ''}owned by `,
+    el('span', { class: 'chain-owner', text: ch.root.owner }),
+    ' (answers for the whole chain)',
+  );
+  const links = ch.links.map((l) =>
+    el(
+      'li',
+      { 'data-agent': l.agent, 'data-link': l.delegation_id || '', 'data-status': l.status_now },
+      el('strong', {}, agentLink(l.agent)),
+      ` delegated by ${l.parent || '?'}: ${l.purpose || ''} `,
+      mono(l.delegation_id || '—'),
+      ` · expires ${dateTime(l.expires_at)} · now `,
+      el('span', { class: `badge st-${l.status_now}`, text: l.status_now }),
+    ),
+  );
+  return el(
+    'section',
+    { 'aria-labelledby': 'chain-title' },
+    el('h3', { id: 'chain-title', text: 'Delegation chain' }),
+    el('p', { class: 'hint', text: 'The call was held to every link below, as the decision recorded them; each link\'s state is as of now.' }),
+    el('ol', { id: 'delegation-chain', class: 'chain', 'aria-label': 'Root contract first, the caller last' }, root, links),
+    el('p', {}, link(`#/delegations?root=${encodeURIComponent(ch.root.agent)}`, `The delegation tree of ${ch.root.agent}`)),
+  );
+}
+
 function render(story) {
   const d = story.decision;
   const o = d.outcome || {};
@@ -101,6 +134,7 @@ function render(story) {
       ['Opened', dateTime(d.created_at)],
       ['Chain', story.events.length ? `${story.events.length} events, #${story.events[0].seq} to #${story.events[story.events.length - 1].seq}` : 'no events'],
     ]),
+    chainSection(story.delegation),
     el('section', { 'aria-labelledby': 'call-title' }, el('h3', { id: 'call-title', text: 'The call' }), callDetails(story.call)),
     el('section', { 'aria-labelledby': 'lineage-title' }, el('h3', { id: 'lineage-title', text: 'Lineage' }), timeline(story.events)),
     el(

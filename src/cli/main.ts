@@ -80,8 +80,10 @@ program
   .addOption(new Option('--host <host>', 'http: interface to listen on (default: http.host, 127.0.0.1)'))
   .addOption(new Option('--port <port>', 'http: TCP port, 0 for any free one (default: http.port, 8080)'))
   .option('--json-response', 'http: answer POST /mcp with plain JSON instead of an SSE stream (default: http.json_response)')
+  .option('--watch', 'reload contracts, policies and capability modules when their files change (500 ms after the last change; a broken set is refused and the old one keeps serving)')
   .addOption(workspaceOption())
   .addOption(new Option('--log-level <level>', 'log level on stderr (or $MANDATE_LOG_LEVEL, else log.level)').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
+  .addHelpText('after', '\nTracing is off unless $OTEL_EXPORTER_OTLP_ENDPOINT (or $OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, or telemetry.traces in\nmandate.yaml) names an OTLP/HTTP collector; $OTEL_SDK_DISABLED=true turns it off. See docs/operations/tracing.md.')
   .action(run((opts: ServeOptions) => serve(opts)));
 
 program

@@ -36,10 +36,10 @@ export interface LoadResult {
 /** Where a workspace's JSON Schemas are: `mandate init` writes them to schema/ (the package ships them in contracts/schema/). */
 const schemaHint = (name: string) => `see schema/${name} in your workspace (written by \`mandate init\`; your editor checks as you type)`;
 
-function readYaml(path: string, file: string, problems: Problem[]): unknown {
+function readYaml(path: string, file: string, problems: Problem[], given?: string): unknown {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = given ?? readFileSync(path, 'utf8');
   } catch {
     problems.push({ file, path: '(file)', message: 'file cannot be read', hint: 'check that it exists and is readable' });
     return undefined;
@@ -52,8 +52,16 @@ function readYaml(path: string, file: string, problems: Problem[]): unknown {
   return doc.toJS();
 }
 
-function listFiles(dir: string, pattern: RegExp): string[] {
-  return existsSync(dir) ? readdirSync(dir).filter((f) => pattern.test(f)).sort() : [];
+function listFiles(dir: string, pattern: RegExp, overlay?: FolderOverlay): string[] {
+  const onDisk = existsSync(dir) ? readdirSync(dir).filter((f) => pattern.test(f)) : [];
+  if (!overlay) return onDisk.sort();
+  return [...new Set([...onDisk, ...Object.keys(overlay.files)])].filter((f) => pattern.test(f) && !overlay.remove.includes(f)).sort();
+}
+
+/** One folder's proposed files: texts by file name (added or replacing the file on disk), and file names left out. */
+export interface FolderOverlay {
+  files: Record<string, string>;
+  remove: string[];
 }
 
 /** Reads and checks mandate.yaml alone (for commands such as `doctor` that need nothing else). */
@@ -85,6 +93,14 @@ export interface LoadOptions {
   pinnedTools?: (config: WorkspaceConfig) => Promise<Capability[]> | Capability[];
   /** A live reload: capability modules are imported anew under this token, not taken from the module cache. */
   fresh?: string;
+  /**
+   * A proposed change held in memory (the console's policy impact): contract
+   * and policy files by name, over those of the workspace folder. Nothing is
+   * written, and file names are names within the folder, never paths.
+   */
+  overlay?: { contracts: FolderOverlay; policies: FolderOverlay };
+  /** The capability modules already loaded (built-ins and upstream tools left out): none is imported. */
+  modules?: ReadonlyMap<string, Capability>;
 }
 
 /** Loads and checks a whole workspace, collecting every problem rather than stopping at the first. */
@@ -97,7 +113,7 @@ export async function loadWorkspace(dirArg: string, opts: LoadOptions = {}): Pro
   const rel = (p: string) => relative(dir, p);
 
   const capabilityProblems: Problem[] = [];
-  const capabilities = await loadCapabilities(join(dir, config.paths.capabilities), dir, capabilityProblems, opts.fresh);
+  const capabilities = opts.modules ? new Map(opts.modules) : await loadCapabilities(join(dir, config.paths.capabilities), dir, capabilityProblems, opts.fresh);
   problems.push(...capabilityProblems);
   if (capabilities.has(DELEGATE_ID)) problems.push({ file: capabilities.get(DELEGATE_ID)?.source ?? '', path: 'id', message: `\`${DELEGATE_ID}\` is built in`, hint: 'choose another id' });
   if (capabilities.has(MEMORY_WRITE_ID)) problems.push({ file: capabilities.get(MEMORY_WRITE_ID)?.source ?? '', path: 'id', message: `\`${MEMORY_WRITE_ID}\` is built in`, hint: 'choose another id' });
@@ -113,7 +129,7 @@ export async function loadWorkspace(dirArg: string, opts: LoadOptions = {}): Pro
     if (clash) problems.push({ file: 'mandate.yaml', path: `upstreams.${name}`, message: `the upstream name \`${name}\` is also the namespace of \`${clash}\``, hint: 'rename the upstream: its tools become <name>.<tool>' });
   }
   const contractsDir = join(dir, config.paths.contracts);
-  const contractFiles = listFiles(contractsDir, /\.ya?ml$/);
+  const contractFiles = listFiles(contractsDir, /\.ya?ml$/, opts.overlay?.contracts);
   if (!contractFiles.length) problems.push({ file: config.paths.contracts, path: '(folder)', message: 'no contracts found', hint: 'add one <agent>.yaml per agent' });
   const contractSource = new Map<string, string>();
   // Agents whose contract exists but is broken: already reported, so never "unknown" elsewhere (no cascades).
@@ -121,7 +137,7 @@ export async function loadWorkspace(dirArg: string, opts: LoadOptions = {}): Pro
   for (const name of contractFiles) {
     const file = rel(join(contractsDir, name));
     const stem = basename(name, extname(name));
-    const raw = readYaml(join(contractsDir, name), file, problems);
+    const raw = readYaml(join(contractsDir, name), file, problems, opts.overlay?.contracts.files[name]);
     const parsed = raw === undefined ? undefined : ContractSchema.safeParse(raw);
     if (!parsed?.success) {
       const named = (raw as { agent?: unknown } | null | undefined)?.agent;
@@ -156,7 +172,7 @@ export async function loadWorkspace(dirArg: string, opts: LoadOptions = {}): Pro
   const typed = new Map(capabilities);
   for (const cap of (await opts.pinnedTools?.(config)) ?? []) if (!typed.has(cap.def.id)) typed.set(cap.def.id, cap);
   const policiesDir = join(dir, config.paths.policies);
-  const policyFiles = listFiles(policiesDir, /\.cedar$/).map((name) => ({ file: rel(join(policiesDir, name)), text: readFileSync(join(policiesDir, name), 'utf8') }));
+  const policyFiles = listFiles(policiesDir, /\.cedar$/, opts.overlay?.policies).map((name) => ({ file: rel(join(policiesDir, name)), text: opts.overlay?.policies.files[name] ?? readFileSync(join(policiesDir, name), 'utf8') }));
   const kindOf = (pattern: string, field: string) => {
     const kinds = new Set([...typed.values()].filter((cap) => capabilityMatches(pattern, cap.def.id)).map((cap) => numericKind(cap, field)));
     // No capability matches (an upstream tool not pinned yet): integers, as before types.

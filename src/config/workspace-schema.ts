@@ -369,6 +369,18 @@ export const WorkspaceConfigSchema = z
       .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
       .strict()
       .default(DEFAULTS.log),
+    telemetry: z
+      .object({
+        traces: z.boolean().default(false).describe('true: export OpenTelemetry traces over OTLP/HTTP even when no OTEL_EXPORTER_OTLP_ENDPOINT is set (docs/operations/tracing.md). OTEL_SDK_DISABLED=true or OTEL_TRACES_EXPORTER=none still turn tracing off.'),
+        endpoint: z.url({ protocol: /^https?$/ }).optional().describe('The OTLP/HTTP base URL used when no OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set (default http://localhost:4318).'),
+        record_content: z
+          .boolean()
+          .default(false)
+          .describe("true: a capability's argument values (audit.recordParams) and output (audit.recordOutput) may become span attributes gen_ai.tool.call.arguments and gen_ai.tool.call.result. false: never, whatever the capability says."),
+      })
+      .strict()
+      .default({ traces: false, record_content: false })
+      .describe('OpenTelemetry traces (ADR-026): off unless the standard OTEL_* variables name an endpoint or traces is true.'),
     normalizer: NormalizerSchema.optional(),
     http: HttpConfigSchema.default(DEFAULTS.http),
     signing: SigningSchema.optional(),

@@ -1,4 +1,5 @@
 import pino, { type Logger } from 'pino';
+import { logTraceFields } from './log-fields.js';
 
 export type { Logger };
 
@@ -7,7 +8,8 @@ export type { Logger };
  * ids, hashes and reason codes only, never argument values or outputs.
  */
 export function createLogger(level: string, destination: pino.DestinationStream = pino.destination({ fd: 2, sync: false })): Logger {
-  return pino({ level, base: { service: 'mandate' } }, destination);
+  // With tracing on, each line carries the active span's trace_id and span_id (ADR-026); off, nothing is added.
+  return pino({ level, base: { service: 'mandate' }, mixin: logTraceFields }, destination);
 }
 
 export const silentLogger: Logger = pino({ level: 'silent' });

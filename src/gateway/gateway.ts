@@ -26,6 +26,7 @@ import { definitionOf, parsePinKey, pinKey, unsupported, type PrimitiveDefinitio
 import { collisions } from './exposure.js';
 import { LIST_KINDS, listOf, listSignatures, type ListKind } from './listing.js';
 import { missingVariables, type Environment } from './secrets.js';
+import type { Tracer } from '../telemetry/port.js';
 import { GatewaySessions } from './sessions.js';
 import { Upstream, type UpstreamState } from './upstream.js';
 
@@ -49,6 +50,8 @@ export interface GatewayDeps {
   log: Logger;
   /** Where `{ from_env }` values are read (default: process.env). */
   env?: Environment;
+  /** Client spans for upstream calls (ADR-026); absent: none. */
+  tracer?: Tracer | undefined;
 }
 
 export interface PinReport {
@@ -124,6 +127,7 @@ export class Gateway {
           deadlineMs,
           maxMessageBytes: Math.max(MIN_MESSAGE_BYTES, maxOutput * 2),
           events: this.sessions,
+          tracer: deps.tracer,
         }),
       );
     }

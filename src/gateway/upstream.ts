@@ -19,6 +19,8 @@ import { LIST_KINDS, listUpstream, liveSignatures, type ListKind, type LivePrimi
 import { resolveValues, type Environment } from './secrets.js';
 import { GroupStdioTransport } from './stdio-process.js';
 import { answeredError, connectUpstream, failureOf, InputNotRelayed, notRelayed, requestViaTask, upstreamClient, withoutEnvelope } from './upstream-client.js';
+import { noopTracer, type Tracer, type TraceSpan } from '../telemetry/port.js';
+import { upstreamSpanAttributes, upstreamSpanName } from '../telemetry/mcp-attributes.js';
 
 export type UpstreamState = 'idle' | 'starting' | 'ready' | 'backoff' | 'failed' | 'closed';
 
@@ -38,6 +40,8 @@ export interface UpstreamDeps {
   maxMessageBytes: number;
   /** What the upstream sends outside any one call (ADR-013): resource updates, list changes, and requests to route. */
   events?: UpstreamEvents | undefined;
+  /** Client spans for the calls this upstream answers (ADR-026); absent: none. */
+  tracer?: Tracer | undefined;
 }
 
 /** Where an upstream's messages that belong to no single call go (the gateway routes them to sessions). */
@@ -307,6 +311,20 @@ export class Upstream {
     schema: T,
     ctx: { signal: AbortSignal; dfid: string; agent: string; target: string; relay?: CallRelay | undefined; asTask?: boolean },
   ): Promise<unknown> {
+    // A CLIENT span per upstream request (ADR-026); its context, not the caller's, is what the upstream is sent.
+    const tracer = this.deps.tracer ?? noopTracer;
+    const attributes = upstreamSpanAttributes(method, ctx.target, this.deps.name, this.deps.config.url ? 'tcp' : 'pipe', ctx.dfid);
+    return tracer.span(upstreamSpanName(method, ctx.target), attributes, (span) => this.send(method, params, schema, ctx, span, tracer.current()?.traceparent), 'client');
+  }
+
+  private async send<T extends ZodType>(
+    method: string,
+    params: Record<string, unknown>,
+    schema: T,
+    ctx: { signal: AbortSignal; dfid: string; agent: string; target: string; relay?: CallRelay | undefined; asTask?: boolean },
+    span: TraceSpan,
+    traceparent: string | undefined,
+  ): Promise<unknown> {
     await this.acquire(ctx.signal);
     // The upstream reports progress under our token; it is re-sent to the caller under the caller's own.
     const { id, token, entry } = this.calls.open({ agent: ctx.agent, dfid: ctx.dfid, target: ctx.target, relay: ctx.relay });
@@ -314,11 +332,12 @@ export class Upstream {
     try {
       const client = this.client;
       if (!client || this.state !== 'ready') throw new CapabilityError('UPSTREAM_UNAVAILABLE', `upstream \`${this.name}\` is not running`);
-      const meta = { traceparent: traceparentOf(ctx.dfid), ...(wantsProgress ? { progressToken: token } : {}) };
+      const meta = { traceparent: traceparent ?? traceparentOf(ctx.dfid), ...(wantsProgress ? { progressToken: token } : {}) };
       const request = { method, params: { ...params, _meta: meta } };
       const options = { signal: ctx.signal, timeout: this.deps.deadlineMs + 1_000 };
       const result = withoutEnvelope(ctx.asTask ? await requestViaTask(client, request, schema, options, this.name) : await client.request(request, schema, options));
       this.crashes = 0; // a healthy answer ends a crash streak
+      if ((result as { isError?: unknown }).isError === true) span.fail('tool_error');
       // Progress or log messages the upstream wrote right before its answer may still be in the
       // transport's buffer: let them be read, and relayed, before the caller gets the result.
       await new Promise<void>((done) => setImmediate(done));
@@ -330,7 +349,11 @@ export class Upstream {
       // A JSON-RPC error the upstream itself answered is its answer (HANDLER_FAILED); anything else means
       // the connection is gone or broken (a crashed process, an HTTP server that stopped answering).
       const answered = answeredError(err);
-      if (answered && this.client) throw answered;
+      if (answered) span.set({ 'rpc.response.status_code': String(answered.code) });
+      if (answered && this.client) {
+        span.fail(String(answered.code));
+        throw answered;
+      }
       if (!answered && this.client && failureOf(err) === 'broken') this.broken(this.client);
       throw new CapabilityError('UPSTREAM_UNAVAILABLE', `upstream \`${this.name}\` went away during the call`);
     } finally {

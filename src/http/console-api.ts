@@ -4,7 +4,7 @@ import { withSignedReceipt } from '../core/receipt.js';
 import { keyId } from '../core/signed.js';
 import type { Kernel } from '../kernel/kernel.js';
 import type { DecisionStatus } from '../core/types.js';
-import { CALLS_FIELD } from '../store/port/index.js';
+import { CALLS_FIELD, type LedgerEvent } from '../store/port/index.js';
 import { approvalView, audienceOf } from './approval-view.js';
 import type { HttpContext, RouteRequest } from './context.js';
 import { sendError, sendJson } from './errors.js';
@@ -145,7 +145,7 @@ export async function agentOverview(ctx: HttpContext, r: Req, m: RegExpExecArray
   });
 }
 
-/** A decision's story: the call (as its reader may see it), its ledger events in chain order, the approval, the receipt and the upstream call. */
+/** A decision's story: the call (as its reader may see it), its ledger events in chain order, its delegation chain, the approval, the receipt and the upstream call. */
 export async function decisionStory(ctx: HttpContext, r: Req, m: RegExpExecArray): Promise<void> {
   const { kernel, store } = ctx.rt;
   const d = await store.decisions.get(m[1] as string);
@@ -159,6 +159,7 @@ export async function decisionStory(ctx: HttpContext, r: Req, m: RegExpExecArray
     call: approvalView(kernel, d, audienceOf(r.principal.role)),
     events,
     approval: resolved ? { resolution: resolved.data['resolution'] ?? null, by: resolved.data['by'] ?? d.resolved_by, at: resolved.time, note_hash: resolved.data['note_hash'] ?? null, seq: resolved.seq } : null,
+    delegation: await delegationChain(ctx, events),
     receipt: d.outcome?.receipt ?? null,
     // The receipt as the kernel signs an answer: Ed25519 is deterministic, so this is the receipt the agent was given (or would have been, for an approval answered elsewhere).
     signed_receipt: d.outcome ? (withSignedReceipt(kernel.deps.receipts, d.outcome, d.request_hash).signed_receipt ?? null) : null,
@@ -166,6 +167,35 @@ export async function decisionStory(ctx: HttpContext, r: Req, m: RegExpExecArray
       ? { server: cap.upstream.server, tool: cap.upstream.tool, pin_hash: cap.upstream.pinHash, ran: ran?.data['ok'] === true, upstream_error: ran?.data['upstream_error'] ?? null, duration_ms: ran?.data['duration_ms'] ?? null }
       : null,
   });
+}
+
+/**
+ * The delegation chain a decision was made under, as its ledger events
+ * recorded it (ADR-022: `delegation: { chain, links, root_owner }` on its
+ * PolicyDecided or IntentRejected), each link beside its sub-mandate as the
+ * store holds it now (purpose, expiry, whether it still stands); null for a
+ * call of a contract's own agent.
+ */
+async function delegationChain(ctx: HttpContext, events: LedgerEvent[]) {
+  const recorded = events.map((e) => e.data['delegation']).find((x): x is { chain: string[]; links: string[]; root_owner: string } => !!x && typeof x === 'object' && Array.isArray((x as { chain?: unknown }).chain));
+  if (!recorded) return null;
+  const now = ctx.rt.kernel.deps.world.now();
+  const [root, ...below] = recorded.chain;
+  const contract = root === undefined ? undefined : ctx.rt.kernel.workspace.contracts.get(root);
+  const links = [];
+  for (const [i, agent] of below.entries()) {
+    const row = await ctx.rt.store.delegations.byChild(agent);
+    links.push({
+      agent,
+      delegation_id: recorded.links[i] ?? null,
+      parent: row?.parent ?? null,
+      purpose: row?.purpose ?? null,
+      expires_at: row ? new Date(row.expires_at).toISOString() : null,
+      // As of now: the decision was made while every link stood; one revoked or expired since stops the next call.
+      status_now: !row ? 'unknown' : row.status === 'live' && now >= row.expires_at ? 'expired' : row.status,
+    });
+  }
+  return { root: { agent: root ?? null, owner: recorded.root_owner, role: contract?.role ?? null, version: contract?.version ?? null }, links };
 }
 
 /** The receipt-signing public key (SPKI DER, base64), so the page can check a signature with Web Crypto; 404 without signing. */

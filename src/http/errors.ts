@@ -23,6 +23,7 @@ export const HTTP_ERRORS = {
   PLAN_STATE_CONFLICT: { status: 409, message: 'the plan is not in a state that allows this' },
   PAYLOAD_TOO_LARGE: { status: 413, message: 'the request body is larger than http.max_body_bytes' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'send Content-Type: application/json' },
+  PROPOSED_SET_INVALID: { status: 422, message: 'the proposed contracts and policies do not load; see problems' },
   RATE_LIMITED: { status: 429, message: 'rate limit exceeded; retry after the Retry-After header' },
   SESSION_LIMIT: { status: 429, message: 'too many open MCP sessions; close one (DELETE /mcp) or wait for an idle one to expire' },
   STREAM_LIMIT: { status: 429, message: 'too many open event streams' },

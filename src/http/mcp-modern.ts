@@ -14,6 +14,7 @@ import { pipeline } from 'node:stream/promises';
 import { createMcpHandler, isLegacyRequest, PROTOCOL_VERSION_META_KEY, type McpHttpHandler } from '@modelcontextprotocol/server';
 import type { Logger } from '../core/log.js';
 import { createModernServer } from '../mcp/modern/server.js';
+import { traceTransport } from '../mcp/traced-transport.js';
 import { requestStateKey } from '../mcp/modern/request-state.js';
 import type { Runtime } from '../runtime.js';
 import type { RouteRequest } from './context.js';
@@ -32,7 +33,12 @@ export function createModernMcp(rt: Runtime, log: Logger): ModernMcp {
     ({ authInfo }) => {
       // The edge always passes the agent; without one there is nobody to govern for.
       if (!authInfo?.clientId) throw new Error('no agent for a 2026-07-28 request');
-      return createModernServer(rt.kernel, authInfo.clientId, 'http', { stateKey: key });
+      const server = createModernServer(rt.kernel, authInfo.clientId, 'http', { stateKey: key });
+      if (!rt.tracer.enabled) return server;
+      // The SDK makes this request's transport itself: its server span (ADR-026) starts where the server is connected to it.
+      const connect = server.connect.bind(server);
+      server.connect = (transport) => connect(traceTransport(transport, rt.tracer, 'tcp'));
+      return server;
     },
     // 2025-era traffic never reaches this handler: mcp-route.ts keeps it on the sessionful v1 path.
     { legacy: 'reject', onerror: (err) => log.debug({ err: { name: err.name } }, 'mcp 2026-07-28 request refused or failed') },

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { ErrorCode, isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import { createMcpServer } from '../mcp/server.js';
+import { traceTransport } from '../mcp/traced-transport.js';
 import { parseJson, readBody } from './body.js';
 import type { HttpContext, RouteRequest } from './context.js';
 import { sendError } from './errors.js';
@@ -104,7 +105,8 @@ async function openSession(ctx: HttpContext, agent: string): Promise<Session> {
     }
     log.info({ agent, session: id }, 'mcp session closed');
   };
-  await server.connect(transport);
+  // A server span per request of the session (ADR-026); with tracing off this is the transport itself.
+  await server.connect(traceTransport(transport, rt.tracer, 'tcp'));
   log.info({ agent, session: id }, 'mcp session opened');
   return session;
 }

@@ -4,6 +4,7 @@ import { KernelError } from '../kernel/kernel.js';
 import { parseJson, readBody } from './body.js';
 import * as delegations from './delegations-api.js';
 import * as plans from './plans-api.js';
+import { policyFiles, policyImpactHttp } from './impact-api.js';
 import type { HttpContext, RouteRequest } from './context.js';
 import { sendError, sendJson, type HttpErrorCode } from './errors.js';
 import { approvalView, audienceOf } from './approval-view.js';
@@ -67,6 +68,8 @@ const ROUTES: { method: 'GET' | 'POST'; pattern: RegExp; handler: Handler }[] = 
   { method: 'POST', pattern: new RegExp(`^/api/v1/decisions/${ID}/settle$`), handler: settle },
   { method: 'POST', pattern: /^\/api\/v1\/check$/, handler: checkCall },
   { method: 'POST', pattern: /^\/api\/v1\/reload$/, handler: reload },
+  { method: 'GET', pattern: /^\/api\/v1\/policy\/files$/, handler: policyFiles },
+  { method: 'POST', pattern: /^\/api\/v1\/policy\/impact$/, handler: (ctx, r) => policyImpactHttp(ctx, r, (schema) => body(ctx, r, schema)) },
   { method: 'GET', pattern: /^\/api\/v1\/delegations$/, handler: (ctx, r) => delegations.delegationTree(ctx, r) },
   { method: 'POST', pattern: /^\/api\/v1\/delegations$/, handler: (ctx, r) => delegations.delegationCreate(ctx, r, (schema) => body(ctx, r, schema)) },
   { method: 'GET', pattern: new RegExp(`^/api/v1/delegations/${ID}$`), handler: (ctx, r, m) => delegations.delegationShow(ctx, r, m[1] as string, replies(ctx, r)) },

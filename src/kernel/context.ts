@@ -13,6 +13,7 @@ import type { DelegationRegistry } from './delegation/chain.js';
 import type { Inflight } from './inflight.js';
 import type { KernelObserver } from './observer.js';
 import type { SectionLocks } from './sections.js';
+import type { Tracer } from '../telemetry/port.js';
 
 export interface KernelDeps {
   workspace: Workspace;
@@ -29,6 +30,8 @@ export interface KernelDeps {
   tokenKey?: KeyObject | undefined;
   /** Timing hooks (metrics); absent by default. */
   observer?: KernelObserver | undefined;
+  /** Spans for each stage (ADR-026); absent: the no-op tracer. */
+  tracer?: Tracer | undefined;
 }
 
 /** What every stage and kernel module may use: the injected world and the kernel's shared parts. */

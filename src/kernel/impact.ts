@@ -93,7 +93,8 @@ export async function policyImpact(store: StorePort, current: ReplaySet, propose
         continue;
       }
       report.changed++;
-      const amounts = amountsOf(input, [current.contracts.get(row.agent), proposed.contracts.get(row.agent)], row.capability);
+      // A delegated call's amounts are the fields its root's grant counts (it was decided as its root).
+      const amounts = amountsOf(input, [current.contracts.get(input.principal.id), proposed.contracts.get(input.principal.id)], row.capability);
       const flip: Flip = {
         decision_id: row.decision_id,
         dfid: row.dfid,

@@ -18,6 +18,7 @@ import { recoverStarted, settleDecision } from './recovery.js';
 import { abandonPlan, planReport, resumePlan, type PlanReport } from './plans/operate.js';
 import { submitPlan, type PlanSubmission } from './plans/submit.js';
 import { InProcessSections, SharedSections, type SectionLocks } from './sections.js';
+import { approvalWait } from '../telemetry/approval-span.js';
 
 export type { KernelDeps } from './context.js';
 export { KernelError, MAX_WAIT_MS } from './approvals.js';
@@ -142,7 +143,8 @@ export class Kernel implements KernelCore {
   }
 
   waitForDecision(agent: string | null, decisionId: string, waitMs: number, signal?: AbortSignal): Promise<Outcome | null> {
-    return approvals.waitForDecision(this, agent, decisionId, waitMs, signal);
+    // The wait for a human is a span of its own (ADR-026): the time a call spent on approval, apart from the kernel's.
+    return approvalWait(this.deps.tracer, decisionId, 'wait', () => approvals.waitForDecision(this, agent, decisionId, waitMs, signal));
   }
 
   /** Aborts this process's running handlers of an agent or a flow; returns how many. */

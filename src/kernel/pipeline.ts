@@ -14,6 +14,8 @@ import { decidePolicy } from './stages/policy.js';
 import type { CallState, Stage } from './stages/state.js';
 import { validate } from './stages/validate.js';
 import { afterStep, holdPlanMode, holdToStep, routePlan } from './plans/steps.js';
+import { noopTracer, type SpanAttributes, type Tracer, type TraceSpan } from '../telemetry/port.js';
+import { GEN_AI_TOOL_CALL_ARGUMENTS, GEN_AI_TOOL_CALL_RESULT, outcomeAttributes } from '../telemetry/mcp-attributes.js';
 
 /**
  * The pipeline of BRIEF.md, in order. Each stage goes on or ends the call with
@@ -40,6 +42,12 @@ export const STAGES: readonly Stage[] = [
  * the rejection is returned without a receipt.
  */
 export async function govern(k: KernelCore, call: GovernedCall): Promise<Outcome> {
+  // One span for the call, one child per stage (ADR-026); with tracing off these run the functions as they are.
+  const tracer = k.deps.tracer ?? noopTracer;
+  return tracer.span('mandate.govern', {}, (span) => run(k, call, tracer, span));
+}
+
+async function run(k: KernelCore, call: GovernedCall, tracer: Tracer, span: TraceSpan): Promise<Outcome> {
   const { world } = k.deps;
   const receivedAt = world.now();
   const { dfid } = resolveDfid(call.traceparent, world);
@@ -48,15 +56,19 @@ export async function govern(k: KernelCore, call: GovernedCall): Promise<Outcome
   const state: CallState = { call, flow, receivedAt, rawText: null, isText: false, requestHash: '' };
   try {
     for (const stage of STAGES) {
-      const outcome = await stage(k, state);
+      const outcome = await tracer.span(`mandate.stage ${stage.name}`, { 'mandate.stage': stage.name }, () => stage(k, state));
       // The answer carries a signed receipt where the workspace signs (ADR-016).
       if (outcome && flow.plan) await afterStep(k, flow, outcome, call.channel, (c) => govern(k, c));
-      if (outcome) return observed(k, flow, withSignedReceipt(k.deps.receipts, outcome, state.requestHash || undefined));
+      if (outcome) {
+        if (tracer.enabled) span.set(spanAttributes(k, state, outcome, tracer.recordContent));
+        return observed(k, flow, withSignedReceipt(k.deps.receipts, outcome, state.requestHash || undefined));
+      }
     }
     throw new Error('the pipeline ended without an outcome');
   } catch (err) {
     flow.log.error({ err: { name: (err as Error)?.name, stack: (err as Error)?.stack }, decision_id: flow.decisionId }, 'internal error; failing closed');
     const code = err instanceof StoreUnavailableError ? 'STORE_UNAVAILABLE' : 'INTERNAL_ERROR';
+    span.fail(code);
     try {
       return observed(k, flow, await reject(k, flow, [{ code, message: code === 'INTERNAL_ERROR' ? 'internal error' : 'the store is unavailable' }]));
     } catch (again) {
@@ -64,4 +76,29 @@ export async function govern(k: KernelCore, call: GovernedCall): Promise<Outcome
       return observed(k, flow, outcomeOf(flow, 'rejected', 'rejected', [{ code: unavailable ? 'STORE_UNAVAILABLE' : 'INTERNAL_ERROR', message: 'the store is unavailable' }]));
     }
   }
+}
+
+/**
+ * The call as `mandate.*` span attributes: ids, verdict, reason codes, contract, policies and chain,
+ * never a value. Argument and output values only where the operator opted in for traces
+ * (`telemetry.record_content`) and the capability for its record (`audit.recordParams`/`recordOutput`).
+ */
+function spanAttributes(k: KernelCore, s: CallState, outcome: Outcome, recordContent: boolean): SpanAttributes {
+  const audit = s.capability?.def.audit;
+  return {
+    ...outcomeAttributes(outcome),
+    'mandate.agent': s.flow.agent,
+    'mandate.contract.id': s.contract?.agent,
+    'mandate.contract.version': s.contract?.version,
+    'mandate.policy_set.hash': k.deps.workspace.policySet.hash,
+    'mandate.delegation.chain': s.flow.chain?.length ? s.flow.chain.map((l) => l.agent) : undefined,
+    'mandate.plan.id': s.flow.plan?.id,
+    ...(recordContent && audit?.recordParams && s.validated ? { [GEN_AI_TOOL_CALL_ARGUMENTS]: boundedJson(s.validated.params) } : {}),
+    ...(recordContent && audit?.recordOutput && outcome.output !== undefined ? { [GEN_AI_TOOL_CALL_RESULT]: boundedJson(outcome.output) } : {}),
+  };
+}
+
+/** JSON of a value for a span attribute, cut at 8 KiB. */
+function boundedJson(value: unknown): string {
+  return (JSON.stringify(value) ?? '').slice(0, 8_192);
 }

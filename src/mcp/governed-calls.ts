@@ -13,6 +13,7 @@ import { intervene } from '../kernel/interventions.js';
 import { PLAN_CAPABILITY, PLAN_META_KEY } from '../kernel/plans/request.js';
 import type { Kernel } from '../kernel/kernel.js';
 import { readMemory } from '../kernel/memory-read.js';
+import { outcomeAttributes } from '../telemetry/mcp-attributes.js';
 import {
   CapabilityToolExtrasSchema,
   GetDecisionArgsSchema,
@@ -106,7 +107,10 @@ export function governedTools(kernel: Kernel, agent: string, channel: Channel): 
     return tools;
   };
 
-  const call = async (name: string, rawArgs: unknown, ctx: CallContext): Promise<Record<string, unknown>> => {
+  const call = async (name: string, rawArgs: unknown, given: CallContext): Promise<Record<string, unknown>> => {
+    // Without a caller's trace context, the request's own span names the flow: its trace id becomes the DFID (ADR-026).
+    const tracer = kernel.deps.tracer;
+    const ctx = given.traceparent || !tracer?.enabled ? given : { ...given, traceparent: tracer.current()?.traceparent };
     const problem = !isJsonObject(rawArgs)
       ? { path: '(arguments)', message: `arguments must be a JSON object, not ${Array.isArray(rawArgs) ? 'an array' : rawArgs === null ? 'null' : `a ${typeof rawArgs}`}` }
       : jsonProblem(rawArgs);
@@ -126,6 +130,8 @@ export function governedTools(kernel: Kernel, agent: string, channel: Channel): 
         planId: ctx.planId,
         argumentIssues: argumentIssues?.issues.map((i) => ({ path: i.path.map(String).join('.') || '(arguments)', message: i.message })),
       });
+      // The request's span learns the decision: verdict, reason codes, ids (never a value).
+      if (tracer?.enabled) tracer.annotate(outcomeAttributes(outcome));
       return outcome.verdict === 'escalated' && ctx.onEscalated ? ctx.onEscalated(outcome) : outcome;
     };
     if (problem) {

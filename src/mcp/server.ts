@@ -12,6 +12,7 @@ import { APPROVAL_FORM, ApprovalAnswer, applyApproval, approvalQuestion, clientM
 import { governedTools, readCallMeta, UnknownToolError } from './governed-calls.js';
 import { registerUpstreamPrimitives } from './proxy-primitives.js';
 import { clientAsk } from './proxy-relay.js';
+import { approvalWait } from '../telemetry/approval-span.js';
 import { refuseInvalidParams } from './invalid-params.js';
 import { INSTRUCTIONS, SERVER_INFO } from './server-info.js';
 
@@ -137,13 +138,16 @@ async function askClientHuman(server: Server, kernel: Kernel, agent: string, out
   if (!clientMayApprove(kernel, agent) || !server.getClientCapabilities()?.elicitation) return outcome;
   const message = await approvalQuestion(kernel, agent, outcome);
   if (message === null) return outcome;
-  let answer;
-  try {
-    answer = await server.elicitInput({ message, requestedSchema: APPROVAL_FORM });
-  } catch {
-    return outcome; // the client could not ask; the decision stays pending
-  }
-  const parsed = ApprovalAnswer.safeParse(answer.content ?? {});
-  if (answer.action !== 'accept' || !parsed.success) return outcome;
-  return (await applyApproval(kernel, agent, outcome.decision_id, parsed.data)) ?? outcome; // null: resolved meanwhile by someone else
+  // The time the client's human took is the approval wait's span (ADR-026).
+  return (await approvalWait(kernel.deps.tracer, outcome.decision_id, 'elicitation', async () => {
+    let answer;
+    try {
+      answer = await server.elicitInput({ message, requestedSchema: APPROVAL_FORM });
+    } catch {
+      return outcome; // the client could not ask; the decision stays pending
+    }
+    const parsed = ApprovalAnswer.safeParse(answer.content ?? {});
+    if (answer.action !== 'accept' || !parsed.success) return outcome;
+    return (await applyApproval(kernel, agent, outcome.decision_id, parsed.data)) ?? outcome; // null: resolved meanwhile by someone else
+  })) ?? outcome;
 }

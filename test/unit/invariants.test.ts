@@ -1009,6 +1009,7 @@ export const GUARANTEES: Record<string, Guarantee> = {
         'a broken policy is refused and the old set serves; a tightened limit applies from the next call; nothing is dropped',
         '/readyz and /metrics differ after one reloads over the API, and agree after mandate reload reaches the other',
       ],
+      '../e2e-live-reload-watch.test.ts': ['a burst of writes is one reload and the new limit applies; a broken policy file is refused and the old set keeps serving'],
     },
   },
   CHECK_WRITES_NOTHING_BUT_ITS_RECORD: {
@@ -1023,6 +1024,21 @@ export const GUARANTEES: Record<string, Guarantee> = {
       '../e2e-check-cli-http.test.ts': [
         'prints the verdict as JSON; exit 0 would be accepted, 1 escalated; a check is on the ledger, no decision is',
         'answers an operator with the verdict, policies and facts; a viewer may not ask; a bad body is refused',
+      ],
+    },
+  },
+  TRACES_OFF_BY_DEFAULT_AND_CONTENT_SAFE: {
+    statement: 'Tracing is off unless the standard OTLP endpoint variables or telemetry.traces turn it on (the SDK is not even loaded); on, each MCP request of either era is a SERVER span with its stages, approval wait and upstream CLIENT spans, and no argument value is exported (ADR-026).',
+    proofs: {
+      'tracing-off.test.ts': [
+        'on only when an OTLP endpoint variable or telemetry.traces says so; OTEL_SDK_DISABLED=true and OTEL_TRACES_EXPORTER=none always win',
+        'off, the tracer is the no-op one: a span runs its function as it is, nothing is current, log lines get no trace fields',
+        'the SDK and the exporter are imported by one module, and that module only by a dynamic import once tracing is on',
+      ],
+      '../e2e-tracing.test.ts': [
+        'a tools/call is a SERVER span named `tools/call invoke_capability`, a child of the client traceparent in _meta, with the MCP attributes and the DFID',
+        'the upstream call is a CLIENT span under the execute stage, and the upstream receives that span as its traceparent in _meta',
+        'no argument value was exported, in any span of any test above, and every body was OTLP JSON',
       ],
     },
   },

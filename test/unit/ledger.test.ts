@@ -221,7 +221,7 @@ describe('ledger', () => {
 
   it('a ledger written before ADR-021 (schema 10, format-1 rows) migrates: its old chain and the records after it verify as one', () => {
     // The file as mandate left it before ADR-021: schema version 10, events without the format columns (and no later tables).
-    db.exec('ALTER TABLE events DROP COLUMN first_seq; ALTER TABLE events DROP COLUMN format; DROP TABLE policy_inputs;');
+    db.exec('ALTER TABLE events DROP COLUMN first_seq; ALTER TABLE events DROP COLUMN format; DROP TABLE policy_inputs; DROP INDEX decisions_created; DROP INDEX decisions_agent_created;');
     db.pragma('user_version = 10');
     let head = { seq: 0, hash: GENESIS_HASH };
     for (let i = 1; i <= 3; i++) {
@@ -230,8 +230,8 @@ describe('ledger', () => {
       head = { seq: r.seq, hash: r.hash };
     }
     db.close();
-    db = openDb(path); // migrations 11 (records) and 12
-    expect(db.pragma('user_version', { simple: true })).toBe(12);
+    db = openDb(path); // migrations 11 (records), 12 and 13
+    expect(db.pragma('user_version', { simple: true })).toBe(13);
     ledger = new Ledger(db, world);
     expect(ledger.verify()).toEqual({ ok: true, events: 3, head: head.hash });
     const receipts = db.transaction(() => ledger.inTransaction(() => ledger.appendInTransaction([ev(4), ev(5)])))();

@@ -5,8 +5,10 @@ import { startHttpServer } from '../../http/server.js';
 import { createMcpServer } from '../../mcp/server.js';
 import { BoundedStdioTransport } from '../../mcp/stdio-transport.js';
 import { EraMux } from '../../mcp/era-router.js';
+import { traceTransport } from '../../mcp/traced-transport.js';
 import { serveModernStdio } from '../../mcp/modern/stdio.js';
 import { openRuntime, startCheckpointer, startHousekeeping, type Runtime, type RuntimeOptions } from '../../runtime.js';
+import { watchWorkspace } from '../../watch.js';
 import { UsageError, workspaceDir } from '../common.js';
 
 export interface ServeOptions {
@@ -18,6 +20,7 @@ export interface ServeOptions {
   jsonResponse?: boolean;
   workspace?: string;
   logLevel?: string;
+  watch?: boolean;
 }
 
 /** `mandate serve`: one agent over stdio, or every agent with a credential over Streamable HTTP. */
@@ -57,7 +60,7 @@ async function serveStdio(opts: ServeOptions): Promise<void> {
   if (opts.host !== undefined || opts.port !== undefined || opts.jsonResponse) throw new UsageError('--host, --port and --json-response go with --http');
   const agent = opts.agent ?? process.env['MANDATE_AGENT'];
   if (!agent) throw new UsageError('name the agent: --agent <id> or MANDATE_AGENT');
-  const { dir, log, rt } = await open(opts);
+  const { dir, log, rt } = await open(opts, { tracing: true });
   if (!rt.kernel.contractOf(agent)) {
     await rt.close();
     throw new UsageError(`unknown agent \`${agent}\`: no contract in ${rt.workspace.config.paths.contracts}/ (known: ${[...rt.workspace.contracts.keys()].join(', ')})`);
@@ -66,12 +69,14 @@ async function serveStdio(opts: ServeOptions): Promise<void> {
   await rt.kernel.recover({ retryUnknown: true });
   const stopHousekeeping = startHousekeeping(rt, log);
   const stopCheckpointer = startCheckpointer(rt, log);
+  const stopWatching = opts.watch ? watchWorkspace(rt, log) : () => undefined;
   const closers: (() => Promise<void>)[] = [];
   let closed = false;
   const shutdown = async () => {
     if (closed) return;
     closed = true;
     stopHousekeeping();
+    stopWatching();
     await Promise.all(closers.map((close) => close().catch(() => undefined)));
     await rt.kernel.settle(); // a running challenger call (bounded by normalizer.timeout_ms) records its result first
     await stopCheckpointer(); // the last checkpoint covers everything this process recorded
@@ -82,7 +87,9 @@ async function serveStdio(opts: ServeOptions): Promise<void> {
   onSignals(shutdown, rt);
   // One message per line, refused beyond 4x limits.max_payload_bytes (at least 1 MiB); the end of stdin closes the session.
   const maxLine = Math.max(1_048_576, 4 * rt.workspace.config.limits.max_payload_bytes);
-  const stdio = new BoundedStdioTransport(maxLine, process.stdin, process.stdout, (bytes) => log.warn({ bytes, max_bytes: maxLine }, 'stdio message too large; refused'));
+  const bounded = new BoundedStdioTransport(maxLine, process.stdin, process.stdout, (bytes) => log.warn({ bytes, max_bytes: maxLine }, 'stdio message too large; refused'));
+  // A server span per request of either era (ADR-026); with tracing off this is the transport itself.
+  const stdio = traceTransport(bounded, rt.tracer, 'pipe');
   // Each message goes to the server of its protocol era, started on the first message of that era (ADR-020).
   const mux = new EraMux(stdio, (era, lane) => {
     if (era === 'modern') {
@@ -119,7 +126,7 @@ async function serveHttp(opts: ServeOptions): Promise<void> {
   if (opts.agent !== undefined) throw new UsageError('--agent goes with --stdio: over HTTP each credential names its agent');
   const port = parsePort(opts.port);
   const metrics = new Metrics();
-  const { dir, log, rt } = await open(opts, { observer: metrics });
+  const { dir, log, rt } = await open(opts, { observer: metrics, tracing: true });
   let handle;
   try {
     // Before serving: effects a crashed process left without an outcome are settled or marked (ADR-017).
@@ -131,6 +138,7 @@ async function serveHttp(opts: ServeOptions): Promise<void> {
   }
   const stopHousekeeping = startHousekeeping(rt, log);
   const stopCheckpointer = startCheckpointer(rt, log);
+  const stopWatching = opts.watch ? watchWorkspace(rt, log) : () => undefined;
   if (!(await rt.store.credentials.list()).some((c) => c.revoked_at === null) && !handle.ctx.cfg.auth.jwt) {
     log.warn('no credentials yet: every request will get 401; create one with `mandate keys create --agent <id>` (and `--operator <name>` for the console)');
   }
@@ -139,6 +147,7 @@ async function serveHttp(opts: ServeOptions): Promise<void> {
     if (closed) return;
     closed = true;
     stopHousekeeping();
+    stopWatching();
     await handle.close();
     await rt.kernel.settle();
     await stopCheckpointer(); // the last checkpoint covers everything this process recorded

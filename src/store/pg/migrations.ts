@@ -301,6 +301,14 @@ export const PG_MIGRATIONS: { name: string; sql: string }[] = [
   CREATE INDEX policy_inputs_at ON policy_inputs(at, decision_id);
   `,
   },
+  {
+    // The console's reads by time: the decision rate (created_at) and an agent's recent decisions (agent, created_at), without a scan.
+    name: 'decisions_created_at',
+    sql: `
+  CREATE INDEX decisions_created ON decisions(created_at);
+  CREATE INDEX decisions_agent_created ON decisions(agent, created_at);
+  `,
+  },
 ];
 
 /** The advisory lock that makes concurrent starts migrate one at a time. */

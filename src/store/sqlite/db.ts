@@ -7,7 +7,7 @@ import { PLANS_DDL } from '../plans.js';
 export type Db = Database.Database;
 
 // Kept equal to MIGRATIONS.length (checked at module load below).
-const SCHEMA_VERSION = 12;
+const SCHEMA_VERSION = 13;
 
 // One migration list; each entry runs once, in order, inside a transaction.
 const MIGRATIONS: string[] = [
@@ -317,6 +317,11 @@ const MIGRATIONS: string[] = [
     input_hash TEXT NOT NULL
   );
   CREATE INDEX policy_inputs_at ON policy_inputs(at, decision_id);
+  `,
+  // 13: the console's reads by time: the decision rate (created_at) and an agent's recent decisions (agent, created_at), without a scan.
+  `
+  CREATE INDEX decisions_created ON decisions(created_at);
+  CREATE INDEX decisions_agent_created ON decisions(agent, created_at);
   `,
 ];
 

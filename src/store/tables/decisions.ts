@@ -18,7 +18,7 @@ export const decisions = {
   pendingCount: "SELECT count(*) AS n FROM decisions WHERE status = 'pending'",
   byDfid: 'SELECT * FROM decisions WHERE dfid = $1 ORDER BY created_at, id LIMIT $2',
   started: "SELECT * FROM decisions WHERE status IN ('running', 'outcome_unknown') ORDER BY created_at, id",
-  // The console's reads (no index on created_at: a scan, see docs/console.md).
+  // The console's reads, by the indexes on (agent, created_at) and (created_at) (migration 13).
   recent: 'SELECT * FROM decisions WHERE agent = $1 ORDER BY created_at DESC, id DESC LIMIT $2',
   perMinute: 'SELECT created_at / 60000 AS minute, status, count(*) AS n FROM decisions WHERE created_at >= $1 GROUP BY created_at / 60000, status ORDER BY minute, status',
 } satisfies Record<string, Sql>;
