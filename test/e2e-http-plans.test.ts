@@ -12,7 +12,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { E2E, transfer, type Outcome } from './helpers/e2e.js';
+import { E2E, runCli, transfer, type Outcome } from './helpers/e2e.js';
 import { api, createKey, httpAgent, startHttp, type HttpAgent, type HttpServer } from './helpers/http.js';
 
 const e2e = new E2E();
@@ -110,5 +110,34 @@ describe('plans over HTTP and the operator API', () => {
     expect(approved.status, JSON.stringify(approved.body)).toBe(200);
     expect((await step(planId, 1_500, 'h-3')).verdict).toBe('accepted');
     expect((await api(s.url, viewerKey, `/api/v1/plans/${planId}`)).body['report']).toMatchObject({ status: 'completed', missed: [0], planned: [{ status: 'failed' }, { status: 'done' }] });
+  });
+
+  it('an operator submits a plan on an agent\'s behalf (API and CLI), decided as the agent\'s own: accepted, refused or malformed, and a viewer may not', async () => {
+    const plan = (amount: number, memo: string) => ({ purpose: 'on her behalf', steps: [{ capability: 'payments.transfer', params: transfer({ amount_minor: amount, memo }) }] });
+    expect((await api(s.url, viewerKey, '/api/v1/plans', { json: { agent: 'alice', plan: plan(1_000, 'op-1') } })).status).toBe(403);
+    const malformed = await api(s.url, opKey, '/api/v1/plans', { json: { agent: 'alice', plan: { purpose: 'none', steps: [] } } });
+    expect([malformed.status, (malformed.body['error'] as { code: string }).code]).toEqual([400, 'INVALID_REQUEST']);
+
+    const refused = await api(s.url, opKey, '/api/v1/plans', { json: { agent: 'alice', plan: plan(60_000, 'op-big') } });
+    expect(refused.status).toBe(422);
+    expect(refused.body['outcome']).toMatchObject({ verdict: 'rejected', capability: 'plan.submit', reasons: ['PLAN_STEP_REJECTED', 'CONTRACT_LIMIT_EXCEEDED'] });
+
+    const accepted = await api(s.url, opKey, '/api/v1/plans', { json: { agent: 'alice', plan: plan(1_000, 'op-1') } });
+    expect(accepted.status, JSON.stringify(accepted.body)).toBe(201);
+    const planId = ((accepted.body['outcome'] as Outcome).output as { plan_id: string }).plan_id;
+    // The plan is alice's: she runs its step under it.
+    expect((await step(planId, 1_000, 'op-1')).verdict).toBe('accepted');
+    expect((await api(s.url, viewerKey, `/api/v1/plans/${planId}`)).body['report']).toMatchObject({ agent: 'alice', status: 'completed' });
+
+    const file = join(ws, 'op-plan.json');
+    writeFileSync(file, JSON.stringify(plan(2_000, 'op-cli')));
+    const cli = await runCli(['plans', 'submit', '--agent', 'alice', '--plan', file, '--as', 'anna', '-w', ws]);
+    expect(cli.code, cli.stderr).toBe(0);
+    const out = JSON.parse(cli.stdout) as { outcome: Outcome };
+    expect(out.outcome).toMatchObject({ verdict: 'accepted', capability: 'plan.submit' });
+    writeFileSync(file, JSON.stringify(plan(60_000, 'op-cli-big')));
+    expect((await runCli(['plans', 'submit', '--agent', 'alice', '--plan', file, '-w', ws])).code).toBe(1);
+    writeFileSync(file, '{ not json');
+    expect((await runCli(['plans', 'submit', '--agent', 'alice', '--plan', file, '-w', ws])).code).toBe(2);
   });
 });

@@ -54,7 +54,7 @@ export interface OutputSchema {
  */
 export class CapabilityError extends Error {
   constructor(
-    readonly code: Extract<ReasonCode, 'UPSTREAM_UNAVAILABLE' | 'DELEGATION_CHILD_TAKEN' | 'DELEGATION_CHILDREN_EXCEEDED'>,
+    readonly code: Extract<ReasonCode, 'UPSTREAM_UNAVAILABLE' | 'DELEGATION_CHILD_TAKEN' | 'DELEGATION_CHILDREN_EXCEEDED' | 'CLIENT_REQUEST_NOT_GRANTED' | 'CLIENT_CAPABILITY_MISSING'>,
     message: string,
   ) {
     super(message);

@@ -7,7 +7,7 @@ import { policyImpactCommand, type ImpactOptions } from './commands/policy.js';
 import { reloadCommand, type ReloadOptions } from './commands/reload.js';
 import { approvalsApprove, approvalsDeny, approvalsList, approvalsShow, decisionsSettle } from './commands/approvals.js';
 import { doctorCommand } from './commands/doctor.js';
-import { plansAbandon, plansList, plansResume, plansShow } from './commands/plans.js';
+import { plansAbandon, plansList, plansResume, plansShow, plansSubmit } from './commands/plans.js';
 import { INIT_CREATES, initWorkspace } from './commands/init.js';
 import { interveneCommand, interventionsList, type InterveneOptions } from './commands/intervene.js';
 import { keysCreate, keysList, keysRevoke, type KeysCreateOptions } from './commands/keys.js';
@@ -187,7 +187,15 @@ approvals
   .addOption(workspaceOption())
   .action(run((id: string, opts: { workspace?: string; as?: string; note?: string }) => approvalsDeny(id, opts)));
 
-const plans = program.command('plans').description('bounded multi-step plans of agents: their reports, resume and abandon (ADR-025)');
+const plans = program.command('plans').description('bounded multi-step plans of agents: submission on their behalf, their reports, resume and abandon (ADR-025)');
+plans
+  .command('submit')
+  .description("submit a plan on an agent's behalf, decided as its own submit_plan; prints the outcome (escalated: waiting for one approval); exit 0 accepted or escalated, 1 refused")
+  .requiredOption('--agent <id>', 'the agent whose plan it is')
+  .requiredOption('--plan <file>', 'the plan as JSON (purpose, steps, order, budgets, expires_in_minutes, as in submit_plan); - for stdin')
+  .addOption(operatorOption('the submission'))
+  .addOption(workspaceOption())
+  .action(run((opts: { workspace?: string; as?: string; agent?: string; plan?: string }) => plansSubmit(opts)));
 plans
   .command('list')
   .description('every plan: id, agent, status (running, failed at a step, completed, ...), decision and expiry')

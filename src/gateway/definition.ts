@@ -31,6 +31,8 @@ export interface ServerIdentity {
   instructions?: string;
   /** What the upstream declared it serves; a transparent Mandate declares the same (less what it cannot serve). */
   capabilities?: ServerCapabilities;
+  /** The MCP revision Mandate's client negotiated with it (ADR-027): a change is drift of this pin, like a changed description. */
+  protocolVersion?: string;
 }
 export type PrimitiveDefinition = Resource | ResourceTemplate | Prompt | ServerIdentity;
 

@@ -65,6 +65,9 @@ export interface PinReport {
   unchanged: string[];
   skipped: { tool: string; why: string }[];
   receipt: Receipt | null;
+  /** The MCP revision the upstream speaks now, and the one its previous pin recorded (null: none, or a pin from before revisions were recorded). */
+  revision?: string | null;
+  revision_before?: string | null;
 }
 
 export interface UpstreamStatus {
@@ -88,6 +91,9 @@ export interface UpstreamStatus {
   /** Pinned tools that cannot be exposed (their schema cannot be compiled). */
   problems: string[];
   stderr_tail: string;
+  /** The MCP revision the running upstream speaks (null when it is not running), and the one pinned (null: none recorded). */
+  revision: string | null;
+  pinned_revision: string | null;
 }
 
 /** Largest message a stdio upstream may send: the biggest output cap, with room for JSON-RPC and base64. */
@@ -279,7 +285,10 @@ export class Gateway {
         report.error = `upstream \`${name}\` would expose names another upstream (or Mandate) already uses: ${clash.map((c) => `${c.kind} \`${c.name}\` (${c.servers.join(', ')})`).join('; ')}; set \`expose: prefixed\` on one of them`;
         continue;
       }
-      const before = new Map((await store.pins.list(name)).map((p) => [p.tool, p.hash]));
+      const pinned = await store.pins.list(name);
+      const before = new Map(pinned.map((p) => [p.tool, p.hash]));
+      report.revision = upstream.revision;
+      report.revision_before = pinnedRevision(pinned);
       for (const r of rows) {
         const old = before.get(r.tool);
         (old === undefined ? report.added : old === r.hash ? report.unchanged : report.changed).push(r.tool);
@@ -301,6 +310,7 @@ export class Gateway {
               added: report.added.map(ledgerKey),
               changed: report.changed.map(ledgerKey),
               removed: report.removed.map(ledgerKey),
+              revision: report.revision,
             },
           },
         },
@@ -341,6 +351,8 @@ export class Gateway {
         missing: running ? pins.filter((p) => !live.has(p.tool)).map((p) => p.tool) : [],
         problems: this.problems.get(name) ?? [],
         stderr_tail: upstream.stderrTail,
+        revision: running ? upstream.revision : null,
+        pinned_revision: pinnedRevision(pins),
       });
     }
     return out;
@@ -349,6 +361,12 @@ export class Gateway {
   async close(): Promise<void> {
     await Promise.all([...this.upstreams.values()].map((u) => u.close()));
   }
+}
+
+/** The revision an upstream's pinned identity records (ADR-027). */
+function pinnedRevision(pins: Pick<PinRow, 'tool' | 'definition'>[]): string | null {
+  const identity = pins.find((p) => p.tool === pinKey('server', 'info'))?.definition as ServerIdentity | undefined;
+  return identity?.protocolVersion ?? null;
 }
 
 /** A pin's key as the ledger records it: a resource's URI (which may name a file or a record) only as a hash. */

@@ -4,8 +4,14 @@
  * page by page up to a bound, each with its definition hash. The gateway
  * compares these with the pins (quarantine) and pins them.
  */
-import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import type { Tool } from '@modelcontextprotocol/sdk/types.js';
+import type { Client } from '@modelcontextprotocol/client';
+import {
+  ListPromptsResultSchema,
+  ListResourceTemplatesResultSchema,
+  ListResourcesResultSchema,
+  ListToolsResultSchema,
+  type Tool,
+} from '@modelcontextprotocol/sdk/types.js';
 import { definitionOf, defined, pinHash, pinKey, primitiveName, type PrimitiveDefinition, type PrimitiveKind } from './definition.js';
 import type { PinnedDefinition } from '../store/port/index.js';
 
@@ -42,12 +48,14 @@ async function pages<T>(fetch: (cursor: string | undefined) => Promise<{ items: 
 }
 
 export async function listUpstream(client: Client, timeout: number): Promise<Listing> {
+  // Plain requests with the 2025 result schemas, which keep every field (the transparent mode's lists are
+  // byte for byte), page by page, never from the SDK's response cache (a relist follows a list_changed).
   const opts = { timeout };
-  const params = (cursor: string | undefined) => (cursor ? { cursor } : undefined);
+  const params = (cursor: string | undefined) => (cursor ? { cursor } : {});
   const caps = client.getServerCapabilities() ?? {};
   const tools = caps.tools
     ? await pages(async (c) => {
-        const r = await client.listTools(params(c), opts);
+        const r = await client.request({ method: 'tools/list', params: params(c) }, ListToolsResultSchema, opts);
         return { items: r.tools, nextCursor: r.nextCursor };
       })
     : [];
@@ -61,24 +69,25 @@ export async function listUpstream(client: Client, timeout: number): Promise<Lis
   };
   if (caps.resources) {
     add('resource', await pages(async (c) => {
-      const r = await client.listResources(params(c), opts);
+      const r = await client.request({ method: 'resources/list', params: params(c) }, ListResourcesResultSchema, opts);
       return { items: r.resources, nextCursor: r.nextCursor };
     }));
     add('template', await pages(async (c) => {
-      const r = await client.listResourceTemplates(params(c), opts);
+      const r = await client.request({ method: 'resources/templates/list', params: params(c) }, ListResourceTemplatesResultSchema, opts);
       return { items: r.resourceTemplates, nextCursor: r.nextCursor };
     }));
   }
   if (caps.prompts) {
     add('prompt', await pages(async (c) => {
-      const r = await client.listPrompts(params(c), opts);
+      const r = await client.request({ method: 'prompts/list', params: params(c) }, ListPromptsResultSchema, opts);
       return { items: r.prompts, nextCursor: r.nextCursor };
     }));
   }
   const serverInfo = client.getServerVersion();
   if (serverInfo) {
     const instructions = client.getInstructions();
-    add('server', [{ serverInfo, ...(instructions !== undefined ? { instructions } : {}), capabilities: caps }]);
+    const protocolVersion = client.getNegotiatedProtocolVersion();
+    add('server', [{ serverInfo, ...(instructions !== undefined ? { instructions } : {}), capabilities: caps, ...(protocolVersion !== undefined ? { protocolVersion } : {}) }]);
   }
   return { tools: new Map(tools.map((tool) => [tool.name, { tool, hash: pinHash(definitionOf(tool)) }])), primitives };
 }

@@ -7,25 +7,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import {
-  CallToolResultSchema,
-  CreateMessageRequestSchema,
-  ElicitRequestSchema,
-  ErrorCode,
-  ListRootsRequestSchema,
-  LoggingMessageNotificationSchema,
-  McpError,
-  ProgressNotificationSchema,
-  PromptListChangedNotificationSchema,
-  ResourceListChangedNotificationSchema,
-  ResourceUpdatedNotificationSchema,
-  ToolListChangedNotificationSchema,
-  type CallToolResult,
-  type Tool,
-} from '@modelcontextprotocol/sdk/types.js';
+import { StreamableHTTPClientTransport, type Client, type Transport } from '@modelcontextprotocol/client';
+import { CallToolResultSchema, type CallToolResult, type Tool } from '@modelcontextprotocol/sdk/types.js';
 import type { ZodType } from 'zod';
 import { CapabilityError, type CapabilityContext } from '../capabilities/manifest.js';
 import type { UpstreamConfig } from '../config/workspace-schema.js';
@@ -35,6 +18,7 @@ import { CallRouting } from './call-routing.js';
 import { LIST_KINDS, listUpstream, liveSignatures, type ListKind, type LivePrimitive, type LiveTool } from './listing.js';
 import { resolveValues, type Environment } from './secrets.js';
 import { GroupStdioTransport } from './stdio-process.js';
+import { answeredError, connectUpstream, failureOf, InputNotRelayed, notRelayed, requestViaTask, upstreamClient, withoutEnvelope } from './upstream-client.js';
 import { noopTracer, type Tracer, type TraceSpan } from '../telemetry/port.js';
 import { upstreamSpanAttributes, upstreamSpanName } from '../telemetry/mcp-attributes.js';
 
@@ -70,10 +54,7 @@ export interface UpstreamEvents {
   started(upstream: string): void;
 }
 
-const CLIENT_INFO = { name: 'mandate-gateway', version: '0.1.0' };
 const STDERR_TAIL = 2_048;
-/** What Mandate's client offers an upstream: it relays these to the agent's own client (ADR-013). */
-const CLIENT_CAPABILITIES = { sampling: {}, elicitation: { form: {}, url: {} }, roots: { listChanged: true } };
 
 export class Upstream {
   state: UpstreamState = 'idle';
@@ -85,6 +66,8 @@ export class Upstream {
   nextStartAt = 0;
   /** The last lines the upstream wrote to stderr (for `mandate doctor`; never logged). */
   stderrTail = '';
+  /** The MCP revision the running (or last) connection negotiated (ADR-027); null before the first start. */
+  revision: string | null = null;
 
   private client: Client | null = null;
   private connecting: Promise<StartResult> | null = null;
@@ -173,34 +156,24 @@ export class Upstream {
     const made = this.transport();
     if (!made.ok) return this.failed(made.message, false);
     this.starts++;
-    const client = new Client(CLIENT_INFO, { capabilities: CLIENT_CAPABILITIES });
-    client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => this.calls.logMessage(n.params as Record<string, unknown>));
-    // Our own progress routing (not the SDK's per-request onprogress): the SDK forgets a request's progress
-    // handler as soon as its response arrives, which loses a last progress sent just before the response.
-    client.setNotificationHandler(ProgressNotificationSchema, (n) => this.calls.progress(n.params as Record<string, unknown>));
     const events = this.deps.events;
-    // An upstream's list_changed is passed on once per real change of that list, never for what it announces while starting.
-    for (const [schema, kind] of [
-      [ToolListChangedNotificationSchema, 'tools'],
-      [ResourceListChangedNotificationSchema, 'resources'],
-      [PromptListChangedNotificationSchema, 'prompts'],
-    ] as const) {
-      client.setNotificationHandler(schema, () => {
+    const client: Client = upstreamClient({
+      log: (params) => this.calls.logMessage(params),
+      progress: (params) => this.calls.progress(params),
+      // An upstream's list_changed is passed on once per real change of that list, never for what it announces while starting.
+      listChanged: (kind) => {
         void this.relist(client)
           .then(() => this.state === 'ready' && this.client === client && this.announce([kind]))
           .catch(() => undefined);
-      });
-    }
-    client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => events?.resourceUpdated(name, n.params as Record<string, unknown>));
-    // Requests the upstream sends back go to the agent's own client, governed there (ADR-013).
-    client.setRequestHandler(CreateMessageRequestSchema, (r, extra) => this.calls.ask({ method: r.method, params: r.params ?? {} }, extra.signal) as never);
-    client.setRequestHandler(ElicitRequestSchema, (r, extra) => this.calls.ask({ method: r.method, params: r.params ?? {} }, extra.signal) as never);
-    client.setRequestHandler(ListRootsRequestSchema, (r, extra) => this.calls.ask({ method: r.method, params: r.params ?? {} }, extra.signal) as never);
+      },
+      resourceUpdated: (params) => events?.resourceUpdated(name, params),
+      ask: (request, signal) => this.calls.ask(request, signal),
+    });
     client.onclose = () => this.closed(client);
     client.onerror = () => undefined; // transport errors surface as a close or a failed request
     this.client = client;
     try {
-      await client.connect(made.transport, { timeout: config.start_timeout_ms });
+      this.revision = await connectUpstream(client, made.transport, config.start_timeout_ms);
       await this.relist(client);
     } catch (err) {
       // If the process already exited, closed() counted the crash and set the backoff.
@@ -218,7 +191,7 @@ export class Upstream {
     // The first listing is the baseline; after a restart, only lists that differ from before are announced.
     this.announce(LIST_KINDS);
     this.lastError = null;
-    log.info({ upstream: name, tools: this.live.size, primitives: this.primitives.size, starts: this.starts }, 'upstream started');
+    log.info({ upstream: name, revision: this.revision, tools: this.live.size, primitives: this.primitives.size, starts: this.starts }, 'upstream started');
     events?.started(name);
     return { ok: true };
   }
@@ -362,7 +335,7 @@ export class Upstream {
       const meta = { traceparent: traceparent ?? traceparentOf(ctx.dfid), ...(wantsProgress ? { progressToken: token } : {}) };
       const request = { method, params: { ...params, _meta: meta } };
       const options = { signal: ctx.signal, timeout: this.deps.deadlineMs + 1_000 };
-      const result = ctx.asTask ? await this.viaTask(client, request, schema, options) : await client.request(request, schema, options);
+      const result = withoutEnvelope(ctx.asTask ? await requestViaTask(client, request, schema, options, this.name) : await client.request(request, schema, options));
       this.crashes = 0; // a healthy answer ends a crash streak
       if ((result as { isError?: unknown }).isError === true) span.fail('tool_error');
       // Progress or log messages the upstream wrote right before its answer may still be in the
@@ -372,15 +345,16 @@ export class Upstream {
       return result;
     } catch (err) {
       if (ctx.signal.aborted || err instanceof CapabilityError) throw err;
+      if (err instanceof InputNotRelayed) throw notRelayed(err, this.name);
       // A JSON-RPC error the upstream itself answered is its answer (HANDLER_FAILED); anything else means
       // the connection is gone or broken (a crashed process, an HTTP server that stopped answering).
-      const answered = err instanceof McpError && err.code !== ErrorCode.ConnectionClosed && err.code !== ErrorCode.RequestTimeout;
-      if (answered) span.set({ 'rpc.response.status_code': String((err as McpError).code) });
+      const answered = answeredError(err);
+      if (answered) span.set({ 'rpc.response.status_code': String(answered.code) });
       if (answered && this.client) {
-        span.fail(String((err as McpError).code));
-        throw err;
+        span.fail(String(answered.code));
+        throw answered;
       }
-      if (this.client && !(err instanceof McpError)) this.broken(this.client);
+      if (!answered && this.client && failureOf(err) === 'broken') this.broken(this.client);
       throw new CapabilityError('UPSTREAM_UNAVAILABLE', `upstream \`${this.name}\` went away during the call`);
     } finally {
       this.calls.close(id);
@@ -391,16 +365,6 @@ export class Upstream {
   /** Sends a notification to the running upstream (e.g. the agent's roots changed); dropped when it is not running. */
   async notify(method: string, params?: Record<string, unknown>): Promise<void> {
     await this.client?.notification(params ? { method, params } : { method }).catch(() => undefined);
-  }
-
-  /** A task-augmented request: the task is created, polled, and its final result returned (or its error thrown). */
-  private async viaTask<T extends ZodType>(client: Client, request: { method: string; params: Record<string, unknown> }, schema: T, options: { signal: AbortSignal; timeout: number }): Promise<unknown> {
-    const stream = client.experimental.tasks.requestStream(request as Parameters<typeof client.experimental.tasks.requestStream>[0], schema as never, { ...options, task: {} });
-    for await (const message of stream) {
-      if (message.type === 'result') return message.result;
-      if (message.type === 'error') throw message.error;
-    }
-    throw new McpError(ErrorCode.InternalError, `upstream \`${this.name}\` ended its task without a result`);
   }
 
   private acquire(signal: AbortSignal): Promise<void> {

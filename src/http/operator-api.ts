@@ -75,6 +75,7 @@ const ROUTES: { method: 'GET' | 'POST'; pattern: RegExp; handler: Handler }[] = 
   { method: 'GET', pattern: new RegExp(`^/api/v1/delegations/${ID}$`), handler: (ctx, r, m) => delegations.delegationShow(ctx, r, m[1] as string, replies(ctx, r)) },
   { method: 'POST', pattern: new RegExp(`^/api/v1/delegations/${ID}/revoke$`), handler: (ctx, r, m) => delegations.delegationRevoke(ctx, r, m[1] as string, (schema) => body(ctx, r, schema), replies(ctx, r)) },
   { method: 'GET', pattern: /^\/api\/v1\/plans$/, handler: (ctx, r) => plans.planList(ctx, r) },
+  { method: 'POST', pattern: /^\/api\/v1\/plans$/, handler: (ctx, r) => plans.planSubmit(ctx, r, (schema) => body(ctx, r, schema)) },
   { method: 'GET', pattern: new RegExp(`^/api/v1/plans/${ID}$`), handler: (ctx, r, m) => plans.planShow(ctx, r, m[1] as string, planReplies(ctx, r)) },
   { method: 'POST', pattern: new RegExp(`^/api/v1/plans/${ID}/(resume|abandon)$`), handler: (ctx, r, m) => plans.planAct(ctx, r, m[1] as string, m[2] as 'resume' | 'abandon', (schema) => body(ctx, r, schema), planReplies(ctx, r)) },
   { method: 'GET', pattern: /^\/api\/v1\/ledger$/, handler: ledgerPage },

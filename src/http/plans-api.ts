@@ -1,19 +1,32 @@
 import { z } from 'zod';
 import { KernelError } from '../kernel/kernel.js';
+import { PlanRequestSchema } from '../kernel/plans/request.js';
 import type { HttpContext, RouteRequest } from './context.js';
 import { sendJson } from './errors.js';
 
 /**
- * Plans in the operator API (ADR-025): the list, one plan's report, resume
- * and abandon, each through the kernel as the operator the credential names.
+ * Plans in the operator API (ADR-025): submission on an agent's behalf
+ * (decided as that agent's own submit_plan), the list, one plan's report,
+ * resume and abandon, each through the kernel as the operator the credential names.
  */
 
 // `steps` (resume only): the steps replacing those after the one the plan stopped at; checked by the kernel, which records a refusal.
 const ReasonBody = z.object({ reason: z.string().max(2_000).optional(), steps: z.array(z.unknown()).max(1_000).optional() }).strict();
 
+const SubmitBody = z.object({ agent: z.string().min(1).max(64).describe('The agent whose plan it is; it is decided as its own submit_plan.'), plan: PlanRequestSchema }).strict();
+
 type Reply = { reject(code: 'NOT_FOUND' | 'PLAN_STATE_CONFLICT', message: string): void };
 type Operator = RouteRequest & { principal: { kind: 'operator'; id: string } };
 type BodyReader = <T>(schema: z.ZodType<T>) => Promise<T | null>;
+
+export async function planSubmit(ctx: HttpContext, r: Operator, read: BodyReader): Promise<void> {
+  const b = await read(SubmitBody);
+  if (!b) return;
+  const outcome = await ctx.rt.kernel.submitPlan({ agent: b.agent, request: b.plan, channel: 'http' });
+  ctx.log.info({ operator: r.principal.id, agent: b.agent, verdict: outcome.verdict, reasons: outcome.reasons }, 'operator submitted a plan on behalf of an agent');
+  // A refused or escalated plan is a governed outcome (on the ledger), not an edge rejection.
+  sendJson(r.res, outcome.verdict === 'accepted' ? 201 : outcome.verdict === 'escalated' ? 202 : 422, { outcome });
+}
 
 export async function planList(ctx: HttpContext, r: Operator): Promise<void> {
   const agent = r.url.searchParams.get('agent');

@@ -75,6 +75,7 @@ function upstreamReport(list: UpstreamStatus[]): string {
     const running = u.state === 'ready';
     lines.push(`upstream ${u.name} (${u.transport}: ${u.target}): ${running ? `running, ${u.live} definition(s) listed, ${u.pinned} pinned` : `${u.state.toUpperCase()}: ${u.error ?? 'not started'}`}`);
     if (u.missing_env.length) lines.push(`  missing environment: ${u.missing_env.join(', ')}\n  fix: set them in the environment of mandate (never in mandate.yaml)`);
+    if (running && u.revision && u.pinned_revision && u.revision !== u.pinned_revision) lines.push(`  speaks MCP ${u.revision}, pinned speaking ${u.pinned_revision}: its identity (server:info) changed`);
     if (u.changed.length) lines.push(`  CHANGED since pinned (quarantined: calls get UPSTREAM_TOOL_CHANGED): ${u.changed.join(', ')}`);
     if (u.missing.length) lines.push(`  pinned but no longer offered (quarantined): ${u.missing.join(', ')}`);
     if (u.unpinned.length) lines.push(`  new, not pinned (not exposed): ${u.unpinned.join(', ')}`);

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { PlanRequestSchema } from '../../kernel/plans/request.js';
 import { EXIT, operatorName, printJson, UsageError, withRuntime } from '../common.js';
 
 interface Opts {
@@ -7,6 +8,25 @@ interface Opts {
   reason?: string;
   agent?: string;
   json?: boolean;
+}
+
+/**
+ * `mandate plans submit`: a plan submitted on an agent's behalf (a JSON file,
+ * or - for stdin), decided as the agent's own submit_plan: accepted (it may
+ * run), escalated (waiting for one approval) or refused. Exit 0 unless refused.
+ */
+export async function plansSubmit(opts: Opts & { plan?: string }): Promise<number> {
+  if (!opts.agent) throw new UsageError('name the agent whose plan it is: --agent <id>');
+  if (!opts.plan) throw new UsageError('give the plan: --plan <file.json> (or - for stdin)');
+  const parsed = PlanRequestSchema.safeParse(readJson('--plan', opts.plan, 'a JSON plan'));
+  if (!parsed.success) throw new UsageError(`--plan: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(plan)'}: ${i.message}`).join('; ')}`);
+  const operator = operatorName(opts.as);
+  return withRuntime(opts.workspace, undefined, async ({ kernel }) => {
+    const outcome = await kernel.submitPlan({ agent: opts.agent as string, request: parsed.data, channel: 'cli' });
+    process.stderr.write(`submitted by operator ${operator}\n`);
+    printJson({ outcome });
+    return outcome.verdict === 'rejected' ? EXIT.failed : EXIT.ok;
+  });
 }
 
 /** `mandate plans list`: every plan (or one agent's), newest last. */
@@ -54,10 +74,14 @@ export async function plansResume(id: string, opts: Opts & { steps?: string }): 
 }
 
 function readSteps(file: string): unknown {
+  return readJson('--steps', file, 'a JSON array of steps');
+}
+
+function readJson(option: string, file: string, what: string): unknown {
   try {
     return JSON.parse(readFileSync(file === '-' ? 0 : file, 'utf8')) as unknown;
   } catch (err) {
-    throw new UsageError(`--steps: cannot read a JSON array of steps from ${file}: ${(err as Error).message}`);
+    throw new UsageError(`${option}: cannot read ${what} from ${file}: ${(err as Error).message}`);
   }
 }
 

@@ -33,6 +33,7 @@ export async function upstreamPin(opts: PinOptions): Promise<number> {
 function describe(r: PinReport): string {
   if (!r.ok) return `upstream ${r.server}: NOT PINNED: ${r.error ?? 'unknown error'}\n`;
   const lines = [`upstream ${r.server}: ${r.dry_run ? 'would pin' : 'pinned'} ${r.added.length + r.changed.length + r.unchanged.length} definition(s) (tools, resources, templates, prompts)${r.receipt ? ` (ledger seq ${r.receipt.seq})` : ''}`];
+  if (r.revision) lines.push(`  speaks MCP ${r.revision}${r.revision_before && r.revision_before !== r.revision ? ` (it spoke ${r.revision_before} when last pinned)` : ''}`);
   if (r.added.length) lines.push(`  new: ${r.added.join(', ')}`);
   if (r.changed.length) lines.push(`  changed (re-pinned, out of quarantine): ${r.changed.join(', ')}`);
   if (r.removed.length) lines.push(`  no longer offered (unpinned): ${r.removed.join(', ')}`);
