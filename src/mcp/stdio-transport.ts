@@ -68,6 +68,11 @@ export class BoundedStdioTransport implements Transport {
 
   private readonly onend = () => void this.close();
   private readonly onstreamerror = (err: Error) => this.onerror?.(err);
+  /** The client went away while we wrote (EPIPE): the session is over, as when stdin ends; never an unhandled error that kills the server. */
+  private readonly onwriteerror = (err: Error) => {
+    this.onerror?.(err);
+    void this.close();
+  };
 
   private endLine(): void {
     if (this.skipping !== null) {
@@ -105,12 +110,17 @@ export class BoundedStdioTransport implements Transport {
     this.stdin.on('data', this.ondata);
     this.stdin.on('end', this.onend);
     this.stdin.on('error', this.onstreamerror);
+    this.stdout.on('error', this.onwriteerror);
   }
 
   send(message: JSONRPCMessage): Promise<void> {
+    // Nobody reads a closed session's answers; a broken pipe never drains, so a pending send ends with the session.
+    if (this.closed) return Promise.resolve();
     return new Promise((resolve) => {
-      if (this.stdout.write(`${JSON.stringify(message)}\n`)) resolve();
-      else this.stdout.once('drain', resolve);
+      if (this.stdout.write(`${JSON.stringify(message)}\n`)) return resolve();
+      this.stdout.once('drain', resolve);
+      this.stdout.once('close', resolve);
+      this.stdout.once('error', () => resolve());
     });
   }
 
@@ -120,6 +130,7 @@ export class BoundedStdioTransport implements Transport {
     this.stdin.off('data', this.ondata);
     this.stdin.off('end', this.onend);
     this.stdin.off('error', this.onstreamerror);
+    // The error listener stays: a late EPIPE of a write already queued must not become an uncaught exception.
     this.stdin.pause();
     this.chunks = [];
     this.onclose?.();

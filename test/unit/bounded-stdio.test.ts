@@ -1,4 +1,4 @@
-import { PassThrough } from 'node:stream';
+import { PassThrough, Writable } from 'node:stream';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { describe, expect, it } from 'vitest';
 import { BoundedStdioTransport } from '../../src/mcp/stdio-transport.js';
@@ -53,5 +53,28 @@ describe('BoundedStdioTransport', () => {
     stdin.end();
     await tick();
     expect(closed).toBe(true);
+  });
+});
+
+describe('BoundedStdioTransport when the client goes away', () => {
+  it('a write that fails with EPIPE closes the session and reports the error, instead of an uncaught exception; later sends resolve', async () => {
+    const stdin = new PassThrough();
+    const stdout = new Writable({
+      write(_chunk, _enc, cb) {
+        cb(Object.assign(new Error('write EPIPE'), { code: 'EPIPE' }));
+      },
+    });
+    const t = new BoundedStdioTransport(100, stdin, stdout);
+    const errors: string[] = [];
+    let closed = 0;
+    t.onerror = (e) => errors.push(e.message);
+    t.onclose = () => closed++;
+    await t.start();
+    await t.send({ jsonrpc: '2.0', id: 1, result: {} });
+    await tick();
+    expect(errors).toEqual(['write EPIPE']);
+    expect(closed).toBe(1);
+    await t.send({ jsonrpc: '2.0', id: 2, result: {} });
+    expect(closed).toBe(1);
   });
 });
