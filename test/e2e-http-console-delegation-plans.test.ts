@@ -12,18 +12,17 @@
  * Screenshots go to test-artifacts/console-delegation-plans/.
  */
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { E2E, REPO_ROOT, exportLedger, transfer, type Outcome } from './helpers/e2e.js';
 import { api, createKey, httpAgent, startHttp, type HttpAgent, type HttpServer } from './helpers/http.js';
-import { CHROMIUM, CHROMIUM_PATH, requires } from './helpers/requires.js';
+import { axeSerious, launchChromium, openConsole } from './helpers/console-browser.js';
+import { CHROMIUM, requires } from './helpers/requires.js';
 
 const need = await requires(import.meta.url, [CHROMIUM]);
 const ARTIFACTS = join(REPO_ROOT, 'test-artifacts', 'console-delegation-plans');
-const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
 const e2e = new E2E();
 const agents: HttpAgent[] = [];
@@ -44,10 +43,7 @@ beforeAll(async () => {
   s = await startHttp(ws);
   alice = await httpAgent(s.url, keys[2]?.key as string);
   agents.push(alice);
-  browser = await chromium.launch({
-    executablePath: CHROMIUM_PATH,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
+  browser = await launchChromium();
 }, 120_000);
 
 afterAll(async () => {
@@ -57,39 +53,6 @@ afterAll(async () => {
   await e2e.cleanup();
 });
 
-/** A page logged in with `key` at `hash`; requests to other origins and page errors fail the test in `done`. */
-async function open(key: string, hash = ''): Promise<{ page: Page; done: () => Promise<void> }> {
-  const page = await (browser as Browser).newPage({ viewport: { width: 1200, height: 900 } });
-  const foreign: string[] = [];
-  const errors: string[] = [];
-  page.on('request', (req) => {
-    if (!req.url().startsWith(s.url)) foreign.push(req.url());
-  });
-  page.on('pageerror', (err) => errors.push(err.message));
-  await page.goto(`${s.url}/console${hash}`);
-  await page.getByLabel('Operator key').fill(key);
-  await page.getByRole('button', { name: 'Log in' }).click();
-  await page.locator('#app').waitFor({ timeout: 10_000 });
-  return {
-    page,
-    done: async () => {
-      expect(foreign).toEqual([]);
-      expect(errors).toEqual([]);
-      await page.close();
-    },
-  };
-}
-
-/** axe-core's serious and critical violations on the page as it stands. */
-async function axeSerious(page: Page): Promise<{ id: string; impact: string; nodes: number }[]> {
-  await page.evaluate(AXE);
-  const r = (await page.evaluate('axe.run(document).then((r) => ({ passes: r.passes.length, violations: r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.length })) }))')) as {
-    passes: number;
-    violations: { id: string; impact: string; nodes: number }[];
-  };
-  expect(r.passes).toBeGreaterThan(10);
-  return r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-}
 
 interface TreeNode {
   agent: string;
@@ -135,7 +98,7 @@ describe.skipIf(need.skip)(need.title('console delegation, plans, check and impa
     expect(a.grants[0]?.budgets[0]).toMatchObject({ max: 8_000, used: 3_000, remaining: 5_000 });
     expect(bNode.grants[0]?.budgets[0]).toMatchObject({ max: 4_000, used: 3_000, remaining: 1_000 });
 
-    const { page, done } = await open(opKey, '#/delegations');
+    const { page, done } = await openConsole(browser as Browser, s.url, opKey, '#/delegations');
     await expect.poll(() => page.locator('#delegations-title').textContent(), { timeout: 10_000 }).toBe('Delegations');
     const node = (agent: string) => page.locator(`li.node[data-agent="${agent}"]`);
     await node('worker-b').waitFor({ timeout: 10_000 });
@@ -181,7 +144,7 @@ describe.skipIf(need.skip)(need.title('console delegation, plans, check and impa
   });
 
   it('a viewer sees the tree without a revoke button, and no pause button on an agent page', async () => {
-    const { page, done } = await open(viewerKey, '#/delegations');
+    const { page, done } = await openConsole(browser as Browser, s.url, viewerKey, '#/delegations');
     await page.locator('li.node[data-agent="worker-b"]').waitFor({ timeout: 10_000 });
     expect(await page.locator('#delegations-body').textContent()).toContain('Read-only');
     expect(await page.getByRole('button', { name: /Revoke/ }).count()).toBe(0);
@@ -197,7 +160,7 @@ describe.skipIf(need.skip)(need.title('console delegation, plans, check and impa
 
   it('an operator revokes worker-a from its button after a confirm step: the subtree ends as the kernel cascades it, and worker-b\'s next call is refused', async () => {
     // From alice's agent page to her whole tree.
-    const { page, done } = await open(opKey, '#/agents/alice');
+    const { page, done } = await openConsole(browser as Browser, s.url, opKey, '#/agents/alice');
     await page.getByRole('link', { name: 'The whole tree of alice' }).click();
     await expect.poll(() => page.url(), { timeout: 5_000 }).toContain('#/delegations?root=alice');
     // (alice's page, now hidden, drew her tree too: this page's own is under #delegations-body.)
@@ -244,7 +207,7 @@ describe.skipIf(need.skip)(need.title('console delegation, plans, check and impa
   });
 
   it('an operator pauses and resumes alice from her page; her calls are refused while she is paused', async () => {
-    const { page, done } = await open(opKey, '#/agents/alice');
+    const { page, done } = await openConsole(browser as Browser, s.url, opKey, '#/agents/alice');
     await expect.poll(() => page.locator('#agent-status').textContent(), { timeout: 10_000 }).toBe('active');
     await page.getByRole('button', { name: 'Pause alice' }).click();
     await expect.poll(() => page.locator('#agent-status').textContent(), { timeout: 10_000 }).toBe('paused');
@@ -294,7 +257,7 @@ describe.skipIf(need.skip)(need.title('console delegation, plans, check and impa
     expect(failed).toMatchObject({ status: 'failed', failed_step: 1, missed: [1] });
 
     // The list, then the plan.
-    const { page, done } = await open(opKey, '#/plans');
+    const { page, done } = await openConsole(browser as Browser, s.url, opKey, '#/plans');
     const row = page.locator(`table.plans tr[data-plan-id="${planId}"]`);
     await row.waitFor({ timeout: 10_000 });
     expect(await row.locator('.plan-state').textContent()).toBe('failed at step 2');
@@ -316,7 +279,7 @@ describe.skipIf(need.skip)(need.title('console delegation, plans, check and impa
     await page.screenshot({ path: join(ARTIFACTS, '5-plan-failed.png'), fullPage: true });
 
     // A viewer sees the same plan without the buttons.
-    const viewer = await open(viewerKey, `#/plans/${planId}`);
+    const viewer = await openConsole(browser as Browser, s.url, viewerKey, `#/plans/${planId}`);
     await viewer.page.locator('table.plan-steps').waitFor({ timeout: 10_000 });
     expect(await viewer.page.getByRole('button', { name: /Resume|Abandon/ }).count()).toBe(0);
     await viewer.done();
@@ -342,7 +305,7 @@ describe.skipIf(need.skip)(need.title('console delegation, plans, check and impa
   });
 
   it('the check form answers as POST /api/v1/check does: verdict, reasons, values, facts, policies and who an escalation goes to', async () => {
-    const { page, done } = await open(opKey, '#/check');
+    const { page, done } = await openConsole(browser as Browser, s.url, opKey, '#/check');
     await page.locator('#check-agent').selectOption('alice');
     await page.locator('#check-capability').fill('payments.transfer');
     const params = transfer({ amount_minor: 27_500 });
@@ -371,7 +334,7 @@ describe.skipIf(need.skip)(need.title('console delegation, plans, check and impa
 
   it('the impact page replays past decisions against an edited contract as POST /api/v1/policy/impact does; a broken proposal lists its problems; nothing is written', async () => {
     const before = readFileSync(join(ws, 'contracts', 'alice.yaml'), 'utf8');
-    const { page, done } = await open(opKey, '#/impact');
+    const { page, done } = await openConsole(browser as Browser, s.url, opKey, '#/impact');
     await page.locator('#impact-file').selectOption('contracts/alice.yaml');
     const tightened = before.replace('amount_minor: 50000', 'amount_minor: 2000');
     expect(tightened).not.toBe(before);

@@ -9,19 +9,18 @@
  * the contract and the interventions; axe-core finds no serious or critical
  * violation. Screenshots go to test-artifacts/console-pages/.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { E2E, REPO_ROOT, exportLedger, runCli, transfer } from './helpers/e2e.js';
 import { FIXTURES, NODE, appendConfig, pin, writeContract, y } from './helpers/gateway.js';
 import { api, createKey, httpAgent, startHttp, type HttpAgent, type HttpServer } from './helpers/http.js';
-import { CHROMIUM, CHROMIUM_PATH, requires } from './helpers/requires.js';
+import { axeSerious, launchChromium, openConsole } from './helpers/console-browser.js';
+import { CHROMIUM, requires } from './helpers/requires.js';
 
 const need = await requires(import.meta.url, [CHROMIUM]);
 const ARTIFACTS = join(REPO_ROOT, 'test-artifacts', 'console-pages');
-const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
 const e2e = new E2E();
 let s: HttpServer;
@@ -49,10 +48,7 @@ beforeAll(async () => {
   s = await startHttp(ws);
   alice = await httpAgent(s.url, keys[2]?.key as string);
   gw = await httpAgent(s.url, keys[3]?.key as string);
-  browser = await chromium.launch({
-    executablePath: CHROMIUM_PATH,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
+  browser = await launchChromium();
 }, 120_000);
 
 afterAll(async () => {
@@ -63,41 +59,6 @@ afterAll(async () => {
   await e2e.cleanup();
 });
 
-/** A page logged in with `key`; records requests to other origins and page errors, checked by `done`. */
-async function open(key: string, hash = ''): Promise<{ page: Page; done: () => Promise<void> }> {
-  const page = await (browser as Browser).newPage({ viewport: { width: 1200, height: 900 } });
-  const foreign: string[] = [];
-  const errors: string[] = [];
-  page.on('request', (req) => {
-    if (!req.url().startsWith(s.url)) foreign.push(req.url());
-  });
-  page.on('pageerror', (err) => errors.push(err.message));
-  await page.goto(`${s.url}/console${hash}`);
-  await page.getByLabel('Operator key').fill(key);
-  await page.getByRole('button', { name: 'Log in' }).click();
-  await page.locator('#app').waitFor({ timeout: 10_000 });
-  return {
-    page,
-    done: async () => {
-      expect(foreign).toEqual([]);
-      expect(errors).toEqual([]);
-      await page.close();
-    },
-  };
-}
-
-/** axe-core run inside the page (evaluated over the DevTools protocol, so the page's CSP stays as it is). */
-async function axeViolations(page: Page): Promise<{ id: string; impact: string; nodes: number }[]> {
-  await page.evaluate(AXE);
-  const r = (await page.evaluate('axe.run(document).then((r) => ({ passes: r.passes.length, violations: r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.length })) }))')) as {
-    passes: number;
-    violations: { id: string; impact: string; nodes: number }[];
-  };
-  // The checker ran: rules such as labels, contrast and names passed on this page.
-  expect(r.passes).toBeGreaterThan(10);
-  if (process.env['AXE_ALL']) process.stderr.write(`axe: ${r.passes} rules passed; violations ${JSON.stringify(r.violations)}\n`);
-  return r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-}
 
 describe.skipIf(need.skip)(need.title('console pages in headless chromium'), () => {
   it('an operator approves a transfer with the keyboard alone, seeing its amount, payee and request hash; a viewer sees it redacted; the ledger holds no params', async () => {
@@ -107,7 +68,7 @@ describe.skipIf(need.skip)(need.title('console pages in headless chromium'), () 
     const sel = `li.approval[data-decision-id="${esc.outcome.decision_id}"]`;
 
     // The viewer: the same approval, the request hash, no params.
-    const viewer = await open(viewerKey);
+    const viewer = await openConsole(browser as Browser, s.url, viewerKey);
     const seen = viewer.page.locator(sel);
     await seen.waitFor({ timeout: 10_000 });
     const viewerText = (await seen.textContent()) ?? '';
@@ -124,7 +85,7 @@ describe.skipIf(need.skip)(need.title('console pages in headless chromium'), () 
     expect(JSON.parse(cli.stdout)).toEqual(fromApi);
     expect(fromApi['params']).toEqual(transfer({ amount_minor: 27_500, payee: 'acme-supplies' }));
 
-    const { page, done } = await open(opKey);
+    const { page, done } = await openConsole(browser as Browser, s.url, opKey);
     const item = page.locator(sel);
     await item.waitFor({ timeout: 10_000 });
     expect(await item.locator('.params tr[data-field="amount_minor"] td').textContent()).toBe('27500');
@@ -133,7 +94,7 @@ describe.skipIf(need.skip)(need.title('console pages in headless chromium'), () 
     expect(await item.locator('.facts-used tr[data-field="payee_known"] td').textContent()).toBe('true');
     expect(await item.textContent()).toContain(fromApi['request_hash'] as string);
     expect(await item.textContent()).toContain('ESCALATION_REQUIRED');
-    const serious = await axeViolations(page);
+    const serious = await axeSerious(page);
     expect(serious).toEqual([]);
     await page.screenshot({ path: join(ARTIFACTS, '2-approver-sees-the-call.png'), fullPage: true });
 
@@ -182,7 +143,7 @@ describe.skipIf(need.skip)(need.title('console pages in headless chromium'), () 
     expect(drift).toEqual(expect.objectContaining({ value: (27_500 + 6_000) / 4, threshold: 40_000 }));
     expect(drift?.samples).toHaveLength(4);
 
-    const { page, done } = await open(opKey);
+    const { page, done } = await openConsole(browser as Browser, s.url, opKey);
     const bar = (field: string) => page.locator(`.agent-budgets[data-agent="alice"] .budget[data-field="${field}"]`);
     await expect.poll(() => bar('amount_minor').getAttribute('data-used'), { timeout: 10_000 }).toBe('33500');
     for (const b of aliceBudgets) {
@@ -214,7 +175,7 @@ describe.skipIf(need.skip)(need.title('console pages in headless chromium'), () 
   });
 
   it('a decision page opened by DFID shows the full lineage with hashes and chain positions; its receipt verifies in the page, and a changed receipt fails', async () => {
-    const { page, done } = await open(opKey);
+    const { page, done } = await openConsole(browser as Browser, s.url, opKey);
     await page.getByLabel('Decision id or DFID').fill(approved.dfid);
     await page.getByRole('button', { name: 'Open' }).click();
     await expect.poll(() => page.locator('#decision-title').textContent(), { timeout: 10_000 }).toBe(`Decision ${approved.decision_id}`);
@@ -236,7 +197,7 @@ describe.skipIf(need.skip)(need.title('console pages in headless chromium'), () 
     expect(await result.textContent()).toContain('VERIFIED in this browser');
     for (const check of ['key', 'signature', 'event', 'link', 'request']) expect(await result.locator(`li[data-check="${check}"]`).getAttribute('class')).toBe('ok');
     await page.screenshot({ path: join(ARTIFACTS, '4-decision-verified.png'), fullPage: true });
-    expect(await axeViolations(page)).toEqual([]);
+    expect(await axeSerious(page)).toEqual([]);
 
     // A receipt whose verdict was changed: the signature no longer holds.
     const original = await page.locator('#receipt-json').inputValue();
@@ -257,7 +218,7 @@ describe.skipIf(need.skip)(need.title('console pages in headless chromium'), () 
   it('the feed filters live in the URL; the agent page shows the contract, budgets, decisions and interventions with their lifecycle', async () => {
     for (const act of ['pause', 'resume']) expect((await api(s.url, opKey, '/api/v1/interventions', { json: { act, agent: 'alice', reason: `${act} for the agent page` } })).status).toBe(200);
 
-    const { page, done } = await open(opKey, '#/?agent=alice&verdict=rejected');
+    const { page, done } = await openConsole(browser as Browser, s.url, opKey, '#/?agent=alice&verdict=rejected');
     await expect.poll(() => page.locator('#feed li').count(), { timeout: 10_000 }).toBeGreaterThan(0);
     expect(await page.locator('#filter-verdict').inputValue()).toBe('rejected');
     expect(await page.locator('#filter-agent').inputValue()).toBe('alice');
@@ -299,7 +260,7 @@ describe.skipIf(need.skip)(need.title('console pages in headless chromium'), () 
     const rows = await body.locator('table.interventions tbody tr').evaluateAll((trs) => trs.map((tr) => [tr.children[0]?.textContent, tr.children[1]?.textContent]));
     expect(rows).toEqual(overview.interventions.map((i) => [i.act, i.state]));
     expect(rows.map((r) => r[0])).toEqual(expect.arrayContaining(['pause', 'resume']));
-    expect(await axeViolations(page)).toEqual([]);
+    expect(await axeSerious(page)).toEqual([]);
     await page.screenshot({ path: join(ARTIFACTS, '7-agent.png'), fullPage: true });
     await done();
   });
@@ -313,7 +274,7 @@ describe.skipIf(need.skip)(need.title('console pages in headless chromium'), () 
     expect(story['upstream']).toEqual(expect.objectContaining({ server: 'drift', tool: 'greet', ran: true, upstream_error: false }));
     expect(story['signed_receipt']).toEqual(given);
 
-    const { page, done } = await open(opKey, `#/decisions/${g.outcome.decision_id}`);
+    const { page, done } = await openConsole(browser as Browser, s.url, opKey, `#/decisions/${g.outcome.decision_id}`);
     await expect.poll(() => page.locator('#decision-title').textContent(), { timeout: 10_000 }).toBe(`Decision ${g.outcome.decision_id}`);
     const upstream = page.locator('section[aria-labelledby="upstream-title"]');
     await upstream.waitFor({ timeout: 10_000 });

@@ -9,11 +9,12 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { E2E, REPO_ROOT, balance, transfer } from './helpers/e2e.js';
 import { createKey, httpAgent, startHttp, type HttpAgent, type HttpServer } from './helpers/http.js';
-import { CHROMIUM, CHROMIUM_PATH, requires } from './helpers/requires.js';
+import { launchChromium } from './helpers/console-browser.js';
+import { CHROMIUM, requires } from './helpers/requires.js';
 
 const need = await requires(import.meta.url, [CHROMIUM]);
 const ARTIFACTS = join(REPO_ROOT, 'test-artifacts', 'console');
@@ -35,10 +36,7 @@ beforeAll(async () => {
   const agentKey = (await createKey(ws, { agent: 'alice' })).key;
   s = await startHttp(ws);
   alice = await httpAgent(s.url, agentKey);
-  browser = await chromium.launch({
-    executablePath: CHROMIUM_PATH,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
+  browser = await launchChromium();
 }, 60_000);
 
 afterAll(async () => {

@@ -11,20 +11,9 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cleanEnv, CLI, E2E, exportLedger, REPO_ROOT, transfer, waitFor, type Outcome } from './helpers/e2e.js';
+import { setLoaderMax } from './helpers/reload-fixtures.js';
 
 const e2e = new E2E();
-const LOADER = `agent: loader
-version: 1.0.0
-owner: ops@example.com
-mission: Pay small supplier invoices.
-role: agent
-grants:
-  - capability: payments.transfer
-    limits:
-      max:
-        amount_minor: 50000
-`;
-const setMax = (ws: string, max: number) => writeFileSync(join(ws, 'contracts', 'loader.yaml'), LOADER.replace('amount_minor: 50000', `amount_minor: ${max}`));
 let client: Client | undefined;
 
 afterAll(async () => {
@@ -35,7 +24,7 @@ afterAll(async () => {
 describe('serve --watch', () => {
   it('a burst of writes is one reload and the new limit applies; a broken policy file is refused and the old set keeps serving', async () => {
     const ws = await e2e.workspace();
-    setMax(ws, 50000);
+    setLoaderMax(ws, 50000);
     const transport = new StdioClientTransport({ command: process.execPath, args: [CLI, 'serve', '--stdio', '--agent', 'loader', '--watch', '-w', ws, '--log-level', 'info'], cwd: REPO_ROOT, env: cleanEnv(), stderr: 'pipe' });
     let stderr = '';
     transport.stderr?.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
@@ -52,7 +41,7 @@ describe('serve --watch', () => {
 
     // Four saves in quick succession: one reload, after the last of them.
     for (const max of [40_000, 30_000, 20_000, 10_000]) {
-      setMax(ws, max);
+      setLoaderMax(ws, max);
       await new Promise((r) => setTimeout(r, 30));
     }
     await waitFor(() => count('reloaded a new set') >= 1, 10_000, 'the reload');

@@ -11,28 +11,17 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { E2E, exportLedger, runCli, transfer, waitFor } from './helpers/e2e.js';
+import { setLoaderMax } from './helpers/reload-fixtures.js';
 import { api, createKey, startHttp, type HttpServer } from './helpers/http.js';
 
 const e2e = new E2E();
 afterAll(() => e2e.cleanup());
 
-const LOADER = `agent: loader
-version: 1.0.0
-owner: ops@example.com
-mission: Pay small supplier invoices.
-role: agent
-grants:
-  - capability: payments.transfer
-    limits:
-      max:
-        amount_minor: 50000
-`;
-const setMax = (ws: string, max: number) => writeFileSync(join(ws, 'contracts', 'loader.yaml'), LOADER.replace('amount_minor: 50000', `amount_minor: ${max}`));
 
 describe('live reload over stdio, under load', () => {
   it('a broken policy is refused and the old set serves; a tightened limit applies from the next call; nothing is dropped', async () => {
     const ws = await e2e.workspace();
-    setMax(ws, 50000);
+    setLoaderMax(ws, 50000);
     const client = await e2e.client(ws, 'loader', { logLevel: 'info' });
     const results: { started: number; verdict: string; reasons: string[] }[] = [];
     let stop = false;
@@ -58,7 +47,7 @@ describe('live reload over stdio, under load', () => {
 
     // Calls started before the tightened contract is even written ran under the old set, whatever the machine's speed.
     const tightenedAt = Date.now();
-    setMax(ws, 50);
+    setLoaderMax(ws, 50);
     const reload = await runCli(['reload', '-w', ws, '--as', 'dana', '--json']);
     expect(reload.code, reload.stderr).toBe(0);
     expect((JSON.parse(reload.stdout) as { signalled: number[] }).signalled).toContain(client.pid);
