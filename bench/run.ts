@@ -72,8 +72,8 @@ if (want('stages')) {
 if (want('ledger')) {
   const r = await ledgerScenarios(sizes);
   results['ledger'] = r;
-  console.log(`3. Ledger verification: ${r.verify.events} events in records (ADR-021) in ${fmt(r.verify.seconds, 2)} s = ${fmt(r.verify.eventsPerSec, 0)} events/s (${r.verify.intact ? 'intact' : 'BROKEN'}; target ≥ 300,000)`);
-  console.log(`   format-1 rows (one event each, as before ADR-021): ${r.verifyFormat1.events} events in ${fmt(r.verifyFormat1.seconds, 2)} s = ${fmt(r.verifyFormat1.eventsPerSec, 0)} events/s (${r.verifyFormat1.intact ? 'intact' : 'BROKEN'})`);
+  console.log(`3. Ledger verification: ${r.verify.events} events in records (ADR-021) in ${fmt(r.verify.seconds, 2)} s = ${fmt(r.verify.eventsPerSec, 0)} events/s (${r.verify.intact ? 'intact' : 'BROKEN'}; target ≥ 300,000); ${fmt(r.verify.eventsPerCpuSec, 0)} events per CPU second`);
+  console.log(`   format-1 rows (one event each, as before ADR-021): ${r.verifyFormat1.events} events in ${fmt(r.verifyFormat1.seconds, 2)} s = ${fmt(r.verifyFormat1.eventsPerSec, 0)} events/s (${r.verifyFormat1.intact ? 'intact' : 'BROKEN'}); ${fmt(r.verifyFormat1.eventsPerCpuSec, 0)} events per CPU second`);
   console.log(`4. Governed call (stdio, 1 in flight) with an empty ledger vs ${r.events} events`);
   console.log(
     table(

@@ -5,6 +5,7 @@ import { CALLS_FIELD } from '../store/port/index.js';
 import type { KernelCore } from './context.js';
 import { usageKey, type UsageSnapshot } from './dim.js';
 import type { Flow } from './flow.js';
+import type { CallReads } from './read-ahead.js';
 
 type Budgets = NonNullable<Contract['grants'][number]['limits']['budgets']>;
 
@@ -68,11 +69,12 @@ export async function checkReady(cap: Capability, signal?: AbortSignal): Promise
 }
 
 /** The rolling-window totals the budgets of a grant read. */
-export async function usageSnapshot(k: KernelCore, agent: string, capability: string, budgets: Budgets): Promise<UsageSnapshot> {
+export async function usageSnapshot(k: KernelCore, agent: string, capability: string, budgets: Budgets, reads?: Pick<CallReads, 'usageSum'>): Promise<UsageSnapshot> {
+  const sum: CallReads['usageSum'] = reads ? reads.usageSum : (...a) => k.deps.store.usage.sum(...a);
   const now = k.deps.world.now();
   const out: UsageSnapshot = {};
   for (const b of budgets) {
-    for (const f of [CALLS_FIELD, ...(b.sum ? [b.sum] : [])]) out[usageKey(b.window, f)] = await k.deps.store.usage.sum(agent, capability, f, windowMs(b.window), now);
+    for (const f of [CALLS_FIELD, ...(b.sum ? [b.sum] : [])]) out[usageKey(b.window, f)] = await sum(agent, capability, f, windowMs(b.window), now);
   }
   return out;
 }

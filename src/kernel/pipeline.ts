@@ -10,6 +10,7 @@ import { execute } from './stages/execute.js';
 import { answerRepeats } from './stages/idempotency.js';
 import { checkShape, checkStanding, receive } from './stages/intake.js';
 import { normalize } from './stages/normalize.js';
+import { readAhead } from './read-ahead.js';
 import { decidePolicy } from './stages/policy.js';
 import type { CallState, Stage } from './stages/state.js';
 import { validate } from './stages/validate.js';
@@ -24,6 +25,7 @@ import { GEN_AI_TOOL_CALL_ARGUMENTS, GEN_AI_TOOL_CALL_RESULT, outcomeAttributes 
 export const STAGES: readonly Stage[] = [
   routePlan, // a step of a plan runs as the plan's sub-mandate (ADR-025)
   receive, // IntentReceived (journaled) and the operator note
+  readAhead, // over PostgreSQL, the reads below in one round trip (ADR-028)
   holdPlanMode, // the named plan runs; no call outside a running plan where the contract says so
   checkStanding, // identity, agent and flow status
   checkShape, // payload bound, intent schema, the caller's key

@@ -9,6 +9,7 @@ import { driftJudgements, judgeDrift } from '../drift.js';
 import { resolveFacts } from '../facts.js';
 import type { Op } from '../../store/port/index.js';
 import type { KernelCore } from '../context.js';
+import { readsOf } from '../read-ahead.js';
 import { event, type Flow } from '../flow.js';
 import { reject } from '../record.js';
 import type { Stage } from '../stages/state.js';
@@ -64,7 +65,7 @@ export const holdPlanMode: Stage = async (k, s) => {
   }
   const contract = k.contractOf(call.agent);
   if (!contract || plansOf(contract).outside === 'allow') return undefined;
-  const running = await k.deps.store.plans.running(call.agent, now);
+  const running = await readsOf(k, s).running(call.agent, now);
   if (!running.length) return undefined;
   for (const p of running) flow.journal.push(...unplanned(flow, p.id, now, 'PLAN_CALL_OUTSIDE_PLAN'));
   return reject(k, flow, [{ code: 'PLAN_CALL_OUTSIDE_PLAN', message: `you have a running plan (${running.map((p) => p.id).join(', ')}); name it in _meta["mandate/plan"], or finish or abandon it first` }]);

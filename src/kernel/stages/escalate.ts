@@ -6,6 +6,7 @@ import type { PolicyVerdict } from '../../policy/engine.js';
 import { challenge } from '../challenger.js';
 import { event, finishOp, mark, outcomeOf } from '../flow.js';
 import { commitFlow, repeat } from '../record.js';
+import { readsOf } from '../read-ahead.js';
 import { stewardGates } from '../stewards.js';
 import { policyEvent, policyInputOps } from './policy.js';
 import type { KernelCore } from '../context.js';
@@ -63,14 +64,15 @@ export const escalateIfNeeded: Stage = async (k, s) => {
 
 /** The steward gates that turn this permitted call into a human decision (none: it may run). */
 export async function gatesFor(k: KernelCore, s: CallState): Promise<{ id: string; reason: string }[]> {
-  const { store, world } = k.deps;
+  const { world } = k.deps;
   const cap = s.capability as Capability;
   const v = s.validated as NonNullable<typeof s.validated>;
   // Steward gates are the root's for a delegated call: splitting work across children cannot dodge them (ADR-022).
   const governing = s.flow.chain?.[0] ?? { agent: s.flow.agent, contract: s.contract as Contract };
   const sums = new Map<string, number>();
-  for (const c of governing.contract.stewards.cumulative ?? []) sums.set(`${c.window}:${c.sum}`, await store.usage.sum(governing.agent, cap.def.id, c.sum, windowMs(c.window), world.now()));
-  const executed = await store.monitors.executed(governing.agent);
+  const reads = readsOf(k, s);
+  for (const c of governing.contract.stewards.cumulative ?? []) sums.set(`${c.window}:${c.sum}`, await reads.usageSum(governing.agent, cap.def.id, c.sum, windowMs(c.window), world.now()));
+  const executed = await reads.executed(governing.agent);
   return stewardGates(governing.contract, cap, executed, (window, field) => sums.get(`${window}:${field}`) ?? 0, v.values);
 }
 

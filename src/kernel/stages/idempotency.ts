@@ -1,6 +1,7 @@
 import { grantFor } from '../../config/contract-schema.js';
 import { hashOf } from '../../core/canonical.js';
 import type { Intent } from '../../core/types.js';
+import { readsOf } from '../read-ahead.js';
 import { repeat } from '../record.js';
 import type { KernelCore } from '../context.js';
 import type { CallState, Stage } from './state.js';
@@ -19,7 +20,7 @@ export const answerRepeats: Stage = async (k, s) => {
   const derived = capability?.def.sideEffect === 'read' ? `fresh:${flow.decisionId}` : `derived:${s.keyHash}`;
   flow.key = s.callerKey ?? derived;
   if (flow.key.startsWith('fresh:')) return undefined;
-  const seen = await k.deps.store.idempotency.peek(flow.agent, flow.key, k.deps.world.now());
+  const seen = await readsOf(k, s).peek(flow.agent, flow.key, k.deps.world.now());
   return seen ? repeat(k, flow, seen, s.keyHash as string) : undefined;
 };
 

@@ -6,6 +6,7 @@ import { event, mark } from '../flow.js';
 import { reject } from '../record.js';
 import { contractPeriod } from '../contract-period.js';
 import { chainHolds } from '../delegation/call-checks.js';
+import { readsOf } from '../read-ahead.js';
 import { statusCode } from '../status.js';
 import { loadedSetHash } from '../../config/load-workspace.js';
 import type { Stage } from './state.js';
@@ -37,16 +38,16 @@ export const receive: Stage = (k, s) => {
 /** Identity, then the intervention check: a paused, suspended or terminated agent or flow is refused before anything else. */
 export const checkStanding: Stage = async (k, s) => {
   const { flow, call } = s;
-  const { store } = k.deps;
   // A delegated agent's chain is re-read from the store at every call: a revoke anywhere above counts now (ADR-022).
   const chain = await k.delegations.chain(call.agent);
   const contract = chain?.at(-1)?.contract;
   if (!chain || !contract) return reject(k, flow, [{ code: 'UNKNOWN_AGENT', message: 'no contract for this agent' }]);
   s.contract = contract;
   if (chain.length > 1) flow.chain = chain;
-  const status = await store.agents.status(call.agent);
+  const reads = readsOf(k, s);
+  const status = await reads.status(call.agent);
   if (status !== 'active') return reject(k, flow, [{ code: statusCode(status), message: `agent is ${status}` }]);
-  const flowStatus = await store.agents.flowStatus(flow.dfid, flow.agent);
+  const flowStatus = await reads.flowStatus(flow.dfid, flow.agent);
   if (flowStatus !== 'active') return reject(k, flow, [{ code: flowStatus === 'paused' ? 'FLOW_PAUSED' : 'FLOW_TERMINATED', message: `flow is ${flowStatus}` }]);
   if (flow.chain) {
     const held = await chainHolds(k, flow.chain, call.agent, flow.dfid, s.receivedAt);

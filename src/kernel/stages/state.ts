@@ -7,6 +7,7 @@ import type { KernelCore } from '../context.js';
 import type { UsageSnapshot } from '../dim.js';
 import type { Flow } from '../flow.js';
 import type { HeldPlan } from '../plans/steps.js';
+import type { CallReads } from '../read-ahead.js';
 
 /** What the stages of one governed call learn, in pipeline order; each stage fills its part. */
 export interface CallState {
@@ -34,6 +35,8 @@ export interface CallState {
   verdict?: PolicyVerdict;
   /** The caller's plan, when the call names one of its own (ADR-025). */
   plan?: HeldPlan;
+  /** The reads the store answered ahead (ADR-028); absent: the stages read one by one. */
+  reads?: CallReads;
   /** The policy request as Cedar was given it (canonical JSON) and its hash, for the record (ADR-023). */
   policyInput?: { text: string; hash: string };
 }

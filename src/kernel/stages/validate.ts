@@ -6,6 +6,7 @@ import { validateIntent } from '../dim.js';
 import { policyContext } from '../../policy/context.js';
 import { resolveFacts, usageForPolicy, usageSnapshot } from '../facts.js';
 import { event, mark } from '../flow.js';
+import { readsOf } from '../read-ahead.js';
 import { reject } from '../record.js';
 import { withConstraints } from '../stewards.js';
 import { ancestorsAllow, tokenRefusal } from '../delegation/call-checks.js';
@@ -17,7 +18,7 @@ import type { Stage } from './state.js';
  */
 export const validate: Stage = async (k, s) => {
   const { flow } = s;
-  const { store, world } = k.deps;
+  const { world } = k.deps;
   const intent = s.intent as Intent;
   const contract = s.contract as NonNullable<typeof s.contract>;
   const capability = s.capability;
@@ -25,8 +26,9 @@ export const validate: Stage = async (k, s) => {
   const facts = s.params?.success && capability ? await resolveFacts(k, capability, s.params.data, flow, s.call.signal) : undefined;
   mark(k, flow, 'facts');
   const grant = capability ? grantFor(contract, capability.def.id) : undefined;
-  s.usage = grant && capability ? await usageSnapshot(k, flow.agent, capability.def.id, grant.limits.budgets ?? []) : {};
-  const effective = capability && grant ? withConstraints(contract, capability.def.id, await store.agents.constraints(flow.agent, capability.def.id, world.now())) : contract;
+  const reads = readsOf(k, s);
+  s.usage = grant && capability ? await usageSnapshot(k, flow.agent, capability.def.id, grant.limits.budgets ?? [], reads) : {};
+  const effective = capability && grant ? withConstraints(contract, capability.def.id, await reads.constraints(flow.agent, capability.def.id, world.now())) : contract;
   const dim = validateIntent({ intent, contract: effective, capability, params: s.params, facts, usage: s.usage, receivedAt: s.receivedAt, now: world.now() });
   if (!dim.ok) return reject(k, flow, dim.details);
   const cap = capability as Capability;

@@ -20,7 +20,8 @@ import { sqlFor, type Sql } from '../tables/sql.js';
 import { createParams, tasks } from '../tables/tasks.js';
 import { bucketOf, usage, windowStart } from '../tables/usage.js';
 import { PLAN_SQL } from '../plans.js';
-import { Segment } from './segment.js';
+import { inDb } from './guards.js';
+import type { Segment } from './segment.js';
 import { windowsOf, type SampleRow, type StateRow } from './windows.js';
 
 /** What a batch carries from unit to unit: the chain head it extends. */
@@ -47,7 +48,10 @@ interface Tx {
   events: NewEvent[];
 }
 
-const q = (tx: Tx, sql: Sql, params: unknown[], check?: (r: QueryResult) => void): void => tx.seg.add(sql, params, check);
+const q = (tx: Tx, sql: Sql, params: unknown[], read?: (r: QueryResult) => void): void => tx.seg.add(sql, params, read);
+
+/** A statement whose check may refuse the unit; `db`: its form checked in the database (ADR-028). */
+const guard = (tx: Tx, sql: Sql, params: unknown[], check: (r: QueryResult) => void, db?: { sql: Sql; params: unknown[] }): void => tx.seg.guard(sql, params, check, db);
 
 const append = (tx: Tx, event: NewEvent): void => void tx.events.push(event);
 
@@ -91,13 +95,13 @@ export const PG_OPS = {
     tx.announce.push(['decision', op.id]);
   },
   'decision.resolve': (tx, op) => {
-    q(tx, decisions.resolve, [op.id, op.status, op.at, op.by, op.note], exactlyOne(() => ({ kind: 'not_pending', id: op.id })));
+    guard(tx, decisions.resolve, [op.id, op.status, op.at, op.by, op.note], exactlyOne(() => ({ kind: 'not_pending', id: op.id })));
     tx.announce.push(['decision', op.id]);
   },
   'decision.review': (tx, op, i) => q(tx, decisions.review, [op.id, JSON.stringify(op.review)], (r) => void tx.results.set(i, r.rowCount === 1)),
   'decision.running': (tx, op) => q(tx, decisions.running, [op.id, op.runner, op.key, JSON.stringify(op.intent)]),
   'decision.transition': (tx, op) => {
-    q(tx, decisions.transition, [op.id, op.from, op.to], exactlyOne(() => ({ kind: 'status_moved', id: op.id })));
+    guard(tx, decisions.transition, [op.id, op.from, op.to], exactlyOne(() => ({ kind: 'status_moved', id: op.id })), { sql: inDb.transition, params: [op.id, op.from, op.to] });
     tx.announce.push(['decision', op.id]);
   },
   'runner.beat': (tx, { row: r }) => q(tx, runners.beat, [r.id, r.host, r.pid, r.started_at, r.heartbeat_at]),
@@ -106,18 +110,31 @@ export const PG_OPS = {
     const k = op.record;
     let taken = false;
     q(tx, idempotency.dropExpired, [k.agent, k.key, op.now]);
-    q(tx, idempotency.insert, insertParams(k), (r) => void (taken = r.rowCount !== 1));
-    q(tx, idempotency.get, [k.agent, k.key], (r) => {
-      if (taken) throw new Conflict({ kind: 'key_taken', existing: r.rows[0] as IdempotencyRecord });
-    });
+    // Checked in the database, the insert refuses a taken key itself, so the record read after it is never a conflict's.
+    guard(tx, idempotency.insert, insertParams(k), (r) => void (taken = r.rowCount !== 1), { sql: inDb.keyInsert, params: insertParams(k) });
+    guard(
+      tx,
+      idempotency.get,
+      [k.agent, k.key],
+      (r) => {
+        if (taken) throw new Conflict({ kind: 'key_taken', existing: r.rows[0] as IdempotencyRecord });
+      },
+      { sql: idempotency.get, params: [k.agent, k.key] },
+    );
   },
   'key.state': (tx, op) => q(tx, idempotency.setState, [op.state, op.decision_id, op.agent, op.key]),
   'key.release': (tx, op) => q(tx, idempotency.release, [op.agent, op.key, op.decision_id]),
   'flow.bump': (tx, op) =>
-    q(tx, flows.bump, [op.dfid], (r) => {
-      const count = (r.rows[0] as { invocations: number } | undefined)?.invocations ?? 0;
-      if (count > op.max) throw new Conflict({ kind: 'flow_limit', count });
-    }),
+    guard(
+      tx,
+      flows.bump,
+      [op.dfid],
+      (r) => {
+        const count = (r.rows[0] as { invocations: number } | undefined)?.invocations ?? 0;
+        if (count > op.max) throw new Conflict({ kind: 'flow_limit', count });
+      },
+      { sql: inDb.flowBump, params: [op.dfid, op.max] },
+    ),
   'note.take': (tx, op) => {
     q(tx, notes.take, [op.agent, op.now], (r) => void (tx.ctx.note = (r.rows[0] as { note: string } | undefined)?.note));
     tx.notePending = true;
@@ -127,10 +144,17 @@ export const PG_OPS = {
   'usage.admit': (tx, op) => {
     // Every batch holds the chain head's row lock, so no other commit adds usage between this sum and this unit's adds.
     for (const b of op.budgets) {
-      q(tx, usage.sum, [op.agent, op.capability, b.field, windowStart(op.at, b.windowMs)], (r) => {
-        const used = (r.rows[0] as { total: number } | undefined)?.total ?? 0;
-        if (!(used + b.amount <= b.max)) throw new Conflict({ kind: 'budget_exceeded', window: b.window, field: b.field, used, max: b.max, agent: op.agent });
-      });
+      const params = [op.agent, op.capability, b.field, windowStart(op.at, b.windowMs)];
+      guard(
+        tx,
+        usage.sum,
+        params,
+        (r) => {
+          const used = (r.rows[0] as { total: number } | undefined)?.total ?? 0;
+          if (!(used + b.amount <= b.max)) throw new Conflict({ kind: 'budget_exceeded', window: b.window, field: b.field, used, max: b.max, agent: op.agent });
+        },
+        Number.isFinite(b.amount) && Number.isFinite(b.max) ? { sql: inDb.usageWithin, params: [...params, b.amount, b.max] } : undefined,
+      );
     }
   },
   'monitors.observe': async (tx, op, i) => {
@@ -172,7 +196,7 @@ export const PG_OPS = {
   },
   'constraint.add': (tx, { row: r }) => q(tx, constraints.add, [r.intervention_id, r.agent, r.capability, r.field, r.max, r.expires_at]),
   'credential.add': (tx, op) => q(tx, credentials.add, credentialParams(op.row)),
-  'credential.revoke': (tx, op) => q(tx, credentials.revoke, [op.at, op.by, op.id], exactlyOne(() => ({ kind: 'not_found', id: op.id }))),
+  'credential.revoke': (tx, op) => guard(tx, credentials.revoke, [op.at, op.by, op.id], exactlyOne(() => ({ kind: 'not_found', id: op.id }))),
   'pins.replace': (tx, op) => {
     q(tx, pins.dropServer, [op.server]);
     for (const r of op.rows) q(tx, pins.add, [op.server, r.tool, r.hash, JSON.stringify(r.definition), r.pinned_at, r.pinned_by]);
@@ -187,11 +211,11 @@ export const PG_OPS = {
   'tasks.purge': (tx, op, i) => q(tx, tasks.purge, [op.now], (r) => void tx.results.set(i, r.rowCount ?? 0)),
   'delegation.add': (tx, op) => {
     // Every batch holds the chain head's row lock, so no other commit adds a child between this count and this insert.
-    q(tx, delegations.liveChildren, [op.row.parent, op.now], (r) => {
+    guard(tx, delegations.liveChildren, [op.row.parent, op.now], (r) => {
       const count = Number((r.rows[0] as { n: number | string } | undefined)?.n ?? 0);
       if (count >= op.maxChildren) throw new Conflict({ kind: 'children_limit', count, max: op.maxChildren });
     });
-    q(tx, delegations.add, delegationParams(op.row), exactlyOne(() => ({ kind: 'child_taken', child: op.row.child })));
+    guard(tx, delegations.add, delegationParams(op.row), exactlyOne(() => ({ kind: 'child_taken', child: op.row.child })));
   },
   'delegation.end': (tx, op, i) => {
     q(tx, delegations.end, [op.status, op.at, op.by, op.child], (r) => void tx.results.set(i, r.rowCount === 1));
@@ -205,11 +229,11 @@ export const PG_OPS = {
   },
   'plan.facts': (tx, op) => op.facts.forEach((f, s) => q(tx, PLAN_SQL.facts, [f, op.id, s])),
   'plan.status': (tx, op) =>
-    q(tx, PLAN_SQL.status, [op.to, op.at, op.by, op.failed_step, op.id, op.from], (r) => {
+    guard(tx, PLAN_SQL.status, [op.to, op.at, op.by, op.failed_step, op.id, op.from], (r) => {
       if (r.rowCount !== 1 && !op.soft) throw new Conflict({ kind: 'plan_moved', id: op.id });
     }),
   'plan.step': (tx, op) =>
-    q(tx, PLAN_SQL.step, [op.to, op.decision_id, op.at, op.id, op.step, op.from, op.compensated_by ?? null], (r) => {
+    guard(tx, PLAN_SQL.step, [op.to, op.decision_id, op.at, op.id, op.step, op.from, op.compensated_by ?? null], (r) => {
       if (r.rowCount !== 1 && !op.soft) throw new Conflict({ kind: 'plan_moved', id: op.id, step: op.step });
     }),
   'plan.amend': (tx, op) => {
@@ -228,37 +252,24 @@ export const PG_OPS = {
       if (r.rowCount !== 1) throw new Conflict({ kind: 'version_moved', scope: w.scope, key: w.key });
       tx.results.set(i, version);
     };
-    if (w.expected === 0) q(tx, memory.create, [w.scope, w.key, value, w.sensitivity, w.provenance, w.at], settle(1));
-    else q(tx, memory.update, [w.scope, w.key, value, w.sensitivity, w.provenance, w.at, w.expected], settle(w.expected + 1));
+    if (w.expected === 0) guard(tx, memory.create, [w.scope, w.key, value, w.sensitivity, w.provenance, w.at], settle(1));
+    else guard(tx, memory.update, [w.scope, w.key, value, w.sensitivity, w.provenance, w.at, w.expected], settle(w.expected + 1));
   },
 } satisfies OpHandlers<Tx, void | Promise<void>>;
 
 /**
- * Applies one unit's ops in order inside the batch's transaction. It opens the
- * unit's savepoint with its first statements and says so in
- * `savepoint.opened` (the caller rolls back to it when the unit fails; nothing
- * was sent when it is not open). It pushes what the unit changed to `announce`.
+ * Applies one unit's ops in order inside the batch's transaction, queueing
+ * their statements on `seg` (barriers send what is queued). It pushes what
+ * the unit changed to `announce`. The caller sends what is left queued; the
+ * returned function gives the unit's result once it has.
  */
-export async function applyUnitPg(
-  c: PoolClient,
-  unit: Op[],
-  st: BatchState,
-  announce: Announcement[],
-  savepoint: { name: string; opened: boolean },
-  /** Statements to send ahead of the unit's savepoint, in its first round trip (the batch's BEGIN and head lock). */
-  open?: (seg: Segment) => void,
-): Promise<UnitResult> {
-  const seg = new Segment(c);
-  open?.(seg);
+export async function applyUnitPg(c: PoolClient, seg: Segment, unit: Op[], st: BatchState, announce: Announcement[]): Promise<() => UnitResult> {
   const tx: Tx = { c, seg, st, announce, ctx: { receipt: null, note: undefined }, receipts: [], results: new Map(), notePending: false, events: [] };
-  seg.add(`SAVEPOINT ${savepoint.name}`);
-  seg.onSend = () => void (savepoint.opened = true);
   for (const [i, op] of unit.entries()) {
     // The table is complete and keyed by kind, so the handler found is the one for this op's kind.
     const pending = (PG_OPS[op.op] as (tx: Tx, op: Op, i: number) => void | Promise<void>)(tx, op, i);
     if (pending) await pending; // only barriers wait
   }
   seal(tx);
-  await seg.flush();
-  return { receipts: tx.receipts, note: tx.ctx.note, results: tx.results };
+  return () => ({ receipts: tx.receipts, note: tx.ctx.note, results: tx.results });
 }

@@ -309,6 +309,18 @@ export const PG_MIGRATIONS: { name: string; sql: string }[] = [
   CREATE INDEX decisions_agent_created ON decisions(agent, created_at);
   `,
   },
+  {
+    // A guard checked in the database (ADR-028): a commit point whose guards all fail there is sent with its COMMIT in one round trip.
+    name: 'commit-guards',
+    sql: `
+  CREATE FUNCTION mandate_guard(ok BOOLEAN, what TEXT) RETURNS BOOLEAN LANGUAGE plpgsql VOLATILE AS $fn$
+  BEGIN
+    IF ok IS NOT TRUE THEN RAISE EXCEPTION 'mandate guard: %', what USING ERRCODE = 'MG001'; END IF;
+    RETURN TRUE;
+  END
+  $fn$;
+  `,
+  },
 ];
 
 /** The advisory lock that makes concurrent starts migrate one at a time. */

@@ -2,18 +2,17 @@ import type pg from 'pg';
 import type { Receipt } from '../../core/types.js';
 import type { World } from '../../core/world.js';
 import { GroupCommitter, type Settlement } from '../port/group-commit.js';
-import { StoreUnavailableError, UnitConflictSignal, type CommitResult, type Op, type StorePort } from '../port/port.js';
+import { StoreUnavailableError, UnitConflictSignal, type CommitResult, type Op, type ReadAhead, type ReadAheadRequest, type StorePort, type UnitResult } from '../port/port.js';
 import { events } from '../tables/events.js';
 import { applyUnitPg, type Announcement, type BatchState } from './handlers.js';
+import { inDb } from './guards.js';
 import { Segment } from './segment.js';
 import { checkout, classify, describeUrl, isUnavailable, openPool, type PoolOptions } from './connect.js';
 import { channelOf, PgListener } from './listener.js';
 import { migrate } from './migrations.js';
+import { readAheadPg } from './read-ahead.js';
 import { pgReads } from './reads.js';
 import { pgSections } from './sections.js';
-
-/** The head a batch predicted was not the head it locked. */
-class HeadMoved extends Error {}
 
 export interface PgPortOptions extends PoolOptions {
   /** Apply pending migrations at open (default true; `mandate store status` passes false). */
@@ -29,6 +28,7 @@ export interface PgStorePort extends StorePort {
   /** A small pool whose commits do not wait for the WAL flush: for rate-limit counters and breaker state, never the ledger (ADR-015). */
   readonly volatilePool: pg.Pool;
   readonly notifications: PgListener;
+  readAhead(req: ReadAheadRequest): Promise<ReadAhead>;
 }
 
 /** Whether the store is PostgreSQL (the composition root shares breakers and rate limits through it). */
@@ -78,9 +78,9 @@ function pgPort(pool: pg.Pool, volatilePool: pg.Pool, sectionsPool: pg.Pool, url
   /**
    * The chain head this port left at its last commit, while nobody else has
    * moved it since as far as this port saw (ADR-021). A batch then seals its
-   * events onto it and opens the transaction and takes the head's lock in its
-   * first unit's first round trip; if the head moved (another replica, the
-   * CLI), that transaction is rolled back and the batch runs again the
+   * events onto it and sends it whole with its guards checked in the
+   * database (ADR-028); if the head moved (another replica, the CLI) or
+   * anything fails, that try is rolled back and the batch runs again the
    * classic way, lock first.
    */
   let predicted: Receipt | null = null;
@@ -90,41 +90,63 @@ function pgPort(pool: pg.Pool, volatilePool: pg.Pool, sectionsPool: pg.Pool, url
     const guess = predicted;
     predicted = null;
     if (guess) {
-      const fast = await attempt(units, guess);
+      const fast = await optimistic(units, guess);
       if (fast) return fast;
     }
-    return (await attempt(units, null)) as Settlement<CommitResult>[];
+    return classic(units);
   };
-  /** One try of a batch: lock first (`guess` null), or on the predicted head; null if the prediction failed (nothing kept). */
-  const attempt = async (units: Op[][], guess: Receipt | null): Promise<Settlement<CommitResult>[] | null> => {
+  /** The end of a batch: the new head, the announcements (delivered only if it commits), COMMIT. */
+  const close = (seg: Segment, from: Receipt, to: Receipt, announced: Announcement[]): void => {
+    if (to.seq !== from.seq) seg.add(events.setChainHead, [to.seq, to.hash]);
+    for (const key of new Set(announced.map(([t, p]) => `${channelOf(t)}\n${p}`))) seg.add('SELECT pg_notify($1, $2)', key.split('\n'));
+    seg.add('COMMIT');
+  };
+  /**
+   * A batch on the predicted head, in as few round trips as its barriers
+   * allow: BEGIN, the head's lock and check, every unit's statements and the
+   * end in one query where no guard needs the client's eye (a guard only the
+   * client checks is sent, and checked, before anything can commit). Every
+   * unit commits, or none: null if anything failed, and nothing was kept.
+   */
+  const optimistic = async (units: Op[][], guess: Receipt): Promise<Settlement<CommitResult>[] | null> => {
     const { client: c, done } = await checkout(pool);
     let broken: unknown;
     try {
-      let head: Receipt;
-      let confirmed = false;
-      // Whether the head is where this port left it: then the next batch predicts it.
-      let steady = guess !== null;
-      let open: ((seg: Segment) => void) | undefined;
-      if (guess) {
-        head = guess;
-        // The first round trip opens the transaction, takes the head's lock and checks the guess, ahead of the first unit.
-        open = (seg) => {
-          seg.add('BEGIN');
-          seg.add(events.lockChainHead, [], (r) => {
-            const row = r.rows[0] as Receipt | undefined;
-            if (!row || row.seq !== guess.seq || row.hash !== guess.hash) throw new HeadMoved();
-            confirmed = true;
-          });
-        };
-      } else {
-        // One round trip opens the transaction and takes the chain head.
-        const opened = (await c.query(`BEGIN; ${events.lockChainHead}`)) as unknown as pg.QueryResult[];
-        const row = opened[1]?.rows[0] as Receipt | undefined;
-        if (!row) throw new Error('the chain head row is missing; run `mandate store migrate`');
-        head = { seq: row.seq, hash: row.hash };
-        confirmed = true;
-        steady = left !== null && left.seq === head.seq && left.hash === head.hash;
+      const seg = new Segment(c, true);
+      seg.add('BEGIN');
+      seg.add(inDb.lockChainHead, [guess.seq, guess.hash]);
+      const st: BatchState = { head: guess, world };
+      const announced: Announcement[] = [];
+      const results: (() => UnitResult)[] = [];
+      for (const unit of units) {
+        results.push(await applyUnitPg(c, seg, unit, st, announced));
+        if (!seg.sealed) await seg.flush();
       }
+      close(seg, guess, st.head, announced);
+      await seg.flush();
+      left = predicted = st.head;
+      return results.map((r) => ({ ok: true, value: { ok: true, ...r() } }));
+    } catch (err) {
+      await c.query('ROLLBACK').catch(() => undefined);
+      if (!isUnavailable(err)) return null;
+      broken = err;
+      throw classify(err);
+    } finally {
+      done(broken);
+    }
+  };
+  /** A batch lock first, each unit in its own savepoint, so a unit that fails leaves the others. */
+  const classic = async (units: Op[][]): Promise<Settlement<CommitResult>[]> => {
+    const { client: c, done } = await checkout(pool);
+    let broken: unknown;
+    try {
+      // One round trip opens the transaction and takes the chain head.
+      const opened = (await c.query(`BEGIN; ${events.lockChainHead}`)) as unknown as pg.QueryResult[];
+      const row = opened[1]?.rows[0] as Receipt | undefined;
+      if (!row) throw new Error('the chain head row is missing; run `mandate store migrate`');
+      const head = { seq: row.seq, hash: row.hash };
+      // Whether the head is where this port left it: then the next batch predicts it.
+      const steady = left !== null && left.seq === head.seq && left.hash === head.hash;
       const st: BatchState = { head, world };
       const announced: Announcement[] = [];
       const settled: Settlement<CommitResult>[] = [];
@@ -133,28 +155,24 @@ function pgPort(pool: pg.Pool, volatilePool: pg.Pool, sectionsPool: pg.Pool, url
         const mine: Announcement[] = [];
         // Each unit opens its own savepoint with its first round trip; they are released at commit.
         // A unique name means a rollback can only ever reach this unit's own writes.
-        const savepoint = { name: `unit_${n}`, opened: false };
+        const seg = new Segment(c);
+        let opened = false;
+        seg.add(`SAVEPOINT unit_${n}`);
+        seg.onSend = () => void (opened = true);
         try {
-          const result = await applyUnitPg(c, unit, st, mine, savepoint, n === 0 ? open : undefined);
+          const result = await applyUnitPg(c, seg, unit, st, mine);
+          await seg.flush();
           announced.push(...mine);
-          settled.push({ ok: true, value: { ok: true, ...result } });
+          settled.push({ ok: true, value: { ok: true, ...result() } });
         } catch (err) {
           if (isUnavailable(err)) throw err; // the connection is gone: the whole batch fails
-          // A wrong guess, or a statement refused before the guess was confirmed: nothing of this try is kept.
-          if (!confirmed) {
-            await c.query('ROLLBACK').catch(() => undefined);
-            return null;
-          }
           st.head = before;
-          if (savepoint.opened) await c.query(`ROLLBACK TO SAVEPOINT ${savepoint.name}`);
+          if (opened) await c.query(`ROLLBACK TO SAVEPOINT unit_${n}`);
           settled.push(err instanceof UnitConflictSignal ? { ok: true, value: { ok: false, conflict: err.conflict } } : { ok: false, error: err });
         }
       }
-      // And one closes it: the new head, the announcements (delivered only if it commits), COMMIT.
       const end = new Segment(c);
-      if (st.head.seq !== head.seq) end.add(events.setChainHead, [st.head.seq, st.head.hash]);
-      for (const key of new Set(announced.map(([t, p]) => `${channelOf(t)}\n${p}`))) end.add('SELECT pg_notify($1, $2)', key.split('\n'));
-      end.add('COMMIT');
+      close(end, head, st.head, announced);
       await end.flush();
       left = st.head;
       predicted = steady ? st.head : null;
@@ -180,6 +198,7 @@ function pgPort(pool: pg.Pool, volatilePool: pg.Pool, sectionsPool: pg.Pool, url
     },
     notifications: listener,
     sections: pgSections(sectionsPool),
+    readAhead: (req) => readAheadPg(pool, req),
     ...pgReads(pool, q),
     close: async () => {
       await committer.drain();

@@ -5,5 +5,8 @@ export * from './port.js';
 export * from './rows.js';
 export * from './constants.js';
 export { GENESIS_HASH, eventHash } from './events.js';
+// What a read ahead leaves to its reader: a key's liveness and a window's first bucket at the reader's `now` (ADR-028).
+export { isLive } from '../tables/idempotency.js';
+export { windowStart } from '../tables/usage.js';
 export { LEDGER_EVENT_TYPES, LedgerEventSchema } from './ledger-schema.js';
 export type { PlanAttemptRow, PlanRow, PlanStatus, PlanStepRow, StepStatus } from '../plans.js';

@@ -224,6 +224,12 @@ export interface StorePort {
   ping(): Promise<void>;
   /** Present where the store pushes changes made by other processes (PostgreSQL's LISTEN/NOTIFY). */
   readonly notifications?: StoreNotifications | undefined;
+  /**
+   * Present where each read is a round trip (PostgreSQL): what a governed call
+   * reads before its first commit point, asked for at once (ADR-028). A store
+   * that answers reads in process has none, and the kernel reads one by one.
+   */
+  readAhead?(req: ReadAheadRequest): Promise<ReadAhead>;
   ledger: LedgerReads;
   decisions: DecisionReads;
   runners: RunnerReads;
@@ -241,6 +247,41 @@ export interface StorePort {
   plans: PlanReads;
   close(): Promise<void>;
 }
+
+/** What a call asks `readAhead` for: each read is the port read of the same name, with these arguments. */
+export interface ReadAheadRequest {
+  agent: string;
+  dfid: string;
+  now: number;
+  /** Whether the agent's running plans are read. */
+  plans: boolean;
+  /** The idempotency key to peek, if the call will peek one. */
+  key: string | null;
+  /** The capability whose live constraints and usage are read. */
+  capability: string | null;
+  /** The agent's usage of `capability` to sum: a field over a window. */
+  usage: { field: string; windowMs: number }[];
+  /** The agent whose executed count the steward gates read. */
+  steward: string | null;
+}
+
+/** The answers to a `ReadAheadRequest`, all read at `at` (`null`: not asked). Time filters are left to the reader. */
+export interface ReadAhead {
+  at: number;
+  /** Plans in `running` with `expires_at > at`. */
+  plans: PlanRow[] | null;
+  status: AgentStatus;
+  flowStatus: FlowStatus;
+  /** The key's record, live or not. */
+  key: IdempotencyRecord | null;
+  /** Constraints with `expires_at > at`. */
+  constraints: ConstraintRow[] | null;
+  /** Totals by `usageAheadKey(field, windowStart)`. */
+  usage: Map<string, number>;
+  executed: number | null;
+}
+
+export const usageAheadKey = (field: string, fromBucket: number): string => `${field}\n${fromBucket}`;
 
 /*
  * The port's reads, one group per table. Every store answers them alike;

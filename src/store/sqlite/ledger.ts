@@ -1,7 +1,8 @@
 import type { Receipt } from '../../core/types.js';
 import type { World } from '../../core/world.js';
-import { checkRow, EVENT_COLUMNS, eventCount, eventsOfRows, GENESIS_HASH, openEvent, rowIntact, rowParams, sealRecord } from '../port/events.js';
+import { checkRow, eventCount, eventsOfRows, GENESIS_HASH, openEvent, rowIntact, rowParams, sealRecord } from '../port/events.js';
 import type { LedgerReads, Sync } from '../port/port.js';
+import { VERIFY_PAGE } from '../port/constants.js';
 import type { EventRow, LedgerEvent, NewEvent, VerifyResult } from '../port/rows.js';
 import { events as sql } from '../tables/events.js';
 import type { Db } from './db.js';
@@ -94,17 +95,24 @@ export class Ledger implements Sync<LedgerReads> {
     let prev = GENESIS_HASH;
     let count = 0;
     // Rows as arrays, in column order: no object per row, which is most of the cost of a million (docs/performance.md).
-    const iter = this.db.prepare<[], unknown[]>(`SELECT ${EVENT_COLUMNS.join(', ')} FROM events ORDER BY seq`).raw().iterate();
-    for (const r of iter) {
-      const [seq, id, dfid, agent, type, time, decisionId, reasons, data, prevHash, hash, format, firstSeq] = r as [number, string, string, string, string, string, string | null, string, string, string, string, number, number | null];
-      if (!rowIntact(seq, id, dfid, agent, type, time, decisionId, reasons, data, prevHash, hash, format, firstSeq, expectedSeq, prev)) {
-        const row: EventRow = { seq, id, dfid, agent, type, time, decision_id: decisionId, reasons, data, prev_hash: prevHash, hash, format, first_seq: firstSeq };
-        return { ok: false, events: count, firstBadSeq: (format === 2 ? firstSeq : null) ?? seq, problem: checkRow(row, expectedSeq, prev) ?? 'hash does not match the event fields' };
+    // In pages: one call into SQLite per page instead of one per row, with memory bounded.
+    const stmt = prepare<unknown[]>(this.db, sql.verifyPage, true);
+    let after = 0;
+    for (;;) {
+      const rows = stmt.all(after, VERIFY_PAGE);
+      for (const r of rows) {
+        const [seq, id, dfid, agent, type, time, decisionId, reasons, data, prevHash, hash, format, firstSeq] = r as [number, string, string, string, string, string, string | null, string, string, string, string, number, number | null];
+        if (!rowIntact(seq, id, dfid, agent, type, time, decisionId, reasons, data, prevHash, hash, format, firstSeq, expectedSeq, prev)) {
+          const row: EventRow = { seq, id, dfid, agent, type, time, decision_id: decisionId, reasons, data, prev_hash: prevHash, hash, format, first_seq: firstSeq };
+          return { ok: false, events: count, firstBadSeq: (format === 2 ? firstSeq : null) ?? seq, problem: checkRow(row, expectedSeq, prev) ?? 'hash does not match the event fields' };
+        }
+        const n = eventCount({ seq, format, first_seq: firstSeq });
+        prev = hash;
+        expectedSeq += n;
+        count += n;
+        after = seq;
       }
-      const n = eventCount({ seq, format, first_seq: firstSeq });
-      prev = hash;
-      expectedSeq += n;
-      count += n;
+      if (rows.length < VERIFY_PAGE) break;
     }
     return { ok: true, events: count, head: prev };
   }

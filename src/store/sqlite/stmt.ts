@@ -12,13 +12,15 @@ export interface Stmt<R> {
 /**
  * Prepares a table's statement for SQLite. `$1`… are SQLite named parameters;
  * a statement that names each once, in order, is rewritten to `?` and bound
- * positionally (no object per call), any other is bound by name.
+ * positionally (no object per call), any other is bound by name. `raw`: rows
+ * come back as arrays in column order (no object per row).
  */
-export function prepare<R = unknown>(db: Db, sql: Sql): Stmt<R> {
+export function prepare<R = unknown>(db: Db, sql: Sql, raw = false): Stmt<R> {
   const text = sqlFor(sql, 'sqlite');
   const refs = [...text.matchAll(/\$(\d+)/g)].map((m) => Number(m[1]));
   const inOrder = refs.every((n, i) => n === i + 1);
   const s = db.prepare<unknown[], R>(inOrder ? text.replace(/\$\d+/g, '?') : text);
+  if (raw) s.raw();
   const bind = inOrder ? (p: unknown[]) => p.map(nullish) : (p: unknown[]) => [Object.fromEntries(p.map((v, i) => [i + 1, nullish(v)]))];
   if (!refs.length) return { run: () => s.run(), get: () => s.get(), all: () => s.all() };
   return {

@@ -1,0 +1,145 @@
+// Round trips over PostgreSQL (ADR-028): a governed call's reads in one, a commit point on the predicted head in one,
+// its guards checked in the database, and a try that a guard refuses leaves nothing behind.
+import { appendFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { benchWorkspace } from '../bench/lib.js';
+import { silentLogger } from '../src/core/log.js';
+import { systemWorld } from '../src/core/world.js';
+import { openRuntime } from '../src/runtime.js';
+import { countRoundTrips } from '../src/store/pg/connect.js';
+import { isPgPort, openPgPort, type PgStorePort } from '../src/store/pg/port.js';
+import type { Op } from '../src/store/port/index.js';
+import { FakeWorld } from './unit/helpers.js';
+import { freshDatabase, freshSchema } from './helpers/postgres.js';
+import { POSTGRES, requires } from './helpers/requires.js';
+
+const need = await requires(import.meta.url, [POSTGRES]);
+const T = 1_800_000_000_000;
+const DFID = 'f'.repeat(32);
+
+let db: Awaited<ReturnType<typeof freshDatabase>>;
+beforeAll(async () => {
+  db = await freshDatabase('trips');
+});
+afterAll(async () => {
+  await db?.drop();
+});
+
+async function freshPort(): Promise<PgStorePort> {
+  return (await openPgPort(await freshSchema(db.url), new FakeWorld())) as PgStorePort;
+}
+
+/** A pre-effect commit point as the kernel writes it: the lineage, key, flow count, budget admission and usage, the running mark. */
+function preEffect(decision: string, key: string, budget: { amount: number; max: number } = { amount: 1, max: 1000 }): Op[] {
+  return [
+    { op: 'event', event: { dfid: DFID, agent: 'alice', type: 'IntentReceived', decision_id: decision, data: {} } },
+    { op: 'decision.open', id: decision, dfid: DFID, agent: 'alice', capability: 'c', request_hash: 'h', created_at: T },
+    { op: 'key.reserve', record: { agent: 'alice', key, request_hash: 'h', state: 'in_flight', decision_id: decision, created_at: T, expires_at: T + 3_600_000 }, now: T },
+    { op: 'flow.bump', dfid: DFID, max: 100 },
+    { op: 'usage.admit', agent: 'alice', capability: 'c', at: T, budgets: [{ window: '1h', windowMs: 3_600_000, field: 'amount', amount: budget.amount, max: budget.max }] },
+    { op: 'usage.add', agent: 'alice', capability: 'c', field: 'amount', amount: budget.amount, at: T },
+    { op: 'decision.running', id: decision, runner: null, key, intent: { capability: 'c', params: {} } },
+    { op: 'event', event: { dfid: DFID, agent: 'alice', type: 'ActionStarted', decision_id: decision, data: {} } },
+  ];
+}
+
+describe.skipIf(need.skip)(need.title('PostgreSQL round trips'), () => {
+  it('on the head it predicts, a commit point is one round trip; a guard refused in the database leaves nothing of the try, and the batch answers with the conflict', async () => {
+    const port = await freshPort();
+    try {
+      // The first batches lock first; from the second on the port finds the head where it left it.
+      for (const d of ['d1', 'd2']) expect((await port.commit(preEffect(d, `k-${d}`))).ok).toBe(true);
+      const trips = countRoundTrips([port.pool]);
+      expect((await port.commit(preEffect('d3', 'k-d3'))).ok).toBe(true);
+      expect(trips.n).toBe(1);
+
+      // A taken key: refused in the database, so the flow count and usage of that try are not kept.
+      const taken = await port.commit(preEffect('d4', 'k-d1'));
+      expect(taken).toMatchObject({ ok: false, conflict: { kind: 'key_taken', existing: { decision_id: 'd1' } } });
+      expect(await port.usage.sum('alice', 'c', 'amount', 3_600_000, T)).toBe(3);
+      expect(await port.decisions.get('d4')).toBeNull();
+      const flows = await port.pool.query('SELECT invocations FROM flows WHERE dfid = $1', [DFID]);
+      expect(flows.rows[0]).toEqual({ invocations: 3 });
+
+      // A budget compared as the client compares it (doubles): 3 + 0.1 + 0.2 is over 3.3 there, so it is refused here too.
+      expect((await port.commit(preEffect('d5', 'k-d5', { amount: 0.1, max: 1000 }))).ok).toBe(true);
+      const over = await port.commit(preEffect('d6', 'k-d6', { amount: 0.2, max: 3.3 }));
+      expect(3 + 0.1 + 0.2 <= 3.3).toBe(false);
+      expect(over).toMatchObject({ ok: false, conflict: { kind: 'budget_exceeded', window: '1h', field: 'amount', max: 3.3 } });
+
+      // The refusals moved no head: the next commit point is one round trip again, and the chain holds.
+      const again = countRoundTrips([port.pool]);
+      expect((await port.commit(preEffect('d7', 'k-d7'))).ok).toBe(true);
+      expect(again.n).toBe(1);
+      expect(await port.ledger.verify()).toMatchObject({ ok: true, events: 10 });
+    } finally {
+      await port.close();
+    }
+  });
+
+  it('a refused unit in a batch of several commits the others, each answered as alone', async () => {
+    const port = await freshPort();
+    try {
+      for (const d of ['d1', 'd2']) expect((await port.commit(preEffect(d, `k-${d}`))).ok).toBe(true);
+      const results = await Promise.all(['d3', 'd4', 'd5', 'd6'].map((d, i) => port.commit(preEffect(d, i === 1 ? 'k-d1' : `k-${d}`))));
+      expect(results.map((r) => r.ok)).toEqual([true, false, true, true]);
+      expect(results[1]).toMatchObject({ ok: false, conflict: { kind: 'key_taken' } });
+      expect(await port.ledger.verify()).toMatchObject({ ok: true, events: 10 });
+    } finally {
+      await port.close();
+    }
+  });
+
+  it('the read ahead answers each read as the port read of the same name does', async () => {
+    const port = await freshPort();
+    try {
+      await port.commit([
+        ...preEffect('d1', 'k1'),
+        { op: 'agent.status', agent: 'alice', status: 'paused', by: 'op', reason_hash: null, at: T },
+        { op: 'flow.status', dfid: DFID, agent: 'alice', status: 'paused', at: T },
+        { op: 'constraint.add', row: { intervention_id: 'i1', agent: 'alice', capability: 'c', field: 'amount', max: 5, expires_at: T + 60_000 } },
+        { op: 'monitors.observe', agent: 'alice', evaluate: () => [] },
+      ]);
+      const ahead = await port.readAhead({ agent: 'alice', dfid: DFID, now: T + 1, plans: true, key: 'k1', capability: 'c', usage: [{ field: 'amount', windowMs: 3_600_000 }], steward: 'alice' });
+      expect(ahead.status).toBe(await port.agents.status('alice'));
+      expect(ahead.status).toBe('paused');
+      expect(ahead.flowStatus).toBe(await port.agents.flowStatus(DFID, 'alice'));
+      expect(ahead.key).toEqual(await port.idempotency.peek('alice', 'k1', T + 1));
+      expect(ahead.constraints).toEqual(await port.agents.constraints('alice', 'c', T + 1));
+      expect(ahead.constraints).toHaveLength(1);
+      expect(ahead.plans).toEqual(await port.plans.running('alice', T + 1));
+      expect([...ahead.usage.values()]).toEqual([await port.usage.sum('alice', 'c', 'amount', 3_600_000, T + 1)]);
+      expect(ahead.executed).toBe(await port.monitors.executed('alice'));
+      expect(ahead.executed).toBe(1);
+    } finally {
+      await port.close();
+    }
+  });
+
+  it('a governed call over PostgreSQL costs at most 4 round trips once the port predicts the head', async () => {
+    const d = await freshDatabase('trips_kernel');
+    const ws = benchWorkspace();
+    appendFileSync(join(ws, 'mandate.yaml'), 'store:\n  kind: postgres\n  url_env: MANDATE_TEST_TRIPS_URL\n');
+    process.env['MANDATE_TEST_TRIPS_URL'] = d.url;
+    try {
+      const rt = await openRuntime(ws, silentLogger, systemWorld);
+      try {
+        if (!isPgPort(rt.store)) throw new Error('not the PostgreSQL store');
+        const call = (n: number) => rt.kernel.govern({ agent: 'bench', channel: 'stdio', intent: { capability: 'bench.noop', params: { n }, idempotency_key: `k-${n}` } });
+        for (let n = 0; n < 3; n++) await call(n);
+        const trips = countRoundTrips([rt.store.pool, rt.store.volatilePool]);
+        let accepted = 0;
+        for (let n = 3; n < 13; n++) if ((await call(n)).verdict === 'accepted') accepted++;
+        expect(accepted).toBe(10);
+        expect(trips.n / accepted).toBeLessThanOrEqual(4);
+        expect(await rt.store.ledger.verify()).toMatchObject({ ok: true });
+      } finally {
+        await rt.close();
+      }
+    } finally {
+      delete process.env['MANDATE_TEST_TRIPS_URL'];
+      await d.drop();
+    }
+  });
+});
