@@ -180,7 +180,7 @@ export interface Books {
   version: number;
   accounts: Record<string, { currency: string; balance_minor: number }>;
   payees: Record<string, { blocked: boolean }>;
-  transfers: { id: string; dfid: string; payee: string; amount_minor: number; currency: string }[];
+  transfers: { id: string; dfid: string; decision_id: string; payee: string; amount_minor: number; currency: string }[];
 }
 
 export function readBooks(workspace: string): Books {

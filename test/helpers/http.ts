@@ -91,10 +91,10 @@ export interface CreatedKey {
   role: string;
 }
 
-/** `mandate keys create ... --json`. */
-export async function createKey(workspace: string, holder: { agent: string } | { operator: string; role?: 'operator' | 'viewer' }): Promise<CreatedKey> {
+/** `mandate keys create ... --json`; `env` reaches the store the workspace names (e.g. MANDATE_DATABASE_URL). */
+export async function createKey(workspace: string, holder: { agent: string } | { operator: string; role?: 'operator' | 'viewer' }, env?: Record<string, string>): Promise<CreatedKey> {
   const args = 'agent' in holder ? ['--agent', holder.agent] : ['--operator', holder.operator, '--role', holder.role ?? 'operator'];
-  const r = await runCli(['keys', 'create', ...args, '--json', '--as', 'test-admin', '-w', workspace]);
+  const r = await runCli(['keys', 'create', ...args, '--json', '--as', 'test-admin', '-w', workspace], env ? { env } : {});
   if (r.code !== 0) throw new Error(`keys create failed (${r.code}): ${r.stderr}`);
   return JSON.parse(r.stdout) as CreatedKey;
 }

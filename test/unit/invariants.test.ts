@@ -96,7 +96,7 @@ export const GUARANTEES: Record<string, Guarantee> = {
     },
   },
   SHARED_STATE_ACROSS_REPLICAS: {
-    statement: 'Across replicas: a key goes to one reservation, an approval anywhere resumes the waiting call (pushed), pause, suspension and terminate reach every replica (terminate within a second), /events streams every replica in chain order, breakers and rate limits hold for the fleet.',
+    statement: 'Across replicas: a key goes to one reservation, an approval anywhere resumes the waiting call (pushed), pause, suspension and terminate reach every replica (terminate within a second), /events streams every replica in chain order, breakers and rate limits hold for the fleet, and a plan approved and started on one replica is held and finished on another after the first is killed, each step once.',
     proofs: {
       '../store/port-suite.ts': ['an idempotency key reserved on two ports at once goes to exactly one of them', 'a commit on one port is pushed to another port on the same store'],
       '../e2e-replicas-postgres.test.ts': [
@@ -110,6 +110,10 @@ export const GUARANTEES: Record<string, Guarantee> = {
       '../shared-breakers-postgres.test.ts': ['failures add up across replicas; an open circuit refuses on every replica, a late starter loads it, one probe closes it everywhere'],
       '../e2e-replicas-rate-limit.test.ts': ['a burst from one agent across three replicas gets 429 past the one shared limit'],
       '../e2e-replicas-haproxy.test.ts': ['a session sticks to its replica; when that replica dies the client gets 404, re-initialises through the same address and carries on'],
+      '../e2e-plans-replicas.test.ts': [
+        'approved and started on replica A, finished on replica B after A is killed with SIGKILL: each step once, the report exact, calls outside the plan refused on both',
+        'replica B killed with SIGKILL in the middle of a step: a new replica finds the step unknown, holds the next one back, and after an operator settles it runs each effect once',
+      ],
     },
   },
   STORE_OUTAGE_FAILS_CLOSED: {
