@@ -43,6 +43,8 @@ export function bearerToken(req: IncomingMessage): { token: string | null; malfo
 export interface TokenCredentials {
   key: KeyObject;
   now(): number;
+  /** Reads the agent's chain into the kernel's registry, so a child another replica made is known at its first request. */
+  load(agent: string): Promise<unknown>;
 }
 
 /**
@@ -98,6 +100,7 @@ export class Authenticator {
       const ended = row.status === 'revoked' ? 'was revoked' : `expired at ${new Date(row.expires_at).toISOString()}`;
       return { ok: false, code: 'INVALID_CREDENTIAL', message: `delegation token refused: its sub-mandate ${row.id} ${ended}` };
     }
+    if (!this.knownAgent(v.agent)) await tokens.load(v.agent);
     if (!this.knownAgent(v.agent)) return { ok: false, code: 'UNKNOWN_AGENT' };
     return { ok: true, principal: { kind: 'agent', id: v.agent, via: 'delegation_token', credential: null, token } };
   }
