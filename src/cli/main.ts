@@ -309,7 +309,7 @@ delegations
   .addOption(workspaceOption())
   .action(run((child: string, opts: { workspace?: string; as?: string; reason?: string }) => delegationsRevoke(child, opts)));
 
-delegations.command('token').description("print a Biscuit token for a live sub-mandate, signed with the workspace key; its holder may narrow it offline and present it in _meta['mandate/delegation_token']").argument('<child>').addOption(workspaceOption()).action(run((child: string, opts: { workspace?: string }) => delegationsToken(child, opts)));
+delegations.command('token').description("print a Biscuit token for a live sub-mandate, signed with the workspace key; its holder may narrow it offline and present it in _meta['mandate/delegation_token'] or, over HTTP, as the credential itself (Authorization: Bearer)").argument('<child>').addOption(workspaceOption()).action(run((child: string, opts: { workspace?: string }) => delegationsToken(child, opts)));
 delegations
   .command('attenuate')
   .description('append a narrower block (Datalog checks) to a token, offline; prints the new token')

@@ -85,6 +85,11 @@ export interface GovernedCall {
   metaIdempotencyKey?: string | undefined;
   /** A Biscuit delegation token (`mdb_…`, `_meta['mandate/delegation_token']`): verified with the call's values on top of every other check (ADR-022). */
   delegationToken?: string | undefined;
+  /**
+   * The delegation token the caller authenticated with (`Authorization: Bearer mdb_…`): authorized on this call
+   * exactly as `delegationToken`; with both, both must hold (ADR-022).
+   */
+  bearerToken?: string | undefined;
   signal?: AbortSignal | undefined;
   /**
    * A cancel that stops the call only before the pre-effect commit: once the effect has started it runs to

@@ -17,6 +17,8 @@ import { createModernServer } from '../mcp/modern/server.js';
 import { traceTransport } from '../mcp/traced-transport.js';
 import { requestStateKey } from '../mcp/modern/request-state.js';
 import type { Runtime } from '../runtime.js';
+import { bearerTokenOf } from '../mcp/governed-calls.js';
+import { authInfoOf } from './auth.js';
 import type { RouteRequest } from './context.js';
 
 export interface ModernMcp {
@@ -33,7 +35,7 @@ export function createModernMcp(rt: Runtime, log: Logger): ModernMcp {
     ({ authInfo }) => {
       // The edge always passes the agent; without one there is nobody to govern for.
       if (!authInfo?.clientId) throw new Error('no agent for a 2026-07-28 request');
-      const server = createModernServer(rt.kernel, authInfo.clientId, 'http', { stateKey: key });
+      const server = createModernServer(rt.kernel, authInfo.clientId, 'http', { stateKey: key, bearerToken: bearerTokenOf(authInfo) });
       if (!rt.tracer.enabled) return server;
       // The SDK makes this request's transport itself: its server span (ADR-026) starts where the server is connected to it.
       const connect = server.connect.bind(server);
@@ -52,7 +54,7 @@ export function createModernMcp(rt: Runtime, log: Logger): ModernMcp {
       r.res.once('close', () => {
         if (!r.res.writableFinished) abort.abort();
       });
-      const response = await handler.fetch(toRequest(r, abort.signal), { authInfo: { token: '', clientId: r.principal.id, scopes: [] }, parsedBody: body });
+      const response = await handler.fetch(toRequest(r, abort.signal), { authInfo: authInfoOf(r.principal), parsedBody: body });
       await send(r.res, response, abort.signal);
     },
     close: () => handler.close(),

@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { ErrorCode, isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
+import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import { createMcpServer } from '../mcp/server.js';
+import { authInfoOf } from './auth.js';
 import { traceTransport } from '../mcp/traced-transport.js';
 import { parseJson, readBody } from './body.js';
 import type { HttpContext, RouteRequest } from './context.js';
@@ -74,6 +76,8 @@ function reject(ctx: HttpContext, r: RouteRequest, code: Parameters<typeof sendE
 }
 
 async function serve(session: Session, r: RouteRequest, body: unknown): Promise<void> {
+  // The SDK hands `req.auth` to each handler of this request only: a delegation token credential reaches its calls (ADR-022).
+  (r.req as typeof r.req & { auth?: AuthInfo }).auth = authInfoOf(r.principal);
   // A session with a request or stream open is not idle, however long it lasts.
   session.active++;
   session.lastSeen = Date.now();

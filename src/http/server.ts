@@ -61,7 +61,8 @@ export async function startHttpServer(rt: Runtime, metrics: Metrics, log: Logger
     rt,
     cfg,
     log,
-    auth: new Authenticator(rt.store, (agent) => rt.kernel.contractOf(agent) !== undefined, jwt),
+    // A delegation token is a credential only where the workspace has the key that signs them (ADR-022).
+    auth: new Authenticator(rt.store, (agent) => rt.kernel.contractOf(agent) !== undefined, jwt, rt.kernel.deps.tokenKey ? { key: rt.kernel.deps.tokenKey, now: () => rt.kernel.deps.world.now(), load: (agent) => rt.kernel.delegations.chain(agent) } : null),
     limiter: limiterFor(rt, { perPrincipal: cfg.rate_limit.per_principal_per_second, overall: cfg.rate_limit.overall_per_second }),
     sessions,
     modern: createModernMcp(rt, log),

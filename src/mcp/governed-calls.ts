@@ -57,6 +57,8 @@ export interface CallContext {
   planId?: string | undefined;
   /** A delegation token the caller presented in `_meta` (ADR-022). */
   delegationToken?: string | undefined;
+  /** The delegation token the caller authenticated this request with, over HTTP (ADR-022). */
+  bearerToken?: string | undefined;
   /** What an escalated outcome becomes on this wire (a question to the client's human, where the wire can ask). */
   onEscalated?: ((outcome: Outcome) => Promise<Outcome>) | undefined;
 }
@@ -72,6 +74,18 @@ export interface GovernedTools {
 
 /** Where a call carries a delegation token. */
 export const DELEGATION_TOKEN_META = 'mandate/delegation_token';
+
+/**
+ * Where the HTTP edge hands the delegation token a request authenticated
+ * with to the MCP server: the SDKs' `authInfo.extra` of that request, so it
+ * reaches each call of the request, and never a later request of the session.
+ */
+export const BEARER_TOKEN_EXTRA = 'mandate/bearer_delegation_token';
+
+export function bearerTokenOf(authInfo: { extra?: Record<string, unknown> | undefined } | undefined): string | undefined {
+  const token = authInfo?.extra?.[BEARER_TOKEN_EXTRA];
+  return typeof token === 'string' ? token : undefined;
+}
 
 /** Reads Mandate's own `_meta` keys of a call: W3C trace context and an idempotency key. */
 export function readCallMeta(meta: Record<string, unknown> | undefined): { traceparent?: string; idempotencyKey?: string; delegationToken?: string; planId?: string } {
@@ -123,6 +137,7 @@ export function governedTools(kernel: Kernel, agent: string, channel: Channel): 
         traceparent: ctx.traceparent,
         metaIdempotencyKey: ctx.idempotencyKey,
         delegationToken: ctx.delegationToken,
+        bearerToken: ctx.bearerToken,
         signal: ctx.signal,
         cancelBeforeEffect: ctx.cancelBeforeEffect,
         relay: ctx.relay,
@@ -189,6 +204,10 @@ export function governedTools(kernel: Kernel, agent: string, channel: Channel): 
         return { ...toToolResult(await withPlanReport(kernel, agent, outcome)), isError: false };
       }
       case 'submit_plan':
+        // A plan's steps run after this request, where its bearer token no longer is: a token holder calls step by step.
+        if (ctx.bearerToken !== undefined) {
+          return toToolResult(plainRejection(kernel, [{ code: 'DELEGATION_TOKEN_INVALID', message: 'a caller authenticated with a delegation token cannot submit a plan: its steps would run without the token\'s checks; call them one by one', path: 'Authorization' }]));
+        }
         // The kernel checks the plan's shape itself, so a malformed plan is a recorded refusal too (ADR-025).
         return toToolResult(await kernel.submitPlan({ agent, request: args, channel, traceparent: ctx.traceparent, decisionId: ctx.decisionId }));
       case 'list_capabilities': {

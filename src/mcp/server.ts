@@ -9,7 +9,7 @@ import { MandateTaskStore } from './task-store.js';
 import { McpTasks, TASK_TOOLS, TASKS_CAPABILITY, withTaskSupport, type TaskRun } from './tasks.js';
 import type { Gateway } from '../gateway/gateway.js';
 import { APPROVAL_FORM, ApprovalAnswer, applyApproval, approvalQuestion, clientMayApprove } from './client-approval.js';
-import { governedTools, readCallMeta, UnknownToolError } from './governed-calls.js';
+import { bearerTokenOf, governedTools, readCallMeta, UnknownToolError } from './governed-calls.js';
 import { registerUpstreamPrimitives } from './proxy-primitives.js';
 import { clientAsk } from './proxy-relay.js';
 import { approvalWait } from '../telemetry/approval-span.js';
@@ -83,6 +83,7 @@ export function createMcpServer(kernel: Kernel, agent: string, channel: Channel,
         idempotencyKey: meta.idempotencyKey,
         planId: meta.planId,
         delegationToken: meta.delegationToken,
+        bearerToken: bearerTokenOf(extra.authInfo),
         // A task waits for the human as input_required instead of asking the client.
         onEscalated: run ? undefined : (outcome) => askClientHuman(server, kernel, agent, outcome),
       });

@@ -2,7 +2,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { attenuateToken, mintToken, verifyToken } from '../../src/kernel/delegation/token.js';
+import { attenuateToken, mintToken, readToken, verifyToken } from '../../src/kernel/delegation/token.js';
 import { delegate, DELEGATING_ALICE, workerRequest } from './delegation-fixtures.js';
 import { call, events, FakeWorld, setupRuntime, T0, transfer } from './helpers.js';
 
@@ -42,9 +42,28 @@ describe('delegation tokens (Biscuit)', () => {
   });
 });
 
+describe('delegation tokens as a credential (before any call)', () => {
+  it('reads the authority block of a narrowed token without a call: checks on capability or values wait for the call', async () => {
+    const narrow = await attenuateToken(await mintToken(privateKey, link), publicKey, 'check if capability("payments.transfer"); check if value("amount_minor", $a), $a <= 5000;');
+    expect(await readToken(narrow, privateKey, T0)).toMatchObject({ ok: true, agent: 'worker-a', delegationId: 'dlg-0123456789abcdef' });
+    // A later block's facts name nobody: the authority block's agent is the one read.
+    const renamed = await attenuateToken(narrow, publicKey, 'agent("alice"); delegation("dlg-other");');
+    expect(await readToken(renamed, privateKey, T0)).toMatchObject({ ok: true, agent: 'worker-a', delegationId: 'dlg-0123456789abcdef' });
+  });
+
+  it('refuses a token past its expiry, one whose block no call could pass, a forged one and junk', async () => {
+    const t = await mintToken(privateKey, link);
+    expect(await readToken(t, privateKey, link.expiresAt)).toMatchObject({ ok: false, message: expect.stringContaining('expired') });
+    const lapsed = await attenuateToken(t, publicKey, `check if time($t), $t < ${new Date(T0 - 1_000).toISOString().replace('.000Z', 'Z')};`);
+    expect(await readToken(lapsed, privateKey, T0)).toMatchObject({ ok: false, message: expect.stringContaining('fails at any call') });
+    expect((await readToken(await mintToken(other.privateKey, link), privateKey, T0)).ok).toBe(false);
+    expect((await readToken('mdb_AAAA', privateKey, T0)).ok).toBe(false);
+  });
+});
+
 describe('delegation tokens at call time', () => {
 
-  it('a narrowed token binds the calls that carry it; a token for another agent, a forged one, or one from a revoked link is refused and recorded', async () => {
+  it('a narrowed token binds the calls that carry it; with one as the credential and one in _meta each must hold; a token for another agent, a forged one, or one from a revoked link is refused and recorded', async () => {
     const env = await setupRuntime(DELEGATING_ALICE, new FakeWorld(T0));
     // The workspace signing key (mandate init writes one): tokens are signed and verified with it.
     mkdirSync(join(env.dir, 'keys'), { recursive: true });
@@ -68,6 +87,15 @@ describe('delegation tokens at call time', () => {
     await delegate(env, 'alice', workerRequest('worker-2'));
     const theirs = await env.rt.kernel.govern(call('worker-2', transfer(100), { delegationToken: token }));
     expect(theirs.reasons).toEqual(['DELEGATION_TOKEN_INVALID']);
+
+    // Authenticated with one token and carrying another in `_meta`: each must hold (the stricter rule).
+    const wide = await attenuateToken(token, publicKey, 'check if value("amount_minor", $a), $a <= 4000;');
+    const both = (bearer: string, meta: string, amount: number) => env.rt.kernel.govern(call('worker-1', transfer(amount), { bearerToken: bearer, delegationToken: meta }));
+    expect((await both(wide, narrow, 900)).verdict).toBe('accepted');
+    const metaRefuses = await both(wide, narrow, 2_000);
+    expect(metaRefuses.details.map((d) => [d.code, d.path])).toEqual([['DELEGATION_TOKEN_INVALID', '_meta.mandate/delegation_token']]);
+    const bearerRefuses = await both(narrow, wide, 2_000);
+    expect(bearerRefuses.details.map((d) => [d.code, d.path])).toEqual([['DELEGATION_TOKEN_INVALID', 'Authorization']]);
 
     await env.rt.kernel.revokeDelegation('worker-1', { kind: 'operator', id: 'ops' }, null);
     expect((await withToken(narrow, 100)).reasons).toEqual(['DELEGATION_REVOKED']);

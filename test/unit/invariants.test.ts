@@ -29,13 +29,15 @@ export const GUARANTEES: Record<string, Guarantee> = {
     },
   },
   DELEGATION_TOKENS_VERIFIED: {
-    statement: 'A delegation token (Biscuit) is verified block by block against the workspace key and authorized on each call it carries; a forged, widened, foreign or revoked-link token is refused, and every other check still applies (ADR-022).',
+    statement: 'A delegation token (Biscuit) is verified block by block against the workspace key and authorized on each call it carries; a forged, widened, foreign or revoked-link token is refused, and every other check still applies; as an HTTP credential it is verified (signatures, expiry, live sub-mandate) before any call and still authorized on each call (ADR-022).',
     proofs: {
       'delegation-tokens.test.ts': [
         'a token signed with the workspace key verifies and names its agent and sub-mandate',
         'a holder narrows a token offline; the narrower block binds every later call',
         'forged, widened or expired tokens are refused',
-        'a narrowed token binds the calls that carry it; a token for another agent, a forged one, or one from a revoked link is refused and recorded',
+        'a narrowed token binds the calls that carry it; with one as the credential and one in _meta each must hold; a token for another agent, a forged one, or one from a revoked link is refused and recorded',
+        'reads the authority block of a narrowed token without a call: checks on capability or values wait for the call',
+        'refuses a token past its expiry, one whose block no call could pass, a forged one and junk',
       ],
     },
   },

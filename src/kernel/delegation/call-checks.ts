@@ -81,10 +81,11 @@ export function ancestorsUsage(k: KernelCore, chain: Chain | undefined, cap: Cap
  * blocks verified against the workspace key and authorized on this call's
  * capability, values and time; it must be this agent's and derive from the
  * sub-mandate it holds now (a revoked link's tokens are refused before this,
- * with the chain). Every other check applies as without a token.
+ * with the chain). Every other check applies as without a token. `path`
+ * names where the token came from: `_meta` or the Authorization header.
  */
-export async function tokenRefusal(k: KernelCore, flow: { agent: string; chain?: Chain | undefined }, token: string, capability: string, values: Values): Promise<ReasonDetail | null> {
-  const refuse = (message: string): ReasonDetail => ({ code: 'DELEGATION_TOKEN_INVALID', message, path: '_meta.mandate/delegation_token' });
+export async function tokenRefusal(k: KernelCore, flow: { agent: string; chain?: Chain | undefined }, token: string, capability: string, values: Values, path: string): Promise<ReasonDetail | null> {
+  const refuse = (message: string): ReasonDetail => ({ code: 'DELEGATION_TOKEN_INVALID', message, path });
   if (!k.deps.tokenKey) return refuse('this workspace has no signing key, so it accepts no delegation tokens');
   const v = await verifyToken(token, k.deps.tokenKey, { capability, values, now: k.deps.world.now() });
   if (!v.ok) return refuse(v.message);

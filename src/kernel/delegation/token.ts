@@ -148,16 +148,64 @@ export async function verifyToken(token: string, signingKey: KeyObject, call: { 
     az.addCode('allow if agent($a), delegation($d);');
     // Bounded: a token's Datalog runs within these limits or the call is refused (the library's default time limit is too tight for a cold start).
     az.authorizeWithLimits(AUTHORIZER_LIMITS);
-    const agent = az.queryWithLimits(b.Rule.fromString('who($a) <- agent($a)'), AUTHORIZER_LIMITS)[0]?.toString();
-    const link = az.queryWithLimits(b.Rule.fromString('link($d) <- delegation($d)'), AUTHORIZER_LIMITS)[0]?.toString();
-    const unquote = (fact: string | undefined) => /^\w+\("(.*)"\)$/.exec(fact ?? '')?.[1];
-    const a = unquote(agent);
-    const d = unquote(link);
-    if (!a || !d) return { ok: false, message: 'the token names no agent or sub-mandate' };
-    return { ok: true, agent: a, delegationId: d, revocationIds: parsed.getRevocationIdentifiers() };
+    return authorityOf(b, az, parsed);
   } catch (err) {
     return { ok: false, message: `the token failed verification (${describe(err)})` };
   }
+}
+
+/** The call-time facts a block's check may name; a check naming none of them can only fail the same way on every call. */
+const CALL_FACTS = /\b(?:capability|value)\s*\(/;
+
+/**
+ * Verifies a token as a credential, before any call: its whole chain of
+ * signatures from the workspace key, and, with only the time as a fact, every
+ * check that does not depend on a call. The authority block's checks (its
+ * expiry) must hold; a later block's check that names no call fact (e.g. a
+ * holder's own shorter expiry) must hold too, since it would fail on every
+ * call. A check on capability or values waits for the call (verifyToken).
+ * Reads the authority block's `agent` and `delegation` (a later block's facts
+ * are never trusted, so a block cannot rename either). Never throws.
+ */
+export async function readToken(token: string, signingKey: KeyObject, now: number): Promise<TokenVerdict> {
+  if (!token.startsWith(TOKEN_PREFIX)) return { ok: false, message: 'not a delegation token' };
+  try {
+    const b = await biscuit();
+    const parsed = b.Biscuit.fromBase64(token.slice(TOKEN_PREFIX.length), b.PublicKey.fromBytes(publicRaw(signingKey)));
+    const az = new b.Authorizer();
+    az.addToken(parsed);
+    az.addCode(`time(${datalogTime(now)}); allow if true;`);
+    try {
+      az.authorizeWithLimits(AUTHORIZER_LIMITS);
+    } catch (err) {
+      const failed = failedChecks(err);
+      // Anything but failed checks (a limit, a malformed token) refuses; so does a failed check that no call could satisfy.
+      if (!failed) throw err;
+      const blocking = failed.find((c) => c.block_id === 0 || !CALL_FACTS.test(c.rule));
+      if (blocking) return { ok: false, message: blocking.block_id === 0 ? `the token has expired or is not valid now (${blocking.rule})` : `a block of the token fails at any call (${blocking.rule})` };
+    }
+    return authorityOf(b, az, parsed);
+  } catch (err) {
+    return { ok: false, message: `the token failed verification (${describe(err)})` };
+  }
+}
+
+/** The block checks an authorization failed on, or null if it failed for another reason (only the authorizer's own checks do not count). */
+function failedChecks(err: unknown): { block_id: number; rule: string }[] | null {
+  const checks = (err as { FailedLogic?: { Unauthorized?: { checks?: unknown } } } | null)?.FailedLogic?.Unauthorized?.checks;
+  if (!Array.isArray(checks)) return null;
+  return checks.flatMap((c: { Block?: { block_id: number; rule: string } }) => (c.Block ? [c.Block] : []));
+}
+
+/** The authority block's agent and sub-mandate, as the authorizer has them (only the authority block's facts are trusted). */
+function authorityOf(b: BiscuitLib, az: InstanceType<BiscuitLib['Authorizer']>, parsed: Token): TokenVerdict {
+  const agent = az.queryWithLimits(b.Rule.fromString('who($a) <- agent($a)'), AUTHORIZER_LIMITS)[0]?.toString();
+  const link = az.queryWithLimits(b.Rule.fromString('link($d) <- delegation($d)'), AUTHORIZER_LIMITS)[0]?.toString();
+  const unquote = (fact: string | undefined) => /^\w+\("(.*)"\)$/.exec(fact ?? '')?.[1];
+  const a = unquote(agent);
+  const d = unquote(link);
+  if (!a || !d) return { ok: false, message: 'the token names no agent or sub-mandate' };
+  return { ok: true, agent: a, delegationId: d, revocationIds: parsed.getRevocationIdentifiers() };
 }
 
 function describe(err: unknown): string {

@@ -35,8 +35,10 @@ export const validate: Stage = async (k, s) => {
   // A delegated call passes every ancestor's contract as if it made the call itself (ADR-022).
   const above = await ancestorsAllow(k, flow.chain, cap, dim.values);
   if (above.details.length) return reject(k, flow, above.details);
-  if (s.call.delegationToken !== undefined) {
-    const refused = await tokenRefusal(k, flow, s.call.delegationToken, cap.def.id, dim.values);
+  // A token in `_meta` and the token the caller authenticated with: each that is there must hold, the stricter rule.
+  for (const [token, path] of [[s.call.bearerToken, 'Authorization'], [s.call.delegationToken, '_meta.mandate/delegation_token']] as const) {
+    if (token === undefined) continue;
+    const refused = await tokenRefusal(k, flow, token, cap.def.id, dim.values, path);
     if (refused) return reject(k, flow, [refused]);
   }
   // Values as Cedar will see them; one it cannot hold exactly is refused here, never rounded or dropped.

@@ -23,6 +23,8 @@ import type { TaskResultForm } from '../../store/port/index.js';
 export interface ModernServerOptions {
   /** The HMAC key sealing approval `requestState` (request-state.ts). */
   stateKey: Uint8Array;
+  /** The delegation token this request authenticated with, if it did (ADR-022): each call of the request is authorized against it. */
+  bearerToken?: string | undefined;
 }
 
 export function createModernServer(kernel: Kernel, agent: string, channel: Channel, opts: ModernServerOptions): Server {
@@ -91,6 +93,7 @@ export function createModernServer(kernel: Kernel, agent: string, channel: Chann
       idempotencyKey: meta.idempotencyKey,
       planId: meta.planId,
       delegationToken: meta.delegationToken,
+      bearerToken: opts.bearerToken,
       onEscalated: async (outcome) => {
         escalated = outcome;
         return outcome;
