@@ -35,7 +35,7 @@ export function createModernMcp(rt: Runtime, log: Logger): ModernMcp {
     ({ authInfo }) => {
       // The edge always passes the agent; without one there is nobody to govern for.
       if (!authInfo?.clientId) throw new Error('no agent for a 2026-07-28 request');
-      const server = createModernServer(rt.kernel, authInfo.clientId, 'http', { stateKey: key, bearerToken: bearerTokenOf(authInfo) });
+      const server = createModernServer(rt.kernel, authInfo.clientId, 'http', { stateKey: key, bearerToken: bearerTokenOf(authInfo) }, rt.gateway);
       if (!rt.tracer.enabled) return server;
       // The SDK makes this request's transport itself: its server span (ADR-026) starts where the server is connected to it.
       const connect = server.connect.bind(server);

@@ -1,20 +1,22 @@
 /**
  * The MCP adapter for one 2026-07-28 request (SDK v2, ADR-020): a fresh
  * low-level Server per request, bound to the agent the credential named.
- * Tools and calls come from governed-calls.ts, exactly as on the 2025-era
- * wire; what differs is only the wire: no session, no server-sent requests,
+ * Tools and calls come from governed-calls.ts, and an upstream's prompts and
+ * completions from governed-access.ts, exactly as on the 2025-era wire; what differs is only the wire: no session, no server-sent requests,
  * an escalation the client's human may answer comes back as `input_required`.
  * The SDK adds `resultType`, `serverInfo`, `ttlMs`/`cacheScope` and answers
  * `server/discover`.
  */
 import { ProtocolError, ProtocolErrorCode, Server, type CallToolResult, type ServerContext } from '@modelcontextprotocol/server';
 import type { CallRelay, Channel, Outcome } from '../../core/types.js';
+import type { Gateway } from '../../gateway/gateway.js';
 import type { Kernel } from '../../kernel/kernel.js';
 import { governedTools, plainRejection, readCallMeta, UnknownToolError } from '../governed-calls.js';
 import { INSTRUCTIONS, SERVER_INFO } from '../server-info.js';
 import { toPassthroughResult, toToolResult } from '../tools.js';
 import { answerApproval, askForApproval, callHash, mayAskInBand } from './approval.js';
 import { approvalStateCodec, type ApprovalState } from './request-state.js';
+import { registerUpstreamPrompts, upstreamsOffer } from './prompts.js';
 import { registerMemoryResources } from './resources.js';
 import { declaredTasks, ModernTasks, TASK_AFTER_MS, TASKS_EXTENSION } from './tasks.js';
 import { TASK_TOOLS } from '../tasks.js';
@@ -27,15 +29,24 @@ export interface ModernServerOptions {
   bearerToken?: string | undefined;
 }
 
-export function createModernServer(kernel: Kernel, agent: string, channel: Channel, opts: ModernServerOptions): Server {
+export function createModernServer(kernel: Kernel, agent: string, channel: Channel, opts: ModernServerOptions, gateway?: Gateway): Server {
   const codec = approvalStateCodec(opts.stateKey, agent);
-  // Tools and memory resources; prompts, completions and upstream primitives stay on the 2025-era wire for now (ADR-020).
+  // Tools, memory resources, and the upstreams' prompts and completions; upstream resources stay on the 2025-era wire for now (ADR-020).
   const memory = kernel.workspace.config.tools.mandate_tools;
   // Tasks are the extension on this revision (ADR-024): declared here, never per tool (no `execution.taskSupport`).
   const extensions = { [TASKS_EXTENSION]: {} };
-  const capabilities = memory ? { tools: {}, resources: {}, extensions } : { tools: {}, extensions };
+  // Prompts and completions are declared only when an upstream offers them (its pinned identity says so): nothing else serves them.
+  const upstream = { prompts: upstreamsOffer(gateway, 'prompts'), completions: upstreamsOffer(gateway, 'completions') };
+  const capabilities = {
+    tools: {},
+    ...(memory ? { resources: {} } : {}),
+    ...(upstream.prompts ? { prompts: {} } : {}),
+    ...(upstream.completions ? { completions: {} } : {}),
+    extensions,
+  };
   const server = new Server(SERVER_INFO, { capabilities, instructions: INSTRUCTIONS, requestState: { verify: codec.verify } });
   if (memory) registerMemoryResources(server, kernel, agent);
+  if (gateway && (upstream.prompts || upstream.completions)) registerUpstreamPrompts(server, kernel, agent, gateway, upstream);
   const tasks = new ModernTasks(kernel, agent);
   tasks.register(server);
   const governed = governedTools(kernel, agent, channel);

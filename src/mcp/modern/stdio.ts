@@ -16,7 +16,7 @@ import { createModernServer } from './server.js';
 export function serveModernStdio(rt: Runtime, agent: string, transport: LaneTransport, log: Logger): StdioServerHandle {
   // One process serves every round of an approval here, so a per-process key would do; the signing key is used when there is one.
   const { key } = requestStateKey(rt.signingKey);
-  return serveStdio(() => createModernServer(rt.kernel, agent, 'stdio', { stateKey: key }), {
+  return serveStdio(() => createModernServer(rt.kernel, agent, 'stdio', { stateKey: key }, rt.gateway), {
     transport: transport as unknown as Transport,
     legacy: 'reject',
     onerror: (err) => log.debug({ err: { name: err.name } }, 'mcp 2026-07-28 message refused or failed'),
