@@ -136,10 +136,7 @@ export type TokenVerdict = { ok: true; agent: string; delegationId: string; revo
 export async function verifyToken(token: string, signingKey: KeyObject, call: { capability: string; values: Record<string, unknown>; now: number }): Promise<TokenVerdict> {
   if (!token.startsWith(TOKEN_PREFIX)) return { ok: false, message: 'not a delegation token' };
   try {
-    const b = await biscuit();
-    const parsed = b.Biscuit.fromBase64(token.slice(TOKEN_PREFIX.length), b.PublicKey.fromBytes(publicRaw(signingKey)));
-    const az = new b.Authorizer();
-    az.addToken(parsed);
+    const { b, parsed, az } = await authorizerOf(token, signingKey);
     az.addCodeWithParameters(`time(${datalogTime(call.now)}); capability({capability});`, { capability: call.capability }, new Map());
     for (const [field, v] of Object.entries(call.values)) {
       // Integers, strings and booleans become facts; other values are not checkable by a block (and so constrain nothing).
@@ -170,10 +167,7 @@ const CALL_FACTS = /\b(?:capability|value)\s*\(/;
 export async function readToken(token: string, signingKey: KeyObject, now: number): Promise<TokenVerdict> {
   if (!token.startsWith(TOKEN_PREFIX)) return { ok: false, message: 'not a delegation token' };
   try {
-    const b = await biscuit();
-    const parsed = b.Biscuit.fromBase64(token.slice(TOKEN_PREFIX.length), b.PublicKey.fromBytes(publicRaw(signingKey)));
-    const az = new b.Authorizer();
-    az.addToken(parsed);
+    const { b, parsed, az } = await authorizerOf(token, signingKey);
     az.addCode(`time(${datalogTime(now)}); allow if true;`);
     try {
       az.authorizeWithLimits(AUTHORIZER_LIMITS);
@@ -188,6 +182,15 @@ export async function readToken(token: string, signingKey: KeyObject, now: numbe
   } catch (err) {
     return { ok: false, message: `the token failed verification (${describe(err)})` };
   }
+}
+
+/** A token parsed with every signature of its chain verified from the workspace key, in a fresh authorizer (throws on a bad signature). */
+async function authorizerOf(token: string, signingKey: KeyObject): Promise<{ b: BiscuitLib; parsed: Token; az: InstanceType<BiscuitLib['Authorizer']> }> {
+  const b = await biscuit();
+  const parsed = b.Biscuit.fromBase64(token.slice(TOKEN_PREFIX.length), b.PublicKey.fromBytes(publicRaw(signingKey)));
+  const az = new b.Authorizer();
+  az.addToken(parsed);
+  return { b, parsed, az };
 }
 
 /** The block checks an authorization failed on, or null if it failed for another reason (only the authorizer's own checks do not count). */
