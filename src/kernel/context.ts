@@ -44,6 +44,8 @@ export interface KernelCore {
   readonly sections: SectionLocks;
   /** Sub-mandates: delegated agents and their chains (ADR-022). */
   readonly delegations: DelegationRegistry;
+  /** The hash of the loaded set (contracts, policies, capability modules) this call is decided under; `/readyz` reports the same. */
+  readonly setHash: string;
   contractOf(agent: string): Contract | undefined;
   grantedCapabilities(agent: string): Capability[];
 }

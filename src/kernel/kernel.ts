@@ -1,7 +1,7 @@
 import type { Capability } from '../capabilities/manifest.js';
 import type { Contract } from '../config/contract-schema.js';
 import { grantFor } from '../config/contract-schema.js';
-import type { Workspace } from '../config/load-workspace.js';
+import { loadedSetHash, type Workspace } from '../config/load-workspace.js';
 import type { Channel, GovernedCall, Outcome } from '../core/types.js';
 import { PolicyEngine } from '../policy/engine.js';
 import * as approvals from './approvals.js';
@@ -39,7 +39,11 @@ export class Kernel implements KernelCore {
   /** Rebuilt by a live reload: it resolves chains against the contracts being served. */
   delegations: DelegationRegistry;
 
+  /** Hashed once per set, not per call; replaced with the set. */
+  setHash: string;
+
   constructor(public deps: KernelDeps) {
+    this.setHash = loadedSetHash(deps.workspace);
     this.delegations = new DelegationRegistry(deps.store, deps.workspace.contracts);
     this.policy = new PolicyEngine(deps.workspace.policySet);
     const { breaker } = deps.workspace.config;
@@ -88,11 +92,12 @@ export class Kernel implements KernelCore {
     this.deps = { ...this.deps, workspace };
     this.policy = policy;
     this.delegations = delegations;
+    this.setHash = loadedSetHash(workspace);
   }
 
   /** This kernel with its set fixed: what one call sees from start to end. */
   private pinned(): KernelCore {
-    return Object.create(this, { deps: { value: this.deps }, policy: { value: this.policy }, delegations: { value: this.delegations } }) as KernelCore;
+    return Object.create(this, { deps: { value: this.deps }, policy: { value: this.policy }, delegations: { value: this.delegations }, setHash: { value: this.setHash } }) as KernelCore;
   }
 
   /** "Would this call be allowed?": the pipeline up to the effect, with nothing written but the check's own record. */

@@ -8,7 +8,6 @@ import { contractPeriod } from '../contract-period.js';
 import { chainHolds } from '../delegation/call-checks.js';
 import { readsOf } from '../read-ahead.js';
 import { statusCode } from '../status.js';
-import { loadedSetHash } from '../../config/load-workspace.js';
 import type { Stage } from './state.js';
 
 /**
@@ -25,7 +24,7 @@ export const receive: Stage = (k, s) => {
   s.requestHash = s.isText ? hashOf({ agent: call.agent, text: raw.text ?? null }) : hashOf({ agent: call.agent, capability: raw.capability ?? null, params: raw.params ?? null });
   flow.journal.push(
     event(flow, 'IntentReceived', {
-      data: { capability: flow.capability, channel: call.channel, request_hash: s.requestHash, intent_hash: s.rawText ? hashOf(call.intent) : null, set_hash: loadedSetHash(k.deps.workspace), ...(s.isText ? { form: 'text' } : {}) },
+      data: { capability: flow.capability, channel: call.channel, request_hash: s.requestHash, intent_hash: s.rawText ? hashOf(call.intent) : null, set_hash: k.setHash, ...(s.isText ? { form: 'text' } : {}) },
     }),
     { op: 'decision.open', id: flow.decisionId, dfid: flow.dfid, agent: flow.agent, capability: flow.capability, request_hash: s.requestHash, created_at: s.receivedAt },
     { op: 'note.take', agent: flow.agent, now: s.receivedAt },
