@@ -189,6 +189,7 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
     );
     if (process.env['MANDATE_CONFORMANCE_LIST'] === '1') for (const s of v.passed) process.stdout.write(`pass ${wire} ${s}\n`);
     for (const { scenario: s, checks } of lostThroughGateway(c)) process.stdout.write(`DIRECT ONLY ${wire} ${s}\n${checks.map((k) => `    ${k}\n`).join('')}`);
+    for (const s of v.passed.filter((p) => !direct.includes(p))) process.stdout.write(`GATEWAY ONLY ${wire} ${s}: passes through Mandate, not directly\n`);
     for (const s of v.regressions) process.stdout.write(`REGRESSION ${wire} ${s}: expected to pass through Mandate\n`);
     for (const s of v.newPasses) process.stdout.write(`NEW PASS ${wire} ${s}: add it to conformance/gateway-expected-passes.yml\n`);
     if (v.regressions.length > 0) code = 1;
