@@ -20,7 +20,7 @@ import { continueHeld, firstEvent, nextAnswer, type Rounds } from './input-round
 import { isHeldInputState, roundStateCodec, type RoundState } from './request-state.js';
 import { clientAsk } from '../proxy-relay.js';
 import { registerUpstreamPrompts, upstreamsOffer } from './prompts.js';
-import { registerMemoryResources } from './resources.js';
+import { registerResources } from './resources.js';
 import { declaredTasks, ModernTasks, TASK_AFTER_MS, TASKS_EXTENSION } from './tasks.js';
 import { TASK_TOOLS } from '../tasks.js';
 import type { TaskResultForm } from '../../store/port/index.js';
@@ -37,21 +37,21 @@ export interface ModernServerOptions {
 export function createModernServer(kernel: Kernel, agent: string, channel: Channel, opts: ModernServerOptions, gateway?: Gateway): Server {
   const codec = roundStateCodec(opts.stateKey, agent);
   const rounds: Rounds = { kernel, agent, codec, held: opts.held };
-  // Tools, memory resources, and the upstreams' prompts and completions; upstream resources stay on the 2025-era wire for now (ADR-020).
+  // Tools, memory resources, and the upstreams' resources, prompts and completions (subscriptions stay on the 2025-era wire).
   const memory = kernel.workspace.config.tools.mandate_tools;
   // Tasks are the extension on this revision (ADR-024): declared here, never per tool (no `execution.taskSupport`).
   const extensions = { [TASKS_EXTENSION]: {} };
-  // Prompts and completions are declared only when an upstream offers them (its pinned identity says so): nothing else serves them.
-  const upstream = { prompts: upstreamsOffer(gateway, 'prompts'), completions: upstreamsOffer(gateway, 'completions') };
+  // Resources, prompts and completions of upstreams are declared only when an upstream offers them (its pinned identity says so).
+  const upstream = { prompts: upstreamsOffer(gateway, 'prompts'), completions: upstreamsOffer(gateway, 'completions'), resources: upstreamsOffer(gateway, 'resources') };
   const capabilities = {
     tools: {},
-    ...(memory ? { resources: {} } : {}),
+    ...(memory || upstream.resources ? { resources: {} } : {}),
     ...(upstream.prompts ? { prompts: {} } : {}),
     ...(upstream.completions ? { completions: {} } : {}),
     extensions,
   };
   const server = new Server(SERVER_INFO, { capabilities, instructions: INSTRUCTIONS, requestState: { verify: codec.verify } });
-  if (memory) registerMemoryResources(server, kernel, agent);
+  if (memory || upstream.resources) registerResources(server, kernel, agent, gateway, { memory, upstream: upstream.resources });
   if (gateway && (upstream.prompts || upstream.completions)) registerUpstreamPrompts(server, kernel, agent, gateway, upstream);
   const tasks = new ModernTasks(kernel, agent);
   tasks.register(server);
