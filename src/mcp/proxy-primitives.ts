@@ -62,7 +62,7 @@ export function registerUpstreamPrimitives(server: Server, kernel: Kernel, agent
   const contract = () => kernel.contractOf(agent);
   const serverRelay: CallRelay = {
     notify: (n) => server.notification(n as Parameters<typeof server.notification>[0]),
-    ask: clientAsk(server, kernel, agent, (r, schema, o) => server.request(r as never, schema as never, o)),
+    ask: clientAsk(() => server.getClientCapabilities() ?? {}, kernel, agent, (r, schema, o) => server.request(r as never, schema as never, o)),
   };
 
   const listedResources = (): Resource[] => {
@@ -92,7 +92,7 @@ export function registerUpstreamPrimitives(server: Server, kernel: Kernel, agent
   /** The 2025 wire's relay for a read or get: progress on the request, sampling/elicitation/roots to this client (ADR-013). */
   const wire = (extra: Extra): AccessRelay => ({
     notify: (n) => extra.sendNotification(n as never),
-    ask: clientAsk(server, kernel, agent, extra.sendRequest as unknown as SendToClient),
+    ask: clientAsk(() => server.getClientCapabilities() ?? {}, kernel, agent, extra.sendRequest as unknown as SendToClient),
   });
 
   /** The upstream serving a URI for this agent, and its pin (a resource or template), or null. */
