@@ -14,7 +14,8 @@ import { registerUpstreamPrimitives } from './proxy-primitives.js';
 import { clientAsk } from './proxy-relay.js';
 import { approvalWait } from '../telemetry/approval-span.js';
 import { refuseInvalidParams } from './invalid-params.js';
-import { INSTRUCTIONS, SERVER_INFO } from './server-info.js';
+import { SERVER_INFO } from '../core/server-info.js';
+import { INSTRUCTIONS } from './server-info.js';
 
 export { SERVER_INFO };
 
