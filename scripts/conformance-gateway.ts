@@ -107,7 +107,12 @@ export function gatewayWorkspace(upstreamUrl: string): (ws: string) => Promise<s
     const cfg = parse(readFileSync(cfgPath, 'utf8')) as Record<string, unknown>;
     cfg['tools'] = { ...(cfg['tools'] as object), mandate_tools: false };
     // The suite's slowest fixture tools sleep for seconds; a result may carry a base64 image or audio clip.
-    cfg['upstreams'] = { [UPSTREAM]: { url: upstreamUrl, expose: 'transparent', deadline_ms: 30_000, max_output_bytes: 1_048_576 } };
+    // A call waiting for the agent's answer to an input request holds its upstream slot, and the suite leaves some
+    // unanswered: more slots than the default 4, so that later scenarios do not queue behind them.
+    cfg['upstreams'] = { [UPSTREAM]: { url: upstreamUrl, expose: 'transparent', deadline_ms: 30_000, max_output_bytes: 1_048_576, max_concurrency: 32 } };
+    // The suite judges each scenario on its own; with the default threshold (5), one scenario's failing calls would
+    // open the upstream's circuit and refuse the next scenarios' calls (CIRCUIT_OPEN).
+    cfg['breaker'] = { ...(cfg['breaker'] as object), failure_threshold: 1_000 };
     writeFileSync(cfgPath, stringify(cfg));
     // The fixture tools carry no annotations, so MCP's defaults make them destructive, and `mandate init`'s policy
     // holds every destructive call for a human. Nobody approves during a conformance run: that policy goes.
