@@ -8,7 +8,7 @@
  * stdio) and raw requests for the wire details; two replicas for a retry that
  * reaches the process that does not hold the call.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/client';
@@ -16,7 +16,7 @@ import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI, E2E, REPO_ROOT, cleanEnv, exportLedger, type Outcome } from './helpers/e2e.js';
-import { FIXTURES, NODE, appendConfig, eventsOf, pin, starts, writeContract, y } from './helpers/gateway.js';
+import { FIXTURES, NODE, appendConfig, eventsOf, killStarted, modernFixtureOverHttp, pin, writeContract, y } from './helpers/gateway.js';
 import { createKey, startHttp, type HttpServer } from './helpers/http.js';
 import { rawRequest, REVISION } from './helpers/mcp2026.js';
 
@@ -35,23 +35,6 @@ const ASKS = { elicitation: { form: {} }, sampling: {} };
 
 const textOf = (r: CallToolResult) => (r.content as { type: string; text?: string }[]).map((c) => c.text ?? '').join('');
 const outcomeOf = (r: { structuredContent?: unknown; content: unknown }) => JSON.parse(textOf(r as CallToolResult)) as Outcome;
-
-async function modernOverHttp(): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(NODE, [MODERN, 'http'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('the 2026 fixture did not listen')), 15_000);
-    let out = '';
-    child.stdout?.on('data', (c: Buffer) => {
-      out += c.toString();
-      const m = /listening on (\S+)/.exec(out);
-      if (m?.[1]) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    });
-  });
-  return { url, child };
-}
 
 /** An SDK v2 client that answers elicitation (`confirm` as given) and sampling, and says what it was asked. */
 function answeringClient(confirm: boolean | 'decline', opts: ConstructorParameters<typeof Client>[1]): Client {
@@ -78,7 +61,7 @@ async function pinnedOverHttp(url: string, key: string, confirm: boolean | 'decl
 
 beforeAll(async () => {
   ws = await e2e.workspace();
-  const http = await modernOverHttp();
+  const http = await modernFixtureOverHttp();
   httpUpstream = http.child;
   writeFileSync(legacyState(), JSON.stringify({ era: '2025' }));
   // Long deadlines: a held call waits for the agent's human inside its deadline, as on the 2025 wire.
@@ -111,13 +94,7 @@ afterAll(async () => {
   await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
   await Promise.all([a?.stop(), b?.stop()]);
   httpUpstream?.kill('SIGKILL');
-  for (const pid of starts(`${legacyState()}.starts`)) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
+  killStarted(`${legacyState()}.starts`);
   await e2e.cleanup();
 });
 
