@@ -6,7 +6,9 @@
  * retry carries the answer to the call held in Mandate, which goes on as the
  * one decision it is. Real SDK v2 clients (pinned over HTTP, auto over
  * stdio) and raw requests for the wire details; two replicas for a retry that
- * reaches the process that does not hold the call.
+ * reaches the process that does not hold the call; a call that has become a
+ * task shows the upstream's request in tasks/get and takes the answer in
+ * tasks/update.
  */
 import type { ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -19,6 +21,7 @@ import { CLI, E2E, REPO_ROOT, cleanEnv, exportLedger, type Outcome } from './hel
 import { FIXTURES, NODE, appendConfig, eventsOf, killStarted, modernFixtureOverHttp, pin, writeContract, y } from './helpers/gateway.js';
 import { createKey, startHttp, type HttpServer } from './helpers/http.js';
 import { rawRequest, REVISION } from './helpers/mcp2026.js';
+import { taskClient } from './helpers/tasks2026.js';
 
 const MODERN = join(FIXTURES, 'modern-only.mjs');
 const e2e = new E2E();
@@ -194,5 +197,24 @@ describe('the rounds on the wire', () => {
     expect(refused.details[0]?.message).toContain('held by another Mandate process');
     const done = await call(a.url, state, { input_1: { action: 'accept', content: { confirm: true } } }, 'wire-2');
     expect(done.body.result).toMatchObject({ content: [{ type: 'text', text: 'deleted wire-2' }] });
+  });
+});
+
+describe('a call that became a task before its upstream asked', () => {
+  it('shows the request in tasks/get as input_required, takes the answer in tasks/update, and completes', async () => {
+    const { StreamableHTTPClientTransport } = await import('@modelcontextprotocol/client');
+    const tasks = await taskClient(new StreamableHTTPClientTransport(new URL('/mcp', a.url), { requestInit: { headers: { Authorization: `Bearer ${askerKey}` } } }), { elicitation: true });
+    clients.push(tasks.client);
+    for (const tool of ['m26_confirm_delete', 'l25_confirm_delete']) {
+      const started = await tasks.call(tool, { item: `slow-${tool}`, delay_ms: 1500 });
+      expect(started.task, JSON.stringify(started)).toBeDefined();
+      const taskId = started.task?.taskId as string;
+      const asking = await tasks.until(taskId, (t) => t.status === 'input_required');
+      expect(asking.inputRequests).toMatchObject({ input_1: { method: 'elicitation/create', params: { message: `Delete slow-${tool}?` } } });
+      await tasks.update(taskId, { input_1: { action: 'accept', content: { confirm: true } } });
+      const done = await tasks.until(taskId, (t) => t.status === 'completed');
+      expect(done.result?.isError, JSON.stringify(done)).toBeFalsy();
+      expect(JSON.stringify(done.result?.content)).toContain(`deleted slow-${tool}`);
+    }
   });
 });
