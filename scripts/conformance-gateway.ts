@@ -101,7 +101,7 @@ export async function startReferenceServer(): Promise<ReferenceServer> {
  * Turns a fresh workspace into a transparent gateway in front of `upstreamUrl`: Mandate's own tools hidden, the
  * upstream's tools, resources, prompts, sampling and elicitation all granted to one agent, everything pinned.
  */
-export function gatewayWorkspace(upstreamUrl: string): (ws: string) => Promise<string> {
+export function gatewayWorkspace(upstreamUrl: string, wire: Wire): (ws: string) => Promise<string> {
   return async (ws) => {
     const cfgPath = join(ws, 'mandate.yaml');
     const cfg = parse(readFileSync(cfgPath, 'utf8')) as Record<string, unknown>;
@@ -109,7 +109,9 @@ export function gatewayWorkspace(upstreamUrl: string): (ws: string) => Promise<s
     // The suite's slowest fixture tools sleep for seconds; a result may carry a base64 image or audio clip.
     // A call waiting for the agent's answer to an input request holds its upstream slot, and the suite leaves some
     // unanswered: more slots than the default 4, so that later scenarios do not queue behind them.
-    cfg['upstreams'] = { [UPSTREAM]: { url: upstreamUrl, expose: 'transparent', deadline_ms: 30_000, max_output_bytes: 1_048_576, max_concurrency: 32 } };
+    // A transparent proxy speaks to the server the revision its client speaks: the upstream is held to the suite's wire
+    // (`revision:`), not negotiated (auto would speak 2026-07-28 to it at both wires).
+    cfg['upstreams'] = { [UPSTREAM]: { url: upstreamUrl, expose: 'transparent', revision: wire, deadline_ms: 30_000, max_output_bytes: 1_048_576, max_concurrency: 32 } };
     // The suite judges each scenario on its own; with the default threshold (5), one scenario's failing calls would
     // open the upstream's circuit and refuse the next scenarios' calls (CIRCUIT_OPEN).
     cfg['breaker'] = { ...(cfg['breaker'] as object), failure_threshold: 1_000 };
@@ -168,7 +170,7 @@ export async function compareAtWire(wire: Wire, opts: { keep?: boolean; scenario
   try {
     const base = { requirements: wire, ...(opts.keep ? { keep: true } : {}), ...(opts.scenario ? { scenario: opts.scenario } : {}) };
     const direct = await runConformance({ ...base, url: reference.url });
-    const gateway = await runConformance({ ...base, workspace: gatewayWorkspace(reference.url) });
+    const gateway = await runConformance({ ...base, workspace: gatewayWorkspace(reference.url, wire) });
     return { wire, direct, gateway };
   } finally {
     await reference.stop();

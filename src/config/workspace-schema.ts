@@ -233,6 +233,12 @@ const UpstreamSchema = z
     max_concurrency: positiveInt.max(64).default(DEFAULTS.upstream.max_concurrency).describe('Tool calls running at once on this upstream; more wait in a queue.'),
     max_queue: z.number().int().nonnegative().max(10_000).default(DEFAULTS.upstream.max_queue).describe('Calls that may wait for a free slot; beyond it: UPSTREAM_UNAVAILABLE.'),
     start_timeout_ms: positiveInt.max(120_000).default(DEFAULTS.upstream.start_timeout_ms).describe('How long starting (connect, initialize, list tools) may take.'),
+    revision: z
+      .enum(['auto', '2025-11-25', '2026-07-28'])
+      .default('auto')
+      .describe(
+        'The MCP revision Mandate speaks to this upstream (ADR-027). auto: 2026-07-28 when it answers server/discover, else the 2025 handshake. A date: that revision only, for an upstream whose support of the other is broken.',
+      ),
     restart: z
       .object({
         initial_ms: positiveInt.max(60_000).default(DEFAULTS.upstream.restart.initial_ms).describe('Wait before the first restart after a crash or a failed start.'),

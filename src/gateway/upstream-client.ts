@@ -32,11 +32,18 @@ export interface UpstreamHandlers {
   ask(request: RelayNotification, signal: AbortSignal): Promise<Record<string, unknown>>;
 }
 
+/** How the client picks the upstream's revision: the operator's `revision:` (auto, or one revision only). */
+function negotiation(revision: 'auto' | '2025-11-25' | '2026-07-28') {
+  if (revision === 'auto') return { versionNegotiation: { mode: 'auto' as const } };
+  // Without a negotiation mode the v2 client speaks the 2025 handshake only, byte for byte.
+  return revision === '2025-11-25' ? {} : { versionNegotiation: { mode: { pin: revision } } };
+}
+
 /** A v2 client with Mandate's handlers; `connect` negotiates the revision. */
-export function upstreamClient(handlers: UpstreamHandlers): Client {
+export function upstreamClient(handlers: UpstreamHandlers, revision: 'auto' | '2025-11-25' | '2026-07-28' = 'auto'): Client {
   const client = new Client(CLIENT_INFO, {
     capabilities: CLIENT_CAPABILITIES,
-    versionNegotiation: { mode: 'auto' },
+    ...negotiation(revision),
     // A 2026 upstream's `input_required` is answered through the handlers below, a round at a time; a few rounds at most.
     inputRequired: { autoFulfill: true, maxRounds: 4 },
   });

@@ -168,7 +168,7 @@ export class Upstream {
       },
       resourceUpdated: (params) => events?.resourceUpdated(name, params),
       ask: (request, signal) => this.calls.ask(request, signal),
-    });
+    }, config.revision);
     client.onclose = () => this.closed(client);
     client.onerror = () => undefined; // transport errors surface as a close or a failed request
     this.client = client;
@@ -188,7 +188,8 @@ export class Upstream {
     }
     if (this.client !== client) return { ok: false, message: `upstream \`${name}\` exited while starting` };
     // A 2026 upstream's list changes come on a listen stream; without one they are seen at its next start or re-pin, as before.
-    await listenForChanges(client, config.start_timeout_ms).then(
+    // Not awaited: an upstream slow to acknowledge it must not hold up the call that started it.
+    void listenForChanges(client, config.start_timeout_ms).then(
       (honored) => honored && log.debug({ upstream: name, honored }, 'listening for list changes'),
       (err: unknown) => log.warn({ upstream: name, err: { name: (err as Error)?.name, message: describe(err) } }, 'upstream refused subscriptions/listen: its list changes are seen at its next start or re-pin'),
     );

@@ -44,7 +44,8 @@ export function createMcpServer(kernel: Kernel, agent: string, channel: Channel,
   const taskStore = new MandateTaskStore(kernel, agent);
   const server = new Server(identity?.serverInfo ?? SERVER_INFO, { capabilities, ...(instructions !== undefined ? { instructions } : {}), taskStore });
   const tasks = new McpTasks(kernel, agent, (n) => server.notification(n), taskStore);
-  tasks.install(server);
+  // The SDK refuses a tasks handler on a server that declares no tasks: a transparent mirror of an upstream without them has none.
+  if (mirrorsTasks) tasks.install(server);
   const governed = governedTools(kernel, agent, channel);
   const { fixed, capabilityTools } = governed;
 
