@@ -7,7 +7,7 @@ import { PLANS_DDL } from '../plans.js';
 export type Db = Database.Database;
 
 // Kept equal to MIGRATIONS.length (checked at module load below).
-const SCHEMA_VERSION = 13;
+const SCHEMA_VERSION = 14;
 
 // One migration list; each entry runs once, in order, inside a transaction.
 const MIGRATIONS: string[] = [
@@ -322,6 +322,12 @@ const MIGRATIONS: string[] = [
   `
   CREATE INDEX decisions_created ON decisions(created_at);
   CREATE INDEX decisions_agent_created ON decisions(agent, created_at);
+  `,
+  // 14: the status index holds only pending decisions, the only status read through it (ADR-032): a call's decision moves
+  // through three statuses, and each move rewrote an entry of the full index in both commit points.
+  `
+  DROP INDEX decisions_status;
+  CREATE INDEX decisions_pending ON decisions(created_at, id) WHERE status = 'pending';
   `,
 ];
 
