@@ -1,5 +1,6 @@
 import { MEMORY_WRITE_ID, memoryWriteCapability } from './capabilities/builtin/memory-write.js';
-import { loadedSetHash, requireWorkspace, type Workspace } from './config/load-workspace.js';
+import { requireWorkspace } from './workspace/load.js';
+import { loadedSetHash, type Workspace } from './kernel/loaded-set.js';
 import { ConfigError, type Problem } from './config/problems.js';
 import type { Logger } from './core/log.js';
 import type { Receipt } from './core/types.js';

@@ -6,7 +6,8 @@ import { loadSigningKey } from './anchor/signing-key.js';
 import { MEMORY_WRITE_ID, memoryWriteCapability } from './capabilities/builtin/memory-write.js';
 import { delegateCapability } from './kernel/delegation/capability.js';
 import { DELEGATE_ID } from './kernel/delegation/request.js';
-import { requireWorkspace, type Workspace } from './config/load-workspace.js';
+import { requireWorkspace } from './workspace/load.js';
+import type { Workspace } from './kernel/loaded-set.js';
 import type { Logger } from './core/log.js';
 import { receiptSigner } from './core/receipt.js';
 import { keyId } from './core/signed.js';
@@ -23,7 +24,7 @@ import { openStorePort } from './store/open.js';
 import { hostname } from 'node:os';
 import { isPgPort } from './store/pg/port.js';
 import { shareBreakers } from './store/pg/shared-breakers.js';
-import { SERVER_INFO } from './mcp/server-info.js';
+import { SERVER_INFO } from './core/server-info.js';
 import { openTracer } from './telemetry/config.js';
 import { noopTracer, type Tracer } from './telemetry/port.js';
 

@@ -7,7 +7,8 @@
  * (SDK v1 client) and from a 2026 agent (SDK v2 client in auto mode), over
  * stdio and HTTP. The upstream's `input_required` elicitation is governed by
  * the contract's `client_requests` and reaches a 2025 agent as a server-sent
- * elicitation. An upstream whose revision changes is reported like pin drift.
+ * elicitation (a 2026 agent's rounds: e2e-gateway-input-rounds.test.ts). An
+ * upstream whose revision changes is reported like pin drift.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -121,9 +122,9 @@ afterAll(async () => {
 
 describe('an upstream that speaks only 2026-07-28', () => {
   it('is pinned with the revision it speaks, over stdio and over HTTP', () => {
-    expect(pinOutput).toMatch(/upstream m26: pinned 3 definition\(s\)[^\n]*\n {2}speaks MCP 2026-07-28\n/);
-    expect(pinOutput).toMatch(/upstream h26: pinned 3 definition\(s\)[^\n]*\n {2}speaks MCP 2026-07-28\n/);
-    expect(pinOutput).toMatch(/upstream shift: pinned 3 definition\(s\)[^\n]*\n {2}speaks MCP 2025-11-25\n/);
+    expect(pinOutput).toMatch(/upstream m26: pinned 4 definition\(s\)[^\n]*\n {2}speaks MCP 2026-07-28\n/);
+    expect(pinOutput).toMatch(/upstream h26: pinned 4 definition\(s\)[^\n]*\n {2}speaks MCP 2026-07-28\n/);
+    expect(pinOutput).toMatch(/upstream shift: pinned 4 definition\(s\)[^\n]*\n {2}speaks MCP 2025-11-25\n/);
   });
 
   it('a 2025 agent (SDK v1 client) gets governed calls through to it over stdio and HTTP, with the trace id', async () => {
@@ -196,14 +197,14 @@ describe('an upstream that speaks only 2026-07-28', () => {
   });
 });
 
-describe('not bridged yet: an upstream asking a 2026 agent for input', () => {
-  it('ends the call with CLIENT_CAPABILITY_MISSING and says why; the agent is not asked (ADR-027 lists what bridging it needs)', async () => {
+describe('a 2026 agent whose request did not declare elicitation', () => {
+  it('is not asked: the call ends CLIENT_CAPABILITY_MISSING and says why (an agent that declares it gets input_required, ADR-034)', async () => {
     asked.length = 0;
     const r = (await modernAgent.callTool({ name: 'm26_confirm_delete', arguments: { item: 'draft-4' } })) as CallToolResult;
     expect(r.isError).toBe(true);
     const outcome = JSON.parse(textOf(r)) as Outcome;
     expect(outcome).toMatchObject({ verdict: 'rejected', reasons: ['CLIENT_CAPABILITY_MISSING'], capability: 'm26.confirm_delete' });
-    expect(outcome.details[0]?.message).toContain("upstream `m26` asked for `elicitation/create` during the call, and the agent's client cannot be asked: no client to relay");
+    expect(outcome.details[0]?.message).toContain("upstream `m26` asked for `elicitation/create` during the call, and the agent's client cannot be asked: CLIENT_CAPABILITY_MISSING: the agent's client does not support elicitation (form mode)");
     expect(asked).toEqual([]);
   });
 });

@@ -13,7 +13,7 @@ import { pathToFileURL } from 'node:url';
 import { parse, stringify } from 'yaml';
 import { z } from 'zod';
 import { CapabilityDefinitionSchema, toCapability, type CapabilityContext, type CapabilityDefinition, type CapabilityExample, type ProgressReporter } from '../capabilities/manifest.js';
-import { loadConfig, loadWorkspace } from '../config/load-workspace.js';
+import { loadConfig, loadWorkspace } from '../workspace/load.js';
 import { ConfigError, formatProblems } from '../config/problems.js';
 import type { WorkspaceConfig } from '../config/workspace-schema.js';
 import { canonicalJson } from '../core/canonical.js';

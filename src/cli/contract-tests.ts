@@ -11,7 +11,7 @@ import { join, relative } from 'node:path';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import type { Capability } from '../capabilities/manifest.js';
-import { loadWorkspace } from '../config/load-workspace.js';
+import { loadWorkspace } from '../workspace/load.js';
 import { ConfigError, zodProblems, type Problem } from '../config/problems.js';
 import { ContractTestFileSchema, type ContractTestCase } from '../config/test-schema.js';
 import { silentLogger } from '../core/log.js';

@@ -7,7 +7,7 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { resolve } from 'node:path';
 import { readPublicKey, loadSigningKey } from '../anchor/signing-key.js';
-import { loadConfig } from '../config/load-workspace.js';
+import { loadConfig } from '../workspace/load.js';
 import { ConfigError } from '../config/problems.js';
 import type { SigningConfig } from '../config/workspace-schema.js';
 import { UsageError, workspaceDir } from './common.js';

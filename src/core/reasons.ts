@@ -45,6 +45,7 @@ export const REASONS = {
   PROMPT_NOT_GRANTED: "The agent's contract does not grant this prompt of this upstream.",
   CLIENT_REQUEST_NOT_GRANTED: "The agent's contract does not let this upstream relay sampling or elicitation requests to the agent's client.",
   CLIENT_CAPABILITY_MISSING: "The agent's client does not support the request an upstream sent back (sampling, elicitation or roots).",
+  INPUT_ROUND_NOT_HELD: "A 2026-07-28 retry answered an upstream's request for input, but the call that asked is still running in another Mandate process (or its process ended); only that process can continue it.",
   ABORTED_BY_INTERVENTION: 'The running handler was aborted because its agent or flow was terminated.',
   DEADLINE_EXCEEDED: 'The handler did not finish before its deadline and was aborted.',
   CANCELLED: 'The caller cancelled the request (notifications/cancelled, or tasks/cancel). Before the effect: nothing ran and the key is released. After the effect started: the handler was aborted, the effect may have happened, and the key keeps this answer.',

@@ -1,4 +1,4 @@
-import { loadedSetHash } from '../config/load-workspace.js';
+import { loadedSetHash } from '../kernel/loaded-set.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { principalKey, type HttpPrincipal } from './auth.js';
 import { serveConsole, type ConsoleAssets } from './console.js';

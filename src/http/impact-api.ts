@@ -1,7 +1,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { loadWorkspace, type Workspace } from '../config/load-workspace.js';
+import { loadWorkspace } from '../workspace/load.js';
+import type { Workspace } from '../kernel/loaded-set.js';
 import { pinnedToolTypes } from '../gateway/capability.js';
 import { DELEGATE_ID } from '../kernel/delegation/request.js';
 import { MEMORY_WRITE_ID } from '../capabilities/builtin/memory-write.js';

@@ -16,6 +16,7 @@ import type { Logger } from '../core/log.js';
 import { createModernServer } from '../mcp/modern/server.js';
 import { traceTransport } from '../mcp/traced-transport.js';
 import { requestStateKey } from '../mcp/modern/request-state.js';
+import { HeldCalls } from '../mcp/modern/held-calls.js';
 import type { Runtime } from '../runtime.js';
 import { bearerTokenOf } from '../mcp/governed-calls.js';
 import { authInfoOf } from './auth.js';
@@ -30,12 +31,14 @@ export interface ModernMcp {
 
 export function createModernMcp(rt: Runtime, log: Logger): ModernMcp {
   const { key, source } = requestStateKey(rt.signingKey);
+  // Calls held for an agent's answer to an upstream's input request live in this process only (ADR-034).
+  const held = new HeldCalls();
   if (source === 'process') log.info('approval requestState sealed with a per-process key (no signing key): an approval round must return to this process');
   const handler: McpHttpHandler = createMcpHandler(
     ({ authInfo }) => {
       // The edge always passes the agent; without one there is nobody to govern for.
       if (!authInfo?.clientId) throw new Error('no agent for a 2026-07-28 request');
-      const server = createModernServer(rt.kernel, authInfo.clientId, 'http', { stateKey: key, bearerToken: bearerTokenOf(authInfo) }, rt.gateway);
+      const server = createModernServer(rt.kernel, authInfo.clientId, 'http', { stateKey: key, held, bearerToken: bearerTokenOf(authInfo) }, rt.gateway);
       if (!rt.tracer.enabled) return server;
       // The SDK makes this request's transport itself: its server span (ADR-026) starts where the server is connected to it.
       const connect = server.connect.bind(server);

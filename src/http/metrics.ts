@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { loadedSetHash } from '../config/load-workspace.js';
+import { loadedSetHash } from '../kernel/loaded-set.js';
 import type { Outcome } from '../core/types.js';
 import type { Kernel } from '../kernel/kernel.js';
 import type { KernelObserver, PipelineStage } from '../kernel/observer.js';

@@ -12,7 +12,8 @@ import { bindCapability } from './stages/idempotency.js';
 import { checkShape, checkStanding, receive } from './stages/intake.js';
 import { normalize } from './stages/normalize.js';
 import { decidePolicy } from './stages/policy.js';
-import type { CallState, Stage } from './stages/state.js';
+import { StageChain } from './stages/chain.js';
+import { next, type CallState } from './stages/state.js';
 import { validate } from './stages/validate.js';
 
 export interface CheckRequest {
@@ -63,18 +64,14 @@ export interface CheckResult {
  * key is reserved or even looked up (a repeat would answer from the record,
  * which says nothing about now), and nothing after the decision runs.
  */
-const CHECK_STAGES: readonly Stage[] = [
-  receive,
-  checkStanding,
-  checkShape,
-  normalize, // a check names capability and params: this only takes them as the intent
-  (k, s) => {
-    bindCapability(k, s);
-    return undefined;
-  },
-  validate,
-  decidePolicy,
-];
+const CHECK_STAGES = StageChain.start()
+  .then(receive)
+  .then(checkStanding)
+  .then(checkShape)
+  .then(normalize) // a check names capability and params: this only takes them as the intent
+  .then((k, s) => next(bindCapability(k, s)))
+  .then(validate)
+  .then(decidePolicy);
 
 /**
  * Answers whether a call would be allowed, by running the real stages on a
@@ -91,25 +88,28 @@ export async function checkCall(k: KernelCore, req: CheckRequest): Promise<Check
   const flow = newFlow(view, { agent: req.agent, dfid, decisionId: checkId, capability: req.capability.slice(0, 200), key: null });
   flow.log = flow.log.child({ check: true });
   const intent = { capability: req.capability, params: req.params, ...(req.observed_version !== undefined ? { observed_version: req.observed_version } : {}) };
-  const state: CallState = { call: { agent: req.agent, intent: intent as never, channel: 'cli' }, flow, receivedAt: world.now(), rawText: null, isText: false, requestHash: '' };
-  let outcome: Outcome | undefined;
-  for (const stage of CHECK_STAGES) {
-    outcome = await stage(view, state);
-    if (outcome) break;
-  }
+  // What the stages that ran learnt, even when one refused the call (a policy's refusal still shows the values).
+  const state: CallState = { call: { agent: req.agent, intent: intent as never, channel: 'cli' }, flow, receivedAt: world.now() };
+  const ended = await CHECK_STAGES.run(view, state);
+  let outcome: Outcome;
   let escalation: WouldEscalate | undefined;
-  let policies = outcome?.policies ?? state.verdict?.policies ?? [];
-  if (!outcome) {
-    const verdict = state.verdict;
-    const gates = verdict?.kind === 'permit' ? await gatesFor(view, state) : [];
-    if (verdict?.kind === 'escalate' || gates.length) {
-      const reasons = [...(verdict?.kind === 'escalate' ? verdict.reasons : []), ...gates.map((g) => g.reason)];
-      policies = [...(verdict?.policies ?? []), ...gates.map((g) => g.id)];
-      escalation = wouldEscalate(k, state.contract as Contract, reasons, [...(verdict?.kind === 'escalate' ? verdict.policies.filter((p) => k.policy.set.policies[p]?.escalate) : []), ...gates.map((g) => g.id)]);
+  let policies: string[];
+  if ('next' in ended) {
+    const decided = ended.next;
+    const { verdict } = decided;
+    policies = verdict.policies;
+    const gates = verdict.kind === 'permit' ? await gatesFor(view, decided) : [];
+    if (verdict.kind === 'escalate' || gates.length) {
+      const reasons = [...(verdict.kind === 'escalate' ? verdict.reasons : []), ...gates.map((g) => g.reason)];
+      policies = [...verdict.policies, ...gates.map((g) => g.id)];
+      escalation = wouldEscalate(k, decided.contract, reasons, [...(verdict.kind === 'escalate' ? verdict.policies.filter((p) => k.policy.set.policies[p]?.escalate) : []), ...gates.map((g) => g.id)]);
       outcome = outcomeOf(flow, 'escalated', 'pending', [{ code: 'ESCALATION_REQUIRED', message: reasons.join('; ') }], policies);
     } else {
       outcome = outcomeOf(flow, 'accepted', 'accepted', [], policies);
     }
+  } else {
+    outcome = ended;
+    policies = outcome.policies;
   }
   const asOf = new Date(state.receivedAt).toISOString();
   const r = await k.deps.store.commit([

@@ -1,7 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import type { Capability } from '../capabilities/manifest.js';
 import type { Contract } from '../config/contract-schema.js';
-import type { Workspace } from '../config/load-workspace.js';
+import type { Workspace } from './loaded-set.js';
 import type { Logger } from '../core/log.js';
 import type { ReceiptSigner } from '../core/receipt.js';
 import type { Normalizer } from '../core/normalizer.js';

@@ -23,7 +23,7 @@ export interface DimInput {
 }
 
 export type DimResult =
-  | { ok: true; grant: Grant; params: Values; facts: Facts; values: Values }
+  | { ok: true; capability: Capability; grant: Grant; params: Values; facts: Facts; values: Values }
   | { ok: false; details: ReasonDetail[]; grant?: Grant };
 
 const FUTURE_SKEW_MS = 5 * 60_000;
@@ -83,7 +83,7 @@ export function validateIntent(input: DimInput): DimResult {
     }
     if (!holds) details.push(...explained(inv, { params, facts, values }));
   }
-  return details.length ? fail(details, grant) : { ok: true, grant, params, facts, values };
+  return details.length ? fail(details, grant) : { ok: true, capability, grant, params, facts, values };
 }
 
 /**

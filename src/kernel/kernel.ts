@@ -1,7 +1,7 @@
 import type { Capability } from '../capabilities/manifest.js';
 import type { Contract } from '../config/contract-schema.js';
 import { grantFor } from '../config/contract-schema.js';
-import { loadedSetHash, type Workspace } from '../config/load-workspace.js';
+import { loadedSetHash, type Workspace } from './loaded-set.js';
 import type { Channel, GovernedCall, Outcome } from '../core/types.js';
 import { PolicyEngine } from '../policy/engine.js';
 import * as approvals from './approvals.js';

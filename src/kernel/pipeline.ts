@@ -12,31 +12,37 @@ import { checkShape, checkStanding, receive } from './stages/intake.js';
 import { normalize } from './stages/normalize.js';
 import { readAhead } from './read-ahead.js';
 import { decidePolicy } from './stages/policy.js';
-import type { CallState, Stage } from './stages/state.js';
+import { StageChain } from './stages/chain.js';
+import type { CallState } from './stages/state.js';
 import { validate } from './stages/validate.js';
 import { afterStep, holdPlanMode, holdToStep, routePlan } from './plans/steps.js';
 import { noopTracer, type SpanAttributes, type Tracer, type TraceSpan } from '../telemetry/port.js';
 import { GEN_AI_TOOL_CALL_ARGUMENTS, GEN_AI_TOOL_CALL_RESULT, outcomeAttributes } from '../telemetry/mcp-attributes.js';
 
 /**
- * The pipeline of BRIEF.md, in order. Each stage goes on or ends the call with
- * an outcome; the last one always ends it. Adding a stage is a file and a line.
+ * The pipeline of BRIEF.md, in order. Each stage goes on with what it learnt
+ * or ends the call with an outcome; the last one always ends it. Each is
+ * given the state the stages before it filled (stages/state.ts), so moving a
+ * stage before one whose fields it reads does not compile. Adding a stage is
+ * a file and a line.
  */
-export const STAGES: readonly Stage[] = [
-  routePlan, // a step of a plan runs as the plan's sub-mandate (ADR-025)
-  receive, // IntentReceived (journaled) and the operator note
-  readAhead, // over PostgreSQL, the reads below in one round trip (ADR-028)
-  holdPlanMode, // the named plan runs; no call outside a running plan where the contract says so
-  checkStanding, // identity, agent and flow status
-  checkShape, // payload bound, intent schema, the caller's key
-  normalize, // free text → a proposal (ADR-006)
-  answerRepeats, // the idempotency key, and repeats answered from the record
-  holdToStep, // a plan's call is one of its steps that may run now
-  validate, // facts, usage, DIM
-  decidePolicy, // Cedar
-  escalateIfNeeded, // steward gates and escalations (one commit)
-  execute, // breaker, TOCTOU, pre-effect commit, handler, post-effect commit
-];
+const PIPELINE = StageChain.start()
+  .then(routePlan) // a step of a plan runs as the plan's sub-mandate (ADR-025)
+  .then(receive) // IntentReceived (journaled) and the operator note
+  .then(readAhead) // over PostgreSQL, the reads below in one round trip (ADR-028)
+  .then(holdPlanMode) // the named plan runs; no call outside a running plan where the contract says so
+  .then(checkStanding) // identity, agent and flow status
+  .then(checkShape) // payload bound, intent schema, the caller's key
+  .then(normalize) // free text → a proposal (ADR-006)
+  .then(answerRepeats) // the idempotency key, and repeats answered from the record
+  .then(holdToStep) // a plan's call is one of its steps that may run now
+  .then(validate) // facts, usage, DIM
+  .then(decidePolicy) // Cedar
+  .then(escalateIfNeeded) // steward gates and escalations (one commit)
+  .then(execute); // breaker, TOCTOU, pre-effect commit, handler, post-effect commit
+
+/** The pipeline's stages in order (their names name the tracing spans). */
+export const STAGES = PIPELINE.stages;
 
 /**
  * Governs one call. An unexpected exception anywhere is caught here, once,
@@ -55,18 +61,15 @@ async function run(k: KernelCore, call: GovernedCall, tracer: Tracer, span: Trac
   const { dfid } = resolveDfid(call.traceparent, world);
   const proposed = (call.intent as Partial<Intent> | undefined)?.capability;
   const flow = newFlow(k, { agent: call.agent, dfid, decisionId: call.decisionId ?? world.newId(), capability: typeof proposed === 'string' ? proposed.slice(0, 200) : null, key: null, relay: call.relay });
-  const state: CallState = { call, flow, receivedAt, rawText: null, isText: false, requestHash: '' };
+  // The stages add what they learn to this same object: at the end it holds what those that ran filled.
+  const state: CallState = { call, flow, receivedAt };
   try {
-    for (const stage of STAGES) {
-      const outcome = await tracer.span(`mandate.stage ${stage.name}`, { 'mandate.stage': stage.name }, () => stage(k, state));
-      // The answer carries a signed receipt where the workspace signs (ADR-016).
-      if (outcome && flow.plan) await afterStep(k, flow, outcome, call.channel, (c) => govern(k, c));
-      if (outcome) {
-        if (tracer.enabled) span.set(spanAttributes(k, state, outcome, tracer.recordContent));
-        return observed(k, flow, withSignedReceipt(k.deps.receipts, outcome, state.requestHash || undefined));
-      }
-    }
-    throw new Error('the pipeline ended without an outcome');
+    const outcome = await PIPELINE.run(k, state, (stage, go) => tracer.span(`mandate.stage ${stage.name}`, { 'mandate.stage': stage.name }, go));
+    if ('next' in outcome) throw new Error('the pipeline ended without an outcome');
+    if (flow.plan) await afterStep(k, flow, outcome, call.channel, (c) => govern(k, c));
+    if (tracer.enabled) span.set(spanAttributes(k, state, outcome, tracer.recordContent));
+    // The answer carries a signed receipt where the workspace signs (ADR-016).
+    return observed(k, flow, withSignedReceipt(k.deps.receipts, outcome, state.requestHash || undefined));
   } catch (err) {
     flow.log.error({ err: { name: (err as Error)?.name, stack: (err as Error)?.stack }, decision_id: flow.decisionId }, 'internal error; failing closed');
     const code = err instanceof StoreUnavailableError ? 'STORE_UNAVAILABLE' : 'INTERNAL_ERROR';

@@ -3,7 +3,7 @@ import { hashOf } from '../core/canonical.js';
 import type { Intent } from '../core/types.js';
 import { CALLS_FIELD, isLive, usageAheadKey, windowStart, type AgentStatus, type ConstraintRow, type FlowStatus, type IdempotencyRecord, type PlanRow, type ReadAhead, type ReadAheadRequest, type StorePort } from '../store/port/index.js';
 import type { KernelCore } from './context.js';
-import type { Stage } from './stages/state.js';
+import { next, type ArrivedState, type ReceivedState, type Stage } from './stages/state.js';
 
 /**
  * The reads a governed call makes before its first commit point. Each is the
@@ -21,7 +21,7 @@ export interface CallReads {
 }
 
 /** The call's reads: from its read ahead, or the port's one by one. */
-export function readsOf(k: KernelCore, s: Parameters<Stage>[1]): CallReads {
+export function readsOf(k: KernelCore, s: ArrivedState): CallReads {
   return s.reads ?? directReads(k.deps.store);
 }
 
@@ -68,16 +68,16 @@ export function readsFrom(ahead: ReadAhead, req: ReadAheadRequest, store: StoreP
  * read it (the key, the capability, its budgets). A guess that turns out
  * wrong costs only the read it did not answer, made then as before.
  */
-export const readAhead: Stage = async (k, s) => {
+export const readAhead: Stage<ReceivedState> = async (k, s) => {
   const { store, world } = k.deps;
-  if (!store.readAhead) return undefined;
+  if (!store.readAhead) return next(s);
   const req = foresee(k, s, world.now());
   s.reads = readsFrom(await store.readAhead(req), req, store);
-  return undefined;
+  return next(s);
 };
 
 /** What this call will read, as answerRepeats, validate and the steward gates will ask for it. */
-function foresee(k: KernelCore, s: Parameters<Stage>[1], now: number): ReadAheadRequest {
+function foresee(k: KernelCore, s: ReceivedState, now: number): ReadAheadRequest {
   const { call, flow } = s;
   const contract = k.contractOf(call.agent);
   const raw = (typeof call.intent === 'object' && call.intent !== null ? call.intent : {}) as Partial<Intent>;
@@ -99,7 +99,7 @@ function foresee(k: KernelCore, s: Parameters<Stage>[1], now: number): ReadAhead
 }
 
 /** The key answerRepeats will fix: the caller's, else the one derived from the params as the capability reads them. */
-function foreseenKey(s: Parameters<Stage>[1], capability: NonNullable<ReturnType<KernelCore['deps']['workspace']['capabilities']['get']>>, raw: Partial<Intent>): string | null {
+function foreseenKey(s: ReceivedState, capability: NonNullable<ReturnType<KernelCore['deps']['workspace']['capabilities']['get']>>, raw: Partial<Intent>): string | null {
   const caller = raw.idempotency_key ?? s.call.metaIdempotencyKey;
   if (typeof caller === 'string') return caller;
   if (capability.def.sideEffect === 'read') return null;

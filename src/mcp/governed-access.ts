@@ -2,20 +2,24 @@
  * The governed part of an agent's request for an upstream's resource, prompt
  * or completion (ADR-013), free of any wire: both the 2025-era session
  * (proxy-primitives.ts, SDK v1) and the 2026-07-28 request (modern/prompts.ts,
- * SDK v2) call these same functions, so a prompt is listed, decided, checked
- * against its pin and recorded identically on either revision.
+ * modern/resources.ts, SDK v2) call these same functions, so a resource or
+ * prompt is listed, decided, checked against its pin and recorded
+ * identically on either revision.
  *
  * - A request is decided by `decideAccess` (contract, Cedar), checked against
  *   its pin (quarantine), sent upstream with the dfid as traceparent, and
  *   recorded, content-safe, either way. A refusal is a JSON-RPC error (SDK
  *   v1's McpError) carrying the reason codes; the 2026 wire re-spells it.
- * - Prompts are listed from the pins, filtered by the contract's prompt
- *   grants; a prompt of a prefixed upstream is named `<server>_<prompt>`.
+ * - Lists come from the pins, filtered by the contract: a resource or
+ *   template is listed when a resource grant of its upstream matches its URI
+ *   (or URI template), a prompt when a prompt grant matches its name. Each
+ *   entry is the pinned definition exactly as the upstream listed it; a
+ *   prompt of a prefixed upstream is named `<server>_<prompt>`.
  * - Completions go to the upstream of a granted prompt or template.
  */
-import { CompleteResultSchema, ErrorCode, GetPromptResultSchema, McpError, type Prompt } from '@modelcontextprotocol/sdk/types.js';
+import { CompleteResultSchema, ErrorCode, GetPromptResultSchema, McpError, ReadResourceResultSchema, type Prompt, type Resource, type ResourceTemplate } from '@modelcontextprotocol/sdk/types.js';
 import type { ZodType } from 'zod';
-import { promptGrantFor, wildcardMatches } from '../config/contract-schema.js';
+import { promptGrantFor, resourceGrantFor, wildcardMatches } from '../config/contract-schema.js';
 import { hashOf } from '../core/canonical.js';
 import type { CallRelay, ReasonDetail } from '../core/types.js';
 import { exposeMode, wireName } from '../gateway/exposure.js';
@@ -139,6 +143,45 @@ export function governedAccess(kernel: Kernel, agent: string, gateway: Gateway |
     return { ...result, _meta: { ...own, [ACCESS_META_KEY]: { dfid, decision_id: decisionId, receipt } } };
   };
 
+  /** The agent's granted upstream resources, each the pinned definition exactly as its upstream listed it. */
+  const listResources = (): Resource[] => {
+    const c = contract();
+    if (!gateway || !c) return [];
+    return gateway
+      .primitives('resource')
+      .filter((p) => resourceGrantFor(c, p.server, p.name))
+      .map((p) => p.definition as Resource);
+  };
+
+  /** The agent's granted upstream resource templates: a resource grant of the upstream matches the URI template. */
+  const listTemplates = (): ResourceTemplate[] => {
+    const c = contract();
+    if (!gateway || !c) return [];
+    return gateway
+      .primitives('template')
+      .filter((p) => c.resources.some((g) => g.upstream === p.server && wildcardMatches(g.uri, p.name)))
+      .map((p) => p.definition as ResourceTemplate);
+  };
+
+  /** The upstream serving a URI for this agent, and its pin (a resource or template), or null. */
+  const ownerOf = (uri: string) => {
+    const c = contract();
+    const candidates = c ? c.resources.filter((g) => wildcardMatches(g.uri, uri)).map((g) => g.upstream) : [];
+    return gateway?.resourceOwner(uri, candidates) ?? null;
+  };
+
+  /** resources/read of an upstream's URI: governed with the URI as the Cedar context (hashed in the record). */
+  const readResource = (params: { uri: string; _meta?: Record<string, unknown> | undefined }, signal: AbortSignal, wire: AccessRelay) => {
+    const { uri } = params;
+    const owner = ownerOf(uri);
+    return governed(
+      { kind: 'resource', event: 'ResourceAccessed', operation: 'read', server: owner?.server ?? null, target: uri, pin: owner?.pin ?? null, method: 'resources/read', params: { uri }, schema: ReadResourceResultSchema, context: { uri } },
+      params._meta,
+      signal,
+      wire,
+    );
+  };
+
   /** The agent's granted prompts, each the pinned definition exactly as its upstream listed it, under the agent's name for it. */
   const listPrompts = (): Prompt[] => listedPrompts().map(({ pin, name }) => ({ ...(pin.definition as Prompt), name }));
 
@@ -197,7 +240,7 @@ export function governedAccess(kernel: Kernel, agent: string, gateway: Gateway |
     })) as Record<string, unknown>;
   };
 
-  return { admit, governed, listPrompts, getPrompt, complete };
+  return { admit, governed, listResources, listTemplates, ownerOf, readResource, listPrompts, getPrompt, complete };
 }
 
 /** Whether an upstream's error is its own JSON-RPC answer (passed on as it came) rather than its absence. */

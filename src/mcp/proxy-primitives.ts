@@ -27,16 +27,12 @@ import {
   ListResourcesRequestSchema,
   ListResourceTemplatesRequestSchema,
   ReadResourceRequestSchema,
-  ReadResourceResultSchema,
   RootsListChangedNotificationSchema,
   SetLevelRequestSchema,
   SubscribeRequestSchema,
   UnsubscribeRequestSchema,
-  type Resource,
-  type ResourceTemplate,
   type ServerCapabilities,
 } from '@modelcontextprotocol/sdk/types.js';
-import { resourceGrantFor, wildcardMatches } from '../config/contract-schema.js';
 import type { CallRelay } from '../core/types.js';
 import type { Gateway } from '../gateway/gateway.js';
 import type { GatewaySession } from '../gateway/sessions.js';
@@ -59,60 +55,29 @@ interface Extra {
 export function registerUpstreamPrimitives(server: Server, kernel: Kernel, agent: string, gateway: Gateway | undefined, opts: { memory: boolean; declared: ServerCapabilities }): () => void {
   const declared = opts.declared;
   const config = kernel.workspace.config;
-  const contract = () => kernel.contractOf(agent);
   const serverRelay: CallRelay = {
     notify: (n) => server.notification(n as Parameters<typeof server.notification>[0]),
-    ask: clientAsk(server, kernel, agent, (r, schema, o) => server.request(r as never, schema as never, o)),
+    ask: clientAsk(() => server.getClientCapabilities() ?? {}, kernel, agent, (r, schema, o) => server.request(r as never, schema as never, o)),
   };
-
-  const listedResources = (): Resource[] => {
-    const c = contract();
-    if (!gateway || !c) return [];
-    return gateway
-      .primitives('resource')
-      .filter((p) => resourceGrantFor(c, p.server, p.name))
-      .map((p) => p.definition as Resource);
-  };
-  const listedTemplates = (): ResourceTemplate[] => {
-    const c = contract();
-    if (!gateway || !c) return [];
-    return gateway
-      .primitives('template')
-      .filter((p) => c.resources.some((g) => g.upstream === p.server && wildcardMatches(g.uri, p.name)))
-      .map((p) => p.definition as ResourceTemplate);
-  };
-  // Only what the server declares is served (the SDK refuses other handlers): in front of one transparent upstream, what it declared.
-  if (declared.resources) {
-    server.setRequestHandler(ListResourcesRequestSchema, async () => ({ resources: [...(opts.memory ? await memoryResources(kernel, agent) : []), ...listedResources()] }));
-    server.setRequestHandler(ListResourceTemplatesRequestSchema, () => ({ resourceTemplates: [...(opts.memory ? memoryTemplates() : []), ...listedTemplates()] }));
-  }
 
   const access = governedAccess(kernel, agent, gateway);
-  const { admit } = access;
+  const { admit, ownerOf } = access;
+  // Only what the server declares is served (the SDK refuses other handlers): in front of one transparent upstream, what it declared.
+  if (declared.resources) {
+    server.setRequestHandler(ListResourcesRequestSchema, async () => ({ resources: [...(opts.memory ? await memoryResources(kernel, agent) : []), ...access.listResources()] }));
+    server.setRequestHandler(ListResourceTemplatesRequestSchema, () => ({ resourceTemplates: [...(opts.memory ? memoryTemplates() : []), ...access.listTemplates()] }));
+  }
   /** The 2025 wire's relay for a read or get: progress on the request, sampling/elicitation/roots to this client (ADR-013). */
   const wire = (extra: Extra): AccessRelay => ({
     notify: (n) => extra.sendNotification(n as never),
-    ask: clientAsk(server, kernel, agent, extra.sendRequest as unknown as SendToClient),
+    ask: clientAsk(() => server.getClientCapabilities() ?? {}, kernel, agent, extra.sendRequest as unknown as SendToClient),
   });
-
-  /** The upstream serving a URI for this agent, and its pin (a resource or template), or null. */
-  const ownerOf = (uri: string) => {
-    const c = contract();
-    const candidates = c ? c.resources.filter((g) => wildcardMatches(g.uri, uri)).map((g) => g.upstream) : [];
-    return gateway?.resourceOwner(uri, candidates) ?? null;
-  };
 
   if (declared.resources) server.setRequestHandler(ReadResourceRequestSchema, async (request, extra) => {
     const { uri } = request.params;
     // Without upstreams every URI is Mandate's own (memory), as before the gateway served resources.
     if (opts.memory && (isMemoryUri(uri) || !gateway?.upstreams.size)) return readMemoryResource(kernel, agent, uri);
-    const owner = ownerOf(uri);
-    return access.governed(
-      { kind: 'resource', event: 'ResourceAccessed', operation: 'read', server: owner?.server ?? null, target: uri, pin: owner?.pin ?? null, method: 'resources/read', params: { uri }, schema: ReadResourceResultSchema, context: { uri } },
-      request.params._meta,
-      extra.signal,
-      wire(extra as unknown as Extra),
-    ) as never;
+    return access.readResource(request.params, extra.signal, wire(extra as unknown as Extra)) as never;
   });
 
   // The session as the gateway sees it: resource updates it subscribed to, list changes, requests outside a call.

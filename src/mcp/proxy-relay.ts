@@ -9,7 +9,6 @@
  * that lacks the capability gets nothing, and the upstream gets -32601, as
  * from a client without it. Roots are the client's own answer, relayed as is.
  */
-import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { CreateMessageResultSchema, ElicitResultSchema, ErrorCode, ListRootsResultSchema, McpError } from '@modelcontextprotocol/sdk/types.js';
 import type { ZodType } from 'zod';
 import { hashOf } from '../core/canonical.js';
@@ -18,7 +17,7 @@ import { decideAccess, recordAccess } from '../kernel/access.js';
 import type { Kernel } from '../kernel/kernel.js';
 import { refusal } from './proxy-errors.js';
 
-/** Sends one request to the agent's client: `extra.sendRequest` inside a call (so HTTP answers on its stream), else `server.request`. */
+/** Sends one request to the agent's client: `extra.sendRequest` inside a call (so HTTP answers on its stream), else `server.request`; on 2026-07-28, an input round of the held call (modern/held-calls.ts). */
 export type SendToClient = (request: { method: string; params?: Record<string, unknown> }, schema: ZodType, options: { signal: AbortSignal }) => Promise<unknown>;
 
 const KINDS = {
@@ -26,9 +25,16 @@ const KINDS = {
   'elicitation/create': { kind: 'elicitation', schema: ElicitResultSchema },
 } as const;
 
-export function clientAsk(server: Server, kernel: Kernel, agent: string, send: SendToClient): NonNullable<CallRelay['ask']> {
+/** What the agent's client said it can be asked: its session's capabilities (2025), or the request's own (2026-07-28). */
+export interface AskableCapabilities {
+  roots?: object | undefined;
+  sampling?: object | undefined;
+  elicitation?: { url?: object | undefined } | undefined;
+}
+
+export function clientAsk(capabilities: () => AskableCapabilities, kernel: Kernel, agent: string, send: SendToClient): NonNullable<CallRelay['ask']> {
   return async (request: RelayNotification, ctx: ClientRequestContext) => {
-    const caps = server.getClientCapabilities() ?? {};
+    const caps = capabilities();
     if (request.method === 'roots/list') {
       if (!caps.roots) throw new McpError(ErrorCode.MethodNotFound, "CLIENT_CAPABILITY_MISSING: the agent's client does not support roots");
       return (await send({ method: request.method, params: request.params }, ListRootsResultSchema, { signal: ctx.signal })) as Record<string, unknown>;

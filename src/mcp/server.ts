@@ -14,7 +14,8 @@ import { registerUpstreamPrimitives } from './proxy-primitives.js';
 import { clientAsk } from './proxy-relay.js';
 import { approvalWait } from '../telemetry/approval-span.js';
 import { refuseInvalidParams } from './invalid-params.js';
-import { INSTRUCTIONS, SERVER_INFO } from './server-info.js';
+import { SERVER_INFO } from '../core/server-info.js';
+import { INSTRUCTIONS } from './server-info.js';
 
 export { SERVER_INFO };
 
@@ -72,7 +73,7 @@ export function createMcpServer(kernel: Kernel, agent: string, channel: Channel,
       progressToken: request.params._meta?.progressToken,
       notify: (n) => extra.sendNotification(n as Parameters<typeof extra.sendNotification>[0]),
       // Sampling, elicitation and roots an upstream asks for during the call go to this client, on this request (ADR-013).
-      ask: clientAsk(server, kernel, agent, (r, schema, o) => extra.sendRequest(r as never, schema as never, o)),
+      ask: clientAsk(() => server.getClientCapabilities() ?? {}, kernel, agent, (r, schema, o) => extra.sendRequest(r as never, schema as never, o)),
     };
     try {
       return await governed.call(request.params.name, request.params.arguments ?? {}, {

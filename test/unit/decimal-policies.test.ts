@@ -3,7 +3,7 @@
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadWorkspace } from '../../src/config/load-workspace.js';
+import { loadWorkspace } from '../../src/workspace/load.js';
 import { cedarDecimal } from '../../src/policy/cedar-values.js';
 import { afterTest, call, copyTemplate, eventsOf, FakeWorld, openTest, ROOT, typesOf } from './helpers.js';
 

@@ -3,7 +3,7 @@
 // grant governs a capability: the exact one, else the first matching glob.
 import { describe, expect, it } from 'vitest';
 import { capabilityMatches, grantFor } from '../../src/config/contract-schema.js';
-import { loadWorkspace } from '../../src/config/load-workspace.js';
+import { loadWorkspace } from '../../src/workspace/load.js';
 import type { Problem } from '../../src/config/problems.js';
 import { WorkspaceConfigSchema } from '../../src/config/workspace-schema.js';
 import { toCedarRecord } from '../../src/policy/cedar-values.js';

@@ -1047,6 +1047,15 @@ export const GUARANTEES: Record<string, Guarantee> = {
         'no argument value was exported, in any span of any test above, and every body was OTLP JSON',
       ],
     },
+  },  LAYERS_POINT_DOWN: {
+    statement: 'The modules of src/ sit in layers in one order (core, telemetry, config, store, anchor, normalize, capabilities, policy, kernel, workspace, gateway, runtime, mcp, http, cli); none imports from a layer above its own, and none is outside a layer (ADR-033).',
+    proofs: {
+      'layers.test.ts': [
+        'every module of src/ belongs to a layer of the order',
+        'no module imports from a layer above its own',
+        'the check sees static, type-only, re-exported and dynamic imports upward, and lets downward and same-layer ones pass',
+      ],
+    },
   },
 };
 

@@ -6,7 +6,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadedSetHash, requireWorkspace } from '../../src/config/load-workspace.js';
+import { requireWorkspace } from '../../src/workspace/load.js';
+import { loadedSetHash } from '../../src/kernel/loaded-set.js';
 import { delegate, DELEGATING_ALICE, workerRequest } from './delegation-fixtures.js';
 import { call, events, setupRuntime, transfer } from './helpers.js';
 

@@ -6,7 +6,7 @@
 // workspace. A stored input that no longer matches its ledger hash is not
 // replayed.
 import { describe, expect, it } from 'vitest';
-import { requireWorkspace } from '../../src/config/load-workspace.js';
+import { requireWorkspace } from '../../src/workspace/load.js';
 import type { Outcome } from '../../src/core/types.js';
 import { policyImpact, type ImpactReport, type VerdictClass } from '../../src/kernel/impact.js';
 import { PolicyEngine } from '../../src/policy/engine.js';

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { loadCapabilities } from '../../capabilities/load.js';
-import { loadConfig } from '../../config/load-workspace.js';
+import { loadConfig } from '../../workspace/load.js';
 import { ConfigError, formatProblems, type Problem } from '../../config/problems.js';
 import { checkCapability, type CapabilityReport } from '../capability-check.js';
 import { EXIT, printJson, UsageError, workspaceDir } from '../common.js';

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { loadConfig } from '../../config/load-workspace.js';
+import { loadConfig } from '../../workspace/load.js';
 import { ConfigError } from '../../config/problems.js';
 import type { WorkspaceConfig } from '../../config/workspace-schema.js';
 import { silentLogger } from '../../core/log.js';

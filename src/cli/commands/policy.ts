@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { requireWorkspace } from '../../config/load-workspace.js';
+import { requireWorkspace } from '../../workspace/load.js';
 import { pinnedToolTypes } from '../../gateway/capability.js';
 import { policyImpact, type ImpactReport } from '../../kernel/impact.js';
 import { PolicyEngine } from '../../policy/engine.js';

@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { loadWorkspace } from '../../config/load-workspace.js';
+import { loadWorkspace } from '../../workspace/load.js';
 import { ConfigError } from '../../config/problems.js';
 import { pinnedToolTypes } from '../../gateway/capability.js';
 import { EXIT, operatorName, printJson, withRuntime } from '../common.js';

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { loadConfig } from '../../config/load-workspace.js';
+import { loadConfig } from '../../workspace/load.js';
 import { ConfigError } from '../../config/problems.js';
 import type { StoreConfig } from '../../config/workspace-schema.js';
 import { systemWorld } from '../../core/world.js';

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
-import { loadWorkspace, type Workspace } from '../../config/load-workspace.js';
+import { loadWorkspace } from '../../workspace/load.js';
+import type { Workspace } from '../../kernel/loaded-set.js';
 import { formatProblems, type Problem } from '../../config/problems.js';
 import { systemWorld } from '../../core/world.js';
 import { pinnedToolTypes } from '../../gateway/capability.js';

@@ -7,7 +7,6 @@ import { event, finishOp, newFlow, observed, outcomeOf } from '../flow.js';
 import { commitSure, reject } from '../record.js';
 import { keyExpiry } from '../stages/escalate.js';
 import { receive } from '../stages/intake.js';
-import type { CallState } from '../stages/state.js';
 import { decideWhole } from './decide.js';
 import { planReport } from './operate.js';
 import { PLAN_CAPABILITY, PlanRequestSchema, PlanStepSchema } from './request.js';
@@ -35,9 +34,8 @@ export async function changePlan(k: KernelCore, id: string, by: string, steps: u
 
   const old = PlanRequestSchema.parse(JSON.parse(row.request));
   const flow = newFlow(k, { agent: row.agent, dfid: world.newTraceId(), decisionId: world.newId(), capability: PLAN_CAPABILITY, key: null });
-  const s: CallState = { call: { agent: row.agent, intent: { capability: PLAN_CAPABILITY, params: { plan_id: row.id, resume_from: keep, steps: steps as never } }, channel }, flow, receivedAt: now, rawText: null, isText: false, requestHash: '' };
-  const received = await receive(k, s);
-  if (received) return observed(k, flow, received);
+  const received = await receive(k, { call: { agent: row.agent, intent: { capability: PLAN_CAPABILITY, params: { plan_id: row.id, resume_from: keep, steps: steps as never } }, channel }, flow, receivedAt: now });
+  if (!('next' in received)) return observed(k, flow, received);
   const parsed = PlanStepSchema.array().min(1).safeParse(steps);
   if (!parsed.success) return observed(k, flow, await reject(k, flow, parsed.error.issues.map((i) => ({ code: 'SCHEMA_INVALID' as const, message: i.message, path: `steps.${i.path.map(String).join('.')}` }))));
   const chain = await k.delegations.chain(row.agent);

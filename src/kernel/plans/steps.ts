@@ -12,7 +12,7 @@ import type { KernelCore } from '../context.js';
 import { readsOf } from '../read-ahead.js';
 import { event, type Flow } from '../flow.js';
 import { reject } from '../record.js';
-import type { Stage } from '../stages/state.js';
+import { next, type ArrivedState, type BoundState, type ReceivedState, type Stage } from '../stages/state.js';
 import { matchesStep, PlanRequestSchema, stepVariants, type PlanRequest } from './request.js';
 
 /** The plan a call names, as the stages hold it to. */
@@ -30,16 +30,16 @@ const NOT_THE_STEP: ReadonlySet<ReasonCode> = new Set(['IN_PROGRESS', 'PLAN_STEP
  * and to the agent's own contract above them (ADR-022). A plan that is not
  * the caller's is refused after the intent is received (`holdPlanMode`).
  */
-export const routePlan: Stage = async (k, s) => {
+export const routePlan: Stage<ArrivedState> = async (k, s) => {
   const id = s.call.planId;
-  if (id === undefined || s.call.compensates) return undefined;
+  if (id === undefined || s.call.compensates) return next(s);
   const row = await k.deps.store.plans.get(id);
-  if (!row || row.agent !== s.call.agent) return undefined;
+  if (!row || row.agent !== s.call.agent) return next(s);
   s.plan = { row, req: PlanRequestSchema.parse(JSON.parse(row.request)) };
   s.call = { ...s.call, agent: row.child };
   s.flow.agent = row.child;
   s.flow.log = s.flow.log.child({ plan: row.id });
-  return undefined;
+  return next(s);
 };
 
 /**
@@ -48,11 +48,11 @@ export const routePlan: Stage = async (k, s) => {
  * contract says so (plans.outside), and recorded on each running plan as an
  * unplanned attempt.
  */
-export const holdPlanMode: Stage = async (k, s) => {
+export const holdPlanMode: Stage<ReceivedState> = async (k, s) => {
   const { flow, call } = s;
   const now = k.deps.world.now();
   // A compensation is the kernel's own call, made for a plan that failed (compensate.ts).
-  if (call.compensates) return undefined;
+  if (call.compensates) return next(s);
   if (call.planId !== undefined && !s.plan) return reject(k, flow, [{ code: 'PLAN_NOT_FOUND', message: `no plan \`${call.planId.slice(0, 64)}\` of yours` }]);
   if (s.plan) {
     const { row } = s.plan;
@@ -61,12 +61,12 @@ export const holdPlanMode: Stage = async (k, s) => {
       return reject(k, flow, [{ code: 'PLAN_NOT_RUNNING', message: `plan ${row.id} is ${row.status.replace('_', ' ')}${at}` }]);
     }
     if (row.expires_at <= now) return reject(k, flow, [{ code: 'PLAN_EXPIRED', message: `plan ${row.id} expired at ${new Date(row.expires_at).toISOString()}` }]);
-    return undefined;
+    return next(s);
   }
   const contract = k.contractOf(call.agent);
-  if (!contract || plansOf(contract).outside === 'allow') return undefined;
+  if (!contract || plansOf(contract).outside === 'allow') return next(s);
   const running = await readsOf(k, s).running(call.agent, now);
-  if (!running.length) return undefined;
+  if (!running.length) return next(s);
   for (const p of running) flow.journal.push(...unplanned(flow, p.id, now, 'PLAN_CALL_OUTSIDE_PLAN'));
   return reject(k, flow, [{ code: 'PLAN_CALL_OUTSIDE_PLAN', message: `you have a running plan (${running.map((p) => p.id).join(', ')}); name it in _meta["mandate/plan"], or finish or abandon it first` }]);
 };
@@ -77,9 +77,9 @@ export const holdPlanMode: Stage = async (k, s) => {
  * plan, the first step still pending (optional ones may be passed over).
  * A repeat of a step already run was answered from its record before this.
  */
-export const holdToStep: Stage = async (k, s) => {
+export const holdToStep: Stage<BoundState> = async (k, s) => {
   const { flow } = s;
-  if (!s.plan) return undefined;
+  if (!s.plan) return next(s);
   const { row, req } = s.plan;
   const now = k.deps.world.now();
   const rows = await k.deps.store.plans.steps(row.id);
@@ -94,7 +94,7 @@ export const holdToStep: Stage = async (k, s) => {
     if (params && cap && step.capability === cap.def.id && matchesStep(step, decidedParams(k, req, i), params)) {
       if (waiting !== undefined) return reject(k, flow, [{ code: 'PLAN_STEP_WAITING', message: `step ${waiting + 1} of plan ${row.id} is still running, or its outcome is unknown until an operator settles it; step ${i + 1} waits for it` }]);
       flow.plan = { id: row.id, step: i, optional: step.optional, ran: false };
-      return heldFacts(k, s, cap, params, rows[i]?.facts ?? null);
+      return (await heldFacts(k, s, cap, params, rows[i]?.facts ?? null)) ?? next(s);
     }
     if (req.ordered && !step.optional) break;
   }
@@ -108,7 +108,7 @@ export const holdToStep: Stage = async (k, s) => {
  * STATE_DRIFT; one judged `revalidate` may move, the step being validated
  * again on the fresh facts by the stages that follow.
  */
-async function heldFacts(k: KernelCore, s: Parameters<Stage>[1], cap: Capability, params: Values, decided: string | null): Promise<Outcome | undefined> {
+async function heldFacts(k: KernelCore, s: BoundState, cap: Capability, params: Values, decided: string | null): Promise<Outcome | undefined> {
   if (decided === null) return undefined;
   const fresh = await resolveFacts(k, cap, params, s.flow, s.call.signal);
   if (!fresh.ok) return reject(k, s.flow, [{ code: 'FACTS_UNAVAILABLE', message: fresh.message }]);

@@ -11,7 +11,7 @@ import { event, finishOp, newFlow, observed, outcomeOf, type Flow } from '../flo
 import { commitSure, reject } from '../record.js';
 import { keyExpiry } from '../stages/escalate.js';
 import { checkStanding, receive } from '../stages/intake.js';
-import type { CallState } from '../stages/state.js';
+import { StageChain } from '../stages/chain.js';
 import { decideWhole, type WholeVerdict } from './decide.js';
 import { PLAN_CAPABILITY, planChild, PlanRequestSchema, type PlanRequest } from './request.js';
 
@@ -22,6 +22,9 @@ export interface PlanSubmission {
   traceparent?: string | undefined;
   decisionId?: string | undefined;
 }
+
+/** A plan is received, and its agent's standing checked, like any call. */
+const STANDING = StageChain.start().then(receive).then(checkStanding);
 
 /**
  * `submit_plan`: a plan decided as a whole (ADR-025). The agent's standing
@@ -35,14 +38,11 @@ export async function submitPlan(k: KernelCore, sub: PlanSubmission): Promise<Ou
   const receivedAt = world.now();
   const { dfid } = resolveDfid(sub.traceparent, world);
   const flow = newFlow(k, { agent: sub.agent, dfid, decisionId: sub.decisionId ?? world.newId(), capability: PLAN_CAPABILITY, key: null });
-  const s: CallState = { call: { agent: sub.agent, intent: { capability: PLAN_CAPABILITY, params: (sub.request ?? {}) as Record<string, unknown> }, channel: sub.channel }, flow, receivedAt, rawText: null, isText: false, requestHash: '' };
-  for (const stage of [receive, checkStanding]) {
-    const refused = await stage(k, s);
-    if (refused) return observed(k, flow, refused);
-  }
+  const standing = await STANDING.run(k, { call: { agent: sub.agent, intent: { capability: PLAN_CAPABILITY, params: (sub.request ?? {}) as Record<string, unknown> }, channel: sub.channel }, flow, receivedAt });
+  if (!('next' in standing)) return observed(k, flow, standing);
   const parsed = PlanRequestSchema.safeParse(sub.request);
   if (!parsed.success) return observed(k, flow, await reject(k, flow, parsed.error.issues.map((i) => ({ code: 'SCHEMA_INVALID' as const, message: i.message, path: i.path.map(String).join('.') || '(plan)' }))));
-  const contract = s.contract as Contract;
+  const { contract } = standing.next;
   const req = parsed.data;
   const shape = checkShape(contract, req);
   if (shape.length) return observed(k, flow, await reject(k, flow, shape));

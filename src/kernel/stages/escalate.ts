@@ -1,8 +1,6 @@
-import type { Capability } from '../../capabilities/manifest.js';
-import { windowMs, type Contract } from '../../config/contract-schema.js';
+import { windowMs } from '../../config/contract-schema.js';
 import { hashOf } from '../../core/canonical.js';
-import type { Intent, Outcome } from '../../core/types.js';
-import type { PolicyVerdict } from '../../policy/engine.js';
+import type { Outcome } from '../../core/types.js';
 import { challenge } from '../challenger.js';
 import { event, finishOp, mark, outcomeOf } from '../flow.js';
 import { commitFlow, repeat } from '../record.js';
@@ -10,7 +8,7 @@ import { readsOf } from '../read-ahead.js';
 import { stewardGates } from '../stewards.js';
 import { policyEvent, policyInputOps } from './policy.js';
 import type { KernelCore } from '../context.js';
-import type { CallState, Stage } from './state.js';
+import { next, type DecidedState, type Stage, type ValidatedState } from './state.js';
 
 /**
  * Steward gates turn a permit into a human decision; an `@escalate` policy
@@ -18,22 +16,18 @@ import type { CallState, Stage } from './state.js';
  * decision with its exact request and facts, and the key reserved as
  * `pending_approval`. Losing the key to another call answers as a repeat.
  */
-export const escalateIfNeeded: Stage = async (k, s) => {
-  const { flow } = s;
+export const escalateIfNeeded: Stage<DecidedState> = async (k, s) => {
+  const { flow, verdict, contract, capability: cap, validated: v } = s;
   const { world, workspace } = k.deps;
-  const verdict = s.verdict as PolicyVerdict;
-  const contract = s.contract as Contract;
-  const cap = s.capability as Capability;
-  const v = s.validated as NonNullable<typeof s.validated>;
   // A plan's step was decided with the whole plan, escalations and steward gates included, and approved with it (ADR-025).
   if (flow.plan) {
     flow.journal.push(policyEvent(k, s), ...policyInputOps(k, s));
-    return undefined;
+    return next(s);
   }
   const gates = verdict.kind === 'permit' ? await gatesFor(k, s) : [];
   if (verdict.kind !== 'escalate' && !gates.length) {
     flow.journal.push(policyEvent(k, s), ...policyInputOps(k, s));
-    return undefined;
+    return next(s);
   }
   const policies = [...verdict.policies, ...gates.map((g) => g.id)];
   const reasons = verdict.kind === 'escalate' ? [...verdict.reasons, ...gates.map((g) => g.reason)] : gates.map((g) => g.reason);
@@ -44,31 +38,30 @@ export const escalateIfNeeded: Stage = async (k, s) => {
   const key = flow.key as string;
   const outcome: Outcome = { ...outcomeOf(flow, 'escalated', 'pending', [{ code: 'ESCALATION_REQUIRED', message: reasons.join('; ') }], policies), expires_at: new Date(expiresAt).toISOString() };
   const r = await commitFlow(k, flow, [
-    { op: 'key.reserve', record: { agent: flow.agent, key, request_hash: s.keyHash as string, state: 'pending_approval', decision_id: flow.decisionId, created_at: now, expires_at: keyExpiry(k, now) }, now },
+    { op: 'key.reserve', record: { agent: flow.agent, key, request_hash: s.keyHash, state: 'pending_approval', decision_id: flow.decisionId, created_at: now, expires_at: keyExpiry(k, now) }, now },
     event(flow, 'EscalationOpened', {
       reasons: ['ESCALATION_REQUIRED'],
       data: { policies, request_hash: s.keyHash, facts_hash: v.factsHash, expires_at: outcome.expires_at, reason_hashes: reasons.map((x) => hashOf(x)) },
     }),
     // The exact request and the facts it was decided on, kept for the approver.
-    finishOp(flow, outcome, { intent: s.intent as Intent, facts: v.facts, facts_hash: v.factsHash, expires_at: expiresAt }),
+    finishOp(flow, outcome, { intent: s.intent, facts: v.facts, facts_hash: v.factsHash, expires_at: expiresAt }),
   ]);
   if (!r.ok) {
     if (r.conflict.kind !== 'key_taken') throw new Error(`escalation refused by the store: ${r.conflict.kind}`);
-    return repeat(k, flow, r.conflict.existing, s.keyHash as string);
+    return repeat(k, flow, r.conflict.existing, s.keyHash);
   }
   flow.log.info({ step: 'escalation', decision_id: flow.decisionId, policies }, 'escalated; awaiting a human');
   mark(k, flow, 'escalate');
-  challenge(k, flow, cap, v.params, reasons, 'text' in (s.shaped ?? {}) ? (s.shaped as { text: string }).text : undefined);
+  challenge(k, flow, cap, v.params, reasons, 'text' in s.shaped ? s.shaped.text : undefined);
   return outcome;
 };
 
 /** The steward gates that turn this permitted call into a human decision (none: it may run). */
-export async function gatesFor(k: KernelCore, s: CallState): Promise<{ id: string; reason: string }[]> {
+export async function gatesFor(k: KernelCore, s: ValidatedState): Promise<{ id: string; reason: string }[]> {
   const { world } = k.deps;
-  const cap = s.capability as Capability;
-  const v = s.validated as NonNullable<typeof s.validated>;
+  const { capability: cap, validated: v } = s;
   // Steward gates are the root's for a delegated call: splitting work across children cannot dodge them (ADR-022).
-  const governing = s.flow.chain?.[0] ?? { agent: s.flow.agent, contract: s.contract as Contract };
+  const governing = s.flow.chain?.[0] ?? { agent: s.flow.agent, contract: s.contract };
   const sums = new Map<string, number>();
   const reads = readsOf(k, s);
   for (const c of governing.contract.stewards.cumulative ?? []) sums.set(`${c.window}:${c.sum}`, await reads.usageSum(governing.agent, cap.def.id, c.sum, windowMs(c.window), world.now()));

@@ -8,40 +8,41 @@ import { contractPeriod } from '../contract-period.js';
 import { chainHolds } from '../delegation/call-checks.js';
 import { readsOf } from '../read-ahead.js';
 import { statusCode } from '../status.js';
-import type { Stage } from './state.js';
+import { extend, next, type ArrivedState, type ReceivedState, type ShapedState, type Stage, type StandingState } from './state.js';
 
 /**
  * Receipt of the intent, journaled with hashes only, so even a refused call is
  * on the record. The oldest undelivered operator note is taken in the same
  * unit; it goes out with this call's outcome, whatever the verdict.
  */
-export const receive: Stage = (k, s) => {
+export const receive: Stage<ArrivedState, ReceivedState> = (k, s) => {
   const { call, flow } = s;
-  s.rawText = safeCanonical(call.intent);
+  const rawText = safeCanonical(call.intent);
   const raw = (call.intent ?? {}) as Partial<Intent> & Partial<TextIntent>;
   // A free-text intent is one that has `text`; the model proposes its capability and params.
-  s.isText = typeof call.intent === 'object' && call.intent !== null && 'text' in call.intent;
-  s.requestHash = s.isText ? hashOf({ agent: call.agent, text: raw.text ?? null }) : hashOf({ agent: call.agent, capability: raw.capability ?? null, params: raw.params ?? null });
+  const isText = typeof call.intent === 'object' && call.intent !== null && 'text' in call.intent;
+  const requestHash = isText ? hashOf({ agent: call.agent, text: raw.text ?? null }) : hashOf({ agent: call.agent, capability: raw.capability ?? null, params: raw.params ?? null });
   flow.journal.push(
     event(flow, 'IntentReceived', {
-      data: { capability: flow.capability, channel: call.channel, request_hash: s.requestHash, intent_hash: s.rawText ? hashOf(call.intent) : null, set_hash: k.setHash, ...(s.isText ? { form: 'text' } : {}) },
+      data: { capability: flow.capability, channel: call.channel, request_hash: requestHash, intent_hash: rawText ? hashOf(call.intent) : null, set_hash: k.setHash, ...(isText ? { form: 'text' } : {}) },
     }),
-    { op: 'decision.open', id: flow.decisionId, dfid: flow.dfid, agent: flow.agent, capability: flow.capability, request_hash: s.requestHash, created_at: s.receivedAt },
+    { op: 'decision.open', id: flow.decisionId, dfid: flow.dfid, agent: flow.agent, capability: flow.capability, request_hash: requestHash, created_at: s.receivedAt },
     { op: 'note.take', agent: flow.agent, now: s.receivedAt },
   );
   // An agent-chosen name reaches the log only if it names a loaded capability; otherwise as a hash.
   flow.log.debug({ step: 'received', decision_id: flow.decisionId, capability: logName(flow.capability, k.deps.workspace.capabilities.has(flow.capability ?? '')) }, 'intent received');
-  return undefined;
+  return next(extend(s, { rawText, isText, requestHash }));
 };
 
 /** Identity, then the intervention check: a paused, suspended or terminated agent or flow is refused before anything else. */
-export const checkStanding: Stage = async (k, s) => {
-  const { flow, call } = s;
+export const checkStanding: Stage<ReceivedState, StandingState> = async (k, received) => {
+  const { flow, call } = received;
   // A delegated agent's chain is re-read from the store at every call: a revoke anywhere above counts now (ADR-022).
   const chain = await k.delegations.chain(call.agent);
   const contract = chain?.at(-1)?.contract;
   if (!chain || !contract) return reject(k, flow, [{ code: 'UNKNOWN_AGENT', message: 'no contract for this agent' }]);
-  s.contract = contract;
+  // On the state before the checks below: a refused call's trace still names its contract.
+  const s = extend(received, { contract });
   if (chain.length > 1) flow.chain = chain;
   const reads = readsOf(k, s);
   const status = await reads.status(call.agent);
@@ -56,11 +57,11 @@ export const checkStanding: Stage = async (k, s) => {
   const lapsed = contractPeriod(contract, s.receivedAt);
   if (lapsed.length) return reject(k, flow, lapsed);
   mark(k, flow, 'received');
-  return undefined;
+  return next(s);
 };
 
 /** Bounded input, then the intent's own shape and the caller's key. */
-export const checkShape: Stage = (k, s) => {
+export const checkShape: Stage<StandingState, ShapedState> = (k, s) => {
   const { flow, call } = s;
   const limits = k.deps.workspace.config.limits;
   if (s.rawText === null || Buffer.byteLength(s.rawText) > limits.max_payload_bytes) {
@@ -83,9 +84,7 @@ export const checkShape: Stage = (k, s) => {
   }
   const key = IntentSchema.shape.idempotency_key.safeParse(shape.data.idempotency_key ?? call.metaIdempotencyKey);
   if (!key.success) return reject(k, flow, [{ code: 'SCHEMA_INVALID', message: 'invalid idempotency key in _meta', path: '_meta.idempotency_key' }]);
-  s.shaped = shape.data;
-  s.callerKey = key.data;
-  return undefined;
+  return next(extend(s, { shaped: shape.data, callerKey: key.data }));
 };
 
 function safeCanonical(value: unknown): string | null {

@@ -1,9 +1,9 @@
 import { sha256Hex } from '../../core/canonical.js';
-import type { Intent, ReasonDetail, TextIntent } from '../../core/types.js';
+import type { ReasonDetail } from '../../core/types.js';
 import { event } from '../flow.js';
 import { forModel, parseProposal } from '../normalize.js';
 import { reject } from '../record.js';
-import type { Stage } from './state.js';
+import { extend, next, type IntentState, type ShapedState, type Stage } from './state.js';
 
 /**
  * Normalisation, for free text only: a local model proposes the capability
@@ -13,13 +13,9 @@ import type { Stage } from './state.js';
  * call is journaled as `IntentNormalized`: model, route, hashes, latency;
  * never text (ADR-006).
  */
-export const normalize: Stage = async (k, s) => {
-  const { flow } = s;
-  const shaped = s.shaped as Intent | TextIntent;
-  if (!('text' in shaped)) {
-    s.intent = shaped;
-    return undefined;
-  }
+export const normalize: Stage<ShapedState, IntentState> = async (k, s) => {
+  const { flow, shaped } = s;
+  if (!('text' in shaped)) return next(extend(s, { intent: shaped }));
   const { normalizer, workspace } = k.deps;
   const cfg = workspace.config.normalizer;
   const refuse = (details: ReasonDetail[]) => reject(k, flow, details);
@@ -61,6 +57,5 @@ export const normalize: Stage = async (k, s) => {
   flow.capability = proposed.capability.def.id;
   flow.normalized = { capability: proposed.capability.def.id, params: proposed.params, model: reply.model, route: reply.route };
   const { text: _text, ...envelope } = shaped;
-  s.intent = { ...envelope, capability: proposed.capability.def.id, params: proposed.params };
-  return undefined;
+  return next(extend(s, { intent: { ...envelope, capability: proposed.capability.def.id, params: proposed.params } }));
 };

@@ -12,7 +12,7 @@ import { contractRef } from '../decision-record.js';
 import { chainRef, policyPrincipal, type Chain, type Link } from '../delegation/chain.js';
 import { event, mark } from '../flow.js';
 import { finishRejected } from '../record.js';
-import type { Stage } from './state.js';
+import { extend, next, type DecidedState, type Stage, type ValidatedState } from './state.js';
 
 /** Cedar's answer for this agent, capability and request context (see `policyContext`). */
 export function evaluatePolicy(k: KernelCore, contract: Contract, cap: Capability, context: Record<string, CedarValueJson>, chain?: Chain): PolicyVerdict {
@@ -50,19 +50,18 @@ export function policyReasons(verdict: PolicyVerdict): ReasonCode[] {
  * A permit or escalation is journaled by the next stage, which may turn a
  * permit into an escalation (steward gates).
  */
-export const decidePolicy: Stage = (k, s) => {
-  const { flow } = s;
-  const request = policyRequest(s.contract as Contract, s.capability as Capability, s.policyContext ?? {}, flow.chain);
+export const decidePolicy: Stage<ValidatedState, DecidedState> = (k, validated) => {
+  const { flow } = validated;
+  const request = policyRequest(validated.contract, validated.capability, validated.policyContext, flow.chain);
   const verdict = k.policy.evaluate(request);
-  s.verdict = verdict;
   const text = canonicalJson({ principal: request.agent, resource: request.capability, context: request.context });
-  s.policyInput = { text, hash: sha256Hex(text) };
+  const s = extend(validated, { verdict, policyInput: { text, hash: sha256Hex(text) } });
   const reasons = policyReasons(verdict);
   // An erroring policy is a fault in the workspace, not the agent's: an operator must see which and why.
   if (verdict.kind === 'error') flow.log.warn({ step: 'policy', decision_id: flow.decisionId, decision: 'error', policies: verdict.policies, policy_errors: verdict.failures.map(({ policy, kind, summary }) => ({ policy, kind, summary })), reasons }, 'a policy failed to evaluate; failing closed');
   else flow.log.info({ step: 'policy', decision_id: flow.decisionId, decision: verdict.kind, policies: verdict.policies, reasons }, 'policy decided');
   mark(k, flow, 'policy');
-  if (verdict.kind === 'permit' || verdict.kind === 'escalate') return undefined;
+  if (verdict.kind === 'permit' || verdict.kind === 'escalate') return next(s);
   return finishRejected(k, flow, policyEvent(k, s), verdictDetails(verdict), verdict.policies, 'rejected', policyInputOps(k, s));
 };
 
@@ -71,11 +70,10 @@ export const decidePolicy: Stage = (k, s) => {
  * impact` (ADR-023), unless the workspace keeps none; the ledger's
  * PolicyDecided holds its hash either way.
  */
-export function policyInputOps(k: KernelCore, s: Parameters<Stage>[1], gates: string[] = []): Op[] {
-  const input = s.policyInput;
-  if (!input || k.deps.workspace.config.retention.policy_inputs_days === 0) return [];
-  const { flow } = s;
-  const row = { decision_id: flow.decisionId, dfid: flow.dfid, agent: flow.agent, capability: (s.capability as Capability).def.id, at: k.deps.world.now(), verdict: (s.verdict as PolicyVerdict).kind, gates, input: input.text, input_hash: input.hash };
+export function policyInputOps(k: KernelCore, s: DecidedState, gates: string[] = []): Op[] {
+  if (k.deps.workspace.config.retention.policy_inputs_days === 0) return [];
+  const { flow, policyInput: input } = s;
+  const row = { decision_id: flow.decisionId, dfid: flow.dfid, agent: flow.agent, capability: s.capability.def.id, at: k.deps.world.now(), verdict: s.verdict.kind, gates, input: input.text, input_hash: input.hash };
   return [{ op: 'policy_input.put', row }];
 }
 
@@ -87,8 +85,8 @@ export function verdictDetails(verdict: Exclude<PolicyVerdict, { kind: 'permit' 
 }
 
 /** The `PolicyDecided` event as the verdict stands. */
-export function policyEvent(k: KernelCore, s: Parameters<Stage>[1], gates: string[] = []) {
-  const verdict = s.verdict as PolicyVerdict;
+export function policyEvent(k: KernelCore, s: DecidedState, gates: string[] = []) {
+  const { verdict } = s;
   if (gates.length) {
     return event(s.flow, 'PolicyDecided', { reasons: ['ESCALATION_REQUIRED'], data: { decision: 'escalate', policies: verdict.policies, policy_set_hash: k.policy.set.hash, steward_gates: gates, ...inputHash(s), ...contractRef(s.contract), ...chainRef(s.flow.chain) } });
   }
@@ -98,6 +96,6 @@ export function policyEvent(k: KernelCore, s: Parameters<Stage>[1], gates: strin
 }
 
 /** The hash of the policy request's input: what proves a stored replay input untampered (ADR-023). */
-function inputHash(s: Parameters<Stage>[1]): { policy_input_hash?: string } {
-  return s.policyInput ? { policy_input_hash: s.policyInput.hash } : {};
+function inputHash(s: DecidedState): { policy_input_hash: string } {
+  return { policy_input_hash: s.policyInput.hash };
 }

@@ -11,7 +11,7 @@ import { hashOf } from '../../core/canonical.js';
 import type { Outcome, ReasonDetail } from '../../core/types.js';
 import type { Kernel } from '../../kernel/kernel.js';
 import { APPROVAL_FORM, ApprovalAnswer, applyApproval, approvalQuestion, clientMayApprove } from '../client-approval.js';
-import type { ApprovalState } from './request-state.js';
+import type { ApprovalState, RoundState } from './request-state.js';
 
 /** The key of the one embedded request an approval round carries. */
 export const APPROVAL_INPUT = 'mandate_approval';
@@ -21,9 +21,15 @@ export function callHash(tool: string, args: unknown): string {
   return hashOf({ tool, arguments: args ?? {} });
 }
 
-export function declaredElicitation(ctx: ServerContext): boolean {
+/** The client capabilities this request declared in its envelope (2026-07-28 has no session to remember them). */
+export function declaredCapabilities(ctx: ServerContext): { roots?: object; sampling?: object; elicitation?: Record<string, unknown> } {
   const envelope = ctx.mcpReq.envelope as Record<string, unknown> | undefined;
-  const caps = envelope?.[CLIENT_CAPABILITIES_META_KEY] as { elicitation?: Record<string, unknown> } | undefined;
+  const caps = envelope?.[CLIENT_CAPABILITIES_META_KEY];
+  return caps && typeof caps === 'object' && !Array.isArray(caps) ? (caps as ReturnType<typeof declaredCapabilities>) : {};
+}
+
+export function declaredElicitation(ctx: ServerContext): boolean {
+  const caps = declaredCapabilities(ctx);
   // A bare `elicitation: {}` means form support (the pre-mode meaning, as in the SDK's own gate).
   return !!caps?.elicitation && (Object.keys(caps.elicitation).length === 0 || 'form' in caps.elicitation);
 }
@@ -34,7 +40,7 @@ export function mayAskInBand(kernel: Kernel, agent: string, ctx: ServerContext):
 }
 
 /** The `input_required` answer to an escalated call; null when the decision has nothing to show. */
-export async function askForApproval(kernel: Kernel, agent: string, codec: RequestStateCodec<ApprovalState>, outcome: Outcome, hash: string, ctx: ServerContext): Promise<InputRequiredResult | null> {
+export async function askForApproval(kernel: Kernel, agent: string, codec: RequestStateCodec<RoundState>, outcome: Outcome, hash: string, ctx: ServerContext): Promise<InputRequiredResult | null> {
   const message = await approvalQuestion(kernel, agent, outcome);
   if (message === null) return null;
   const requestState = await codec.mint({ v: 1, decision_id: outcome.decision_id, request_hash: hash }, ctx);

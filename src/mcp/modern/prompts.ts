@@ -16,11 +16,11 @@ import type { Gateway } from '../../gateway/gateway.js';
 import type { Kernel } from '../../kernel/kernel.js';
 import { governedAccess, type AccessRelay, type CompleteParams } from '../governed-access.js';
 
-/** How long a client may reuse a prompt list: it differs per agent (private) and changes with a re-pin. */
-export const PROMPT_LIST_TTL_MS = 60_000;
+/** How long a client may reuse a prompt or resource list: it differs per agent (private) and changes with a re-pin. */
+export const LIST_TTL_MS = 60_000;
 
 /** What the gateway's upstreams offer, from their pinned identities: Mandate declares prompts or completions only then. */
-export function upstreamsOffer(gateway: Gateway | undefined, capability: 'prompts' | 'completions'): boolean {
+export function upstreamsOffer(gateway: Gateway | undefined, capability: 'prompts' | 'completions' | 'resources'): boolean {
   if (!gateway?.upstreams.size) return false;
   return gateway.primitives('server').some((p) => gateway.upstreams.has(p.server) && (p.definition as ServerIdentity).capabilities?.[capability] !== undefined);
 }
@@ -30,7 +30,7 @@ export function registerUpstreamPrompts(server: Server, kernel: Kernel, agent: s
   const access = governedAccess(kernel, agent, gateway);
   const wire = (ctx: ServerContext): AccessRelay => ({ notify: (n) => ctx.mcpReq.notify(n as Parameters<typeof ctx.mcpReq.notify>[0]) });
   if (declared.prompts) {
-    server.setRequestHandler('prompts/list', () => ({ prompts: access.listPrompts() as Prompt[], ttlMs: PROMPT_LIST_TTL_MS, cacheScope: 'private' as const }));
+    server.setRequestHandler('prompts/list', () => ({ prompts: access.listPrompts() as Prompt[], ttlMs: LIST_TTL_MS, cacheScope: 'private' as const }));
     server.setRequestHandler('prompts/get', (request, ctx) =>
       v2Errors(() => access.getPrompt({ ...request.params, _meta: ctx.mcpReq._meta as Record<string, unknown> | undefined }, ctx.mcpReq.signal, wire(ctx))) as Promise<GetPromptResult>,
     );
@@ -41,7 +41,7 @@ export function registerUpstreamPrompts(server: Server, kernel: Kernel, agent: s
 }
 
 /** The shared functions speak SDK v1's McpError (a refusal, or the upstream's own error): re-spelt for SDK v2, code, message and data unchanged. */
-async function v2Errors<T>(run: () => Promise<T>): Promise<T> {
+export async function v2Errors<T>(run: () => Promise<T>): Promise<T> {
   try {
     return await run();
   } catch (err) {

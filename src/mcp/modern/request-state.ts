@@ -1,6 +1,7 @@
 /**
- * The sealed `requestState` of an approval asked for in the client
- * (2026-07-28 `input_required`, ADR-020). The client echoes it back byte for
+ * The sealed `requestState` of an input round (2026-07-28 `input_required`):
+ * an approval asked for in the client (ADR-020), or an upstream's request
+ * for input during a held call (ADR-034). The client echoes it back byte for
  * byte, so it is untrusted input: HMAC-SHA256 (the SDK's codec), bound to the
  * agent and the method, expiring, and naming the exact decision and request
  * it was minted for. It carries ids and a hash, never argument values.
@@ -15,6 +16,25 @@ export interface ApprovalState {
   decision_id: string;
   /** hashOf({ tool, arguments }) of the call that escalated: a retry must be the same call. */
   request_hash: string;
+}
+
+/** What an upstream's input round carries between the held call's answer and the agent's retry (ADR-034). */
+export interface HeldInputState {
+  v: 1;
+  kind: 'input';
+  /** The held call's decision: once the call has ended, any process answers the retry with its recorded outcome. */
+  decision_id: string;
+  /** hashOf({ tool, arguments }) of the call that is held: a retry must be the same call. */
+  request_hash: string;
+  /** The held call, in the process named by `replica`. */
+  held: string;
+  replica: string;
+}
+
+export type RoundState = ApprovalState | HeldInputState;
+
+export function isHeldInputState(state: RoundState): state is HeldInputState {
+  return (state as { kind?: unknown }).kind === 'input';
 }
 
 /** How long a minted approval state is accepted; the decision's own expiry still applies in the kernel. */
@@ -37,7 +57,7 @@ export function requestStateKey(signingKey: KeyObject | undefined): StateKey {
   return { key: new Uint8Array(hkdfSync('sha256', der, Buffer.alloc(0), 'mandate/mcp-request-state/v1', 32)), source: 'signing-key' };
 }
 
-export function approvalStateCodec(key: Uint8Array, agent: string): RequestStateCodec<ApprovalState> {
+export function roundStateCodec(key: Uint8Array, agent: string): RequestStateCodec<RoundState> {
   // The binding ties a state to the agent whose credential asked and to tools/call: another agent's retry fails the seal.
-  return createRequestStateCodec<ApprovalState>({ key, ttlSeconds: APPROVAL_STATE_TTL_SECONDS, bind: (ctx) => `${ctx.mcpReq.method}\0${agent}` });
+  return createRequestStateCodec<RoundState>({ key, ttlSeconds: APPROVAL_STATE_TTL_SECONDS, bind: (ctx) => `${ctx.mcpReq.method}\0${agent}` });
 }

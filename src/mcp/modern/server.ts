@@ -12,12 +12,16 @@ import type { CallRelay, Channel, Outcome } from '../../core/types.js';
 import type { Gateway } from '../../gateway/gateway.js';
 import type { Kernel } from '../../kernel/kernel.js';
 import { governedTools, plainRejection, readCallMeta, UnknownToolError } from '../governed-calls.js';
-import { INSTRUCTIONS, SERVER_INFO } from '../server-info.js';
+import { SERVER_INFO } from '../../core/server-info.js';
+import { INSTRUCTIONS } from '../server-info.js';
 import { toPassthroughResult, toToolResult } from '../tools.js';
-import { answerApproval, askForApproval, callHash, mayAskInBand } from './approval.js';
-import { approvalStateCodec, type ApprovalState } from './request-state.js';
+import { answerApproval, askForApproval, callHash, declaredCapabilities, mayAskInBand } from './approval.js';
+import { InputInbox, type HeldCalls } from './held-calls.js';
+import { continueHeld, firstEvent, nextAnswer, type Rounds } from './input-rounds.js';
+import { isHeldInputState, roundStateCodec, type RoundState } from './request-state.js';
+import { clientAsk } from '../proxy-relay.js';
 import { registerUpstreamPrompts, upstreamsOffer } from './prompts.js';
-import { registerMemoryResources } from './resources.js';
+import { registerResources } from './resources.js';
 import { declaredTasks, ModernTasks, TASK_AFTER_MS, TASKS_EXTENSION } from './tasks.js';
 import { TASK_TOOLS } from '../tasks.js';
 import type { TaskResultForm } from '../../store/port/index.js';
@@ -25,27 +29,30 @@ import type { TaskResultForm } from '../../store/port/index.js';
 export interface ModernServerOptions {
   /** The HMAC key sealing approval `requestState` (request-state.ts). */
   stateKey: Uint8Array;
+  /** This process's calls held for their agents' answers to an upstream's input requests (ADR-034). */
+  held: HeldCalls;
   /** The delegation token this request authenticated with, if it did (ADR-022): each call of the request is authorized against it. */
   bearerToken?: string | undefined;
 }
 
 export function createModernServer(kernel: Kernel, agent: string, channel: Channel, opts: ModernServerOptions, gateway?: Gateway): Server {
-  const codec = approvalStateCodec(opts.stateKey, agent);
-  // Tools, memory resources, and the upstreams' prompts and completions; upstream resources stay on the 2025-era wire for now (ADR-020).
+  const codec = roundStateCodec(opts.stateKey, agent);
+  const rounds: Rounds = { kernel, agent, codec, held: opts.held };
+  // Tools, memory resources, and the upstreams' resources, prompts and completions (subscriptions stay on the 2025-era wire).
   const memory = kernel.workspace.config.tools.mandate_tools;
   // Tasks are the extension on this revision (ADR-024): declared here, never per tool (no `execution.taskSupport`).
   const extensions = { [TASKS_EXTENSION]: {} };
-  // Prompts and completions are declared only when an upstream offers them (its pinned identity says so): nothing else serves them.
-  const upstream = { prompts: upstreamsOffer(gateway, 'prompts'), completions: upstreamsOffer(gateway, 'completions') };
+  // Resources, prompts and completions of upstreams are declared only when an upstream offers them (its pinned identity says so).
+  const upstream = { prompts: upstreamsOffer(gateway, 'prompts'), completions: upstreamsOffer(gateway, 'completions'), resources: upstreamsOffer(gateway, 'resources') };
   const capabilities = {
     tools: {},
-    ...(memory ? { resources: {} } : {}),
+    ...(memory || upstream.resources ? { resources: {} } : {}),
     ...(upstream.prompts ? { prompts: {} } : {}),
     ...(upstream.completions ? { completions: {} } : {}),
     extensions,
   };
   const server = new Server(SERVER_INFO, { capabilities, instructions: INSTRUCTIONS, requestState: { verify: codec.verify } });
-  if (memory) registerMemoryResources(server, kernel, agent);
+  if (memory || upstream.resources) registerResources(server, kernel, agent, gateway, { memory, upstream: upstream.resources });
   if (gateway && (upstream.prompts || upstream.completions)) registerUpstreamPrompts(server, kernel, agent, gateway, upstream);
   const tasks = new ModernTasks(kernel, agent);
   tasks.register(server);
@@ -66,7 +73,11 @@ export function createModernServer(kernel: Kernel, agent: string, channel: Chann
     const { name } = request.params;
     const args = request.params.arguments ?? {};
     const hash = callHash(name, args);
-    const state = ctx.mcpReq.requestState<ApprovalState>();
+    const state = ctx.mcpReq.requestState<RoundState>();
+    if (state !== undefined && isHeldInputState(state)) {
+      // A retry with the answer to an upstream's request: it continues the held call (ADR-034).
+      return continueHeld(rounds, state, hash, ctx, { resultFor: (outcome) => resultFor(name, outcome), refused: (details) => toToolResult(plainRejection(kernel, details)) as CallToolResult });
+    }
     if (state !== undefined) {
       // A retry of an approval round: the answer resolves the pending decision; nothing is governed anew.
       const retry = await answerApproval(kernel, agent, state, hash, ctx);
@@ -77,7 +88,8 @@ export function createModernServer(kernel: Kernel, agent: string, channel: Chann
     const meta = readCallMeta(ctx.mcpReq._meta as Record<string, unknown> | undefined);
     // A request that declared the tasks extension may be answered with a task: the call then runs on past its request.
     const form = declaredTasks(ctx) ? taskForm(name) : null;
-    const decisionId = form ? kernel.deps.world.newId() : undefined;
+    // Named here, so that a held call's state and a task can name the decision before it is recorded.
+    const decisionId = kernel.deps.world.newId();
     // `abort`: tasks/cancel, and on stdio the request's own cancel (ADR-014). Over HTTP, closing the response stream
     // stops the call only before its effect starts; after that it runs to its end and is recorded (ADR-024).
     const abort = new AbortController();
@@ -87,12 +99,15 @@ export function createModernServer(kernel: Kernel, agent: string, channel: Chann
     else ctx.mcpReq.signal.addEventListener('abort', cancel, { once: true });
     let answered = false;
     let taskId: string | undefined;
+    const inbox = new InputInbox();
     const relay: CallRelay = {
       progressToken: ctx.mcpReq._meta?.progressToken,
       // Notifications go on the request's own stream while it is open; a task's progress goes into its status message.
       notify: (n) => (answered ? Promise.resolve() : ctx.mcpReq.notify(n as Parameters<typeof ctx.mcpReq.notify>[0])),
       ...(form ? { onProgress: (u) => taskId && tasks.progress(taskId, u) } : {}),
-      // No `ask`: this revision has no server-sent requests, so an upstream's sampling or elicitation is refused (gateway bridging: issue 19).
+      // An upstream's sampling, elicitation or roots request, once its governance lets it through, waits in the inbox: the call is
+      // then held and this request answered `input_required` (ADR-034). What the client can be asked is what this request declared.
+      ask: clientAsk(() => declaredCapabilities(ctx), kernel, agent, inbox.send),
     };
     let escalated: Outcome | null = null;
     const call = governed.call(name, args, {
@@ -111,15 +126,24 @@ export function createModernServer(kernel: Kernel, agent: string, channel: Chann
       },
     });
     try {
-      const early = form ? await settledWithin(call, TASK_AFTER_MS) : { result: await call };
+      const first = await firstEvent(call, inbox, form ? TASK_AFTER_MS : undefined);
+      if (first.kind === 'input') {
+        // The upstream asked for input: the call is held in this process, and lives on past this request until the retry.
+        answered = true;
+        ctx.mcpReq.signal.removeEventListener('abort', cancel);
+        return await nextAnswer(rounds, opts.held.hold(agent, hash, decisionId, call, inbox), ctx);
+      }
+      const early = first.kind === 'done' ? { result: first.result } : undefined;
       // A plan that runs (or waits for its approval) outlives the call: it is answered as a task that follows it step by step.
       if (early && !escalated && !(name === 'submit_plan' && livePlan(early.result))) return early.result as CallToolResult;
       // An approval the client's own human may give is asked now, before any task (SEP-2663: input rounds first).
       if (early && escalated && mayAskInBand(kernel, agent, ctx)) return (await askForApproval(kernel, agent, codec, escalated, hash, ctx)) ?? (early.result as CallToolResult);
-      if (!form || !decisionId) return (early as { result: unknown }).result as CallToolResult;
+      if (!form) return (early as { result: unknown }).result as CallToolResult;
       // Still running, or waiting for an operator: a task, which the request's end no longer cancels (tasks/cancel does).
       answered = true;
       ctx.mcpReq.signal.removeEventListener('abort', cancel);
+      // A task's input rounds are not bridged: an upstream that asks later is told the agent cannot be asked.
+      inbox.close('the call went on as a task; an upstream request for input during a task cannot reach the agent');
       const task = await tasks.adopt(decisionId, form, call, abort);
       taskId = task.taskId;
       return task.result as CallToolResult;
@@ -137,17 +161,4 @@ export function createModernServer(kernel: Kernel, agent: string, channel: Chann
 function livePlan(result: unknown): boolean {
   const o = (result as { structuredContent?: { verdict?: unknown; output?: { status?: unknown } } } | undefined)?.structuredContent;
   return o?.verdict !== 'rejected' && (o?.output?.status === 'running' || o?.output?.status === 'pending_approval');
-}
-
-/** The call's result if it ends within `ms`; undefined if it is still running then. A rejection is thrown. */
-async function settledWithin<T>(call: Promise<T>, ms: number): Promise<{ result: T } | undefined> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<undefined>((resolve) => {
-    timer = setTimeout(() => resolve(undefined), ms);
-  });
-  try {
-    return await Promise.race([call.then((result) => ({ result })), late]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

@@ -11,12 +11,14 @@ import type { Logger } from '../../core/log.js';
 import type { Runtime } from '../../runtime.js';
 import type { LaneTransport } from '../era-router.js';
 import { requestStateKey } from './request-state.js';
+import { HeldCalls } from './held-calls.js';
 import { createModernServer } from './server.js';
 
 export function serveModernStdio(rt: Runtime, agent: string, transport: LaneTransport, log: Logger): StdioServerHandle {
   // One process serves every round of an approval here, so a per-process key would do; the signing key is used when there is one.
   const { key } = requestStateKey(rt.signingKey);
-  return serveStdio(() => createModernServer(rt.kernel, agent, 'stdio', { stateKey: key }, rt.gateway), {
+  const held = new HeldCalls();
+  return serveStdio(() => createModernServer(rt.kernel, agent, 'stdio', { stateKey: key, held }, rt.gateway), {
     transport: transport as unknown as Transport,
     legacy: 'reject',
     onerror: (err) => log.debug({ err: { name: err.name } }, 'mcp 2026-07-28 message refused or failed'),

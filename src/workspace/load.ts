@@ -1,32 +1,19 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, extname, join, relative, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
-import { hashOf } from '../core/canonical.js';
 import { MEMORY_WRITE_ID, memoryWriteCapability } from '../capabilities/builtin/memory-write.js';
-import { delegateCapability } from '../kernel/delegation/capability.js';
-import { DELEGATE_ID } from '../kernel/delegation/request.js';
 import { loadCapabilities } from '../capabilities/load.js';
 import type { Capability } from '../capabilities/manifest.js';
+import { capabilityMatches, ContractSchema, grantFor, isGlob, type Contract } from '../config/contract-schema.js';
+import { MemorySeedSchema, type MemorySeed } from '../config/memory-schema.js';
+import { ConfigError, zodProblems, type Problem } from '../config/problems.js';
+import { WorkspaceConfigSchema, type WorkspaceConfig } from '../config/workspace-schema.js';
+import { delegateCapability } from '../kernel/delegation/capability.js';
+import { DELEGATE_ID } from '../kernel/delegation/request.js';
+import type { Workspace } from '../kernel/loaded-set.js';
 import { numericKind } from '../policy/cedar-schema.js';
-import { compilePolicySet, type CompiledPolicySet } from '../policy/compile.js';
+import { compilePolicySet } from '../policy/compile.js';
 import { typecheckPolicies } from '../policy/typecheck.js';
-import { capabilityMatches, ContractSchema, grantFor, isGlob, type Contract } from './contract-schema.js';
-import { MemorySeedSchema, type MemorySeed } from './memory-schema.js';
-import { ConfigError, zodProblems, type Problem } from './problems.js';
-import { WorkspaceConfigSchema, type WorkspaceConfig } from './workspace-schema.js';
-
-export interface Workspace {
-  dir: string;
-  config: WorkspaceConfig;
-  /** The SQLite file (a sqlite store), else empty: a PostgreSQL store is named by `config.store`. */
-  storePath: string;
-  contracts: Map<string, Contract>;
-  capabilities: Map<string, Capability>;
-  policySet: CompiledPolicySet;
-  memorySeeds: MemorySeed[];
-  /** Capabilities whose policies could not be type-checked, with why (validate prints them as notes). */
-  untypedCapabilities: string[];
-}
 
 export interface LoadResult {
   workspace: Workspace | null;
@@ -200,16 +187,6 @@ export async function loadWorkspace(dirArg: string, opts: LoadOptions = {}): Pro
     workspace: { dir, config, storePath: config.store.kind === 'postgres' ? '' : resolve(dir, config.store.path), contracts, capabilities, policySet, memorySeeds, untypedCapabilities },
     problems,
   };
-}
-
-/**
- * The hash of the set a process serves: the compiled policy set (contracts
- * and policies) and each in-process capability's id, version and source
- * (ADR-023). Replicas that report different hashes serve different sets.
- */
-export function loadedSetHash(workspace: Pick<Workspace, 'policySet' | 'capabilities'>): string {
-  const modules = [...workspace.capabilities.values()].filter((c) => !c.upstream).map((c) => [c.def.id, c.def.version, c.source]).sort((a, b) => String(a[0]).localeCompare(String(b[0])));
-  return hashOf({ policy_set: workspace.policySet.hash, capabilities: modules });
 }
 
 /** Like loadWorkspace, but throws a ConfigError listing every problem. */

@@ -1,0 +1,221 @@
+/**
+ * An upstream's request for input reaching a 2026-07-28 agent (ADR-034), in
+ * both directions: a 2026 upstream's `input_required` and a 2025 upstream's
+ * server-sent elicitation or sampling become the agent's own
+ * `input_required`, governed by the contract's `client_requests`; the agent's
+ * retry carries the answer to the call held in Mandate, which goes on as the
+ * one decision it is. Real SDK v2 clients (pinned over HTTP, auto over
+ * stdio) and raw requests for the wire details; two replicas for a retry that
+ * reaches the process that does not hold the call.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/client';
+import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CLI, E2E, REPO_ROOT, cleanEnv, exportLedger, type Outcome } from './helpers/e2e.js';
+import { FIXTURES, NODE, appendConfig, eventsOf, pin, starts, writeContract, y } from './helpers/gateway.js';
+import { createKey, startHttp, type HttpServer } from './helpers/http.js';
+import { rawRequest, REVISION } from './helpers/mcp2026.js';
+
+const MODERN = join(FIXTURES, 'modern-only.mjs');
+const e2e = new E2E();
+let ws: string;
+let httpUpstream: ChildProcess;
+let a: HttpServer;
+let b: HttpServer;
+let askerKey: string;
+let closedKey: string;
+const clients: Client[] = [];
+const asked: string[] = [];
+const legacyState = () => join(ws, 'legacy.json');
+const ASKS = { elicitation: { form: {} }, sampling: {} };
+
+const textOf = (r: CallToolResult) => (r.content as { type: string; text?: string }[]).map((c) => c.text ?? '').join('');
+const outcomeOf = (r: { structuredContent?: unknown; content: unknown }) => JSON.parse(textOf(r as CallToolResult)) as Outcome;
+
+async function modernOverHttp(): Promise<{ url: string; child: ChildProcess }> {
+  const child = spawn(NODE, [MODERN, 'http'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('the 2026 fixture did not listen')), 15_000);
+    let out = '';
+    child.stdout?.on('data', (c: Buffer) => {
+      out += c.toString();
+      const m = /listening on (\S+)/.exec(out);
+      if (m?.[1]) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    });
+  });
+  return { url, child };
+}
+
+/** An SDK v2 client that answers elicitation (`confirm` as given) and sampling, and says what it was asked. */
+function answeringClient(confirm: boolean | 'decline', opts: ConstructorParameters<typeof Client>[1]): Client {
+  const client = new Client({ name: 'input-rounds-test', version: '1.0.0' }, { ...opts, capabilities: ASKS });
+  client.setRequestHandler('elicitation/create', (r) => {
+    asked.push(String((r.params as { message?: unknown }).message));
+    return (confirm === 'decline' ? { action: 'decline' } : { action: 'accept', content: { confirm } }) as never;
+  });
+  client.setRequestHandler('sampling/createMessage', (r) => {
+    const first = (r.params as { messages: { content: { text?: string } }[] }).messages[0];
+    asked.push(`sampling: ${first?.content.text ?? ''}`);
+    return { role: 'assistant', content: { type: 'text', text: 'short' }, model: 'stub-model' } as never;
+  });
+  clients.push(client);
+  return client;
+}
+
+async function pinnedOverHttp(url: string, key: string, confirm: boolean | 'decline' = true): Promise<Client> {
+  const client = answeringClient(confirm, { versionNegotiation: { mode: { pin: REVISION } } });
+  const { StreamableHTTPClientTransport } = await import('@modelcontextprotocol/client');
+  await client.connect(new StreamableHTTPClientTransport(new URL('/mcp', url), { requestInit: { headers: { Authorization: `Bearer ${key}` } } }));
+  return client;
+}
+
+beforeAll(async () => {
+  ws = await e2e.workspace();
+  const http = await modernOverHttp();
+  httpUpstream = http.child;
+  writeFileSync(legacyState(), JSON.stringify({ era: '2025' }));
+  // Long deadlines: a held call waits for the agent's human inside its deadline, as on the 2025 wire.
+  appendConfig(
+    ws,
+    `upstreams:
+  m26:
+    command: ${y(NODE)}
+    args: [${y(MODERN)}, stdio]
+    deadline_ms: 30000
+  h26:
+    url: ${y(http.url)}
+    deadline_ms: 30000
+  l25:
+    command: ${y(NODE)}
+    args: [${y(MODERN)}, stdio, legacy.json]
+    deadline_ms: 30000`,
+  );
+  const grants = 'grants:\n  - capability: m26.*\n  - capability: h26.*\n  - capability: l25.*\n';
+  const relays = ['m26', 'h26', 'l25'].flatMap((u) => [`  - upstream: ${u}\n    kind: elicitation\n`, `  - upstream: ${u}\n    kind: sampling\n`]).join('');
+  writeContract(ws, 'asker', `${grants}client_requests:\n${relays}`);
+  writeContract(ws, 'closed', grants);
+  await pin(ws);
+  askerKey = (await createKey(ws, { agent: 'asker' })).key;
+  closedKey = (await createKey(ws, { agent: 'closed' })).key;
+  [a, b] = await Promise.all([startHttp(ws), startHttp(ws)]);
+}, 120_000);
+
+afterAll(async () => {
+  await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
+  await Promise.all([a?.stop(), b?.stop()]);
+  httpUpstream?.kill('SIGKILL');
+  for (const pid of starts(`${legacyState()}.starts`)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  await e2e.cleanup();
+});
+
+describe("an upstream's request for input reaches a 2026 agent as input_required", () => {
+  it('over HTTP (client pinned to 2026-07-28): elicitation from a 2026 upstream (stdio and HTTP) and from a 2025 one, answered in one governed call each', async () => {
+    asked.length = 0;
+    const client = await pinnedOverHttp(a.url, askerKey);
+    for (const [tool, item] of [
+      ['m26_confirm_delete', 'draft-1'],
+      ['h26_confirm_delete', 'draft-2'],
+      ['l25_confirm_delete', 'draft-3'],
+    ] as const) {
+      const r = (await client.callTool({ name: tool, arguments: { item } })) as CallToolResult;
+      expect(r.isError, JSON.stringify(r)).toBeFalsy();
+      expect(textOf(r)).toBe(`deleted ${item}`);
+      const outcome = (r._meta as Record<string, unknown>)['mandate/outcome'] as Outcome;
+      expect(outcome).toMatchObject({ verdict: 'accepted', capability: tool.replace('_', '.') });
+      // One decision: received, validated, decided, started, the relayed request, and one outcome.
+      const { events } = await exportLedger(ws);
+      expect(eventsOf(events, outcome.decision_id).filter((t) => t === 'ActionOutcome')).toHaveLength(1);
+      const relayed = events.filter((e) => e.type === 'ClientRequestRelayed' && e.dfid === outcome.dfid);
+      expect(relayed.map((e) => e.data)).toEqual([expect.objectContaining({ upstream: tool.slice(0, 3), method: 'elicitation/create', during: 'confirm_delete', allowed: true, answered: true, action: 'accept' })]);
+    }
+    expect(asked).toEqual(['Delete draft-1?', 'Delete draft-2?', 'Delete draft-3?']);
+  });
+
+  it("sampling too, from either upstream revision, and a declined elicitation reaches the upstream as declined", async () => {
+    asked.length = 0;
+    const client = await pinnedOverHttp(a.url, askerKey);
+    for (const tool of ['m26_summarize', 'l25_summarize']) {
+      const r = (await client.callTool({ name: tool, arguments: { text: 'a long text' } })) as CallToolResult;
+      expect(r.isError, JSON.stringify(r)).toBeFalsy();
+      expect(textOf(r)).toBe('summary: short');
+    }
+    expect(asked).toEqual(['sampling: Summarize: a long text', 'sampling: Summarize: a long text']);
+    const declining = await pinnedOverHttp(a.url, askerKey, 'decline');
+    for (const tool of ['m26_confirm_delete', 'l25_confirm_delete']) {
+      const r = (await declining.callTool({ name: tool, arguments: { item: 'keep-me' } })) as CallToolResult;
+      expect(textOf(r)).toBe('kept keep-me (decline)');
+    }
+  });
+
+  it('over stdio (client in auto mode): the same rounds', async () => {
+    asked.length = 0;
+    const client = answeringClient(true, { versionNegotiation: { mode: 'auto' } });
+    await client.connect(new StdioClientTransport({ command: NODE, args: [CLI, 'serve', '--stdio', '--agent', 'asker', '-w', ws, '--log-level', 'warn'], cwd: REPO_ROOT, env: cleanEnv(), stderr: 'ignore' }));
+    expect(client.getProtocolEra()).toBe('modern');
+    for (const tool of ['m26_confirm_delete', 'l25_confirm_delete']) {
+      const r = (await client.callTool({ name: tool, arguments: { item: 'stdio-1' } })) as CallToolResult;
+      expect(textOf(r)).toBe('deleted stdio-1');
+    }
+    expect(asked).toEqual(['Delete stdio-1?', 'Delete stdio-1?']);
+  });
+
+  it('without client_requests for it, the agent is never asked: the call ends CLIENT_REQUEST_NOT_GRANTED', async () => {
+    asked.length = 0;
+    const client = await pinnedOverHttp(a.url, closedKey);
+    const r = (await client.callTool({ name: 'm26_confirm_delete', arguments: { item: 'draft-9' } })) as CallToolResult;
+    expect(r.isError).toBe(true);
+    expect(outcomeOf(r)).toMatchObject({ verdict: 'rejected', reasons: ['CLIENT_REQUEST_NOT_GRANTED'] });
+    expect(asked).toEqual([]);
+  });
+});
+
+describe('the rounds on the wire', () => {
+  const call = (url: string, requestState?: string, inputResponses?: Record<string, unknown>, item = 'wire-1') =>
+    rawRequest(url, askerKey, 'tools/call', { name: 'l25_confirm_delete', arguments: { item }, ...(requestState ? { requestState } : {}), ...(inputResponses ? { inputResponses } : {}) }, { capabilities: ASKS });
+
+  it('embeds the upstream request, asks again without an answer, refuses a tampered state or another call, and ends with the answer', async () => {
+    const first = await call(a.url);
+    expect(first.body.result).toMatchObject({ resultType: 'input_required', inputRequests: { input_1: { method: 'elicitation/create', params: expect.objectContaining({ message: 'Delete wire-1?' }) } } });
+    const state = first.body.result?.['requestState'] as string;
+    expect(state).toEqual(expect.any(String));
+
+    const again = await call(a.url, state);
+    expect(again.body.result).toMatchObject({ resultType: 'input_required', inputRequests: { input_1: { method: 'elicitation/create' } } });
+    const fresh = again.body.result?.['requestState'] as string;
+
+    const tampered = fresh.slice(0, -2) + (fresh.endsWith('AA') ? 'BB' : 'AA');
+    expect((await call(a.url, tampered, { input_1: { action: 'accept', content: { confirm: true } } })).body.error?.code).toBe(-32602);
+    const other = await call(a.url, fresh, { input_1: { action: 'accept', content: { confirm: true } } }, 'wire-other');
+    expect(outcomeOf(other.body.result as never)).toMatchObject({ verdict: 'rejected', reasons: ['SCHEMA_INVALID'] });
+
+    const done = await call(a.url, fresh, { input_1: { action: 'accept', content: { confirm: true } } });
+    expect(done.body.result).toMatchObject({ resultType: 'complete', content: [{ type: 'text', text: 'deleted wire-1' }] });
+    // The same retry once more: the call has ended, so its recorded outcome answers; nothing runs again.
+    const replay = await call(b.url, fresh, { input_1: { action: 'accept', content: { confirm: true } } });
+    expect(replay.body.result).toMatchObject({ content: [{ type: 'text', text: 'deleted wire-1' }] });
+  });
+
+  it('a retry that reaches the replica not holding the call is refused INPUT_ROUND_NOT_HELD; the holding replica goes on', async () => {
+    const first = await call(a.url, undefined, undefined, 'wire-2');
+    const state = first.body.result?.['requestState'] as string;
+    const elsewhere = await call(b.url, state, { input_1: { action: 'accept', content: { confirm: true } } }, 'wire-2');
+    const refused = outcomeOf(elsewhere.body.result as never);
+    expect(refused).toMatchObject({ verdict: 'rejected', reasons: ['INPUT_ROUND_NOT_HELD'] });
+    expect(refused.details[0]?.message).toContain('held by another Mandate process');
+    const done = await call(a.url, state, { input_1: { action: 'accept', content: { confirm: true } } }, 'wire-2');
+    expect(done.body.result).toMatchObject({ content: [{ type: 'text', text: 'deleted wire-2' }] });
+  });
+});
