@@ -329,6 +329,9 @@ export function describePortSuite(name: string, open: () => Promise<StorePort>, 
         // A unit that opens one decision and marks another running does each on its own row.
         expect((await store.commit([...received('d4'), running('d2')])).ok).toBe(true);
         expect(await store.decisions.get('d4')).toMatchObject({ status: 'rejected', runner: null, intent: null });
+        // Another op on the decision between them: each is applied in order, as before.
+        expect((await store.commit([...received('d5'), finish('d5'), running('d5')])).ok).toBe(true);
+        expect(await store.decisions.get('d5')).toMatchObject({ status: 'running', runner: 'r1', outcome: { status: 'accepted' } });
       } finally {
         await store.close();
       }

@@ -31,15 +31,16 @@ type RunningOp = Extract<Op, { op: 'decision.running' }>;
 
 /**
  * The `decision.running` of the decision that `unit[at]` opens, if the same
- * unit marks it running (a fresh call's pre-effect commit). The ops between
- * them never read the decision row, so inserting it running at once leaves the
- * same row as an insert and an update, with one statement and one index entry
- * written instead of two (ADR-032).
+ * unit marks it running (a fresh call's pre-effect commit) before any other op
+ * on that decision. The ops between them do not touch the decision row, so
+ * inserting it running at once leaves the same row as an insert and an update,
+ * with one statement instead of two (ADR-032).
  */
 export function runningInUnit(unit: readonly Op[], at: number, id: string): RunningOp | undefined {
   for (let i = at + 1; i < unit.length; i++) {
     const op = unit[i] as Op;
     if (op.op === 'decision.running' && op.id === id) return op;
+    if (op.op.startsWith('decision.') && 'id' in op && op.id === id) return undefined;
   }
   return undefined;
 }
