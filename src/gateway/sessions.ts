@@ -1,7 +1,8 @@
 /**
  * The agents' sessions the gateway serves, for what an upstream sends
  * outside a single call (ADR-013): resource updates go to the sessions that
- * subscribed to that URI, list changes to every session, and requests or log
+ * subscribed to that URI, list changes to every session (and to the 2026
+ * wire's listen streams, which have none), and requests or log
  * messages with no call in flight to the only session, if there is just one.
  * Subscriptions are counted: the upstream is subscribed once per URI, while
  * any session wants it, and again after it restarts.
@@ -33,6 +34,8 @@ const key = (server: string, uri: string) => `${server}\u0000${uri}`;
 export class GatewaySessions implements UpstreamEvents {
   private readonly sessions = new Set<GatewaySession>();
   private readonly subscribers = new Map<string, Set<GatewaySession>>();
+  /** Hearers of list changes that are not sessions: the 2026-07-28 wire's listen streams, which have no session. */
+  private readonly listWatchers = new Set<(upstream: string, kind: 'tools' | 'resources' | 'prompts') => void>();
 
   constructor(
     private readonly upstreams: Map<string, Upstream>,
@@ -87,6 +90,13 @@ export class GatewaySessions implements UpstreamEvents {
 
   listChanged(server: string, kind: 'tools' | 'resources' | 'prompts'): void {
     for (const s of this.sessions) s.listChanged(server, kind);
+    for (const w of this.listWatchers) w(server, kind);
+  }
+
+  /** Hears every upstream's list changes until the returned function is called. */
+  watchLists(listener: (upstream: string, kind: 'tools' | 'resources' | 'prompts') => void): () => void {
+    this.listWatchers.add(listener);
+    return () => this.listWatchers.delete(listener);
   }
 
   soleRelay(): { agent: string; relay: CallRelay } | null {

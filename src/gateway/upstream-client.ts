@@ -96,6 +96,26 @@ export async function connectUpstream(client: Client, transport: Transport, time
 }
 
 /**
+ * A 2026 upstream tells of list changes only on a `subscriptions/listen`
+ * stream: one is opened for the lists it declares `listChanged`, and its
+ * notifications reach the handlers above, as a 2025 upstream's do. Resolves
+ * to what the upstream agreed to send; `null` for a 2025 upstream or one that
+ * declares nothing; throws when the upstream refuses to listen.
+ */
+export async function listenForChanges(client: Client, timeout: number): Promise<string[] | null> {
+  if (client.getProtocolEra() !== 'modern') return null;
+  const caps = client.getServerCapabilities() ?? {};
+  const filter = {
+    ...(caps.tools?.listChanged ? { toolsListChanged: true } : {}),
+    ...(caps.resources?.listChanged ? { resourcesListChanged: true } : {}),
+    ...(caps.prompts?.listChanged ? { promptsListChanged: true } : {}),
+  };
+  if (!Object.keys(filter).length) return null;
+  const subscription = await client.listen(filter, { timeout });
+  return Object.keys(subscription.honoredFilter).filter((k) => subscription.honoredFilter[k as keyof typeof subscription.honoredFilter] === true);
+}
+
+/**
  * A 2026 upstream's result without its per-hop envelope: `serverInfo` in `_meta`
  * names the upstream to Mandate, not to the agent (each wire of Mandate's
  * stamps its own). Everything else is passed on as it came.

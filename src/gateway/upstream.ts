@@ -18,7 +18,7 @@ import { CallRouting } from './call-routing.js';
 import { LIST_KINDS, listUpstream, liveSignatures, type ListKind, type LivePrimitive, type LiveTool } from './listing.js';
 import { resolveValues, type Environment } from './secrets.js';
 import { GroupStdioTransport } from './stdio-process.js';
-import { answeredError, connectUpstream, failureOf, InputNotRelayed, notRelayed, requestViaTask, upstreamClient, withoutEnvelope } from './upstream-client.js';
+import { answeredError, connectUpstream, failureOf, InputNotRelayed, listenForChanges, notRelayed, requestViaTask, upstreamClient, withoutEnvelope } from './upstream-client.js';
 import { noopTracer, type Tracer, type TraceSpan } from '../telemetry/port.js';
 import { upstreamSpanAttributes, upstreamSpanName } from '../telemetry/mcp-attributes.js';
 
@@ -187,6 +187,11 @@ export class Upstream {
       return { ok: false, message };
     }
     if (this.client !== client) return { ok: false, message: `upstream \`${name}\` exited while starting` };
+    // A 2026 upstream's list changes come on a listen stream; without one they are seen at its next start or re-pin, as before.
+    await listenForChanges(client, config.start_timeout_ms).then(
+      (honored) => honored && log.debug({ upstream: name, honored }, 'listening for list changes'),
+      (err: unknown) => log.warn({ upstream: name, err: { name: (err as Error)?.name, message: describe(err) } }, 'upstream refused subscriptions/listen: its list changes are seen at its next start or re-pin'),
+    );
     this.state = 'ready';
     // The first listing is the baseline; after a restart, only lists that differ from before are announced.
     this.announce(LIST_KINDS);

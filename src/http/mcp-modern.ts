@@ -17,6 +17,7 @@ import { createModernServer } from '../mcp/modern/server.js';
 import { traceTransport } from '../mcp/traced-transport.js';
 import { requestStateKey } from '../mcp/modern/request-state.js';
 import { HeldCalls } from '../mcp/modern/held-calls.js';
+import { forwardListChanges } from '../mcp/modern/list-changes.js';
 import type { Runtime } from '../runtime.js';
 import { bearerTokenOf } from '../mcp/governed-calls.js';
 import { authInfoOf } from './auth.js';
@@ -48,6 +49,7 @@ export function createModernMcp(rt: Runtime, log: Logger): ModernMcp {
     // 2025-era traffic never reaches this handler: mcp-route.ts keeps it on the sessionful v1 path.
     { legacy: 'reject', onerror: (err) => log.debug({ err: { name: err.name } }, 'mcp 2026-07-28 request refused or failed') },
   );
+  const stopChanges = forwardListChanges(rt, handler.notify);
   return {
     // Only a request that claims 2026-07-28 (envelope or header) leaves the 2025 path, and then only where the SDK's own
     // classifier agrees; a malformed body with no claim keeps the 2025-era answer it always had (SESSION_REQUIRED).
@@ -60,7 +62,10 @@ export function createModernMcp(rt: Runtime, log: Logger): ModernMcp {
       const response = await handler.fetch(toRequest(r, abort.signal), { authInfo: authInfoOf(r.principal), parsedBody: body });
       await send(r.res, response, abort.signal);
     },
-    close: () => handler.close(),
+    close: () => {
+      stopChanges();
+      return handler.close();
+    },
   };
 }
 

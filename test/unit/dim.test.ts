@@ -58,8 +58,11 @@ describe('DIM (validateIntent)', () => {
     expect(a).toEqual(b);
     expect(a.ok).toBe(false);
     expect({ intent: failing.intent, facts: failing.facts, usage: failing.usage }).toEqual(snapshot);
-    const okA = validateIntent(input({}));
-    const okB = validateIntent(input({}));
+    // The same input twice (an accepted result carries the input's own capability object, handler and all).
+    const accepted = input({});
+    const okA = validateIntent(accepted);
+    const okB = validateIntent(accepted);
+    expect(okA.ok).toBe(true);
     expect(okA).toEqual(okB);
   });
 

@@ -44,10 +44,11 @@ export function createModernServer(kernel: Kernel, agent: string, channel: Chann
   const extensions = { [TASKS_EXTENSION]: {} };
   // Resources, prompts and completions of upstreams are declared only when an upstream offers them (its pinned identity says so).
   const upstream = { prompts: upstreamsOffer(gateway, 'prompts'), completions: upstreamsOffer(gateway, 'completions'), resources: upstreamsOffer(gateway, 'resources') };
+  // Lists change with a reload or a re-pin: `subscriptions/listen` streams hear of it (list-changes.ts).
   const capabilities = {
-    tools: {},
-    ...(memory || upstream.resources ? { resources: {} } : {}),
-    ...(upstream.prompts ? { prompts: {} } : {}),
+    tools: { listChanged: true },
+    ...(memory || upstream.resources ? { resources: { listChanged: true } } : {}),
+    ...(upstream.prompts ? { prompts: { listChanged: true } } : {}),
     ...(upstream.completions ? { completions: {} } : {}),
     extensions,
   };

@@ -12,15 +12,37 @@ import type { Runtime } from '../../runtime.js';
 import type { LaneTransport } from '../era-router.js';
 import { requestStateKey } from './request-state.js';
 import { HeldCalls } from './held-calls.js';
+import { forwardListChanges } from './list-changes.js';
 import { createModernServer } from './server.js';
 
 export function serveModernStdio(rt: Runtime, agent: string, transport: LaneTransport, log: Logger): StdioServerHandle {
   // One process serves every round of an approval here, so a per-process key would do; the signing key is used when there is one.
   const { key } = requestStateKey(rt.signingKey);
   const held = new HeldCalls();
-  return serveStdio(() => createModernServer(rt.kernel, agent, 'stdio', { stateKey: key, held }, rt.gateway), {
-    transport: transport as unknown as Transport,
-    legacy: 'reject',
-    onerror: (err) => log.debug({ err: { name: err.name } }, 'mcp 2026-07-28 message refused or failed'),
-  });
+  let stopChanges = () => {};
+  const handle = serveStdio(
+    () => {
+      // One instance is pinned for the connection: its change notifications go onto the connection's listen streams.
+      const server = createModernServer(rt.kernel, agent, 'stdio', { stateKey: key, held }, rt.gateway);
+      stopChanges();
+      const quiet = (send: () => Promise<void>) => void send().catch(() => undefined);
+      stopChanges = forwardListChanges(rt, {
+        toolsChanged: () => quiet(() => server.sendToolListChanged()),
+        resourcesChanged: () => quiet(() => server.sendResourceListChanged()),
+        promptsChanged: () => quiet(() => server.sendPromptListChanged()),
+      });
+      return server;
+    },
+    {
+      transport: transport as unknown as Transport,
+      legacy: 'reject',
+      onerror: (err) => log.debug({ err: { name: err.name } }, 'mcp 2026-07-28 message refused or failed'),
+    },
+  );
+  return {
+    close: () => {
+      stopChanges();
+      return handle.close();
+    },
+  };
 }
