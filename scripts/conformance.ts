@@ -60,7 +60,8 @@ export interface ConformanceRun {
   baseline: string[];
 }
 
-function cli(args: string[]): Promise<string> {
+/** The built `mandate` CLI, with no MANDATE_* variable of the caller's environment. */
+export function cli(args: string[]): Promise<string> {
   return new Promise((ok, fail) =>
     execFile(process.execPath, [CLI, ...args], { timeout: 30_000, env: stripMandateEnv() }, (err, stdout, stderr) => (err ? fail(new Error(`mandate ${args[0]} failed: ${stderr}`)) : ok(stdout))),
   );
@@ -187,8 +188,13 @@ export interface RunOptions {
   requirements?: string;
   /** Extra `--scenario` selection (0.2 line only). */
   scenario?: string;
-  /** A different URL to test (a reference server), instead of starting Mandate. */
+  /** A different URL to test (the suite's reference server), instead of starting Mandate. */
   url?: string;
+  /**
+   * Prepares the throwaway workspace before Mandate serves it (e.g. a gateway in front of an upstream), and returns
+   * the agent whose key the proxy adds; without it, the workspace is `mandate init`'s, and the agent alice.
+   */
+  workspace?: (ws: string) => Promise<string>;
 }
 
 export async function runConformance(opts: RunOptions = {}): Promise<ConformanceRun> {
@@ -204,20 +210,24 @@ export async function runConformance(opts: RunOptions = {}): Promise<Conformance
   let mandate: ChildProcess | undefined;
   let proxy: Server | undefined;
   try {
-    await cli(['init', ws]);
-    const key = (await cli(['keys', 'create', '--agent', 'alice', '--label', 'conformance', '-w', ws])).trim();
-    const p = await authProxy(key);
-    proxy = p.server;
-    // The proxy's origin is the public one; each scenario opens a session it never deletes.
-    const cfgPath = join(ws, 'mandate.yaml');
-    const cfg = parse(readFileSync(cfgPath, 'utf8')) as Record<string, Record<string, unknown>>;
-    cfg['http'] = { ...cfg['http'], public_url: `http://127.0.0.1:${p.port}`, sessions: { ...(cfg['http']?.['sessions'] as object), max_per_agent: 200 } };
-    writeFileSync(cfgPath, stringify(cfg));
-    const started = await startMandate(ws);
-    mandate = started.proc;
-    p.target.port = started.port;
+    let url = opts.url;
+    if (!url) {
+      await cli(['init', ws]);
+      const agent = opts.workspace ? await opts.workspace(ws) : 'alice';
+      const key = (await cli(['keys', 'create', '--agent', agent, '--label', 'conformance', '-w', ws])).trim();
+      const p = await authProxy(key);
+      proxy = p.server;
+      // The proxy's origin is the public one; each scenario opens a session it never deletes.
+      const cfgPath = join(ws, 'mandate.yaml');
+      const cfg = parse(readFileSync(cfgPath, 'utf8')) as Record<string, Record<string, unknown>>;
+      cfg['http'] = { ...cfg['http'], public_url: `http://127.0.0.1:${p.port}`, sessions: { ...(cfg['http']?.['sessions'] as object), max_per_agent: 200 } };
+      writeFileSync(cfgPath, stringify(cfg));
+      const started = await startMandate(ws);
+      mandate = started.proc;
+      p.target.port = started.port;
+      url = `http://127.0.0.1:${p.port}/mcp`;
+    }
     const outDir = join(dir, 'results');
-    const url = `http://127.0.0.1:${p.port}/mcp`;
     const args = opts.requirements
       ? [suite02, 'server', '--url', url, ...(opts.scenario ? ['--scenario', opts.scenario] : ['--requirements', opts.requirements]), ...(opts.scenario ? ['--spec-version', opts.requirements] : []), '-o', outDir]
       : [suite01, 'server', '--url', url, '--suite', opts.suite ?? 'all', '--expected-failures', BASELINE, '-o', outDir];

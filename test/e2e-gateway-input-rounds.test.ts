@@ -6,9 +6,11 @@
  * retry carries the answer to the call held in Mandate, which goes on as the
  * one decision it is. Real SDK v2 clients (pinned over HTTP, auto over
  * stdio) and raw requests for the wire details; two replicas for a retry that
- * reaches the process that does not hold the call.
+ * reaches the process that does not hold the call; a call that has become a
+ * task shows the upstream's request in tasks/get and takes the answer in
+ * tasks/update.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/client';
@@ -16,9 +18,10 @@ import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI, E2E, REPO_ROOT, cleanEnv, exportLedger, type Outcome } from './helpers/e2e.js';
-import { FIXTURES, NODE, appendConfig, eventsOf, pin, starts, writeContract, y } from './helpers/gateway.js';
+import { FIXTURES, NODE, appendConfig, eventsOf, killStarted, modernFixtureOverHttp, pin, writeContract, y } from './helpers/gateway.js';
 import { createKey, startHttp, type HttpServer } from './helpers/http.js';
 import { rawRequest, REVISION } from './helpers/mcp2026.js';
+import { taskClient } from './helpers/tasks2026.js';
 
 const MODERN = join(FIXTURES, 'modern-only.mjs');
 const e2e = new E2E();
@@ -35,23 +38,6 @@ const ASKS = { elicitation: { form: {} }, sampling: {} };
 
 const textOf = (r: CallToolResult) => (r.content as { type: string; text?: string }[]).map((c) => c.text ?? '').join('');
 const outcomeOf = (r: { structuredContent?: unknown; content: unknown }) => JSON.parse(textOf(r as CallToolResult)) as Outcome;
-
-async function modernOverHttp(): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(NODE, [MODERN, 'http'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('the 2026 fixture did not listen')), 15_000);
-    let out = '';
-    child.stdout?.on('data', (c: Buffer) => {
-      out += c.toString();
-      const m = /listening on (\S+)/.exec(out);
-      if (m?.[1]) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    });
-  });
-  return { url, child };
-}
 
 /** An SDK v2 client that answers elicitation (`confirm` as given) and sampling, and says what it was asked. */
 function answeringClient(confirm: boolean | 'decline', opts: ConstructorParameters<typeof Client>[1]): Client {
@@ -78,7 +64,7 @@ async function pinnedOverHttp(url: string, key: string, confirm: boolean | 'decl
 
 beforeAll(async () => {
   ws = await e2e.workspace();
-  const http = await modernOverHttp();
+  const http = await modernFixtureOverHttp();
   httpUpstream = http.child;
   writeFileSync(legacyState(), JSON.stringify({ era: '2025' }));
   // Long deadlines: a held call waits for the agent's human inside its deadline, as on the 2025 wire.
@@ -111,13 +97,7 @@ afterAll(async () => {
   await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
   await Promise.all([a?.stop(), b?.stop()]);
   httpUpstream?.kill('SIGKILL');
-  for (const pid of starts(`${legacyState()}.starts`)) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
+  killStarted(`${legacyState()}.starts`);
   await e2e.cleanup();
 });
 
@@ -217,5 +197,24 @@ describe('the rounds on the wire', () => {
     expect(refused.details[0]?.message).toContain('held by another Mandate process');
     const done = await call(a.url, state, { input_1: { action: 'accept', content: { confirm: true } } }, 'wire-2');
     expect(done.body.result).toMatchObject({ content: [{ type: 'text', text: 'deleted wire-2' }] });
+  });
+});
+
+describe('a call that became a task before its upstream asked', () => {
+  it('shows the request in tasks/get as input_required, takes the answer in tasks/update, and completes', async () => {
+    const { StreamableHTTPClientTransport } = await import('@modelcontextprotocol/client');
+    const tasks = await taskClient(new StreamableHTTPClientTransport(new URL('/mcp', a.url), { requestInit: { headers: { Authorization: `Bearer ${askerKey}` } } }), { elicitation: true });
+    clients.push(tasks.client);
+    for (const tool of ['m26_confirm_delete', 'l25_confirm_delete']) {
+      const started = await tasks.call(tool, { item: `slow-${tool}`, delay_ms: 1500 });
+      expect(started.task, JSON.stringify(started)).toBeDefined();
+      const taskId = started.task?.taskId as string;
+      const asking = await tasks.until(taskId, (t) => t.status === 'input_required');
+      expect(asking.inputRequests).toMatchObject({ input_1: { method: 'elicitation/create', params: { message: `Delete slow-${tool}?` } } });
+      await tasks.update(taskId, { input_1: { action: 'accept', content: { confirm: true } } });
+      const done = await tasks.until(taskId, (t) => t.status === 'completed');
+      expect(done.result?.isError, JSON.stringify(done)).toBeFalsy();
+      expect(JSON.stringify(done.result?.content)).toContain(`deleted slow-${tool}`);
+    }
   });
 });

@@ -10,7 +10,7 @@
  * elicitation (a 2026 agent's rounds: e2e-gateway-input-rounds.test.ts). An
  * upstream whose revision changes is reported like pin drift.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/client';
@@ -18,7 +18,7 @@ import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { ElicitRequestSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI, E2E, REPO_ROOT, cleanEnv, exportLedger, runCli, type AgentClient, type Outcome } from './helpers/e2e.js';
-import { FIXTURES, NODE, OUTCOME_META, appendConfig, pin, starts, writeContract, y } from './helpers/gateway.js';
+import { FIXTURES, NODE, OUTCOME_META, appendConfig, killStarted, modernFixtureOverHttp, pin, writeContract, y } from './helpers/gateway.js';
 import { createKey, startHttp, type HttpServer } from './helpers/http.js';
 import { v2Agent, type V2Agent } from './helpers/mcp2026.js';
 
@@ -36,24 +36,6 @@ const asked: string[] = [];
 const v2Clients: { close(): Promise<unknown> }[] = [];
 const state = () => join(ws, 'era.json');
 
-/** The fixture over HTTP on 127.0.0.1: its URL once it listens. */
-async function modernOverHttp(): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(NODE, [MODERN, 'http'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('the 2026 fixture did not listen')), 15_000);
-    let out = '';
-    child.stdout?.on('data', (c: Buffer) => {
-      out += c.toString();
-      const m = /listening on (\S+)/.exec(out);
-      if (m?.[1]) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    });
-  });
-  return { url, child };
-}
-
 const outcomeOf = (r: CallToolResult) => (r._meta as Record<string, unknown>)[OUTCOME_META] as Outcome;
 const textOf = (r: CallToolResult) => (r.content as { type: string; text?: string }[]).map((c) => c.text ?? '').join('');
 
@@ -67,7 +49,7 @@ async function modernStdioAgent(agent: string): Promise<Client> {
 
 beforeAll(async () => {
   ws = await e2e.workspace();
-  const http = await modernOverHttp();
+  const http = await modernFixtureOverHttp();
   httpUpstream = http.child;
   writeFileSync(state(), JSON.stringify({ era: '2025' }));
   appendConfig(
@@ -110,13 +92,7 @@ afterAll(async () => {
   await Promise.all(v2Clients.map((c) => c.close().catch(() => undefined)));
   await server?.stop();
   httpUpstream?.kill('SIGKILL');
-  for (const pid of starts(`${state()}.starts`)) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
+  killStarted(`${state()}.starts`);
   await e2e.cleanup();
 });
 

@@ -15,7 +15,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI, E2E, REPO_ROOT, cleanEnv, exportLedger, type AgentClient } from './helpers/e2e.js';
-import { EVERYTHING_SERVER, FIXTURES, NODE, appendConfig, pin, starts, writeContract, y } from './helpers/gateway.js';
+import { EVERYTHING_SERVER, FIXTURES, NODE, appendConfig, killStarted, pin, refusedWith, writeContract, y } from './helpers/gateway.js';
 import { createKey, startHttp, type HttpServer } from './helpers/http.js';
 import { rawRequest, v2Agent, type V2Agent } from './helpers/mcp2026.js';
 
@@ -34,16 +34,6 @@ async function stdioAgent(workspace: string, agent: string): Promise<Client> {
   v2Clients.push(client);
   await client.connect(new StdioClientTransport({ command: NODE, args: [CLI, 'serve', '--stdio', '--agent', agent, '-w', workspace, '--log-level', 'warn'], cwd: REPO_ROOT, env: cleanEnv(), stderr: 'ignore' }));
   return client;
-}
-
-/** The JSON-RPC error a request failed with (it must fail). */
-async function refusedWith(p: Promise<unknown>): Promise<{ code: number; message: string; data?: { reasons?: string[]; dfid?: string } }> {
-  const err = await p.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(Error);
-  return err as { code: number; message: string; data?: { reasons?: string[] } };
 }
 
 beforeAll(async () => {
@@ -87,13 +77,7 @@ afterAll(async () => {
   await overHttp?.close().catch(() => undefined);
   await Promise.all(v2Clients.map((c) => c.close().catch(() => undefined)));
   await server?.stop();
-  for (const pid of starts(`${state()}.starts`)) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
+  killStarted(`${state()}.starts`);
   await e2e.cleanup();
 });
 

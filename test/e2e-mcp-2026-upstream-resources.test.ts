@@ -15,7 +15,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI, E2E, REPO_ROOT, cleanEnv, exportLedger, type AgentClient } from './helpers/e2e.js';
-import { EVERYTHING_SERVER, FIXTURES, NODE, appendConfig, pin, starts, writeContract, y } from './helpers/gateway.js';
+import { EVERYTHING_SERVER, FIXTURES, NODE, appendConfig, killStarted, pin, refusedWith, writeContract, y } from './helpers/gateway.js';
 import { createKey, startHttp, type HttpServer } from './helpers/http.js';
 import { rawRequest, v2Agent, type V2Agent } from './helpers/mcp2026.js';
 
@@ -27,15 +27,6 @@ let overHttp: V2Agent;
 let legacy: AgentClient;
 const v2Clients: Client[] = [];
 const state = () => join(ws, 'notes.json');
-
-async function refusedWith(p: Promise<unknown>): Promise<{ code: number; message: string; data?: { reasons?: string[]; dfid?: string } }> {
-  const err = await p.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(Error);
-  return err as { code: number; message: string; data?: { reasons?: string[] } };
-}
 
 beforeAll(async () => {
   ws = await e2e.workspace();
@@ -75,13 +66,7 @@ afterAll(async () => {
   await overHttp?.close().catch(() => undefined);
   await Promise.all(v2Clients.map((c) => c.close().catch(() => undefined)));
   await server?.stop();
-  for (const pid of starts(`${state()}.starts`)) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
+  killStarted(`${state()}.starts`);
   await e2e.cleanup();
 });
 

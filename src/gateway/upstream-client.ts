@@ -139,6 +139,16 @@ export function answeredError(err: unknown): McpError | null {
 }
 
 /**
+ * An answer the SDK refused as no valid result (e.g. a 2026-07-28 result without its required `resultType`), as the
+ * v1 `McpError` the rest of Mandate reads; null for anything else. The upstream did answer: that one request fails,
+ * and the connection, which other calls share, is kept.
+ */
+export function invalidAnswer(err: unknown, upstream: string, method: string): McpError | null {
+  if (!(err instanceof SdkError) || err.code !== SdkErrorCode.InvalidResult) return null;
+  return new McpError(ErrorCode.InternalError, `upstream \`${upstream}\` answered ${method} with an invalid result: ${err.message}`);
+}
+
+/**
  * Not an answer: `closed` when the connection closed or the request timed out
  * (the close handler, if any, already counts it), `broken` for anything else
  * (a failed send, an HTTP error), after which the connection is dropped and

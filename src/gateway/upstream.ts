@@ -18,7 +18,7 @@ import { CallRouting } from './call-routing.js';
 import { LIST_KINDS, listUpstream, liveSignatures, type ListKind, type LivePrimitive, type LiveTool } from './listing.js';
 import { resolveValues, type Environment } from './secrets.js';
 import { GroupStdioTransport } from './stdio-process.js';
-import { answeredError, connectUpstream, failureOf, InputNotRelayed, listenForChanges, notRelayed, requestViaTask, upstreamClient, withoutEnvelope } from './upstream-client.js';
+import { answeredError, connectUpstream, failureOf, InputNotRelayed, invalidAnswer, listenForChanges, notRelayed, requestViaTask, upstreamClient, withoutEnvelope } from './upstream-client.js';
 import { noopTracer, type Tracer, type TraceSpan } from '../telemetry/port.js';
 import { upstreamSpanAttributes, upstreamSpanName } from '../telemetry/mcp-attributes.js';
 
@@ -351,9 +351,9 @@ export class Upstream {
     } catch (err) {
       if (ctx.signal.aborted || err instanceof CapabilityError) throw err;
       if (err instanceof InputNotRelayed) throw notRelayed(err, this.name);
-      // A JSON-RPC error the upstream itself answered is its answer (HANDLER_FAILED); anything else means
+      // A JSON-RPC error the upstream itself answered, or a result the SDK refused as invalid, is its answer (HANDLER_FAILED); anything else means
       // the connection is gone or broken (a crashed process, an HTTP server that stopped answering).
-      const answered = answeredError(err);
+      const answered = answeredError(err) ?? invalidAnswer(err, this.name, method);
       if (answered) span.set({ 'rpc.response.status_code': String(answered.code) });
       if (answered && this.client) {
         span.fail(String(answered.code));

@@ -3,8 +3,10 @@
  * from npm and the fixture upstreams in test/fixtures/upstreams/, spawned by
  * Mandate as stdio children with this Node.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { expect } from 'vitest';
 import type { LedgerEvent } from './e2e.js';
 import { REPO_ROOT, runCli } from './e2e.js';
 
@@ -41,6 +43,45 @@ export function starts(file: string): number[] {
         .filter(Boolean)
         .map(Number)
     : [];
+}
+
+/** Ends every process a fixture recorded in its starts file (those Mandate did not stop itself). */
+export function killStarted(file: string): void {
+  for (const pid of starts(file)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+}
+
+/** The 2026-07-28-only fixture (modern-only.mjs) over HTTP on 127.0.0.1: its URL once it listens. */
+export async function modernFixtureOverHttp(): Promise<{ url: string; child: ChildProcess }> {
+  const child = spawn(NODE, [join(FIXTURES, 'modern-only.mjs'), 'http'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('the 2026 fixture did not listen')), 15_000);
+    let out = '';
+    child.stdout?.on('data', (c: Buffer) => {
+      out += c.toString();
+      const m = /listening on (\S+)/.exec(out);
+      if (m?.[1]) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    });
+  });
+  return { url, child };
+}
+
+/** The JSON-RPC error a request failed with (it must fail). */
+export async function refusedWith(p: Promise<unknown>): Promise<{ code: number; message: string; data?: { reasons?: string[]; dfid?: string } }> {
+  const err = await p.then(
+    () => null,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(Error);
+  return err as { code: number; message: string; data?: { reasons?: string[]; dfid?: string } };
 }
 
 /** The ledger events of one decision. */

@@ -1,10 +1,12 @@
 // Issue 5 (ADR-008): supervision of upstreams, in process. Bounded
 // concurrency with a bounded queue (the hanging fixture holds the one slot),
 // and a Streamable HTTP upstream on loopback whose credential comes from the
-// environment (`headers: { Authorization: { from_env, prefix } }`).
+// environment (`headers: { Authorization: { from_env, prefix } }`); and a 2026
+// upstream whose invalid answer to one call is that call's failure, not a crash.
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { createMcpHandler, McpServer as McpServerV2 } from '@modelcontextprotocol/server';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -110,5 +112,71 @@ describe('upstream supervision', () => {
     expect(r.details[0]?.message).toBe('upstream `web` went away during the call');
     const again = await rt.kernel.govern(call('gw', { capability: 'web.add', params: { a: 1, b: 2 } }));
     expect(again.details[0]?.message).toMatch(/^upstream `web` is restarting after a failure/);
+  });
+});
+
+/**
+ * A stateless 2026-07-28 upstream on SDK v2 whose tool `sloppy` answers without the result's required `resultType`
+ * (the suite's reference everything-server does this on its 2026 `tools/call`); `add` answers properly.
+ */
+function sloppyModernUpstream(): Promise<{ url: string; close(): Promise<void> }> {
+  const build = () => {
+    const server = new McpServerV2({ name: 'sloppy', version: '1.0.0' });
+    server.registerTool('add', { description: 'Adds two integers.', inputSchema: z.object({ a: z.number().int(), b: z.number().int() }), annotations: { readOnlyHint: true } }, ({ a, b }) => ({
+      content: [{ type: 'text', text: String(a + b) }],
+    }));
+    server.registerTool('sloppy', { description: 'Answers without resultType.', inputSchema: z.object({}), annotations: { readOnlyHint: true } }, () => ({ content: [{ type: 'text', text: 'done' }] }));
+    return server;
+  };
+  const handler = createMcpHandler(build, { legacy: 'reject' });
+  const http: HttpServer = createServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const text = Buffer.concat(chunks).toString('utf8');
+    const headers = new Headers();
+    for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string' && k !== 'content-length') headers.set(k, v);
+    const parsedBody = text ? (JSON.parse(text) as { method?: string; params?: { name?: string } }) : undefined;
+    const response = await handler.fetch(new Request(`http://127.0.0.1${req.url ?? '/mcp'}`, { method: req.method ?? 'POST', headers }), { parsedBody });
+    let body = await response.text();
+    if (parsedBody?.method === 'tools/call' && parsedBody.params?.name === 'sloppy') body = body.replace(/,"resultType":"complete"|"resultType":"complete",?/, '');
+    res.writeHead(response.status, Object.fromEntries([...response.headers.entries()].filter(([k]) => k !== 'content-length')));
+    res.end(body);
+  });
+  return new Promise((resolve) =>
+    http.listen(0, '127.0.0.1', () => {
+      const { port } = http.address() as AddressInfo;
+      resolve({ url: `http://127.0.0.1:${port}/mcp`, close: () => new Promise((done) => http.close(() => done())) });
+    }),
+  );
+}
+
+describe('a 2026-07-28 upstream that answers one tool with an invalid result', () => {
+  const world = new FakeWorld();
+  let ws: { dir: string; cleanup(): void };
+  let rt: Runtime;
+  let upstream: Awaited<ReturnType<typeof sloppyModernUpstream>>;
+
+  beforeAll(async () => {
+    upstream = await sloppyModernUpstream();
+    ws = copyTemplate({
+      'mandate.yaml': (t) => `${t}\nupstreams:\n  sloppy:\n    url: ${upstream.url}\n`,
+      'contracts/gw.yaml': () => 'agent: gw\nversion: 1\nowner: o@example.com\nmission: m\nrole: agent\ngrants:\n  - capability: sloppy.*\n',
+    });
+    rt = await openRuntime(ws.dir, silentLogger, world);
+    expect((await rt.gateway.pin({ by: 'ops' })).map((r) => [r.server, r.ok, r.error])).toEqual([['sloppy', true, undefined]]);
+  }, 30_000);
+
+  afterAll(async () => {
+    await rt?.shutdown();
+    await upstream?.close().catch(() => undefined);
+    ws?.cleanup();
+  });
+
+  it('fails that call as the upstream answer it is, keeps the connection, and the next call of another tool runs at once', async () => {
+    const bad = await rt.kernel.govern(call('gw', { capability: 'sloppy.sloppy', params: {} }));
+    expect(bad).toMatchObject({ verdict: 'rejected', reasons: ['HANDLER_FAILED'], status: 'failed' });
+    // Not a crash: no "went away", no restart backoff for the calls that follow.
+    const next = await rt.kernel.govern(call('gw', { capability: 'sloppy.add', params: { a: 2, b: 3 } }));
+    expect(next).toMatchObject({ verdict: 'accepted', output: { content: [{ type: 'text', text: '5' }] } });
   });
 });

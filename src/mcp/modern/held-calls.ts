@@ -87,7 +87,7 @@ export class InputInbox {
     return applied;
   }
 
-  /** No agent will answer any more (the call ended, or went on as a task): every waiting request, and any later one, fails. */
+  /** No agent will answer any more (the call ended): every waiting request, and any later one, fails. */
   close(reason: string): void {
     this.closedWith = reason;
     for (const w of [...this.waiting.values()]) w.reject(new Error(reason));
@@ -146,6 +146,12 @@ export class HeldCalls {
   get(id: string, agent: string): HeldCall<unknown> | undefined {
     const entry = this.held.get(id);
     return entry?.agent === agent ? entry : undefined;
+  }
+
+  /** The held call of this agent's decision (a task's), if this process holds it. */
+  byDecision(decisionId: string, agent: string): HeldCall<unknown> | undefined {
+    for (const entry of this.held.values()) if (entry.decisionId === decisionId && entry.agent === agent) return entry;
+    return undefined;
   }
 
   get size(): number {

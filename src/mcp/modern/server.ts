@@ -55,7 +55,7 @@ export function createModernServer(kernel: Kernel, agent: string, channel: Chann
   const server = new Server(SERVER_INFO, { capabilities, instructions: INSTRUCTIONS, requestState: { verify: codec.verify } });
   if (memory || upstream.resources) registerResources(server, kernel, agent, gateway, { memory, upstream: upstream.resources });
   if (gateway && (upstream.prompts || upstream.completions)) registerUpstreamPrompts(server, kernel, agent, gateway, upstream);
-  const tasks = new ModernTasks(kernel, agent);
+  const tasks = new ModernTasks(kernel, agent, opts.held);
   tasks.register(server);
   const governed = governedTools(kernel, agent, channel);
   server.setRequestHandler('tools/list', () => ({ tools: [...governed.fixed, ...governed.capabilityTools().map((t) => t.tool)] as never }));
@@ -143,8 +143,8 @@ export function createModernServer(kernel: Kernel, agent: string, channel: Chann
       // Still running, or waiting for an operator: a task, which the request's end no longer cancels (tasks/cancel does).
       answered = true;
       ctx.mcpReq.signal.removeEventListener('abort', cancel);
-      // A task's input rounds are not bridged: an upstream that asks later is told the agent cannot be asked.
-      inbox.close('the call went on as a task; an upstream request for input during a task cannot reach the agent');
+      // A task's later input requests wait in its held inbox: tasks/get shows them and tasks/update answers them (ADR-034).
+      opts.held.hold(agent, hash, decisionId, call, inbox);
       const task = await tasks.adopt(decisionId, form, call, abort);
       taskId = task.taskId;
       return task.result as CallToolResult;

@@ -27,6 +27,7 @@ import { APPROVAL_FORM, ApprovalAnswer, applyApproval, approvalQuestion, clientM
 import { isTerminalStatus, MandateTaskStore } from '../task-store.js';
 import { McpTasks, progressText } from '../tasks.js';
 import { declaredElicitation } from './approval.js';
+import type { HeldCalls } from './held-calls.js';
 
 export const TASKS_EXTENSION = 'io.modelcontextprotocol/tasks';
 
@@ -53,6 +54,8 @@ export class ModernTasks {
   constructor(
     private readonly kernel: Kernel,
     private readonly agent: string,
+    /** This process's held calls: a running task whose upstream asked for input is one (ADR-034). */
+    private readonly held: HeldCalls,
   ) {
     this.store = new MandateTaskStore(kernel, agent);
     // No notification outlives its request on this wire: a task's progress goes into its status message only.
@@ -110,6 +113,9 @@ export class ModernTasks {
       return { ...base, status: 'completed', result: rec.result ?? {} };
     }
     if (rec.status === 'cancelled') return { ...base, status: 'cancelled' };
+    // A running task whose upstream asked for input, held here: the upstream's requests, for tasks/update to answer.
+    const asking = rec.status === 'working' ? this.held.byDecision(rec.decision_id, this.agent)?.inbox.requests() : undefined;
+    if (asking && Object.keys(asking).length) return { ...base, status: 'input_required', inputRequests: asking };
     if (rec.status === 'input_required') {
       // Mandate waits for a human. Only the client's own human is input the client can give; an operator's wait is `working`.
       const d = await this.store.decisionOf(rec);
@@ -125,8 +131,10 @@ export class ModernTasks {
     return base;
   }
 
-  /** tasks/update: the answer to the one approval a task may ask of the client; other keys are ignored, as the extension says. */
+  /** tasks/update: the answers to an upstream's requests during a held task call, or to the one approval a task may ask of the client; other keys are ignored, as the extension says. */
   private async update(rec: TaskRecord, inputResponses: NonNullable<ServerContext['mcpReq']['inputResponses']>): Promise<void> {
+    // Answers to an upstream's requests go to the held call; keys it did not ask are ignored.
+    if (rec.status === 'working') this.held.byDecision(rec.decision_id, this.agent)?.inbox.answer(inputResponses as Record<string, unknown>);
     if (rec.status !== 'input_required' || !clientMayApprove(this.kernel, this.agent)) return;
     const d = await this.store.decisionOf(rec);
     if (!d || d.status !== 'pending') return;
