@@ -228,9 +228,10 @@ const HEARTBEAT_MS = 5_000;
  * upstream tools. A store that pushes (PostgreSQL) also wakes the
  * termination check the moment an intervention commits on any replica; the
  * sweep stays as the fallback.
- * Returns the function that stops it.
+ * Returns the function that stops it, resolved once a sweep under way has
+ * ended (so the store is not closed under it).
  */
-export function startHousekeeping(rt: Runtime, log: Logger): () => void {
+export function startHousekeeping(rt: Runtime, log: Logger): () => Promise<void> {
   let since = Date.now();
   let checking: Promise<void> | null = null;
   let again = false;
@@ -256,11 +257,10 @@ export function startHousekeeping(rt: Runtime, log: Logger): () => void {
   };
   const fail = (err: unknown) => log.error({ err: { name: (err as Error).name } }, 'housekeeping sweep failed');
   const off = rt.store.notifications?.on('intervention', () => void checkTerminations().catch(fail));
-  let busy = false;
+  let busy: Promise<void> | null = null;
   const sweep = setInterval(() => {
     if (busy) return; // a slow sweep is not overlapped by the next
-    busy = true;
-    void (async () => {
+    busy = (async () => {
       try {
         await rt.kernel.recover(); // effects that a crashed process left without an outcome
         await checkTerminations();
@@ -272,13 +272,15 @@ export function startHousekeeping(rt: Runtime, log: Logger): () => void {
       } catch (err) {
         fail(err);
       } finally {
-        busy = false;
+        busy = null;
       }
     })();
   }, SWEEP_MS);
   sweep.unref();
-  return () => {
+  return async () => {
     clearInterval(sweep);
     off?.();
+    await busy;
+    await checking?.catch(() => undefined); // a failed check was logged where it was started
   };
 }

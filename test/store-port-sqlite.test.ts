@@ -1,7 +1,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll } from 'vitest';
+import Database from 'better-sqlite3';
+import { afterAll, describe, expect, it } from 'vitest';
+import { openDb } from '../src/store/sqlite/db.js';
 import { sqlitePort } from '../src/store/sqlite/port.js';
 import { openStore } from '../src/store/sqlite/store.js';
 import { FakeWorld } from './unit/helpers.js';
@@ -29,4 +31,124 @@ describeSectionsSuite('sqlite', async () => {
 }, {
   twin: async (of) => sqlitePort(openStore(of.location, new FakeWorld(undefined, 'twin')), of.location),
   childOpening: (of) => `import { sqlitePort } from './dist/src/store/sqlite/port.js';\nimport { openStore } from './dist/src/store/sqlite/store.js';\nimport { systemWorld } from './dist/src/core/world.js';\nconst port = sqlitePort(openStore(${JSON.stringify(of.location)}, systemWorld), ${JSON.stringify(of.location)});`,
+});
+
+describe('effect sections on one SQLite file: a released ticket nobody waits behind is kept for the next call (ADR-032)', () => {
+  const open = () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mandate-kept-'));
+    dirs.push(dir);
+    const path = join(dir, 'mandate.db');
+    const a = sqlitePort(openStore(path, new FakeWorld()), path);
+    const b = sqlitePort(openStore(path, new FakeWorld(undefined, 'twin')), path);
+    const peek = new Database(path, { readonly: true });
+    const tickets = () => peek.prepare('SELECT ticket FROM section_tickets ORDER BY ticket').all().map((r) => (r as { ticket: number }).ticket);
+    return { a, b, tickets, close: async () => (peek.close(), await b.close(), await a.close()) };
+  };
+
+  it('holds the section again with the kept ticket, writing no new one, and drops it once idle or closed', async () => {
+    const { a, tickets, close } = open();
+    try {
+      await (await a.sections?.acquire('k', 1000))?.();
+      const [kept] = tickets();
+      expect(kept).toBeTypeOf('number');
+      for (let i = 0; i < 5; i++) await (await a.sections?.acquire('k', 1000))?.();
+      expect(tickets()).toEqual([kept]);
+      await new Promise((r) => setTimeout(r, 60));
+      expect(tickets()).toEqual([]);
+      await (await a.sections?.acquire('k', 1000))?.();
+      expect(tickets()).toHaveLength(1);
+    } finally {
+      await close();
+    }
+  });
+
+  it('a port closing drops its kept tickets', async () => {
+    const { a, b, tickets, close } = open();
+    try {
+      await (await a.sections?.acquire('k', 1000))?.();
+      expect(tickets()).toHaveLength(1);
+      await a.close();
+      expect(tickets()).toEqual([]);
+      expect(await b.sections?.acquire('k', 10)).toBeTypeOf('function');
+    } finally {
+      await close();
+    }
+  });
+
+  it('another process waiting behind a kept or held ticket is served first: on release, on the keeper`s next call, or by the sweep', async () => {
+    const { a, b, close } = open();
+    try {
+      // Held with a waiter behind: the release hands over at once, nothing is kept.
+      const held = await a.sections?.acquire('k', 1000);
+      const bWaits = b.sections?.acquire('k', 5000);
+      await new Promise((r) => setTimeout(r, 20));
+      await held?.();
+      const bHeld = await bWaits;
+      expect(bHeld).toBeTypeOf('function');
+      await bHeld?.();
+      // b keeps its ticket now; a waiter of a is granted by b's sweep, well before its deadline.
+      const from = Date.now();
+      const aHeld = await a.sections?.acquire('k', 5000);
+      expect(aHeld).toBeTypeOf('function');
+      expect(Date.now() - from).toBeLessThan(1000);
+      await aHeld?.();
+      // a keeps its ticket; b queues; a's next call sees b behind and queues after it.
+      const order: string[] = [];
+      const bNext = b.sections?.acquire('k', 5000).then((r) => (order.push('b'), r));
+      const aNext = a.sections?.acquire('k', 5000).then((r) => (order.push('a'), r));
+      await (await bNext)?.();
+      await (await aNext)?.();
+      expect(order).toEqual(['b', 'a']);
+    } finally {
+      await close();
+    }
+  });
+});
+
+describe('SQLite migration 14 (ADR-032)', () => {
+  it('a store at schema 13 keeps its keys, flows and pending decisions, now in WITHOUT ROWID tables and a pending-only index', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mandate-m14-'));
+    dirs.push(dir);
+    const path = join(dir, 'mandate.db');
+    // The file as schema 13 left it: rowid tables for keys and flows, the full status index.
+    const old = openDb(path);
+    old.exec(`
+      DROP INDEX decisions_pending;
+      CREATE INDEX decisions_status ON decisions(status, expires_at);
+      DROP TABLE idempotency;
+      CREATE TABLE idempotency (agent TEXT NOT NULL, key TEXT NOT NULL, request_hash TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('pending_approval', 'in_flight', 'done', 'failed', 'outcome_unknown')),
+        decision_id TEXT NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, PRIMARY KEY (agent, key));
+      DROP TABLE flows;
+      CREATE TABLE flows (dfid TEXT PRIMARY KEY, invocations INTEGER NOT NULL);
+      INSERT INTO idempotency VALUES ('alice', 'k1', 'h1', 'in_flight', 'd1', 1, 2), ('alice', 'k2', 'h2', 'outcome_unknown', 'd2', 1, 2);
+      INSERT INTO flows VALUES ('f1', 3);
+      INSERT INTO decisions (id, dfid, agent, status, request_hash, created_at) VALUES ('d1', 'f1', 'alice', 'running', 'h1', 1), ('d3', 'f1', 'alice', 'pending', 'h3', 2);
+    `);
+    old.pragma('user_version = 13');
+    old.close();
+    const port = sqlitePort(openStore(path, new FakeWorld()), path);
+    try {
+      expect(await port.idempotency.peek('alice', 'k1', 10)).toMatchObject({ state: 'in_flight', decision_id: 'd1' });
+      expect(await port.idempotency.peek('alice', 'k2', 10)).toMatchObject({ state: 'outcome_unknown', decision_id: 'd2' });
+      expect((await port.decisions.pending()).map((d) => d.id)).toEqual(['d3']);
+      expect((await port.decisions.started()).map((d) => d.id)).toEqual(['d1']);
+      // The flow's count carries on from where it was; its cap still refuses.
+      expect(await port.commit([{ op: 'flow.bump', dfid: 'f1', max: 3 }])).toMatchObject({ ok: false, conflict: { kind: 'flow_limit', count: 4 } });
+      expect((await port.commit([{ op: 'flow.bump', dfid: 'f1', max: 4 }])).ok).toBe(true);
+    } finally {
+      await port.close();
+    }
+    const db = new Database(path, { readonly: true });
+    try {
+      expect(db.pragma('user_version', { simple: true })).toBe(14);
+      const ddl = (name: string) => (db.prepare('SELECT sql FROM sqlite_master WHERE name = ?').pluck().get(name) as string) ?? '';
+      expect(ddl('idempotency')).toMatch(/WITHOUT ROWID$/);
+      expect(ddl('flows')).toMatch(/WITHOUT ROWID$/);
+      expect(ddl('decisions_status')).toBe('');
+      expect(ddl('decisions_pending')).toMatch(/WHERE status = 'pending'/);
+    } finally {
+      db.close();
+    }
+  });
 });

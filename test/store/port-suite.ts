@@ -311,6 +311,32 @@ export function describePortSuite(name: string, open: () => Promise<StorePort>, 
       }
     });
 
+    it('a decision opened and marked running in one unit is the row an open and a later running leave, and a guard between them takes both back (ADR-032)', async () => {
+      const store = await open();
+      try {
+        const intent = { capability: 'c', params: { n: 1 } };
+        const running = (id: string): Op => ({ op: 'decision.running', id, runner: 'r1', key: `k-${id}`, intent });
+        expect((await store.commit([...received('d1'), reserve('d1', 'k-d1'), running('d1')])).ok).toBe(true);
+        expect((await store.commit(received('d2'))).ok).toBe(true);
+        expect((await store.commit([reserve('d2', 'k-d2'), running('d2')])).ok).toBe(true);
+        const [one, two] = [await store.decisions.get('d1'), await store.decisions.get('d2')];
+        expect(one).toMatchObject({ status: 'running', runner: 'r1', idempotency_key: 'k-d1', intent, request_hash: 'h', capability: 'c', created_at: T });
+        expect({ ...one, id: 'd2', idempotency_key: 'k-d2' }).toEqual(two);
+        expect((await store.decisions.started()).map((d) => d.id)).toEqual(['d1', 'd2']);
+        // The key is taken: the unit is refused, and neither the decision nor its running mark is kept.
+        expect(await store.commit([...received('d3'), reserve('d3', 'k-d1'), running('d3')])).toMatchObject({ ok: false, conflict: { kind: 'key_taken' } });
+        expect(await store.decisions.get('d3')).toBeNull();
+        // A unit that opens one decision and marks another running does each on its own row.
+        expect((await store.commit([...received('d4'), running('d2')])).ok).toBe(true);
+        expect(await store.decisions.get('d4')).toMatchObject({ status: 'rejected', runner: null, intent: null });
+        // Another op on the decision between them: each is applied in order, as before.
+        expect((await store.commit([...received('d5'), finish('d5'), running('d5')])).ok).toBe(true);
+        expect(await store.decisions.get('d5')).toMatchObject({ status: 'running', runner: 'r1', outcome: { status: 'accepted' } });
+      } finally {
+        await store.close();
+      }
+    });
+
     it('a flow over its invocation cap is refused with the count, and the count is not kept', async () => {
       const store = await open();
       try {

@@ -221,7 +221,7 @@ describe('ledger', () => {
 
   it('a ledger written before ADR-021 (schema 10, format-1 rows) migrates: its old chain and the records after it verify as one', () => {
     // The file as mandate left it before ADR-021: schema version 10, events without the format columns (and no later tables).
-    db.exec('ALTER TABLE events DROP COLUMN first_seq; ALTER TABLE events DROP COLUMN format; DROP TABLE policy_inputs; DROP INDEX decisions_created; DROP INDEX decisions_agent_created;');
+    db.exec('ALTER TABLE events DROP COLUMN first_seq; ALTER TABLE events DROP COLUMN format; DROP TABLE policy_inputs; DROP INDEX decisions_created; DROP INDEX decisions_agent_created; DROP INDEX decisions_pending; CREATE INDEX decisions_status ON decisions(status, expires_at);');
     db.pragma('user_version = 10');
     let head = { seq: 0, hash: GENESIS_HASH };
     for (let i = 1; i <= 3; i++) {
@@ -230,8 +230,10 @@ describe('ledger', () => {
       head = { seq: r.seq, hash: r.hash };
     }
     db.close();
-    db = openDb(path); // migrations 11 (records), 12 and 13
-    expect(db.pragma('user_version', { simple: true })).toBe(13);
+    db = openDb(path); // migrations 11 (records), 12, 13 and 14
+    expect(db.pragma('user_version', { simple: true })).toBe(14);
+    // Migration 14: the status index holds pending decisions only.
+    expect(db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'decisions' AND name IN ('decisions_status', 'decisions_pending')").pluck().all()).toEqual(['decisions_pending']);
     ledger = new Ledger(db, world);
     expect(ledger.verify()).toEqual({ ok: true, events: 3, head: head.hash });
     const receipts = db.transaction(() => ledger.inTransaction(() => ledger.appendInTransaction([ev(4), ev(5)])))();

@@ -75,7 +75,7 @@ async function serveStdio(opts: ServeOptions): Promise<void> {
   const shutdown = async () => {
     if (closed) return;
     closed = true;
-    stopHousekeeping();
+    await stopHousekeeping();
     stopWatching();
     await Promise.all(closers.map((close) => close().catch(() => undefined)));
     await rt.kernel.settle(); // a running challenger call (bounded by normalizer.timeout_ms) records its result first
@@ -146,7 +146,7 @@ async function serveHttp(opts: ServeOptions): Promise<void> {
   const shutdown = async () => {
     if (closed) return;
     closed = true;
-    stopHousekeeping();
+    await stopHousekeeping();
     stopWatching();
     await handle.close();
     await rt.kernel.settle();

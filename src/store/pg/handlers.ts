@@ -7,7 +7,7 @@ import type { IdempotencyRecord, NewEvent } from '../port/rows.js';
 import { addParams as interventionParams, agents, constraints, interventions, notes } from '../tables/agents.js';
 import { addParams as credentialParams, credentials } from '../tables/credentials.js';
 import { addParams as delegationParams, delegations } from '../tables/delegations.js';
-import { decisions, finishParams } from '../tables/decisions.js';
+import { decisions, finishParams, openRunningParams, runningInUnit } from '../tables/decisions.js';
 import { events } from '../tables/events.js';
 import { flows } from '../tables/flows.js';
 import { idempotency, insertParams } from '../tables/idempotency.js';
@@ -46,6 +46,9 @@ interface Tx {
   notePending: boolean;
   /** The commit point's events not yet queued: they become one ledger record (ADR-021). */
   events: NewEvent[];
+  /** The unit's ops, and the decisions it opened already running (their `decision.running` has nothing left to do). */
+  unit: Op[];
+  openedRunning: Set<string>;
 }
 
 const q = (tx: Tx, sql: Sql, params: unknown[], read?: (r: QueryResult) => void): void => tx.seg.add(sql, params, read);
@@ -84,7 +87,12 @@ const exactlyOne = (conflict: () => ConstructorParameters<typeof Conflict>[0]) =
  */
 export const PG_OPS = {
   event: (tx, op) => append(tx, op.event),
-  'decision.open': (tx, op) => q(tx, decisions.open, [op.id, op.dfid, op.agent, op.capability, op.request_hash, op.created_at]),
+  'decision.open': (tx, op, i) => {
+    const running = runningInUnit(tx.unit, i, op.id);
+    if (!running) return q(tx, decisions.open, [op.id, op.dfid, op.agent, op.capability, op.request_hash, op.created_at]);
+    q(tx, decisions.openRunning, openRunningParams(op, running));
+    tx.openedRunning.add(op.id);
+  },
   'decision.finish': async (tx, op) => {
     seal(tx); // the outcome carries the receipt of the unit's events so far
     if (tx.notePending) {
@@ -99,7 +107,9 @@ export const PG_OPS = {
     tx.announce.push(['decision', op.id]);
   },
   'decision.review': (tx, op, i) => q(tx, decisions.review, [op.id, JSON.stringify(op.review)], (r) => void tx.results.set(i, r.rowCount === 1)),
-  'decision.running': (tx, op) => q(tx, decisions.running, [op.id, op.runner, op.key, JSON.stringify(op.intent)]),
+  'decision.running': (tx, op) => {
+    if (!tx.openedRunning.has(op.id)) q(tx, decisions.running, [op.id, op.runner, op.key, JSON.stringify(op.intent)]);
+  },
   'decision.transition': (tx, op) => {
     guard(tx, decisions.transition, [op.id, op.from, op.to], exactlyOne(() => ({ kind: 'status_moved', id: op.id })), { sql: inDb.transition, params: [op.id, op.from, op.to] });
     tx.announce.push(['decision', op.id]);
@@ -264,7 +274,7 @@ export const PG_OPS = {
  * returned function gives the unit's result once it has.
  */
 export async function applyUnitPg(c: PoolClient, seg: Segment, unit: Op[], st: BatchState, announce: Announcement[]): Promise<() => UnitResult> {
-  const tx: Tx = { c, seg, st, announce, ctx: { receipt: null, note: undefined }, receipts: [], results: new Map(), notePending: false, events: [] };
+  const tx: Tx = { c, seg, st, announce, ctx: { receipt: null, note: undefined }, receipts: [], results: new Map(), notePending: false, events: [], unit, openedRunning: new Set() };
   for (const [i, op] of unit.entries()) {
     // The table is complete and keyed by kind, so the handler found is the one for this op's kind.
     const pending = (PG_OPS[op.op] as (tx: Tx, op: Op, i: number) => void | Promise<void>)(tx, op, i);

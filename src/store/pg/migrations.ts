@@ -321,6 +321,14 @@ export const PG_MIGRATIONS: { name: string; sql: string }[] = [
   $fn$;
   `,
   },
+  {
+    // Only pending decisions are read by status (ADR-032); the full index was rewritten at each of a call's status moves.
+    name: 'decisions-pending-index',
+    sql: `
+  DROP INDEX decisions_status;
+  CREATE INDEX decisions_pending ON decisions(created_at, id) WHERE status = 'pending';
+  `,
+  },
 ];
 
 /** The advisory lock that makes concurrent starts migrate one at a time. */

@@ -7,7 +7,7 @@ import { PLANS_DDL } from '../plans.js';
 export type Db = Database.Database;
 
 // Kept equal to MIGRATIONS.length (checked at module load below).
-const SCHEMA_VERSION = 13;
+const SCHEMA_VERSION = 14;
 
 // One migration list; each entry runs once, in order, inside a transaction.
 const MIGRATIONS: string[] = [
@@ -322,6 +322,32 @@ const MIGRATIONS: string[] = [
   `
   CREATE INDEX decisions_created ON decisions(created_at);
   CREATE INDEX decisions_agent_created ON decisions(agent, created_at);
+  `,
+  // 14: fewer pages written per governed call (ADR-032). The status index holds only pending decisions, the only status
+  // read through it: a call's decision moves through three statuses, and each move rewrote an entry of the full index.
+  // The key and flow tables, small rows looked up by their primary key only, are stored in that key's b-tree
+  // (WITHOUT ROWID) instead of a rowid table beside an index of the key: one b-tree written per row instead of two.
+  `
+  DROP INDEX decisions_status;
+  CREATE INDEX decisions_pending ON decisions(created_at, id) WHERE status = 'pending';
+  CREATE TABLE idempotency_v3 (
+    agent TEXT NOT NULL,
+    key TEXT NOT NULL,
+    request_hash TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('pending_approval', 'in_flight', 'done', 'failed', 'outcome_unknown')),
+    decision_id TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (agent, key)
+  ) WITHOUT ROWID;
+  INSERT INTO idempotency_v3 (agent, key, request_hash, state, decision_id, created_at, expires_at)
+    SELECT agent, key, request_hash, state, decision_id, created_at, expires_at FROM idempotency;
+  DROP TABLE idempotency;
+  ALTER TABLE idempotency_v3 RENAME TO idempotency;
+  CREATE TABLE flows_v2 (dfid TEXT PRIMARY KEY, invocations INTEGER NOT NULL) WITHOUT ROWID;
+  INSERT INTO flows_v2 (dfid, invocations) SELECT dfid, invocations FROM flows;
+  DROP TABLE flows;
+  ALTER TABLE flows_v2 RENAME TO flows;
   `,
 ];
 

@@ -38,6 +38,8 @@ export function sqlitePort(store: Store, location: string): StorePort {
       return [settle(err)];
     }
   };
+  // Several processes may share the file (two MCP clients on one workspace): sections hold across them (ADR-019).
+  const sections = sqliteSections(db, { pidAlive: processAlive });
   const committer = new GroupCommitter<Op[], CommitResult>((units) => (units.length === 1 ? runOne(units[0] as Op[]) : runBatch.immediate(units)));
   // Each repository implements its read group synchronously (`Sync<...>`); the port awaits it.
   // Every read of the group must be named (a Record of its keys), so a read added to the port does not compile until it is wrapped.
@@ -47,8 +49,7 @@ export function sqlitePort(store: Store, location: string): StorePort {
     kind: 'sqlite',
     location,
     commit: (unit) => committer.submit(unit),
-    // Several processes may share the file (two MCP clients on one workspace): sections hold across them (ADR-019).
-    sections: sqliteSections(db, { pidAlive: processAlive }),
+    sections,
     ping: async () => {
       db.prepare('SELECT 1').get();
     },
@@ -69,6 +70,7 @@ export function sqlitePort(store: Store, location: string): StorePort {
     plans: wrap<PlanReads>(store.plans, { get: true, byChild: true, running: true, list: true, steps: true, attempts: true }),
     close: async () => {
       await committer.drain();
+      sections.close();
       store.close();
     },
   };

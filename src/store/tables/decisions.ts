@@ -1,10 +1,13 @@
 // The decisions table: operational state of each decision, one row each.
 import type { Intent, Outcome } from '../../core/types.js';
+import type { Op } from '../port/port.js';
 import type { DecisionRecord, DecisionReview, DecisionRow } from '../port/rows.js';
 import type { Sql } from './sql.js';
 
 export const decisions = {
   open: "INSERT INTO decisions (id, dfid, agent, capability, status, request_hash, idempotency_key, created_at) VALUES ($1, $2, $3, $4, 'rejected', $5, NULL, $6)",
+  /** `open` and `running` of one unit as one insert: the row `running` leaves (ADR-032). Parameters of `openRunningParams`. */
+  openRunning: "INSERT INTO decisions (id, dfid, agent, capability, status, request_hash, idempotency_key, created_at, runner, intent) VALUES ($1, $2, $3, $4, 'running', $5, $6, $7, $8, $9)",
   /** Parameters in the order of `finishParams`. */
   finish: `UPDATE decisions SET status = $2, capability = COALESCE(capability, $3), idempotency_key = $4, outcome = $5, policies = $6,
     intent = COALESCE($7, intent), facts = COALESCE($8, facts), facts_hash = $9, expires_at = $10 WHERE id = $1`,
@@ -22,6 +25,27 @@ export const decisions = {
   recent: 'SELECT * FROM decisions WHERE agent = $1 ORDER BY created_at DESC, id DESC LIMIT $2',
   perMinute: 'SELECT created_at / 60000 AS minute, status, count(*) AS n FROM decisions WHERE created_at >= $1 GROUP BY created_at / 60000, status ORDER BY minute, status',
 } satisfies Record<string, Sql>;
+
+type OpenOp = Extract<Op, { op: 'decision.open' }>;
+type RunningOp = Extract<Op, { op: 'decision.running' }>;
+
+/**
+ * The `decision.running` of the decision that `unit[at]` opens, if the same
+ * unit marks it running (a fresh call's pre-effect commit) before any other op
+ * on that decision. The ops between them do not touch the decision row, so
+ * inserting it running at once leaves the same row as an insert and an update,
+ * with one statement instead of two (ADR-032).
+ */
+export function runningInUnit(unit: readonly Op[], at: number, id: string): RunningOp | undefined {
+  for (let i = at + 1; i < unit.length; i++) {
+    const op = unit[i] as Op;
+    if (op.op === 'decision.running' && op.id === id) return op;
+    if (op.op.startsWith('decision.') && 'id' in op && op.id === id) return undefined;
+  }
+  return undefined;
+}
+
+export const openRunningParams = (o: OpenOp, r: RunningOp): unknown[] => [o.id, o.dfid, o.agent, o.capability, o.request_hash, r.key, o.created_at, r.runner, JSON.stringify(r.intent)];
 
 /** The parameters of `decisions.finish` (every store writes the same). */
 export function finishParams(
