@@ -4,7 +4,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'templates/**', '.tmp/**', 'examples/**', 'bench/results/**', 'conformance/reference-server/**'] },
+  { ignores: ['dist/**', 'node_modules/**', '.cache/**', 'templates/**', '.tmp/**', 'examples/**', 'bench/results/**', 'conformance/reference-server/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
