@@ -18,7 +18,7 @@ import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI, E2E, REPO_ROOT, cleanEnv, exportLedger, type Outcome } from './helpers/e2e.js';
-import { FIXTURES, NODE, appendConfig, eventsOf, killStarted, modernFixtureOverHttp, pin, writeContract, y } from './helpers/gateway.js';
+import { FIXTURES, NODE, appendConfig, eventsOf, killStarted, modernFixtureOverHttp, pin, refusedWith, writeContract, y } from './helpers/gateway.js';
 import { createKey, startHttp, type HttpServer } from './helpers/http.js';
 import { rawRequest, REVISION } from './helpers/mcp2026.js';
 import { taskClient } from './helpers/tasks2026.js';
@@ -85,7 +85,7 @@ beforeAll(async () => {
   );
   const grants = 'grants:\n  - capability: m26.*\n  - capability: h26.*\n  - capability: l25.*\n';
   const relays = ['m26', 'h26', 'l25'].flatMap((u) => [`  - upstream: ${u}\n    kind: elicitation\n`, `  - upstream: ${u}\n    kind: sampling\n`]).join('');
-  writeContract(ws, 'asker', `${grants}client_requests:\n${relays}`);
+  writeContract(ws, 'asker', `${grants}client_requests:\n${relays}prompts:\n  - upstream: m26\n    name: "*"\n`);
   writeContract(ws, 'closed', grants);
   await pin(ws);
   askerKey = (await createKey(ws, { agent: 'asker' })).key;
@@ -159,6 +159,15 @@ describe("an upstream's request for input reaches a 2026 agent as input_required
     expect(r.isError).toBe(true);
     expect(outcomeOf(r)).toMatchObject({ verdict: 'rejected', reasons: ['CLIENT_REQUEST_NOT_GRANTED'] });
     expect(asked).toEqual([]);
+  });
+});
+
+describe('an upstream asking for input during a prompts/get (not a held call)', () => {
+  it('is refused CLIENT_CAPABILITY_MISSING, naming the upstream, not taken for an upstream that went away', async () => {
+    const client = await pinnedOverHttp(a.url, askerKey);
+    const refused = await refusedWith(client.getPrompt({ name: 'm26_confirm_prompt' }));
+    expect(refused.data?.reasons).toEqual(['CLIENT_CAPABILITY_MISSING']);
+    expect(refused.message).toContain('upstream `m26` asked for `elicitation/create`');
   });
 });
 

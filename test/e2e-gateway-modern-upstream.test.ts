@@ -98,8 +98,8 @@ afterAll(async () => {
 
 describe('an upstream that speaks only 2026-07-28', () => {
   it('is pinned with the revision it speaks, over stdio and over HTTP', () => {
-    expect(pinOutput).toMatch(/upstream m26: pinned 5 definition\(s\)[^\n]*\n {2}speaks MCP 2026-07-28\n/);
-    expect(pinOutput).toMatch(/upstream h26: pinned 5 definition\(s\)[^\n]*\n {2}speaks MCP 2026-07-28\n/);
+    expect(pinOutput).toMatch(/upstream m26: pinned 6 definition\(s\)[^\n]*\n {2}speaks MCP 2026-07-28\n/);
+    expect(pinOutput).toMatch(/upstream h26: pinned 6 definition\(s\)[^\n]*\n {2}speaks MCP 2026-07-28\n/);
     expect(pinOutput).toMatch(/upstream shift: pinned 5 definition\(s\)[^\n]*\n {2}speaks MCP 2025-11-25\n/);
   });
 

@@ -19,6 +19,7 @@
  */
 import { CompleteResultSchema, ErrorCode, GetPromptResultSchema, McpError, ReadResourceResultSchema, type Prompt, type Resource, type ResourceTemplate } from '@modelcontextprotocol/sdk/types.js';
 import type { ZodType } from 'zod';
+import { CapabilityError } from '../capabilities/manifest.js';
 import { promptGrantFor, resourceGrantFor, wildcardMatches } from '../config/contract-schema.js';
 import { hashOf } from '../core/canonical.js';
 import type { CallRelay, ReasonDetail } from '../core/types.js';
@@ -134,6 +135,8 @@ export function governedAccess(kernel: Kernel, agent: string, gateway: Gateway |
         await record([{ code: 'HANDLER_FAILED', message: 'the upstream answered with an error' }], { allowed: true, error_code: err.code });
         throw err;
       }
+      // Mandate's own reason (the upstream asked for input the agent cannot give here, a busy upstream…): refused with it.
+      if (err instanceof CapabilityError) throw await refuse([{ code: err.code, message: err.message }]);
       throw await refuse([{ code: 'UPSTREAM_UNAVAILABLE', message: `upstream \`${name}\` did not answer` }]);
     }
     const bytes = Buffer.byteLength(JSON.stringify(result));
