@@ -40,7 +40,8 @@ export interface Runtime {
   /** Live reload (src/reload.ts): one at a time; `by` is who asked, for the ledger. */
   reload(by: string): Promise<ReloadResult>;
   /** Called after each reload that was applied. */
-  onReload(listener: (r: Extract<ReloadResult, { ok: true }>) => void): void;
+  /** Hears each successful reload until the returned function is called. */
+  onReload(listener: (r: Extract<ReloadResult, { ok: true }>) => void): () => void;
   /** Spans of MCP requests, stages and upstream calls (ADR-026): the no-op tracer unless tracing is on. */
   tracer: Tracer;
   /** Closes the store. Upstreams a command started must be stopped first: `shutdown()`. */
@@ -125,7 +126,13 @@ export async function openRuntime(dir: string, logger: Logger | ((configLevel: s
         reloading = next.catch(() => undefined);
         return next;
       },
-      onReload: (listener) => void reloadListeners.push(listener),
+      onReload: (listener) => {
+        reloadListeners.push(listener);
+        return () => {
+          const at = reloadListeners.indexOf(listener);
+          if (at >= 0) reloadListeners.splice(at, 1);
+        };
+      },
       // The set being served: a live reload replaces it (src/reload.ts).
       get workspace() {
         return kernel.deps.workspace;

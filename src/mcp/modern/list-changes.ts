@@ -27,13 +27,13 @@ export function forwardListChanges(rt: Runtime, sink: ListChangeSink): () => voi
   // A re-pin changed what is exposed; or an upstream's own list changed while it runs (as a 2025 session hears it).
   const stopPins = rt.gateway.onChange((changed) => changed.forEach(tell));
   const stopUpstreams = rt.gateway.sessions.watchLists((_upstream, kind) => tell(kind));
-  // A reload has no unsubscribe: a closed sink stops listening here.
-  rt.onReload((r) => {
-    if (live && r.changed) sink.toolsChanged();
+  const stopReloads = rt.onReload((r) => {
+    if (r.changed) tell('tools');
   });
   return () => {
     live = false;
     stopPins();
     stopUpstreams();
+    stopReloads();
   };
 }
