@@ -198,8 +198,10 @@ describe('a changed definition of a resource, template or prompt is quarantined'
       }
     }
     await new Promise((r) => setTimeout(r, 500));
-    for (const p of [narrow.client.readResource({ uri: 'notes://today' }), narrow.client.readResource({ uri: 'notes://day/3' }), narrow.client.getPrompt({ name: 'notes_summarise', arguments: { style: 'x' } })]) {
-      const err = await refusedWith(p);
+    // One at a time: a request made before the previous refusal is awaited would reject with no handler yet.
+    const asks = [() => narrow.client.readResource({ uri: 'notes://today' }), () => narrow.client.readResource({ uri: 'notes://day/3' }), () => narrow.client.getPrompt({ name: 'notes_summarise', arguments: { style: 'x' } })];
+    for (const ask of asks) {
+      const err = await refusedWith(ask());
       expect(err.data).toMatchObject({ reasons: ['UPSTREAM_TOOL_CHANGED'] });
     }
     const listed = (await narrow.client.listResources()).resources.find((r) => r.uri === 'notes://today');
