@@ -3,7 +3,9 @@
  * logging level, proxied and governed for one agent's 2025-era session
  * (ADR-013). The governed part (decide, check the pin, ask the upstream,
  * record) is governed-access.ts, shared with the 2026-07-28 wire; this module
- * binds it to the SDK v1 session: handlers, relays, subscriptions, list changes.
+ * binds it to the 2025-era session's SDK v2 server: handlers, relays,
+ * subscriptions, list changes. Each request's params are checked against
+ * legacy-params.ts, so a malformed one gets -32602 naming the problem.
  *
  * - Lists come from the pins, filtered by the contract: a resource or
  *   template is listed when a resource grant of its upstream matches its URI
@@ -18,21 +20,8 @@
  * - Memory records stay resources `memory://{scope}/{key}` when Mandate's
  *   own tools are listed.
  */
-import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import {
-  CompleteRequestSchema,
-  EmptyResultSchema,
-  GetPromptRequestSchema,
-  ListPromptsRequestSchema,
-  ListResourcesRequestSchema,
-  ListResourceTemplatesRequestSchema,
-  ReadResourceRequestSchema,
-  RootsListChangedNotificationSchema,
-  SetLevelRequestSchema,
-  SubscribeRequestSchema,
-  UnsubscribeRequestSchema,
-  type ServerCapabilities,
-} from '@modelcontextprotocol/sdk/types.js';
+import type { Server, ServerCapabilities, ServerContext } from '@modelcontextprotocol/server';
+import { EmptyResultSchema } from '@modelcontextprotocol/sdk/types.js';
 import type { CallRelay } from '../core/types.js';
 import type { Gateway } from '../gateway/gateway.js';
 import type { GatewaySession } from '../gateway/sessions.js';
@@ -40,13 +29,8 @@ import { resolveDfid } from '../kernel/dfid.js';
 import type { Kernel } from '../kernel/kernel.js';
 import { governedAccess, upstreamAnswered, type AccessRelay, type CompleteParams } from './governed-access.js';
 import { isMemoryUri, memoryResources, memoryTemplates, readMemoryResource } from './memory-resources.js';
-import { clientAsk, type SendToClient } from './proxy-relay.js';
-
-interface Extra {
-  signal: AbortSignal;
-  sendNotification: (n: never) => Promise<void>;
-  sendRequest: (...args: never[]) => Promise<unknown>;
-}
+import { CompleteParamsSchema, PromptParams, SetLevelParams, UriParams } from './legacy-params.js';
+import { clientAsk } from './proxy-relay.js';
 
 /**
  * Registers the handlers on the session's server; returns the function that
@@ -64,20 +48,20 @@ export function registerUpstreamPrimitives(server: Server, kernel: Kernel, agent
   const { admit, ownerOf } = access;
   // Only what the server declares is served (the SDK refuses other handlers): in front of one transparent upstream, what it declared.
   if (declared.resources) {
-    server.setRequestHandler(ListResourcesRequestSchema, async () => ({ resources: [...(opts.memory ? await memoryResources(kernel, agent) : []), ...access.listResources()] }));
-    server.setRequestHandler(ListResourceTemplatesRequestSchema, () => ({ resourceTemplates: [...(opts.memory ? memoryTemplates() : []), ...access.listTemplates()] }));
+    server.setRequestHandler('resources/list', async () => ({ resources: [...(opts.memory ? await memoryResources(kernel, agent) : []), ...access.listResources()] as never }));
+    server.setRequestHandler('resources/templates/list', () => ({ resourceTemplates: [...(opts.memory ? memoryTemplates() : []), ...access.listTemplates()] as never }));
   }
   /** The 2025 wire's relay for a read or get: progress on the request, sampling/elicitation/roots to this client (ADR-013). */
-  const wire = (extra: Extra): AccessRelay => ({
-    notify: (n) => extra.sendNotification(n as never),
-    ask: clientAsk(() => server.getClientCapabilities() ?? {}, kernel, agent, extra.sendRequest as unknown as SendToClient),
+  const wire = (ctx: ServerContext): AccessRelay => ({
+    notify: (n) => ctx.mcpReq.notify(n as never),
+    ask: clientAsk(() => server.getClientCapabilities() ?? {}, kernel, agent, (r, schema, o) => ctx.mcpReq.send(r as never, schema as never, o)),
   });
 
-  if (declared.resources) server.setRequestHandler(ReadResourceRequestSchema, async (request, extra) => {
-    const { uri } = request.params;
+  if (declared.resources) server.setRequestHandler('resources/read', { params: UriParams }, async (params, ctx) => {
+    const { uri } = params;
     // Without upstreams every URI is Mandate's own (memory), as before the gateway served resources.
-    if (opts.memory && (isMemoryUri(uri) || !gateway?.upstreams.size)) return readMemoryResource(kernel, agent, uri);
-    return access.readResource(request.params, extra.signal, wire(extra as unknown as Extra)) as never;
+    if (opts.memory && (isMemoryUri(uri) || !gateway?.upstreams.size)) return readMemoryResource(kernel, agent, uri) as never;
+    return access.readResource(params, ctx.mcpReq.signal, wire(ctx)) as never;
   });
 
   // The session as the gateway sees it: resource updates it subscribed to, list changes, requests outside a call.
@@ -94,17 +78,15 @@ export function registerUpstreamPrimitives(server: Server, kernel: Kernel, agent
   // Without upstreams the server declares no prompts, completions or subscriptions (the SDK refuses their handlers).
   if (!gateway?.upstreams.size) return () => undefined;
 
-  if (declared.prompts) server.setRequestHandler(ListPromptsRequestSchema, () => ({ prompts: access.listPrompts() }));
+  if (declared.prompts) server.setRequestHandler('prompts/list', () => ({ prompts: access.listPrompts() as never }));
 
-  for (const [schema, op] of !declared.resources?.subscribe ? [] : [
-    [SubscribeRequestSchema, 'subscribe'],
-    [UnsubscribeRequestSchema, 'unsubscribe'],
-  ] as const) {
-    server.setRequestHandler(schema, async (request, extra) => {
-      const { uri } = request.params;
+  for (const op of !declared.resources?.subscribe ? [] : (['subscribe', 'unsubscribe'] as const)) {
+    server.setRequestHandler(`resources/${op}`, { params: UriParams }, async (params, ctx) => {
+      const { uri } = params;
+      const extra = ctx.mcpReq;
       const owner = ownerOf(uri);
       const access = { kind: 'resource', event: 'ResourceAccessed', operation: op, server: owner?.server ?? null, target: uri, pin: owner?.pin ?? null, context: { uri } } as const;
-      const { dfid, record, refuse, server: name } = await admit(access, request.params._meta, extra.signal);
+      const { dfid, record, refuse, server: name } = await admit(access, params._meta, extra.signal);
       // Counted by the gateway: the upstream hears of the first subscriber and of the last unsubscriber only.
       const sessions = gateway?.sessions;
       try {
@@ -121,24 +103,24 @@ export function registerUpstreamPrimitives(server: Server, kernel: Kernel, agent
     });
   }
 
-  if (declared.prompts) server.setRequestHandler(GetPromptRequestSchema, (request, extra) => access.getPrompt(request.params, extra.signal, wire(extra as unknown as Extra)) as never);
+  if (declared.prompts) server.setRequestHandler('prompts/get', { params: PromptParams }, (params, ctx) => access.getPrompt(params, ctx.mcpReq.signal, wire(ctx)) as never);
 
-  if (declared.completions) server.setRequestHandler(CompleteRequestSchema, (request, extra) => access.complete(request.params as CompleteParams, extra.signal) as never);
+  if (declared.completions) server.setRequestHandler('completion/complete', { params: CompleteParamsSchema }, (params, ctx) => access.complete(params as CompleteParams, ctx.mcpReq.signal) as never);
 
   // The agent's logging level goes to every running upstream that logs (an upstream is shared: the last level set wins).
-  if (declared.logging) server.setRequestHandler(SetLevelRequestSchema, async (request) => {
+  if (declared.logging) server.setRequestHandler('logging/setLevel', { params: SetLevelParams }, async (params) => {
     for (const upstream of gateway?.upstreams.values() ?? []) {
       if (!upstream.declares('logging')) continue;
       const { dfid } = resolveDfid(undefined, kernel.deps.world);
       await upstream
-        .request('logging/setLevel', { level: request.params.level }, EmptyResultSchema, { signal: AbortSignal.timeout(config.limits.default_deadline_ms), dfid, agent, target: 'logging' })
+        .request('logging/setLevel', { level: params.level }, EmptyResultSchema, { signal: AbortSignal.timeout(config.limits.default_deadline_ms), dfid, agent, target: 'logging' })
         .catch(() => undefined);
     }
     return {};
   });
 
   // The agent's roots changed: the upstreams that may ask for them are told.
-  server.setNotificationHandler(RootsListChangedNotificationSchema, () => {
+  server.setNotificationHandler('notifications/roots/list_changed', () => {
     for (const upstream of gateway?.upstreams.values() ?? []) void upstream.notify('notifications/roots/list_changed');
   });
 

@@ -1,6 +1,4 @@
-import { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import { CallToolRequestSchema, type CallToolRequest, type ServerCapabilities, ErrorCode, ListToolsRequestSchema, McpError } from '@modelcontextprotocol/sdk/types.js';
-import { Protocol } from '@modelcontextprotocol/sdk/shared/protocol.js';
+import { ProtocolError, ProtocolErrorCode, Server, type JSONRPCRequest, type Result, type ServerCapabilities, type ServerContext } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import type { CallRelay, Channel, Outcome } from '../core/types.js';
 import type { Kernel } from '../kernel/kernel.js';
@@ -13,11 +11,40 @@ import { bearerTokenOf, governedTools, readCallMeta, UnknownToolError } from './
 import { registerUpstreamPrimitives } from './proxy-primitives.js';
 import { clientAsk } from './proxy-relay.js';
 import { approvalWait } from '../telemetry/approval-span.js';
-import { refuseInvalidParams } from './invalid-params.js';
 import { SERVER_INFO } from '../core/server-info.js';
 import { INSTRUCTIONS } from './server-info.js';
 
 export { SERVER_INFO };
+
+/**
+ * The low-level SDK v2 `Server` of one 2025-era session (ADR-036). tools/call
+ * is Mandate's own from end to end on this wire: the SDK's `tools/call` wrap
+ * would check the request and the result against the revision's schemas,
+ * answering `arguments` that is not an object with -32602 before Mandate sees
+ * it, and refusing a task handle as a tools/call result. Here a bad
+ * `arguments` gets a governed refusal, and a task-augmented call answers with
+ * its task (the 2025-11-25 task wire, which SDK v2 no longer carries). The
+ * session's end detaches it from the gateway. Both are the SDK's documented
+ * subclass hooks, not patches.
+ */
+class LegacyServer extends Server {
+  constructor(
+    info: ConstructorParameters<typeof Server>[0],
+    options: ConstructorParameters<typeof Server>[1],
+    private readonly onSessionEnd: () => void,
+  ) {
+    super(info, options);
+  }
+
+  protected override _wrapHandler(method: string, handler: (request: JSONRPCRequest, ctx: ServerContext) => Promise<Result>): (request: JSONRPCRequest, ctx: ServerContext) => Promise<Result> {
+    return method === 'tools/call' ? handler : super._wrapHandler(method, handler);
+  }
+
+  protected override _onclose(): void {
+    this.onSessionEnd();
+    super._onclose();
+  }
+}
 
 /**
  * The MCP adapter for one agent's session: it only translates between the
@@ -32,30 +59,33 @@ export function createMcpServer(kernel: Kernel, agent: string, channel: Channel,
   // Without Mandate's own tools, in front of one transparent upstream, the agent meets that upstream's pinned identity:
   // its name, instructions and capabilities. Tasks are Mandate's own, kept in its store (ADR-014), whatever the upstream offers.
   const identity = mandateTools ? null : (gateway?.transparentIdentity() ?? null);
-  const base: ServerCapabilities = identity?.capabilities
-    ? { ...withoutTasks(identity.capabilities), tools: identity.capabilities.tools ?? {} }
+  // The pin records the upstream's capabilities as its wire said them, JSON throughout.
+  const pinned = identity?.capabilities as ServerCapabilities | undefined;
+  const base: ServerCapabilities = pinned
+    ? { ...withoutTasks(pinned), tools: pinned.tools ?? {} }
     : fronting
       ? { tools: { listChanged: true }, resources: { subscribe: true, listChanged: true }, prompts: { listChanged: true }, completions: {}, logging: {} }
       : { tools: { listChanged: true }, resources: { listChanged: false }, logging: {} };
   // Mandate serves tasks itself (ADR-014); a transparent mirror offers them only where its upstream does, so it stays the upstream's identity.
   const mirrorsTasks = !identity || !!identity.capabilities?.tasks;
-  const capabilities: ServerCapabilities = mirrorsTasks ? { ...base, tasks: TASKS_CAPABILITY } : base;
+  const capabilities = (mirrorsTasks ? { ...base, tasks: TASKS_CAPABILITY } : base) as ServerCapabilities;
   const instructions = mandateTools ? INSTRUCTIONS : identity?.instructions;
   const taskStore = new MandateTaskStore(kernel, agent);
-  const server = new Server(identity?.serverInfo ?? SERVER_INFO, { capabilities, ...(instructions !== undefined ? { instructions } : {}), taskStore });
-  const tasks = new McpTasks(kernel, agent, (n) => server.notification(n), taskStore);
-  // The SDK refuses a tasks handler on a server that declares no tasks: a transparent mirror of an upstream without them has none.
+  let detach: () => void = () => undefined;
+  const server = new LegacyServer(identity?.serverInfo ?? SERVER_INFO, { capabilities, ...(instructions !== undefined ? { instructions } : {}) }, () => detach());
+  const tasks = new McpTasks(kernel, agent, (n) => server.notification(n as Parameters<typeof server.notification>[0]), taskStore);
+  // A transparent mirror of an upstream without tasks has no task methods, as that upstream has none.
   if (mirrorsTasks) tasks.install(server);
   const governed = governedTools(kernel, agent, channel);
   const { fixed, capabilityTools } = governed;
 
-  server.setRequestHandler(ListToolsRequestSchema, () => ({
+  server.setRequestHandler('tools/list', () => ({
     // Governed tools take tasks optionally (ADR-014). A transparent mirror keeps each upstream tool's own `execution`, as
     // pinned; elsewhere an upstream tool that requires a task keeps saying so.
     tools: [
       ...fixed.map((t) => (TASK_TOOLS.has(t.name) ? withTaskSupport(t) : t)),
       ...capabilityTools().map((t) => (t.passthrough && (identity || (t.tool as { execution?: { taskSupport?: string } }).execution?.taskSupport === 'required') ? t.tool : withTaskSupport(t.tool))),
-    ],
+    ] as never,
   }));
   // Which tools run as a task, and how their result looks: the governed ones only.
   const taskForm = (name: string): TaskResultForm | null => {
@@ -64,73 +94,61 @@ export function createMcpServer(kernel: Kernel, agent: string, channel: Channel,
     return target ? (target.passthrough ? 'passthrough' : 'outcome') : null;
   };
 
-  // One tools/call; for a task, `run` gives the task's decision id, abort signal and relay. Registered past the SDK's
-  // Server override, which would answer `arguments` that is not an object with -32603 and a zod dump before this
-  // handler runs; here such arguments get a governed refusal instead.
-  const handleCall = async (request: z.infer<typeof LooseCallToolRequestSchema>, extra: CallToolExtra, run?: TaskRun) => {
-    const meta = readCallMeta(request.params._meta as Record<string, unknown> | undefined);
+  // One tools/call; for a task, `run` gives the task's decision id, abort signal and relay.
+  const handleCall = async (params: CallParams, ctx: ServerContext, run?: TaskRun) => {
+    const meta = readCallMeta(params._meta);
     // Progress and log messages of the running capability (an upstream tool's) go back on this request.
     const relay: CallRelay = {
-      progressToken: request.params._meta?.progressToken,
-      notify: (n) => extra.sendNotification(n as Parameters<typeof extra.sendNotification>[0]),
+      progressToken: params._meta?.['progressToken'] as CallRelay['progressToken'],
+      notify: (n) => ctx.mcpReq.notify(n as Parameters<typeof ctx.mcpReq.notify>[0]),
       // Sampling, elicitation and roots an upstream asks for during the call go to this client, on this request (ADR-013).
-      ask: clientAsk(() => server.getClientCapabilities() ?? {}, kernel, agent, (r, schema, o) => extra.sendRequest(r as never, schema as never, o)),
+      ask: clientAsk(() => server.getClientCapabilities() ?? {}, kernel, agent, (r, schema, o) => ctx.mcpReq.send(r as never, schema as never, o)),
     };
     try {
-      return await governed.call(request.params.name, request.params.arguments ?? {}, {
-        signal: run?.signal ?? extra.signal,
+      return (await governed.call(params.name, params.arguments ?? {}, {
+        signal: run?.signal ?? ctx.mcpReq.signal,
         relay: run?.relay ?? relay,
         decisionId: run?.decisionId,
         traceparent: meta.traceparent,
         idempotencyKey: meta.idempotencyKey,
         planId: meta.planId,
         delegationToken: meta.delegationToken,
-        bearerToken: bearerTokenOf(extra.authInfo),
+        bearerToken: bearerTokenOf(ctx.http?.authInfo),
         // A task waits for the human as input_required instead of asking the client.
         onEscalated: run ? undefined : (outcome) => askClientHuman(server, kernel, agent, outcome),
-      });
+      })) as Result;
     } catch (err) {
-      if (err instanceof UnknownToolError) throw new McpError(ErrorCode.InvalidParams, err.message);
+      if (err instanceof UnknownToolError) throw new ProtocolError(ProtocolErrorCode.InvalidParams, err.message);
       throw err;
     }
   };
 
-  const onCallTool = (request: z.infer<typeof LooseCallToolRequestSchema>, extra: CallToolExtra) => {
-    if (!request.params.task) return handleCall(request, extra);
-    const form = taskForm(request.params.name);
-    if (!form) throw new McpError(ErrorCode.MethodNotFound, `tool \`${request.params.name.slice(0, 64)}\` does not run as a task`);
-    return tasks.start(request as CallToolRequest, form, (run) => handleCall(request, extra, run));
-  };
-  Protocol.prototype.setRequestHandler.call(server, LooseCallToolRequestSchema, onCallTool as Parameters<Server['setRequestHandler']>[1]);
-  const detach = registerUpstreamPrimitives(server, kernel, agent, gateway, { memory: mandateTools, declared: capabilities });
-  onClosed(server, detach);
-  refuseInvalidParams(server);
+  server.setRequestHandler('tools/call', { params: CallParams }, async (params, ctx) => {
+    if (!params.task) return handleCall(params, ctx);
+    if (!mirrorsTasks) throw new ProtocolError(ProtocolErrorCode.InvalidParams, 'Server does not support task creation for tools/call');
+    const form = taskForm(params.name);
+    if (!form) throw new ProtocolError(ProtocolErrorCode.MethodNotFound, `tool \`${params.name.slice(0, 64)}\` does not run as a task`);
+    return (await tasks.start(params, form, (run) => handleCall(params, ctx, run))) as unknown as Result;
+  });
+  detach = registerUpstreamPrimitives(server, kernel, agent, gateway, { memory: mandateTools, declared: capabilities });
   return server;
 }
 
 function withoutTasks(caps: ServerCapabilities): ServerCapabilities {
-  const { tasks: _notServed, ...rest } = caps;
+  const { tasks: _notServed, ...rest } = caps as ServerCapabilities & { tasks?: unknown };
   return rest;
 }
 
-/** tools/call as the SDK defines it, but with `arguments` of any type, so the handler can refuse a bad one itself. */
-const LooseCallToolRequestSchema = CallToolRequestSchema.extend({ params: CallToolRequestSchema.shape.params.extend({ arguments: z.unknown().optional() }) });
-type CallToolExtra = Parameters<Parameters<Server['setRequestHandler']>[1]>[1];
-
-/** Runs `fn` when the session closes, whatever `onclose` its owner sets later (serve.ts, the HTTP route). */
-function onClosed(server: Server, fn: () => void): void {
-  let owner: (() => void) | undefined;
-  Object.defineProperty(server, 'onclose', {
-    configurable: true,
-    get: () => () => {
-      fn();
-      owner?.();
-    },
-    set: (f: (() => void) | undefined) => {
-      owner = f;
-    },
-  });
-}
+/** tools/call's params as the revision defines them, but with `arguments` of any type, so the handler can refuse a bad one itself. */
+const CallParams = z
+  .object({
+    name: z.string(),
+    arguments: z.unknown().optional(),
+    task: z.object({ ttl: z.number().optional() }).loose().optional(),
+    _meta: z.record(z.string(), z.unknown()).optional(),
+  })
+  .loose();
+type CallParams = z.infer<typeof CallParams>;
 
 /**
  * MCP elicitation on a 2025-era session: where the contract opts in and the

@@ -1,5 +1,4 @@
-import type { CreateTaskOptions, TaskStore } from '@modelcontextprotocol/sdk/experimental/tasks';
-import type { Request, RequestId, Result, Task } from '@modelcontextprotocol/sdk/types.js';
+import type { Result, Task } from '@modelcontextprotocol/server';
 import type { Outcome } from '../core/types.js';
 import type { Kernel } from '../kernel/kernel.js';
 import type { DecisionRecord } from '../store/port/index.js';
@@ -14,14 +13,21 @@ export const TASK_POLL_MS = 500;
 export const TASK_RESULT_RETENTION_MS = 3_600_000;
 const PAGE_SIZE = 50;
 
-/** What the tools/call handler hands to createTask (through CreateTaskOptions.context). */
+/** What the tools/call handler hands to createTask: the decision the task follows, and how its result looks. */
 export interface TaskLink {
   decisionId: string;
   form: TaskResultForm;
 }
 
+/** A task to create: the TTL the client asked for (2025-11-25 `params.task.ttl`), and its link. */
+export interface CreateTaskOptions {
+  ttl?: number | null | undefined;
+  context?: Partial<TaskLink>;
+}
+
 /**
- * The SDK's TaskStore over Mandate's store, for one agent's MCP server. A
+ * Mandate's tasks over its store, for one agent's MCP server (ADR-014; the
+ * wire handlers of both revisions read it, ADR-036). A
  * task row only links a task id to the decision its call made; its status is
  * read from that decision every time, so an approval given by any process
  * (the CLI, another replica), an expiry or a restart is seen:
@@ -29,17 +35,17 @@ export interface TaskLink {
  * - escalated and pending: `input_required`, saying what it waits for and until when;
  * - decided: `completed` (accepted) or `failed`, with the governed outcome as
  *   the tools/call result, written once into the row.
- * Every read names the agent: another agent's task is "not found". The
- * session id the SDK passes is ignored on purpose: a task outlives its session.
+ * Every read names the agent: another agent's task is "not found". No
+ * session is named on purpose: a task outlives its session.
  */
-export class MandateTaskStore implements TaskStore {
+export class MandateTaskStore {
   constructor(
     private readonly kernel: Kernel,
     private readonly agent: string,
   ) {}
 
-  async createTask(params: CreateTaskOptions, _requestId: RequestId, _request: Request): Promise<Task> {
-    const link = params.context as Partial<TaskLink> | undefined;
+  async createTask(params: CreateTaskOptions): Promise<Task> {
+    const link = params.context;
     if (typeof link?.decisionId !== 'string' || (link.form !== 'outcome' && link.form !== 'passthrough')) {
       throw new Error('a Mandate task is created by its tools/call only');
     }
@@ -76,10 +82,6 @@ export class MandateTaskStore implements TaskStore {
     if (!rec) throw new Error(`task \`${taskId}\` not found`);
     if (!rec.result) throw new Error(`task \`${taskId}\` has no result (${rec.status})`);
     return rec.result as Result;
-  }
-
-  async updateTaskStatus(taskId: string, status: Task['status'], statusMessage?: string): Promise<void> {
-    await this.write([{ op: 'task.status', agent: this.agent, id: taskId, status, message: statusMessage ?? null, at: this.kernel.deps.world.now() }]);
   }
 
   async listTasks(cursor?: string): Promise<{ tasks: Task[]; nextCursor?: string }> {

@@ -1,6 +1,5 @@
-import type { CreateTaskResult } from '@modelcontextprotocol/sdk/experimental/tasks';
-import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import { CancelTaskRequestSchema, ErrorCode, McpError, type CallToolRequest, type ServerNotification, type Task } from '@modelcontextprotocol/sdk/types.js';
+import { ProtocolError, ProtocolErrorCode, RELATED_TASK_META_KEY, type CreateTaskResult, type Server, type ServerNotification, type Task } from '@modelcontextprotocol/server';
+import { z } from 'zod';
 import type { CallRelay, Outcome, ProgressUpdate } from '../core/types.js';
 import { intervene } from '../kernel/interventions.js';
 import type { Kernel } from '../kernel/kernel.js';
@@ -13,6 +12,15 @@ export const TASKS_CAPABILITY = { list: {}, cancel: {}, requests: { tools: { cal
 
 /** The fixed tools that are governed calls (besides every per-capability tool); a submitted plan's task follows the plan (plan-task.ts). */
 export const TASK_TOOLS = new Set(['submit_intent', 'invoke_capability', 'submit_plan']);
+
+/** A task-augmented tools/call as the 2025-11-25 wire sends it: the TTL asked for, and the client's progress token. */
+export interface TaskCallParams {
+  task?: { ttl?: number | undefined } | undefined;
+  _meta?: Record<string, unknown> | undefined;
+}
+
+const TaskIdParams = z.object({ taskId: z.string() }).loose();
+const ListParams = z.object({ cursor: z.string().optional() }).loose();
 
 /** How one governed call runs for a task: with the task's own decision id, abort signal and relay. */
 export interface TaskRun {
@@ -56,21 +64,65 @@ export class McpTasks {
     this.runs = runs;
   }
 
-  /** Replaces the SDK's tasks/cancel (which would only flip the status) with the governed one. */
+  /**
+   * The 2025-11-25 task methods (ADR-036), answered as SDK v1's experimental
+   * tasks layer answered them, so its clients (`experimental.tasks`) keep
+   * working: tasks/get and tasks/list read the store; tasks/result waits,
+   * polling at the task's interval, until the task ends; tasks/cancel is the
+   * governed cancel. SDK v2 carries none of this, only the method names.
+   */
   install(server: Server): void {
-    server.setRequestHandler(CancelTaskRequestSchema, async (request) => ({ ...(await this.cancel(request.params.taskId)) }));
+    server.setRequestHandler('tasks/get', { params: TaskIdParams }, async ({ taskId }) => {
+      const task = await this.store.getTask(taskId);
+      if (!task) throw new ProtocolError(ProtocolErrorCode.InvalidParams, 'Failed to retrieve task: Task not found');
+      return { ...task };
+    });
+    server.setRequestHandler('tasks/result', { params: TaskIdParams }, async ({ taskId }, ctx) => {
+      const result = await this.resultOf(taskId, ctx.mcpReq.signal);
+      return { ...result, _meta: { ...(result['_meta'] as object | undefined), [RELATED_TASK_META_KEY]: { taskId } } };
+    });
+    server.setRequestHandler('tasks/list', { params: ListParams }, async ({ cursor }) => {
+      try {
+        const { tasks, nextCursor } = await this.store.listTasks(cursor);
+        return { tasks, ...(nextCursor !== undefined ? { nextCursor } : {}), _meta: {} };
+      } catch (err) {
+        throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Failed to list tasks: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    });
+    server.setRequestHandler('tasks/cancel', { params: TaskIdParams }, async ({ taskId }) => ({ ...(await this.cancel(taskId)) }));
+  }
+
+  /** A task's result once it has ended; until then, looks again at the task's poll interval. */
+  private async resultOf(taskId: string, signal: AbortSignal): Promise<Record<string, unknown>> {
+    for (;;) {
+      const rec = await this.store.follow(taskId);
+      if (!rec) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Task not found: ${taskId}`);
+      if (isTerminalStatus(rec.status)) return (await this.store.getTaskResult(taskId)) as Record<string, unknown>;
+      await new Promise<void>((resolve, reject) => {
+        const onAbort = () => {
+          clearTimeout(timer);
+          reject(signal.reason instanceof Error ? signal.reason : new Error('tasks/result cancelled'));
+        };
+        const timer = setTimeout(() => {
+          signal.removeEventListener('abort', onAbort);
+          resolve();
+        }, rec.poll_ms);
+        if (signal.aborted) onAbort();
+        else signal.addEventListener('abort', onAbort, { once: true });
+      });
+    }
   }
 
   /** A task-augmented tools/call: records the task, starts `run` in the background, answers with the task. */
-  async start(request: CallToolRequest, form: TaskResultForm, run: (t: TaskRun) => Promise<Record<string, unknown>>): Promise<CreateTaskResult> {
+  async start(params: TaskCallParams, form: TaskResultForm, run: (t: TaskRun) => Promise<Record<string, unknown>>): Promise<CreateTaskResult> {
     const decisionId = this.kernel.deps.world.newId();
     const link: TaskLink = { decisionId, form };
-    const task = await this.store.createTask({ ttl: request.params.task?.ttl, context: { ...link } }, 0, request);
+    const task = await this.store.createTask({ ttl: params.task?.ttl, context: { ...link } });
     const abort = new AbortController();
     this.runs.set(task.taskId, abort);
     const relay: CallRelay = {
       // The client's progress token stays valid for the task's life; the notifications are no longer tied to the answered request.
-      progressToken: request.params._meta?.progressToken,
+      progressToken: params._meta?.['progressToken'] as CallRelay['progressToken'],
       notify: (n) => this.notify(n as ServerNotification),
       onProgress: (u) => void this.store.setMessage(task.taskId, progressText(u)).catch(() => undefined),
     };
@@ -85,7 +137,7 @@ export class McpTasks {
    */
   async adopt(decisionId: string, form: TaskResultForm, call: Promise<Record<string, unknown>>, abort: AbortController): Promise<Task> {
     const link: TaskLink = { decisionId, form };
-    const task = await this.store.createTask({ context: { ...link } }, 0, { method: 'tools/call' });
+    const task = await this.store.createTask({ context: { ...link } });
     this.track(task.taskId, call, abort);
     return task;
   }
@@ -134,15 +186,15 @@ export class McpTasks {
   /** tasks/cancel: only this agent's open tasks; every cancel is recorded. */
   async cancel(taskId: string): Promise<Task> {
     const rec = await this.store.follow(taskId);
-    if (!rec) throw new McpError(ErrorCode.InvalidParams, `Task not found: ${taskId}`);
-    if (isTerminalStatus(rec.status)) throw new McpError(ErrorCode.InvalidParams, `Cannot cancel task in terminal status: ${rec.status}`);
+    if (!rec) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Task not found: ${taskId}`);
+    if (isTerminalStatus(rec.status)) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Cannot cancel task in terminal status: ${rec.status}`);
     const d = await this.store.decisionOf(rec);
     if (rec.status === 'input_required' && d) {
       const withdrawn = await this.withdraw(d.id);
       await this.store.cancelled(taskId, 'cancelled by the client before a human decided; nothing ran', withdrawn);
     } else if (d && d.status !== 'pending' && d.outcome?.status === 'pending') {
       // An approved call runs where it was approved (the CLI, the console): nothing here can reach it.
-      throw new McpError(ErrorCode.InvalidRequest, `the task's escalation was approved by ${d.resolved_by ?? 'a human'} and runs where it was approved; it cannot be cancelled`);
+      throw new ProtocolError(ProtocolErrorCode.InvalidRequest, `the task's escalation was approved by ${d.resolved_by ?? 'a human'} and runs where it was approved; it cannot be cancelled`);
     } else {
       const abort = this.runs.get(taskId);
       // Running in another process: marked here, that process aborts it at its next look (about half a second).
@@ -150,7 +202,7 @@ export class McpTasks {
       abort?.abort();
     }
     const after = await this.store.getTask(taskId);
-    if (!after) throw new McpError(ErrorCode.InvalidParams, `Task not found: ${taskId}`);
+    if (!after) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Task not found: ${taskId}`);
     return after;
   }
 
@@ -158,7 +210,7 @@ export class McpTasks {
   private async withdraw(decisionId: string): Promise<Outcome> {
     const out = await intervene(this.kernel, { kind: 'agent', id: this.agent }, { act: 'cancel', target: { decision_id: decisionId }, reason: 'tasks/cancel' });
     if (out.verdict !== 'accepted') {
-      throw new McpError(ErrorCode.InvalidRequest, `${out.reasons.join(',')}: ${out.details[0]?.message ?? 'the cancel was refused'}`, { reasons: out.reasons, dfid: out.dfid });
+      throw new ProtocolError(ProtocolErrorCode.InvalidRequest, `${out.reasons.join(',')}: ${out.details[0]?.message ?? 'the cancel was refused'}`, { reasons: out.reasons, dfid: out.dfid });
     }
     return (out.output as { decision: Outcome }).decision;
   }

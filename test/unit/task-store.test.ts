@@ -5,7 +5,6 @@ import type { Runtime } from '../../src/runtime.js';
 import { call, copyTemplate, FakeWorld, openTest, transfer } from './helpers.js';
 
 const WINDOW = 15 * 60_000; // the template's escalation expiry for alice
-const req = { method: 'tools/call', params: {} };
 
 describe('MandateTaskStore: tasks kept in the store, following their decision', () => {
   let rt: Runtime;
@@ -25,14 +24,14 @@ describe('MandateTaskStore: tasks kept in the store, following their decision', 
     cleanup();
   });
 
-  const task = (decisionId = world.newId(), ttl?: number | null) => alice.createTask({ ttl, context: { decisionId, form: 'outcome' } }, 1, req);
+  const task = (decisionId = world.newId(), ttl?: number | null) => alice.createTask({ ttl, context: { decisionId, form: 'outcome' } });
 
   it('bounds the TTL by the escalation expiry: never shorter, at most an hour longer', async () => {
     expect((await task(undefined, 1_000)).ttl).toBe(WINDOW);
     expect((await task(undefined, 20 * 60_000)).ttl).toBe(20 * 60_000);
     expect((await task(undefined, 10 * 24 * 3_600_000)).ttl).toBe(WINDOW + TASK_RESULT_RETENTION_MS);
     expect((await task(undefined, null)).ttl).toBe(WINDOW + TASK_RESULT_RETENTION_MS);
-    await expect(alice.createTask({ ttl: 1000 }, 1, req)).rejects.toThrow(/tools\/call only/);
+    await expect(alice.createTask({ ttl: 1000 })).rejects.toThrow(/tools\/call only/);
   });
 
   it('is working, then input_required while the escalation waits, then failed when it expires', async () => {
