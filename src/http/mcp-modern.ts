@@ -8,9 +8,6 @@
  * its fetch face. Closing the response stream aborts the request's signal,
  * which is the revision's cancellation.
  */
-import type { ServerResponse } from 'node:http';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { createMcpHandler, isLegacyRequest, PROTOCOL_VERSION_META_KEY, type McpHttpHandler } from '@modelcontextprotocol/server';
 import type { Logger } from '../core/log.js';
 import { createModernServer } from '../mcp/modern/server.js';
@@ -22,6 +19,7 @@ import type { Runtime } from '../runtime.js';
 import { bearerTokenOf } from '../mcp/governed-calls.js';
 import { authInfoOf } from './auth.js';
 import type { RouteRequest } from './context.js';
+import { clientGone, send, toRequest } from './fetch-bridge.js';
 
 export interface ModernMcp {
   /** Whether a sessionless POST belongs to the 2025-era path. */
@@ -55,12 +53,9 @@ export function createModernMcp(rt: Runtime, log: Logger): ModernMcp {
     // classifier agrees; a malformed body with no claim keeps the 2025-era answer it always had (SESSION_REQUIRED).
     isLegacy: async (r, body) => !claimsModern(r, body) || isLegacyRequest(toRequest(r, undefined), body),
     async serve(r, body) {
-      const abort = new AbortController();
-      r.res.once('close', () => {
-        if (!r.res.writableFinished) abort.abort();
-      });
-      const response = await handler.fetch(toRequest(r, abort.signal), { authInfo: authInfoOf(r.principal), parsedBody: body });
-      await send(r.res, response, abort.signal);
+      const gone = clientGone(r);
+      const response = await handler.fetch(toRequest(r, gone), { authInfo: authInfoOf(r.principal), parsedBody: body });
+      await send(r.res, response, gone);
     },
     close: () => {
       stopChanges();
@@ -79,28 +74,4 @@ function claimsModern(r: RouteRequest, body: unknown): boolean {
   const params = (body as { params?: unknown }).params;
   const meta = params && typeof params === 'object' ? (params as { _meta?: unknown })._meta : undefined;
   return !!meta && typeof meta === 'object' && PROTOCOL_VERSION_META_KEY in meta;
-}
-
-function toRequest(r: RouteRequest, signal: AbortSignal | undefined): Request {
-  const headers = new Headers();
-  for (const [name, value] of Object.entries(r.req.headers)) {
-    // The body was read and parsed already (parsedBody): its length no longer describes anything sent on.
-    if (value === undefined || name === 'content-length') continue;
-    for (const v of Array.isArray(value) ? value : [value]) headers.append(name, v);
-  }
-  return new Request(r.url, { method: 'POST', headers, ...(signal ? { signal } : {}) });
-}
-
-async function send(res: ServerResponse, response: Response, signal: AbortSignal): Promise<void> {
-  const headers: Record<string, string> = {};
-  response.headers.forEach((value, name) => {
-    headers[name] = value;
-  });
-  res.writeHead(response.status, headers);
-  if (!response.body) return void res.end();
-  try {
-    await pipeline(Readable.fromWeb(response.body as import('node:stream/web').ReadableStream<Uint8Array>, { signal }), res);
-  } catch {
-    // The client went away mid-stream: the request was cancelled, nothing to answer.
-  }
 }

@@ -1,12 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import { ErrorCode, isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
-import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
+import { isInitializeRequest, ProtocolErrorCode, WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/server';
 import { createMcpServer } from '../mcp/server.js';
 import { authInfoOf } from './auth.js';
 import { traceTransport } from '../mcp/traced-transport.js';
 import { parseJson, readBody } from './body.js';
 import type { HttpContext, RouteRequest } from './context.js';
+import { clientGone, send, toRequest } from './fetch-bridge.js';
 import { sendError } from './errors.js';
 import { SessionEventStore } from './event-store.js';
 import type { Session } from './sessions.js';
@@ -15,7 +14,9 @@ import type { Session } from './sessions.js';
  * POST/GET/DELETE /mcp: Streamable HTTP, stateful. Each session gets its own
  * SDK server from createMcpServer, bound at initialize to the agent the
  * credential names; later requests of the session must carry a credential
- * of the same agent. The SDK transport does the protocol; this only routes.
+ * of the same agent. SDK v2's Web-standard Streamable HTTP transport does the
+ * protocol (sessions, SSE streams, resumability from the event store);
+ * this only routes, and bridges node:http to it (ADR-036).
  */
 export async function handleMcp(ctx: HttpContext, r: RouteRequest): Promise<void> {
   const { req, res, principal } = r;
@@ -46,7 +47,7 @@ export async function handleMcp(ctx: HttpContext, r: RouteRequest): Promise<void
     // A draft-protocol probe (`server/discover`, sent first by e.g. the Vercel AI SDK): answer as a
     // server of the 2025 revisions does over stdio, "method not found", so the client falls back to initialize.
     if (isRpcRequest(body) && body.method === 'server/discover') {
-      return reject(ctx, r, 'SESSION_REQUIRED', { id, rpcCode: ErrorCode.MethodNotFound, message: 'method not found: `server/discover`; this server speaks MCP 2025-11-25 and earlier, send initialize' });
+      return reject(ctx, r, 'SESSION_REQUIRED', { id, rpcCode: ProtocolErrorCode.MethodNotFound, message: 'method not found: `server/discover`; this server speaks MCP 2025-11-25 and earlier, send initialize' });
     }
     return reject(ctx, r, 'SESSION_REQUIRED', { id });
   }
@@ -76,8 +77,6 @@ function reject(ctx: HttpContext, r: RouteRequest, code: Parameters<typeof sendE
 }
 
 async function serve(session: Session, r: RouteRequest, body: unknown): Promise<void> {
-  // The SDK hands `req.auth` to each handler of this request only: a delegation token credential reaches its calls (ADR-022).
-  (r.req as typeof r.req & { auth?: AuthInfo }).auth = authInfoOf(r.principal);
   // A session with a request or stream open is not idle, however long it lasts.
   session.active++;
   session.lastSeen = Date.now();
@@ -85,14 +84,17 @@ async function serve(session: Session, r: RouteRequest, body: unknown): Promise<
     session.active--;
     session.lastSeen = Date.now();
   });
-  await session.transport.handleRequest(r.req, r.res, body);
+  const gone = clientGone(r);
+  // The SDK hands `authInfo` to each handler of this request only: a delegation token credential reaches its calls (ADR-022).
+  const response = await session.transport.handleRequest(toRequest(r, gone), { authInfo: authInfoOf(r.principal), ...(body !== undefined ? { parsedBody: body } : {}) });
+  await send(r.res, response, gone);
 }
 
 async function openSession(ctx: HttpContext, agent: string): Promise<Session> {
   const id = randomUUID();
   const { cfg, rt, log } = ctx;
   const events = cfg.json_response ? null : new SessionEventStore(rt.store.mcpEvents, id, { keep: cfg.sessions.max_events, now: () => Date.now() });
-  const transport = new StreamableHTTPServerTransport({
+  const transport = new WebStandardStreamableHTTPServerTransport({
     sessionIdGenerator: () => id,
     enableJsonResponse: cfg.json_response,
     ...(events ? { eventStore: events } : {}),

@@ -1,5 +1,4 @@
-import type { Server } from '@modelcontextprotocol/server';
-import type { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import type { Server, WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/server';
 import type { SessionEventStore } from './event-store.js';
 
 /** One MCP session: its own SDK server, bound to the agent the credential named at initialize. */
@@ -7,7 +6,7 @@ export interface Session {
   id: string;
   agent: string;
   server: Server;
-  transport: StreamableHTTPServerTransport;
+  transport: WebStandardStreamableHTTPServerTransport;
   events: SessionEventStore | null;
   createdAt: number;
   lastSeen: number;

@@ -3,13 +3,12 @@
  * the server of its era: a request or notification that carries the
  * 2026-07-28 `_meta` envelope to a 2026-era server on SDK v2, anything else
  * (`initialize`, 2025-era requests, answers to the 2025 server's own
- * requests) to a 2025-era session on SDK v1, exactly as before. The spec lets
+ * requests) to a 2025-era session (its own SDK v2 server, ADR-036). The spec lets
  * a dual-era server serve both on one process, and some clients (the AI SDK)
  * send `server/discover` and `initialize` back to back. Each era's server is
  * started on the first message of that era.
  */
-import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import type { JSONRPCMessage, Transport } from '@modelcontextprotocol/server';
 
 export type Era = 'legacy' | 'modern';
 

@@ -1,6 +1,5 @@
 import type { Readable, Writable } from 'node:stream';
-import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import { JSONRPCMessageSchema, type JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import { parseJSONRPCMessage, type JSONRPCMessage, type Transport } from '@modelcontextprotocol/server';
 
 /** JSON-RPC error codes this transport answers with itself. */
 const PARSE_ERROR = -32700;
@@ -93,12 +92,14 @@ export class BoundedStdioTransport implements Transport {
     } catch {
       return this.reply(null, PARSE_ERROR, 'parse error: not JSON');
     }
-    const message = JSONRPCMessageSchema.safeParse(json);
-    if (!message.success) {
+    let message: JSONRPCMessage;
+    try {
+      message = parseJSONRPCMessage(json);
+    } catch {
       const id = typeof json === 'object' && json !== null && 'id' in json ? (json as { id: unknown }).id : null;
       return this.reply(typeof id === 'string' || typeof id === 'number' ? id : null, INVALID_REQUEST, 'invalid request: not a JSON-RPC 2.0 message');
     }
-    this.onmessage?.(message.data);
+    this.onmessage?.(message);
   }
 
   private reply(id: string | number | null, code: number, message: string): void {
