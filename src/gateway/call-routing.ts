@@ -7,7 +7,7 @@
  * session there is. Anything that cannot be attributed is never shown to
  * another agent: a message is dropped, a request refused.
  */
-import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
+import { ProtocolError, ProtocolErrorCode } from '@modelcontextprotocol/client';
 import type { Logger } from '../core/log.js';
 import type { CallRelay, ClientRequestContext, RelayNotification } from '../core/types.js';
 
@@ -76,7 +76,7 @@ export class CallRouting {
     if (calls.length && new Set(calls.map((c) => c.agent)).size === 1) target = calls[calls.length - 1] ?? null;
     else if (!calls.length) target = this.sole();
     const ask = target?.relay?.ask;
-    if (!target || !ask) throw new McpError(ErrorCode.MethodNotFound, `no client to relay \`${request.method}\` to`);
+    if (!target || !ask) throw new ProtocolError(ProtocolErrorCode.MethodNotFound, `no client to relay \`${request.method}\` to`);
     const ctx: ClientRequestContext = { upstream: this.upstream, dfid: target.dfid, target: target.target, signal };
     return ask(request, ctx);
   }

@@ -20,7 +20,7 @@ import type { StorePort } from '../store/port/index.js';
 import { JsonSchemaParams } from '../capabilities/json-schema.js';
 import { hashOf } from '../core/canonical.js';
 import { upstreamCapability } from './capability.js';
-import { UriTemplate } from '@modelcontextprotocol/sdk/shared/uriTemplate.js';
+import { UriTemplate } from '@modelcontextprotocol/client';
 import type { ReadyResult } from '../capabilities/manifest.js';
 import { definitionOf, parsePinKey, pinKey, unsupported, type PrimitiveDefinition, type PrimitiveKind, type ServerIdentity } from './definition.js';
 import { collisions } from './exposure.js';

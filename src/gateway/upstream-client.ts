@@ -10,11 +10,11 @@
  * What this module adds to the SDK: the requests an upstream sends back
  * (2025) or asks for in an `input_required` result (2026, fulfilled by the
  * SDK through the same handlers) go to the gateway's routing; errors reach
- * the rest of Mandate as the v1 `McpError` its 2025 wire answers with; and a
+ * the rest of Mandate as the SDK's `ProtocolError` (an answer) or `SdkError`; and a
  * 2025 task-augmented call, which v2 no longer drives, is driven here.
  */
-import { Client, ProtocolError, SdkError, SdkErrorCode, SERVER_INFO_META_KEY, type Transport } from '@modelcontextprotocol/client';
-import { CancelTaskResultSchema, CreateTaskResultSchema, ErrorCode, GetTaskResultSchema, McpError } from '@modelcontextprotocol/sdk/types.js';
+import { Client, ProtocolError, ProtocolErrorCode, SdkError, SdkErrorCode, SERVER_INFO_META_KEY, type Transport } from '@modelcontextprotocol/client';
+import { CancelTaskResultSchema, CreateTaskResultSchema, GetTaskResultSchema } from '@modelcontextprotocol/sdk/types.js';
 import type { ZodType } from 'zod';
 import { CapabilityError } from '../capabilities/manifest.js';
 import type { RelayNotification } from '../core/types.js';
@@ -63,7 +63,7 @@ export function upstreamClient(handlers: UpstreamHandlers, revision: 'auto' | '2
       } catch (err) {
         // On 2026-07-28 a refusal never reaches the upstream (the SDK stops its input rounds): it ends the call, for a reason of Mandate's.
         if (client.getProtocolEra() === 'modern') throw new InputNotRelayed(r.method, err);
-        throw v2Error(err);
+        throw err;
       }
     });
   }
@@ -87,9 +87,9 @@ export class InputNotRelayed extends Error {
  * cannot be asked, as the agent's own reason code.
  */
 export function notRelayed(err: InputNotRelayed, upstream: string): CapabilityError {
-  const data = err.cause instanceof McpError ? (err.cause.data as { reasons?: unknown } | undefined) : undefined;
+  const data = err.cause instanceof ProtocolError ? (err.cause.data as { reasons?: unknown } | undefined) : undefined;
   const reasons = Array.isArray(data?.reasons) ? data.reasons.map(String) : [];
-  const cause = err.cause instanceof Error ? err.cause.message.replace(/^MCP error -?\d+: /, '') : String(err.cause);
+  const cause = err.cause instanceof Error ? err.cause.message : String(err.cause);
   if (reasons.length && !reasons.includes('CLIENT_CAPABILITY_MISSING')) {
     return new CapabilityError('CLIENT_REQUEST_NOT_GRANTED', `upstream \`${upstream}\` asked for \`${err.method}\` during the call, and it was refused: ${cause}`);
   }
@@ -138,21 +138,19 @@ export function withoutEnvelope(result: unknown): unknown {
   return out;
 }
 
-/** A JSON-RPC error the upstream answered, as the v1 `McpError` the rest of Mandate reads; null for anything else. */
-export function answeredError(err: unknown): McpError | null {
-  if (err instanceof McpError) return err;
-  if (err instanceof ProtocolError) return new McpError(err.code, err.message, err.data);
-  return null;
+/** A JSON-RPC error the upstream answered; null for anything else. */
+export function answeredError(err: unknown): ProtocolError | null {
+  return err instanceof ProtocolError ? err : null;
 }
 
 /**
  * An answer the SDK refused as no valid result (e.g. a 2026-07-28 result without its required `resultType`), as the
- * v1 `McpError` the rest of Mandate reads; null for anything else. The upstream did answer: that one request fails,
+ * error the rest of Mandate reads as an answer; null for anything else. The upstream did answer: that one request fails,
  * and the connection, which other calls share, is kept.
  */
-export function invalidAnswer(err: unknown, upstream: string, method: string): McpError | null {
+export function invalidAnswer(err: unknown, upstream: string, method: string): ProtocolError | null {
   if (!(err instanceof SdkError) || err.code !== SdkErrorCode.InvalidResult) return null;
-  return new McpError(ErrorCode.InternalError, `upstream \`${upstream}\` answered ${method} with an invalid result: ${err.message}`);
+  return new ProtocolError(ProtocolErrorCode.InternalError, `upstream \`${upstream}\` answered ${method} with an invalid result: ${err.message}`);
 }
 
 /**
@@ -166,10 +164,6 @@ export function failureOf(err: unknown): 'closed' | 'broken' {
   return 'broken';
 }
 
-/** A refusal of our relay (v1 `McpError`), answered to a 2025 upstream with its code and message, as v2 writes errors. */
-function v2Error(err: unknown): unknown {
-  return err instanceof McpError ? new ProtocolError(err.code, err.message.replace(/^MCP error -?\d+: /, ''), err.data) : err;
-}
 
 /**
  * A 2025 task-augmented request (ADR-013): the task is created, polled until
@@ -190,8 +184,8 @@ export async function requestViaTask<T extends ZodType>(
     if (task.status === 'completed' || task.status === 'input_required') {
       return client.request({ method: 'tasks/result', params: { taskId } }, schema, options);
     }
-    if (task.status === 'failed') throw new McpError(ErrorCode.InternalError, `Task ${taskId} failed`);
-    if (task.status === 'cancelled') throw new McpError(ErrorCode.InternalError, `Task ${taskId} was cancelled`);
+    if (task.status === 'failed') throw new ProtocolError(ProtocolErrorCode.InternalError, `Task ${taskId} failed`);
+    if (task.status === 'cancelled') throw new ProtocolError(ProtocolErrorCode.InternalError, `Task ${taskId} was cancelled`);
     await new Promise((done) => setTimeout(done, task.pollInterval ?? 1_000));
     if (options.signal.aborted) {
       void client.request({ method: 'tasks/cancel', params: { taskId } }, CancelTaskResultSchema, { timeout: 2_000 }).catch(() => undefined);

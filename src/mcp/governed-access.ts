@@ -1,15 +1,15 @@
 /**
  * The governed part of an agent's request for an upstream's resource, prompt
  * or completion (ADR-013), free of any wire: both the 2025-era session
- * (proxy-primitives.ts, SDK v1) and the 2026-07-28 request (modern/prompts.ts,
- * modern/resources.ts, SDK v2) call these same functions, so a resource or
+ * (proxy-primitives.ts) and the 2026-07-28 request (modern/prompts.ts,
+ * modern/resources.ts) call these same functions, so a resource or
  * prompt is listed, decided, checked against its pin and recorded
  * identically on either revision.
  *
  * - A request is decided by `decideAccess` (contract, Cedar), checked against
  *   its pin (quarantine), sent upstream with the dfid as traceparent, and
- *   recorded, content-safe, either way. A refusal is a JSON-RPC error (SDK
- *   v1's McpError) carrying the reason codes; the 2026 wire re-spells it.
+ *   recorded, content-safe, either way. A refusal is a JSON-RPC error (the
+ *   SDK's ProtocolError) carrying the reason codes, on either wire.
  * - Lists come from the pins, filtered by the contract: a resource or
  *   template is listed when a resource grant of its upstream matches its URI
  *   (or URI template), a prompt when a prompt grant matches its name. Each
@@ -17,7 +17,8 @@
  *   prompt of a prefixed upstream is named `<server>_<prompt>`.
  * - Completions go to the upstream of a granted prompt or template.
  */
-import { CompleteResultSchema, ErrorCode, GetPromptResultSchema, McpError, ReadResourceResultSchema, type Prompt, type Resource, type ResourceTemplate } from '@modelcontextprotocol/sdk/types.js';
+import { ProtocolError, ProtocolErrorCode, type Prompt, type Resource, type ResourceTemplateType as ResourceTemplate } from '@modelcontextprotocol/server';
+import { CompleteResultSchema, GetPromptResultSchema, ReadResourceResultSchema } from '@modelcontextprotocol/sdk/types.js';
 import type { ZodType } from 'zod';
 import { CapabilityError } from '../capabilities/manifest.js';
 import { promptGrantFor, resourceGrantFor, wildcardMatches } from '../config/contract-schema.js';
@@ -208,7 +209,7 @@ export function governedAccess(kernel: Kernel, agent: string, gateway: Gateway |
         schema: GetPromptResultSchema,
         context: { arguments: args },
         data: { arguments_hash: hashOf(args) },
-        unknownCode: ErrorCode.InvalidParams,
+        unknownCode: ProtocolErrorCode.InvalidParams,
       },
       params._meta,
       signal,
@@ -229,9 +230,9 @@ export function governedAccess(kernel: Kernel, agent: string, gateway: Gateway |
       if (t) target = { server: t.server, ref: { type: 'ref/resource', uri: t.name } };
     }
     // Completion suggests values; it reads nothing the grant does not already show, so the grant suffices.
-    if (!target || !gateway) throw new McpError(ErrorCode.InvalidParams, 'PRIMITIVE_UNKNOWN: no granted prompt or resource template with this reference');
+    if (!target || !gateway) throw new ProtocolError(ProtocolErrorCode.InvalidParams, 'PRIMITIVE_UNKNOWN: no granted prompt or resource template with this reference');
     const ready = await gateway.ready(target.server, null, signal);
-    if (!ready.ok) throw new McpError(ErrorCode.InternalError, `${ready.code}: ${ready.message}`);
+    if (!ready.ok) throw new ProtocolError(ProtocolErrorCode.InternalError, `${ready.code}: ${ready.message}`);
     const upstream = gateway.upstreams.get(target.server);
     if (!upstream?.declares('completions')) return { completion: { values: [] } };
     const { dfid } = resolveDfid(undefined, kernel.deps.world);
@@ -247,6 +248,7 @@ export function governedAccess(kernel: Kernel, agent: string, gateway: Gateway |
 }
 
 /** Whether an upstream's error is its own JSON-RPC answer (passed on as it came) rather than its absence. */
-export function upstreamAnswered(err: unknown): err is McpError {
-  return err instanceof McpError && err.code !== ErrorCode.ConnectionClosed && err.code !== ErrorCode.RequestTimeout;
+export function upstreamAnswered(err: unknown): err is ProtocolError {
+  // A closed connection or a timeout is an SdkError, never a ProtocolError: only an answer of the upstream's is one.
+  return err instanceof ProtocolError;
 }

@@ -1,8 +1,8 @@
 /**
  * The governed tools of one agent, independent of SDK and protocol revision:
  * which tools it has, and what one `tools/call` does. Both wires use it, the
- * 2025-era server on SDK v1 (server.ts) and the 2026-07-28 server on SDK v2
- * (modern/server.ts), so every call passes through the same kernel path
+ * 2025-era session's server (server.ts) and the 2026-07-28 request's server
+ * (modern/server.ts), both on SDK v2 (ADR-036), so every call passes through the same kernel path
  * (ADR-020). Only the translation to and from the wire differs per adapter.
  */
 import { z } from 'zod';

@@ -3,7 +3,7 @@
  * contract rules as read_memory. The resource handlers of src/mcp/proxy-primitives.ts
  * merge them with the upstreams' resources.
  */
-import { ErrorCode, McpError, type ReadResourceResult, type Resource, type ResourceTemplate } from '@modelcontextprotocol/sdk/types.js';
+import { ProtocolError, ProtocolErrorCode, type ReadResourceResult, type Resource, type ResourceTemplateType as ResourceTemplate } from '@modelcontextprotocol/server';
 import type { Kernel } from '../kernel/kernel.js';
 import { readMemory } from '../kernel/memory-read.js';
 
@@ -31,9 +31,9 @@ export async function memoryResources(kernel: Kernel, agent: string): Promise<Re
 
 export async function readMemoryResource(kernel: Kernel, agent: string, uri: string): Promise<ReadResourceResult> {
   const match = MEMORY_URI.exec(uri);
-  if (!match) throw new McpError(ErrorCode.InvalidParams, 'SCHEMA_INVALID: expected memory://{scope}/{key}');
+  if (!match) throw new ProtocolError(ProtocolErrorCode.InvalidParams, 'SCHEMA_INVALID: expected memory://{scope}/{key}');
   const outcome = await readMemory(kernel, agent, { scope: match[1] as string, key: match[2] as string });
-  if (outcome.verdict !== 'accepted') throw new McpError(ErrorCode.InvalidParams, `${outcome.reasons.join(',')}: ${outcome.details[0]?.message ?? 'denied'}`, { reasons: outcome.reasons, dfid: outcome.dfid });
+  if (outcome.verdict !== 'accepted') throw new ProtocolError(ProtocolErrorCode.InvalidParams, `${outcome.reasons.join(',')}: ${outcome.details[0]?.message ?? 'denied'}`, { reasons: outcome.reasons, dfid: outcome.dfid });
   const record = outcome.output as { value: unknown };
   return { contents: [{ uri, mimeType: 'application/json', text: JSON.stringify(record.value) }] };
 }

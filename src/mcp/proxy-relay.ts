@@ -9,7 +9,8 @@
  * that lacks the capability gets nothing, and the upstream gets -32601, as
  * from a client without it. Roots are the client's own answer, relayed as is.
  */
-import { CreateMessageResultSchema, ElicitResultSchema, ErrorCode, ListRootsResultSchema, McpError } from '@modelcontextprotocol/sdk/types.js';
+import { ProtocolError, ProtocolErrorCode } from '@modelcontextprotocol/server';
+import { CreateMessageResultSchema, ElicitResultSchema, ListRootsResultSchema } from '@modelcontextprotocol/sdk/types.js';
 import type { ZodType } from 'zod';
 import { hashOf } from '../core/canonical.js';
 import type { CallRelay, ClientRequestContext, ReasonDetail, RelayNotification } from '../core/types.js';
@@ -36,11 +37,11 @@ export function clientAsk(capabilities: () => AskableCapabilities, kernel: Kerne
   return async (request: RelayNotification, ctx: ClientRequestContext) => {
     const caps = capabilities();
     if (request.method === 'roots/list') {
-      if (!caps.roots) throw new McpError(ErrorCode.MethodNotFound, "CLIENT_CAPABILITY_MISSING: the agent's client does not support roots");
+      if (!caps.roots) throw new ProtocolError(ProtocolErrorCode.MethodNotFound, "CLIENT_CAPABILITY_MISSING: the agent's client does not support roots");
       return (await send({ method: request.method, params: request.params }, ListRootsResultSchema, { signal: ctx.signal })) as Record<string, unknown>;
     }
     const known = KINDS[request.method as keyof typeof KINDS];
-    if (!known) throw new McpError(ErrorCode.MethodNotFound, `Method not found: ${request.method}`);
+    if (!known) throw new ProtocolError(ProtocolErrorCode.MethodNotFound, `Method not found: ${request.method}`);
     const { world } = kernel.deps;
     const dfid = ctx.dfid ?? world.newTraceId();
     const decisionId = world.newId();
@@ -71,13 +72,13 @@ export function clientAsk(capabilities: () => AskableCapabilities, kernel: Kerne
     if (!supported) {
       const details: ReasonDetail[] = [{ code: 'CLIENT_CAPABILITY_MISSING', message: `the agent's client does not support ${known.kind}${known.kind === 'elicitation' ? ` (${mode} mode)` : ''}` }];
       await record(details, { allowed: false });
-      throw new McpError(ErrorCode.MethodNotFound, `CLIENT_CAPABILITY_MISSING: ${details[0]?.message}`, { reasons: ['CLIENT_CAPABILITY_MISSING'], dfid, decision_id: decisionId });
+      throw new ProtocolError(ProtocolErrorCode.MethodNotFound, `CLIENT_CAPABILITY_MISSING: ${details[0]?.message}`, { reasons: ['CLIENT_CAPABILITY_MISSING'], dfid, decision_id: decisionId });
     }
     let answer: Record<string, unknown>;
     try {
       answer = (await send({ method: request.method, params }, known.schema, { signal: ctx.signal })) as Record<string, unknown>;
     } catch (err) {
-      await record([], { allowed: true, answered: false, error_code: err instanceof McpError ? err.code : null });
+      await record([], { allowed: true, answered: false, error_code: err instanceof ProtocolError ? err.code : null });
       throw err;
     }
     await record([], { allowed: true, answered: true, answer_hash: hashOf(answer), ...(typeof answer['action'] === 'string' ? { action: answer['action'] } : {}), policies: verdict.policies });

@@ -1,6 +1,6 @@
 /**
  * A SERVER span per MCP request (ADR-026), at the one place both protocol
- * eras, both SDKs and both transports share: the JSON-RPC transport. The
+ * eras and both transports share: the JSON-RPC transport. The
  * span starts when a request arrives and ends when its answer is sent; the
  * handler runs inside it, so the kernel's stage spans and the gateway's
  * client spans are its children and log lines carry its ids. Its parent is
@@ -100,13 +100,10 @@ function carrierOf(meta: Record<string, unknown> | undefined, extra: unknown): T
   return fromHeader ? { traceparent: fromHeader, tracestate: header(extra, 'tracestate') } : {};
 }
 
-/** A header of the HTTP request a message came in (SDK v1: `requestInfo`, plain headers; SDK v2: `request`, a fetch Request). */
+/** A header of the HTTP request a message came in: SDK v2's HTTP transports pass that request (a fetch Request) with it. */
 function header(extra: unknown, name: string): string | undefined {
-  const e = extra as { requestInfo?: { headers?: unknown }; request?: { headers?: unknown } } | undefined;
-  const headers = (e?.requestInfo?.headers ?? e?.request?.headers) as { get?: (n: string) => string | null } | Record<string, unknown> | undefined;
-  if (!headers) return undefined;
-  if (typeof headers.get === 'function') return headers.get(name) ?? undefined;
-  return str((headers as Record<string, unknown>)[name]);
+  const headers = (extra as { request?: { headers?: unknown } } | undefined)?.request?.headers as { get?: (n: string) => string | null } | undefined;
+  return typeof headers?.get === 'function' ? (headers.get(name) ?? undefined) : undefined;
 }
 
 function str(v: unknown): string | undefined {

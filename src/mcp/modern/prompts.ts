@@ -9,8 +9,7 @@
  * ProtocolError with the same codes, messages and reasons. The SDK adds
  * `resultType`, `serverInfo` and, on prompts/list, `ttlMs` and `cacheScope`.
  */
-import { McpError } from '@modelcontextprotocol/sdk/types.js';
-import { ProtocolError, type CompleteResult, type GetPromptResult, type Prompt, type Server, type ServerContext } from '@modelcontextprotocol/server';
+import { type CompleteResult, type GetPromptResult, type Prompt, type Server, type ServerContext } from '@modelcontextprotocol/server';
 import type { ServerIdentity } from '../../gateway/definition.js';
 import type { Gateway } from '../../gateway/gateway.js';
 import type { Kernel } from '../../kernel/kernel.js';
@@ -32,20 +31,11 @@ export function registerUpstreamPrompts(server: Server, kernel: Kernel, agent: s
   if (declared.prompts) {
     server.setRequestHandler('prompts/list', () => ({ prompts: access.listPrompts() as Prompt[], ttlMs: LIST_TTL_MS, cacheScope: 'private' as const }));
     server.setRequestHandler('prompts/get', (request, ctx) =>
-      v2Errors(() => access.getPrompt({ ...request.params, _meta: ctx.mcpReq._meta as Record<string, unknown> | undefined }, ctx.mcpReq.signal, wire(ctx))) as Promise<GetPromptResult>,
+      access.getPrompt({ ...request.params, _meta: ctx.mcpReq._meta as Record<string, unknown> | undefined }, ctx.mcpReq.signal, wire(ctx)) as Promise<GetPromptResult>,
     );
   }
   if (declared.completions) {
-    server.setRequestHandler('completion/complete', (request, ctx) => v2Errors(() => access.complete(request.params as CompleteParams, ctx.mcpReq.signal)) as Promise<CompleteResult>);
+    server.setRequestHandler('completion/complete', (request, ctx) => access.complete(request.params as CompleteParams, ctx.mcpReq.signal) as Promise<CompleteResult>);
   }
 }
 
-/** The shared functions speak SDK v1's McpError (a refusal, or the upstream's own error): re-spelt for SDK v2, code, message and data unchanged. */
-export async function v2Errors<T>(run: () => Promise<T>): Promise<T> {
-  try {
-    return await run();
-  } catch (err) {
-    if (err instanceof McpError) throw new ProtocolError(err.code, err.message, err.data);
-    throw err;
-  }
-}

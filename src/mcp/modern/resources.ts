@@ -8,13 +8,12 @@
  * change with a re-pin, so they carry `ttlMs` and `cacheScope: "private"`.
  * Subscriptions come on `subscriptions/listen` (resource-subscriptions.ts, ADR-039).
  */
-import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import { ProtocolError, ProtocolErrorCode, type ReadResourceResult, type Resource, type ResourceTemplateType, type Server, type ServerContext } from '@modelcontextprotocol/server';
 import type { Gateway } from '../../gateway/gateway.js';
 import type { Kernel } from '../../kernel/kernel.js';
 import { governedAccess, type AccessRelay } from '../governed-access.js';
 import { isMemoryUri, memoryResources, memoryTemplates, readMemoryResource } from '../memory-resources.js';
-import { LIST_TTL_MS, v2Errors } from './prompts.js';
+import { LIST_TTL_MS } from './prompts.js';
 
 export function registerResources(server: Server, kernel: Kernel, agent: string, gateway: Gateway | undefined, serves: { memory: boolean; upstream: boolean }): void {
   const access = governedAccess(kernel, agent, gateway);
@@ -33,13 +32,13 @@ export function registerResources(server: Server, kernel: Kernel, agent: string,
   server.setRequestHandler('resources/read', async (request, ctx) => {
     const { uri } = request.params;
     if (upstream && !isMemoryUri(uri)) {
-      return v2Errors(() => access.readResource({ uri, _meta: ctx.mcpReq._meta as Record<string, unknown> | undefined }, ctx.mcpReq.signal, wire(ctx))) as Promise<ReadResourceResult>;
+      return access.readResource({ uri, _meta: ctx.mcpReq._meta as Record<string, unknown> | undefined }, ctx.mcpReq.signal, wire(ctx)) as Promise<ReadResourceResult>;
     }
     try {
       return (await readMemoryResource(kernel, agent, uri)) as ReadResourceResult;
     } catch (err) {
-      // The shared reader speaks SDK v1's error; this wire answers in v2's, with the same code and reasons.
-      if (err instanceof McpError) throw new ProtocolError(ProtocolErrorCode.InvalidParams, err.message, { ...(err.data && typeof err.data === 'object' ? err.data : {}), uri });
+      // The shared reader's refusal, with the URI it refused.
+      if (err instanceof ProtocolError) throw new ProtocolError(ProtocolErrorCode.InvalidParams, err.message, { ...(err.data && typeof err.data === 'object' ? err.data : {}), uri });
       throw err;
     }
   });

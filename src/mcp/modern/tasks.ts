@@ -18,7 +18,6 @@
  *   and never a task.
  */
 import { acceptedContent, CLIENT_CAPABILITIES_META_KEY, inputRequired, MissingRequiredClientCapabilityError, ProtocolError, ProtocolErrorCode, type Server, type ServerContext } from '@modelcontextprotocol/server';
-import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import type { ProgressUpdate } from '../../core/types.js';
 import type { Kernel } from '../../kernel/kernel.js';
@@ -148,13 +147,7 @@ export class ModernTasks {
     const d = await this.store.decisionOf(rec);
     // Approved elsewhere (the CLI, the console): it runs where it was approved and reaches its own end.
     if (d && d.status !== 'pending' && d.outcome?.status === 'pending') return;
-    try {
-      await this.tasks.cancel(rec.id);
-    } catch (err) {
-      // The shared cancel speaks SDK v1's error (a refused intervention); this wire answers in v2's, same code and data.
-      if (err instanceof McpError) throw new ProtocolError(err.code, err.message, err.data);
-      throw err;
-    }
+    await this.tasks.cancel(rec.id);
   }
 }
 
