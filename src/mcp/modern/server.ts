@@ -109,6 +109,8 @@ export function createModernServer(kernel: Kernel, agent: string, channel: Chann
       // An upstream's sampling, elicitation or roots request, once its governance lets it through, waits in the inbox: the call is
       // then held and this request answered `input_required` (ADR-034). What the client can be asked is what this request declared.
       ask: clientAsk(() => declaredCapabilities(ctx), kernel, agent, inbox.send),
+      // A 2026 upstream is told, for this call, what this request declared (a transparent proxy declares its client's capabilities).
+      askable: () => declaredCapabilities(ctx),
     };
     let escalated: Outcome | null = null;
     const call = governed.call(name, args, {
