@@ -8,7 +8,7 @@
  * stdio) and raw requests for the wire details; two replicas for a retry that
  * reaches the process that does not hold the call; a call that has become a
  * task shows the upstream's request in tasks/get and takes the answer in
- * tasks/update. A 2026 upstream's rounds reach the agent as it wrote them:
+ * tasks/update; a prompts/get is held the same way. A 2026 upstream's rounds reach the agent as it wrote them:
  * under its own keys, a new state per round, and only the input the agent's
  * request declared it can give.
  */
@@ -20,7 +20,7 @@ import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI, E2E, REPO_ROOT, cleanEnv, exportLedger, type Outcome } from './helpers/e2e.js';
-import { FIXTURES, NODE, appendConfig, eventsOf, killStarted, modernFixtureOverHttp, pin, refusedWith, writeContract, y } from './helpers/gateway.js';
+import { FIXTURES, NODE, appendConfig, eventsOf, killStarted, modernFixtureOverHttp, pin, writeContract, y } from './helpers/gateway.js';
 import { createKey, startHttp, type HttpServer } from './helpers/http.js';
 import { rawRequest, REVISION } from './helpers/mcp2026.js';
 import { taskClient } from './helpers/tasks2026.js';
@@ -164,12 +164,24 @@ describe("an upstream's request for input reaches a 2026 agent as input_required
   });
 });
 
-describe('an upstream asking for input during a prompts/get (not a held call)', () => {
-  it('is refused CLIENT_CAPABILITY_MISSING, naming the upstream, not taken for an upstream that went away', async () => {
+describe('an upstream asking for input during a prompts/get', () => {
+  it("holds the get like a call: the agent is asked under the upstream's key, and its retry gets the prompt", async () => {
+    asked.length = 0;
     const client = await pinnedOverHttp(a.url, askerKey);
-    const refused = await refusedWith(client.getPrompt({ name: 'm26_confirm_prompt' }));
-    expect(refused.data?.reasons).toEqual(['CLIENT_CAPABILITY_MISSING']);
-    expect(refused.message).toContain('upstream `m26` asked for `elicitation/create`');
+    const prompt = await client.getPrompt({ name: 'm26_confirm_prompt' });
+    expect(prompt.messages).toEqual([{ role: 'user', content: { type: 'text', text: 'confirmed' } }]);
+    expect(asked).toEqual(['Show the prompt?']);
+
+    const get = (requestState?: unknown, inputResponses?: Record<string, unknown>) =>
+      rawRequest(a.url, askerKey, 'prompts/get', { name: 'm26_confirm_prompt', ...(requestState ? { requestState } : {}), ...(inputResponses ? { inputResponses } : {}) }, { capabilities: ASKS });
+    const first = await get();
+    expect(first.body.result).toMatchObject({ resultType: 'input_required', inputRequests: { confirm: { method: 'elicitation/create', params: expect.objectContaining({ message: 'Show the prompt?' }) } } });
+    const state = first.body.result?.['requestState'];
+    // On the replica that does not hold it, the retry is refused, and the get goes on where it is held.
+    const elsewhere = await rawRequest(b.url, askerKey, 'prompts/get', { name: 'm26_confirm_prompt', requestState: state, inputResponses: { confirm: { action: 'accept', content: { confirm: true } } } }, { capabilities: ASKS });
+    expect(elsewhere.body.error?.message).toContain('INPUT_ROUND_NOT_HELD');
+    const done = await get(state, { confirm: { action: 'accept', content: { confirm: true } } });
+    expect(done.body.result).toMatchObject({ resultType: 'complete', messages: [{ role: 'user', content: { type: 'text', text: 'confirmed' } }] });
   });
 });
 

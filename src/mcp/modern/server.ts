@@ -54,7 +54,7 @@ export function createModernServer(kernel: Kernel, agent: string, channel: Chann
   };
   const server = new Server(SERVER_INFO, { capabilities, instructions: INSTRUCTIONS, requestState: { verify: codec.verify } });
   if (memory || upstream.resources) registerResources(server, kernel, agent, gateway, { memory, upstream: upstream.resources });
-  if (gateway && (upstream.prompts || upstream.completions)) registerUpstreamPrompts(server, kernel, agent, gateway, upstream);
+  if (gateway && (upstream.prompts || upstream.completions)) registerUpstreamPrompts(server, kernel, agent, gateway, upstream, rounds);
   const tasks = new ModernTasks(kernel, agent, opts.held);
   tasks.register(server);
   const governed = governedTools(kernel, agent, channel);
