@@ -45,7 +45,7 @@ export interface Access {
   unknownCode?: number;
 }
 
-/** How the wire lets an upstream's progress and requests reach the agent's client during a read or get (no `ask`: it cannot). */
+/** How the wire lets an upstream's progress and requests reach the agent's client during a read or get (no `ask`: it cannot), and what it can be asked. */
 export type AccessRelay = Pick<CallRelay, 'notify' | 'ask' | 'askable'>;
 
 export interface CompleteParams {

@@ -67,7 +67,8 @@ async function heldGet(
   if (state !== undefined) {
     if (!isHeldInputState(state)) throw new ProtocolError(ProtocolErrorCode.InvalidParams, 'requestState was not minted for a prompts/get');
     const refuse = (details: Parameters<typeof refusal>[0]): never => {
-      throw refusal(details, '', state.decision_id);
+      // Nothing is recorded for it, like the tool path's plain rejection: a fresh trace id, and the held get it names.
+      throw refusal(details, kernel.deps.world.newTraceId(), state.decision_id);
     };
     return continueHeld<GetPromptResult>(rounds, state, hash, ctx, { resultFor: () => refuse([{ code: 'INPUT_ROUND_NOT_HELD', message: 'the get has ended' }]), refused: refuse });
   }
