@@ -2,13 +2,13 @@
  * The agents' sessions the gateway serves, for what an upstream sends
  * outside a single call (ADR-013): resource updates go to the sessions that
  * subscribed to that URI, list changes to every session (and to the 2026
- * wire's listen streams, which have none), and requests or log
+ * wire's listen streams, which have none; their resource subscriptions come
+ * as sessions of their own, ADR-039), and requests or log
  * messages with no call in flight to the only session, if there is just one.
  * Subscriptions are counted: the upstream is subscribed once per URI, while
  * any session wants it, and again after it restarts.
  */
 import { randomBytes } from 'node:crypto';
-import { EmptyResultSchema } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from '../core/log.js';
 import type { CallRelay } from '../core/types.js';
 import type { Upstream, UpstreamEvents } from './upstream.js';
@@ -77,10 +77,10 @@ export class GatewaySessions implements UpstreamEvents {
     await this.upstreamRequest(server, 'resources/unsubscribe', uri, ctx, session.agent);
   }
 
-  private async upstreamRequest(server: string, method: string, uri: string, ctx: SubscribeContext, agent: string): Promise<void> {
+  private async upstreamRequest(server: string, method: 'resources/subscribe' | 'resources/unsubscribe', uri: string, ctx: SubscribeContext, agent: string): Promise<void> {
     const upstream = this.upstreams.get(server);
     if (!upstream) throw new Error(`no upstream \`${server}\``);
-    await upstream.request(method, { uri }, EmptyResultSchema, { ...ctx, agent, target: method });
+    await (method === 'resources/subscribe' ? upstream.subscribeResource(uri, { ...ctx, agent }) : upstream.unsubscribeResource(uri, { ...ctx, agent }));
   }
 
   resourceUpdated(server: string, params: Record<string, unknown>): void {

@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import { StreamableHTTPClientTransport, type Client, type Transport } from '@modelcontextprotocol/client';
-import { CallToolResultSchema, type CallToolResult, type Tool } from '@modelcontextprotocol/sdk/types.js';
+import { CallToolResultSchema, EmptyResultSchema, type CallToolResult, type Tool } from '@modelcontextprotocol/sdk/types.js';
 import type { ZodType } from 'zod';
 import { CapabilityError, type CapabilityContext } from '../capabilities/manifest.js';
 import type { UpstreamConfig } from '../config/workspace-schema.js';
@@ -16,6 +16,7 @@ import type { Logger } from '../core/log.js';
 import type { CallRelay } from '../core/types.js';
 import { CallRouting } from './call-routing.js';
 import { LIST_KINDS, listUpstream, liveSignatures, type ListKind, type LivePrimitive, type LiveTool } from './listing.js';
+import { ResourceListens } from './resource-listens.js';
 import { resolveValues, type Environment } from './secrets.js';
 import { GroupStdioTransport } from './stdio-process.js';
 import { answeredError, connectUpstream, failureOf, InputNotRelayed, invalidAnswer, listenForChanges, notRelayed, requestViaTask, upstreamClient, withoutEnvelope } from './upstream-client.js';
@@ -74,6 +75,8 @@ export class Upstream {
   private closing = false;
   private live = new Map<string, LiveTool>();
   private primitives = new Map<string, LivePrimitive>();
+  /** A 2026 upstream's listen streams for the resources the gateway subscribed to. */
+  private readonly resourceListens = new ResourceListens();
   /** What the sessions were last told each list holds (null before the first listing). */
   private announced: Record<ListKind, string> | null = null;
   private active = 0;
@@ -249,6 +252,7 @@ export class Upstream {
     this.client = null;
     this.live = new Map();
     this.primitives = new Map();
+    this.resourceListens.forget();
     if (this.closing) {
       this.state = 'closed';
       return;
@@ -366,6 +370,19 @@ export class Upstream {
       this.calls.close(id);
       this.release();
     }
+  }
+
+  /** Subscribes to updates of one resource in the upstream's revision: `resources/subscribe`, or a listen stream naming the URI (2026-07-28). */
+  async subscribeResource(uri: string, ctx: { signal: AbortSignal; dfid: string; agent: string }): Promise<void> {
+    const client = this.client;
+    if (client && this.state === 'ready' && client.getProtocolEra() === 'modern') return this.resourceListens.open(client, this.name, uri, this.deps.config.start_timeout_ms);
+    await this.request('resources/subscribe', { uri }, EmptyResultSchema, { ...ctx, target: 'resources/subscribe' });
+  }
+
+  /** Ends a subscription of `subscribeResource`; a 2026 upstream's stream is closed, a 2025 one is told. */
+  async unsubscribeResource(uri: string, ctx: { signal: AbortSignal; dfid: string; agent: string }): Promise<void> {
+    if ((await this.resourceListens.close(uri)) || this.client?.getProtocolEra() === 'modern') return;
+    await this.request('resources/unsubscribe', { uri }, EmptyResultSchema, { ...ctx, target: 'resources/unsubscribe' });
   }
 
   /** Sends a notification to the running upstream (e.g. the agent's roots changed); dropped when it is not running. */

@@ -18,6 +18,7 @@ import { traceTransport } from '../mcp/traced-transport.js';
 import { requestStateKey } from '../mcp/modern/request-state.js';
 import { HeldCalls } from '../mcp/modern/held-calls.js';
 import { forwardListChanges } from '../mcp/modern/list-changes.js';
+import { admitListen, publishOnce } from '../mcp/modern/resource-subscriptions.js';
 import type { Runtime } from '../runtime.js';
 import { bearerTokenOf } from '../mcp/governed-calls.js';
 import { authInfoOf } from './auth.js';
@@ -50,16 +51,23 @@ export function createModernMcp(rt: Runtime, log: Logger): ModernMcp {
     { legacy: 'reject', onerror: (err) => log.debug({ err: { name: err.name } }, 'mcp 2026-07-28 request refused or failed') },
   );
   const stopChanges = forwardListChanges(rt, handler.notify);
+  // An upstream's resource update goes onto the bus once; the SDK's listen router gives it to each stream that follows the URI.
+  const updated = publishOnce((uri) => handler.notify.resourceUpdated(uri));
   return {
     // Only a request that claims 2026-07-28 (envelope or header) leaves the 2025 path, and then only where the SDK's own
     // classifier agrees; a malformed body with no claim keeps the 2025-era answer it always had (SESSION_REQUIRED).
     isLegacy: async (r, body) => !claimsModern(r, body) || isLegacyRequest(toRequest(r, undefined), body),
     async serve(r, body) {
       const abort = new AbortController();
+      // A listen stream's resource URIs are governed before the SDK acknowledges them; its end releases them.
+      const listen = await admitListen(rt.kernel, r.principal.id, rt.gateway, body, updated, abort.signal);
+      // The client may have gone while the URIs were governed: then nobody listens.
+      if (r.res.closed) return listen.release();
       r.res.once('close', () => {
+        listen.release();
         if (!r.res.writableFinished) abort.abort();
       });
-      const response = await handler.fetch(toRequest(r, abort.signal), { authInfo: authInfoOf(r.principal), parsedBody: body });
+      const response = await handler.fetch(toRequest(r, abort.signal), { authInfo: authInfoOf(r.principal), parsedBody: listen.message });
       await send(r.res, response, abort.signal);
     },
     close: () => {

@@ -5,7 +5,7 @@
  * own list changed while it runs (ADR-035). The SDK's
  * listen routers deliver each change to the streams that asked for it; the
  * notification names no item, so every agent may hear it and re-lists its
- * own list. Resource subscriptions are not offered on this revision.
+ * own list. Resource subscriptions are governed per URI (resource-subscriptions.ts, ADR-039).
  */
 import type { Runtime } from '../../runtime.js';
 

@@ -6,7 +6,7 @@
  * revision asks for a resource that is not found; an upstream read's refusal
  * keeps the 2025 wire's code, message and reasons. Lists differ per agent and
  * change with a re-pin, so they carry `ttlMs` and `cacheScope: "private"`.
- * Subscriptions stay on the 2025 wire (`subscriptions/listen` is not served).
+ * Subscriptions come on `subscriptions/listen` (resource-subscriptions.ts, ADR-039).
  */
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import { ProtocolError, ProtocolErrorCode, type ReadResourceResult, type Resource, type ResourceTemplateType, type Server, type ServerContext } from '@modelcontextprotocol/server';

@@ -38,7 +38,7 @@ export interface ModernServerOptions {
 export function createModernServer(kernel: Kernel, agent: string, channel: Channel, opts: ModernServerOptions, gateway?: Gateway): Server {
   const codec = roundStateCodec(opts.stateKey, agent);
   const rounds: Rounds = { kernel, agent, codec, held: opts.held };
-  // Tools, memory resources, and the upstreams' resources, prompts and completions (subscriptions stay on the 2025-era wire).
+  // Tools, memory resources, and the upstreams' resources (and their subscriptions), prompts and completions.
   const memory = kernel.workspace.config.tools.mandate_tools;
   // Tasks are the extension on this revision (ADR-024): declared here, never per tool (no `execution.taskSupport`).
   const extensions = { [TASKS_EXTENSION]: {} };
@@ -47,7 +47,8 @@ export function createModernServer(kernel: Kernel, agent: string, channel: Chann
   // Lists change with a reload or a re-pin: `subscriptions/listen` streams hear of it (list-changes.ts).
   const capabilities = {
     tools: { listChanged: true },
-    ...(memory || upstream.resources ? { resources: { listChanged: true } } : {}),
+    // An upstream's resources may be followed: `subscriptions/listen` names them, each governed (resource-subscriptions.ts).
+    ...(memory || upstream.resources ? { resources: { listChanged: true, ...(upstream.resources ? { subscribe: true } : {}) } } : {}),
     ...(upstream.prompts ? { prompts: { listChanged: true } } : {}),
     ...(upstream.completions ? { completions: {} } : {}),
     extensions,

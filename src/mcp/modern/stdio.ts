@@ -13,6 +13,8 @@ import type { LaneTransport } from '../era-router.js';
 import { requestStateKey } from './request-state.js';
 import { HeldCalls } from './held-calls.js';
 import { forwardListChanges } from './list-changes.js';
+import { GovernedListenTransport } from './governed-listens.js';
+import { admitListen, publishOnce } from './resource-subscriptions.js';
 import { createModernServer } from './server.js';
 
 export function serveModernStdio(rt: Runtime, agent: string, transport: LaneTransport, log: Logger): StdioServerHandle {
@@ -20,21 +22,28 @@ export function serveModernStdio(rt: Runtime, agent: string, transport: LaneTran
   const { key } = requestStateKey(rt.signingKey);
   const held = new HeldCalls();
   let stopChanges = () => {};
+  let server: ReturnType<typeof createModernServer> | undefined;
+  // An upstream's resource update is told once on the connection; the SDK gives it to each listen that follows the URI.
+  const updated = publishOnce((uri) => void server?.sendResourceUpdated({ uri }).catch(() => undefined));
+  const governed = new GovernedListenTransport(transport as unknown as Transport, (message) =>
+    admitListen(rt.kernel, agent, rt.gateway, message, updated, AbortSignal.timeout(rt.kernel.workspace.config.limits.default_deadline_ms)),
+  );
   const handle = serveStdio(
     () => {
       // One instance is pinned for the connection: its change notifications go onto the connection's listen streams.
-      const server = createModernServer(rt.kernel, agent, 'stdio', { stateKey: key, held }, rt.gateway);
+      const instance = createModernServer(rt.kernel, agent, 'stdio', { stateKey: key, held }, rt.gateway);
+      server = instance;
       stopChanges();
       const quiet = (send: () => Promise<void>) => void send().catch(() => undefined);
       stopChanges = forwardListChanges(rt, {
-        toolsChanged: () => quiet(() => server.sendToolListChanged()),
-        resourcesChanged: () => quiet(() => server.sendResourceListChanged()),
-        promptsChanged: () => quiet(() => server.sendPromptListChanged()),
+        toolsChanged: () => quiet(() => instance.sendToolListChanged()),
+        resourcesChanged: () => quiet(() => instance.sendResourceListChanged()),
+        promptsChanged: () => quiet(() => instance.sendPromptListChanged()),
       });
-      return server;
+      return instance;
     },
     {
-      transport: transport as unknown as Transport,
+      transport: governed,
       legacy: 'reject',
       onerror: (err) => log.debug({ err: { name: err.name } }, 'mcp 2026-07-28 message refused or failed'),
     },
