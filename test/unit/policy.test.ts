@@ -216,10 +216,10 @@ describe('answers kept by their exact request (ADR-037)', () => {
     expect(first).toEqual({ kind: 'permit', policies: ['contract.alice.grant.payments.transfer'] });
     expect(asked()).toBe(start + 1);
     // What a caller does with its verdict does not reach the next caller's.
-    first.policies.push('tampered');
+    (first.policies as string[]).push('tampered');
     const again = e.evaluate(req(EUR(500)));
     expect(again).toEqual({ kind: 'permit', policies: ['contract.alice.grant.payments.transfer'] });
-    again.policies.push('tampered');
+    (again.policies as string[]).push('tampered');
     expect(e.evaluate(req(EUR(500)))).toEqual({ kind: 'permit', policies: ['contract.alice.grant.payments.transfer'] });
     expect(asked()).toBe(start + 1);
     // A value the grant's limits read, a fact a forbid reads: new requests, Cedar's own answers.
