@@ -8,7 +8,9 @@
  * stdio) and raw requests for the wire details; two replicas for a retry that
  * reaches the process that does not hold the call; a call that has become a
  * task shows the upstream's request in tasks/get and takes the answer in
- * tasks/update.
+ * tasks/update; a prompts/get is held the same way. A 2026 upstream's rounds reach the agent as it wrote them:
+ * under its own keys, a new state per round, and only the input the agent's
+ * request declared it can give.
  */
 import type { ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -18,7 +20,7 @@ import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI, E2E, REPO_ROOT, cleanEnv, exportLedger, type Outcome } from './helpers/e2e.js';
-import { FIXTURES, NODE, appendConfig, eventsOf, killStarted, modernFixtureOverHttp, pin, refusedWith, writeContract, y } from './helpers/gateway.js';
+import { FIXTURES, NODE, appendConfig, eventsOf, killStarted, modernFixtureOverHttp, pin, writeContract, y } from './helpers/gateway.js';
 import { createKey, startHttp, type HttpServer } from './helpers/http.js';
 import { rawRequest, REVISION } from './helpers/mcp2026.js';
 import { taskClient } from './helpers/tasks2026.js';
@@ -162,12 +164,24 @@ describe("an upstream's request for input reaches a 2026 agent as input_required
   });
 });
 
-describe('an upstream asking for input during a prompts/get (not a held call)', () => {
-  it('is refused CLIENT_CAPABILITY_MISSING, naming the upstream, not taken for an upstream that went away', async () => {
+describe('an upstream asking for input during a prompts/get', () => {
+  it("holds the get like a call: the agent is asked under the upstream's key, and its retry gets the prompt", async () => {
+    asked.length = 0;
     const client = await pinnedOverHttp(a.url, askerKey);
-    const refused = await refusedWith(client.getPrompt({ name: 'm26_confirm_prompt' }));
-    expect(refused.data?.reasons).toEqual(['CLIENT_CAPABILITY_MISSING']);
-    expect(refused.message).toContain('upstream `m26` asked for `elicitation/create`');
+    const prompt = await client.getPrompt({ name: 'm26_confirm_prompt' });
+    expect(prompt.messages).toEqual([{ role: 'user', content: { type: 'text', text: 'confirmed' } }]);
+    expect(asked).toEqual(['Show the prompt?']);
+
+    const get = (requestState?: unknown, inputResponses?: Record<string, unknown>) =>
+      rawRequest(a.url, askerKey, 'prompts/get', { name: 'm26_confirm_prompt', ...(requestState ? { requestState } : {}), ...(inputResponses ? { inputResponses } : {}) }, { capabilities: ASKS });
+    const first = await get();
+    expect(first.body.result).toMatchObject({ resultType: 'input_required', inputRequests: { confirm: { method: 'elicitation/create', params: expect.objectContaining({ message: 'Show the prompt?' }) } } });
+    const state = first.body.result?.['requestState'];
+    // On the replica that does not hold it, the retry is refused, and the get goes on where it is held.
+    const elsewhere = await rawRequest(b.url, askerKey, 'prompts/get', { name: 'm26_confirm_prompt', requestState: state, inputResponses: { confirm: { action: 'accept', content: { confirm: true } } } }, { capabilities: ASKS });
+    expect(elsewhere.body.error?.message).toContain('INPUT_ROUND_NOT_HELD');
+    const done = await get(state, { confirm: { action: 'accept', content: { confirm: true } } });
+    expect(done.body.result).toMatchObject({ resultType: 'complete', messages: [{ role: 'user', content: { type: 'text', text: 'confirmed' } }] });
   });
 });
 
@@ -209,6 +223,66 @@ describe('the rounds on the wire', () => {
   });
 });
 
+describe("a 2026 upstream's rounds, passed on as the upstream wrote them", () => {
+  const accept = (content: Record<string, unknown>) => ({ action: 'accept', content });
+  const twoStep = (requestState?: string, inputResponses?: Record<string, unknown>) =>
+    rawRequest(a.url, askerKey, 'tools/call', { name: 'm26_two_step', arguments: { label: 'raw' }, ...(requestState ? { requestState } : {}), ...(inputResponses ? { inputResponses } : {}) }, { capabilities: ASKS });
+
+  it("asks under the upstream's own keys, and an SDK client answers a call that asks twice", async () => {
+    const first = await rawRequest(a.url, askerKey, 'tools/call', { name: 'm26_confirm_delete', arguments: { item: 'keyed-1' } }, { capabilities: ASKS });
+    expect(first.body.result).toMatchObject({ resultType: 'input_required', inputRequests: { confirm: { method: 'elicitation/create', params: expect.objectContaining({ message: 'Delete keyed-1?' }) } } });
+    expect(Object.keys(first.body.result?.['inputRequests'] as object)).toEqual(['confirm']);
+    // Answered under that key, the held call ends (and frees its upstream slot).
+    const answered = await rawRequest(a.url, askerKey, 'tools/call', { name: 'm26_confirm_delete', arguments: { item: 'keyed-1' }, requestState: first.body.result?.['requestState'], inputResponses: { confirm: accept({ confirm: true }) } }, { capabilities: ASKS });
+    expect(answered.body.result).toMatchObject({ resultType: 'complete', content: [{ type: 'text', text: 'deleted keyed-1' }] });
+
+    const client = new Client({ name: 'two-step-test', version: '1.0.0' }, { versionNegotiation: { mode: { pin: REVISION } }, capabilities: ASKS });
+    client.setRequestHandler('elicitation/create', (r) => accept(r.params.message === 'Your name?' ? { name: 'Ada' } : { colour: 'teal' }) as never);
+    clients.push(client);
+    const { StreamableHTTPClientTransport } = await import('@modelcontextprotocol/client');
+    await client.connect(new StreamableHTTPClientTransport(new URL('/mcp', a.url), { requestInit: { headers: { Authorization: `Bearer ${askerKey}` } } }));
+    const r = (await client.callTool({ name: 'm26_two_step', arguments: {} })) as CallToolResult;
+    expect(r.isError, JSON.stringify(r)).toBeFalsy();
+    expect(textOf(r)).toBe('Ada likes teal');
+  });
+
+  it("gives each round a new state, and applies no answer sent with an earlier round's state to the next round", async () => {
+    const first = await twoStep();
+    const state1 = first.body.result?.['requestState'] as string;
+    expect(first.body.result).toMatchObject({ resultType: 'input_required', inputRequests: { step: { params: expect.objectContaining({ message: 'Your name?' }) } } });
+    const second = await twoStep(state1, { step: accept({ name: 'Bo' }) });
+    const state2 = second.body.result?.['requestState'] as string;
+    expect(second.body.result).toMatchObject({ resultType: 'input_required', inputRequests: { step: { params: expect.objectContaining({ message: 'Your colour?' }) } } });
+    expect(state2).not.toBe(state1);
+    // The first round's retry repeated (its answer lost, say): the same key now names the second round's request, which it must not answer.
+    const stale = await twoStep(state1, { step: accept({ name: 'Bo', colour: 'red' }) });
+    expect(stale.body.result).toMatchObject({ resultType: 'input_required', inputRequests: { step: { params: expect.objectContaining({ message: 'Your colour?' }) } } });
+    const done = await twoStep(stale.body.result?.['requestState'] as string, { step: accept({ colour: 'blue' }) });
+    expect(done.body.result).toMatchObject({ resultType: 'complete', content: [{ type: 'text', text: 'Bo likes blue' }] });
+  });
+
+  it("tells the upstream, per call, only what the agent's request declared: it asks for no more, and a call needing more ends CLIENT_CAPABILITY_MISSING", async () => {
+    asked.length = 0;
+    const samplingOnly = new Client({ name: 'sampling-only', version: '1.0.0' }, { versionNegotiation: { mode: { pin: REVISION } }, capabilities: { sampling: {} } });
+    samplingOnly.setRequestHandler('sampling/createMessage', () => ({ role: 'assistant', content: { type: 'text', text: 'short' }, model: 'stub-model' }) as never);
+    clients.push(samplingOnly);
+    const { StreamableHTTPClientTransport } = await import('@modelcontextprotocol/client');
+    await samplingOnly.connect(new StreamableHTTPClientTransport(new URL('/mcp', a.url), { requestInit: { headers: { Authorization: `Bearer ${askerKey}` } } }));
+    const r = (await samplingOnly.callTool({ name: 'm26_ask_declared', arguments: { label: 'sampling only' } })) as CallToolResult;
+    expect(r.isError, JSON.stringify(r)).toBeFalsy();
+    expect(textOf(r)).toBe('got summary');
+    // Nothing declared: the upstream hears nothing declared (Mandate's client could relay all three, its agent cannot be asked).
+    const none = await rawRequest(a.url, askerKey, 'tools/call', { name: 'm26_ask_declared', arguments: { label: 'none' } }, { capabilities: {} });
+    expect(none.body.result).toMatchObject({ resultType: 'complete', content: [{ type: 'text', text: 'nothing declared' }] });
+    // A tool that needs elicitation, called by a request that declared only sampling: the upstream refuses it (-32021), and says so.
+    const refused = (await samplingOnly.callTool({ name: 'm26_confirm_delete', arguments: { item: 'needs-elicitation' } })) as CallToolResult;
+    expect(refused.isError).toBe(true);
+    const outcome = outcomeOf(refused);
+    expect(outcome).toMatchObject({ verdict: 'rejected', reasons: ['CLIENT_CAPABILITY_MISSING'] });
+    expect(outcome.details[0]?.message).toContain("upstream `m26` needs the agent's client to declare `elicitation` for this call");
+  });
+});
+
 describe('a call that became a task before its upstream asked', () => {
   it('shows the request in tasks/get as input_required, takes the answer in tasks/update, and completes', async () => {
     const { StreamableHTTPClientTransport } = await import('@modelcontextprotocol/client');
@@ -219,8 +293,10 @@ describe('a call that became a task before its upstream asked', () => {
       expect(started.task, JSON.stringify(started)).toBeDefined();
       const taskId = started.task?.taskId as string;
       const asking = await tasks.until(taskId, (t) => t.status === 'input_required');
-      expect(asking.inputRequests).toMatchObject({ input_1: { method: 'elicitation/create', params: { message: `Delete slow-${tool}?` } } });
-      await tasks.update(taskId, { input_1: { action: 'accept', content: { confirm: true } } });
+      // A 2026 upstream's request keeps its own key; a 2025 upstream's, sent without one, gets Mandate's.
+      const key = tool.startsWith('m26') ? 'confirm' : 'input_1';
+      expect(asking.inputRequests).toMatchObject({ [key]: { method: 'elicitation/create', params: { message: `Delete slow-${tool}?` } } });
+      await tasks.update(taskId, { [key]: { action: 'accept', content: { confirm: true } } });
       const done = await tasks.until(taskId, (t) => t.status === 'completed');
       expect(done.result?.isError, JSON.stringify(done)).toBeFalsy();
       expect(JSON.stringify(done.result?.content)).toContain(`deleted slow-${tool}`);

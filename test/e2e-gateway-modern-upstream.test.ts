@@ -98,8 +98,8 @@ afterAll(async () => {
 
 describe('an upstream that speaks only 2026-07-28', () => {
   it('is pinned with the revision it speaks, over stdio and over HTTP', () => {
-    expect(pinOutput).toMatch(/upstream m26: pinned 6 definition\(s\)[^\n]*\n {2}speaks MCP 2026-07-28\n/);
-    expect(pinOutput).toMatch(/upstream h26: pinned 6 definition\(s\)[^\n]*\n {2}speaks MCP 2026-07-28\n/);
+    expect(pinOutput).toMatch(/upstream m26: pinned 8 definition\(s\)[^\n]*\n {2}speaks MCP 2026-07-28\n/);
+    expect(pinOutput).toMatch(/upstream h26: pinned 8 definition\(s\)[^\n]*\n {2}speaks MCP 2026-07-28\n/);
     expect(pinOutput).toMatch(/upstream shift: pinned 5 definition\(s\)[^\n]*\n {2}speaks MCP 2025-11-25\n/);
   });
 
@@ -174,13 +174,13 @@ describe('an upstream that speaks only 2026-07-28', () => {
 });
 
 describe('a 2026 agent whose request did not declare elicitation', () => {
-  it('is not asked: the call ends CLIENT_CAPABILITY_MISSING and says why (an agent that declares it gets input_required, ADR-034)', async () => {
+  it('is not asked: the upstream is told so, refuses the call (-32021), and the call ends CLIENT_CAPABILITY_MISSING saying why (an agent that declares it gets input_required, ADR-034)', async () => {
     asked.length = 0;
     const r = (await modernAgent.callTool({ name: 'm26_confirm_delete', arguments: { item: 'draft-4' } })) as CallToolResult;
     expect(r.isError).toBe(true);
     const outcome = JSON.parse(textOf(r)) as Outcome;
     expect(outcome).toMatchObject({ verdict: 'rejected', reasons: ['CLIENT_CAPABILITY_MISSING'], capability: 'm26.confirm_delete' });
-    expect(outcome.details[0]?.message).toContain("upstream `m26` asked for `elicitation/create` during the call, and the agent's client cannot be asked: CLIENT_CAPABILITY_MISSING: the agent's client does not support elicitation (form mode)");
+    expect(outcome.details[0]?.message).toContain("upstream `m26` needs the agent's client to declare `elicitation` for this call, and this request did not");
     expect(asked).toEqual([]);
   });
 });

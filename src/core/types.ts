@@ -55,6 +55,20 @@ export interface CallRelay {
    * JSON-RPC `code` when refused or unsupported.
    */
   ask?(request: RelayNotification, ctx: ClientRequestContext): Promise<Record<string, unknown>>;
+  /**
+   * What the caller's client said it can be asked during this call (its
+   * session's capabilities, or on 2026-07-28 the request's own). A 2026
+   * upstream is told exactly these for the call: a transparent proxy declares
+   * its client's capabilities, so the upstream asks only what can be relayed.
+   */
+  askable?: (() => AskableCapabilities) | undefined;
+}
+
+/** The client capabilities that let a caller be asked on an upstream's behalf: roots, sampling, elicitation (ADR-013). */
+export interface AskableCapabilities {
+  roots?: object | undefined;
+  sampling?: object | undefined;
+  elicitation?: { url?: object | undefined } | undefined;
 }
 
 /** One progress report of a running handler, as `notifications/progress` carries it (without the token). */
@@ -71,6 +85,8 @@ export interface ClientRequestContext {
   dfid?: string | undefined;
   /** The upstream tool (or primitive) being called, if any. */
   target?: string | undefined;
+  /** A 2026 upstream's own key for the request in its `input_required` round: a 2026 agent is asked under the same key. */
+  key?: string | undefined;
   signal: AbortSignal;
 }
 

@@ -69,15 +69,18 @@ export class CallRouting {
     if (target?.relay) target.sent.push(target.relay.notify({ method: 'notifications/message', params }).catch(() => undefined));
   }
 
-  /** A request the upstream sends back goes to the client it can be attributed to; otherwise the upstream hears that none can answer. */
-  async ask(request: RelayNotification, signal: AbortSignal): Promise<Record<string, unknown>> {
+  /**
+   * A request the upstream sends back goes to the client it can be attributed to; otherwise the upstream hears that
+   * none can answer. `key`: a 2026 upstream's own name for the request in its round.
+   */
+  async ask(request: RelayNotification, signal: AbortSignal, key?: string): Promise<Record<string, unknown>> {
     const calls = [...this.running.values()];
     let target: { relay?: CallRelay | undefined; dfid?: string; target?: string } | null = null;
     if (calls.length && new Set(calls.map((c) => c.agent)).size === 1) target = calls[calls.length - 1] ?? null;
     else if (!calls.length) target = this.sole();
     const ask = target?.relay?.ask;
     if (!target || !ask) throw new McpError(ErrorCode.MethodNotFound, `no client to relay \`${request.method}\` to`);
-    const ctx: ClientRequestContext = { upstream: this.upstream, dfid: target.dfid, target: target.target, signal };
+    const ctx: ClientRequestContext = { upstream: this.upstream, dfid: target.dfid, target: target.target, ...(key !== undefined ? { key } : {}), signal };
     return ask(request, ctx);
   }
 }

@@ -13,11 +13,11 @@
  * the rest of Mandate as the v1 `McpError` its 2025 wire answers with; and a
  * 2025 task-augmented call, which v2 no longer drives, is driven here.
  */
-import { Client, ProtocolError, SdkError, SdkErrorCode, SERVER_INFO_META_KEY, type Transport } from '@modelcontextprotocol/client';
+import { CLIENT_CAPABILITIES_META_KEY, Client, ProtocolError, ProtocolErrorCode, SdkError, SdkErrorCode, SERVER_INFO_META_KEY, type Transport } from '@modelcontextprotocol/client';
 import { CancelTaskResultSchema, CreateTaskResultSchema, ErrorCode, GetTaskResultSchema, McpError } from '@modelcontextprotocol/sdk/types.js';
 import type { ZodType } from 'zod';
 import { CapabilityError } from '../capabilities/manifest.js';
-import type { RelayNotification } from '../core/types.js';
+import type { AskableCapabilities, RelayNotification } from '../core/types.js';
 
 export const CLIENT_INFO = { name: 'mandate-gateway', version: '0.1.0' };
 /** What Mandate's client offers an upstream: it relays these to the agent's own client (ADR-013). */
@@ -28,8 +28,8 @@ export interface UpstreamHandlers {
   progress(params: Record<string, unknown>): void;
   listChanged(kind: 'tools' | 'resources' | 'prompts'): void;
   resourceUpdated(params: Record<string, unknown>): void;
-  /** A request for the agent's client: sampling, elicitation, roots. */
-  ask(request: RelayNotification, signal: AbortSignal): Promise<Record<string, unknown>>;
+  /** A request for the agent's client: sampling, elicitation, roots; `key` is a 2026 upstream's own name for it in its round. */
+  ask(request: RelayNotification, signal: AbortSignal, key?: string): Promise<Record<string, unknown>>;
 }
 
 /** How the client picks the upstream's revision: the operator's `revision:` (auto, or one revision only). */
@@ -58,8 +58,10 @@ export function upstreamClient(handlers: UpstreamHandlers, revision: 'auto' | '2
   // Requests the upstream sends back (2025) or embeds in an input_required result (2026) go to the agent's own client, governed there.
   for (const method of ['sampling/createMessage', 'elicitation/create', 'roots/list'] as const) {
     client.setRequestHandler(method, async (r, ctx) => {
+      // On 2026-07-28 the request came embedded in an `input_required` round, and the SDK names it by the upstream's key.
+      const key = client.getProtocolEra() === 'modern' ? String(ctx.mcpReq.id) : undefined;
       try {
-        return (await handlers.ask({ method: r.method, params: (r.params ?? {}) as Record<string, unknown> }, ctx.mcpReq.signal)) as never;
+        return (await handlers.ask({ method: r.method, params: (r.params ?? {}) as Record<string, unknown> }, ctx.mcpReq.signal, key)) as never;
       } catch (err) {
         // On 2026-07-28 a refusal never reaches the upstream (the SDK stops its input rounds): it ends the call, for a reason of Mandate's.
         if (client.getProtocolEra() === 'modern') throw new InputNotRelayed(r.method, err);
@@ -94,6 +96,32 @@ export function notRelayed(err: InputNotRelayed, upstream: string): CapabilityEr
     return new CapabilityError('CLIENT_REQUEST_NOT_GRANTED', `upstream \`${upstream}\` asked for \`${err.method}\` during the call, and it was refused: ${cause}`);
   }
   return new CapabilityError('CLIENT_CAPABILITY_MISSING', `upstream \`${upstream}\` asked for \`${err.method}\` during the call, and the agent's client cannot be asked: ${cause}`);
+}
+
+/**
+ * The per-request capabilities a 2026 upstream is sent for one call: what the
+ * agent's client can be asked (and Mandate relays), not everything Mandate's
+ * client could relay. The upstream then asks only for input that can reach
+ * someone, and refuses with -32021 a call that needs what the agent's client
+ * lacks, as it would without Mandate in between. Empty for a 2025 upstream,
+ * which was told its capabilities once, at `initialize`.
+ */
+export function requestCapabilities(client: Client, askable: AskableCapabilities | undefined): Record<string, unknown> {
+  if (!askable || client.getProtocolEra() !== 'modern') return {};
+  const relayed = Object.fromEntries((['roots', 'sampling', 'elicitation'] as const).filter((k) => askable[k]).map((k) => [k, askable[k]]));
+  return { [CLIENT_CAPABILITIES_META_KEY]: relayed };
+}
+
+/**
+ * A 2026 upstream's -32021: the call needs input of a kind the agent's request
+ * did not declare (see requestCapabilities). It ends the call for the agent's
+ * own reason, as a relay that cannot ask the client does; null for any other error.
+ */
+export function capabilityMissing(err: unknown, upstream: string): CapabilityError | null {
+  if (!(err instanceof ProtocolError) || err.code !== ProtocolErrorCode.MissingRequiredClientCapability) return null;
+  const required = (err.data as { requiredCapabilities?: unknown } | undefined)?.requiredCapabilities;
+  const names = required && typeof required === 'object' ? Object.keys(required).map((k) => `\`${k}\``).join(', ') : 'a capability';
+  return new CapabilityError('CLIENT_CAPABILITY_MISSING', `upstream \`${upstream}\` needs the agent's client to declare ${names} for this call, and this request did not: ${err.message}`);
 }
 
 /** Connects and reports the revision the upstream speaks. */

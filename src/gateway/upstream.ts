@@ -19,7 +19,7 @@ import { LIST_KINDS, listUpstream, liveSignatures, type ListKind, type LivePrimi
 import { ResourceListens } from './resource-listens.js';
 import { resolveValues, type Environment } from './secrets.js';
 import { GroupStdioTransport } from './stdio-process.js';
-import { answeredError, connectUpstream, failureOf, InputNotRelayed, invalidAnswer, listenForChanges, notRelayed, requestViaTask, upstreamClient, withoutEnvelope } from './upstream-client.js';
+import { answeredError, capabilityMissing, connectUpstream, failureOf, InputNotRelayed, invalidAnswer, listenForChanges, notRelayed, requestCapabilities, requestViaTask, upstreamClient, withoutEnvelope } from './upstream-client.js';
 import { noopTracer, type Tracer, type TraceSpan } from '../telemetry/port.js';
 import { upstreamSpanAttributes, upstreamSpanName } from '../telemetry/mcp-attributes.js';
 
@@ -170,7 +170,7 @@ export class Upstream {
           .catch(() => undefined);
       },
       resourceUpdated: (params) => events?.resourceUpdated(name, params),
-      ask: (request, signal) => this.calls.ask(request, signal),
+      ask: (request, signal, key) => this.calls.ask(request, signal, key),
     }, config.revision);
     client.onclose = () => this.closed(client);
     client.onerror = () => undefined; // transport errors surface as a close or a failed request
@@ -342,7 +342,12 @@ export class Upstream {
     try {
       const client = this.client;
       if (!client || this.state !== 'ready') throw new CapabilityError('UPSTREAM_UNAVAILABLE', `upstream \`${this.name}\` is not running`);
-      const meta = { traceparent: traceparent ?? traceparentOf(ctx.dfid), ...(wantsProgress ? { progressToken: token } : {}) };
+      const meta = {
+        traceparent: traceparent ?? traceparentOf(ctx.dfid),
+        ...(wantsProgress ? { progressToken: token } : {}),
+        // The SDK puts this client's own capabilities in every 2026 request's envelope; keys given here take precedence.
+        ...requestCapabilities(client, ctx.relay?.askable?.()),
+      };
       const request = { method, params: { ...params, _meta: meta } };
       const options = { signal: ctx.signal, timeout: this.deps.deadlineMs + 1_000 };
       const result = withoutEnvelope(ctx.asTask ? await requestViaTask(client, request, schema, options, this.name) : await client.request(request, schema, options));
@@ -356,6 +361,8 @@ export class Upstream {
     } catch (err) {
       if (ctx.signal.aborted || err instanceof CapabilityError) throw err;
       if (err instanceof InputNotRelayed) throw notRelayed(err, this.name);
+      const missing = capabilityMissing(err, this.name);
+      if (missing) throw missing;
       // A JSON-RPC error the upstream itself answered, or a result the SDK refused as invalid, is its answer (HANDLER_FAILED); anything else means
       // the connection is gone or broken (a crashed process, an HTTP server that stopped answering).
       const answered = answeredError(err) ?? invalidAnswer(err, this.name, method);

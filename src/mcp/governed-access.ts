@@ -45,8 +45,8 @@ export interface Access {
   unknownCode?: number;
 }
 
-/** How the wire lets an upstream's progress and requests reach the agent's client during a read or get (no `ask`: it cannot). */
-export type AccessRelay = Pick<CallRelay, 'notify' | 'ask'>;
+/** How the wire lets an upstream's progress and requests reach the agent's client during a read or get (no `ask`: it cannot), and what it can be asked. */
+export type AccessRelay = Pick<CallRelay, 'notify' | 'ask' | 'askable'>;
 
 export interface CompleteParams {
   ref: { type: string; name?: string; uri?: string };
@@ -118,7 +118,7 @@ export function governedAccess(kernel: Kernel, agent: string, gateway: Gateway |
     const maxBytes = cfg?.max_output_bytes ?? config.limits.default_max_output_bytes;
     // The caller's progress token: an upstream's progress during a long read or get is relayed under it.
     const progressToken = (meta?.['progressToken'] as string | number | undefined) ?? undefined;
-    const relay: CallRelay = { progressToken, notify: wire.notify, ...(wire.ask ? { ask: wire.ask } : {}) };
+    const relay: CallRelay = { progressToken, notify: wire.notify, ...(wire.ask ? { ask: wire.ask } : {}), ...(wire.askable ? { askable: wire.askable } : {}) };
     let result: Record<string, unknown>;
     try {
       result = (await upstream.request(req.method, req.params, req.schema, {

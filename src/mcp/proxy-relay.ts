@@ -12,32 +12,29 @@
 import { CreateMessageResultSchema, ElicitResultSchema, ErrorCode, ListRootsResultSchema, McpError } from '@modelcontextprotocol/sdk/types.js';
 import type { ZodType } from 'zod';
 import { hashOf } from '../core/canonical.js';
-import type { CallRelay, ClientRequestContext, ReasonDetail, RelayNotification } from '../core/types.js';
+import type { AskableCapabilities, CallRelay, ClientRequestContext, ReasonDetail, RelayNotification } from '../core/types.js';
 import { decideAccess, recordAccess } from '../kernel/access.js';
 import type { Kernel } from '../kernel/kernel.js';
 import { refusal } from './proxy-errors.js';
 
-/** Sends one request to the agent's client: `extra.sendRequest` inside a call (so HTTP answers on its stream), else `server.request`; on 2026-07-28, an input round of the held call (modern/held-calls.ts). */
-export type SendToClient = (request: { method: string; params?: Record<string, unknown> }, schema: ZodType, options: { signal: AbortSignal }) => Promise<unknown>;
+/**
+ * Sends one request to the agent's client: `extra.sendRequest` inside a call (so HTTP answers on its stream), else
+ * `server.request`; on 2026-07-28, an input round of the held call (modern/held-calls.ts), under the upstream's own
+ * `key` when it named the request.
+ */
+export type SendToClient = (request: { method: string; params?: Record<string, unknown> }, schema: ZodType, options: { signal: AbortSignal; key?: string | undefined }) => Promise<unknown>;
 
 const KINDS = {
   'sampling/createMessage': { kind: 'sampling', schema: CreateMessageResultSchema },
   'elicitation/create': { kind: 'elicitation', schema: ElicitResultSchema },
 } as const;
 
-/** What the agent's client said it can be asked: its session's capabilities (2025), or the request's own (2026-07-28). */
-export interface AskableCapabilities {
-  roots?: object | undefined;
-  sampling?: object | undefined;
-  elicitation?: { url?: object | undefined } | undefined;
-}
-
 export function clientAsk(capabilities: () => AskableCapabilities, kernel: Kernel, agent: string, send: SendToClient): NonNullable<CallRelay['ask']> {
   return async (request: RelayNotification, ctx: ClientRequestContext) => {
     const caps = capabilities();
     if (request.method === 'roots/list') {
       if (!caps.roots) throw new McpError(ErrorCode.MethodNotFound, "CLIENT_CAPABILITY_MISSING: the agent's client does not support roots");
-      return (await send({ method: request.method, params: request.params }, ListRootsResultSchema, { signal: ctx.signal })) as Record<string, unknown>;
+      return (await send({ method: request.method, params: request.params }, ListRootsResultSchema, { signal: ctx.signal, key: ctx.key })) as Record<string, unknown>;
     }
     const known = KINDS[request.method as keyof typeof KINDS];
     if (!known) throw new McpError(ErrorCode.MethodNotFound, `Method not found: ${request.method}`);
@@ -75,7 +72,7 @@ export function clientAsk(capabilities: () => AskableCapabilities, kernel: Kerne
     }
     let answer: Record<string, unknown>;
     try {
-      answer = (await send({ method: request.method, params }, known.schema, { signal: ctx.signal })) as Record<string, unknown>;
+      answer = (await send({ method: request.method, params }, known.schema, { signal: ctx.signal, key: ctx.key })) as Record<string, unknown>;
     } catch (err) {
       await record([], { allowed: true, answered: false, error_code: err instanceof McpError ? err.code : null });
       throw err;

@@ -38,10 +38,13 @@ export class InputInbox {
   private closedWith: string | null = null;
 
   /** The relay's way to the agent: the request waits here until a retry answers it or the call ends. */
-  readonly send: SendToClient = (request, schema, { signal }) => {
+  readonly send: SendToClient = (request, schema, { signal, key: named }) => {
     if (this.closedWith !== null) return Promise.reject(new Error(this.closedWith));
     return new Promise((resolve, reject) => {
-      const key = `input_${++this.seq}`;
+      // A 2026 upstream's own key, so that the agent answers what the upstream asked by the name it gave it (a transparent
+      // mirror changes nothing there); a 2025 upstream's request has no name, and gets one of ours.
+      let key = named !== undefined && !this.waiting.has(named) ? named : `input_${++this.seq}`;
+      while (this.waiting.has(key)) key = `input_${++this.seq}`;
       const onAbort = () => {
         this.waiting.delete(key);
         reject(signal.reason ?? new Error('the upstream withdrew its request'));
@@ -97,6 +100,12 @@ export class InputInbox {
 /** A call held between an `input_required` answer and the agent's retry. */
 export class HeldCall<R> {
   readonly id = randomUUID();
+  /**
+   * How many times the agent's answers were applied. Each `input_required` answer's state names the round it asks
+   * for, so every round's state differs from the last, and answers sent with an earlier round's state are never
+   * applied to a later round's requests (an upstream may reuse its keys from one round to the next).
+   */
+  round = 0;
   private finished: { result: R } | null = null;
 
   constructor(

@@ -17,10 +17,10 @@ export interface Rounds {
   held: HeldCalls;
 }
 
-/** How this wire answers an outcome, and a refusal made here (nothing ran, nothing changed). */
-export interface RoundAnswers {
-  resultFor(outcome: Outcome): CallToolResult;
-  refused(details: ReasonDetail[]): CallToolResult;
+/** How this wire answers an outcome, and a refusal made here (nothing ran, nothing changed); R is the request's result (a tool call's, a prompt's). */
+export interface RoundAnswers<R = CallToolResult> {
+  resultFor(outcome: Outcome): R;
+  refused(details: ReasonDetail[]): R;
 }
 
 /** What happens first to a call that just started: it ends, its upstream asks for input, or (for a task) it is still running after `ms`. */
@@ -39,26 +39,29 @@ export async function firstEvent<R>(call: Promise<R>, inbox: InputInbox, ms: num
 }
 
 /** The held call's next answer: its result once it ends, or the upstream's requests with a fresh sealed state. */
-export async function nextAnswer(r: Rounds, entry: HeldCall<unknown>, ctx: ServerContext): Promise<CallToolResult | InputRequiredResult> {
+export async function nextAnswer<R = CallToolResult>(r: Rounds, entry: HeldCall<unknown>, ctx: ServerContext): Promise<R | InputRequiredResult> {
   const event = await entry.next();
-  if (event.kind === 'done') return event.result as CallToolResult;
-  const state: HeldInputState = { v: 1, kind: 'input', decision_id: entry.decisionId, request_hash: entry.requestHash, held: entry.id, replica: r.held.replica };
+  if (event.kind === 'done') return event.result as R;
+  const state: HeldInputState = { v: 1, kind: 'input', decision_id: entry.decisionId, request_hash: entry.requestHash, held: entry.id, replica: r.held.replica, round: entry.round };
   return inputRequired({ inputRequests: event.requests, requestState: await r.codec.mint(state, ctx) });
 }
 
 /**
  * A retry carrying answers for a held call, its state already verified by
  * the codec (seal, agent, expiry). Answers that fit a waiting request go to
- * the upstream; with none that fits, the same requests are asked again.
+ * the upstream; with none that fits, the same requests are asked again. A
+ * state from an earlier round (a retry repeated after its answer was lost)
+ * applies nothing: the agent gets where the call stands now.
  */
-export async function continueHeld(r: Rounds, state: HeldInputState, hash: string, ctx: ServerContext, answers: RoundAnswers): Promise<CallToolResult | InputRequiredResult> {
+export async function continueHeld<R = CallToolResult>(r: Rounds, state: HeldInputState, hash: string, ctx: ServerContext, answers: RoundAnswers<R>): Promise<R | InputRequiredResult> {
   if (state.request_hash !== hash) {
     return answers.refused([{ code: 'SCHEMA_INVALID', message: 'requestState was minted for a different call; send the original call without it to start again', path: 'requestState' }]);
   }
   const entry = r.held.get(state.held, r.agent);
   if (entry) {
-    entry.inbox.answer(ctx.mcpReq.inputResponses as Record<string, unknown> | undefined);
-    return nextAnswer(r, entry, ctx);
+    // Answers applied end the round at once, so a concurrent or repeated retry with the same state applies nothing more.
+    if (state.round === entry.round && entry.inbox.answer(ctx.mcpReq.inputResponses as Record<string, unknown> | undefined) > 0) entry.round++;
+    return nextAnswer<R>(r, entry, ctx);
   }
   // Not held here: a call that has ended answers from its record, on any process.
   const outcome = await r.kernel.getDecision(r.agent, state.decision_id);

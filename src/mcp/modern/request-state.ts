@@ -29,6 +29,8 @@ export interface HeldInputState {
   /** The held call, in the process named by `replica`. */
   held: string;
   replica: string;
+  /** The held call's round this state answers (HeldCall.round): a state from an earlier round applies no answers. */
+  round: number;
 }
 
 export type RoundState = ApprovalState | HeldInputState;

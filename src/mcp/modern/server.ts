@@ -55,7 +55,7 @@ export function createModernServer(kernel: Kernel, agent: string, channel: Chann
   };
   const server = new Server(SERVER_INFO, { capabilities, instructions: INSTRUCTIONS, requestState: { verify: codec.verify } });
   if (memory || upstream.resources) registerResources(server, kernel, agent, gateway, { memory, upstream: upstream.resources });
-  if (gateway && (upstream.prompts || upstream.completions)) registerUpstreamPrompts(server, kernel, agent, gateway, upstream);
+  if (gateway && (upstream.prompts || upstream.completions)) registerUpstreamPrompts(server, kernel, agent, gateway, upstream, rounds);
   const tasks = new ModernTasks(kernel, agent, opts.held);
   tasks.register(server);
   const governed = governedTools(kernel, agent, channel);
@@ -110,6 +110,8 @@ export function createModernServer(kernel: Kernel, agent: string, channel: Chann
       // An upstream's sampling, elicitation or roots request, once its governance lets it through, waits in the inbox: the call is
       // then held and this request answered `input_required` (ADR-034). What the client can be asked is what this request declared.
       ask: clientAsk(() => declaredCapabilities(ctx), kernel, agent, inbox.send),
+      // A 2026 upstream is told, for this call, what this request declared (a transparent proxy declares its client's capabilities).
+      askable: () => declaredCapabilities(ctx),
     };
     let escalated: Outcome | null = null;
     const call = governed.call(name, args, {
