@@ -56,7 +56,7 @@ if (want('stages')) {
     checks: 'intent shape, params parse, key, repeat check',
     facts: 'the facts resolver (none for the no-op)',
     dim: 'usage reads, constraints, DIM (pure), typed policy context; IntentValidated journaled',
-    policy: 'Cedar evaluation (the wasm call, with only the attributes the policies name)',
+    policy: 'Cedar evaluation (the wasm call, with only the attributes the policies name; a request identical to one answered reuses its verdict, ADR-037)',
     escalate: 'escalations only (one commit)',
     reserve: 'steward gates, PolicyDecided journaled, breaker, readiness',
     pre_effect: 'effect section, facts re-read, drift check; the pre-effect commit (lineage, key, ActionStarted), group-committed',

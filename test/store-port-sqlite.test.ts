@@ -1,9 +1,9 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
-import { openDb } from '../src/store/sqlite/db.js';
+import { openDb, WAL_CHECKPOINT_PAGES } from '../src/store/sqlite/db.js';
 import { sqlitePort } from '../src/store/sqlite/port.js';
 import { openStore } from '../src/store/sqlite/store.js';
 import { FakeWorld } from './unit/helpers.js';
@@ -147,6 +147,34 @@ describe('SQLite migration 14 (ADR-032)', () => {
       expect(ddl('flows')).toMatch(/WITHOUT ROWID$/);
       expect(ddl('decisions_status')).toBe('');
       expect(ddl('decisions_pending')).toMatch(/WHERE status = 'pending'/);
+    } finally {
+      db.close();
+    }
+  });
+});
+
+describe('the WAL under continuous writes (ADR-002, ADR-037)', () => {
+  it('is checkpointed inside the commits that pass its bound, so it never grows past about that many pages', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mandate-wal-'));
+    dirs.push(dir);
+    const path = join(dir, 'mandate.db');
+    const db = openDb(path);
+    try {
+      db.exec('CREATE TABLE filler (id INTEGER PRIMARY KEY, data BLOB NOT NULL)');
+      const insert = db.prepare('INSERT INTO filler (data) VALUES (?)');
+      const commit = db.transaction((n: number) => {
+        for (let i = 0; i < n; i++) insert.run(Buffer.alloc(3500, i));
+      });
+      // One and a half times the bound in commits of ~16 pages each, with no pause for a checkpoint to catch up.
+      const pageSize = db.pragma('page_size', { simple: true }) as number;
+      let largest = 0;
+      for (let pages = 0; pages < 1.5 * WAL_CHECKPOINT_PAGES; pages += 16) {
+        commit(16);
+        largest = Math.max(largest, statSync(`${path}-wal`).size);
+      }
+      const frame = pageSize + 24;
+      expect(largest).toBeGreaterThan(0.9 * WAL_CHECKPOINT_PAGES * frame); // it did fill up to the bound
+      expect(largest).toBeLessThan((WAL_CHECKPOINT_PAGES + 64) * frame);
     } finally {
       db.close();
     }

@@ -76,6 +76,22 @@ function exactEntity(scope: ScopeJson | undefined): { type: string; id: string }
 
 const MAX_CACHED_ENTITIES = 100_000;
 const MAX_CACHED_SCOPES = 100_000;
+/** Cedar answers kept by their exact input; the oldest goes first beyond it. */
+const MAX_CACHED_ANSWERS = 10_000;
+
+/** A verdict the caller may keep or change without touching the one kept for the next identical request. */
+function copyVerdict(v: PolicyVerdict): PolicyVerdict {
+  switch (v.kind) {
+    case 'error':
+      return { kind: 'error', policies: v.policies.slice(), failures: v.failures.slice() };
+    case 'escalate':
+      return { kind: 'escalate', policies: v.policies.slice(), reasons: v.reasons.slice() };
+    case 'no_permit':
+      return { kind: 'no_permit', policies: [] };
+    default:
+      return { kind: v.kind, policies: v.policies.slice() };
+  }
+}
 
 export class PolicyEngine {
   private readonly shared: Record<string, string> = {};
@@ -83,6 +99,15 @@ export class PolicyEngine {
   private readonly parsed = new Map<string, Subset>();
   /** Request entities by agent, role and capability: built once, reused for every call. */
   private readonly entities = new Map<string, EntityJson[]>();
+  /**
+   * Cedar's verdicts by the exact request it was given (ADR-037). Cedar is a
+   * pure function of the pre-parsed set, the entities and the context, and
+   * this engine's set never changes (a reload builds a new engine), so a
+   * request identical to one already answered gets the same verdict without
+   * the wasm call. The key is the JSON text of everything Cedar sees, so any
+   * difference in a value Cedar could read is a different key.
+   */
+  private readonly answers = new Map<string, PolicyVerdict>();
 
   constructor(readonly set: CompiledPolicySet) {
     for (const [id, p] of Object.entries(set.policies)) {
@@ -153,8 +178,7 @@ export class PolicyEngine {
    * (`resource.side_effect`, `resource has upstream`, `resource["id"]`) needs
    * its name in the policy text, so leaving out the others changes no answer.
    */
-  private entitiesFor(agent: PolicyAgent, action: string, resource: { type: string; id: string }, attrs: Record<string, CedarValueJson>, subset: Subset, mentions: (name: string) => boolean): EntityJson[] {
-    const key = JSON.stringify([subset.id, agent.id, agent.role, agent.depth ?? 0, agent.root ?? agent.id, agent.caller ?? agent.id, agent.delegated_by ?? null, action, resource.type, resource.id, attrs]);
+  private entitiesFor(key: string, agent: PolicyAgent, resource: { type: string; id: string }, attrs: Record<string, CedarValueJson>, mentions: (name: string) => boolean): EntityJson[] {
     const known = this.entities.get(key);
     if (known) return known;
     const named = (all: Record<string, CedarValueJson>) => {
@@ -192,13 +216,26 @@ export class PolicyEngine {
     // Likewise for the context's top-level fields (values, facts, usage, now).
     const passed: Record<string, CedarValueJson> = {};
     for (const name of Object.keys(context)) if (mentions(name)) passed[name] = context[name] as CedarValueJson;
+    // The entities' key names the subset, principal, action and resource; with the context passed, it is the whole request.
+    const entityKey = JSON.stringify([subset.id, agent.id, agent.role, agent.depth ?? 0, agent.root ?? agent.id, agent.caller ?? agent.id, agent.delegated_by ?? null, action, resource.type, resource.id, attrs]);
+    const answerKey = `${entityKey}\0${JSON.stringify(passed)}`;
+    const known = this.answers.get(answerKey);
+    if (known) return copyVerdict(known);
+    const verdict = this.ask(agent, action, resource, passed, this.entitiesFor(entityKey, agent, resource, attrs, mentions), subset.id);
+    if (this.answers.size >= MAX_CACHED_ANSWERS) this.answers.delete(this.answers.keys().next().value as string);
+    this.answers.set(answerKey, verdict);
+    return copyVerdict(verdict);
+  }
+
+  /** Cedar's answer, read as a verdict. */
+  private ask(agent: PolicyAgent, action: string, resource: { type: string; id: string }, passed: Record<string, CedarValueJson>, entities: EntityJson[], setId: string): PolicyVerdict {
     const answer = cedar.statefulIsAuthorized({
       principal: { type: AGENT_TYPE, id: agent.id },
       action: { type: ACTION_TYPE, id: action },
       resource,
       context: passed,
-      entities: this.entitiesFor(agent, action, resource, attrs, subset, mentions),
-      preparsedPolicySetId: subset.id,
+      entities,
+      preparsedPolicySetId: setId,
     });
     if (answer.type === 'failure') {
       // The request itself could not be evaluated (a malformed entity or context): no policy to name.

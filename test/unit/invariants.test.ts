@@ -139,6 +139,12 @@ export const GUARANTEES: Record<string, Guarantee> = {
       'policy.test.ts': ['each agent is decided against the policy files plus its own contract, exactly as against the whole set'],
     },
   },
+  POLICY_ANSWERS_EXACT: {
+    statement: 'A policy verdict reused without asking Cedar again is the verdict of an identical request (same set, principal, action, resource, attributes and context); any difference asks Cedar.',
+    proofs: {
+      'policy.test.ts': ['an identical request gets the same verdict without a second wasm call; any value a policy reads, another agent or a reloaded set is asked afresh'],
+    },
+  },
   TAMPER_EVIDENT: {
     statement: 'Editing, forging or deleting a stored event makes verify fail and name the first bad sequence.',
     proofs: {

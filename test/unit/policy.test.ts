@@ -1,6 +1,6 @@
 import * as cedar from '../../src/policy/cedar.js';
 import type { CedarValueJson } from '@cedar-policy/cedar-wasm/nodejs';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { Problem } from '../../src/config/problems.js';
 import { toCedarRecord, toCedarValue } from '../../src/policy/cedar-values.js';
 import { compilePolicySet, contractPolicies, type PolicyFile } from '../../src/policy/compile.js';
@@ -52,6 +52,19 @@ function req(values: Record<string, unknown>, facts: Record<string, unknown> = {
 }
 
 const EUR = (amount_minor: number) => ({ amount_minor, currency: 'EUR', payee: 'acme-supplies' });
+
+// Every wasm evaluation is counted (and passed through), so a test can tell an answer Cedar gave from one the engine kept.
+const wasmCalls = vi.hoisted(() => ({ n: 0 }));
+vi.mock('../../src/policy/cedar.js', async (original) => {
+  const real = await original<typeof import('../../src/policy/cedar.js')>();
+  return {
+    ...real,
+    statefulIsAuthorized: (...args: Parameters<typeof real.statefulIsAuthorized>) => {
+      wasmCalls.n++;
+      return real.statefulIsAuthorized(...args);
+    },
+  };
+});
 
 describe('policy compile and engine (cedar-wasm)', () => {
   it('a contract grant permits, naming the grant policy', () => {
@@ -191,6 +204,39 @@ permit (principal, action, resource);`,
     const unsafe = e.evaluate({ ...req({}), context: { values: params as unknown as Record<string, CedarValueJson>, facts: {}, usage: {}, now: 0 } });
     expect(unsafe.kind).toBe('permit'); // what a raw pass-through would allow
     expect(e.evaluate(req(params))).toEqual({ kind: 'no_permit', policies: [] });
+  });
+});
+
+describe('answers kept by their exact request (ADR-037)', () => {
+  it('an identical request gets the same verdict without a second wasm call; any value a policy reads, another agent or a reloaded set is asked afresh', () => {
+    const e = engine();
+    const asked = () => wasmCalls.n;
+    const start = asked();
+    const first = e.evaluate(req(EUR(500)));
+    expect(first).toEqual({ kind: 'permit', policies: ['contract.alice.grant.payments.transfer'] });
+    expect(asked()).toBe(start + 1);
+    // What a caller does with its verdict does not reach the next caller's.
+    (first.policies as string[]).push('tampered');
+    const again = e.evaluate(req(EUR(500)));
+    expect(again).toEqual({ kind: 'permit', policies: ['contract.alice.grant.payments.transfer'] });
+    (again.policies as string[]).push('tampered');
+    expect(e.evaluate(req(EUR(500)))).toEqual({ kind: 'permit', policies: ['contract.alice.grant.payments.transfer'] });
+    expect(asked()).toBe(start + 1);
+    // A value the grant's limits read, a fact a forbid reads: new requests, Cedar's own answers.
+    expect(e.evaluate(req(EUR(50_001)))).toEqual({ kind: 'no_permit', policies: [] });
+    expect(e.evaluate(req(EUR(500), { payee_blocked: true }))).toEqual({ kind: 'forbid', policies: ['forbid-blocked-payees'] });
+    expect(e.evaluate(req(EUR(20_000))).kind).toBe('escalate');
+    expect(asked()).toBe(start + 4);
+    expect(e.evaluate(req(EUR(500), { payee_blocked: true }))).toEqual({ kind: 'forbid', policies: ['forbid-blocked-payees'] });
+    expect(e.evaluate(req(EUR(20_000))).kind).toBe('escalate');
+    expect(asked()).toBe(start + 4);
+    // Another principal, another resource: asked.
+    expect(e.evaluate(req(EUR(500), undefined, { agent: { id: 'mallory', role: 'agent' } }))).toEqual({ kind: 'no_permit', policies: [] });
+    expect(e.evaluate(req(EUR(500), undefined, { capability: { id: 'payments.transfer', version: '1.0.0', sideEffect: 'destructive' } })).kind).toBe('escalate');
+    expect(asked()).toBe(start + 6);
+    // A reload builds a new engine: nothing the old one kept is used.
+    expect(engine().evaluate(req(EUR(500)))).toEqual({ kind: 'permit', policies: ['contract.alice.grant.payments.transfer'] });
+    expect(asked()).toBe(start + 7);
   });
 });
 
