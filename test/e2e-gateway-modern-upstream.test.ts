@@ -173,6 +173,19 @@ describe('an upstream that speaks only 2026-07-28', () => {
   });
 });
 
+describe('a 2025 agent whose client did not declare elicitation', () => {
+  it('is not asked: the upstream is told what the session declared, refuses the call (-32021), and the call ends CLIENT_CAPABILITY_MISSING saying why', async () => {
+    asked.length = 0;
+    const bare = await e2e.client(ws, 'bridger');
+    const r = (await bare.client.callTool({ name: 'm26_confirm_delete', arguments: { item: 'draft-5' } })) as CallToolResult;
+    expect(r.isError).toBe(true);
+    expect(outcomeOf(r)).toMatchObject({ verdict: 'rejected', reasons: ['CLIENT_CAPABILITY_MISSING'], capability: 'm26.confirm_delete' });
+    // The upstream's own refusal, not the relay's: it was never told this agent could be asked.
+    expect(outcomeOf(r).details[0]?.message).toContain("upstream `m26` needs the agent's client to declare `elicitation` for this call");
+    expect(asked).toEqual([]);
+  });
+});
+
 describe('a 2026 agent whose request did not declare elicitation', () => {
   it('is not asked: the upstream is told so, refuses the call (-32021), and the call ends CLIENT_CAPABILITY_MISSING saying why (an agent that declares it gets input_required, ADR-034)', async () => {
     asked.length = 0;

@@ -55,6 +55,7 @@ export function registerUpstreamPrimitives(server: Server, kernel: Kernel, agent
   const wire = (ctx: ServerContext): AccessRelay => ({
     notify: (n) => ctx.mcpReq.notify(n as never),
     ask: clientAsk(() => server.getClientCapabilities() ?? {}, kernel, agent, (r, schema, o) => ctx.mcpReq.send(r as never, schema as never, o)),
+    askable: () => server.getClientCapabilities() ?? {},
   });
 
   if (declared.resources) server.setRequestHandler('resources/read', { params: UriParams }, async (params, ctx) => {

@@ -103,6 +103,8 @@ export function createMcpServer(kernel: Kernel, agent: string, channel: Channel,
       notify: (n) => ctx.mcpReq.notify(n as Parameters<typeof ctx.mcpReq.notify>[0]),
       // Sampling, elicitation and roots an upstream asks for during the call go to this client, on this request (ADR-013).
       ask: clientAsk(() => server.getClientCapabilities() ?? {}, kernel, agent, (r, schema, o) => ctx.mcpReq.send(r as never, schema as never, o)),
+      // A 2026 upstream is told what this session's client declared, so it asks only for input that can reach someone (ADR-038).
+      askable: () => server.getClientCapabilities() ?? {},
     };
     try {
       return (await governed.call(params.name, params.arguments ?? {}, {
