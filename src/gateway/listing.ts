@@ -5,13 +5,8 @@
  * compares these with the pins (quarantine) and pins them.
  */
 import type { Client } from '@modelcontextprotocol/client';
-import {
-  ListPromptsResultSchema,
-  ListResourceTemplatesResultSchema,
-  ListResourcesResultSchema,
-  ListToolsResultSchema,
-  type Tool,
-} from '@modelcontextprotocol/sdk/types.js';
+import { ListPromptsResultSchema, ListResourceTemplatesResultSchema, ListResourcesResultSchema, ListToolsResultSchema } from '@modelcontextprotocol/core';
+import type { Tool } from '@modelcontextprotocol/sdk/types.js';
 import { definitionOf, defined, pinHash, pinKey, primitiveName, type PrimitiveDefinition, type PrimitiveKind } from './definition.js';
 import type { PinnedDefinition } from '../store/port/index.js';
 
@@ -56,7 +51,8 @@ export async function listUpstream(client: Client, timeout: number): Promise<Lis
   const tools = caps.tools
     ? await pages(async (c) => {
         const r = await client.request({ method: 'tools/list', params: params(c) }, ListToolsResultSchema, opts);
-        return { items: r.tools, nextCursor: r.nextCursor };
+        // The same JSON either way; pinned definitions keep the vocabulary they were pinned in (definition.ts).
+        return { items: r.tools as Tool[], nextCursor: r.nextCursor };
       })
     : [];
   const primitives = new Map<string, LivePrimitive>();

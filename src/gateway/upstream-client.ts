@@ -14,7 +14,7 @@
  * 2025 task-augmented call, which v2 no longer drives, is driven here.
  */
 import { CLIENT_CAPABILITIES_META_KEY, Client, ProtocolError, ProtocolErrorCode, SdkError, SdkErrorCode, SERVER_INFO_META_KEY, type Transport } from '@modelcontextprotocol/client';
-import { CancelTaskResultSchema, CreateTaskResultSchema, GetTaskResultSchema } from '@modelcontextprotocol/sdk/types.js';
+import { CancelTaskResultSchema, CreateTaskResultSchema, GetTaskResultSchema } from '@modelcontextprotocol/core';
 import type { ZodType } from 'zod';
 import { CapabilityError } from '../capabilities/manifest.js';
 import type { AskableCapabilities, RelayNotification } from '../core/types.js';

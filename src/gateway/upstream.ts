@@ -8,7 +8,8 @@
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import { StreamableHTTPClientTransport, type Client, type Transport } from '@modelcontextprotocol/client';
-import { CallToolResultSchema, EmptyResultSchema, type CallToolResult, type Tool } from '@modelcontextprotocol/sdk/types.js';
+import { CallToolResultSchema, EmptyResultSchema } from '@modelcontextprotocol/core';
+import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
 import type { ZodType } from 'zod';
 import { CapabilityError, type CapabilityContext } from '../capabilities/manifest.js';
 import type { UpstreamConfig } from '../config/workspace-schema.js';

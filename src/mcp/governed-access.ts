@@ -18,7 +18,7 @@
  * - Completions go to the upstream of a granted prompt or template.
  */
 import { ProtocolError, ProtocolErrorCode, type Prompt, type Resource, type ResourceTemplateType as ResourceTemplate } from '@modelcontextprotocol/server';
-import { CompleteResultSchema, GetPromptResultSchema, ReadResourceResultSchema } from '@modelcontextprotocol/sdk/types.js';
+import { CompleteResultSchema, GetPromptResultSchema, ReadResourceResultSchema } from '@modelcontextprotocol/core';
 import type { ZodType } from 'zod';
 import { CapabilityError } from '../capabilities/manifest.js';
 import { promptGrantFor, resourceGrantFor, wildcardMatches } from '../config/contract-schema.js';

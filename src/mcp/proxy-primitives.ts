@@ -21,7 +21,7 @@
  *   own tools are listed.
  */
 import type { Server, ServerCapabilities, ServerContext } from '@modelcontextprotocol/server';
-import { EmptyResultSchema } from '@modelcontextprotocol/sdk/types.js';
+import { EmptyResultSchema } from '@modelcontextprotocol/core';
 import type { CallRelay } from '../core/types.js';
 import type { Gateway } from '../gateway/gateway.js';
 import type { GatewaySession } from '../gateway/sessions.js';

@@ -10,7 +10,7 @@
  * from a client without it. Roots are the client's own answer, relayed as is.
  */
 import { ProtocolError, ProtocolErrorCode } from '@modelcontextprotocol/server';
-import { CreateMessageResultSchema, ElicitResultSchema, ListRootsResultSchema } from '@modelcontextprotocol/sdk/types.js';
+import { CreateMessageResultSchema, ElicitResultSchema, ListRootsResultSchema } from '@modelcontextprotocol/core';
 import type { ZodType } from 'zod';
 import { hashOf } from '../core/canonical.js';
 import type { AskableCapabilities, CallRelay, ClientRequestContext, ReasonDetail, RelayNotification } from '../core/types.js';
