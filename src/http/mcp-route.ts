@@ -10,6 +10,9 @@ import { sendError } from './errors.js';
 import { SessionEventStore } from './event-store.js';
 import type { Session } from './sessions.js';
 
+/** How long a client waits before it reconnects a dropped 2025-era SSE stream, to resume from its last event id. */
+const SSE_RETRY_MS = 1_000;
+
 /**
  * POST/GET/DELETE /mcp: Streamable HTTP, stateful. Each session gets its own
  * SDK server from createMcpServer, bound at initialize to the agent the
@@ -97,7 +100,8 @@ async function openSession(ctx: HttpContext, agent: string): Promise<Session> {
   const transport = new WebStandardStreamableHTTPServerTransport({
     sessionIdGenerator: () => id,
     enableJsonResponse: cfg.json_response,
-    ...(events ? { eventStore: events } : {}),
+    // With resumability, a stream's priming event tells the client how soon to reconnect after it drops (SSE `retry`).
+    ...(events ? { eventStore: events, retryInterval: SSE_RETRY_MS } : {}),
   });
   const server = createMcpServer(rt.kernel, agent, 'http', rt.gateway);
   const session: Session = { id, agent, server, transport, events, createdAt: Date.now(), lastSeen: Date.now(), active: 0 };
