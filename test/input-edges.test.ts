@@ -65,6 +65,17 @@ describe('structured refusals for hostile tool arguments', () => {
     }
   });
 
+  it('a logging/setLevel without a valid level: -32602 naming the field, not -32603 with a zod dump', async () => {
+    for (const [id, params] of [['level-missing', '{}'], ['level-bad', '{"level":"loud"}']] as const) {
+      await raw.send(`{"jsonrpc":"2.0","id":"${id}","method":"logging/setLevel","params":${params}}`);
+      const a = await raw.answer(id);
+      expect(isInternalError(a), JSON.stringify(a)).toBe(false);
+      expect(a.error?.code).toBe(-32602);
+      expect(a.error?.message).toMatch(/^Invalid params for logging\/setLevel: level: Invalid option/);
+    }
+    expect((await raw.request('logging/setLevel', { level: 'info' }, 'level-ok')).result).toEqual({});
+  });
+
   it('nothing above left a stack or an error line in the log', () => {
     const lines = raw.stderr().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { level: number; err?: unknown });
     expect(lines.filter((l) => l.level >= 50)).toEqual([]);

@@ -77,7 +77,12 @@ export function registerUpstreamPrimitives(server: Server, kernel: Kernel, agent
   };
 
   // Without upstreams the server declares no prompts, completions or subscriptions (the SDK refuses their handlers).
-  if (!gateway?.upstreams.size) return () => undefined;
+  if (!gateway?.upstreams.size) {
+    // Logging is declared, with nothing to relay: the level is taken, its params checked first (the SDK's own handler
+    // would answer a bad level -32603 with its whole zod dump).
+    if (declared.logging) server.setRequestHandler('logging/setLevel', { params: SetLevelParams }, () => ({}));
+    return () => undefined;
+  }
 
   if (declared.prompts) server.setRequestHandler('prompts/list', () => ({ prompts: access.listPrompts() as never }));
 
