@@ -1,13 +1,13 @@
 /**
  * One supervised upstream MCP server (ADR-008): started lazily on first
  * need, restarted with backoff after a crash, at most `max_concurrency` calls
- * at once with a bounded queue. A crash or a hang of the upstream never takes
+ * at once with a bounded queue (call-slots.ts), over the transport its
+ * configuration names (upstream-transport.ts). A crash or a hang of the upstream never takes
  * Mandate down: it becomes UPSTREAM_UNAVAILABLE (or DEADLINE_EXCEEDED) for
  * the calls concerned, and the upstream is started again later.
  */
 import { randomBytes } from 'node:crypto';
-import { resolve } from 'node:path';
-import { StreamableHTTPClientTransport, type Client, type Transport } from '@modelcontextprotocol/client';
+import type { Client } from '@modelcontextprotocol/client';
 import { CallToolResultSchema, EmptyResultSchema } from '@modelcontextprotocol/core';
 import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
 import type { ZodType } from 'zod';
@@ -16,10 +16,11 @@ import type { UpstreamConfig } from '../config/workspace-schema.js';
 import type { Logger } from '../core/log.js';
 import type { CallRelay } from '../core/types.js';
 import { CallRouting } from './call-routing.js';
+import { CallSlots } from './call-slots.js';
 import { LIST_KINDS, listUpstream, liveSignatures, type ListKind, type LivePrimitive, type LiveTool } from './listing.js';
 import { ResourceListens } from './resource-listens.js';
-import { resolveValues, type Environment } from './secrets.js';
-import { GroupStdioTransport } from './stdio-process.js';
+import type { Environment } from './secrets.js';
+import { upstreamTransport } from './upstream-transport.js';
 import { answeredError, capabilityMissing, connectUpstream, failureOf, InputNotRelayed, invalidAnswer, listenForChanges, notRelayed, requestCapabilities, requestViaTask, upstreamClient, withoutEnvelope } from './upstream-client.js';
 import { noopTracer, type Tracer, type TraceSpan } from '../telemetry/port.js';
 import { upstreamSpanAttributes, upstreamSpanName } from '../telemetry/mcp-attributes.js';
@@ -80,14 +81,14 @@ export class Upstream {
   private readonly resourceListens = new ResourceListens();
   /** What the sessions were last told each list holds (null before the first listing). */
   private announced: Record<ListKind, string> | null = null;
-  private active = 0;
-  private readonly waiters: { go: () => void; stop: (err: Error) => void }[] = [];
+  private readonly slots: CallSlots;
   private readonly calls: CallRouting;
   private readonly now: () => number;
 
   constructor(private readonly deps: UpstreamDeps) {
     this.now = deps.now ?? Date.now;
     this.calls = new CallRouting(deps.name, deps.log, () => deps.events?.soleRelay() ?? null);
+    this.slots = new CallSlots(deps.name, () => this.deps.config);
   }
 
   get name(): string {
@@ -125,7 +126,7 @@ export class Upstream {
 
   /** True when a new call would be refused: every slot taken and the queue full. */
   saturated(): boolean {
-    return this.active >= this.deps.config.max_concurrency && this.waiters.length >= this.deps.config.max_queue;
+    return this.slots.saturated();
   }
 
   /**
@@ -157,7 +158,9 @@ export class Upstream {
   private async connect(): Promise<StartResult> {
     const { config, name, log } = this.deps;
     this.state = 'starting';
-    const made = this.transport();
+    const made = upstreamTransport(this.deps, (chunk) => {
+      this.stderrTail = (this.stderrTail + chunk.toString('utf8')).slice(-STDERR_TAIL);
+    });
     if (!made.ok) return this.failed(made.message, false);
     this.starts++;
     const events = this.deps.events;
@@ -204,30 +207,6 @@ export class Upstream {
     log.info({ upstream: name, revision: this.revision, tools: this.live.size, primitives: this.primitives.size, starts: this.starts }, 'upstream started');
     events?.started(name);
     return { ok: true };
-  }
-
-  private transport(): { ok: true; transport: Transport } | { ok: false; message: string } {
-    const { config, name, env, workspaceDir } = this.deps;
-    if (config.command !== undefined) {
-      const vars = resolveValues(name, 'env', config.env, env);
-      if (!vars.ok) return vars;
-      // In its own process group, ended as a whole: a wrapper such as `npx` leaves no server behind.
-      const t = new GroupStdioTransport({
-        command: config.command,
-        args: config.args,
-        // Only these, plus the SDK's short list of safe variables (HOME, PATH, USER, ...): never Mandate's whole environment.
-        env: vars.values,
-        cwd: resolve(workspaceDir, config.cwd ?? '.'),
-        maxBufferSize: this.deps.maxMessageBytes,
-      });
-      t.stderr.on('data', (chunk: Buffer) => {
-        this.stderrTail = (this.stderrTail + chunk.toString('utf8')).slice(-STDERR_TAIL);
-      });
-      return { ok: true, transport: t };
-    }
-    const headers = resolveValues(name, 'headers', config.headers, env);
-    if (!headers.ok) return headers;
-    return { ok: true, transport: new StreamableHTTPClientTransport(new URL(config.url as string), { requestInit: { headers: headers.values } }) };
   }
 
   /** A failed start: remembered, and (unless it is configuration) the next attempt waits. */
@@ -336,7 +315,7 @@ export class Upstream {
     span: TraceSpan,
     traceparent: string | undefined,
   ): Promise<unknown> {
-    await this.acquire(ctx.signal);
+    await this.slots.acquire(ctx.signal);
     // The upstream reports progress under our token; it is re-sent to the caller under the caller's own.
     const { id, token, entry } = this.calls.open({ agent: ctx.agent, dfid: ctx.dfid, target: ctx.target, relay: ctx.relay });
     const wantsProgress = ctx.relay?.progressToken !== undefined;
@@ -376,7 +355,7 @@ export class Upstream {
       throw new CapabilityError('UPSTREAM_UNAVAILABLE', `upstream \`${this.name}\` went away during the call`);
     } finally {
       this.calls.close(id);
-      this.release();
+      this.slots.release();
     }
   }
 
@@ -398,43 +377,11 @@ export class Upstream {
     await this.client?.notification(params ? { method, params } : { method }).catch(() => undefined);
   }
 
-  private acquire(signal: AbortSignal): Promise<void> {
-    if (this.active < this.deps.config.max_concurrency) {
-      this.active++;
-      return Promise.resolve();
-    }
-    if (this.waiters.length >= this.deps.config.max_queue) {
-      return Promise.reject(new CapabilityError('UPSTREAM_UNAVAILABLE', `upstream \`${this.name}\` is busy: ${this.active} calls running and ${this.waiters.length} waiting`));
-    }
-    return new Promise((go, stop) => {
-      const waiter = {
-        go: () => {
-          signal.removeEventListener('abort', onAbort);
-          this.active++;
-          go();
-        },
-        stop,
-      };
-      const onAbort = () => {
-        const at = this.waiters.indexOf(waiter);
-        if (at >= 0) this.waiters.splice(at, 1);
-        stop(new Error('aborted while waiting for a slot'));
-      };
-      signal.addEventListener('abort', onAbort, { once: true });
-      this.waiters.push(waiter);
-    });
-  }
-
-  private release(): void {
-    this.active--;
-    this.waiters.shift()?.go();
-  }
-
   /** Stops the upstream (and its process, for stdio); no restart follows. */
   async close(): Promise<void> {
     this.closing = true;
     this.state = 'closed';
-    for (const w of this.waiters.splice(0)) w.stop(new CapabilityError('UPSTREAM_UNAVAILABLE', `upstream \`${this.name}\` is shut down`));
+    this.slots.refuseWaiting();
     const client = this.client;
     this.client = null;
     await client?.close().catch(() => undefined);
