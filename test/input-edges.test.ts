@@ -76,6 +76,17 @@ describe('structured refusals for hostile tool arguments', () => {
     expect((await raw.request('logging/setLevel', { level: 'info' }, 'level-ok')).result).toEqual({});
   });
 
+  it('a list with a cursor that is not a string: -32602 naming the field, on every list', async () => {
+    for (const method of ['tools/list', 'resources/list', 'resources/templates/list']) {
+      const id = `cursor-${method}`;
+      await raw.send(JSON.stringify({ jsonrpc: '2.0', id, method, params: { cursor: 5 } }));
+      const a = await raw.answer(id);
+      expect(isInternalError(a), JSON.stringify(a)).toBe(false);
+      expect(a.error?.code).toBe(-32602);
+      expect(a.error?.message).toMatch(new RegExp(`^Invalid params for ${method}: cursor: `));
+    }
+  });
+
   it('nothing above left a stack or an error line in the log', () => {
     const lines = raw.stderr().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { level: number; err?: unknown });
     expect(lines.filter((l) => l.level >= 50)).toEqual([]);

@@ -1,6 +1,6 @@
 /**
- * The params of the 2025-era requests whose handlers proxy-primitives.ts
- * registers, as the revision defines them (loose: extra members and `_meta`
+ * The params of the 2025-era requests whose handlers server.ts and
+ * proxy-primitives.ts register, as the revision defines them (loose: extra members and `_meta`
  * pass). Registered with SDK v2's schema-first form, a request that does not
  * match is answered -32602 naming the problem, before the handler runs
  * (ADR-036); the SDK's method-only form would answer it -32603.
@@ -8,6 +8,9 @@
 import { z } from 'zod';
 
 const Meta = z.record(z.string(), z.unknown()).optional();
+
+/** tools/list, resources/list, resources/templates/list, prompts/list: a page cursor at most. */
+export const ListParams = z.object({ cursor: z.string().optional(), _meta: Meta }).loose();
 
 /** resources/read, resources/subscribe, resources/unsubscribe. */
 export const UriParams = z.object({ uri: z.string(), _meta: Meta }).loose();

@@ -29,7 +29,7 @@ import { resolveDfid } from '../kernel/dfid.js';
 import type { Kernel } from '../kernel/kernel.js';
 import { governedAccess, upstreamAnswered, type AccessRelay, type CompleteParams } from './governed-access.js';
 import { isMemoryUri, memoryResources, memoryTemplates, readMemoryResource } from './memory-resources.js';
-import { CompleteParamsSchema, PromptParams, SetLevelParams, UriParams } from './legacy-params.js';
+import { CompleteParamsSchema, ListParams, PromptParams, SetLevelParams, UriParams } from './legacy-params.js';
 import { clientAsk } from './proxy-relay.js';
 
 /**
@@ -48,8 +48,8 @@ export function registerUpstreamPrimitives(server: Server, kernel: Kernel, agent
   const { admit, ownerOf } = access;
   // Only what the server declares is served (the SDK refuses other handlers): in front of one transparent upstream, what it declared.
   if (declared.resources) {
-    server.setRequestHandler('resources/list', async () => ({ resources: [...(opts.memory ? await memoryResources(kernel, agent) : []), ...access.listResources()] as never }));
-    server.setRequestHandler('resources/templates/list', () => ({ resourceTemplates: [...(opts.memory ? memoryTemplates() : []), ...access.listTemplates()] as never }));
+    server.setRequestHandler('resources/list', { params: ListParams }, async () => ({ resources: [...(opts.memory ? await memoryResources(kernel, agent) : []), ...access.listResources()] as never }));
+    server.setRequestHandler('resources/templates/list', { params: ListParams }, () => ({ resourceTemplates: [...(opts.memory ? memoryTemplates() : []), ...access.listTemplates()] as never }));
   }
   /** The 2025 wire's relay for a read or get: progress on the request, sampling/elicitation/roots to this client (ADR-013). */
   const wire = (ctx: ServerContext): AccessRelay => ({
@@ -84,7 +84,7 @@ export function registerUpstreamPrimitives(server: Server, kernel: Kernel, agent
     return () => undefined;
   }
 
-  if (declared.prompts) server.setRequestHandler('prompts/list', () => ({ prompts: access.listPrompts() as never }));
+  if (declared.prompts) server.setRequestHandler('prompts/list', { params: ListParams }, () => ({ prompts: access.listPrompts() as never }));
 
   for (const op of !declared.resources?.subscribe ? [] : (['subscribe', 'unsubscribe'] as const)) {
     server.setRequestHandler(`resources/${op}`, { params: UriParams }, async (params, ctx) => {

@@ -8,6 +8,7 @@ import { McpTasks, TASK_TOOLS, TASKS_CAPABILITY, withTaskSupport, type TaskRun }
 import type { Gateway } from '../gateway/gateway.js';
 import { APPROVAL_FORM, ApprovalAnswer, applyApproval, approvalQuestion, clientMayApprove } from './client-approval.js';
 import { bearerTokenOf, governedTools, readCallMeta, UnknownToolError } from './governed-calls.js';
+import { ListParams } from './legacy-params.js';
 import { registerUpstreamPrimitives } from './proxy-primitives.js';
 import { clientAsk } from './proxy-relay.js';
 import { approvalWait } from '../telemetry/approval-span.js';
@@ -79,7 +80,7 @@ export function createMcpServer(kernel: Kernel, agent: string, channel: Channel,
   const governed = governedTools(kernel, agent, channel);
   const { fixed, capabilityTools } = governed;
 
-  server.setRequestHandler('tools/list', () => ({
+  server.setRequestHandler('tools/list', { params: ListParams }, () => ({
     // Governed tools take tasks optionally (ADR-014). A transparent mirror keeps each upstream tool's own `execution`, as
     // pinned; elsewhere an upstream tool that requires a task keeps saying so.
     tools: [
