@@ -39,9 +39,11 @@ import { clientAsk } from './proxy-relay.js';
 export function registerUpstreamPrimitives(server: Server, kernel: Kernel, agent: string, gateway: Gateway | undefined, opts: { memory: boolean; declared: ServerCapabilities }): () => void {
   const declared = opts.declared;
   const config = kernel.workspace.config;
+  // What the session's client declared at initialize: what it can be asked, and what a 2026 upstream is told (ADR-038).
+  const clientCapabilities = () => server.getClientCapabilities() ?? {};
   const serverRelay: CallRelay = {
     notify: (n) => server.notification(n as Parameters<typeof server.notification>[0]),
-    ask: clientAsk(() => server.getClientCapabilities() ?? {}, kernel, agent, (r, schema, o) => server.request(r as never, schema as never, o)),
+    ask: clientAsk(clientCapabilities, kernel, agent, (r, schema, o) => server.request(r as never, schema as never, o)),
   };
 
   const access = governedAccess(kernel, agent, gateway);
@@ -54,8 +56,8 @@ export function registerUpstreamPrimitives(server: Server, kernel: Kernel, agent
   /** The 2025 wire's relay for a read or get: progress on the request, sampling/elicitation/roots to this client (ADR-013). */
   const wire = (ctx: ServerContext): AccessRelay => ({
     notify: (n) => ctx.mcpReq.notify(n as never),
-    ask: clientAsk(() => server.getClientCapabilities() ?? {}, kernel, agent, (r, schema, o) => ctx.mcpReq.send(r as never, schema as never, o)),
-    askable: () => server.getClientCapabilities() ?? {},
+    ask: clientAsk(clientCapabilities, kernel, agent, (r, schema, o) => ctx.mcpReq.send(r as never, schema as never, o)),
+    askable: clientCapabilities,
   });
 
   if (declared.resources) server.setRequestHandler('resources/read', { params: UriParams }, async (params, ctx) => {

@@ -77,6 +77,8 @@ export function createMcpServer(kernel: Kernel, agent: string, channel: Channel,
   const tasks = new McpTasks(kernel, agent, (n) => server.notification(n as Parameters<typeof server.notification>[0]), taskStore);
   // A transparent mirror of an upstream without tasks has no task methods, as that upstream has none.
   if (mirrorsTasks) tasks.install(server);
+  // What the session's client declared at initialize: what it can be asked, and what a 2026 upstream is told (ADR-038).
+  const clientCapabilities = () => server.getClientCapabilities() ?? {};
   const governed = governedTools(kernel, agent, channel);
   const { fixed, capabilityTools } = governed;
 
@@ -103,9 +105,9 @@ export function createMcpServer(kernel: Kernel, agent: string, channel: Channel,
       progressToken: params._meta?.['progressToken'] as CallRelay['progressToken'],
       notify: (n) => ctx.mcpReq.notify(n as Parameters<typeof ctx.mcpReq.notify>[0]),
       // Sampling, elicitation and roots an upstream asks for during the call go to this client, on this request (ADR-013).
-      ask: clientAsk(() => server.getClientCapabilities() ?? {}, kernel, agent, (r, schema, o) => ctx.mcpReq.send(r as never, schema as never, o)),
+      ask: clientAsk(clientCapabilities, kernel, agent, (r, schema, o) => ctx.mcpReq.send(r as never, schema as never, o)),
       // A 2026 upstream is told what this session's client declared, so it asks only for input that can reach someone (ADR-038).
-      askable: () => server.getClientCapabilities() ?? {},
+      askable: clientCapabilities,
     };
     try {
       return (await governed.call(params.name, params.arguments ?? {}, {
