@@ -1,6 +1,7 @@
 import { ProtocolError, ProtocolErrorCode, RELATED_TASK_META_KEY, type CreateTaskResult, type Server, type ServerNotification, type Task } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import type { CallRelay, Outcome, ProgressUpdate } from '../core/types.js';
+import { ListParams } from './legacy-params.js';
 import { intervene } from '../kernel/interventions.js';
 import type { Kernel } from '../kernel/kernel.js';
 import type { TaskResultForm } from '../store/port/index.js';
@@ -20,7 +21,6 @@ export interface TaskCallParams {
 }
 
 const TaskIdParams = z.object({ taskId: z.string() }).loose();
-const ListParams = z.object({ cursor: z.string().optional() }).loose();
 
 /** How one governed call runs for a task: with the task's own decision id, abort signal and relay. */
 export interface TaskRun {
