@@ -1,4 +1,4 @@
-import { canonicalJson, hashOf } from '../../core/canonical.js';
+import { canonicalJson, hashOf, sha256Hex } from '../../core/canonical.js';
 import { logName } from '../../core/log-names.js';
 import type { Intent, TextIntent } from '../../core/types.js';
 import { IntentSchema, TextIntentSchema } from '../../core/wire.js';
@@ -17,6 +17,7 @@ import { extend, next, type ArrivedState, type ReceivedState, type ShapedState, 
  */
 export const receive: Stage<ArrivedState, ReceivedState> = (k, s) => {
   const { call, flow } = s;
+  // Canonicalised once: the intent's hash and checkShape's size bound both read this text.
   const rawText = safeCanonical(call.intent);
   const raw = (call.intent ?? {}) as Partial<Intent> & Partial<TextIntent>;
   // A free-text intent is one that has `text`; the model proposes its capability and params.
@@ -24,7 +25,7 @@ export const receive: Stage<ArrivedState, ReceivedState> = (k, s) => {
   const requestHash = isText ? hashOf({ agent: call.agent, text: raw.text ?? null }) : hashOf({ agent: call.agent, capability: raw.capability ?? null, params: raw.params ?? null });
   flow.journal.push(
     event(flow, 'IntentReceived', {
-      data: { capability: flow.capability, channel: call.channel, request_hash: requestHash, intent_hash: rawText ? hashOf(call.intent) : null, set_hash: k.setHash, ...(isText ? { form: 'text' } : {}) },
+      data: { capability: flow.capability, channel: call.channel, request_hash: requestHash, intent_hash: rawText === null ? null : sha256Hex(rawText), set_hash: k.setHash, ...(isText ? { form: 'text' } : {}) },
     }),
     { op: 'decision.open', id: flow.decisionId, dfid: flow.dfid, agent: flow.agent, capability: flow.capability, request_hash: requestHash, created_at: s.receivedAt },
     { op: 'note.take', agent: flow.agent, now: s.receivedAt },
