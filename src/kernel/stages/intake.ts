@@ -83,9 +83,14 @@ export const checkShape: Stage<StandingState, ShapedState> = (k, s) => {
   if (call.argumentIssues?.length) {
     return reject(k, flow, call.argumentIssues.map((i) => ({ code: 'SCHEMA_INVALID' as const, message: i.message, path: i.path })));
   }
-  const key = IntentSchema.shape.idempotency_key.safeParse(shape.data.idempotency_key ?? call.metaIdempotencyKey);
-  if (!key.success) return reject(k, flow, [{ code: 'SCHEMA_INVALID', message: 'invalid idempotency key in _meta', path: '_meta.idempotency_key' }]);
-  return next(extend(s, { shaped: shape.data, callerKey: key.data }));
+  // A key in the intent passed its schema above; only one from _meta is still to be read.
+  let callerKey = shape.data.idempotency_key;
+  if (callerKey === undefined) {
+    const meta = IntentSchema.shape.idempotency_key.safeParse(call.metaIdempotencyKey);
+    if (!meta.success) return reject(k, flow, [{ code: 'SCHEMA_INVALID', message: 'invalid idempotency key in _meta', path: '_meta.idempotency_key' }]);
+    callerKey = meta.data;
+  }
+  return next(extend(s, { shaped: shape.data, callerKey }));
 };
 
 function safeCanonical(value: unknown): string | null {
