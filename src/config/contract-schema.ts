@@ -261,9 +261,12 @@ export type ClientRequestGrant = Contract['client_requests'][number];
 export type DelegationSection = NonNullable<Contract['delegation']>;
 export type PlansSection = z.infer<typeof PlansSchema>;
 
+/** The plans section of a contract that has none: parsed once, not at every call that asks (frozen, as it is shared). */
+const DEFAULT_PLANS: PlansSection = Object.freeze(PlansSchema.parse({}));
+
 /** A contract's plans section with its defaults (absent: every default). */
 export function plansOf(contract: Pick<Contract, 'plans'>): PlansSection {
-  return contract.plans ?? PlansSchema.parse({});
+  return contract.plans ?? DEFAULT_PLANS;
 }
 
 /** True when a grant or rule names a glob rather than one capability. */
