@@ -94,7 +94,7 @@ function foresee(k: KernelCore, s: ReceivedState, now: number): ReadAheadRequest
     key: grant && capability ? foreseenKey(s, capability, raw) : null,
     capability: grant && capability ? capability.def.id : null,
     usage,
-    steward: grant ? call.agent : null,
+    steward: grant && contract?.stewards.every_n_calls !== undefined ? call.agent : null,
   };
 }
 

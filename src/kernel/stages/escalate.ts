@@ -65,7 +65,8 @@ export async function gatesFor(k: KernelCore, s: ValidatedState): Promise<{ id: 
   const sums = new Map<string, number>();
   const reads = readsOf(k, s);
   for (const c of governing.contract.stewards.cumulative ?? []) sums.set(`${c.window}:${c.sum}`, await reads.usageSum(governing.agent, cap.def.id, c.sum, windowMs(c.window), world.now()));
-  const executed = await reads.executed(governing.agent);
+  // Only an every-N gate counts executed calls: without one, the count is not read.
+  const executed = governing.contract.stewards.every_n_calls === undefined ? 0 : await reads.executed(governing.agent);
   return stewardGates(governing.contract, cap, executed, (window, field) => sums.get(`${window}:${field}`) ?? 0, v.values);
 }
 

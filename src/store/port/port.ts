@@ -261,7 +261,7 @@ export interface ReadAheadRequest {
   capability: string | null;
   /** The agent's usage of `capability` to sum: a field over a window. */
   usage: { field: string; windowMs: number }[];
-  /** The agent whose executed count the steward gates read. */
+  /** The agent whose executed count an every-N steward gate reads (null: no such gate). */
   steward: string | null;
 }
 
