@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { canonicalJson, hashOf, sha256Hex } from '../../src/core/canonical.js';
 import { openDb, type Db } from '../../src/store/sqlite/db.js';
-import { rowParams, sealEvent } from '../../src/store/port/events.js';
+import { openEvent, rowParams, sealEvent, sealRecord, type OpenEvent } from '../../src/store/port/events.js';
 import { eventHash, GENESIS_HASH, type LedgerEvent, type NewEvent } from '../../src/store/port/index.js';
 import { Ledger } from '../../src/store/sqlite/ledger.js';
 import { events as eventsSql } from '../../src/store/tables/events.js';
@@ -203,6 +203,19 @@ describe('ledger', () => {
     expect(ledger.verify()).toEqual({ ok: true, events: 5, head: hash });
     // A page may start inside a record, and a checkpoint's seq finds its record's hash.
     expect(ledger.page(3, 1).map((e) => [e.seq, e.hash])).toEqual([[4, hash]]);
+  });
+
+  it("a record's stored events are the canonical JSON of its events, whatever their fields hold", () => {
+    const odd = [
+      ev(1, { agent: 'é"\\\u0007\u2028😀', decision_id: null, reasons: ['POLICY_FORBID', 'BUDGET_EXCEEDED'], data: { z: -0, a: 1e21, m: [1.5, null, { y: true, x: 'ü' }], '\u00e9': 'é', e: '' } }),
+      ev(2, { dfid: 'a'.repeat(32), data: {} }),
+      ev(3, { type: 'ActionOutcome', data: { nested: { deep: { b: [{ d: 1, c: 2 }], a: 'x' } } } }),
+    ].map((e) => openEvent(e, world));
+    // Fields that are not what their type says are canonicalised as the library would, not written as they are.
+    const broken = { ...openEvent(ev(4), world), agent: undefined, decision_id: 7 } as unknown as OpenEvent;
+    for (const events of [odd, [broken], [...odd, broken]]) {
+      expect(sealRecord(events, { seq: 0, hash: GENESIS_HASH }).row.data).toBe(canonicalJson(events));
+    }
   });
 
   it('a changed record is named by its first event, and a record of several flows is found by each', () => {

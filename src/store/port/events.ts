@@ -97,6 +97,27 @@ export function openEvent(event: NewEvent, world: World): OpenEvent {
   };
 }
 
+/**
+ * The RFC 8785 text of a record's events, equal to canonicalJson(events).
+ * Built as `logicalText` is: an event's fixed fields in JCS key order, strings
+ * as JSON.stringify writes them, and only `data` and `reasons` canonicalised,
+ * which spares sorting and walking the same eight keys of every event of
+ * every commit point. An event whose fixed fields are not the strings its type
+ * says is left to the library whole, so the text is the library's for any input.
+ */
+function eventsText(events: readonly OpenEvent[]): string {
+  const str = JSON.stringify;
+  let text = '[';
+  for (const e of events) {
+    if (text.length > 1) text += ',';
+    const plain = typeof e.agent === 'string' && typeof e.dfid === 'string' && typeof e.id === 'string' && typeof e.time === 'string' && typeof e.type === 'string' && (e.decision_id === null || typeof e.decision_id === 'string');
+    text += plain
+      ? `{"agent":${str(e.agent)},"data":${canonicalJson(e.data)},"decision_id":${str(e.decision_id)},"dfid":${str(e.dfid)},"id":${str(e.id)},"reasons":${canonicalJson(e.reasons)},"time":${str(e.time)},"type":${str(e.type)}}`
+      : canonicalJson(e);
+  }
+  return `${text}]`;
+}
+
 /** The canonical text a record's hash is taken over (JCS key order: dfid, events, first_seq, prev_hash, seq, v). */
 function recordText(dfid: string, eventsText: string, firstSeq: number, prevHash: string, seq: number): string {
   return `{"dfid":${JSON.stringify(dfid)},"events":${eventsText},"first_seq":${firstSeq},"prev_hash":${JSON.stringify(prevHash)},"seq":${seq},"v":${RECORD_FORMAT}}`;
@@ -114,7 +135,7 @@ export function sealRecord(events: OpenEvent[], head: Receipt): { row: EventRow;
   if (!last) throw new Error('a ledger record holds at least one event');
   const firstSeq = head.seq + 1;
   const seq = head.seq + events.length;
-  const data = canonicalJson(events);
+  const data = eventsText(events);
   // A record of several flows (expired interventions) is found by any of them: its dfid is '*'.
   const dfid = events.every((e) => e.dfid === last.dfid) ? last.dfid : '*';
   const hash = sha256Hex(recordText(dfid, data, firstSeq, head.hash, seq));
