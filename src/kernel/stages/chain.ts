@@ -5,7 +5,8 @@ import type { ArrivedState, Next, Stage } from './state.js';
 /** How each stage is run: the pipeline wraps it in its tracing span; a check runs it as it is. */
 export type RunStage = <T>(stage: { readonly name: string }, run: () => T | Promise<T>) => T | Promise<T>;
 
-const asItIs: RunStage = (_stage, run) => run();
+/** A stage as `run` calls it: `then` checked its input against the stages before it. */
+type AnyStage = (k: KernelCore, s: unknown) => Promise<Outcome | Next<unknown>> | Outcome | Next<unknown>;
 
 /**
  * Stages in order, each given the state the ones before it filled. `then`
@@ -15,25 +16,38 @@ const asItIs: RunStage = (_stage, run) => run();
 export class StageChain<S> {
   private constructor(
     /** The stages in order: their names name the tracing spans. */
-    readonly stages: readonly { readonly name: string }[],
-    private readonly runAll: (k: KernelCore, s: ArrivedState, runStage: RunStage) => Promise<Outcome | Next<S>>,
+    private readonly list: readonly AnyStage[],
   ) {}
 
   /** No stage yet: the call goes on as it arrived. */
   static start(): StageChain<ArrivedState> {
-    return new StageChain([], (_k, s) => Promise.resolve({ next: s }));
+    return new StageChain([]);
+  }
+
+  /** The stages in order: their names name the tracing spans. */
+  get stages(): readonly { readonly name: string }[] {
+    return this.list;
   }
 
   /** These stages, then `stage` on the state they leave. */
   then<N>(stage: Stage<S, N>): StageChain<N> {
-    return new StageChain<N>([...this.stages, stage], async (k, s, runStage) => {
-      const r = await this.runAll(k, s, runStage);
-      return 'next' in r ? runStage(stage, () => stage(k, r.next)) : r;
-    });
+    return new StageChain<N>([...this.list, stage as unknown as AnyStage]);
   }
 
-  /** The outcome of the first stage that ends the call, else the state the last one left. */
-  run(k: KernelCore, s: ArrivedState, runStage: RunStage = asItIs): Promise<Outcome | Next<S>> {
-    return this.runAll(k, s, runStage);
+  /**
+   * The outcome of the first stage that ends the call, else the state the
+   * last one left. One loop, not a closure per stage, and a stage that
+   * answers synchronously is not awaited: a call pays for the stages'
+   * work, not for a promise around each of them.
+   */
+  async run(k: KernelCore, s: ArrivedState, runStage?: RunStage): Promise<Outcome | Next<S>> {
+    let r: Outcome | Next<unknown> = { next: s };
+    for (const stage of this.list) {
+      const at: unknown = r.next;
+      const ran: ReturnType<AnyStage> = runStage ? runStage(stage, () => stage(k, at)) : stage(k, at);
+      r = ran instanceof Promise ? await ran : ran;
+      if (!('next' in r)) return r;
+    }
+    return r as Next<S>;
   }
 }
