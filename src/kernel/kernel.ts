@@ -42,6 +42,9 @@ export class Kernel implements KernelCore {
   /** Hashed once per set, not per call; replaced with the set. */
   setHash: string;
 
+  /** The view calls are governed under (`pinned`). */
+  private view: KernelCore | undefined;
+
   constructor(public deps: KernelDeps) {
     this.setHash = loadedSetHash(deps.workspace);
     this.delegations = new DelegationRegistry(deps.store, deps.workspace.contracts);
@@ -95,9 +98,16 @@ export class Kernel implements KernelCore {
     this.setHash = loadedSetHash(workspace);
   }
 
-  /** This kernel with its set fixed: what one call sees from start to end. */
+  /**
+   * This kernel with its set fixed: what one call sees from start to end.
+   * Its fields are read-only, so calls share one view until a field it pins
+   * changes (a reload), instead of each building its own.
+   */
   private pinned(): KernelCore {
-    return Object.create(this, { deps: { value: this.deps }, policy: { value: this.policy }, delegations: { value: this.delegations }, setHash: { value: this.setHash } }) as KernelCore;
+    const v = this.view;
+    if (v && v.deps === this.deps && v.policy === this.policy && v.delegations === this.delegations && v.setHash === this.setHash) return v;
+    this.view = Object.create(this, { deps: { value: this.deps }, policy: { value: this.policy }, delegations: { value: this.delegations }, setHash: { value: this.setHash } }) as KernelCore;
+    return this.view;
   }
 
   /** "Would this call be allowed?": the pipeline up to the effect, with nothing written but the check's own record. */
