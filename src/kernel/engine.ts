@@ -1,6 +1,6 @@
 import { CapabilityError, type Capability, type CapabilityContext, type Facts, type Values } from '../capabilities/manifest.js';
 import type { ReasonCode } from '../core/reasons.js';
-import { progressReporter } from './progress.js';
+import { NO_PROGRESS, progressReporter } from './progress.js';
 
 export type RunResult =
   | { ok: true; output: unknown; bytes: number }
@@ -32,7 +32,20 @@ export async function runBounded(
   limits: RunLimits,
   callerSignal?: AbortSignal,
 ): Promise<RunResult> {
-  const controller = new AbortController();
+  // The handler's signal is made only when asked for (ctx.signal, a progress reporter): most handlers never read it.
+  let controller: AbortController | undefined;
+  let aborted: { reason: unknown } | undefined;
+  const signal = (): AbortSignal => {
+    if (!controller) {
+      controller = new AbortController();
+      if (aborted) controller.abort(aborted.reason);
+    }
+    return controller.signal;
+  };
+  const abort = (reason: unknown): void => {
+    aborted ??= { reason };
+    controller?.abort(reason);
+  };
   let interrupted: RunResult | undefined;
   let interrupt: (r: RunResult) => void = () => undefined;
   const interruption = new Promise<RunResult>((resolve) => {
@@ -45,7 +58,7 @@ export async function runBounded(
       reason instanceof InterventionAbort
         ? { ok: false, code: 'ABORTED_BY_INTERVENTION', message: `aborted by intervention ${reason.interventionId}` }
         : { ok: false, code: 'CANCELLED', message: 'the caller cancelled the request after the effect started; it may have happened' };
-    controller.abort(reason);
+    abort(reason);
     interrupt(interrupted);
   };
   if (callerSignal?.aborted) {
@@ -56,18 +69,25 @@ export async function runBounded(
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<RunResult>((resolve) => {
     timer = setTimeout(() => {
-      controller.abort(new Error('deadline exceeded'));
+      abort(new Error('deadline exceeded'));
       resolve({ ok: false, code: 'DEADLINE_EXCEEDED', message: `handler exceeded its ${limits.deadlineMs} ms deadline` });
     }, limits.deadlineMs);
   });
-  const progress = progressReporter(ctx.relay, controller.signal);
+  const progress = ctx.relay ? progressReporter(ctx.relay, signal()) : NO_PROGRESS;
   const run = (async (): Promise<RunResult> => {
     try {
-      const output = await capability.def.handler(params, { ...ctx, signal: controller.signal, facts, progress: progress.report });
-      if (controller.signal.aborted) return interrupted ?? { ok: false, code: 'DEADLINE_EXCEEDED', message: 'handler finished after it was aborted' };
+      const output = await capability.def.handler(params, {
+        ...ctx,
+        get signal() {
+          return signal();
+        },
+        facts,
+        progress: progress.report,
+      });
+      if (aborted) return interrupted ?? { ok: false, code: 'DEADLINE_EXCEEDED', message: 'handler finished after it was aborted' };
       return checkOutput(capability, output, limits.maxOutputBytes);
     } catch (err) {
-      if (controller.signal.aborted) return interrupted ?? { ok: false, code: 'DEADLINE_EXCEEDED', message: 'handler aborted' };
+      if (aborted) return interrupted ?? { ok: false, code: 'DEADLINE_EXCEEDED', message: 'handler aborted' };
       // A handler may name its failure (the gateway: an upstream that went away); its message is Mandate's own.
       if (err instanceof CapabilityError) return { ok: false, code: err.code, message: err.message };
       return { ok: false, code: 'HANDLER_FAILED', message: `handler threw ${(err as Error)?.name ?? 'a non-error'}` };

@@ -8,6 +8,9 @@ const PROGRESS_FLUSH_MAX_MS = 1_000;
 /** A progress message is cut to this many characters. */
 export const PROGRESS_MESSAGE_MAX = 200;
 
+/** The reporter of a call whose caller follows no progress: reports go nowhere. */
+export const NO_PROGRESS: { report: ProgressReporter; stop(): Promise<void> } = { report: () => undefined, stop: async () => undefined };
+
 /**
  * The `ctx.progress` a handler gets. Reports become `notifications/progress`
  * when the caller gave a progress token, and reach `relay.onProgress` (an MCP
@@ -16,7 +19,7 @@ export const PROGRESS_MESSAGE_MAX = 200;
  * capability's own text and stays between it and its caller.
  */
 export function progressReporter(relay: CallRelay | undefined, signal: AbortSignal, clock: () => number = Date.now): { report: ProgressReporter; stop(): Promise<void> } {
-  if (!relay || (relay.progressToken === undefined && !relay.onProgress)) return { report: () => undefined, stop: async () => undefined };
+  if (!relay || (relay.progressToken === undefined && !relay.onProgress)) return NO_PROGRESS;
   let last = Number.NEGATIVE_INFINITY;
   let sentAt = Number.NEGATIVE_INFINITY;
   let pending: ProgressUpdate | null = null;

@@ -40,6 +40,31 @@ describe('bounded engine (runBounded)', () => {
     expect(signal?.aborted).toBe(true);
   });
 
+  it('a handler that first reads its signal after its deadline finds it aborted, with the deadline as the reason', async () => {
+    vi.useFakeTimers();
+    let late: AbortSignal | undefined;
+    const run = runBounded(
+      cap(
+        (_p, c) =>
+          new Promise((resolve) => {
+            setTimeout(() => {
+              late = c.signal;
+              resolve({ ok: true });
+            }, 2_000);
+          }),
+      ),
+      {},
+      {},
+      ctx,
+      LIMITS,
+    );
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(await run).toMatchObject({ ok: false, code: 'DEADLINE_EXCEEDED' });
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(late?.aborted).toBe(true);
+    expect((late?.reason as Error).message).toBe('deadline exceeded');
+  });
+
   it('a caller abort aborts the handler and is CANCELLED, not a deadline', async () => {
     const controller = new AbortController();
     const run = runBounded(
