@@ -65,7 +65,7 @@ describe.skipIf(need.skip)(need.title('PostgreSQL'), () => {
       return url;
     }
 
-    it("a store before it keeps every policy input, now in its decision's row, listed in decision order; the table is gone", async () => {
+    it('a store before it keeps every policy input, now in its decision\'s row, listed in decision order; the table is gone', async () => {
       const port = await openPgPort(await beforeFold(), new FakeWorld());
       try {
         expect(await port.policyInputs.list({ limit: 10 })).toEqual([

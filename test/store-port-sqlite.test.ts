@@ -174,7 +174,7 @@ describe('SQLite migration 15 (ADR-040)', () => {
     return path;
   }
 
-  it("a store at schema 14 keeps every policy input, now in its decision's row, listed in decision order; the table and its indexes are gone", async () => {
+  it('a store at schema 14 keeps every policy input, now in its decision\'s row, listed in decision order; the table and its indexes are gone', async () => {
     const path = schema14();
     const port = sqlitePort(openStore(path, new FakeWorld()), path);
     try {
