@@ -88,22 +88,34 @@ async function admitAndRun(k: KernelCore, flow: Flow, cap: Capability, req: Effe
     if (signal?.aborted) return refuseBeforeEffect(k, flow, [CANCELLED_BEFORE], req.policies);
     return refuseBeforeEffect(k, flow, [{ code: 'DEADLINE_EXCEEDED', message: `waited ${deadlineMs} ms for another call on the same resource; nothing ran` }], req.policies);
   }
-  let span: { outcome: Outcome; monitored?: Promise<[string, Breach[]][]> };
+  let span: Span;
   try {
     span = await effectSpan(k, flow, cap, req, mode, circuit, Math.max(deadlineMs - (world.now() - waitFrom), 1), signal, handlerSignal);
   } finally {
     release();
   }
+  // The section ended with the effect; the call answers once its record is committed (ADR-041).
+  await span.recorded;
   if (!span.monitored) return span.outcome;
   for (const [agent, breaches] of await span.monitored) if (breaches.length) await suspend(k, flow, breaches, agent);
   return span.outcome;
 }
 
+/** What an effect section's span leaves: the outcome, its record on its way to the store, and the monitors' verdict (absent when nothing ran). */
+interface Span {
+  outcome: Outcome;
+  /** Settles once the post-effect commit has committed (or failed); awaited after the section is released. */
+  recorded?: Promise<void>;
+  monitored?: Promise<[string, Breach[]][]>;
+}
+
 /**
  * The span an effect section covers: the facts re-read and drift check
- * (TOCTOU), the pre-effect commit, the handler, and the post-effect commit.
- * Returns the outcome, and the monitors' verdict to await once the section is
- * released (absent when nothing ran).
+ * (TOCTOU), the pre-effect commit and the handler. The post-effect commit is
+ * submitted inside it, so it takes its place in chain order before the next
+ * call's pre-effect commit, and is awaited outside it (ADR-041): the next call
+ * on the resource re-reads facts the effect already changed, and its
+ * pre-effect commit can share a transaction with this call's record.
  */
 async function effectSpan(
   k: KernelCore,
@@ -116,7 +128,7 @@ async function effectSpan(
   signal: AbortSignal | undefined,
   /** What may abort the handler once it runs: the caller's cancel, unless that cancel only counts before the effect. */
   handlerSignal: AbortSignal | undefined,
-): Promise<{ outcome: Outcome; monitored?: Promise<[string, Breach[]][]> }> {
+): Promise<Span> {
   const { world, workspace } = k.deps;
   const limits = workspace.config.limits;
   const fresh = await resolveFacts(k, cap, req.params, flow, signal);
@@ -200,14 +212,14 @@ async function effectSpan(
     const r = await commitFlow(k, flow, [...pre, ...post]);
     if (!r.ok) return { outcome: await lostPreEffect(k, flow, circuit, r.conflict, req) };
   }
-  const recorded = folded ? undefined : commitSure(k, flow, post);
+  const recorded = (folded ? Promise.resolve() : commitSure(k, flow, post)).then(() => {
+    mark(k, flow, 'record');
+    flow.log.info({ step: 'engine', decision_id: flow.decisionId, ok: result.ok, reasons: outcome.reasons, duration_ms: durationMs }, 'action finished');
+  });
   // Drift monitors see every executed outcome (not an abort by intervention), in
   // a unit of their own submitted after the outcome's: they can never lose it.
   const monitored = aborted ? Promise.resolve([]) : observeAll(k, flow, cap, result.ok, req.values, started);
-  await recorded;
-  mark(k, flow, 'record');
-  flow.log.info({ step: 'engine', decision_id: flow.decisionId, ok: result.ok, reasons: outcome.reasons, duration_ms: durationMs }, 'action finished');
-  return { outcome, monitored };
+  return { outcome, recorded, monitored };
 }
 
 /** The pre-effect commit lost its key to another call, or the flow is over its cap: nothing ran. */

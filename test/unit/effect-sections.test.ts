@@ -3,7 +3,8 @@ import { z } from 'zod';
 import { toCapability } from '../../src/capabilities/manifest.js';
 import type { Outcome } from '../../src/core/types.js';
 import { InProcessSections, sectionKey } from '../../src/kernel/sections.js';
-import { call, readBook, replaceOnce, runs, setupRuntime, transfer, typesOf } from './helpers.js';
+import type { Op } from '../../src/store/port/index.js';
+import { call, events, readBook, replaceOnce, runs, setupRuntime, transfer, typesOf } from './helpers.js';
 
 const SLOW = `
 import { appendFileSync } from 'node:fs';
@@ -91,6 +92,32 @@ describe('effect sections', () => {
     expect(queued.details[0]?.message).toMatch(/waited 300 ms/);
     expect(typesOf(env.rt, queued.decision_id)).not.toContain('ActionStarted');
     expect(runs(env.dir)).toEqual(['test.slow 1']);
+  });
+
+  it("the section ends with the effect: the next call on the resource starts before the first call's record is committed, and the record still comes first in the chain", async () => {
+    const env = await setupRuntime(EDITS);
+    const store = env.rt.store;
+    const commit = store.commit.bind(store);
+    // What reaches the store, in order: each unit's submission and its commit.
+    const log: string[] = [];
+    const name = (unit: Op[]) => unit.flatMap((op) => (op.op === 'event' && ['ActionStarted', 'ActionOutcome'].includes(op.event.type) ? [`${op.event.type} ${op.event.decision_id}`] : [])).join(',');
+    store.commit = async (unit) => {
+      const what = name(unit);
+      if (what) log.push(`submit ${what}`);
+      const r = await commit(unit);
+      if (what) log.push(`commit ${what}`);
+      return r;
+    };
+    const [first, second] = await Promise.all([1, 2].map((n) => env.rt.kernel.govern(call('alice', { capability: 'test.quick', params: { n, ms: 0 } }))));
+    expect([first?.verdict, second?.verdict]).toEqual(['accepted', 'accepted']);
+    const at = (entry: string) => log.indexOf(entry);
+    const [a, b] = [first?.decision_id, second?.decision_id];
+    // The second call's pre-effect commit was submitted before the first call's post-effect commit had committed (ADR-041) ...
+    expect(at(`submit ActionStarted ${b}`)).toBeGreaterThan(at(`submit ActionOutcome ${a}`));
+    expect(at(`submit ActionStarted ${b}`)).toBeLessThan(at(`commit ActionOutcome ${a}`));
+    // ... and the chain still has the first call's outcome before the second call's start.
+    const types = events(env.rt).filter((e) => e.type === 'ActionStarted' || e.type === 'ActionOutcome').map((e) => `${e.type} ${e.decision_id}`);
+    expect(types).toEqual([`ActionStarted ${a}`, `ActionOutcome ${a}`, `ActionStarted ${b}`, `ActionOutcome ${b}`]);
   });
 
   it('a capability that manages its own concurrency runs calls side by side', async () => {
