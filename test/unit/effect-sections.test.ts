@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { toCapability } from '../../src/capabilities/manifest.js';
 import type { Outcome } from '../../src/core/types.js';
-import { InProcessSections, sectionKey } from '../../src/kernel/sections.js';
+import { InProcessSections, SharedSections, sectionKey } from '../../src/kernel/sections.js';
+import type { StoreSections } from '../../src/store/port/index.js';
 import type { Op } from '../../src/store/port/index.js';
 import { call, events, readBook, replaceOnce, runs, setupRuntime, transfer, typesOf } from './helpers.js';
 
@@ -94,7 +95,7 @@ describe('effect sections', () => {
     expect(runs(env.dir)).toEqual(['test.slow 1']);
   });
 
-  it("the section ends with the effect: the next call on the resource starts before the first call's record is committed, and the record still comes first in the chain", async () => {
+  it('the section ends with the effect: the next call on the resource starts before the first call has committed its record, and the record still comes first in the chain', async () => {
     const env = await setupRuntime(EDITS);
     const store = env.rt.store;
     const commit = store.commit.bind(store);
@@ -118,6 +119,48 @@ describe('effect sections', () => {
     // ... and the chain still has the first call's outcome before the second call's start.
     const types = events(env.rt).filter((e) => e.type === 'ActionStarted' || e.type === 'ActionOutcome').map((e) => `${e.type} ${e.decision_id}`);
     expect(types).toEqual([`ActionStarted ${a}`, `ActionOutcome ${a}`, `ActionStarted ${b}`, `ActionOutcome ${b}`]);
+  });
+
+  it('a store section is handed from call to call of one process while they queue, at most maxTurns in a row, and then released so another process gets its turn', async () => {
+    // The store's side: a FIFO of holders, as PostgreSQL's advisory locks and the SQLite tickets are.
+    const trace: string[] = [];
+    const queue: { who: string; grant(): void }[] = [];
+    let holder: string | null = null;
+    const store = (who: string): StoreSections => ({
+      acquire: (key) =>
+        new Promise((resolve) => {
+          const grant = () => {
+            holder = who;
+            trace.push(`${who} takes ${key}`);
+            resolve(async () => {
+              trace.push(`${who} frees ${key}`);
+              holder = null;
+              queue.shift()?.grant();
+            });
+          };
+          if (holder === null) grant();
+          else queue.push({ who, grant });
+        }),
+    });
+    const mine = new SharedSections(new InProcessSections(), store('this'), Date.now, (err) => { throw err; }, 3);
+    const ran: string[] = [];
+    const work = async (sections: SharedSections, name: string) => {
+      const release = await sections.acquire('k', 5_000);
+      expect(release).not.toBeNull();
+      ran.push(`${name} (store held by ${holder})`);
+      await new Promise((r) => setTimeout(r, 5));
+      release?.();
+    };
+    // Five calls of this process queue at once; another process asks for the store's section while the first runs.
+    const calls = [1, 2, 3, 4, 5].map((n) => work(mine, `call ${n}`));
+    await new Promise((r) => setTimeout(r, 1));
+    const other = new SharedSections(new InProcessSections(), store('other'), Date.now, (err) => { throw err; });
+    await Promise.all([...calls, work(other, 'other process')]);
+    await mine.settle();
+    await other.settle();
+    // Three turns, then the store's section goes to the process that was queued in the store, then back.
+    expect(ran).toEqual(['call 1 (store held by this)', 'call 2 (store held by this)', 'call 3 (store held by this)', 'other process (store held by other)', 'call 4 (store held by this)', 'call 5 (store held by this)']);
+    expect(trace).toEqual(['this takes k', 'this frees k', 'other takes k', 'other frees k', 'this takes k', 'this frees k']);
   });
 
   it('a capability that manages its own concurrency runs calls side by side', async () => {

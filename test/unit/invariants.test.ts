@@ -821,7 +821,7 @@ export const GUARANTEES: Record<string, Guarantee> = {
     },
   },
   EFFECT_SECTIONS: {
-    statement: 'Calls on one resource run from their facts re-read to the end of their effect one at a time (write and destructive capabilities per capability by default), across every process sharing the store, so an accepted decision is exactly one effect; waiting counts against the deadline (ADR-017, ADR-019).',
+    statement: 'Calls on one resource run from their facts re-read to the end of their effect one at a time (write and destructive capabilities per capability by default), across every process sharing the store, so an accepted decision is exactly one effect; waiting counts against the deadline (ADR-017, ADR-019); the section ends with the handler, its record queued first in chain order, and a process hands the store section from call to call only a bounded number of turns (ADR-041).',
     proofs: {
       '../store/sections-suite.ts': [
         'a section is held by one port at a time across two ports on one store, granted in order, and a waiter out of time gets nothing',
@@ -837,6 +837,8 @@ export const GUARANTEES: Record<string, Guarantee> = {
         'a section is granted first come, first served, and a waiter that runs out of time gets nothing',
         'waiting for a section counts against the deadline: a call queued behind a slow one on the same resource is refused before its effect',
         'a capability that manages its own concurrency runs calls side by side',
+        'the section ends with the effect: the next call on the resource starts before the first call has committed its record, and the record still comes first in the chain',
+        'a store section is handed from call to call of one process while they queue, at most maxTurns in a row, and then released so another process gets its turn',
       ],
     },
   },

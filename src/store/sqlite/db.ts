@@ -404,6 +404,9 @@ export function openDb(path: string): Db {
   const db = new Database(path);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
+  // A group commit's savepoints journal the pages they change; past 64 KiB SQLite spills that journal to a temp
+  // file, opened and written per batch (at 16 calls in flight: ~0.7 opens and ~5 writes per call). Kept in memory.
+  db.pragma('temp_store = MEMORY');
   db.pragma(`wal_autocheckpoint = ${WAL_CHECKPOINT_PAGES}`);
   db.pragma('busy_timeout = 5000');
   db.pragma('foreign_keys = ON');
