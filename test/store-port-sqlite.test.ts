@@ -9,6 +9,8 @@ import { openStore } from '../src/store/sqlite/store.js';
 import { FakeWorld } from './unit/helpers.js';
 import { describePortSuite } from './store/port-suite.js';
 import { describeSectionsSuite } from './store/sections-suite.js';
+import { BACK_TO_14 } from './helpers/sqlite-schemas.js';
+import { policyImpact } from '../src/kernel/impact.js';
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -112,6 +114,7 @@ describe('SQLite migration 14 (ADR-032)', () => {
     const path = join(dir, 'mandate.db');
     // The file as schema 13 left it: rowid tables for keys and flows, the full status index.
     const old = openDb(path);
+    old.exec(BACK_TO_14);
     old.exec(`
       DROP INDEX decisions_pending;
       CREATE INDEX decisions_status ON decisions(status, expires_at);
@@ -141,7 +144,7 @@ describe('SQLite migration 14 (ADR-032)', () => {
     }
     const db = new Database(path, { readonly: true });
     try {
-      expect(db.pragma('user_version', { simple: true })).toBe(14);
+      expect(db.pragma('user_version', { simple: true })).toBe(15);
       const ddl = (name: string) => (db.prepare('SELECT sql FROM sqlite_master WHERE name = ?').pluck().get(name) as string) ?? '';
       expect(ddl('idempotency')).toMatch(/WITHOUT ROWID$/);
       expect(ddl('flows')).toMatch(/WITHOUT ROWID$/);
@@ -150,6 +153,75 @@ describe('SQLite migration 14 (ADR-032)', () => {
     } finally {
       db.close();
     }
+  });
+});
+
+describe('SQLite migration 15 (ADR-040)', () => {
+  /** A file at schema 14 with two decisions, each with its policy input in `policy_inputs` (one a free-text intent's, its capability not yet set); `extra` runs before it is closed. */
+  function schema14(extra = ''): string {
+    const dir = mkdtempSync(join(tmpdir(), 'mandate-m15-'));
+    dirs.push(dir);
+    const path = join(dir, 'mandate.db');
+    const old = openDb(path);
+    old.exec(BACK_TO_14);
+    old.exec(`
+      INSERT INTO decisions (id, dfid, agent, capability, status, request_hash, created_at) VALUES ('d1', 'f1', 'alice', 'pay', 'accepted', 'h1', 10), ('d2', 'f2', 'bob', NULL, 'running', 'h2', 20);
+      INSERT INTO policy_inputs VALUES ('d2', 'f2', 'bob', 'pay', 21, 'permit', '["g1"]', '{"context":{"n":2}}', 'x2'), ('d1', 'f1', 'alice', 'pay', 11, 'forbid', '[]', '{"context":{"n":1}}', 'x1');
+      ${extra}
+    `);
+    old.pragma('user_version = 14');
+    old.close();
+    return path;
+  }
+
+  it('a store at schema 14 keeps every policy input, now in its decision\'s row, listed in decision order; the table and its indexes are gone', async () => {
+    const path = schema14();
+    const port = sqlitePort(openStore(path, new FakeWorld()), path);
+    try {
+      // Each input at its decision's time; the free-text decision learns its capability from its input, as a new one does.
+      expect(await port.policyInputs.list({ limit: 10 })).toEqual([
+        { decision_id: 'd1', dfid: 'f1', agent: 'alice', capability: 'pay', at: 10, verdict: 'forbid', gates: [], input: '{"context":{"n":1}}', input_hash: 'x1' },
+        { decision_id: 'd2', dfid: 'f2', agent: 'bob', capability: 'pay', at: 20, verdict: 'permit', gates: ['g1'], input: '{"context":{"n":2}}', input_hash: 'x2' },
+      ]);
+      expect(await port.decisions.get('d2')).toMatchObject({ capability: 'pay', status: 'running' });
+      // Replay reads them as before: here the ledger vouches for neither, so both are reported and none replayed.
+      const none = { contracts: new Map(), engine: {} as never };
+      const report = await policyImpact(port, none, none, {});
+      expect(report.untrusted.map((u) => u.decision_id)).toEqual(['d1', 'd2']);
+      expect(report.replayed).toBe(0);
+      // Retention clears inputs, not decisions.
+      expect((await port.commit([{ op: 'policy_inputs.purge', before: 15 }])).ok).toBe(true);
+      expect((await port.policyInputs.list({ limit: 10 })).map((r) => r.decision_id)).toEqual(['d2']);
+      expect(await port.decisions.get('d1')).toMatchObject({ status: 'accepted' });
+    } finally {
+      await port.close();
+    }
+    const db = new Database(path, { readonly: true });
+    try {
+      expect(db.pragma('user_version', { simple: true })).toBe(15);
+      expect(db.prepare("SELECT name FROM sqlite_master WHERE name LIKE 'policy_inputs%'").pluck().all()).toEqual([]);
+    } finally {
+      db.close();
+    }
+  });
+
+  it('a policy input whose decision does not exist stops the migration with its id and the way out, and changes nothing', () => {
+    const path = schema14("INSERT INTO policy_inputs VALUES ('gone', 'f3', 'alice', 'pay', 30, 'permit', '[]', '{}', 'x3');");
+    expect(() => openDb(path)).toThrow(/1 policy input\(s\) name no decision \(gone\).*DELETE FROM policy_inputs WHERE decision_id NOT IN/);
+    const db = new Database(path, { readonly: true });
+    try {
+      expect(db.pragma('user_version', { simple: true })).toBe(14);
+      expect(db.prepare('SELECT decision_id FROM policy_inputs ORDER BY decision_id').pluck().all()).toEqual(['d1', 'd2', 'gone']);
+    } finally {
+      db.close();
+    }
+    // Deleted as the error says, the store opens.
+    const fix = new Database(path);
+    fix.exec('DELETE FROM policy_inputs WHERE decision_id NOT IN (SELECT id FROM decisions)');
+    fix.close();
+    const reopened = openDb(path);
+    expect(reopened.pragma('user_version', { simple: true })).toBe(15);
+    reopened.close();
   });
 });
 

@@ -36,8 +36,19 @@ export async function send(res: ServerResponse, response: Response, signal: Abor
   response.headers.forEach((value, name) => {
     headers[name] = value;
   });
+  if (!response.body) {
+    res.writeHead(response.status, headers);
+    return void res.end();
+  }
+  if (!response.headers.get('content-type')?.startsWith('text/event-stream')) {
+    // A JSON answer is whole already: sent with its length, headers and body in one write, where
+    // piping it chunk by chunk cost a stream per answer and a second write for the chunked ending.
+    const body = Buffer.from(await response.arrayBuffer());
+    headers['content-length'] = String(body.length);
+    res.writeHead(response.status, headers);
+    return void res.end(body);
+  }
   res.writeHead(response.status, headers);
-  if (!response.body) return void res.end();
   try {
     await pipeline(Readable.fromWeb(response.body as import('node:stream/web').ReadableStream<Uint8Array>, { signal }), res);
   } catch {

@@ -30,7 +30,11 @@ type OpCase<K extends OpKind> = { before?: Op[]; op: OpOf<K>; check(store: Store
 const D = 'f'.repeat(32);
 const intent = { capability: 'c', params: { amount: 1 } } as never;
 const interventionRow = { id: 'i9', dfid: D, target_kind: 'agent' as const, target: 'alice', target_agent: 'alice', act: 'pause', args: '{}', issued_by: 'op', issuer_role: 'operator', state: 'pending' as const, reason_hash: null, created_at: T, updated_at: T, expires_at: T + 1000 };
-const policyInput = (decision_id: string, at: number) => ({ decision_id, dfid: 'a'.repeat(32), agent: 'alice', capability: 'payments.transfer', at, verdict: 'permit', gates: ['g1'], input: '{"context":{}}', input_hash: 'h'.repeat(64) });
+const policyInput = (decision_id: string) => ({ decision_id, capability: 'payments.transfer', verdict: 'permit', gates: ['g1'], input: '{"context":{}}', input_hash: 'h'.repeat(64) });
+/** A decision of `agent` made at `at`, with no capability yet (a free-text intent's): its policy input names it. */
+const opened = (id: string, at: number, agent = 'alice'): Op => ({ op: 'decision.open', id, dfid: D, agent, capability: null, request_hash: 'h', created_at: at });
+/** A policy input as read back: its decision's flow, agent and time. */
+const inputRead = (decision_id: string, at: number, agent = 'alice') => ({ ...policyInput(decision_id), dfid: D, agent, at });
 const taskRow = { id: 't9', agent: 'alice', decision_id: 'd9', result_form: 'outcome' as const, status: 'working' as const, status_message: null, ttl_ms: 60_000, poll_ms: 500, created_at: T, updated_at: T, expires_at: T + 60_000 };
 const delegationRow = { id: 'dlg-1', child: 'w1', parent: 'alice', root: 'alice', depth: 1, max_depth: 1, may_delegate: 0, purpose: 'p', grants: '[]', memory: '[]', created_at: T, expires_at: T + 60_000, created_by: 'agent:alice', decision_id: 'd1' };
 const credentialRow = { id: 'k9', kind: 'agent' as const, principal: 'alice', role: 'agent' as const, key_hash: 'h'.repeat(64), key_prefix: 'mk_', label: null, created_at: T, created_by: 'op' };
@@ -128,20 +132,34 @@ const EVERY_OP: { [K in OpKind]: OpCase<K> } = {
     },
   },
   'policy_input.put': {
-    op: { op: 'policy_input.put', row: policyInput('d1', T) },
+    before: [opened('d1', T), opened('d2', T + 5, 'bob'), opened('d0', T - 5)],
+    op: { op: 'policy_input.put', row: policyInput('d1') },
     check: async (s) => {
-      await s.commit([{ op: 'policy_input.put', row: { ...policyInput('d1', T), verdict: 'forbid' } }]); // a second write of one decision changes nothing
-      await s.commit([{ op: 'policy_input.put', row: { ...policyInput('d2', T + 5), agent: 'bob' } }]);
-      expect(await s.policyInputs.list({ limit: 10 })).toEqual([policyInput('d1', T), { ...policyInput('d2', T + 5), agent: 'bob' }]);
+      await s.commit([{ op: 'policy_input.put', row: { ...policyInput('d1'), verdict: 'forbid' } }]); // a second write of one decision changes nothing
+      await s.commit([{ op: 'policy_input.put', row: policyInput('d2') }]);
+      // In (at, decision_id) order; a decision without an input (d0, refused before the policy stage) is not one.
+      expect(await s.policyInputs.list({ limit: 10 })).toEqual([inputRead('d1', T), inputRead('d2', T + 5, 'bob')]);
+      expect((await s.decisions.get('d1'))?.capability).toBe('payments.transfer');
       expect((await s.policyInputs.list({ agent: 'bob', limit: 10 })).map((r) => r.decision_id)).toEqual(['d2']);
       expect((await s.policyInputs.list({ since: T + 1, capability: 'payments.transfer', limit: 10 })).map((r) => r.decision_id)).toEqual(['d2']);
       expect((await s.policyInputs.list({ after: { at: T, decision_id: 'd1' }, limit: 1 })).map((r) => r.decision_id)).toEqual(['d2']);
+      // An input that names no decision has nowhere to be kept: its unit is refused, not silently emptied.
+      expect(await s.commit([{ op: 'policy_input.put', row: policyInput('nope') }])).toMatchObject({ ok: false, conflict: { kind: 'not_found', id: 'nope' } });
     },
   },
   'policy_inputs.purge': {
-    before: [{ op: 'policy_input.put', row: policyInput('d1', T) }, { op: 'policy_input.put', row: policyInput('d2', T + 10) }],
+    before: [opened('d1', T), opened('d2', T + 10), { op: 'policy_input.put', row: policyInput('d1') }, { op: 'policy_input.put', row: policyInput('d2') }],
     op: { op: 'policy_inputs.purge', before: T + 5 },
-    check: async (s) => expect((await s.policyInputs.list({ limit: 10 })).map((r) => r.decision_id)).toEqual(['d2']),
+    check: async (s) => {
+      expect((await s.policyInputs.list({ limit: 10 })).map((r) => r.decision_id)).toEqual(['d2']);
+      // The decision stays; only what its policy request saw is cleared.
+      expect(await s.decisions.get('d1')).toMatchObject({ id: 'd1', status: 'rejected', capability: 'payments.transfer' });
+      // A later purge starts where this one stopped, and a shorter window still clears what it covers.
+      expect((await s.commit([{ op: 'policy_inputs.purge', before: T }])).ok).toBe(true);
+      expect((await s.policyInputs.list({ limit: 10 })).map((r) => r.decision_id)).toEqual(['d2']);
+      expect((await s.commit([{ op: 'policy_inputs.purge', before: T + 11 }])).ok).toBe(true);
+      expect(await s.policyInputs.list({ limit: 10 })).toEqual([]);
+    },
   },
   'task.create': { op: { op: 'task.create', row: taskRow }, check: async (s) => expect(await s.tasks.get('alice', 't9', T)).toEqual({ ...taskRow, result: null }) },
   'task.status': { before: [{ op: 'task.create', row: taskRow }], op: { op: 'task.status', agent: 'alice', id: 't9', status: 'input_required', message: 'm', at: T + 1 }, check: async (s) => expect(await s.tasks.get('alice', 't9', T)).toMatchObject({ status: 'input_required', status_message: 'm' }) },
@@ -332,6 +350,31 @@ export function describePortSuite(name: string, open: () => Promise<StorePort>, 
         // Another op on the decision between them: each is applied in order, as before.
         expect((await store.commit([...received('d5'), finish('d5'), running('d5')])).ok).toBe(true);
         expect(await store.decisions.get('d5')).toMatchObject({ status: 'running', runner: 'r1', outcome: { status: 'accepted' } });
+      } finally {
+        await store.close();
+      }
+    });
+
+    it("a decision's policy input in its unit is written by the decision's insert: the row an input written later leaves, and a guard takes both back (ADR-040)", async () => {
+      const store = await open();
+      try {
+        const running: Op = { op: 'decision.running', id: 'd1', runner: 'r1', key: 'k-d1', intent };
+        const put = (id: string): Op => ({ op: 'policy_input.put', row: policyInput(id) });
+        // A fresh call's pre-effect unit: opened, judged, marked running, in one insert.
+        expect((await store.commit([opened('d1', T), put('d1'), reserve('d1', 'k-d1'), running])).ok).toBe(true);
+        // The input of a decision opened by an earlier unit.
+        expect((await store.commit([opened('d2', T)])).ok).toBe(true);
+        expect((await store.commit([put('d2')])).ok).toBe(true);
+        // A refusal at the policy stage: the input before the outcome.
+        expect((await store.commit([opened('d3', T), put('d3'), finish('d3')])).ok).toBe(true);
+        expect(await store.decisions.get('d1')).toMatchObject({ status: 'running', runner: 'r1', idempotency_key: 'k-d1', capability: 'payments.transfer' });
+        expect({ ...(await store.decisions.get('d2')), id: 'd1' }).toEqual({ ...(await store.decisions.get('d1')), status: 'rejected', runner: null, idempotency_key: null, intent: null });
+        expect((await store.decisions.get('d3'))?.outcome?.status).toBe('accepted');
+        expect(await store.policyInputs.list({ limit: 10 })).toEqual(['d1', 'd2', 'd3'].map((id) => inputRead(id, T)));
+        // The key is taken: neither the decision nor its input is kept.
+        expect(await store.commit([opened('d4', T), put('d4'), reserve('d4', 'k-d1')])).toMatchObject({ ok: false, conflict: { kind: 'key_taken' } });
+        expect(await store.decisions.get('d4')).toBeNull();
+        expect((await store.policyInputs.list({ limit: 10 })).map((r) => r.decision_id)).toEqual(['d1', 'd2', 'd3']);
       } finally {
         await store.close();
       }

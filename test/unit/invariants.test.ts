@@ -1002,12 +1002,16 @@ export const GUARANTEES: Record<string, Guarantee> = {
     },
   },
   POLICY_IMPACT_MATCHES_REAL_RERUN: {
-    statement: 'Policy impact replays the policy inputs stored beside past decisions, each proven by its ledger hash, against a proposed workspace, and reports exactly the decisions a real re-run in a copy of that workspace decides otherwise; a tampered input is not replayed.',
+    statement: "Policy impact replays the policy inputs stored in past decisions' rows, each proven by its ledger hash, against a proposed workspace, and reports exactly the decisions a real re-run in a copy of that workspace decides otherwise; a tampered input is not replayed; inputs stored before ADR-040 are kept by the migration, which refuses to drop one that names no decision.",
     proofs: {
       'policy-impact-replay.test.ts': [
         'a tightened limit reports exactly the decisions above it, as re-running them for real does',
         'a loosened forbid reports exactly the decisions it refused, as re-running them for real does; the CLI exits 1 unless allowed',
         'a stored input changed after the fact no longer matches the ledger hash and is not replayed',
+      ],
+      '../store-port-sqlite.test.ts': [
+        "a store at schema 14 keeps every policy input, now in its decision's row, listed in decision order; the table and its indexes are gone",
+        'a policy input whose decision does not exist stops the migration with its id and the way out, and changes nothing',
       ],
     },
   },

@@ -8,6 +8,7 @@ import { Ledger } from '../../src/store/sqlite/ledger.js';
 import { events as eventsSql } from '../../src/store/tables/events.js';
 import { prepare } from '../../src/store/sqlite/stmt.js';
 import { FakeWorld, tempDir } from './helpers.js';
+import { BACK_TO_14 } from '../helpers/sqlite-schemas.js';
 
 const ev = (i: number, over: Partial<NewEvent> = {}): NewEvent => ({
   dfid: 'f'.repeat(32),
@@ -234,6 +235,7 @@ describe('ledger', () => {
 
   it('a ledger written before ADR-021 (schema 10, format-1 rows) migrates: its old chain and the records after it verify as one', () => {
     // The file as mandate left it before ADR-021: schema version 10, events without the format columns (and no later tables).
+    db.exec(BACK_TO_14);
     db.exec('ALTER TABLE events DROP COLUMN first_seq; ALTER TABLE events DROP COLUMN format; DROP TABLE policy_inputs; DROP INDEX decisions_created; DROP INDEX decisions_agent_created; DROP INDEX decisions_pending; CREATE INDEX decisions_status ON decisions(status, expires_at);');
     db.pragma('user_version = 10');
     let head = { seq: 0, hash: GENESIS_HASH };
@@ -243,8 +245,8 @@ describe('ledger', () => {
       head = { seq: r.seq, hash: r.hash };
     }
     db.close();
-    db = openDb(path); // migrations 11 (records), 12, 13 and 14
-    expect(db.pragma('user_version', { simple: true })).toBe(14);
+    db = openDb(path); // migrations 11 (records), 12, 13, 14 and 15
+    expect(db.pragma('user_version', { simple: true })).toBe(15);
     // Migration 14: the status index holds pending decisions only.
     expect(db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'decisions' AND name IN ('decisions_status', 'decisions_pending')").pluck().all()).toEqual(['decisions_pending']);
     ledger = new Ledger(db, world);

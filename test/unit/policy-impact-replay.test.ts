@@ -128,7 +128,7 @@ describe('policy impact replays stored policy inputs against a proposed workspac
   it('a stored input changed after the fact no longer matches the ledger hash and is not replayed', async () => {
     const env = await setupRuntime(BASE);
     const first = await env.rt.kernel.govern(call('payer', intentOf(1)));
-    raw(env.rt).db.prepare("UPDATE policy_inputs SET input = replace(input, '500', '900') WHERE decision_id = ?").run(first.decision_id);
+    raw(env.rt).db.prepare("UPDATE decisions SET policy_input = replace(policy_input, '500', '900') WHERE id = ?").run(first.decision_id);
     const report = await impactOf(env, env.dir);
     expect(report.replayed).toBe(0);
     expect(report.untrusted).toEqual([{ decision_id: first.decision_id, why: 'its input does not match the hash on the ledger' }]);

@@ -66,14 +66,14 @@ export const decidePolicy: Stage<ValidatedState, DecidedState> = (k, validated) 
 };
 
 /**
- * The policy request's input kept beside the decision for `mandate policy
- * impact` (ADR-023), unless the workspace keeps none; the ledger's
+ * The policy request's input kept in the decision's row for `mandate policy
+ * impact` (ADR-023, ADR-040), unless the workspace keeps none; the ledger's
  * PolicyDecided holds its hash either way.
  */
 export function policyInputOps(k: KernelCore, s: DecidedState, gates: string[] = []): Op[] {
   if (k.deps.workspace.config.retention.policy_inputs_days === 0) return [];
   const { flow, policyInput: input } = s;
-  const row = { decision_id: flow.decisionId, dfid: flow.dfid, agent: flow.agent, capability: s.capability.def.id, at: k.deps.world.now(), verdict: s.verdict.kind, gates, input: input.text, input_hash: input.hash };
+  const row = { decision_id: flow.decisionId, capability: s.capability.def.id, verdict: s.verdict.kind, gates, input: input.text, input_hash: input.hash };
   return [{ op: 'policy_input.put', row }];
 }
 

@@ -26,7 +26,7 @@ const TABLES = [
   'usage',
   'credentials',
   'upstream_pins',
-  'policy_inputs',
+  'retention_marks',
 ] as const;
 
 const CHUNK = 500;

@@ -7,7 +7,7 @@ import type { IdempotencyRecord, NewEvent } from '../port/rows.js';
 import { addParams as interventionParams, agents, constraints, interventions, notes } from '../tables/agents.js';
 import { addParams as credentialParams, credentials } from '../tables/credentials.js';
 import { addParams as delegationParams, delegations } from '../tables/delegations.js';
-import { decisions, finishParams, openRunningParams, runningInUnit } from '../tables/decisions.js';
+import { decisions, finishParams, inputInUnit, openParams, runningInUnit } from '../tables/decisions.js';
 import { events } from '../tables/events.js';
 import { flows } from '../tables/flows.js';
 import { idempotency, insertParams } from '../tables/idempotency.js';
@@ -46,9 +46,9 @@ interface Tx {
   notePending: boolean;
   /** The commit point's events not yet queued: they become one ledger record (ADR-021). */
   events: NewEvent[];
-  /** The unit's ops, and the decisions it opened already running (their `decision.running` has nothing left to do). */
+  /** The unit's ops, and those a decision's insert already wrote (a `decision.running`, a `policy_input.put`): they have nothing left to do. */
   unit: Op[];
-  openedRunning: Set<string>;
+  folded: Set<Op>;
 }
 
 const q = (tx: Tx, sql: Sql, params: unknown[], read?: (r: QueryResult) => void): void => tx.seg.add(sql, params, read);
@@ -89,9 +89,9 @@ export const PG_OPS = {
   event: (tx, op) => append(tx, op.event),
   'decision.open': (tx, op, i) => {
     const running = runningInUnit(tx.unit, i, op.id);
-    if (!running) return q(tx, decisions.open, [op.id, op.dfid, op.agent, op.capability, op.request_hash, op.created_at]);
-    q(tx, decisions.openRunning, openRunningParams(op, running));
-    tx.openedRunning.add(op.id);
+    const input = inputInUnit(tx.unit, i, op.id);
+    q(tx, decisions.open, openParams(op, running, input));
+    for (const folded of [running, input]) if (folded) tx.folded.add(folded);
   },
   'decision.finish': async (tx, op) => {
     seal(tx); // the outcome carries the receipt of the unit's events so far
@@ -108,7 +108,7 @@ export const PG_OPS = {
   },
   'decision.review': (tx, op, i) => q(tx, decisions.review, [op.id, JSON.stringify(op.review)], (r) => void tx.results.set(i, r.rowCount === 1)),
   'decision.running': (tx, op) => {
-    if (!tx.openedRunning.has(op.id)) q(tx, decisions.running, [op.id, op.runner, op.key, JSON.stringify(op.intent)]);
+    if (!tx.folded.has(op)) q(tx, decisions.running, [op.id, op.runner, op.key, JSON.stringify(op.intent)]);
   },
   'decision.transition': (tx, op) => {
     guard(tx, decisions.transition, [op.id, op.from, op.to], exactlyOne(() => ({ kind: 'status_moved', id: op.id })), { sql: inDb.transition, params: [op.id, op.from, op.to] });
@@ -211,8 +211,14 @@ export const PG_OPS = {
     q(tx, pins.dropServer, [op.server]);
     for (const r of op.rows) q(tx, pins.add, [op.server, r.tool, r.hash, JSON.stringify(r.definition), r.pinned_at, r.pinned_by]);
   },
-  'policy_input.put': (tx, op) => q(tx, policyInputs.put, policyInputParams(op.row)),
-  'policy_inputs.purge': (tx, op) => q(tx, policyInputs.purge, [op.before]),
+  'policy_input.put': (tx, op) => {
+    // Off the hot path (a call's input is in its decision's insert), so checked by the client (ADR-028).
+    if (!tx.folded.has(op)) guard(tx, policyInputs.put, policyInputParams(op.row), exactlyOne(() => ({ kind: 'not_found', id: op.row.decision_id })));
+  },
+  'policy_inputs.purge': (tx, op) => {
+    q(tx, policyInputs.purge, [op.before]);
+    q(tx, policyInputs.mark, [op.before]);
+  },
   'task.create': (tx, op) => q(tx, tasks.create, createParams(op.row)),
   'task.status': (tx, op) => q(tx, tasks.status, [op.agent, op.id, op.status, op.message, op.at]),
   'task.message': (tx, op) => q(tx, tasks.message, [op.agent, op.id, op.message, op.at]),
@@ -274,7 +280,7 @@ export const PG_OPS = {
  * returned function gives the unit's result once it has.
  */
 export async function applyUnitPg(c: PoolClient, seg: Segment, unit: Op[], st: BatchState, announce: Announcement[]): Promise<() => UnitResult> {
-  const tx: Tx = { c, seg, st, announce, ctx: { receipt: null, note: undefined }, receipts: [], results: new Map(), notePending: false, events: [], unit, openedRunning: new Set() };
+  const tx: Tx = { c, seg, st, announce, ctx: { receipt: null, note: undefined }, receipts: [], results: new Map(), notePending: false, events: [], unit, folded: new Set() };
   for (const [i, op] of unit.entries()) {
     // The table is complete and keyed by kind, so the handler found is the one for this op's kind.
     const pending = (PG_OPS[op.op] as (tx: Tx, op: Op, i: number) => void | Promise<void>)(tx, op, i);

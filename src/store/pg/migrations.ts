@@ -329,6 +329,28 @@ export const PG_MIGRATIONS: { name: string; sql: string }[] = [
   CREATE INDEX decisions_pending ON decisions(created_at, id) WHERE status = 'pending';
   `,
   },
+  {
+    // Each decision's policy input in its own row (ADR-040), read and purged by decisions_created; retention_marks keeps
+    // where purges stopped. An input that names no decision (Mandate writes none: a hand edit, a partial restore) stops the
+    // migration, for a human to look at, rather than being dropped.
+    name: 'policy-inputs-in-decisions',
+    sql: `
+  DO $do$
+  DECLARE n BIGINT; example TEXT;
+  BEGIN
+    SELECT count(*), min(decision_id) INTO n, example FROM policy_inputs p WHERE NOT EXISTS (SELECT 1 FROM decisions d WHERE d.id = p.decision_id);
+    IF n > 0 THEN
+      RAISE EXCEPTION 'store migration policy-inputs-in-decisions (ADR-040) refused, nothing changed: % policy input(s) name no decision (first: %). Keep a copy if you need them, delete them (DELETE FROM policy_inputs WHERE decision_id NOT IN (SELECT id FROM decisions)) and migrate again', n, example;
+    END IF;
+  END
+  $do$;
+  ALTER TABLE decisions ADD COLUMN policy_verdict TEXT, ADD COLUMN policy_gates TEXT, ADD COLUMN policy_input TEXT, ADD COLUMN policy_input_hash TEXT;
+  UPDATE decisions SET capability = COALESCE(decisions.capability, p.capability), policy_verdict = p.verdict, policy_gates = p.gates,
+    policy_input = p.input, policy_input_hash = p.input_hash FROM policy_inputs p WHERE p.decision_id = decisions.id;
+  DROP TABLE policy_inputs;
+  CREATE TABLE retention_marks (what TEXT PRIMARY KEY, cleared_before BIGINT NOT NULL);
+  `,
+  },
 ];
 
 /** The advisory lock that makes concurrent starts migrate one at a time. */

@@ -20,6 +20,7 @@ import type {
   NoteRow,
   PinRow,
   PolicyInputFilter,
+  PolicyInputPut,
   PolicyInputRow,
   RunnerRow,
   TaskRecord,
@@ -119,9 +120,12 @@ export type Op =
   /** Completes a running plan with no step pending or running; results: whether it did. */
   | { op: 'plan.settle'; id: string; at: number }
   | { op: 'plan.attempt'; row: PlanAttemptRow }
-  /** What a decision's policy request saw (ADR-023); kept beside the decision, never in the ledger. */
-  | { op: 'policy_input.put'; row: PolicyInputRow }
-  /** Drops policy inputs older than `before` (retention). */
+  /**
+   * What a decision's policy request saw (ADR-023); kept in the decision's row (ADR-040), never in the ledger. Written
+   * by the decision's insert when the unit opens it; otherwise the decision must exist (conflict `not_found`).
+   */
+  | { op: 'policy_input.put'; row: PolicyInputPut }
+  /** Clears the policy inputs of decisions made before `before` (retention). */
   | { op: 'policy_inputs.purge'; before: number }
   | { op: 'memory.write'; write: { scope: string; key: string; value: unknown; sensitivity: Sensitivity; provenance: string; expected: number; at: number } };
 

@@ -269,8 +269,8 @@ export type PinDbRow = Omit<PinRow, 'definition'> & { definition: string };
 /**
  * What one decision's policy request saw (ADR-023): the principal's and the
  * resource's attributes and the context (values, facts, usage, now), exactly
- * as Cedar was given them, kept beside the decision for `mandate policy
- * impact`. Not the content-safe ledger: it holds values, under the
+ * as Cedar was given them, kept in the decision's row (ADR-040) for `mandate
+ * policy impact`. Not the content-safe ledger: it holds values, under the
  * workspace's `retention.policy_inputs_days`; the ledger's `PolicyDecided`
  * keeps its hash, so a replay can prove the input untampered.
  */
@@ -279,7 +279,7 @@ export interface PolicyInputRow {
   dfid: string;
   agent: string;
   capability: string;
-  /** When the decision was made (epoch ms). */
+  /** When the decision was made: its `created_at` (epoch ms), the instant its contract period was judged at. */
   at: number;
   /** Cedar's verdict then: permit, escalate, forbid, no_permit or error. */
   verdict: string;
@@ -292,6 +292,9 @@ export interface PolicyInputRow {
 }
 
 export type PolicyInputDbRow = Omit<PolicyInputRow, 'gates'> & { gates: string };
+
+/** What `policy_input.put` writes: the decision row has the rest (its flow, agent and time). */
+export type PolicyInputPut = Omit<PolicyInputRow, 'dfid' | 'agent' | 'at'>;
 
 export interface PolicyInputFilter {
   since?: number | undefined;

@@ -7,10 +7,10 @@ import { PLANS_DDL } from '../plans.js';
 export type Db = Database.Database;
 
 // Kept equal to MIGRATIONS.length (checked at module load below).
-const SCHEMA_VERSION = 14;
+const SCHEMA_VERSION = 15;
 
-// One migration list; each entry runs once, in order, inside a transaction.
-const MIGRATIONS: string[] = [
+// One migration list; each entry runs once, in order, inside a transaction (one that must check data first is a function).
+const MIGRATIONS: (string | ((db: Db) => void))[] = [
   `
   CREATE TABLE events (
     seq INTEGER PRIMARY KEY,
@@ -349,7 +349,40 @@ const MIGRATIONS: string[] = [
   DROP TABLE flows;
   ALTER TABLE flows_v2 RENAME TO flows;
   `,
+  // 15: each decision's policy input in its own row (ADR-040): written by the decision's insert, not a second table's
+  // b-tree, key index and time index. Read and purged by `decisions_created`; `retention_marks` keeps where purges stopped.
+  (db) => {
+    refuseOrphanInputs(db);
+    db.exec(POLICY_INPUTS_INTO_DECISIONS);
+  },
 ];
+
+/**
+ * Refuses to fold `policy_inputs` into `decisions` while a row there names no
+ * decision: it would have nowhere to go, and dropping it silently would lose
+ * what an operator may have kept on purpose. Mandate never writes one (an
+ * input commits in its decision's unit, and decisions are never deleted), so
+ * one is a hand edit or a partial restore, for a human to look at.
+ */
+function refuseOrphanInputs(db: Db): void {
+  const orphans = db.prepare<[], string>('SELECT decision_id FROM policy_inputs p WHERE NOT EXISTS (SELECT 1 FROM decisions d WHERE d.id = p.decision_id) ORDER BY decision_id').pluck().all();
+  if (!orphans.length) return;
+  throw new Error(
+    `store migration 15 (policy inputs into their decisions, ADR-040) refused, nothing changed: ${orphans.length} policy input(s) name no decision (${orphans.slice(0, 5).join(', ')}${orphans.length > 5 ? ', …' : ''}). ` +
+      'Keep a copy if you need them (sqlite3 <store> ".dump policy_inputs"), delete them (DELETE FROM policy_inputs WHERE decision_id NOT IN (SELECT id FROM decisions)) and open the store again',
+  );
+}
+
+const POLICY_INPUTS_INTO_DECISIONS = `
+  ALTER TABLE decisions ADD COLUMN policy_verdict TEXT;
+  ALTER TABLE decisions ADD COLUMN policy_gates TEXT;
+  ALTER TABLE decisions ADD COLUMN policy_input TEXT;
+  ALTER TABLE decisions ADD COLUMN policy_input_hash TEXT;
+  UPDATE decisions SET capability = COALESCE(decisions.capability, p.capability), policy_verdict = p.verdict, policy_gates = p.gates,
+    policy_input = p.input, policy_input_hash = p.input_hash FROM policy_inputs p WHERE p.decision_id = decisions.id;
+  DROP TABLE policy_inputs;
+  CREATE TABLE retention_marks (what TEXT PRIMARY KEY, cleared_before INTEGER NOT NULL) WITHOUT ROWID;
+`;
 
 /**
  * WAL pages after which a commit checkpoints (SQLite's default is 1,000).
@@ -389,7 +422,11 @@ function migrate(db: Db): void {
   const run = db.transaction(() => {
     // Re-read inside the write lock: another process may have migrated meanwhile.
     const inside = db.pragma('user_version', { simple: true }) as number;
-    for (let v = inside; v < MIGRATIONS.length; v++) db.exec(MIGRATIONS[v] as string);
+    for (let v = inside; v < MIGRATIONS.length; v++) {
+      const m = MIGRATIONS[v] as string | ((db: Db) => void);
+      if (typeof m === 'string') db.exec(m);
+      else m(db);
+    }
     db.pragma(`user_version = ${MIGRATIONS.length}`);
   });
   if (current < MIGRATIONS.length) run.immediate();

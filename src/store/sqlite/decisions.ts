@@ -1,7 +1,7 @@
 import type { DecisionStatus, Intent, Outcome } from '../../core/types.js';
 import type { DecisionReads, Op, Sync } from '../port/port.js';
 import type { DecisionRecord, DecisionReview, DecisionRow, MinuteCount } from '../port/rows.js';
-import { decisionFromRow, decisions as sql, finishParams, openRunningParams } from '../tables/decisions.js';
+import { decisionFromRow, decisions as sql, finishParams, openParams } from '../tables/decisions.js';
 import type { Db } from './db.js';
 import { prepare } from './stmt.js';
 
@@ -16,7 +16,6 @@ export class Decisions implements Sync<DecisionReads> {
   constructor(db: Db) {
     this.s = {
       open: prepare(db, sql.open),
-      openRunning: prepare(db, sql.openRunning),
       finish: prepare(db, sql.finish),
       resolve: prepare(db, sql.resolve),
       review: prepare(db, sql.review),
@@ -33,13 +32,9 @@ export class Decisions implements Sync<DecisionReads> {
     };
   }
 
-  open(d: Pick<DecisionRecord, 'id' | 'dfid' | 'agent' | 'capability' | 'request_hash' | 'created_at'>): void {
-    this.s.open.run(d.id, d.dfid, d.agent, d.capability, d.request_hash, d.created_at);
-  }
-
-  /** Opens a decision already marked running (its `open` and `running` in one unit). */
-  openRunning(open: Extract<Op, { op: 'decision.open' }>, running: Extract<Op, { op: 'decision.running' }>): void {
-    this.s.openRunning.run(...openRunningParams(open, running));
+  /** Opens a decision, with its running mark and its policy input where its unit holds them (`openParams`). */
+  open(open: Extract<Op, { op: 'decision.open' }>, running?: Extract<Op, { op: 'decision.running' }>, input?: Extract<Op, { op: 'policy_input.put' }>): void {
+    this.s.open.run(...openParams(open, running, input));
   }
 
   get(id: string): DecisionRecord | null {

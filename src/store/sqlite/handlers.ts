@@ -1,7 +1,7 @@
 import type { Receipt } from '../../core/types.js';
 import { UnitConflictSignal as Conflict, type Op, type OpHandlers, type UnitContext, type UnitResult } from '../port/port.js';
 import type { NewEvent } from '../port/rows.js';
-import { runningInUnit } from '../tables/decisions.js';
+import { inputInUnit, runningInUnit } from '../tables/decisions.js';
 import type { Store } from './store.js';
 
 /** What one unit's handlers share: the store, inside the caller's write transaction, and what the unit gives back. */
@@ -12,9 +12,9 @@ interface Tx {
   results: Map<number, unknown>;
   /** The commit point's events not yet written: they become one ledger record (ADR-021). */
   events: NewEvent[];
-  /** The unit's ops, and the decisions it opened already running (their `decision.running` has nothing left to do). */
+  /** The unit's ops, and those a decision's insert already wrote (a `decision.running`, a `policy_input.put`): they have nothing left to do. */
   unit: Op[];
-  openedRunning: Set<string>;
+  folded: Set<Op>;
 }
 
 const append = (tx: Tx, event: NewEvent): void => void tx.events.push(event);
@@ -38,9 +38,9 @@ export const SQLITE_OPS = {
   event: (tx, op) => append(tx, op.event),
   'decision.open': (tx, op, i) => {
     const running = runningInUnit(tx.unit, i, op.id);
-    if (!running) return tx.store.decisions.open(op);
-    tx.store.decisions.openRunning(op, running);
-    tx.openedRunning.add(op.id);
+    const input = inputInUnit(tx.unit, i, op.id);
+    tx.store.decisions.open(op, running, input);
+    for (const folded of [running, input]) if (folded) tx.folded.add(folded);
   },
   'decision.finish': (tx, op) => {
     seal(tx); // the outcome carries the receipt of the unit's events so far
@@ -50,8 +50,8 @@ export const SQLITE_OPS = {
     if (!store.decisions.resolve(op.id, op.status, op.by, op.note, op.at)) throw new Conflict({ kind: 'not_pending', id: op.id });
   },
   'decision.review': ({ store, results }, op, i) => void results.set(i, store.decisions.setReview(op.id, op.review)),
-  'decision.running': ({ store, openedRunning }, op) => {
-    if (!openedRunning.has(op.id)) store.decisions.markRunning(op.id, op.runner, op.key, op.intent);
+  'decision.running': ({ store, folded }, op) => {
+    if (!folded.has(op)) store.decisions.markRunning(op.id, op.runner, op.key, op.intent);
   },
   'decision.transition': ({ store }, op) => {
     if (!store.decisions.transition(op.id, op.from, op.to)) throw new Conflict({ kind: 'status_moved', id: op.id });
@@ -102,7 +102,9 @@ export const SQLITE_OPS = {
   'task.message': ({ store }, op) => void store.tasks.setMessage(op.agent, op.id, op.message, op.at),
   'task.finish': ({ store }, op) => void store.tasks.finish(op.agent, op.id, op.status, op.result, op.message, op.at),
   'task.attach': ({ store }, op) => store.tasks.attachResult(op.agent, op.id, op.result),
-  'policy_input.put': ({ store }, op) => store.policyInputs.put(op.row),
+  'policy_input.put': ({ store, folded }, op) => {
+    if (!folded.has(op) && !store.policyInputs.put(op.row)) throw new Conflict({ kind: 'not_found', id: op.row.decision_id });
+  },
   'policy_inputs.purge': ({ store }, op) => void store.policyInputs.purge(op.before),
   'tasks.purge': ({ store, results }, op, i) => void results.set(i, store.tasks.purgeExpired(op.now)),
   'delegation.add': ({ store }, op) => {
@@ -133,7 +135,7 @@ export const SQLITE_OPS = {
 
 /** Applies one unit's ops in order, inside the caller's transaction. */
 export function applyOps(store: Store, unit: Op[]): UnitResult {
-  const tx: Tx = { store, ctx: { receipt: null, note: undefined }, receipts: [], results: new Map(), events: [], unit, openedRunning: new Set() };
+  const tx: Tx = { store, ctx: { receipt: null, note: undefined }, receipts: [], results: new Map(), events: [], unit, folded: new Set() };
   unit.forEach((op, i) => {
     // The table is complete and keyed by kind, so the handler found is the one for this op's kind.
     (SQLITE_OPS[op.op] as (tx: Tx, op: Op, i: number) => void)(tx, op, i);
