@@ -272,8 +272,9 @@ async function observeAll(k: KernelCore, flow: Flow, cap: Capability, ok: boolea
 async function observeMonitors(k: KernelCore, flow: Flow, agent: string, cap: Capability, ok: boolean, values: Values, at: number): Promise<Breach[]> {
   const contract = k.contractOf(agent);
   try {
+    // An agent without drift monitors has only its executed calls counted: no windows to read.
     const r = await k.deps.store.commit([
-      { op: 'monitors.observe', agent, evaluate: (windows) => (contract ? evaluateMonitors(contract, windows, cap.def.id, ok, values, at) : []) },
+      contract?.monitors.length ? { op: 'monitors.observe', agent, evaluate: (windows) => evaluateMonitors(contract, windows, cap.def.id, ok, values, at) } : { op: 'monitors.observe', agent },
     ]);
     return r.ok ? ((r.results.get(0) as Breach[] | undefined) ?? []) : [];
   } catch (err) {

@@ -92,6 +92,11 @@ const EVERY_OP: { [K in OpKind]: OpCase<K> } = {
   'monitors.observe': { op: { op: 'monitors.observe', agent: 'alice', evaluate: (w) => w.sample('alice', 'm', 4, T, { last: 2 }) }, check: async (s, r) => {
     expect(r.get(0)).toEqual({ count: 1, sum: 4, max: 4, firstAt: T });
     expect(await s.monitors.executed('alice')).toBe(1);
+    // Without `evaluate` (an agent with no drift monitors) the call is counted and no window is touched.
+    const counted = await s.commit([{ op: 'monitors.observe', agent: 'alice' }]);
+    expect(counted.ok && counted.results.has(0)).toBe(false);
+    expect(await s.monitors.executed('alice')).toBe(2);
+    expect(await s.monitors.samples('alice', 'm')).toHaveLength(1);
   } },
   'monitors.reset': {
     before: [{ op: 'monitors.observe', agent: 'alice', evaluate: (w) => w.sample('alice', 'm', 4, T, { last: 2 }) }],

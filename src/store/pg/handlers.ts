@@ -171,6 +171,7 @@ export const PG_OPS = {
     let states: StateRow[] = [];
     let samples: SampleRow[] = [];
     q(tx, monitors.countExecuted, [op.agent]);
+    if (!op.evaluate) return;
     q(tx, monitors.loadState, [op.agent], (r) => void (states = r.rows as StateRow[]));
     q(tx, monitors.loadSamples, [op.agent], (r) => void (samples = r.rows as SampleRow[]));
     await tx.seg.flush();

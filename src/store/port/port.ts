@@ -84,7 +84,12 @@ export type Op =
    * makes admission and the usage it adds one atomic step across processes.
    */
   | { op: 'usage.admit'; agent: string; capability: string; at: number; budgets: BudgetCheck[] }
-  | { op: 'monitors.observe'; agent: string; evaluate: (windows: MonitorWindows) => unknown }
+  /**
+   * Counts an executed call of `agent` (the steward gates' count) and, with
+   * `evaluate`, feeds its drift monitors' windows. Without `evaluate` (an agent
+   * with no drift monitors) the windows are not read: no round trip for them.
+   */
+  | { op: 'monitors.observe'; agent: string; evaluate?: (windows: MonitorWindows) => unknown }
   | { op: 'monitors.reset'; agent: string }
   | { op: 'agent.status'; agent: string; status: AgentStatus; by: string; reason_hash: string | null; at: number }
   | { op: 'flow.status'; dfid: string; agent: string; status: FlowStatus; at: number }

@@ -79,7 +79,7 @@ export const SQLITE_OPS = {
   },
   'monitors.observe': ({ store, results }, op, i) => {
     store.monitors.countExecuted(op.agent);
-    results.set(i, op.evaluate(store.monitors));
+    if (op.evaluate) results.set(i, op.evaluate(store.monitors));
   },
   'monitors.reset': ({ store }, op) => store.monitors.reset(op.agent),
   'agent.status': ({ store }, op) => store.agents.setStatus(op.agent, op.status, op.by, op.reason_hash, op.at),
