@@ -1,6 +1,6 @@
 import { CapabilityError, type Capability, type CapabilityContext, type Facts, type Values } from '../capabilities/manifest.js';
 import type { ReasonCode } from '../core/reasons.js';
-import { NO_PROGRESS, progressReporter } from './progress.js';
+import { followsProgress, NO_PROGRESS, progressReporter } from './progress.js';
 
 export type RunResult =
   | { ok: true; output: unknown; bytes: number }
@@ -73,7 +73,8 @@ export async function runBounded(
       resolve({ ok: false, code: 'DEADLINE_EXCEEDED', message: `handler exceeded its ${limits.deadlineMs} ms deadline` });
     }, limits.deadlineMs);
   });
-  const progress = ctx.relay ? progressReporter(ctx.relay, signal()) : NO_PROGRESS;
+  // A reporter watches the handler's signal, so the signal is made only for a caller that follows progress.
+  const progress = followsProgress(ctx.relay) ? progressReporter(ctx.relay, signal()) : NO_PROGRESS;
   const run = (async (): Promise<RunResult> => {
     try {
       const output = await capability.def.handler(params, {

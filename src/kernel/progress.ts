@@ -11,6 +11,11 @@ export const PROGRESS_MESSAGE_MAX = 200;
 /** The reporter of a call whose caller follows no progress: reports go nowhere. */
 export const NO_PROGRESS: { report: ProgressReporter; stop(): Promise<void> } = { report: () => undefined, stop: async () => undefined };
 
+/** Whether a call's caller follows its progress: a progress token, or a task's status to update. */
+export function followsProgress(relay: CallRelay | undefined): relay is CallRelay {
+  return !!relay && (relay.progressToken !== undefined || !!relay.onProgress);
+}
+
 /**
  * The `ctx.progress` a handler gets. Reports become `notifications/progress`
  * when the caller gave a progress token, and reach `relay.onProgress` (an MCP
@@ -19,7 +24,7 @@ export const NO_PROGRESS: { report: ProgressReporter; stop(): Promise<void> } = 
  * capability's own text and stays between it and its caller.
  */
 export function progressReporter(relay: CallRelay | undefined, signal: AbortSignal, clock: () => number = Date.now): { report: ProgressReporter; stop(): Promise<void> } {
-  if (!relay || (relay.progressToken === undefined && !relay.onProgress)) return NO_PROGRESS;
+  if (!followsProgress(relay)) return NO_PROGRESS;
   let last = Number.NEGATIVE_INFINITY;
   let sentAt = Number.NEGATIVE_INFINITY;
   let pending: ProgressUpdate | null = null;

@@ -94,6 +94,7 @@ const EVERY_OP: { [K in OpKind]: OpCase<K> } = {
     expect(await s.monitors.executed('alice')).toBe(1);
     // Without `evaluate` (an agent with no drift monitors) the call is counted and no window is touched.
     const counted = await s.commit([{ op: 'monitors.observe', agent: 'alice' }]);
+    expect(counted.ok).toBe(true);
     expect(counted.ok && counted.results.has(0)).toBe(false);
     expect(await s.monitors.executed('alice')).toBe(2);
     expect(await s.monitors.samples('alice', 'm')).toHaveLength(1);
