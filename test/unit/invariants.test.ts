@@ -609,6 +609,18 @@ export const GUARANTEES: Record<string, Guarantee> = {
       ],
     },
   },
+  EXECUTED_COUNT_WHERE_READ: {
+    statement: "After an effect, an agent's executed-call count and drift windows are written only when its own contract reads them (drift monitors, an every-N steward gate), for the caller and each ancestor alike; a gate added by a reload counts the calls executed while it is in force plus any count kept before (ADR-043).",
+    proofs: {
+      'executed-count-only-when-read.test.ts': [
+        'an agent without drift monitors or an every-N gate leaves no steward_counts row and no window after its calls',
+        'an agent with only an every-N gate is counted without windows; an agent with drift monitors is counted and sampled',
+        'a delegated call is counted for an ancestor with drift monitors and not for a child whose sub-mandate reads nothing',
+        'a gate added by a reload counts the calls executed while it is in force, plus whatever was counted before',
+      ],
+      'steward-gates.test.ts': ['every_n_calls: every Nth executed call escalates even though policies permit it, and runs once approved'],
+    },
+  },
   MEMORY_READS_RECORDED: {
     statement: 'Every memory read, allowed or denied, is a MemoryRead event with its reason and hashes of what was asked, never a value.',
     proofs: {
