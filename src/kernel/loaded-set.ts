@@ -25,11 +25,15 @@ export interface Workspace {
 }
 
 /**
- * The hash of the set a process serves: the compiled policy set (contracts
- * and policies) and each in-process capability's id, version and source
- * (ADR-023). Replicas that report different hashes serve different sets.
+ * The hash of the set a process serves: the compiled policy set, each
+ * contract as loaded, and each in-process capability's id, version and
+ * source (ADR-023). Replicas that report different hashes serve different
+ * sets. The contracts count whole: their budgets, steward gates, drift
+ * monitors and periods decide calls without compiling to Cedar.
  */
-export function loadedSetHash(workspace: Pick<Workspace, 'policySet' | 'capabilities'>): string {
-  const modules = [...workspace.capabilities.values()].filter((c) => !c.upstream).map((c) => [c.def.id, c.def.version, c.source]).sort((a, b) => String(a[0]).localeCompare(String(b[0])));
-  return hashOf({ policy_set: workspace.policySet.hash, capabilities: modules });
+export function loadedSetHash(workspace: Pick<Workspace, 'policySet' | 'capabilities' | 'contracts'>): string {
+  const byId = (a: readonly unknown[], b: readonly unknown[]) => String(a[0]).localeCompare(String(b[0]));
+  const modules = [...workspace.capabilities.values()].filter((c) => !c.upstream).map((c) => [c.def.id, c.def.version, c.source]).sort(byId);
+  const contracts = [...workspace.contracts].map(([agent, c]) => [agent, hashOf(c)]).sort(byId);
+  return hashOf({ policy_set: workspace.policySet.hash, contracts, capabilities: modules });
 }

@@ -1043,6 +1043,7 @@ export const GUARANTEES: Record<string, Guarantee> = {
     proofs: {
       'live-reload.test.ts': [
         'applies a tightened limit from the next call, with a new set hash and who asked on the ledger',
+        'a contract change that compiles to no policy (a steward gate) is a new set, with a new hash',
         'refuses a set with a broken policy whole; the old set keeps serving',
         'a call in flight finishes under the set it started with; the next call is judged by the new one',
       ],

@@ -33,6 +33,19 @@ describe('live reload', () => {
     expect(reloaded.map((e) => [e.agent, e.data['ok'], e.data['set_hash']])).toEqual([['operator:dana', true, r.set_hash]]);
   });
 
+  it('a contract change that compiles to no policy (a steward gate) is a new set, with a new hash', async () => {
+    const env = await setupRuntime();
+    const before = loadedSetHash(env.rt.workspace);
+    const path = join(env.dir, 'contracts', 'alice.yaml');
+    const text = readFileSync(path, 'utf8');
+    expect(text).toMatch(/^stewards:/m);
+    writeFileSync(path, text.replace(/^stewards:\n/m, 'stewards:\n  every_n_calls: 7\n'));
+    const r = await env.rt.reload('operator:dana');
+    expect(r).toMatchObject({ ok: true, changed: true, previous_set_hash: before });
+    expect(r.ok && r.set_hash).not.toBe(before);
+    expect(env.rt.workspace.contracts.get('alice')?.stewards.every_n_calls).toBe(7);
+  });
+
   it('refuses a set with a broken policy whole; the old set keeps serving', async () => {
     const env = await setupRuntime();
     const before = loadedSetHash(env.rt.workspace);
