@@ -1,46 +1,80 @@
 import type { Pool } from 'pg';
-import { RateLimiterMemory, RateLimiterPostgres, RateLimiterRes } from 'rate-limiter-flexible';
-import type { Admission, Limiter, RateLimitOptions } from './rate-limit.js';
+import { RateLimiter, type Admission, type Limiter, type RateLimitOptions } from './rate-limit.js';
+
+const WINDOW_MS = 1_000;
+/** How often, at most, windows that ended are deleted (principals come and go: delegated agents, plans). */
+const SWEEP_MS = 5 * 60_000;
+
+/**
+ * Both counters of a request in one statement (ADR-042): its principal's,
+ * then the overall one, always in that order, so two requests never wait on
+ * each other's rows crosswise. A counter whose window ended starts again at 1.
+ */
+const TAKE = `INSERT INTO rate_limits (key, points, expire) VALUES ($1, 1, $3), ($2, 1, $3)
+  ON CONFLICT (key) DO UPDATE SET
+    points = CASE WHEN rate_limits.expire <= $4 THEN 1 ELSE rate_limits.points + 1 END,
+    expire = CASE WHEN rate_limits.expire <= $4 THEN $3 ELSE rate_limits.expire END
+  RETURNING key, points, expire`;
+/** A refused request's point back, unless its window has ended since. */
+const GIVE_BACK = 'UPDATE rate_limits SET points = points - 1 WHERE key = $1 AND expire = $2 AND points > 0';
+const SWEEP = 'DELETE FROM rate_limits WHERE expire <= $1';
+const OVERALL = 'overall:all';
+
+interface Counter {
+  key: string;
+  points: number;
+  expire: string | number;
+}
 
 /**
  * Rate limits that hold for the whole fleet (ADR-015): one counter per
- * principal and one overall, per one-second window, kept in PostgreSQL (the
- * `rate_limits` table the store's migrations create) by rate-limiter-flexible,
- * so every replica draws from the same budget. A request refused by the
- * overall limit gives its principal's point back. If the database does not
- * answer, each process falls back to an in-memory limiter of the same size
- * (the kernel fails closed on the store anyway).
+ * principal and one overall, per one-second window, kept in PostgreSQL's
+ * `rate_limits` table so that every replica draws from the same budget. A
+ * request refused by one limit gives the other its point back, as the
+ * in-process buckets do. If the database does not answer, each process falls
+ * back to in-process buckets of the same size (the kernel fails closed on
+ * the store anyway).
  */
 export class FleetRateLimiter implements Limiter {
-  private readonly principal: RateLimiterPostgres;
-  private readonly overall: RateLimiterPostgres;
+  private readonly per: number;
+  private readonly all: number;
+  private readonly fallback: RateLimiter;
+  private sweptAt = 0;
 
-  constructor(pool: Pool, opts: Pick<RateLimitOptions, 'perPrincipal' | 'overall'>) {
+  constructor(
+    private readonly pool: Pool,
+    opts: Pick<RateLimitOptions, 'perPrincipal' | 'overall'>,
+    private readonly now: () => number = Date.now,
+  ) {
     // A fixed one-second window counts whole requests: a fractional rate rounds down, to at least one.
-    const per = Math.max(1, Math.floor(opts.perPrincipal));
-    const all = Math.max(1, Math.floor(opts.overall));
-    const common = { storeClient: pool, storeType: 'pool', tableName: 'rate_limits', tableCreated: true, duration: 1 } as const;
-    this.principal = new RateLimiterPostgres({ ...common, keyPrefix: 'principal', points: per, insuranceLimiter: new RateLimiterMemory({ points: per, duration: 1 }) });
-    this.overall = new RateLimiterPostgres({ ...common, keyPrefix: 'overall', points: all, insuranceLimiter: new RateLimiterMemory({ points: all, duration: 1 }) });
+    this.per = Math.max(1, Math.floor(opts.perPrincipal));
+    this.all = Math.max(1, Math.floor(opts.overall));
+    this.fallback = new RateLimiter({ perPrincipal: this.per, overall: this.all });
   }
 
   async take(key: string): Promise<Admission> {
-    // Both counters at once (one round trip of latency); a refusal by one gives the other's point back.
-    const [mine, all] = await Promise.allSettled([this.principal.consume(key), this.overall.consume('all')]);
-    if (mine.status === 'rejected') {
-      if (all.status === 'fulfilled') await this.overall.reward('all', 1).catch(() => undefined);
-      return refused('principal', mine.reason);
+    const now = this.now();
+    const principal = `principal:${key}`;
+    let rows: Counter[];
+    try {
+      rows = (await this.pool.query<Counter>(TAKE, [principal, OVERALL, now + WINDOW_MS, now])).rows;
+    } catch {
+      return this.fallback.take(key);
     }
-    if (all.status === 'rejected') {
-      await this.principal.reward(key, 1).catch(() => undefined);
-      return refused('overall', all.reason);
+    if (now - this.sweptAt >= SWEEP_MS) {
+      this.sweptAt = now;
+      void this.pool.query(SWEEP, [now]).catch(() => undefined);
     }
+    const mine = rows.find((r) => r.key === principal);
+    const overall = rows.find((r) => r.key === OVERALL);
+    if (!mine || !overall) throw new Error('rate_limits: the counters were not returned');
+    if (mine.points > this.per) return this.refused('principal', mine, overall, now);
+    if (overall.points > this.all) return this.refused('overall', overall, mine, now);
     return { ok: true };
   }
-}
 
-function refused(scope: 'principal' | 'overall', res: unknown): Admission {
-  // consume() rejects with a RateLimiterRes when over the limit; anything else is a failure of both stores.
-  if (!(res instanceof RateLimiterRes)) throw res;
-  return { ok: false, scope, retryAfterSeconds: Math.max(1, Math.ceil(res.msBeforeNext / 1000)) };
+  private async refused(scope: 'principal' | 'overall', over: Counter, other: Counter, now: number): Promise<Admission> {
+    await this.pool.query(GIVE_BACK, [other.key, other.expire]).catch(() => undefined);
+    return { ok: false, scope, retryAfterSeconds: Math.max(1, Math.ceil((Number(over.expire) - now) / 1000)) };
+  }
 }

@@ -1,5 +1,5 @@
 import type { Capability, Facts, Values } from '../capabilities/manifest.js';
-import { grantFor } from '../config/contract-schema.js';
+import { grantFor, type Contract } from '../config/contract-schema.js';
 import { hashOf } from '../core/canonical.js';
 import type { Outcome, ReasonDetail } from '../core/types.js';
 import type { Op, UnitConflict } from '../store/port/index.js';
@@ -216,8 +216,9 @@ async function effectSpan(
     mark(k, flow, 'record');
     flow.log.info({ step: 'engine', decision_id: flow.decisionId, ok: result.ok, reasons: outcome.reasons, duration_ms: durationMs }, 'action finished');
   });
-  // Drift monitors see every executed outcome (not an abort by intervention), in
-  // a unit of their own submitted after the outcome's: they can never lose it.
+  // Drift monitors see every executed outcome (not an abort by intervention), and
+  // every-N gates count it, in a unit of their own submitted after the
+  // outcome's: they can never lose it.
   const monitored = aborted ? Promise.resolve([]) : observeAll(k, flow, cap, result.ok, req.values, started);
   return { outcome, recorded, monitored };
 }
@@ -261,16 +262,30 @@ async function runHandler(k: KernelCore, flow: Flow, cap: Capability, params: Va
   }
 }
 
-/** The caller's monitors, then each ancestor's: an ancestor's drift monitors see its whole subtree's actions (ADR-022). */
+/**
+ * The caller's monitors, then each ancestor's: an ancestor's drift monitors
+ * see its whole subtree's actions (ADR-022). An agent whose contract has
+ * neither drift monitors nor an every-N steward gate has no unit: nothing
+ * would read what it writes (ADR-043).
+ */
 async function observeAll(k: KernelCore, flow: Flow, cap: Capability, ok: boolean, values: Values, at: number): Promise<[string, Breach[]][]> {
-  const out: [string, Breach[]][] = [[flow.agent, await observeMonitors(k, flow, flow.agent, cap, ok, values, at)]];
-  for (const link of ancestors(flow.chain)) out.push([link.agent, await observeMonitors(k, flow, link.agent, cap, ok, values, at)]);
+  const out: [string, Breach[]][] = [];
+  for (const agent of [flow.agent, ...ancestors(flow.chain).map((link) => link.agent)]) {
+    const contract = k.contractOf(agent);
+    // A missing contract is counted, as before: a gate that cannot be seen may be there.
+    if (contract && !observed(contract)) continue;
+    out.push([agent, await observeMonitors(k, flow, agent, contract, cap, ok, values, at)]);
+  }
   return out;
 }
 
+/** Whether a contract reads what the monitors' unit writes: its drift monitors' windows, or the executed count its every-N gate reads. */
+function observed(contract: Contract): boolean {
+  return contract.monitors.length > 0 || contract.stewards.every_n_calls !== undefined;
+}
+
 /** Feeds the outcome to the contract's drift monitors; a monitor that cannot be evaluated counts as a breach (fail closed). */
-async function observeMonitors(k: KernelCore, flow: Flow, agent: string, cap: Capability, ok: boolean, values: Values, at: number): Promise<Breach[]> {
-  const contract = k.contractOf(agent);
+async function observeMonitors(k: KernelCore, flow: Flow, agent: string, contract: Contract | undefined, cap: Capability, ok: boolean, values: Values, at: number): Promise<Breach[]> {
   try {
     // An agent without drift monitors has only its executed calls counted: no windows to read.
     const r = await k.deps.store.commit([

@@ -98,7 +98,7 @@ export const GUARANTEES: Record<string, Guarantee> = {
     },
   },
   SHARED_STATE_ACROSS_REPLICAS: {
-    statement: 'Across replicas: a key goes to one reservation, an approval anywhere resumes the waiting call (pushed), pause, suspension and terminate reach every replica (terminate within a second), /events streams every replica in chain order, breakers and rate limits hold for the fleet, and a plan approved and started on one replica is held and finished on another after the first is killed, each step once.',
+    statement: 'Across replicas: a key goes to one reservation, an approval anywhere resumes the waiting call (pushed), pause, suspension and terminate reach every replica (terminate within a second), /events streams every replica in chain order, breakers and rate limits hold for the fleet, a revocation reaches every replica, and a plan approved and started on one replica is held and finished on another after the first is killed, each step once.',
     proofs: {
       '../store/port-suite.ts': ['an idempotency key reserved on two ports at once goes to exactly one of them', 'a commit on one port is pushed to another port on the same store'],
       '../e2e-replicas-postgres.test.ts': [
@@ -111,6 +111,17 @@ export const GUARANTEES: Record<string, Guarantee> = {
       ],
       '../shared-breakers-postgres.test.ts': ['failures add up across replicas; an open circuit refuses on every replica, a late starter loads it, one probe closes it everywhere'],
       '../e2e-replicas-rate-limit.test.ts': ['a burst from one agent across three replicas gets 429 past the one shared limit'],
+      '../fleet-rate-limit-postgres.test.ts': [
+        'a principal over its limit is refused with a wait, and gives the overall counter its point back',
+        'the overall limit refuses any principal once the fleet is over it, and gives the principal its point back',
+        'counters of windows that ended are swept, and a database that does not answer falls back to in-process buckets',
+      ],
+      '../credential-cache-postgres.test.ts': [
+        'a live key is read once while the listener is up; a revocation through another replica drops it in this one',
+        'a revocation in this process applies to the very next lookup, before any notification',
+        'a row is trusted for at most its age, only while listening, and a read overtaken by a revocation is not kept',
+        'a lookup is never served from the cache while the listener is down',
+      ],
       '../e2e-replicas-haproxy.test.ts': ['a session sticks to its replica; when that replica dies the client gets 404, re-initialises through the same address and carries on'],
       '../e2e-plans-replicas.test.ts': [
         'approved and started on replica A, finished on replica B after A is killed with SIGKILL: each step once, the report exact, calls outside the plan refused on both',
@@ -596,6 +607,18 @@ export const GUARANTEES: Record<string, Guarantee> = {
         "cumulative: the template gate escalates a transfer once the day's total would pass 150000, not at it, and lets go after the day",
         'side_effects: every call of a listed side-effect class escalates; other classes run',
       ],
+    },
+  },
+  EXECUTED_COUNT_WHERE_READ: {
+    statement: "After an effect, an agent's executed-call count and drift windows are written only when its own contract reads them (drift monitors, an every-N steward gate), for the caller and each ancestor alike; a gate added by a reload counts the calls executed while it is in force plus any count kept before (ADR-043).",
+    proofs: {
+      'executed-count-only-when-read.test.ts': [
+        'an agent without drift monitors or an every-N gate leaves no steward_counts row and no window after its calls',
+        'an agent with only an every-N gate is counted without windows; an agent with drift monitors is counted and sampled',
+        'a delegated call is counted for an ancestor with drift monitors and not for a child whose sub-mandate reads nothing',
+        'a gate added by a reload counts the calls executed while it is in force, plus whatever was counted before',
+      ],
+      'steward-gates.test.ts': ['every_n_calls: every Nth executed call escalates even though policies permit it, and runs once approved'],
     },
   },
   MEMORY_READS_RECORDED: {

@@ -207,7 +207,11 @@ export const PG_OPS = {
   },
   'constraint.add': (tx, { row: r }) => q(tx, constraints.add, [r.intervention_id, r.agent, r.capability, r.field, r.max, r.expires_at]),
   'credential.add': (tx, op) => q(tx, credentials.add, credentialParams(op.row)),
-  'credential.revoke': (tx, op) => guard(tx, credentials.revoke, [op.at, op.by, op.id], exactlyOne(() => ({ kind: 'not_found', id: op.id }))),
+  'credential.revoke': (tx, op) => {
+    // Every process's credential cache is emptied once this commits (ADR-042).
+    tx.announce.push(['credential', op.id]);
+    return guard(tx, credentials.revoke, [op.at, op.by, op.id], exactlyOne(() => ({ kind: 'not_found', id: op.id })));
+  },
   'pins.replace': (tx, op) => {
     q(tx, pins.dropServer, [op.server]);
     for (const r of op.rows) q(tx, pins.add, [op.server, r.tool, r.hash, JSON.stringify(r.definition), r.pinned_at, r.pinned_by]);

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import type { StoreNotifications, StoreTopic } from '../port/port.js';
 
-const TOPICS: readonly StoreTopic[] = ['decision', 'intervention', 'breaker'];
+const TOPICS: readonly StoreTopic[] = ['decision', 'intervention', 'breaker', 'credential'];
 const RETRY_MS = 1_000;
 
 /** The channel a topic is announced on (NOTIFY is per database). */
@@ -19,6 +19,8 @@ export class PgListener implements StoreNotifications {
   private closed = false;
   private retry: NodeJS.Timeout | null = null;
   private listening = false;
+  /** Counts the connections that reached LISTEN: a new one may have missed what was sent while none was up. */
+  private connections = 0;
   private readonly waiters = new Set<() => void>();
 
   constructor(private readonly config: pg.ClientConfig) {}
@@ -57,12 +59,23 @@ export class PgListener implements StoreNotifications {
     try {
       await client.connect();
       for (const t of TOPICS) await client.query(`LISTEN ${channelOf(t)}`);
+      this.connections++;
       this.listening = true;
       for (const w of this.waiters) w();
       this.waiters.clear();
     } catch {
       lost();
     }
+  }
+
+  /**
+   * The current listening connection's number, or null while none listens.
+   * A reader that keeps what it read valid until told otherwise keeps it only
+   * while this number is unchanged: notifications sent between two
+   * connections are lost.
+   */
+  generation(): number | null {
+    return this.listening ? this.connections : null;
   }
 
   async ready(timeoutMs = 5_000): Promise<boolean> {

@@ -8,6 +8,7 @@ import { applyUnitPg, type Announcement, type BatchState } from './handlers.js';
 import { inDb } from './guards.js';
 import { Segment } from './segment.js';
 import { checkout, classify, describeUrl, isUnavailable, openPool, type PoolOptions } from './connect.js';
+import { CredentialCache } from './credential-cache.js';
 import { channelOf, PgListener } from './listener.js';
 import { migrate } from './migrations.js';
 import { readAheadPg } from './read-ahead.js';
@@ -187,19 +188,23 @@ function pgPort(pool: pg.Pool, volatilePool: pg.Pool, sectionsPool: pg.Pool, url
   };
   const committer = new GroupCommitter<Op[], CommitResult>(runBatch);
   const listener = new PgListener({ connectionString: url });
+  const reads = pgReads(pool, q);
+  const credentialCache = new CredentialCache(listener);
   return {
     kind: 'postgres',
     location: describeUrl(url),
     pool,
     volatilePool,
-    commit: (unit) => committer.submit(unit),
+    // This process's own revocation empties the cache before its commit returns, not a notification later.
+    commit: (unit) => (unit.some((op) => op.op === 'credential.revoke') ? committer.submit(unit).finally(() => credentialCache.clear()) : committer.submit(unit)),
     ping: async () => {
       await q('SELECT 1');
     },
     notifications: listener,
     sections: pgSections(sectionsPool),
     readAhead: (req) => readAheadPg(pool, req),
-    ...pgReads(pool, q),
+    ...reads,
+    credentials: { ...reads.credentials, byHash: (keyHash) => credentialCache.byHash(keyHash, () => reads.credentials.byHash(keyHash)) },
     close: async () => {
       await committer.drain();
       await listener.close();

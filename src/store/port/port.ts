@@ -189,7 +189,7 @@ export class StoreUnavailableError extends Error {
 }
 
 /** What other processes sharing the store have done, pushed (ADR-015). */
-export type StoreTopic = 'decision' | 'intervention' | 'breaker';
+export type StoreTopic = 'decision' | 'intervention' | 'breaker' | 'credential';
 
 /**
  * Pushed changes from every process sharing the store. A store that cannot
