@@ -3,22 +3,25 @@
  * Client and server are separate processes over real pipes; loopback only;
  * every loop bounded. Prints tables and writes bench/results/<date>.json.
  * `--smoke` runs each scenario small, so CI keeps the harness from rotting.
- * `--only a,b` runs some scenarios: throughput, stages, ledger, rss, policy, approval, store, pgtrips.
+ * `--only a,b` runs some scenarios: throughput, stages, floor, ledger, rss, policy, approval, store, pgtrips.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
+import { WAL_CHECKPOINT_PAGES } from '../src/store/sqlite/db.js';
 import { FULL, fmt, ROOT, SMOKE, table } from './lib.js';
 import { approvalScenario } from './scenarios/approval.js';
 import { ledgerScenarios } from './scenarios/ledger.js';
 import { pgTripsScenario } from './scenarios/pg-trips.js';
 import { policyScenario } from './scenarios/policy.js';
 import { rssScenario } from './scenarios/rss.js';
+import { sqliteFloorScenario } from './scenarios/sqlite-floor.js';
 import { stageScenario } from './scenarios/stages.js';
 import { storeScenario } from './scenarios/store.js';
 import { throughputHttp } from './scenarios/throughput-http.js';
 import { throughputHttp2026 } from './scenarios/throughput-http-2026.js';
 import { throughputStdio, type ThroughputRow } from './scenarios/throughput.js';
+import { walFramesScenario } from './scenarios/wal-frames.js';
 
 const smoke = process.argv.includes('--smoke');
 const onlyArg = process.argv[process.argv.indexOf('--only') + 1];
@@ -30,7 +33,11 @@ const results: Record<string, unknown> = {};
 const machine = `${cpus().length} × ${cpus()[0]?.model?.trim() ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${process.platform}`;
 console.log(`Mandate benchmarks${smoke ? ' (smoke run: small sizes, figures not meaningful)' : ''}\nmachine: ${machine}\n`);
 
+/** Issue 22's target for the in-process governed no-op (scenario 2), mean µs. */
+const IN_PROCESS_TARGET_US = 300;
+
 let stdioMandateP50: number | undefined;
+let inProcessUs: number | undefined;
 if (want('throughput')) {
   const rows: ThroughputRow[] = [...(await throughputStdio(sizes)), ...(await throughputHttp(sizes)), ...(await throughputHttp2026(sizes))];
   stdioMandateP50 = rows.find((r) => r.server === 'mandate' && r.transport === 'stdio' && r.inFlight === 1)?.p50ms;
@@ -51,6 +58,7 @@ if (want('throughput')) {
 if (want('stages')) {
   const r = await stageScenario(sizes);
   results['stages'] = r;
+  inProcessUs = r.perCallUs;
   const what: Record<string, string> = {
     received: 'IntentReceived journaled (not yet committed); identity, agent and flow status, effective period',
     checks: 'intent shape, params parse, key, repeat check',
@@ -66,6 +74,28 @@ if (want('stages')) {
   console.log(`2. Per-stage time of a governed no-op call, in-process (${r.calls} calls, ${fmt(r.perCallUs, 0)} µs per call)`);
   console.log(table(['stage', 'µs per call', 'what it covers'], Object.entries(r.stages).map(([k, v]) => [k, fmt(v, 1), what[k] ?? ''])));
   if (stdioMandateP50 !== undefined) console.log(`   transport (stdio p50 minus in-process mean): ~${fmt(stdioMandateP50 * 1000 - r.perCallUs, 0)} µs`);
+  console.log();
+}
+
+if (want('floor')) {
+  const floor = sqliteFloorScenario(sizes);
+  const wal = await walFramesScenario(sizes);
+  const callUs = inProcessUs ?? wal.usPerCall;
+  // The part of a call that is SQLite writing pages here; with each commit's fixed part (the fit's intercept) beside it.
+  const framesUs = wal.framesPerCall * floor.usPerFrame;
+  const withCommitsUs = framesUs + wal.commitsPerCall * floor.usPerCommit;
+  results['floor'] = { sqlite: floor, wal, callUs, callUsFrom: inProcessUs === undefined ? 'wal run' : 'stages', framesUs, withCommitsUs, callOverFrames: callUs / framesUs };
+  console.log(
+    `2b. Storage floor on this disk: bare better-sqlite3 in ${floor.dir} (WAL, synchronous=NORMAL, checkpoint every ${WAL_CHECKPOINT_PAGES} pages), one ~200-byte row into each of k tables per transaction, each row after ${sizes.warmup} untimed`,
+  );
+  console.log(table(['tables written', 'transactions', 'µs per transaction', 'WAL frames per transaction'], floor.rows.map((r) => [r.tables, r.transactions, fmt(r.usPerTransaction, 1), fmt(r.framesPerTransaction, 2)])));
+  console.log(`   per WAL frame: ${fmt(floor.usPerFrame, 1)} µs (slope over the rows that write); per commit besides its frames: ${fmt(floor.usPerCommit, 1)} µs`);
+  console.log(`2c. WAL frames per governed no-op, counted from the WAL (fresh workspace, ${wal.calls} calls after ${wal.warmup}): ${fmt(wal.framesPerCall, 2)} frames in ${fmt(wal.commitsPerCall, 2)} commits`);
+  if (wal.restarted) console.log('   a checkpoint restarted the WAL during the counted calls: frames not counted');
+  else console.log(table(['b-tree', 'frames per call'], wal.byTree.map((t) => [t.tree, fmt(t.framesPerCall, 2)])));
+  console.log(
+    `   SQLite writing pages: ${fmt(wal.framesPerCall, 2)} frames × ${fmt(floor.usPerFrame, 1)} µs = ${fmt(framesUs, 0)} µs per call on this disk (${fmt(withCommitsUs, 0)} µs with its commits' fixed part); the measured call (${inProcessUs === undefined ? 'the counted calls' : 'scenario 2'}: ${fmt(callUs, 0)} µs) is ${fmt(callUs / framesUs)} × the frames' part (target ≤ ${IN_PROCESS_TARGET_US} µs)`,
+  );
   console.log();
 }
 
