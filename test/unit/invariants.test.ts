@@ -97,6 +97,15 @@ export const GUARANTEES: Record<string, Guarantee> = {
       '../e2e-store-cli.test.ts': ['copy --from sqlite --to postgres moves the store, chain included, verifies it, and refuses a target that is not empty'],
     },
   },
+  PG_LITERALS_EXACT: {
+    statement: 'A value written into a PostgreSQL multi-statement query as a literal is the same text the driver would escape (quotes and backslashes included), and a value that cannot be stored is refused.',
+    proofs: {
+      'pg-literals.test.ts': [
+        'a string is quoted exactly as the driver escapes it, quotes and backslashes included',
+        'a statement gets each parameter as a literal, and a value that is not storable is refused',
+      ],
+    },
+  },
   SHARED_STATE_ACROSS_REPLICAS: {
     statement: 'Across replicas: a key goes to one reservation, an approval anywhere resumes the waiting call (pushed), pause, suspension and terminate reach every replica (terminate within a second), /events streams every replica in chain order, breakers and rate limits hold for the fleet, a revocation reaches every replica, and a plan approved and started on one replica is held and finished on another after the first is killed, each step once.',
     proofs: {

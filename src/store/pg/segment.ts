@@ -1,4 +1,4 @@
-import pg, { type PoolClient, type QueryResult } from 'pg';
+import type { PoolClient, QueryResult } from 'pg';
 import { sqlFor, type Sql } from '../tables/sql.js';
 
 /** `sql` with each `$n` replaced by its parameter as a literal, for a multi-statement query (which binds none). */
@@ -14,9 +14,20 @@ function literal(v: unknown): string {
     return String(v);
   }
   if (typeof v === 'boolean') return v ? 'TRUE' : 'FALSE';
-  if (typeof v === 'string') return pg.escapeLiteral(v);
+  if (typeof v === 'string') return quoted(v);
   if (Array.isArray(v) && v.length) return `ARRAY[${v.map(literal).join(', ')}]`;
   throw new Error(`cannot store a ${typeof v} as a literal`);
+}
+
+/**
+ * A string as a literal, exactly as the driver's `escapeLiteral` writes it
+ * (quotes doubled; with a backslash, backslashes doubled and an `E` prefix),
+ * by whole-string replaces: the driver's loop adds one character at a time,
+ * and a governed call's ledger records and JSON columns are kilobytes.
+ */
+export function quoted(v: string): string {
+  const body = v.includes("'") ? v.replaceAll("'", "''") : v;
+  return v.includes('\\') ? ` E'${body.replaceAll('\\', '\\\\')}'` : `'${body}'`;
 }
 
 /**
