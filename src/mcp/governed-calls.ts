@@ -65,7 +65,7 @@ export interface CallContext {
 
 export interface GovernedTools {
   /** Mandate's own tools, when the workspace lists them. */
-  readonly fixed: ToolDefinition[];
+  readonly fixed: readonly ToolDefinition[];
   /** One tool per granted upstream tool, and per module capability when exposed. */
   capabilityTools(): CapabilityToolEntry[];
   /** The governed outcome a tool call would show, before its wire form: for capability tools, the upstream passthrough. */

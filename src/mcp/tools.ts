@@ -104,11 +104,31 @@ export const OUTCOME_META_KEY = 'mandate/outcome';
 
 const json = (schema: z.ZodType, io: 'input' | 'output' = 'input') => z.toJSONSchema(schema, { target: 'draft-07', io }) as Record<string, unknown>;
 const OUTCOME_JSON = json(OutcomeSchema, 'output');
+const EXTRAS_JSON = json(CapabilityToolExtrasSchema);
 
 const OUTCOME_NOTE =
   'The result is structured: verdict (accepted | rejected | escalated), reasons (stable codes), dfid, decision_id, output when accepted, and a ledger receipt. A rejection comes back as an error result with the same fields. An escalation waits for a human: poll get_decision with its decision_id.';
 
-export function fixedTools(): ToolDefinition[] {
+/** Freezes a tool definition to its leaves: one copy is shared by every server, and a change to it would reach them all. */
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+let fixed: readonly ToolDefinition[] | undefined;
+
+/**
+ * The governance tools, built once: converting their schemas from zod costs
+ * milliseconds, and at 2026-07-28 every request has a server of its own.
+ */
+export function fixedTools(): readonly ToolDefinition[] {
+  return (fixed ??= deepFreeze(buildFixedTools()));
+}
+
+function buildFixedTools(): ToolDefinition[] {
   return [
     {
       name: 'submit_intent',
@@ -185,7 +205,7 @@ export function capabilityTool(cap: Capability): ToolDefinition | null {
     description: `${cap.def.description} (Governed by Mandate: ${cap.def.sideEffect} capability \`${cap.def.id}\` v${cap.def.version}. ${OUTCOME_NOTE})`,
     inputSchema: {
       ...cap.inputJsonSchema,
-      properties: { ...props, mandate: json(CapabilityToolExtrasSchema) },
+      properties: { ...props, mandate: EXTRAS_JSON },
     },
     outputSchema: OUTCOME_JSON,
     annotations: {
