@@ -11,14 +11,14 @@ import { pipeline } from 'node:stream/promises';
 import type { RouteRequest } from './context.js';
 
 /** The request's method and headers as a Web `Request`; `signal` aborts when the client goes away. */
-export function toRequest(r: RouteRequest, signal: AbortSignal | undefined): Request {
+export function toRequest(r: RouteRequest, signal: AbortSignal): Request {
   const headers = new Headers();
   for (const [name, value] of Object.entries(r.req.headers)) {
     // The body was read and parsed already (parsedBody): its length no longer describes anything sent on.
     if (value === undefined || name === 'content-length') continue;
     for (const v of Array.isArray(value) ? value : [value]) headers.append(name, v);
   }
-  return new Request(r.url, { method: r.req.method ?? 'GET', headers, ...(signal ? { signal } : {}) });
+  return new Request(r.url, { method: r.req.method ?? 'GET', headers, signal });
 }
 
 /** An abort signal that fires when the client closes the connection before the answer was written in full. */

@@ -23,9 +23,8 @@ import type { RouteRequest } from './context.js';
 import { clientGone, send, toRequest } from './fetch-bridge.js';
 
 export interface ModernMcp {
-  /** Whether a sessionless POST belongs to the 2025-era path. */
-  isLegacy(r: RouteRequest, body: unknown): Promise<boolean>;
-  serve(r: RouteRequest, body: unknown): Promise<void>;
+  /** Serves a sessionless POST of revision 2026-07-28 and resolves true; false, having done nothing, for one of the 2025-era path. */
+  serveIfModern(r: RouteRequest, body: unknown): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -52,18 +51,25 @@ export function createModernMcp(rt: Runtime, log: Logger): ModernMcp {
   // An upstream's resource update goes onto the bus once; the SDK's listen router gives it to each stream that follows the URI.
   const updated = publishOnce((uri) => handler.notify.resourceUpdated(uri));
   return {
-    // Only a request that claims 2026-07-28 (envelope or header) leaves the 2025 path, and then only where the SDK's own
-    // classifier agrees; a malformed body with no claim keeps the 2025-era answer it always had (SESSION_REQUIRED).
-    isLegacy: async (r, body) => !claimsModern(r, body) || isLegacyRequest(toRequest(r, undefined), body),
-    async serve(r, body) {
+    async serveIfModern(r, body) {
+      // Only a request that claims 2026-07-28 (envelope or header) leaves the 2025 path, and then only where the SDK's own
+      // classifier agrees; a malformed body with no claim keeps the 2025-era answer it always had (SESSION_REQUIRED).
+      if (!claimsModern(r, body)) return false;
       const gone = clientGone(r);
+      // One Web request for the classifier and the handler: making one costs an AbortSignal and a Headers copy.
+      const request = toRequest(r, gone);
+      if (await isLegacyRequest(request, body)) return false;
       // A listen stream's resource URIs are governed before the SDK acknowledges them; its end releases them.
       const listen = await admitListen(rt.kernel, r.principal.id, rt.gateway, body, updated, gone);
       // The client may have gone while the URIs were governed: then nobody listens.
-      if (r.res.closed) return listen.release();
+      if (r.res.closed) {
+        listen.release();
+        return true;
+      }
       r.res.once('close', () => listen.release());
-      const response = await handler.fetch(toRequest(r, gone), { authInfo: authInfoOf(r.principal), parsedBody: listen.message });
+      const response = await handler.fetch(request, { authInfo: authInfoOf(r.principal), parsedBody: listen.message });
       await send(r.res, response, gone);
+      return true;
     },
     close: () => {
       stopChanges();

@@ -38,7 +38,7 @@ export async function handleMcp(ctx: HttpContext, r: RouteRequest): Promise<void
 
   const sessionId = req.headers['mcp-session-id'];
   // A request that claims revision 2026-07-28 in its own `_meta` is served per request, with no session (ADR-020).
-  if (method === 'POST' && typeof sessionId !== 'string' && !(await ctx.modern.isLegacy(r, body))) return ctx.modern.serve(r, body);
+  if (method === 'POST' && typeof sessionId !== 'string' && (await ctx.modern.serveIfModern(r, body))) return;
   if (typeof sessionId === 'string') {
     const session = ctx.sessions.get(sessionId, agent);
     if (!session) return reject(ctx, r, 'SESSION_NOT_FOUND');
