@@ -71,6 +71,22 @@ describe.skipIf(need.skip)(need.title('credential cache on PostgreSQL'), () => {
     expect(await a.credentials.byHash(HASH)).toBeNull();
   });
 
+  it('the end of a sub-mandate, which revokes its agent keys, drops them from this replica at once and from another by notification', async () => {
+    const a = await replica();
+    const b = await replica();
+    const child = { ...row, id: 'kw1', principal: 'w1', key_hash: 'w'.repeat(64) };
+    const delegation = { id: 'dlg-1', child: 'w1', parent: 'alice', root: 'alice', depth: 1, max_depth: 1, may_delegate: 0, purpose: 'p', grants: '[]', memory: '[]', created_at: 1, expires_at: 60_000, created_by: 'agent:alice', decision_id: 'd1' };
+    expect((await a.commit([{ op: 'delegation.add', row: delegation, maxChildren: 2, now: 1 }, { op: 'credential.add', row: child }])).ok).toBe(true);
+    for (const p of [a, b]) {
+      await p.credentials.byHash(child.key_hash);
+      expect(await p.notifications.ready()).toBe(true);
+      expect(await p.credentials.byHash(child.key_hash)).toMatchObject({ principal: 'w1' });
+    }
+    expect((await a.commit([{ op: 'delegation.end', child: 'w1', status: 'revoked', by: 'operator:op', at: 2 }])).ok).toBe(true);
+    expect(await a.credentials.byHash(child.key_hash)).toBeNull();
+    await eventually(async () => (await b.credentials.byHash(child.key_hash)) === null, 'replica b refuses the ended sub-mandate key');
+  });
+
   it('a row is trusted for at most its age, only while listening, and a read overtaken by a revocation is not kept', async () => {
     const port = await replica();
     let now = 0;

@@ -128,6 +128,7 @@ export const GUARANTEES: Record<string, Guarantee> = {
       '../credential-cache-postgres.test.ts': [
         'a live key is read once while the listener is up; a revocation through another replica drops it in this one',
         'a revocation in this process applies to the very next lookup, before any notification',
+        'the end of a sub-mandate, which revokes its agent keys, drops them from this replica at once and from another by notification',
         'a row is trusted for at most its age, only while listening, and a read overtaken by a revocation is not kept',
         'a lookup is never served from the cache while the listener is down',
       ],

@@ -9,7 +9,8 @@ const MAX_ENTRIES = 1_000;
  * Live API-key rows by key hash, so that an HTTP request on PostgreSQL does
  * not spend a round trip on its credential (ADR-042). Only found rows are
  * kept, and only while the store's listener is connected: every revocation
- * committed through a store announces `credential`, which empties the cache
+ * committed through a store (a key's own, or the end of a sub-mandate, which
+ * revokes its agent's keys) announces `credential`, which empties the cache
  * in every process, and this process's own revocations empty it before their
  * commit returns. A read that a revocation may have overtaken (one announced
  * while it ran, or a reconnection) is answered but not kept.

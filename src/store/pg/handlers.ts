@@ -242,6 +242,7 @@ export const PG_OPS = {
     q(tx, delegations.end, [op.status, op.at, op.by, op.child], (r) => void tx.results.set(i, r.rowCount === 1));
     // Keys of a child whose sub-mandate ended (now or before) are revoked; revoking twice changes nothing.
     q(tx, delegations.revokeCredentials, [op.at, op.by, op.child]);
+    tx.announce.push(['credential', op.child]);
     tx.announce.push(['intervention', op.child]);
   },
   'plan.add': (tx, op) => {

@@ -58,6 +58,9 @@ export async function openPgPort(url: string, world: World, opts: PgPortOptions 
   return pgPort(pool, openPool(url, { max: 4, volatile: true }), openPool(url, { max: opts.sectionsMax ?? SECTIONS_MAX }), url, world);
 }
 
+/** Whether an op revokes API keys: a key's own revocation, or the end of a sub-mandate, which revokes its agent's keys. */
+const revokesKeys = (op: Op): boolean => op.op === 'credential.revoke' || op.op === 'delegation.end';
+
 /** Sections held or awaited at once by one process (one connection each; in-process waiters queue before this). */
 const SECTIONS_MAX = 16;
 
@@ -196,7 +199,7 @@ function pgPort(pool: pg.Pool, volatilePool: pg.Pool, sectionsPool: pg.Pool, url
     pool,
     volatilePool,
     // This process's own revocation empties the cache before its commit returns, not a notification later.
-    commit: (unit) => (unit.some((op) => op.op === 'credential.revoke') ? committer.submit(unit).finally(() => credentialCache.clear()) : committer.submit(unit)),
+    commit: (unit) => (unit.some(revokesKeys) ? committer.submit(unit).finally(() => credentialCache.clear()) : committer.submit(unit)),
     ping: async () => {
       await q('SELECT 1');
     },
