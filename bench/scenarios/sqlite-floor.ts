@@ -1,8 +1,8 @@
 /**
  * Beside scenario 2: the storage floor on this disk. A bare better-sqlite3
  * loop, with nothing of Mandate around it, in the directory the bench
- * workspaces use (os.tmpdir()) and with the store's pragmas (WAL,
- * synchronous=NORMAL, its checkpoint interval), times transactions that
+ * workspaces use (os.tmpdir()) and with the store's own pragmas
+ * (`applyStorePragmas`: WAL, synchronous=NORMAL, its checkpoint interval), times transactions that
  * insert one ~200-byte row into each of k tables. Each such row dirties one
  * leaf page, so a transaction writes about k WAL frames (more when a leaf
  * splits); they are counted from the WAL, not assumed. The slope of time
@@ -12,7 +12,7 @@ import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { WAL_CHECKPOINT_PAGES } from '../../src/store/sqlite/db.js';
+import { applyStorePragmas } from '../../src/store/sqlite/db.js';
 import { MAX_LOOP_SECONDS, type Sizes } from '../lib.js';
 import { readWal } from '../wal.js';
 
@@ -44,9 +44,7 @@ export function sqliteFloorScenario(sizes: Sizes): FloorResult {
   const path = join(scratch, 'floor.db');
   const db = new Database(path);
   try {
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = NORMAL');
-    db.pragma(`wal_autocheckpoint = ${WAL_CHECKPOINT_PAGES}`);
+    applyStorePragmas(db);
     const most = Math.max(...FLOOR_TABLES);
     for (let t = 0; t < most; t++) db.exec(`CREATE TABLE t${t} (k INTEGER PRIMARY KEY, v TEXT NOT NULL)`);
     const inserts = Array.from({ length: most }, (_, t) => db.prepare(`INSERT INTO t${t} (v) VALUES (?)`));

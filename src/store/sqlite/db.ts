@@ -402,6 +402,13 @@ export const WAL_CHECKPOINT_PAGES = 10_000;
 export function openDb(path: string): Db {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   const db = new Database(path);
+  applyStorePragmas(db);
+  migrate(db);
+  return db;
+}
+
+/** The store's connection settings, also used by the bench's storage floor so that it measures the same writes. */
+export function applyStorePragmas(db: Db): void {
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   // A group commit's savepoints journal the pages they change; past 64 KiB SQLite spills that journal to a temp
@@ -410,8 +417,6 @@ export function openDb(path: string): Db {
   db.pragma(`wal_autocheckpoint = ${WAL_CHECKPOINT_PAGES}`);
   db.pragma('busy_timeout = 5000');
   db.pragma('foreign_keys = ON');
-  migrate(db);
-  return db;
 }
 
 function migrate(db: Db): void {
