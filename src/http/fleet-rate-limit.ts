@@ -57,7 +57,8 @@ export class FleetRateLimiter implements Limiter {
     const principal = `principal:${key}`;
     let rows: Counter[];
     try {
-      rows = (await this.pool.query<Counter>(TAKE, [principal, OVERALL, now + WINDOW_MS, now])).rows;
+      // Named: each connection parses and plans it once (ADR-044).
+      rows = (await this.pool.query<Counter>({ name: 'mandate_rate_take', text: TAKE, values: [principal, OVERALL, now + WINDOW_MS, now] })).rows;
     } catch {
       return this.fallback.take(key);
     }

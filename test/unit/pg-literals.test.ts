@@ -1,7 +1,7 @@
 // Values written into PostgreSQL multi-statement queries as literals: the same text as the driver's own escaping.
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { quoted, withLiterals } from '../../src/store/pg/segment.js';
+import { quoted, withLiterals } from '../../src/store/pg/literals.js';
 
 const ODD = [
   '',

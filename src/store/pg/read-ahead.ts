@@ -1,4 +1,4 @@
-import type { Pool, QueryResult } from 'pg';
+import type { Pool, PoolClient, QueryResult } from 'pg';
 import { usageAheadKey, type ReadAhead, type ReadAheadRequest } from '../port/port.js';
 import type { AgentStatus, ConstraintRow, FlowStatus, IdempotencyRecord } from '../port/rows.js';
 import { agents, constraints } from '../tables/agents.js';
@@ -7,8 +7,8 @@ import { monitors } from '../tables/monitors.js';
 import type { Sql } from '../tables/sql.js';
 import { usage, windowStart } from '../tables/usage.js';
 import { PLAN_SQL, type PlanRow } from '../plans.js';
-import { classify } from './connect.js';
-import { withLiterals } from './segment.js';
+import { checkout, classify } from './connect.js';
+import { forgetIfMissing, PreparedTexts } from './prepared.js';
 
 /**
  * A call's reads before its first commit point in one round trip (ADR-028):
@@ -18,10 +18,25 @@ import { withLiterals } from './segment.js';
  * one did, a few microseconds apart instead of a round trip each).
  */
 export async function readAheadPg(pool: Pool, req: ReadAheadRequest): Promise<ReadAhead> {
+  const { client: c, done } = await checkout(pool);
+  let failed: unknown;
+  try {
+    return await readAheadOn(c, req);
+  } catch (err) {
+    forgetIfMissing(c, err);
+    failed = err;
+    throw classify(err);
+  } finally {
+    done(failed);
+  }
+}
+
+async function readAheadOn(c: PoolClient, req: ReadAheadRequest): Promise<ReadAhead> {
+  const texts = new PreparedTexts(c);
   const statements: string[] = [];
   const take: ((r: QueryResult) => void)[] = [];
   const add = (sql: Sql, params: unknown[], fn: (r: QueryResult) => void) => {
-    statements.push(withLiterals(sql, params));
+    statements.push(texts.text(sql, params));
     take.push(fn);
   };
   const out: ReadAhead = { at: req.now, plans: null, status: 'active', flowStatus: 'active', key: null, constraints: null, usage: new Map(), executed: null };
@@ -37,12 +52,8 @@ export async function readAheadPg(pool: Pool, req: ReadAheadRequest): Promise<Re
     }
   }
   if (req.steward !== null) add(monitors.executed, [req.steward], (r) => void (out.executed = (r.rows[0] as { executed: number } | undefined)?.executed ?? 0));
-  let res: QueryResult | QueryResult[];
-  try {
-    res = (await pool.query(statements.join(';\n'))) as unknown as QueryResult | QueryResult[];
-  } catch (err) {
-    throw classify(err);
-  }
+  await texts.ready();
+  const res = (await c.query(statements.join(';\n'))) as unknown as QueryResult | QueryResult[];
   const results = Array.isArray(res) ? res : [res];
   take.forEach((fn, i) => fn(results[i] as QueryResult));
   return out;

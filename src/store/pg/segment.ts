@@ -1,34 +1,6 @@
 import type { PoolClient, QueryResult } from 'pg';
-import { sqlFor, type Sql } from '../tables/sql.js';
-
-/** `sql` with each `$n` replaced by its parameter as a literal, for a multi-statement query (which binds none). */
-export function withLiterals(sql: Sql, params: unknown[]): string {
-  return sqlFor(sql, 'pg').replace(/\$(\d+)/g, (_, n: string) => literal(params[Number(n) - 1]));
-}
-
-/** A value as an SQL literal: strings through the driver's escaping, numbers only when finite. */
-function literal(v: unknown): string {
-  if (v === null || v === undefined) return 'NULL';
-  if (typeof v === 'number') {
-    if (!Number.isFinite(v)) throw new Error(`cannot store the number ${v}`);
-    return String(v);
-  }
-  if (typeof v === 'boolean') return v ? 'TRUE' : 'FALSE';
-  if (typeof v === 'string') return quoted(v);
-  if (Array.isArray(v) && v.length) return `ARRAY[${v.map(literal).join(', ')}]`;
-  throw new Error(`cannot store a ${typeof v} as a literal`);
-}
-
-/**
- * A string as a literal, exactly as the driver's `escapeLiteral` writes it
- * (quotes doubled; with a backslash, backslashes doubled and an `E` prefix),
- * by whole-string replaces: the driver's loop adds one character at a time,
- * and a governed call's ledger records and JSON columns are kilobytes.
- */
-export function quoted(v: string): string {
-  const body = v.includes("'") ? v.replaceAll("'", "''") : v;
-  return v.includes('\\') ? ` E'${body.replaceAll('\\', '\\\\')}'` : `'${body}'`;
-}
+import type { Sql } from '../tables/sql.js';
+import { forgetIfMissing, PreparedTexts } from './prepared.js';
 
 /**
  * The statements of a unit that need no answer before the next one, sent
@@ -46,16 +18,19 @@ export class Segment {
   private blind = 0;
   /** Called before the first query is sent (the unit's savepoint exists from then on). */
   onSend: (() => void) | null = null;
+  private readonly texts: PreparedTexts;
 
   /** `inDb`: guards are sent in their database-checked form where they have one. */
   constructor(
     private readonly c: PoolClient,
     readonly inDb = false,
-  ) {}
+  ) {
+    this.texts = new PreparedTexts(c);
+  }
 
   /** A statement; `read` takes its answer and never throws. */
   add(sql: Sql, params: unknown[] = [], read?: (r: QueryResult) => void): void {
-    this.statements.push({ sql: withLiterals(sql, params), check: read });
+    this.statements.push({ sql: this.texts.text(sql, params), check: read });
   }
 
   /**
@@ -79,9 +54,16 @@ export class Segment {
     if (!list.length) return;
     this.statements = [];
     this.blind = 0;
+    await this.texts.ready();
     this.onSend?.();
     this.onSend = null;
-    const res = (await this.c.query(list.map((x) => x.sql).join(';\n'))) as QueryResult | QueryResult[];
+    let res: QueryResult | QueryResult[];
+    try {
+      res = (await this.c.query(list.map((x) => x.sql).join(';\n'))) as QueryResult | QueryResult[];
+    } catch (err) {
+      forgetIfMissing(this.c, err);
+      throw err;
+    }
     const results = Array.isArray(res) ? res : [res];
     list.forEach((x, i) => x.check?.(results[i] as QueryResult));
   }
