@@ -93,32 +93,6 @@ describe.skipIf(need.skip)(need.title('PostgreSQL round trips'), () => {
     }
   });
 
-  it('the read ahead answers each read as the port read of the same name does', async () => {
-    const port = await freshPort();
-    try {
-      await port.commit([
-        ...preEffect('d1', 'k1'),
-        { op: 'agent.status', agent: 'alice', status: 'paused', by: 'op', reason_hash: null, at: T },
-        { op: 'flow.status', dfid: DFID, agent: 'alice', status: 'paused', at: T },
-        { op: 'constraint.add', row: { intervention_id: 'i1', agent: 'alice', capability: 'c', field: 'amount', max: 5, expires_at: T + 60_000 } },
-        { op: 'monitors.observe', agent: 'alice', evaluate: () => [] },
-      ]);
-      const ahead = await port.readAhead({ agent: 'alice', dfid: DFID, now: T + 1, plans: true, key: 'k1', capability: 'c', usage: [{ field: 'amount', windowMs: 3_600_000 }], steward: 'alice' });
-      expect(ahead.status).toBe(await port.agents.status('alice'));
-      expect(ahead.status).toBe('paused');
-      expect(ahead.flowStatus).toBe(await port.agents.flowStatus(DFID, 'alice'));
-      expect(ahead.key).toEqual(await port.idempotency.peek('alice', 'k1', T + 1));
-      expect(ahead.constraints).toEqual(await port.agents.constraints('alice', 'c', T + 1));
-      expect(ahead.constraints).toHaveLength(1);
-      expect(ahead.plans).toEqual(await port.plans.running('alice', T + 1));
-      expect([...ahead.usage.values()]).toEqual([await port.usage.sum('alice', 'c', 'amount', 3_600_000, T + 1)]);
-      expect(ahead.executed).toBe(await port.monitors.executed('alice'));
-      expect(ahead.executed).toBe(1);
-    } finally {
-      await port.close();
-    }
-  });
-
   it('a governed call over PostgreSQL costs at most 4 round trips once the port predicts the head', async () => {
     const d = await freshDatabase('trips_kernel');
     const ws = benchWorkspace();

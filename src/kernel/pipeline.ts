@@ -29,7 +29,7 @@ import { GEN_AI_TOOL_CALL_ARGUMENTS, GEN_AI_TOOL_CALL_RESULT, outcomeAttributes 
 const PIPELINE = StageChain.start()
   .then(routePlan) // a step of a plan runs as the plan's sub-mandate (ADR-025)
   .then(receive) // IntentReceived (journaled) and the operator note
-  .then(readAhead) // over PostgreSQL, the reads below in one round trip (ADR-028)
+  .then(readAhead) // the reads below at once: one round trip on PostgreSQL (ADR-028), one read transaction on SQLite (ADR-045)
   .then(holdPlanMode) // the named plan runs; no call outside a running plan where the contract says so
   .then(checkStanding) // identity, agent and flow status
   .then(checkShape) // payload bound, intent schema, the caller's key

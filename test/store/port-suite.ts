@@ -611,6 +611,42 @@ export function describePortSuite(name: string, open: () => Promise<StorePort>, 
       }
     });
 
+    it('the read ahead answers each read as the port read of the same name does, in one snapshot (ADR-028, ADR-045)', async () => {
+      const store = await open();
+      try {
+        expect(store.readAhead).toBeDefined();
+        await store.commit([
+          ...received('d1'),
+          reserve('d1', 'k1'),
+          { op: 'usage.add', agent: 'alice', capability: 'c', field: 'amount', amount: 2, at: T },
+          { op: 'agent.status', agent: 'alice', status: 'paused', by: 'op', reason_hash: null, at: T },
+          { op: 'flow.status', dfid: D, agent: 'alice', status: 'paused', at: T },
+          { op: 'constraint.add', row: { intervention_id: 'i1', agent: 'alice', capability: 'c', field: 'amount', max: 5, expires_at: T + 60_000 } },
+          { op: 'monitors.observe', agent: 'alice', evaluate: () => [] },
+        ]);
+        const ahead = await store.readAhead!({ agent: 'alice', dfid: D, now: T + 1, plans: true, key: 'k1', capability: 'c', usage: [{ field: 'amount', windowMs: 3_600_000 }], steward: 'alice' });
+        expect(ahead.status).toBe(await store.agents.status('alice'));
+        expect(ahead.status).toBe('paused');
+        expect(ahead.flowStatus).toBe(await store.agents.flowStatus(D, 'alice'));
+        expect(ahead.flowStatus).toBe('paused');
+        expect(ahead.key).toEqual(await store.idempotency.peek('alice', 'k1', T + 1));
+        expect(ahead.key).toMatchObject({ decision_id: 'd1', state: 'in_flight' });
+        expect(ahead.constraints).toEqual(await store.agents.constraints('alice', 'c', T + 1));
+        expect(ahead.constraints).toHaveLength(1);
+        expect(ahead.plans).toEqual(await store.plans.running('alice', T + 1));
+        expect([...ahead.usage.values()]).toEqual([await store.usage.sum('alice', 'c', 'amount', 3_600_000, T + 1)]);
+        expect([...ahead.usage.values()]).toEqual([2]);
+        expect(ahead.executed).toBe(await store.monitors.executed('alice'));
+        expect(ahead.executed).toBe(1);
+        // What was not asked for is not read.
+        const less = await store.readAhead!({ agent: 'bob', dfid: D, now: T + 1, plans: false, key: null, capability: null, usage: [], steward: null });
+        expect(less).toMatchObject({ status: 'active', flowStatus: 'active', plans: null, key: null, constraints: null, executed: null });
+        expect(less.usage.size).toBe(0);
+      } finally {
+        await store.close();
+      }
+    });
+
     it.runIf(opts.pushes)('a commit on one port is pushed to another port on the same store', async () => {
       const a = await open();
       const b = await opts.twin(a);

@@ -22,8 +22,13 @@ export class Idempotency implements Sync<IdempotencyReads> {
   }
 
   peek(agent: string, key: string, now: number): IdempotencyRecord | null {
-    const rec = this.s.get.get(agent, key);
+    const rec = this.record(agent, key);
     return rec && isLive(rec, now) ? rec : null;
+  }
+
+  /** The key's record, live or not (the read ahead's; its reader judges it live at its own moment). */
+  record(agent: string, key: string): IdempotencyRecord | null {
+    return this.s.get.get(agent, key) ?? null;
   }
 
   /** Must run inside a write transaction so the check and the insert are one step. */

@@ -3,6 +3,7 @@ import { GroupCommitter, type Settlement } from '../port/group-commit.js';
 import { UnitConflictSignal as Conflict, type CommitResult, type Op, type StorePort, type Sync, type UnitResult } from '../port/port.js';
 import type { AgentReads, CredentialReads, DelegationReads, PlanReads, DecisionReads, IdempotencyReads, LedgerReads, McpEventStore, MemoryReads, MonitorReads, PinReads, PolicyInputReads, RunnerReads, TaskReads, UsageReads } from '../port/port.js';
 import { applyOps } from './handlers.js';
+import { sqliteReadAhead } from './read-ahead.js';
 import { sqliteSections } from './sections.js';
 import type { Store } from './store.js';
 
@@ -49,6 +50,7 @@ export function sqlitePort(store: Store, location: string): StorePort {
     kind: 'sqlite',
     location,
     commit: (unit) => committer.submit(unit),
+    readAhead: sqliteReadAhead(store),
     sections,
     ping: async () => {
       db.prepare('SELECT 1').get();
