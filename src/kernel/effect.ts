@@ -6,7 +6,7 @@ import type { Op, UnitConflict } from '../store/port/index.js';
 import type { KernelCore } from './context.js';
 import { driftJudgements, judgeDrift } from './drift.js';
 import { revalidate } from './revalidate.js';
-import { runBounded, type RunResult } from './engine.js';
+import { runBounded, StopSwitch, type RunResult } from './engine.js';
 import { checkReady, resolveFacts, usageAdmitted, usageReturned } from './facts.js';
 import { event, finishOp, mark, outcomeOf, type Flow } from './flow.js';
 import { evaluateMonitors, type Breach } from './monitors.js';
@@ -246,8 +246,8 @@ function lostPreEffect(k: KernelCore, flow: Flow, circuit: string, conflict: Uni
 async function runHandler(k: KernelCore, flow: Flow, cap: Capability, params: Values, facts: Facts, started: number, deadlineMs: number, signal?: AbortSignal): Promise<RunResult> {
   const { workspace } = k.deps;
   const limits = workspace.config.limits;
-  const abort = new AbortController();
-  k.inflight.add(flow.decisionId, { agent: flow.agent, dfid: flow.dfid, abort });
+  const stopper = new StopSwitch();
+  k.inflight.add(flow.decisionId, { agent: flow.agent, dfid: flow.dfid, stopper });
   try {
     return await runBounded(
       cap,
@@ -255,7 +255,8 @@ async function runHandler(k: KernelCore, flow: Flow, cap: Capability, params: Va
       facts,
       { dfid: flow.dfid, agent: flow.agent, workspaceDir: workspace.dir, now: started, relay: flow.relay, decisionId: flow.decisionId },
       { deadlineMs, maxOutputBytes: cap.def.limits?.maxOutputBytes ?? limits.default_max_output_bytes },
-      signal ? AbortSignal.any([signal, abort.signal]) : abort.signal,
+      signal,
+      stopper,
     );
   } finally {
     k.inflight.delete(flow.decisionId);

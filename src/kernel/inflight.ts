@@ -1,10 +1,10 @@
 import type { StorePort } from '../store/port/index.js';
-import { InterventionAbort } from './engine.js';
+import { InterventionAbort, type StopSwitch } from './engine.js';
 
 interface Run {
   agent: string;
   dfid: string;
-  abort: AbortController;
+  stopper: StopSwitch;
 }
 
 /** Handlers running in this process, by decision id, so a termination can abort them. */
@@ -45,8 +45,8 @@ export class Inflight {
     let n = 0;
     for (const run of this.runs.values()) {
       const hit = 'dfid' in target ? run.dfid === target.dfid && (target.agent === '*' || run.agent === target.agent) : run.agent === target.agent;
-      if (hit && !run.abort.signal.aborted) {
-        run.abort.abort(new InterventionAbort(interventionId));
+      if (hit && !run.stopper.stopped) {
+        run.stopper.stop(new InterventionAbort(interventionId));
         n++;
       }
     }

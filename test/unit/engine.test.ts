@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import { toCapability, type CapabilityDefinition } from '../../src/capabilities/manifest.js';
-import { runBounded } from '../../src/kernel/engine.js';
+import { InterventionAbort, runBounded, StopSwitch } from '../../src/kernel/engine.js';
 
 const ctx = { dfid: 'f'.repeat(32), agent: 'alice', workspaceDir: '/nonexistent', now: 0 };
 const LIMITS = { deadlineMs: 1_000, maxOutputBytes: 64 };
@@ -81,6 +81,50 @@ describe('bounded engine (runBounded)', () => {
       controller.signal,
     );
     controller.abort();
+    expect(await run).toMatchObject({ ok: false, code: 'CANCELLED' });
+  });
+
+  it('a stop switch stopped by a termination ends a running handler at once as ABORTED_BY_INTERVENTION, and its signal carries the reason', async () => {
+    const stopper = new StopSwitch();
+    let seen: unknown;
+    const run = runBounded(
+      cap(
+        (_p, c) =>
+          new Promise(() => {
+            c.signal.addEventListener('abort', () => (seen = c.signal.reason));
+          }),
+      ),
+      {},
+      {},
+      ctx,
+      LIMITS,
+      undefined,
+      stopper,
+    );
+    await Promise.resolve();
+    stopper.stop(new InterventionAbort('i-1'));
+    expect(await run).toEqual({ ok: false, code: 'ABORTED_BY_INTERVENTION', message: 'aborted by intervention i-1' });
+    expect(seen).toBeInstanceOf(InterventionAbort);
+    expect(stopper.stopped).toBe(true);
+  });
+
+  it('a handler whose switch is already stopped never starts; of a cancel and a stop, the first one counts', async () => {
+    let started = 0;
+    const counting = cap(() => {
+      started++;
+      return { ok: true };
+    });
+    const stopped = new StopSwitch();
+    stopped.stop(new InterventionAbort('i-2'));
+    expect(await runBounded(counting, {}, {}, ctx, LIMITS, undefined, stopped)).toMatchObject({ ok: false, code: 'ABORTED_BY_INTERVENTION' });
+    expect(started).toBe(0);
+
+    const controller = new AbortController();
+    const stopper = new StopSwitch();
+    const run = runBounded(cap(() => new Promise(() => undefined)), {}, {}, ctx, LIMITS, controller.signal, stopper);
+    await Promise.resolve();
+    controller.abort();
+    stopper.stop(new InterventionAbort('i-3'));
     expect(await run).toMatchObject({ ok: false, code: 'CANCELLED' });
   });
 

@@ -551,6 +551,10 @@ export const GUARANTEES: Record<string, Guarantee> = {
   TERMINATE_ABORTS_INFLIGHT: {
     statement: "A termination aborts the target's running handlers through their abort signal (ABORTED_BY_INTERVENTION, recorded), in-process or from another process.",
     proofs: {
+      'engine.test.ts': [
+        'a stop switch stopped by a termination ends a running handler at once as ABORTED_BY_INTERVENTION, and its signal carries the reason',
+        'a handler whose switch is already stopped never starts; of a cancel and a stop, the first one counts',
+      ],
       'interventions-lifecycle.test.ts': [
         'terminating an agent aborts its running call through the handler signal: ABORTED_BY_INTERVENTION, recorded',
         'the cross-process sweep aborts calls of an agent terminated elsewhere, but never re-applies a termination an operator has lifted',
