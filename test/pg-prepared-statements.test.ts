@@ -3,8 +3,10 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withLiterals } from '../src/store/pg/literals.js';
 import { PreparedTexts } from '../src/store/pg/prepared.js';
-import { Segment } from '../src/store/pg/segment.js';
-import { freshDatabase } from './helpers/postgres.js';
+import { openPgPort, type PgStorePort } from '../src/store/pg/port.js';
+import type { Op } from '../src/store/port/index.js';
+import { FakeWorld } from './unit/helpers.js';
+import { freshDatabase, freshSchema } from './helpers/postgres.js';
 import { POSTGRES, requires } from './helpers/requires.js';
 
 const need = await requires(import.meta.url, [POSTGRES]);
@@ -30,6 +32,20 @@ afterAll(async () => {
   await c?.end();
   await db?.drop();
 });
+
+const T = 1_800_000_000_000;
+const DFID = 'f'.repeat(32);
+
+/** A pre-effect commit point as the kernel writes it: lineage, decision, key, flow count. */
+function preEffect(decision: string, key: string): Op[] {
+  return [
+    { op: 'event', event: { dfid: DFID, agent: 'alice', type: 'IntentReceived', decision_id: decision, data: {} } },
+    { op: 'decision.open', id: decision, dfid: DFID, agent: 'alice', capability: 'c', request_hash: 'h', created_at: T },
+    { op: 'key.reserve', record: { agent: 'alice', key, request_hash: 'h', state: 'in_flight', decision_id: decision, created_at: T, expires_at: T + 3_600_000 }, now: T },
+    { op: 'flow.bump', dfid: DFID, max: 100 },
+    { op: 'event', event: { dfid: DFID, agent: 'alice', type: 'ActionStarted', decision_id: decision, data: {} } },
+  ];
+}
 
 const INSERT = 'INSERT INTO t (id, n, x, ok, tags, note) VALUES ($1, $2, $3, $4, $5, $6)';
 const GET = 'SELECT id, n, x, ok, tags, note FROM t WHERE id = $1';
@@ -85,19 +101,30 @@ describe.skipIf(need.skip)(need.title('prepared store statements'), () => {
     expect(sent.some((s) => s.includes('PREPARE'))).toBe(false);
   });
 
-  it('a connection that lost its prepared statements (a pooler that does not keep sessions) fails that query, then prepares again', async () => {
-    const seg = () => new Segment(c as unknown as pg.PoolClient);
-    const ok = seg();
-    ok.add(GET, ['r0']);
-    await ok.flush();
-    await c.query('DEALLOCATE ALL');
-    const lost = seg();
-    lost.add(GET, ['r0']);
-    await expect(lost.flush()).rejects.toMatchObject({ code: '26000' });
-    let row: unknown;
-    const next = seg();
-    next.add(GET, ['r0'], (r) => void (row = r.rows[0]));
-    await next.flush();
-    expect(row).toMatchObject({ id: 'r0', note: 'kept' });
+  it('a migration that changes a table under a prepared statement, or a pooler that drops them, costs no call: the connection is dropped and the work redone on another', async () => {
+    const port = (await openPgPort(await freshSchema(db.url), new FakeWorld())) as PgStorePort;
+    try {
+      const ahead = (key: string) => port.readAhead({ agent: 'alice', dfid: DFID, now: T + 1, plans: true, key, capability: 'c', usage: [], steward: null });
+      expect((await port.commit(preEffect('d1', 'k1'))).ok).toBe(true);
+      expect((await ahead('k1')).key).toMatchObject({ decision_id: 'd1' });
+
+      // A newer release migrates while this one runs: `SELECT * FROM idempotency` no longer has the row type it was planned with.
+      await port.pool.query('ALTER TABLE idempotency ADD COLUMN added_by_a_migration TEXT');
+      expect((await ahead('k1')).key).toMatchObject({ decision_id: 'd1' });
+      expect((await port.commit(preEffect('d2', 'k2'))).ok).toBe(true);
+      expect((await ahead('k2')).key).toMatchObject({ decision_id: 'd2' });
+
+      // A pooler in transaction mode hands the next query a session without the statements.
+      for (let i = 0; i < 3; i++) {
+        const c = await port.pool.connect();
+        await c.query('DEALLOCATE ALL');
+        c.release();
+        expect((await port.commit(preEffect(`d${3 + i}`, `k${3 + i}`))).ok).toBe(true);
+        expect((await ahead(`k${3 + i}`)).key).toMatchObject({ decision_id: `d${3 + i}` });
+      }
+      expect(await port.ledger.verify()).toMatchObject({ ok: true, events: 10 });
+    } finally {
+      await port.close();
+    }
   });
 });

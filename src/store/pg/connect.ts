@@ -93,6 +93,18 @@ export function isUnavailable(err: unknown): boolean {
   return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|connect ECONNREFUSED/i.test(message);
 }
 
+/**
+ * Whether an error means a statement this connection prepared is gone (a
+ * pooler that does not keep sessions) or no longer fits the table it reads (a
+ * migration added a column under `SELECT *`): the connection is dropped, and
+ * the next one prepares afresh (ADR-044).
+ */
+export function isStaleStatement(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: unknown } | null;
+  if (e?.code === '26000') return true;
+  return e?.code === '0A000' && typeof e.message === 'string' && e.message.includes('cached plan must not change result type');
+}
+
 /** Rethrows a connection failure as StoreUnavailableError; other errors as they are. */
 export function classify(err: unknown): unknown {
   if (err instanceof StoreUnavailableError || !isUnavailable(err)) return err;
@@ -103,7 +115,8 @@ export function classify(err: unknown): unknown {
  * A connection checked out of the pool, guarded: a socket error that arrives
  * between two of its queries is kept (the next query fails with it) instead
  * of being an unhandled 'error' event that would end the process. Release it
- * with `done`, which drops a broken connection rather than pooling it.
+ * with `done`, which drops a broken connection (or one with a stale
+ * statement) rather than pooling it.
  */
 export async function checkout(pool: pg.Pool): Promise<{ client: pg.PoolClient; done(err?: unknown): void }> {
   let client: pg.PoolClient;
@@ -119,7 +132,7 @@ export async function checkout(pool: pg.Pool): Promise<{ client: pg.PoolClient; 
     client,
     done(err?: unknown) {
       client.off('error', onError);
-      const broken = failed ?? (err !== undefined && isUnavailable(err) ? (err as Error) : undefined);
+      const broken = failed ?? (err !== undefined && (isUnavailable(err) || isStaleStatement(err)) ? (err as Error) : undefined);
       client.release(broken);
     },
   };

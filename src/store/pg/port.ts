@@ -7,7 +7,7 @@ import { events } from '../tables/events.js';
 import { applyUnitPg, type Announcement, type BatchState } from './handlers.js';
 import { inDb } from './guards.js';
 import { Segment } from './segment.js';
-import { checkout, classify, describeUrl, isUnavailable, openPool, type PoolOptions } from './connect.js';
+import { checkout, classify, describeUrl, isStaleStatement, isUnavailable, openPool, type PoolOptions } from './connect.js';
 import { CredentialCache } from './credential-cache.js';
 import { channelOf, PgListener } from './listener.js';
 import { migrate } from './migrations.js';
@@ -132,6 +132,8 @@ function pgPort(pool: pg.Pool, volatilePool: pg.Pool, sectionsPool: pg.Pool, url
       return results.map((r) => ({ ok: true, value: { ok: true, ...r() } }));
     } catch (err) {
       await c.query('ROLLBACK').catch(() => undefined);
+      // A stale statement drops this connection; the classic batch then runs on another.
+      if (isStaleStatement(err)) broken = err;
       if (!isUnavailable(err)) return null;
       broken = err;
       throw classify(err);
@@ -169,7 +171,8 @@ function pgPort(pool: pg.Pool, volatilePool: pg.Pool, sectionsPool: pg.Pool, url
           announced.push(...mine);
           settled.push({ ok: true, value: { ok: true, ...result() } });
         } catch (err) {
-          if (isUnavailable(err)) throw err; // the connection is gone: the whole batch fails
+          // The connection is gone, or its statements are stale: the whole batch fails, and the connection is dropped.
+          if (isUnavailable(err) || isStaleStatement(err)) throw err;
           st.head = before;
           if (opened) await c.query(`ROLLBACK TO SAVEPOINT unit_${n}`);
           settled.push(err instanceof UnitConflictSignal ? { ok: true, value: { ok: false, conflict: err.conflict } } : { ok: false, error: err });

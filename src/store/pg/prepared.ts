@@ -12,7 +12,11 @@ const MAX_NAMES = 1000;
 /** A statement's name on every connection, from its text (the same in every process), and how many parameters it takes (ADR-044). */
 const names = new Map<string, { name: string; arity: number } | null>();
 
-/** The names prepared on each connection. PREPARE outlives the transaction it ran in, so a rollback keeps them. */
+/**
+ * The names prepared on each connection. PREPARE outlives the transaction it
+ * ran in, so a rollback keeps them; a connection whose statements went stale
+ * is dropped from its pool (`isStaleStatement`), and its entry with it.
+ */
 const preparedOn = new WeakMap<ClientBase, Set<string>>();
 
 function nameOf(text: string): { name: string; arity: number } | null {
@@ -59,9 +63,4 @@ export class PreparedTexts {
     if (!set) preparedOn.set(this.c, (set = new Set()));
     for (const [name] of fresh) set.add(name);
   }
-}
-
-/** Whether `err` says a prepared statement is missing (a pooler in front that does not keep sessions: ADR-044). */
-export function forgetIfMissing(c: ClientBase, err: unknown): void {
-  if ((err as { code?: unknown } | null)?.code === '26000') preparedOn.delete(c);
 }

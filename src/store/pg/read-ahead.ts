@@ -7,8 +7,8 @@ import { monitors } from '../tables/monitors.js';
 import type { Sql } from '../tables/sql.js';
 import { usage, windowStart } from '../tables/usage.js';
 import { PLAN_SQL, type PlanRow } from '../plans.js';
-import { checkout, classify } from './connect.js';
-import { forgetIfMissing, PreparedTexts } from './prepared.js';
+import { checkout, classify, isStaleStatement } from './connect.js';
+import { PreparedTexts } from './prepared.js';
 
 /**
  * A call's reads before its first commit point in one round trip (ADR-028):
@@ -18,12 +18,21 @@ import { forgetIfMissing, PreparedTexts } from './prepared.js';
  * one did, a few microseconds apart instead of a round trip each).
  */
 export async function readAheadPg(pool: Pool, req: ReadAheadRequest): Promise<ReadAhead> {
+  try {
+    return await readAheadOnce(pool, req);
+  } catch (err) {
+    // A stale statement dropped its connection (ADR-044); reads are safe to repeat, once, on another.
+    if (isStaleStatement(err)) return readAheadOnce(pool, req);
+    throw err;
+  }
+}
+
+async function readAheadOnce(pool: Pool, req: ReadAheadRequest): Promise<ReadAhead> {
   const { client: c, done } = await checkout(pool);
   let failed: unknown;
   try {
     return await readAheadOn(c, req);
   } catch (err) {
-    forgetIfMissing(c, err);
     failed = err;
     throw classify(err);
   } finally {

@@ -1,6 +1,6 @@
 import type { PoolClient, QueryResult } from 'pg';
 import type { Sql } from '../tables/sql.js';
-import { forgetIfMissing, PreparedTexts } from './prepared.js';
+import { PreparedTexts } from './prepared.js';
 
 /**
  * The statements of a unit that need no answer before the next one, sent
@@ -57,13 +57,7 @@ export class Segment {
     await this.texts.ready();
     this.onSend?.();
     this.onSend = null;
-    let res: QueryResult | QueryResult[];
-    try {
-      res = (await this.c.query(list.map((x) => x.sql).join(';\n'))) as QueryResult | QueryResult[];
-    } catch (err) {
-      forgetIfMissing(this.c, err);
-      throw err;
-    }
+    const res = (await this.c.query(list.map((x) => x.sql).join(';\n'))) as QueryResult | QueryResult[];
     const results = Array.isArray(res) ? res : [res];
     list.forEach((x, i) => x.check?.(results[i] as QueryResult));
   }
