@@ -598,6 +598,19 @@ export function describePortSuite(name: string, open: () => Promise<StorePort>, 
         expect(await store.agents.statusRow('alice')).toEqual({ status: 'paused', updated_at: T, updated_by: 'op' });
         expect(await store.agents.status('bob')).toBe('active');
         expect(await store.agents.flowStatus('e'.repeat(32), 'bob')).toBe('terminated');
+        // The strictest status that applies wins, the agent's own or the whole flow's; none is active.
+        await store.commit([
+          { op: 'flow.status', dfid: 'e'.repeat(32), agent: 'alice', status: 'paused', at: T },
+          { op: 'flow.status', dfid: 'd'.repeat(32), agent: 'alice', status: 'terminated', at: T },
+          { op: 'flow.status', dfid: 'd'.repeat(32), agent: '*', status: 'paused', at: T },
+          { op: 'flow.status', dfid: 'c'.repeat(32), agent: 'alice', status: 'active', at: T },
+          { op: 'flow.status', dfid: 'c'.repeat(32), agent: '*', status: 'paused', at: T },
+        ]);
+        expect(await store.agents.flowStatus('e'.repeat(32), 'alice')).toBe('terminated');
+        expect(await store.agents.flowStatus('d'.repeat(32), 'alice')).toBe('terminated');
+        expect(await store.agents.flowStatus('d'.repeat(32), 'bob')).toBe('paused');
+        expect(await store.agents.flowStatus('c'.repeat(32), 'alice')).toBe('paused');
+        expect(await store.agents.flowStatus('b'.repeat(32), 'alice')).toBe('active');
         expect((await store.agents.terminationsSince(T, 'flow')).map((r) => r.id)).toEqual(['i1']);
         expect(await store.agents.intervention('i1')).toEqual(row);
         expect((await store.agents.constraints('alice', 'c', T)).map((c) => c.max)).toEqual([5]);

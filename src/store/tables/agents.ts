@@ -7,8 +7,10 @@ export const agents = {
   statusRow: 'SELECT status, updated_at, updated_by FROM agent_status WHERE agent = $1',
   setStatus: `INSERT INTO agent_status (agent, status, updated_at, updated_by, reason) VALUES ($1, $2, $3, $4, $5)
     ON CONFLICT (agent) DO UPDATE SET status = EXCLUDED.status, updated_at = EXCLUDED.updated_at, updated_by = EXCLUDED.updated_by, reason = EXCLUDED.reason`,
-  // The strictest status that applies: the agent's own part of the flow, or the whole flow ('*').
-  flowStatus: "SELECT status FROM flow_status WHERE dfid = $1 AND agent IN ($2, '*') ORDER BY CASE status WHEN 'terminated' THEN 0 WHEN 'paused' THEN 1 ELSE 2 END LIMIT 1",
+  // The strictest status that applies: the agent's own part of the flow, or the whole flow ('*'); NULL when none does.
+  // An aggregate, not ORDER BY … LIMIT 1: SQLite built a sorter for it at every call, rows or none.
+  flowStatus: `SELECT CASE min(CASE status WHEN 'terminated' THEN 0 WHEN 'paused' THEN 1 ELSE 2 END) WHEN 0 THEN 'terminated' WHEN 1 THEN 'paused' WHEN 2 THEN 'active' END AS status
+    FROM flow_status WHERE dfid = $1 AND agent IN ($2, '*')`,
   setFlowStatus: `INSERT INTO flow_status (dfid, agent, status, updated_at) VALUES ($1, $2, $3, $4)
     ON CONFLICT (dfid, agent) DO UPDATE SET status = EXCLUDED.status, updated_at = EXCLUDED.updated_at`,
 } satisfies Record<string, Sql>;
