@@ -1,10 +1,13 @@
 // The store's statements prepared once per PostgreSQL connection and sent as EXECUTE in a multi-statement query (ADR-044).
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHash } from 'node:crypto';
+import { inDb } from '../src/store/pg/guards.js';
 import { withLiterals } from '../src/store/pg/literals.js';
 import { PreparedTexts } from '../src/store/pg/prepared.js';
 import { openPgPort, type PgStorePort } from '../src/store/pg/port.js';
 import type { Op } from '../src/store/port/index.js';
+import { sqlFor, type Sql } from '../src/store/tables/sql.js';
 import { FakeWorld } from './unit/helpers.js';
 import { freshDatabase, freshSchema } from './helpers/postgres.js';
 import { POSTGRES, requires } from './helpers/requires.js';
@@ -46,6 +49,9 @@ function preEffect(decision: string, key: string): Op[] {
     { op: 'event', event: { dfid: DFID, agent: 'alice', type: 'ActionStarted', decision_id: decision, data: {} } },
   ];
 }
+
+/** The name ADR-044 gives a statement on every connection. */
+const nameOf = (sql: Sql) => `mandate_x_${createHash('sha256').update(sqlFor(sql, 'pg')).digest('hex').slice(0, 20)}`;
 
 const INSERT = 'INSERT INTO t (id, n, x, ok, tags, note) VALUES ($1, $2, $3, $4, $5, $6)';
 const GET = 'SELECT id, n, x, ok, tags, note FROM t WHERE id = $1';
@@ -101,7 +107,7 @@ describe.skipIf(need.skip)(need.title('prepared store statements'), () => {
     expect(sent.some((s) => s.includes('PREPARE'))).toBe(false);
   });
 
-  it('a migration that changes a table under a prepared statement, or a pooler that drops them, costs no call: the connection is dropped and the work redone on another', async () => {
+  it('a migration that changes a table under a prepared statement, a pooler that drops them, or one prepared unbeknown, costs no call: the connection is dropped and the work redone on another', async () => {
     const port = (await openPgPort(await freshSchema(db.url), new FakeWorld())) as PgStorePort;
     try {
       const ahead = (key: string) => port.readAhead({ agent: 'alice', dfid: DFID, now: T + 1, plans: true, key, capability: 'c', usage: [], steward: null });
@@ -122,7 +128,13 @@ describe.skipIf(need.skip)(need.title('prepared store statements'), () => {
         expect((await port.commit(preEffect(`d${3 + i}`, `k${3 + i}`))).ok).toBe(true);
         expect((await ahead(`k${3 + i}`)).key).toMatchObject({ decision_id: `d${3 + i}` });
       }
-      expect(await port.ledger.verify()).toMatchObject({ ok: true, events: 10 });
+      // A session holding a statement this process does not know it prepared (a PREPARE round trip that failed part way).
+      const c = await port.pool.connect();
+      await c.query('DEALLOCATE ALL');
+      await c.query(`PREPARE ${nameOf(inDb.lockChainHead)} AS ${sqlFor(inDb.lockChainHead, 'pg')}`);
+      c.release();
+      expect((await port.commit(preEffect('d6', 'k6'))).ok).toBe(true);
+      expect(await port.ledger.verify()).toMatchObject({ ok: true, events: 12 });
     } finally {
       await port.close();
     }

@@ -95,13 +95,14 @@ export function isUnavailable(err: unknown): boolean {
 
 /**
  * Whether an error means a statement this connection prepared is gone (a
- * pooler that does not keep sessions) or no longer fits the table it reads (a
- * migration added a column under `SELECT *`): the connection is dropped, and
- * the next one prepares afresh (ADR-044).
+ * pooler that does not keep sessions), no longer fits the table it reads (a
+ * migration added a column under `SELECT *`), or is prepared already where
+ * this process did not know it (a `PREPARE` round trip that failed part way):
+ * the connection is dropped, and the next one prepares afresh (ADR-044).
  */
 export function isStaleStatement(err: unknown): boolean {
   const e = err as { code?: unknown; message?: unknown } | null;
-  if (e?.code === '26000') return true;
+  if (e?.code === '26000' || e?.code === '42P05') return true;
   return e?.code === '0A000' && typeof e.message === 'string' && e.message.includes('cached plan must not change result type');
 }
 
