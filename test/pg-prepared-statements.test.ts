@@ -6,10 +6,10 @@ import { inDb } from '../src/store/pg/guards.js';
 import { withLiterals } from '../src/store/pg/literals.js';
 import { PreparedTexts } from '../src/store/pg/prepared.js';
 import { openPgPort, type PgStorePort } from '../src/store/pg/port.js';
-import type { Op } from '../src/store/port/index.js';
 import { sqlFor, type Sql } from '../src/store/tables/sql.js';
 import { FakeWorld } from './unit/helpers.js';
 import { freshDatabase, freshSchema } from './helpers/postgres.js';
+import { DFID, preEffect, T } from './helpers/pre-effect.js';
 import { POSTGRES, requires } from './helpers/requires.js';
 
 const need = await requires(import.meta.url, [POSTGRES]);
@@ -35,20 +35,6 @@ afterAll(async () => {
   await c?.end();
   await db?.drop();
 });
-
-const T = 1_800_000_000_000;
-const DFID = 'f'.repeat(32);
-
-/** A pre-effect commit point as the kernel writes it: lineage, decision, key, flow count. */
-function preEffect(decision: string, key: string): Op[] {
-  return [
-    { op: 'event', event: { dfid: DFID, agent: 'alice', type: 'IntentReceived', decision_id: decision, data: {} } },
-    { op: 'decision.open', id: decision, dfid: DFID, agent: 'alice', capability: 'c', request_hash: 'h', created_at: T },
-    { op: 'key.reserve', record: { agent: 'alice', key, request_hash: 'h', state: 'in_flight', decision_id: decision, created_at: T, expires_at: T + 3_600_000 }, now: T },
-    { op: 'flow.bump', dfid: DFID, max: 100 },
-    { op: 'event', event: { dfid: DFID, agent: 'alice', type: 'ActionStarted', decision_id: decision, data: {} } },
-  ];
-}
 
 /** The name ADR-044 gives a statement on every connection. */
 const nameOf = (sql: Sql) => `mandate_x_${createHash('sha256').update(sqlFor(sql, 'pg')).digest('hex').slice(0, 20)}`;

@@ -9,14 +9,12 @@ import { systemWorld } from '../src/core/world.js';
 import { openRuntime } from '../src/runtime.js';
 import { countRoundTrips } from '../src/store/pg/connect.js';
 import { isPgPort, openPgPort, type PgStorePort } from '../src/store/pg/port.js';
-import type { Op } from '../src/store/port/index.js';
 import { FakeWorld } from './unit/helpers.js';
 import { freshDatabase, freshSchema } from './helpers/postgres.js';
+import { DFID, preEffect, T } from './helpers/pre-effect.js';
 import { POSTGRES, requires } from './helpers/requires.js';
 
 const need = await requires(import.meta.url, [POSTGRES]);
-const T = 1_800_000_000_000;
-const DFID = 'f'.repeat(32);
 
 let db: Awaited<ReturnType<typeof freshDatabase>>;
 beforeAll(async () => {
@@ -28,20 +26,6 @@ afterAll(async () => {
 
 async function freshPort(): Promise<PgStorePort> {
   return (await openPgPort(await freshSchema(db.url), new FakeWorld())) as PgStorePort;
-}
-
-/** A pre-effect commit point as the kernel writes it: the lineage, key, flow count, budget admission and usage, the running mark. */
-function preEffect(decision: string, key: string, budget: { amount: number; max: number } = { amount: 1, max: 1000 }): Op[] {
-  return [
-    { op: 'event', event: { dfid: DFID, agent: 'alice', type: 'IntentReceived', decision_id: decision, data: {} } },
-    { op: 'decision.open', id: decision, dfid: DFID, agent: 'alice', capability: 'c', request_hash: 'h', created_at: T },
-    { op: 'key.reserve', record: { agent: 'alice', key, request_hash: 'h', state: 'in_flight', decision_id: decision, created_at: T, expires_at: T + 3_600_000 }, now: T },
-    { op: 'flow.bump', dfid: DFID, max: 100 },
-    { op: 'usage.admit', agent: 'alice', capability: 'c', at: T, budgets: [{ window: '1h', windowMs: 3_600_000, field: 'amount', amount: budget.amount, max: budget.max }] },
-    { op: 'usage.add', agent: 'alice', capability: 'c', field: 'amount', amount: budget.amount, at: T },
-    { op: 'decision.running', id: decision, runner: null, key, intent: { capability: 'c', params: {} } },
-    { op: 'event', event: { dfid: DFID, agent: 'alice', type: 'ActionStarted', decision_id: decision, data: {} } },
-  ];
 }
 
 describe.skipIf(need.skip)(need.title('PostgreSQL round trips'), () => {
