@@ -112,10 +112,31 @@ export interface Latency {
   callsPerSec: number;
   p50ms: number;
   p99ms: number;
+  /** CPU time (user + system) the server process spent per timed call, µs; absent without a server pid or /proc. */
+  serverCpuUs?: number;
 }
 
-/** Runs `call` `count` times with `inFlight` workers, after `warmup` untimed calls. */
-export async function measure(call: (i: number) => Promise<unknown>, inFlight: number, count: number, warmup: number): Promise<Latency> {
+/** Linux's USER_HZ: /proc/<pid>/stat counts CPU time in ticks of 1/100 s on every architecture Node runs on. */
+const CLOCK_TICKS_PER_SECOND = 100;
+
+/** CPU time (user + system) a process has spent so far, µs, from /proc (Linux); NaN where it cannot be read. */
+export function cpuMicros(pid: number): number {
+  try {
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLOCK_TICKS_PER_SECOND;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/**
+ * Runs `call` `count` times with `inFlight` workers, after `warmup` untimed
+ * calls. With `serverPid`, also the server's CPU per timed call: on a shared
+ * machine it moves less from run to run than calls/s, and it is the server's
+ * own cost, whatever the load generator costs beside it.
+ */
+export async function measure(call: (i: number) => Promise<unknown>, inFlight: number, count: number, warmup: number, serverPid?: number): Promise<Latency> {
   if (inFlight > MAX_IN_FLIGHT) throw new Error(`at most ${MAX_IN_FLIGHT} in flight`);
   const deadline = Date.now() + MAX_LOOP_SECONDS * 1000;
   let next = 0;
@@ -130,11 +151,13 @@ export async function measure(call: (i: number) => Promise<unknown>, inFlight: n
   };
   await Promise.all(Array.from({ length: inFlight }, () => worker(warmup, 1_000_000_000, false)));
   next = 0;
+  const cpu0 = serverPid === undefined ? Number.NaN : cpuMicros(serverPid);
   const t0 = performance.now();
   await Promise.all(Array.from({ length: inFlight }, () => worker(count, 0, true)));
   const seconds = (performance.now() - t0) / 1000;
+  const serverCpuUs = serverPid === undefined ? Number.NaN : (cpuMicros(serverPid) - cpu0) / lat.length;
   lat.sort((a, b) => a - b);
-  return { calls: lat.length, callsPerSec: lat.length / seconds, p50ms: percentile(lat, 50), p99ms: percentile(lat, 99) };
+  return { calls: lat.length, callsPerSec: lat.length / seconds, p50ms: percentile(lat, 50), p99ms: percentile(lat, 99), ...(Number.isFinite(serverCpuUs) ? { serverCpuUs } : {}) };
 }
 
 /** A governed no-op call with a unique key, checked to be accepted. */

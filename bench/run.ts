@@ -45,13 +45,26 @@ if (want('throughput')) {
   console.log('1. Throughput and latency: bare SDK no-op tool vs governed no-op capability (full lineage durably recorded)');
   console.log(
     table(
-      ['server', 'transport', 'in flight', 'calls', 'calls/s', 'p50 ms', 'p99 ms', 'governed/bare calls/s'],
+      ['server', 'transport', 'in flight', 'calls', 'calls/s', 'p50 ms', 'p99 ms', 'governed/bare calls/s', 'server CPU µs/call', 'bare/governed server CPU'],
       rows.map((r) => {
         const bare = rows.find((b) => b.server === 'bare SDK' && b.inFlight === r.inFlight && b.transport === r.transport);
-        return [r.server, r.transport, r.inFlight, r.calls, fmt(r.callsPerSec, 0), fmt(r.p50ms, 3), fmt(r.p99ms, 3), r.server === 'mandate' && bare ? fmt(r.callsPerSec / bare.callsPerSec) : ''];
+        const governed = r.server === 'mandate' && bare;
+        return [
+          r.server,
+          r.transport,
+          r.inFlight,
+          r.calls,
+          fmt(r.callsPerSec, 0),
+          fmt(r.p50ms, 3),
+          fmt(r.p99ms, 3),
+          governed ? fmt(r.callsPerSec / bare.callsPerSec) : '',
+          fmt(r.serverCpuUs ?? Number.NaN, 0),
+          governed ? fmt((bare.serverCpuUs ?? Number.NaN) / (r.serverCpuUs ?? Number.NaN)) : '',
+        ];
       }),
     ),
   );
+  console.log('   server CPU: user + system time of the server process over the timed calls (Linux /proc), per call; the ratio is the bare server\'s over the governed one\'s, so 1.00 would mean governance costs the server nothing');
   console.log();
 }
 

@@ -27,10 +27,15 @@ describe.skipIf(need.skip)(need.title('npm run bench -- --smoke'), () => {
     for (const [store, replicas] of [['sqlite', 1], ['postgres', 1], ['postgres', 3]] as const) {
       for (const inFlight of [1, 16]) expect(stores.find((r) => r.store === store && r.replicas === replicas && r.inFlight === inFlight)?.calls).toBeGreaterThan(0);
     }
-    const rows = json.results['throughput'] as { server: string; transport: string; inFlight: number; calls: number }[];
+    const rows = json.results['throughput'] as { server: string; transport: string; inFlight: number; calls: number; serverCpuUs?: number }[];
     for (const transport of ['stdio', 'http', 'http 2026-07-28']) {
       for (const inFlight of [1, 16]) {
-        for (const server of ['bare SDK', 'mandate']) expect(rows.find((r) => r.server === server && r.transport === transport && r.inFlight === inFlight)?.calls).toBeGreaterThan(0);
+        for (const server of ['bare SDK', 'mandate']) {
+          const row = rows.find((r) => r.server === server && r.transport === transport && r.inFlight === inFlight);
+          expect(row?.calls).toBeGreaterThan(0);
+          // The server's CPU per call is read from /proc: measured on Linux (a smoke run's few calls may round to 0 ticks).
+          if (process.platform === 'linux') expect(row?.serverCpuUs).toBeGreaterThanOrEqual(0);
+        }
       }
     }
     const trips = json.results['pgtrips'] as { inFlight: number; accepted: number; roundTripsPerWrite: number }[];

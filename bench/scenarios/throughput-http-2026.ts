@@ -27,7 +27,7 @@ export async function throughputHttp2026(sizes: Sizes): Promise<ThroughputRow[]>
       const bare = await connect2026(bareSrv.url);
       const gov = await connect2026(govSrv.url, { Authorization: `Bearer ${key}` });
       try {
-        const b = await measure((i) => bare.callTool({ name: 'noop', arguments: { n: i } }), inFlight, sizes.calls, sizes.warmup);
+        const b = await measure((i) => bare.callTool({ name: 'noop', arguments: { n: i } }), inFlight, sizes.calls, sizes.warmup, bareSrv.proc.pid);
         rows.push({ server: 'bare SDK', transport: 'http 2026-07-28', inFlight, ...b });
         const g = await measure(
           async (i) => {
@@ -38,6 +38,7 @@ export async function throughputHttp2026(sizes: Sizes): Promise<ThroughputRow[]>
           inFlight,
           sizes.calls,
           sizes.warmup,
+          govSrv.proc.pid,
         );
         rows.push({ server: 'mandate', transport: 'http 2026-07-28', inFlight, ...g });
       } finally {

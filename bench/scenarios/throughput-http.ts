@@ -15,9 +15,9 @@ export async function throughputHttp(sizes: Sizes): Promise<ThroughputRow[]> {
       const bare = await connectHttp(bareSrv.url);
       const gov = await connectHttp(govSrv.url, { Authorization: `Bearer ${key}` });
       try {
-        const b = await measure((i) => bare.callTool({ name: 'noop', arguments: { n: i } }), inFlight, sizes.calls, sizes.warmup);
+        const b = await measure((i) => bare.callTool({ name: 'noop', arguments: { n: i } }), inFlight, sizes.calls, sizes.warmup, bareSrv.proc.pid);
         rows.push({ server: 'bare SDK', transport: 'http', inFlight, ...b });
-        const g = await measure(noopCall(gov, `http${inFlight}`), inFlight, sizes.calls, sizes.warmup);
+        const g = await measure(noopCall(gov, `http${inFlight}`), inFlight, sizes.calls, sizes.warmup, govSrv.proc.pid);
         rows.push({ server: 'mandate', transport: 'http', inFlight, ...g });
       } finally {
         await bare.close();

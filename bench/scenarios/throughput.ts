@@ -13,9 +13,9 @@ export async function throughputStdio(sizes: Sizes): Promise<ThroughputRow[]> {
   const governed = await governedStdio(benchWorkspace());
   try {
     for (const inFlight of [1, 16]) {
-      const b = await measure((i) => bare.client.callTool({ name: 'noop', arguments: { n: i } }), inFlight, sizes.calls, sizes.warmup);
+      const b = await measure((i) => bare.client.callTool({ name: 'noop', arguments: { n: i } }), inFlight, sizes.calls, sizes.warmup, bare.pid);
       rows.push({ server: 'bare SDK', transport: 'stdio', inFlight, ...b });
-      const g = await measure(noopCall(governed.client, `tp${inFlight}`), inFlight, sizes.calls, sizes.warmup);
+      const g = await measure(noopCall(governed.client, `tp${inFlight}`), inFlight, sizes.calls, sizes.warmup, governed.pid);
       rows.push({ server: 'mandate', transport: 'stdio', inFlight, ...g });
     }
   } finally {
