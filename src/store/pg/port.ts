@@ -11,7 +11,7 @@ import { checkout, classify, describeUrl, isStaleStatement, isUnavailable, openP
 import { CredentialCache } from './credential-cache.js';
 import { channelOf, PgListener } from './listener.js';
 import { migrate } from './migrations.js';
-import { readAheadPg } from './read-ahead.js';
+import { PgReadAhead } from './read-ahead.js';
 import { pgReads } from './reads.js';
 import { pgSections } from './sections.js';
 
@@ -196,6 +196,7 @@ function pgPort(pool: pg.Pool, volatilePool: pg.Pool, sectionsPool: pg.Pool, url
   const listener = new PgListener({ connectionString: url });
   const reads = pgReads(pool, q);
   const credentialCache = new CredentialCache(listener);
+  const readsAhead = new PgReadAhead(pool);
   return {
     kind: 'postgres',
     location: describeUrl(url),
@@ -208,7 +209,7 @@ function pgPort(pool: pg.Pool, volatilePool: pg.Pool, sectionsPool: pg.Pool, url
     },
     notifications: listener,
     sections: pgSections(sectionsPool),
-    readAhead: (req) => readAheadPg(pool, req),
+    readAhead: (req) => readsAhead.read(req),
     ...reads,
     credentials: { ...reads.credentials, byHash: (keyHash) => credentialCache.byHash(keyHash, () => reads.credentials.byHash(keyHash)) },
     close: async () => {

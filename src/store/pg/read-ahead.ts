@@ -1,4 +1,4 @@
-import type { Pool, PoolClient, QueryResult } from 'pg';
+import type { Pool, QueryResult } from 'pg';
 import { usageAheadKey, type ReadAhead, type ReadAheadRequest } from '../port/port.js';
 import type { AgentStatus, ConstraintRow, FlowStatus, IdempotencyRecord } from '../port/rows.js';
 import { agents, constraints } from '../tables/agents.js';
@@ -16,22 +16,91 @@ import { PreparedTexts } from './prepared.js';
  * as the port read of the same name would answer it at that moment (read
  * committed: each sees what was committed when it ran, as the reads one by
  * one did, a few microseconds apart instead of a round trip each).
+ *
+ * The calls that ask while a query of reads is out share the next one
+ * (ADR-046): at one call in flight a call's reads go at once, as before; under
+ * load, one round trip answers several calls, as a group commit writes
+ * several units. Each call still gets exactly its own reads.
  */
+export class PgReadAhead {
+  private queue: Waiting[] = [];
+  private out = false;
+
+  constructor(
+    private readonly pool: Pool,
+    /** The most calls one query answers. */
+    private readonly maxGroup = 32,
+  ) {}
+
+  read(req: ReadAheadRequest): Promise<ReadAhead> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ req, resolve, reject });
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    if (this.out || !this.queue.length) return;
+    const group = this.queue.splice(0, this.maxGroup);
+    this.out = true;
+    void this.answer(group).finally(() => {
+      this.out = false;
+      this.pump();
+    });
+  }
+
+  private async answer(group: Waiting[]): Promise<void> {
+    if (group.length === 1) return settle(group[0] as Waiting, () => readAheadPg(this.pool, (group[0] as Waiting).req));
+    let answers: ReadAhead[];
+    try {
+      answers = await readGroup(this.pool, group.map((w) => w.req));
+    } catch {
+      // One call's read must not fail another's (a value the database refuses, a statement gone stale): each is asked alone.
+      await Promise.all(group.map((w) => settle(w, () => readAheadPg(this.pool, w.req))));
+      return;
+    }
+    group.forEach((w, i) => w.resolve(answers[i] as ReadAhead));
+  }
+}
+
+interface Waiting {
+  req: ReadAheadRequest;
+  resolve(value: ReadAhead): void;
+  reject(err: unknown): void;
+}
+
+async function settle(w: Waiting, read: () => Promise<ReadAhead>): Promise<void> {
+  try {
+    w.resolve(await read());
+  } catch (err) {
+    w.reject(err);
+  }
+}
+
+/** One call's reads ahead, in a query of their own. */
 export async function readAheadPg(pool: Pool, req: ReadAheadRequest): Promise<ReadAhead> {
   try {
-    return await readAheadOnce(pool, req);
+    return (await readGroup(pool, [req]))[0] as ReadAhead;
   } catch (err) {
     // A stale statement dropped its connection (ADR-044); reads are safe to repeat, once, on another.
-    if (isStaleStatement(err)) return readAheadOnce(pool, req);
+    if (isStaleStatement(err)) return (await readGroup(pool, [req]))[0] as ReadAhead;
     throw err;
   }
 }
 
-async function readAheadOnce(pool: Pool, req: ReadAheadRequest): Promise<ReadAhead> {
+/** Several calls' reads ahead in one query on one connection, each call's answer built from its own statements' results. */
+async function readGroup(pool: Pool, reqs: readonly ReadAheadRequest[]): Promise<ReadAhead[]> {
   const { client: c, done } = await checkout(pool);
   let failed: unknown;
   try {
-    return await readAheadOn(c, req);
+    const texts = new PreparedTexts(c);
+    const plans = reqs.map((req) => planReads(texts, req));
+    await texts.ready();
+    const res = (await c.query(plans.flatMap((p) => p.statements).join(';\n'))) as unknown as QueryResult | QueryResult[];
+    const results = Array.isArray(res) ? res : [res];
+    let i = 0;
+    for (const p of plans) for (const take of p.take) take(results[i++] as QueryResult);
+    return plans.map((p) => p.out);
   } catch (err) {
     failed = err;
     throw classify(err);
@@ -40,8 +109,14 @@ async function readAheadOnce(pool: Pool, req: ReadAheadRequest): Promise<ReadAhe
   }
 }
 
-async function readAheadOn(c: PoolClient, req: ReadAheadRequest): Promise<ReadAhead> {
-  const texts = new PreparedTexts(c);
+/** A call's statements, in order, and how each result fills its answer. */
+interface PlannedReads {
+  statements: string[];
+  take: ((r: QueryResult) => void)[];
+  out: ReadAhead;
+}
+
+function planReads(texts: PreparedTexts, req: ReadAheadRequest): PlannedReads {
   const statements: string[] = [];
   const take: ((r: QueryResult) => void)[] = [];
   const add = (sql: Sql, params: unknown[], fn: (r: QueryResult) => void) => {
@@ -61,9 +136,5 @@ async function readAheadOn(c: PoolClient, req: ReadAheadRequest): Promise<ReadAh
     }
   }
   if (req.steward !== null) add(monitors.executed, [req.steward], (r) => void (out.executed = (r.rows[0] as { executed: number } | undefined)?.executed ?? 0));
-  await texts.ready();
-  const res = (await c.query(statements.join(';\n'))) as unknown as QueryResult | QueryResult[];
-  const results = Array.isArray(res) ? res : [res];
-  take.forEach((fn, i) => fn(results[i] as QueryResult));
-  return out;
+  return { statements, take, out };
 }
