@@ -1,9 +1,17 @@
 // Reads ahead of calls that ask at once share one PostgreSQL query, and each call still gets exactly its own reads (ADR-046).
+import { appendFileSync } from 'node:fs';
+import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { benchWorkspace } from '../bench/lib.js';
+import { silentLogger } from '../src/core/log.js';
+import { systemWorld } from '../src/core/world.js';
+import { openRuntime } from '../src/runtime.js';
 import type { ReadAheadRequest } from '../src/store/port/index.js';
 import { openPgPort, type PgStorePort } from '../src/store/pg/port.js';
-import { readAheadPg } from '../src/store/pg/read-ahead.js';
+import { openPool } from '../src/store/pg/connect.js';
+import { PgReadAhead, readAheadPg } from '../src/store/pg/read-ahead.js';
+import { StoreUnavailableError } from '../src/store/port/index.js';
 import { FakeWorld } from './unit/helpers.js';
 import { freshDatabase, freshSchema } from './helpers/postgres.js';
 import { DFID, preEffect, T } from './helpers/pre-effect.js';
@@ -90,4 +98,48 @@ describe.skipIf(need.skip)(need.title('reads ahead grouped on PostgreSQL'), () =
     // The port still answers afterwards.
     expect((await port.readAhead(ask('alice', 'k1'))).key?.decision_id).toBe('d1');
   });
+
+  it('a store out of reach fails a shared query at once, without asking each of its calls again', async () => {
+    // Nothing listens on port 1 of the loopback: every connect is refused.
+    const pool = openPool('postgres://postgres@127.0.0.1:1/none', { connectTimeoutMs: 500 });
+    const connect = pool.connect.bind(pool) as () => Promise<pg.PoolClient>;
+    let connects = 0;
+    (pool as unknown as { connect: () => Promise<pg.PoolClient> }).connect = () => {
+      connects++;
+      return connect();
+    };
+    try {
+      const reads = new PgReadAhead(pool);
+      const settled = await Promise.allSettled([ask('alice', 'k0'), ask('alice', 'k1'), ask('bob', null)].map((a) => reads.read(a)));
+      expect(settled.every((s) => s.status === 'rejected' && s.reason instanceof StoreUnavailableError)).toBe(true);
+      // The first call's query alone, then one for the two that asked meanwhile.
+      expect(connects).toBe(2);
+    } finally {
+      await pool.end();
+    }
+  });
+
+  it('a caller key the kernel refuses is not sent to the store ahead: the call is SCHEMA_INVALID, not a store fault', async () => {
+    const d = await freshDatabase('readahead_kernel');
+    const ws = benchWorkspace();
+    appendFileSync(join(ws, 'mandate.yaml'), 'store:\n  kind: postgres\n  url_env: MANDATE_TEST_READAHEAD_URL\n');
+    process.env['MANDATE_TEST_READAHEAD_URL'] = d.url;
+    try {
+      const rt = await openRuntime(ws, silentLogger, systemWorld);
+      try {
+        // PostgreSQL takes no NUL in a text value; the key's shape is checked after the read ahead.
+        for (const key of ['bad\u0000key', 'x'.repeat(200)]) {
+          const out = await rt.kernel.govern({ agent: 'bench', channel: 'stdio', intent: { capability: 'bench.noop', params: { n: 1 }, idempotency_key: key } });
+          expect(out).toMatchObject({ verdict: 'rejected', reasons: ['SCHEMA_INVALID'] });
+        }
+        expect((await rt.kernel.govern({ agent: 'bench', channel: 'stdio', intent: { capability: 'bench.noop', params: { n: 1 }, idempotency_key: 'good-key' } })).verdict).toBe('accepted');
+      } finally {
+        await rt.close();
+      }
+    } finally {
+      delete process.env['MANDATE_TEST_READAHEAD_URL'];
+      await d.drop();
+    }
+  });
 });
+

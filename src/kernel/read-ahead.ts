@@ -1,6 +1,7 @@
 import { grantFor, plansOf, windowMs } from '../config/contract-schema.js';
 import { hashOf } from '../core/canonical.js';
 import type { Intent } from '../core/types.js';
+import { IdempotencyKeySchema } from '../core/wire.js';
 import { CALLS_FIELD, isLive, usageAheadKey, windowStart, type AgentStatus, type ConstraintRow, type FlowStatus, type IdempotencyRecord, type PlanRow, type ReadAhead, type ReadAheadRequest, type StorePort } from '../store/port/index.js';
 import type { KernelCore } from './context.js';
 import { next, type ArrivedState, type ReceivedState, type Stage } from './stages/state.js';
@@ -101,7 +102,8 @@ function foresee(k: KernelCore, s: ReceivedState, now: number): ReadAheadRequest
 /** The key answerRepeats will fix: the caller's, else the one derived from the params as the capability reads them. */
 function foreseenKey(s: ReceivedState, capability: NonNullable<ReturnType<KernelCore['deps']['workspace']['capabilities']['get']>>, raw: Partial<Intent>): string | null {
   const caller = raw.idempotency_key ?? s.call.metaIdempotencyKey;
-  if (typeof caller === 'string') return caller;
+  // A key of a shape the intake refuses ends the call before it is read; it is never sent to the store.
+  if (typeof caller === 'string') return IdempotencyKeySchema.safeParse(caller).success ? caller : null;
   if (capability.def.sideEffect === 'read') return null;
   const params = capability.def.input.safeParse(raw.params);
   return `derived:${params.success ? hashOf({ agent: s.call.agent, capability: capability.def.id, params: params.data }) : s.requestHash}`;

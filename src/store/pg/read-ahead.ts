@@ -10,6 +10,9 @@ import { PLAN_SQL, type PlanRow } from '../plans.js';
 import { checkout, classify, isStaleStatement } from './connect.js';
 import { PreparedTexts } from './prepared.js';
 
+/** The most calls one query of reads answers. */
+const MAX_GROUP = 32;
+
 /**
  * A call's reads before its first commit point in one round trip (ADR-028):
  * the port's own statements, sent as one multi-statement query, each answered
@@ -26,11 +29,7 @@ export class PgReadAhead {
   private queue: Waiting[] = [];
   private out = false;
 
-  constructor(
-    private readonly pool: Pool,
-    /** The most calls one query answers. */
-    private readonly maxGroup = 32,
-  ) {}
+  constructor(private readonly pool: Pool) {}
 
   read(req: ReadAheadRequest): Promise<ReadAhead> {
     return new Promise((resolve, reject) => {
@@ -41,7 +40,7 @@ export class PgReadAhead {
 
   private pump(): void {
     if (this.out || !this.queue.length) return;
-    const group = this.queue.splice(0, this.maxGroup);
+    const group = this.queue.splice(0, MAX_GROUP);
     this.out = true;
     void this.answer(group).finally(() => {
       this.out = false;
@@ -51,9 +50,16 @@ export class PgReadAhead {
 
   private async answer(group: Waiting[]): Promise<void> {
     if (group.length === 1) return settle(group[0] as Waiting, () => readAheadPg(this.pool, (group[0] as Waiting).req));
+    let conn: Checkout;
+    try {
+      conn = await checkout(this.pool);
+    } catch (err) {
+      // No connection to be had (already StoreUnavailableError): asking each call again would wait out the connect timeout once more.
+      return group.forEach((w) => w.reject(err));
+    }
     let answers: ReadAhead[];
     try {
-      answers = await readGroup(this.pool, group.map((w) => w.req));
+      answers = await readOn(conn, group.map((w) => w.req));
     } catch {
       // One call's read must not fail another's (a value the database refuses, a statement gone stale): each is asked alone.
       await Promise.all(group.map((w) => settle(w, () => readAheadPg(this.pool, w.req))));
@@ -80,17 +86,22 @@ async function settle(w: Waiting, read: () => Promise<ReadAhead>): Promise<void>
 /** One call's reads ahead, in a query of their own. */
 export async function readAheadPg(pool: Pool, req: ReadAheadRequest): Promise<ReadAhead> {
   try {
-    return (await readGroup(pool, [req]))[0] as ReadAhead;
+    return await readAlone(pool, req);
   } catch (err) {
     // A stale statement dropped its connection (ADR-044); reads are safe to repeat, once, on another.
-    if (isStaleStatement(err)) return (await readGroup(pool, [req]))[0] as ReadAhead;
+    if (isStaleStatement(err)) return readAlone(pool, req);
     throw err;
   }
 }
 
-/** Several calls' reads ahead in one query on one connection, each call's answer built from its own statements' results. */
-async function readGroup(pool: Pool, reqs: readonly ReadAheadRequest[]): Promise<ReadAhead[]> {
-  const { client: c, done } = await checkout(pool);
+type Checkout = Awaited<ReturnType<typeof checkout>>;
+
+async function readAlone(pool: Pool, req: ReadAheadRequest): Promise<ReadAhead> {
+  return (await readOn(await checkout(pool), [req]))[0] as ReadAhead;
+}
+
+/** Calls' reads ahead in one query on the connection checked out, each call's answer built from its own statements' results; the connection is then released. */
+async function readOn({ client: c, done }: Checkout, reqs: readonly ReadAheadRequest[]): Promise<ReadAhead[]> {
   let failed: unknown;
   try {
     const texts = new PreparedTexts(c);
