@@ -1,12 +1,6 @@
 // Reads ahead of calls that ask at once share one PostgreSQL query, and each call still gets exactly its own reads (ADR-046).
-import { appendFileSync } from 'node:fs';
-import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { benchWorkspace } from '../bench/lib.js';
-import { silentLogger } from '../src/core/log.js';
-import { systemWorld } from '../src/core/world.js';
-import { openRuntime } from '../src/runtime.js';
 import type { ReadAheadRequest } from '../src/store/port/index.js';
 import { openPgPort, type PgStorePort } from '../src/store/pg/port.js';
 import { openPool } from '../src/store/pg/connect.js';
@@ -15,6 +9,7 @@ import { StoreUnavailableError } from '../src/store/port/index.js';
 import { FakeWorld } from './unit/helpers.js';
 import { freshDatabase, freshSchema } from './helpers/postgres.js';
 import { DFID, preEffect, T } from './helpers/pre-effect.js';
+import { withBenchRuntimeOnPg } from './helpers/pg-runtime.js';
 import { POSTGRES, requires } from './helpers/requires.js';
 
 const need = await requires(import.meta.url, [POSTGRES]);
@@ -120,26 +115,14 @@ describe.skipIf(need.skip)(need.title('reads ahead grouped on PostgreSQL'), () =
   });
 
   it('a caller key the kernel refuses is not sent to the store ahead: the call is SCHEMA_INVALID, not a store fault', async () => {
-    const d = await freshDatabase('readahead_kernel');
-    const ws = benchWorkspace();
-    appendFileSync(join(ws, 'mandate.yaml'), 'store:\n  kind: postgres\n  url_env: MANDATE_TEST_READAHEAD_URL\n');
-    process.env['MANDATE_TEST_READAHEAD_URL'] = d.url;
-    try {
-      const rt = await openRuntime(ws, silentLogger, systemWorld);
-      try {
-        // PostgreSQL takes no NUL in a text value; the key's shape is checked after the read ahead.
-        for (const key of ['bad\u0000key', 'x'.repeat(200)]) {
-          const out = await rt.kernel.govern({ agent: 'bench', channel: 'stdio', intent: { capability: 'bench.noop', params: { n: 1 }, idempotency_key: key } });
-          expect(out).toMatchObject({ verdict: 'rejected', reasons: ['SCHEMA_INVALID'] });
-        }
-        expect((await rt.kernel.govern({ agent: 'bench', channel: 'stdio', intent: { capability: 'bench.noop', params: { n: 1 }, idempotency_key: 'good-key' } })).verdict).toBe('accepted');
-      } finally {
-        await rt.close();
+    await withBenchRuntimeOnPg('readahead_kernel', async (rt) => {
+      // PostgreSQL takes no NUL in a text value; the key's shape is checked after the read ahead.
+      for (const key of ['bad\u0000key', 'x'.repeat(200)]) {
+        const out = await rt.kernel.govern({ agent: 'bench', channel: 'stdio', intent: { capability: 'bench.noop', params: { n: 1 }, idempotency_key: key } });
+        expect(out).toMatchObject({ verdict: 'rejected', reasons: ['SCHEMA_INVALID'] });
       }
-    } finally {
-      delete process.env['MANDATE_TEST_READAHEAD_URL'];
-      await d.drop();
-    }
+      expect((await rt.kernel.govern({ agent: 'bench', channel: 'stdio', intent: { capability: 'bench.noop', params: { n: 1 }, idempotency_key: 'good-key' } })).verdict).toBe('accepted');
+    });
   });
 });
 

@@ -1,15 +1,10 @@
 // Round trips over PostgreSQL (ADR-028): a governed call's reads in one, a commit point on the predicted head in one,
 // its guards checked in the database, and a try that a guard refuses leaves nothing behind.
-import { appendFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { benchWorkspace } from '../bench/lib.js';
-import { silentLogger } from '../src/core/log.js';
-import { systemWorld } from '../src/core/world.js';
-import { openRuntime } from '../src/runtime.js';
 import { countRoundTrips } from '../src/store/pg/connect.js';
 import { isPgPort, openPgPort, type PgStorePort } from '../src/store/pg/port.js';
 import { FakeWorld } from './unit/helpers.js';
+import { withBenchRuntimeOnPg } from './helpers/pg-runtime.js';
 import { freshDatabase, freshSchema } from './helpers/postgres.js';
 import { DFID, preEffect, T } from './helpers/pre-effect.js';
 import { POSTGRES, requires } from './helpers/requires.js';
@@ -78,28 +73,16 @@ describe.skipIf(need.skip)(need.title('PostgreSQL round trips'), () => {
   });
 
   it('a governed call over PostgreSQL costs at most 4 round trips once the port predicts the head', async () => {
-    const d = await freshDatabase('trips_kernel');
-    const ws = benchWorkspace();
-    appendFileSync(join(ws, 'mandate.yaml'), 'store:\n  kind: postgres\n  url_env: MANDATE_TEST_TRIPS_URL\n');
-    process.env['MANDATE_TEST_TRIPS_URL'] = d.url;
-    try {
-      const rt = await openRuntime(ws, silentLogger, systemWorld);
-      try {
-        if (!isPgPort(rt.store)) throw new Error('not the PostgreSQL store');
-        const call = (n: number) => rt.kernel.govern({ agent: 'bench', channel: 'stdio', intent: { capability: 'bench.noop', params: { n }, idempotency_key: `k-${n}` } });
-        for (let n = 0; n < 3; n++) await call(n);
-        const trips = countRoundTrips([rt.store.pool, rt.store.volatilePool]);
-        let accepted = 0;
-        for (let n = 3; n < 13; n++) if ((await call(n)).verdict === 'accepted') accepted++;
-        expect(accepted).toBe(10);
-        expect(trips.n / accepted).toBeLessThanOrEqual(4);
-        expect(await rt.store.ledger.verify()).toMatchObject({ ok: true });
-      } finally {
-        await rt.close();
-      }
-    } finally {
-      delete process.env['MANDATE_TEST_TRIPS_URL'];
-      await d.drop();
-    }
+    await withBenchRuntimeOnPg('trips_kernel', async (rt) => {
+      if (!isPgPort(rt.store)) throw new Error('not the PostgreSQL store');
+      const call = (n: number) => rt.kernel.govern({ agent: 'bench', channel: 'stdio', intent: { capability: 'bench.noop', params: { n }, idempotency_key: `k-${n}` } });
+      for (let n = 0; n < 3; n++) await call(n);
+      const trips = countRoundTrips([rt.store.pool, rt.store.volatilePool]);
+      let accepted = 0;
+      for (let n = 3; n < 13; n++) if ((await call(n)).verdict === 'accepted') accepted++;
+      expect(accepted).toBe(10);
+      expect(trips.n / accepted).toBeLessThanOrEqual(4);
+      expect(await rt.store.ledger.verify()).toMatchObject({ ok: true });
+    });
   });
 });
