@@ -132,11 +132,16 @@ describe('tracing over stdio, MCP 2025 (SDK v1 client)', () => {
     expect(childrenOf(govern).map((c) => c.attributes['mandate.stage'])).toContain('escalateIfNeeded');
   });
 
-  it('without a traceparent the request starts a trace, and its trace id is the DFID', async () => {
+  it('without a traceparent the request starts a trace, and its trace id is the DFID, time-ordered as a minted DFID is', async () => {
+    const before = Date.now();
     const g = await alice.call('invoke_capability', { capability: 'payments.get_balance', params: { account: 'operating' } });
     const span = await serverSpan(g.outcome.dfid, 'tools/call invoke_capability');
     expect(span.parentSpanId).toBe('');
     expect(span.attributes['mandate.dfid']).toBe(g.outcome.dfid);
+    // The tracer's new trace id carries the clock in its first 48 bits (ADR-047).
+    const minted = parseInt(g.outcome.dfid.slice(0, 12), 16);
+    expect(minted).toBeGreaterThanOrEqual(before);
+    expect(minted).toBeLessThanOrEqual(Date.now());
   });
 
   it('log lines written during a call carry the trace_id and span_id of the span they were written in', async () => {

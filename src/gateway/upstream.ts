@@ -6,7 +6,6 @@
  * Mandate down: it becomes UPSTREAM_UNAVAILABLE (or DEADLINE_EXCEEDED) for
  * the calls concerned, and the upstream is started again later.
  */
-import { randomBytes } from 'node:crypto';
 import type { Client } from '@modelcontextprotocol/client';
 import { CallToolResultSchema, EmptyResultSchema } from '@modelcontextprotocol/core';
 import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
@@ -14,6 +13,7 @@ import type { ZodType } from 'zod';
 import { CapabilityError, type CapabilityContext } from '../capabilities/manifest.js';
 import type { UpstreamConfig } from '../config/workspace-schema.js';
 import type { Logger } from '../core/log.js';
+import { newSpanId } from '../core/world.js';
 import type { CallRelay } from '../core/types.js';
 import { CallRouting } from './call-routing.js';
 import { CallSlots } from './call-slots.js';
@@ -390,9 +390,7 @@ export class Upstream {
 
 /** The dfid as a W3C traceparent for the upstream: trace-id = dfid, a fresh parent id. */
 function traceparentOf(dfid: string): string {
-  let span = randomBytes(8).toString('hex');
-  if (/^0+$/.test(span)) span = '0000000000000001';
-  return `00-${dfid}-${span}-01`;
+  return `00-${dfid}-${newSpanId()}-01`;
 }
 
 function describe(err: unknown): string {

@@ -11,6 +11,7 @@ import { BatchSpanProcessor, ParentBasedSampler, AlwaysOnSampler, TracerProvider
 import { ATTR_ERROR_TYPE, ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
 import { AsyncLocalContextManager } from './async-context.js';
 import { setLogTraceFields } from '../core/log-fields.js';
+import { newSpanId, timeOrderedTraceId } from '../core/world.js';
 import type { ServerSpan, SpanAttributes, TraceCarrier, TraceSpan, Tracer } from './port.js';
 
 export interface OtelOptions {
@@ -58,6 +59,8 @@ export function createOtelTracer(opts: OtelOptions): Tracer {
     resource,
     // A caller that sampled its trace out is followed; otherwise every request is traced.
     sampler: new ParentBasedSampler({ root: new AlwaysOnSampler() }),
+    // A new trace's id becomes the DFID, so it is minted as Mandate mints one: time-ordered (ADR-047).
+    idGenerator: { generateTraceId: () => timeOrderedTraceId(), generateSpanId: newSpanId },
     spanProcessors: [new BatchSpanProcessor({ exporter, scheduledDelayMillis: envInt('OTEL_BSP_SCHEDULE_DELAY', 1_000), maxQueueSize: envInt('OTEL_BSP_MAX_QUEUE_SIZE', 2_048) })],
   });
   const tracer = provider.getTracer('mandate', opts.serviceVersion);

@@ -149,9 +149,13 @@ export const GUARANTEES: Record<string, Guarantee> = {
     },
   },
   IDS_UNIQUE_AND_TIME_ORDERED: {
-    statement: 'Decision, event and intervention ids from the system world are unique UUIDv7s whose order is their creation order.',
+    statement: 'Decision, event and intervention ids from the system world are unique UUIDv7s, and minted dfids unique W3C trace-ids, whose order is their creation order (ADR-047).',
     proofs: {
-      'world.test.ts': ['uuidv7 is an RFC 9562 version-7 id whose first 48 bits are the time, so ids sort by creation time'],
+      'world.test.ts': [
+        'uuidv7 is an RFC 9562 version-7 id whose first 48 bits are the time, so ids sort by creation time',
+        'a minted dfid is a W3C trace-id whose first 48 bits are the time and whose 80 others are random, so dfids sort by creation time',
+        'a span id is 16 random lowercase hex, never all zeros',
+      ],
     },
   },
   POLICY_SUBSETS_EQUIVALENT: {

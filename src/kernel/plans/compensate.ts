@@ -34,7 +34,8 @@ export async function compensatePlan(k: KernelCore, planId: string, dfid: string
       agent: row.agent,
       intent: { capability: undo.capability, params: undo.params, idempotency_key: `compensate:${planId}:${st.step}` },
       channel,
-      traceparent: `00-${dfid}-${world.newTraceId().slice(0, 16)}-01`,
+      // A fresh parent id: the right, random half of a new trace-id (its left half is the clock, ADR-047).
+      traceparent: `00-${dfid}-${world.newTraceId().slice(16)}-01`,
       compensates: { planId, step: st.step },
     });
     if (outcome.verdict !== 'accepted') continue;
