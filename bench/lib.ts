@@ -33,10 +33,12 @@ export interface Sizes {
   /** Governed no-ops whose WAL frames are counted, and the calls before them. */
   walCalls: number;
   walWarmup: number;
+  /** Governed calls made before the grown store's timed calls (scenario 2d). */
+  grownBy: number;
 }
 
-export const FULL: Sizes = { calls: 3000, warmup: 300, ledgerEvents: 1_000_000, rssCalls: 100_000, contracts: 1000, approvals: 20, floorTransactions: 2000, walCalls: 200, walWarmup: 100 };
-export const SMOKE: Sizes = { calls: 50, warmup: 10, ledgerEvents: 5_000, rssCalls: 500, contracts: 20, approvals: 2, floorTransactions: 50, walCalls: 20, walWarmup: 10 };
+export const FULL: Sizes = { calls: 3000, warmup: 300, ledgerEvents: 1_000_000, rssCalls: 100_000, contracts: 1000, approvals: 20, floorTransactions: 2000, walCalls: 200, walWarmup: 100, grownBy: 100_000 };
+export const SMOKE: Sizes = { calls: 50, warmup: 10, ledgerEvents: 5_000, rssCalls: 500, contracts: 20, approvals: 2, floorTransactions: 50, walCalls: 20, walWarmup: 10, grownBy: 200 };
 
 /** A template workspace plus a no-op capability granted to agent `bench` (and an escalating twin). */
 export function benchWorkspace(): string {

@@ -3,7 +3,7 @@
  * Client and server are separate processes over real pipes; loopback only;
  * every loop bounded. Prints tables and writes bench/results/<date>.json.
  * `--smoke` runs each scenario small, so CI keeps the harness from rotting.
- * `--only a,b` runs some scenarios: throughput, stages, floor, ledger, rss, policy, approval, store, pgtrips.
+ * `--only a,b` runs some scenarios: throughput, stages, floor, grown, ledger, rss, policy, approval, store, pgtrips.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
@@ -11,6 +11,7 @@ import { dirname, join } from 'node:path';
 import { WAL_CHECKPOINT_PAGES } from '../src/store/sqlite/db.js';
 import { FULL, fmt, ROOT, SMOKE, table } from './lib.js';
 import { approvalScenario } from './scenarios/approval.js';
+import { grownStoreScenario } from './scenarios/grown-store.js';
 import { ledgerScenarios } from './scenarios/ledger.js';
 import { pgTripsScenario } from './scenarios/pg-trips.js';
 import { policyScenario } from './scenarios/policy.js';
@@ -110,6 +111,13 @@ if (want('floor')) {
     `   SQLite writing pages: ${fmt(wal.framesPerCall, 2)} frames × ${fmt(floor.usPerFrame, 1)} µs = ${fmt(framesUs, 0)} µs per call on this disk (${fmt(withCommitsUs, 0)} µs with its commits' fixed part); the measured call (${inProcessUs === undefined ? 'the counted calls' : 'scenario 2'}: ${fmt(callUs, 0)} µs) is ${fmt(callUs / framesUs)} × the frames' part (target ≤ ${IN_PROCESS_TARGET_US} µs)`,
   );
   console.log();
+}
+
+if (want('grown')) {
+  const r = await grownStoreScenario(sizes);
+  results['grown'] = r;
+  const fresh = inProcessUs === undefined ? '' : `; scenario 2, in an empty store: ${fmt(inProcessUs, 0)} µs`;
+  console.log(`2d. The same governed no-op in process, in a store the kernel has grown by ${r.grownBy} calls first: ${fmt(r.perCallUs, 0)} µs per call (${r.calls} calls), ${fmt(r.cpuPerCallUs, 0)} µs of CPU${fresh}\n`);
 }
 
 if (want('ledger')) {

@@ -14,7 +14,7 @@ import { POSTGRES, requires } from './helpers/requires.js';
 const need = await requires(import.meta.url, [POSTGRES]);
 
 describe.skipIf(need.skip)(need.title('npm run bench -- --smoke'), () => {
-  it('runs every scenario (throughput stdio+HTTP, stages, the storage floor and WAL frames per call, ledger, RSS, policy, approval, store SQLite vs PostgreSQL, PostgreSQL round trips per write) and writes its JSON', async () => {
+  it('runs every scenario (throughput stdio+HTTP, stages, the storage floor and WAL frames per call, the grown store, ledger, RSS, policy, approval, store SQLite vs PostgreSQL, PostgreSQL round trips per write) and writes its JSON', async () => {
     assertBuilt();
     // Not execFileSync: a test worker blocked for over 60 s misses vitest's own RPC deadline, and the run fails with every test green.
     const { stdout: out } = await promisify(execFile)(process.execPath, [join(REPO_ROOT, 'dist/bench/run.js'), '--smoke'], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 240_000, maxBuffer: 16 * 1024 * 1024 });
@@ -22,7 +22,7 @@ describe.skipIf(need.skip)(need.title('npm run bench -- --smoke'), () => {
     expect(file).toBeDefined();
     const json = JSON.parse(readFileSync(file as string, 'utf8')) as { smoke: boolean; results: Record<string, unknown> };
     expect(json.smoke).toBe(true);
-    expect(Object.keys(json.results).sort()).toEqual(['approval', 'floor', 'ledger', 'pgtrips', 'policy', 'rss', 'stages', 'store', 'throughput']);
+    expect(Object.keys(json.results).sort()).toEqual(['approval', 'floor', 'grown', 'ledger', 'pgtrips', 'policy', 'rss', 'stages', 'store', 'throughput']);
     const stores = json.results['store'] as { store: string; replicas: number; inFlight: number; calls: number }[];
     for (const [store, replicas] of [['sqlite', 1], ['postgres', 1], ['postgres', 3]] as const) {
       for (const inFlight of [1, 16]) expect(stores.find((r) => r.store === store && r.replicas === replicas && r.inFlight === inFlight)?.calls).toBeGreaterThan(0);
@@ -49,6 +49,9 @@ describe.skipIf(need.skip)(need.title('npm run bench -- --smoke'), () => {
     expect(floor.wal.commitsPerCall).toBeGreaterThanOrEqual(2);
     expect(floor.wal.framesPerCall).toBeGreaterThan(floor.wal.commitsPerCall);
     expect(floor.wal.byTree.length).toBeGreaterThan(0);
+    // The grown store's calls all went through the kernel (the scenario throws on any refusal) and were timed.
+    expect(json.results['grown']).toMatchObject({ grownBy: 200, calls: 50, perCallUs: expect.any(Number), cpuPerCallUs: expect.any(Number) });
+    expect((json.results['grown'] as { perCallUs: number }).perCallUs).toBeGreaterThan(0);
     const ledger = json.results['ledger'] as { verify: { intact: boolean; events: number } };
     expect(ledger.verify).toMatchObject({ intact: true, events: 5000 });
   }, 300_000);
