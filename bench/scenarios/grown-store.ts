@@ -34,6 +34,6 @@ export async function grownStoreScenario(sizes: Sizes): Promise<GrownStoreResult
     const cpu = process.cpuUsage(cpu0);
     return { grownBy: sizes.grownBy, calls: sizes.calls, perCallUs, cpuPerCallUs: (cpu.user + cpu.system) / sizes.calls };
   } finally {
-    rt.close();
+    await rt.close();
   }
 }
