@@ -9,6 +9,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { WAL_CHECKPOINT_PAGES } from '../src/store/sqlite/db.js';
+import { THREADED_VERIFY_MIN_EVENTS } from '../src/store/sqlite/verify-threads.js';
 import { FULL, fmt, ROOT, SMOKE, table } from './lib.js';
 import { approvalScenario } from './scenarios/approval.js';
 import { grownStoreScenario } from './scenarios/grown-store.js';
@@ -123,7 +124,8 @@ if (want('grown')) {
 if (want('ledger')) {
   const r = await ledgerScenarios(sizes);
   results['ledger'] = r;
-  console.log(`3. Ledger verification: ${r.verify.events} events in records (ADR-021) in ${fmt(r.verify.seconds, 2)} s = ${fmt(r.verify.eventsPerSec, 0)} events/s (${r.verify.intact ? 'intact' : 'BROKEN'}; target ≥ 300,000); ${fmt(r.verify.eventsPerCpuSec, 0)} events per CPU second`);
+  console.log(`3. Ledger verification, as \`mandate ledger verify\` runs it (worker threads from ${THREADED_VERIFY_MIN_EVENTS} events, ADR-048): ${r.verify.events} events in records (ADR-021) in ${fmt(r.verify.seconds, 2)} s = ${fmt(r.verify.eventsPerSec, 0)} events/s (${r.verify.intact ? 'intact' : 'BROKEN'}; target ≥ 300,000); ${fmt(r.verify.eventsPerCpuSec, 0)} events per CPU second`);
+  console.log(`   in one thread: ${fmt(r.verifyOneThread.seconds, 2)} s = ${fmt(r.verifyOneThread.eventsPerSec, 0)} events/s (${r.verifyOneThread.intact ? 'intact' : 'BROKEN'}); ${fmt(r.verifyOneThread.eventsPerCpuSec, 0)} events per CPU second`);
   console.log(`   format-1 rows (one event each, as before ADR-021): ${r.verifyFormat1.events} events in ${fmt(r.verifyFormat1.seconds, 2)} s = ${fmt(r.verifyFormat1.eventsPerSec, 0)} events/s (${r.verifyFormat1.intact ? 'intact' : 'BROKEN'}); ${fmt(r.verifyFormat1.eventsPerCpuSec, 0)} events per CPU second`);
   console.log(`4. Governed call (stdio, 1 in flight) with an empty ledger vs ${r.events} events`);
   console.log(

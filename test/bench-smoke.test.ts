@@ -52,7 +52,8 @@ describe.skipIf(need.skip)(need.title('npm run bench -- --smoke'), () => {
     // The grown store's calls all went through the kernel (the scenario throws on any refusal) and were timed.
     expect(json.results['grown']).toMatchObject({ grownBy: 200, calls: 50, perCallUs: expect.any(Number), cpuPerCallUs: expect.any(Number) });
     expect((json.results['grown'] as { perCallUs: number }).perCallUs).toBeGreaterThan(0);
-    const ledger = json.results['ledger'] as { verify: { intact: boolean; events: number } };
+    const ledger = json.results['ledger'] as { verify: { intact: boolean; events: number }; verifyOneThread: { intact: boolean; events: number } };
     expect(ledger.verify).toMatchObject({ intact: true, events: 5000 });
+    expect(ledger.verifyOneThread).toMatchObject({ intact: true, events: 5000 });
   }, 300_000);
 });

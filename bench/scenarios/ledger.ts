@@ -14,7 +14,8 @@ import { openEvent, rowParams, sealRecord } from '../../src/store/port/events.js
 import { eventHash, GENESIS_HASH, type LedgerEvent, type NewEvent } from '../../src/store/port/index.js';
 import { events as eventsSql } from '../../src/store/tables/events.js';
 import { prepare } from '../../src/store/sqlite/stmt.js';
-import { Ledger } from '../../src/store/sqlite/ledger.js';
+import { sqlitePort } from '../../src/store/sqlite/port.js';
+import { openStore } from '../../src/store/sqlite/store.js';
 import { systemWorld } from '../../src/core/world.js';
 import { benchWorkspace, governedStdio, measure, noopCall, type Latency, type Sizes } from '../lib.js';
 
@@ -87,17 +88,24 @@ export interface VerifyResult {
   intact: boolean;
 }
 
-export function verifySpeed(dbPath: string): VerifyResult {
-  const db = openDb(dbPath);
+/**
+ * Times the chain check of the file at `dbPath`: as `mandate ledger verify`
+ * runs it (through the store port, in worker threads when the ledger is large,
+ * ADR-048) or, with `oneThread`, the sequential check in this thread. CPU time
+ * is the whole process's, workers included.
+ */
+export async function verifySpeed(dbPath: string, oneThread = false): Promise<VerifyResult> {
+  const store = openStore(dbPath, systemWorld);
+  const port = sqlitePort(store, dbPath);
   try {
     const t0 = performance.now();
     const cpu0 = process.cpuUsage();
-    const r = new Ledger(db, systemWorld).verify();
+    const r = oneThread ? store.ledger.verify() : await port.ledger.verify();
     const cpu = process.cpuUsage(cpu0);
     const seconds = (performance.now() - t0) / 1000;
     return { events: r.events, seconds, eventsPerSec: r.events / seconds, eventsPerCpuSec: r.events / ((cpu.user + cpu.system) / 1e6), intact: r.ok };
   } finally {
-    db.close();
+    await port.close();
   }
 }
 
@@ -105,8 +113,10 @@ export interface LedgerSizeResult {
   events: number;
   empty: Latency;
   large: Latency;
-  /** A ledger of records (ADR-021), as this build writes. */
+  /** A ledger of records (ADR-021), as this build writes, checked as `mandate ledger verify` does (worker threads, ADR-048). */
   verify: VerifyResult;
+  /** The same ledger, checked sequentially in one thread. */
+  verifyOneThread: VerifyResult;
   /** A ledger of format-1 rows, as builds before ADR-021 wrote. */
   verifyFormat1: VerifyResult;
 }
@@ -115,10 +125,11 @@ export async function ledgerScenarios(sizes: Sizes): Promise<LedgerSizeResult> {
   const emptyWs = benchWorkspace();
   const largeWs = benchWorkspace();
   fillRecords(join(largeWs, 'mandate.db'), sizes.ledgerEvents);
-  const verify = verifySpeed(join(largeWs, 'mandate.db'));
+  const verify = await verifySpeed(join(largeWs, 'mandate.db'));
+  const verifyOneThread = await verifySpeed(join(largeWs, 'mandate.db'), true);
   const oldWs = benchWorkspace();
   fillLedger(join(oldWs, 'mandate.db'), sizes.ledgerEvents);
-  const verifyFormat1 = verifySpeed(join(oldWs, 'mandate.db'));
+  const verifyFormat1 = await verifySpeed(join(oldWs, 'mandate.db'));
   const run = async (ws: string, tag: string) => {
     const g = await governedStdio(ws);
     try {
@@ -129,5 +140,5 @@ export async function ledgerScenarios(sizes: Sizes): Promise<LedgerSizeResult> {
   };
   const empty = await run(emptyWs, 'empty');
   const large = await run(largeWs, 'large');
-  return { events: sizes.ledgerEvents, empty, large, verify, verifyFormat1 };
+  return { events: sizes.ledgerEvents, empty, large, verify, verifyOneThread, verifyFormat1 };
 }

@@ -86,6 +86,10 @@ export const GUARANTEES: Record<string, Guarantee> = {
         'verify is ok on an intact chain and names its head',
         'two Ledger instances on two connections to the same file, interleaving appends, keep one valid chain',
       ],
+      'ledger-verify-in-runs.test.ts': [
+        'an intact ledger gives the sequential verdict in any number of runs, head and count included',
+        'runs split the sequences up to the head into about equal ranges; the last goes on to the end, for rows appended meanwhile',
+      ],
       'kernel.test.ts': ['the chain verifies after a mix of accepted, rejected, escalated, replayed and resolved flows'],
     },
   },
@@ -178,6 +182,11 @@ export const GUARANTEES: Record<string, Guarantee> = {
         'a forger who also recomputes the edited row hash is caught at the next seq',
         'after deleting a middle row (triggers dropped) verify reports the gap',
         'non-JSON stored fields are reported, not thrown',
+      ],
+      // A large SQLite ledger is checked in runs of rows, side by side in worker threads (ADR-048): the verdict must not depend on it.
+      'ledger-verify-in-runs.test.ts': [
+        'whatever row is edited, forged, unlinked or deleted, and wherever the runs split, the verdict is the sequential one, row for row',
+        'the built worker threads give the same verdicts as this thread, intact and broken, on a file of its own',
       ],
     },
   },

@@ -1,9 +1,9 @@
 import type { Receipt } from '../../core/types.js';
 import type { World } from '../../core/world.js';
-import { checkRow, eventCount, eventsOfRows, GENESIS_HASH, openEvent, rowIntact, rowParams, sealRecord } from '../port/events.js';
+import { eventsOfRows, GENESIS_HASH, openEvent, rowParams, sealRecord } from '../port/events.js';
 import type { LedgerReads, Sync } from '../port/port.js';
-import { VERIFY_PAGE } from '../port/constants.js';
 import type { EventRow, LedgerEvent, NewEvent, VerifyResult } from '../port/rows.js';
+import { checkChunk, linkChunks, TO_THE_END } from './ledger-chunks.js';
 import { events as sql } from '../tables/events.js';
 import type { Db } from './db.js';
 import { prepare } from './stmt.js';
@@ -89,32 +89,9 @@ export class Ledger implements Sync<LedgerReads> {
     return this.head.get()?.seq ?? 0;
   }
 
-  /** Recomputes every hash and link; names the first sequence that does not hold. */
+  /** Recomputes every hash and link in this thread; names the first sequence that does not hold (large files: `verifyLedgerFile`). */
   verify(): VerifyResult {
-    let expectedSeq = 1;
-    let prev = GENESIS_HASH;
-    let count = 0;
-    // Rows as arrays, in column order: no object per row, which is most of the cost of a million (docs/performance.md).
-    // In pages: one call into SQLite per page instead of one per row, with memory bounded.
-    const stmt = prepare<unknown[]>(this.db, sql.verifyPage, true);
-    let after = 0;
-    for (;;) {
-      const rows = stmt.all(after, VERIFY_PAGE);
-      for (const r of rows) {
-        const [seq, id, dfid, agent, type, time, decisionId, reasons, data, prevHash, hash, format, firstSeq] = r as [number, string, string, string, string, string, string | null, string, string, string, string, number, number | null];
-        if (!rowIntact(seq, id, dfid, agent, type, time, decisionId, reasons, data, prevHash, hash, format, firstSeq, expectedSeq, prev)) {
-          const row: EventRow = { seq, id, dfid, agent, type, time, decision_id: decisionId, reasons, data, prev_hash: prevHash, hash, format, first_seq: firstSeq };
-          return { ok: false, events: count, firstBadSeq: (format === 2 ? firstSeq : null) ?? seq, problem: checkRow(row, expectedSeq, prev) ?? 'hash does not match the event fields' };
-        }
-        const n = eventCount({ seq, format, first_seq: firstSeq });
-        prev = hash;
-        expectedSeq += n;
-        count += n;
-        after = seq;
-      }
-      if (rows.length < VERIFY_PAGE) break;
-    }
-    return { ok: true, events: count, head: prev };
+    return linkChunks([checkChunk(this.db, 0, TO_THE_END)]);
   }
 }
 

@@ -6,6 +6,7 @@ import { applyOps } from './handlers.js';
 import { sqliteReadAhead } from './read-ahead.js';
 import { sqliteSections } from './sections.js';
 import type { Store } from './store.js';
+import { verifyLedgerFile } from './verify-threads.js';
 
 
 /**
@@ -55,7 +56,8 @@ export function sqlitePort(store: Store, location: string): StorePort {
     ping: async () => {
       db.prepare('SELECT 1').get();
     },
-    ledger: wrap<LedgerReads>(store.ledger, { page: true, byDfid: true, headSeq: true, verify: true }),
+    // A large ledger is verified in worker threads, each on a connection of its own (ADR-048).
+    ledger: { ...wrap<LedgerReads>(store.ledger, { page: true, byDfid: true, headSeq: true, verify: true }), verify: () => verifyLedgerFile(ledger, location) },
     decisions: wrap<DecisionReads>(store.decisions, { get: true, flowHasCalls: true, pending: true, pendingCount: true, byDfid: true, started: true, recent: true, perMinute: true }),
     runners: wrap<RunnerReads>(store.runners, { list: true }),
     idempotency: wrap<IdempotencyReads>(store.idempotency, { peek: true, purgeExpired: true }),

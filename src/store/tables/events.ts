@@ -13,8 +13,8 @@ export const events = {
   byDfid: "SELECT * FROM events WHERE dfid = $1 OR dfid = '*' ORDER BY seq",
   /** Rows holding events from $1 on (verification pages through the chain). */
   from: 'SELECT * FROM events WHERE seq >= $1 ORDER BY seq LIMIT $2',
-  /** Rows after a sequence, in `EVENT_COLUMNS` order, for verification in pages. */
-  verifyPage: `SELECT ${EVENT_COLUMNS.join(', ')} FROM events WHERE seq > $1 ORDER BY seq LIMIT $2`,
+  /** Rows after a sequence and up to another, in `EVENT_COLUMNS` order, for verification in pages (ADR-048). */
+  verifyPage: `SELECT ${EVENT_COLUMNS.join(', ')} FROM events WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3`,
   /** PostgreSQL keeps the head in one row that every committing batch locks, so replicas never fork the chain. */
   chainHead: 'SELECT seq, hash FROM chain_head WHERE id = 1',
   lockChainHead: 'SELECT seq, hash FROM chain_head WHERE id = 1 FOR UPDATE',
