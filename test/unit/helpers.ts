@@ -12,6 +12,8 @@ import type { GovernedCall, Intent } from '../../src/core/types.js';
 import type { World } from '../../src/core/world.js';
 import { openRuntime, type Runtime } from '../../src/runtime.js';
 import type { LedgerEvent } from '../../src/store/port/index.js';
+import { openDb, type Db } from '../../src/store/sqlite/db.js';
+import { Ledger } from '../../src/store/sqlite/ledger.js';
 import { openStore, type Store } from '../../src/store/sqlite/store.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -69,6 +71,25 @@ export class FakeWorld implements World {
 export function tempDir(prefix = 'mandate-unit-'): { dir: string; cleanup(): void } {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** A ledger on a SQLite file of its own in a temp dir, with a fake world; `close` removes it all. */
+export function ledgerFile(): { dir: string; path: string; db: Db; world: FakeWorld; ledger: Ledger; close(): void } {
+  const tmp = tempDir();
+  const path = join(tmp.dir, 'ledger.db');
+  const db = openDb(path);
+  const world = new FakeWorld();
+  return {
+    dir: tmp.dir,
+    path,
+    db,
+    world,
+    ledger: new Ledger(db, world),
+    close: () => {
+      db.close();
+      tmp.cleanup();
+    },
+  };
 }
 
 /** Copies the example workspace into a fresh temp dir; `edit` may patch files (paths relative to the workspace). */

@@ -3,13 +3,13 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { hashOf } from '../../src/core/canonical.js';
 import { openEvent, rowParams, sealEvent, sealRecord, storedRowHash } from '../../src/store/port/events.js';
 import { GENESIS_HASH, type EventRow, type NewEvent, type VerifyResult } from '../../src/store/port/index.js';
-import { openDb, type Db } from '../../src/store/sqlite/db.js';
+import type { Db } from '../../src/store/sqlite/db.js';
 import { checkChunk, chunkBounds, linkChunks, TO_THE_END } from '../../src/store/sqlite/ledger-chunks.js';
 import { Ledger } from '../../src/store/sqlite/ledger.js';
 import { prepare } from '../../src/store/sqlite/stmt.js';
 import { events as eventsSql } from '../../src/store/tables/events.js';
 import { REPO_ROOT } from '../helpers/e2e.js';
-import { FakeWorld, tempDir } from './helpers.js';
+import { FakeWorld, ledgerFile } from './helpers.js';
 
 const ev = (i: number): NewEvent => ({ dfid: i.toString(16).padStart(32, '0'), agent: 'alice', type: 'IntentReceived', decision_id: `d-${i}`, data: { n: i, request_hash: hashOf({ i }) } });
 
@@ -17,23 +17,17 @@ const ev = (i: number): NewEvent => ({ dfid: i.toString(16).padStart(32, '0'), a
 const inRuns = (db: Db, head: number, parts: number): VerifyResult => linkChunks(chunkBounds(head, parts).map((b) => checkChunk(db, b.after, b.upTo)));
 
 describe('the ledger verified in runs of rows, linked in chain order (ADR-048)', () => {
-  let tmp: ReturnType<typeof tempDir>;
+  let file: ReturnType<typeof ledgerFile>;
   let path: string;
   let db: Db;
-  let ledger: Ledger;
   let world: FakeWorld;
+  let ledger: Ledger;
 
   beforeEach(() => {
-    tmp = tempDir();
-    path = join(tmp.dir, 'ledger.db');
-    db = openDb(path);
-    world = new FakeWorld();
-    ledger = new Ledger(db, world);
+    file = ledgerFile();
+    ({ path, db, world, ledger } = file);
   });
-  afterEach(() => {
-    db.close();
-    tmp.cleanup();
-  });
+  afterEach(() => file.close());
 
   /** Ten format-1 rows (ledgers written before ADR-021), then records of one to four events each: 40 rows, 83 events. */
   function fill(): number {
@@ -143,7 +137,7 @@ describe('the ledger verified in runs of rows, linked in chain order (ADR-048)',
     // What the store port runs: workers when asked from this size on, the same verdict.
     expect(await threads.verifyLedgerFile(ledger, path, { threads: 3, minEvents: 0 })).toEqual(broken);
     // A file the workers cannot open: they fail, the caller is told so, and the port's check falls back to this thread.
-    await expect(threads.verifyInWorkers(join(tmp.dir, 'absent.db'), head, 2)).rejects.toThrow();
-    expect(await threads.verifyLedgerFile(ledger, join(tmp.dir, 'absent.db'), { threads: 2, minEvents: 0 })).toEqual(broken);
+    await expect(threads.verifyInWorkers(join(file.dir, 'absent.db'), head, 2)).rejects.toThrow();
+    expect(await threads.verifyLedgerFile(ledger, join(file.dir, 'absent.db'), { threads: 2, minEvents: 0 })).toEqual(broken);
   });
 });

@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { canonicalJson, hashOf, sha256Hex } from '../../src/core/canonical.js';
 import { openDb, type Db } from '../../src/store/sqlite/db.js';
@@ -7,7 +6,7 @@ import { eventHash, GENESIS_HASH, type LedgerEvent, type NewEvent } from '../../
 import { Ledger } from '../../src/store/sqlite/ledger.js';
 import { events as eventsSql } from '../../src/store/tables/events.js';
 import { prepare } from '../../src/store/sqlite/stmt.js';
-import { FakeWorld, tempDir } from './helpers.js';
+import { FakeWorld, ledgerFile } from './helpers.js';
 import { BACK_TO_14 } from '../helpers/sqlite-schemas.js';
 
 const ev = (i: number, over: Partial<NewEvent> = {}): NewEvent => ({
@@ -25,23 +24,17 @@ function dropTriggers(db: Db): void {
 }
 
 describe('ledger', () => {
-  let tmp: ReturnType<typeof tempDir>;
+  let file: ReturnType<typeof ledgerFile>;
   let path: string;
   let db: Db;
   let world: FakeWorld;
   let ledger: Ledger;
 
   beforeEach(() => {
-    tmp = tempDir();
-    path = join(tmp.dir, 'ledger.db');
-    db = openDb(path);
-    world = new FakeWorld();
-    ledger = new Ledger(db, world);
+    file = ledgerFile();
+    ({ path, db, world, ledger } = file);
   });
-  afterEach(() => {
-    db.close();
-    tmp.cleanup();
-  });
+  afterEach(() => file.close());
 
   /** Appends one event as a format-1 row, as every ledger was written before ADR-021 (each event hashed alone, ADR-002). */
   function appendV1(event: NewEvent): { seq: number; hash: string } {
