@@ -1,7 +1,7 @@
 // The ledger's chain check in runs of rows (ADR-048): each run is checked on its own, in this thread or a worker's,
 // and the runs are then linked in chain order. One run from the start is the plain, sequential check.
 import type { Receipt } from '../../core/types.js';
-import { checkRow, eventCount, GENESIS_HASH, rowIntact } from '../port/events.js';
+import { checkRow, eventCount, GENESIS_HASH, RECORD_FORMAT, rowIntact } from '../port/events.js';
 import { VERIFY_PAGE } from '../port/constants.js';
 import type { EventRow, VerifyResult } from '../port/rows.js';
 import { events as sql } from '../tables/events.js';
@@ -28,7 +28,7 @@ export interface ChunkCheck {
 }
 
 /** Where a broken row is named: a record by its first event (ADR-021), an event by its own sequence. */
-const badSeq = (row: Pick<EventRow, 'seq' | 'format' | 'first_seq'>): number => (row.format === 2 ? row.first_seq : null) ?? row.seq;
+const badSeq = (row: Pick<EventRow, 'seq' | 'format' | 'first_seq'>): number => (row.format === RECORD_FORMAT ? row.first_seq : null) ?? row.seq;
 
 type RawRow = [number, string, string, string, string, string, string | null, string, string, string, string, number, number | null];
 

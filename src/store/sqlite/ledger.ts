@@ -3,9 +3,9 @@ import type { World } from '../../core/world.js';
 import { eventsOfRows, GENESIS_HASH, openEvent, rowParams, sealRecord } from '../port/events.js';
 import type { LedgerReads, Sync } from '../port/port.js';
 import type { EventRow, LedgerEvent, NewEvent, VerifyResult } from '../port/rows.js';
-import { checkChunk, linkChunks, TO_THE_END } from './ledger-chunks.js';
 import { events as sql } from '../tables/events.js';
 import type { Db } from './db.js';
+import { checkChunk, linkChunks, TO_THE_END } from './ledger-chunks.js';
 import { prepare } from './stmt.js';
 
 /**
