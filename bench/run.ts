@@ -4,6 +4,7 @@
  * every loop bounded. Prints tables and writes bench/results/<date>.json.
  * `--smoke` runs each scenario small, so CI keeps the harness from rotting.
  * `--only a,b` runs some scenarios: throughput, stages, floor, grown, ledger, rss, policy, approval, store, pgtrips.
+ * `--node <major>` runs it all on another Node line (bench/node-line.ts).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
@@ -11,6 +12,7 @@ import { dirname, join } from 'node:path';
 import { WAL_CHECKPOINT_PAGES } from '../src/store/sqlite/db.js';
 import { THREADED_VERIFY_MIN_EVENTS } from '../src/store/sqlite/verify-threads.js';
 import { FULL, fmt, ROOT, SMOKE, table } from './lib.js';
+import { benchOnNodeLine, requestedNodeLine, RESULTS_DIR_ENV } from './node-line.js';
 import { approvalScenario } from './scenarios/approval.js';
 import { grownStoreScenario } from './scenarios/grown-store.js';
 import { ledgerScenarios } from './scenarios/ledger.js';
@@ -24,6 +26,12 @@ import { throughputHttp } from './scenarios/throughput-http.js';
 import { throughputHttp2026 } from './scenarios/throughput-http-2026.js';
 import { throughputStdio, type ThroughputRow } from './scenarios/throughput.js';
 import { walFramesScenario } from './scenarios/wal-frames.js';
+
+const line = requestedNodeLine(process.argv);
+if (line !== null && line !== Number(process.versions.node.split('.')[0])) {
+  const at = process.argv.indexOf('--node');
+  process.exit(await benchOnNodeLine(line, [...process.argv.slice(2, at), ...process.argv.slice(at + 2)]));
+}
 
 const smoke = process.argv.includes('--smoke');
 const onlyArg = process.argv[process.argv.indexOf('--only') + 1];
@@ -185,7 +193,7 @@ if (want('pgtrips')) {
   console.log();
 }
 
-const out = join(ROOT, 'bench/results', `${new Date().toISOString().replace(/[:.]/g, '-')}${smoke ? '-smoke' : ''}.json`);
+const out = join(process.env[RESULTS_DIR_ENV] ?? join(ROOT, 'bench/results'), `${new Date().toISOString().replace(/[:.]/g, '-')}${smoke ? '-smoke' : ''}.json`);
 mkdirSync(dirname(out), { recursive: true });
 writeFileSync(out, `${JSON.stringify({ smoke, machine, sizes, results }, null, 2)}\n`);
 console.log(`results written to ${out}`);
