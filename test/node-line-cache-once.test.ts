@@ -4,7 +4,7 @@
  * for the same line at the same moment, and two npm installs into one prefix
  * would spoil it. Real processes race here on a real folder lock.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -54,6 +54,18 @@ describe('a cache folder is made once across processes', () => {
       mkdirSync(join(cache, 'done'));
     }, 5_000);
     expect({ made, makes, lock: existsSync(`${cache}.lock`) }).toEqual({ made: true, makes: 1, lock: false });
+  });
+
+  it('while another process holds the lock, a cache that looks ready is not trusted until the lock is gone', () => {
+    const cache = join(e2e.tempDir('mandate-cache-once-'), 'node96');
+    mkdirSync(`${cache}.lock`, { recursive: true });
+    // The holder, another process, finishes in about a second.
+    spawn('sh', ['-c', `sleep 1 && rmdir '${cache}.lock'`], { stdio: 'ignore' });
+    let makes = 0;
+    const from = Date.now();
+    const made = makeOnce(cache, () => true, () => void makes++, 10_000);
+    expect({ made, makes, lock: existsSync(`${cache}.lock`) }).toEqual({ made: true, makes: 0, lock: false });
+    expect(Date.now() - from).toBeGreaterThanOrEqual(900);
   });
 
   it('a make that fails answers false, leaves no lock, and is tried again by the next asker', () => {
