@@ -66,10 +66,17 @@ export async function benchOnNodeLine(major: number, args: readonly string[]): P
   try {
     layOut(root, addon);
     const child = spawn(node, [join(root, 'dist/bench/run.js'), ...args], { stdio: 'inherit', env: { ...process.env, [RESULTS_DIR_ENV]: join(ROOT, 'bench/results') } });
-    return await new Promise<number>((resolve, reject) => {
-      child.once('error', reject);
-      child.once('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0)));
-    });
+    // Ctrl-C or a SIGTERM stops the bench, and this process outlives it to remove the scratch folder.
+    const forward = (signal: NodeJS.Signals) => child.kill(signal);
+    process.on('SIGINT', forward).on('SIGTERM', forward);
+    try {
+      return await new Promise<number>((resolve, reject) => {
+        child.once('error', reject);
+        child.once('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0)));
+      });
+    } finally {
+      process.off('SIGINT', forward).off('SIGTERM', forward);
+    }
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
