@@ -13,7 +13,7 @@ import { spawn } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ensureNodeLine, ensureSqliteAddon, nodeLinePackage } from '../scripts/node-line.js';
+import { ensureNodeLine, ensureSqliteAddon, nodeLinePackage, OWN_LINE } from '../scripts/node-line.js';
 import { ROOT } from './lib.js';
 
 /** Where the re-run bench writes its results file (read by bench/run.ts). */
@@ -26,8 +26,8 @@ function supportedLines(): number[] {
   return [...packageJson().engines.node.matchAll(/\^(\d+)\./g)].map((m) => Number(m[1]));
 }
 
-/** The Node line `--node <major>` asks for, or null if the flag is absent; throws on a value that is not a supported line. */
-export function requestedNodeLine(argv: readonly string[]): number | null {
+/** The other Node line `--node <major>` asks for: null if the flag is absent or names this Node's own; throws on a value that is not a supported line. */
+export function otherNodeLine(argv: readonly string[]): number | null {
   const at = argv.indexOf('--node');
   if (at < 0) return null;
   const value = argv[at + 1] ?? '';
@@ -35,7 +35,7 @@ export function requestedNodeLine(argv: readonly string[]): number | null {
   if (!lines.includes(Number(value)) || !/^\d+$/.test(value)) {
     throw new Error(`--node takes a Node major version that Mandate supports (${lines.join(', ')}; package.json's engines), got ${JSON.stringify(value)}`);
   }
-  return Number(value);
+  return Number(value) === OWN_LINE ? null : Number(value);
 }
 
 /** Lays out in `root` a copy of the built project (package.json's `files`) whose better-sqlite3 is the addon in `addonBuild`. */

@@ -12,7 +12,7 @@ import { dirname, join } from 'node:path';
 import { WAL_CHECKPOINT_PAGES } from '../src/store/sqlite/db.js';
 import { THREADED_VERIFY_MIN_EVENTS } from '../src/store/sqlite/verify-threads.js';
 import { FULL, fmt, ROOT, SMOKE, table } from './lib.js';
-import { benchOnNodeLine, requestedNodeLine, RESULTS_DIR_ENV } from './node-line.js';
+import { benchOnNodeLine, otherNodeLine, RESULTS_DIR_ENV } from './node-line.js';
 import { approvalScenario } from './scenarios/approval.js';
 import { grownStoreScenario } from './scenarios/grown-store.js';
 import { ledgerScenarios } from './scenarios/ledger.js';
@@ -27,10 +27,15 @@ import { throughputHttp2026 } from './scenarios/throughput-http-2026.js';
 import { throughputStdio, type ThroughputRow } from './scenarios/throughput.js';
 import { walFramesScenario } from './scenarios/wal-frames.js';
 
-const line = requestedNodeLine(process.argv);
-if (line !== null && line !== Number(process.versions.node.split('.')[0])) {
-  const at = process.argv.indexOf('--node');
-  process.exit(await benchOnNodeLine(line, [...process.argv.slice(2, at), ...process.argv.slice(at + 2)]));
+try {
+  const line = otherNodeLine(process.argv);
+  if (line !== null) {
+    const at = process.argv.indexOf('--node');
+    process.exit(await benchOnNodeLine(line, [...process.argv.slice(2, at), ...process.argv.slice(at + 2)]));
+  }
+} catch (err) {
+  console.error(`bench: ${(err as Error).message}`);
+  process.exit(1);
 }
 
 const smoke = process.argv.includes('--smoke');

