@@ -101,6 +101,7 @@ if (want('stages')) {
   };
   console.log(`2. Per-stage time of a governed no-op call, in-process (${r.calls} calls, ${fmt(r.perCallUs, 0)} µs per call)`);
   console.log(table(['stage', 'µs per call', 'what it covers'], Object.entries(r.stages).map(([k, v]) => [k, fmt(v, 1), what[k] ?? ''])));
+  console.log(`   by thirds of the timed calls, in order: ${r.thirdsUs.map((u) => fmt(u, 0)).join(' / ')} µs per call (V8 is still compiling the kernel in the first)`);
   if (stdioMandateP50 !== undefined) console.log(`   transport (stdio p50 minus in-process mean): ~${fmt(stdioMandateP50 * 1000 - r.perCallUs, 0)} µs`);
   console.log();
 }

@@ -12,6 +12,12 @@ import { benchWorkspace, type Sizes } from '../lib.js';
 export interface StageResult {
   calls: number;
   perCallUs: number;
+  /**
+   * The mean of each third of the timed calls, in order. The first third
+   * still carries V8 compiling the kernel's code; the last is nearer the
+   * steady state of a server that has run for a while.
+   */
+  thirdsUs: number[];
   stages: Record<PipelineStage, number>;
 }
 
@@ -32,10 +38,16 @@ export async function stageScenario(sizes: Sizes): Promise<StageResult> {
     for (let i = 0; i < sizes.warmup; i++) await call(1_000_000 + i);
     counting = true;
     const t0 = performance.now();
-    for (let i = 0; i < sizes.calls; i++) await call(i);
-    const perCallUs = ((performance.now() - t0) / sizes.calls) * 1000;
+    const marks = [t0];
+    const third = Math.ceil(sizes.calls / 3);
+    for (let i = 0; i < sizes.calls; i++) {
+      await call(i);
+      if ((i + 1) % third === 0 || i + 1 === sizes.calls) marks.push(performance.now());
+    }
+    const perCallUs = (((marks.at(-1) as number) - t0) / sizes.calls) * 1000;
+    const thirdsUs = marks.slice(1).map((t, k) => ((t - (marks[k] as number)) / (Math.min(third * (k + 1), sizes.calls) - third * k)) * 1000);
     const stages = Object.fromEntries(PIPELINE_STAGES.map((s) => [s, (totals[s] / sizes.calls) * 1000])) as Record<PipelineStage, number>;
-    return { calls: sizes.calls, perCallUs, stages };
+    return { calls: sizes.calls, perCallUs, thirdsUs, stages };
   } finally {
     rt.close();
   }
