@@ -4,7 +4,7 @@
  * scratch prefix, then `mandate` from that prefix's bin on the PATH, run in
  * a scratch folder: --version, init, validate, and a governed call over
  * stdio from a real SDK client. Offline and quick (test/helpers/packed.ts).
- * The same install on Node 24: test/e2e-node24.test.ts.
+ * The same install on Node 22 and 24: test/e2e-node-lines.test.ts.
  */
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
