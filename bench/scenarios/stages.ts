@@ -38,17 +38,23 @@ export async function stageScenario(sizes: Sizes): Promise<StageResult> {
     for (let i = 0; i < sizes.warmup; i++) await call(1_000_000 + i);
     counting = true;
     const t0 = performance.now();
+    const ends = thirdEnds(sizes.calls);
     const marks = [t0];
-    const third = Math.ceil(sizes.calls / 3);
     for (let i = 0; i < sizes.calls; i++) {
       await call(i);
-      if ((i + 1) % third === 0 || i + 1 === sizes.calls) marks.push(performance.now());
+      if (ends.includes(i + 1)) marks.push(performance.now());
     }
     const perCallUs = (((marks.at(-1) as number) - t0) / sizes.calls) * 1000;
-    const thirdsUs = marks.slice(1).map((t, k) => ((t - (marks[k] as number)) / (Math.min(third * (k + 1), sizes.calls) - third * k)) * 1000);
+    const thirdsUs = ends.map((end, k) => (((marks[k + 1] as number) - (marks[k] as number)) / (end - (ends[k - 1] ?? 0))) * 1000);
     const stages = Object.fromEntries(PIPELINE_STAGES.map((s) => [s, (totals[s] / sizes.calls) * 1000])) as Record<PipelineStage, number>;
     return { calls: sizes.calls, perCallUs, thirdsUs, stages };
   } finally {
     rt.close();
   }
+}
+
+/** Where each third of `calls` timed calls ends (at least 3 calls, so that no third is empty). */
+function thirdEnds(calls: number): number[] {
+  if (calls < 3) throw new Error(`scenario 2 times at least 3 calls, not ${calls}`);
+  return [1, 2, 3].map((k) => Math.round((calls * k) / 3));
 }
