@@ -13,8 +13,8 @@ import { usage } from '../tables/usage.js';
 export const inDb = {
   /** The head is still the predicted one ($1 seq, $2 hash); takes its row lock. */
   lockChainHead: `SELECT seq, hash, mandate_guard(seq = $1 AND hash = $2, 'head_moved') AS ok FROM chain_head WHERE id = 1 FOR UPDATE`,
-  /** The key was free. */
-  keyInsert: `WITH i AS (${idempotency.insert} RETURNING 1) SELECT mandate_guard(EXISTS (SELECT 1 FROM i), 'key_taken') AS ok`,
+  /** The key was free, or its record had lapsed. */
+  keyReserve: `WITH i AS (${idempotency.reserve} RETURNING 1) SELECT mandate_guard(EXISTS (SELECT 1 FROM i), 'key_taken') AS ok`,
   /** The flow's count after this call ($2: the flow cap). */
   flowBump: `WITH b AS (${flows.bump}) SELECT invocations, mandate_guard(invocations <= $2, 'flow_limit') AS ok FROM b`,
   /** A budget's window total plus $5 stays within $6, compared in doubles as the client compares them. */

@@ -10,7 +10,7 @@ import { addParams as delegationParams, delegations } from '../tables/delegation
 import { decisions, finishParams, inputInUnit, openParams, runningInUnit } from '../tables/decisions.js';
 import { events } from '../tables/events.js';
 import { flows } from '../tables/flows.js';
-import { idempotency, insertParams } from '../tables/idempotency.js';
+import { idempotency, reserveParams } from '../tables/idempotency.js';
 import { memory } from '../tables/memory.js';
 import { monitors } from '../tables/monitors.js';
 import { pins } from '../tables/pins.js';
@@ -119,18 +119,14 @@ export const PG_OPS = {
   'key.reserve': (tx, op) => {
     const k = op.record;
     let taken = false;
-    q(tx, idempotency.dropExpired, [k.agent, k.key, op.now]);
-    // Checked in the database, the insert refuses a taken key itself, so the record read after it is never a conflict's.
-    guard(tx, idempotency.insert, insertParams(k), (r) => void (taken = r.rowCount !== 1), { sql: inDb.keyInsert, params: insertParams(k) });
-    guard(
-      tx,
-      idempotency.get,
-      [k.agent, k.key],
-      (r) => {
-        if (taken) throw new Conflict({ kind: 'key_taken', existing: r.rows[0] as IdempotencyRecord });
-      },
-      { sql: idempotency.get, params: [k.agent, k.key] },
-    );
+    const params = reserveParams(k, op.now);
+    guard(tx, idempotency.reserve, params, (r) => void (taken = r.rowCount !== 1), { sql: inDb.keyReserve, params });
+    // Checked in the database, the reservation refuses a taken key itself (the batch is then run again, checked here):
+    // the record of the key's holder is read only where the client checks.
+    if (tx.seg.inDb) return;
+    guard(tx, idempotency.get, [k.agent, k.key], (r) => {
+      if (taken) throw new Conflict({ kind: 'key_taken', existing: r.rows[0] as IdempotencyRecord });
+    });
   },
   'key.state': (tx, op) => q(tx, idempotency.setState, [op.state, op.decision_id, op.agent, op.key]),
   'key.release': (tx, op) => q(tx, idempotency.release, [op.agent, op.key, op.decision_id]),

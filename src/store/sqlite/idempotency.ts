@@ -1,6 +1,6 @@
 import type { IdempotencyReads, Sync } from '../port/port.js';
 import type { IdempotencyRecord, IdempotencyState } from '../port/rows.js';
-import { idempotency as sql, insertParams, isLive } from '../tables/idempotency.js';
+import { idempotency as sql, isLive, reserveParams } from '../tables/idempotency.js';
 import type { Db } from './db.js';
 import { prepare } from './stmt.js';
 
@@ -13,8 +13,7 @@ export class Idempotency implements Sync<IdempotencyReads> {
   constructor(private readonly db: Db) {
     this.s = {
       get: prepare<IdempotencyRecord>(db, sql.get),
-      insert: prepare(db, sql.insert),
-      dropExpired: prepare(db, sql.dropExpired),
+      reserve: prepare(db, sql.reserve),
       setState: prepare(db, sql.setState),
       release: prepare(db, sql.release),
       purge: prepare(db, sql.purge),
@@ -31,10 +30,9 @@ export class Idempotency implements Sync<IdempotencyReads> {
     return this.s.get.get(agent, key) ?? null;
   }
 
-  /** Must run inside a write transaction so the check and the insert are one step. */
+  /** One statement reserves a free or lapsed key; run in the unit's write transaction, so a refused one reads the holder that refused it. */
   reserve(rec: IdempotencyRecord, now: number): Reservation {
-    this.s.dropExpired.run(rec.agent, rec.key, now);
-    if (this.s.insert.run(...insertParams(rec)).changes === 1) return { reserved: true };
+    if (this.s.reserve.run(...reserveParams(rec, now)).changes === 1) return { reserved: true };
     return { reserved: false, existing: this.s.get.get(rec.agent, rec.key) as IdempotencyRecord };
   }
 

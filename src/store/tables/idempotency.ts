@@ -4,17 +4,19 @@ import type { Sql } from './sql.js';
 
 export const idempotency = {
   get: 'SELECT * FROM idempotency WHERE agent = $1 AND key = $2',
-  // A key whose effect may be running, or whose outcome a crash left unknown, never lapses: it would run twice (ADR-017).
-  dropExpired: "DELETE FROM idempotency WHERE agent = $1 AND key = $2 AND expires_at <= $3 AND state NOT IN ('in_flight', 'outcome_unknown')",
-  // The primary key (agent, key) makes the first reservation win in every process and replica.
-  insert: `INSERT INTO idempotency (agent, key, request_hash, state, decision_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
-    ON CONFLICT (agent, key) DO NOTHING`,
+  // The primary key (agent, key) makes the first reservation win in every process and replica. A record that has
+  // lapsed by $8 (now) is taken over in the same statement; one whose effect may be running, or whose outcome a crash
+  // left unknown, never lapses: it would run twice (ADR-017). One row changed: the key is this call's.
+  reserve: `INSERT INTO idempotency (agent, key, request_hash, state, decision_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
+    ON CONFLICT (agent, key) DO UPDATE SET request_hash = excluded.request_hash, state = excluded.state, decision_id = excluded.decision_id,
+      created_at = excluded.created_at, expires_at = excluded.expires_at
+    WHERE idempotency.expires_at <= $8 AND idempotency.state NOT IN ('in_flight', 'outcome_unknown')`,
   setState: 'UPDATE idempotency SET state = $1, decision_id = $2 WHERE agent = $3 AND key = $4',
   release: 'DELETE FROM idempotency WHERE agent = $1 AND key = $2 AND decision_id = $3',
   purge: "DELETE FROM idempotency WHERE expires_at <= $1 AND state NOT IN ('in_flight', 'outcome_unknown')",
 } satisfies Record<string, Sql>;
 
-export const insertParams = (k: IdempotencyRecord): unknown[] => [k.agent, k.key, k.request_hash, k.state, k.decision_id, k.created_at, k.expires_at];
+export const reserveParams = (k: IdempotencyRecord, now: number): unknown[] => [k.agent, k.key, k.request_hash, k.state, k.decision_id, k.created_at, k.expires_at, now];
 
 /** Whether a stored record still holds its key at `now` (an expired one counts as absent). */
 export const isLive = (rec: IdempotencyRecord, now: number): boolean => rec.expires_at > now || rec.state === 'in_flight' || rec.state === 'outcome_unknown';
