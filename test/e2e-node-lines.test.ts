@@ -63,18 +63,22 @@ for (const major of [22, 24]) {
       await expect(open(process.execPath)).rejects.toThrow(/NODE_MODULE_VERSION/);
     });
 
+    /** An accepted, a refused and an escalated transfer through `call`, the escalation approved by an operator through the installed CLI. */
+    const acceptRefuseEscalate = async (call: (amount: number) => Promise<{ outcome: Outcome; isError: boolean }>, accepted: number, escalatedAmount: number) => {
+      const before = balance(ws);
+      expect((await call(accepted)).outcome).toMatchObject({ verdict: 'accepted', status: 'accepted' });
+      expect(await call(155_000)).toMatchObject({ isError: true, outcome: { verdict: 'rejected', reasons: expect.arrayContaining(['CONTRACT_LIMIT_EXCEEDED']) } });
+      const escalated = (await call(escalatedAmount)).outcome;
+      expect(escalated).toMatchObject({ verdict: 'escalated', status: 'pending' });
+      const approved = JSON.parse(await mandate('approvals', 'approve', escalated.decision_id, '--as', 'ops-anna', '--note', 'checked', '-w', ws)) as Outcome;
+      expect(approved).toMatchObject({ verdict: 'accepted', status: 'approved' });
+      expect(balance(ws)).toBe(before - accepted - escalatedAmount);
+    };
+
     it('the v1 SDK client (2025-11-25): accepted, refused, escalated, then approved by an operator through the CLI', async () => {
       const agent = await startClient(ws, 'alice', { server: { node, cli }, env: { PATH: env['PATH'] as string }, logLevel: 'warn' });
       try {
-        const before = balance(ws);
-        expect((await agent.call('invoke_capability', { capability: 'payments.transfer', params: transfer({ amount_minor: 900 }) })).outcome).toMatchObject({ verdict: 'accepted', status: 'accepted' });
-        const refused = await agent.call('invoke_capability', { capability: 'payments.transfer', params: transfer({ amount_minor: 155_000 }) });
-        expect(refused).toMatchObject({ isError: true, outcome: { verdict: 'rejected', reasons: expect.arrayContaining(['CONTRACT_LIMIT_EXCEEDED']) } });
-        const escalated = (await agent.call('invoke_capability', { capability: 'payments.transfer', params: transfer({ amount_minor: 21_000 }) })).outcome;
-        expect(escalated).toMatchObject({ verdict: 'escalated', status: 'pending' });
-        const approved = JSON.parse(await mandate('approvals', 'approve', escalated.decision_id, '--as', 'ops-anna', '--note', 'checked', '-w', ws)) as Outcome;
-        expect(approved).toMatchObject({ verdict: 'accepted', status: 'approved' });
-        expect(balance(ws)).toBe(before - 900 - 21_000);
+        await acceptRefuseEscalate((amount) => agent.call('invoke_capability', { capability: 'payments.transfer', params: transfer({ amount_minor: amount }) }), 900, 21_000);
       } finally {
         await agent.close();
       }
@@ -89,14 +93,7 @@ for (const major of [22, 24]) {
       };
       try {
         expect(client.getProtocolEra()).toBe('modern');
-        const before = balance(ws);
-        expect((await call(800)).outcome).toMatchObject({ verdict: 'accepted', status: 'accepted' });
-        expect(await call(155_000)).toMatchObject({ isError: true, outcome: { verdict: 'rejected', reasons: expect.arrayContaining(['CONTRACT_LIMIT_EXCEEDED']) } });
-        const escalated = (await call(23_000)).outcome;
-        expect(escalated).toMatchObject({ verdict: 'escalated', status: 'pending' });
-        const approved = JSON.parse(await mandate('approvals', 'approve', escalated.decision_id, '--as', 'ops-anna', '--note', 'checked', '-w', ws)) as Outcome;
-        expect(approved).toMatchObject({ verdict: 'accepted', status: 'approved' });
-        expect(balance(ws)).toBe(before - 800 - 23_000);
+        await acceptRefuseEscalate(call, 800, 23_000);
       } finally {
         await client.close();
       }
