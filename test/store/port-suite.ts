@@ -496,7 +496,7 @@ export function describePortSuite(name: string, open: () => Promise<StorePort>, 
       }
     });
 
-    it('a key whose record has lapsed goes to the next reservation; one whose effect may be running, or whose outcome is unknown, never lapses (ADR-017)', async () => {
+    it('a key whose record has lapsed goes to the next reservation and is purged; one whose effect may be running, or whose outcome is unknown, never lapses (ADR-017)', async () => {
       const store = await open();
       const at = (decision: string, key: string, state: 'done' | 'in_flight' | 'outcome_unknown', now: number, expires: number): Op => ({
         op: 'key.reserve',
@@ -504,18 +504,24 @@ export function describePortSuite(name: string, open: () => Promise<StorePort>, 
         now,
       });
       try {
-        for (const [d, key, state] of [['d1', 'done-key', 'done'], ['d2', 'running-key', 'in_flight'], ['d3', 'unknown-key', 'outcome_unknown']] as const) {
+        for (const [d, key, state] of [['d0', 'finished-key', 'done'], ['d1', 'done-key', 'done'], ['d2', 'running-key', 'in_flight'], ['d3', 'unknown-key', 'outcome_unknown']] as const) {
           expect((await store.commit([...received(d), at(d, key, state, T, T + 10)])).ok).toBe(true);
         }
         // Before its expiry a finished key is still its decision's; at its expiry it is the next reservation's.
         expect(await store.commit([...received('d4'), at('d4', 'done-key', 'in_flight', T + 9, T + 100)])).toMatchObject({ ok: false, conflict: { kind: 'key_taken', existing: { decision_id: 'd1' } } });
-        expect((await store.commit([...received('d5'), at('d5', 'done-key', 'in_flight', T + 10, T + 100)])).ok).toBe(true);
-        expect(await store.idempotency.peek('alice', 'done-key', T + 10)).toMatchObject({ decision_id: 'd5', state: 'in_flight', created_at: T + 10, expires_at: T + 100 });
+        expect((await store.commit([...received('d5'), at('d5', 'done-key', 'done', T + 10, T + 100)])).ok).toBe(true);
+        expect(await store.idempotency.peek('alice', 'done-key', T + 10)).toMatchObject({ decision_id: 'd5', state: 'done', created_at: T + 10, expires_at: T + 100 });
         // Long past their expiry, a running key and a key whose outcome is unknown still hold.
         expect(await store.commit([...received('d6'), at('d6', 'running-key', 'in_flight', T + 1000, T + 2000)])).toMatchObject({ ok: false, conflict: { kind: 'key_taken', existing: { decision_id: 'd2', state: 'in_flight' } } });
         expect(await store.commit([...received('d7'), at('d7', 'unknown-key', 'in_flight', T + 1000, T + 2000)])).toMatchObject({ ok: false, conflict: { kind: 'key_taken', existing: { decision_id: 'd3', state: 'outcome_unknown' } } });
         // A refused reservation leaves nothing of its unit.
-        expect((await store.ledger.page(0, 10)).map((e) => e.decision_id)).toEqual(['d1', 'd2', 'd3', 'd5']);
+        expect((await store.ledger.page(0, 10)).map((e) => e.decision_id)).toEqual(['d0', 'd1', 'd2', 'd3', 'd5']);
+        // The purge takes lapsed records only: the one taken over is live again until its own expiry, and a running key or one whose outcome is unknown stays.
+        expect(await store.idempotency.purgeExpired(T + 50)).toBe(1);
+        expect(await store.idempotency.peek('alice', 'done-key', T + 50)).toMatchObject({ decision_id: 'd5' });
+        expect(await store.idempotency.purgeExpired(T + 1000)).toBe(1);
+        expect(await store.idempotency.peek('alice', 'running-key', T + 1000)).toMatchObject({ decision_id: 'd2' });
+        expect(await store.idempotency.peek('alice', 'unknown-key', T + 1000)).toMatchObject({ decision_id: 'd3' });
       } finally {
         await store.close();
       }
