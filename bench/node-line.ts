@@ -13,18 +13,13 @@ import { spawn } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ensureNodeLine, ensureSqliteAddon, nodeLinePackage, OWN_LINE } from '../scripts/node-line.js';
+import { ensureNodeLine, ensureSqliteAddon, nodeLinePackage, OWN_LINE, supportedLines } from '../scripts/node-line.js';
 import { ROOT } from './lib.js';
 
 /** Where the re-run bench writes its results file (read by bench/run.ts). */
 export const RESULTS_DIR_ENV = 'MANDATE_BENCH_RESULTS_DIR';
 
-const packageJson = () => JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { engines: { node: string }; files: string[] };
-
-/** The Node lines package.json's `engines` supports (`^20.19.0 || ^22.13.0 || ^24.0.0` gives 20, 22, 24). */
-function supportedLines(): number[] {
-  return [...packageJson().engines.node.matchAll(/\^(\d+)\./g)].map((m) => Number(m[1]));
-}
+const packageJson = () => JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { files: string[] };
 
 /** The other Node line `--node <major>` asks for: null if the flag is absent or names this Node's own; throws on a value that is not a supported line. */
 export function otherNodeLine(argv: readonly string[]): number | null {

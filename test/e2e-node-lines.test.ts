@@ -1,8 +1,9 @@
 /**
- * Mandate on each LTS line users run beside the machine's Node 20: 22 (which
- * needs the V8 guard of ADR-018) and 24 (which does not). On each, installed
- * from its packed tarball by that line's npm (no unsupported-engine warning),
- * with better-sqlite3 compiled for that line, then served over stdio by that
+ * Mandate on each line package.json's `engines` supports other than the one
+ * running the suite: on a Node 20 machine, 22 (which needs the V8 guard of
+ * ADR-018) and 24 (which does not). On each, installed from its packed
+ * tarball by that line's npm (no unsupported-engine warning), with
+ * better-sqlite3 compiled for that line, then served over stdio by that
  * line's binary to the two official SDK clients, which run in this test's
  * Node: the v1 client on the 2025-11-25 wire and the v2 client pinned to
  * 2026-07-28. Each gets an accepted, a refused and an escalated transfer, and
@@ -15,7 +16,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureNodeLine, ensureSqliteAddon } from '../scripts/node-line.js';
+import { ensureNodeLine, ensureSqliteAddon, OWN_LINE, supportedLines } from '../scripts/node-line.js';
 import { assertBuilt, balance, CALL_TIMEOUT_MS, cleanEnv, E2E, startClient, transfer, type Outcome } from './helpers/e2e.js';
 import { REVISION } from './helpers/mcp2026.js';
 import { installPacked, packMandate } from './helpers/packed.js';
@@ -23,7 +24,8 @@ import { nodeLine, requires, sqliteAddon } from './helpers/requires.js';
 
 const run = promisify(execFile);
 
-for (const major of [22, 24]) {
+// The running line is what the rest of the suite tests; an addon built for it would also load here, so the check below needs another line.
+for (const major of supportedLines().filter((m) => m !== OWN_LINE)) {
   const need = await requires(import.meta.url, [nodeLine(major), sqliteAddon(major)]);
 
   describe.skipIf(need.skip)(need.title(`Mandate installed and served on Node ${major}, driven by the v1 and v2 SDK clients`), () => {
